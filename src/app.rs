@@ -1,0 +1,165 @@
+//! Wiring: from a validated [`Config`] to running listeners and delivery
+//! tasks, and back down again in order on shutdown.
+//!
+//! Shutdown order: readiness goes false (load balancers stop sending), the
+//! listeners stop accepting and in-flight requests finish, then every
+//! destination's queue is closed and flushed; whatever is still undelivered
+//! when the deadline passes is counted and logged.
+
+use crate::admin::Admin;
+use crate::config::Config;
+use crate::forward::{self, Forwarder};
+use crate::ingest::server::{self, ConnLimits};
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why privgate could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        /// `server` or `admin`.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A destination could not be opened (e.g. its file).
+    #[error("cannot open destination: {0}")]
+    Destination(std::io::Error),
+}
+
+/// What a shutdown left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Events that were accepted but not delivered before the deadline.
+    pub undelivered: usize,
+}
+
+/// A running privgate.
+pub struct Running {
+    ingest_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    metrics: Metrics,
+    ready: Arc<AtomicBool>,
+    stop_ingest: CancellationToken,
+    stop_admin: CancellationToken,
+    ingest_task: JoinHandle<()>,
+    admin_task: JoinHandle<()>,
+    forwarder: Forwarder,
+    shutdown_timeout: Duration,
+}
+
+/// Starts everything `config` describes. Must be called inside a tokio runtime.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let metrics = Metrics::new();
+    let bind = |what, addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { what, addr, source })
+    };
+    let ingest_listener = bind("server", config.server.listen).await?;
+    let admin_listener = bind("admin", config.admin_listen).await?;
+    let ingest_addr = ingest_listener
+        .local_addr()
+        .expect("bound socket has an address");
+    let admin_addr = admin_listener
+        .local_addr()
+        .expect("bound socket has an address");
+
+    let (queues, forwarder) = forward::start(&config, &metrics).map_err(StartError::Destination)?;
+    let pipeline = Pipeline::pass_through(config.destinations.len());
+    let ingest = Arc::new(Ingest::new(&config, pipeline, queues, metrics.clone()));
+    let ready = Arc::new(AtomicBool::new(false));
+    let admin = Arc::new(Admin::new(metrics.clone(), ready.clone()));
+
+    let limits = ConnLimits {
+        header_read_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
+    };
+    let stop_ingest = CancellationToken::new();
+    let stop_admin = CancellationToken::new();
+    let ingest_task = tokio::spawn(server::serve(
+        ingest_listener,
+        ingest,
+        limits,
+        stop_ingest.clone(),
+        Some(metrics.connections.clone()),
+    ));
+    let admin_task = tokio::spawn(server::serve(
+        admin_listener,
+        admin,
+        limits,
+        stop_admin.clone(),
+        None,
+    ));
+    ready.store(true, Ordering::Release);
+    tracing::info!(ingest = %ingest_addr, admin = %admin_addr, "privgate listening");
+    Ok(Running {
+        ingest_addr,
+        admin_addr,
+        metrics,
+        ready,
+        stop_ingest,
+        stop_admin,
+        ingest_task,
+        admin_task,
+        forwarder,
+        shutdown_timeout: config.server.shutdown_timeout,
+    })
+}
+
+impl Running {
+    /// The bound tracker-facing address.
+    pub fn ingest_addr(&self) -> SocketAddr {
+        self.ingest_addr
+    }
+
+    /// The bound admin address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Drains and stops everything within `server.shutdown_timeout`.
+    pub async fn shutdown(self) -> ShutdownReport {
+        let deadline = Instant::now() + self.shutdown_timeout;
+        self.ready.store(false, Ordering::Release);
+        self.stop_ingest.cancel();
+        let mut ingest_task = self.ingest_task;
+        if tokio::time::timeout(self.shutdown_timeout, &mut ingest_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish before the shutdown deadline");
+            ingest_task.abort();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let undelivered = self.forwarder.shutdown(left).await;
+        self.stop_admin.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.admin_task).await;
+        if undelivered > 0 {
+            tracing::warn!(
+                events = undelivered,
+                "shutdown finished with undelivered events"
+            );
+        } else {
+            tracing::info!("shutdown complete; every accepted event was delivered");
+        }
+        ShutdownReport { undelivered }
+    }
+}

@@ -1,0 +1,987 @@
+//! Configuration: reading `proxy.toml`, resolving secrets, validating
+//! everything, and producing the compiled [`Config`] the rest of the program
+//! runs on.
+//!
+//! Validation collects every problem before failing, and each problem names
+//! the file, line, column and key, says what is wrong and how to fix it.
+//! This module performs no I/O beyond reading the config file and the secret
+//! files it names.
+
+mod schema;
+mod secret;
+pub mod units;
+
+pub use schema::{BatchFormat, ConsentDefault, DestinationKind, Protocol};
+pub use secret::{matches_any, Secret, SecretError, SecretRef};
+
+use http::{HeaderName, HeaderValue, Uri};
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// The validated, compiled configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The tracker-facing listener.
+    pub server: ServerConfig,
+    /// The admin listener.
+    pub admin_listen: SocketAddr,
+    /// Sources, in file order.
+    pub sources: Vec<SourceConfig>,
+    /// Destinations, in file order.
+    pub destinations: Vec<DestinationConfig>,
+    /// Consent defaults.
+    pub consent: ConsentConfig,
+}
+
+/// `[server]`, validated.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Largest body on the wire.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression.
+    pub max_decompressed_bytes: usize,
+    /// Request-head deadline.
+    pub header_read_timeout: Duration,
+    /// Keep-alive idle limit.
+    pub idle_timeout: Duration,
+    /// Whole-request deadline.
+    pub request_timeout: Duration,
+    /// Graceful-shutdown deadline.
+    pub shutdown_timeout: Duration,
+}
+
+/// A source, validated.
+#[derive(Debug)]
+pub struct SourceConfig {
+    /// Unique name.
+    pub name: String,
+    /// Wire protocol.
+    pub protocol: Protocol,
+    /// Accepted write keys.
+    pub write_keys: Vec<Secret>,
+    /// Allowed CORS origins, ready to echo.
+    pub cors_origins: Vec<HeaderValue>,
+    /// Where non-event requests go.
+    pub upstream: Option<Uri>,
+    /// Deadline of a proxied non-event request.
+    pub upstream_timeout: Duration,
+    /// Largest relayed upstream response body.
+    pub upstream_max_response_bytes: usize,
+    /// Indexes into [`Config::destinations`].
+    pub destinations: Vec<usize>,
+}
+
+/// A destination, validated.
+#[derive(Debug)]
+pub struct DestinationConfig {
+    /// Unique name.
+    pub name: String,
+    /// How it delivers.
+    pub sink: SinkConfig,
+    /// Queue bound, in events.
+    pub queue_max_events: usize,
+    /// Batching limits.
+    pub batch: BatchConfig,
+}
+
+/// Delivery-specific settings.
+#[derive(Debug)]
+pub enum SinkConfig {
+    /// POST batches over HTTP.
+    Http(HttpSinkConfig),
+    /// Append NDJSON to a file.
+    File(PathBuf),
+    /// Print NDJSON on stdout.
+    Stdout,
+}
+
+/// An HTTP destination.
+#[derive(Debug)]
+pub struct HttpSinkConfig {
+    /// Batch URL.
+    pub url: Uri,
+    /// Body format.
+    pub format: BatchFormat,
+    /// Extra headers (secret values included; never print them).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Connect timeout per attempt.
+    pub connect_timeout: Duration,
+    /// Request timeout per attempt.
+    pub request_timeout: Duration,
+    /// Batches in flight at once.
+    pub concurrency: usize,
+    /// Retry policy.
+    pub retry: RetryConfig,
+}
+
+/// Retry policy of an HTTP destination.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryConfig {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff.
+    pub initial_backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+}
+
+/// Batching limits.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchConfig {
+    /// Events per batch.
+    pub max_events: usize,
+    /// Bytes per batch body.
+    pub max_bytes: usize,
+    /// Longest wait of the oldest event.
+    pub max_wait: Duration,
+}
+
+/// `[consent]`, validated.
+#[derive(Clone, Debug)]
+pub struct ConsentConfig {
+    /// Decision with no signal.
+    pub default: ConsentDefault,
+    /// Purposes `Sec-GPC: 1` denies.
+    pub gpc_denies: Vec<String>,
+    /// CMP category id -> purpose.
+    pub categories: std::collections::BTreeMap<String, String>,
+}
+
+/// One thing wrong in the config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// The key, as a path such as `destinations[0].url`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Why a config could not be loaded: every problem found, with positions.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// Everything wrong with it.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match (p.line, p.column) {
+                (Some(line), Some(col)) => write!(f, "{file}:{line}:{col}: ")?,
+                _ => write!(f, "{file}: ")?,
+            }
+            write!(f, "`{}`: {}", p.key, p.message)?;
+            if let Some(hint) = &p.hint {
+                write!(f, "\n  help: {hint}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            problems: vec![Problem {
+                line: None,
+                column: None,
+                key: "(file)".into(),
+                message: format!("cannot read the config file: {e}"),
+                hint: Some("pass an existing file with --config".into()),
+            }],
+        })?;
+        Config::from_str(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names it in errors and is
+    /// the base for relative paths.
+    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: schema::File = toml::from_str(text).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            problems: vec![parse_problem(text, &e)],
+        })?;
+        let mut v = Validator {
+            text,
+            base: path.parent().unwrap_or(Path::new("")).to_owned(),
+            problems: Vec::new(),
+        };
+        let config = v.validate(file, path);
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError {
+                file: path.to_owned(),
+                problems: v.problems,
+            })
+        }
+    }
+
+    /// A short human summary for `privgate check` (never prints secrets).
+    pub fn summary(&self) -> String {
+        use fmt::Write;
+        let mut out = String::new();
+        let s = &self.server;
+        let _ = writeln!(
+            out,
+            "server: listen {} (max body {}, request timeout {}), admin {}",
+            s.listen,
+            units::ByteSize(s.max_body_bytes as u64),
+            humantime::format_duration(s.request_timeout),
+            self.admin_listen
+        );
+        let _ = writeln!(out, "sources ({}):", self.sources.len());
+        for src in &self.sources {
+            let dests: Vec<&str> = src
+                .destinations
+                .iter()
+                .map(|&i| self.destinations[i].name.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {} [{}] {} write key(s), {} CORS origin(s), upstream {}, -> {}",
+                src.name,
+                src.protocol.as_str(),
+                src.write_keys.len(),
+                src.cors_origins.len(),
+                src.upstream
+                    .as_ref()
+                    .map_or("none".to_owned(), |u| u.to_string()),
+                dests.join(", ")
+            );
+        }
+        let _ = writeln!(out, "destinations ({}):", self.destinations.len());
+        for d in &self.destinations {
+            let what = match &d.sink {
+                SinkConfig::Http(h) => format!(
+                    "http POST {} ({:?}, {} extra header(s), up to {} in flight, {} retries)",
+                    h.url,
+                    h.format,
+                    h.headers.len(),
+                    h.concurrency,
+                    h.retry.max_retries
+                ),
+                SinkConfig::File(p) => format!("file {}", p.display()),
+                SinkConfig::Stdout => "stdout".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {what}; batch {} events / {} / {}; queue {} events",
+                d.name,
+                d.batch.max_events,
+                units::ByteSize(d.batch.max_bytes as u64),
+                humantime::format_duration(d.batch.max_wait),
+                d.queue_max_events
+            );
+        }
+        let _ = writeln!(out, "consent: default {:?}; rules: 0", self.consent.default);
+        out
+    }
+}
+
+/// Turns a TOML/serde error into a positioned problem.
+fn parse_problem(text: &str, e: &toml::de::Error) -> Problem {
+    let (line, column, key) = match e.span() {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            (Some(line), Some(col), key_at(text, span.start))
+        }
+        None => (None, None, "(file)".to_owned()),
+    };
+    let message = e.message().trim().to_owned();
+    let hint = if message.starts_with("unknown field") {
+        Some("remove the key or fix its spelling; see docs/config.md for every key".into())
+    } else if message.starts_with("missing field") {
+        Some("add the key; see docs/config.md".into())
+    } else if message.contains("unknown variant") {
+        Some("use one of the values listed above".into())
+    } else {
+        Some("see docs/config.md for the expected form".into())
+    };
+    Problem {
+        line,
+        column,
+        key,
+        message,
+        hint,
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Best-effort dotted key at `offset`: the enclosing `[table]` header plus the
+/// key on the line, e.g. `sources[1].protocol`.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = text[line_start..line_end].trim();
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for l in text[..line_start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_owned();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            table = name.trim().to_owned();
+        }
+    }
+    let key = if line.starts_with('[') {
+        String::new()
+    } else {
+        line.split('=').next().unwrap_or("").trim().to_owned()
+    };
+    match (table.is_empty(), key.is_empty()) {
+        (true, _) => key,
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    base: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, span: Range<usize>, key: String, message: String, hint: &str) {
+        let (line, column) = if span == (0..0) {
+            (None, None)
+        } else {
+            let (l, c) = line_col(self.text, span.start);
+            (Some(l), Some(c))
+        };
+        self.problems.push(Problem {
+            line,
+            column,
+            key,
+            message,
+            hint: (!hint.is_empty()).then(|| hint.to_owned()),
+        });
+    }
+
+    fn addr(&mut self, value: &Spanned<String>, key: &str) -> SocketAddr {
+        match value.get_ref().parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                self.problem(
+                    value.span(),
+                    key.into(),
+                    format!("`{}` is not an IP address with a port", value.get_ref()),
+                    "write e.g. \"127.0.0.1:8080\" or \"[::]:8080\" (host names are not resolved)",
+                );
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            }
+        }
+    }
+
+    fn name(&mut self, value: &Spanned<String>, key: &str, seen: &mut HashSet<String>) {
+        let name = value.get_ref();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            self.problem(
+                value.span(),
+                key.into(),
+                format!("`{name}` is not a valid name"),
+                "use 1-64 characters from a-z, A-Z, 0-9, '-' and '_' (names become metric labels)",
+            );
+        } else if !seen.insert(name.clone()) {
+            self.problem(
+                value.span(),
+                key.into(),
+                format!("the name `{name}` is used twice"),
+                "give every source and every destination its own name",
+            );
+        }
+    }
+
+    fn positive(&mut self, value: Duration, key: &str) -> Duration {
+        if value.is_zero() {
+            self.problem(
+                0..0,
+                key.into(),
+                "must be longer than zero".into(),
+                "write e.g. \"10s\"",
+            );
+        }
+        value
+    }
+
+    fn validate(&mut self, file: schema::File, path: &Path) -> Config {
+        let server = ServerConfig {
+            listen: self.addr(&file.server.listen, "server.listen"),
+            max_body_bytes: file.server.max_body_bytes.as_usize(),
+            max_decompressed_bytes: file.server.max_decompressed_bytes.as_usize(),
+            header_read_timeout: self.positive(
+                file.server.header_read_timeout.0,
+                "server.header_read_timeout",
+            ),
+            idle_timeout: self.positive(file.server.idle_timeout.0, "server.idle_timeout"),
+            request_timeout: self.positive(file.server.request_timeout.0, "server.request_timeout"),
+            shutdown_timeout: self
+                .positive(file.server.shutdown_timeout.0, "server.shutdown_timeout"),
+        };
+        if server.max_body_bytes == 0 || server.max_decompressed_bytes < server.max_body_bytes {
+            self.problem(
+                0..0,
+                "server.max_decompressed_bytes".into(),
+                "must be at least server.max_body_bytes (and neither may be zero)".into(),
+                "raise max_decompressed_bytes or lower max_body_bytes",
+            );
+        }
+        let admin_listen = self.addr(&file.admin.listen, "admin.listen");
+        if admin_listen == server.listen && admin_listen.port() != 0 {
+            self.problem(
+                file.admin.listen.span(),
+                "admin.listen".into(),
+                "the admin listener cannot share the server's address".into(),
+                "pick another port, e.g. 127.0.0.1:9090",
+            );
+        }
+
+        let mut names = HashSet::new();
+        let destinations: Vec<DestinationConfig> = file
+            .destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| self.destination(i, d, &mut names))
+            .collect();
+        if file.destinations.is_empty() {
+            self.problem(
+                0..0,
+                "destinations".into(),
+                "no destination is configured".into(),
+                "add a [[destinations]] table, e.g. kind = \"stdout\"",
+            );
+        }
+
+        let mut source_names = HashSet::new();
+        let sources: Vec<SourceConfig> = file
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.source(i, s, &mut source_names, &destinations))
+            .collect();
+        if file.sources.is_empty() {
+            self.problem(
+                0..0,
+                "sources".into(),
+                "no source is configured".into(),
+                "add a [[sources]] table, e.g. protocol = \"segment\"",
+            );
+        }
+
+        if let Some(rule) = file.rules.first() {
+            self.problem(
+                rule.span(),
+                "rules[0]".into(),
+                "privacy rules are not supported by this build; refusing to run rather than ignore them".into(),
+                "remove the [[rules]] tables, or run a privgate build with the privacy engine",
+            );
+        }
+
+        Config {
+            path: path.to_owned(),
+            server,
+            admin_listen,
+            sources,
+            destinations,
+            consent: ConsentConfig {
+                default: file.consent.default,
+                gpc_denies: file.consent.gpc_denies,
+                categories: file.consent.categories,
+            },
+        }
+    }
+
+    fn source(
+        &mut self,
+        i: usize,
+        s: &schema::Source,
+        names: &mut HashSet<String>,
+        destinations: &[DestinationConfig],
+    ) -> SourceConfig {
+        let key = |k: &str| format!("sources[{i}].{k}");
+        self.name(&s.name, &key("name"), names);
+
+        let mut write_keys = Vec::new();
+        for text in s.write_keys.get_ref() {
+            match SecretRef::parse(text).and_then(|r| r.resolve(&self.base)) {
+                Ok(secret) => write_keys.push(secret),
+                Err(e) => self.problem(
+                    s.write_keys.span(),
+                    key("write_keys"),
+                    e.to_string(),
+                    "write keys may be literal, \"env:NAME\" or \"file:PATH\"",
+                ),
+            }
+        }
+        if s.write_keys.get_ref().is_empty() {
+            self.problem(
+                s.write_keys.span().start..s.name.span().end.max(s.write_keys.span().end),
+                key("write_keys"),
+                "a source needs at least one write key".into(),
+                "add write_keys = [\"env:MY_WRITE_KEY\"]; requests without a known key get 401",
+            );
+        }
+
+        let mut cors_origins = Vec::new();
+        for origin in &s.cors_origins {
+            match parse_origin(origin.get_ref()) {
+                Ok(value) => cors_origins.push(value),
+                Err(msg) => self.problem(
+                    origin.span(),
+                    key("cors_origins"),
+                    msg,
+                    "write a scheme, host and optional port, e.g. \"https://shop.example.com\"; \"*\" is never allowed because trackers send credentials",
+                ),
+            }
+        }
+
+        let upstream = s
+            .upstream
+            .as_ref()
+            .and_then(|u| match parse_http_url(u.get_ref()) {
+                Ok(uri) if uri.query().is_none() => Some(uri),
+                Ok(_) => {
+                    self.problem(
+                        u.span(),
+                        key("upstream"),
+                        "an upstream base URL cannot have a query".into(),
+                        "remove the `?...` part",
+                    );
+                    None
+                }
+                Err(msg) => {
+                    self.problem(
+                        u.span(),
+                        key("upstream"),
+                        msg,
+                        "write e.g. \"https://cdn.segment.com\"",
+                    );
+                    None
+                }
+            });
+
+        let dest_indexes = match &s.destinations {
+            None => (0..destinations.len()).collect(),
+            Some(list) => list
+                .iter()
+                .filter_map(|name| {
+                    let found = destinations.iter().position(|d| d.name == *name.get_ref());
+                    if found.is_none() {
+                        self.problem(
+                            name.span(),
+                            key("destinations"),
+                            format!("no destination is named `{}`", name.get_ref()),
+                            "use the name of a [[destinations]] table",
+                        );
+                    }
+                    found
+                })
+                .collect(),
+        };
+
+        SourceConfig {
+            name: s.name.get_ref().clone(),
+            protocol: s.protocol,
+            write_keys,
+            cors_origins,
+            upstream,
+            upstream_timeout: self.positive(s.upstream_timeout.0, &key("upstream_timeout")),
+            upstream_max_response_bytes: s.upstream_max_response_bytes.as_usize(),
+            destinations: dest_indexes,
+        }
+    }
+
+    fn destination(
+        &mut self,
+        i: usize,
+        d: &schema::Destination,
+        names: &mut HashSet<String>,
+    ) -> DestinationConfig {
+        let key = |k: &str| format!("destinations[{i}].{k}");
+        self.name(&d.name, &key("name"), names);
+        let kind = *d.kind.get_ref();
+
+        // Keys that only make sense for one kind are errors elsewhere: a
+        // mistyped setup must not be half-applied.
+        let misplaced = [
+            (
+                "url",
+                d.url.as_ref().map(|v| v.span()),
+                kind != DestinationKind::Http,
+            ),
+            (
+                "path",
+                d.path.as_ref().map(|v| v.span()),
+                kind != DestinationKind::File,
+            ),
+        ];
+        for (name, span, wrong) in misplaced {
+            if let (Some(span), true) = (span, wrong) {
+                self.problem(
+                    span,
+                    key(name),
+                    format!("`{name}` does not apply to kind = \"{kind:?}\"").to_lowercase(),
+                    "remove it, or change `kind`",
+                );
+            }
+        }
+
+        let sink = match kind {
+            DestinationKind::Http => SinkConfig::Http(self.http_sink(i, d)),
+            DestinationKind::File => match &d.path {
+                Some(p) if !p.get_ref().is_empty() => SinkConfig::File(self.base.join(p.get_ref())),
+                _ => {
+                    self.problem(
+                        d.kind.span(),
+                        key("path"),
+                        "a file destination needs `path`".into(),
+                        "add path = \"./privgate-out/events.ndjson\"",
+                    );
+                    SinkConfig::Stdout
+                }
+            },
+            DestinationKind::Stdout => SinkConfig::Stdout,
+        };
+
+        let max_events = *d.batch.max_events.get_ref();
+        if !(1..=100_000).contains(&max_events) {
+            self.problem(
+                d.batch.max_events.span(),
+                key("batch.max_events"),
+                format!("{max_events} is out of range"),
+                "use 1 to 100000",
+            );
+        }
+        if d.batch.max_bytes.0 < 1024 {
+            self.problem(
+                0..0,
+                key("batch.max_bytes"),
+                "must be at least 1KiB".into(),
+                "write e.g. \"1MiB\"",
+            );
+        }
+        let queue = *d.queue_max_events.get_ref();
+        if queue < max_events {
+            self.problem(
+                d.queue_max_events.span(),
+                key("queue_max_events"),
+                format!("{queue} is smaller than batch.max_events ({max_events})"),
+                "the queue must hold at least one full batch",
+            );
+        }
+        DestinationConfig {
+            name: d.name.get_ref().clone(),
+            sink,
+            queue_max_events: usize::try_from(queue).unwrap_or(usize::MAX),
+            batch: BatchConfig {
+                max_events: max_events as usize,
+                max_bytes: d.batch.max_bytes.as_usize(),
+                max_wait: self.positive(d.batch.max_wait.0, &key("batch.max_wait")),
+            },
+        }
+    }
+
+    fn http_sink(&mut self, i: usize, d: &schema::Destination) -> HttpSinkConfig {
+        let key = |k: &str| format!("destinations[{i}].{k}");
+        let url = match &d.url {
+            None => {
+                self.problem(
+                    d.kind.span(),
+                    key("url"),
+                    "an http destination needs `url`".into(),
+                    "add url = \"https://collector.example.com/v1/batch\"",
+                );
+                Uri::from_static("http://127.0.0.1/")
+            }
+            Some(u) => parse_http_url(u.get_ref()).unwrap_or_else(|msg| {
+                self.problem(
+                    u.span(),
+                    key("url"),
+                    msg,
+                    "write e.g. \"https://collector.example.com/v1/batch\"",
+                );
+                Uri::from_static("http://127.0.0.1/")
+            }),
+        };
+
+        let mut headers = Vec::new();
+        for (name, value) in &d.headers {
+            let lower = name.to_ascii_lowercase();
+            if ["authorization", "proxy-authorization", "cookie"].contains(&lower.as_str())
+                || ["key", "token", "secret", "auth", "password"]
+                    .iter()
+                    .any(|w| lower.contains(w))
+            {
+                self.problem(
+                    value.span(),
+                    key(&format!("headers.{name}")),
+                    format!("`{name}` looks like a credential and cannot be written literally"),
+                    "move it to secret_headers with a value of \"env:NAME\" or \"file:PATH\"",
+                );
+                continue;
+            }
+            if let Some(h) = self.header(name, value.get_ref(), value.span(), key("headers")) {
+                headers.push(h);
+            }
+        }
+        for (name, value) in &d.secret_headers {
+            let resolved = SecretRef::parse(value.get_ref()).and_then(|r| match r {
+                SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+                r => r.resolve(&self.base),
+            });
+            match resolved {
+                Ok(secret) => {
+                    if let Some((n, mut v)) =
+                        self.header(name, secret.expose(), value.span(), key("secret_headers"))
+                    {
+                        v.set_sensitive(true);
+                        headers.push((n, v));
+                    }
+                }
+                Err(e) => self.problem(
+                    value.span(),
+                    key(&format!("secret_headers.{name}")),
+                    e.to_string(),
+                    "",
+                ),
+            }
+        }
+
+        let concurrency = *d.concurrency.get_ref();
+        if !(1..=256).contains(&concurrency) {
+            self.problem(
+                d.concurrency.span(),
+                key("concurrency"),
+                format!("{concurrency} is out of range"),
+                "use 1 to 256",
+            );
+        }
+        if d.retry.initial_backoff.0 > d.retry.max_backoff.0 || d.retry.initial_backoff.0.is_zero()
+        {
+            self.problem(
+                0..0,
+                key("retry.initial_backoff"),
+                "must be above zero and at most retry.max_backoff".into(),
+                "e.g. retry = { initial_backoff = \"100ms\", max_backoff = \"10s\" }",
+            );
+        }
+        HttpSinkConfig {
+            url,
+            format: d.format,
+            headers,
+            connect_timeout: self.positive(d.connect_timeout.0, &key("connect_timeout")),
+            request_timeout: self.positive(d.request_timeout.0, &key("request_timeout")),
+            concurrency: concurrency as usize,
+            retry: RetryConfig {
+                max_retries: d.retry.max_retries,
+                initial_backoff: d.retry.initial_backoff.0,
+                max_backoff: d.retry.max_backoff.0,
+            },
+        }
+    }
+
+    fn header(
+        &mut self,
+        name: &str,
+        value: &str,
+        span: Range<usize>,
+        key: String,
+    ) -> Option<(HeaderName, HeaderValue)> {
+        // Never echo the value: it may be a secret.
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(n), Ok(v)) => Some((n, v)),
+            (Err(_), _) => {
+                self.problem(
+                    span,
+                    key,
+                    format!("`{name}` is not a valid header name"),
+                    "use letters, digits and '-'",
+                );
+                None
+            }
+            (_, Err(_)) => {
+                self.problem(
+                    span,
+                    key,
+                    format!("the value of `{name}` is not a valid header value"),
+                    "remove control characters and line breaks",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses an absolute `http://` or `https://` URL with a host.
+fn parse_http_url(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text.parse().map_err(|_| format!("`{text}` is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(format!("`{text}` must start with http:// or https://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{text}` has no host"));
+    }
+    Ok(uri)
+}
+
+/// Parses a CORS origin: scheme, host and optional port, nothing else.
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    if text == "*" {
+        return Err("`*` cannot be used as an origin".into());
+    }
+    let uri = parse_http_url(text)?;
+    if uri.path() != "/" || text.ends_with('/') || uri.query().is_some() {
+        return Err(format!(
+            "`{text}` has a path; an origin is only scheme://host[:port]"
+        ));
+    }
+    HeaderValue::try_from(text).map_err(|_| format!("`{text}` is not a valid origin"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(text, Path::new("proxy.toml"))
+    }
+
+    const MINIMAL: &str = r#"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "out"
+kind = "stdout"
+"#;
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let text = include_str!("../../proxy.toml");
+        let config = load(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.admin_listen.to_string(), "127.0.0.1:9090");
+        assert!(config.sources[0].write_keys[0].ct_eq(b"demo"));
+    }
+
+    #[test]
+    fn a_minimal_config_gets_safe_defaults() {
+        let config = load(MINIMAL).unwrap();
+        assert_eq!(config.consent.default, ConsentDefault::Deny);
+        assert_eq!(config.server.max_body_bytes, 512 * 1024);
+        assert_eq!(config.sources[0].destinations, vec![0]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_position_and_key() {
+        let text = MINIMAL.replace("kind = \"stdout\"", "kind = \"stdout\"\nbatchh = 3");
+        let err = load(&text).unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!(p.line, Some(9));
+        assert_eq!(p.column, Some(1));
+        assert_eq!(p.key, "destinations[0].batchh");
+        assert!(
+            p.message.contains("unknown field `batchh`"),
+            "{}",
+            p.message
+        );
+        assert!(err
+            .to_string()
+            .starts_with("proxy.toml:9:1: `destinations[0].batchh`"));
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_at_once() {
+        let text = r#"
+[server]
+listen = "localhost:80"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["env:PRIVGATE_TEST_SURELY_UNSET_VAR"]
+cors_origins = ["*"]
+destinations = ["nope"]
+[[destinations]]
+name = "b"
+kind = "http"
+url = "ftp://x"
+headers = { Authorization = "Bearer abc" }
+"#;
+        let err = load(text).unwrap_err();
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.listen",
+                "destinations[0].url",
+                "destinations[0].headers.Authorization",
+                "sources[0].write_keys",
+                "sources[0].cors_origins",
+                "sources[0].destinations"
+            ]
+        );
+        assert_eq!(err.problems[0].line, Some(3));
+        // The literal credential is never echoed back.
+        assert!(!err.to_string().contains("Bearer abc"));
+    }
+
+    #[test]
+    fn rules_are_refused_rather_than_ignored() {
+        let text = format!("{MINIMAL}\n[[rules]]\nselect = \"@ip\"\naction = \"truncate_ip\"\n");
+        let err = load(&text).unwrap_err();
+        assert_eq!(err.problems[0].key, "rules[0]");
+    }
+
+    #[test]
+    fn secret_headers_must_be_references() {
+        let text = MINIMAL.replace(
+            "kind = \"stdout\"",
+            "kind = \"http\"\nurl = \"http://127.0.0.1:1/\"\nsecret_headers = { Authorization = \"Bearer abc\" }",
+        );
+        let err = load(&text).unwrap_err();
+        assert!(err.to_string().contains("cannot be written literally"));
+        assert!(!err.to_string().contains("Bearer abc"));
+    }
+}

@@ -1,0 +1,363 @@
+//! The file format of `proxy.toml`, as serde types.
+//!
+//! These structs are the config reference: every field's doc comment says
+//! what it does. Unknown keys are rejected everywhere (a mistyped privacy
+//! setting must fail loudly, never be skipped). Values that need semantic
+//! checks carry their position ([`Spanned`]) so that errors can point at
+//! file:line:column; the checks themselves live in `validate`.
+
+use super::units::{ByteSize, Dur};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// The tracker-facing listener.
+    #[serde(default)]
+    pub server: Server,
+    /// The operator listener.
+    #[serde(default)]
+    pub admin: Admin,
+    /// What traffic is accepted.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// Where events are delivered.
+    #[serde(default)]
+    pub destinations: Vec<Destination>,
+    /// How consent is decided.
+    #[serde(default)]
+    pub consent: Consent,
+    /// Privacy rules (the privacy engine is not in this build yet).
+    #[serde(default)]
+    pub rules: Vec<Spanned<toml::Table>>,
+}
+
+/// `[server]`: the listener trackers talk to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Address to bind, e.g. `"127.0.0.1:8080"` or `"[::]:8080"`.
+    #[serde(default = "Server::default_listen")]
+    pub listen: Spanned<String>,
+    /// Largest request body on the wire; larger bodies get 413.
+    #[serde(default = "Server::default_max_body")]
+    pub max_body_bytes: ByteSize,
+    /// Largest body after decompression; larger gets 413 (gzip bombs).
+    #[serde(default = "Server::default_max_decompressed")]
+    pub max_decompressed_bytes: ByteSize,
+    /// Deadline for a client to send a complete request head.
+    #[serde(default = "Server::default_header_timeout")]
+    pub header_read_timeout: Dur,
+    /// A connection with no request in flight is closed after this long.
+    #[serde(default = "Server::default_idle_timeout")]
+    pub idle_timeout: Dur,
+    /// Deadline for a whole request, body included (then 408).
+    #[serde(default = "Server::default_request_timeout")]
+    pub request_timeout: Dur,
+    /// How long a graceful shutdown may take before it gives up.
+    #[serde(default = "Server::default_shutdown_timeout")]
+    pub shutdown_timeout: Dur,
+}
+
+impl Server {
+    fn default_listen() -> Spanned<String> {
+        Spanned::new(0..0, "127.0.0.1:8080".to_owned())
+    }
+    fn default_max_body() -> ByteSize {
+        ByteSize(512 * 1024)
+    }
+    fn default_max_decompressed() -> ByteSize {
+        ByteSize(4 << 20)
+    }
+    fn default_header_timeout() -> Dur {
+        Dur(Duration::from_secs(10))
+    }
+    fn default_idle_timeout() -> Dur {
+        Dur(Duration::from_secs(60))
+    }
+    fn default_request_timeout() -> Dur {
+        Dur(Duration::from_secs(30))
+    }
+    fn default_shutdown_timeout() -> Dur {
+        Dur(Duration::from_secs(10))
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: Server::default_listen(),
+            max_body_bytes: Server::default_max_body(),
+            max_decompressed_bytes: Server::default_max_decompressed(),
+            header_read_timeout: Server::default_header_timeout(),
+            idle_timeout: Server::default_idle_timeout(),
+            request_timeout: Server::default_request_timeout(),
+            shutdown_timeout: Server::default_shutdown_timeout(),
+        }
+    }
+}
+
+/// `[admin]`: /metrics, /healthz, /readyz on their own listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Address to bind; keep it off the public network.
+    #[serde(default = "Admin::default_listen")]
+    pub listen: Spanned<String>,
+}
+
+impl Admin {
+    fn default_listen() -> Spanned<String> {
+        Spanned::new(0..0, "127.0.0.1:9090".to_owned())
+    }
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            listen: Admin::default_listen(),
+        }
+    }
+}
+
+/// The wire protocol a source speaks.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The Segment HTTP Tracking API (`/v1/track`, `/v1/batch`, `/v1/t`, ...).
+    Segment,
+    /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
+    Json,
+}
+
+impl Protocol {
+    /// The name used in config, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Segment => "segment",
+            Protocol::Json => "json",
+        }
+    }
+}
+
+/// `[[sources]]`: one kind of tracker traffic.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Unique name, used in metrics and logs.
+    pub name: Spanned<String>,
+    /// The wire protocol.
+    pub protocol: Protocol,
+    /// Accepted write keys (literal, `env:NAME` or `file:PATH`).
+    #[serde(default = "Source::default_write_keys")]
+    pub write_keys: Spanned<Vec<String>>,
+    /// Browser origins allowed by CORS, e.g. `"https://shop.example.com"`.
+    #[serde(default)]
+    pub cors_origins: Vec<Spanned<String>>,
+    /// Base URL that non-event requests (SDK settings) are proxied to.
+    pub upstream: Option<Spanned<String>>,
+    /// Timeout for a proxied non-event request.
+    #[serde(default = "Source::default_upstream_timeout")]
+    pub upstream_timeout: Dur,
+    /// Largest response body relayed from `upstream`.
+    #[serde(default = "Source::default_upstream_max")]
+    pub upstream_max_response_bytes: ByteSize,
+    /// Destinations this source's events go to; all when unset.
+    pub destinations: Option<Vec<Spanned<String>>>,
+}
+
+impl Source {
+    fn default_write_keys() -> Spanned<Vec<String>> {
+        Spanned::new(0..0, Vec::new())
+    }
+    fn default_upstream_timeout() -> Dur {
+        Dur(Duration::from_secs(10))
+    }
+    fn default_upstream_max() -> ByteSize {
+        ByteSize(1 << 20)
+    }
+}
+
+/// How a destination delivers.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationKind {
+    /// POST batches to `url`.
+    Http,
+    /// Append NDJSON to `path`.
+    File,
+    /// Print NDJSON to standard output.
+    Stdout,
+}
+
+/// The body of an HTTP batch.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchFormat {
+    /// `{"batch":[event, ...]}`, as the Segment batch API takes it.
+    #[default]
+    Segment,
+    /// One event per line.
+    Ndjson,
+}
+
+/// `[[destinations]]`: a backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// Unique name, used in metrics and logs.
+    pub name: Spanned<String>,
+    /// `http`, `file` or `stdout`.
+    pub kind: Spanned<DestinationKind>,
+    /// `http`: where batches are POSTed.
+    pub url: Option<Spanned<String>>,
+    /// `http`: the batch body format.
+    #[serde(default)]
+    pub format: BatchFormat,
+    /// `http`: extra headers with non-secret values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    /// `http`: extra headers whose values are `env:`/`file:` references.
+    #[serde(default)]
+    pub secret_headers: BTreeMap<String, Spanned<String>>,
+    /// `http`: TCP connect timeout per attempt.
+    #[serde(default = "Destination::default_connect_timeout")]
+    pub connect_timeout: Dur,
+    /// `http`: whole-request timeout per attempt.
+    #[serde(default = "Destination::default_request_timeout")]
+    pub request_timeout: Dur,
+    /// `http`: batches in flight at once.
+    #[serde(default = "Destination::default_concurrency")]
+    pub concurrency: Spanned<u32>,
+    /// `http`: retry policy.
+    #[serde(default)]
+    pub retry: Retry,
+    /// `file`: the file to append to.
+    pub path: Option<Spanned<String>>,
+    /// Events waiting for this destination before ingest answers 503.
+    #[serde(default = "Destination::default_queue")]
+    pub queue_max_events: Spanned<u64>,
+    /// Batching limits.
+    #[serde(default)]
+    pub batch: Batch,
+}
+
+impl Destination {
+    fn default_connect_timeout() -> Dur {
+        Dur(Duration::from_secs(2))
+    }
+    fn default_request_timeout() -> Dur {
+        Dur(Duration::from_secs(10))
+    }
+    fn default_concurrency() -> Spanned<u32> {
+        Spanned::new(0..0, 4)
+    }
+    fn default_queue() -> Spanned<u64> {
+        Spanned::new(0..0, 10_000)
+    }
+}
+
+/// `batch = { ... }`: when a batch is sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// Send once this many events are waiting.
+    #[serde(default = "Batch::default_max_events")]
+    pub max_events: Spanned<u64>,
+    /// Send before the body would exceed this size.
+    #[serde(default = "Batch::default_max_bytes")]
+    pub max_bytes: ByteSize,
+    /// Send once the oldest waiting event has waited this long.
+    #[serde(default = "Batch::default_max_wait")]
+    pub max_wait: Dur,
+}
+
+impl Batch {
+    fn default_max_events() -> Spanned<u64> {
+        Spanned::new(0..0, 500)
+    }
+    fn default_max_bytes() -> ByteSize {
+        ByteSize(1 << 20)
+    }
+    fn default_max_wait() -> Dur {
+        Dur(Duration::from_millis(200))
+    }
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            max_events: Batch::default_max_events(),
+            max_bytes: Batch::default_max_bytes(),
+            max_wait: Batch::default_max_wait(),
+        }
+    }
+}
+
+/// `retry = { ... }`: retries of failed HTTP batches.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts after the first one before the batch is given up (and counted).
+    #[serde(default = "Retry::default_max_retries")]
+    pub max_retries: u32,
+    /// Backoff before the first retry; doubles each time, with full jitter.
+    #[serde(default = "Retry::default_initial")]
+    pub initial_backoff: Dur,
+    /// Upper bound of one backoff (and of an honoured `Retry-After`).
+    #[serde(default = "Retry::default_max")]
+    pub max_backoff: Dur,
+}
+
+impl Retry {
+    fn default_max_retries() -> u32 {
+        8
+    }
+    fn default_initial() -> Dur {
+        Dur(Duration::from_millis(100))
+    }
+    fn default_max() -> Dur {
+        Dur(Duration::from_secs(10))
+    }
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_retries: Retry::default_max_retries(),
+            initial_backoff: Retry::default_initial(),
+            max_backoff: Retry::default_max(),
+        }
+    }
+}
+
+/// What applies when an event carries no consent signal at all.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentDefault {
+    /// No signal means no consent (the default).
+    #[default]
+    Deny,
+    /// No signal means consent; only for first-party, consent-exempt setups.
+    Allow,
+}
+
+/// `[consent]`. Its shape follows the design; enforcement per destination
+/// (`require_consent`) arrives with the privacy engine.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// Decision when an event carries no consent signal.
+    #[serde(default)]
+    pub default: ConsentDefault,
+    /// Purposes denied by the `Sec-GPC: 1` header.
+    #[serde(default)]
+    pub gpc_denies: Vec<String>,
+    /// CMP category ids mapped to purposes, e.g. `{ C0002 = "analytics" }`.
+    #[serde(default)]
+    pub categories: BTreeMap<String, String>,
+}

@@ -1,0 +1,143 @@
+//! The `http` sink: POSTs batches over a pooled keep-alive client (rustls
+//! for `https://`), with per-attempt timeouts and retries as decided by
+//! [`super::retry`].
+
+use super::retry::{Attempt, Backoff};
+use super::DestMetrics;
+use crate::config::{BatchFormat, HttpSinkConfig, RetryConfig};
+use crate::metrics::{status_class, DropReason, Metrics};
+use bytes::Bytes;
+use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use prometheus::IntCounter;
+use std::time::{Duration, Instant};
+
+/// The client every outbound request uses.
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Builds a pooled client for http:// and https:// (webpki roots).
+pub fn client(connect_timeout: Duration) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build(https)
+}
+
+/// One HTTP destination.
+pub struct HttpSink {
+    client: HttpClient,
+    url: Uri,
+    format: BatchFormat,
+    content_type: HeaderValue,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    request_timeout: Duration,
+    concurrency: usize,
+    retry: RetryConfig,
+    metrics: DestMetrics,
+    retries: IntCounter,
+}
+
+impl HttpSink {
+    /// A sink for `cfg`.
+    pub fn new(cfg: &HttpSinkConfig, metrics: DestMetrics, all: &Metrics) -> HttpSink {
+        HttpSink {
+            client: client(cfg.connect_timeout),
+            url: cfg.url.clone(),
+            format: cfg.format,
+            content_type: HeaderValue::from_static(match cfg.format {
+                BatchFormat::Segment => "application/json",
+                BatchFormat::Ndjson => "application/x-ndjson",
+            }),
+            headers: cfg.headers.clone(),
+            request_timeout: cfg.request_timeout,
+            concurrency: cfg.concurrency,
+            retry: cfg.retry,
+            retries: all.upstream_retries.with_label_values(&[&metrics.name]),
+            metrics,
+        }
+    }
+
+    /// The body format.
+    pub fn format(&self) -> BatchFormat {
+        self.format
+    }
+
+    /// Batches in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Delivers one batch body, retrying as the policy allows.
+    pub async fn deliver(&self, body: Bytes) -> Result<(), DropReason> {
+        let backoff = Backoff {
+            initial: self.retry.initial_backoff,
+            max: self.retry.max_backoff,
+        };
+        let mut retry = 0;
+        loop {
+            let asked = match self.attempt(body.clone()).await {
+                Attempt::Delivered => return Ok(()),
+                Attempt::DontRetry => return Err(DropReason::Rejected),
+                Attempt::Retry { after } => after,
+            };
+            if retry >= self.retry.max_retries {
+                return Err(DropReason::RetriesExhausted);
+            }
+            self.retries.inc();
+            tokio::time::sleep(backoff.delay(retry, asked)).await;
+            retry += 1;
+        }
+    }
+
+    async fn attempt(&self, body: Bytes) -> Attempt {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(self.url.clone())
+            .header(header::CONTENT_TYPE, self.content_type.clone())
+            .body(Full::new(body))
+            .expect("request parts are valid");
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(self.request_timeout, async {
+            let response = self.client.request(request).await?;
+            let (parts, body) = response.into_parts();
+            // Read the (small) answer so the connection can be reused.
+            let _ = http_body_util::Limited::new(body, 64 * 1024)
+                .collect()
+                .await;
+            Ok::<_, hyper_util::client::legacy::Error>(parts)
+        })
+        .await;
+        let (label, attempt) = match outcome {
+            Ok(Ok(parts)) => (
+                status_class(parts.status.as_u16()),
+                Attempt::from_response(parts.status, &parts.headers),
+            ),
+            Ok(Err(e)) => {
+                tracing::debug!(destination = %self.metrics.name, error = %e, "request to destination failed");
+                ("error", Attempt::Retry { after: None })
+            }
+            Err(_) => ("timeout", Attempt::Retry { after: None }),
+        };
+        self.metrics
+            .metrics
+            .upstream_duration
+            .with_label_values(&[&self.metrics.name, label])
+            .observe(started.elapsed().as_secs_f64());
+        attempt
+    }
+}

@@ -1,0 +1,134 @@
+//! Every way a client request can fail, and the one place that maps a
+//! failure to an HTTP status and a short JSON body. Messages never contain
+//! field values, only positions and reasons.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+/// Why a client request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No route for this path.
+    #[error("no such endpoint")]
+    NotFound,
+    /// The path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    /// No write key was given.
+    #[error("missing write key: send it as the Basic auth username or as `writeKey`")]
+    MissingWriteKey,
+    /// The write key matches no source.
+    #[error("unknown write key")]
+    BadWriteKey,
+    /// The body is larger than allowed (on the wire or decompressed).
+    #[error("body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    /// A `Content-Encoding` we do not decode.
+    #[error("unsupported content encoding; send gzip or no encoding")]
+    UnsupportedEncoding,
+    /// A `Content-Type` that cannot carry events.
+    #[error("unsupported content type; send application/json or text/plain")]
+    UnsupportedMediaType,
+    /// The gzip stream is corrupt.
+    #[error("the gzip body could not be decompressed")]
+    BadGzip,
+    /// The body is not the JSON this endpoint takes.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// The JSON is well-formed but not the expected shape.
+    #[error("{0}")]
+    InvalidShape(&'static str),
+    /// The origin is not allowed to call this endpoint (preflight).
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    /// The request took longer than `server.request_timeout`.
+    #[error("request timed out")]
+    Timeout,
+    /// The body stream failed mid-way.
+    #[error("the request body could not be read")]
+    BodyRead,
+    /// A destination's queue is full; the client should retry.
+    #[error("temporarily unable to accept events; retry later")]
+    Backpressure,
+    /// The upstream of a relayed request failed.
+    #[error("upstream unavailable")]
+    BadGateway,
+    /// The upstream of a relayed request did not answer in time.
+    #[error("upstream timed out")]
+    GatewayTimeout,
+}
+
+impl IngestError {
+    /// The HTTP status for this failure.
+    pub fn status(&self) -> StatusCode {
+        use IngestError::*;
+        match self {
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            MissingWriteKey | BadWriteKey => StatusCode::UNAUTHORIZED,
+            TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedEncoding | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BadGzip | InvalidJson(_) | InvalidShape(_) | BodyRead => StatusCode::BAD_REQUEST,
+            OriginNotAllowed => StatusCode::FORBIDDEN,
+            Timeout => StatusCode::REQUEST_TIMEOUT,
+            Backpressure => StatusCode::SERVICE_UNAVAILABLE,
+            BadGateway => StatusCode::BAD_GATEWAY,
+            GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        use IngestError::*;
+        match self {
+            NotFound => "not_found",
+            MethodNotAllowed(_) => "method_not_allowed",
+            MissingWriteKey => "missing_write_key",
+            BadWriteKey => "invalid_write_key",
+            TooLarge(_) => "body_too_large",
+            UnsupportedEncoding => "unsupported_encoding",
+            UnsupportedMediaType => "unsupported_media_type",
+            BadGzip => "invalid_gzip",
+            InvalidJson(_) => "invalid_json",
+            InvalidShape(_) => "invalid_payload",
+            OriginNotAllowed => "origin_not_allowed",
+            Timeout => "timeout",
+            BodyRead => "body_read_failed",
+            Backpressure => "backpressure",
+            BadGateway => "bad_gateway",
+            GatewayTimeout => "gateway_timeout",
+        }
+    }
+
+    /// The response: status, `{"success":false,"error":code,"message":...}`.
+    pub fn into_response(self) -> Response<Bytes> {
+        let body = serde_json::json!({
+            "success": false,
+            "error": self.code(),
+            "message": self.to_string(),
+        });
+        let mut response = Response::new(Bytes::from(body.to_string()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match self {
+            IngestError::MissingWriteKey | IngestError::BadWriteKey => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"privgate\""),
+                );
+            }
+            IngestError::MethodNotAllowed(allow) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            IngestError::Backpressure => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,338 @@
+//! One JSON object's top level, scanned without building a tree, and the
+//! raw-byte edits ingest makes to events (filling `messageId`, `type` and
+//! `receivedAt` when missing, folding line breaks so the event fits on one
+//! NDJSON line).
+//!
+//! The scan validates the whole object (nested values are checked and
+//! skipped) and borrows from the input: no allocation unless a key or value
+//! we read contains escapes. See benches/event_repr.rs for why.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// What ingest needs to know about an event's top level.
+#[derive(Debug, Default)]
+pub struct TopLevel<'a> {
+    /// Number of keys.
+    pub keys: usize,
+    /// `writeKey`, when a string.
+    pub write_key: Option<Cow<'a, str>>,
+    /// `messageId` is present.
+    pub has_message_id: bool,
+    /// `receivedAt` is present.
+    pub has_received_at: bool,
+    /// `type` is present.
+    pub has_type: bool,
+    /// `batch`, when an array (its elements unparsed).
+    pub batch: Option<Vec<&'a RawValue>>,
+}
+
+impl<'a> TopLevel<'a> {
+    /// Scans `input`, which must hold exactly one JSON object.
+    pub fn parse(input: &'a [u8]) -> Result<TopLevel<'a>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(input);
+        let top = de.deserialize_map(TopVisitor { want_batch: true })?;
+        de.end()?;
+        Ok(top)
+    }
+
+    /// Like [`TopLevel::parse`] for a batch element, where `batch` is just a field.
+    pub fn parse_event(input: &'a [u8]) -> Result<TopLevel<'a>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(input);
+        let top = de.deserialize_map(TopVisitor { want_batch: false })?;
+        de.end()?;
+        Ok(top)
+    }
+}
+
+struct TopVisitor {
+    want_batch: bool,
+}
+
+/// A JSON string borrowed when it has no escapes; anything else is `None`.
+struct MaybeStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for MaybeStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Either an array of raw elements or something else (skipped).
+struct MaybeArray<'a>(Option<Vec<&'a RawValue>>);
+
+impl<'de> de::Deserialize<'de> for MaybeArray<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeArray<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(1024));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(MaybeArray(Some(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeArray(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeArray(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeArray(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeArray(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeArray(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeArray(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MaybeArray(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+        let mut top = TopLevel::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            top.keys += 1;
+            match key.as_ref() {
+                "writeKey" => top.write_key = map.next_value::<MaybeStr<'de>>()?.0,
+                "messageId" => {
+                    top.has_message_id = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "receivedAt" => {
+                    top.has_received_at = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "type" => {
+                    top.has_type = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "batch" if self.want_batch => top.batch = map.next_value::<MaybeArray<'de>>()?.0,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// Fields to add to an event that lacks them.
+#[derive(Debug, Default)]
+pub struct Fill<'a> {
+    /// `"type": ...` (the endpoint's event type).
+    pub event_type: Option<&'a str>,
+    /// `"messageId": ...`.
+    pub message_id: Option<&'a str>,
+    /// `"receivedAt": ...`.
+    pub received_at: Option<&'a str>,
+}
+
+impl Fill<'_> {
+    fn is_empty(&self) -> bool {
+        self.event_type.is_none() && self.message_id.is_none() && self.received_at.is_none()
+    }
+}
+
+/// Returns the event as it will be forwarded: `object` (one validated JSON
+/// object, `keys` keys at its top level) with `fill` appended before its
+/// closing brace and CR/LF folded to spaces. Inside valid JSON, CR and LF can
+/// only be insignificant whitespace, so folding them changes no value. When
+/// there is nothing to change, the input is returned without copying.
+pub fn finish_event(object: Bytes, keys: usize, fill: &Fill<'_>) -> Bytes {
+    let has_newlines = memchr::memchr2(b'\n', b'\r', &object).is_some();
+    if fill.is_empty() && !has_newlines {
+        return object;
+    }
+    let close = memchr::memrchr(b'}', &object).expect("a validated object ends with }");
+    let mut out = BytesMut::with_capacity(object.len() + 96);
+    out.put_slice(&object[..close]);
+    let mut first = keys == 0;
+    let mut field = |out: &mut BytesMut, name: &str, value: &str| {
+        if !first {
+            out.put_u8(b',');
+        }
+        first = false;
+        out.put_u8(b'"');
+        out.put_slice(name.as_bytes());
+        out.put_slice(b"\":\"");
+        // Values we add are ids, types and timestamps: no escaping needed.
+        debug_assert!(!value.contains(['"', '\\']));
+        out.put_slice(value.as_bytes());
+        out.put_u8(b'"');
+    };
+    if let Some(t) = fill.event_type {
+        field(&mut out, "type", t);
+    }
+    if let Some(id) = fill.message_id {
+        field(&mut out, "messageId", id);
+    }
+    if let Some(at) = fill.received_at {
+        field(&mut out, "receivedAt", at);
+    }
+    out.put_slice(&object[close..]);
+    if has_newlines {
+        for b in out.iter_mut() {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn scans_the_fields_ingest_needs() {
+        let body = br#"{"type":"track","writeKey":"k","messageId":"m","batch":[{"a":1},2],"x":{"y":[1,2]}}"#;
+        let top = TopLevel::parse(body).unwrap();
+        assert_eq!(top.keys, 5);
+        assert_eq!(top.write_key.as_deref(), Some("k"));
+        assert!(top.has_message_id && top.has_type && !top.has_received_at);
+        let batch = top.batch.unwrap();
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch[0].get(), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn escaped_keys_and_values_are_understood() {
+        let top = TopLevel::parse(br#"{"write\u004bey":"a\"b"}"#).unwrap();
+        assert_eq!(top.write_key.as_deref(), Some("a\"b"));
+    }
+
+    #[test]
+    fn rejects_non_objects_and_trailing_garbage() {
+        assert!(TopLevel::parse(b"[1]").is_err());
+        assert!(TopLevel::parse(b"{} x").is_err());
+        assert!(TopLevel::parse(b"{\"a\":").is_err());
+        assert!(TopLevel::parse(b"\"s\"").is_err());
+    }
+
+    #[test]
+    fn fills_missing_fields_in_place() {
+        let fill = Fill {
+            event_type: Some("track"),
+            message_id: Some("id-1"),
+            received_at: None,
+        };
+        let out = finish_event(Bytes::from_static(b"{\"a\":1}\n"), 1, &fill);
+        assert_eq!(&out[..], br#"{"a":1,"type":"track","messageId":"id-1"} "#);
+        let empty = finish_event(Bytes::from_static(b"{ }"), 0, &fill);
+        assert_eq!(&empty[..], br#"{ "type":"track","messageId":"id-1"}"#);
+    }
+
+    #[test]
+    fn unchanged_events_are_not_copied() {
+        let input = Bytes::from_static(br#"{"a":"b"}"#);
+        let out = finish_event(input.clone(), 1, &Fill::default());
+        assert_eq!(out.as_ptr(), input.as_ptr());
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[ -~\\n\\t\u{e9}\u{1F600}]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-zA-Z]{1,6}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Filling fields and folding line breaks never changes any value
+        /// that was there, and always yields one line of valid JSON.
+        #[test]
+        fn finishing_preserves_every_value(
+            fields in prop::collection::btree_map("[a-z]{1,5}", json_value(), 0..6),
+            pretty in any::<bool>(),
+            add_id in any::<bool>(),
+        ) {
+            let original = serde_json::Value::Object(fields.into_iter().collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&original).unwrap()
+            } else {
+                serde_json::to_string(&original).unwrap()
+            };
+            let top = TopLevel::parse_event(text.as_bytes()).unwrap();
+            let fill = Fill { message_id: (add_id && !top.has_message_id).then_some("gen"), ..Fill::default() };
+            let out = finish_event(Bytes::from(text.clone()), top.keys, &fill);
+            prop_assert!(!out.contains(&b'\n'));
+            let mut parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            if fill.message_id.is_some() {
+                prop_assert_eq!(parsed["messageId"].as_str(), Some("gen"));
+                parsed.as_object_mut().unwrap().remove("messageId");
+            }
+            prop_assert_eq!(parsed, original);
+        }
+    }
+}

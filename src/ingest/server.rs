@@ -1,0 +1,177 @@
+//! The accept loop shared by the tracker-facing and admin listeners: HTTP/1.1
+//! and cleartext HTTP/2 on one port, a deadline for request heads, closing of
+//! idle keep-alive connections, and a graceful drain on shutdown (stop
+//! accepting, let in-flight requests finish, close connections).
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use prometheus::IntGauge;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::passthrough::BoxError;
+
+/// The response body type of every handler.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// Answers requests on one listener.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request from `peer`.
+    fn call(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// Connection-level limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    /// Deadline for a request head.
+    pub header_read_timeout: Duration,
+    /// Close a connection with nothing in flight after this long.
+    pub idle_timeout: Duration,
+}
+
+/// When a connection last did something, and whether it is busy.
+struct Activity {
+    started: Instant,
+    inflight: AtomicUsize,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last_ms
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        if self.inflight.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// Accepts connections until `shutdown` fires, then drains them. Returns when
+/// every connection has closed.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    limits: ConnLimits,
+    shutdown: CancellationToken,
+    open: Option<IntGauge>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256);
+    let builder = Arc::new(builder);
+    let tracker = TaskTracker::new();
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let builder = builder.clone();
+        let shutdown = shutdown.clone();
+        let open = open.clone();
+        tracker.spawn(async move {
+            if let Some(g) = &open {
+                g.inc();
+            }
+            serve_connection(stream, peer, handler, &builder, limits, shutdown).await;
+            if let Some(g) = &open {
+                g.dec();
+            }
+        });
+    }
+    drop(listener);
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn serve_connection<H: Handler>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    handler: Arc<H>,
+    builder: &auto::Builder<TokioExecutor>,
+    limits: ConnLimits,
+    shutdown: CancellationToken,
+) {
+    let activity = Arc::new(Activity {
+        started: Instant::now(),
+        inflight: AtomicUsize::new(0),
+        last_ms: AtomicU64::new(0),
+    });
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request| {
+            let handler = handler.clone();
+            let activity = activity.clone();
+            activity.inflight.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let response = handler.call(request, peer).await;
+                activity.touch();
+                activity.inflight.fetch_sub(1, Ordering::Relaxed);
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let check_every = (limits.idle_timeout / 4).max(Duration::from_millis(50));
+    let mut idle_check = tokio::time::interval(check_every);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = idle_check.tick(), if !closing => {
+                if activity.idle_for() >= limits.idle_timeout {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}

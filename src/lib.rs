@@ -1,0 +1,27 @@
+//! privgate: a privacy edge collector.
+//!
+//! privgate sits between analytics trackers (analytics.js, analytics-node,
+//! RudderStack, ...) and the backends they report to. Events flow one way:
+//!
+//! ```text
+//! trackers ──HTTP──▶ ingest ──▶ pipeline (consent, policy) ──▶ forward ──▶ backends
+//! ```
+//!
+//! Every module owns one thing, named after it: [`config`] (schema,
+//! validation, secrets), [`ingest`] (the tracker-facing HTTP server and the
+//! wire protocols), [`event`] (the protocol-neutral event), [`pipeline`] (the
+//! stages an event passes through), [`forward`] (per-destination queues,
+//! batching, delivery, retries), [`admin`] (operator endpoints) and
+//! [`metrics`] (every metric's name). [`app`] wires them together; the binary
+//! only parses the command line.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod event;
+pub mod forward;
+pub mod ingest;
+pub mod metrics;
+pub mod pipeline;

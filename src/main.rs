@@ -1,0 +1,113 @@
+//! The `privgate` command: parse the command line, load the config, run.
+//! All logic lives in the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use privgate::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "privgate",
+    version,
+    about = "Privacy edge collector: a reverse proxy between analytics trackers and their backends.",
+    after_help = "Examples:\n  \
+        privgate check --config proxy.toml     validate the config and print a summary\n  \
+        privgate run --config proxy.toml       serve trackers on the configured listener\n  \
+        PRIVGATE_LOG=debug privgate run        more logs (never field values)\n\n\
+        Config reference: docs/config.md"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve: accept tracker traffic and forward it to the destinations.
+    #[command(after_help = "Example:\n  privgate run --config proxy.toml\n\n\
+        Stops gracefully on SIGTERM or SIGINT: finishes in-flight requests and\n\
+        flushes queued batches within server.shutdown_timeout.")]
+    Run {
+        /// The config file.
+        #[arg(short, long, default_value = "proxy.toml")]
+        config: PathBuf,
+    },
+    /// Validate the config (secrets included) and print a summary; exit 2 on errors.
+    #[command(after_help = "Example:\n  privgate check --config proxy.toml")]
+    Check {
+        /// The config file.
+        #[arg(short, long, default_value = "proxy.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match Config::load(&config) {
+            Ok(config) => {
+                print!("{}", config.summary());
+                println!("{}: ok", config.path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config } => {
+            init_logging();
+            let config = match Config::load(&config) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let running = privgate::app::start(config).await?;
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

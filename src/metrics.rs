@@ -1,0 +1,215 @@
+//! Every metric privgate exports: names, help texts and label sets, in one
+//! registry owned by [`Metrics`].
+//!
+//! Names follow `privgate_<what>_<unit>`, counters end in `_total`. Labels
+//! come only from bounded sets: source and destination names from the
+//! config, reasons and status classes from this crate. Never a path, an id
+//! or a field value.
+
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Why an event was not delivered (a label value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// An element of a batch was not a valid event; the rest were accepted.
+    InvalidEvent,
+    /// The backend rejected the batch with a non-retryable 4xx.
+    Rejected,
+    /// Every retry failed.
+    RetriesExhausted,
+    /// Still queued when the shutdown deadline passed.
+    Shutdown,
+    /// The file or stdout sink could not be written.
+    WriteFailed,
+}
+
+impl DropReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::InvalidEvent => "invalid_event",
+            DropReason::Rejected => "rejected",
+            DropReason::RetriesExhausted => "retries_exhausted",
+            DropReason::Shutdown => "shutdown",
+            DropReason::WriteFailed => "write_failed",
+        }
+    }
+}
+
+/// The registry and every metric in it.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Events accepted from clients, per source.
+    pub events_received: IntCounterVec,
+    /// Events delivered, per destination.
+    pub events_forwarded: IntCounterVec,
+    /// Events not delivered, per destination and reason.
+    pub events_dropped: IntCounterVec,
+    /// Client request duration, per source and HTTP status.
+    pub request_duration: HistogramVec,
+    /// Backend request duration, per destination and status class.
+    pub upstream_duration: HistogramVec,
+    /// Retried backend attempts, per destination.
+    pub upstream_retries: IntCounterVec,
+    /// Events waiting (queued or in flight), per destination.
+    pub queue_depth: IntGaugeVec,
+    /// Events per delivered batch, per destination.
+    pub batch_size: HistogramVec,
+    /// Requests refused with 503 because a destination's queue was full.
+    pub backpressure: IntCounterVec,
+    /// Non-event requests relayed to a source's upstream, per source and status class.
+    pub passthrough: IntCounterVec,
+    /// Open client connections.
+    pub connections: IntGauge,
+}
+
+impl Metrics {
+    /// Creates the registry with every metric registered.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let duration_buckets = exponential_buckets(0.000_05, 2.0, 18).expect("valid buckets");
+        let m = Metrics {
+            events_received: IntCounterVec::new(
+                Opts::new(
+                    "privgate_events_received_total",
+                    "Events accepted from clients.",
+                ),
+                &["source"],
+            )
+            .expect("valid metric"),
+            events_forwarded: IntCounterVec::new(
+                Opts::new(
+                    "privgate_events_forwarded_total",
+                    "Events delivered to a destination.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            events_dropped: IntCounterVec::new(
+                Opts::new(
+                    "privgate_events_dropped_total",
+                    "Events not delivered, by reason.",
+                ),
+                &["destination", "reason"],
+            )
+            .expect("valid metric"),
+            request_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "privgate_http_request_duration_seconds",
+                    "Time to answer a client request.",
+                )
+                .buckets(duration_buckets.clone()),
+                &["source", "status"],
+            )
+            .expect("valid metric"),
+            upstream_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "privgate_upstream_request_duration_seconds",
+                    "Time of one request to a destination.",
+                )
+                .buckets(duration_buckets),
+                &["destination", "status"],
+            )
+            .expect("valid metric"),
+            upstream_retries: IntCounterVec::new(
+                Opts::new(
+                    "privgate_upstream_retries_total",
+                    "Batch attempts that were retried.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            queue_depth: IntGaugeVec::new(
+                Opts::new(
+                    "privgate_queue_depth_events",
+                    "Events queued or in flight for a destination.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            batch_size: HistogramVec::new(
+                HistogramOpts::new("privgate_batch_size_events", "Events per batch sent.")
+                    .buckets(exponential_buckets(1.0, 2.0, 15).expect("valid buckets")),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            backpressure: IntCounterVec::new(
+                Opts::new(
+                    "privgate_backpressure_total",
+                    "Requests answered 503 because a destination's queue was full.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            passthrough: IntCounterVec::new(
+                Opts::new(
+                    "privgate_passthrough_requests_total",
+                    "Non-event requests relayed to a source's upstream.",
+                ),
+                &["source", "status"],
+            )
+            .expect("valid metric"),
+            connections: IntGauge::new("privgate_open_connections", "Open client connections.")
+                .expect("valid metric"),
+            registry,
+        };
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "privgate_build_info",
+                "Always 1; labels describe the build.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for collector in [
+            Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.events_received.clone()),
+            Box::new(m.events_forwarded.clone()),
+            Box::new(m.events_dropped.clone()),
+            Box::new(m.request_duration.clone()),
+            Box::new(m.upstream_duration.clone()),
+            Box::new(m.upstream_retries.clone()),
+            Box::new(m.queue_depth.clone()),
+            Box::new(m.batch_size.clone()),
+            Box::new(m.backpressure.clone()),
+            Box::new(m.passthrough.clone()),
+            Box::new(m.connections.clone()),
+        ] {
+            m.registry.register(collector).expect("unique metric names");
+        }
+        m
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding into a Vec cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// The status-class label of an upstream outcome.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
