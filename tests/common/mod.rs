@@ -1,0 +1,307 @@
+//! Test harness: a real upstream HTTP server that records what it received
+//! and can be scripted to fail, a privgate started in-process on ephemeral
+//! loopback ports, and a small HTTP client. Everything binds 127.0.0.1:0.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// How the upstream answers one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// This status, empty body.
+    Status(u16),
+    /// This status with `Retry-After: secs`.
+    RetryAfter(u16, u64),
+    /// Wait, then 200.
+    Delay(Duration),
+    /// Close the connection without answering.
+    Hangup,
+}
+
+/// One request the upstream saw.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+    /// The status it was answered with (0 for a hang-up).
+    pub status: u16,
+}
+
+impl Received {
+    /// Events in the body: `{"batch":[...]}` or NDJSON.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.body) {
+            if let Some(batch) = v.get("batch").and_then(|b| b.as_array()) {
+                return batch.clone();
+            }
+            return vec![v];
+        }
+        self.body
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).expect("NDJSON line is JSON"))
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct UpstreamState {
+    script: VecDeque<Reply>,
+    received: Vec<Received>,
+}
+
+/// A recording upstream. Replies follow the script, then 200.
+#[derive(Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<UpstreamState>>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        Upstream::with_script(Vec::new()).await
+    }
+
+    pub async fn with_script(script: Vec<Reply>) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(UpstreamState {
+            script: script.into(),
+            received: Vec::new(),
+        }));
+        let upstream = Upstream { addr, state };
+        let serving = upstream.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let this = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let this = this.clone();
+                        async move { this.answer(req).await }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        upstream
+    }
+
+    async fn answer(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, std::io::Error> {
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let reply = self.state.lock().unwrap().script.pop_front();
+        let (status, retry_after) = match reply {
+            None | Some(Reply::Status(200)) => (200, None),
+            Some(Reply::Status(s)) => (s, None),
+            Some(Reply::RetryAfter(s, secs)) => (s, Some(secs)),
+            Some(Reply::Delay(d)) => {
+                tokio::time::sleep(d).await;
+                (200, None)
+            }
+            Some(Reply::Hangup) => (0, None),
+        };
+        self.state.lock().unwrap().received.push(Received {
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/".into(), |p| p.to_string()),
+            headers: parts.headers,
+            body,
+            at: Instant::now(),
+            status,
+        });
+        if status == 0 {
+            return Err(std::io::Error::other("hang up"));
+        }
+        let mut response = Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        Ok(response)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// messageIds of events in requests answered 2xx.
+    pub fn delivered_ids(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .flat_map(|r| r.events())
+            .map(|e| e["messageId"].as_str().expect("messageId").to_owned())
+            .collect()
+    }
+
+    /// Waits until `n` events were delivered (or panics after `timeout`).
+    pub async fn wait_for_delivered(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ids = self.delivered_ids();
+            if ids.len() >= n {
+                return ids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "upstream got {} of {n} events within {timeout:?}",
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Starts privgate in-process from config text (listen/admin may be :0).
+pub async fn start_privgate(toml: &str) -> privgate::app::Running {
+    let config = privgate::config::Config::from_str(toml, Path::new("test.toml"))
+        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    privgate::app::start(config).await.expect("privgate starts")
+}
+
+/// A config with one Segment source (write key `test-key`) on ephemeral ports
+/// and the given destinations tables.
+pub fn segment_config(destinations: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+shutdown_timeout = "5s"
+[admin]
+listen = "127.0.0.1:0"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["test-key"]
+cors_origins = ["http://shop.test"]
+{destinations}
+"#
+    )
+}
+
+/// An http destination table pointing at `upstream`.
+pub fn http_destination(name: &str, upstream: &Upstream, extra: &str) -> String {
+    format!(
+        r#"
+[[destinations]]
+name = "{name}"
+kind = "http"
+url = "{}"
+retry = {{ max_retries = 5, initial_backoff = "20ms", max_backoff = "200ms" }}
+{extra}
+"#,
+        upstream.url("/v1/batch")
+    )
+}
+
+/// A response as the test sees it.
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// Sends one request over a fresh client.
+pub async fn send(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(req.body(Full::new(body.into())).unwrap()),
+    )
+    .await
+    .expect("answer within 10s")
+    .expect("request succeeds");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Answer {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// `Authorization` for write key `test-key`.
+pub const AUTH: (&str, &str) = ("authorization", "Basic dGVzdC1rZXk6");
+
+/// POSTs JSON with the test write key.
+pub async fn post(addr: SocketAddr, path: &str, body: impl Into<Bytes>) -> Answer {
+    send(
+        "POST",
+        addr,
+        path,
+        &[AUTH, ("content-type", "application/json")],
+        body,
+    )
+    .await
+}
+
+/// A track event with this messageId.
+pub fn track(id: &str) -> String {
+    format!(
+        r#"{{"type":"track","event":"Order Completed","messageId":"{id}","anonymousId":"a-1","properties":{{"revenue":42.5}}}}"#
+    )
+}
+
+/// The value of one metric series in the Prometheus text output.
+pub async fn metric(admin: SocketAddr, series: &str) -> Option<f64> {
+    let answer = send("GET", admin, "/metrics", &[], Bytes::new()).await;
+    let text = String::from_utf8(answer.body.to_vec()).unwrap();
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

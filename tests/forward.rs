@@ -1,0 +1,363 @@
+//! Forwarding through the real server to a real upstream: every event
+//! arrives (checked by messageId), batches respect their limits, failures are
+//! retried or not as the status says, and destinations do not block each other.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn ids(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+fn batch_body(ids: &[String]) -> String {
+    let events: Vec<String> = ids.iter().map(|id| track(id)).collect();
+    format!(
+        r#"{{"batch":[{}],"writeKey":"test-key"}}"#,
+        events.join(",")
+    )
+}
+
+#[tokio::test]
+async fn every_event_arrives_by_message_id() {
+    let upstream = Upstream::start().await;
+    let pg = start_privgate(&segment_config(&http_destination("backend", &upstream, ""))).await;
+
+    let singles = ids("single", 20);
+    for id in &singles {
+        assert_eq!(post(pg.ingest_addr(), "/v1/t", track(id)).await.status, 200);
+    }
+    let batched = ids("batched", 150);
+    let answer = post(pg.ingest_addr(), "/v1/batch", batch_body(&batched)).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json(), serde_json::json!({"success": true}));
+
+    let got = upstream
+        .wait_for_delivered(170, Duration::from_secs(10))
+        .await;
+    let expected: BTreeSet<String> = singles.into_iter().chain(batched).collect();
+    assert_eq!(got.len(), 170, "no duplicates");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), expected);
+    // What the backend got is the Segment batch envelope, as JSON.
+    let first = &upstream.received()[0];
+    assert_eq!(first.method, "POST");
+    assert_eq!(first.path, "/v1/batch");
+    assert_eq!(first.headers["content-type"], "application/json");
+    assert_eq!(
+        metric(
+            pg.admin_addr(),
+            "privgate_events_forwarded_total{destination=\"backend\"}"
+        )
+        .await,
+        Some(170.0)
+    );
+    assert_eq!(
+        metric(
+            pg.admin_addr(),
+            "privgate_events_received_total{source=\"web\"}"
+        )
+        .await,
+        Some(170.0)
+    );
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_message_ids_and_received_at_are_filled() {
+    let upstream = Upstream::start().await;
+    let pg = start_privgate(&segment_config(&http_destination("backend", &upstream, ""))).await;
+    let answer = post(
+        pg.ingest_addr(),
+        "/v1/track",
+        r#"{"event":"x","anonymousId":"a"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
+    let event = &upstream.received()[0].events()[0];
+    assert_eq!(event["type"], "track");
+    assert_eq!(event["event"], "x");
+    assert!(event["messageId"]
+        .as_str()
+        .unwrap()
+        .starts_with("privgate-"));
+    let received_at = event["receivedAt"].as_str().unwrap();
+    assert!(
+        humantime::parse_rfc3339(received_at).is_ok(),
+        "{received_at}"
+    );
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn batches_respect_max_events_and_max_bytes() {
+    let upstream = Upstream::start().await;
+    let dest = http_destination(
+        "backend",
+        &upstream,
+        r#"batch = { max_events = 7, max_bytes = "2KiB", max_wait = "50ms" }
+queue_max_events = 1000"#,
+    );
+    let pg = start_privgate(&segment_config(&dest)).await;
+    let sent = ids("b", 60);
+    for chunk in sent.chunks(20) {
+        assert_eq!(
+            post(pg.ingest_addr(), "/v1/batch", batch_body(chunk))
+                .await
+                .status,
+            200
+        );
+    }
+    upstream
+        .wait_for_delivered(60, Duration::from_secs(10))
+        .await;
+    let received = upstream.received();
+    assert!(received.len() >= 60 / 7);
+    for r in &received {
+        assert!(r.events().len() <= 7, "batch of {}", r.events().len());
+        assert!(r.body.len() <= 2048, "body of {} bytes", r.body.len());
+    }
+    // Small events: the byte limit bites before the count limit.
+    let sizes: Vec<usize> = received.iter().map(|r| r.events().len()).collect();
+    assert!(
+        sizes.iter().any(|&n| n == 7),
+        "count limit reached at least once: {sizes:?}"
+    );
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn linger_sends_a_partial_batch() {
+    let upstream = Upstream::start().await;
+    let dest = http_destination(
+        "backend",
+        &upstream,
+        r#"batch = { max_events = 500, max_wait = "100ms" }"#,
+    );
+    let pg = start_privgate(&segment_config(&dest)).await;
+    post(pg.ingest_addr(), "/v1/t", track("lonely")).await;
+    let started = std::time::Instant::now();
+    upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(60),
+        "waited for linger"
+    );
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_after_503_and_a_dropped_connection_deliver() {
+    let upstream =
+        Upstream::with_script(vec![Reply::Status(503), Reply::Hangup, Reply::Status(500)]).await;
+    let pg = start_privgate(&segment_config(&http_destination("backend", &upstream, ""))).await;
+    let sent = ids("r", 5);
+    assert_eq!(
+        post(pg.ingest_addr(), "/v1/batch", batch_body(&sent))
+            .await
+            .status,
+        200
+    );
+    let got = upstream
+        .wait_for_delivered(5, Duration::from_secs(10))
+        .await;
+    assert_eq!(got, sent);
+    let statuses: Vec<u16> = upstream.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503, 0, 500, 200]);
+    // Every attempt carried the same events.
+    assert!(upstream.received().iter().all(|r| r.events().len() == 5));
+    assert_eq!(
+        metric(
+            pg.admin_addr(),
+            "privgate_upstream_retries_total{destination=\"backend\"}"
+        )
+        .await,
+        Some(3.0)
+    );
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let upstream = Upstream::with_script(vec![Reply::RetryAfter(429, 1)]).await;
+    let dest = http_destination(
+        "backend",
+        &upstream,
+        r#"retry = { max_retries = 3, initial_backoff = "10ms", max_backoff = "5s" }"#,
+    );
+    // http_destination already sets retry; replace it.
+    let dest = dest.replacen(
+        "retry = { max_retries = 5, initial_backoff = \"20ms\", max_backoff = \"200ms\" }\n",
+        "",
+        1,
+    );
+    let pg = start_privgate(&segment_config(&dest)).await;
+    post(pg.ingest_addr(), "/v1/t", track("patient")).await;
+    upstream
+        .wait_for_delivered(1, Duration::from_secs(10))
+        .await;
+    let r = upstream.received();
+    assert_eq!(r.len(), 2);
+    let gap = r[1].at - r[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_are_counted() {
+    let upstream = Upstream::with_script(vec![Reply::Status(400)]).await;
+    let pg = start_privgate(&segment_config(&http_destination("backend", &upstream, ""))).await;
+    post(pg.ingest_addr(), "/v1/batch", batch_body(&ids("bad", 3))).await;
+    let admin = pg.admin_addr();
+    let series = "privgate_events_dropped_total{destination=\"backend\",reason=\"rejected\"}";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while metric(admin, series).await != Some(3.0) {
+        assert!(std::time::Instant::now() < deadline, "rejection counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(upstream.received().len(), 1, "a 400 is not retried");
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn exhausted_retries_are_counted_not_hidden() {
+    let upstream = Upstream::with_script(vec![Reply::Status(502); 3]).await;
+    let dest =
+        http_destination("backend", &upstream, "").replace("max_retries = 5", "max_retries = 2");
+    let pg = start_privgate(&segment_config(&dest)).await;
+    post(pg.ingest_addr(), "/v1/t", track("doomed")).await;
+    let series =
+        "privgate_events_dropped_total{destination=\"backend\",reason=\"retries_exhausted\"}";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while metric(pg.admin_addr(), series).await != Some(1.0) {
+        assert!(std::time::Instant::now() < deadline, "exhaustion counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(upstream.received().len(), 3);
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_destination_does_not_stall_another() {
+    let fast = Upstream::start().await;
+    let slow = Upstream::with_script(vec![Reply::Delay(Duration::from_secs(30)); 4]).await;
+    let config = segment_config(&format!(
+        "{}{}",
+        http_destination(
+            "fast",
+            &fast,
+            r#"batch = { max_events = 10, max_wait = "20ms" }"#
+        ),
+        http_destination(
+            "slow",
+            &slow,
+            r#"batch = { max_events = 10, max_wait = "20ms" }
+concurrency = 1
+request_timeout = "60s"
+queue_max_events = 20"#
+        ),
+    ))
+    .replace("shutdown_timeout = \"5s\"", "shutdown_timeout = \"1s\"");
+    let pg = start_privgate(&config).await;
+    // The slow backend holds its first batch; its queue fills; the fast one
+    // keeps receiving everything that was accepted.
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for i in 0..40 {
+        let id = format!("s-{i}");
+        let answer = post(pg.ingest_addr(), "/v1/t", track(&id)).await;
+        match answer.status {
+            200 => accepted.push(id),
+            503 => {
+                refused += 1;
+                assert!(answer.headers.contains_key("retry-after"));
+                assert_eq!(answer.json()["error"], "backpressure");
+            }
+            s => panic!("unexpected status {s}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(refused > 0, "the slow destination's bound pushed back");
+    let got = fast
+        .wait_for_delivered(accepted.len(), Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        got.into_iter().collect::<BTreeSet<_>>(),
+        accepted.into_iter().collect()
+    );
+    assert!(
+        metric(
+            pg.admin_addr(),
+            "privgate_backpressure_total{destination=\"slow\"}"
+        )
+        .await
+        .unwrap()
+            >= 1.0
+    );
+    // Shutdown gives up on the stuck backend at its deadline and says so.
+    let report = tokio::time::timeout(Duration::from_secs(10), pg.shutdown())
+        .await
+        .unwrap();
+    assert!(report.undelivered > 0);
+}
+
+#[tokio::test]
+async fn ndjson_format_and_secret_headers_reach_the_backend() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "Bearer s3cret\n").unwrap();
+    let dest = http_destination(
+        "backend",
+        &upstream,
+        &format!(
+            r#"format = "ndjson"
+headers = {{ "X-Source" = "privgate" }}
+secret_headers = {{ "Authorization" = "file:{}" }}"#,
+            dir.path().join("token").display()
+        ),
+    );
+    let pg = start_privgate(&segment_config(&dest)).await;
+    post(pg.ingest_addr(), "/v1/batch", batch_body(&ids("n", 3))).await;
+    upstream.wait_for_delivered(3, Duration::from_secs(5)).await;
+    let r = &upstream.received()[0];
+    assert_eq!(r.headers["content-type"], "application/x-ndjson");
+    assert_eq!(r.headers["authorization"], "Bearer s3cret");
+    assert_eq!(r.headers["x-source"], "privgate");
+    assert_eq!(r.body.iter().filter(|&&b| b == b'\n').count(), 3);
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn file_destination_appends_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out/events.ndjson");
+    let dest = format!(
+        "[[destinations]]\nname = \"file\"\nkind = \"file\"\npath = \"{}\"\nbatch = {{ max_wait = \"20ms\" }}\n",
+        path.display()
+    );
+    let pg = start_privgate(&segment_config(&dest)).await;
+    // A pretty-printed event still lands on one line.
+    let pretty = serde_json::to_string_pretty(
+        &serde_json::from_str::<serde_json::Value>(&track("f-1")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(post(pg.ingest_addr(), "/v1/t", pretty).await.status, 200);
+    assert_eq!(
+        post(pg.ingest_addr(), "/v1/t", track("f-2")).await.status,
+        200
+    );
+    pg.shutdown().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["messageId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, ["f-1", "f-2"]);
+}
