@@ -122,7 +122,7 @@ queue_max_events = 1000"#,
     // Small events: the byte limit bites before the count limit.
     let sizes: Vec<usize> = received.iter().map(|r| r.events().len()).collect();
     assert!(
-        sizes.iter().any(|&n| n == 7),
+        sizes.contains(&7),
         "count limit reached at least once: {sizes:?}"
     );
     pg.shutdown().await;

@@ -330,7 +330,10 @@ impl Batcher {
         mut close: watch::Receiver<bool>,
     ) {
         let mut batch = Batch::new(self.format);
-        let mut deadline: Option<Instant> = None;
+        // One timer, re-armed when a batch starts: no timer per event.
+        let linger = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(linger);
+        let mut armed = false;
         let mut inflight = JoinSet::new();
         loop {
             tokio::select! {
@@ -341,20 +344,22 @@ impl Batcher {
                         if batch.events > 0 && batch.size_with(event) > self.config.max_bytes {
                             let full = std::mem::replace(&mut batch, Batch::new(self.format));
                             self.dispatch(full, &mut inflight).await;
+                            armed = false;
                         }
                         if batch.events == 0 {
-                            deadline = Some(Instant::now() + self.config.max_wait);
+                            linger.as_mut().reset(Instant::now() + self.config.max_wait);
+                            armed = true;
                         }
                         batch.push(event);
                         if batch.events >= self.config.max_events {
                             let full = std::mem::replace(&mut batch, Batch::new(self.format));
                             self.dispatch(full, &mut inflight).await;
-                            deadline = None;
+                            armed = false;
                         }
                     }
                 }
-                _ = sleep_until(deadline), if deadline.is_some() => {
-                    deadline = None;
+                () = &mut linger, if armed => {
+                    armed = false;
                     let full = std::mem::replace(&mut batch, Batch::new(self.format));
                     self.dispatch(full, &mut inflight).await;
                 }
@@ -400,13 +405,6 @@ impl Batcher {
             depth.release(events);
             drop(permit);
         });
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 
