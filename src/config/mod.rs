@@ -296,7 +296,11 @@ impl Config {
                 d.queue_max_events
             );
         }
-        let _ = writeln!(out, "consent: default {:?}; rules: 0", self.consent.default);
+        let default = match self.consent.default {
+            ConsentDefault::Deny => "deny",
+            ConsentDefault::Allow => "allow",
+        };
+        let _ = writeln!(out, "consent: default {default}; rules: 0");
         out
     }
 }
