@@ -1,0 +1,252 @@
+//! The real `privgate` binary: its command line, `check`'s error reports,
+//! graceful shutdown on SIGTERM/SIGINT (queued batches are flushed before
+//! exit 0), and a clear failure when the port is taken.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_privgate");
+
+fn privgate(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("binary runs")
+}
+
+#[test]
+fn version_and_help() {
+    let out = privgate(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("privgate {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = String::from_utf8_lossy(&privgate(&["--help"]).stdout).to_string();
+    for needle in [
+        "run",
+        "check",
+        "Examples:",
+        "privgate run --config proxy.toml",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn check_accepts_the_shipped_config_and_summarizes_it() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/proxy.toml");
+    let out = privgate(&["check", "--config", shipped]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("web [segment]"), "{stdout}");
+    assert!(stdout.contains("local-file: file"), "{stdout}");
+    assert!(stdout.contains("consent: default deny"), "{stdout}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn check_points_at_file_line_column_and_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "bad.toml",
+        "[server]\nlisten = \"127.0.0.1:8080\"\n\n[[sources]]\nname = \"web\"\nprotocl = \"segment\"\n",
+    );
+    let out = privgate(&["check", "--config", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{path}:6:1: `sources[0].protocl`")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown field `protocl`"), "{stderr}");
+    assert!(stderr.contains("help:"), "{stderr}");
+
+    let path = write(
+        dir.path(),
+        "addr.toml",
+        "[server]\nlisten = \"localhost\"\n[[sources]]\nname = \"w\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\n[[destinations]]\nname = \"o\"\nkind = \"stdout\"\n",
+    );
+    let out = privgate(&["check", "--config", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{path}:2:10: `server.listen`")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_resolves_secrets_without_printing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "token", "TOPSECRET\n");
+    let base = "[[sources]]\nname = \"w\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\n[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
+    let ok = write(
+        dir.path(),
+        "ok.toml",
+        &format!("{base}secret_headers = {{ Authorization = \"file:token\" }}\n"),
+    );
+    let out = privgate(&["check", "--config", &ok]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("TOPSECRET"), "{all}");
+
+    let unset = write(
+        dir.path(),
+        "unset.toml",
+        &format!(
+            "{base}secret_headers = {{ Authorization = \"env:PRIVGATE_TEST_SURELY_UNSET_VAR\" }}\n"
+        ),
+    );
+    let out = privgate(&["check", "--config", &unset]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("`PRIVGATE_TEST_SURELY_UNSET_VAR` is not set"));
+}
+
+/// A running binary and the addresses it logged.
+struct Proc {
+    child: Child,
+    ingest: SocketAddr,
+    admin: SocketAddr,
+}
+
+fn spawn(config: &str) -> Proc {
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("privgate listening") {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(name))
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
+                };
+                let _ = tx.send((field("ingest="), field("admin=")));
+            }
+        }
+    });
+    let (ingest, admin) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("privgate logs its addresses");
+    Proc {
+        child,
+        ingest: ingest.unwrap(),
+        admin: admin.unwrap(),
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("privgate did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn shutdown_flushes(sig: &str) {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Batches only leave on shutdown: nothing else would send them in time.
+    let config = segment_config(&http_destination(
+        "backend",
+        &upstream,
+        r#"batch = { max_events = 1000, max_wait = "60s" }"#,
+    ));
+    let path = write(dir.path(), "proxy.toml", &config);
+    let mut proc = spawn(&path);
+    let ready = send("GET", proc.admin, "/readyz", &[], "").await;
+    assert_eq!(ready.status, 200);
+
+    let ids: Vec<String> = (0..25).map(|i| format!("{sig}-{i}")).collect();
+    for id in &ids {
+        assert_eq!(post(proc.ingest, "/v1/t", track(id)).await.status, 200);
+    }
+    assert!(
+        upstream.received().is_empty(),
+        "nothing sent before shutdown"
+    );
+    signal(&proc.child, sig);
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut proc.child, Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let mut got = upstream.delivered_ids();
+    got.sort();
+    let mut want = ids;
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn sigterm_flushes_queued_batches_then_exits_0() {
+    shutdown_flushes("-TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_flushes_queued_batches_then_exits_0() {
+    shutdown_flushes("-INT").await;
+}
+
+#[test]
+fn a_taken_port_is_a_clear_startup_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nlisten = \"{addr}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[[sources]]\nname = \"w\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\n[[destinations]]\nname = \"o\"\nkind = \"stdout\"\n"
+    );
+    let path = write(dir.path(), "proxy.toml", &config);
+    let out = Command::new(BIN)
+        .args(["run", "--config", &path])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
