@@ -3,7 +3,7 @@
 //! are skipped and counted; the rest are accepted.
 
 use super::error::IngestError;
-use super::object::{finish_event, Fill, TopLevel};
+use super::object::{check_utf8, finish_event, Fill, TopLevel};
 use super::segment::{Decoded, Stamp};
 use bytes::Bytes;
 use serde_json::value::RawValue;
@@ -13,6 +13,7 @@ pub const PATH: &str = "/collect";
 
 /// Decodes a `/collect` body.
 pub fn decode(body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let items: Vec<&RawValue> = match first {
         Some(b'[') => {

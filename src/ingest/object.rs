@@ -13,6 +13,18 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
+/// JSON text must be UTF-8. The scan below skips the values it does not
+/// read without decoding them, so the whole body is checked once up front.
+pub fn check_utf8(body: &[u8]) -> Result<(), serde_json::Error> {
+    match std::str::from_utf8(body) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(serde::de::Error::custom(format_args!(
+            "the body is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))),
+    }
+}
+
 /// What ingest needs to know about an event's top level.
 #[derive(Debug, Default)]
 pub struct TopLevel<'a> {

@@ -7,7 +7,7 @@
 //! auth (the username) or `writeKey` in the body.
 
 use super::error::IngestError;
-use super::object::{finish_event, Fill, TopLevel};
+use super::object::{check_utf8, finish_event, Fill, TopLevel};
 use bytes::Bytes;
 
 /// What a Segment path asks for.
@@ -70,7 +70,9 @@ pub struct Stamp<'a> {
 
 /// Decodes a Segment request body for `route`.
 pub fn decode(route: Route, body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
-    let top = TopLevel::parse(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    let top = check_utf8(body)
+        .and_then(|()| TopLevel::parse(body))
+        .map_err(|e| IngestError::InvalidJson(e.to_string()))?;
     let mut decoded = Decoded {
         write_key: top.write_key.as_deref().map(str::to_owned),
         ..Decoded::default()
@@ -185,7 +187,13 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_errors() {
-        for body in [&b"{"[..], b"[]", b"{\"batch\":1}", b"\xff"] {
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"{\"batch\":1}",
+            b"\xff",
+            b"{\"a\":\"\xff\"}",
+        ] {
             let route = if body == b"[]" {
                 Route::Single("track")
             } else {
