@@ -73,7 +73,9 @@ async fn bad_input_gets_the_right_status_and_the_server_keeps_serving() {
     .await;
     let addr = pg.ingest_addr();
     let json = ("content-type", "application/json");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (path, headers, body, expected status, expected error code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "/v1/t",
             vec![AUTH, json],
