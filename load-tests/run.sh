@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# End-to-end load test on loopback: a counting sink, nginx as a plain
+# reverse-proxy baseline, and privgate, measured in the same run.
+# See load-tests/README.md. Knobs: DURATION (s, default 10), RUNS (3),
+# CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080).
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+CONNS=${CONNS:-32}
+SCENARIOS=${SCENARIOS:-"single batch"}
+BASE_PORT=${BASE_PORT:-18080}
+PG_PORT=$BASE_PORT
+ADMIN_PORT=$((BASE_PORT + 1))
+NGINX_PORT=$((BASE_PORT + 2))
+SINK_PORT=$((BASE_PORT + 3))
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+work=$(mktemp -d /tmp/privgate-load.XXXXXX)
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -f "$work/nginx.pid" ]; then kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- what we need -----------------------------------------------------------
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  say "installing nginx (Debian package)"
+  apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+say "building privgate (release) and the load-test tools"
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --bin privgate
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+PRIVGATE=$repo/target/release/privgate
+SINK=$here/target/release/sink
+LOADGEN=$here/target/release/loadgen
+
+wait_http() { # url, seconds
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { say "timed out waiting for $1"; exit 1; }
+    sleep 0.1
+  done
+}
+
+# --- start the three servers --------------------------------------------------
+"$SINK" "$SINK_PORT" & pids+=($!)
+wait_http "http://127.0.0.1:$SINK_PORT/stats" 10
+
+mkdir -p "$work/nginx"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream sink { server 127.0.0.1:$SINK_PORT; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    keepalive_requests 1000000;
+    client_max_body_size 2m;
+    client_body_buffer_size 256k;
+    location / {
+      proxy_pass http://sink;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+"$NGINX" -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
+
+cat > "$work/privgate.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PG_PORT"
+max_body_bytes = "2MiB"
+max_decompressed_bytes = "8MiB"
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+[[sources]]
+name = "load"
+protocol = "segment"
+write_keys = ["loadtest"]
+[[destinations]]
+name = "sink"
+kind = "http"
+url = "http://127.0.0.1:$SINK_PORT/v1/batch"
+format = "segment"
+queue_max_events = 10000
+concurrency = 4
+batch = { max_events = 500, max_bytes = "2MiB", max_wait = "50ms" }
+TOML
+PRIVGATE_LOG=warn "$PRIVGATE" run --config "$work/privgate.toml" & pids+=($!)
+PG_PID=$!
+wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" 10
+wait_http "http://127.0.0.1:$NGINX_PORT/stats" 10
+NGINX_MASTER=$(cat "$work/nginx.pid")
+
+# --- measuring ----------------------------------------------------------------
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { # pids... -> utime+stime
+  local total=0 p f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    total=$((total + ${f% *} + ${f#* }))
+  done
+  echo "$total"
+}
+proxy_pids() { # target
+  case $1 in
+    privgate) echo "$PG_PID" ;;
+    nginx) echo "$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" ;;
+    direct) echo "" ;;
+  esac
+}
+peak_rss_kib() { # pids... -> sum of VmHWM
+  local total=0 p v
+  for p in "$@"; do
+    v=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+reset_peak() { for p in "$@"; do echo 5 > "/proc/$p/clear_refs" 2>/dev/null || true; done; }
+
+url_for() { # target scenario
+  local port path
+  case $1 in direct) port=$SINK_PORT ;; nginx) port=$NGINX_PORT ;; privgate) port=$PG_PORT ;; esac
+  case $2 in single) path=/v1/t ;; batch) path=/v1/batch ;; esac
+  echo "http://127.0.0.1:$port$path"
+}
+
+results=$work/results.ndjson
+verify_failed=0
+say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $SCENARIOS"
+for scenario in $SCENARIOS; do
+  for target in direct nginx privgate; do
+    # shellcheck disable=SC2046
+    reset_peak $(proxy_pids $target)
+    for run in $(seq 1 "$RUNS"); do
+      curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/reset"
+      # shellcheck disable=SC2046
+      before=$(cpu_ticks $(proxy_pids $target))
+      line=$("$LOADGEN" run "$(url_for $target $scenario)" "$scenario" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
+      verify=""
+      if [ "$target" = privgate ]; then
+        # Acknowledged means delivered: wait for the flush, compare ids.
+        if ! verify=$("$LOADGEN" verify "http://127.0.0.1:$SINK_PORT" "$work/acked" 15); then
+          verify_failed=1
+        fi
+      fi
+      # shellcheck disable=SC2046
+      after=$(cpu_ticks $(proxy_pids $target))
+      # shellcheck disable=SC2046
+      rss=$(peak_rss_kib $(proxy_pids $target))
+      printf '{"scenario":"%s","target":"%s","run":%s,"cpu_ticks":%s,"tick":%s,"rss_kib":%s,"verify":"%s","load":%s}\n' \
+        "$scenario" "$target" "$run" "$((after - before))" "$TICK" "$rss" "$verify" "$line" >> "$results"
+      say "  $scenario $target run $run: $line ${verify}"
+    done
+  done
+done
+
+python3 "$here/summarize.py" "$results"
+if [ "$verify_failed" -ne 0 ]; then
+  say "FAIL: the sink is missing events privgate acknowledged"
+  exit 1
+fi

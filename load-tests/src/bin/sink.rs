@@ -1,0 +1,109 @@
+//! A fast HTTP sink for load tests: answers every POST with 204 after reading
+//! the body, counts the events in it (one per `"messageId":"` occurrence, the
+//! template has exactly one per event) and remembers their ids.
+//!
+//! `GET /stats` → `{"requests":N,"events":N,"unique":N,"duplicates":N}`,
+//! `GET /ids` → the ids seen, one per line, `POST /reset` forgets everything.
+//!
+//! Usage: sink <port>
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Incoming, Request, Response};
+use hyper_util::rt::TokioIo;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Seen {
+    requests: u64,
+    events: u64,
+    duplicates: u64,
+    ids: HashSet<Box<str>>,
+}
+
+const KEY: &[u8] = b"\"messageId\":\"";
+
+fn ids(body: &[u8]) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(at) = find(rest, KEY) {
+        rest = &rest[at + KEY.len()..];
+        let end = rest.iter().position(|&b| b == b'"').unwrap_or(rest.len());
+        out.push(std::str::from_utf8(&rest[..end]).unwrap_or(""));
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let body = req.into_body().collect().await?.to_bytes();
+    let mut response = Response::new(Full::new(Bytes::new()));
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/stats") => {
+            let s = seen.lock().unwrap();
+            *response.body_mut() = Full::new(Bytes::from(format!(
+                "{{\"requests\":{},\"events\":{},\"unique\":{},\"duplicates\":{}}}",
+                s.requests,
+                s.events,
+                s.ids.len(),
+                s.duplicates
+            )));
+        }
+        ("GET", "/ids") => {
+            let s = seen.lock().unwrap();
+            let mut text = String::with_capacity(s.ids.len() * 24);
+            for id in &s.ids {
+                text.push_str(id);
+                text.push('\n');
+            }
+            *response.body_mut() = Full::new(Bytes::from(text));
+        }
+        ("POST", "/reset") => *seen.lock().unwrap() = Seen::default(),
+        _ => {
+            let found = ids(&body);
+            let mut s = seen.lock().unwrap();
+            s.requests += 1;
+            s.events += found.len() as u64;
+            for id in found {
+                if !s.ids.insert(id.into()) {
+                    s.duplicates += 1;
+                }
+            }
+            *response.status_mut() = hyper::StatusCode::NO_CONTENT;
+        }
+    }
+    Ok(response)
+}
+
+fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("usage: sink <port>");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| answer(seen.clone(), req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}

@@ -1,0 +1,51 @@
+"""Summarizes load-tests/run.sh results: medians per scenario and target,
+and the ratios privgate/nginx and privgate/direct from the same run."""
+import json
+import statistics
+import sys
+
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {}
+for r in rows:
+    by.setdefault((r["scenario"], r["target"]), []).append(r)
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+summary = {}
+for (scenario, target), runs in by.items():
+    eps = med([r["load"]["events_per_s"] for r in runs])
+    cpu = med([
+        r["cpu_ticks"] / r["tick"] * 1e6 / r["load"]["events_ok"]
+        for r in runs if r["load"]["events_ok"] and target != "direct"
+    ]) if target != "direct" else None
+    summary[(scenario, target)] = {
+        "eps": eps,
+        "p50": med([r["load"]["p50_us"] for r in runs]),
+        "p99": med([r["load"]["p99_us"] for r in runs]),
+        "cpu": cpu,
+        "rss": max(r["rss_kib"] for r in runs) / 1024,
+        "rejected": sum(r["load"]["rejected"] + r["load"]["errors"] for r in runs),
+        "verify": "; ".join(r["verify"] for r in runs if r["verify"]),
+    }
+
+print()
+print("scenario  target    events/s   p50_us   p99_us  cpu_us/event  peak_rss_MiB  refused")
+for (scenario, target), s in sorted(summary.items(), key=lambda kv: (kv[0][0] != "single", ["direct", "nginx", "privgate"].index(kv[0][1]))):
+    cpu = f"{s['cpu']:12.2f}" if s["cpu"] is not None else "           -"
+    rss = f"{s['rss']:12.1f}" if target != "direct" else "           -"
+    print(f"{scenario:8}  {target:8} {s['eps']:10.0f} {s['p50']:8.0f} {s['p99']:8.0f} {cpu}  {rss}  {s['rejected']:7}")
+print()
+for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
+    pg = summary.get((scenario, "privgate"))
+    ng = summary.get((scenario, "nginx"))
+    di = summary.get((scenario, "direct"))
+    if pg and ng and di:
+        print(
+            f"{scenario}: privgate/nginx = {pg['eps'] / ng['eps']:.2f}x events/s, "
+            f"privgate/direct = {pg['eps'] / di['eps']:.2f}x events/s, "
+            f"cpu privgate/nginx = {pg['cpu'] / ng['cpu']:.2f}x per event, "
+            f"privgate peak RSS {pg['rss']:.1f} MiB; delivery: {pg['verify']}"
+        )
