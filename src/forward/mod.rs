@@ -116,6 +116,17 @@ impl Queues {
         Ok(reservation)
     }
 
+    /// Whether destination `dest` could take one more event now. A cheap
+    /// check before a body is read and parsed; [`Queues::reserve`] decides.
+    pub fn has_room(&self, dest: usize) -> bool {
+        let queue = &self.queues[dest];
+        let full = queue.tx.is_closed() || queue.depth.get() >= queue.depth.max;
+        if full {
+            queue.backpressure.inc();
+        }
+        !full
+    }
+
     /// Number of destinations.
     pub fn len(&self) -> usize {
         self.queues.len()

@@ -212,7 +212,16 @@ impl Ingest {
             None => None,
         };
         if let Some(key) = &key {
-            *source = Some(self.authenticate(protocol, key.as_bytes())?);
+            let index = self.authenticate(protocol, key.as_bytes())?;
+            *source = Some(index);
+            // Refuse before reading and parsing a body that could not be queued.
+            if !self.sources[index]
+                .destinations
+                .iter()
+                .all(|&d| self.queues.has_room(d))
+            {
+                return Err(IngestError::Backpressure);
+            }
         }
         let body = body::read(&parts.headers, body, self.limits).await?;
         let received_at = SystemTime::now();
