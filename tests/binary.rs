@@ -133,9 +133,13 @@ struct Proc {
 }
 
 fn spawn(config: &str) -> Proc {
+    spawn_with_stdout(config, Stdio::null())
+}
+
+fn spawn_with_stdout(config: &str, stdout: Stdio) -> Proc {
     let mut child = Command::new(BIN)
         .args(["run", "--config", config])
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -249,4 +253,37 @@ fn a_taken_port_is_a_clear_startup_error() {
         stderr.contains(&format!("cannot listen on {addr}")),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn stdout_destination_prints_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = segment_config(
+        "[[destinations]]\nname = \"out\"\nkind = \"stdout\"\nbatch = { max_wait = \"10ms\" }\n",
+    );
+    let path = write(dir.path(), "proxy.toml", &config);
+    let mut proc = spawn_with_stdout(&path, Stdio::piped());
+    for id in ["o-1", "o-2", "o-3"] {
+        assert_eq!(post(proc.ingest, "/v1/t", track(id)).await.status, 200);
+    }
+    signal(&proc.child, "-TERM");
+    let output = tokio::task::spawn_blocking(move || {
+        let status = wait_exit(&mut proc.child, Duration::from_secs(10));
+        assert!(status.success());
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut proc.child.stdout.take().unwrap(), &mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    let ids: Vec<String> = output
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["messageId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, ["o-1", "o-2", "o-3"]);
 }
