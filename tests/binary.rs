@@ -276,14 +276,6 @@ async fn stdout_destination_prints_ndjson() {
     })
     .await
     .unwrap();
-    let ids: Vec<String> = output
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["messageId"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let ids = ndjson_message_ids(&output);
     assert_eq!(ids, ["o-1", "o-2", "o-3"]);
 }

@@ -211,11 +211,7 @@ async fn client_errors_are_not_retried_and_are_counted() {
     post(pg.ingest_addr(), "/v1/batch", batch_body(&ids("bad", 3))).await;
     let admin = pg.admin_addr();
     let series = "privgate_events_dropped_total{destination=\"backend\",reason=\"rejected\"}";
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while metric(admin, series).await != Some(3.0) {
-        assert!(std::time::Instant::now() < deadline, "rejection counted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_metric(admin, series, 3.0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(upstream.received().len(), 1, "a 400 is not retried");
     pg.shutdown().await;
@@ -230,11 +226,7 @@ async fn exhausted_retries_are_counted_not_hidden() {
     post(pg.ingest_addr(), "/v1/t", track("doomed")).await;
     let series =
         "privgate_events_dropped_total{destination=\"backend\",reason=\"retries_exhausted\"}";
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while metric(pg.admin_addr(), series).await != Some(1.0) {
-        assert!(std::time::Instant::now() < deadline, "exhaustion counted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_metric(pg.admin_addr(), series, 1.0).await;
     assert_eq!(upstream.received().len(), 3);
     pg.shutdown().await;
 }
@@ -350,14 +342,6 @@ async fn file_destination_appends_ndjson() {
     );
     pg.shutdown().await;
     let text = std::fs::read_to_string(&path).unwrap();
-    let ids: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["messageId"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let ids = ndjson_message_ids(&text);
     assert_eq!(ids, ["f-1", "f-2"]);
 }

@@ -305,3 +305,29 @@ pub async fn metric(admin: SocketAddr, series: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// messageIds of NDJSON lines, in order.
+pub fn ndjson_message_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_str(l).expect("NDJSON line is JSON");
+            event["messageId"].as_str().expect("messageId").to_owned()
+        })
+        .collect()
+}
+
+/// Polls a metric series until it has `value` (panics after 5 s).
+pub async fn wait_for_metric(admin: SocketAddr, series: &str, value: f64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = metric(admin, series).await;
+        if now == Some(value) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} is {now:?}, expected {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
