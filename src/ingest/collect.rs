@@ -3,7 +3,7 @@
 //! are skipped and counted; the rest are accepted.
 
 use super::error::IngestError;
-use super::object::{check_utf8, finish_event, Fill, TopLevel};
+use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use super::segment::{Decoded, Stamp};
 use bytes::Bytes;
 use serde_json::value::RawValue;
@@ -46,9 +46,8 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
                     },
                     received_at: (!top.has_received_at).then_some(stamp.received_at),
                 };
-                decoded
-                    .events
-                    .push(finish_event(raw.clone(), top.keys, &fill));
+                let event = finish_event(raw.clone(), top.keys, &fill);
+                decoded.events.push(detach(event, body));
             }
             Err(_) => decoded.invalid += 1,
         }

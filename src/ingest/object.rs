@@ -253,6 +253,19 @@ pub fn finish_event(object: Bytes, keys: usize, fill: &Fill<'_>) -> Bytes {
     out.freeze()
 }
 
+/// An event queued for a while must not keep its whole request body alive:
+/// a small event sliced out of a large body is copied out of it.
+pub fn detach(event: Bytes, body: &Bytes) -> Bytes {
+    let start = body.as_ptr() as usize;
+    let at = event.as_ptr() as usize;
+    let shares_body = at >= start && at < start + body.len();
+    if shares_body && event.len() * 2 < body.len() {
+        Bytes::copy_from_slice(&event)
+    } else {
+        event
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +315,22 @@ mod tests {
         let input = Bytes::from_static(br#"{"a":"b"}"#);
         let out = finish_event(input.clone(), 1, &Fill::default());
         assert_eq!(out.as_ptr(), input.as_ptr());
+    }
+
+    #[test]
+    fn small_events_are_detached_from_large_bodies() {
+        let body = Bytes::from(format!(
+            "{{\"batch\":[{{\"a\":1}}],\"pad\":\"{}\"}}",
+            "x".repeat(100)
+        ));
+        let event = body.slice(10..17);
+        let detached = detach(event.clone(), &body);
+        assert_eq!(detached, event);
+        assert_ne!(detached.as_ptr(), event.as_ptr());
+        // The whole body, or an event that is most of it, stays shared.
+        assert_eq!(detach(body.clone(), &body).as_ptr(), body.as_ptr());
+        let copied = Bytes::copy_from_slice(b"{}");
+        assert_eq!(detach(copied.clone(), &body).as_ptr(), copied.as_ptr());
     }
 
     fn json_value() -> impl Strategy<Value = serde_json::Value> {

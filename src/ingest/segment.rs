@@ -7,7 +7,7 @@
 //! auth (the username) or `writeKey` in the body.
 
 use super::error::IngestError;
-use super::object::{check_utf8, finish_event, Fill, TopLevel};
+use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use bytes::Bytes;
 
 /// What a Segment path asks for.
@@ -94,9 +94,8 @@ pub fn decode(route: Route, body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, 
                 match TopLevel::parse_event(&raw) {
                     // Every event in a batch names its own type.
                     Ok(event) if event.has_type => {
-                        decoded
-                            .events
-                            .push(finish(raw.clone(), &event, None, stamp))
+                        let event = finish(raw.clone(), &event, None, stamp);
+                        decoded.events.push(detach(event, body));
                     }
                     _ => decoded.invalid += 1,
                 }
