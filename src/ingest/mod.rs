@@ -245,15 +245,12 @@ impl Ingest {
                 index
             }
         };
-        let src = &self.sources[index];
-        src.received.inc_by(decoded.events.len() as u64);
         if decoded.invalid > 0 {
             self.metrics
                 .events_dropped
                 .with_label_values(&["none", DropReason::InvalidEvent.as_str()])
                 .inc_by(decoded.invalid as u64);
         }
-
         let meta = Arc::new(RequestMeta {
             source: index,
             received_at,
@@ -264,12 +261,26 @@ impl Ingest {
                 .get("sec-gpc")
                 .is_some_and(|v| v.as_bytes() == b"1"),
         });
+        self.dispatch(index, decoded.events, meta)?;
+        Ok(json_response(StatusCode::OK, r#"{"success":true}"#))
+    }
+
+    /// Runs each event through the pipeline and hands what each destination
+    /// keeps to its queue, for all destinations or none.
+    fn dispatch(
+        &self,
+        index: usize,
+        events: Vec<Bytes>,
+        meta: Arc<RequestMeta>,
+    ) -> Result<(), IngestError> {
+        let src = &self.sources[index];
+        let accepted = events.len() as u64;
         let mut routed: Vec<Vec<Bytes>> = src
             .destinations
             .iter()
-            .map(|_| Vec::with_capacity(decoded.events.len()))
+            .map(|_| Vec::with_capacity(events.len()))
             .collect();
-        for body in decoded.events {
+        for body in events {
             let event = Event {
                 body,
                 meta: meta.clone(),
@@ -306,7 +317,9 @@ impl Ingest {
                     .map_err(|_| IngestError::Backpressure)?;
             }
         }
-        Ok(json_response(StatusCode::OK, r#"{"success":true}"#))
+        // Counted once accepted: events refused with 503 are the client's to retry.
+        src.received.inc_by(accepted);
+        Ok(())
     }
 
     fn dropped(&self, destination: &str, reason: &'static str) {
