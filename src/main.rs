@@ -34,6 +34,16 @@ enum Command {
         #[arg(short, long, default_value = "proxy.toml")]
         config: PathBuf,
     },
+    /// Print a new random 256-bit key (base64url) for [keys].
+    #[command(after_help = "Example:\n  privgate keygen > keys/e1.key && chmod 600 keys/e1.key")]
+    Keygen,
+    /// Decrypt JWE compact strings read from stdin (one per line) with a key.
+    #[command(after_help = "Example:\n  privgate decrypt --key file:keys/e1.key < batch.jwe")]
+    Decrypt {
+        /// The key, as "env:NAME" or "file:PATH" (never literally).
+        #[arg(short, long)]
+        key: String,
+    },
     /// Validate the config (secrets included) and print a summary; exit 2 on errors.
     #[command(after_help = "Example:\n  privgate check --config proxy.toml")]
     Check {
@@ -46,6 +56,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Keygen => {
+            println!("{}", privgate::crypto::generate_key().as_str());
+            ExitCode::SUCCESS
+        }
+        Command::Decrypt { key } => match decrypt(&key) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("privgate decrypt: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Check { config } => match Config::load(&config) {
             Ok(config) => {
                 print!("{}", config.summary());
@@ -75,6 +96,38 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn decrypt(key: &str) -> anyhow::Result<()> {
+    use privgate::config::{SecretError, SecretRef};
+    use std::io::{BufRead, Write};
+    let secret = SecretRef::parse(key)
+        .and_then(|r| match r {
+            SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+            r => r.resolve(std::path::Path::new("")),
+        })
+        .context("--key")?;
+    // One key is given: use it whatever kid the JWE names; AES-GCM's
+    // authentication tells whether it is the right one.
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for (n, line) in stdin.lock().lines().enumerate() {
+        let line = line.context("reading stdin")?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let kid = privgate::crypto::jwe_kid(line).unwrap_or_default();
+        let key =
+            privgate::crypto::EncryptionKey::from_text(&kid, secret.expose()).context("--key")?;
+        let plaintext = privgate::crypto::jwe_decrypt(std::slice::from_ref(&key), line)
+            .with_context(|| format!("line {}", n + 1))?;
+        out.write_all(&plaintext)?;
+        if !plaintext.ends_with(b"\n") {
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
 }
 
 fn init_logging() {

@@ -11,7 +11,7 @@ mod schema;
 mod secret;
 pub mod units;
 
-pub use schema::{BatchFormat, ConsentDefault, DestinationKind, Protocol};
+pub use schema::{BatchFormat, ConsentDefault, DestinationKind, Encrypt, Protocol};
 pub use secret::{matches_any, Secret, SecretError, SecretRef};
 
 use http::{HeaderName, HeaderValue, Uri};
@@ -38,6 +38,8 @@ pub struct Config {
     pub destinations: Vec<DestinationConfig>,
     /// Consent defaults.
     pub consent: ConsentConfig,
+    /// Hashing and encryption keys.
+    pub keyring: std::sync::Arc<crate::crypto::Keyring>,
 }
 
 /// `[server]`, validated.
@@ -91,6 +93,8 @@ pub struct DestinationConfig {
     pub queue_max_events: usize,
     /// Batching limits.
     pub batch: BatchConfig,
+    /// Whether each batch body is sealed as a JWE.
+    pub encrypt: Encrypt,
 }
 
 /// Delivery-specific settings.
@@ -286,9 +290,14 @@ impl Config {
                 SinkConfig::File(p) => format!("file {}", p.display()),
                 SinkConfig::Stdout => "stdout".to_owned(),
             };
+            let sealed = if d.encrypt == Encrypt::Payload {
+                ", payload encrypted (JWE)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "  {}: {what}; batch {} events / {} / {}; queue {} events",
+                "  {}: {what}{sealed}; batch {} events / {} / {}; queue {} events",
                 d.name,
                 d.batch.max_events,
                 units::ByteSize(d.batch.max_bytes as u64),
@@ -300,6 +309,14 @@ impl Config {
             ConsentDefault::Deny => "deny",
             ConsentDefault::Allow => "allow",
         };
+        let (hmac, encryption) = self.keyring.counts();
+        let active = |id: Option<&str>| id.map_or(String::new(), |id| format!(" (active {id})"));
+        let _ = writeln!(
+            out,
+            "keys: {hmac} hmac{}, {encryption} encryption{}",
+            active(self.keyring.active_hmac().map(|k| k.id())),
+            active(self.keyring.active_encryption().map(|k| k.id()))
+        );
         let _ = writeln!(out, "consent: default {default}; rules: 0");
         out
     }
@@ -480,12 +497,13 @@ impl Validator<'_> {
             );
         }
 
+        let keyring = self.keys(&file.keys);
         let mut names = HashSet::new();
         let destinations: Vec<DestinationConfig> = file
             .destinations
             .iter()
             .enumerate()
-            .map(|(i, d)| self.destination(i, d, &mut names))
+            .map(|(i, d)| self.destination(i, d, &mut names, &keyring))
             .collect();
         if file.destinations.is_empty() {
             self.problem(
@@ -532,6 +550,112 @@ impl Validator<'_> {
                 gpc_denies: file.consent.gpc_denies,
                 categories: file.consent.categories,
             },
+            keyring: std::sync::Arc::new(keyring),
+        }
+    }
+
+    /// Resolves and checks `[keys]`: ids unique and usable as a JWE `kid`,
+    /// values by reference only, exactly one active key of each kind.
+    fn keys(&mut self, keys: &schema::Keys) -> crate::crypto::Keyring {
+        use crate::crypto::{EncryptionKey, HmacKey, Keyring};
+        let mut ids = HashSet::new();
+        let mut hmac = Vec::new();
+        let mut hmac_active = Vec::new();
+        for (i, k) in keys.hmac.iter().enumerate() {
+            let key = format!("keys.hmac[{i}]");
+            self.key_id(&k.id, &key, &mut ids);
+            if let Some(text) = self.key_secret(&k.secret, &format!("{key}.secret")) {
+                match HmacKey::from_text(k.id.get_ref(), text.expose()) {
+                    Ok(h) => {
+                        hmac_active.push(k.active);
+                        hmac.push(h);
+                    }
+                    Err(e) => self.problem(
+                        k.secret.span(),
+                        format!("{key}.secret"),
+                        e.to_string(),
+                        "generate one with `privgate keygen`",
+                    ),
+                }
+            }
+        }
+        let mut encryption = Vec::new();
+        let mut enc_active = Vec::new();
+        for (i, k) in keys.encryption.iter().enumerate() {
+            let key = format!("keys.encryption[{i}]");
+            self.key_id(&k.id, &key, &mut ids);
+            if let Some(text) = self.key_secret(&k.key, &format!("{key}.key")) {
+                match EncryptionKey::from_text(k.id.get_ref(), text.expose()) {
+                    Ok(e) => {
+                        enc_active.push(k.active);
+                        encryption.push(e);
+                    }
+                    Err(e) => self.problem(
+                        k.key.span(),
+                        format!("{key}.key"),
+                        e.to_string(),
+                        "generate one with `privgate keygen`",
+                    ),
+                }
+            }
+        }
+        let active_hmac = self.one_active(&hmac_active, "keys.hmac");
+        let active_enc = self.one_active(&enc_active, "keys.encryption");
+        Keyring::new(hmac, active_hmac, encryption, active_enc)
+    }
+
+    fn key_id(&mut self, id: &Spanned<String>, key: &str, seen: &mut HashSet<String>) {
+        let valid = !id.get_ref().is_empty()
+            && id.get_ref().len() <= 32
+            && id
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            self.problem(
+                id.span(),
+                format!("{key}.id"),
+                format!("`{}` is not a valid key id", id.get_ref()),
+                "use 1-32 characters from a-z, A-Z, 0-9, '-' and '_'",
+            );
+        } else if !seen.insert(id.get_ref().clone()) {
+            self.problem(
+                id.span(),
+                format!("{key}.id"),
+                format!("the key id `{}` is used twice", id.get_ref()),
+                "give every key its own id; ids are how old data finds its key",
+            );
+        }
+    }
+
+    fn key_secret(&mut self, value: &Spanned<String>, key: &str) -> Option<Secret> {
+        let resolved = SecretRef::parse(value.get_ref()).and_then(|r| match r {
+            SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+            r => r.resolve(&self.base),
+        });
+        match resolved {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                self.problem(value.span(), key.into(), e.to_string(), "");
+                None
+            }
+        }
+    }
+
+    fn one_active(&mut self, flags: &[Option<bool>], key: &str) -> Option<usize> {
+        let active: Vec<usize> = flags
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| **f == Some(true) || (flags.len() == 1 && f.is_none()))
+            .map(|(i, _)| i)
+            .collect();
+        match active[..] {
+            [] if flags.is_empty() => None,
+            [one] => Some(one),
+            _ => {
+                self.problem(0..0, key.into(), format!("{} keys are active; exactly one must be", active.len()), "set active = true on the key new data should use, and leave the others for decryption");
+                None
+            }
         }
     }
 
@@ -640,6 +764,7 @@ impl Validator<'_> {
         i: usize,
         d: &schema::Destination,
         names: &mut HashSet<String>,
+        keyring: &crate::crypto::Keyring,
     ) -> DestinationConfig {
         let key = |k: &str| format!("destinations[{i}].{k}");
         self.name(&d.name, &key("name"), names);
@@ -713,7 +838,17 @@ impl Validator<'_> {
                 "the queue must hold at least one full batch",
             );
         }
+        let encrypt = *d.encrypt.get_ref();
+        if encrypt == Encrypt::Payload && keyring.active_encryption().is_none() {
+            self.problem(
+                d.encrypt.span(),
+                key("encrypt"),
+                "payload encryption needs an active encryption key".into(),
+                "add [keys] encryption = [{ id = \"e1\", key = \"file:keys/e1.key\" }] (make a key with `privgate keygen`)",
+            );
+        }
         DestinationConfig {
+            encrypt,
             name: d.name.get_ref().clone(),
             sink,
             queue_max_events: usize::try_from(queue).unwrap_or(usize::MAX),
@@ -976,6 +1111,43 @@ headers = { Authorization = "Bearer abc" }
         let text = format!("{MINIMAL}\n[[rules]]\nselect = \"@ip\"\naction = \"truncate_ip\"\n");
         let err = load(&text).unwrap_err();
         assert_eq!(err.problems[0].key, "rules[0]");
+    }
+
+    #[test]
+    fn keys_are_checked_by_reference_id_and_activity() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::crypto::generate_key();
+        std::fs::write(dir.path().join("k"), key.as_str()).unwrap();
+        let d = dir.path().display();
+        let ok = format!(
+            "{MINIMAL}[keys]\nencryption = [{{ id = \"e1\", key = \"file:{d}/k\", active = false }}, {{ id = \"e2\", key = \"file:{d}/k\", active = true }}]\nhmac = [{{ id = \"h1\", secret = \"file:{d}/k\" }}]\n"
+        );
+        let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.keyring.active_encryption().unwrap().id(), "e2");
+        assert_eq!(config.keyring.active_hmac().unwrap().id(), "h1");
+        assert!(config
+            .summary()
+            .contains("keys: 1 hmac (active h1), 2 encryption (active e2)"));
+        assert!(!config.summary().contains(key.as_str()));
+
+        let bad = format!(
+            "{MINIMAL}[keys]\nencryption = [{{ id = \"e1\", key = \"file:{d}/k\", active = true }}, {{ id = \"e1\", key = \"file:{d}/k\", active = true }}]\nhmac = [{{ id = \"h1\", secret = \"{key}\" }}]\n",
+            key = key.as_str()
+        );
+        let err = load(&bad).unwrap_err();
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "keys.hmac[0].secret",
+                "keys.encryption[1].id",
+                "keys.encryption"
+            ]
+        );
+        assert!(
+            !err.to_string().contains(key.as_str()),
+            "a literal key is never echoed"
+        );
     }
 
     #[test]

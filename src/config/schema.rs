@@ -31,6 +31,9 @@ pub struct File {
     /// How consent is decided.
     #[serde(default)]
     pub consent: Consent,
+    /// Keys for hashing and encryption.
+    #[serde(default)]
+    pub keys: Keys,
     /// Privacy rules (the privacy engine is not in this build yet).
     #[serde(default)]
     pub rules: Vec<Spanned<toml::Table>>,
@@ -99,6 +102,42 @@ impl Default for Server {
             shutdown_timeout: Server::default_shutdown_timeout(),
         }
     }
+}
+
+/// `[keys]`: key material, by reference only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// HMAC-SHA256 keys for pseudonymous hashes.
+    #[serde(default)]
+    pub hmac: Vec<HmacKey>,
+    /// AES-256-GCM keys for JWE encryption.
+    #[serde(default)]
+    pub encryption: Vec<EncryptionKey>,
+}
+
+/// `{ id = "h1", secret = "env:NAME", active = true }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacKey {
+    /// Key id, prefixed to every hash (`h1:...`).
+    pub id: Spanned<String>,
+    /// `env:`/`file:` reference to base64url of at least 32 bytes.
+    pub secret: Spanned<String>,
+    /// The key new hashes use; exactly one (a lone key is active by default).
+    pub active: Option<bool>,
+}
+
+/// `{ id = "e1", key = "file:./keys/e1.key", active = true }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionKey {
+    /// Key id, the JWE `kid`.
+    pub id: Spanned<String>,
+    /// `env:`/`file:` reference to base64url of exactly 32 bytes.
+    pub key: Spanned<String>,
+    /// The key new ciphertexts use; exactly one (a lone key is active by default).
+    pub active: Option<bool>,
 }
 
 /// `[admin]`: /metrics, /healthz, /readyz on their own listener.
@@ -238,6 +277,9 @@ pub struct Destination {
     pub retry: Retry,
     /// `file`: the file to append to.
     pub path: Option<Spanned<String>>,
+    /// `payload`: every batch body becomes a JWE (AES-256-GCM, active key).
+    #[serde(default = "Destination::default_encrypt")]
+    pub encrypt: Spanned<Encrypt>,
     /// Events waiting for this destination before ingest answers 503.
     #[serde(default = "Destination::default_queue")]
     pub queue_max_events: Spanned<u64>,
@@ -247,6 +289,9 @@ pub struct Destination {
 }
 
 impl Destination {
+    fn default_encrypt() -> Spanned<Encrypt> {
+        Spanned::new(0..0, Encrypt::None)
+    }
     fn default_connect_timeout() -> Dur {
         Dur(Duration::from_secs(2))
     }
@@ -259,6 +304,17 @@ impl Destination {
     fn default_queue() -> Spanned<u64> {
         Spanned::new(0..0, 10_000)
     }
+}
+
+/// What a destination encrypts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Encrypt {
+    /// Nothing.
+    #[default]
+    None,
+    /// The whole batch body, as a JWE compact string.
+    Payload,
 }
 
 /// `batch = { ... }`: when a batch is sent.

@@ -51,14 +51,21 @@ pub struct HttpSink {
 
 impl HttpSink {
     /// A sink for `cfg`.
-    pub fn new(cfg: &HttpSinkConfig, metrics: DestMetrics, all: &Metrics) -> HttpSink {
+    /// `sealed`: bodies arrive as JWE compact strings.
+    pub fn new(
+        cfg: &HttpSinkConfig,
+        metrics: DestMetrics,
+        all: &Metrics,
+        sealed: bool,
+    ) -> HttpSink {
         HttpSink {
             client: client(cfg.connect_timeout),
             url: cfg.url.clone(),
             format: cfg.format,
-            content_type: HeaderValue::from_static(match cfg.format {
-                BatchFormat::Segment => "application/json",
-                BatchFormat::Ndjson => "application/x-ndjson",
+            content_type: HeaderValue::from_static(match (sealed, cfg.format) {
+                (true, _) => "application/jose",
+                (false, BatchFormat::Segment) => "application/json",
+                (false, BatchFormat::Ndjson) => "application/x-ndjson",
             }),
             headers: cfg.headers.clone(),
             request_timeout: cfg.request_timeout,

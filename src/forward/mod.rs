@@ -214,7 +214,9 @@ pub fn start(config: &Config, metrics: &Metrics) -> std::io::Result<(Queues, For
             batch_size: metrics.batch_size.with_label_values(&[&name]),
             metrics: metrics.clone(),
         };
-        let sink = Sink::new(dest, dm.clone(), metrics)?;
+        let seal =
+            (dest.encrypt == crate::config::Encrypt::Payload).then(|| config.keyring.clone());
+        let sink = Sink::new(dest, dm.clone(), metrics, seal)?;
         let batcher = Batcher {
             config: dest.batch,
             format: sink.format(),
@@ -419,42 +421,72 @@ impl Batcher {
     }
 }
 
-/// Where a destination's batches go.
-enum Sink {
+/// Where a destination's batches go, and whether each body is sealed first.
+struct Sink {
+    kind: SinkKind,
+    /// With `encrypt = "payload"`: the keyring whose active key seals bodies.
+    seal: Option<Arc<crate::crypto::Keyring>>,
+}
+
+enum SinkKind {
     Http(Box<http::HttpSink>),
     File(file::FileSink),
     Stdout(file::StdoutSink),
 }
 
 impl Sink {
-    fn new(dest: &DestinationConfig, dm: DestMetrics, metrics: &Metrics) -> std::io::Result<Sink> {
-        Ok(match &dest.sink {
-            SinkConfig::Http(cfg) => Sink::Http(Box::new(http::HttpSink::new(cfg, dm, metrics))),
-            SinkConfig::File(path) => Sink::File(file::FileSink::open(path)?),
-            SinkConfig::Stdout => Sink::Stdout(file::StdoutSink::default()),
-        })
+    fn new(
+        dest: &DestinationConfig,
+        dm: DestMetrics,
+        metrics: &Metrics,
+        seal: Option<Arc<crate::crypto::Keyring>>,
+    ) -> std::io::Result<Sink> {
+        let kind = match &dest.sink {
+            SinkConfig::Http(cfg) => SinkKind::Http(Box::new(http::HttpSink::new(
+                cfg,
+                dm,
+                metrics,
+                seal.is_some(),
+            ))),
+            SinkConfig::File(path) => SinkKind::File(file::FileSink::open(path)?),
+            SinkConfig::Stdout => SinkKind::Stdout(file::StdoutSink::default()),
+        };
+        Ok(Sink { kind, seal })
     }
 
     fn format(&self) -> BatchFormat {
-        match self {
-            Sink::Http(h) => h.format(),
-            Sink::File(_) | Sink::Stdout(_) => BatchFormat::Ndjson,
+        match &self.kind {
+            SinkKind::Http(h) => h.format(),
+            SinkKind::File(_) | SinkKind::Stdout(_) => BatchFormat::Ndjson,
         }
     }
 
     fn concurrency(&self) -> usize {
-        match self {
-            Sink::Http(h) => h.concurrency(),
+        match &self.kind {
+            SinkKind::Http(h) => h.concurrency(),
             // Appends stay in order.
-            Sink::File(_) | Sink::Stdout(_) => 1,
+            SinkKind::File(_) | SinkKind::Stdout(_) => 1,
         }
     }
 
     async fn deliver(&self, body: Bytes) -> Result<(), DropReason> {
-        match self {
-            Sink::Http(h) => h.deliver(body).await,
-            Sink::File(f) => f.write(&body).await,
-            Sink::Stdout(s) => s.write(&body).await,
+        let body = match &self.seal {
+            None => body,
+            Some(keyring) => {
+                let mut sealed = keyring
+                    .seal(&body)
+                    .expect("validated: an active key exists");
+                if !matches!(self.kind, SinkKind::Http(_)) {
+                    // One JWE per line in files and on stdout.
+                    sealed.push('\n');
+                }
+                Bytes::from(sealed)
+            }
+        };
+        match &self.kind {
+            SinkKind::Http(h) => h.deliver(body).await,
+            SinkKind::File(f) => f.write(&body).await,
+            SinkKind::Stdout(s) => s.write(&body).await,
         }
     }
 }

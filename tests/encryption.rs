@@ -1,0 +1,170 @@
+//! Payload encryption end to end: the backend receives JWE compact strings
+//! (`application/jose`) that an independent JOSE implementation (Python
+//! jwcrypto, installed by .ci/run) and `privgate decrypt` both open to the
+//! exact events that were sent; keys are used by reference only.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_privgate");
+
+fn keygen() -> String {
+    let out = Command::new(BIN).arg("keygen").output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Decrypts with Python's jwcrypto: a JOSE implementation that shares no
+/// code with privgate.
+fn jwcrypto_decrypt(key_b64url: &str, compact: &str) -> Vec<u8> {
+    let script = r#"
+import sys
+from jwcrypto import jwe, jwk
+key = jwk.JWK(kty="oct", k=sys.argv[1])
+token = jwe.JWE()
+token.allowed_algs = ["dir", "A256GCM"]
+token.deserialize(sys.stdin.read().strip(), key=key)
+assert token.jose_header["alg"] == "dir" and token.jose_header["enc"] == "A256GCM"
+sys.stdout.write(token.jose_header["kid"] + "\n")
+sys.stdout.flush()
+sys.stdout.buffer.write(token.payload)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script, key_b64url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(compact.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "jwcrypto failed (is it installed? .ci/run installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[tokio::test]
+async fn encrypted_batches_open_with_an_independent_jose_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_key = keygen();
+    let new_key = keygen();
+    std::fs::write(dir.path().join("e1.key"), format!("{old_key}\n")).unwrap();
+    std::fs::write(dir.path().join("e2.key"), &new_key).unwrap();
+    let upstream = Upstream::start().await;
+    let config = format!(
+        r#"{}
+[keys]
+encryption = [
+  {{ id = "e1", key = "file:{d}/e1.key", active = false }},
+  {{ id = "e2", key = "file:{d}/e2.key", active = true }},
+]
+"#,
+        segment_config(&http_destination(
+            "backend",
+            &upstream,
+            "encrypt = \"payload\"\nbatch = { max_wait = \"20ms\" }"
+        )),
+        d = dir.path().display()
+    );
+    let pg = start_privgate(&config).await;
+    let ids = ["enc-1", "enc-2", "enc-3"];
+    let body = format!(r#"{{"batch":[{}]}}"#, ids.map(track).join(","));
+    assert_eq!(post(pg.ingest_addr(), "/v1/batch", body).await.status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while upstream.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "a batch arrives");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pg.shutdown().await;
+
+    let received = &upstream.received()[0];
+    assert_eq!(received.headers["content-type"], "application/jose");
+    let compact = std::str::from_utf8(&received.body).unwrap();
+    assert_eq!(compact.split('.').count(), 5);
+    // Nothing readable travels: no event field in the ciphertext.
+    assert!(!compact.contains("Order Completed") && !compact.contains("enc-1"));
+
+    let opened = jwcrypto_decrypt(&new_key, compact);
+    let (kid, payload) = opened.split_at(opened.iter().position(|&b| b == b'\n').unwrap() + 1);
+    assert_eq!(kid, b"e2\n", "the active key sealed it");
+    let batch: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    let got: Vec<&str> = batch["batch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids);
+
+    // privgate decrypt gives the same plaintext, reading the key by reference.
+    let mut child = Command::new(BIN)
+        .args([
+            "decrypt",
+            "--key",
+            &format!("file:{}/e2.key", dir.path().display()),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{compact}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.strip_suffix(b"\n").unwrap(), payload);
+
+    // The retired key does not open it.
+    let out = Command::new(BIN)
+        .args([
+            "decrypt",
+            "--key",
+            &format!("file:{}/e1.key", dir.path().display()),
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(compact.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("decryption failed"));
+}
+
+#[test]
+fn decrypt_refuses_a_literal_key() {
+    let out = Command::new(BIN)
+        .args(["decrypt", "--key", "AAAA"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be written literally"));
+}
+
+#[test]
+fn payload_encryption_without_a_key_is_a_config_error() {
+    let config = segment_config(
+        "[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\nencrypt = \"payload\"\n",
+    );
+    let err =
+        privgate::config::Config::from_str(&config, std::path::Path::new("t.toml")).unwrap_err();
+    assert_eq!(err.problems[0].key, "destinations[0].encrypt");
+}
