@@ -37,6 +37,9 @@ pub enum StartError {
     /// A destination could not be opened (e.g. its file).
     #[error("cannot open destination: {0}")]
     Destination(std::io::Error),
+    /// The opt-out registry could not be read.
+    #[error("cannot read the opt-out registry: {0}")]
+    OptOutRegistry(std::io::Error),
 }
 
 /// What a shutdown left behind.
@@ -78,7 +81,35 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .expect("bound socket has an address");
 
     let (queues, forwarder) = forward::start(&config, &metrics).map_err(StartError::Destination)?;
-    let pipeline = Pipeline::pass_through(config.destinations.len());
+    let registry = match &config.consent.opt_out_registry {
+        Some(path) => Some(std::sync::Arc::new(
+            crate::consent::OptOutRegistry::load(path).map_err(StartError::OptOutRegistry)?,
+        )),
+        None => None,
+    };
+    let consent = crate::consent::Consent::new(
+        config.consent.default,
+        &config.consent.gpc_denies,
+        &config.consent.categories,
+        registry.clone(),
+    );
+    if let Some(registry) = registry {
+        let every = config.consent.opt_out_reload_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match registry.reload() {
+                    Ok(true) => tracing::info!(ids = registry.len(), "opt-out registry reloaded"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e.kind(), "opt-out registry not reloaded; the previous list stays in force")
+                    }
+                }
+            }
+        });
+    }
+    let pipeline = Pipeline::new(&config, consent, &metrics);
     let ingest = Arc::new(Ingest::new(&config, pipeline, queues, metrics.clone()));
     let ready = Arc::new(AtomicBool::new(false));
     let admin = Arc::new(Admin::new(metrics.clone(), ready.clone()));

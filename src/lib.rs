@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod consent;
 pub mod crypto;
 pub mod event;
 pub mod forward;

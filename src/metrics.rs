@@ -65,6 +65,8 @@ pub struct Metrics {
     pub passthrough: IntCounterVec,
     /// Open client connections.
     pub connections: IntGauge,
+    /// Consent decisions, per destination, decision and reason.
+    pub consent_decisions: IntCounterVec,
 }
 
 impl Metrics {
@@ -155,6 +157,14 @@ impl Metrics {
             .expect("valid metric"),
             connections: IntGauge::new("privgate_open_connections", "Open client connections.")
                 .expect("valid metric"),
+            consent_decisions: IntCounterVec::new(
+                Opts::new(
+                    "privgate_consent_decisions_total",
+                    "Consent decisions per destination: forward or drop, and why.",
+                ),
+                &["destination", "decision", "reason"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -181,6 +191,7 @@ impl Metrics {
             Box::new(m.backpressure.clone()),
             Box::new(m.passthrough.clone()),
             Box::new(m.connections.clone()),
+            Box::new(m.consent_decisions.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

@@ -1,13 +1,18 @@
-//! The stages an event passes through between ingest and forwarding, and the
-//! routing of each event to its destinations.
+//! The stages an event passes through between ingest and forwarding, and its
+//! routing to destinations.
 //!
-//! A [`Stage`] sees one event and either keeps it (possibly changed) or
-//! drops it with a reason. Global stages run first, in order; then each
-//! destination's own stages run on that destination's copy, so one event
-//! can reach one backend and not another. Consent and policy plug in here.
-//! Stages never do I/O and never log field values.
+//! Order for one event: global stages (in order), then for each of the
+//! source's destinations: the consent decision for that destination, then
+//! the destination's own stages on its own copy. So one event can reach an
+//! analytics backend and not an advertising one. Consent signals are read
+//! once per event, and only when some destination requires consent.
+//! Stages never do I/O and never log field values; a dropped event is only
+//! counted.
 
+use crate::consent::{Consent, Requirement};
 use crate::event::Event;
+use crate::metrics::Metrics;
+use prometheus::IntCounter;
 
 /// What a stage decided.
 #[derive(Debug)]
@@ -39,29 +44,84 @@ impl Stage for PassThrough {
     }
 }
 
-/// Global stages plus per-destination stages.
+/// One destination's part of the pipeline.
+pub struct DestinationPipeline {
+    /// Its name (metric label).
+    pub name: String,
+    /// The consent it requires.
+    pub consent: Requirement,
+    /// Its own stages, after consent.
+    pub stages: Vec<Box<dyn Stage>>,
+    forwarded: IntCounter,
+}
+
+/// Global stages, consent, and per-destination stages.
 pub struct Pipeline {
     global: Vec<Box<dyn Stage>>,
-    per_destination: Vec<Vec<Box<dyn Stage>>>,
+    consent: Consent,
+    destinations: Vec<DestinationPipeline>,
+    metrics: Metrics,
 }
 
 impl Pipeline {
-    /// A pipeline that forwards everything unchanged to `destinations` destinations.
-    pub fn pass_through(destinations: usize) -> Pipeline {
+    /// Builds the pipeline for `config`.
+    pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
         Pipeline {
             global: vec![Box::new(PassThrough)],
-            per_destination: (0..destinations).map(|_| Vec::new()).collect(),
+            consent,
+            destinations: config
+                .destinations
+                .iter()
+                .map(|d| DestinationPipeline {
+                    name: d.name.clone(),
+                    consent: d.consent.clone(),
+                    stages: Vec::new(),
+                    forwarded: metrics.consent_decisions.with_label_values(&[
+                        d.name.as_str(),
+                        "forward",
+                        if d.consent.purposes.is_empty() {
+                            "not_required"
+                        } else {
+                            "granted"
+                        },
+                    ]),
+                })
+                .collect(),
+            metrics: metrics.clone(),
         }
     }
 
-    /// Runs the global stages.
-    pub fn global(&self, event: Event) -> Verdict {
-        run(&self.global, event)
-    }
-
-    /// Runs destination `index`'s own stages on its copy of the event.
-    pub fn for_destination(&self, index: usize, event: Event) -> Verdict {
-        run(&self.per_destination[index], event)
+    /// Runs `event` through the pipeline for each destination in `targets`,
+    /// calling `emit(slot, verdict)` with each target's position in `targets`.
+    pub fn route(&self, event: Event, targets: &[usize], mut emit: impl FnMut(usize, Verdict)) {
+        let event = match run(&self.global, event) {
+            Verdict::Keep(event) => event,
+            Verdict::Drop(reason) => {
+                for slot in 0..targets.len() {
+                    emit(slot, Verdict::Drop(reason));
+                }
+                return;
+            }
+        };
+        let needs_consent = targets
+            .iter()
+            .any(|&d| !self.destinations[d].consent.purposes.is_empty());
+        let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
+        for (slot, &d) in targets.iter().enumerate() {
+            let dest = &self.destinations[d];
+            if let Some(signals) = &signals {
+                if let Err(denial) = self.consent.decide(signals, &dest.consent) {
+                    self.metrics
+                        .consent_decisions
+                        .with_label_values(&[&dest.name, "drop", denial.as_str()])
+                        .inc();
+                    emit(slot, Verdict::Drop(denial.as_str()));
+                    continue;
+                }
+            }
+            dest.forwarded.inc();
+            emit(slot, run(&dest.stages, event.clone()));
+        }
     }
 }
 

@@ -95,6 +95,8 @@ pub struct DestinationConfig {
     pub batch: BatchConfig,
     /// Whether each batch body is sealed as a JWE.
     pub encrypt: Encrypt,
+    /// Consent this destination requires.
+    pub consent: crate::consent::Requirement,
 }
 
 /// Delivery-specific settings.
@@ -158,6 +160,10 @@ pub struct ConsentConfig {
     pub gpc_denies: Vec<String>,
     /// CMP category id -> purpose.
     pub categories: std::collections::BTreeMap<String, String>,
+    /// The opt-out registry file.
+    pub opt_out_registry: Option<PathBuf>,
+    /// How often it is checked for changes.
+    pub opt_out_reload_interval: Duration,
 }
 
 /// One thing wrong in the config file.
@@ -317,7 +323,35 @@ impl Config {
             active(self.keyring.active_hmac().map(|k| k.id())),
             active(self.keyring.active_encryption().map(|k| k.id()))
         );
-        let _ = writeln!(out, "consent: default {default}; rules: 0");
+        let required: Vec<String> = self
+            .destinations
+            .iter()
+            .filter(|d| !d.consent.purposes.is_empty())
+            .map(|d| {
+                let mode = match d.consent.mode {
+                    crate::consent::Match::All => "all",
+                    crate::consent::Match::Any => "any",
+                };
+                format!(
+                    "{} needs {mode} of {}",
+                    d.name,
+                    d.consent.purposes.join("+")
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "consent: default {default}; {}; opt-out registry {}; rules: 0",
+            if required.is_empty() {
+                "no destination requires consent".to_owned()
+            } else {
+                required.join(", ")
+            },
+            self.consent
+                .opt_out_registry
+                .as_ref()
+                .map_or("none".to_owned(), |p| p.display().to_string())
+        );
         out
     }
 }
@@ -549,6 +583,25 @@ impl Validator<'_> {
                 default: file.consent.default,
                 gpc_denies: file.consent.gpc_denies,
                 categories: file.consent.categories,
+                opt_out_registry: file.consent.opt_out_registry.as_ref().and_then(|p| {
+                    let text = p.get_ref();
+                    let path = text.strip_prefix("file:").unwrap_or(text);
+                    let path = self.base.join(path);
+                    if let Err(e) = std::fs::metadata(&path) {
+                        self.problem(
+                            p.span(),
+                            "consent.opt_out_registry".into(),
+                            format!("cannot read `{}`: {}", path.display(), e.kind()),
+                            "create the file (one id per line; it may be empty) or remove the key",
+                        );
+                        return None;
+                    }
+                    Some(path)
+                }),
+                opt_out_reload_interval: self.positive(
+                    file.consent.opt_out_reload_interval.0,
+                    "consent.opt_out_reload_interval",
+                ),
             },
             keyring: std::sync::Arc::new(keyring),
         }
@@ -848,6 +901,10 @@ impl Validator<'_> {
             );
         }
         DestinationConfig {
+            consent: crate::consent::Requirement {
+                purposes: d.require_consent.clone(),
+                mode: d.consent_match,
+            },
             encrypt,
             name: d.name.get_ref().clone(),
             sink,

@@ -280,6 +280,12 @@ pub struct Destination {
     /// `payload`: every batch body becomes a JWE (AES-256-GCM, active key).
     #[serde(default = "Destination::default_encrypt")]
     pub encrypt: Spanned<Encrypt>,
+    /// Purposes an event must have consent for to reach this destination.
+    #[serde(default)]
+    pub require_consent: Vec<String>,
+    /// `all` purposes (default) or `any` one of them.
+    #[serde(default, rename = "match")]
+    pub consent_match: crate::consent::Match,
     /// Events waiting for this destination before ingest answers 503.
     #[serde(default = "Destination::default_queue")]
     pub queue_max_events: Spanned<u64>,
@@ -402,9 +408,8 @@ pub enum ConsentDefault {
     Allow,
 }
 
-/// `[consent]`. Its shape follows the design; enforcement per destination
-/// (`require_consent`) arrives with the privacy engine.
-#[derive(Debug, Default, Deserialize)]
+/// `[consent]`: how consent is decided (see the `consent` module).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// Decision when an event carries no consent signal.
@@ -416,4 +421,27 @@ pub struct Consent {
     /// CMP category ids mapped to purposes, e.g. `{ C0002 = "analytics" }`.
     #[serde(default)]
     pub categories: BTreeMap<String, String>,
+    /// File of opted-out user/anonymous ids, one per line (`file:PATH`).
+    pub opt_out_registry: Option<Spanned<String>>,
+    /// How often the registry file is checked for changes.
+    #[serde(default = "Consent::default_reload")]
+    pub opt_out_reload_interval: Dur,
+}
+
+impl Consent {
+    fn default_reload() -> Dur {
+        Dur(Duration::from_secs(10))
+    }
+}
+
+impl Default for Consent {
+    fn default() -> Self {
+        Consent {
+            default: ConsentDefault::default(),
+            gpc_denies: Vec::new(),
+            categories: BTreeMap::new(),
+            opt_out_registry: None,
+            opt_out_reload_interval: Consent::default_reload(),
+        }
+    }
 }

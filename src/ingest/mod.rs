@@ -285,19 +285,14 @@ impl Ingest {
                 body,
                 meta: meta.clone(),
             };
-            let event = match self.pipeline.global(event) {
-                Verdict::Keep(event) => event,
-                Verdict::Drop(reason) => {
-                    self.dropped("all", reason);
-                    continue;
-                }
-            };
-            for (slot, &dest) in src.destinations.iter().enumerate() {
-                match self.pipeline.for_destination(dest, event.clone()) {
+            self.pipeline
+                .route(event, &src.destinations, |slot, verdict| match verdict {
                     Verdict::Keep(e) => routed[slot].push(e.body),
-                    Verdict::Drop(reason) => self.dropped(&self.destinations[dest], reason),
-                }
-            }
+                    Verdict::Drop(reason) => {
+                        let dest = &self.destinations[src.destinations[slot]];
+                        self.dropped(dest, reason);
+                    }
+                });
         }
 
         let wanted: Vec<(usize, usize)> = src
