@@ -27,3 +27,4 @@ pub mod forward;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
+pub mod policy;

@@ -1,0 +1,796 @@
+//! PII detectors: email, phone, credit card, IBAN, IP (v4 and v6) and US SSN,
+//! found in free text and replaced by typed tokens (`[email]`, ...).
+//!
+//! One left-to-right pass over each string: the scanner stops only at
+//! anchors (`@`, a digit, `+`, `(`, an uppercase letter pair, a hex run with
+//! colons) and runs the matching validator there. Precision matters as much
+//! as recall, so every candidate is validated: cards must pass Luhn and
+//! start with a card-network prefix (epoch milliseconds do not), IBANs must
+//! pass mod-97, IPv4 octets must be ≤ 255, phones need a `+` or a phone-like
+//! grouping (bare digit runs are ids and timestamps), and matches must sit
+//! on word boundaries (a UUID's digit groups are not numbers).
+//!
+//! PII also hides in encoded text: `%40` and `\u0040` anchor an email,
+//! and a string with percent-escapes is also scanned in its decoded form
+//! (twice decoded for `%2540`, with `+` read as a space as forms write it);
+//! matches there are mapped back to the original bytes. A string with no
+//! match is returned borrowed: no allocation.
+
+use std::borrow::Cow;
+use std::net::Ipv6Addr;
+
+/// A kind of PII.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Detector {
+    /// Email addresses.
+    Email,
+    /// Phone numbers.
+    Phone,
+    /// Payment card numbers (Luhn-valid).
+    CreditCard,
+    /// International bank account numbers (mod-97 valid).
+    Iban,
+    /// IPv4 and IPv6 addresses.
+    Ip,
+    /// US social security numbers (`ddd-dd-dddd`).
+    Ssn,
+}
+
+impl Detector {
+    /// Every detector.
+    pub const ALL: [Detector; 6] = [
+        Detector::Email,
+        Detector::Phone,
+        Detector::CreditCard,
+        Detector::Iban,
+        Detector::Ip,
+        Detector::Ssn,
+    ];
+
+    /// Config and metric name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::Email => "email",
+            Detector::Phone => "phone",
+            Detector::CreditCard => "credit_card",
+            Detector::Iban => "iban",
+            Detector::Ip => "ip",
+            Detector::Ssn => "ssn",
+        }
+    }
+
+    /// Parses a config name.
+    pub fn from_name(name: &str) -> Option<Detector> {
+        Detector::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The replacement token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Detector::Email => "[email]",
+            Detector::Phone => "[phone]",
+            Detector::CreditCard => "[credit_card]",
+            Detector::Iban => "[iban]",
+            Detector::Ip => "[ip]",
+            Detector::Ssn => "[ssn]",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A match: `text[start..end]` is PII of kind `detector`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset past the last byte.
+    pub end: usize,
+    /// What it is.
+    pub detector: Detector,
+}
+
+/// A set of enabled detectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scanner {
+    enabled: u8,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner::new(&Detector::ALL)
+    }
+}
+
+impl Scanner {
+    /// A scanner running `detectors`.
+    pub fn new(detectors: &[Detector]) -> Scanner {
+        Scanner {
+            enabled: detectors.iter().fold(0, |bits, d| bits | d.bit()),
+        }
+    }
+
+    fn on(&self, d: Detector) -> bool {
+        self.enabled & d.bit() != 0
+    }
+
+    /// Every match in `text`, in order, not overlapping.
+    pub fn find(&self, text: &str) -> Vec<Found> {
+        let mut out = Vec::new();
+        self.scan(text.as_bytes(), &mut |f| out.push(f));
+        if text.contains('%') {
+            self.scan_decoded(text.as_bytes(), &mut out);
+        }
+        out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        // Drop matches inside earlier ones.
+        let mut kept: Vec<Found> = Vec::with_capacity(out.len());
+        for f in out {
+            if kept.last().is_none_or(|k| f.start >= k.end) {
+                kept.push(f);
+            }
+        }
+        kept
+    }
+
+    /// `text` with every match replaced by its token; borrowed when nothing
+    /// matched. `counts` is told each detector that fired.
+    pub fn redact<'a>(&self, text: &'a str, mut counts: impl FnMut(Detector)) -> Cow<'a, str> {
+        if !self.might_contain(text.as_bytes()) {
+            return Cow::Borrowed(text);
+        }
+        let found = self.find(text);
+        if found.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for f in found {
+            out.push_str(&text[at..f.start]);
+            out.push_str(f.detector.token());
+            counts(f.detector);
+            at = f.end;
+        }
+        out.push_str(&text[at..]);
+        Cow::Owned(out)
+    }
+
+    /// A cheap filter: every detector needs a digit or an `@` (possibly
+    /// encoded as `%40`/`\u0040`, which contain digits).
+    fn might_contain(&self, text: &[u8]) -> bool {
+        text.iter().any(|&b| b.is_ascii_digit() || b == b'@')
+    }
+
+    fn scan(&self, t: &[u8], emit: &mut dyn FnMut(Found)) {
+        let mut i = 0;
+        while i < t.len() {
+            let b = t[i];
+            let found = match b {
+                b'@' if self.on(Detector::Email) => pii(email_at(t, i, 1)),
+                b'%' if self.on(Detector::Email)
+                    && t[i..].len() >= 3
+                    && t[i + 1..i + 3].eq_ignore_ascii_case(b"40") =>
+                {
+                    pii(email_at(t, i, 3))
+                }
+                b'%' if self.on(Detector::Email)
+                    && t[i..].len() >= 5
+                    && t[i + 1..i + 5].eq_ignore_ascii_case(b"2540") =>
+                {
+                    pii(email_at(t, i, 5))
+                }
+                b'\\'
+                    if self.on(Detector::Email)
+                        && t[i..].len() >= 6
+                        && t[i + 1..i + 6].eq_ignore_ascii_case(b"u0040") =>
+                {
+                    pii(email_at(t, i, 6))
+                }
+                b'A'..=b'Z' if self.on(Detector::Iban) && boundary_before(t, i) => iban_at(t, i),
+                b'0'..=b'9' | b'+' | b'(' if boundary_before(t, i) => self.number_at(t, i),
+                b'a'..=b'f' | b'A'..=b'F' | b':'
+                    if self.on(Detector::Ip) && boundary_before(t, i) =>
+                {
+                    pii(ipv6_at(t, i))
+                }
+                _ => None,
+            };
+            match found {
+                Some((f, is_pii)) => {
+                    if is_pii {
+                        emit(f);
+                    }
+                    // A validated look-alike (bad checksum) is one token too:
+                    // its digit groups are not phone numbers.
+                    i = f.end.max(i + 1);
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Digit-led candidates: IP, SSN, card, phone (in that order of priority).
+    fn number_at(&self, t: &[u8], i: usize) -> Option<(Found, bool)> {
+        if t[i].is_ascii_digit() {
+            if self.on(Detector::Ip) {
+                if let Some(f) = ipv4_at(t, i).or_else(|| ipv6_at(t, i)) {
+                    return Some((f, true));
+                }
+            }
+            if self.on(Detector::Ssn) {
+                if let Some(hit) = ssn_at(t, i) {
+                    return Some(hit);
+                }
+            }
+            if self.on(Detector::CreditCard) {
+                if let Some(f) = card_at(t, i) {
+                    return Some((f, true));
+                }
+            }
+        }
+        if self.on(Detector::Phone) {
+            return pii(phone_at(t, i));
+        }
+        None
+    }
+
+    /// Scans the percent-decoded (and twice-decoded) view of `t`, mapping
+    /// matches back onto `t`.
+    fn scan_decoded(&self, t: &[u8], out: &mut Vec<Found>) {
+        let (once, map1) = percent_decode(t);
+        if once.len() == t.len() {
+            return;
+        }
+        let mut push = |f: Found, map: &dyn Fn(usize) -> usize| {
+            out.push(Found {
+                start: map(f.start),
+                end: map(f.end),
+                detector: f.detector,
+            });
+        };
+        self.scan(&once, &mut |f| push(f, &|p| map1[p]));
+        if once.contains(&b'%') {
+            let (twice, map2) = percent_decode(&once);
+            if twice.len() != once.len() {
+                let mut found = Vec::new();
+                self.scan(&twice, &mut |f| found.push(f));
+                for f in found {
+                    push(f, &|p| map1[map2[p]]);
+                }
+            }
+        }
+    }
+}
+
+/// A validator's match, as PII.
+fn pii(found: Option<Found>) -> Option<(Found, bool)> {
+    found.map(|f| (f, true))
+}
+
+/// Decodes `%XX` escapes and `+` (form encoding) into a new buffer, with the
+/// source offset of every output byte (and one past the end).
+fn percent_decode(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut out = Vec::with_capacity(t.len());
+    let mut map = Vec::with_capacity(t.len() + 1);
+    let mut i = 0;
+    while i < t.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if t[i] == b'%' && i + 2 < t.len() {
+            if let (Some(h), Some(l)) = (hex(t[i + 1]), hex(t[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                map.push(i);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if t[i] == b'+' { b' ' } else { t[i] });
+        map.push(i);
+        i += 1;
+    }
+    map.push(t.len());
+    (out, map)
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Nothing word-like right before `i` (a UUID's digit group is not a number).
+fn boundary_before(t: &[u8], i: usize) -> bool {
+    i == 0
+        || !(is_word(t[i - 1])
+            || (t[i].is_ascii_digit()
+                && matches!(t[i - 1], b'.' | b'-' | b'/' if i >= 2 && t[i - 2].is_ascii_alphanumeric())))
+}
+
+/// Nothing word-like right after `end`.
+fn boundary_after(t: &[u8], end: usize) -> bool {
+    end >= t.len()
+        || !(is_word(t[end])
+            || (matches!(t[end], b'.' | b'-')
+                && t.get(end + 1).is_some_and(|b| b.is_ascii_digit())))
+}
+
+// ----- email -----------------------------------------------------------------
+
+fn is_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-' | b'\'')
+}
+
+fn is_domain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
+}
+
+/// File extensions that look like TLDs: `logo@2x.png` is an image.
+const FILE_TLDS: [&[u8]; 12] = [
+    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"ico", b"css", b"js", b"pdf", b"avif",
+    b"bmp",
+];
+
+/// An email whose `@` (or its encoding, `at_len` bytes) is at `at`.
+fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
+    let mut start = at;
+    while start > 0 && is_local(t[start - 1]) {
+        start -= 1;
+    }
+    while start < at && t[start] == b'.' {
+        start += 1;
+    }
+    if start == at || t[at - 1] == b'.' {
+        return None;
+    }
+    let domain_start = at + at_len;
+    let mut end = domain_start;
+    while end < t.len() && is_domain(t[end]) {
+        end += 1;
+    }
+    while end > domain_start && matches!(t[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let domain = &t[domain_start..end];
+    let tld_at = domain.iter().rposition(|&b| b == b'.')?;
+    let tld = &domain[tld_at + 1..];
+    let labels_ok = domain
+        .split(|&b| b == b'.')
+        .all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-');
+    let tld_ok = tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic);
+    let file = FILE_TLDS.iter().any(|f| f.eq_ignore_ascii_case(tld));
+    (labels_ok && tld_ok && !file).then_some(Found {
+        start,
+        end,
+        detector: Detector::Email,
+    })
+}
+
+// ----- numbers ---------------------------------------------------------------
+
+/// Digits of `t[i..]` separated by single characters from `seps`: returns the
+/// end offset, the digits, and the separator count.
+fn digit_run(t: &[u8], i: usize, seps: &[u8], max_digits: usize) -> (usize, Vec<u8>, usize) {
+    let mut digits = Vec::new();
+    let mut end = i;
+    let mut j = i;
+    let mut separators = 0;
+    while j < t.len() && digits.len() < max_digits {
+        if t[j].is_ascii_digit() {
+            digits.push(t[j] - b'0');
+            j += 1;
+            end = j;
+        } else if seps.contains(&t[j])
+            && j > i
+            && t.get(j + 1).is_some_and(u8::is_ascii_digit)
+            && t[j - 1].is_ascii_digit()
+        {
+            separators += 1;
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    (end, digits, separators)
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, &d)| {
+            let d = u32::from(d);
+            if k % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Card network prefixes (IIN ranges) and lengths.
+fn card_network(d: &[u8]) -> bool {
+    let n = |k: usize| d.iter().take(k).fold(0u32, |a, &x| a * 10 + u32::from(x));
+    let len = d.len();
+    match d[0] {
+        4 => matches!(len, 13 | 16 | 19),
+        5 => (51..=55).contains(&n(2)) && len == 16,
+        2 => (2221..=2720).contains(&n(4)) && len == 16,
+        3 => {
+            (matches!(n(2), 34 | 37) && len == 15)
+                || (n(2) == 35 && (16..=19).contains(&len))
+                || (matches!(n(2), 30 | 36 | 38 | 39) && (14..=19).contains(&len))
+        }
+        6 => {
+            (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62)
+                && (16..=19).contains(&len)
+        }
+        _ => false,
+    }
+}
+
+fn card_at(t: &[u8], i: usize) -> Option<Found> {
+    let (end, digits, _) = digit_run(t, i, b" -", 19);
+    if !(13..=19).contains(&digits.len()) || !boundary_after(t, end) {
+        return None;
+    }
+    (card_network(&digits) && luhn(&digits)).then_some(Found {
+        start: i,
+        end,
+        detector: Detector::CreditCard,
+    })
+}
+
+/// An SSN-shaped `ddd-dd-dddd` at `i`, and whether it is a valid SSN.
+fn ssn_at(t: &[u8], i: usize) -> Option<(Found, bool)> {
+    let s = t.get(i..i + 11)?;
+    let shape = s.iter().enumerate().all(|(k, &b)| match k {
+        3 | 6 => b == b'-',
+        _ => b.is_ascii_digit(),
+    });
+    if !shape || !boundary_after(t, i + 11) {
+        return None;
+    }
+    let area = &s[0..3];
+    let valid = area != b"000"
+        && area != b"666"
+        && area[0] != b'9'
+        && &s[4..6] != b"00"
+        && &s[7..11] != b"0000";
+    let found = Found {
+        start: i,
+        end: i + 11,
+        detector: Detector::Ssn,
+    };
+    Some((found, valid))
+}
+
+fn phone_at(t: &[u8], i: usize) -> Option<Found> {
+    let (start, international) = match t[i] {
+        b'+' if t.get(i + 1).is_some_and(u8::is_ascii_digit) => (i + 1, true),
+        b'(' if t.get(i + 1).is_some_and(u8::is_ascii_digit) => (i, false),
+        b'0'..=b'9' => (i, false),
+        _ => return None,
+    };
+    // Allow "(555) 010-0100": a parenthesized first group.
+    let (mut j, mut digits, mut groups) = (start, 0usize, 0usize);
+    let mut paren = false;
+    if t[j] == b'(' {
+        let close = t[j + 1..].iter().position(|&b| b == b')')? + j + 1;
+        let inner = &t[j + 1..close];
+        if !(2..=5).contains(&inner.len()) || !inner.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        digits += inner.len();
+        groups += 1;
+        paren = true;
+        j = close + 1;
+        if t.get(j) == Some(&b' ') {
+            j += 1;
+        }
+    }
+    let (end, run, seps) = digit_run(t, j, if international { b" -.+" } else { b" -." }, 15);
+    digits += run.len();
+    groups += seps + usize::from(!run.is_empty());
+    if run.is_empty() || !boundary_after(t, end) || digits > 15 {
+        return None;
+    }
+    let first = if paren { 1 } else { run[0] };
+    let ok = if international {
+        (8..=15).contains(&digits) && run[0] != 0
+    } else {
+        // National: grouped like a phone, and either a trunk prefix 0, a
+        // parenthesized area code, or ten digits (NANP).
+        (7..=12).contains(&digits) && groups >= 2 && (first == 0 || paren || digits == 10)
+    };
+    ok.then_some(Found {
+        start: i,
+        end,
+        detector: Detector::Phone,
+    })
+}
+
+fn ipv4_at(t: &[u8], i: usize) -> Option<Found> {
+    let mut j = i;
+    for octet in 0..4 {
+        let s = j;
+        while j < t.len() && t[j].is_ascii_digit() && j - s < 3 {
+            j += 1;
+        }
+        let part = std::str::from_utf8(&t[s..j]).ok()?;
+        if part.is_empty()
+            || part.parse::<u16>().ok()? > 255
+            || (part.len() > 1 && part.starts_with('0'))
+        {
+            return None;
+        }
+        if octet < 3 {
+            if t.get(j) != Some(&b'.') {
+                return None;
+            }
+            j += 1;
+        }
+    }
+    // "1.2.3.4.5" or "1.2.3.4a" is something else.
+    if j < t.len()
+        && (is_word(t[j]) || (t[j] == b'.' && t.get(j + 1).is_some_and(u8::is_ascii_digit)))
+    {
+        return None;
+    }
+    Some(Found {
+        start: i,
+        end: j,
+        detector: Detector::Ip,
+    })
+}
+
+fn ipv6_at(t: &[u8], i: usize) -> Option<Found> {
+    let mut end = i;
+    let mut colons = 0;
+    while end < t.len()
+        && (t[end].is_ascii_hexdigit() || t[end] == b':' || t[end] == b'.')
+        && end - i < 45
+    {
+        colons += usize::from(t[end] == b':');
+        end += 1;
+    }
+    // Trailing dots are punctuation, not part of the address.
+    while end > i && t[end - 1] == b'.' {
+        end -= 1;
+    }
+    if colons < 2 || (end < t.len() && is_word(t[end])) {
+        return None;
+    }
+    let text = std::str::from_utf8(&t[i..end]).ok()?;
+    text.parse::<Ipv6Addr>().ok().map(|_| Found {
+        start: i,
+        end,
+        detector: Detector::Ip,
+    })
+}
+
+/// An IBAN-shaped run at `i`, and whether its checksum holds.
+fn iban_at(t: &[u8], i: usize) -> Option<(Found, bool)> {
+    let head = t.get(i..i + 4)?;
+    if !(head[0].is_ascii_uppercase()
+        && head[1].is_ascii_uppercase()
+        && head[2].is_ascii_digit()
+        && head[3].is_ascii_digit())
+    {
+        return None;
+    }
+    // Alphanumerics, optionally in groups of four separated by one space.
+    let mut chars = Vec::with_capacity(34);
+    let mut j = i;
+    let mut end = i;
+    while j < t.len() && chars.len() < 34 {
+        let b = t[j];
+        if b.is_ascii_digit() || b.is_ascii_uppercase() {
+            chars.push(b);
+            j += 1;
+            end = j;
+        } else if b == b' '
+            && chars.len() % 4 == 0
+            && t.get(j + 1).is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    if !(15..=34).contains(&chars.len()) || !boundary_after(t, end) {
+        return None;
+    }
+    // mod-97 over the rearranged, letter-expanded number.
+    let rearranged = chars[4..].iter().chain(&chars[..4]);
+    let mut rem: u32 = 0;
+    for &c in rearranged {
+        if c.is_ascii_digit() {
+            rem = (rem * 10 + u32::from(c - b'0')) % 97;
+        } else {
+            rem = (rem * 100 + u32::from(c - b'A' + 10)) % 97;
+        }
+    }
+    let found = Found {
+        start: i,
+        end,
+        detector: Detector::Iban,
+    };
+    Some((found, rem == 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn redact(text: &str) -> String {
+        Scanner::default().redact(text, |_| {}).into_owned()
+    }
+
+    #[test]
+    fn finds_each_kind_in_context() {
+        let cases = [
+            // email
+            ("mail jane.doe@example.com now", "mail [email] now"),
+            ("Jane.Doe+news@Mail.Example.CO.UK", "[email]"),
+            ("mailto:buyer@example.com", "mailto:[email]"),
+            ("?email=jane%40example.com&x=1", "?email=[email]&x=1"),
+            ("?email=jane%2540example.com", "?email=[email]"),
+            (
+                "{\\\"e\\\":\\\"jane\\u0040example.com\\\"}",
+                "{\\\"e\\\":\\\"[email]\\\"}",
+            ),
+            // phone
+            ("call +1-555-0100 today", "call [phone] today"),
+            ("+44 20 7946 0958", "[phone]"),
+            ("tel: (555) 010-0100", "tel: [phone]"),
+            ("020 7946 0958", "[phone]"),
+            ("555-010-0100", "[phone]"),
+            ("phone=%2B44+20+7946+0958", "phone=[phone]"),
+            // cards, with and without separators
+            ("card 4111 1111 1111 1111 ok", "card [credit_card] ok"),
+            ("4111-1111-1111-1111", "[credit_card]"),
+            ("5500005555555559", "[credit_card]"),
+            ("378282246310005", "[credit_card]"),
+            // iban
+            ("IBAN DE89 3704 0044 0532 0130 00.", "IBAN [iban]."),
+            ("GB82WEST12345698765432", "[iban]"),
+            // ip
+            ("from 203.0.113.7:443", "from [ip]:443"),
+            ("v6 2001:db8::1 and ::1.", "v6 [ip] and [ip]."),
+            ("fe80::1ff:fe23:4567:890a", "[ip]"),
+            // ssn
+            ("ssn 123-45-6789", "ssn [ssn]"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn leaves_look_alikes_alone() {
+        let untouched = [
+            "0fe1459d-fefa-44de-9052-4765f994ce7c",           // UUID
+            "ajs-next-1795469208096-0fe1459d-fefa-44de-9052", // messageId with epoch ms
+            "1795469208096",                                  // epoch ms, Luhn or not
+            "1795469220",                                     // epoch s
+            "1795469220.867",                                 // epoch with fraction
+            "ord-1",
+            "order 100234987",           // order number
+            "4111 1111 1111 1112",       // Luhn-invalid
+            "1234567812345678",          // Luhn-valid but no card network
+            "version 1.84.3 and 3.34.1", // versions
+            "npm:next-1.84.3",
+            "logo@2x.png",
+            "@segment/analytics-next",
+            "@scope/package",
+            "price 42.50 EUR, 1 000 000 units, 1,299.99",
+            "#ff00aa and #FFF",
+            "2026-11-23T21:26:48.096Z", // timestamps
+            "12:30:45",                 // time, not IPv6
+            "aa:bb:cc:dd:ee:ff",        // MAC, not IPv6
+            "1.2.3.4.5",                // not an IPv4
+            "999.1.1.1",
+            "DE89 3704 0044 0532 0130 01", // IBAN with a bad checksum
+            "000-12-3456",                 // invalid SSN area
+            "http://localhost:18091/segment-browser.html?base=http%3A%2F%2F127",
+            "plain text with no numbers",
+            "",
+        ];
+        for text in untouched {
+            assert_eq!(Scanner::default().find(text), [], "{text}");
+        }
+    }
+
+    #[test]
+    fn only_enabled_detectors_run() {
+        let emails = Scanner::new(&[Detector::Email]);
+        assert_eq!(
+            emails.redact("a@b.example +1-555-0100", |_| {}),
+            "[email] +1-555-0100"
+        );
+        let mut seen = Vec::new();
+        Scanner::default().redact("a@b.example +1-555-0100", |d| seen.push(d));
+        assert_eq!(seen, [Detector::Email, Detector::Phone]);
+    }
+
+    #[test]
+    fn nothing_found_means_nothing_allocated() {
+        let text = "Harness page: segment-browser 2026-11-23";
+        assert!(matches!(
+            Scanner::default().redact(text, |_| {}),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for d in Detector::ALL {
+            assert_eq!(Detector::from_name(d.name()), Some(d));
+        }
+        assert_eq!(Detector::from_name("passport"), None);
+    }
+
+    fn email() -> impl Strategy<Value = String> {
+        (
+            "[a-z][a-z0-9._+-]{0,10}[a-z0-9]",
+            "[a-z][a-z0-9-]{0,8}[a-z0-9]",
+            "(com|org|net|de|io)",
+        )
+            .prop_filter("no double dots", |(l, _, _)| !l.contains(".."))
+            .prop_map(|(l, d, t)| format!("{l}@{d}.{t}"))
+    }
+
+    fn card() -> impl Strategy<Value = String> {
+        // A Visa-prefixed 16-digit number with a correct check digit.
+        prop::collection::vec(0u8..10, 14).prop_map(|mut body| {
+            body.insert(0, 4);
+            let check = (0..10).find(|c| {
+                let mut d = body.clone();
+                d.push(*c);
+                luhn(&d)
+            });
+            body.push(check.unwrap());
+            body.chunks(4)
+                .map(|g| g.iter().map(|d| char::from(b'0' + d)).collect::<String>())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in ".*") {
+            let _ = Scanner::default().redact(&text, |_| {});
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_encoded_text(text in "[%0-9a-fA-F+@.:u\\\\ -]{0,40}") {
+            let _ = Scanner::default().redact(&text, |_| {});
+        }
+
+        #[test]
+        fn generated_pii_never_survives(
+            prefix in "[a-z ]{0,12}",
+            suffix in "[a-z ]{0,12}",
+            email in email(),
+            card in card(),
+            octets in prop::array::uniform4(0u8..=255),
+        ) {
+            let ip = format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]);
+            let text = format!("{prefix} {email} {suffix} {card} ({ip}) {prefix}");
+            let out = redact(&text);
+            prop_assert!(!out.contains(&email), "{out}");
+            prop_assert!(!out.contains(&card), "{out}");
+            prop_assert!(!out.contains(&ip), "{out}");
+            let encoded = text.replace('@', "%40");
+            prop_assert!(!redact(&encoded).contains(&email.replace('@', "%40")));
+        }
+    }
+}
