@@ -4,3 +4,5 @@
 //! logs field values.
 
 pub mod pii;
+pub mod rules;
+pub mod selector;

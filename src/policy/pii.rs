@@ -192,7 +192,7 @@ impl Scanner {
                 b'a'..=b'f' | b'A'..=b'F' | b':'
                     if self.on(Detector::Ip) && boundary_before(t, i) =>
                 {
-                    pii(ipv6_at(t, i))
+                    ipv6_at(t, i).map(|f| (f, !is_network(&t[f.start..f.end])))
                 }
                 _ => None,
             };
@@ -215,7 +215,7 @@ impl Scanner {
         if t[i].is_ascii_digit() {
             if self.on(Detector::Ip) {
                 if let Some(f) = ipv4_at(t, i).or_else(|| ipv6_at(t, i)) {
-                    return Some((f, true));
+                    return Some((f, !is_network(&t[f.start..f.end])));
                 }
             }
             if self.on(Detector::Ssn) {
@@ -515,6 +515,21 @@ fn phone_at(t: &[u8], i: usize) -> Option<Found> {
     })
 }
 
+/// A host-zeroed address (IPv4 `x.y.z.0`, IPv6 with a zero interface id) is
+/// a network, not a person: what `truncate_ip` leaves is not redacted again.
+fn is_network(text: &[u8]) -> bool {
+    match std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<std::net::IpAddr>().ok())
+    {
+        Some(std::net::IpAddr::V4(a)) => a.octets()[3] == 0,
+        Some(std::net::IpAddr::V6(a)) => {
+            u128::from(a) & u128::from(u64::MAX) == 0 && !a.is_unspecified()
+        }
+        None => false,
+    }
+}
+
 fn ipv4_at(t: &[u8], i: usize) -> Option<Found> {
     let mut j = i;
     for octet in 0..4 {
@@ -664,6 +679,10 @@ mod tests {
             // ip
             ("from 203.0.113.7:443", "from [ip]:443"),
             ("v6 2001:db8::1 and ::1.", "v6 [ip] and [ip]."),
+            (
+                "net 203.0.113.0 and 2001:db8:1:: stay",
+                "net 203.0.113.0 and 2001:db8:1:: stay",
+            ),
             ("fe80::1ff:fe23:4567:890a", "[ip]"),
             // ssn
             ("ssn 123-45-6789", "ssn [ssn]"),
@@ -781,9 +800,10 @@ mod tests {
             suffix in "[a-z ]{0,12}",
             email in email(),
             card in card(),
-            octets in prop::array::uniform4(0u8..=255),
+            octets in prop::array::uniform3(0u8..=255),
+            host in 1u8..=255,
         ) {
-            let ip = format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]);
+            let ip = format!("{}.{}.{}.{host}", octets[0], octets[1], octets[2]);
             let text = format!("{prefix} {email} {suffix} {card} ({ip}) {prefix}");
             let out = redact(&text);
             prop_assert!(!out.contains(&email), "{out}");
