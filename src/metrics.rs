@@ -67,6 +67,10 @@ pub struct Metrics {
     pub connections: IntGauge,
     /// Consent decisions, per destination, decision and reason.
     pub consent_decisions: IntCounterVec,
+    /// Values changed by each rule.
+    pub rule_applied: IntCounterVec,
+    /// PII matches replaced, per detector.
+    pub pii_redacted: IntCounterVec,
 }
 
 impl Metrics {
@@ -157,6 +161,22 @@ impl Metrics {
             .expect("valid metric"),
             connections: IntGauge::new("privgate_open_connections", "Open client connections.")
                 .expect("valid metric"),
+            rule_applied: IntCounterVec::new(
+                Opts::new(
+                    "privgate_rule_applied_total",
+                    "Values changed by a privacy rule.",
+                ),
+                &["rule"],
+            )
+            .expect("valid metric"),
+            pii_redacted: IntCounterVec::new(
+                Opts::new(
+                    "privgate_pii_redacted_total",
+                    "PII matches replaced, per detector.",
+                ),
+                &["detector"],
+            )
+            .expect("valid metric"),
             consent_decisions: IntCounterVec::new(
                 Opts::new(
                     "privgate_consent_decisions_total",
@@ -192,6 +212,8 @@ impl Metrics {
             Box::new(m.passthrough.clone()),
             Box::new(m.connections.clone()),
             Box::new(m.consent_decisions.clone()),
+            Box::new(m.rule_applied.clone()),
+            Box::new(m.pii_redacted.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

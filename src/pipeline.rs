@@ -10,9 +10,14 @@
 //! counted.
 
 use crate::consent::{Consent, Requirement};
+use crate::crypto::Keyring;
 use crate::event::Event;
 use crate::metrics::Metrics;
+use crate::policy::pii::Detector;
+use crate::policy::rules::{self, Rule};
+use crate::policy::selector::Selector;
 use prometheus::IntCounter;
+use std::sync::Arc;
 
 /// What a stage decided.
 #[derive(Debug)]
@@ -44,6 +49,77 @@ impl Stage for PassThrough {
     }
 }
 
+/// Privacy rules (and an allow list) run on the event's JSON tree.
+pub struct PolicyStage {
+    rules: Vec<Rule>,
+    allow: Option<Vec<Selector>>,
+    keys: Arc<Keyring>,
+    metrics: Metrics,
+}
+
+struct Counted<'a>(&'a Metrics);
+
+impl rules::Observer for Counted<'_> {
+    fn applied(&mut self, rule: &Rule, count: usize) {
+        self.0
+            .rule_applied
+            .with_label_values(&[&rule.id])
+            .inc_by(count as u64);
+    }
+    fn redacted(&mut self, detector: Detector) {
+        self.0
+            .pii_redacted
+            .with_label_values(&[detector.name()])
+            .inc();
+    }
+}
+
+impl PolicyStage {
+    /// A stage running `rules`, then `allow`.
+    pub fn new(
+        rules: Vec<Rule>,
+        allow: Option<Vec<Selector>>,
+        keys: Arc<Keyring>,
+        metrics: &Metrics,
+    ) -> PolicyStage {
+        PolicyStage {
+            rules,
+            allow,
+            keys,
+            metrics: metrics.clone(),
+        }
+    }
+
+    /// Applies the stage to a JSON tree, reporting to `observer`.
+    pub fn apply(&self, value: &mut serde_json::Value, observer: &mut dyn rules::Observer) {
+        rules::apply(
+            &self.rules,
+            self.allow.as_deref(),
+            value,
+            &self.keys,
+            observer,
+        );
+    }
+}
+
+impl Stage for PolicyStage {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    fn process(&self, event: Event) -> Verdict {
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&event.body) else {
+            return Verdict::Drop("invalid_event");
+        };
+        self.apply(&mut value, &mut Counted(&self.metrics));
+        let body = serde_json::to_vec(&value).expect("a JSON tree serializes");
+        Verdict::Keep(Event {
+            body: body.into(),
+            meta: event.meta,
+        })
+    }
+}
+
 /// One destination's part of the pipeline.
 pub struct DestinationPipeline {
     /// Its name (metric label).
@@ -66,8 +142,23 @@ pub struct Pipeline {
 impl Pipeline {
     /// Builds the pipeline for `config`.
     pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
+        let policy = |rules: &[Rule], allow: &Option<Vec<Selector>>| -> Vec<Box<dyn Stage>> {
+            if rules.is_empty() && allow.is_none() {
+                return Vec::new();
+            }
+            vec![Box::new(PolicyStage::new(
+                rules.to_vec(),
+                allow.clone(),
+                config.keyring.clone(),
+                metrics,
+            ))]
+        };
+        let mut global = policy(&config.rules, &None);
+        if global.is_empty() {
+            global.push(Box::new(PassThrough));
+        }
         Pipeline {
-            global: vec![Box::new(PassThrough)],
+            global,
             consent,
             destinations: config
                 .destinations
@@ -75,7 +166,7 @@ impl Pipeline {
                 .map(|d| DestinationPipeline {
                     name: d.name.clone(),
                     consent: d.consent.clone(),
-                    stages: Vec::new(),
+                    stages: policy(&d.rules, &d.allow),
                     forwarded: metrics.consent_decisions.with_label_values(&[
                         d.name.as_str(),
                         "forward",
@@ -94,6 +185,12 @@ impl Pipeline {
     /// Runs `event` through the pipeline for each destination in `targets`,
     /// calling `emit(slot, verdict)` with each target's position in `targets`.
     pub fn route(&self, event: Event, targets: &[usize], mut emit: impl FnMut(usize, Verdict)) {
+        // Consent is read from the event as the client sent it, before any
+        // rule may remove or hash the signals.
+        let needs_consent = targets
+            .iter()
+            .any(|&d| !self.destinations[d].consent.purposes.is_empty());
+        let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
         let event = match run(&self.global, event) {
             Verdict::Keep(event) => event,
             Verdict::Drop(reason) => {
@@ -103,10 +200,6 @@ impl Pipeline {
                 return;
             }
         };
-        let needs_consent = targets
-            .iter()
-            .any(|&d| !self.destinations[d].consent.purposes.is_empty());
-        let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
         for (slot, &d) in targets.iter().enumerate() {
             let dest = &self.destinations[d];
             if let Some(signals) = &signals {

@@ -40,6 +40,8 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// Hashing and encryption keys.
     pub keyring: std::sync::Arc<crate::crypto::Keyring>,
+    /// Global rules, in order.
+    pub rules: Vec<crate::policy::rules::Rule>,
 }
 
 /// `[server]`, validated.
@@ -97,6 +99,10 @@ pub struct DestinationConfig {
     pub encrypt: Encrypt,
     /// Consent this destination requires.
     pub consent: crate::consent::Requirement,
+    /// This destination's rules, after the global ones.
+    pub rules: Vec<crate::policy::rules::Rule>,
+    /// Fields kept (minimization); everything when `None`.
+    pub allow: Option<Vec<crate::policy::selector::Selector>>,
 }
 
 /// Delivery-specific settings.
@@ -341,7 +347,7 @@ impl Config {
             .collect();
         let _ = writeln!(
             out,
-            "consent: default {default}; {}; opt-out registry {}; rules: 0",
+            "consent: default {default}; {}; opt-out registry {}",
             if required.is_empty() {
                 "no destination requires consent".to_owned()
             } else {
@@ -352,6 +358,26 @@ impl Config {
                 .as_ref()
                 .map_or("none".to_owned(), |p| p.display().to_string())
         );
+        let _ = writeln!(out, "rules ({} global):", self.rules.len());
+        let describe = |r: &crate::policy::rules::Rule| {
+            format!("{} {} {}", r.id, r.action.name(), r.select.join(", "))
+        };
+        for r in &self.rules {
+            let _ = writeln!(out, "  {}", describe(r));
+        }
+        for d in &self.destinations {
+            for r in &d.rules {
+                let _ = writeln!(out, "  {} only: {}", d.name, describe(r));
+            }
+            if let Some(allow) = &d.allow {
+                let _ = writeln!(
+                    out,
+                    "  {} only: allow {} field pattern(s), everything else removed",
+                    d.name,
+                    allow.len()
+                );
+            }
+        }
         out
     }
 }
@@ -564,14 +590,12 @@ impl Validator<'_> {
             );
         }
 
-        if let Some(rule) = file.rules.first() {
-            self.problem(
-                rule.span(),
-                "rules[0]".into(),
-                "privacy rules are not supported by this build; refusing to run rather than ignore them".into(),
-                "remove the [[rules]] tables, or run a privgate build with the privacy engine",
-            );
-        }
+        let rules = file
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| self.rule(r, &format!("rules[{i}]"), &keyring))
+            .collect();
 
         Config {
             path: path.to_owned(),
@@ -604,7 +628,163 @@ impl Validator<'_> {
                 ),
             },
             keyring: std::sync::Arc::new(keyring),
+            rules,
         }
+    }
+
+    /// Compiles one rule; `id` is its position for errors and metrics.
+    fn rule(
+        &mut self,
+        rule: &schema::Rule,
+        position: &str,
+        keyring: &crate::crypto::Keyring,
+    ) -> Option<crate::policy::rules::Rule> {
+        use crate::policy::pii::{Detector, Scanner};
+        use crate::policy::rules::{Action, Normalize};
+        use schema::RuleAction as A;
+        let before = self.problems.len();
+        let action = *rule.action.get_ref();
+        let name = match action {
+            A::Drop => "drop",
+            A::Hash => "hash",
+            A::RedactPii => "redact_pii",
+            A::TruncateIp => "truncate_ip",
+            A::ScrubUrl => "scrub_url",
+        };
+        // Options that do not belong to the action are errors, not ignored.
+        let misplaced = [
+            (
+                "normalize",
+                rule.normalize.as_ref().map(|v| v.span()),
+                action != A::Hash,
+            ),
+            (
+                "detectors",
+                rule.detectors.as_ref().map(|v| v.span()),
+                !matches!(action, A::RedactPii | A::ScrubUrl),
+            ),
+            (
+                "keep_params",
+                rule.keep_params.as_ref().map(|v| v.span()),
+                action != A::ScrubUrl,
+            ),
+            (
+                "ipv4_prefix",
+                rule.ipv4_prefix.as_ref().map(|v| v.span()),
+                action != A::TruncateIp,
+            ),
+            (
+                "ipv6_prefix",
+                rule.ipv6_prefix.as_ref().map(|v| v.span()),
+                action != A::TruncateIp,
+            ),
+        ];
+        for (option, span, wrong) in misplaced {
+            if let (Some(span), true) = (span, wrong) {
+                self.problem(
+                    span,
+                    format!("{position}.{option}"),
+                    format!("`{option}` does not apply to action = \"{name}\""),
+                    "remove it, or change the action",
+                );
+            }
+        }
+        let mut selectors = Vec::new();
+        let select = rule.select.get_ref().list();
+        if select.is_empty() {
+            self.problem(
+                rule.select.span(),
+                format!("{position}.select"),
+                "selects nothing".into(),
+                "write e.g. select = \"@email\" or [\"userId\", \"**.email\"]",
+            );
+        }
+        for text in &select {
+            match crate::policy::selector::Selector::parse(text) {
+                Ok(s) => selectors.extend(s),
+                Err(e) => self.problem(rule.select.span(), format!("{position}.select"), e.to_string(), "selectors are dotted paths with `*`, `**`, `[*]`/`[N]`, or a semantic field such as @email"),
+            }
+        }
+        let scanner = match &rule.detectors {
+            None => Scanner::default(),
+            Some(list) => {
+                let mut detectors = Vec::new();
+                for d in list.get_ref() {
+                    match Detector::from_name(d) {
+                        Some(d) => detectors.push(d),
+                        None => self.problem(
+                            list.span(),
+                            format!("{position}.detectors"),
+                            format!("unknown detector `{d}`"),
+                            "use email, phone, credit_card, iban, ip, ssn",
+                        ),
+                    }
+                }
+                Scanner::new(&detectors)
+            }
+        };
+        let prefix = |v: &Option<Spanned<u8>>, default: u8| {
+            v.as_ref()
+                .map_or((default, 0..0), |p| (*p.get_ref(), p.span()))
+        };
+        let (v4, v4_span) = prefix(&rule.ipv4_prefix, 24);
+        let (v6, v6_span) = prefix(&rule.ipv6_prefix, 48);
+        if v4 > 32 {
+            self.problem(
+                v4_span,
+                format!("{position}.ipv4_prefix"),
+                format!("{v4} is longer than an IPv4 address"),
+                "use 0 to 32; 24 keeps the network, drops the host",
+            );
+        }
+        if v6 > 128 {
+            self.problem(
+                v6_span,
+                format!("{position}.ipv6_prefix"),
+                format!("{v6} is longer than an IPv6 address"),
+                "use 0 to 128; 48 is the usual site prefix",
+            );
+        }
+        if action == A::Hash && keyring.active_hmac().is_none() {
+            self.problem(rule.action.span(), format!("{position}.action"), "hash needs an active HMAC key".into(), "add [keys] hmac = [{ id = \"h1\", secret = \"env:PRIVGATE_HMAC_H1\" }] (make one with `privgate keygen`)");
+        }
+        let id = match &rule.name {
+            Some(n) => {
+                let valid = !n.get_ref().is_empty()
+                    && n.get_ref().len() <= 64
+                    && n.get_ref()
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !valid {
+                    self.problem(n.span(), format!("{position}.name"), format!("`{}` is not a valid rule name", n.get_ref()), "use 1-64 characters from a-z, A-Z, 0-9, '-' and '_' (names become metric labels)");
+                }
+                n.get_ref().clone()
+            }
+            None => position.to_owned(),
+        };
+        let action = match action {
+            A::Drop => Action::Drop,
+            A::Hash => Action::Hash(
+                rule.normalize
+                    .as_ref()
+                    .map_or(Normalize::Auto, |n| *n.get_ref()),
+            ),
+            A::RedactPii => Action::RedactPii(scanner),
+            A::TruncateIp => Action::TruncateIp { v4, v6 },
+            A::ScrubUrl => Action::ScrubUrl {
+                keep: rule
+                    .keep_params
+                    .as_ref()
+                    .map_or_else(Vec::new, |k| k.get_ref().clone()),
+                scanner,
+            },
+        };
+        (self.problems.len() == before).then_some(crate::policy::rules::Rule {
+            id,
+            select,
+            selectors,
+            action,
+        })
     }
 
     /// Resolves and checks `[keys]`: ids unique and usable as a JWE `kid`,
@@ -900,7 +1080,35 @@ impl Validator<'_> {
                 "add [keys] encryption = [{ id = \"e1\", key = \"file:keys/e1.key\" }] (make a key with `privgate keygen`)",
             );
         }
+        let rules = d
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(r, rule)| {
+                self.rule(rule, &format!("destinations[{i}].rules[{r}]"), keyring)
+            })
+            .collect();
+        let allow = d.allow.as_ref().map(|list| {
+            list.iter()
+                .flat_map(
+                    |text| match crate::policy::selector::Selector::parse(text.get_ref()) {
+                        Ok(selectors) => selectors,
+                        Err(e) => {
+                            self.problem(
+                                text.span(),
+                                key("allow"),
+                                e.to_string(),
+                                "see docs/config.md#selectors",
+                            );
+                            Vec::new()
+                        }
+                    },
+                )
+                .collect()
+        });
         DestinationConfig {
+            rules,
+            allow,
             consent: crate::consent::Requirement {
                 purposes: d.require_consent.clone(),
                 mode: d.consent_match,
@@ -1164,10 +1372,41 @@ headers = { Authorization = "Bearer abc" }
     }
 
     #[test]
-    fn rules_are_refused_rather_than_ignored() {
-        let text = format!("{MINIMAL}\n[[rules]]\nselect = \"@ip\"\naction = \"truncate_ip\"\n");
-        let err = load(&text).unwrap_err();
-        assert_eq!(err.problems[0].key, "rules[0]");
+    fn rules_compile_and_mistakes_point_at_their_line() {
+        let ok = format!(
+            "{MINIMAL}allow = [\"type\", \"properties.*\"]\n[[destinations.rules]]\nselect = \"context.ip\"\naction = \"truncate_ip\"\nipv4_prefix = 16\n[[rules]]\nname = \"scrub\"\nselect = [\"@url\", \"@referrer\"]\naction = \"scrub_url\"\nkeep_params = [\"utm_*\"]\n"
+        );
+        let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.rules[0].id, "scrub");
+        assert_eq!(config.rules[0].selectors.len(), 4);
+        assert_eq!(
+            config.destinations[0].rules[0].id,
+            "destinations[0].rules[0]"
+        );
+        assert_eq!(config.destinations[0].allow.as_ref().unwrap().len(), 2);
+
+        let bad = format!("{MINIMAL}[[rules]]\nselect = \"@ip\"\naction = \"truncate\"\n");
+        let err = load(&bad).unwrap_err();
+        assert_eq!(err.problems[0].line, Some(11));
+        assert!(err.problems[0]
+            .message
+            .contains("unknown variant `truncate`"));
+
+        let bad = format!(
+            "{MINIMAL}[[rules]]\nselect = \"a..b\"\naction = \"hash\"\nkeep_params = [\"x\"]\n[[rules]]\nselect = \"**\"\naction = \"redact_pii\"\ndetectors = [\"passport\"]\n"
+        );
+        let err = load(&bad).unwrap_err();
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "rules[0].keep_params",
+                "rules[0].select",
+                "rules[0].action",
+                "rules[1].detectors"
+            ]
+        );
+        assert_eq!(err.problems[1].line, Some(10));
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub struct File {
     /// Keys for hashing and encryption.
     #[serde(default)]
     pub keys: Keys,
-    /// Privacy rules (the privacy engine is not in this build yet).
+    /// Global privacy rules, applied in order to every event.
     #[serde(default)]
-    pub rules: Vec<Spanned<toml::Table>>,
+    pub rules: Vec<Rule>,
 }
 
 /// `[server]`: the listener trackers talk to.
@@ -280,6 +280,11 @@ pub struct Destination {
     /// `payload`: every batch body becomes a JWE (AES-256-GCM, active key).
     #[serde(default = "Destination::default_encrypt")]
     pub encrypt: Spanned<Encrypt>,
+    /// Only these fields reach the destination (minimization); all when unset.
+    pub allow: Option<Vec<Spanned<String>>>,
+    /// This destination's own rules, after the global ones.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
     /// Purposes an event must have consent for to reach this destination.
     #[serde(default)]
     pub require_consent: Vec<String>,
@@ -444,4 +449,62 @@ impl Default for Consent {
             opt_out_reload_interval: Consent::default_reload(),
         }
     }
+}
+
+/// `select = "path"` or `select = ["path", "@field"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Select {
+    /// One selector.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Select {
+    /// The selectors as written.
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Select::One(s) => vec![s.clone()],
+            Select::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// What a rule does.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Remove the selected values.
+    Drop,
+    /// Keyed hash (HMAC-SHA256) of the selected values.
+    Hash,
+    /// Replace PII in the selected strings by typed tokens.
+    RedactPii,
+    /// Zero the host part of selected IP addresses.
+    TruncateIp,
+    /// Clean selected URLs.
+    ScrubUrl,
+}
+
+/// `[[rules]]`: one privacy rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A name for metrics and `explain` (default: its position).
+    pub name: Option<Spanned<String>>,
+    /// What it applies to.
+    pub select: Spanned<Select>,
+    /// What it does.
+    pub action: Spanned<RuleAction>,
+    /// `hash`: `auto` (default), `email`, `phone` or `none`.
+    pub normalize: Option<Spanned<crate::policy::rules::Normalize>>,
+    /// `redact_pii`, `scrub_url`: detectors to run (default: all).
+    pub detectors: Option<Spanned<Vec<String>>>,
+    /// `scrub_url`: query parameters kept (globs with `*`).
+    pub keep_params: Option<Spanned<Vec<String>>>,
+    /// `truncate_ip`: IPv4 prefix kept (default 24).
+    pub ipv4_prefix: Option<Spanned<u8>>,
+    /// `truncate_ip`: IPv6 prefix kept (default 48).
+    pub ipv6_prefix: Option<Spanned<u8>>,
 }
