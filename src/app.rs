@@ -66,6 +66,13 @@ pub struct Running {
 /// Starts everything `config` describes. Must be called inside a tokio runtime.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let metrics = Metrics::new();
+    if config
+        .keyring
+        .active_hmac()
+        .is_some_and(|k| k.id() == "demo")
+    {
+        tracing::warn!("hashing with the public demo key (id \"demo\"): hashes protect nothing; make your own key, see keys/README.md");
+    }
     let bind = |what, addr| async move {
         TcpListener::bind(addr)
             .await
