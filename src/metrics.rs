@@ -7,7 +7,7 @@
 //! or a field value.
 
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -24,6 +24,8 @@ pub enum DropReason {
     Shutdown,
     /// The file or stdout sink could not be written.
     WriteFailed,
+    /// `encrypt = "payload"` could not seal the batch; never sent in the clear.
+    EncryptFailed,
 }
 
 impl DropReason {
@@ -35,6 +37,7 @@ impl DropReason {
             DropReason::RetriesExhausted => "retries_exhausted",
             DropReason::Shutdown => "shutdown",
             DropReason::WriteFailed => "write_failed",
+            DropReason::EncryptFailed => "encrypt_failed",
         }
     }
 }
@@ -71,6 +74,9 @@ pub struct Metrics {
     pub rule_applied: IntCounterVec,
     /// PII matches replaced, per detector.
     pub pii_redacted: IntCounterVec,
+    /// Values or batch bodies that could not be encrypted (and so were not
+    /// sent in the clear: the field or batch is dropped instead).
+    pub encrypt_errors: IntCounter,
 }
 
 impl Metrics {
@@ -177,6 +183,11 @@ impl Metrics {
                 &["detector"],
             )
             .expect("valid metric"),
+            encrypt_errors: IntCounter::new(
+                "privgate_encrypt_errors_total",
+                "Fields or batch bodies that could not be encrypted and were dropped rather than sent in the clear.",
+            )
+            .expect("valid metric"),
             consent_decisions: IntCounterVec::new(
                 Opts::new(
                     "privgate_consent_decisions_total",
@@ -214,6 +225,7 @@ impl Metrics {
             Box::new(m.consent_decisions.clone()),
             Box::new(m.rule_applied.clone()),
             Box::new(m.pii_redacted.clone()),
+            Box::new(m.encrypt_errors.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

@@ -1,164 +1,145 @@
-//! The stages an event passes through between ingest and forwarding, and its
-//! routing to destinations.
+//! What happens to an event between ingest and forwarding, and its routing
+//! to destinations.
 //!
-//! Order for one event: global stages (in order), then for each of the
-//! source's destinations: the consent decision for that destination, then
-//! the destination's own stages on its own copy. So one event can reach an
-//! analytics backend and not an advertising one. Consent signals are read
-//! once per event, and only when some destination requires consent.
-//! Stages never do I/O and never log field values; a dropped event is only
-//! counted.
+//! Order for one event: consent signals are read (once, and only when some
+//! destination requires consent), the global rules run, then for each of
+//! the source's destinations: the consent decision for that destination,
+//! then the destination's own rules and allow list on its own copy. So one
+//! event can reach an analytics backend and not an advertising one. The
+//! server ([`Pipeline::route`]) and `privgate explain`
+//! ([`Pipeline::explain`]) share this one code path. Nothing here does I/O
+//! or logs field values; a dropped event is only counted.
 
 use crate::consent::{Consent, Requirement};
 use crate::crypto::Keyring;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::policy::pii::Detector;
-use crate::policy::rules::{self, Rule};
-use crate::policy::selector::Selector;
+use crate::policy::{Fired, Policy, Report};
 use prometheus::IntCounter;
 use std::sync::Arc;
 
-/// What a stage decided.
+/// What the pipeline decided for one event and one destination.
 #[derive(Debug)]
 pub enum Verdict {
-    /// Go on with this (possibly edited) event.
+    /// Forward this (possibly edited) event.
     Keep(Event),
-    /// Stop here; the reason is a bounded metric label.
+    /// Not for this destination; the reason is a bounded metric label.
     Drop(&'static str),
 }
 
-/// One step of the pipeline.
-pub trait Stage: Send + Sync + 'static {
-    /// Name in `explain` output and logs.
-    fn name(&self) -> &'static str;
-    /// Decides about one event.
-    fn process(&self, event: Event) -> Verdict;
+/// A policy and the counters its reports go to.
+struct PolicyStep {
+    policy: Policy,
+    rules: Vec<IntCounter>,
+    redacted: Vec<IntCounter>,
+    encrypt_errors: IntCounter,
 }
 
-/// Keeps every event unchanged.
-#[derive(Debug, Default)]
-pub struct PassThrough;
-
-impl Stage for PassThrough {
-    fn name(&self) -> &'static str {
-        "pass_through"
-    }
-    fn process(&self, event: Event) -> Verdict {
-        Verdict::Keep(event)
-    }
-}
-
-/// Privacy rules (and an allow list) run on the event's JSON tree.
-pub struct PolicyStage {
-    rules: Vec<Rule>,
-    allow: Option<Vec<Selector>>,
-    keys: Arc<Keyring>,
-    metrics: Metrics,
-}
-
-struct Counted<'a>(&'a Metrics);
-
-impl rules::Observer for Counted<'_> {
-    fn applied(&mut self, rule: &Rule, count: usize) {
-        self.0
-            .rule_applied
-            .with_label_values(&[&rule.id])
-            .inc_by(count as u64);
-    }
-    fn redacted(&mut self, detector: Detector) {
-        self.0
-            .pii_redacted
-            .with_label_values(&[detector.name()])
-            .inc();
-    }
-}
-
-impl PolicyStage {
-    /// A stage running `rules`, then `allow`.
-    pub fn new(
-        rules: Vec<Rule>,
-        allow: Option<Vec<Selector>>,
-        keys: Arc<Keyring>,
-        metrics: &Metrics,
-    ) -> PolicyStage {
-        PolicyStage {
-            rules,
-            allow,
-            keys,
-            metrics: metrics.clone(),
+impl PolicyStep {
+    fn new(policy: Policy, metrics: &Metrics) -> PolicyStep {
+        PolicyStep {
+            rules: policy
+                .rules()
+                .iter()
+                .map(|r| metrics.rule_applied.with_label_values(&[&r.id]))
+                .collect(),
+            redacted: Detector::ALL
+                .iter()
+                .map(|d| metrics.pii_redacted.with_label_values(&[d.name()]))
+                .collect(),
+            encrypt_errors: metrics.encrypt_errors.clone(),
+            policy,
         }
     }
 
-    /// Applies the stage to a JSON tree, reporting to `observer`.
-    pub fn apply(&self, value: &mut serde_json::Value, observer: &mut dyn rules::Observer) {
-        rules::apply(
-            &self.rules,
-            self.allow.as_deref(),
-            value,
-            &self.keys,
-            observer,
-        );
+    /// Applies the policy; an event it cannot parse is dropped, never
+    /// forwarded unminimized.
+    fn run(&self, event: Event, keys: &Keyring, trace: Option<&mut Vec<Fired>>) -> Verdict {
+        if self.policy.is_empty() {
+            return Verdict::Keep(event);
+        }
+        match self.policy.apply(&event.body, keys, trace) {
+            Ok((body, report)) => {
+                self.count(&report);
+                Verdict::Keep(Event {
+                    body: body.into(),
+                    meta: event.meta,
+                })
+            }
+            Err(_) => Verdict::Drop("invalid_event"),
+        }
     }
-}
 
-impl Stage for PolicyStage {
-    fn name(&self) -> &'static str {
-        "policy"
-    }
-
-    fn process(&self, event: Event) -> Verdict {
-        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&event.body) else {
-            return Verdict::Drop("invalid_event");
-        };
-        self.apply(&mut value, &mut Counted(&self.metrics));
-        let body = serde_json::to_vec(&value).expect("a JSON tree serializes");
-        Verdict::Keep(Event {
-            body: body.into(),
-            meta: event.meta,
-        })
+    fn count(&self, report: &Report) {
+        for (counter, &n) in self.rules.iter().zip(&report.applied) {
+            if n > 0 {
+                counter.inc_by(u64::from(n));
+            }
+        }
+        for (counter, &n) in self.redacted.iter().zip(&report.redacted) {
+            if n > 0 {
+                counter.inc_by(u64::from(n));
+            }
+        }
+        if report.encrypt_errors > 0 {
+            self.encrypt_errors.inc_by(u64::from(report.encrypt_errors));
+        }
     }
 }
 
 /// One destination's part of the pipeline.
-pub struct DestinationPipeline {
-    /// Its name (metric label).
-    pub name: String,
-    /// The consent it requires.
-    pub consent: Requirement,
-    /// Its own stages, after consent.
-    pub stages: Vec<Box<dyn Stage>>,
+struct DestinationPipeline {
+    name: String,
+    consent: Requirement,
+    policy: PolicyStep,
     forwarded: IntCounter,
 }
 
-/// Global stages, consent, and per-destination stages.
+/// Consent, global rules and per-destination rules, in that order.
 pub struct Pipeline {
-    global: Vec<Box<dyn Stage>>,
+    global: PolicyStep,
     consent: Consent,
     destinations: Vec<DestinationPipeline>,
+    keys: Arc<Keyring>,
     metrics: Metrics,
+}
+
+/// A rule that changed an event on its way to a destination (`explain --trace`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TracedRule {
+    /// `global`, or the destination's name for its own rules.
+    pub scope: String,
+    /// The rule's name (or its position, `rules[2]`).
+    pub rule: String,
+    /// The rule's index in its scope.
+    pub index: usize,
+    /// The concrete selector that matched.
+    pub selector: String,
+    /// The action.
+    pub action: &'static str,
+    /// Where in the event.
+    pub path: String,
+}
+
+/// What one destination would receive (`explain`).
+#[derive(Debug)]
+pub struct Explanation {
+    /// The destination's index.
+    pub destination: usize,
+    /// Its name.
+    pub name: String,
+    /// Forward (with the event) or drop (with the reason).
+    pub verdict: Verdict,
+    /// The rules that changed the event, in order (with tracing).
+    pub trace: Vec<TracedRule>,
 }
 
 impl Pipeline {
     /// Builds the pipeline for `config`.
     pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
-        let policy = |rules: &[Rule], allow: &Option<Vec<Selector>>| -> Vec<Box<dyn Stage>> {
-            if rules.is_empty() && allow.is_none() {
-                return Vec::new();
-            }
-            vec![Box::new(PolicyStage::new(
-                rules.to_vec(),
-                allow.clone(),
-                config.keyring.clone(),
-                metrics,
-            ))]
-        };
-        let mut global = policy(&config.rules, &None);
-        if global.is_empty() {
-            global.push(Box::new(PassThrough));
-        }
         Pipeline {
-            global,
+            global: PolicyStep::new(Policy::new(config.rules.clone(), None), metrics),
             consent,
             destinations: config
                 .destinations
@@ -166,7 +147,7 @@ impl Pipeline {
                 .map(|d| DestinationPipeline {
                     name: d.name.clone(),
                     consent: d.consent.clone(),
-                    stages: policy(&d.rules, &d.allow),
+                    policy: PolicyStep::new(Policy::new(d.rules.clone(), d.allow.clone()), metrics),
                     forwarded: metrics.consent_decisions.with_label_values(&[
                         d.name.as_str(),
                         "forward",
@@ -178,20 +159,61 @@ impl Pipeline {
                     ]),
                 })
                 .collect(),
+            keys: config.keyring.clone(),
             metrics: metrics.clone(),
         }
     }
 
     /// Runs `event` through the pipeline for each destination in `targets`,
     /// calling `emit(slot, verdict)` with each target's position in `targets`.
-    pub fn route(&self, event: Event, targets: &[usize], mut emit: impl FnMut(usize, Verdict)) {
+    pub fn route(&self, event: Event, targets: &[usize], emit: impl FnMut(usize, Verdict)) {
+        self.run(event, targets, None, emit);
+    }
+
+    /// What each destination in `targets` would receive, and with `trace`
+    /// which rules did what: the same code path as [`Pipeline::route`].
+    pub fn explain(&self, event: Event, targets: &[usize], trace: bool) -> Vec<Explanation> {
+        let mut traces = vec![Vec::new(); targets.len()];
+        let mut out = Vec::with_capacity(targets.len());
+        self.run(
+            event,
+            targets,
+            trace.then_some(&mut traces),
+            |slot, verdict| {
+                let destination = targets[slot];
+                out.push(Explanation {
+                    destination,
+                    name: self.destinations[destination].name.clone(),
+                    verdict,
+                    trace: Vec::new(),
+                });
+            },
+        );
+        for (explanation, trace) in out.iter_mut().zip(traces) {
+            explanation.trace = trace;
+        }
+        out
+    }
+
+    fn run(
+        &self,
+        event: Event,
+        targets: &[usize],
+        mut traces: Option<&mut Vec<Vec<TracedRule>>>,
+        mut emit: impl FnMut(usize, Verdict),
+    ) {
         // Consent is read from the event as the client sent it, before any
         // rule may remove or hash the signals.
         let needs_consent = targets
             .iter()
             .any(|&d| !self.destinations[d].consent.purposes.is_empty());
         let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
-        let event = match run(&self.global, event) {
+        let mut global_fired = Vec::new();
+        let tracing = traces.is_some();
+        let event = match self
+            .global
+            .run(event, &self.keys, tracing.then_some(&mut global_fired))
+        {
             Verdict::Keep(event) => event,
             Verdict::Drop(reason) => {
                 for slot in 0..targets.len() {
@@ -213,17 +235,30 @@ impl Pipeline {
                 }
             }
             dest.forwarded.inc();
-            emit(slot, run(&dest.stages, event.clone()));
+            let mut fired = Vec::new();
+            let verdict = dest
+                .policy
+                .run(event.clone(), &self.keys, tracing.then_some(&mut fired));
+            if let Some(traces) = traces.as_deref_mut() {
+                let named = |scope: &str, policy: &Policy, f: &Fired| TracedRule {
+                    scope: scope.to_owned(),
+                    rule: policy.rules()[f.rule].id.clone(),
+                    index: f.rule,
+                    selector: f.selector.clone(),
+                    action: f.action,
+                    path: f.path.clone(),
+                };
+                traces[slot] = global_fired
+                    .iter()
+                    .map(|f| named("global", &self.global.policy, f))
+                    .chain(
+                        fired
+                            .iter()
+                            .map(|f| named(&dest.name, &dest.policy.policy, f)),
+                    )
+                    .collect();
+            }
+            emit(slot, verdict);
         }
     }
-}
-
-fn run(stages: &[Box<dyn Stage>], mut event: Event) -> Verdict {
-    for stage in stages {
-        match stage.process(event) {
-            Verdict::Keep(next) => event = next,
-            drop @ Verdict::Drop(_) => return drop,
-        }
-    }
-    Verdict::Keep(event)
 }

@@ -650,12 +650,19 @@ impl Validator<'_> {
             A::RedactPii => "redact_pii",
             A::TruncateIp => "truncate_ip",
             A::ScrubUrl => "scrub_url",
+            A::GeneralizeUa => "generalize_ua",
+            A::EncryptField => "encrypt_field",
         };
         // Options that do not belong to the action are errors, not ignored.
         let misplaced = [
             (
                 "normalize",
                 rule.normalize.as_ref().map(|v| v.span()),
+                action != A::Hash,
+            ),
+            (
+                "phone_region",
+                rule.phone_region.as_ref().map(|v| v.span()),
                 action != A::Hash,
             ),
             (
@@ -745,6 +752,24 @@ impl Validator<'_> {
                 "use 0 to 128; 48 is the usual site prefix",
             );
         }
+        let region = rule.phone_region.as_ref().and_then(|r| {
+            let parsed = r
+                .get_ref()
+                .to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>();
+            if parsed.is_err() {
+                self.problem(
+                    r.span(),
+                    format!("{position}.phone_region"),
+                    format!("`{}` is not a region phonenumber knows", r.get_ref()),
+                    "use a two-letter ISO 3166 code such as \"US\", \"GB\" or \"DE\"",
+                );
+            }
+            parsed.ok()
+        });
+        if action == A::EncryptField && keyring.active_encryption().is_none() {
+            self.problem(rule.action.span(), format!("{position}.action"), "encrypt_field needs an active encryption key".into(), "add [keys] encryption = [{ id = \"e1\", key = \"env:PRIVGATE_KEY_E1\", active = true }] (make one with `privgate keygen`)");
+        }
         if action == A::Hash && keyring.active_hmac().is_none() {
             self.problem(rule.action.span(), format!("{position}.action"), "hash needs an active HMAC key".into(), "add [keys] hmac = [{ id = \"h1\", secret = \"env:PRIVGATE_HMAC_H1\" }] (make one with `privgate keygen`)");
         }
@@ -764,11 +789,15 @@ impl Validator<'_> {
         };
         let action = match action {
             A::Drop => Action::Drop,
-            A::Hash => Action::Hash(
-                rule.normalize
+            A::Hash => Action::Hash {
+                normalize: rule
+                    .normalize
                     .as_ref()
                     .map_or(Normalize::Auto, |n| *n.get_ref()),
-            ),
+                region,
+            },
+            A::GeneralizeUa => Action::GeneralizeUa,
+            A::EncryptField => Action::EncryptField,
             A::RedactPii => Action::RedactPii(scanner),
             A::TruncateIp => Action::TruncateIp { v4, v6 },
             A::ScrubUrl => Action::ScrubUrl {
@@ -1378,7 +1407,7 @@ headers = { Authorization = "Bearer abc" }
         );
         let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.rules[0].id, "scrub");
-        assert_eq!(config.rules[0].selectors.len(), 4);
+        assert_eq!(config.rules[0].selectors.len(), 8);
         assert_eq!(
             config.destinations[0].rules[0].id,
             "destinations[0].rules[0]"

@@ -485,6 +485,10 @@ pub enum RuleAction {
     TruncateIp,
     /// Clean selected URLs.
     ScrubUrl,
+    /// User agents to browser family, major version and OS family.
+    GeneralizeUa,
+    /// Replace selected values by JWE compact strings (active encryption key).
+    EncryptField,
 }
 
 /// `[[rules]]`: one privacy rule.
@@ -499,6 +503,9 @@ pub struct Rule {
     pub action: Spanned<RuleAction>,
     /// `hash`: `auto` (default), `email`, `phone` or `none`.
     pub normalize: Option<Spanned<crate::policy::rules::Normalize>>,
+    /// `hash`: ISO 3166 region national phone numbers are written in
+    /// (`"GB"`), so they normalize to E.164 like international ones.
+    pub phone_region: Option<Spanned<String>>,
     /// `redact_pii`, `scrub_url`: detectors to run (default: all).
     pub detectors: Option<Spanned<Vec<String>>>,
     /// `scrub_url`: query parameters kept (globs with `*`).

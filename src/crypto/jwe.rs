@@ -7,24 +7,30 @@
 //! data, so a header cannot be swapped without detection.
 
 use super::{CryptoError, EncryptionKey};
+use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{AeadInPlace, KeyInit, OsRng};
-use aes_gcm::{AeadCore, Aes256Gcm, Nonce, Tag};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 /// Encrypts `plaintext` for `key`; returns the compact serialization.
-pub fn encrypt(key: &EncryptionKey, plaintext: &[u8]) -> String {
+/// Fails only when the OS random number generator does: without a fresh
+/// nonce nothing may be sealed.
+pub fn encrypt(key: &EncryptionKey, plaintext: &[u8]) -> Result<String, CryptoError> {
     let header = format!(
         r#"{{"alg":"dir","enc":"A256GCM","kid":{}}}"#,
         serde_json::to_string(key.id()).expect("a string serializes")
     );
     let header_b64 = URL_SAFE_NO_PAD.encode(header);
     let cipher = Aes256Gcm::new(key.bytes().into());
-    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let mut nonce = Nonce::default();
+    OsRng
+        .try_fill_bytes(&mut nonce)
+        .map_err(|_| CryptoError::Encrypt("the OS random number generator failed"))?;
     let mut buffer = plaintext.to_vec();
     let tag = cipher
         .encrypt_in_place_detached(&nonce, header_b64.as_bytes(), &mut buffer)
-        .expect("AES-GCM encrypts any message below 64 GiB");
+        .map_err(|_| CryptoError::Encrypt("message too long for AES-GCM"))?;
     let mut out = String::with_capacity(header_b64.len() + buffer.len() * 4 / 3 + 64);
     out.push_str(&header_b64);
     out.push_str("..");
@@ -33,7 +39,7 @@ pub fn encrypt(key: &EncryptionKey, plaintext: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode_string(&buffer, &mut out);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(tag, &mut out);
-    out
+    Ok(out)
 }
 
 #[derive(serde::Deserialize)]
@@ -113,7 +119,7 @@ mod tests {
     #[test]
     fn the_header_is_dir_a256gcm_with_kid() {
         let k = key("e1");
-        let jwe = encrypt(&k, b"{}");
+        let jwe = encrypt(&k, b"{}").unwrap();
         let header = URL_SAFE_NO_PAD
             .decode(jwe.split('.').next().unwrap())
             .unwrap();
@@ -124,15 +130,15 @@ mod tests {
     #[test]
     fn nonces_are_fresh() {
         let k = key("e1");
-        assert_ne!(encrypt(&k, b"same"), encrypt(&k, b"same"));
+        assert_ne!(encrypt(&k, b"same").unwrap(), encrypt(&k, b"same").unwrap());
     }
 
     #[test]
     fn rotation_old_keys_still_decrypt() {
         let old = key("e1");
         let new = key("e2");
-        let sealed_old = encrypt(&old, b"before");
-        let sealed_new = encrypt(&new, b"after");
+        let sealed_old = encrypt(&old, b"before").unwrap();
+        let sealed_new = encrypt(&new, b"after").unwrap();
         let ring = [old, new];
         assert_eq!(decrypt(&ring, &sealed_old).unwrap(), b"before");
         assert_eq!(decrypt(&ring, &sealed_new).unwrap(), b"after");
@@ -145,7 +151,7 @@ mod tests {
     #[test]
     fn tampering_is_detected() {
         let k = key("e1");
-        let jwe = encrypt(&k, b"secret payload");
+        let jwe = encrypt(&k, b"secret payload").unwrap();
         let mut parts: Vec<String> = jwe.split('.').map(str::to_owned).collect();
         // Flip one ciphertext byte.
         let mut ct = URL_SAFE_NO_PAD.decode(&parts[3]).unwrap();
@@ -173,7 +179,7 @@ mod tests {
         #[test]
         fn encryption_round_trips(plaintext in prop::collection::vec(any::<u8>(), 0..2048)) {
             let k = key("e1");
-            let jwe = encrypt(&k, &plaintext);
+            let jwe = encrypt(&k, &plaintext).unwrap();
             prop_assert_eq!(decrypt(&[k], &jwe).unwrap(), plaintext);
         }
     }

@@ -46,6 +46,10 @@ pub enum CryptoError {
     /// Authentication failed: wrong key or tampered data.
     #[error("decryption failed: wrong key or the data was altered")]
     Decrypt,
+    /// Encryption could not run: no active key, or the OS random number
+    /// generator failed (no nonce, so nothing is sealed).
+    #[error("encryption failed: {0}")]
+    Encrypt(&'static str),
 }
 
 /// Minimum HMAC key length: a pseudonym is only as strong as its key.
@@ -189,9 +193,11 @@ impl Keyring {
     }
 
     /// Seals `plaintext` as JWE compact with the active encryption key.
-    pub fn seal(&self, plaintext: &[u8]) -> Option<String> {
-        self.active_encryption()
-            .map(|key| jwe::encrypt(key, plaintext))
+    pub fn seal(&self, plaintext: &[u8]) -> Result<String, CryptoError> {
+        let key = self
+            .active_encryption()
+            .ok_or(CryptoError::Encrypt("no active encryption key"))?;
+        jwe::encrypt(key, plaintext)
     }
 
     /// Number of keys of each kind (for summaries).

@@ -426,6 +426,7 @@ struct Sink {
     kind: SinkKind,
     /// With `encrypt = "payload"`: the keyring whose active key seals bodies.
     seal: Option<Arc<crate::crypto::Keyring>>,
+    encrypt_errors: prometheus::IntCounter,
 }
 
 enum SinkKind {
@@ -451,7 +452,11 @@ impl Sink {
             SinkConfig::File(path) => SinkKind::File(file::FileSink::open(path)?),
             SinkConfig::Stdout => SinkKind::Stdout(file::StdoutSink::default()),
         };
-        Ok(Sink { kind, seal })
+        Ok(Sink {
+            kind,
+            seal,
+            encrypt_errors: metrics.encrypt_errors.clone(),
+        })
     }
 
     fn format(&self) -> BatchFormat {
@@ -473,9 +478,11 @@ impl Sink {
         let body = match &self.seal {
             None => body,
             Some(keyring) => {
-                let mut sealed = keyring
-                    .seal(&body)
-                    .expect("validated: an active key exists");
+                // A batch that cannot be sealed is never sent in the clear.
+                let Ok(mut sealed) = keyring.seal(&body) else {
+                    self.encrypt_errors.inc();
+                    return Err(DropReason::EncryptFailed);
+                };
                 if !matches!(self.kind, SinkKind::Http(_)) {
                     // One JWE per line in files and on stdout.
                     sealed.push('\n');

@@ -1,16 +1,16 @@
-//! Compiled rules and the actions they run on an event's JSON tree.
+//! Compiled rules and what their actions do to one value.
 //!
-//! A rule is a selector list and an action; rules run in order, global ones
-//! first, then the destination's own; a destination's `allow` list runs last
-//! and removes everything it does not name (minimization by default). Rules
-//! are compiled when the config loads; nothing here can fail at run time
-//! except on values of an unexpected type, which are left as they are (or,
-//! for `drop` and `allow`, removed).
+//! A rule is a selector list and an action. Where a rule applies is the
+//! walker's business ([`super::walk`]); this module owns what it does to
+//! the string or number it is given. Rules are compiled when the config
+//! loads, so nothing here can fail at run time: a value an action does not
+//! understand (a number for `scrub_url`, text that is no IP address for
+//! `truncate_ip`) is left as it is.
 
 use super::pii::{Detector, Scanner};
-use super::selector::{PathStep, Selector};
+use super::selector::Selector;
 use crate::crypto::Keyring;
-use serde_json::Value;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// How `hash` prepares a value before hashing.
@@ -22,7 +22,8 @@ pub enum Normalize {
     Auto,
     /// Trim and lowercase.
     Email,
-    /// Digits with a leading `+` kept (E.164 when the client sent it).
+    /// E.164 (`+442079460958`): numbers written with `+` or `00`, or in
+    /// the rule's `phone_region`; otherwise digits with a leading `+` kept.
     Phone,
     /// As is.
     None,
@@ -34,7 +35,12 @@ pub enum Action {
     /// Remove the value.
     Drop,
     /// Replace by `<key id>:<base64url(HMAC-SHA256)>`.
-    Hash(Normalize),
+    Hash {
+        /// How the value is prepared.
+        normalize: Normalize,
+        /// Region national phone numbers are read in (E.164 normalization).
+        region: Option<phonenumber::country::Id>,
+    },
     /// Replace PII in strings by typed tokens.
     RedactPii(Scanner),
     /// Zero the host part of IP addresses.
@@ -51,6 +57,10 @@ pub enum Action {
         /// Detectors run on the path and the kept values.
         scanner: Scanner,
     },
+    /// User agent to browser family, major version and OS family.
+    GeneralizeUa,
+    /// Replace the value (any JSON) by a JWE compact string of its JSON text.
+    EncryptField,
 }
 
 impl Action {
@@ -58,11 +68,65 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Drop => "drop",
-            Action::Hash(_) => "hash",
+            Action::Hash { .. } => "hash",
             Action::RedactPii(_) => "redact_pii",
             Action::TruncateIp { .. } => "truncate_ip",
             Action::ScrubUrl { .. } => "scrub_url",
+            Action::GeneralizeUa => "generalize_ua",
+            Action::EncryptField => "encrypt_field",
         }
+    }
+
+    /// Whether the action's output is final: a pseudonym or a ciphertext is
+    /// no longer the user's data, so later rules leave it alone (a detector
+    /// must never "find" a phone number in a base64url hash).
+    pub fn seals(&self) -> bool {
+        matches!(self, Action::Hash { .. } | Action::EncryptField)
+    }
+
+    /// Applies a value action to one string. `None`: unchanged.
+    /// `redacted` is told each detector that fired.
+    pub fn on_str(
+        &self,
+        s: &str,
+        keys: &Keyring,
+        redacted: &mut dyn FnMut(Detector),
+    ) -> Option<String> {
+        match self {
+            Action::Drop | Action::EncryptField => None, // whole values: the walker's job
+            Action::Hash { normalize, region } => {
+                Some(hash(keys, &normalized(*normalize, *region, s)))
+            }
+            Action::RedactPii(scanner) => owned(scanner.redact(s, redacted)),
+            Action::TruncateIp { v4, v6 } => truncate_ip(s, *v4, *v6),
+            Action::ScrubUrl { keep, scanner } => scrub_url(s, keep, scanner, redacted),
+            Action::GeneralizeUa => {
+                let general = super::ua::generalize(s);
+                (general != s).then_some(general)
+            }
+        }
+    }
+
+    /// Applies a value action to a number's JSON text. Only `hash` changes
+    /// numbers (ids are often numeric); the result is a string.
+    pub fn on_number(&self, text: &str, keys: &Keyring) -> Option<String> {
+        match self {
+            Action::Hash { .. } => Some(hash(keys, text)),
+            _ => None,
+        }
+    }
+}
+
+fn hash(keys: &Keyring, text: &str) -> String {
+    keys.active_hmac()
+        .expect("validated: hash rules need an active HMAC key")
+        .hash(text.as_bytes())
+}
+
+fn owned(text: Cow<'_, str>) -> Option<String> {
+    match text {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(new) => Some(new),
     }
 }
 
@@ -80,117 +144,8 @@ pub struct Rule {
     pub action: Action,
 }
 
-/// What applying rules did, for metrics and `explain`.
-pub trait Observer {
-    /// `rule` changed `count` values.
-    fn applied(&mut self, rule: &Rule, count: usize);
-    /// A detector replaced one match.
-    fn redacted(&mut self, detector: Detector);
-}
-
-/// Applies `rules` in order, then `allow` if given.
-pub fn apply(
-    rules: &[Rule],
-    allow: Option<&[Selector]>,
-    event: &mut Value,
-    keys: &Keyring,
-    observer: &mut dyn Observer,
-) {
-    for rule in rules {
-        let mut count = 0;
-        for selector in &rule.selectors {
-            count += run(&rule.action, selector, event, keys, observer);
-        }
-        if count > 0 {
-            observer.applied(rule, count);
-        }
-    }
-    if let Some(allow) = allow {
-        let mut path = Vec::new();
-        retain(event, allow, &mut path);
-    }
-}
-
-fn run(
-    action: &Action,
-    selector: &Selector,
-    event: &mut Value,
-    keys: &Keyring,
-    observer: &mut dyn Observer,
-) -> usize {
-    if let Action::Drop = action {
-        return selector.remove(event);
-    }
-    let mut count = 0;
-    selector.for_each_mut(event, &mut |value| {
-        if transform(action, value, keys, observer) {
-            count += 1;
-        }
-    });
-    count
-}
-
-/// Applies a value action to `value` and every string below it. Returns
-/// whether anything changed.
-fn transform(
-    action: &Action,
-    value: &mut Value,
-    keys: &Keyring,
-    observer: &mut dyn Observer,
-) -> bool {
-    match value {
-        Value::Object(o) => o
-            .values_mut()
-            .fold(false, |c, v| transform(action, v, keys, observer) | c),
-        Value::Array(a) => a
-            .iter_mut()
-            .fold(false, |c, v| transform(action, v, keys, observer) | c),
-        Value::Null | Value::Bool(_) => false,
-        Value::Number(n) => match action {
-            Action::Hash(_) => {
-                let key = keys
-                    .active_hmac()
-                    .expect("validated: hash rules need a key");
-                *value = Value::String(key.hash(n.to_string().as_bytes()));
-                true
-            }
-            _ => false,
-        },
-        Value::String(s) => match string_action(action, s, keys, observer) {
-            Some(new) => {
-                *s = new;
-                true
-            }
-            None => false,
-        },
-    }
-}
-
-fn string_action(
-    action: &Action,
-    s: &str,
-    keys: &Keyring,
-    observer: &mut dyn Observer,
-) -> Option<String> {
-    match action {
-        Action::Drop => None,
-        Action::Hash(normalize) => {
-            let key = keys
-                .active_hmac()
-                .expect("validated: hash rules need a key");
-            Some(key.hash(normalized(*normalize, s).as_bytes()))
-        }
-        Action::RedactPii(scanner) => match scanner.redact(s, |d| observer.redacted(d)) {
-            std::borrow::Cow::Borrowed(_) => None,
-            std::borrow::Cow::Owned(new) => Some(new),
-        },
-        Action::TruncateIp { v4, v6 } => truncate_ip(s, *v4, *v6),
-        Action::ScrubUrl { keep, scanner } => scrub_url(s, keep, scanner, observer),
-    }
-}
-
-/// The text `hash` hashes.
-pub fn normalized(mode: Normalize, s: &str) -> String {
+/// The text `hash` hashes. `region`: where national phone numbers are read.
+pub fn normalized(mode: Normalize, region: Option<phonenumber::country::Id>, s: &str) -> String {
     let looks_like_phone = |s: &str| {
         let digits = s.bytes().filter(u8::is_ascii_digit).count();
         (7..=15).contains(&digits)
@@ -200,16 +155,26 @@ pub fn normalized(mode: Normalize, s: &str) -> String {
     match mode {
         Normalize::Email => s.trim().to_lowercase(),
         Normalize::Phone => {
-            let plus = s.trim_start().starts_with('+');
+            let text = s.trim();
+            let (international, text) = match text.strip_prefix("00") {
+                Some(rest) => (true, Cow::Owned(format!("+{rest}"))),
+                None => (text.starts_with('+'), Cow::Borrowed(text)),
+            };
+            if international || region.is_some() {
+                let number = phonenumber::parse(if international { None } else { region }, &*text);
+                if let Some(number) = number.ok().filter(phonenumber::is_valid) {
+                    return number.format().mode(phonenumber::Mode::E164).to_string();
+                }
+            }
             let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-            if plus {
+            if text.starts_with('+') {
                 format!("+{digits}")
             } else {
                 digits
             }
         }
-        Normalize::Auto if s.contains('@') => normalized(Normalize::Email, s),
-        Normalize::Auto if looks_like_phone(s) => normalized(Normalize::Phone, s),
+        Normalize::Auto if s.contains('@') => normalized(Normalize::Email, region, s),
+        Normalize::Auto if looks_like_phone(s) => normalized(Normalize::Phone, region, s),
         Normalize::Auto | Normalize::None => s.to_owned(),
     }
 }
@@ -257,25 +222,27 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 
 /// Removes userinfo and fragment, keeps only allowlisted query parameters
 /// (PII in their values redacted), and redacts PII in the decoded path.
-/// Strings that are not absolute URLs are scanned as text.
+/// Absolute URLs, paths (`/a/b?x=1`) and query strings (`?x=1`, as
+/// Segment's `context.page.search`) are understood; other text is scanned
+/// for PII as text.
 pub fn scrub_url(
     s: &str,
     keep: &[String],
     scanner: &Scanner,
-    observer: &mut dyn Observer,
+    redacted: &mut dyn FnMut(Detector),
 ) -> Option<String> {
-    let Ok(mut url) = url::Url::parse(s) else {
-        return match scanner.redact(s, |d| observer.redacted(d)) {
-            std::borrow::Cow::Owned(new) => Some(new),
-            std::borrow::Cow::Borrowed(_) => None,
-        };
+    // Relative forms are resolved against a placeholder base, removed again below.
+    const BASE: &str = "http://base.invalid";
+    let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
+    let parsed = if relative {
+        url::Url::parse(BASE).and_then(|base| base.join(s))
+    } else {
+        url::Url::parse(s)
     };
-    if url.cannot_be_a_base() {
-        return match scanner.redact(s, |d| observer.redacted(d)) {
-            std::borrow::Cow::Owned(new) => Some(new),
-            std::borrow::Cow::Borrowed(_) => None,
-        };
-    }
+    let mut url = match parsed {
+        Ok(url) if !url.cannot_be_a_base() => url,
+        _ => return owned(scanner.redact(s, redacted)),
+    };
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_fragment(None);
@@ -283,10 +250,7 @@ pub fn scrub_url(
     let segments: Option<Vec<String>> = url.path_segments().map(|segs| {
         segs.map(|seg| {
             let decoded = percent_decode(seg);
-            match scanner.redact(&decoded, |d| observer.redacted(d)) {
-                std::borrow::Cow::Owned(new) => new,
-                std::borrow::Cow::Borrowed(_) => decoded.clone(),
-            }
+            owned(scanner.redact(&decoded, &mut *redacted)).unwrap_or(decoded)
         })
         .collect()
     });
@@ -300,7 +264,7 @@ pub fn scrub_url(
         .query_pairs()
         .filter(|(k, _)| keep.iter().any(|p| glob(p, k)))
         .map(|(k, v)| {
-            let v = scanner.redact(&v, |d| observer.redacted(d)).into_owned();
+            let v = scanner.redact(&v, &mut *redacted).into_owned();
             (k.into_owned(), v)
         })
         .collect();
@@ -310,6 +274,15 @@ pub fn scrub_url(
         url.query_pairs_mut().clear().extend_pairs(kept);
     }
     let out: String = url.into();
+    let out = match (relative, s.starts_with('?')) {
+        (false, _) => out,
+        (true, false) => out[BASE.len()..].to_owned(),
+        // A query string stays one, even when nothing is left of it.
+        (true, true) => match out.find('?') {
+            Some(q) => out[q..].to_owned(),
+            None => String::new(),
+        },
+    };
     (out != s).then_some(out)
 }
 
@@ -320,165 +293,78 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Keeps only what `allow` names (and the objects and arrays leading to it).
-/// Returns whether anything is left of `value`.
-fn retain(value: &mut Value, allow: &[Selector], path: &mut Vec<PathStep>) -> bool {
-    if !path.is_empty() && allow.iter().any(|s| s.matches(path)) {
-        return true;
-    }
-    match value {
-        Value::Object(o) => {
-            o.retain(|key, child| {
-                path.push(PathStep::Key(key.clone()));
-                let keep = retain(child, allow, path);
-                path.pop();
-                keep
-            });
-            !o.is_empty() || path.is_empty()
-        }
-        Value::Array(a) => {
-            let mut index = 0;
-            a.retain_mut(|item| {
-                path.push(PathStep::Index(index));
-                let keep = retain(item, allow, path);
-                path.pop();
-                index += 1;
-                keep
-            });
-            !a.is_empty()
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypto::{HmacKey, Keyring};
-    use serde_json::json;
-
-    #[derive(Default)]
-    struct Seen {
-        applied: Vec<(String, usize)>,
-        redacted: Vec<Detector>,
-    }
-
-    impl Observer for Seen {
-        fn applied(&mut self, rule: &Rule, count: usize) {
-            self.applied.push((rule.id.clone(), count));
-        }
-        fn redacted(&mut self, detector: Detector) {
-            self.redacted.push(detector);
-        }
-    }
 
     fn keys() -> Keyring {
         let h = HmacKey::from_text("h1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
         Keyring::new(vec![h], Some(0), Vec::new(), None)
     }
 
-    fn rule(id: &str, select: &[&str], action: Action) -> Rule {
-        Rule {
-            id: id.into(),
-            select: select.iter().map(|s| s.to_string()).collect(),
-            selectors: select
-                .iter()
-                .flat_map(|s| Selector::parse(s).unwrap())
-                .collect(),
-            action,
-        }
-    }
-
-    fn event() -> Value {
-        json!({
-            "type": "track",
-            "userId": "user-123",
-            "anonymousId": "693b70a7-0fe1-459d-befa-f4de10524765",
-            "properties": {"email": " Buyer@Example.com", "note": "call +44 20 7946 0958", "revenue": 42.5},
-            "context": {
-                "ip": "203.0.113.7",
-                "page": {"url": "https://u:p@shop.example.com/users/jane%40example.com/cart?utm_source=x&email=jane%40example.com&gclid=abc#top"},
-                "traits": {"email": "jane.doe@example.com"}
-            }
-        })
-    }
-
     #[test]
-    fn hash_is_keyed_normalized_and_stable() {
-        let keys = keys();
-        let mut v = event();
-        let mut seen = Seen::default();
-        let rules = [rule(
-            "ids",
-            &["@user_id", "@email"],
-            Action::Hash(Normalize::Auto),
-        )];
-        apply(&rules, None, &mut v, &keys, &mut seen);
-        let h = keys.active_hmac().unwrap();
-        assert_eq!(v["userId"], h.hash(b"user-123"));
-        // Email normalization: trimmed and lowercased before hashing.
-        assert_eq!(v["properties"]["email"], h.hash(b"buyer@example.com"));
+    fn normalization_before_hashing() {
+        use phonenumber::country::Id;
+        let n = |mode, region, s| normalized(mode, region, s);
         assert_eq!(
-            v["context"]["traits"]["email"],
-            h.hash(b"jane.doe@example.com")
+            n(Normalize::Email, None, " Buyer@Example.COM "),
+            "buyer@example.com"
         );
-        assert_eq!(seen.applied, [("ids".to_owned(), 3)]);
         assert_eq!(
-            normalized(Normalize::Phone, "+44 20 7946-0958"),
+            n(Normalize::Auto, None, "Buyer@Example.com"),
+            "buyer@example.com"
+        );
+        // E.164 from international formats, with or without a region.
+        for text in [
+            "+44 20 7946 0958",
+            "+44 (0)20 7946-0958",
+            "0044 20 7946 0958",
+        ] {
+            assert_eq!(n(Normalize::Phone, None, text), "+442079460958", "{text}");
+        }
+        // National formats need the region they are written in.
+        assert_eq!(
+            n(Normalize::Phone, Some(Id::GB), "020 7946 0958"),
             "+442079460958"
         );
-        assert_eq!(normalized(Normalize::Auto, "(555) 010-0100"), "5550100100");
-        assert_eq!(normalized(Normalize::Auto, "Order-7"), "Order-7");
+        assert_eq!(
+            n(Normalize::Auto, Some(Id::US), "(201) 555-0123"),
+            "+12015550123"
+        );
+        assert_eq!(n(Normalize::Auto, None, "(555) 010-0100"), "5550100100");
+        // Not phones, not emails: as they are.
+        assert_eq!(n(Normalize::Auto, Some(Id::US), "Order-7"), "Order-7");
+        assert_eq!(n(Normalize::None, None, " X@Y.z "), " X@Y.z ");
     }
 
     #[test]
-    fn redact_truncate_drop_and_scrub() {
+    fn actions_on_one_value() {
         let keys = keys();
-        let mut v = event();
-        let mut seen = Seen::default();
-        let rules = [
-            rule("ip", &["@ip"], Action::TruncateIp { v4: 24, v6: 48 }),
-            rule(
-                "urls",
-                &["@url"],
-                Action::ScrubUrl {
-                    keep: vec!["utm_*".into(), "gclid".into()],
-                    scanner: Scanner::default(),
-                },
-            ),
-            rule("pii", &["**"], Action::RedactPii(Scanner::default())),
-            rule("anon", &["anonymousId"], Action::Drop),
-        ];
-        apply(&rules, None, &mut v, &keys, &mut seen);
-        assert_eq!(v["context"]["ip"], "203.0.113.0");
+        let mut seen = Vec::new();
+        let mut on = |action: &Action, s: &str| action.on_str(s, &keys, &mut |d| seen.push(d));
+        let hash = Action::Hash {
+            normalize: Normalize::Auto,
+            region: None,
+        };
+        let h = keys.active_hmac().unwrap();
+        assert_eq!(on(&hash, "user-123"), Some(h.hash(b"user-123")));
+        assert_eq!(hash.on_number("42", &keys), Some(h.hash(b"42")));
+        assert!(hash.seals());
+        let redact = Action::RedactPii(Scanner::default());
         assert_eq!(
-            v["context"]["page"]["url"],
-            "https://shop.example.com/users/[email]/cart?utm_source=x&gclid=abc"
+            on(&redact, "call +44 20 7946 0958").as_deref(),
+            Some("call [phone]")
         );
-        assert_eq!(v["properties"]["note"], "call [phone]");
-        assert_eq!(v["properties"]["email"], " [email]");
-        assert_eq!(v["properties"]["revenue"], 42.5);
-        assert!(v.get("anonymousId").is_none());
-        assert!(
-            seen.redacted.contains(&Detector::Email) && seen.redacted.contains(&Detector::Phone)
-        );
-    }
-
-    #[test]
-    fn allow_keeps_only_what_it_names() {
-        let allow: Vec<Selector> = ["type", "properties.revenue", "context.page.*"]
-            .iter()
-            .flat_map(|s| Selector::parse(s).unwrap())
-            .collect();
-        let mut v = event();
-        apply(&[], Some(&allow), &mut v, &keys(), &mut Seen::default());
+        assert_eq!(on(&redact, "order 1234"), None, "unchanged is None");
+        assert_eq!(redact.on_number("4111111111111111", &keys), None);
+        let ua = Action::GeneralizeUa;
         assert_eq!(
-            v,
-            json!({"type": "track", "properties": {"revenue": 42.5}, "context": {"page": {"url": event()["context"]["page"]["url"]}}})
+            on(&ua, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36").as_deref(),
+            Some("Chrome 120 (Windows)")
         );
-        let mut empty = event();
-        apply(&[], Some(&[]), &mut empty, &keys(), &mut Seen::default());
-        assert_eq!(empty, json!({}));
+        drop(on);
+        assert_eq!(seen, [Detector::Phone]);
     }
 
     #[test]
@@ -501,6 +387,39 @@ mod tests {
             "already truncated"
         );
         assert_eq!(truncate_ip("not an ip", 24, 48), None);
+    }
+
+    #[test]
+    fn url_scrubbing() {
+        let scrub = |s: &str| {
+            scrub_url(
+                s,
+                &["utm_*".into(), "gclid".into()],
+                &Scanner::default(),
+                &mut |_| {},
+            )
+        };
+        let cases = [
+            (
+                "https://u:p@shop.example.com/users/jane%40example.com/cart?utm_source=x&email=jane%40example.com&gclid=abc#top",
+                Some("https://shop.example.com/users/[email]/cart?utm_source=x&gclid=abc"),
+            ),
+            ("https://shop.example.com/search?q=shoes&utm_medium=cpc", Some("https://shop.example.com/search?utm_medium=cpc")),
+            // Kept parameters are scanned too.
+            ("https://x.io/?utm_term=call+%2B44+20+7946+0958", Some("https://x.io/?utm_term=call+%5Bphone%5D")),
+            ("https://shop.example.com/p/42?utm_source=news", None),
+            // Paths and query strings (Segment's context.page.path and .search).
+            ("/account/jane@example.com?email=a@b.co&utm_source=x", Some("/account/[email]?utm_source=x")),
+            ("?base=http%3A%2F%2Fx&utm_source=harness", Some("?utm_source=harness")),
+            ("?q=shoes", Some("")),
+            ("/checkout", None),
+            // Not a URL: scanned as text.
+            ("see jane@example.com", Some("see [email]")),
+            ("mailto:jane@example.com", Some("mailto:[email]")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(scrub(input).as_deref(), want, "{input}");
+        }
     }
 
     #[test]

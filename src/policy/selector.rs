@@ -7,7 +7,6 @@
 //! the protocol's own paths (see [`semantic`]). Keys containing `.`, `*`,
 //! `[` or `@` cannot be selected (no tracker uses them).
 
-use serde_json::Value;
 use std::fmt;
 
 /// One step of a path.
@@ -27,7 +26,12 @@ pub enum Segment {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selector {
     segments: Vec<Segment>,
+    /// Bit `i` set when `segments[i]` is `**`.
+    deep: u64,
 }
+
+/// Longest selector, in segments (states are one bit per position).
+pub const MAX_SEGMENTS: usize = 62;
 
 /// Why a selector does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,6 +42,9 @@ pub enum SelectorError {
     /// `[x]` that is neither `[*]` nor `[N]`.
     #[error("`{0}`: write array elements as `name[*]` or `name[0]`")]
     BadIndex(String),
+    /// More segments than [`MAX_SEGMENTS`].
+    #[error("`{0}` is deeper than {MAX_SEGMENTS} segments")]
+    TooLong(String),
     /// An unknown `@field`.
     #[error("`{0}` is not a semantic field; known: {known}", known = semantic::NAMES.join(", "))]
     UnknownSemantic(String),
@@ -87,23 +94,75 @@ impl Selector {
             }
             segments.extend(index);
         }
-        Ok(Selector { segments })
+        if segments.len() > MAX_SEGMENTS {
+            return Err(SelectorError::TooLong(text.to_owned()));
+        }
+        let deep = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == Segment::Deep)
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        Ok(Selector { segments, deep })
     }
 
-    /// Calls `f` with every value the selector matches (each once).
-    pub fn for_each_mut(&self, value: &mut Value, f: &mut dyn FnMut(&mut Value)) {
-        visit(value, &self.segments, f);
+    /// The automaton state before any step: the set of positions in
+    /// `segments` reached so far (bit `i` = the first `i` segments matched).
+    pub fn start(&self) -> State {
+        self.close(1)
     }
 
-    /// Removes every matched value (keys from objects, elements from arrays).
-    pub fn remove(&self, value: &mut Value) -> usize {
-        remove(value, &self.segments)
+    /// The state after descending one step (an object key or array index).
+    /// Zero means this selector can match nothing below.
+    pub fn step(&self, state: State, step: Step<'_>) -> State {
+        let mut next = 0;
+        let mut bits = state & !(1 << self.segments.len());
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let advance = match (&self.segments[i], step) {
+                (Segment::Deep, _) => {
+                    next |= 1 << i; // `**` consumes any step and stays
+                    false
+                }
+                (Segment::Any, _) => true,
+                (Segment::Key(k), Step::Key(s)) => k == s,
+                (Segment::Index(n), Step::Index(i)) => *n == i,
+                _ => false,
+            };
+            if advance {
+                next |= 1 << (i + 1);
+            }
+        }
+        self.close(next)
     }
 
-    /// Whether this selector matches `path` exactly.
-    pub fn matches(&self, path: &[PathStep]) -> bool {
-        matches(&self.segments, path)
+    /// Whether the selector matches the value reached in `state`.
+    pub fn accepts(&self, state: State) -> bool {
+        state & (1 << self.segments.len()) != 0
     }
+
+    /// Adds the positions reachable by letting `**` match zero steps.
+    fn close(&self, mut state: State) -> State {
+        loop {
+            let added = (state & self.deep) << 1;
+            if added & !state == 0 {
+                return state;
+            }
+            state |= added;
+        }
+    }
+}
+
+/// Positions of a selector reached along a path (see [`Selector::step`]).
+pub type State = u64;
+
+/// One step down a JSON document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// An object member.
+    Key(&'a str),
+    /// An array element.
+    Index(usize),
 }
 
 impl fmt::Display for Selector {
@@ -122,140 +181,6 @@ impl fmt::Display for Selector {
             }
         }
         Ok(())
-    }
-}
-
-/// A step of a concrete path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PathStep {
-    /// An object key.
-    Key(String),
-    /// An array index.
-    Index(usize),
-}
-
-fn visit(value: &mut Value, segs: &[Segment], f: &mut dyn FnMut(&mut Value)) {
-    let Some((first, rest)) = segs.split_first() else {
-        f(value);
-        return;
-    };
-    match first {
-        Segment::Key(k) => {
-            if let Some(child) = value.as_object_mut().and_then(|o| o.get_mut(k)) {
-                visit(child, rest, f);
-            }
-        }
-        Segment::Index(n) => {
-            if let Some(child) = value.as_array_mut().and_then(|a| a.get_mut(*n)) {
-                visit(child, rest, f);
-            }
-        }
-        Segment::Any => for_children(value, &mut |child| visit(child, rest, f)),
-        Segment::Deep => {
-            // `**.x`: x here, and x anywhere below; `**` alone: every leaf.
-            if rest.is_empty() {
-                visit_leaves(value, f);
-                return;
-            }
-            if segment_matches_here(value, &rest[0]) {
-                visit(value, rest, f);
-            }
-            for_children(value, &mut |child| visit(child, segs, f));
-        }
-    }
-}
-
-fn segment_matches_here(value: &Value, seg: &Segment) -> bool {
-    match seg {
-        Segment::Key(k) => value.as_object().is_some_and(|o| o.contains_key(k)),
-        Segment::Index(n) => value.as_array().is_some_and(|a| *n < a.len()),
-        Segment::Any => value.is_object() || value.is_array(),
-        Segment::Deep => true,
-    }
-}
-
-fn for_children(value: &mut Value, f: &mut dyn FnMut(&mut Value)) {
-    match value {
-        Value::Object(o) => o.values_mut().for_each(f),
-        Value::Array(a) => a.iter_mut().for_each(f),
-        _ => {}
-    }
-}
-
-fn visit_leaves(value: &mut Value, f: &mut dyn FnMut(&mut Value)) {
-    match value {
-        Value::Object(o) => o.values_mut().for_each(|v| visit_leaves(v, f)),
-        Value::Array(a) => a.iter_mut().for_each(|v| visit_leaves(v, f)),
-        leaf => f(leaf),
-    }
-}
-
-fn remove(value: &mut Value, segs: &[Segment]) -> usize {
-    match segs {
-        [] => 0,
-        [Segment::Key(k)] => value
-            .as_object_mut()
-            .and_then(|o| o.remove(k))
-            .map_or(0, |_| 1),
-        [Segment::Index(n)] => match value.as_array_mut() {
-            Some(a) if *n < a.len() => {
-                a.remove(*n);
-                1
-            }
-            _ => 0,
-        },
-        [Segment::Any] => match value {
-            Value::Object(o) => std::mem::take(o).len(),
-            Value::Array(a) => std::mem::take(a).len(),
-            _ => 0,
-        },
-        [Segment::Deep] => {
-            let n = usize::from(!value.is_null());
-            *value = Value::Null;
-            n
-        }
-        [Segment::Deep, rest @ ..] => {
-            let mut n = remove(value, rest);
-            for_children(value, &mut |child| n += remove(child, segs));
-            n
-        }
-        [first, rest @ ..] => {
-            let mut n = 0;
-            match first {
-                Segment::Key(k) => {
-                    if let Some(child) = value.as_object_mut().and_then(|o| o.get_mut(k)) {
-                        n += remove(child, rest);
-                    }
-                }
-                Segment::Index(i) => {
-                    if let Some(child) = value.as_array_mut().and_then(|a| a.get_mut(*i)) {
-                        n += remove(child, rest);
-                    }
-                }
-                Segment::Any => for_children(value, &mut |child| n += remove(child, rest)),
-                Segment::Deep => unreachable!("handled above"),
-            }
-            n
-        }
-    }
-}
-
-fn matches(segs: &[Segment], path: &[PathStep]) -> bool {
-    match (segs.split_first(), path.split_first()) {
-        (None, None) => true,
-        (Some((Segment::Deep, rest)), _) => {
-            matches(rest, path) || (!path.is_empty() && matches(segs, &path[1..]))
-        }
-        (None, Some(_)) | (Some(_), None) => false,
-        (Some((seg, rest)), Some((step, tail))) => {
-            let ok = match (seg, step) {
-                (Segment::Key(k), PathStep::Key(s)) => k == s,
-                (Segment::Index(n), PathStep::Index(i)) => n == i,
-                (Segment::Any, _) => true,
-                _ => false,
-            };
-            ok && matches(rest, tail)
-        }
     }
 }
 
@@ -284,7 +209,15 @@ pub mod semantic {
             "anonymous_id" => &["anonymousId"],
             "ip" => &["context.ip"],
             "user_agent" => &["context.userAgent"],
-            "url" => &["context.page.url", "properties.url"],
+            // Page calls carry the page in `properties`, others in `context.page`.
+            "url" => &[
+                "context.page.url",
+                "context.page.path",
+                "context.page.search",
+                "properties.url",
+                "properties.path",
+                "properties.search",
+            ],
             "referrer" => &["context.page.referrer", "properties.referrer"],
             "email" => &["traits.email", "context.traits.email", "properties.email"],
             "phone" => &["traits.phone", "context.traits.phone", "properties.phone"],
@@ -299,17 +232,39 @@ pub mod semantic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn sel(text: &str) -> Vec<Selector> {
         Selector::parse(text).unwrap()
     }
 
+    /// Every value `text` matches in `value`, in document order; a
+    /// container matched counts once (its children are not listed again).
     fn hits(text: &str, value: &Value) -> Vec<Value> {
-        let mut value = value.clone();
+        fn walk(s: &Selector, state: State, v: &Value, out: &mut Vec<Value>) {
+            if s.accepts(state) {
+                out.push(v.clone());
+                return;
+            }
+            match v {
+                Value::Object(o) => o
+                    .iter()
+                    .for_each(|(k, c)| walk(s, s.step(state, Step::Key(k)), c, out)),
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, c)| walk(s, s.step(state, Step::Index(i)), c, out)),
+                _ => {}
+            }
+        }
         let mut out = Vec::new();
         for s in sel(text) {
-            s.for_each_mut(&mut value, &mut |v| out.push(v.clone()));
+            // The root itself is never selected: start one step down.
+            if let Value::Object(o) = value {
+                for (k, c) in o {
+                    walk(&s, s.step(s.start(), Step::Key(k)), c, &mut out);
+                }
+            }
         }
         out
     }
@@ -341,6 +296,10 @@ mod tests {
             Selector::parse("@passport"),
             Err(SelectorError::UnknownSemantic(_))
         ));
+        assert!(matches!(
+            Selector::parse(&vec!["a"; 63].join(".")),
+            Err(SelectorError::TooLong(_))
+        ));
         assert_eq!(sel("@email").len(), 3);
     }
 
@@ -361,25 +320,23 @@ mod tests {
         deep.sort_by_key(|v| v.to_string());
         assert_eq!(deep, [json!("a@x.io"), json!("b@x.io"), json!("c@x.io")]);
         assert_eq!(hits("@url", &v), [json!("https://x/?q=1")]);
-        assert_eq!(hits("**", &v).len(), 7, "every leaf once");
+        // `**` alone selects each top-level value (and so everything below).
+        assert_eq!(hits("**", &v).len(), 3);
+        assert_eq!(hits("context.**", &v), [v["context"].clone()]);
+        assert_eq!(
+            hits("a.**.b", &json!({"a": {"b": 1, "x": {"y": {"b": 2}}}})),
+            [json!(1), json!(2)]
+        );
         assert!(hits("nope.x", &v).is_empty());
+        assert!(hits("userId.x", &v).is_empty());
     }
 
     #[test]
-    fn removes_what_it_selects() {
-        let mut v = sample();
-        assert_eq!(sel("**.email")[0].remove(&mut v), 3);
-        assert_eq!(sel("properties.items[0]")[0].remove(&mut v), 1);
-        assert_eq!(v["properties"]["items"], json!([{"sku": "s2"}]));
-        assert!(v["context"]["traits"].as_object().unwrap().is_empty());
-    }
-
-    #[test]
-    fn matches_concrete_paths() {
-        let s = &sel("properties.*.sku")[0];
-        let p = ["properties", "items", "sku"].map(|k| PathStep::Key(k.to_owned()));
-        assert!(s.matches(&p));
-        assert!(sel("**.sku")[0].matches(&p));
-        assert!(!sel("properties.sku")[0].matches(&p));
+    fn dead_states_prune() {
+        let s = &sel("context.page.url")[0];
+        let other = s.step(s.start(), Step::Key("properties"));
+        assert_eq!(other, 0, "nothing below can match");
+        let deep = &sel("**.email")[0];
+        assert_ne!(deep.step(deep.start(), Step::Key("anything")), 0);
     }
 }

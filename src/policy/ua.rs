@@ -1,0 +1,55 @@
+//! `generalize_ua`: a user agent string becomes browser family, major
+//! version and OS family (`Chrome 120 (Windows)`), which is what analytics
+//! needs and far too coarse to fingerprint a device. Parsing is woothee's;
+//! this module owns only the coarsening.
+
+/// The generalized form of `ua`; `Other` for what woothee does not know.
+pub fn generalize(ua: &str) -> String {
+    const UNKNOWN: &str = "UNKNOWN";
+    let Some(parsed) = woothee::parser::Parser::new().parse(ua) else {
+        return "Other (Other)".to_owned();
+    };
+    let browser = match parsed.name {
+        UNKNOWN => "Other",
+        name => name,
+    };
+    let major = parsed
+        .version
+        .split(['.', ' '])
+        .next()
+        .filter(|v| !v.is_empty() && *v != UNKNOWN && v.bytes().all(|b| b.is_ascii_digit()));
+    let os = match parsed.os {
+        os if os.starts_with("Windows") => "Windows",
+        "Mac OSX" => "macOS",
+        "iPhone" | "iPad" | "iPod" => "iOS",
+        UNKNOWN => "Other",
+        os => os,
+    };
+    match major {
+        Some(major) => format!("{browser} {major} ({os})"),
+        None => format!("{browser} ({os})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generalize;
+
+    #[test]
+    fn real_user_agents_lose_everything_but_family_and_major() {
+        let cases = [
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "Chrome 120 (macOS)"),
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0", "Firefox 121 (Windows)"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1", "Safari 17 (iOS)"),
+            ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Pro) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.43 Mobile Safari/537.36", "Chrome 120 (Android)"),
+            ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", "Chrome 120 (Linux)"),
+            ("curl/8.4.0", "HTTP Library (Other)"),
+            ("", "Other (Other)"),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(generalize(ua), want, "{ua}");
+        }
+        // Device model and build (Pixel 8 Pro) never survive.
+        assert!(!generalize(cases[3].0).contains("Pixel"));
+    }
+}
