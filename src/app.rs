@@ -88,18 +88,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .expect("bound socket has an address");
 
     let (queues, forwarder) = forward::start(&config, &metrics).map_err(StartError::Destination)?;
-    let registry = match &config.consent.opt_out_registry {
-        Some(path) => Some(std::sync::Arc::new(
-            crate::consent::OptOutRegistry::load(path).map_err(StartError::OptOutRegistry)?,
-        )),
-        None => None,
-    };
-    let consent = crate::consent::Consent::new(
-        config.consent.default,
-        &config.consent.gpc_denies,
-        &config.consent.categories,
-        registry.clone(),
-    );
+    let (consent, registry) = crate::consent::Consent::from_config(&config.consent)
+        .map_err(StartError::OptOutRegistry)?;
     if let Some(registry) = registry {
         let every = config.consent.opt_out_reload_interval;
         tokio::spawn(async move {

@@ -12,8 +12,9 @@
 //! wire protocols), [`event`] (the protocol-neutral event), [`pipeline`] (the
 //! stages an event passes through), [`forward`] (per-destination queues,
 //! batching, delivery, retries), [`admin`] (operator endpoints) and
-//! [`metrics`] (every metric's name). [`app`] wires them together; the binary
-//! only parses the command line.
+//! [`metrics`] (every metric's name). [`app`] wires them together and
+//! [`explain`] runs the same pipeline offline; the binary only parses the
+//! command line.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod event;
+pub mod explain;
 pub mod forward;
 pub mod ingest;
 pub mod metrics;

@@ -15,6 +15,7 @@ use std::process::ExitCode;
     after_help = "Examples:\n  \
         privgate check --config proxy.toml     validate the config and print a summary\n  \
         privgate run --config proxy.toml       serve trackers on the configured listener\n  \
+        privgate explain --trace < events.ndjson   what each destination would receive, and why\n  \
         PRIVGATE_LOG=debug privgate run        more logs (never field values)\n\n\
         Config reference: docs/config.md"
 )]
@@ -43,6 +44,27 @@ enum Command {
         /// The key, as "env:NAME" or "file:PATH" (never literally).
         #[arg(short, long)]
         key: String,
+    },
+    /// Show what each destination would receive for events read from stdin (NDJSON).
+    #[command(after_help = "Examples:\n  \
+        privgate explain --config proxy.toml < events.ndjson\n  \
+        privgate explain --trace --destination local-file < events.ndjson\n\n\
+        One JSON line per event and destination: decision (forward or drop), the reason,\n\
+        and the event as it would be sent (before payload encryption). --trace adds the\n\
+        rules that changed it: rule, selector, action and path, never a value.")]
+    Explain {
+        /// The config file.
+        #[arg(short, long, default_value = "proxy.toml")]
+        config: PathBuf,
+        /// Only this destination.
+        #[arg(short, long)]
+        destination: Option<String>,
+        /// List the rules that fired for each event and destination.
+        #[arg(long)]
+        trace: bool,
+        /// As if the request carried `Sec-GPC: 1` (Global Privacy Control).
+        #[arg(long)]
+        gpc: bool,
     },
     /// Validate the config (secrets included) and print a summary; exit 2 on errors.
     #[command(after_help = "Example:\n  privgate check --config proxy.toml")]
@@ -78,6 +100,41 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Explain {
+            config,
+            destination,
+            trace,
+            gpc,
+        } => {
+            let config = match Config::load(&config) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let options = privgate::explain::Options {
+                destination,
+                trace,
+                gpc,
+            };
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            match privgate::explain::run(
+                &config,
+                &options,
+                stdin.lock(),
+                stdout.lock(),
+                std::io::stderr(),
+            ) {
+                Ok(summary) if summary.invalid == 0 => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("privgate explain: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Run { config } => {
             init_logging();
             let config = match Config::load(&config) {

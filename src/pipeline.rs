@@ -131,6 +131,9 @@ pub struct Explanation {
     pub name: String,
     /// Forward (with the event) or drop (with the reason).
     pub verdict: Verdict,
+    /// Why: the consent reason when forwarded (`granted`, `not_required`),
+    /// the drop reason otherwise.
+    pub reason: &'static str,
     /// The rules that changed the event, in order (with tracing).
     pub trace: Vec<TracedRule>,
 }
@@ -139,7 +142,10 @@ impl Pipeline {
     /// Builds the pipeline for `config`.
     pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
         Pipeline {
-            global: PolicyStep::new(Policy::new(config.rules.clone(), None), metrics),
+            global: PolicyStep::new(
+                Policy::new(config.rules.clone(), None).expect("validated: the rules compile"),
+                metrics,
+            ),
             consent,
             destinations: config
                 .destinations
@@ -147,7 +153,11 @@ impl Pipeline {
                 .map(|d| DestinationPipeline {
                     name: d.name.clone(),
                     consent: d.consent.clone(),
-                    policy: PolicyStep::new(Policy::new(d.rules.clone(), d.allow.clone()), metrics),
+                    policy: PolicyStep::new(
+                        Policy::new(d.rules.clone(), d.allow.clone())
+                            .expect("validated: the rules compile"),
+                        metrics,
+                    ),
                     forwarded: metrics.consent_decisions.with_label_values(&[
                         d.name.as_str(),
                         "forward",
@@ -181,10 +191,17 @@ impl Pipeline {
             trace.then_some(&mut traces),
             |slot, verdict| {
                 let destination = targets[slot];
+                let dest = &self.destinations[destination];
+                let reason = match &verdict {
+                    Verdict::Keep(_) if dest.consent.purposes.is_empty() => "not_required",
+                    Verdict::Keep(_) => "granted",
+                    Verdict::Drop(reason) => reason,
+                };
                 out.push(Explanation {
                     destination,
-                    name: self.destinations[destination].name.clone(),
+                    name: dest.name.clone(),
                     verdict,
+                    reason,
                     trace: Vec::new(),
                 });
             },

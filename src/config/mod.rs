@@ -590,12 +590,34 @@ impl Validator<'_> {
             );
         }
 
-        let rules = file
+        let rules: Vec<crate::policy::rules::Rule> = file
             .rules
             .iter()
             .enumerate()
             .filter_map(|(i, r)| self.rule(r, &format!("rules[{i}]"), &keyring))
             .collect();
+        // The selectors of each scope compile into one automaton; refuse a
+        // set that would not (a pathological mix of `**`).
+        let span = |rules: &[schema::Rule]| rules.first().map_or(0..0, |r| r.select.span());
+        if crate::policy::Policy::new(rules.clone(), None).is_err() {
+            self.problem(
+                span(&file.rules),
+                "rules".into(),
+                crate::policy::TooComplex.to_string(),
+                "split rules with several `**` into plainer paths",
+            );
+        }
+        for (i, d) in destinations.iter().enumerate() {
+            if crate::policy::Policy::new(d.rules.clone(), d.allow.clone()).is_err() {
+                let rules = &file.destinations[i].rules;
+                self.problem(
+                    span(rules),
+                    format!("destinations[{i}].rules"),
+                    crate::policy::TooComplex.to_string(),
+                    "split rules with several `**` into plainer paths",
+                );
+            }
+        }
 
         Config {
             path: path.to_owned(),
@@ -796,7 +818,7 @@ impl Validator<'_> {
                     .map_or(Normalize::Auto, |n| *n.get_ref()),
                 region,
             },
-            A::GeneralizeUa => Action::GeneralizeUa,
+            A::GeneralizeUa => Action::GeneralizeUa(Default::default()),
             A::EncryptField => Action::EncryptField,
             A::RedactPii => Action::RedactPii(scanner),
             A::TruncateIp => Action::TruncateIp { v4, v6 },

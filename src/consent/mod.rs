@@ -173,6 +173,24 @@ impl Consent {
         }
     }
 
+    /// The engine `config` describes, with its opt-out registry loaded (also
+    /// returned, for the caller that reloads it).
+    pub fn from_config(
+        config: &crate::config::ConsentConfig,
+    ) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
+        let registry = match &config.opt_out_registry {
+            Some(path) => Some(Arc::new(OptOutRegistry::load(path)?)),
+            None => None,
+        };
+        let consent = Consent::new(
+            config.default,
+            &config.gpc_denies,
+            &config.categories,
+            registry.clone(),
+        );
+        Ok((consent, registry))
+    }
+
     fn purpose<'a>(&'a self, category: &'a str) -> &'a str {
         self.categories
             .get(category)

@@ -10,6 +10,7 @@
 //! checked when the config loads), and never logs or reports field values:
 //! a [`Report`] holds counts, a [`Fired`] holds rule ids and paths.
 
+mod matcher;
 pub mod pii;
 pub mod rules;
 pub mod selector;
@@ -27,6 +28,7 @@ pub struct Policy {
     /// Every selector of every rule with its rule's index.
     selectors: Vec<(usize, Selector)>,
     allow: Option<Vec<Selector>>,
+    matcher: matcher::Matcher,
     /// Words in a bit set of rules.
     words: usize,
     /// Bit sets of the `drop` and `encrypt_field` rules.
@@ -73,15 +75,20 @@ pub enum PolicyError {
     /// The event is not a JSON object.
     #[error("an event must be a JSON object")]
     NotAnObject,
+    /// The event is not UTF-8.
+    #[error("an event must be UTF-8")]
+    NotUtf8,
     /// The JSON is malformed or nested deeper than 128 levels.
     #[error("invalid JSON: {0}")]
     Json(serde_json::Error),
 }
 
+pub use matcher::{TooComplex, MAX_STATES};
+
 impl Policy {
     /// Compiles `rules` (applied in order) and `allow` (applied last:
     /// everything it does not name is removed).
-    pub fn new(rules: Vec<Rule>, allow: Option<Vec<Selector>>) -> Policy {
+    pub fn new(rules: Vec<Rule>, allow: Option<Vec<Selector>>) -> Result<Policy, TooComplex> {
         let words = rules.len().div_ceil(64).max(1);
         let mask = |want: fn(&Action) -> bool| {
             let mut bits = vec![0u64; words];
@@ -94,19 +101,21 @@ impl Policy {
         };
         let drops = mask(|a| matches!(a, Action::Drop));
         let encrypts = mask(|a| matches!(a, Action::EncryptField));
-        let selectors = rules
+        let selectors: Vec<(usize, Selector)> = rules
             .iter()
             .enumerate()
             .flat_map(|(i, r)| r.selectors.iter().map(move |s| (i, s.clone())))
             .collect();
-        Policy {
+        let matcher = matcher::Matcher::new(&selectors, allow.as_deref().unwrap_or(&[]), words)?;
+        Ok(Policy {
             rules,
             selectors,
             allow,
+            matcher,
             words,
             drops,
             encrypts,
-        }
+        })
     }
 
     /// The rules, in order.
@@ -167,6 +176,10 @@ mod tests {
         )
     }
 
+    fn pol(rules: Vec<Rule>, allow: Option<Vec<Selector>>) -> Policy {
+        Policy::new(rules, allow).unwrap()
+    }
+
     fn hash() -> Action {
         Action::Hash {
             normalize: Normalize::Auto,
@@ -200,7 +213,7 @@ mod tests {
     fn hash_is_keyed_normalized_and_seals() {
         let keys = keys();
         let h = keys.active_hmac().unwrap();
-        let policy = Policy::new(
+        let policy = pol(
             vec![
                 rule(
                     "ids",
@@ -232,7 +245,7 @@ mod tests {
 
     #[test]
     fn each_action_in_context() {
-        let policy = Policy::new(
+        let policy = pol(
             vec![
                 rule("ip", &["@ip"], Action::TruncateIp { v4: 24, v6: 48 }),
                 rule(
@@ -243,7 +256,11 @@ mod tests {
                         scanner: Scanner::default(),
                     },
                 ),
-                rule("ua", &["@user_agent"], Action::GeneralizeUa),
+                rule(
+                    "ua",
+                    &["@user_agent"],
+                    Action::GeneralizeUa(Default::default()),
+                ),
                 rule("pii", &["**"], Action::RedactPii(Scanner::default())),
                 rule(
                     "anon",
@@ -278,7 +295,7 @@ mod tests {
 
     #[test]
     fn allow_keeps_only_what_it_names() {
-        let policy = Policy::new(
+        let policy = pol(
             Vec::new(),
             allow(&[
                 "type",
@@ -293,32 +310,26 @@ mod tests {
             json!({"type": "track", "properties": {"revenue": 42.5, "items": [{"sku": "s1"}, {"sku": "s2"}]}, "context": {"page": {"url": event()["context"]["page"]["url"]}}})
         );
         // An empty allow list keeps nothing; emptied containers go.
-        let (v, _) = run(&Policy::new(Vec::new(), allow(&[])), &event());
+        let (v, _) = run(&pol(Vec::new(), allow(&[])), &event());
         assert_eq!(v, json!({}));
-        let (v, _) = run(
-            &Policy::new(Vec::new(), allow(&["properties.nothing"])),
-            &event(),
-        );
+        let (v, _) = run(&pol(Vec::new(), allow(&["properties.nothing"])), &event());
         assert_eq!(v, json!({}));
         // A kept container is kept whole, even when empty.
-        let (v, _) = run(
-            &Policy::new(Vec::new(), allow(&["a"])),
-            &json!({"a": {}, "b": []}),
-        );
+        let (v, _) = run(&pol(Vec::new(), allow(&["a"])), &json!({"a": {}, "b": []}));
         assert_eq!(v, json!({"a": {}}));
     }
 
     #[test]
     fn untouched_values_are_copied_byte_for_byte() {
         let input = br#"{"a":{"n":1.50,"big":12345678901234567890123,"s":"caf\u00e9 \"q\""},"b":[1e2, 2],"id":"x"}"#;
-        let policy = Policy::new(vec![rule("id", &["id"], Action::Drop)], None);
+        let policy = pol(vec![rule("id", &["id"], Action::Drop)], None);
         let (out, _) = policy.apply(input, &keys(), None).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"a":{"n":1.50,"big":12345678901234567890123,"s":"caf\u00e9 \"q\""},"b":[1e2, 2]}"#
         );
         // Walked strings with escapes are re-escaped correctly.
-        let scan = Policy::new(
+        let scan = pol(
             vec![rule("pii", &["**"], Action::RedactPii(Scanner::default()))],
             None,
         );
@@ -332,7 +343,7 @@ mod tests {
     #[test]
     fn encrypt_field_seals_the_rendered_value() {
         let keys = keys();
-        let policy = Policy::new(
+        let policy = pol(
             vec![
                 rule("hash", &["context.traits.email"], hash()),
                 rule("enc", &["context.traits"], Action::EncryptField),
@@ -353,7 +364,7 @@ mod tests {
         assert_eq!(report.applied, [1, 1, 0]);
         assert_eq!(v["userId"], "user-123");
         // Not allowed: the ciphertext is not kept either.
-        let hidden = Policy::new(
+        let hidden = pol(
             vec![rule("enc", &["context.traits"], Action::EncryptField)],
             allow(&["userId"]),
         );
@@ -362,7 +373,7 @@ mod tests {
 
     #[test]
     fn root_is_never_dropped_and_must_be_an_object() {
-        let drop_all = Policy::new(vec![rule("all", &["**"], Action::Drop)], None);
+        let drop_all = pol(vec![rule("all", &["**"], Action::Drop)], None);
         assert_eq!(run(&drop_all, &event()).0, json!({}));
         assert!(matches!(
             drop_all.apply(b"[1]", &keys(), None),
@@ -375,7 +386,7 @@ mod tests {
         // Walking is depth-bounded (serde_json's limit of 128 levels); a
         // dropped subtree is skipped without recursion.
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
-        let walk_all = Policy::new(
+        let walk_all = pol(
             vec![rule("pii", &["**"], Action::RedactPii(Scanner::default()))],
             None,
         );
@@ -388,7 +399,7 @@ mod tests {
 
     #[test]
     fn trace_names_rule_selector_action_and_path_never_values() {
-        let policy = Policy::new(
+        let policy = pol(
             vec![
                 rule("ip", &["@ip"], Action::TruncateIp { v4: 24, v6: 48 }),
                 rule("pii", &["**"], Action::RedactPii(Scanner::default())),
@@ -461,15 +472,15 @@ mod tests {
             #[test]
             fn output_is_json_and_no_rules_change_nothing(event in object(), sel in selector()) {
                 let text = event.to_string();
-                let (out, _) = Policy::new(Vec::new(), None).apply(text.as_bytes(), &keys(), None).unwrap();
+                let (out, _) = pol(Vec::new(), None).apply(text.as_bytes(), &keys(), None).unwrap();
                 prop_assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), event.clone());
                 // A rule that selects nothing present changes nothing either.
-                let miss = Policy::new(vec![rule("m", &["zzzzzzz.q"], Action::Drop)], None);
+                let miss = pol(vec![rule("m", &["zzzzzzz.q"], Action::Drop)], None);
                 let (out, _) = miss.apply(text.as_bytes(), &keys(), None).unwrap();
                 prop_assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), event.clone());
                 // Whatever the selectors, the output is an object and allow never adds.
                 for action in [Action::Drop, hash(), Action::RedactPii(Scanner::default()), Action::EncryptField] {
-                    let p = Policy::new(vec![rule("r", &[sel.as_str()], action)], allow(&[sel.as_str()]));
+                    let p = pol(vec![rule("r", &[sel.as_str()], action)], allow(&[sel.as_str()]));
                     let (out, _) = p.apply(text.as_bytes(), &keys(), None).unwrap();
                     let v: Value = serde_json::from_slice(&out).unwrap();
                     prop_assert!(v.is_object());
@@ -480,7 +491,7 @@ mod tests {
 
             #[test]
             fn no_email_survives_redaction_anywhere(event in object()) {
-                let p = Policy::new(vec![rule("pii", &["**"], Action::RedactPii(Scanner::default()))], None);
+                let p = pol(vec![rule("pii", &["**"], Action::RedactPii(Scanner::default()))], None);
                 let (out, _) = p.apply(event.to_string().as_bytes(), &keys(), None).unwrap();
                 let v: Value = serde_json::from_slice(&out).unwrap();
                 let mut strings = Vec::new();

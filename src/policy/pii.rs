@@ -156,9 +156,10 @@ impl Scanner {
         Cow::Owned(out)
     }
 
-    /// A cheap filter: every detector needs a digit or an `@` (possibly
-    /// encoded as `%40`/`\u0040`, which contain digits).
-    fn might_contain(&self, text: &[u8]) -> bool {
+    /// A cheap filter, `false` when no detector can match in `text`: every
+    /// detector needs a digit or an `@` (possibly encoded as `%40` or
+    /// `\u0040`, which contain digits).
+    pub fn might_contain(&self, text: &[u8]) -> bool {
         text.iter().any(|&b| b.is_ascii_digit() || b == b'@')
     }
 
@@ -205,7 +206,17 @@ impl Scanner {
                     // its digit groups are not phone numbers.
                     i = f.end.max(i + 1);
                 }
-                None => i += 1,
+                None => {
+                    i += 1;
+                    // Inside a word no candidate can start (every digit- and
+                    // letter-led detector needs `boundary_before`, and the
+                    // other anchors are not word bytes): skip the word.
+                    if is_word(b) {
+                        while i < t.len() && is_word(t[i]) {
+                            i += 1;
+                        }
+                    }
+                }
             }
         }
     }

@@ -10,6 +10,7 @@
 use super::pii::{Detector, Scanner};
 use super::selector::Selector;
 use crate::crypto::Keyring;
+use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -58,7 +59,7 @@ pub enum Action {
         scanner: Scanner,
     },
     /// User agent to browser family, major version and OS family.
-    GeneralizeUa,
+    GeneralizeUa(std::sync::Arc<super::ua::Generalizer>),
     /// Replace the value (any JSON) by a JWE compact string of its JSON text.
     EncryptField,
 }
@@ -72,7 +73,7 @@ impl Action {
             Action::RedactPii(_) => "redact_pii",
             Action::TruncateIp { .. } => "truncate_ip",
             Action::ScrubUrl { .. } => "scrub_url",
-            Action::GeneralizeUa => "generalize_ua",
+            Action::GeneralizeUa(_) => "generalize_ua",
             Action::EncryptField => "encrypt_field",
         }
     }
@@ -100,9 +101,9 @@ impl Action {
             Action::RedactPii(scanner) => owned(scanner.redact(s, redacted)),
             Action::TruncateIp { v4, v6 } => truncate_ip(s, *v4, *v6),
             Action::ScrubUrl { keep, scanner } => scrub_url(s, keep, scanner, redacted),
-            Action::GeneralizeUa => {
-                let general = super::ua::generalize(s);
-                (general != s).then_some(general)
+            Action::GeneralizeUa(generalizer) => {
+                let general = generalizer.generalize(s);
+                (*general != *s).then(|| general.to_string())
             }
         }
     }
@@ -206,18 +207,28 @@ pub fn truncate_ip(s: &str, v4: u8, v6: u8) -> Option<String> {
     (text != s).then_some(text)
 }
 
-/// Whether `name` matches a glob with `*` wildcards.
+/// Whether `name` matches a glob with `*` wildcards (linear time: on a
+/// mismatch, retry from the last `*` one byte further).
 pub fn glob(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            name.starts_with(head)
-                && (0..=name.len() - head.len()).any(|i| {
-                    let rest = &name[head.len() + i..];
-                    name.is_char_boundary(head.len() + i) && glob(tail, rest)
-                })
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        if i < p.len() && p[i] == b'*' {
+            star = Some((i, j));
+            i += 1;
+        } else if i < p.len() && p[i] == n[j] {
+            i += 1;
+            j += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
         }
     }
+    p[i..].iter().all(|&b| b == b'*')
 }
 
 /// Removes userinfo and fragment, keeps only allowlisted query parameters
@@ -233,12 +244,18 @@ pub fn scrub_url(
 ) -> Option<String> {
     // Relative forms are resolved against a placeholder base, removed again below.
     const BASE: &str = "http://base.invalid";
+    static BASE_URL: std::sync::LazyLock<url::Url> =
+        std::sync::LazyLock::new(|| url::Url::parse(BASE).expect("a valid URL"));
     let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
     let parsed = if relative {
-        url::Url::parse(BASE).and_then(|base| base.join(s))
+        BASE_URL.join(s)
     } else {
         url::Url::parse(s)
     };
+    // Nothing that could change: no query, fragment or userinfo, no PII.
+    if !s.contains(['?', '#', '@']) && !scanner.might_contain(s.as_bytes()) {
+        return None;
+    }
     let mut url = match parsed {
         Ok(url) if !url.cannot_be_a_base() => url,
         _ => return owned(scanner.redact(s, redacted)),
@@ -246,32 +263,49 @@ pub fn scrub_url(
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_fragment(None);
-    // The path: decode each segment, redact, re-encode.
-    let segments: Option<Vec<String>> = url.path_segments().map(|segs| {
-        segs.map(|seg| {
-            let decoded = percent_decode(seg);
-            owned(scanner.redact(&decoded, &mut *redacted)).unwrap_or(decoded)
-        })
-        .collect()
-    });
-    if let Some(segments) = segments {
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.clear();
-            path.extend(segments.iter());
+    // The path: segments that may hold PII are decoded, redacted and
+    // re-encoded; the others stay exactly as they were.
+    if scanner.might_contain(url.path().as_bytes()) {
+        let segments: Option<Vec<Cow<'_, str>>> = url.path_segments().map(|segments| {
+            segments
+                .map(|segment| {
+                    let decoded = percent_decode_str(segment).decode_utf8_lossy();
+                    match scanner.redact(&decoded, &mut *redacted) {
+                        Cow::Owned(new) => Cow::Owned(new),
+                        Cow::Borrowed(_) => Cow::Owned(decoded.into_owned()),
+                    }
+                })
+                .collect()
+        });
+        if let Some(segments) = segments {
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.clear().extend(segments.iter().map(|s| &**s));
+            }
         }
     }
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| keep.iter().any(|p| glob(p, k)))
-        .map(|(k, v)| {
-            let v = scanner.redact(&v, &mut *redacted).into_owned();
-            (k.into_owned(), v)
-        })
-        .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
+    // The query: only allowlisted parameters stay, in their original
+    // encoding unless a value held PII.
+    if let Some(query) = url.query() {
+        let mut kept = String::with_capacity(query.len());
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !keep.iter().any(|pattern| glob(pattern, &form_decode(name))) {
+                continue;
+            }
+            if !kept.is_empty() {
+                kept.push('&');
+            }
+            let decoded = form_decode(value);
+            match scanner.redact(&decoded, &mut *redacted) {
+                Cow::Borrowed(_) => kept.push_str(pair),
+                Cow::Owned(clean) => {
+                    kept.push_str(name);
+                    kept.push('=');
+                    kept.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
+                }
+            }
+        }
+        url.set_query((!kept.is_empty()).then_some(&*kept));
     }
     let out: String = url.into();
     let out = match (relative, s.starts_with('?')) {
@@ -286,11 +320,14 @@ pub fn scrub_url(
     (out != s).then_some(out)
 }
 
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+/// A form-encoded query component decoded (`+` is a space); borrowed when
+/// there is nothing to decode.
+fn form_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '+']) {
+        return Cow::Borrowed(text);
+    }
+    let spaced = text.replace('+', " ");
+    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
 }
 
 #[cfg(test)]
@@ -358,7 +395,7 @@ mod tests {
         );
         assert_eq!(on(&redact, "order 1234"), None, "unchanged is None");
         assert_eq!(redact.on_number("4111111111111111", &keys), None);
-        let ua = Action::GeneralizeUa;
+        let ua = Action::GeneralizeUa(Default::default());
         assert_eq!(
             on(&ua, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36").as_deref(),
             Some("Chrome 120 (Windows)")
@@ -428,5 +465,8 @@ mod tests {
         assert!(glob("*", "anything"));
         assert!(glob("a*c", "abc") && glob("a*c", "ac") && !glob("a*c", "ab"));
         assert!(!glob("gclid", "gclid2"));
+        assert!(glob("*_id", "click_id") && !glob("*_id", "click_idx"));
+        assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxbyy"));
+        assert!(glob("", "") && !glob("", "x") && glob("**", ""));
     }
 }

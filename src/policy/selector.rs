@@ -78,7 +78,9 @@ impl Selector {
                         "*" => Segment::Any,
                         n => Segment::Index(
                             n.parse()
-                                .map_err(|_| SelectorError::BadIndex(text.to_owned()))?,
+                                .ok()
+                                .filter(|&n| n < u32::MAX as usize)
+                                .ok_or_else(|| SelectorError::BadIndex(text.to_owned()))?,
                         ),
                     };
                     (&part[..open], Some(index))
@@ -134,6 +136,27 @@ impl Selector {
             }
         }
         self.close(next)
+    }
+
+    /// The keys this selector names literally.
+    pub fn literal_keys(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The array indices this selector names literally.
+    pub fn literal_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Index(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// The bit of the accepting position.
+    pub fn accepting(&self) -> State {
+        1 << self.segments.len()
     }
 
     /// Whether the selector matches the value reached in `state`.

@@ -1,7 +1,47 @@
 //! `generalize_ua`: a user agent string becomes browser family, major
 //! version and OS family (`Chrome 120 (Windows)`), which is what analytics
 //! needs and far too coarse to fingerprint a device. Parsing is woothee's;
-//! this module owns only the coarsening.
+//! this module owns only the coarsening, and a small cache: a site's
+//! traffic comes from few distinct user agents, and parsing one costs far
+//! more than looking it up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Generalizes user agents, remembering recent answers (bounded).
+#[derive(Debug, Default)]
+pub struct Generalizer {
+    cache: Mutex<HashMap<Box<str>, Arc<str>>>,
+}
+
+impl Generalizer {
+    /// Most user agents remembered; the cache starts over when full.
+    pub const CAPACITY: usize = 2048;
+    /// Longer user agents are not remembered.
+    const MAX_LEN: usize = 512;
+
+    /// The generalized form of `ua`.
+    pub fn generalize(&self, ua: &str) -> Arc<str> {
+        if ua.len() > Self::MAX_LEN {
+            return generalize(ua).into();
+        }
+        if let Some(hit) = self.lock().get(ua) {
+            return hit.clone();
+        }
+        let general: Arc<str> = generalize(ua).into();
+        let mut cache = self.lock();
+        if cache.len() >= Self::CAPACITY {
+            cache.clear();
+        }
+        cache.insert(ua.into(), general.clone());
+        general
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<str>>> {
+        // A panic elsewhere cannot leave a half-written map behind: recover it.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// The generalized form of `ua`; `Other` for what woothee does not know.
 pub fn generalize(ua: &str) -> String {
@@ -51,5 +91,17 @@ mod tests {
         }
         // Device model and build (Pixel 8 Pro) never survive.
         assert!(!generalize(cases[3].0).contains("Pixel"));
+    }
+
+    #[test]
+    fn the_cache_answers_alike_and_stays_bounded() {
+        let g = super::Generalizer::default();
+        let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(&*g.generalize(ua), generalize(ua));
+        assert_eq!(&*g.generalize(ua), "Firefox 121 (Windows)");
+        for i in 0..super::Generalizer::CAPACITY + 10 {
+            g.generalize(&format!("agent/{i}"));
+        }
+        assert!(g.lock().len() <= super::Generalizer::CAPACITY);
     }
 }

@@ -2,11 +2,10 @@
 //!
 //! # Design
 //! serde_json's parser (validating, depth-limited to 128) drives a visitor
-//! that writes the output as it reads the input; no tree is built. Each
-//! selector is a small automaton whose state is a bit set of the selector
-//! positions matched so far ([`Selector::step`]); the walker keeps one state
-//! per selector per level, so deciding what applies to a value costs a few
-//! bit operations per selector and key. From those states, at every value:
+//! that writes the output as it reads the input; no tree is built. All the
+//! policy's selectors are compiled into one automaton ([`super::matcher`]);
+//! the walker keeps its state per level, so deciding what applies to a
+//! value costs one transition. From that state, at every value:
 //!
 //! - a rule whose selector accepts here is *in force* here and below (an
 //!   action on an object applies to every string under it);
@@ -25,9 +24,10 @@
 //! allocated for them. Output is compact JSON. The walker never logs and
 //! never sees HTTP.
 
+use super::matcher::StateId;
 use super::pii::Detector;
 use super::rules::Action;
-use super::selector::{State, Step};
+use super::selector::Step;
 use super::{Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -50,8 +50,7 @@ pub(super) fn apply(
         policy,
         keys,
         out: Vec::with_capacity(event.len() + 64),
-        states: policy.selectors.iter().map(|(_, s)| s.start()).collect(),
-        allow_states: policy.allow.iter().flatten().map(|s| s.start()).collect(),
+        states: vec![policy.matcher.start],
         active: vec![0; policy.words],
         limit: policy.rules.len(),
         report: Report::new(policy.rules.len()),
@@ -63,11 +62,23 @@ pub(super) fn apply(
     };
     // The root object itself is never dropped or replaced, but a value
     // action selected at the root (`**`) is in force over the whole event.
-    walk.accept(0, |rule| {
-        !matches!(rule, Action::Drop | Action::EncryptField)
-    });
-    let kept = policy.allow.is_none() || walk.allowed_here(0);
-    let mut de = serde_json::Deserializer::from_slice(event);
+    let root = policy.matcher.state(policy.matcher.start);
+    for &(rule, selector) in &root.via {
+        if !matches!(
+            policy.rules[rule].action,
+            Action::Drop | Action::EncryptField
+        ) {
+            walk.active[rule / 64] |= 1 << (rule % 64);
+            if let Some(trace) = &mut walk.trace {
+                trace.via[rule] = selector as u16;
+            }
+        }
+    }
+    let kept = policy.allow.is_none() || root.allowed;
+    // One UTF-8 check for the whole event; the `str` reader then trusts it
+    // instead of checking every string again.
+    let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     Node {
         walk: &mut walk,
         level: 0,
@@ -83,10 +94,8 @@ struct Walk<'a> {
     policy: &'a Policy,
     keys: &'a Keyring,
     out: Vec<u8>,
-    /// One automaton state per selector per level (level 0 = the root).
-    states: Vec<State>,
-    /// Likewise for the allow list, on levels not yet known to be kept.
-    allow_states: Vec<State>,
+    /// The matcher's state per level (level 0 = the root).
+    states: Vec<StateId>,
     /// Rules in force, a bit set of `policy.words` words per level.
     active: Vec<u64>,
     /// Only rules with an index below this apply (inside `encrypt_field`).
@@ -118,75 +127,33 @@ enum Plan {
 }
 
 impl Walk<'_> {
-    fn nsel(&self) -> usize {
-        self.policy.selectors.len()
-    }
-
-    /// Marks the rules whose selectors accept at `level` as in force,
-    /// when `admit` agrees.
-    fn accept(&mut self, level: usize, admit: impl Fn(&Action) -> bool) {
-        let n = self.nsel();
-        let w = self.policy.words;
-        for (j, (rule, selector)) in self.policy.selectors.iter().enumerate() {
-            if selector.accepts(self.states[level * n + j])
-                && admit(&self.policy.rules[*rule].action)
-            {
-                self.active[level * w + rule / 64] |= 1 << (rule % 64);
-                if let Some(trace) = &mut self.trace {
-                    trace.via[level * self.policy.rules.len() + rule] = j as u16;
-                }
-            }
-        }
-    }
-
-    fn allowed_here(&self, level: usize) -> bool {
-        let Some(allow) = &self.policy.allow else {
-            return true;
-        };
-        let base = level * allow.len();
-        allow
-            .iter()
-            .enumerate()
-            .any(|(i, s)| s.accepts(self.allow_states[base + i]))
-    }
-
     /// Steps from `level` to its child at `step` and decides what to do there.
     fn enter(&mut self, level: usize, step: Step<'_>, kept: bool) -> Plan {
-        let (n, w) = (self.nsel(), self.policy.words);
+        let matcher = &self.policy.matcher;
+        let w = self.policy.words;
         let child = level + 1;
-        self.states.truncate(child * n);
-        let mut live = false;
-        for j in 0..n {
-            let state = self.policy.selectors[j]
-                .1
-                .step(self.states[level * n + j], step);
-            live |= state != 0;
-            self.states.push(state);
-        }
+        let id = matcher.next(self.states[level], step);
+        self.states.truncate(child);
+        self.states.push(id);
+        let here = matcher.state(id);
         self.active.truncate(child * w);
         self.active.extend_from_within(level * w..child * w);
+        for (bits, accepts) in self.active[child * w..].iter_mut().zip(&here.accepts) {
+            *bits |= accepts;
+        }
         if let Some(trace) = &mut self.trace {
             let r = self.policy.rules.len();
             trace.via.truncate(child * r);
             trace.via.extend_from_within(level * r..child * r);
-        }
-        self.accept(child, |_| true);
-        let mut kept_child = kept;
-        let mut allow_live = false;
-        if let (Some(allow), false) = (&self.policy.allow, kept) {
-            let a = allow.len();
-            self.allow_states.truncate(child * a);
-            for i in 0..a {
-                let state = allow[i].step(self.allow_states[level * a + i], step);
-                allow_live |= state != 0;
-                kept_child |= allow[i].accepts(state);
-                self.allow_states.push(state);
-            }
-            if !kept_child && !allow_live {
-                return Plan::Skip;
+            for &(rule, selector) in &here.via {
+                trace.via[child * r + rule] = selector as u16;
             }
         }
-        let in_force = &self.active[child * w..(child + 1) * w];
+        let kept_child = kept || here.allowed;
+        if !kept_child && !here.allow_live {
+            return Plan::Skip;
+        }
+        let in_force = &self.active[child * w..];
         if let Some(rule) = first_below(in_force, &self.policy.drops, self.limit) {
             return Plan::Drop(rule);
         }
@@ -198,7 +165,7 @@ impl Walk<'_> {
                 Plan::Skip
             };
         }
-        if !live && kept_child && in_force.iter().all(|&bits| bits == 0) {
+        if !here.rules_live && kept_child && in_force.iter().all(|&bits| bits == 0) {
             return Plan::Copy;
         }
         Plan::Walk { kept: kept_child }
@@ -227,10 +194,11 @@ impl Walk<'_> {
 
     /// The value actions in force at `level`, in rule order, on one string.
     fn on_str(&mut self, level: usize, text: &str) -> Option<String> {
-        let w = self.policy.words;
         let mut current: Option<String> = None;
-        for rule in rules_in_force(&self.active[level * w..(level + 1) * w], self.limit) {
-            let action = &self.policy.rules[rule].action;
+        let mut rules = InForce::new(self, level);
+        while let Some(rule) = rules.next(self) {
+            let policy = self.policy;
+            let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
             let input = current.as_deref().unwrap_or(text);
             let changed = action.on_str(input, self.keys, &mut |d: Detector| {
@@ -248,8 +216,8 @@ impl Walk<'_> {
     }
 
     fn on_number(&mut self, level: usize, text: &str) -> Option<String> {
-        let w = self.policy.words;
-        for rule in rules_in_force(&self.active[level * w..(level + 1) * w], self.limit) {
+        let mut rules = InForce::new(self, level);
+        while let Some(rule) = rules.next(self) {
             if let Some(new) = self.policy.rules[rule].action.on_number(text, self.keys) {
                 self.fired(rule, level);
                 // Only `hash` changes numbers, and it seals them.
@@ -284,21 +252,36 @@ fn first_below(a: &[u64], b: &[u64], limit: usize) -> Option<usize> {
         .filter(|&rule| rule < limit)
 }
 
-/// Rule indices set in `bits`, ascending, below `limit`.
-fn rules_in_force(bits: &[u64], limit: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    for (i, &word) in bits.iter().enumerate() {
-        let mut word = word;
-        while word != 0 {
-            let rule = i * 64 + word.trailing_zeros() as usize;
-            if rule >= limit {
-                return out;
-            }
-            out.push(rule);
-            word &= word - 1;
+/// The rules in force at a level, ascending, below the walk's limit;
+/// read word by word so the walk stays free to record what fires.
+struct InForce {
+    level: usize,
+    word: usize,
+    bits: u64,
+}
+
+impl InForce {
+    fn new(walk: &Walk<'_>, level: usize) -> InForce {
+        InForce {
+            level,
+            word: 0,
+            bits: walk.active[level * walk.policy.words],
         }
     }
-    out
+
+    fn next(&mut self, walk: &Walk<'_>) -> Option<usize> {
+        let w = walk.policy.words;
+        while self.bits == 0 {
+            self.word += 1;
+            if self.word == w {
+                return None;
+            }
+            self.bits = walk.active[self.level * w + self.word];
+        }
+        let rule = self.word * 64 + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        (rule < walk.limit).then_some(rule)
+    }
 }
 
 /// Writes `s` as a JSON string; `verbatim` when it came from the input

@@ -1,0 +1,269 @@
+//! Every selector of a policy (its rules' and its allow list's) compiled
+//! into one deterministic automaton over the steps of a JSON path, so the
+//! walker pays one transition per value however many selectors there are.
+//!
+//! # Design
+//! Each selector is a small NFA whose state is a bit set of the positions
+//! it has matched ([`Selector::step`]). A DFA state is the tuple of all
+//! selectors' NFA states (subset construction). Only steps a selector
+//! names literally (`context`, `[0]`) can lead to different states; every
+//! other key behaves alike (only `*` and `**` match it), and so does every
+//! other index, so each DFA state has a short list of literal transitions
+//! and one fallback for keys and one for indices. Built once at config
+//! load; the number of states is capped so a pathological set of `**`
+//! selectors is a config error, not an explosion at run time.
+
+use super::selector::{Selector, State, Step};
+use std::collections::HashMap;
+
+/// Index of a DFA state; [`DEAD`] can match nothing, here or below.
+pub(super) type StateId = u32;
+
+/// The state from which nothing can match.
+pub(super) const DEAD: StateId = 0;
+
+/// Largest automaton a policy may compile to.
+pub const MAX_STATES: usize = 20_000;
+
+/// A key no selector names literally: selector keys never contain `*`.
+const OTHER_KEY: &str = "*";
+/// Likewise an index no selector names (selectors cannot spell it).
+const OTHER_INDEX: usize = usize::MAX;
+
+/// One DFA state.
+#[derive(Clone, Debug, Default)]
+pub(super) struct DState {
+    /// Rules (bit set by rule index) with a selector accepting here.
+    pub accepts: Vec<u64>,
+    /// `(rule, selector)` pairs accepting here, for tracing.
+    pub via: Vec<(usize, usize)>,
+    /// An allow selector accepts here.
+    pub allowed: bool,
+    /// Some rule selector may still accept below.
+    pub rules_live: bool,
+    /// Some allow selector may still accept below.
+    pub allow_live: bool,
+    keys: Vec<(Box<str>, StateId)>,
+    other_key: StateId,
+    indices: Vec<(usize, StateId)>,
+    other_index: StateId,
+}
+
+/// The compiled automaton.
+#[derive(Clone, Debug)]
+pub(super) struct Matcher {
+    states: Vec<DState>,
+    /// The state at the root.
+    pub start: StateId,
+}
+
+/// The policy's selectors compile to more than [`MAX_STATES`] states.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the selectors combine into more than {MAX_STATES} matching states; use fewer `**` wildcards"
+)]
+pub struct TooComplex;
+
+impl Matcher {
+    /// Compiles `rules` (`(rule index, selector)`, for `words` words of
+    /// rule bits) and `allow`.
+    pub fn new(
+        rules: &[(usize, Selector)],
+        allow: &[Selector],
+        words: usize,
+    ) -> Result<Matcher, TooComplex> {
+        let selectors: Vec<&Selector> = rules.iter().map(|(_, s)| s).chain(allow).collect();
+        let mut literal_keys: Vec<&str> = selectors.iter().flat_map(|s| s.literal_keys()).collect();
+        literal_keys.sort_unstable();
+        literal_keys.dedup();
+        let mut literal_indices: Vec<usize> =
+            selectors.iter().flat_map(|s| s.literal_indices()).collect();
+        literal_indices.sort_unstable();
+        literal_indices.dedup();
+
+        let mut ids: HashMap<Vec<State>, StateId> = HashMap::new();
+        let mut configs: Vec<Vec<State>> = Vec::new();
+        let mut states: Vec<DState> = Vec::new();
+        // A DFA state per distinct tuple of NFA states (`configs[id]`).
+        let mut intern = |config: Vec<State>,
+                          states: &mut Vec<DState>,
+                          configs: &mut Vec<Vec<State>>|
+         -> Result<StateId, TooComplex> {
+            if let Some(&id) = ids.get(&config) {
+                return Ok(id);
+            }
+            if states.len() >= MAX_STATES {
+                return Err(TooComplex);
+            }
+            let id = states.len() as StateId;
+            let mut state = DState {
+                accepts: vec![0; words],
+                ..DState::default()
+            };
+            for (j, (&nfa, selector)) in config.iter().zip(&selectors).enumerate() {
+                let live = nfa & !selector.accepting() != 0;
+                if j < rules.len() {
+                    let rule = rules[j].0;
+                    state.rules_live |= live;
+                    if selector.accepts(nfa) {
+                        state.accepts[rule / 64] |= 1 << (rule % 64);
+                        state.via.push((rule, j));
+                    }
+                } else {
+                    state.allow_live |= live;
+                    state.allowed |= selector.accepts(nfa);
+                }
+            }
+            states.push(state);
+            ids.insert(config.clone(), id);
+            configs.push(config);
+            Ok(id)
+        };
+        let dead = intern(vec![0; selectors.len()], &mut states, &mut configs)?;
+        debug_assert_eq!(dead, DEAD);
+        let start = intern(
+            selectors.iter().map(|s| s.start()).collect(),
+            &mut states,
+            &mut configs,
+        )?;
+        let step_all = |config: &[State], step: Step<'_>| -> Vec<State> {
+            config
+                .iter()
+                .zip(&selectors)
+                .map(|(&nfa, s)| s.step(nfa, step))
+                .collect()
+        };
+        let mut next = 1;
+        while next < states.len() {
+            let config = configs[next].clone();
+            let other_key = intern(
+                step_all(&config, Step::Key(OTHER_KEY)),
+                &mut states,
+                &mut configs,
+            )?;
+            let mut keys = Vec::new();
+            for &key in &literal_keys {
+                let to = intern(step_all(&config, Step::Key(key)), &mut states, &mut configs)?;
+                if to != other_key {
+                    keys.push((Box::from(key), to));
+                }
+            }
+            let other_index = intern(
+                step_all(&config, Step::Index(OTHER_INDEX)),
+                &mut states,
+                &mut configs,
+            )?;
+            let mut indices = Vec::new();
+            for &index in &literal_indices {
+                let to = intern(
+                    step_all(&config, Step::Index(index)),
+                    &mut states,
+                    &mut configs,
+                )?;
+                if to != other_index {
+                    indices.push((index, to));
+                }
+            }
+            let state = &mut states[next];
+            (state.keys, state.other_key) = (keys, other_key);
+            (state.indices, state.other_index) = (indices, other_index);
+            next += 1;
+        }
+        Ok(Matcher { states, start })
+    }
+
+    /// The state after `step` from `from`.
+    #[inline]
+    pub fn next(&self, from: StateId, step: Step<'_>) -> StateId {
+        let state = &self.states[from as usize];
+        match step {
+            Step::Key(key) => state
+                .keys
+                .iter()
+                .find(|(k, _)| &**k == key)
+                .map_or(state.other_key, |&(_, to)| to),
+            Step::Index(i) => state
+                .indices
+                .iter()
+                .find(|(n, _)| *n == i)
+                .map_or(state.other_index, |&(_, to)| to),
+        }
+    }
+
+    /// What is known at `id`.
+    #[inline]
+    pub fn state(&self, id: StateId) -> &DState {
+        &self.states[id as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(text: &str) -> Selector {
+        Selector::parse(text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn agrees_with_the_selectors_it_compiles() {
+        let rules: Vec<(usize, Selector)> =
+            ["context.ip", "**.email", "items[1].sku", "a.*.b", "**"]
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, sel(s)))
+                .collect();
+        let allow = vec![sel("context.page.*"), sel("items[*]")];
+        let m = Matcher::new(&rules, &allow, 1).unwrap();
+        let paths: &[&[Step<'_>]] = &[
+            &[Step::Key("context"), Step::Key("ip")],
+            &[
+                Step::Key("context"),
+                Step::Key("traits"),
+                Step::Key("email"),
+            ],
+            &[Step::Key("email")],
+            &[Step::Key("items"), Step::Index(1), Step::Key("sku")],
+            &[Step::Key("items"), Step::Index(0), Step::Key("sku")],
+            &[Step::Key("a"), Step::Key("x"), Step::Key("b")],
+            &[Step::Key("context"), Step::Key("page"), Step::Key("url")],
+            &[Step::Key("zzz")],
+        ];
+        for path in paths {
+            let mut id = m.start;
+            let mut nfa: Vec<State> = rules.iter().map(|(_, s)| s.start()).collect();
+            let mut allow_nfa: Vec<State> = allow.iter().map(|s| s.start()).collect();
+            for &step in *path {
+                id = m.next(id, step);
+                for (state, (_, s)) in nfa.iter_mut().zip(&rules) {
+                    *state = s.step(*state, step);
+                }
+                for (state, s) in allow_nfa.iter_mut().zip(&allow) {
+                    *state = s.step(*state, step);
+                }
+                let d = m.state(id);
+                for (i, (_, s)) in rules.iter().enumerate() {
+                    assert_eq!(
+                        d.accepts[0] >> i & 1 == 1,
+                        s.accepts(nfa[i]),
+                        "{path:?} rule {i}"
+                    );
+                }
+                let allowed = allow.iter().zip(&allow_nfa).any(|(s, &n)| s.accepts(n));
+                assert_eq!(d.allowed, allowed, "{path:?}");
+            }
+        }
+        let none = Matcher::new(&[(0, sel("a.b"))], &[], 1).unwrap();
+        let dead = none.next(none.start, Step::Key("x"));
+        assert_eq!(dead, DEAD);
+        assert!(!none.state(DEAD).rules_live);
+    }
+
+    #[test]
+    fn pathological_wildcards_are_refused() {
+        let many: Vec<(usize, Selector)> = (0..40)
+            .map(|i| (0, sel(&format!("**.k{i}.**.k{}.**.x", i + 1))))
+            .collect();
+        assert!(Matcher::new(&many, &[], 1).is_err());
+    }
+}
