@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end load test on loopback: a counting sink, nginx as a plain
-# reverse-proxy baseline, and privgate, measured in the same run.
+# reverse-proxy baseline, privgate without rules, and privgate with the
+# privacy policy proxy.toml ships, measured in the same run.
 # See load-tests/README.md. Knobs: DURATION (s, default 10), RUNS (3),
 # CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080).
 set -euo pipefail
@@ -14,6 +15,8 @@ PG_PORT=$BASE_PORT
 ADMIN_PORT=$((BASE_PORT + 1))
 NGINX_PORT=$((BASE_PORT + 2))
 SINK_PORT=$((BASE_PORT + 3))
+PGP_PORT=$((BASE_PORT + 4))
+PGP_ADMIN_PORT=$((BASE_PORT + 5))
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -52,7 +55,7 @@ wait_http() { # url, seconds
   done
 }
 
-# --- start the three servers --------------------------------------------------
+# --- start the servers ---------------------------------------------------------
 "$SINK" "$SINK_PORT" & pids+=($!)
 wait_http "http://127.0.0.1:$SINK_PORT/stats" 10
 
@@ -85,13 +88,14 @@ http {
 NGINX
 "$NGINX" -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
 
-cat > "$work/privgate.toml" <<TOML
+privgate_config() { # ingest-port admin-port extra-destination-lines
+  cat <<TOML
 [server]
-listen = "127.0.0.1:$PG_PORT"
+listen = "127.0.0.1:$1"
 max_body_bytes = "2MiB"
 max_decompressed_bytes = "8MiB"
 [admin]
-listen = "127.0.0.1:$ADMIN_PORT"
+listen = "127.0.0.1:$2"
 [[sources]]
 name = "load"
 protocol = "segment"
@@ -104,10 +108,25 @@ format = "segment"
 queue_max_events = 10000
 concurrency = 4
 batch = { max_events = 500, max_bytes = "2MiB", max_wait = "50ms" }
+$3
 TOML
+}
+privgate_config "$PG_PORT" "$ADMIN_PORT" "" > "$work/privgate.toml"
+# privgate-policy: the same, plus the shipped policy read from proxy.toml now:
+# its [keys], [consent] and [[rules]], and its destination's require_consent.
+shipped_consent=$(python3 "$here/shipped_policy.py" "$repo/proxy.toml" destination)
+shipped_tables=$(python3 "$here/shipped_policy.py" "$repo/proxy.toml" tables)
+{
+  privgate_config "$PGP_PORT" "$PGP_ADMIN_PORT" "$shipped_consent"
+  printf '\n%s\n' "$shipped_tables"
+} > "$work/privgate-policy.toml"
+"$PRIVGATE" check --config "$work/privgate-policy.toml" >/dev/null
 PRIVGATE_LOG=warn "$PRIVGATE" run --config "$work/privgate.toml" & pids+=($!)
 PG_PID=$!
+PRIVGATE_LOG=warn "$PRIVGATE" run --config "$work/privgate-policy.toml" & pids+=($!)
+PGP_PID=$!
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" 10
+wait_http "http://127.0.0.1:$PGP_ADMIN_PORT/readyz" 10
 wait_http "http://127.0.0.1:$NGINX_PORT/stats" 10
 NGINX_MASTER=$(cat "$work/nginx.pid")
 
@@ -124,6 +143,7 @@ cpu_ticks() { # pids... -> utime+stime
 proxy_pids() { # target
   case $1 in
     privgate) echo "$PG_PID" ;;
+    privgate-policy) echo "$PGP_PID" ;;
     nginx) echo "$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" ;;
     direct) echo "" ;;
   esac
@@ -140,16 +160,20 @@ reset_peak() { for p in "$@"; do echo 5 > "/proc/$p/clear_refs" 2>/dev/null || t
 
 url_for() { # target scenario
   local port path
-  case $1 in direct) port=$SINK_PORT ;; nginx) port=$NGINX_PORT ;; privgate) port=$PG_PORT ;; esac
+  case $1 in
+    direct) port=$SINK_PORT ;; nginx) port=$NGINX_PORT ;;
+    privgate) port=$PG_PORT ;; privgate-policy) port=$PGP_PORT ;;
+  esac
   case $2 in single) path=/v1/t ;; batch) path=/v1/batch ;; esac
   echo "http://127.0.0.1:$port$path"
 }
 
 results=$work/results.ndjson
 verify_failed=0
+pii_failed=0
 say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $SCENARIOS"
 for scenario in $SCENARIOS; do
-  for target in direct nginx privgate; do
+  for target in direct nginx privgate privgate-policy; do
     # shellcheck disable=SC2046
     reset_peak $(proxy_pids $target)
     for run in $(seq 1 "$RUNS"); do
@@ -158,10 +182,14 @@ for scenario in $SCENARIOS; do
       before=$(cpu_ticks $(proxy_pids $target))
       line=$("$LOADGEN" run "$(url_for $target $scenario)" "$scenario" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
       verify=""
-      if [ "$target" = privgate ]; then
+      if [ "$target" = privgate ] || [ "$target" = privgate-policy ]; then
         # Acknowledged means delivered: wait for the flush, compare ids.
         if ! verify=$("$LOADGEN" verify "http://127.0.0.1:$SINK_PORT" "$work/acked" 15); then
           verify_failed=1
+        fi
+        # With the shipped policy, none of the load event's PII may arrive.
+        if [ "$target" = privgate-policy ] && [[ $verify != *" pii_seen=0" ]]; then
+          pii_failed=1
         fi
       fi
       # shellcheck disable=SC2046
@@ -176,7 +204,13 @@ for scenario in $SCENARIOS; do
 done
 
 python3 "$here/summarize.py" "$results"
+status=0
 if [ "$verify_failed" -ne 0 ]; then
   say "FAIL: the sink is missing events privgate acknowledged"
-  exit 1
+  status=1
 fi
+if [ "$pii_failed" -ne 0 ]; then
+  say "FAIL: PII reached the sink through privgate-policy"
+  status=1
+fi
+exit "$status"

@@ -1,8 +1,12 @@
 """Summarizes load-tests/run.sh results: medians per scenario and target,
-and the ratios privgate/nginx and privgate/direct from the same run."""
+the ratios privgate/nginx and privgate/direct, and privgate-policy/nginx and
+privgate-policy/privgate, all from the same run."""
 import json
+import re
 import statistics
 import sys
+
+TARGETS = ["direct", "nginx", "privgate", "privgate-policy"]
 
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
@@ -31,12 +35,18 @@ for (scenario, target), runs in by.items():
         "verify": "; ".join(r["verify"] for r in runs if r["verify"]),
     }
 
+
+def pii(s):
+    seen = re.findall(r"pii_seen=(\d+)", s["verify"])
+    return sum(map(int, seen)) if seen else "?"
+
+
 print()
-print("scenario  target    events/s   p50_us   p99_us  cpu_us/event  peak_rss_MiB  refused")
-for (scenario, target), s in sorted(summary.items(), key=lambda kv: (kv[0][0] != "single", ["direct", "nginx", "privgate"].index(kv[0][1]))):
+print("scenario  target           events/s   p50_us   p99_us  cpu_us/event  peak_rss_MiB  refused")
+for (scenario, target), s in sorted(summary.items(), key=lambda kv: (kv[0][0] != "single", TARGETS.index(kv[0][1]))):
     cpu = f"{s['cpu']:12.2f}" if s["cpu"] is not None else "           -"
     rss = f"{s['rss']:12.1f}" if target != "direct" else "           -"
-    print(f"{scenario:8}  {target:8} {s['eps']:10.0f} {s['p50']:8.0f} {s['p99']:8.0f} {cpu}  {rss}  {s['rejected']:7}")
+    print(f"{scenario:8}  {target:15} {s['eps']:10.0f} {s['p50']:8.0f} {s['p99']:8.0f} {cpu}  {rss}  {s['rejected']:7}")
 print()
 for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
     pg = summary.get((scenario, "privgate"))
@@ -49,3 +59,18 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
             f"cpu privgate/nginx = {pg['cpu'] / ng['cpu']:.2f}x per event, "
             f"privgate peak RSS {pg['rss']:.1f} MiB; delivery: {pg['verify']}"
         )
+    pp = summary.get((scenario, "privgate-policy"))
+    if pp and ng and pg:
+        print(
+            f"{scenario}: privgate-policy/nginx = {pp['eps'] / ng['eps']:.2f}x events/s, "
+            f"privgate-policy/privgate = {pp['eps'] / pg['eps']:.2f}x events/s, "
+            f"cpu privgate-policy/nginx = {pp['cpu'] / ng['cpu']:.2f}x per event, "
+            f"privgate-policy peak RSS {pp['rss']:.1f} MiB; delivery: {pp['verify']}"
+        )
+    if pp:
+        # PII of the load event that reached the sink (sink.rs): must be 0
+        # with the shipped policy; privgate without rules shows the count works.
+        pp_pii = pii(pp)
+        verdict = "ok" if pp_pii == 0 else "FAIL"
+        without = f" (privgate without rules: pii_seen={pii(pg)})" if pg else ""
+        print(f"{scenario}: policy check: privgate-policy pii_seen={pp_pii} {verdict}{without}")

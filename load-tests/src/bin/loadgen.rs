@@ -1,14 +1,16 @@
 //! Load generator: N keep-alive HTTP/1.1 connections POSTing realistic
-//! Segment events (the analytics.js track event from track.json, a unique
-//! messageId per event) for a fixed time; records latencies and the ids of
-//! every event that got a 2xx.
+//! Segment events (event.json: the analytics.js track event captured in
+//! track.json plus a client IP and PII in free text and in the page URL, with
+//! Analytics consent granted; a unique messageId per event) for a fixed time;
+//! records latencies and the ids of every event that got a 2xx.
 //!
 //! loadgen run <url> <single|batch> <conns> <seconds> <run-id> <acked-out-file>
 //!   prints one JSON line: requests, ok, rejected (non-2xx), errors,
 //!   events_ok, seconds, events_per_s, p50_us, p99_us
 //! loadgen verify <sink-base-url> <acked-file> [wait-seconds]
 //!   waits until the sink's event count is stable, then prints
-//!   acked, delivered, missing, duplicates; exits 1 if any acked id is missing.
+//!   acked, delivered, missing, duplicates and pii_seen (PII of event.json
+//!   the sink received, see sink.rs); exits 1 if any acked id is missing.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -17,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-const TEMPLATE: &str = include_str!("../../track.json");
+const TEMPLATE: &str = include_str!("../../event.json");
 const BATCH: usize = 100;
 /// base64("loadtest:")
 const AUTH: &str = "Basic bG9hZHRlc3Q6";
@@ -211,9 +213,13 @@ async fn get(base: &hyper::Uri, path: &str) -> Bytes {
 }
 
 fn count_from_stats(stats: &[u8]) -> u64 {
+    stat(stats, "events")
+}
+
+fn stat(stats: &[u8], name: &str) -> u64 {
     let text = String::from_utf8_lossy(stats);
-    let key = "\"events\":";
-    let at = text.find(key).unwrap() + key.len();
+    let key = format!("\"{name}\":");
+    let at = text.find(&key).unwrap() + key.len();
     text[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
 
@@ -249,8 +255,9 @@ fn verify(args: &[String]) -> bool {
             .nth(1)
             .and_then(|r| r.trim_end_matches('}').parse::<u64>().ok())
             .unwrap_or(0);
+        let pii = stat(&stats, "pii_seen");
         println!(
-            "acked={} delivered={} missing={missing} duplicates={dups}",
+            "acked={} delivered={} missing={missing} duplicates={dups} pii_seen={pii}",
             acked.len(),
             delivered.len()
         );

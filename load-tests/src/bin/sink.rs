@@ -1,8 +1,12 @@
 //! A fast HTTP sink for load tests: answers every POST with 204 after reading
 //! the body, counts the events in it (one per `"messageId":"` occurrence, the
-//! template has exactly one per event) and remembers their ids.
+//! template has exactly one per event) and remembers their ids. It also counts
+//! the PII of the load event (event.json) that reaches it: occurrences of
+//! `example.com` (every email there, however its `@` is encoded), the phone
+//! number `7946 0958` and the client IP `203.0.113.7`. Behind privgate with
+//! the shipped policy that count must stay 0.
 //!
-//! `GET /stats` → `{"requests":N,"events":N,"unique":N,"duplicates":N}`,
+//! `GET /stats` → `{"requests":N,"events":N,"unique":N,"pii_seen":N,"duplicates":N}`,
 //! `GET /ids` → the ids seen, one per line, `POST /reset` forgets everything.
 //!
 //! Usage: sink <port>
@@ -19,10 +23,17 @@ struct Seen {
     requests: u64,
     events: u64,
     duplicates: u64,
+    pii_seen: u64,
     ids: HashSet<Box<str>>,
 }
 
 const KEY: &[u8] = b"\"messageId\":\"";
+/// The PII event.json carries (see the module docs).
+const PII: [&[u8]; 3] = [b"example.com", b"7946 0958", b"203.0.113.7"];
+
+fn pii_seen(body: &[u8]) -> u64 {
+    PII.iter().map(|p| memchr::memmem::find_iter(body, p).count() as u64).sum()
+}
 
 fn ids(body: &[u8]) -> Vec<&str> {
     let mut out = Vec::new();
@@ -37,7 +48,7 @@ fn ids(body: &[u8]) -> Vec<&str> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
@@ -49,10 +60,11 @@ async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Respon
         ("GET", "/stats") => {
             let s = seen.lock().unwrap();
             *response.body_mut() = Full::new(Bytes::from(format!(
-                "{{\"requests\":{},\"events\":{},\"unique\":{},\"duplicates\":{}}}",
+                "{{\"requests\":{},\"events\":{},\"unique\":{},\"pii_seen\":{},\"duplicates\":{}}}",
                 s.requests,
                 s.events,
                 s.ids.len(),
+                s.pii_seen,
                 s.duplicates
             )));
         }
@@ -68,8 +80,10 @@ async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Respon
         ("POST", "/reset") => *seen.lock().unwrap() = Seen::default(),
         _ => {
             let found = ids(&body);
+            let pii = pii_seen(&body);
             let mut s = seen.lock().unwrap();
             s.requests += 1;
+            s.pii_seen += pii;
             s.events += found.len() as u64;
             for id in found {
                 if !s.ids.insert(id.into()) {
