@@ -9,8 +9,10 @@
 //!
 //! Every module owns one thing, named after it: [`config`] (schema,
 //! validation, secrets), [`ingest`] (the tracker-facing HTTP server and the
-//! wire protocols), [`event`] (the protocol-neutral event), [`pipeline`] (the
-//! stages an event passes through), [`forward`] (per-destination queues,
+//! wire protocols), [`event`] (the protocol-neutral event), [`consent`] (the
+//! per-destination consent decision), [`policy`] (rules, selectors, PII
+//! detectors), [`crypto`] (keys, HMAC, JWE), [`pipeline`] (consent and policy
+//! in order, per destination), [`forward`] (per-destination queues,
 //! batching, delivery, retries), [`admin`] (operator endpoints) and
 //! [`metrics`] (every metric's name). [`app`] wires them together and
 //! [`explain`] runs the same pipeline offline; the binary only parses the

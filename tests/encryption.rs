@@ -168,3 +168,102 @@ fn payload_encryption_without_a_key_is_a_config_error() {
         privgate::config::Config::from_str(&config, std::path::Path::new("t.toml")).unwrap_err();
     assert_eq!(err.problems[0].key, "destinations[0].encrypt");
 }
+
+/// Every string in `v`, keys included.
+fn texts(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| texts(v, out)),
+        serde_json::Value::Object(o) => o.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            texts(v, out)
+        }),
+        other => out.push(other.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn sealed_payloads_and_fields_decrypt_to_minimized_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen();
+    std::fs::write(dir.path().join("e1.key"), &key).unwrap();
+    std::fs::write(
+        dir.path().join("h1.key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    )
+    .unwrap();
+    let upstream = Upstream::start().await;
+    // The shipped global rules, then this destination seals the traits
+    // field and every batch.
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/proxy.toml")).unwrap();
+    let rules = &shipped[shipped.find("[[rules]]").unwrap()..];
+    let config = format!(
+        r#"{}
+[[destinations.rules]]
+name = "seal-traits"
+select = "@traits"
+action = "encrypt_field"
+
+[keys]
+hmac = [{{ id = "h1", secret = "file:{d}/h1.key" }}]
+encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
+
+{rules}"#,
+        segment_config(&http_destination(
+            "backend",
+            &upstream,
+            "encrypt = \"payload\"\nbatch = { max_wait = \"20ms\" }"
+        )),
+        d = dir.path().display()
+    );
+    let pg = start_privgate(&config).await;
+    let pii = [
+        "jane.doe@example.com",
+        "+44 20 7946 0958",
+        "203.0.113.7",
+        "4111 1111 1111 1111",
+    ];
+    let event = |id: &str| {
+        format!(
+            r#"{{"type":"identify","messageId":"{id}","userId":"user-{id}","traits":{{"email":"{}","phone":"{}","card":"{}","plan":"pro"}},"context":{{"ip":"{}","traits":{{"email":"{}"}},"page":{{"url":"https://shop.example.com/u/{}?card={}"}}}},"properties":{{"note":"reach me at {} or {}"}}}}"#,
+            pii[0], pii[1], pii[3], pii[2], pii[0], pii[0], pii[3], pii[0], pii[1]
+        )
+    };
+    let body = format!(r#"{{"batch":[{},{}]}}"#, event("s1"), event("s2"));
+    assert_eq!(post(pg.ingest_addr(), "/v1/batch", body).await.status, 200);
+    // Sealed bodies are not JSON: wait for the request itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while upstream.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "a batch arrives");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pg.shutdown().await;
+
+    let received = &upstream.received()[0];
+    assert_eq!(received.headers["content-type"], "application/jose");
+    let opened = jwcrypto_decrypt(&key, std::str::from_utf8(&received.body).unwrap());
+    let payload = &opened[opened.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    let batch: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    let events = batch["batch"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    let mut all = Vec::new();
+    for event in events {
+        // The sealed traits open (independently) to the traits as the
+        // global rules left them: hashed email, redacted phone and card.
+        let sealed = event["traits"].as_str().expect("traits are a JWE string");
+        let opened = jwcrypto_decrypt(&key, sealed);
+        let inner = &opened[opened.iter().position(|&b| b == b'\n').unwrap() + 1..];
+        let traits: serde_json::Value = serde_json::from_slice(inner).unwrap();
+        assert_eq!(traits["plan"], "pro");
+        assert_eq!(traits["card"], "[credit_card]");
+        assert!(traits["email"].as_str().unwrap().starts_with("h1:"));
+        texts(&traits, &mut all);
+        texts(event, &mut all);
+    }
+    for text in &all {
+        for secret in pii.iter().chain(&["jane", "7946", "4111", "user-s1"]) {
+            assert!(!text.contains(secret), "{secret} survived in {text:?}");
+        }
+    }
+}

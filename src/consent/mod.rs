@@ -107,7 +107,7 @@ struct EventView<'a> {
     #[serde(default, rename = "anonymousId", borrow)]
     anonymous_id: Option<IdValue<'a>>,
     #[serde(default, borrow)]
-    context: Option<Lenient<ContextView<'a>>>,
+    context: Option<MaybeContext<'a>>,
 }
 
 /// A value of the expected shape, or anything else (ignored). One malformed
@@ -128,19 +128,131 @@ impl<T> Lenient<T> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// An id: a string (borrowed unless escaped), or anything else (ignored).
+#[derive(Default)]
 enum IdValue<'a> {
-    Str(#[serde(borrow)] std::borrow::Cow<'a, str>),
-    Other(serde::de::IgnoredAny),
+    Str(std::borrow::Cow<'a, str>),
+    #[default]
+    Other,
+}
+
+/// `context` holds most of an event; reading it through an untagged enum
+/// would buffer all of it. This visitor looks at its two consent keys only
+/// and skips the rest unread; a `context` that is not an object counts as
+/// none (it must not hide the ids' opt-out check).
+#[derive(Default)]
+struct MaybeContext<'a>(Option<ContextView<'a>>);
+
+#[derive(Default)]
+struct ContextView<'a> {
+    consent: Option<Lenient<SegmentConsent<'a>>>,
+    consent_management: Option<Lenient<RudderConsent<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct ContextView<'a> {
-    #[serde(default, borrow)]
-    consent: Option<Lenient<SegmentConsent<'a>>>,
-    #[serde(default, rename = "consentManagement", borrow)]
-    consent_management: Option<Lenient<RudderConsent<'a>>>,
+#[serde(field_identifier)]
+enum ContextKey {
+    #[serde(rename = "consent")]
+    Consent,
+    #[serde(rename = "consentManagement")]
+    ConsentManagement,
+    #[serde(other)]
+    Other,
+}
+
+/// A visitor for "this shape, or anything else, ignored": `on_map` and
+/// `on_str` handle the wanted shapes, everything else is consumed and
+/// answered with `T::default()`.
+macro_rules! ignore_other_shapes {
+    ($t:ty) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<$t, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(Default::default())
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$t, E> {
+            Ok(Default::default())
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<$t, E> {
+            Ok(Default::default())
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<$t, E> {
+            Ok(Default::default())
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<$t, E> {
+            Ok(Default::default())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<$t, E> {
+            Ok(Default::default())
+        }
+    };
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for IdValue<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = IdValue<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(IdValue::Str(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(IdValue::Str(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IdValue::Other)
+            }
+            ignore_other_shapes!(IdValue<'a>);
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeContext<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = MaybeContext<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut view = ContextView::default();
+                while let Some(key) = map.next_key::<ContextKey>()? {
+                    match key {
+                        ContextKey::Consent => view.consent = Some(map.next_value()?),
+                        ContextKey::ConsentManagement => {
+                            view.consent_management = Some(map.next_value()?)
+                        }
+                        ContextKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(MaybeContext(Some(view)))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeContext(None))
+            }
+            ignore_other_shapes!(MaybeContext<'a>);
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -214,7 +326,7 @@ impl Consent {
             };
             signals.opted_out = listed(&view.user_id) || listed(&view.anonymous_id);
         }
-        let Some(context) = view.context.and_then(Lenient::ok) else {
+        let Some(context) = view.context.and_then(|c| c.0) else {
             return signals;
         };
         if let Some(prefs) = context

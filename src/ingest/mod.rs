@@ -3,8 +3,9 @@
 //!
 //! One request flows, in order, through [`Ingest::call`]:
 //! request deadline → route → CORS preflight → write key → body limits and
-//! decoding → protocol decoder (one JSON object per event) → pipeline (global
-//! stages, then each destination's) → all-or-nothing reservation in the
+//! decoding → protocol decoder (one JSON object per event) → pipeline (consent,
+//! global rules, then each destination's consent, rules and allow list) →
+//! all-or-nothing reservation in the
 //! destinations' queues → the protocol's success answer.
 //!
 //! Ingest never makes policy decisions and never logs field values.

@@ -376,10 +376,37 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
 
 // ----- numbers ---------------------------------------------------------------
 
+/// Up to [`Digits::MAX`] digit values, kept inline (this runs at every
+/// number in every string: no allocation).
+struct Digits {
+    buf: [u8; Digits::MAX],
+    len: usize,
+}
+
+impl Digits {
+    const MAX: usize = 20;
+
+    fn push(&mut self, d: u8) {
+        self.buf[self.len] = d;
+        self.len += 1;
+    }
+}
+
+impl std::ops::Deref for Digits {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Digits of `t[i..]` separated by single characters from `seps`: returns the
-/// end offset, the digits, and the separator count.
-fn digit_run(t: &[u8], i: usize, seps: &[u8], max_digits: usize) -> (usize, Vec<u8>, usize) {
-    let mut digits = Vec::new();
+/// end offset, the digits (at most `max_digits`), and the separator count.
+fn digit_run(t: &[u8], i: usize, seps: &[u8], max_digits: usize) -> (usize, Digits, usize) {
+    let max_digits = max_digits.min(Digits::MAX);
+    let mut digits = Digits {
+        buf: [0; Digits::MAX],
+        len: 0,
+    };
     let mut end = i;
     let mut j = i;
     let mut separators = 0;

@@ -242,20 +242,36 @@ pub fn scrub_url(
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
 ) -> Option<String> {
-    // Relative forms are resolved against a placeholder base, removed again below.
+    // Nothing that could change: no query, fragment or userinfo, no PII.
+    if !s.contains(['?', '#', '@']) && !scanner.might_contain(s.as_bytes()) {
+        return None;
+    }
+    let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
+    // The common case needs no URL parser: the fragment goes, the query is
+    // filtered, and what comes before it (no userinfo, no PII) stays as is.
+    let head = s.split_once('#').map_or(s, |(head, _)| head);
+    let (base, query) = head
+        .split_once('?')
+        .map_or((head, None), |(b, q)| (b, Some(q)));
+    let url_like = relative || has_plain_authority(base);
+    if url_like && (!scanner.might_contain(base.as_bytes()) || scanner.find(base).is_empty()) {
+        let kept = query.map(|q| filter_query(q, keep, scanner, redacted));
+        let out = match kept {
+            Some(kept) if !kept.is_empty() => format!("{base}?{kept}"),
+            _ => base.to_owned(),
+        };
+        return (out != s).then_some(out);
+    }
+    // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
+    // Relative forms are resolved against a placeholder base, removed below.
     const BASE: &str = "http://base.invalid";
     static BASE_URL: std::sync::LazyLock<url::Url> =
         std::sync::LazyLock::new(|| url::Url::parse(BASE).expect("a valid URL"));
-    let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
     let parsed = if relative {
         BASE_URL.join(s)
     } else {
         url::Url::parse(s)
     };
-    // Nothing that could change: no query, fragment or userinfo, no PII.
-    if !s.contains(['?', '#', '@']) && !scanner.might_contain(s.as_bytes()) {
-        return None;
-    }
     let mut url = match parsed {
         Ok(url) if !url.cannot_be_a_base() => url,
         _ => return owned(scanner.redact(s, redacted)),
@@ -283,28 +299,8 @@ pub fn scrub_url(
             }
         }
     }
-    // The query: only allowlisted parameters stay, in their original
-    // encoding unless a value held PII.
     if let Some(query) = url.query() {
-        let mut kept = String::with_capacity(query.len());
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if !keep.iter().any(|pattern| glob(pattern, &form_decode(name))) {
-                continue;
-            }
-            if !kept.is_empty() {
-                kept.push('&');
-            }
-            let decoded = form_decode(value);
-            match scanner.redact(&decoded, &mut *redacted) {
-                Cow::Borrowed(_) => kept.push_str(pair),
-                Cow::Owned(clean) => {
-                    kept.push_str(name);
-                    kept.push('=');
-                    kept.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
-                }
-            }
-        }
+        let kept = filter_query(query, keep, scanner, redacted);
         url.set_query((!kept.is_empty()).then_some(&*kept));
     }
     let out: String = url.into();
@@ -318,6 +314,52 @@ pub fn scrub_url(
         },
     };
     (out != s).then_some(out)
+}
+
+/// `scheme://host...` with no userinfo (`@`) in the authority.
+fn has_plain_authority(base: &str) -> bool {
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+    scheme_ok && !authority.is_empty() && !authority.contains('@')
+}
+
+/// Only allowlisted parameters stay, in their original encoding unless a
+/// value held PII (then redacted and re-encoded).
+fn filter_query(
+    query: &str,
+    keep: &[String],
+    scanner: &Scanner,
+    redacted: &mut dyn FnMut(Detector),
+) -> String {
+    let mut kept = String::with_capacity(query.len());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !keep.iter().any(|pattern| glob(pattern, &form_decode(name))) {
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.push('&');
+        }
+        let decoded = form_decode(value);
+        match scanner.redact(&decoded, &mut *redacted) {
+            Cow::Borrowed(_) => kept.push_str(pair),
+            Cow::Owned(clean) => {
+                kept.push_str(name);
+                kept.push('=');
+                kept.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
+            }
+        }
+    }
+    kept
 }
 
 /// A form-encoded query component decoded (`+` is a space); borrowed when
@@ -400,7 +442,6 @@ mod tests {
             on(&ua, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36").as_deref(),
             Some("Chrome 120 (Windows)")
         );
-        drop(on);
         assert_eq!(seen, [Detector::Phone]);
     }
 
