@@ -55,6 +55,22 @@ sys.stdout.buffer.write(token.payload)
     out.stdout
 }
 
+/// Sealed bodies are not JSON (so not countable as events): waits for the
+/// first request itself.
+async fn wait_for_request(upstream: &Upstream) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while upstream.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "a batch arrives");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// jwcrypto's plaintext, without the `kid` line it prints first.
+fn jwcrypto_payload(key_b64url: &str, compact: &str) -> Vec<u8> {
+    let opened = jwcrypto_decrypt(key_b64url, compact);
+    opened[opened.iter().position(|&b| b == b'\n').unwrap() + 1..].to_vec()
+}
+
 #[tokio::test]
 async fn encrypted_batches_open_with_an_independent_jose_implementation() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,11 +98,7 @@ encryption = [
     let ids = ["enc-1", "enc-2", "enc-3"];
     let body = format!(r#"{{"batch":[{}]}}"#, ids.map(track).join(","));
     assert_eq!(post(pg.ingest_addr(), "/v1/batch", body).await.status, 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while upstream.received().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "a batch arrives");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_request(&upstream).await;
     pg.shutdown().await;
 
     let received = &upstream.received()[0];
@@ -232,19 +244,13 @@ encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
     };
     let body = format!(r#"{{"batch":[{},{}]}}"#, event("s1"), event("s2"));
     assert_eq!(post(pg.ingest_addr(), "/v1/batch", body).await.status, 200);
-    // Sealed bodies are not JSON: wait for the request itself.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while upstream.received().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "a batch arrives");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_request(&upstream).await;
     pg.shutdown().await;
 
     let received = &upstream.received()[0];
     assert_eq!(received.headers["content-type"], "application/jose");
-    let opened = jwcrypto_decrypt(&key, std::str::from_utf8(&received.body).unwrap());
-    let payload = &opened[opened.iter().position(|&b| b == b'\n').unwrap() + 1..];
-    let batch: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    let payload = jwcrypto_payload(&key, std::str::from_utf8(&received.body).unwrap());
+    let batch: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     let events = batch["batch"].as_array().unwrap();
     assert_eq!(events.len(), 2);
     let mut all = Vec::new();
@@ -252,9 +258,8 @@ encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
         // The sealed traits open (independently) to the traits as the
         // global rules left them: hashed email, redacted phone and card.
         let sealed = event["traits"].as_str().expect("traits are a JWE string");
-        let opened = jwcrypto_decrypt(&key, sealed);
-        let inner = &opened[opened.iter().position(|&b| b == b'\n').unwrap() + 1..];
-        let traits: serde_json::Value = serde_json::from_slice(inner).unwrap();
+        let traits: serde_json::Value =
+            serde_json::from_slice(&jwcrypto_payload(&key, sealed)).unwrap();
         assert_eq!(traits["plan"], "pro");
         assert_eq!(traits["card"], "[credit_card]");
         assert!(traits["email"].as_str().unwrap().starts_with("h1:"));
