@@ -9,7 +9,10 @@
 //! names literally (`context`, `[0]`) can lead to different states; every
 //! other key behaves alike (only `*` and `**` match it), and so does every
 //! other index, so each DFA state has a short list of literal transitions
-//! and one fallback for keys and one for indices. Built once at config
+//! and one fallback for keys and one for indices. Acceptance is absorbing
+//! (a selector that matched a value matches everything below it, since an
+//! action on an object applies to all of it), so a state tells directly
+//! which rules are in force and whether the allow list keeps the value. Built once at config
 //! load; the number of states is capped so a pathological set of `**`
 //! selectors is a config error, not an explosion at run time.
 
@@ -33,11 +36,12 @@ const OTHER_INDEX: usize = usize::MAX;
 /// One DFA state.
 #[derive(Clone, Debug, Default)]
 pub(super) struct DState {
-    /// Rules (bit set by rule index) with a selector accepting here.
+    /// Rules in force (bit set by rule index): one of their selectors
+    /// accepted here or above.
     pub accepts: Vec<u64>,
-    /// `(rule, selector)` pairs accepting here, for tracing.
+    /// `(rule, selector)` pairs in force, for tracing.
     pub via: Vec<(usize, usize)>,
-    /// An allow selector accepts here.
+    /// An allow selector accepted here or above: all of it is kept.
     pub allowed: bool,
     /// Some rule selector may still accept below.
     pub rules_live: bool,
@@ -130,7 +134,9 @@ impl Matcher {
             config
                 .iter()
                 .zip(&selectors)
-                .map(|(&nfa, s)| s.step(nfa, step))
+                // Acceptance is absorbing: a rule selected here is in force
+                // below, and what the allow list keeps, it keeps whole.
+                .map(|(&nfa, s)| s.step(nfa, step) | (nfa & s.accepting()))
                 .collect()
         };
         let mut next = 1;
@@ -233,6 +239,9 @@ mod tests {
             let mut id = m.start;
             let mut nfa: Vec<State> = rules.iter().map(|(_, s)| s.start()).collect();
             let mut allow_nfa: Vec<State> = allow.iter().map(|s| s.start()).collect();
+            // In force: accepted at this step or any before (not the root).
+            let mut ever = vec![false; rules.len()];
+            let mut ever_allowed = false;
             for &step in *path {
                 id = m.next(id, step);
                 for (state, (_, s)) in nfa.iter_mut().zip(&rules) {
@@ -243,14 +252,12 @@ mod tests {
                 }
                 let d = m.state(id);
                 for (i, (_, s)) in rules.iter().enumerate() {
-                    assert_eq!(
-                        d.accepts[0] >> i & 1 == 1,
-                        s.accepts(nfa[i]),
-                        "{path:?} rule {i}"
-                    );
+                    ever[i] |= s.accepts(nfa[i]);
+                    let in_force = d.accepts[0] >> i & 1 == 1;
+                    assert_eq!(in_force, ever[i], "{path:?} rule {i}");
                 }
-                let allowed = allow.iter().zip(&allow_nfa).any(|(s, &n)| s.accepts(n));
-                assert_eq!(d.allowed, allowed, "{path:?}");
+                ever_allowed |= allow.iter().zip(&allow_nfa).any(|(s, &n)| s.accepts(n));
+                assert_eq!(d.allowed, ever_allowed, "{path:?}");
             }
         }
         let none = Matcher::new(&[(0, sel("a.b"))], &[], 1).unwrap();

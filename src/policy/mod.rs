@@ -29,8 +29,6 @@ pub struct Policy {
     selectors: Vec<(usize, Selector)>,
     allow: Option<Vec<Selector>>,
     matcher: matcher::Matcher,
-    /// Words in a bit set of rules.
-    words: usize,
     /// Bit sets of the `drop` and `encrypt_field` rules.
     drops: Vec<u64>,
     encrypts: Vec<u64>,
@@ -112,7 +110,6 @@ impl Policy {
             selectors,
             allow,
             matcher,
-            words,
             drops,
             encrypts,
         })

@@ -26,7 +26,6 @@
 
 use super::matcher::StateId;
 use super::pii::Detector;
-use super::rules::Action;
 use super::selector::Step;
 use super::{Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
@@ -50,38 +49,25 @@ pub(super) fn apply(
         policy,
         keys,
         out: Vec::with_capacity(event.len() + 64),
-        states: vec![policy.matcher.start],
-        active: vec![0; policy.words],
         limit: policy.rules.len(),
         report: Report::new(policy.rules.len()),
         trace: trace.map(|fired| Trace {
             fired,
             path: Vec::new(),
-            via: vec![0; policy.rules.len()],
         }),
     };
-    // The root object itself is never dropped or replaced, but a value
-    // action selected at the root (`**`) is in force over the whole event.
-    let root = policy.matcher.state(policy.matcher.start);
-    for &(rule, selector) in &root.via {
-        if !matches!(
-            policy.rules[rule].action,
-            Action::Drop | Action::EncryptField
-        ) {
-            walk.active[rule / 64] |= 1 << (rule % 64);
-            if let Some(trace) = &mut walk.trace {
-                trace.via[rule] = selector as u16;
-            }
-        }
-    }
-    let kept = policy.allow.is_none() || root.allowed;
+    // The root object itself is never dropped or replaced; a value action
+    // selected at the root (`**`) is in force over the whole event.
+    let start = policy.matcher.start;
+    let kept = policy.allow.is_none() || policy.matcher.state(start).allowed;
     // One UTF-8 check for the whole event; the `str` reader then trusts it
     // instead of checking every string again.
     let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
     let mut de = serde_json::Deserializer::from_str(text);
     Node {
         walk: &mut walk,
-        level: 0,
+        state: start,
+        root: true,
         kept,
     }
     .deserialize(&mut de)
@@ -94,22 +80,16 @@ struct Walk<'a> {
     policy: &'a Policy,
     keys: &'a Keyring,
     out: Vec<u8>,
-    /// The matcher's state per level (level 0 = the root).
-    states: Vec<StateId>,
-    /// Rules in force, a bit set of `policy.words` words per level.
-    active: Vec<u64>,
     /// Only rules with an index below this apply (inside `encrypt_field`).
     limit: usize,
     report: Report,
     trace: Option<Trace<'a>>,
 }
 
-/// What `explain --trace` records: the path walked and, per level and rule,
-/// which selector put the rule in force.
+/// What `explain --trace` records, and the path walked to say where.
 struct Trace<'a> {
     fired: &'a mut Vec<Fired>,
     path: Vec<String>,
-    via: Vec<u16>,
 }
 
 /// What to do with the value under a key or at an array index.
@@ -127,55 +107,41 @@ enum Plan {
 }
 
 impl Walk<'_> {
-    /// Steps from `level` to its child at `step` and decides what to do there.
-    fn enter(&mut self, level: usize, step: Step<'_>, kept: bool) -> Plan {
-        let matcher = &self.policy.matcher;
-        let w = self.policy.words;
-        let child = level + 1;
-        let id = matcher.next(self.states[level], step);
-        self.states.truncate(child);
-        self.states.push(id);
-        let here = matcher.state(id);
-        self.active.truncate(child * w);
-        self.active.extend_from_within(level * w..child * w);
-        for (bits, accepts) in self.active[child * w..].iter_mut().zip(&here.accepts) {
-            *bits |= accepts;
-        }
-        if let Some(trace) = &mut self.trace {
-            let r = self.policy.rules.len();
-            trace.via.truncate(child * r);
-            trace.via.extend_from_within(level * r..child * r);
-            for &(rule, selector) in &here.via {
-                trace.via[child * r + rule] = selector as u16;
-            }
-        }
-        let kept_child = kept || here.allowed;
-        if !kept_child && !here.allow_live {
-            return Plan::Skip;
-        }
-        let in_force = &self.active[child * w..];
-        if let Some(rule) = first_below(in_force, &self.policy.drops, self.limit) {
-            return Plan::Drop(rule);
-        }
-        if let Some(rule) = first_below(in_force, &self.policy.encrypts, self.limit) {
+    /// Steps from `from` to its child at `step`: the child's state, and
+    /// what to do there.
+    fn enter(&self, from: StateId, step: Step<'_>, kept: bool) -> (StateId, Plan) {
+        let id = self.policy.matcher.next(from, step);
+        let here = self.policy.matcher.state(id);
+        let kept = kept || here.allowed;
+        let plan = if !kept && !here.allow_live {
+            Plan::Skip
+        } else if let Some(rule) = first_below(&here.accepts, &self.policy.drops, self.limit) {
+            Plan::Drop(rule)
+        } else if let Some(rule) = first_below(&here.accepts, &self.policy.encrypts, self.limit) {
             // A ciphertext is kept whole or not at all.
-            return if kept_child {
+            if kept {
                 Plan::Encrypt(rule)
             } else {
                 Plan::Skip
-            };
-        }
-        if !here.rules_live && kept_child && in_force.iter().all(|&bits| bits == 0) {
-            return Plan::Copy;
-        }
-        Plan::Walk { kept: kept_child }
+            }
+        } else if kept && !here.rules_live && here.accepts.iter().all(|&bits| bits == 0) {
+            Plan::Copy
+        } else {
+            Plan::Walk { kept }
+        };
+        (id, plan)
     }
 
-    /// Records that `rule` changed the value at `level`.
-    fn fired(&mut self, rule: usize, level: usize) {
+    /// Records that `rule` changed the value in `state`.
+    fn fired(&mut self, rule: usize, state: StateId) {
         self.report.applied[rule] += 1;
         if let Some(trace) = &mut self.trace {
-            let selector = trace.via[level * self.policy.rules.len() + rule] as usize;
+            let here = self.policy.matcher.state(state);
+            let selector = here
+                .via
+                .iter()
+                .find(|(r, _)| *r == rule)
+                .map_or(0, |&(_, selector)| selector);
             let mut path = String::new();
             for step in &trace.path {
                 if !step.starts_with('[') && !path.is_empty() {
@@ -192,12 +158,11 @@ impl Walk<'_> {
         }
     }
 
-    /// The value actions in force at `level`, in rule order, on one string.
-    fn on_str(&mut self, level: usize, text: &str) -> Option<String> {
+    /// The value actions in force in `state`, in rule order, on one string.
+    fn on_str(&mut self, state: StateId, text: &str) -> Option<String> {
+        let policy = self.policy;
         let mut current: Option<String> = None;
-        let mut rules = InForce::new(self, level);
-        while let Some(rule) = rules.next(self) {
-            let policy = self.policy;
+        for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
             let input = current.as_deref().unwrap_or(text);
@@ -206,7 +171,7 @@ impl Walk<'_> {
             });
             if let Some(new) = changed {
                 current = Some(new);
-                self.fired(rule, level);
+                self.fired(rule, state);
             }
             if action.seals() {
                 break;
@@ -215,11 +180,11 @@ impl Walk<'_> {
         current
     }
 
-    fn on_number(&mut self, level: usize, text: &str) -> Option<String> {
-        let mut rules = InForce::new(self, level);
-        while let Some(rule) = rules.next(self) {
-            if let Some(new) = self.policy.rules[rule].action.on_number(text, self.keys) {
-                self.fired(rule, level);
+    fn on_number(&mut self, state: StateId, text: &str) -> Option<String> {
+        let policy = self.policy;
+        for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
+            if let Some(new) = policy.rules[rule].action.on_number(text, self.keys) {
+                self.fired(rule, state);
                 // Only `hash` changes numbers, and it seals them.
                 return Some(new);
             }
@@ -252,35 +217,35 @@ fn first_below(a: &[u64], b: &[u64], limit: usize) -> Option<usize> {
         .filter(|&rule| rule < limit)
 }
 
-/// The rules in force at a level, ascending, below the walk's limit;
-/// read word by word so the walk stays free to record what fires.
-struct InForce {
-    level: usize,
+/// Rule indices set in a bit set, ascending, below a limit.
+struct InForce<'a> {
+    words: &'a [u64],
     word: usize,
     bits: u64,
+    limit: usize,
 }
 
-impl InForce {
-    fn new(walk: &Walk<'_>, level: usize) -> InForce {
+impl<'a> InForce<'a> {
+    fn new(words: &'a [u64], limit: usize) -> InForce<'a> {
         InForce {
-            level,
+            words,
             word: 0,
-            bits: walk.active[level * walk.policy.words],
+            bits: words[0],
+            limit,
         }
     }
+}
 
-    fn next(&mut self, walk: &Walk<'_>) -> Option<usize> {
-        let w = walk.policy.words;
+impl Iterator for InForce<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
         while self.bits == 0 {
             self.word += 1;
-            if self.word == w {
-                return None;
-            }
-            self.bits = walk.active[self.level * w + self.word];
+            self.bits = *self.words.get(self.word)?;
         }
         let rule = self.word * 64 + self.bits.trailing_zeros() as usize;
         self.bits &= self.bits - 1;
-        (rule < walk.limit).then_some(rule)
+        (rule < self.limit).then_some(rule)
     }
 }
 
@@ -302,7 +267,10 @@ fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
 /// key or element it wrote for it).
 struct Node<'w, 'a> {
     walk: &'w mut Walk<'a>,
-    level: usize,
+    /// The matcher's state here: the rules in force, what may match below.
+    state: StateId,
+    /// The event itself (never removed).
+    root: bool,
     /// The allow list keeps everything here (always, without an allow list).
     kept: bool,
 }
@@ -320,16 +288,16 @@ impl Node<'_, '_> {
     fn child<E>(
         &mut self,
         plan: Plan,
+        state: StateId,
         next: impl FnOnce(Child<'_, '_>) -> Result<Option<bool>, E>,
     ) -> Result<Option<bool>, E> {
-        let level = self.level + 1;
         match plan {
             Plan::Skip => next(Child::Skip),
             Plan::Copy => next(Child::Copy(&mut self.walk.out)),
             Plan::Drop(rule) => {
                 let read = next(Child::Skip)?;
                 if read.is_some() {
-                    self.walk.fired(rule, level);
+                    self.walk.fired(rule, state);
                 }
                 Ok(read)
             }
@@ -339,7 +307,8 @@ impl Node<'_, '_> {
                 let limit = std::mem::replace(&mut walk.limit, rule);
                 let read = next(Child::Node(Node {
                     walk: &mut *walk,
-                    level,
+                    state,
+                    root: false,
                     kept: true,
                 }));
                 walk.limit = limit;
@@ -350,7 +319,7 @@ impl Node<'_, '_> {
                 match walk.keys.seal(&plaintext) {
                     Ok(jwe) => {
                         write_str(&mut walk.out, &jwe, true);
-                        walk.fired(rule, level);
+                        walk.fired(rule, state);
                         Ok(Some(true))
                     }
                     // Never the plaintext: the value is left out and counted.
@@ -362,7 +331,8 @@ impl Node<'_, '_> {
             }
             Plan::Walk { kept } => next(Child::Node(Node {
                 walk: &mut *self.walk,
-                level,
+                state,
+                root: false,
                 kept,
             })),
         }
@@ -378,16 +348,16 @@ impl Node<'_, '_> {
     }
 
     fn string(&mut self, s: &str, verbatim: bool) -> bool {
-        let level = self.level;
-        self.leaf(|walk| match walk.on_str(level, s) {
+        let state = self.state;
+        self.leaf(|walk| match walk.on_str(state, s) {
             Some(new) => write_str(&mut walk.out, &new, false),
             None => write_str(&mut walk.out, s, verbatim),
         })
     }
 
     fn number(&mut self, text: &str) -> bool {
-        let level = self.level;
-        self.leaf(|walk| match walk.on_number(level, text) {
+        let state = self.state;
+        self.leaf(|walk| match walk.on_number(state, text) {
             Some(new) => write_str(&mut walk.out, &new, false),
             None => walk.out.extend_from_slice(text.as_bytes()),
         })
@@ -397,7 +367,7 @@ impl Node<'_, '_> {
     /// that the allow list does not keep and that kept nothing goes.
     fn close(&mut self, open: usize, bracket: u8) -> bool {
         let out = &mut self.walk.out;
-        if !self.kept && out.len() == open && self.level > 0 {
+        if !self.kept && out.len() == open && !self.root {
             out.truncate(open - 1);
             return false;
         }
@@ -468,9 +438,9 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             }
             write_str(&mut self.walk.out, &key, verbatim);
             self.walk.out.push(b':');
-            let plan = self.walk.enter(self.level, Step::Key(&key), self.kept);
+            let (state, plan) = self.walk.enter(self.state, Step::Key(&key), self.kept);
             self.walk.push_path(key);
-            let wrote = self.child(plan, |seed| map.next_value_seed(seed).map(Some))?;
+            let wrote = self.child(plan, state, |seed| map.next_value_seed(seed).map(Some))?;
             self.walk.pop_path();
             if wrote != Some(true) {
                 self.walk.out.truncate(mark);
@@ -487,11 +457,11 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             if mark > open {
                 self.walk.out.push(b',');
             }
-            let plan = self.walk.enter(self.level, Step::Index(index), self.kept);
+            let (state, plan) = self.walk.enter(self.state, Step::Index(index), self.kept);
             if self.walk.trace.is_some() {
                 self.walk.push_path(Cow::Owned(format!("[{index}]")));
             }
-            let wrote = self.child(plan, |seed| seq.next_element_seed(seed))?;
+            let wrote = self.child(plan, state, |seed| seq.next_element_seed(seed))?;
             self.walk.pop_path();
             if wrote != Some(true) {
                 self.walk.out.truncate(mark);
