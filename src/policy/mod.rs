@@ -502,6 +502,236 @@ mod tests {
             }
         }
 
+        /// The obvious semantics on a tree, rule by rule: where a selector
+        /// of a rule matches a value (not the root), `drop` removes it and a
+        /// value action changes every string and number below it, except
+        /// values an earlier `hash` sealed; then the allow list keeps what
+        /// it matches and the containers leading there.
+        fn reference(rules: &[Rule], allow: Option<&[Selector]>, event: &Value) -> Value {
+            use super::super::selector::{State, Step};
+            fn leaves(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+                match v {
+                    Value::Object(o) => o.values_mut().for_each(|c| leaves(c, f)),
+                    Value::Array(a) => a.iter_mut().for_each(|c| leaves(c, f)),
+                    leaf => f(leaf),
+                }
+            }
+            fn apply(
+                rule: &Rule,
+                v: &mut Value,
+                states: &[State],
+                sealed: &mut Vec<*const Value>,
+                root: bool,
+            ) -> bool {
+                let hit = rule
+                    .selectors
+                    .iter()
+                    .zip(states)
+                    .any(|(s, &st)| s.accepts(st));
+                if hit && !root {
+                    if matches!(rule.action, Action::Drop) {
+                        return false;
+                    }
+                    leaves(v, &mut |leaf| {
+                        if sealed.contains(&(leaf as *const Value)) {
+                            return;
+                        }
+                        let keys = keys();
+                        let new = match leaf {
+                            Value::String(s) => rule.action.on_str(s, &keys, &mut |_| {}),
+                            Value::Number(n) => rule.action.on_number(&n.to_string(), &keys),
+                            _ => None,
+                        };
+                        if let Some(new) = new {
+                            *leaf = Value::String(new);
+                        }
+                        if rule.action.seals() {
+                            sealed.push(leaf as *const Value);
+                        }
+                    });
+                    return true;
+                }
+                let step = |st: &[State], k: Step<'_>| -> Vec<State> {
+                    rule.selectors
+                        .iter()
+                        .zip(st)
+                        .map(|(s, &x)| s.step(x, k))
+                        .collect()
+                };
+                match v {
+                    Value::Object(o) => {
+                        let keys: Vec<String> = o.keys().cloned().collect();
+                        for k in keys {
+                            let next = step(states, Step::Key(&k));
+                            if !apply(rule, o.get_mut(&k).unwrap(), &next, sealed, false) {
+                                o.remove(&k);
+                            }
+                        }
+                    }
+                    Value::Array(a) => {
+                        let mut i = 0;
+                        let mut index = 0;
+                        while i < a.len() {
+                            let next = step(states, Step::Index(index));
+                            index += 1;
+                            if apply(rule, &mut a[i], &next, sealed, false) {
+                                i += 1;
+                            } else {
+                                a.remove(i);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            }
+            fn retain(v: &mut Value, allow: &[Selector], states: &[State], root: bool) -> bool {
+                if !root && allow.iter().zip(states).any(|(s, &st)| s.accepts(st)) {
+                    return true;
+                }
+                let step = |k: Step<'_>| -> Vec<State> {
+                    allow
+                        .iter()
+                        .zip(states)
+                        .map(|(s, &x)| s.step(x, k))
+                        .collect()
+                };
+                match v {
+                    Value::Object(o) => {
+                        let keys: Vec<String> = o.keys().cloned().collect();
+                        for k in keys {
+                            if !retain(o.get_mut(&k).unwrap(), allow, &step(Step::Key(&k)), false) {
+                                o.remove(&k);
+                            }
+                        }
+                        root || !o.is_empty()
+                    }
+                    Value::Array(a) => {
+                        let mut kept = Vec::new();
+                        for (i, mut item) in std::mem::take(a).into_iter().enumerate() {
+                            if retain(&mut item, allow, &step(Step::Index(i)), false) {
+                                kept.push(item);
+                            }
+                        }
+                        *a = kept;
+                        !a.is_empty()
+                    }
+                    _ => false,
+                }
+            }
+            let mut v = event.clone();
+            // Addresses of sealed leaves stay valid: drops happen only in
+            // the rules that follow, which skip sealed leaves anyway.
+            let mut sealed = Vec::new();
+            for rule in rules {
+                let start: Vec<State> = rule.selectors.iter().map(|s| s.start()).collect();
+                // Root acceptance (`**`): value actions cover everything.
+                if !matches!(rule.action, Action::Drop)
+                    && rule
+                        .selectors
+                        .iter()
+                        .zip(&start)
+                        .any(|(s, &st)| s.accepts(st))
+                {
+                    let whole = Rule {
+                        selectors: vec![Selector::parse("*").unwrap().remove(0)],
+                        ..rule.clone()
+                    };
+                    let start: Vec<State> = whole.selectors.iter().map(|s| s.start()).collect();
+                    apply(&whole, &mut v, &start, &mut sealed, true);
+                } else {
+                    apply(rule, &mut v, &start, &mut sealed, true);
+                }
+            }
+            if let Some(allow) = allow {
+                let start: Vec<State> = allow.iter().map(|s| s.start()).collect();
+                retain(&mut v, allow, &start, true);
+            }
+            v
+        }
+
+        fn small_object() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<i32>().prop_map(|n| json!(n)),
+                prop_oneof![
+                    Just("x"),
+                    Just("203.0.113.7"),
+                    Just("mail a@b.io now"),
+                    Just("+44 20 7946 0958"),
+                    Just("")
+                ]
+                .prop_map(|s| Value::String(s.to_owned())),
+            ];
+            let value = leaf.prop_recursive(4, 40, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop_oneof![Just("a"), Just("b"), Just("ip"), Just("email")],
+                        inner,
+                        0..4
+                    )
+                    .prop_map(|m| Value::Object(
+                        m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                    )),
+                ]
+            });
+            prop::collection::btree_map(
+                prop_oneof![Just("a"), Just("b"), Just("ip"), Just("email")],
+                value,
+                0..4,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+        }
+
+        fn small_selector() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    Just("*"),
+                    Just("**"),
+                    Just("a"),
+                    Just("b"),
+                    Just("ip"),
+                    Just("email"),
+                    Just("a[0]"),
+                    Just("b[*]")
+                ],
+                1..4,
+            )
+            .prop_map(|parts| parts.join("."))
+        }
+
+        fn small_rule() -> impl Strategy<Value = Rule> {
+            let action = prop_oneof![
+                Just(Action::Drop),
+                Just(hash()),
+                Just(Action::RedactPii(Scanner::default())),
+                Just(Action::TruncateIp { v4: 24, v6: 48 }),
+            ];
+            (prop::collection::vec(small_selector(), 1..3), action).prop_map(|(sel, action)| {
+                let sel: Vec<&str> = sel.iter().map(String::as_str).collect();
+                rule("r", &sel, action)
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn one_pass_agrees_with_the_tree_reference(
+                event in small_object(),
+                rules in prop::collection::vec(small_rule(), 1..4),
+                allow_list in prop::option::of(prop::collection::vec(small_selector(), 0..3)),
+            ) {
+                let allow = allow_list.as_ref().map(|l| {
+                    l.iter().flat_map(|s| Selector::parse(s).unwrap()).collect::<Vec<_>>()
+                });
+                let want = reference(&rules, allow.as_deref(), &event);
+                let (out, _) = pol(rules, allow).apply(event.to_string().as_bytes(), &keys(), None).unwrap();
+                let got: Value = serde_json::from_slice(&out).unwrap();
+                prop_assert_eq!(got, want, "event {}", event);
+            }
+        }
+
         /// The generated emails' shape.
         fn regex_lite_email() -> impl Fn(&str) -> bool {
             |s: &str| {
