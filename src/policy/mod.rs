@@ -732,6 +732,32 @@ mod tests {
             }
         }
 
+        proptest! {
+            /// Hostile input never panics the walker: arbitrary bytes, and
+            /// valid events cut or corrupted at a random byte, give an
+            /// error or valid JSON, whatever the policy.
+            #[test]
+            fn arbitrary_and_corrupted_input_is_an_error_not_a_panic(
+                noise in prop::collection::vec(any::<u8>(), 0..200),
+                event in small_object(),
+                cut in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+                rules in prop::collection::vec(small_rule(), 0..3),
+            ) {
+                let p = pol(rules, allow(&["a", "b.**"]));
+                let mut text = event.to_string().into_bytes();
+                let at = cut.index(text.len());
+                let mut corrupted = text.clone();
+                corrupted[at] = byte;
+                text.truncate(at);
+                for input in [&noise, &text, &corrupted] {
+                    if let Ok((out, _)) = p.apply(input, &keys(), None) {
+                        prop_assert!(serde_json::from_slice::<Value>(&out).is_ok());
+                    }
+                }
+            }
+        }
+
         /// The generated emails' shape.
         fn regex_lite_email() -> impl Fn(&str) -> bool {
             |s: &str| {
