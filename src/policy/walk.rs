@@ -3,9 +3,10 @@
 //! # Design
 //! serde_json's parser (validating, depth-limited to 128) drives a visitor
 //! that writes the output as it reads the input; no tree is built. All the
-//! policy's selectors are compiled into one automaton ([`super::matcher`]);
-//! the walker keeps its state per level, so deciding what applies to a
-//! value costs one transition. From that state, at every value:
+//! policy's selectors are compiled into one automaton ([`super::matcher`])
+//! whose states say which rules are in force and whether the allow list
+//! keeps a value; each value carries its state, so deciding what applies
+//! to it costs one transition from its parent's. At every value:
 //!
 //! - a rule whose selector accepts here is *in force* here and below (an
 //!   action on an object applies to every string under it);
