@@ -2,9 +2,10 @@
 //! to destinations.
 //!
 //! Order for one event: consent signals are read (once, and only when some
-//! destination requires consent), the global rules run, then for each of
-//! the source's destinations: the consent decision for that destination,
-//! then the destination's own rules and allow list on its own copy. So one
+//! destination requires consent), the global rules run (only if some
+//! destination may receive the event), then for each of the source's
+//! destinations: the consent decision for that destination, then the
+//! destination's own rules and allow list on its own copy. So one
 //! event can reach an analytics backend and not an advertising one. The
 //! server ([`Pipeline::route`]) and `privgate explain`
 //! ([`Pipeline::explain`]) share this one code path. Nothing here does I/O
@@ -225,37 +226,51 @@ impl Pipeline {
             .iter()
             .any(|&d| !self.destinations[d].consent.purposes.is_empty());
         let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
+        let allowed = |dest: &DestinationPipeline| match &signals {
+            Some(signals) => self.consent.decide(signals, &dest.consent),
+            None => Ok(()),
+        };
+        // An event no destination may receive is not even minimized: the
+        // rules would run for nothing, and their counters would count it.
+        let wanted = targets
+            .iter()
+            .any(|&d| allowed(&self.destinations[d]).is_ok());
         let mut global_fired = Vec::new();
         let tracing = traces.is_some();
-        let event = match self
-            .global
-            .run(event, &self.keys, tracing.then_some(&mut global_fired))
-        {
-            Verdict::Keep(event) => event,
-            Verdict::Drop(reason) => {
-                for slot in 0..targets.len() {
-                    emit(slot, Verdict::Drop(reason));
+        let event = if !wanted {
+            None
+        } else {
+            match self
+                .global
+                .run(event, &self.keys, tracing.then_some(&mut global_fired))
+            {
+                Verdict::Keep(event) => Some(event),
+                Verdict::Drop(reason) => {
+                    for slot in 0..targets.len() {
+                        emit(slot, Verdict::Drop(reason));
+                    }
+                    return;
                 }
-                return;
             }
         };
         for (slot, &d) in targets.iter().enumerate() {
             let dest = &self.destinations[d];
-            if let Some(signals) = &signals {
-                if let Err(denial) = self.consent.decide(signals, &dest.consent) {
-                    self.metrics
-                        .consent_decisions
-                        .with_label_values(&[&dest.name, "drop", denial.as_str()])
-                        .inc();
-                    emit(slot, Verdict::Drop(denial.as_str()));
-                    continue;
-                }
+            if let Err(denial) = allowed(dest) {
+                self.metrics
+                    .consent_decisions
+                    .with_label_values(&[&dest.name, "drop", denial.as_str()])
+                    .inc();
+                emit(slot, Verdict::Drop(denial.as_str()));
+                continue;
             }
             dest.forwarded.inc();
+            let event = event
+                .clone()
+                .expect("a destination wants it, so the global rules ran");
             let mut fired = Vec::new();
             let verdict = dest
                 .policy
-                .run(event.clone(), &self.keys, tracing.then_some(&mut fired));
+                .run(event, &self.keys, tracing.then_some(&mut fired));
             if let Some(traces) = traces.as_deref_mut() {
                 let named = |scope: &str, policy: &Policy, f: &Fired| TracedRule {
                     scope: scope.to_owned(),
@@ -277,5 +292,69 @@ impl Pipeline {
             }
             emit(slot, verdict);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RequestMeta;
+
+    #[test]
+    fn an_event_no_destination_may_receive_is_not_minimized_or_counted() {
+        let dir = std::env::temp_dir();
+        let config = crate::config::Config::from_str(
+            r#"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "out"
+kind = "stdout"
+require_consent = ["analytics"]
+[consent]
+categories = { Analytics = "analytics" }
+[[rules]]
+name = "ip"
+select = "@ip"
+action = "truncate_ip"
+"#,
+            &dir.join("test.toml"),
+        )
+        .unwrap();
+        let metrics = Metrics::new();
+        let (consent, _) = Consent::from_config(&config.consent).unwrap();
+        let pipeline = Pipeline::new(&config, consent, &metrics);
+        let meta = Arc::new(RequestMeta {
+            source: 0,
+            received_at: std::time::SystemTime::now(),
+            client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            user_agent: None,
+            sec_gpc: false,
+        });
+        let send = |body: &str| {
+            let mut out = Vec::new();
+            let event = Event {
+                body: body.to_owned().into(),
+                meta: meta.clone(),
+            };
+            pipeline.route(event, &[0], |_, v| out.push(v));
+            out
+        };
+        let applied = || metrics.rule_applied.with_label_values(&["ip"]).get();
+        // No consent signal (default deny): dropped, and no rule ran.
+        let dropped = send(r#"{"context":{"ip":"203.0.113.7"}}"#);
+        assert!(matches!(dropped[..], [Verdict::Drop("no_consent")]));
+        assert_eq!(applied(), 0);
+        // Granted: forwarded minimized, and counted.
+        let kept = send(
+            r#"{"context":{"ip":"203.0.113.7","consent":{"categoryPreferences":{"Analytics":true}}}}"#,
+        );
+        let [Verdict::Keep(event)] = &kept[..] else {
+            panic!("forwarded: {kept:?}")
+        };
+        assert!(std::str::from_utf8(&event.body).unwrap().contains("203.0.113.0"));
+        assert_eq!(applied(), 1);
     }
 }
