@@ -354,7 +354,9 @@ action = "truncate_ip"
         let [Verdict::Keep(event)] = &kept[..] else {
             panic!("forwarded: {kept:?}")
         };
-        assert!(std::str::from_utf8(&event.body).unwrap().contains("203.0.113.0"));
+        assert!(std::str::from_utf8(&event.body)
+            .unwrap()
+            .contains("203.0.113.0"));
         assert_eq!(applied(), 1);
     }
 }

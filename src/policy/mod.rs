@@ -735,7 +735,7 @@ mod tests {
         proptest! {
             /// Hostile input never panics the walker: arbitrary bytes, and
             /// valid events cut or corrupted at a random byte, give an
-            /// error or valid JSON, whatever the policy.
+            /// error or well-formed JSON, whatever the policy.
             #[test]
             fn arbitrary_and_corrupted_input_is_an_error_not_a_panic(
                 noise in prop::collection::vec(any::<u8>(), 0..200),
@@ -752,7 +752,10 @@ mod tests {
                 text.truncate(at);
                 for input in [&noise, &text, &corrupted] {
                     if let Ok((out, _)) = p.apply(input, &keys(), None) {
-                        prop_assert!(serde_json::from_slice::<Value>(&out).is_ok());
+                        // Well-formed JSON text (a copied number may be
+                        // beyond f64, which JSON allows: no `Value` here).
+                        let parsed = serde_json::from_slice::<serde::de::IgnoredAny>(&out);
+                        prop_assert!(parsed.is_ok(), "{:?}", String::from_utf8_lossy(&out));
                     }
                 }
             }
