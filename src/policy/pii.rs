@@ -620,11 +620,15 @@ fn ipv6_at(t: &[u8], i: usize) -> Option<Found> {
         return None;
     }
     let text = std::str::from_utf8(&t[i..end]).ok()?;
-    text.parse::<Ipv6Addr>().ok().map(|_| Found {
-        start: i,
-        end,
-        detector: Detector::Ip,
-    })
+    // `::` alone identifies no one, and is common in text (`std::`).
+    text.parse::<Ipv6Addr>()
+        .ok()
+        .filter(|a| !a.is_unspecified())
+        .map(|_| Found {
+            start: i,
+            end,
+            detector: Detector::Ip,
+        })
 }
 
 /// An IBAN-shaped run at `i`, and whether its checksum holds.
@@ -744,6 +748,8 @@ mod tests {
             "1234567812345678",          // Luhn-valid but no card network
             "version 1.84.3 and 3.34.1", // versions
             "npm:next-1.84.3",
+            "std::vector and Foo::Bar", // scopes, not addresses
+            ":: and ::®0",              // the unspecified address identifies no one
             "logo@2x.png",
             "@segment/analytics-next",
             "@scope/package",
