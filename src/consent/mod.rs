@@ -160,9 +160,9 @@ enum ContextKey {
     Other,
 }
 
-/// A visitor for "this shape, or anything else, ignored": `on_map` and
-/// `on_str` handle the wanted shapes, everything else is consumed and
-/// answered with `T::default()`.
+/// The `visit_*` methods a "this shape, or anything else ignored" visitor
+/// does not write itself: arrays and scalars are consumed and answered with
+/// the type's default (the wanted shapes' methods are written by hand).
 macro_rules! ignore_other_shapes {
     ($t:ty) => {
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<$t, A::Error> {
