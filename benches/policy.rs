@@ -36,7 +36,7 @@ fn fixture() -> Fixture {
     let config = Config::load(Path::new("proxy.toml")).expect("shipped config loads");
     let (consent, _) = Consent::from_config(&config.consent).expect("no registry to read");
     let pipeline = Pipeline::new(&config, consent, &Metrics::new());
-    let rules = Policy::new(config.rules.clone(), None).expect("the shipped rules compile");
+    let rules = config.policy.clone();
     let text = std::str::from_utf8(TRACK)
         .unwrap()
         .replacen("\"context\":{", "\"context\":{\"ip\":\"203.0.113.7\",", 1)

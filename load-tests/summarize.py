@@ -41,6 +41,16 @@ def pii(s):
     return sum(map(int, seen)) if seen else "?"
 
 
+def ratios(scenario, name, s, other_name, other, ng):
+    """One line: `name` against nginx and against `other`, same run."""
+    print(
+        f"{scenario}: {name}/nginx = {s['eps'] / ng['eps']:.2f}x events/s, "
+        f"{name}/{other_name} = {s['eps'] / other['eps']:.2f}x events/s, "
+        f"cpu {name}/nginx = {s['cpu'] / ng['cpu']:.2f}x per event, "
+        f"{name} peak RSS {s['rss']:.1f} MiB; delivery: {s['verify']}"
+    )
+
+
 print()
 print("scenario  target           events/s   p50_us   p99_us  cpu_us/event  peak_rss_MiB  refused")
 for (scenario, target), s in sorted(summary.items(), key=lambda kv: (kv[0][0] != "single", TARGETS.index(kv[0][1]))):
@@ -52,21 +62,11 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
     pg = summary.get((scenario, "privgate"))
     ng = summary.get((scenario, "nginx"))
     di = summary.get((scenario, "direct"))
-    if pg and ng and di:
-        print(
-            f"{scenario}: privgate/nginx = {pg['eps'] / ng['eps']:.2f}x events/s, "
-            f"privgate/direct = {pg['eps'] / di['eps']:.2f}x events/s, "
-            f"cpu privgate/nginx = {pg['cpu'] / ng['cpu']:.2f}x per event, "
-            f"privgate peak RSS {pg['rss']:.1f} MiB; delivery: {pg['verify']}"
-        )
     pp = summary.get((scenario, "privgate-policy"))
+    if pg and ng and di:
+        ratios(scenario, "privgate", pg, "direct", di, ng)
     if pp and ng and pg:
-        print(
-            f"{scenario}: privgate-policy/nginx = {pp['eps'] / ng['eps']:.2f}x events/s, "
-            f"privgate-policy/privgate = {pp['eps'] / pg['eps']:.2f}x events/s, "
-            f"cpu privgate-policy/nginx = {pp['cpu'] / ng['cpu']:.2f}x per event, "
-            f"privgate-policy peak RSS {pp['rss']:.1f} MiB; delivery: {pp['verify']}"
-        )
+        ratios(scenario, "privgate-policy", pp, "privgate", pg, ng)
     if pp:
         # PII of the load event that reached the sink (sink.rs): must be 0
         # with the shipped policy; privgate without rules shows the count works.

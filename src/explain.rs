@@ -117,20 +117,15 @@ pub fn run(
             meta: meta.clone(),
         };
         for e in pipeline.explain(event, &targets, options.trace) {
-            let body;
-            let (decision, reason, event) = match &e.verdict {
-                Verdict::Keep(event) => {
-                    body = std::str::from_utf8(&event.body)
-                        .ok()
-                        .and_then(|s| serde_json::from_str::<&RawValue>(s).ok());
-                    ("forward", e.reason, body)
-                }
-                Verdict::Drop(reason) => ("drop", *reason, None),
+            let (decision, event) = match &e.verdict {
+                // What the policy wrote is one JSON object.
+                Verdict::Keep(event) => ("forward", Some(raw_json(&event.body)?)),
+                Verdict::Drop(_) => ("drop", None),
             };
             let line = Line {
                 destination: &e.name,
                 decision,
-                reason,
+                reason: e.reason,
                 event,
                 trace: options.trace.then_some(&e.trace[..]),
             };
@@ -140,4 +135,11 @@ pub fn run(
     }
     out.flush()?;
     Ok(summary)
+}
+
+/// Embeds an event body as it is (no reparse into a tree).
+fn raw_json(body: &[u8]) -> std::io::Result<&RawValue> {
+    std::str::from_utf8(body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        .and_then(|text| serde_json::from_str(text).map_err(std::io::Error::from))
 }

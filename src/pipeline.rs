@@ -11,7 +11,7 @@
 //! ([`Pipeline::explain`]) share this one code path. Nothing here does I/O
 //! or logs field values; a dropped event is only counted.
 
-use crate::consent::{Consent, Requirement};
+use crate::consent::{Consent, Denial, Requirement};
 use crate::crypto::Keyring;
 use crate::event::Event;
 use crate::metrics::Metrics;
@@ -94,6 +94,9 @@ struct DestinationPipeline {
     name: String,
     consent: Requirement,
     policy: PolicyStep,
+    /// Why an event it receives passed consent: `granted`, or
+    /// `not_required` when it requires none.
+    forward_reason: &'static str,
     forwarded: IntCounter,
 }
 
@@ -143,31 +146,28 @@ impl Pipeline {
     /// Builds the pipeline for `config`.
     pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
         Pipeline {
-            global: PolicyStep::new(
-                Policy::new(config.rules.clone(), None).expect("validated: the rules compile"),
-                metrics,
-            ),
+            global: PolicyStep::new(config.policy.clone(), metrics),
             consent,
             destinations: config
                 .destinations
                 .iter()
-                .map(|d| DestinationPipeline {
-                    name: d.name.clone(),
-                    consent: d.consent.clone(),
-                    policy: PolicyStep::new(
-                        Policy::new(d.rules.clone(), d.allow.clone())
-                            .expect("validated: the rules compile"),
-                        metrics,
-                    ),
-                    forwarded: metrics.consent_decisions.with_label_values(&[
-                        d.name.as_str(),
-                        "forward",
-                        if d.consent.purposes.is_empty() {
-                            "not_required"
-                        } else {
-                            "granted"
-                        },
-                    ]),
+                .map(|d| {
+                    let forward_reason = if d.consent.purposes.is_empty() {
+                        "not_required"
+                    } else {
+                        "granted"
+                    };
+                    DestinationPipeline {
+                        name: d.name.clone(),
+                        consent: d.consent.clone(),
+                        policy: PolicyStep::new(d.policy.clone(), metrics),
+                        forward_reason,
+                        forwarded: metrics.consent_decisions.with_label_values(&[
+                            d.name.as_str(),
+                            "forward",
+                            forward_reason,
+                        ]),
+                    }
                 })
                 .collect(),
             keys: config.keyring.clone(),
@@ -185,7 +185,7 @@ impl Pipeline {
     /// which rules did what: the same code path as [`Pipeline::route`].
     pub fn explain(&self, event: Event, targets: &[usize], trace: bool) -> Vec<Explanation> {
         let mut traces = vec![Vec::new(); targets.len()];
-        let mut out = Vec::with_capacity(targets.len());
+        let mut out: Vec<Option<Explanation>> = targets.iter().map(|_| None).collect();
         self.run(
             event,
             targets,
@@ -194,11 +194,10 @@ impl Pipeline {
                 let destination = targets[slot];
                 let dest = &self.destinations[destination];
                 let reason = match &verdict {
-                    Verdict::Keep(_) if dest.consent.purposes.is_empty() => "not_required",
-                    Verdict::Keep(_) => "granted",
+                    Verdict::Keep(_) => dest.forward_reason,
                     Verdict::Drop(reason) => reason,
                 };
-                out.push(Explanation {
+                out[slot] = Some(Explanation {
                     destination,
                     name: dest.name.clone(),
                     verdict,
@@ -207,10 +206,13 @@ impl Pipeline {
                 });
             },
         );
-        for (explanation, trace) in out.iter_mut().zip(traces) {
-            explanation.trace = trace;
-        }
-        out
+        out.into_iter()
+            .zip(traces)
+            .map(|(explanation, trace)| Explanation {
+                trace,
+                ..explanation.expect("run emits once per target")
+            })
+            .collect()
     }
 
     fn run(
@@ -226,15 +228,16 @@ impl Pipeline {
             .iter()
             .any(|&d| !self.destinations[d].consent.purposes.is_empty());
         let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
-        let allowed = |dest: &DestinationPipeline| match &signals {
-            Some(signals) => self.consent.decide(signals, &dest.consent),
-            None => Ok(()),
-        };
+        let decisions: Vec<Result<(), Denial>> = targets
+            .iter()
+            .map(|&d| match &signals {
+                Some(signals) => self.consent.decide(signals, &self.destinations[d].consent),
+                None => Ok(()),
+            })
+            .collect();
         // An event no destination may receive is not even minimized: the
         // rules would run for nothing, and their counters would count it.
-        let wanted = targets
-            .iter()
-            .any(|&d| allowed(&self.destinations[d]).is_ok());
+        let wanted = decisions.iter().any(Result::is_ok);
         let mut global_fired = Vec::new();
         let tracing = traces.is_some();
         let event = if !wanted {
@@ -253,9 +256,9 @@ impl Pipeline {
                 }
             }
         };
-        for (slot, &d) in targets.iter().enumerate() {
+        for (slot, (&d, decision)) in targets.iter().zip(decisions).enumerate() {
             let dest = &self.destinations[d];
-            if let Err(denial) = allowed(dest) {
+            if let Err(denial) = decision {
                 self.metrics
                     .consent_decisions
                     .with_label_values(&[&dest.name, "drop", denial.as_str()])

@@ -40,8 +40,8 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// Hashing and encryption keys.
     pub keyring: std::sync::Arc<crate::crypto::Keyring>,
-    /// Global rules, in order.
-    pub rules: Vec<crate::policy::rules::Rule>,
+    /// Global rules, in order, compiled.
+    pub policy: crate::policy::Policy,
 }
 
 /// `[server]`, validated.
@@ -99,10 +99,9 @@ pub struct DestinationConfig {
     pub encrypt: Encrypt,
     /// Consent this destination requires.
     pub consent: crate::consent::Requirement,
-    /// This destination's rules, after the global ones.
-    pub rules: Vec<crate::policy::rules::Rule>,
-    /// Fields kept (minimization); everything when `None`.
-    pub allow: Option<Vec<crate::policy::selector::Selector>>,
+    /// This destination's rules (after the global ones) and the fields it
+    /// keeps (minimization; everything when it has no allow list), compiled.
+    pub policy: crate::policy::Policy,
 }
 
 /// Delivery-specific settings.
@@ -358,18 +357,18 @@ impl Config {
                 .as_ref()
                 .map_or("none".to_owned(), |p| p.display().to_string())
         );
-        let _ = writeln!(out, "rules ({} global):", self.rules.len());
+        let _ = writeln!(out, "rules ({} global):", self.policy.rules().len());
         let describe = |r: &crate::policy::rules::Rule| {
             format!("{} {} {}", r.id, r.action.name(), r.select.join(", "))
         };
-        for r in &self.rules {
+        for r in self.policy.rules() {
             let _ = writeln!(out, "  {}", describe(r));
         }
         for d in &self.destinations {
-            for r in &d.rules {
+            for r in d.policy.rules() {
                 let _ = writeln!(out, "  {} only: {}", d.name, describe(r));
             }
-            if let Some(allow) = &d.allow {
+            if let Some(allow) = d.policy.allow() {
                 let _ = writeln!(
                     out,
                     "  {} only: allow {} field pattern(s), everything else removed",
@@ -590,34 +589,13 @@ impl Validator<'_> {
             );
         }
 
-        let rules: Vec<crate::policy::rules::Rule> = file
+        let rules = file
             .rules
             .iter()
             .enumerate()
             .filter_map(|(i, r)| self.rule(r, &format!("rules[{i}]"), &keyring))
             .collect();
-        // The selectors of each scope compile into one automaton; refuse a
-        // set that would not (a pathological mix of `**`).
-        let span = |rules: &[schema::Rule]| rules.first().map_or(0..0, |r| r.select.span());
-        if crate::policy::Policy::new(rules.clone(), None).is_err() {
-            self.problem(
-                span(&file.rules),
-                "rules".into(),
-                crate::policy::TooComplex.to_string(),
-                "split rules with several `**` into plainer paths",
-            );
-        }
-        for (i, d) in destinations.iter().enumerate() {
-            if crate::policy::Policy::new(d.rules.clone(), d.allow.clone()).is_err() {
-                let rules = &file.destinations[i].rules;
-                self.problem(
-                    span(rules),
-                    format!("destinations[{i}].rules"),
-                    crate::policy::TooComplex.to_string(),
-                    "split rules with several `**` into plainer paths",
-                );
-            }
-        }
+        let policy = self.policy(rules, None, &file.rules, "rules".into());
 
         Config {
             path: path.to_owned(),
@@ -650,8 +628,33 @@ impl Validator<'_> {
                 ),
             },
             keyring: std::sync::Arc::new(keyring),
-            rules,
+            policy,
         }
+    }
+
+    /// Compiles one scope's rules and allow list into a [`Policy`], or
+    /// reports that its selectors combine into too many matching states
+    /// (a pathological mix of `**`) at the scope's first rule.
+    ///
+    /// [`Policy`]: crate::policy::Policy
+    fn policy(
+        &mut self,
+        rules: Vec<crate::policy::rules::Rule>,
+        allow: Option<Vec<crate::policy::selector::Selector>>,
+        written: &[schema::Rule],
+        key: String,
+    ) -> crate::policy::Policy {
+        use crate::policy::Policy;
+        Policy::new(rules, allow).unwrap_or_else(|too_complex| {
+            let span = written.first().map_or(0..0, |r| r.select.span());
+            self.problem(
+                span,
+                key,
+                too_complex.to_string(),
+                "split rules with several `**` into plainer paths",
+            );
+            Policy::new(Vec::new(), None).expect("an empty policy compiles")
+        })
     }
 
     /// Compiles one rule; `id` is its position for errors and metrics.
@@ -1157,9 +1160,9 @@ impl Validator<'_> {
                 )
                 .collect()
         });
+        let policy = self.policy(rules, allow, &d.rules, format!("destinations[{i}].rules"));
         DestinationConfig {
-            rules,
-            allow,
+            policy,
             consent: crate::consent::Requirement {
                 purposes: d.require_consent.clone(),
                 mode: d.consent_match,
@@ -1428,13 +1431,13 @@ headers = { Authorization = "Bearer abc" }
             "{MINIMAL}allow = [\"type\", \"properties.*\"]\n[[destinations.rules]]\nselect = \"context.ip\"\naction = \"truncate_ip\"\nipv4_prefix = 16\n[[rules]]\nname = \"scrub\"\nselect = [\"@url\", \"@referrer\"]\naction = \"scrub_url\"\nkeep_params = [\"utm_*\"]\n"
         );
         let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.rules[0].id, "scrub");
-        assert_eq!(config.rules[0].selectors.len(), 8);
+        assert_eq!(config.policy.rules()[0].id, "scrub");
+        assert_eq!(config.policy.rules()[0].selectors.len(), 8);
         assert_eq!(
-            config.destinations[0].rules[0].id,
+            config.destinations[0].policy.rules()[0].id,
             "destinations[0].rules[0]"
         );
-        assert_eq!(config.destinations[0].allow.as_ref().unwrap().len(), 2);
+        assert_eq!(config.destinations[0].policy.allow().unwrap().len(), 2);
 
         let bad = format!("{MINIMAL}[[rules]]\nselect = \"@ip\"\naction = \"truncate\"\n");
         let err = load(&bad).unwrap_err();

@@ -84,98 +84,32 @@ impl Matcher {
             selectors.iter().flat_map(|s| s.literal_indices()).collect();
         literal_indices.sort_unstable();
         literal_indices.dedup();
-
-        let mut ids: HashMap<Vec<State>, StateId> = HashMap::new();
-        let mut configs: Vec<Vec<State>> = Vec::new();
-        let mut states: Vec<DState> = Vec::new();
-        // A DFA state per distinct tuple of NFA states (`configs[id]`).
-        let mut intern = |config: Vec<State>,
-                          states: &mut Vec<DState>,
-                          configs: &mut Vec<Vec<State>>|
-         -> Result<StateId, TooComplex> {
-            if let Some(&id) = ids.get(&config) {
-                return Ok(id);
-            }
-            if states.len() >= MAX_STATES {
-                return Err(TooComplex);
-            }
-            let id = states.len() as StateId;
-            let mut state = DState {
-                accepts: vec![0; words],
-                ..DState::default()
-            };
-            for (j, (&nfa, selector)) in config.iter().zip(&selectors).enumerate() {
-                let live = nfa & !selector.accepting() != 0;
-                if j < rules.len() {
-                    let rule = rules[j].0;
-                    state.rules_live |= live;
-                    if selector.accepts(nfa) {
-                        state.accepts[rule / 64] |= 1 << (rule % 64);
-                        state.via.push((rule, j));
-                    }
-                } else {
-                    state.allow_live |= live;
-                    state.allowed |= selector.accepts(nfa);
-                }
-            }
-            states.push(state);
-            ids.insert(config.clone(), id);
-            configs.push(config);
-            Ok(id)
+        let mut b = Builder {
+            rules,
+            selectors,
+            words,
+            ids: HashMap::new(),
+            configs: Vec::new(),
+            states: Vec::new(),
         };
-        let dead = intern(vec![0; selectors.len()], &mut states, &mut configs)?;
+        let dead = b.intern(vec![0; b.selectors.len()])?;
         debug_assert_eq!(dead, DEAD);
-        let start = intern(
-            selectors.iter().map(|s| s.start()).collect(),
-            &mut states,
-            &mut configs,
-        )?;
-        let step_all = |config: &[State], step: Step<'_>| -> Vec<State> {
-            config
-                .iter()
-                .zip(&selectors)
-                // Acceptance is absorbing: a rule selected here is in force
-                // below, and what the allow list keeps, it keeps whole.
-                .map(|(&nfa, s)| s.step(nfa, step) | (nfa & s.accepting()))
-                .collect()
-        };
+        let start = b.intern(b.selectors.iter().map(|s| s.start()).collect())?;
+        // States are added as transitions discover them; fill each in turn.
         let mut next = 1;
-        while next < states.len() {
-            let config = configs[next].clone();
-            let other_key = intern(
-                step_all(&config, Step::Key(OTHER_KEY)),
-                &mut states,
-                &mut configs,
-            )?;
-            let mut keys = Vec::new();
-            for &key in &literal_keys {
-                let to = intern(step_all(&config, Step::Key(key)), &mut states, &mut configs)?;
-                if to != other_key {
-                    keys.push((Box::from(key), to));
-                }
-            }
-            let other_index = intern(
-                step_all(&config, Step::Index(OTHER_INDEX)),
-                &mut states,
-                &mut configs,
-            )?;
-            let mut indices = Vec::new();
-            for &index in &literal_indices {
-                let to = intern(
-                    step_all(&config, Step::Index(index)),
-                    &mut states,
-                    &mut configs,
-                )?;
-                if to != other_index {
-                    indices.push((index, to));
-                }
-            }
-            let state = &mut states[next];
-            (state.keys, state.other_key) = (keys, other_key);
-            (state.indices, state.other_index) = (indices, other_index);
+        while next < b.states.len() {
+            let (keys, other_key) = b.transitions(next, &literal_keys, OTHER_KEY, Step::Key)?;
+            let (indices, other_index) =
+                b.transitions(next, &literal_indices, OTHER_INDEX, Step::Index)?;
+            let state = &mut b.states[next];
+            state.keys = keys.into_iter().map(|(k, to)| (Box::from(k), to)).collect();
+            (state.other_key, state.indices, state.other_index) = (other_key, indices, other_index);
             next += 1;
         }
-        Ok(Matcher { states, start })
+        Ok(Matcher {
+            states: b.states,
+            start,
+        })
     }
 
     /// The state after `step` from `from`.
@@ -200,6 +134,83 @@ impl Matcher {
     #[inline]
     pub fn state(&self, id: StateId) -> &DState {
         &self.states[id as usize]
+    }
+}
+
+/// Subset construction: one DFA state per distinct tuple of the selectors'
+/// NFA states (`configs[id]`).
+struct Builder<'a> {
+    rules: &'a [(usize, Selector)],
+    /// The rules' selectors, then the allow list's.
+    selectors: Vec<&'a Selector>,
+    words: usize,
+    ids: HashMap<Vec<State>, StateId>,
+    configs: Vec<Vec<State>>,
+    states: Vec<DState>,
+}
+
+impl Builder<'_> {
+    /// The state for `config`, made (with what is known there) if new.
+    fn intern(&mut self, config: Vec<State>) -> Result<StateId, TooComplex> {
+        if let Some(&id) = self.ids.get(&config) {
+            return Ok(id);
+        }
+        if self.states.len() >= MAX_STATES {
+            return Err(TooComplex);
+        }
+        let id = self.states.len() as StateId;
+        let mut state = DState {
+            accepts: vec![0; self.words],
+            ..DState::default()
+        };
+        for (j, (&nfa, selector)) in config.iter().zip(&self.selectors).enumerate() {
+            let live = nfa & !selector.accepting() != 0;
+            if let Some(&(rule, _)) = self.rules.get(j) {
+                state.rules_live |= live;
+                if selector.accepts(nfa) {
+                    state.accepts[rule / 64] |= 1 << (rule % 64);
+                    state.via.push((rule, j));
+                }
+            } else {
+                state.allow_live |= live;
+                state.allowed |= selector.accepts(nfa);
+            }
+        }
+        self.states.push(state);
+        self.ids.insert(config.clone(), id);
+        self.configs.push(config);
+        Ok(id)
+    }
+
+    /// From state `from`: the target for every step not named literally,
+    /// and the literals whose target differs from it.
+    fn transitions<'s, T: Copy + 's>(
+        &mut self,
+        from: usize,
+        literals: &[T],
+        other: T,
+        step: impl Fn(T) -> Step<'s>,
+    ) -> Result<(Vec<(T, StateId)>, StateId), TooComplex> {
+        let fallback = self.step_from(from, step(other))?;
+        let mut named = Vec::new();
+        for &literal in literals {
+            let to = self.step_from(from, step(literal))?;
+            if to != fallback {
+                named.push((literal, to));
+            }
+        }
+        Ok((named, fallback))
+    }
+
+    fn step_from(&mut self, from: usize, step: Step<'_>) -> Result<StateId, TooComplex> {
+        let config = self.configs[from]
+            .iter()
+            .zip(&self.selectors)
+            // Acceptance is absorbing: a rule selected here is in force
+            // below, and what the allow list keeps, it keeps whole.
+            .map(|(&nfa, s)| s.step(nfa, step) | (nfa & s.accepting()))
+            .collect();
+        self.intern(config)
     }
 }
 

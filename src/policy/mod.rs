@@ -120,6 +120,11 @@ impl Policy {
         &self.rules
     }
 
+    /// The allow list, if any.
+    pub fn allow(&self) -> Option<&[Selector]> {
+        self.allow.as_deref()
+    }
+
     /// Whether it has neither rules nor an allow list (changes nothing).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty() && self.allow.is_none()

@@ -145,8 +145,13 @@ pub struct Rule {
     pub action: Action,
 }
 
-/// The text `hash` hashes. `region`: where national phone numbers are read.
-pub fn normalized(mode: Normalize, region: Option<phonenumber::country::Id>, s: &str) -> String {
+/// The text `hash` hashes (borrowed when `s` needs no change). `region`:
+/// where national phone numbers are read.
+pub fn normalized(
+    mode: Normalize,
+    region: Option<phonenumber::country::Id>,
+    s: &str,
+) -> Cow<'_, str> {
     let looks_like_phone = |s: &str| {
         let digits = s.bytes().filter(u8::is_ascii_digit).count();
         (7..=15).contains(&digits)
@@ -154,7 +159,14 @@ pub fn normalized(mode: Normalize, region: Option<phonenumber::country::Id>, s: 
                 .all(|b| b.is_ascii_digit() || b" +-.()".contains(&b))
     };
     match mode {
-        Normalize::Email => s.trim().to_lowercase(),
+        Normalize::Email => {
+            let trimmed = s.trim();
+            if trimmed.bytes().any(|b| b.is_ascii_uppercase()) || !trimmed.is_ascii() {
+                Cow::Owned(trimmed.to_lowercase())
+            } else {
+                Cow::Borrowed(trimmed)
+            }
+        }
         Normalize::Phone => {
             let text = s.trim();
             let (international, text) = match text.strip_prefix("00") {
@@ -164,19 +176,19 @@ pub fn normalized(mode: Normalize, region: Option<phonenumber::country::Id>, s: 
             if international || region.is_some() {
                 let number = phonenumber::parse(if international { None } else { region }, &*text);
                 if let Some(number) = number.ok().filter(phonenumber::is_valid) {
-                    return number.format().mode(phonenumber::Mode::E164).to_string();
+                    return Cow::Owned(number.format().mode(phonenumber::Mode::E164).to_string());
                 }
             }
             let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-            if text.starts_with('+') {
+            Cow::Owned(if text.starts_with('+') {
                 format!("+{digits}")
             } else {
                 digits
-            }
+            })
         }
         Normalize::Auto if s.contains('@') => normalized(Normalize::Email, region, s),
         Normalize::Auto if looks_like_phone(s) => normalized(Normalize::Phone, region, s),
-        Normalize::Auto | Normalize::None => s.to_owned(),
+        Normalize::Auto | Normalize::None => Cow::Borrowed(s),
     }
 }
 

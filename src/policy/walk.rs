@@ -263,7 +263,7 @@ fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
     }
 }
 
-/// One value of the event at `level`, walked with the rules in force.
+/// One value of the event, walked with the rules in force at its state.
 /// Produces whether anything was written (`false`: the parent removes the
 /// key or element it wrote for it).
 struct Node<'w, 'a> {
