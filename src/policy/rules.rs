@@ -179,7 +179,8 @@ pub fn normalized(
                     return Cow::Owned(number.format().mode(phonenumber::Mode::E164).to_string());
                 }
             }
-            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            // `text`, not `s`: a leading `00` has become the `+` it stands for.
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
             Cow::Owned(if text.starts_with('+') {
                 format!("+{digits}")
             } else {
@@ -424,6 +425,9 @@ mod tests {
             "+12015550123"
         );
         assert_eq!(n(Normalize::Auto, None, "(555) 010-0100"), "5550100100");
+        // Not a valid number: digits only, the `00` read as the `+` it means.
+        assert_eq!(n(Normalize::Phone, None, "0044 12"), "+4412");
+        assert_eq!(n(Normalize::Phone, None, "+44 12"), "+4412");
         // Not phones, not emails: as they are.
         assert_eq!(n(Normalize::Auto, Some(Id::US), "Order-7"), "Order-7");
         assert_eq!(n(Normalize::None, None, " X@Y.z "), " X@Y.z ");
