@@ -19,6 +19,9 @@ use std::time::SystemTime;
 pub struct Event {
     /// One JSON object (validated by ingest), exactly as it will be sent.
     pub body: Bytes,
+    /// Where consent's inputs sit in `body`, as ingest scanned it. Whoever
+    /// rewrites the body (the policy) clears them.
+    pub marks: Marks,
     /// Facts about the request it arrived in, shared by its whole batch.
     pub meta: Arc<RequestMeta>,
 }
@@ -36,6 +39,55 @@ pub struct RequestMeta {
     pub user_agent: Option<HeaderValue>,
     /// `Sec-GPC: 1` (Global Privacy Control) was sent.
     pub sec_gpc: bool,
+}
+
+/// A byte range of an event body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span of `part`, a subslice of `whole`; `None` when it is not one
+    /// (or the body is over 4 GiB, which no limit allows).
+    pub fn of(whole: &[u8], part: &[u8]) -> Option<Span> {
+        let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        (end <= whole.len()).then_some(Span {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    /// The bytes it covers in `body` (empty if it does not fit: marks of
+    /// another body never panic).
+    pub fn get(self, body: &[u8]) -> &[u8] {
+        body.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// Where the values consent reads sit in an event, found by ingest's one
+/// validating scan so that deciding consent never parses the event again.
+/// The roles are protocol-neutral; each protocol's decoder maps its own keys
+/// to them (Segment and RudderStack: `userId`, `anonymousId`,
+/// `context.consent`, `context.consentManagement`). Each span holds one
+/// complete JSON value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The user id.
+    pub user_id: Option<Span>,
+    /// The anonymous (device) id.
+    pub anonymous_id: Option<Span>,
+    /// A category-preferences consent object (Segment's `context.consent`).
+    pub consent: Option<Span>,
+    /// A consent-management object (RudderStack's `context.consentManagement`).
+    pub consent_management: Option<Span>,
+    /// One of those keys (or the object holding them) appeared twice. The
+    /// event says two things and a backend may believe either, so consent
+    /// trusts neither: no destination that requires consent receives it.
+    pub ambiguous: bool,
 }
 
 impl Event {

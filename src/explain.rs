@@ -12,8 +12,10 @@
 use crate::config::Config;
 use crate::consent::Consent;
 use crate::event::{Event, RequestMeta};
+use crate::ingest::object::TopLevel;
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, TracedRule, Verdict};
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::io::{BufRead, Write};
@@ -106,14 +108,16 @@ pub fn run(
         if text.is_empty() {
             continue;
         }
-        if !text.starts_with('{') || serde_json::from_str::<&RawValue>(text).is_err() {
+        // The scan ingest makes: it validates and marks consent's inputs.
+        let Ok(top) = TopLevel::parse_event(text.as_bytes()) else {
             summary.invalid += 1;
             writeln!(errors, "line {}: not a JSON object (skipped)", n + 1)?;
             continue;
-        }
+        };
         summary.events += 1;
         let event = Event {
-            body: text.to_owned().into(),
+            body: Bytes::copy_from_slice(text.as_bytes()),
+            marks: top.marks,
             meta: meta.clone(),
         };
         for e in pipeline.explain(event, &targets, options.trace) {

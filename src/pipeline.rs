@@ -13,7 +13,7 @@
 
 use crate::consent::{Consent, Denial, Requirement};
 use crate::crypto::Keyring;
-use crate::event::Event;
+use crate::event::{Event, Marks};
 use crate::metrics::Metrics;
 use crate::policy::pii::Detector;
 use crate::policy::{Fired, Policy, Report};
@@ -65,6 +65,7 @@ impl PolicyStep {
                 self.count(&report);
                 Verdict::Keep(Event {
                     body: body.into(),
+                    marks: Marks::default(),
                     meta: event.meta,
                 })
             }
@@ -227,7 +228,10 @@ impl Pipeline {
         let needs_consent = targets
             .iter()
             .any(|&d| !self.destinations[d].consent.purposes.is_empty());
-        let signals = needs_consent.then(|| self.consent.signals(&event.body, event.meta.sec_gpc));
+        let signals = needs_consent.then(|| {
+            self.consent
+                .signals(&event.body, &event.marks, event.meta.sec_gpc)
+        });
         let decisions: Vec<Result<(), Denial>> = targets
             .iter()
             .map(|&d| match &signals {
@@ -326,6 +330,7 @@ action = "truncate_ip"
             &dir.join("test.toml"),
         )
         .unwrap();
+        use crate::ingest::object::TopLevel;
         let metrics = Metrics::new();
         let (consent, _) = Consent::from_config(&config.consent).unwrap();
         let pipeline = Pipeline::new(&config, consent, &metrics);
@@ -340,6 +345,7 @@ action = "truncate_ip"
             let mut out = Vec::new();
             let event = Event {
                 body: body.to_owned().into(),
+                marks: TopLevel::parse_event(body.as_bytes()).unwrap().marks,
                 meta: meta.clone(),
             };
             pipeline.route(event, &[0], |_, v| out.push(v));

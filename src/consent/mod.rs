@@ -17,6 +17,13 @@
 //! 4. no signal at all: `consent.default` (`deny` unless the operator says
 //!    otherwise).
 //!
+//! An event that gives one of these twice (two `userId` keys, two
+//! `context.consent` objects) says two things a backend may read either
+//! way; no destination that requires consent receives it.
+//!
+//! Signals are read from the values ingest marked in its one validating
+//! scan ([`Marks`]); the event is not parsed again here.
+//!
 //! A destination requires its `require_consent` purposes, all of them or any
 //! one (`match`). The client's own `resolutionStrategy` is not trusted to
 //! loosen that. This module never modifies events and never logs.
@@ -26,6 +33,7 @@ mod registry;
 pub use registry::OptOutRegistry;
 
 use crate::config::ConsentDefault;
+use crate::event::{Marks, Span};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -88,6 +96,8 @@ pub struct Signals {
     pub gpc: bool,
     /// Its user or anonymous id is opted out.
     pub opted_out: bool,
+    /// It gave an id or a consent object twice ([`Marks::ambiguous`]).
+    pub ambiguous: bool,
 }
 
 /// The consent engine, compiled from `[consent]`.
@@ -97,17 +107,6 @@ pub struct Consent {
     gpc_denies: HashSet<String>,
     categories: BTreeMap<String, String>,
     registry: Option<Arc<OptOutRegistry>>,
-}
-
-/// The part of an event consent reads, borrowed where possible.
-#[derive(Deserialize)]
-struct EventView<'a> {
-    #[serde(default, rename = "userId", borrow)]
-    user_id: Option<IdValue<'a>>,
-    #[serde(default, rename = "anonymousId", borrow)]
-    anonymous_id: Option<IdValue<'a>>,
-    #[serde(default, borrow)]
-    context: Option<MaybeContext<'a>>,
 }
 
 /// A value of the expected shape, or anything else (ignored). One malformed
@@ -133,30 +132,6 @@ impl<T> Lenient<T> {
 enum IdValue<'a> {
     Str(std::borrow::Cow<'a, str>),
     #[default]
-    Other,
-}
-
-/// `context` holds most of an event; reading it through an untagged enum
-/// would buffer all of it. This visitor looks at its two consent keys only
-/// and skips the rest unread; a `context` that is not an object counts as
-/// none (it must not hide the ids' opt-out check).
-#[derive(Default)]
-struct MaybeContext<'a>(Option<ContextView<'a>>);
-
-#[derive(Default)]
-struct ContextView<'a> {
-    consent: Option<Lenient<SegmentConsent<'a>>>,
-    consent_management: Option<Lenient<RudderConsent<'a>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier)]
-enum ContextKey {
-    #[serde(rename = "consent")]
-    Consent,
-    #[serde(rename = "consentManagement")]
-    ConsentManagement,
-    #[serde(other)]
     Other,
 }
 
@@ -220,41 +195,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdValue<'a> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for MaybeContext<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = MaybeContext<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut view = ContextView::default();
-                while let Some(key) = map.next_key::<ContextKey>()? {
-                    match key {
-                        ContextKey::Consent => view.consent = Some(map.next_value()?),
-                        ContextKey::ConsentManagement => {
-                            view.consent_management = Some(map.next_value()?)
-                        }
-                        ContextKey::Other => {
-                            map.next_value::<serde::de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(MaybeContext(Some(view)))
-            }
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeContext(None))
-            }
-            ignore_other_shapes!(MaybeContext<'a>);
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
 #[derive(Deserialize)]
 struct SegmentConsent<'a> {
     #[serde(default, rename = "categoryPreferences", borrow)]
@@ -309,31 +249,33 @@ impl Consent {
             .map_or(category, String::as_str)
     }
 
-    /// Reads the signals of one event (a JSON object) sent with `gpc`.
+    /// Reads the signals of one event sent with `gpc`: only the values its
+    /// `marks` point at in `body` (ingest found them), never the whole event.
     /// Consent objects of the wrong shape count as no signal; they never grant.
-    pub fn signals(&self, event: &[u8], gpc: bool) -> Signals {
+    pub fn signals(&self, body: &[u8], marks: &Marks, gpc: bool) -> Signals {
         let mut signals = Signals {
             gpc,
+            ambiguous: marks.ambiguous,
             ..Signals::default()
         };
-        let Ok(view) = serde_json::from_slice::<EventView<'_>>(event) else {
-            return signals;
-        };
         if let Some(registry) = &self.registry {
-            let listed = |id: &Option<IdValue<'_>>| match id {
-                Some(IdValue::Str(id)) => registry.contains(id),
-                _ => false,
+            let listed = |id: Option<Span>| {
+                id.and_then(|span| serde_json::from_slice::<IdValue<'_>>(span.get(body)).ok())
+                    .is_some_and(|id| match id {
+                        IdValue::Str(id) => registry.contains(&id),
+                        IdValue::Other => false,
+                    })
             };
-            signals.opted_out = listed(&view.user_id) || listed(&view.anonymous_id);
+            signals.opted_out = listed(marks.user_id) || listed(marks.anonymous_id);
         }
-        let Some(context) = view.context.and_then(|c| c.0) else {
-            return signals;
-        };
-        if let Some(prefs) = context
+        let prefs = marks
             .consent
+            .and_then(|span| {
+                serde_json::from_slice::<Lenient<SegmentConsent<'_>>>(span.get(body)).ok()
+            })
             .and_then(Lenient::ok)
-            .and_then(|c| c.category_preferences)
-        {
+            .and_then(|c| c.category_preferences);
+        if let Some(prefs) = prefs {
             signals.present = true;
             for (category, value) in &prefs {
                 let purpose = self.purpose(category).to_owned();
@@ -345,7 +287,13 @@ impl Consent {
                 }
             }
         }
-        if let Some(rudder) = context.consent_management.and_then(Lenient::ok) {
+        let rudder = marks
+            .consent_management
+            .and_then(|span| {
+                serde_json::from_slice::<Lenient<RudderConsent<'_>>>(span.get(body)).ok()
+            })
+            .and_then(Lenient::ok);
+        if let Some(rudder) = rudder {
             signals.present = true;
             for id in &rudder.allowed {
                 signals.granted.insert(self.purpose(id).to_owned());
@@ -365,6 +313,9 @@ impl Consent {
         }
         if signals.opted_out {
             return Err(Denial::OptedOut);
+        }
+        if signals.ambiguous {
+            return Err(Denial::Denied);
         }
         let mut why = Denial::Denied;
         let allowed = |purpose: &String, why: &mut Denial| {
@@ -396,6 +347,13 @@ impl Consent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::object::TopLevel;
+
+    /// Signals as the pipeline reads them: marked by ingest's scan.
+    fn read(c: &Consent, event: &[u8], gpc: bool) -> Signals {
+        let marks = TopLevel::parse_event(event).map_or_else(|_| Marks::default(), |t| t.marks);
+        c.signals(event, &marks, gpc)
+    }
 
     fn engine(default: ConsentDefault) -> Consent {
         let categories = [
@@ -429,7 +387,7 @@ mod tests {
     fn captured_segment_and_rudderstack_signals() {
         let c = engine(ConsentDefault::Deny);
         for event in [SEGMENT, RUDDER] {
-            let s = c.signals(event.as_bytes(), false);
+            let s = read(&c, event.as_bytes(), false);
             assert!(s.present);
             assert_eq!(c.decide(&s, &need(&["analytics"], Match::All)), Ok(()));
             assert_eq!(
@@ -451,7 +409,8 @@ mod tests {
     fn category_names_match_exactly() {
         let c = engine(ConsentDefault::Deny);
         // "ANALYTICS" is neither mapped nor the purpose's exact name.
-        let s = c.signals(
+        let s = read(
+            &c,
             br#"{"context":{"consent":{"categoryPreferences":{"ANALYTICS":true}}}}"#,
             false,
         );
@@ -462,7 +421,7 @@ mod tests {
         // An unmapped id that is exactly the purpose's name grants it; a CMP id maps.
         for prefs in [r#"{"analytics":true}"#, r#"{"C0002":true}"#] {
             let event = format!(r#"{{"context":{{"consent":{{"categoryPreferences":{prefs}}}}}}}"#);
-            let s = c.signals(event.as_bytes(), false);
+            let s = read(&c, event.as_bytes(), false);
             assert_eq!(
                 c.decide(&s, &need(&["analytics"], Match::All)),
                 Ok(()),
@@ -470,7 +429,8 @@ mod tests {
             );
         }
         // Only a literal true grants.
-        let s = c.signals(
+        let s = read(
+            &c,
             br#"{"context":{"consent":{"categoryPreferences":{"analytics":"yes"}}}}"#,
             false,
         );
@@ -489,7 +449,7 @@ mod tests {
             br#"{"context":{"consent":{}}}"#,
             b"not json",
         ] {
-            let s = deny.signals(event, false);
+            let s = read(&deny, event, false);
             assert!(!s.present);
             assert_eq!(
                 deny.decide(&s, &need(&["analytics"], Match::All)),
@@ -497,7 +457,7 @@ mod tests {
             );
             assert_eq!(
                 allow.decide(
-                    &allow.signals(event, false),
+                    &read(&allow, event, false),
                     &need(&["analytics"], Match::All)
                 ),
                 Ok(())
@@ -505,7 +465,7 @@ mod tests {
         }
         // A destination that requires nothing takes everything.
         assert_eq!(
-            deny.decide(&deny.signals(b"{}", false), &need(&[], Match::All)),
+            deny.decide(&read(&deny, b"{}", false), &need(&[], Match::All)),
             Ok(())
         );
     }
@@ -514,13 +474,13 @@ mod tests {
     fn gpc_overrides_in_event_consent_and_the_default() {
         let c = engine(ConsentDefault::Allow);
         let granted = r#"{"context":{"consent":{"categoryPreferences":{"Advertising":true,"Analytics":true}}}}"#;
-        let s = c.signals(granted.as_bytes(), true);
+        let s = read(&c, granted.as_bytes(), true);
         assert_eq!(
             c.decide(&s, &need(&["advertising"], Match::All)),
             Err(Denial::Gpc)
         );
         assert_eq!(c.decide(&s, &need(&["analytics"], Match::All)), Ok(()));
-        let s = c.signals(b"{}", true);
+        let s = read(&c, b"{}", true);
         assert_eq!(c.decide(&s, &need(&["sale"], Match::All)), Err(Denial::Gpc));
     }
 
@@ -528,14 +488,14 @@ mod tests {
     fn the_registry_overrides_everything() {
         let c = engine(ConsentDefault::Allow);
         let event = r#"{"userId":"opted-user","context":{"consent":{"categoryPreferences":{"Analytics":true}}}}"#;
-        let s = c.signals(event.as_bytes(), false);
+        let s = read(&c, event.as_bytes(), false);
         assert_eq!(
             c.decide(&s, &need(&["analytics"], Match::All)),
             Err(Denial::OptedOut)
         );
-        let s = c.signals(br#"{"anonymousId":"opted-user"}"#, false);
+        let s = read(&c, br#"{"anonymousId":"opted-user"}"#, false);
         assert!(s.opted_out);
-        let s = c.signals(br#"{"userId":42}"#, false);
+        let s = read(&c, br#"{"userId":42}"#, false);
         assert!(!s.opted_out);
         // A malformed consent object hides nothing.
         for event in [
@@ -543,7 +503,7 @@ mod tests {
             r#"{"userId":"opted-user","context":"x"}"#,
             r#"{"userId":"opted-user","context":{"consentManagement":{"allowedConsentIds":"analytics"}}}"#,
         ] {
-            let s = c.signals(event.as_bytes(), false);
+            let s = read(&c, event.as_bytes(), false);
             assert!(s.opted_out, "{event}");
             assert_eq!(
                 c.decide(&s, &need(&["analytics"], Match::All)),
@@ -556,10 +516,29 @@ mod tests {
     fn a_purpose_both_allowed_and_denied_is_denied() {
         let c = engine(ConsentDefault::Deny);
         let event = r#"{"context":{"consentManagement":{"allowedConsentIds":["analytics"],"deniedConsentIds":["analytics"]}}}"#;
-        let s = c.signals(event.as_bytes(), false);
+        let s = read(&c, event.as_bytes(), false);
         assert_eq!(
             c.decide(&s, &need(&["analytics"], Match::All)),
             Err(Denial::Denied)
         );
+    }
+
+    #[test]
+    fn an_event_that_says_two_things_goes_only_where_no_consent_is_needed() {
+        let c = engine(ConsentDefault::Allow);
+        for event in [
+            r#"{"context":{"consent":{"categoryPreferences":{"Analytics":false}}},"context":{"consent":{"categoryPreferences":{"Analytics":true}}}}"#,
+            r#"{"context":{"consent":{"categoryPreferences":{"Analytics":true}},"consent":{}}}"#,
+            r#"{"userId":"someone","userId":"opted-user"}"#,
+        ] {
+            let s = read(&c, event.as_bytes(), false);
+            assert!(s.ambiguous, "{event}");
+            assert_eq!(
+                c.decide(&s, &need(&["analytics"], Match::Any)),
+                Err(Denial::Denied),
+                "{event}"
+            );
+            assert_eq!(c.decide(&s, &need(&[], Match::All)), Ok(()));
+        }
     }
 }

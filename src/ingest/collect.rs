@@ -47,7 +47,7 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
                     received_at: (!top.has_received_at).then_some(stamp.received_at),
                 };
                 let event = finish_event(raw.clone(), top.keys, &fill);
-                decoded.events.push(detach(event, body));
+                decoded.events.push((detach(event, body), top.marks));
             }
             Err(_) => decoded.invalid += 1,
         }

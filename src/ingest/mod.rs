@@ -20,7 +20,7 @@ pub mod segment;
 pub mod server;
 
 use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
-use crate::event::{Event, RequestMeta};
+use crate::event::{Event, Marks, RequestMeta};
 use crate::forward::Queues;
 use crate::metrics::{DropReason, Metrics};
 use crate::pipeline::{Pipeline, Verdict};
@@ -271,7 +271,7 @@ impl Ingest {
     fn dispatch(
         &self,
         index: usize,
-        events: Vec<Bytes>,
+        events: Vec<(Bytes, Marks)>,
         meta: Arc<RequestMeta>,
     ) -> Result<(), IngestError> {
         let src = &self.sources[index];
@@ -281,9 +281,10 @@ impl Ingest {
             .iter()
             .map(|_| Vec::with_capacity(events.len()))
             .collect();
-        for body in events {
+        for (body, marks) in events {
             let event = Event {
                 body,
+                marks,
                 meta: meta.clone(),
             };
             self.pipeline

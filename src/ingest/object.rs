@@ -4,9 +4,11 @@
 //! NDJSON line).
 //!
 //! The scan validates the whole object (nested values are checked and
-//! skipped) and borrows from the input: no allocation unless a key or value
+//! skipped), marks where consent's inputs are ([`Marks`]: the ids and the
+//! consent objects in `context`), and borrows from the input: no allocation unless a key or value
 //! we read contains escapes. See benches/event_repr.rs for why.
 
+use crate::event::{Marks, Span};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -40,13 +42,19 @@ pub struct TopLevel<'a> {
     pub has_type: bool,
     /// `batch`, when an array (its elements unparsed).
     pub batch: Option<Vec<&'a RawValue>>,
+    /// Where consent's inputs are (meaningful for an event, not a batch
+    /// envelope).
+    pub marks: Marks,
 }
 
 impl<'a> TopLevel<'a> {
     /// Scans `input`, which must hold exactly one JSON object.
     pub fn parse(input: &'a [u8]) -> Result<TopLevel<'a>, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(input);
-        let top = de.deserialize_map(TopVisitor { want_batch: true })?;
+        let top = de.deserialize_map(TopVisitor {
+            input,
+            want_batch: true,
+        })?;
         de.end()?;
         Ok(top)
     }
@@ -54,14 +62,96 @@ impl<'a> TopLevel<'a> {
     /// Like [`TopLevel::parse`] for a batch element, where `batch` is just a field.
     pub fn parse_event(input: &'a [u8]) -> Result<TopLevel<'a>, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(input);
-        let top = de.deserialize_map(TopVisitor { want_batch: false })?;
+        let top = de.deserialize_map(TopVisitor {
+            input,
+            want_batch: false,
+        })?;
         de.end()?;
         Ok(top)
     }
 }
 
-struct TopVisitor {
+struct TopVisitor<'a> {
+    input: &'a [u8],
     want_batch: bool,
+}
+
+/// Records where `raw` (borrowed from `input`) is in `slot`; a second
+/// value for the same slot makes the marks ambiguous.
+fn mark(
+    marks: &mut Marks,
+    input: &[u8],
+    raw: &RawValue,
+    slot: fn(&mut Marks) -> &mut Option<Span>,
+) {
+    let span = Span::of(input, raw.get().as_bytes());
+    let place = slot(marks);
+    if place.is_some() {
+        marks.ambiguous = true;
+    } else {
+        *place = span;
+    }
+}
+
+/// `context`: its consent objects are marked, the rest validated and skipped.
+struct ContextMarks<'a, 'm> {
+    input: &'a [u8],
+    marks: &'m mut Marks,
+}
+
+impl<'de> de::DeserializeSeed<'de> for ContextMarks<'de, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContextMarks<'de, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let slot: fn(&mut Marks) -> &mut Option<Span> = match key.as_ref() {
+                "consent" => |m| &mut m.consent,
+                "consentManagement" => |m| &mut m.consent_management,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let raw = map.next_value::<&'de RawValue>()?;
+            mark(self.marks, self.input, raw, slot);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// A JSON string borrowed when it has no escapes; anything else is `None`.
@@ -154,7 +244,7 @@ impl<'de> de::Deserialize<'de> for MaybeArray<'de> {
     }
 }
 
-impl<'de> Visitor<'de> for TopVisitor {
+impl<'de> Visitor<'de> for TopVisitor<'de> {
     type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -163,6 +253,7 @@ impl<'de> Visitor<'de> for TopVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
         let mut top = TopLevel::default();
+        let mut seen_context = false;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             top.keys += 1;
             match key.as_ref() {
@@ -180,6 +271,24 @@ impl<'de> Visitor<'de> for TopVisitor {
                     map.next_value::<IgnoredAny>()?;
                 }
                 "batch" if self.want_batch => top.batch = map.next_value::<MaybeArray<'de>>()?.0,
+                "userId" => {
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.user_id);
+                }
+                "anonymousId" => {
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.anonymous_id);
+                }
+                "context" => {
+                    if seen_context {
+                        top.marks.ambiguous = true;
+                    }
+                    seen_context = true;
+                    map.next_value_seed(ContextMarks {
+                        input: self.input,
+                        marks: &mut top.marks,
+                    })?;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -333,6 +442,37 @@ mod tests {
         assert_eq!(detach(copied.clone(), &body).as_ptr(), copied.as_ptr());
     }
 
+    #[test]
+    fn marks_point_at_consent_inputs() {
+        let body = br#"{"user\u0049d":"u","context":{"x":{"consent":1},"consent":{"categoryPreferences":{"A":true}},"consentManagement":[]},"anonymousId":7}"#;
+        let marks = TopLevel::parse_event(body).unwrap().marks;
+        let at = |span: Option<Span>| std::str::from_utf8(span.unwrap().get(body)).unwrap();
+        assert_eq!(at(marks.user_id), r#""u""#);
+        assert_eq!(at(marks.anonymous_id), "7");
+        assert_eq!(at(marks.consent), r#"{"categoryPreferences":{"A":true}}"#);
+        assert_eq!(at(marks.consent_management), "[]");
+        assert!(!marks.ambiguous);
+        // A context that is not an object marks nothing.
+        let marks = TopLevel::parse_event(br#"{"context":"consent"}"#)
+            .unwrap()
+            .marks;
+        assert_eq!(marks, Marks::default());
+    }
+
+    #[test]
+    fn a_repeated_consent_input_is_ambiguous() {
+        for body in [
+            &br#"{"userId":"a","userId":"b"}"#[..],
+            br#"{"anonymousId":"a","anonym\u006fusId":"b"}"#,
+            br#"{"context":{},"context":{}}"#,
+            br#"{"context":{"consent":{},"consent":{}}}"#,
+            br#"{"context":{"consentManagement":{}},"context":{"consentManagement":{}}}"#,
+        ] {
+            let marks = TopLevel::parse_event(body).unwrap().marks;
+            assert!(marks.ambiguous, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
     fn json_value() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
@@ -374,6 +514,51 @@ mod tests {
                 parsed.as_object_mut().unwrap().remove("messageId");
             }
             prop_assert_eq!(parsed, original);
+        }
+
+        /// Whatever else an event holds and however it is laid out, its
+        /// marks point at exactly the values consent reads, in the event
+        /// as forwarded (after ingest's fill and line folding).
+        #[test]
+        fn marks_locate_the_values_consent_reads(
+            fields in prop::collection::btree_map("[a-z]{1,5}", json_value(), 0..4),
+            user_id in prop::option::of(json_value()),
+            anonymous_id in prop::option::of(json_value()),
+            context in prop::option::of(prop_oneof![
+                json_value(),
+                (
+                    prop::collection::btree_map("[a-z]{1,5}", json_value(), 0..3),
+                    prop::option::of(json_value()),
+                    prop::option::of(json_value()),
+                ).prop_map(|(mut m, consent, management)| {
+                    if let Some(c) = consent { m.insert("consent".into(), c); }
+                    if let Some(c) = management { m.insert("consentManagement".into(), c); }
+                    serde_json::Value::Object(m.into_iter().collect())
+                }),
+            ]),
+            pretty in any::<bool>(),
+        ) {
+            let mut object: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
+            for (key, value) in [("userId", user_id), ("anonymousId", anonymous_id), ("context", context)] {
+                if let Some(value) = value { object.insert(key.into(), value); }
+            }
+            let original = serde_json::Value::Object(object);
+            let text = if pretty {
+                serde_json::to_string_pretty(&original).unwrap()
+            } else {
+                serde_json::to_string(&original).unwrap()
+            };
+            let top = TopLevel::parse_event(text.as_bytes()).unwrap();
+            let fill = Fill { received_at: Some("now"), ..Fill::default() };
+            let out = finish_event(Bytes::from(text.clone()), top.keys, &fill);
+            let read = |span: Option<Span>| span.map(|s| serde_json::from_slice::<serde_json::Value>(s.get(&out)).unwrap());
+            let marks = top.marks;
+            prop_assert!(!marks.ambiguous);
+            let in_context = |key: &str| original.get("context").and_then(|c| c.get(key)).cloned();
+            prop_assert_eq!(read(marks.user_id), original.get("userId").cloned());
+            prop_assert_eq!(read(marks.anonymous_id), original.get("anonymousId").cloned());
+            prop_assert_eq!(read(marks.consent), in_context("consent"));
+            prop_assert_eq!(read(marks.consent_management), in_context("consentManagement"));
         }
     }
 }

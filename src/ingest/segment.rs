@@ -8,6 +8,7 @@
 
 use super::error::IngestError;
 use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
+use crate::event::Marks;
 use bytes::Bytes;
 
 /// What a Segment path asks for.
@@ -56,8 +57,9 @@ pub fn settings_write_key(path: &str) -> Option<&str> {
 pub struct Decoded {
     /// `writeKey` from the body (the envelope's, or the single event's).
     pub write_key: Option<String>,
-    /// The events, each one JSON object ready to forward.
-    pub events: Vec<Bytes>,
+    /// The events, each one JSON object ready to forward, with where its
+    /// consent inputs are.
+    pub events: Vec<(Bytes, Marks)>,
     /// Batch elements that were not valid events (skipped, counted).
     pub invalid: usize,
 }
@@ -80,7 +82,7 @@ pub fn decode(route: Route, body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, 
     match route {
         Route::Single(event_type) => {
             let event = finish(body.clone(), &top, Some(event_type), stamp);
-            decoded.events.push(event);
+            decoded.events.push((event, top.marks));
         }
         Route::Batch => {
             let Some(items) = top.batch else {
@@ -93,9 +95,9 @@ pub fn decode(route: Route, body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, 
                 let raw = body.slice_ref(item.get().as_bytes());
                 match TopLevel::parse_event(&raw) {
                     // Every event in a batch names its own type.
-                    Ok(event) if event.has_type => {
-                        let event = finish(raw.clone(), &event, None, stamp);
-                        decoded.events.push(detach(event, body));
+                    Ok(event_top) if event_top.has_type => {
+                        let event = finish(raw.clone(), &event_top, None, stamp);
+                        decoded.events.push((detach(event, body), event_top.marks));
                     }
                     _ => decoded.invalid += 1,
                 }
@@ -163,7 +165,7 @@ mod tests {
         let body = Bytes::from_static(br#"{"event":"x","writeKey":"k"}"#);
         let d = decode(Route::Single("track"), &body, &STAMP).unwrap();
         assert_eq!(d.write_key.as_deref(), Some("k"));
-        let v: serde_json::Value = serde_json::from_slice(&d.events[0]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&d.events[0].0).unwrap();
         assert_eq!(v["type"], "track");
         assert!(v["messageId"].as_str().unwrap().starts_with("privgate-"));
         assert_eq!(v["receivedAt"], STAMP.received_at);
@@ -179,7 +181,7 @@ mod tests {
         assert_eq!(d.events.len(), 2);
         // An element with nothing to fill is forwarded byte for byte.
         assert_eq!(
-            &d.events[0][..],
+            &d.events[0].0[..],
             br#"{"type":"track","messageId":"a","receivedAt":"r"}"#
         );
     }
