@@ -47,6 +47,12 @@ pub(super) struct DState {
     pub rules_live: bool,
     /// Some allow selector may still accept below.
     pub allow_live: bool,
+    /// No rule is in force here.
+    pub quiet: bool,
+    /// The first `drop` rule in force here, if any ([`Matcher::classify`]).
+    pub first_drop: Option<usize>,
+    /// The first `encrypt_field` rule in force here, if any.
+    pub first_encrypt: Option<usize>,
     keys: Vec<(Box<str>, StateId)>,
     other_key: StateId,
     indices: Vec<(usize, StateId)>,
@@ -127,6 +133,23 @@ impl Matcher {
                 .iter()
                 .find(|(n, _)| *n == i)
                 .map_or(state.other_index, |&(_, to)| to),
+        }
+    }
+
+    /// Records in each state the first `drop` and `encrypt_field` rule in
+    /// force (`drops` and `encrypts` are bit sets of rule indices), so the
+    /// walker does not look for them at every value.
+    pub fn classify(&mut self, drops: &[u64], encrypts: &[u64]) {
+        let first = |accepts: &[u64], of: &[u64]| {
+            accepts.iter().zip(of).enumerate().find_map(|(i, (a, b))| {
+                let both = a & b;
+                (both != 0).then(|| i * 64 + both.trailing_zeros() as usize)
+            })
+        };
+        for state in &mut self.states {
+            state.quiet = state.accepts.iter().all(|&bits| bits == 0);
+            state.first_drop = first(&state.accepts, drops);
+            state.first_encrypt = first(&state.accepts, encrypts);
         }
     }
 

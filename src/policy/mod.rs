@@ -29,9 +29,6 @@ pub struct Policy {
     selectors: Vec<(usize, Selector)>,
     allow: Option<Vec<Selector>>,
     matcher: matcher::Matcher,
-    /// Bit sets of the `drop` and `encrypt_field` rules.
-    drops: Vec<u64>,
-    encrypts: Vec<u64>,
 }
 
 /// What applying a policy to one event did (counts only, never values).
@@ -104,14 +101,14 @@ impl Policy {
             .enumerate()
             .flat_map(|(i, r)| r.selectors.iter().map(move |s| (i, s.clone())))
             .collect();
-        let matcher = matcher::Matcher::new(&selectors, allow.as_deref().unwrap_or(&[]), words)?;
+        let mut matcher =
+            matcher::Matcher::new(&selectors, allow.as_deref().unwrap_or(&[]), words)?;
+        matcher.classify(&drops, &encrypts);
         Ok(Policy {
             rules,
             selectors,
             allow,
             matcher,
-            drops,
-            encrypts,
         })
     }
 

@@ -110,22 +110,23 @@ enum Plan {
 impl Walk<'_> {
     /// Steps from `from` to its child at `step`: the child's state, and
     /// what to do there.
+    #[inline]
     fn enter(&self, from: StateId, step: Step<'_>, kept: bool) -> (StateId, Plan) {
         let id = self.policy.matcher.next(from, step);
         let here = self.policy.matcher.state(id);
         let kept = kept || here.allowed;
         let plan = if !kept && !here.allow_live {
             Plan::Skip
-        } else if let Some(rule) = first_below(&here.accepts, &self.policy.drops, self.limit) {
+        } else if let Some(rule) = here.first_drop.filter(|&rule| rule < self.limit) {
             Plan::Drop(rule)
-        } else if let Some(rule) = first_below(&here.accepts, &self.policy.encrypts, self.limit) {
+        } else if let Some(rule) = here.first_encrypt.filter(|&rule| rule < self.limit) {
             // A ciphertext is kept whole or not at all.
             if kept {
                 Plan::Encrypt(rule)
             } else {
                 Plan::Skip
             }
-        } else if kept && !here.rules_live && here.accepts.iter().all(|&bits| bits == 0) {
+        } else if kept && !here.rules_live && here.quiet {
             Plan::Copy
         } else {
             Plan::Walk { kept }
@@ -193,29 +194,19 @@ impl Walk<'_> {
         None
     }
 
+    #[inline]
     fn push_path(&mut self, step: Cow<'_, str>) {
         if let Some(trace) = &mut self.trace {
             trace.path.push(step.into_owned());
         }
     }
 
+    #[inline]
     fn pop_path(&mut self) {
         if let Some(trace) = &mut self.trace {
             trace.path.pop();
         }
     }
-}
-
-/// The lowest rule index below `limit` set in both `a` and `b`.
-fn first_below(a: &[u64], b: &[u64], limit: usize) -> Option<usize> {
-    a.iter()
-        .zip(b)
-        .enumerate()
-        .find_map(|(i, (x, y))| {
-            let both = x & y;
-            (both != 0).then(|| i * 64 + both.trailing_zeros() as usize)
-        })
-        .filter(|&rule| rule < limit)
 }
 
 /// Rule indices set in a bit set, ascending, below a limit.
@@ -252,6 +243,7 @@ impl Iterator for InForce<'_> {
 
 /// Writes `s` as a JSON string; `verbatim` when it came from the input
 /// without escapes, so it needs none.
+#[inline]
 fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
     if verbatim {
         out.reserve(s.len() + 2);
