@@ -109,24 +109,6 @@ pub struct Consent {
     registry: Option<Arc<OptOutRegistry>>,
 }
 
-/// A value of the expected shape, or anything else (ignored). One malformed
-/// consent object must not hide the rest of the event's signals.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Lenient<T> {
-    Ok(T),
-    Other(serde::de::IgnoredAny),
-}
-
-impl<T> Lenient<T> {
-    fn ok(self) -> Option<T> {
-        match self {
-            Lenient::Ok(t) => Some(t),
-            Lenient::Other(_) => None,
-        }
-    }
-}
-
 /// An id: a string (borrowed unless escaped), or anything else (ignored).
 #[derive(Default)]
 enum IdValue<'a> {
@@ -251,7 +233,9 @@ impl Consent {
 
     /// Reads the signals of one event sent with `gpc`: only the values its
     /// `marks` point at in `body` (ingest found them), never the whole event.
-    /// Consent objects of the wrong shape count as no signal; they never grant.
+    /// Each is one complete JSON value, so failing to read it as the
+    /// expected shape means it has another: a consent object of the wrong
+    /// shape counts as no signal, and never grants.
     pub fn signals(&self, body: &[u8], marks: &Marks, gpc: bool) -> Signals {
         let mut signals = Signals {
             gpc,
@@ -270,10 +254,7 @@ impl Consent {
         }
         let prefs = marks
             .consent
-            .and_then(|span| {
-                serde_json::from_slice::<Lenient<SegmentConsent<'_>>>(span.get(body)).ok()
-            })
-            .and_then(Lenient::ok)
+            .and_then(|span| serde_json::from_slice::<SegmentConsent<'_>>(span.get(body)).ok())
             .and_then(|c| c.category_preferences);
         if let Some(prefs) = prefs {
             signals.present = true;
@@ -289,10 +270,7 @@ impl Consent {
         }
         let rudder = marks
             .consent_management
-            .and_then(|span| {
-                serde_json::from_slice::<Lenient<RudderConsent<'_>>>(span.get(body)).ok()
-            })
-            .and_then(Lenient::ok);
+            .and_then(|span| serde_json::from_slice::<RudderConsent<'_>>(span.get(body)).ok());
         if let Some(rudder) = rudder {
             signals.present = true;
             for id in &rudder.allowed {
@@ -539,6 +517,25 @@ mod tests {
                 "{event}"
             );
             assert_eq!(c.decide(&s, &need(&[], Match::All)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_consent_object_of_the_wrong_shape_is_no_signal() {
+        let c = engine(ConsentDefault::Deny);
+        for event in [
+            r#"{"context":{"consent":{"categoryPreferences":["Analytics"]}}}"#,
+            r#"{"context":{"consent":"Analytics"}}"#,
+            r#"{"context":{"consentManagement":{"allowedConsentIds":"analytics"}}}"#,
+            r#"{"context":{"consentManagement":{"allowedConsentIds":[1]}}}"#,
+        ] {
+            let s = read(&c, event.as_bytes(), false);
+            assert!(!s.present, "{event}");
+            assert_eq!(
+                c.decide(&s, &need(&["analytics"], Match::All)),
+                Err(Denial::NoConsent),
+                "{event}"
+            );
         }
     }
 }
