@@ -191,7 +191,7 @@ impl Scanner {
                 b'A'..=b'Z' if self.on(Detector::Iban) && boundary_before(t, i) => iban_at(t, i),
                 b'0'..=b'9' | b'+' | b'(' if boundary_before(t, i) => self.number_at(t, i),
                 b'a'..=b'f' | b'A'..=b'F' | b':'
-                    if self.on(Detector::Ip) && boundary_before(t, i) =>
+                    if self.on(Detector::Ip) && ipv6_may_start(t, i) && boundary_before(t, i) =>
                 {
                     ipv6_at(t, i).map(|f| (f, !is_network(&t[f.start..f.end])))
                 }
@@ -225,7 +225,8 @@ impl Scanner {
     fn number_at(&self, t: &[u8], i: usize) -> Option<(Found, bool)> {
         if t[i].is_ascii_digit() {
             if self.on(Detector::Ip) {
-                if let Some(f) = ipv4_at(t, i).or_else(|| ipv6_at(t, i)) {
+                let v6 = || ipv6_may_start(t, i).then(|| ipv6_at(t, i)).flatten();
+                if let Some(f) = ipv4_at(t, i).or_else(v6) {
                     return Some((f, !is_network(&t[f.start..f.end])));
                 }
             }
@@ -320,6 +321,7 @@ fn is_word(b: u8) -> bool {
 }
 
 /// Nothing word-like right before `i` (a UUID's digit group is not a number).
+#[inline]
 fn boundary_before(t: &[u8], i: usize) -> bool {
     i == 0
         || !(is_word(t[i - 1])
@@ -612,16 +614,20 @@ fn ipv4_at(t: &[u8], i: usize) -> Option<Found> {
     })
 }
 
+/// Whether an IPv6 address may start at `i`: every one starts with `::` or
+/// a group of at most four hex digits and a colon. Most words and numbers
+/// fail here, after a few bytes.
+#[inline]
+fn ipv6_may_start(t: &[u8], i: usize) -> bool {
+    let mut j = i;
+    while j < t.len() && j - i < 5 && t[j].is_ascii_hexdigit() {
+        j += 1;
+    }
+    j - i <= 4 && t.get(j) == Some(&b':') && (j > i || t.get(i + 1) == Some(&b':'))
+}
+
 fn ipv6_at(t: &[u8], i: usize) -> Option<Found> {
-    // Every address starts with `::` or a group of at most four hex digits
-    // and a colon; most words and numbers fail here, unread.
-    let group = t[i..]
-        .iter()
-        .take(5)
-        .take_while(|b| b.is_ascii_hexdigit())
-        .count();
-    let colon_at = i + group;
-    if group > 4 || t.get(colon_at) != Some(&b':') || (group == 0 && t.get(i + 1) != Some(&b':')) {
+    if !ipv6_may_start(t, i) {
         return None;
     }
     let mut end = i;
