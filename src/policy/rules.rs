@@ -216,8 +216,46 @@ pub fn truncate_ip(s: &str, v4: u8, v6: u8) -> Option<String> {
             IpAddr::from(std::net::Ipv6Addr::from(bits & mask))
         }
     };
-    let text = truncated.to_string();
+    let text = match truncated {
+        // Written by hand: `Display` for addresses goes through the
+        // formatting machinery, which costs more than the rest of the rule.
+        IpAddr::V4(a) => {
+            let mut text = String::with_capacity(15);
+            for (k, octet) in a.octets().into_iter().enumerate() {
+                if k > 0 {
+                    text.push('.');
+                }
+                text.push_str(itoa::Buffer::new().format(octet));
+            }
+            text
+        }
+        IpAddr::V6(a) => a.to_string(),
+    };
     (text != s).then_some(text)
+}
+
+/// `s` split at the first `sep` (an ASCII byte), found with memchr.
+fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    debug_assert!(sep.is_ascii());
+    memchr::memchr(sep, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+/// The pieces of `s` between `sep`s (an ASCII byte), like `str::split`.
+fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match split_once_byte(r, sep) {
+            Some((piece, tail)) => {
+                rest = Some(tail);
+                Some(piece)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Whether `name` matches a glob with `*` wildcards (linear time: on a
@@ -256,21 +294,27 @@ pub fn scrub_url(
     redacted: &mut dyn FnMut(Detector),
 ) -> Option<String> {
     // Nothing that could change: no query, fragment or userinfo, no PII.
-    if !s.contains(['?', '#', '@']) && !scanner.might_contain(s.as_bytes()) {
+    if memchr::memchr3(b'?', b'#', b'@', s.as_bytes()).is_none()
+        && !scanner.might_contain(s.as_bytes())
+    {
         return None;
     }
     let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
     // The common case needs no URL parser: the fragment goes, the query is
     // filtered, and what comes before it (no userinfo, no PII) stays as is.
-    let head = s.split_once('#').map_or(s, |(head, _)| head);
-    let (base, query) = head
-        .split_once('?')
-        .map_or((head, None), |(b, q)| (b, Some(q)));
+    let head = split_once_byte(s, b'#').map_or(s, |(head, _)| head);
+    let (base, query) = split_once_byte(head, b'?').map_or((head, None), |(b, q)| (b, Some(q)));
     let url_like = relative || has_plain_authority(base);
     if url_like && (!scanner.might_contain(base.as_bytes()) || scanner.find(base).is_empty()) {
         let kept = query.map(|q| filter_query(q, keep, scanner, redacted));
         let out = match kept {
-            Some(kept) if !kept.is_empty() => format!("{base}?{kept}"),
+            Some(kept) if !kept.is_empty() => {
+                let mut out = String::with_capacity(base.len() + 1 + kept.len());
+                out.push_str(base);
+                out.push('?');
+                out.push_str(&kept);
+                out
+            }
             _ => base.to_owned(),
         };
         return (out != s).then_some(out);
@@ -341,7 +385,7 @@ fn has_plain_authority(base: &str) -> bool {
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+    let authority = split_once_byte(rest, b'/').map_or(rest, |(a, _)| a);
     scheme_ok && !authority.is_empty() && !authority.contains('@')
 }
 
@@ -354,9 +398,10 @@ fn filter_query(
     redacted: &mut dyn FnMut(Detector),
 ) -> String {
     let mut kept = String::with_capacity(query.len());
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !keep.iter().any(|pattern| glob(pattern, &form_decode(name))) {
+    for pair in split_byte(query, b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = split_once_byte(pair, b'=').unwrap_or((pair, ""));
+        let name_decoded = form_decode(name);
+        if !keep.iter().any(|pattern| glob(pattern, &name_decoded)) {
             continue;
         }
         if !kept.is_empty() {
@@ -378,7 +423,7 @@ fn filter_query(
 /// A form-encoded query component decoded (`+` is a space); borrowed when
 /// there is nothing to decode.
 fn form_decode(text: &str) -> Cow<'_, str> {
-    if !text.contains(['%', '+']) {
+    if memchr::memchr2(b'%', b'+', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
     let spaced = text.replace('+', " ");
@@ -525,5 +570,24 @@ mod tests {
         assert!(glob("*_id", "click_id") && !glob("*_id", "click_idx"));
         assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxbyy"));
         assert!(glob("", "") && !glob("", "x") && glob("**", ""));
+    }
+
+    proptest::proptest! {
+        /// The hand-written IPv4 output is what `Display` writes.
+        #[test]
+        fn truncated_ipv4_is_written_like_display(octets in proptest::prelude::any::<[u8; 4]>(), prefix in 0u8..=32) {
+            let ip = std::net::Ipv4Addr::from(octets);
+            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            let want = std::net::Ipv4Addr::from(u32::from(ip) & mask).to_string();
+            let got = truncate_ip(&ip.to_string(), prefix, 48);
+            proptest::prop_assert_eq!(got.unwrap_or_else(|| ip.to_string()), want);
+        }
+
+        /// Byte splitting agrees with `str::split` and `split_once`.
+        #[test]
+        fn byte_splitting_agrees_with_str(s in "[a&=é]{0,12}") {
+            proptest::prop_assert_eq!(split_byte(&s, b'&').collect::<Vec<_>>(), s.split('&').collect::<Vec<_>>());
+            proptest::prop_assert_eq!(split_once_byte(&s, b'='), s.split_once('='));
+        }
     }
 }
