@@ -10,6 +10,7 @@
 //! checked when the config loads), and never logs or reports field values:
 //! a [`Report`] holds counts, a [`Fired`] holds rule ids and paths.
 
+mod bytes;
 mod matcher;
 pub mod pii;
 pub mod rules;

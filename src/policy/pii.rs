@@ -160,7 +160,7 @@ impl Scanner {
     /// detector needs a digit or an `@` (possibly encoded as `%40` or
     /// `\u0040`, which contain digits).
     pub fn might_contain(&self, text: &[u8]) -> bool {
-        text.iter().any(|&b| b.is_ascii_digit() || b == b'@')
+        super::bytes::has_digit_or_at(text)
     }
 
     fn scan(&self, t: &[u8], emit: &mut dyn FnMut(Found)) {

@@ -245,7 +245,8 @@ impl Iterator for InForce<'_> {
 /// without escapes, so it needs none.
 #[inline]
 fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
-    if verbatim {
+    // Most strings an action writes need no escapes either.
+    if verbatim || !super::bytes::needs_json_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());

@@ -1,0 +1,107 @@
+//! Byte-class tests over whole strings, eight bytes at a time (SWAR: plain
+//! `u64` arithmetic, no `unsafe`, no target features). The policy asks two
+//! such questions of nearly every string it sees: "could a PII detector
+//! match here?" and "does writing this as JSON need escapes?"; answering
+//! them a byte at a time cost more than the rest of the answer.
+//!
+//! The tests are exact: the classic `has_less` bit trick may flag extra
+//! bytes *after* a true match (borrows), never a match where there is none.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Some byte of `x` is below `n` (`n <= 128`).
+#[inline]
+fn has_less(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0
+}
+
+/// Some byte of `x` equals `b`.
+#[inline]
+fn has_byte(x: u64, b: u8) -> bool {
+    has_less(x ^ (ONES * u64::from(b)), 1)
+}
+
+/// Whether any byte of `text` passes `word` (asked of eight bytes packed
+/// little-endian) or, for the tail, `byte`.
+#[inline]
+fn any_in(text: &[u8], word: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool) -> bool {
+    let mut chunks = text.chunks_exact(8);
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+        if word(x) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| byte(b))
+}
+
+/// `text` holds an ASCII digit or an `@`.
+pub fn has_digit_or_at(text: &[u8]) -> bool {
+    any_in(
+        text,
+        |x| has_less(x ^ (ONES * u64::from(b'0')), 10) || has_byte(x, b'@'),
+        |b| b.is_ascii_digit() || b == b'@',
+    )
+}
+
+/// `text` holds a byte JSON requires escaped: a control character, `"` or `\`.
+pub fn needs_json_escape(text: &[u8]) -> bool {
+    any_in(
+        text,
+        |x| has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\'),
+        |b| b < 0x20 || b == b'"' || b == b'\\',
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn edges() {
+        assert!(!has_digit_or_at(b""));
+        assert!(!has_digit_or_at(b"abcdefghij/:?AZ\xff\x80"));
+        assert!(has_digit_or_at(b"abcdefgh0"));
+        assert!(has_digit_or_at(b"abcdefg9"));
+        assert!(has_digit_or_at(b"@"));
+        assert!(!needs_json_escape(
+            "plain text, é and 😀 / : ? ~".as_bytes()
+        ));
+        assert!(needs_json_escape(b"abcdefgh\x1f"));
+        assert!(needs_json_escape(b"abcdefg\""));
+        assert!(needs_json_escape(b"\\"));
+        assert!(!needs_json_escape(b"\x7f\x20!#[]"));
+    }
+
+    /// Both tests give the byte-at-a-time answer on `text`.
+    fn agree(text: &[u8]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            has_digit_or_at(text),
+            text.iter().any(|&b| b.is_ascii_digit() || b == b'@')
+        );
+        prop_assert_eq!(
+            needs_json_escape(text),
+            text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        );
+        Ok(())
+    }
+
+    proptest! {
+        /// Agrees with the byte-at-a-time definition on any bytes.
+        #[test]
+        fn agrees_with_bytewise(text in prop::collection::vec(any::<u8>(), 0..40)) {
+            agree(&text)?;
+        }
+
+        /// Also where matches are rare: text built from near misses.
+        #[test]
+        fn agrees_on_near_misses(text in prop::collection::vec(
+            prop::sample::select(vec![b'/', b':', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
+            0..40,
+        )) {
+            agree(&text)?;
+        }
+    }
+}
