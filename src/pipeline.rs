@@ -1,8 +1,9 @@
 //! What happens to an event between ingest and forwarding, and its routing
 //! to destinations.
 //!
-//! Order for one event: consent signals are read (once, and only when some
-//! destination requires consent), the global rules run (only if some
+//! Order for one event: consent signals are read (once, from the values
+//! ingest's scan marked, and only when some destination requires consent),
+//! the global rules run (only if some
 //! destination may receive the event), then for each of the source's
 //! destinations: the consent decision for that destination, then the
 //! destination's own rules and allow list on its own copy. So one
