@@ -29,6 +29,7 @@ pub mod event;
 pub mod explain;
 pub mod forward;
 pub mod ingest;
+mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

@@ -34,6 +34,7 @@ pub use registry::OptOutRegistry;
 
 use crate::config::ConsentDefault;
 use crate::event::{Marks, Span};
+use crate::json::MaybeStr;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -109,74 +110,6 @@ pub struct Consent {
     registry: Option<Arc<OptOutRegistry>>,
 }
 
-/// An id: a string (borrowed unless escaped), or anything else (ignored).
-#[derive(Default)]
-enum IdValue<'a> {
-    Str(std::borrow::Cow<'a, str>),
-    #[default]
-    Other,
-}
-
-/// The `visit_*` methods a "this shape, or anything else ignored" visitor
-/// does not write itself: arrays and scalars are consumed and answered with
-/// the type's default (the wanted shapes' methods are written by hand).
-macro_rules! ignore_other_shapes {
-    ($t:ty) => {
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<$t, A::Error> {
-            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok(Default::default())
-        }
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$t, E> {
-            Ok(Default::default())
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<$t, E> {
-            Ok(Default::default())
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<$t, E> {
-            Ok(Default::default())
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<$t, E> {
-            Ok(Default::default())
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<$t, E> {
-            Ok(Default::default())
-        }
-    };
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for IdValue<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = IdValue<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> Result<Self::Value, E> {
-                Ok(IdValue::Str(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(IdValue::Str(std::borrow::Cow::Owned(v.to_owned())))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(IdValue::Other)
-            }
-            ignore_other_shapes!(IdValue<'a>);
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
 #[derive(Deserialize)]
 struct SegmentConsent<'a> {
     #[serde(default, rename = "categoryPreferences", borrow)]
@@ -243,12 +176,11 @@ impl Consent {
             ..Signals::default()
         };
         if let Some(registry) = &self.registry {
+            // Only a string id can be listed.
             let listed = |id: Option<Span>| {
-                id.and_then(|span| serde_json::from_slice::<IdValue<'_>>(span.get(body)).ok())
-                    .is_some_and(|id| match id {
-                        IdValue::Str(id) => registry.contains(&id),
-                        IdValue::Other => false,
-                    })
+                id.and_then(|span| serde_json::from_slice::<MaybeStr<'_>>(span.get(body)).ok())
+                    .and_then(|id| id.0)
+                    .is_some_and(|id| registry.contains(&id))
             };
             signals.opted_out = listed(marks.user_id) || listed(marks.anonymous_id);
         }
