@@ -191,7 +191,7 @@ impl Scanner {
                 b'A'..=b'Z' if self.on(Detector::Iban) && boundary_before(t, i) => iban_at(t, i),
                 b'0'..=b'9' | b'+' | b'(' if boundary_before(t, i) => self.number_at(t, i),
                 b'a'..=b'f' | b'A'..=b'F' | b':'
-                    if self.on(Detector::Ip) && ipv6_may_start(t, i) && boundary_before(t, i) =>
+                    if self.on(Detector::Ip) && boundary_before(t, i) =>
                 {
                     ipv6_at(t, i).map(|f| (f, !is_network(&t[f.start..f.end])))
                 }
@@ -225,8 +225,7 @@ impl Scanner {
     fn number_at(&self, t: &[u8], i: usize) -> Option<(Found, bool)> {
         if t[i].is_ascii_digit() {
             if self.on(Detector::Ip) {
-                let v6 = || ipv6_may_start(t, i).then(|| ipv6_at(t, i)).flatten();
-                if let Some(f) = ipv4_at(t, i).or_else(v6) {
+                if let Some(f) = ipv4_at(t, i).or_else(|| ipv6_at(t, i)) {
                     return Some((f, !is_network(&t[f.start..f.end])));
                 }
             }
@@ -626,10 +625,18 @@ fn ipv6_may_start(t: &[u8], i: usize) -> bool {
     j - i <= 4 && t.get(j) == Some(&b':') && (j > i || t.get(i + 1) == Some(&b':'))
 }
 
+/// An IPv6 address at `i`. Inlined so that the cheap start check runs at
+/// the call site and only a real candidate pays for the full read.
+#[inline]
 fn ipv6_at(t: &[u8], i: usize) -> Option<Found> {
-    if !ipv6_may_start(t, i) {
-        return None;
+    if ipv6_may_start(t, i) {
+        ipv6_read(t, i)
+    } else {
+        None
     }
+}
+
+fn ipv6_read(t: &[u8], i: usize) -> Option<Found> {
     let mut end = i;
     let mut colons = 0;
     while end < t.len()
