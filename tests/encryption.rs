@@ -87,11 +87,7 @@ encryption = [
   {{ id = "e2", key = "file:{d}/e2.key", active = true }},
 ]
 "#,
-        segment_config(&http_destination(
-            "backend",
-            &upstream,
-            "encrypt = \"payload\"\nbatch = { max_wait = \"20ms\" }"
-        )),
+        sealing_backend(&upstream),
         d = dir.path().display()
     );
     let pg = start_privgate(&config).await;
@@ -181,6 +177,16 @@ fn payload_encryption_without_a_key_is_a_config_error() {
     assert_eq!(err.problems[0].key, "destinations[0].encrypt");
 }
 
+/// A Segment source whose one destination seals every batch it sends to
+/// `upstream` (payload encryption, short batching delay).
+fn sealing_backend(upstream: &Upstream) -> String {
+    segment_config(&http_destination(
+        "backend",
+        upstream,
+        "encrypt = \"payload\"\nbatch = { max_wait = \"20ms\" }",
+    ))
+}
+
 /// Every string in `v`, keys included.
 fn texts(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
@@ -222,11 +228,7 @@ hmac = [{{ id = "h1", secret = "file:{d}/h1.key" }}]
 encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
 
 {rules}"#,
-        segment_config(&http_destination(
-            "backend",
-            &upstream,
-            "encrypt = \"payload\"\nbatch = { max_wait = \"20ms\" }"
-        )),
+        sealing_backend(&upstream),
         d = dir.path().display()
     );
     let pg = start_privgate(&config).await;
