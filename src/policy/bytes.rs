@@ -1,7 +1,8 @@
 //! Byte-class tests over whole strings, eight bytes at a time (SWAR: plain
 //! `u64` arithmetic, no `unsafe`, no target features). The policy asks two
 //! such questions of nearly every string it sees: "could a PII detector
-//! match here?" and "does writing this as JSON need escapes?"; answering
+//! match here?" and "does writing this as JSON need escapes?", and the
+//! reader asks "where does this string end?"; answering
 //! them a byte at a time cost more than the rest of the answer.
 //!
 //! The tests are exact: the classic `has_less` bit trick may flag extra
@@ -10,10 +11,17 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// The high bit of each byte of `x` below `n` (`n <= 128`), and perhaps
+/// of bytes after the first such: the lowest flagged byte is exact.
+#[inline]
+fn less_mask(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
 /// Some byte of `x` is below `n` (`n <= 128`).
 #[inline]
 fn has_less(x: u64, n: u8) -> bool {
-    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0
+    less_mask(x, n) != 0
 }
 
 /// Some byte of `x` equals `b`.
@@ -54,6 +62,29 @@ pub fn needs_json_escape(text: &[u8]) -> bool {
     )
 }
 
+/// The index of the first byte from `from` on that a JSON string cannot
+/// hold as it is (`"`, `\\` or a control character), or `text.len()`.
+#[inline]
+pub fn find_json_special(text: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = text.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = ONES * u64::from(b'"');
+        let backslash = ONES * u64::from(b'\\');
+        let found = less_mask(x, 0x20) | less_mask(x ^ quote, 1) | less_mask(x ^ backslash, 1);
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    i + text
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| b >= 0x20 && b != b'"' && b != b'\\')
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,10 +112,15 @@ mod tests {
             has_digit_or_at(text),
             text.iter().any(|&b| b.is_ascii_digit() || b == b'@')
         );
-        prop_assert_eq!(
-            needs_json_escape(text),
-            text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        );
+        let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        prop_assert_eq!(needs_json_escape(text), text.iter().any(|&b| special(b)));
+        for from in 0..=text.len() {
+            let first = text[from..].iter().position(|&b| special(b));
+            prop_assert_eq!(
+                find_json_special(text, from),
+                first.map_or(text.len(), |at| from + at)
+            );
+        }
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! A [`Policy`] is an ordered list of compiled rules (a selector list and an
 //! action, see [`rules`]) plus an optional allow list; [`Policy::apply`]
 //! runs it over one event's JSON bytes in a single pass ([`walk`] explains
-//! how) and reports what each rule did. The PII detectors are in [`pii`],
+//! how, [`reader`] reads the bytes) and reports what each rule did. The PII detectors are in [`pii`],
 //! the selector language in [`selector`], user-agent coarsening in [`ua`].
 //!
 //! Policy never knows about HTTP, never fails open (rules are compiled and
@@ -13,6 +13,7 @@
 mod bytes;
 mod matcher;
 pub mod pii;
+mod reader;
 pub mod rules;
 pub mod selector;
 pub mod ua;
@@ -76,10 +77,11 @@ pub enum PolicyError {
     NotUtf8,
     /// The JSON is malformed or nested deeper than 128 levels.
     #[error("invalid JSON: {0}")]
-    Json(serde_json::Error),
+    Json(#[from] Malformed),
 }
 
 pub use matcher::{TooComplex, MAX_STATES};
+pub use reader::Malformed;
 
 impl Policy {
     /// Compiles `rules` (applied in order) and `allow` (applied last:
@@ -338,6 +340,29 @@ mod tests {
             .unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["s"], "line\nmail [email] \"x\"");
+        // Walked values a rule leaves unchanged keep their spelling too.
+        let (out, _) = scan
+            .apply(
+                br#"{"n":[1.50,-0,1E+2,1e400],"s":"caf\u00e9\/x","k\u0065y":true}"#,
+                &keys(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"n":[1.50,-0,1E+2,1e400],"s":"caf\u00e9\/x","k\u0065y":true}"#
+        );
+        // Keys are matched by their value, not their spelling.
+        let drop_id = pol(vec![rule("id", &["userId"], Action::Drop)], None);
+        let (out, _) = drop_id
+            .apply(br#"{"us\u0065rId":"u1","a":1}"#, &keys(), None)
+            .unwrap();
+        assert_eq!(out, br#"{"a":1}"#);
+        // A lone surrogate escape is not copied on to a backend.
+        assert!(matches!(
+            scan.apply(br#"{"s":"\ud800"}"#, &keys(), None),
+            Err(PolicyError::Json(_))
+        ));
     }
 
     #[test]

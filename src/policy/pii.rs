@@ -224,12 +224,25 @@ impl Scanner {
     /// Digit-led candidates: IP, SSN, card, phone (in that order of priority).
     fn number_at(&self, t: &[u8], i: usize) -> Option<(Found, bool)> {
         if t[i].is_ascii_digit() {
+            // The first digit group and what follows it rule out most
+            // shapes before their validators read anything: an IPv4 starts
+            // `d{1,3}.`, an IPv6 at most four hex digits then `:`, an SSN
+            // `ddd-`.
+            let group = t[i..]
+                .iter()
+                .take(5)
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let next = t.get(i + group).copied().unwrap_or(0);
             if self.on(Detector::Ip) {
-                if let Some(f) = ipv4_at(t, i).or_else(|| ipv6_at(t, i)) {
+                let v4 = group <= 3 && next == b'.';
+                let v6 = group <= 4 && (next == b':' || next.is_ascii_hexdigit());
+                let found = if v4 { ipv4_at(t, i) } else { None };
+                if let Some(f) = found.or_else(|| if v6 { ipv6_at(t, i) } else { None }) {
                     return Some((f, !is_network(&t[f.start..f.end])));
                 }
             }
-            if self.on(Detector::Ssn) {
+            if self.on(Detector::Ssn) && group == 3 && next == b'-' {
                 if let Some(hit) = ssn_at(t, i) {
                     return Some(hit);
                 }
@@ -412,7 +425,8 @@ impl std::ops::Deref for Digits {
     }
 }
 
-/// Digits of `t[i..]` separated by single characters from `seps`: returns the
+/// Digits of `t[i..]` separated by single characters from `seps` (a short
+/// list: compared in place, not by a `memchr` call): returns the
 /// end offset, the digits (at most `max_digits`), and the separator count.
 fn digit_run(t: &[u8], i: usize, seps: &[u8], max_digits: usize) -> (usize, Digits, usize) {
     let max_digits = max_digits.min(Digits::MAX);
@@ -428,7 +442,7 @@ fn digit_run(t: &[u8], i: usize, seps: &[u8], max_digits: usize) -> (usize, Digi
             digits.push(t[j] - b'0');
             j += 1;
             end = j;
-        } else if seps.contains(&t[j])
+        } else if seps.iter().any(|&sep| sep == t[j])
             && j > i
             && t.get(j + 1).is_some_and(u8::is_ascii_digit)
             && t[j - 1].is_ascii_digit()

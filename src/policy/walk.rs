@@ -1,8 +1,10 @@
 //! Applying a [`Policy`] in one pass over an event's JSON bytes.
 //!
 //! # Design
-//! serde_json's parser (validating, depth-limited to 128) drives a visitor
-//! that writes the output as it reads the input; no tree is built. All the
+//! A validating reader ([`super::reader`]) hands out each value's raw text;
+//! the walker writes the output as it reads the input, and no tree is
+//! built. It recurses into at most 128 levels (values it skips or copies
+//! whole may nest deeper). All the
 //! policy's selectors are compiled into one automaton ([`super::matcher`])
 //! whose states say which rules are in force and whether the allow list
 //! keeps a value; each value carries its state, so deciding what applies
@@ -21,20 +23,20 @@
 //! - a subtree no selector can reach and no rule is in force over is copied
 //!   byte for byte (numbers keep their spelling, strings their escapes).
 //!
-//! Unchanged strings without escapes are copied from the input; nothing is
-//! allocated for them. Output is compact JSON. The walker never logs and
-//! never sees HTTP.
+//! Unchanged strings and numbers are copied as written (escapes and
+//! spelling kept); a string is decoded only when a rule is in force over it
+//! and allocates only if it has escapes. Output is compact JSON outside
+//! copied subtrees. The walker never logs and never sees HTTP.
 
 use super::matcher::StateId;
 use super::pii::Detector;
+use super::reader::{Malformed, RawStr, Reader};
 use super::selector::Step;
 use super::{Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize as _;
-use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::fmt;
+
+/// Deepest nesting the walker enters (serde_json's default limit).
+const MAX_DEPTH: usize = 128;
 
 /// Runs `policy` over one JSON object.
 pub(super) fn apply(
@@ -61,19 +63,12 @@ pub(super) fn apply(
     // selected at the root (`**`) is in force over the whole event.
     let start = policy.matcher.start;
     let kept = policy.allow.is_none() || policy.matcher.state(start).allowed;
-    // One UTF-8 check for the whole event; the `str` reader then trusts it
-    // instead of checking every string again.
+    // One UTF-8 check for the whole event; strings are then sliced from
+    // it at ASCII quotes, which are always character boundaries.
     let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    Node {
-        walk: &mut walk,
-        state: start,
-        root: true,
-        kept,
-    }
-    .deserialize(&mut de)
-    .map_err(PolicyError::Json)?;
-    de.end().map_err(PolicyError::Json)?;
+    let mut reader = Reader::new(text);
+    walk.value(&mut reader, start, kept, true, 0)?;
+    reader.end()?;
     Ok((walk.out, walk.report))
 }
 
@@ -195,9 +190,9 @@ impl Walk<'_> {
     }
 
     #[inline]
-    fn push_path(&mut self, step: Cow<'_, str>) {
+    fn push_path(&mut self, step: impl FnOnce() -> String) {
         if let Some(trace) = &mut self.trace {
-            trace.path.push(step.into_owned());
+            trace.path.push(step());
         }
     }
 
@@ -256,246 +251,204 @@ fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
     }
 }
 
-/// One value of the event, walked with the rules in force at its state.
-/// Produces whether anything was written (`false`: the parent removes the
-/// key or element it wrote for it).
-struct Node<'w, 'a> {
-    walk: &'w mut Walk<'a>,
-    /// The matcher's state here: the rules in force, what may match below.
-    state: StateId,
-    /// The event itself (never removed).
-    root: bool,
-    /// The allow list keeps everything here (always, without an allow list).
-    kept: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl Node<'_, '_> {
-    /// Runs `plan` for the next value, which `next` reads with the seed it
-    /// is given (`None`: there was none, at the end of an array).
-    fn child<E>(
+impl<'a> Walk<'a> {
+    /// Walks the next value, in `state`; whether anything was written
+    /// (`false`: the caller removes the key or element it wrote for it).
+    /// `kept`: the allow list keeps everything here; `root`: the event
+    /// itself, never removed.
+    fn value(
         &mut self,
+        r: &mut Reader<'_>,
+        state: StateId,
+        kept: bool,
+        root: bool,
+        depth: usize,
+    ) -> Result<bool, Malformed> {
+        match r.peek()? {
+            b'{' => self.object(r, state, kept, root, depth),
+            b'[' => self.array(r, state, kept, depth),
+            b'"' => {
+                let s = r.string()?;
+                if kept {
+                    self.string(state, s);
+                }
+                Ok(kept)
+            }
+            b'-' | b'0'..=b'9' => {
+                let number = r.number()?;
+                if kept {
+                    match self.on_number(state, number) {
+                        Some(new) => write_str(&mut self.out, &new, false),
+                        None => self.out.extend_from_slice(number.as_bytes()),
+                    }
+                }
+                Ok(kept)
+            }
+            _ => {
+                let literal = r.literal()?;
+                if kept {
+                    self.out.extend_from_slice(literal.as_bytes());
+                }
+                Ok(kept)
+            }
+        }
+    }
+
+    /// A string leaf: copied as written unless a value action changes it.
+    fn string(&mut self, state: StateId, s: RawStr<'_>) {
+        if !self.policy.matcher.state(state).quiet {
+            if let Some(new) = self.on_str(state, &s.decode()) {
+                write_str(&mut self.out, &new, false);
+                return;
+            }
+        }
+        self.out.extend_from_slice(s.quoted().as_bytes());
+    }
+
+    fn object(
+        &mut self,
+        r: &mut Reader<'_>,
+        state: StateId,
+        kept: bool,
+        root: bool,
+        depth: usize,
+    ) -> Result<bool, Malformed> {
+        let (open, mut more) = self.open(r, b'{', b'}', depth)?;
+        while more {
+            let key = r.key()?;
+            let mark = self.separate(open);
+            self.out.extend_from_slice(key.quoted().as_bytes());
+            self.out.push(b':');
+            let name = key.decode();
+            self.member(r, (state, Step::Key(&name)), kept, depth, mark, || {
+                name.to_string()
+            })?;
+            more = r.more(b'}')?;
+        }
+        Ok(self.close(open, b'}', kept, root))
+    }
+
+    fn array(
+        &mut self,
+        r: &mut Reader<'_>,
+        state: StateId,
+        kept: bool,
+        depth: usize,
+    ) -> Result<bool, Malformed> {
+        let (open, mut more) = self.open(r, b'[', b']', depth)?;
+        let mut index = 0;
+        while more {
+            let mark = self.separate(open);
+            self.member(r, (state, Step::Index(index)), kept, depth, mark, || {
+                format!("[{index}]")
+            })?;
+            index += 1;
+            more = r.more(b']')?;
+        }
+        Ok(self.close(open, b']', kept, false))
+    }
+
+    /// Opens a container (its bracket is next): where its contents start
+    /// in the output, and whether it has any.
+    fn open(
+        &mut self,
+        r: &mut Reader<'_>,
+        bracket: u8,
+        close: u8,
+        depth: usize,
+    ) -> Result<(usize, bool), Malformed> {
+        if depth >= MAX_DEPTH {
+            return Err(r.error("nested deeper than 128 levels"));
+        }
+        self.out.push(bracket);
+        Ok((self.out.len(), r.open(close)?))
+    }
+
+    /// Starts a member or element of the container whose contents start at
+    /// `open`: where it starts (with its separator) in the output.
+    fn separate(&mut self, open: usize) -> usize {
+        let mark = self.out.len();
+        if mark > open {
+            self.out.push(b',');
+        }
+        mark
+    }
+
+    /// The value at `step` from `from`, whose key or separator the output
+    /// has from `mark` on: removed again if the value writes nothing.
+    /// `path` names the step for a trace.
+    fn member(
+        &mut self,
+        r: &mut Reader<'_>,
+        (from, step): (StateId, Step<'_>),
+        kept: bool,
+        depth: usize,
+        mark: usize,
+        path: impl FnOnce() -> String,
+    ) -> Result<(), Malformed> {
+        let (state, plan) = self.enter(from, step, kept);
+        self.push_path(path);
+        let wrote = self.child(r, plan, state, depth)?;
+        self.pop_path();
+        if !wrote {
+            self.out.truncate(mark);
+        }
+        Ok(())
+    }
+
+    /// Runs `plan` for the next value, in `state`; whether it wrote.
+    fn child(
+        &mut self,
+        r: &mut Reader<'_>,
         plan: Plan,
         state: StateId,
-        next: impl FnOnce(Child<'_, '_>) -> Result<Option<bool>, E>,
-    ) -> Result<Option<bool>, E> {
+        depth: usize,
+    ) -> Result<bool, Malformed> {
         match plan {
-            Plan::Skip => next(Child::Skip),
-            Plan::Copy => next(Child::Copy(&mut self.walk.out)),
+            Plan::Skip => r.skip().map(|()| false),
+            Plan::Copy => {
+                let raw = r.skip_raw()?;
+                self.out.extend_from_slice(raw.as_bytes());
+                Ok(true)
+            }
             Plan::Drop(rule) => {
-                let read = next(Child::Skip)?;
-                if read.is_some() {
-                    self.walk.fired(rule, state);
-                }
-                Ok(read)
+                r.skip()?;
+                self.fired(rule, state);
+                Ok(false)
             }
             Plan::Encrypt(rule) => {
-                let walk = &mut *self.walk;
-                let outer = std::mem::take(&mut walk.out);
-                let limit = std::mem::replace(&mut walk.limit, rule);
-                let read = next(Child::Node(Node {
-                    walk: &mut *walk,
-                    state,
-                    root: false,
-                    kept: true,
-                }));
-                walk.limit = limit;
-                let plaintext = std::mem::replace(&mut walk.out, outer);
-                if read?.is_none() {
-                    return Ok(None);
-                }
-                match walk.keys.seal(&plaintext) {
+                let outer = std::mem::take(&mut self.out);
+                let limit = std::mem::replace(&mut self.limit, rule);
+                let read = self.value(r, state, true, false, depth + 1);
+                self.limit = limit;
+                let plaintext = std::mem::replace(&mut self.out, outer);
+                read?;
+                match self.keys.seal(&plaintext) {
                     Ok(jwe) => {
-                        write_str(&mut walk.out, &jwe, true);
-                        walk.fired(rule, state);
-                        Ok(Some(true))
+                        write_str(&mut self.out, &jwe, true);
+                        self.fired(rule, state);
+                        Ok(true)
                     }
                     // Never the plaintext: the value is left out and counted.
                     Err(_) => {
-                        walk.report.encrypt_errors += 1;
-                        Ok(Some(false))
+                        self.report.encrypt_errors += 1;
+                        Ok(false)
                     }
                 }
             }
-            Plan::Walk { kept } => next(Child::Node(Node {
-                walk: &mut *self.walk,
-                state,
-                root: false,
-                kept,
-            })),
+            Plan::Walk { kept } => self.value(r, state, kept, false, depth + 1),
         }
-    }
-
-    /// A leaf the allow list does not keep is left out.
-    fn leaf(&mut self, write: impl FnOnce(&mut Walk<'_>)) -> bool {
-        if !self.kept {
-            return false;
-        }
-        write(self.walk);
-        true
-    }
-
-    fn string(&mut self, s: &str, verbatim: bool) -> bool {
-        let state = self.state;
-        self.leaf(|walk| match walk.on_str(state, s) {
-            Some(new) => write_str(&mut walk.out, &new, false),
-            None => write_str(&mut walk.out, s, verbatim),
-        })
-    }
-
-    fn number(&mut self, text: &str) -> bool {
-        let state = self.state;
-        self.leaf(|walk| match walk.on_number(state, text) {
-            Some(new) => write_str(&mut walk.out, &new, false),
-            None => walk.out.extend_from_slice(text.as_bytes()),
-        })
     }
 
     /// Closes a container opened at `open` (just past its bracket). One
     /// that the allow list does not keep and that kept nothing goes.
-    fn close(&mut self, open: usize, bracket: u8) -> bool {
-        let out = &mut self.walk.out;
-        if !self.kept && out.len() == open && !self.root {
+    fn close(&mut self, open: usize, bracket: u8, kept: bool, root: bool) -> bool {
+        let out = &mut self.out;
+        if !kept && out.len() == open && !root {
             out.truncate(open - 1);
             return false;
         }
         out.push(bracket);
         true
-    }
-}
-
-/// How the next value is read: skipped, copied, or walked.
-enum Child<'w, 'a> {
-    Skip,
-    Copy(&'w mut Vec<u8>),
-    Node(Node<'w, 'a>),
-}
-
-impl<'de> DeserializeSeed<'de> for Child<'_, '_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        match self {
-            Child::Skip => IgnoredAny::deserialize(d).map(|_| false),
-            Child::Copy(out) => {
-                let raw = <&RawValue as serde::Deserialize>::deserialize(d)?;
-                out.extend_from_slice(raw.get().as_bytes());
-                Ok(true)
-            }
-            Child::Node(node) => node.deserialize(d),
-        }
-    }
-}
-
-/// An object key, borrowed when it has no escapes.
-struct Key;
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = (Cow<'de, str>, bool);
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = (Cow<'de, str>, bool);
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok((Cow::Borrowed(v), true))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((Cow::Owned(v.to_owned()), false))
-    }
-}
-
-impl<'de> Visitor<'de> for Node<'_, '_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
-        self.walk.out.push(b'{');
-        let open = self.walk.out.len();
-        while let Some((key, verbatim)) = map.next_key_seed(Key)? {
-            let mark = self.walk.out.len();
-            if mark > open {
-                self.walk.out.push(b',');
-            }
-            write_str(&mut self.walk.out, &key, verbatim);
-            self.walk.out.push(b':');
-            let (state, plan) = self.walk.enter(self.state, Step::Key(&key), self.kept);
-            self.walk.push_path(key);
-            let wrote = self.child(plan, state, |seed| map.next_value_seed(seed).map(Some))?;
-            self.walk.pop_path();
-            if wrote != Some(true) {
-                self.walk.out.truncate(mark);
-            }
-        }
-        Ok(self.close(open, b'}'))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<bool, A::Error> {
-        self.walk.out.push(b'[');
-        let open = self.walk.out.len();
-        for index in 0.. {
-            let mark = self.walk.out.len();
-            if mark > open {
-                self.walk.out.push(b',');
-            }
-            let (state, plan) = self.walk.enter(self.state, Step::Index(index), self.kept);
-            if self.walk.trace.is_some() {
-                self.walk.push_path(Cow::Owned(format!("[{index}]")));
-            }
-            let wrote = self.child(plan, state, |seed| seq.next_element_seed(seed))?;
-            self.walk.pop_path();
-            if wrote != Some(true) {
-                self.walk.out.truncate(mark);
-            }
-            if wrote.is_none() {
-                break;
-            }
-        }
-        Ok(self.close(open, b']'))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<bool, E> {
-        Ok(self.string(v, true))
-    }
-
-    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<bool, E> {
-        Ok(self.string(v, false))
-    }
-
-    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<bool, E> {
-        Ok(self.number(itoa::Buffer::new().format(v)))
-    }
-
-    fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<bool, E> {
-        Ok(self.number(itoa::Buffer::new().format(v)))
-    }
-
-    fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<bool, E> {
-        let text = serde_json::to_string(&v).map_err(E::custom)?;
-        Ok(self.number(&text))
-    }
-
-    fn visit_bool<E: de::Error>(mut self, v: bool) -> Result<bool, E> {
-        Ok(self.leaf(|walk| {
-            walk.out
-                .extend_from_slice(if v { b"true" } else { b"false" })
-        }))
-    }
-
-    fn visit_unit<E: de::Error>(mut self) -> Result<bool, E> {
-        Ok(self.leaf(|walk| walk.out.extend_from_slice(b"null")))
     }
 }
