@@ -140,34 +140,39 @@ impl<'a> Reader<'a> {
     }
 
     /// The string starting at the position (at its opening quote).
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Result<RawStr<'a>, Malformed> {
-        let bytes = self.bytes();
+        // Inlined at every caller: most strings end at the first special
+        // byte found; escapes and errors are read out of line.
         let start = self.pos;
-        let mut i = start + 1;
-        let mut escaped = false;
+        let i = bytes::find_json_special(self.bytes(), start + 1);
+        if self.bytes().get(i) != Some(&b'"') {
+            return self.string_rest(start, i);
+        }
+        self.pos = i + 1;
+        Ok(RawStr {
+            quoted: &self.text[start..self.pos],
+            escaped: false,
+        })
+    }
+
+    /// The rest of the string opened at `start`, from its first escape or
+    /// bad byte at `i`.
+    #[cold]
+    fn string_rest(&mut self, start: usize, mut i: usize) -> Result<RawStr<'a>, Malformed> {
+        let bytes = self.bytes();
         loop {
-            i = bytes::find_json_special(bytes, i);
             match bytes.get(i) {
                 Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    i = self.escape(i)?;
-                }
-                Some(_) => {
-                    self.pos = i;
-                    return Err(self.error("control character in a string"));
-                }
-                None => {
-                    self.pos = i;
-                    return Err(self.error("unterminated string"));
-                }
+                Some(b'\\') => i = bytes::find_json_special(bytes, self.escape(i)?),
+                Some(_) => return Err(self.at(i, "control character in a string")),
+                None => return Err(self.at(i, "unterminated string")),
             }
         }
         self.pos = i + 1;
         Ok(RawStr {
             quoted: &self.text[start..self.pos],
-            escaped,
+            escaped: true,
         })
     }
 
