@@ -120,7 +120,7 @@ impl Scanner {
     pub fn find(&self, text: &str) -> Vec<Found> {
         let mut out = Vec::new();
         self.scan(text.as_bytes(), &mut |f| out.push(f));
-        if text.contains('%') {
+        if memchr::memchr(b'%', text.as_bytes()).is_some() {
             self.scan_decoded(text.as_bytes(), &mut out);
         }
         out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
@@ -137,7 +137,7 @@ impl Scanner {
     /// `text` with every match replaced by its token; borrowed when nothing
     /// matched. `counts` is told each detector that fired.
     pub fn redact<'a>(&self, text: &'a str, mut counts: impl FnMut(Detector)) -> Cow<'a, str> {
-        if !self.might_contain(text.as_bytes()) {
+        if !self.might_contain(text.as_bytes()) || is_timestamp_or_uuid(text.as_bytes()) {
             return Cow::Borrowed(text);
         }
         let found = self.find(text);
@@ -285,6 +285,69 @@ impl Scanner {
             }
         }
     }
+}
+
+/// Whether all of `t` is a plausible ISO 8601 date or date-time
+/// (`2026-11-23T21:26:48.096Z`, offsets, a space for the `T`, years 1000 to
+/// 2999, fields in range) or a UUID. Events carry several of each; they are
+/// dense in digits, so the scan would stop at nearly every group to find
+/// nothing (property-tested), or worse, read `2026-11-23 21` as a
+/// ten-digit phone number.
+fn is_timestamp_or_uuid(t: &[u8]) -> bool {
+    if t.len() == 36 {
+        return t.iter().enumerate().all(|(k, b)| match k {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    }
+    // The two-digit number at `at`, if it is one and at most `max`.
+    let two = |at: usize, min: u8, max: u8| match t.get(at..at + 2) {
+        Some(&[a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
+            (min..=max).contains(&((a - b'0') * 10 + (b - b'0')))
+        }
+        _ => false,
+    };
+    let byte = |at: usize, set: &[u8]| t.get(at).is_some_and(|c| set.contains(c));
+    let date = byte(0, b"12")
+        && two(1, 0, 99)
+        && t.get(3).is_some_and(u8::is_ascii_digit)
+        && byte(4, b"-")
+        && two(5, 1, 12)
+        && byte(7, b"-")
+        && two(8, 1, 31);
+    if !date {
+        return false;
+    }
+    let mut i = 10;
+    if byte(i, b"T ") {
+        // hh:mm, then :ss and a fraction of 1 to 9 digits.
+        if !(two(i + 1, 0, 23) && byte(i + 3, b":") && two(i + 4, 0, 59)) {
+            return false;
+        }
+        i += 6;
+        if byte(i, b":") && two(i + 1, 0, 60) {
+            i += 3;
+            if byte(i, b".") {
+                let fraction = t[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                if !(1..=9).contains(&fraction) {
+                    return false;
+                }
+                i += 1 + fraction;
+            }
+        }
+        // Zone: Z, or ±hh, ±hhmm, ±hh:mm.
+        if byte(i, b"Z") {
+            i += 1;
+        } else if byte(i, b"+-") && two(i + 1, 0, 23) {
+            i += 3;
+            if byte(i, b":") && two(i + 1, 0, 59) {
+                i += 3;
+            } else if two(i, 0, 59) {
+                i += 2;
+            }
+        }
+    }
+    i == t.len()
 }
 
 /// A validator's match, as PII.
@@ -875,7 +938,89 @@ mod tests {
         })
     }
 
+    #[test]
+    fn timestamps_and_uuids_are_recognized_whole() {
+        for yes in [
+            "2026-11-23",
+            "2026-11-23T21:26:48.096Z",
+            "2026-11-23T21:26:48Z",
+            "2026-11-23 21:26",
+            "2026-11-23T21:26:48.123456789+05:30",
+            "2026-11-23T21:26:48-0800",
+            "2026-11-23T21:26:48+01",
+            "1999-12-31T23:59:60Z",
+            "693b70a7-0fe1-459d-befa-f4de10524765",
+            "693B70A7-0FE1-459D-BEFA-F4DE10524765",
+        ] {
+            assert!(is_timestamp_or_uuid(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "",
+            "2026-11-23T",
+            "2026-11-23T21:26:48.Z",
+            "2026-11-23T21:26:48.0960000000Z",
+            "2026-11-23T21:26:48Z ",
+            "2026-11-23 call +44 20 7946 0958",
+            "2026-11-23T21:26:48Z+",
+            "2026/11/23",
+            "0000-00-00",
+            "0201-12-12",
+            "2026-13-01",
+            "2026-12-32",
+            "2026-12-00",
+            "2026-11-23T24:00Z",
+            "693b70a7-0fe1-459d-befa-f4de1052476g",
+            "693b70a7-0fe1-459d-befa_f4de10524765",
+        ] {
+            assert!(!is_timestamp_or_uuid(no.as_bytes()), "{no}");
+        }
+        // The scan alone read a phone number in each of these.
+        for time in ["2026-11-23 21:26", "1000-01-01T00:00:00.00000"] {
+            assert_eq!(redact(time), time);
+        }
+    }
+
     proptest! {
+        /// Every generated timestamp and UUID is recognized; in the form
+        /// JavaScript's `toISOString` writes, the scan agrees there is
+        /// nothing to find (other forms are where it found false phones);
+        /// PII next to one is still found.
+        #[test]
+        fn timestamps_and_uuids_hold_no_pii(
+            date in (1000u32..3000, 1u32..=12, 1u32..=31),
+            time in prop::option::of((0u32..24, 0u32..60, prop::option::of(0u32..=60), "(\\.[0-9]{1,9})?")),
+            space in any::<bool>(),
+            zone in "(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?",
+            uuid in "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+            (h, m, sec, ms) in (0u32..24, 0u32..60, 0u32..60, 0u32..1000),
+            email in email(),
+            card in card(),
+        ) {
+            let mut ts = format!("{:04}-{:02}-{:02}", date.0, date.1, date.2);
+            if let Some((h, m, sec, fraction)) = time {
+                let sep = if space { ' ' } else { 'T' };
+                ts.push_str(&format!("{sep}{h:02}:{m:02}"));
+                if let Some(sec) = sec {
+                    ts.push_str(&format!(":{sec:02}{fraction}"));
+                }
+                ts.push_str(&zone);
+            }
+            let iso = format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{sec:02}.{ms:03}Z", date.0, date.1, date.2);
+            for text in [&ts, &uuid, &iso] {
+                prop_assert!(is_timestamp_or_uuid(text.as_bytes()), "{}", text);
+                for pii in [&email, &card] {
+                    for near in [format!("{text} at {pii}"), format!("{pii}, {text}")] {
+                        prop_assert!(!redact(&near).contains(pii.as_str()), "{}", near);
+                    }
+                }
+            }
+            for text in [&uuid, &iso] {
+                let mut found = Vec::new();
+                Scanner::default().scan(text.as_bytes(), &mut |f| found.push(f));
+                prop_assert!(found.is_empty(), "{} {:?}", text, found);
+            }
+        }
+
         #[test]
         fn never_panics_on_arbitrary_text(text in ".*") {
             let _ = Scanner::default().redact(&text, |_| {});
