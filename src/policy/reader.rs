@@ -31,6 +31,11 @@ pub struct Malformed {
     pub what: &'static str,
 }
 
+/// A read stopped at malformed input; [`Reader::failure`] says where and
+/// why. Zero-sized, so that results stay small (see [`Reader::last`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stop;
+
 /// A string as it appears in the input.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RawStr<'a> {
@@ -61,20 +66,37 @@ impl<'a> RawStr<'a> {
 pub(super) struct Reader<'a> {
     text: &'a str,
     pos: usize,
+    /// Why the last [`Stop`] happened.
+    failure: Malformed,
+    /// Where the last string read starts and ends, and whether it has
+    /// escapes.
+    last: (usize, usize, bool),
 }
 
 impl<'a> Reader<'a> {
     pub fn new(text: &'a str) -> Reader<'a> {
-        Reader { text, pos: 0 }
+        Reader {
+            text,
+            pos: 0,
+            failure: Malformed { at: 0, what: "" },
+            last: (0, 0, false),
+        }
     }
 
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
-    /// An error at the current position.
-    pub fn error(&self, what: &'static str) -> Malformed {
-        Malformed { at: self.pos, what }
+    /// Stops at the current position, for `what`.
+    #[cold]
+    pub fn error(&mut self, what: &'static str) -> Stop {
+        self.failure = Malformed { at: self.pos, what };
+        Stop
+    }
+
+    /// Where and why the read stopped.
+    pub fn failure(&self) -> Malformed {
+        self.failure.clone()
     }
 
     #[inline]
@@ -87,18 +109,19 @@ impl<'a> Reader<'a> {
 
     /// The first byte of the next token, past whitespace, not consumed.
     #[inline]
-    pub fn peek(&mut self) -> Result<u8, Malformed> {
+    pub fn peek(&mut self) -> Result<u8, Stop> {
         self.ws();
         self.bytes()
             .get(self.pos)
             .copied()
-            .ok_or_else(|| self.error("unexpected end of input"))
+            .ok_or(Stop)
+            .map_err(|Stop| self.error("unexpected end of input"))
     }
 
     /// Consumes the opening bracket at the position; `false` if the
     /// container is empty (its closing bracket consumed too).
     #[inline]
-    pub fn open(&mut self, close: u8) -> Result<bool, Malformed> {
+    pub fn open(&mut self, close: u8) -> Result<bool, Stop> {
         self.pos += 1;
         if self.peek()? == close {
             self.pos += 1;
@@ -110,7 +133,7 @@ impl<'a> Reader<'a> {
     /// After a member or element: `true` at a `,` (consumed), `false` at
     /// `close` (consumed).
     #[inline]
-    pub fn more(&mut self, close: u8) -> Result<bool, Malformed> {
+    pub fn more(&mut self, close: u8) -> Result<bool, Stop> {
         match self.peek()? {
             b',' => {
                 self.pos += 1;
@@ -125,23 +148,24 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An object key and its colon.
-    #[inline]
-    pub fn key(&mut self) -> Result<RawStr<'a>, Malformed> {
+    /// An object key and its colon; [`Reader::last`] is the key.
+    #[inline(always)]
+    pub fn key(&mut self) -> Result<(), Stop> {
         if self.peek()? != b'"' {
             return Err(self.error("expected a string key"));
         }
-        let key = self.string()?;
+        self.string()?;
         if self.peek()? != b':' {
             return Err(self.error("expected `:`"));
         }
         self.pos += 1;
-        Ok(key)
+        Ok(())
     }
 
-    /// The string starting at the position (at its opening quote).
+    /// The string starting at the position (at its opening quote);
+    /// [`Reader::last`] is the string.
     #[inline(always)]
-    pub fn string(&mut self) -> Result<RawStr<'a>, Malformed> {
+    pub fn string(&mut self) -> Result<(), Stop> {
         // Inlined at every caller: most strings end at the first special
         // byte found; escapes and errors are read out of line.
         let start = self.pos;
@@ -150,16 +174,14 @@ impl<'a> Reader<'a> {
             return self.string_rest(start, i);
         }
         self.pos = i + 1;
-        Ok(RawStr {
-            quoted: &self.text[start..self.pos],
-            escaped: false,
-        })
+        self.last = (start, self.pos, false);
+        Ok(())
     }
 
     /// The rest of the string opened at `start`, from its first escape or
     /// bad byte at `i`.
     #[cold]
-    fn string_rest(&mut self, start: usize, mut i: usize) -> Result<RawStr<'a>, Malformed> {
+    fn string_rest(&mut self, start: usize, mut i: usize) -> Result<(), Stop> {
         let bytes = self.bytes();
         loop {
             match bytes.get(i) {
@@ -170,14 +192,24 @@ impl<'a> Reader<'a> {
             }
         }
         self.pos = i + 1;
-        Ok(RawStr {
-            quoted: &self.text[start..self.pos],
-            escaped: true,
-        })
+        self.last = (start, self.pos, true);
+        Ok(())
+    }
+
+    /// The string (or key) just read. (Not returned by the reads: a result
+    /// that wide was copied through the stack in pieces and read back whole,
+    /// which stalled; built here, at the caller, it stays in registers.)
+    #[inline(always)]
+    pub fn last(&self) -> RawStr<'a> {
+        let (start, end, escaped) = self.last;
+        RawStr {
+            quoted: &self.text[start..end],
+            escaped,
+        }
     }
 
     /// Checks the escape at `i` (a `\`); the index just past it.
-    fn escape(&mut self, i: usize) -> Result<usize, Malformed> {
+    fn escape(&mut self, i: usize) -> Result<usize, Stop> {
         let bytes = self.bytes();
         match bytes.get(i + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
@@ -208,7 +240,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn hex4(&mut self, at: usize) -> Result<u16, Malformed> {
+    fn hex4(&mut self, at: usize) -> Result<u16, Stop> {
         match self.bytes().get(at..at + 4).and_then(hex4) {
             Some(unit) => Ok(unit),
             None => {
@@ -220,7 +252,7 @@ impl<'a> Reader<'a> {
 
     /// The number at the position, as written.
     #[inline]
-    pub fn number(&mut self) -> Result<&'a str, Malformed> {
+    pub fn number(&mut self) -> Result<&'a str, Stop> {
         let bytes = self.bytes();
         let start = self.pos;
         let digits = |from: usize| {
@@ -259,7 +291,7 @@ impl<'a> Reader<'a> {
 
     /// `true`, `false` or `null` at the position.
     #[inline]
-    pub fn literal(&mut self) -> Result<&'a str, Malformed> {
+    pub fn literal(&mut self) -> Result<&'a str, Stop> {
         let rest = &self.bytes()[self.pos..];
         for word in ["true", "false", "null"] {
             if rest.starts_with(word.as_bytes()) {
@@ -270,13 +302,13 @@ impl<'a> Reader<'a> {
         Err(self.error("expected a value"))
     }
 
-    fn at(&mut self, pos: usize, what: &'static str) -> Malformed {
+    fn at(&mut self, pos: usize, what: &'static str) -> Stop {
         self.pos = pos;
         self.error(what)
     }
 
     /// Reads past the next value, checking it, however deeply it nests.
-    pub fn skip(&mut self) -> Result<(), Malformed> {
+    pub fn skip(&mut self) -> Result<(), Stop> {
         let mut open = Nesting::default();
         loop {
             // A value.
@@ -321,7 +353,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads past the next value (as [`Reader::skip`]); its text.
-    pub fn skip_raw(&mut self) -> Result<&'a str, Malformed> {
+    pub fn skip_raw(&mut self) -> Result<&'a str, Stop> {
         self.ws();
         let start = self.pos;
         self.skip()?;
@@ -329,7 +361,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Nothing but whitespace is left.
-    pub fn end(&mut self) -> Result<(), Malformed> {
+    pub fn end(&mut self) -> Result<(), Stop> {
         self.ws();
         if self.pos == self.text.len() {
             Ok(())
@@ -428,9 +460,8 @@ mod tests {
 
     fn skip_all(text: &str) -> Result<&str, Malformed> {
         let mut r = Reader::new(text);
-        let raw = r.skip_raw()?;
-        r.end()?;
-        Ok(raw)
+        let raw = r.skip_raw().and_then(|raw| r.end().map(|()| raw));
+        raw.map_err(|Stop| r.failure())
     }
 
     #[test]
@@ -522,9 +553,11 @@ mod tests {
     #[test]
     fn decodes_escapes() {
         let mut r = Reader::new(r#""a\"b\\\/\b\f\n\r\t\u00e9\ud83d\ude00z" "plain""#);
-        assert_eq!(r.string().unwrap().decode(), "a\"b\\/\u{8}\u{c}\n\r\té😀z");
+        r.string().unwrap();
+        assert_eq!(r.last().decode(), "a\"b\\/\u{8}\u{c}\n\r\té😀z");
         r.peek().unwrap();
-        let plain = r.string().unwrap();
+        r.string().unwrap();
+        let plain = r.last();
         assert!(matches!(plain.decode(), Cow::Borrowed("plain")));
         assert_eq!(plain.quoted(), "\"plain\"");
     }
@@ -608,7 +641,8 @@ mod tests {
                 serde_json::to_string(&s).unwrap()
             };
             let mut r = Reader::new(&text);
-            let raw = r.string().unwrap();
+            r.string().unwrap();
+            let raw = r.last();
             prop_assert_eq!(r.end(), Ok(()));
             prop_assert_eq!(raw.decode(), s);
         }

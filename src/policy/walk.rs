@@ -30,7 +30,7 @@
 
 use super::matcher::StateId;
 use super::pii::Detector;
-use super::reader::{Malformed, RawStr, Reader};
+use super::reader::{RawStr, Reader, Stop};
 use super::selector::Step;
 use super::{Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
@@ -67,8 +67,9 @@ pub(super) fn apply(
     // it at ASCII quotes, which are always character boundaries.
     let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
     let mut reader = Reader::new(text);
-    walk.value(&mut reader, start, kept, true, 0)?;
-    reader.end()?;
+    let read = walk.value(&mut reader, start, kept, true, 0);
+    read.and_then(|_| reader.end())
+        .map_err(|Stop| PolicyError::Json(reader.failure()))?;
     Ok((walk.out, walk.report))
 }
 
@@ -104,8 +105,9 @@ enum Plan {
 
 impl Walk<'_> {
     /// Steps from `from` to its child at `step`: the child's state, and
-    /// what to do there.
-    #[inline]
+    /// what to do there. (Inlined: returned through memory, the pair was
+    /// read back before it was all written, which stalled.)
+    #[inline(always)]
     fn enter(&self, from: StateId, step: Step<'_>, kept: bool) -> (StateId, Plan) {
         let id = self.policy.matcher.next(from, step);
         let here = self.policy.matcher.state(id);
@@ -263,12 +265,13 @@ impl<'a> Walk<'a> {
         kept: bool,
         root: bool,
         depth: usize,
-    ) -> Result<bool, Malformed> {
+    ) -> Result<bool, Stop> {
         match r.peek()? {
             b'{' => self.object(r, state, kept, root, depth),
             b'[' => self.array(r, state, kept, depth),
             b'"' => {
-                let s = r.string()?;
+                r.string()?;
+                let s = r.last();
                 if kept {
                     self.string(state, s);
                 }
@@ -312,10 +315,11 @@ impl<'a> Walk<'a> {
         kept: bool,
         root: bool,
         depth: usize,
-    ) -> Result<bool, Malformed> {
+    ) -> Result<bool, Stop> {
         let (open, mut more) = self.open(r, b'{', b'}', depth)?;
         while more {
-            let key = r.key()?;
+            r.key()?;
+            let key = r.last();
             let mark = self.separate(open);
             self.out.extend_from_slice(key.quoted().as_bytes());
             self.out.push(b':');
@@ -334,7 +338,7 @@ impl<'a> Walk<'a> {
         state: StateId,
         kept: bool,
         depth: usize,
-    ) -> Result<bool, Malformed> {
+    ) -> Result<bool, Stop> {
         let (open, mut more) = self.open(r, b'[', b']', depth)?;
         let mut index = 0;
         while more {
@@ -356,7 +360,7 @@ impl<'a> Walk<'a> {
         bracket: u8,
         close: u8,
         depth: usize,
-    ) -> Result<(usize, bool), Malformed> {
+    ) -> Result<(usize, bool), Stop> {
         if depth >= MAX_DEPTH {
             return Err(r.error("nested deeper than 128 levels"));
         }
@@ -385,7 +389,7 @@ impl<'a> Walk<'a> {
         depth: usize,
         mark: usize,
         path: impl FnOnce() -> String,
-    ) -> Result<(), Malformed> {
+    ) -> Result<(), Stop> {
         let (state, plan) = self.enter(from, step, kept);
         self.push_path(path);
         let wrote = self.child(r, plan, state, depth)?;
@@ -403,7 +407,7 @@ impl<'a> Walk<'a> {
         plan: Plan,
         state: StateId,
         depth: usize,
-    ) -> Result<bool, Malformed> {
+    ) -> Result<bool, Stop> {
         match plan {
             Plan::Skip => r.skip().map(|()| false),
             Plan::Copy => {
