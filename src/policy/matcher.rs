@@ -53,6 +53,9 @@ pub(super) struct DState {
     pub first_drop: Option<usize>,
     /// The first `encrypt_field` rule in force here, if any.
     pub first_encrypt: Option<usize>,
+    /// Rules are in force here and all are `redact_pii`: a string with no
+    /// digit and no `@` (escapes included) stays as it is.
+    pub redact_only: bool,
     keys: Vec<(Box<str>, StateId)>,
     other_key: StateId,
     indices: Vec<(usize, StateId)>,
@@ -137,9 +140,10 @@ impl Matcher {
     }
 
     /// Records in each state the first `drop` and `encrypt_field` rule in
-    /// force (`drops` and `encrypts` are bit sets of rule indices), so the
-    /// walker does not look for them at every value.
-    pub fn classify(&mut self, drops: &[u64], encrypts: &[u64]) {
+    /// force and whether all in force are `redact_pii` (`drops`, `encrypts`
+    /// and `redacts` are bit sets of rule indices), so the walker does not
+    /// look for them at every value.
+    pub fn classify(&mut self, drops: &[u64], encrypts: &[u64], redacts: &[u64]) {
         let first = |accepts: &[u64], of: &[u64]| {
             accepts.iter().zip(of).enumerate().find_map(|(i, (a, b))| {
                 let both = a & b;
@@ -150,6 +154,8 @@ impl Matcher {
             state.quiet = state.accepts.iter().all(|&bits| bits == 0);
             state.first_drop = first(&state.accepts, drops);
             state.first_encrypt = first(&state.accepts, encrypts);
+            state.redact_only =
+                !state.quiet && state.accepts.iter().zip(redacts).all(|(a, r)| a & !r == 0);
         }
     }
 

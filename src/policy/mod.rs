@@ -99,6 +99,7 @@ impl Policy {
         };
         let drops = mask(|a| matches!(a, Action::Drop));
         let encrypts = mask(|a| matches!(a, Action::EncryptField));
+        let redacts = mask(|a| matches!(a, Action::RedactPii(_)));
         let selectors: Vec<(usize, Selector)> = rules
             .iter()
             .enumerate()
@@ -106,7 +107,7 @@ impl Policy {
             .collect();
         let mut matcher =
             matcher::Matcher::new(&selectors, allow.as_deref().unwrap_or(&[]), words)?;
-        matcher.classify(&drops, &encrypts);
+        matcher.classify(&drops, &encrypts, &redacts);
         Ok(Policy {
             rules,
             selectors,
