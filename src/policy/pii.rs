@@ -562,16 +562,34 @@ fn card_network(d: &[u8]) -> bool {
     }
 }
 
+/// A card number at `i`: the whole digit run, or else (a number followed
+/// by more digits, as in `4111 1111 1111 1111 12/28`) its longest prefix
+/// that ends at a space between groups.
 fn card_at(t: &[u8], i: usize) -> Option<Found> {
     let (end, digits, _) = digit_run(t, i, b" -", 19);
-    if !(13..=19).contains(&digits.len()) || !boundary_after(t, end) {
-        return None;
-    }
-    (card_network(&digits) && luhn(&digits)).then_some(Found {
+    let card = |len: usize| card_network(&digits[..len]) && luhn(&digits[..len]);
+    let found = |end: usize| Found {
         start: i,
         end,
         detector: Detector::CreditCard,
-    })
+    };
+    if (13..=19).contains(&digits.len()) && boundary_after(t, end) && card(digits.len()) {
+        return Some(found(end));
+    }
+    if digits.len() < 13 {
+        return None;
+    }
+    let mut count = digits.len();
+    let mut j = end;
+    while j > i && count >= 13 {
+        j -= 1;
+        if t[j].is_ascii_digit() {
+            count -= 1;
+        } else if t[j] == b' ' && (13..=19).contains(&count) && card(count) {
+            return Some(found(j));
+        }
+    }
+    None
 }
 
 /// An SSN-shaped `ddd-dd-dddd` at `i`, and whether it is a valid SSN.
@@ -823,6 +841,9 @@ mod tests {
             ("phone=%2B44+20+7946+0958", "phone=[phone]"),
             // cards, with and without separators
             ("card 4111 1111 1111 1111 ok", "card [credit_card] ok"),
+            // Followed by more digits: an expiry date, a number.
+            ("4111 1111 1111 1111 12/28", "[credit_card] 12/28"),
+            ("card 4000 0000 0000 0002 1000", "card [credit_card] 1000"),
             ("4111-1111-1111-1111", "[credit_card]"),
             ("5500005555555559", "[credit_card]"),
             ("378282246310005", "[credit_card]"),
@@ -1019,6 +1040,17 @@ mod tests {
                 Scanner::default().scan(text.as_bytes(), &mut |f| found.push(f));
                 prop_assert!(found.is_empty(), "{} {:?}", text, found);
             }
+        }
+
+        /// A card followed by a space and more digits (an expiry, an
+        /// amount) is still found.
+        #[test]
+        fn a_card_before_more_digits_is_found(card in card(), more in "[0-9]{1,6}(/[0-9]{2})?") {
+            // (Or the longer run is itself a valid 19-digit card.)
+            let text = format!("{card} {more}");
+            let out = redact(&text);
+            let rest = out.strip_prefix("[credit_card]").map(str::trim_start);
+            prop_assert!(rest.is_some_and(|rest| more.ends_with(rest)), "{}", out);
         }
 
         #[test]
