@@ -156,11 +156,10 @@ impl Scanner {
         Cow::Owned(out)
     }
 
-    /// A cheap filter, `false` when no detector can match in `text`: every
-    /// detector needs a digit or an `@` (possibly encoded as `%40` or
-    /// `\u0040`, which contain digits).
+    /// A cheap filter, `false` when no detector can match in `text`
+    /// ([`may_hold_pii`]).
     pub fn might_contain(&self, text: &[u8]) -> bool {
-        super::bytes::has_digit_or_at(text)
+        may_hold_pii(text)
     }
 
     fn scan(&self, t: &[u8], emit: &mut dyn FnMut(Found)) {
@@ -226,19 +225,17 @@ impl Scanner {
         if t[i].is_ascii_digit() {
             // The first digit group and what follows it rule out most
             // shapes before their validators read anything: an IPv4 starts
-            // `d{1,3}.`, an IPv6 at most four hex digits then `:`, an SSN
-            // `ddd-`.
+            // `d{1,3}.`, an SSN `ddd-` (`ipv6_at` makes its own start check).
             let group = t[i..]
                 .iter()
-                .take(5)
+                .take(4)
                 .take_while(|b| b.is_ascii_digit())
                 .count();
             let next = t.get(i + group).copied().unwrap_or(0);
             if self.on(Detector::Ip) {
                 let v4 = group <= 3 && next == b'.';
-                let v6 = group <= 4 && (next == b':' || next.is_ascii_hexdigit());
                 let found = if v4 { ipv4_at(t, i) } else { None };
-                if let Some(f) = found.or_else(|| if v6 { ipv6_at(t, i) } else { None }) {
+                if let Some(f) = found.or_else(|| ipv6_at(t, i)) {
                     return Some((f, !is_network(&t[f.start..f.end])));
                 }
             }
@@ -348,6 +345,13 @@ fn is_timestamp_or_uuid(t: &[u8]) -> bool {
         }
     }
     i == t.len()
+}
+
+/// `false` when no detector can match in `text`: every detector needs a
+/// digit or an `@` (possibly encoded as `%40` or `\u0040`, which contain
+/// digits, so the answer holds for JSON text with its escapes too).
+pub fn may_hold_pii(text: &[u8]) -> bool {
+    super::bytes::has_digit_or_at(text)
 }
 
 /// A validator's match, as PII.
