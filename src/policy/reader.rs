@@ -16,7 +16,8 @@
 //! hand backends a string their own parsers reject. It is looser in one:
 //! numbers are not range-checked (`1e400` is kept as written).
 //!
-//! The reader never allocates except to decode a string with escapes.
+//! The reader never allocates except to decode a string with escapes
+//! (serde_json decodes those, once the reader has checked them).
 
 use super::bytes;
 use std::borrow::Cow;
@@ -53,11 +54,11 @@ impl<'a> RawStr<'a> {
 
     /// The string's value: borrowed when it has no escapes.
     pub fn decode(self) -> Cow<'a, str> {
-        let inner = &self.quoted[1..self.quoted.len() - 1];
         if self.escaped {
-            Cow::Owned(unescape(inner))
+            // Rare: serde_json decodes escapes the reader already checked.
+            Cow::Owned(serde_json::from_str(self.quoted).expect("the reader checked its escapes"))
         } else {
-            Cow::Borrowed(inner)
+            Cow::Borrowed(&self.quoted[1..self.quoted.len() - 1])
         }
     }
 }
@@ -111,11 +112,10 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn peek(&mut self) -> Result<u8, Stop> {
         self.ws();
-        self.bytes()
-            .get(self.pos)
-            .copied()
-            .ok_or(Stop)
-            .map_err(|Stop| self.error("unexpected end of input"))
+        match self.bytes().get(self.pos) {
+            Some(&b) => Ok(b),
+            None => Err(self.error("unexpected end of input")),
+        }
     }
 
     /// Consumes the opening bracket at the position; `false` if the
@@ -417,42 +417,6 @@ fn hex4(digits: &[u8]) -> Option<u16> {
     })
 }
 
-/// The value of a string's inside whose escapes [`Reader::string`] checked.
-fn unescape(inner: &str) -> String {
-    let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        let b = rest.as_bytes();
-        let (c, len) = match b.get(at + 1) {
-            Some(b'b') => ('\u{8}', 2),
-            Some(b'f') => ('\u{c}', 2),
-            Some(b'n') => ('\n', 2),
-            Some(b'r') => ('\r', 2),
-            Some(b't') => ('\t', 2),
-            Some(b'u') => {
-                let unit = b.get(at + 2..at + 6).and_then(hex4).unwrap_or(0xFFFD);
-                let low = b.get(at + 8..at + 12).and_then(hex4);
-                match (unit, low) {
-                    (0xD800..=0xDBFF, Some(low @ 0xDC00..=0xDFFF)) => {
-                        let c = 0x10000
-                            + ((u32::from(unit) - 0xD800) << 10)
-                            + (u32::from(low) - 0xDC00);
-                        (char::from_u32(c).unwrap_or('\u{FFFD}'), 12)
-                    }
-                    _ => (char::from_u32(unit.into()).unwrap_or('\u{FFFD}'), 6),
-                }
-            }
-            Some(&other) => (other as char, 2),
-            None => ('\\', 1),
-        };
-        out.push(c);
-        rest = rest.get(at + len..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,7 +588,9 @@ mod tests {
             }
         }
 
-        /// Decoding a string gives serde_json's reading of it.
+        /// Every string serde_json writes (or spells with `\u` escapes
+        /// only, surrogate pairs included) is read whole and decodes to
+        /// itself.
         #[test]
         fn decodes_as_serde_json(s in any::<String>(), ascii in any::<bool>()) {
             let text = if ascii {

@@ -267,8 +267,8 @@ impl<'a> Walk<'a> {
         depth: usize,
     ) -> Result<bool, Stop> {
         match r.peek()? {
-            b'{' => self.object(r, state, kept, root, depth),
-            b'[' => self.array(r, state, kept, depth),
+            b'{' => self.container(r, b'}', (state, kept, root), depth),
+            b'[' => self.container(r, b']', (state, kept, root), depth),
             b'"' => {
                 r.string()?;
                 let s = r.last();
@@ -301,9 +301,9 @@ impl<'a> Walk<'a> {
     fn string(&mut self, state: StateId, s: RawStr<'_>) {
         let here = self.policy.matcher.state(state);
         // The common case under `**`: only detectors in force, and nothing
-        // in the string (its escapes included: an escaped digit or `@` is
-        // spelled with digits) that any detector needs.
-        let clean = here.redact_only && !super::bytes::has_digit_or_at(s.quoted().as_bytes());
+        // in the string that any detector needs (asked of the raw text: an
+        // escaped digit or `@` is spelled with digits).
+        let clean = here.redact_only && !super::pii::may_hold_pii(s.quoted().as_bytes());
         if !here.quiet && !clean {
             if let Some(new) = self.on_str(state, &s.decode()) {
                 write_str(&mut self.out, &new, false);
@@ -313,74 +313,45 @@ impl<'a> Walk<'a> {
         self.out.extend_from_slice(s.quoted().as_bytes());
     }
 
-    fn object(
+    /// An object or array (`close` is its closing bracket), member by
+    /// member.
+    fn container(
         &mut self,
         r: &mut Reader<'_>,
-        state: StateId,
-        kept: bool,
-        root: bool,
-        depth: usize,
-    ) -> Result<bool, Stop> {
-        let (open, mut more) = self.open(r, b'{', b'}', depth)?;
-        while more {
-            r.key()?;
-            let key = r.last();
-            let mark = self.separate(open);
-            self.out.extend_from_slice(key.quoted().as_bytes());
-            self.out.push(b':');
-            let name = key.decode();
-            self.member(r, (state, Step::Key(&name)), kept, depth, mark, || {
-                name.to_string()
-            })?;
-            more = r.more(b'}')?;
-        }
-        Ok(self.close(open, b'}', kept, root))
-    }
-
-    fn array(
-        &mut self,
-        r: &mut Reader<'_>,
-        state: StateId,
-        kept: bool,
-        depth: usize,
-    ) -> Result<bool, Stop> {
-        let (open, mut more) = self.open(r, b'[', b']', depth)?;
-        let mut index = 0;
-        while more {
-            let mark = self.separate(open);
-            self.member(r, (state, Step::Index(index)), kept, depth, mark, || {
-                format!("[{index}]")
-            })?;
-            index += 1;
-            more = r.more(b']')?;
-        }
-        Ok(self.close(open, b']', kept, false))
-    }
-
-    /// Opens a container (its bracket is next): where its contents start
-    /// in the output, and whether it has any.
-    fn open(
-        &mut self,
-        r: &mut Reader<'_>,
-        bracket: u8,
         close: u8,
+        (state, kept, root): (StateId, bool, bool),
         depth: usize,
-    ) -> Result<(usize, bool), Stop> {
+    ) -> Result<bool, Stop> {
         if depth >= MAX_DEPTH {
             return Err(r.error("nested deeper than 128 levels"));
         }
-        self.out.push(bracket);
-        Ok((self.out.len(), r.open(close)?))
-    }
-
-    /// Starts a member or element of the container whose contents start at
-    /// `open`: where it starts (with its separator) in the output.
-    fn separate(&mut self, open: usize) -> usize {
-        let mark = self.out.len();
-        if mark > open {
-            self.out.push(b',');
+        self.out.push(if close == b'}' { b'{' } else { b'[' });
+        let open = self.out.len();
+        let mut more = r.open(close)?;
+        let mut index = 0;
+        while more {
+            let mark = self.out.len();
+            if mark > open {
+                self.out.push(b',');
+            }
+            if close == b'}' {
+                r.key()?;
+                let key = r.last();
+                self.out.extend_from_slice(key.quoted().as_bytes());
+                self.out.push(b':');
+                let name = key.decode();
+                self.member(r, (state, Step::Key(&name)), kept, depth, mark, || {
+                    name.to_string()
+                })?;
+            } else {
+                self.member(r, (state, Step::Index(index)), kept, depth, mark, || {
+                    format!("[{index}]")
+                })?;
+                index += 1;
+            }
+            more = r.more(close)?;
         }
-        mark
+        Ok(self.close(open, close, kept, root))
     }
 
     /// The value at `step` from `from`, whose key or separator the output
