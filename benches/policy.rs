@@ -37,7 +37,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let config = Config::load(Path::new("proxy.toml")).expect("shipped config loads");
-    let (consent, _) = Consent::from_config(&config.consent).expect("no registry to read");
+    let (consent, _) = Consent::from_config(&config).expect("no registry to read");
     let pipeline = Pipeline::new(&config, consent, &Metrics::new());
     let rules = config.policy.clone();
     let text = std::str::from_utf8(TRACK)

@@ -88,8 +88,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .expect("bound socket has an address");
 
     let (queues, forwarder) = forward::start(&config, &metrics).map_err(StartError::Destination)?;
-    let (consent, registry) = crate::consent::Consent::from_config(&config.consent)
-        .map_err(StartError::OptOutRegistry)?;
+    let (consent, registry) =
+        crate::consent::Consent::from_config(&config).map_err(StartError::OptOutRegistry)?;
     if let Some(registry) = registry {
         let every = config.consent.opt_out_reload_interval;
         tokio::spawn(async move {

@@ -91,8 +91,7 @@ pub fn run(
                 ExplainError::UnknownDestination(name.clone(), known.join(", "))
             })?],
     };
-    let (consent, _) =
-        Consent::from_config(&config.consent).map_err(ExplainError::OptOutRegistry)?;
+    let (consent, _) = Consent::from_config(config).map_err(ExplainError::OptOutRegistry)?;
     let pipeline = Pipeline::new(config, consent, &Metrics::new());
     let meta = Arc::new(RequestMeta {
         source: 0,

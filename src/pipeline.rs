@@ -12,7 +12,7 @@
 //! ([`Pipeline::explain`]) share this one code path. Nothing here does I/O
 //! or logs field values; a dropped event is only counted.
 
-use crate::consent::{Consent, Denial, Requirement};
+use crate::consent::{Consent, Denial, Need};
 use crate::crypto::Keyring;
 use crate::event::{Event, Marks};
 use crate::metrics::Metrics;
@@ -94,7 +94,7 @@ impl PolicyStep {
 /// One destination's part of the pipeline.
 struct DestinationPipeline {
     name: String,
-    consent: Requirement,
+    consent: Need,
     policy: PolicyStep,
     /// Why an event it receives passed consent: `granted`, or
     /// `not_required` when it requires none.
@@ -147,31 +147,32 @@ pub struct Explanation {
 impl Pipeline {
     /// Builds the pipeline for `config`.
     pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
+        let destinations = config
+            .destinations
+            .iter()
+            .map(|d| {
+                let forward_reason = if d.consent.purposes.is_empty() {
+                    "not_required"
+                } else {
+                    "granted"
+                };
+                DestinationPipeline {
+                    name: d.name.clone(),
+                    consent: consent.need(&d.consent),
+                    policy: PolicyStep::new(d.policy.clone(), metrics),
+                    forward_reason,
+                    forwarded: metrics.consent_decisions.with_label_values(&[
+                        d.name.as_str(),
+                        "forward",
+                        forward_reason,
+                    ]),
+                }
+            })
+            .collect();
         Pipeline {
             global: PolicyStep::new(config.policy.clone(), metrics),
             consent,
-            destinations: config
-                .destinations
-                .iter()
-                .map(|d| {
-                    let forward_reason = if d.consent.purposes.is_empty() {
-                        "not_required"
-                    } else {
-                        "granted"
-                    };
-                    DestinationPipeline {
-                        name: d.name.clone(),
-                        consent: d.consent.clone(),
-                        policy: PolicyStep::new(d.policy.clone(), metrics),
-                        forward_reason,
-                        forwarded: metrics.consent_decisions.with_label_values(&[
-                            d.name.as_str(),
-                            "forward",
-                            forward_reason,
-                        ]),
-                    }
-                })
-                .collect(),
+            destinations,
             keys: config.keyring.clone(),
             metrics: metrics.clone(),
         }
@@ -228,7 +229,7 @@ impl Pipeline {
         // rule may remove or hash the signals.
         let needs_consent = targets
             .iter()
-            .any(|&d| !self.destinations[d].consent.purposes.is_empty());
+            .any(|&d| self.destinations[d].consent.requires_any());
         let signals = needs_consent.then(|| {
             self.consent
                 .signals(&event.body, &event.marks, event.meta.sec_gpc)
@@ -333,7 +334,7 @@ action = "truncate_ip"
         .unwrap();
         use crate::ingest::object::TopLevel;
         let metrics = Metrics::new();
-        let (consent, _) = Consent::from_config(&config.consent).unwrap();
+        let (consent, _) = Consent::from_config(&config).unwrap();
         let pipeline = Pipeline::new(&config, consent, &metrics);
         let meta = Arc::new(RequestMeta {
             source: 0,

@@ -564,6 +564,26 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, d)| self.destination(i, d, &mut names, &keyring))
             .collect();
+        let mut purposes: Vec<&str> = file.consent.gpc_denies.iter().map(String::as_str).collect();
+        purposes.extend(
+            file.destinations
+                .iter()
+                .flat_map(|d| d.require_consent.iter().map(String::as_str)),
+        );
+        purposes.sort_unstable();
+        purposes.dedup();
+        if purposes.len() > crate::consent::MAX_PURPOSES {
+            self.problem(
+                0..0,
+                "destinations[].require_consent".into(),
+                format!(
+                    "{} distinct consent purposes are required or denied by GPC; at most {} are supported",
+                    purposes.len(),
+                    crate::consent::MAX_PURPOSES
+                ),
+                "name fewer purposes: map CMP categories onto a few purposes in [consent] categories",
+            );
+        }
         if file.destinations.is_empty() {
             self.problem(
                 0..0,
@@ -1370,6 +1390,28 @@ kind = "stdout"
         assert_eq!(config.consent.default, ConsentDefault::Deny);
         assert_eq!(config.server.max_body_bytes, 512 * 1024);
         assert_eq!(config.sources[0].destinations, vec![0]);
+    }
+
+    #[test]
+    fn more_consent_purposes_than_supported_are_refused() {
+        let many: Vec<String> = (0..=crate::consent::MAX_PURPOSES)
+            .map(|i| format!("\"p{i}\""))
+            .collect();
+        let text = MINIMAL.replace(
+            "kind = \"stdout\"",
+            &format!("kind = \"stdout\"\nrequire_consent = [{}]", many.join(",")),
+        );
+        let err = load(&text).unwrap_err();
+        assert_eq!(err.problems[0].key, "destinations[].require_consent");
+        assert!(err.problems[0].message.contains("at most 64"));
+        let text = MINIMAL.replace(
+            "kind = \"stdout\"",
+            &format!(
+                "kind = \"stdout\"\nrequire_consent = [{}]",
+                many[1..].join(",")
+            ),
+        );
+        assert!(load(&text).is_ok());
     }
 
     #[test]

@@ -18,11 +18,14 @@
 //!    otherwise).
 //!
 //! An event that gives one of these twice (two `userId` keys, two
-//! `context.consent` objects) says two things a backend may read either
-//! way; no destination that requires consent receives it.
+//! `context.consent` objects, two `categoryPreferences` in one) says two
+//! things a backend may read either way; no destination that requires
+//! consent receives it.
 //!
 //! Signals are read from the values ingest marked in its one validating
-//! scan ([`Marks`]); the event is not parsed again here.
+//! scan ([`Marks`]); the event is not parsed again here. Purposes are
+//! compiled to bits when the engine is built (only those some destination
+//! requires or GPC denies), so reading and deciding allocate nothing.
 //!
 //! A destination requires its `require_consent` purposes, all of them or any
 //! one (`match`). The client's own `resolutionStrategy` is not trusted to
@@ -35,8 +38,9 @@ pub use registry::OptOutRegistry;
 use crate::config::ConsentDefault;
 use crate::event::{Marks, Span};
 use crate::json::MaybeStr;
+use crate::policy::reader::{Reader, Stop};
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// How a destination's purposes combine.
@@ -84,13 +88,22 @@ impl Denial {
     }
 }
 
+/// A set of the engine's purposes: bit `i` is its `i`-th (see
+/// [`Consent::new`]). Purposes no destination requires and GPC does not
+/// deny have no bit: nothing asks about them.
+pub type Purposes = u64;
+
+/// Most distinct purposes destinations may require and GPC may deny
+/// (config validation enforces it).
+pub const MAX_PURPOSES: usize = 64;
+
 /// Everything consent-related one event says.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Signals {
     /// Purposes the event grants.
-    pub granted: BTreeSet<String>,
+    pub granted: Purposes,
     /// Purposes the event denies.
-    pub denied: BTreeSet<String>,
+    pub denied: Purposes,
     /// Whether the event carried any in-event consent object.
     pub present: bool,
     /// `Sec-GPC: 1` was sent with it.
@@ -101,41 +114,71 @@ pub struct Signals {
     pub ambiguous: bool,
 }
 
-/// The consent engine, compiled from `[consent]`.
+/// A destination's [`Requirement`] compiled against the engine's purposes.
+#[derive(Clone, Debug, Default)]
+pub struct Need {
+    /// Each required purpose's bit, in the order configured.
+    purposes: Vec<Purposes>,
+    mode: Match,
+}
+
+/// The consent engine, compiled from `[consent]` and the purposes
+/// destinations require.
 #[derive(Debug)]
 pub struct Consent {
     default: ConsentDefault,
-    gpc_denies: HashSet<String>,
-    categories: BTreeMap<String, String>,
+    /// The purposes that have a bit, by bit.
+    purposes: Vec<String>,
+    /// Purposes `Sec-GPC: 1` denies.
+    gpc_denies: Purposes,
+    /// The bit each consent id stands for: a CMP category id through
+    /// `consent.categories`, or an unmapped id that is a purpose's own name.
+    ids: HashMap<String, Purposes>,
     registry: Option<Arc<OptOutRegistry>>,
 }
 
-#[derive(Deserialize)]
-struct SegmentConsent<'a> {
-    #[serde(default, rename = "categoryPreferences", borrow)]
-    category_preferences: Option<BTreeMap<std::borrow::Cow<'a, str>, serde_json::Value>>,
-}
-
-#[derive(Deserialize)]
-struct RudderConsent<'a> {
-    #[serde(default, rename = "allowedConsentIds", borrow)]
-    allowed: Vec<std::borrow::Cow<'a, str>>,
-    #[serde(default, rename = "deniedConsentIds", borrow)]
-    denied: Vec<std::borrow::Cow<'a, str>>,
-}
-
 impl Consent {
-    /// Compiles the engine.
-    pub fn new(
+    /// Compiles the engine for destinations requiring the purposes in
+    /// `required` (a purpose named twice, or also in `gpc_denies`, gets one
+    /// bit). More than [`MAX_PURPOSES`] distinct ones: the rest are never
+    /// granted (config validation refuses such a config first).
+    pub fn new<'a>(
         default: ConsentDefault,
         gpc_denies: &[String],
         categories: &BTreeMap<String, String>,
+        required: impl IntoIterator<Item = &'a str>,
         registry: Option<Arc<OptOutRegistry>>,
     ) -> Consent {
+        let mut purposes: Vec<String> = Vec::new();
+        let required: Vec<&str> = required.into_iter().collect();
+        let gpc = gpc_denies.iter().map(String::as_str);
+        for purpose in gpc.chain(required) {
+            if !purposes.iter().any(|p| p == purpose) && purposes.len() < MAX_PURPOSES {
+                purposes.push(purpose.to_owned());
+            }
+        }
+        let bit = |purpose: &str| {
+            purposes
+                .iter()
+                .position(|p| p == purpose)
+                .map_or(0, |i| 1 << i)
+        };
+        let mut ids: HashMap<String, Purposes> = purposes
+            .iter()
+            .filter(|p| !categories.contains_key(*p))
+            .map(|p| (p.clone(), bit(p)))
+            .collect();
+        ids.extend(
+            categories
+                .iter()
+                .map(|(id, purpose)| (id.clone(), bit(purpose)))
+                .filter(|&(_, bit)| bit != 0),
+        );
         Consent {
             default,
-            gpc_denies: gpc_denies.iter().cloned().collect(),
-            categories: categories.clone(),
+            gpc_denies: gpc_denies.iter().fold(0, |set, p| set | bit(p)),
+            purposes,
+            ids,
             registry,
         }
     }
@@ -143,25 +186,40 @@ impl Consent {
     /// The engine `config` describes, with its opt-out registry loaded (also
     /// returned, for the caller that reloads it).
     pub fn from_config(
-        config: &crate::config::ConsentConfig,
+        config: &crate::config::Config,
     ) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
-        let registry = match &config.opt_out_registry {
+        let consent = &config.consent;
+        let registry = match &consent.opt_out_registry {
             Some(path) => Some(Arc::new(OptOutRegistry::load(path)?)),
             None => None,
         };
-        let consent = Consent::new(
-            config.default,
-            &config.gpc_denies,
-            &config.categories,
+        let required = config
+            .destinations
+            .iter()
+            .flat_map(|d| d.consent.purposes.iter().map(String::as_str));
+        let engine = Consent::new(
+            consent.default,
+            &consent.gpc_denies,
+            &consent.categories,
+            required,
             registry.clone(),
         );
-        Ok((consent, registry))
+        Ok((engine, registry))
     }
 
-    fn purpose<'a>(&'a self, category: &'a str) -> &'a str {
-        self.categories
-            .get(category)
-            .map_or(category, String::as_str)
+    /// `requirement` compiled for [`Consent::decide`]. A purpose the engine
+    /// was not built with is never granted.
+    pub fn need(&self, requirement: &Requirement) -> Need {
+        let bit = |purpose: &String| {
+            self.purposes
+                .iter()
+                .position(|p| p == purpose)
+                .map_or(0, |i| 1 << i)
+        };
+        Need {
+            purposes: requirement.purposes.iter().map(bit).collect(),
+            mode: requirement.mode,
+        }
     }
 
     /// Reads the signals of one event sent with `gpc`: only the values its
@@ -184,41 +242,104 @@ impl Consent {
             };
             signals.opted_out = listed(marks.user_id) || listed(marks.anonymous_id);
         }
-        let prefs = marks
-            .consent
-            .and_then(|span| serde_json::from_slice::<SegmentConsent<'_>>(span.get(body)).ok())
-            .and_then(|c| c.category_preferences);
-        if let Some(prefs) = prefs {
-            signals.present = true;
-            for (category, value) in &prefs {
-                let purpose = self.purpose(category).to_owned();
-                // Only a literal `true` grants.
-                if value == &serde_json::Value::Bool(true) {
-                    signals.granted.insert(purpose);
-                } else {
-                    signals.denied.insert(purpose);
+        let read = |span: Option<Span>, shape: fn(&Self, &mut Reader<'_>) -> Result<Said, Stop>| {
+            let text = std::str::from_utf8(span?.get(body)).ok()?;
+            let mut reader = Reader::new(text);
+            shape(self, &mut reader).ok()
+        };
+        for said in [
+            read(marks.consent, Consent::segment),
+            read(marks.consent_management, Consent::rudderstack),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            match said {
+                Said::Nothing => {}
+                Said::Twice => signals.ambiguous = true,
+                Said::Purposes { granted, denied } => {
+                    signals.present = true;
+                    signals.granted |= granted;
+                    signals.denied |= denied;
                 }
-            }
-        }
-        let rudder = marks
-            .consent_management
-            .and_then(|span| serde_json::from_slice::<RudderConsent<'_>>(span.get(body)).ok());
-        if let Some(rudder) = rudder {
-            signals.present = true;
-            for id in &rudder.allowed {
-                signals.granted.insert(self.purpose(id).to_owned());
-            }
-            for id in &rudder.denied {
-                signals.denied.insert(self.purpose(id).to_owned());
             }
         }
         signals
     }
 
-    /// Decides whether a destination requiring `requirement` may receive an
-    /// event with `signals`.
-    pub fn decide(&self, signals: &Signals, requirement: &Requirement) -> Result<(), Denial> {
-        if requirement.purposes.is_empty() {
+    /// The bit of consent id `id` (0 if no purpose that matters).
+    fn id(&self, id: &str) -> Purposes {
+        self.ids.get(id).copied().unwrap_or(0)
+    }
+
+    /// Segment's `context.consent`: `{"categoryPreferences": {id: bool}}`;
+    /// only a literal `true` grants. Without `categoryPreferences` (or with
+    /// `null`), it says nothing.
+    fn segment(&self, r: &mut Reader<'_>) -> Result<Said, Stop> {
+        let (mut said, mut seen) = (Said::Nothing, false);
+        r.object(|r, key| {
+            if key != "categoryPreferences" {
+                return r.skip();
+            }
+            if std::mem::replace(&mut seen, true) {
+                said = Said::Twice;
+                return r.skip();
+            }
+            if r.peek()? == b'n' {
+                return r.literal().map(drop);
+            }
+            let (mut granted, mut denied) = (0, 0);
+            r.object(|r, id| {
+                let bit = self.id(&id);
+                if r.peek()? == b't' {
+                    r.literal()?;
+                    granted |= bit;
+                } else {
+                    r.skip()?;
+                    denied |= bit;
+                }
+                Ok(())
+            })?;
+            said = Said::Purposes { granted, denied };
+            Ok(())
+        })?;
+        Ok(said)
+    }
+
+    /// RudderStack's `context.consentManagement`: `allowedConsentIds` and
+    /// `deniedConsentIds`, arrays of strings (either may be missing).
+    fn rudderstack(&self, r: &mut Reader<'_>) -> Result<Said, Stop> {
+        let (mut granted, mut denied) = (0, 0);
+        let (mut allowed_seen, mut denied_seen) = (false, false);
+        let mut twice = false;
+        r.object(|r, key| {
+            let (set, seen) = match &*key {
+                "allowedConsentIds" => (&mut granted, &mut allowed_seen),
+                "deniedConsentIds" => (&mut denied, &mut denied_seen),
+                _ => return r.skip(),
+            };
+            twice |= std::mem::replace(seen, true);
+            r.array(|r| {
+                if r.peek()? != b'"' {
+                    return Err(r.error("expected a consent id"));
+                }
+                r.string()?;
+                *set |= self.id(&r.last().decode());
+                Ok(())
+            })
+        })?;
+        Ok(if twice {
+            Said::Twice
+        } else {
+            Said::Purposes { granted, denied }
+        })
+    }
+
+    /// Decides whether a destination that needs `need` may receive an
+    /// event with `signals`; the reason is that of the first required
+    /// purpose that fails.
+    pub fn decide(&self, signals: &Signals, need: &Need) -> Result<(), Denial> {
+        if need.purposes.is_empty() {
             return Ok(());
         }
         if signals.opted_out {
@@ -228,8 +349,8 @@ impl Consent {
             return Err(Denial::Denied);
         }
         let mut why = Denial::Denied;
-        let allowed = |purpose: &String, why: &mut Denial| {
-            if signals.gpc && self.gpc_denies.contains(purpose) {
+        let allowed = |&purpose: &Purposes, why: &mut Denial| {
+            if signals.gpc && self.gpc_denies & purpose != 0 {
                 *why = Denial::Gpc;
                 return false;
             }
@@ -240,11 +361,11 @@ impl Consent {
                 }
                 return true;
             }
-            signals.granted.contains(purpose) && !signals.denied.contains(purpose)
+            signals.granted & purpose != 0 && signals.denied & purpose == 0
         };
-        let ok = match requirement.mode {
-            Match::All => requirement.purposes.iter().all(|p| allowed(p, &mut why)),
-            Match::Any => requirement.purposes.iter().any(|p| allowed(p, &mut why)),
+        let ok = match need.mode {
+            Match::All => need.purposes.iter().all(|p| allowed(p, &mut why)),
+            Match::Any => need.purposes.iter().any(|p| allowed(p, &mut why)),
         };
         if ok {
             Ok(())
@@ -252,6 +373,23 @@ impl Consent {
             Err(why)
         }
     }
+}
+
+impl Need {
+    /// Whether any purpose is required (otherwise every event may go).
+    pub fn requires_any(&self) -> bool {
+        !self.purposes.is_empty()
+    }
+}
+
+/// What one consent object says.
+enum Said {
+    /// Nothing (no preferences in it).
+    Nothing,
+    /// It gives its preferences twice: consent trusts neither.
+    Twice,
+    /// These purposes granted and these denied.
+    Purposes { granted: Purposes, denied: Purposes },
 }
 
 #[cfg(test)]
@@ -279,6 +417,7 @@ mod tests {
             default,
             &["advertising".into(), "sale".into()],
             &categories,
+            ["analytics", "advertising", "sale"],
             Some(Arc::new(registry)),
         )
     }
@@ -299,17 +438,26 @@ mod tests {
         for event in [SEGMENT, RUDDER] {
             let s = read(&c, event.as_bytes(), false);
             assert!(s.present);
-            assert_eq!(c.decide(&s, &need(&["analytics"], Match::All)), Ok(()));
             assert_eq!(
-                c.decide(&s, &need(&["advertising"], Match::All)),
+                c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
+                Ok(())
+            );
+            assert_eq!(
+                c.decide(&s, &c.need(&need(&["advertising"], Match::All))),
                 Err(Denial::Denied)
             );
             assert_eq!(
-                c.decide(&s, &need(&["analytics", "advertising"], Match::All)),
+                c.decide(
+                    &s,
+                    &c.need(&need(&["analytics", "advertising"], Match::All))
+                ),
                 Err(Denial::Denied)
             );
             assert_eq!(
-                c.decide(&s, &need(&["analytics", "advertising"], Match::Any)),
+                c.decide(
+                    &s,
+                    &c.need(&need(&["analytics", "advertising"], Match::Any))
+                ),
                 Ok(())
             );
         }
@@ -325,7 +473,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            c.decide(&s, &need(&["analytics"], Match::All)),
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
             Err(Denial::Denied)
         );
         // An unmapped id that is exactly the purpose's name grants it; a CMP id maps.
@@ -333,7 +481,7 @@ mod tests {
             let event = format!(r#"{{"context":{{"consent":{{"categoryPreferences":{prefs}}}}}}}"#);
             let s = read(&c, event.as_bytes(), false);
             assert_eq!(
-                c.decide(&s, &need(&["analytics"], Match::All)),
+                c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
                 Ok(()),
                 "{prefs}"
             );
@@ -345,7 +493,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            c.decide(&s, &need(&["analytics"], Match::All)),
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
             Err(Denial::Denied)
         );
     }
@@ -362,20 +510,23 @@ mod tests {
             let s = read(&deny, event, false);
             assert!(!s.present);
             assert_eq!(
-                deny.decide(&s, &need(&["analytics"], Match::All)),
+                deny.decide(&s, &deny.need(&need(&["analytics"], Match::All))),
                 Err(Denial::NoConsent)
             );
             assert_eq!(
                 allow.decide(
                     &read(&allow, event, false),
-                    &need(&["analytics"], Match::All)
+                    &allow.need(&need(&["analytics"], Match::All))
                 ),
                 Ok(())
             );
         }
         // A destination that requires nothing takes everything.
         assert_eq!(
-            deny.decide(&read(&deny, b"{}", false), &need(&[], Match::All)),
+            deny.decide(
+                &read(&deny, b"{}", false),
+                &deny.need(&need(&[], Match::All))
+            ),
             Ok(())
         );
     }
@@ -386,12 +537,18 @@ mod tests {
         let granted = r#"{"context":{"consent":{"categoryPreferences":{"Advertising":true,"Analytics":true}}}}"#;
         let s = read(&c, granted.as_bytes(), true);
         assert_eq!(
-            c.decide(&s, &need(&["advertising"], Match::All)),
+            c.decide(&s, &c.need(&need(&["advertising"], Match::All))),
             Err(Denial::Gpc)
         );
-        assert_eq!(c.decide(&s, &need(&["analytics"], Match::All)), Ok(()));
+        assert_eq!(
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
+            Ok(())
+        );
         let s = read(&c, b"{}", true);
-        assert_eq!(c.decide(&s, &need(&["sale"], Match::All)), Err(Denial::Gpc));
+        assert_eq!(
+            c.decide(&s, &c.need(&need(&["sale"], Match::All))),
+            Err(Denial::Gpc)
+        );
     }
 
     #[test]
@@ -400,7 +557,7 @@ mod tests {
         let event = r#"{"userId":"opted-user","context":{"consent":{"categoryPreferences":{"Analytics":true}}}}"#;
         let s = read(&c, event.as_bytes(), false);
         assert_eq!(
-            c.decide(&s, &need(&["analytics"], Match::All)),
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
             Err(Denial::OptedOut)
         );
         let s = read(&c, br#"{"anonymousId":"opted-user"}"#, false);
@@ -416,7 +573,7 @@ mod tests {
             let s = read(&c, event.as_bytes(), false);
             assert!(s.opted_out, "{event}");
             assert_eq!(
-                c.decide(&s, &need(&["analytics"], Match::All)),
+                c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
                 Err(Denial::OptedOut)
             );
         }
@@ -428,7 +585,7 @@ mod tests {
         let event = r#"{"context":{"consentManagement":{"allowedConsentIds":["analytics"],"deniedConsentIds":["analytics"]}}}"#;
         let s = read(&c, event.as_bytes(), false);
         assert_eq!(
-            c.decide(&s, &need(&["analytics"], Match::All)),
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
             Err(Denial::Denied)
         );
     }
@@ -444,12 +601,46 @@ mod tests {
             let s = read(&c, event.as_bytes(), false);
             assert!(s.ambiguous, "{event}");
             assert_eq!(
-                c.decide(&s, &need(&["analytics"], Match::Any)),
+                c.decide(&s, &c.need(&need(&["analytics"], Match::Any))),
                 Err(Denial::Denied),
                 "{event}"
             );
-            assert_eq!(c.decide(&s, &need(&[], Match::All)), Ok(()));
+            assert_eq!(c.decide(&s, &c.need(&need(&[], Match::All))), Ok(()));
         }
+    }
+
+    #[test]
+    fn preferences_given_twice_are_ambiguous() {
+        let c = engine(ConsentDefault::Allow);
+        let event = r#"{"context":{"consent":{"categoryPreferences":{"Analytics":false},"categoryPreferences":{"Analytics":true}}}}"#;
+        let s = read(&c, event.as_bytes(), false);
+        assert!(s.ambiguous);
+        assert_eq!(
+            c.decide(&s, &c.need(&need(&["analytics"], Match::Any))),
+            Err(Denial::Denied)
+        );
+        let event = r#"{"context":{"consentManagement":{"allowedConsentIds":["analytics"],"allowedConsentIds":[]}}}"#;
+        assert!(read(&c, event.as_bytes(), false).ambiguous);
+    }
+
+    #[test]
+    fn ids_are_compared_by_value_and_unknown_purposes_are_never_granted() {
+        let c = engine(ConsentDefault::Allow);
+        // An escaped id is the same id.
+        let event = r#"{"context":{"consent":{"categoryPreferences":{"Analyt\u0069cs":true}}}}"#;
+        let s = read(&c, event.as_bytes(), false);
+        assert_eq!(
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
+            Ok(())
+        );
+        // A purpose the engine was not built with, even granted by its own name.
+        let event = r#"{"context":{"consent":{"categoryPreferences":{"marketing":true}}}}"#;
+        let s = read(&c, event.as_bytes(), false);
+        assert!(s.present);
+        assert_eq!(
+            c.decide(&s, &c.need(&need(&["marketing"], Match::All))),
+            Err(Denial::Denied)
+        );
     }
 
     #[test]
@@ -464,7 +655,7 @@ mod tests {
             let s = read(&c, event.as_bytes(), false);
             assert!(!s.present, "{event}");
             assert_eq!(
-                c.decide(&s, &need(&["analytics"], Match::All)),
+                c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
                 Err(Denial::NoConsent),
                 "{event}"
             );

@@ -13,7 +13,7 @@
 mod bytes;
 mod matcher;
 pub mod pii;
-mod reader;
+pub(crate) mod reader;
 pub mod rules;
 pub mod selector;
 pub mod ua;

@@ -35,11 +35,11 @@ pub struct Malformed {
 /// A read stopped at malformed input; [`Reader::failure`] says where and
 /// why. Zero-sized, so that results stay small (see [`Reader::last`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Stop;
+pub(crate) struct Stop;
 
 /// A string as it appears in the input.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct RawStr<'a> {
+pub(crate) struct RawStr<'a> {
     /// With its quotes, escapes as written: valid JSON to copy on.
     quoted: &'a str,
     /// It holds at least one escape.
@@ -64,7 +64,7 @@ impl<'a> RawStr<'a> {
 }
 
 /// The reader: a position in `text`.
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     text: &'a str,
     pos: usize,
     /// Why the last [`Stop`] happened.
@@ -358,6 +358,41 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         self.skip()?;
         Ok(&self.text[start..self.pos])
+    }
+
+    /// Reads the object at the position, calling `member` with each key;
+    /// `member` must read the key's value. Anything but an object stops.
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
+        if self.peek()? != b'{' {
+            return Err(self.error("expected an object"));
+        }
+        let mut more = self.open(b'}')?;
+        while more {
+            self.key()?;
+            member(self, self.last().decode())?;
+            more = self.more(b'}')?;
+        }
+        Ok(())
+    }
+
+    /// Reads the array at the position, calling `element` for each element,
+    /// which it must read. Anything but an array stops.
+    pub fn array(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
+        if self.peek()? != b'[' {
+            return Err(self.error("expected an array"));
+        }
+        let mut more = self.open(b']')?;
+        while more {
+            element(self)?;
+            more = self.more(b']')?;
+        }
+        Ok(())
     }
 
     /// Nothing but whitespace is left.
