@@ -119,10 +119,12 @@ impl Scanner {
     /// Every match in `text`, in order, not overlapping.
     pub fn find(&self, text: &str) -> Vec<Found> {
         let mut out = Vec::new();
-        self.scan(text.as_bytes(), &mut |f| out.push(f));
-        if memchr::memchr(b'%', text.as_bytes()).is_some() {
-            self.scan_decoded(text.as_bytes(), &mut out);
+        // In order and not overlapping, unless the decoded view adds some.
+        let percent = self.scan(text.as_bytes(), &mut |f| out.push(f));
+        if !percent {
+            return out;
         }
+        self.scan_decoded(text.as_bytes(), &mut out);
         out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
         // Drop matches inside earlier ones.
         let mut kept: Vec<Found> = Vec::with_capacity(out.len());
@@ -162,10 +164,14 @@ impl Scanner {
         may_hold_pii(text)
     }
 
-    fn scan(&self, t: &[u8], emit: &mut dyn FnMut(Found)) {
+    /// Emits the matches in `t`, in order; whether `t` holds a `%` (so
+    /// that a decoded view may hold more).
+    fn scan(&self, t: &[u8], emit: &mut dyn FnMut(Found)) -> bool {
+        let mut percent = false;
         let mut i = 0;
         while i < t.len() {
             let b = t[i];
+            percent |= b == b'%';
             let found = match b {
                 b'@' if self.on(Detector::Email) => pii(email_at(t, i, 1)),
                 b'%' if self.on(Detector::Email)
@@ -201,6 +207,7 @@ impl Scanner {
                     if is_pii {
                         emit(f);
                     }
+                    percent = percent || t[i..f.end].contains(&b'%');
                     // A validated look-alike (bad checksum) is one token too:
                     // its digit groups are not phone numbers.
                     i = f.end.max(i + 1);
@@ -218,6 +225,7 @@ impl Scanner {
                 }
             }
         }
+        percent
     }
 
     /// Digit-led candidates: IP, SSN, card, phone (in that order of priority).
@@ -244,10 +252,15 @@ impl Scanner {
                     return Some(hit);
                 }
             }
-            if self.on(Detector::CreditCard) {
-                if let Some(f) = card_at(t, i) {
-                    return Some((f, true));
-                }
+        }
+        // Cards and phones both need seven digits or more, read over the
+        // bytes they may be written with; most numbers in events are shorter.
+        if !seven_digits_ahead(t, i) {
+            return None;
+        }
+        if t[i].is_ascii_digit() && self.on(Detector::CreditCard) {
+            if let Some(f) = card_at(t, i) {
+                return Some((f, true));
             }
         }
         if self.on(Detector::Phone) {
@@ -352,6 +365,23 @@ fn is_timestamp_or_uuid(t: &[u8]) -> bool {
 /// digits, so the answer holds for JSON text with its escapes too).
 pub fn may_hold_pii(text: &[u8]) -> bool {
     super::bytes::has_digit_or_at(text)
+}
+
+/// Whether the run from `i` of digits and of the bytes phones and cards are
+/// written with (` -.+()`) holds seven digits or more.
+fn seven_digits_ahead(t: &[u8], i: usize) -> bool {
+    let mut digits = 0;
+    for &b in &t[i..] {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits == 7 {
+                return true;
+            }
+        } else if !matches!(b, b' ' | b'-' | b'.' | b'+' | b'(' | b')') {
+            break;
+        }
+    }
+    false
 }
 
 /// A validator's match, as PII.
