@@ -85,6 +85,37 @@ pub fn find_json_special(text: &[u8], from: usize) -> usize {
         .count()
 }
 
+/// The index of the first byte from `from` on that can anchor a PII
+/// candidate (a digit, `:`, `@`, `%`, `\\`, `+` or `(`), or `text.len()`.
+#[inline]
+pub fn find_pii_anchor(text: &[u8], from: usize) -> usize {
+    let eq = |x: u64, b: u8| less_mask(x ^ (ONES * u64::from(b)), 1);
+    let mut i = from;
+    while i + 8 <= text.len() {
+        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
+        // `0`..=`9` and `:` are 0x30..=0x3a: after `^ 0x30`, below 11.
+        let found = less_mask(x ^ (ONES * 0x30), 11)
+            | eq(x, b'@')
+            | eq(x, b'%')
+            | eq(x, b'\\')
+            | eq(x, b'+')
+            | eq(x, b'(');
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    while i < text.len() && !is_pii_anchor(text[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// One byte of [`find_pii_anchor`].
+fn is_pii_anchor(b: u8) -> bool {
+    matches!(b, b'0'..=b':' | b'@' | b'%' | b'\\' | b'+' | b'(')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +146,13 @@ mod tests {
         let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
         prop_assert_eq!(needs_json_escape(text), text.iter().any(|&b| special(b)));
         for from in 0..=text.len() {
+            let first = text[from..].iter().position(|&b| is_pii_anchor(b));
+            prop_assert_eq!(
+                find_pii_anchor(text, from),
+                first.map_or(text.len(), |at| from + at)
+            );
+        }
+        for from in 0..=text.len() {
             let first = text[from..].iter().position(|&b| special(b));
             prop_assert_eq!(
                 find_json_special(text, from),
@@ -134,7 +172,7 @@ mod tests {
         /// Also where matches are rare: text built from near misses.
         #[test]
         fn agrees_on_near_misses(text in prop::collection::vec(
-            prop::sample::select(vec![b'/', b':', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
+            prop::sample::select(vec![b'/', b':', b';', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', b'%', b'+', b'(', b')', b'*', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
             0..40,
         )) {
             agree(&text)?;
