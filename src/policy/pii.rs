@@ -988,6 +988,9 @@ mod tests {
                 "net 203.0.113.0 and 2001:db8:1:: stay",
             ),
             ("fe80::1ff:fe23:4567:890a", "[ip]"),
+            ("host FE80::1FF:FE23:4567:890A up", "host [ip] up"),
+            // an email read back over an earlier match takes it whole
+            ("4111111111111111.x@example.com", "[email]"),
             // ssn
             ("ssn 123-45-6789", "ssn [ssn]"),
         ];
