@@ -85,6 +85,27 @@ pub fn find_json_special(text: &[u8], from: usize) -> usize {
         .count()
 }
 
+/// The index of the first byte from `from` on that is one of `set` (a few
+/// bytes, each below 0x80), or `text.len()`.
+#[inline]
+pub fn find_any(text: &[u8], from: usize, set: &[u8]) -> usize {
+    let mut i = from;
+    while i + 8 <= text.len() {
+        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
+        let found = set.iter().fold(0, |found, &b| {
+            found | less_mask(x ^ (ONES * u64::from(b)), 1)
+        });
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    while i < text.len() && !set.contains(&text[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// The index of the first byte from `from` on that can anchor a PII
 /// candidate (a digit, `:`, `@`, `%`, `\\`, `+` or `(`), or `text.len()`.
 #[inline]
@@ -145,6 +166,14 @@ mod tests {
         );
         let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
         prop_assert_eq!(needs_json_escape(text), text.iter().any(|&b| special(b)));
+        let set = b"&=%+";
+        for from in 0..=text.len() {
+            let first = text[from..].iter().position(|b| set.contains(b));
+            prop_assert_eq!(
+                find_any(text, from, set),
+                first.map_or(text.len(), |at| from + at)
+            );
+        }
         for from in 0..=text.len() {
             let first = text[from..].iter().position(|&b| is_pii_anchor(b));
             prop_assert_eq!(
@@ -172,7 +201,7 @@ mod tests {
         /// Also where matches are rare: text built from near misses.
         #[test]
         fn agrees_on_near_misses(text in prop::collection::vec(
-            prop::sample::select(vec![b'/', b':', b';', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', b'%', b'+', b'(', b')', b'*', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
+            prop::sample::select(vec![b'/', b':', b';', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', b'%', b'+', b'(', b')', b'*', b'&', b'=', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
             0..40,
         )) {
             agree(&text)?;

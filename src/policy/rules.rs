@@ -240,24 +240,6 @@ fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     memchr::memchr(sep, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
 }
 
-/// The pieces of `s` between `sep`s (an ASCII byte), like `str::split`.
-fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(s);
-    std::iter::from_fn(move || {
-        let r = rest?;
-        match split_once_byte(r, sep) {
-            Some((piece, tail)) => {
-                rest = Some(tail);
-                Some(piece)
-            }
-            None => {
-                rest = None;
-                Some(r)
-            }
-        }
-    })
-}
-
 /// Whether `name` matches a glob with `*` wildcards (linear time: on a
 /// mismatch, retry from the last `*` one byte further).
 pub fn glob(pattern: &str, name: &str) -> bool {
@@ -306,17 +288,16 @@ pub fn scrub_url(
     let (base, query) = split_once_byte(head, b'?').map_or((head, None), |(b, q)| (b, Some(q)));
     let url_like = relative || has_plain_authority(base);
     if url_like && (!scanner.might_contain(base.as_bytes()) || scanner.find(base).is_empty()) {
-        let kept = query.map(|q| filter_query(q, keep, scanner, redacted));
-        let out = match kept {
-            Some(kept) if !kept.is_empty() => {
-                let mut out = String::with_capacity(base.len() + 1 + kept.len());
-                out.push_str(base);
-                out.push('?');
-                out.push_str(&kept);
-                out
+        let mut out = String::with_capacity(head.len());
+        out.push_str(base);
+        if let Some(query) = query {
+            out.push('?');
+            filter_query(&mut out, query, keep, scanner, redacted);
+            // Nothing kept: no `?` either.
+            if out.len() == base.len() + 1 {
+                out.pop();
             }
-            _ => base.to_owned(),
-        };
+        }
         return (out != s).then_some(out);
     }
     // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
@@ -357,7 +338,8 @@ pub fn scrub_url(
         }
     }
     if let Some(query) = url.query() {
-        let kept = filter_query(query, keep, scanner, redacted);
+        let mut kept = String::with_capacity(query.len());
+        filter_query(&mut kept, query, keep, scanner, redacted);
         url.set_query((!kept.is_empty()).then_some(&*kept));
     }
     let out: String = url.into();
@@ -375,7 +357,11 @@ pub fn scrub_url(
 
 /// `scheme://host...` with no userinfo (`@`) in the authority.
 fn has_plain_authority(base: &str) -> bool {
-    let Some((scheme, rest)) = base.split_once("://") else {
+    // The scheme ends at the first `:` (it cannot hold one).
+    let Some((scheme, rest)) = split_once_byte(base, b':') else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix("//") else {
         return false;
     };
     let scheme_ok = scheme
@@ -389,45 +375,74 @@ fn has_plain_authority(base: &str) -> bool {
     scheme_ok && !authority.is_empty() && !authority.contains('@')
 }
 
-/// Only allowlisted parameters stay, in their original encoding unless a
-/// value held PII (then redacted and re-encoded).
+/// Appends to `out` the allowlisted parameters of `query`, `&`-separated,
+/// in their original encoding unless a value held PII (then redacted and
+/// re-encoded). One pass, from one of `&=%+` to the next; a name or value
+/// is decoded only if it has a `%` or a `+`.
 fn filter_query(
+    out: &mut String,
     query: &str,
     keep: &[String],
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
-) -> String {
-    let mut kept = String::with_capacity(query.len());
-    for pair in split_byte(query, b'&').filter(|p| !p.is_empty()) {
-        let (name, value) = split_once_byte(pair, b'=').unwrap_or((pair, ""));
-        let name_decoded = form_decode(name);
-        if !keep.iter().any(|pattern| glob(pattern, &name_decoded)) {
-            continue;
-        }
-        if !kept.is_empty() {
-            kept.push('&');
-        }
-        let decoded = form_decode(value);
-        match scanner.redact(&decoded, &mut *redacted) {
-            Cow::Borrowed(_) => kept.push_str(pair),
-            Cow::Owned(clean) => {
-                kept.push_str(name);
-                kept.push('=');
-                kept.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
+) {
+    let start = out.len();
+    let bytes = query.as_bytes();
+    let mut pair = 0;
+    // The first `=` in the pair, and whether name and value need decoding.
+    let mut eq: Option<usize> = None;
+    let mut encoded = [false; 2];
+    let mut i = 0;
+    loop {
+        i = super::bytes::find_any(bytes, i, b"&=%+");
+        match bytes.get(i) {
+            Some(b'=') if eq.is_none() => eq = Some(i),
+            Some(b'%' | b'+') => encoded[usize::from(eq.is_some())] = true,
+            Some(b'&') | None => {
+                if i > pair {
+                    let (name, value) = match eq {
+                        Some(eq) => (&query[pair..eq], &query[eq + 1..i]),
+                        None => (&query[pair..i], ""),
+                    };
+                    let decode = |text, encoded| {
+                        if encoded {
+                            Cow::Owned(form_decode(text))
+                        } else {
+                            Cow::Borrowed(text)
+                        }
+                    };
+                    let name_decoded = decode(name, encoded[0]);
+                    if keep.iter().any(|pattern| glob(pattern, &name_decoded)) {
+                        if out.len() > start {
+                            out.push('&');
+                        }
+                        match scanner.redact(&decode(value, encoded[1]), &mut *redacted) {
+                            Cow::Borrowed(_) => out.push_str(&query[pair..i]),
+                            Cow::Owned(clean) => {
+                                out.push_str(name);
+                                out.push('=');
+                                out.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
+                            }
+                        }
+                    }
+                }
+                if i == bytes.len() {
+                    return;
+                }
+                pair = i + 1;
+                eq = None;
+                encoded = [false; 2];
             }
+            Some(_) => {}
         }
+        i += 1;
     }
-    kept
 }
 
-/// A form-encoded query component decoded (`+` is a space); borrowed when
-/// there is nothing to decode.
-fn form_decode(text: &str) -> Cow<'_, str> {
-    if memchr::memchr2(b'%', b'+', text.as_bytes()).is_none() {
-        return Cow::Borrowed(text);
-    }
+/// A form-encoded query component decoded (`+` is a space).
+fn form_decode(text: &str) -> String {
     let spaced = text.replace('+', " ");
-    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -583,11 +598,27 @@ mod tests {
             proptest::prop_assert_eq!(got.unwrap_or_else(|| ip.to_string()), want);
         }
 
-        /// Byte splitting agrees with `str::split` and `split_once`.
+        /// Byte splitting agrees with `split_once`.
         #[test]
         fn byte_splitting_agrees_with_str(s in "[a&=é]{0,12}") {
-            proptest::prop_assert_eq!(split_byte(&s, b'&').collect::<Vec<_>>(), s.split('&').collect::<Vec<_>>());
             proptest::prop_assert_eq!(split_once_byte(&s, b'='), s.split_once('='));
+        }
+
+        /// The query filter keeps exactly the allowlisted pairs, as
+        /// `str::split` would find them, in order and as written.
+        #[test]
+        fn the_query_filter_keeps_the_allowlisted_pairs(q in "[ak&=%+16]{0,16}") {
+            let keep = vec!["a*".to_string()];
+            let mut out = String::new();
+            filter_query(&mut out, &q, &keep, &Scanner::default(), &mut |_| {});
+            let want: Vec<&str> = q
+                .split('&')
+                .filter(|pair| {
+                    let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+                    !pair.is_empty() && glob("a*", &form_decode(name))
+                })
+                .collect();
+            proptest::prop_assert_eq!(out, want.join("&"));
         }
     }
 }
