@@ -40,7 +40,7 @@ use crate::event::{Marks, Span};
 use crate::json::MaybeStr;
 use crate::policy::reader::{Reader, Stop};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How a destination's purposes combine.
@@ -133,7 +133,8 @@ pub struct Consent {
     gpc_denies: Purposes,
     /// The bit each consent id stands for: a CMP category id through
     /// `consent.categories`, or an unmapped id that is a purpose's own name.
-    ids: HashMap<String, Purposes>,
+    /// Ids without a bit are left out, so this stays short: a list.
+    ids: Vec<(Box<str>, Purposes)>,
     registry: Option<Arc<OptOutRegistry>>,
 }
 
@@ -163,15 +164,15 @@ impl Consent {
                 .position(|p| p == purpose)
                 .map_or(0, |i| 1 << i)
         };
-        let mut ids: HashMap<String, Purposes> = purposes
+        let mut ids: Vec<(Box<str>, Purposes)> = purposes
             .iter()
             .filter(|p| !categories.contains_key(*p))
-            .map(|p| (p.clone(), bit(p)))
+            .map(|p| (p.as_str().into(), bit(p)))
             .collect();
         ids.extend(
             categories
                 .iter()
-                .map(|(id, purpose)| (id.clone(), bit(purpose)))
+                .map(|(id, purpose)| (id.as_str().into(), bit(purpose)))
                 .filter(|&(_, bit)| bit != 0),
         );
         Consent {
@@ -269,7 +270,10 @@ impl Consent {
 
     /// The bit of consent id `id` (0 if no purpose that matters).
     fn id(&self, id: &str) -> Purposes {
-        self.ids.get(id).copied().unwrap_or(0)
+        self.ids
+            .iter()
+            .find(|(known, _)| **known == *id)
+            .map_or(0, |&(_, bit)| bit)
     }
 
     /// Segment's `context.consent`: `{"categoryPreferences": {id: bool}}`;
