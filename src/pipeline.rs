@@ -12,7 +12,7 @@
 //! ([`Pipeline::explain`]) share this one code path. Nothing here does I/O
 //! or logs field values; a dropped event is only counted.
 
-use crate::consent::{Consent, Denial, Need};
+use crate::consent::{Consent, Need};
 use crate::crypto::Keyring;
 use crate::event::{Event, Marks};
 use crate::metrics::Metrics;
@@ -234,16 +234,14 @@ impl Pipeline {
             self.consent
                 .signals(&event.body, &event.marks, event.meta.sec_gpc)
         });
-        let decisions: Vec<Result<(), Denial>> = targets
-            .iter()
-            .map(|&d| match &signals {
-                Some(signals) => self.consent.decide(signals, &self.destinations[d].consent),
-                None => Ok(()),
-            })
-            .collect();
+        // Deciding is a few bit operations: made twice rather than kept.
+        let decide = |d: usize| match &signals {
+            Some(signals) => self.consent.decide(signals, &self.destinations[d].consent),
+            None => Ok(()),
+        };
         // An event no destination may receive is not even minimized: the
         // rules would run for nothing, and their counters would count it.
-        let wanted = decisions.iter().any(Result::is_ok);
+        let wanted = targets.iter().any(|&d| decide(d).is_ok());
         let mut global_fired = Vec::new();
         let tracing = traces.is_some();
         let event = if !wanted {
@@ -262,9 +260,9 @@ impl Pipeline {
                 }
             }
         };
-        for (slot, (&d, decision)) in targets.iter().zip(decisions).enumerate() {
+        for (slot, &d) in targets.iter().enumerate() {
             let dest = &self.destinations[d];
-            if let Err(denial) = decision {
+            if let Err(denial) = decide(d) {
                 self.metrics
                     .consent_decisions
                     .with_label_values(&[&dest.name, "drop", denial.as_str()])

@@ -111,6 +111,12 @@ impl<'a> Reader<'a> {
     /// The first byte of the next token, past whitespace, not consumed.
     #[inline]
     pub fn peek(&mut self) -> Result<u8, Stop> {
+        // Compact JSON, as trackers send it, has no whitespace to skip.
+        if let Some(&b) = self.bytes().get(self.pos) {
+            if b > b' ' {
+                return Ok(b);
+            }
+        }
         self.ws();
         match self.bytes().get(self.pos) {
             Some(&b) => Ok(b),
