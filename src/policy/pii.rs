@@ -325,22 +325,9 @@ fn is_timestamp_or_uuid(t: &[u8]) -> bool {
             _ => b.is_ascii_hexdigit(),
         });
     }
-    // The two-digit number at `at`, if it is one and at most `max`.
-    let two = |at: usize, min: u8, max: u8| match t.get(at..at + 2) {
-        Some(&[a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
-            (min..=max).contains(&((a - b'0') * 10 + (b - b'0')))
-        }
-        _ => false,
-    };
+    let two = |at: usize, min: u8, max: u8| two_digits(t, at, min, max);
     let byte = |at: usize, set: &[u8]| t.get(at).is_some_and(|c| set.contains(c));
-    let date = byte(0, b"12")
-        && two(1, 0, 99)
-        && t.get(3).is_some_and(u8::is_ascii_digit)
-        && byte(4, b"-")
-        && two(5, 1, 12)
-        && byte(7, b"-")
-        && two(8, 1, 31);
-    if !date {
+    if !date_at(t, 0) {
         return false;
     }
     let mut i = 10;
@@ -373,6 +360,28 @@ fn is_timestamp_or_uuid(t: &[u8]) -> bool {
         }
     }
     i == t.len()
+}
+
+/// The two-digit number at `at` in `t`, if it is one, is in `min..=max`.
+fn two_digits(t: &[u8], at: usize, min: u8, max: u8) -> bool {
+    match t.get(at..at + 2) {
+        Some(&[a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
+            (min..=max).contains(&((a - b'0') * 10 + (b - b'0')))
+        }
+        _ => false,
+    }
+}
+
+/// A plausible ISO 8601 date (`2026-11-23`: years 1000 to 2999, month and
+/// day in range) at `at` in `t`.
+fn date_at(t: &[u8], at: usize) -> bool {
+    t.get(at).is_some_and(|b| matches!(b, b'1' | b'2'))
+        && two_digits(t, at + 1, 0, 99)
+        && t.get(at + 3).is_some_and(u8::is_ascii_digit)
+        && t.get(at + 4) == Some(&b'-')
+        && two_digits(t, at + 5, 1, 12)
+        && t.get(at + 7) == Some(&b'-')
+        && two_digits(t, at + 8, 1, 31)
 }
 
 /// `false` when no detector can match in `text`: every detector needs a
@@ -679,6 +688,11 @@ fn ssn_at(t: &[u8], i: usize) -> Option<(Found, bool)> {
 }
 
 fn phone_at(t: &[u8], i: usize) -> Option<Found> {
+    // A date (and the time after it, `2026-11-23 21:26`) is not a number
+    // written with dashes.
+    if date_at(t, i) && !t.get(i + 10).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let (start, international) = match t[i] {
         b'+' if t.get(i + 1).is_some_and(u8::is_ascii_digit) => (i + 1, true),
         b'(' if t.get(i + 1).is_some_and(u8::is_ascii_digit) => (i, false),
@@ -1021,9 +1035,10 @@ mod tests {
             "price 42.50 EUR, 1 000 000 units, 1,299.99",
             "#ff00aa and #FFF",
             "2026-11-23T21:26:48.096Z", // timestamps
-            "12:30:45",                 // time, not IPv6
-            "aa:bb:cc:dd:ee:ff",        // MAC, not IPv6
-            "1.2.3.4.5",                // not an IPv4
+            "at 2026-11-23 21:26 please, or 2026-11-24",
+            "12:30:45",          // time, not IPv6
+            "aa:bb:cc:dd:ee:ff", // MAC, not IPv6
+            "1.2.3.4.5",         // not an IPv4
             "999.1.1.1",
             "DE89 3704 0044 0532 0130 01", // IBAN with a bad checksum
             "000-12-3456",                 // invalid SSN area
