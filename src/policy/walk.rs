@@ -377,6 +377,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Runs `plan` for the next value, in `state`; whether it wrote.
+    #[inline(always)]
     fn child(
         &mut self,
         r: &mut Reader<'_>,
