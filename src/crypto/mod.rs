@@ -136,6 +136,13 @@ impl HmacKey {
     /// `<id>:<base64url(HMAC-SHA256(key, value))>`: stable for the same key
     /// and value, so backends can join on it without seeing the value.
     pub fn hash(&self, value: &[u8]) -> String {
+        let mut out = String::new();
+        self.hash_into(value, &mut out);
+        out
+    }
+
+    /// [`HmacKey::hash`], appended to `out`.
+    pub fn hash_into(&self, value: &[u8], out: &mut String) {
         let mut mac = (*self.keyed).clone();
         mac.update(value);
         let digest = mac.finalize().into_bytes();
@@ -146,11 +153,10 @@ impl HmacKey {
             .encode_slice(digest, &mut encoded)
             .expect("32 bytes encode to 43");
         let encoded = std::str::from_utf8(&encoded[..n]).expect("base64 is ASCII");
-        let mut out = String::with_capacity(self.id.len() + 1 + n);
+        out.reserve(self.id.len() + 1 + n);
         out.push_str(&self.id);
         out.push(':');
         out.push_str(encoded);
-        out
     }
 
     /// The key id.

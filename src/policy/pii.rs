@@ -144,15 +144,32 @@ impl Scanner {
 
     /// `text` with every match replaced by its token; borrowed when nothing
     /// matched. `counts` is told each detector that fired.
-    pub fn redact<'a>(&self, text: &'a str, mut counts: impl FnMut(Detector)) -> Cow<'a, str> {
+    pub fn redact<'a>(&self, text: &'a str, counts: impl FnMut(Detector)) -> Cow<'a, str> {
+        let mut out = String::new();
+        if self.redact_into(text, counts, &mut out) {
+            Cow::Owned(out)
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
+
+    /// [`Scanner::redact`], appending the redacted text to `out` (a buffer
+    /// the caller reuses); `false`, with `out` untouched, when nothing
+    /// matched.
+    pub fn redact_into(
+        &self,
+        text: &str,
+        mut counts: impl FnMut(Detector),
+        out: &mut String,
+    ) -> bool {
         if !self.might_contain(text.as_bytes()) || is_timestamp_or_uuid(text.as_bytes()) {
-            return Cow::Borrowed(text);
+            return false;
         }
         let found = self.find(text);
         if found.is_empty() {
-            return Cow::Borrowed(text);
+            return false;
         }
-        let mut out = String::with_capacity(text.len());
+        out.reserve(text.len());
         let mut at = 0;
         for f in found {
             out.push_str(&text[at..f.start]);
@@ -161,7 +178,7 @@ impl Scanner {
             at = f.end;
         }
         out.push_str(&text[at..]);
-        Cow::Owned(out)
+        true
     }
 
     /// A cheap filter, `false` when no detector can match in `text`

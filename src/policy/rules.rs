@@ -93,17 +93,37 @@ impl Action {
         keys: &Keyring,
         redacted: &mut dyn FnMut(Detector),
     ) -> Option<String> {
+        let mut out = String::new();
+        self.on_str_into(s, keys, redacted, &mut out).then_some(out)
+    }
+
+    /// [`Action::on_str`], writing the new value into `out` (empty on
+    /// entry: a buffer the walker reuses, so that changing a value
+    /// allocates nothing); `false`, with `out` left empty, if unchanged.
+    pub fn on_str_into(
+        &self,
+        s: &str,
+        keys: &Keyring,
+        redacted: &mut dyn FnMut(Detector),
+        out: &mut String,
+    ) -> bool {
+        debug_assert!(out.is_empty());
         match self {
-            Action::Drop | Action::EncryptField => None, // whole values: the walker's job
+            Action::Drop | Action::EncryptField => false, // whole values: the walker's job
             Action::Hash { normalize, region } => {
-                Some(hash(keys, &normalized(*normalize, *region, s)))
+                hash_into(keys, &normalized(*normalize, *region, s), out);
+                true
             }
-            Action::RedactPii(scanner) => owned(scanner.redact(s, redacted)),
-            Action::TruncateIp { v4, v6 } => truncate_ip(s, *v4, *v6),
-            Action::ScrubUrl { keep, scanner } => scrub_url(s, keep, scanner, redacted),
+            Action::RedactPii(scanner) => scanner.redact_into(s, redacted, out),
+            Action::TruncateIp { v4, v6 } => truncate_ip_into(s, *v4, *v6, out),
+            Action::ScrubUrl { keep, scanner } => scrub_url_into(s, keep, scanner, redacted, out),
             Action::GeneralizeUa(generalizer) => {
                 let general = generalizer.generalize(s);
-                (*general != *s).then(|| general.to_string())
+                let changed = *general != *s;
+                if changed {
+                    out.push_str(&general);
+                }
+                changed
             }
         }
     }
@@ -119,16 +139,15 @@ impl Action {
 }
 
 fn hash(keys: &Keyring, text: &str) -> String {
-    keys.active_hmac()
-        .expect("validated: hash rules need an active HMAC key")
-        .hash(text.as_bytes())
+    let mut out = String::new();
+    hash_into(keys, text, &mut out);
+    out
 }
 
-fn owned(text: Cow<'_, str>) -> Option<String> {
-    match text {
-        Cow::Borrowed(_) => None,
-        Cow::Owned(new) => Some(new),
-    }
+fn hash_into(keys: &Keyring, text: &str, out: &mut String) {
+    keys.active_hmac()
+        .expect("validated: hash rules need an active HMAC key")
+        .hash_into(text.as_bytes(), out);
 }
 
 /// One compiled rule.
@@ -195,7 +214,15 @@ pub fn normalized(
 
 /// `203.0.113.7` → `203.0.113.0` (/24), `2001:db8:1:2::5` → `2001:db8:1::` (/48).
 pub fn truncate_ip(s: &str, v4: u8, v6: u8) -> Option<String> {
-    let ip: IpAddr = s.trim().parse().ok()?;
+    let mut out = String::new();
+    truncate_ip_into(s, v4, v6, &mut out).then_some(out)
+}
+
+/// [`truncate_ip`] into `out` (empty on entry, left empty if unchanged).
+fn truncate_ip_into(s: &str, v4: u8, v6: u8, out: &mut String) -> bool {
+    let Ok(ip) = s.trim().parse::<IpAddr>() else {
+        return false;
+    };
     let truncated = match ip {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
@@ -216,22 +243,27 @@ pub fn truncate_ip(s: &str, v4: u8, v6: u8) -> Option<String> {
             IpAddr::from(std::net::Ipv6Addr::from(bits & mask))
         }
     };
-    let text = match truncated {
+    match truncated {
         // Written by hand: `Display` for addresses goes through the
         // formatting machinery, which costs more than the rest of the rule.
         IpAddr::V4(a) => {
-            let mut text = String::with_capacity(15);
             for (k, octet) in a.octets().into_iter().enumerate() {
                 if k > 0 {
-                    text.push('.');
+                    out.push('.');
                 }
-                text.push_str(itoa::Buffer::new().format(octet));
+                out.push_str(itoa::Buffer::new().format(octet));
             }
-            text
         }
-        IpAddr::V6(a) => a.to_string(),
-    };
-    (text != s).then_some(text)
+        IpAddr::V6(a) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{a}");
+        }
+    }
+    if out != s {
+        return true;
+    }
+    out.clear();
+    false
 }
 
 /// `s` split at the first `sep` (an ASCII byte), found with memchr.
@@ -275,11 +307,30 @@ pub fn scrub_url(
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
 ) -> Option<String> {
+    let mut out = String::new();
+    scrub_url_into(s, keep, scanner, redacted, &mut out).then_some(out)
+}
+
+/// [`scrub_url`] into `out` (empty on entry, left empty if unchanged).
+fn scrub_url_into(
+    s: &str,
+    keep: &[String],
+    scanner: &Scanner,
+    redacted: &mut dyn FnMut(Detector),
+    out: &mut String,
+) -> bool {
+    let changed = |out: &mut String| {
+        if out != s {
+            return true;
+        }
+        out.clear();
+        false
+    };
     // Nothing that could change: no query, fragment or userinfo, no PII.
     if memchr::memchr3(b'?', b'#', b'@', s.as_bytes()).is_none()
         && !scanner.might_contain(s.as_bytes())
     {
-        return None;
+        return false;
     }
     let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
     // The common case needs no URL parser: the fragment goes, the query is
@@ -288,17 +339,17 @@ pub fn scrub_url(
     let (base, query) = split_once_byte(head, b'?').map_or((head, None), |(b, q)| (b, Some(q)));
     let url_like = relative || has_plain_authority(base);
     if url_like && (!scanner.might_contain(base.as_bytes()) || scanner.find(base).is_empty()) {
-        let mut out = String::with_capacity(head.len());
+        out.reserve(head.len());
         out.push_str(base);
         if let Some(query) = query {
             out.push('?');
-            filter_query(&mut out, query, keep, scanner, redacted);
+            filter_query(out, query, keep, scanner, redacted);
             // Nothing kept: no `?` either.
             if out.len() == base.len() + 1 {
                 out.pop();
             }
         }
-        return (out != s).then_some(out);
+        return changed(out);
     }
     // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
     // Relative forms are resolved against a placeholder base, removed below.
@@ -312,7 +363,7 @@ pub fn scrub_url(
     };
     let mut url = match parsed {
         Ok(url) if !url.cannot_be_a_base() => url,
-        _ => return owned(scanner.redact(s, redacted)),
+        _ => return scanner.redact_into(s, redacted, out),
     };
     let _ = url.set_username("");
     let _ = url.set_password(None);
@@ -342,17 +393,14 @@ pub fn scrub_url(
         filter_query(&mut kept, query, keep, scanner, redacted);
         url.set_query((!kept.is_empty()).then_some(&*kept));
     }
-    let out: String = url.into();
-    let out = match (relative, s.starts_with('?')) {
-        (false, _) => out,
-        (true, false) => out[BASE.len()..].to_owned(),
+    let url: String = url.into();
+    out.push_str(match (relative, s.starts_with('?')) {
+        (false, _) => &url,
+        (true, false) => &url[BASE.len()..],
         // A query string stays one, even when nothing is left of it.
-        (true, true) => match out.find('?') {
-            Some(q) => out[q..].to_owned(),
-            None => String::new(),
-        },
-    };
-    (out != s).then_some(out)
+        (true, true) => url.find('?').map_or("", |q| &url[q..]),
+    });
+    changed(out)
 }
 
 /// `scheme://host...` with no userinfo (`@`) in the authority.

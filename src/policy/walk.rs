@@ -54,6 +54,7 @@ pub(super) fn apply(
         out: Vec::with_capacity(event.len() + 64),
         limit: policy.rules.len(),
         report: Report::new(policy.rules.len()),
+        scratch: [String::new(), String::new()],
         trace: trace.map(|fired| Trace {
             fired,
             path: Vec::new(),
@@ -80,6 +81,9 @@ struct Walk<'a> {
     /// Only rules with an index below this apply (inside `encrypt_field`).
     limit: usize,
     report: Report,
+    /// Where value actions write new values, in turn (one's output is the
+    /// next one's input): reused, so changing a value allocates nothing.
+    scratch: [String; 2],
     trace: Option<Trace<'a>>,
 }
 
@@ -157,19 +161,33 @@ impl Walk<'_> {
         }
     }
 
-    /// The value actions in force in `state`, in rule order, on one string.
-    fn on_str(&mut self, state: StateId, text: &str) -> Option<String> {
+    /// The value actions in force in `state`, in rule order, on one string;
+    /// which scratch buffer holds the new value, if any changed it.
+    fn on_str(&mut self, state: StateId, text: &str) -> Option<usize> {
         let policy = self.policy;
-        let mut current: Option<String> = None;
+        let mut current: Option<usize> = None;
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
-            let input = current.as_deref().unwrap_or(text);
-            let changed = action.on_str(input, self.keys, &mut |d: Detector| {
-                redacted[d as usize] += 1;
-            });
-            if let Some(new) = changed {
-                current = Some(new);
+            // Read from the buffer holding the current value, write to the other.
+            let target = current.map_or(0, |k| 1 - k);
+            let [first, second] = &mut self.scratch;
+            let (input, output) = match (current, target) {
+                (None, _) => (text, first),
+                (Some(_), 0) => (second.as_str(), first),
+                (Some(_), _) => (first.as_str(), second),
+            };
+            output.clear();
+            let changed = action.on_str_into(
+                input,
+                self.keys,
+                &mut |d: Detector| {
+                    redacted[d as usize] += 1;
+                },
+                output,
+            );
+            if changed {
+                current = Some(target);
                 self.fired(rule, state);
             }
             if action.seals() {
@@ -305,8 +323,8 @@ impl<'a> Walk<'a> {
         // escaped digit or `@` is spelled with digits).
         let clean = here.redact_only && !super::pii::may_hold_pii(s.quoted().as_bytes());
         if !here.quiet && !clean {
-            if let Some(new) = self.on_str(state, &s.decode()) {
-                write_str(&mut self.out, &new, false);
+            if let Some(k) = self.on_str(state, &s.decode()) {
+                write_str(&mut self.out, &self.scratch[k], false);
                 return;
             }
         }
