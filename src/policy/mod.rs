@@ -131,8 +131,9 @@ impl Policy {
         self.rules.is_empty() && self.allow.is_none()
     }
 
-    /// Applies the policy to one JSON object; returns the new compact JSON
-    /// and what was done. With `trace`, every change is also recorded there.
+    /// Applies the policy to one JSON object; returns the new JSON (the
+    /// input with the policy's edits, unchanged parts as written) and what
+    /// was done. With `trace`, every change is also recorded there.
     pub fn apply(
         &self,
         event: &[u8],
@@ -320,6 +321,32 @@ mod tests {
         // A kept container is kept whole, even when empty.
         let (v, _) = run(&pol(Vec::new(), allow(&["a"])), &json!({"a": {}, "b": []}));
         assert_eq!(v, json!({"a": {}}));
+    }
+
+    #[test]
+    fn removals_take_their_separators_whatever_the_whitespace() {
+        let input = br#" { "a" : 1 , "b" : [ 1 , 2 , 3 ] , "c" : { "d" : 1 } , "e" : "x" } "#;
+        let drop = |selectors: &[&str]| {
+            let policy = pol(vec![rule("d", selectors, Action::Drop)], None);
+            let (out, _) = policy.apply(input, &keys(), None).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            (serde_json::from_str::<Value>(&text).unwrap(), text)
+        };
+        let (v, text) = drop(&["a", "b[0]", "c.d"]);
+        assert_eq!(v, json!({"b": [2, 3], "c": {}, "e": "x"}), "{text}");
+        // Unchanged input is copied as written, spaces and all.
+        assert!(text.contains(r#""e" : "x""#), "{text}");
+        let (v, _) = drop(&["b[1]", "b[2]", "e"]);
+        assert_eq!(v, json!({"a": 1, "b": [1], "c": {"d": 1}}));
+        let (v, _) = drop(&["a", "b", "c", "e"]);
+        assert_eq!(v, json!({}));
+        // An allow list: what it does not reach goes, and so do containers
+        // left empty.
+        let allow = vec![Selector::parse("c.d").unwrap().remove(0)];
+        let policy = pol(Vec::new(), Some(allow));
+        let (out, _) = policy.apply(input, &keys(), None).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, json!({"c": {"d": 1}}));
     }
 
     #[test]

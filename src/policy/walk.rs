@@ -1,9 +1,13 @@
 //! Applying a [`Policy`] in one pass over an event's JSON bytes.
 //!
 //! # Design
-//! A validating reader ([`super::reader`]) hands out each value's raw text;
-//! the walker writes the output as it reads the input, and no tree is
-//! built. It recurses into at most 128 levels (values it skips or copies
+//! A validating reader ([`super::reader`]) hands out each value's raw text,
+//! and no tree is built. The output is the input with edits: the walker
+//! keeps an offset up to which the input is accounted for, and copies the
+//! input before an edit in one piece when it makes it (a changed value is
+//! written in place of the old one; a removed member is skipped with the
+//! separator before it, or after it when it was the first kept). So an
+//! event that no rule changes costs one copy. It recurses into at most 128 levels (values it skips or copies
 //! whole may nest deeper). All the
 //! policy's selectors are compiled into one automaton ([`super::matcher`])
 //! whose states say which rules are in force and whether the allow list
@@ -20,13 +24,13 @@
 //! - the allow list keeps a value when one of its selectors accepts here or
 //!   above; a value no allow selector can reach is skipped unread, and an
 //!   object or array left with nothing allowed inside is removed;
-//! - a subtree no selector can reach and no rule is in force over is copied
-//!   byte for byte (numbers keep their spelling, strings their escapes).
+//! - a subtree no selector can reach and no rule is in force over is only
+//!   read (validated), and stays as written.
 //!
-//! Unchanged strings and numbers are copied as written (escapes and
-//! spelling kept); a string is decoded only when a rule is in force over it
-//! and allocates only if it has escapes. Output is compact JSON outside
-//! copied subtrees. The walker never logs and never sees HTTP.
+//! Unchanged input is copied as written (escapes, number spelling and
+//! whitespace kept; ingest has already put each event on one line); a
+//! string is decoded only when a rule is in force over it and allocates only
+//! if it has escapes. The walker never logs and never sees HTTP.
 
 use super::matcher::StateId;
 use super::pii::Detector;
@@ -48,9 +52,16 @@ pub(super) fn apply(
     if event.trim_ascii_start().first() != Some(&b'{') {
         return Err(PolicyError::NotAnObject);
     }
+    // One UTF-8 check for the whole event; strings are then sliced from
+    // it at ASCII quotes, which are always character boundaries.
+    let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
+    let mut reader = Reader::new(text);
+    let root_start = event.len() - event.trim_ascii_start().len();
     let mut walk = Walk {
         policy,
         keys,
+        input: event,
+        copied: root_start,
         out: Vec::with_capacity(event.len() + 64),
         limit: policy.rules.len(),
         report: Report::new(policy.rules.len()),
@@ -64,11 +75,8 @@ pub(super) fn apply(
     // selected at the root (`**`) is in force over the whole event.
     let start = policy.matcher.start;
     let kept = policy.allow.is_none() || policy.matcher.state(start).allowed;
-    // One UTF-8 check for the whole event; strings are then sliced from
-    // it at ASCII quotes, which are always character boundaries.
-    let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
-    let mut reader = Reader::new(text);
     let read = walk.value(&mut reader, start, kept, true, 0);
+    walk.flush(reader.pos());
     read.and_then(|_| reader.end())
         .map_err(|Stop| PolicyError::Json(reader.failure()))?;
     Ok((walk.out, walk.report))
@@ -77,6 +85,11 @@ pub(super) fn apply(
 struct Walk<'a> {
     policy: &'a Policy,
     keys: &'a Keyring,
+    /// The event.
+    input: &'a [u8],
+    /// The input before this offset is in `out` or was left out on
+    /// purpose; what follows is copied when something after it changes.
+    copied: usize,
     out: Vec<u8>,
     /// Only rules with an index below this apply (inside `encrypt_field`).
     limit: usize,
@@ -97,7 +110,7 @@ struct Trace<'a> {
 enum Plan {
     /// Nothing of it can be kept (allow list): read past it.
     Skip,
-    /// Nothing applies to it or below: copy its bytes.
+    /// Nothing applies to it or below: read past it, leaving it as written.
     Copy,
     /// A `drop` rule (index) removes it.
     Drop(usize),
@@ -272,10 +285,20 @@ fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
 }
 
 impl<'a> Walk<'a> {
-    /// Walks the next value, in `state`; whether anything was written
-    /// (`false`: the caller removes the key or element it wrote for it).
-    /// `kept`: the allow list keeps everything here; `root`: the event
-    /// itself, never removed.
+    /// Copies the input up to `to` that is not yet in the output.
+    #[inline]
+    fn flush(&mut self, to: usize) {
+        if to > self.copied {
+            self.out.extend_from_slice(&self.input[self.copied..to]);
+            self.copied = to;
+        }
+    }
+
+    /// Walks the next value, in `state`; whether it is kept (`false`: the
+    /// caller removes its key or element). Unchanged values write nothing:
+    /// the input they span is copied later, in one piece with its
+    /// neighbours. `kept`: the allow list keeps everything here; `root`:
+    /// the event itself, never removed.
     fn value(
         &mut self,
         r: &mut Reader<'_>,
@@ -291,32 +314,32 @@ impl<'a> Walk<'a> {
                 r.string()?;
                 let s = r.last();
                 if kept {
-                    self.string(state, s);
+                    self.string(state, s, r.last_start());
                 }
                 Ok(kept)
             }
             b'-' | b'0'..=b'9' => {
+                let start = r.pos();
                 let number = r.number()?;
                 if kept {
-                    match self.on_number(state, number) {
-                        Some(new) => write_str(&mut self.out, &new, false),
-                        None => self.out.extend_from_slice(number.as_bytes()),
+                    if let Some(new) = self.on_number(state, number) {
+                        self.flush(start);
+                        write_str(&mut self.out, &new, false);
+                        self.copied = r.pos();
                     }
                 }
                 Ok(kept)
             }
             _ => {
-                let literal = r.literal()?;
-                if kept {
-                    self.out.extend_from_slice(literal.as_bytes());
-                }
+                r.literal()?;
                 Ok(kept)
             }
         }
     }
 
-    /// A string leaf: copied as written unless a value action changes it.
-    fn string(&mut self, state: StateId, s: RawStr<'_>) {
+    /// A string leaf starting at input offset `start`: left as written
+    /// unless a value action changes it.
+    fn string(&mut self, state: StateId, s: RawStr<'_>, start: usize) {
         let here = self.policy.matcher.state(state);
         // The common case under `**`: only detectors in force, and nothing
         // in the string that any detector needs (asked of the raw text: an
@@ -324,15 +347,15 @@ impl<'a> Walk<'a> {
         let clean = here.redact_only && !super::pii::may_hold_pii(s.quoted().as_bytes());
         if !here.quiet && !clean {
             if let Some(k) = self.on_str(state, &s.decode()) {
+                self.flush(start);
                 write_str(&mut self.out, &self.scratch[k], false);
-                return;
+                self.copied = start + s.quoted().len();
             }
         }
-        self.out.extend_from_slice(s.quoted().as_bytes());
     }
 
     /// An object or array (`close` is its closing bracket), member by
-    /// member.
+    /// member; whether it is kept.
     fn container(
         &mut self,
         r: &mut Reader<'_>,
@@ -343,58 +366,73 @@ impl<'a> Walk<'a> {
         if depth >= MAX_DEPTH {
             return Err(r.error("nested deeper than 128 levels"));
         }
-        self.out.push(if close == b'}' { b'{' } else { b'[' });
-        let open = self.out.len();
         let mut more = r.open(close)?;
         let mut index = 0;
+        // Where the last member kept so far ends, if any.
+        let mut last_kept: Option<usize> = None;
+        // A removed member that was first: the separator after it goes too.
+        let mut drop_separator = false;
         while more {
-            let mark = self.out.len();
-            if mark > open {
-                self.out.push(b',');
-            }
-            if close == b'}' {
+            r.peek()?;
+            let start = r.pos();
+            let undo = (self.out.len(), self.copied);
+            let wrote = if close == b'}' {
                 r.key()?;
-                let key = r.last();
-                self.out.extend_from_slice(key.quoted().as_bytes());
-                self.out.push(b':');
-                let name = key.decode();
-                self.member(r, (state, Step::Key(&name)), kept, depth, mark, || {
+                let name = r.last().decode();
+                self.member(r, (state, Step::Key(&name)), kept, depth, || {
                     name.to_string()
-                })?;
+                })?
             } else {
-                self.member(r, (state, Step::Index(index)), kept, depth, mark, || {
+                let wrote = self.member(r, (state, Step::Index(index)), kept, depth, || {
                     format!("[{index}]")
                 })?;
                 index += 1;
+                wrote
+            };
+            let end = r.pos();
+            if wrote {
+                last_kept = Some(end);
+            } else {
+                // Anything written inside goes; then the member, with the
+                // separator before it (or after it, if none was kept before).
+                self.out.truncate(undo.0);
+                self.copied = undo.1;
+                match last_kept {
+                    Some(kept_end) => self.flush(kept_end),
+                    None => {
+                        self.flush(start);
+                        drop_separator = true;
+                    }
+                }
+                self.copied = end;
             }
             more = r.more(close)?;
+            if more && std::mem::take(&mut drop_separator) {
+                self.copied = r.pos();
+            }
         }
-        Ok(self.close(open, close, kept, root))
+        // One the allow list does not keep and that kept nothing goes.
+        Ok(kept || root || last_kept.is_some())
     }
 
-    /// The value at `step` from `from`, whose key or separator the output
-    /// has from `mark` on: removed again if the value writes nothing.
-    /// `path` names the step for a trace.
+    /// The value at `step` from `from`; whether it is kept. `path` names
+    /// the step for a trace.
     fn member(
         &mut self,
         r: &mut Reader<'_>,
         (from, step): (StateId, Step<'_>),
         kept: bool,
         depth: usize,
-        mark: usize,
         path: impl FnOnce() -> String,
-    ) -> Result<(), Stop> {
+    ) -> Result<bool, Stop> {
         let (state, plan) = self.enter(from, step, kept);
         self.push_path(path);
         let wrote = self.child(r, plan, state, depth)?;
         self.pop_path();
-        if !wrote {
-            self.out.truncate(mark);
-        }
-        Ok(())
+        Ok(wrote)
     }
 
-    /// Runs `plan` for the next value, in `state`; whether it wrote.
+    /// Runs `plan` for the next value, in `state`; whether it is kept.
     #[inline(always)]
     fn child(
         &mut self,
@@ -405,26 +443,31 @@ impl<'a> Walk<'a> {
     ) -> Result<bool, Stop> {
         match plan {
             Plan::Skip => r.skip().map(|()| false),
-            Plan::Copy => {
-                let raw = r.skip_raw()?;
-                self.out.extend_from_slice(raw.as_bytes());
-                Ok(true)
-            }
+            Plan::Copy => r.skip().map(|()| true),
             Plan::Drop(rule) => {
                 r.skip()?;
                 self.fired(rule, state);
                 Ok(false)
             }
             Plan::Encrypt(rule) => {
+                // The value as the rules before this one leave it, rendered
+                // apart, then sealed in its place.
+                r.peek()?;
+                let start = r.pos();
                 let outer = std::mem::take(&mut self.out);
+                let copied = std::mem::replace(&mut self.copied, start);
                 let limit = std::mem::replace(&mut self.limit, rule);
                 let read = self.value(r, state, true, false, depth + 1);
+                self.flush(r.pos());
                 self.limit = limit;
+                self.copied = copied;
                 let plaintext = std::mem::replace(&mut self.out, outer);
                 read?;
                 match self.keys.seal(&plaintext) {
                     Ok(jwe) => {
+                        self.flush(start);
                         write_str(&mut self.out, &jwe, true);
+                        self.copied = r.pos();
                         self.fired(rule, state);
                         Ok(true)
                     }
@@ -437,17 +480,5 @@ impl<'a> Walk<'a> {
             }
             Plan::Walk { kept } => self.value(r, state, kept, false, depth + 1),
         }
-    }
-
-    /// Closes a container opened at `open` (just past its bracket). One
-    /// that the allow list does not keep and that kept nothing goes.
-    fn close(&mut self, open: usize, bracket: u8, kept: bool, root: bool) -> bool {
-        let out = &mut self.out;
-        if !kept && out.len() == open && !root {
-            out.truncate(open - 1);
-            return false;
-        }
-        out.push(bracket);
-        true
     }
 }
