@@ -126,10 +126,16 @@ impl Matcher {
     pub fn next(&self, from: StateId, step: Step<'_>) -> StateId {
         let state = &self.states[from as usize];
         match step {
+            // Length and first byte first: most keys differ there, and
+            // then no `memcmp` is called.
             Step::Key(key) => state
                 .keys
                 .iter()
-                .find(|(k, _)| &**k == key)
+                .find(|(k, _)| {
+                    k.len() == key.len()
+                        && k.as_bytes().first() == key.as_bytes().first()
+                        && **k == *key
+                })
                 .map_or(state.other_key, |&(_, to)| to),
             Step::Index(i) => state
                 .indices

@@ -53,13 +53,19 @@ impl<'a> RawStr<'a> {
     }
 
     /// The string's value: borrowed when it has no escapes.
+    #[inline]
     pub fn decode(self) -> Cow<'a, str> {
         if self.escaped {
-            // Rare: serde_json decodes escapes the reader already checked.
-            Cow::Owned(serde_json::from_str(self.quoted).expect("the reader checked its escapes"))
+            Cow::Owned(self.unescape())
         } else {
             Cow::Borrowed(&self.quoted[1..self.quoted.len() - 1])
         }
+    }
+
+    /// Rare: serde_json decodes escapes the reader already checked.
+    #[cold]
+    fn unescape(self) -> String {
+        serde_json::from_str(self.quoted).expect("the reader checked its escapes")
     }
 }
 
