@@ -24,10 +24,16 @@ fn has_less(x: u64, n: u8) -> bool {
     less_mask(x, n) != 0
 }
 
+/// The high bit of each byte of `x` equal to `b`, exact for the lowest.
+#[inline]
+fn eq_mask(x: u64, b: u8) -> u64 {
+    less_mask(x ^ (ONES * u64::from(b)), 1)
+}
+
 /// Some byte of `x` equals `b`.
 #[inline]
 fn has_byte(x: u64, b: u8) -> bool {
-    has_less(x ^ (ONES * u64::from(b)), 1)
+    eq_mask(x, b) != 0
 }
 
 /// Whether any byte of `text` passes `word` (asked of eight bytes packed
@@ -62,74 +68,74 @@ pub fn needs_json_escape(text: &[u8]) -> bool {
     )
 }
 
-/// The index of the first byte from `from` on that a JSON string cannot
-/// hold as it is (`"`, `\\` or a control character), or `text.len()`.
-#[inline]
-pub fn find_json_special(text: &[u8], from: usize) -> usize {
+/// The index of the first byte from `from` on that `word` flags (asked of
+/// eight bytes packed little-endian; it returns the high bit of each
+/// flagged byte, exact for the lowest) or, in the tail, `byte` accepts; or
+/// `text.len()`.
+#[inline(always)]
+fn find_first(
+    text: &[u8],
+    from: usize,
+    word: impl Fn(u64) -> u64,
+    byte: impl Fn(u8) -> bool,
+) -> usize {
     let mut i = from;
-    while let Some(chunk) = text.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let quote = ONES * u64::from(b'"');
-        let backslash = ONES * u64::from(b'\\');
-        let found = less_mask(x, 0x20) | less_mask(x ^ quote, 1) | less_mask(x ^ backslash, 1);
+    while i + 8 <= text.len() {
+        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
+        let found = word(x);
         if found != 0 {
             return i + found.trailing_zeros() as usize / 8;
         }
         i += 8;
     }
-    i + text
-        .get(i..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|&&b| b >= 0x20 && b != b'"' && b != b'\\')
-        .count()
+    while i < text.len() && !byte(text[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the first byte from `from` on that a JSON string cannot
+/// hold as it is (`"`, `\\` or a control character), or `text.len()`.
+#[inline]
+pub fn find_json_special(text: &[u8], from: usize) -> usize {
+    find_first(
+        text,
+        from,
+        |x| less_mask(x, 0x20) | eq_mask(x, b'"') | eq_mask(x, b'\\'),
+        |b| b < 0x20 || b == b'"' || b == b'\\',
+    )
 }
 
 /// The index of the first byte from `from` on that is one of `set` (a few
 /// bytes, each below 0x80), or `text.len()`.
 #[inline]
 pub fn find_any(text: &[u8], from: usize, set: &[u8]) -> usize {
-    let mut i = from;
-    while i + 8 <= text.len() {
-        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
-        let found = set.iter().fold(0, |found, &b| {
-            found | less_mask(x ^ (ONES * u64::from(b)), 1)
-        });
-        if found != 0 {
-            return i + found.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    while i < text.len() && !set.contains(&text[i]) {
-        i += 1;
-    }
-    i
+    find_first(
+        text,
+        from,
+        |x| set.iter().fold(0, |found, &b| found | eq_mask(x, b)),
+        |b| set.contains(&b),
+    )
 }
 
 /// The index of the first byte from `from` on that can anchor a PII
 /// candidate (a digit, `:`, `@`, `%`, `\\`, `+` or `(`), or `text.len()`.
 #[inline]
 pub fn find_pii_anchor(text: &[u8], from: usize) -> usize {
-    let eq = |x: u64, b: u8| less_mask(x ^ (ONES * u64::from(b)), 1);
-    let mut i = from;
-    while i + 8 <= text.len() {
-        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
+    find_first(
+        text,
+        from,
         // `0`..=`9` and `:` are 0x30..=0x3a: after `^ 0x30`, below 11.
-        let found = less_mask(x ^ (ONES * 0x30), 11)
-            | eq(x, b'@')
-            | eq(x, b'%')
-            | eq(x, b'\\')
-            | eq(x, b'+')
-            | eq(x, b'(');
-        if found != 0 {
-            return i + found.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    while i < text.len() && !is_pii_anchor(text[i]) {
-        i += 1;
-    }
-    i
+        |x| {
+            less_mask(x ^ (ONES * 0x30), 11)
+                | eq_mask(x, b'@')
+                | eq_mask(x, b'%')
+                | eq_mask(x, b'\\')
+                | eq_mask(x, b'+')
+                | eq_mask(x, b'(')
+        },
+        is_pii_anchor,
+    )
 }
 
 /// One byte of [`find_pii_anchor`].
