@@ -7,9 +7,8 @@
 //! input before an edit in one piece when it makes it (a changed value is
 //! written in place of the old one; a removed member is skipped with the
 //! separator before it, or after it when it was the first kept). So an
-//! event that no rule changes costs one copy. It recurses into at most 128 levels (values it skips or copies
-//! whole may nest deeper). All the
-//! policy's selectors are compiled into one automaton ([`super::matcher`])
+//! event that no rule changes costs one copy. It recurses into at most 128
+//! levels (values it only reads may nest deeper). All the policy's selectors are compiled into one automaton ([`super::matcher`])
 //! whose states say which rules are in force and whether the allow list
 //! keeps a value; each value carries its state, so deciding what applies
 //! to it costs one transition from its parent's. At every value:
@@ -294,6 +293,13 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Writes `new` (as a JSON string) in place of the input's `start..end`.
+    fn replace(&mut self, start: usize, end: usize, new: &str, verbatim: bool) {
+        self.flush(start);
+        write_str(&mut self.out, new, verbatim);
+        self.copied = end;
+    }
+
     /// Walks the next value, in `state`; whether it is kept (`false`: the
     /// caller removes its key or element). Unchanged values write nothing:
     /// the input they span is copied later, in one piece with its
@@ -311,10 +317,10 @@ impl<'a> Walk<'a> {
             b'{' => self.container(r, b'}', (state, kept, root), depth),
             b'[' => self.container(r, b']', (state, kept, root), depth),
             b'"' => {
+                let start = r.pos();
                 r.string()?;
-                let s = r.last();
                 if kept {
-                    self.string(state, s, r.last_start());
+                    self.string(state, r.last(), start..r.pos());
                 }
                 Ok(kept)
             }
@@ -323,9 +329,7 @@ impl<'a> Walk<'a> {
                 let number = r.number()?;
                 if kept {
                     if let Some(new) = self.on_number(state, number) {
-                        self.flush(start);
-                        write_str(&mut self.out, &new, false);
-                        self.copied = r.pos();
+                        self.replace(start, r.pos(), &new, false);
                     }
                 }
                 Ok(kept)
@@ -337,9 +341,9 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// A string leaf starting at input offset `start`: left as written
-    /// unless a value action changes it.
-    fn string(&mut self, state: StateId, s: RawStr<'_>, start: usize) {
+    /// A string leaf at input offsets `at`: left as written unless a value
+    /// action changes it.
+    fn string(&mut self, state: StateId, s: RawStr<'_>, at: std::ops::Range<usize>) {
         let here = self.policy.matcher.state(state);
         // The common case under `**`: only detectors in force, and nothing
         // in the string that any detector needs (asked of the raw text: an
@@ -347,9 +351,10 @@ impl<'a> Walk<'a> {
         let clean = here.redact_only && !super::pii::may_hold_pii(s.quoted().as_bytes());
         if !here.quiet && !clean {
             if let Some(k) = self.on_str(state, &s.decode()) {
-                self.flush(start);
-                write_str(&mut self.out, &self.scratch[k], false);
-                self.copied = start + s.quoted().len();
+                // Taken out and put back: no allocation.
+                let new = std::mem::take(&mut self.scratch[k]);
+                self.replace(at.start, at.end, &new, false);
+                self.scratch[k] = new;
             }
         }
     }
@@ -465,9 +470,7 @@ impl<'a> Walk<'a> {
                 read?;
                 match self.keys.seal(&plaintext) {
                     Ok(jwe) => {
-                        self.flush(start);
-                        write_str(&mut self.out, &jwe, true);
-                        self.copied = r.pos();
+                        self.replace(start, r.pos(), &jwe, true);
                         self.fired(rule, state);
                         Ok(true)
                     }
