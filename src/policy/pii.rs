@@ -276,7 +276,7 @@ impl Scanner {
                 let v4 = group <= 3 && next == b'.';
                 let found = if v4 { ipv4_at(t, i) } else { None };
                 if let Some(f) = found.or_else(|| ipv6_at(t, i)) {
-                    return Some((f, !is_network(&t[f.start..f.end])));
+                    return Some(ip_hit(t, f));
                 }
             }
             if self.on(Detector::Ssn) && group == 3 && next == b'-' {
@@ -503,7 +503,6 @@ const FILE_TLDS: [&[u8]; 12] = [
     b"bmp",
 ];
 
-/// An email whose `@` (or its encoding, `at_len` bytes) is at `at`.
 /// An email around the `@` at `i`, written as it is or encoded (`%40`,
 /// twice encoded `%2540`, JSON-escaped `\u0040`).
 fn email_anchor(t: &[u8], i: usize) -> Option<Found> {
@@ -517,6 +516,7 @@ fn email_anchor(t: &[u8], i: usize) -> Option<Found> {
     email_at(t, i, at_len)
 }
 
+/// An email whose `@` (or its encoding, `at_len` bytes) is at `at`.
 fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
     let mut start = at;
     while start > 0 && is_local(t[start - 1]) {
@@ -754,6 +754,11 @@ fn phone_at(t: &[u8], i: usize) -> Option<Found> {
     })
 }
 
+/// An address found in `t`, and whether it is PII (not a network).
+fn ip_hit(t: &[u8], f: Found) -> (Found, bool) {
+    (f, !is_network(&t[f.start..f.end]))
+}
+
 /// A host-zeroed address (IPv4 `x.y.z.0`, IPv6 with a zero interface id) is
 /// a network, not a person: what `truncate_ip` leaves is not redacted again.
 fn is_network(text: &[u8]) -> bool {
@@ -843,7 +848,7 @@ fn colon_at(t: &[u8], i: usize, floor: usize) -> Option<(Found, bool)> {
     if !candidate {
         return None;
     }
-    ipv6_at(t, start).map(|f| (f, !is_network(&t[f.start..f.end])))
+    ipv6_at(t, start).map(|f| ip_hit(t, f))
 }
 
 fn ipv6_read(t: &[u8], i: usize) -> Option<Found> {
@@ -943,7 +948,7 @@ mod tests {
         let mut i = 0;
         while i < t.len() {
             let b = t[i];
-            let v6 = |i| ipv6_at(t, i).map(|f| (f, !is_network(&t[f.start..f.end])));
+            let v6 = |i| ipv6_at(t, i).map(|f| ip_hit(t, f));
             let found = match b {
                 b'@' | b'%' | b'\\' if sc.on(Detector::Email) => pii(email_anchor(t, i)),
                 b'A'..=b'Z' if sc.on(Detector::Iban) && boundary_before(t, i) => iban_at(t, i)
