@@ -259,6 +259,12 @@ fn truncate_ip_into(s: &str, v4: u8, v6: u8, out: &mut String) -> bool {
             let _ = write!(out, "{a}");
         }
     }
+    changed(out, s)
+}
+
+/// Whether `out`, an action's result for `s`, differs from it; if not, it
+/// is cleared (an unchanged value leaves the buffer empty).
+fn changed(out: &mut String, s: &str) -> bool {
     if out != s {
         return true;
     }
@@ -319,13 +325,6 @@ fn scrub_url_into(
     redacted: &mut dyn FnMut(Detector),
     out: &mut String,
 ) -> bool {
-    let changed = |out: &mut String| {
-        if out != s {
-            return true;
-        }
-        out.clear();
-        false
-    };
     // Nothing that could change: no query, fragment or userinfo, no PII.
     if memchr::memchr3(b'?', b'#', b'@', s.as_bytes()).is_none()
         && !scanner.might_contain(s.as_bytes())
@@ -349,7 +348,7 @@ fn scrub_url_into(
                 out.pop();
             }
         }
-        return changed(out);
+        return changed(out, s);
     }
     // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
     // Relative forms are resolved against a placeholder base, removed below.
@@ -400,7 +399,7 @@ fn scrub_url_into(
         // A query string stays one, even when nothing is left of it.
         (true, true) => url.find('?').map_or("", |q| &url[q..]),
     });
-    changed(out)
+    changed(out, s)
 }
 
 /// `scheme://host...` with no userinfo (`@`) in the authority.
