@@ -145,25 +145,18 @@ impl Consent {
     /// granted (config validation refuses such a config first).
     pub fn new<'a>(
         default: ConsentDefault,
-        gpc_denies: &[String],
+        gpc_denies: &'a [String],
         categories: &BTreeMap<String, String>,
         required: impl IntoIterator<Item = &'a str>,
         registry: Option<Arc<OptOutRegistry>>,
     ) -> Consent {
         let mut purposes: Vec<String> = Vec::new();
-        let required: Vec<&str> = required.into_iter().collect();
-        let gpc = gpc_denies.iter().map(String::as_str);
-        for purpose in gpc.chain(required) {
+        for purpose in gpc_denies.iter().map(String::as_str).chain(required) {
             if !purposes.iter().any(|p| p == purpose) && purposes.len() < MAX_PURPOSES {
                 purposes.push(purpose.to_owned());
             }
         }
-        let bit = |purpose: &str| {
-            purposes
-                .iter()
-                .position(|p| p == purpose)
-                .map_or(0, |i| 1 << i)
-        };
+        let bit = |purpose: &str| bit_of(&purposes, purpose);
         let mut ids: Vec<(Box<str>, Purposes)> = purposes
             .iter()
             .filter(|p| !categories.contains_key(*p))
@@ -211,14 +204,12 @@ impl Consent {
     /// `requirement` compiled for [`Consent::decide`]. A purpose the engine
     /// was not built with is never granted.
     pub fn need(&self, requirement: &Requirement) -> Need {
-        let bit = |purpose: &String| {
-            self.purposes
-                .iter()
-                .position(|p| p == purpose)
-                .map_or(0, |i| 1 << i)
-        };
         Need {
-            purposes: requirement.purposes.iter().map(bit).collect(),
+            purposes: requirement
+                .purposes
+                .iter()
+                .map(|purpose| bit_of(&self.purposes, purpose))
+                .collect(),
             mode: requirement.mode,
         }
     }
@@ -384,6 +375,14 @@ impl Need {
     pub fn requires_any(&self) -> bool {
         !self.purposes.is_empty()
     }
+}
+
+/// The bit of `purpose` among `purposes` (0: it has none).
+fn bit_of(purposes: &[String], purpose: &str) -> Purposes {
+    purposes
+        .iter()
+        .position(|p| p == purpose)
+        .map_or(0, |i| 1 << i)
 }
 
 /// What one consent object says.
