@@ -7,6 +7,10 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use privgate::policy::pii::Scanner;
 use std::time::Duration;
 
+/// The allocator the `privgate` binary ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TRACK: &[u8] = include_bytes!("data/segment-track.json");
 
 fn strings(v: &serde_json::Value, out: &mut Vec<String>) {

@@ -24,6 +24,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The allocator the `privgate` binary ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TRACK: &[u8] = include_bytes!("data/segment-track.json");
 
 struct Fixture {

@@ -64,7 +64,8 @@ pub(super) fn apply(
         out: Vec::with_capacity(event.len() + 64),
         limit: policy.rules.len(),
         report: Report::new(policy.rules.len()),
-        scratch: [String::new(), String::new()],
+        // Room for most values an action writes, so they are not grown in steps.
+        scratch: [String::with_capacity(256), String::with_capacity(256)],
         trace: trace.map(|fired| Trace {
             fired,
             path: Vec::new(),
