@@ -118,12 +118,8 @@ impl Action {
             Action::TruncateIp { v4, v6 } => truncate_ip_into(s, *v4, *v6, out),
             Action::ScrubUrl { keep, scanner } => scrub_url_into(s, keep, scanner, redacted, out),
             Action::GeneralizeUa(generalizer) => {
-                let general = generalizer.generalize(s);
-                let changed = *general != *s;
-                if changed {
-                    out.push_str(&general);
-                }
-                changed
+                generalizer.generalize_into(s, out);
+                changed(out, s)
             }
         }
     }
@@ -171,11 +167,11 @@ pub fn normalized(
     region: Option<phonenumber::country::Id>,
     s: &str,
 ) -> Cow<'_, str> {
+    // Ids fail at their first letter, before any digit is counted.
     let looks_like_phone = |s: &str| {
-        let digits = s.bytes().filter(u8::is_ascii_digit).count();
-        (7..=15).contains(&digits)
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || b" +-.()".contains(&b))
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || b" +-.()".contains(&b))
+            && (7..=15).contains(&s.bytes().filter(u8::is_ascii_digit).count())
     };
     match mode {
         Normalize::Email => {

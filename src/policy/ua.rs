@@ -6,12 +6,18 @@
 //! more than looking it up.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+
+/// The cache's map. foldhash, not SipHash: a user agent is long (hashing
+/// one with SipHash cost more than the rest of a lookup), and the map is
+/// bounded and randomly seeded, so a client choosing colliding keys gains
+/// little.
+type Cache = HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>;
 
 /// Generalizes user agents, remembering recent answers (bounded).
 #[derive(Debug, Default)]
 pub struct Generalizer {
-    cache: Mutex<HashMap<Box<str>, Arc<str>>>,
+    cache: Mutex<Cache>,
 }
 
 impl Generalizer {
@@ -21,23 +27,34 @@ impl Generalizer {
     const MAX_LEN: usize = 512;
 
     /// The generalized form of `ua`.
-    pub fn generalize(&self, ua: &str) -> Arc<str> {
+    pub fn generalize(&self, ua: &str) -> String {
+        let mut out = String::new();
+        self.generalize_into(ua, &mut out);
+        out
+    }
+
+    /// Appends the generalized form of `ua` to `out`, as the value actions
+    /// write (copied under the lock: no shared string to count references
+    /// to).
+    pub fn generalize_into(&self, ua: &str, out: &mut String) {
         if ua.len() > Self::MAX_LEN {
-            return generalize(ua).into();
+            out.push_str(&generalize(ua));
+            return;
         }
         if let Some(hit) = self.lock().get(ua) {
-            return hit.clone();
+            out.push_str(hit);
+            return;
         }
-        let general: Arc<str> = generalize(ua).into();
+        let general = generalize(ua);
+        out.push_str(&general);
         let mut cache = self.lock();
         if cache.len() >= Self::CAPACITY {
             cache.clear();
         }
-        cache.insert(ua.into(), general.clone());
-        general
+        cache.insert(ua.into(), general.into());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<str>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         // A panic elsewhere cannot leave a half-written map behind: recover it.
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
