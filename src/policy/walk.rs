@@ -54,9 +54,24 @@ pub(super) fn apply(
     // One UTF-8 check for the whole event; strings are then sliced from
     // it at ASCII quotes, which are always character boundaries.
     let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
+    match trace {
+        // Two copies of the walker: without a trace, keeping the path
+        // (two checks at every member) compiles away.
+        None => walk::<false>(policy, event, text, keys, None),
+        Some(fired) => walk::<true>(policy, event, text, keys, Some(fired)),
+    }
+}
+
+fn walk<const TRACE: bool>(
+    policy: &Policy,
+    event: &[u8],
+    text: &str,
+    keys: &Keyring,
+    trace: Option<&mut Vec<Fired>>,
+) -> Result<(Vec<u8>, Report), PolicyError> {
     let mut reader = Reader::new(text);
     let root_start = event.len() - event.trim_ascii_start().len();
-    let mut walk = Walk {
+    let mut walk = Walk::<TRACE> {
         policy,
         keys,
         input: event,
@@ -82,7 +97,7 @@ pub(super) fn apply(
     Ok((walk.out, walk.report))
 }
 
-struct Walk<'a> {
+struct Walk<'a, const TRACE: bool> {
     policy: &'a Policy,
     keys: &'a Keyring,
     /// The event.
@@ -120,7 +135,7 @@ enum Plan {
     Walk { kept: bool },
 }
 
-impl Walk<'_> {
+impl<const TRACE: bool> Walk<'_, TRACE> {
     /// Steps from `from` to its child at `step`: the child's state, and
     /// what to do there. (Inlined: returned through memory, the pair was
     /// read back before it was all written, which stalled.)
@@ -151,6 +166,9 @@ impl Walk<'_> {
     /// Records that `rule` changed the value in `state`.
     fn fired(&mut self, rule: usize, state: StateId) {
         self.report.applied[rule] += 1;
+        if !TRACE {
+            return;
+        }
         if let Some(trace) = &mut self.trace {
             let here = self.policy.matcher.state(state);
             let selector = here
@@ -224,6 +242,9 @@ impl Walk<'_> {
 
     #[inline]
     fn push_path(&mut self, step: impl FnOnce() -> String) {
+        if !TRACE {
+            return;
+        }
         if let Some(trace) = &mut self.trace {
             trace.path.push(step());
         }
@@ -231,6 +252,9 @@ impl Walk<'_> {
 
     #[inline]
     fn pop_path(&mut self) {
+        if !TRACE {
+            return;
+        }
         if let Some(trace) = &mut self.trace {
             trace.path.pop();
         }
@@ -284,7 +308,7 @@ fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
     }
 }
 
-impl<'a> Walk<'a> {
+impl<'a, const TRACE: bool> Walk<'a, TRACE> {
     /// Copies the input up to `to` that is not yet in the output.
     #[inline]
     fn flush(&mut self, to: usize) {
