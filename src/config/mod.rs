@@ -846,10 +846,12 @@ impl Validator<'_> {
             A::RedactPii => Action::RedactPii(scanner),
             A::TruncateIp => Action::TruncateIp { v4, v6 },
             A::ScrubUrl => Action::ScrubUrl {
-                keep: rule
-                    .keep_params
-                    .as_ref()
-                    .map_or_else(Vec::new, |k| k.get_ref().clone()),
+                keep: rule.keep_params.as_ref().map_or_else(Vec::new, |k| {
+                    k.get_ref()
+                        .iter()
+                        .map(|p| crate::policy::rules::Glob::new(p))
+                        .collect()
+                }),
                 scanner,
             },
         };

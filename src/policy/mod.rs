@@ -256,7 +256,7 @@ mod tests {
                     "urls",
                     &["@url"],
                     Action::ScrubUrl {
-                        keep: vec!["utm_*".into(), "gclid".into()],
+                        keep: vec![rules::Glob::new("utm_*"), rules::Glob::new("gclid")],
                         scanner: Scanner::default(),
                     },
                 ),

@@ -54,7 +54,7 @@ pub enum Action {
     /// Clean URLs: query allowlist, no userinfo or fragment, PII in the path redacted.
     ScrubUrl {
         /// Query parameters kept (globs with `*`).
-        keep: Vec<String>,
+        keep: Vec<Glob>,
         /// Detectors run on the path and the kept values.
         scanner: Scanner,
     },
@@ -274,6 +274,39 @@ fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     memchr::memchr(sep, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
 }
 
+/// A `keep_params` pattern, compiled at config load: most are a name
+/// (`gclid`) or a prefix (`utm_*`), matched without the general loop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Glob {
+    /// No `*`: the name itself.
+    Exact(String),
+    /// One `*`, at the end: names that start with this.
+    Prefix(String),
+    /// Anything else, matched by [`glob`].
+    Pattern(String),
+}
+
+impl Glob {
+    /// Compiles `pattern`.
+    pub fn new(pattern: &str) -> Glob {
+        match pattern.find('*') {
+            None => Glob::Exact(pattern.to_owned()),
+            Some(at) if at + 1 == pattern.len() => Glob::Prefix(pattern[..at].to_owned()),
+            Some(_) => Glob::Pattern(pattern.to_owned()),
+        }
+    }
+
+    /// Whether `name` matches.
+    #[inline]
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Glob::Exact(exact) => name == exact,
+            Glob::Prefix(prefix) => name.starts_with(prefix.as_str()),
+            Glob::Pattern(pattern) => glob(pattern, name),
+        }
+    }
+}
+
 /// Whether `name` matches a glob with `*` wildcards (linear time: on a
 /// mismatch, retry from the last `*` one byte further).
 pub fn glob(pattern: &str, name: &str) -> bool {
@@ -305,7 +338,7 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 /// for PII as text.
 pub fn scrub_url(
     s: &str,
-    keep: &[String],
+    keep: &[Glob],
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
 ) -> Option<String> {
@@ -316,7 +349,7 @@ pub fn scrub_url(
 /// [`scrub_url`] into `out` (empty on entry, left empty if unchanged).
 fn scrub_url_into(
     s: &str,
-    keep: &[String],
+    keep: &[Glob],
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
     out: &mut String,
@@ -425,7 +458,7 @@ fn has_plain_authority(base: &str) -> bool {
 fn filter_query(
     out: &mut String,
     query: &str,
-    keep: &[String],
+    keep: &[Glob],
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
 ) {
@@ -455,7 +488,7 @@ fn filter_query(
                         }
                     };
                     let name_decoded = decode(name, encoded[0]);
-                    if keep.iter().any(|pattern| glob(pattern, &name_decoded)) {
+                    if keep.iter().any(|pattern| pattern.matches(&name_decoded)) {
                         if out.len() > start {
                             out.push('&');
                         }
@@ -591,7 +624,7 @@ mod tests {
         let scrub = |s: &str| {
             scrub_url(
                 s,
-                &["utm_*".into(), "gclid".into()],
+                &[Glob::new("utm_*"), Glob::new("gclid")],
                 &Scanner::default(),
                 &mut |_| {},
             )
@@ -621,6 +654,17 @@ mod tests {
 
     #[test]
     fn globs() {
+        let compiled = |p: &str, n: &str| {
+            let g = Glob::new(p);
+            assert_eq!(g.matches(n), glob(p, n), "{p} {n}");
+            g.matches(n)
+        };
+        assert_eq!(Glob::new("utm_*"), Glob::Prefix("utm_".into()));
+        assert_eq!(Glob::new("gclid"), Glob::Exact("gclid".into()));
+        assert!(compiled("utm_*", "utm_") && compiled("utm_*", "utm_source"));
+        assert!(!compiled("utm_*", "utm") && !compiled("utm_*", "xutm_a"));
+        assert!(compiled("gclid", "gclid") && !compiled("gclid", "gclid2"));
+        assert!(compiled("*_id", "click_id") && compiled("*", "") && compiled("", ""));
         assert!(glob("utm_*", "utm_source"));
         assert!(glob("*", "anything"));
         assert!(glob("a*c", "abc") && glob("a*c", "ac") && !glob("a*c", "ab"));
@@ -641,6 +685,12 @@ mod tests {
             proptest::prop_assert_eq!(got.unwrap_or_else(|| ip.to_string()), want);
         }
 
+        /// A compiled pattern answers as the general matcher does.
+        #[test]
+        fn compiled_globs_agree(p in "[ab*]{0,5}", n in "[ab]{0,6}") {
+            proptest::prop_assert_eq!(Glob::new(&p).matches(&n), glob(&p, &n));
+        }
+
         /// Byte splitting agrees with `split_once`.
         #[test]
         fn byte_splitting_agrees_with_str(s in "[a&=é]{0,12}") {
@@ -651,7 +701,7 @@ mod tests {
         /// `str::split` would find them, in order and as written.
         #[test]
         fn the_query_filter_keeps_the_allowlisted_pairs(q in "[ak&=%+16]{0,16}") {
-            let keep = vec!["a*".to_string()];
+            let keep = vec![Glob::new("a*")];
             let mut out = String::new();
             filter_query(&mut out, &q, &keep, &Scanner::default(), &mut |_| {});
             let want: Vec<&str> = q
