@@ -121,6 +121,9 @@ impl Scanner {
     /// Every match in `text`, in order, not overlapping.
     pub fn find(&self, text: &str) -> Vec<Found> {
         let mut out = Vec::new();
+        if too_short_for_pii(text.as_bytes()) {
+            return out;
+        }
         let percent = self.scan(text.as_bytes(), &mut |f| out.push(f));
         if percent {
             self.scan_decoded(text.as_bytes(), &mut out);
@@ -406,6 +409,14 @@ fn date_at(t: &[u8], at: usize) -> bool {
 /// digits, so the answer holds for JSON text with its escapes too).
 pub fn may_hold_pii(text: &[u8]) -> bool {
     super::bytes::has_digit_or_at(text)
+}
+
+/// Short values (`8`, `156`, `ord-1`) are common and hold no PII: every
+/// detector needs seven bytes or more (`1.2.3.4`, a seven-digit phone),
+/// except an email (its `@`, or an encoded one with `%` or `\\`) and IPv6
+/// (`::1`, its colons).
+fn too_short_for_pii(t: &[u8]) -> bool {
+    t.len() < 7 && !t.iter().any(|b| matches!(b, b'@' | b':' | b'%' | b'\\'))
 }
 
 /// Whether the run from `i` of digits and of the bytes phones and cards are
@@ -1261,8 +1272,44 @@ mod tests {
             prop_assert!(!redact(&encoded).contains(&email.replace('@', "%40")));
         }
     }
+    #[test]
+    fn shortest_pii_is_not_skipped() {
+        let sc = Scanner::default();
+        for (text, detector) in [
+            ("1.2.3.4", Detector::Ip),
+            ("::1", Detector::Ip),
+            ("a@b.co", Detector::Email),
+        ] {
+            assert!(!too_short_for_pii(text.as_bytes()), "{text}");
+            let found = sc.find(text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(found[0].detector, detector, "{text}");
+        }
+        for text in ["8", "156", "ord-1", "v1.2.3", "+1 (2)"] {
+            assert!(too_short_for_pii(text.as_bytes()), "{text}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// What `find` skips as too short, the scan finds nothing in (the
+        /// unit test `shortest_pii_is_not_skipped` pins the boundary).
+        #[test]
+        fn short_values_skipped_hold_nothing(
+            text in prop::collection::vec(prop::sample::select(vec![
+                "0", "1", "4", "9", "12", "255", "DE", "89", "fe", "a", "Z", "_", ":", ".", "-",
+                "/", " ", "+", "(", ")", "@", "%", "\\", "\u{e9}",
+            ]), 0..7).prop_map(|parts| parts.concat()),
+            only in prop::option::of(prop::sample::select(Detector::ALL.to_vec())),
+        ) {
+            let sc = only.map_or_else(Scanner::default, |d| Scanner::new(&[d]));
+            if too_short_for_pii(text.as_bytes()) {
+                let mut found = Vec::new();
+                sc.scan(text.as_bytes(), &mut |f| found.push(f));
+                prop_assert!(found.is_empty(), "{:?} {:?}", text, found);
+            }
+        }
 
         /// The anchored scan finds what visiting every byte finds, on text
         /// dense in near misses, with every detector and with each alone.
