@@ -10,9 +10,10 @@ use std::process::ExitCode;
 /// mimalloc, not the system allocator: every event's output body is a
 /// fresh allocation of about its size, which glibc serves from its slower
 /// bins (over 1 KiB); measured in benches/policy.rs, ~4% of the per-event
-/// pipeline. Built without transparent huge pages (`no_thp`): with them,
-/// peak RSS under the batch load test nearly doubled (~50 to ~95 MiB);
-/// without, ~70 MiB at the same speed.
+/// pipeline. The price is memory: peak RSS under the load test is ~31 MiB
+/// with single-event requests (glibc: ~14) and ~65 MiB with batches (~50).
+/// Built without transparent huge pages (`no_thp`): with them, batches
+/// peaked at ~95 MiB, at the same speed.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
