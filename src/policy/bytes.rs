@@ -1,9 +1,9 @@
 //! Byte-class tests over whole strings, eight or sixteen bytes at a time
-//! (SWAR: plain `u64` arithmetic, no `unsafe`, no target features). The policy asks two
-//! such questions of nearly every string it sees: "could a PII detector
-//! match here?" and "does writing this as JSON need escapes?", and the
-//! reader asks "where does this string end?"; answering
-//! them a byte at a time cost more than the rest of the answer.
+//! (SWAR: plain `u64` arithmetic, no `unsafe`, no target features). The
+//! policy asks two such questions of nearly every string it sees: "could a
+//! PII detector match here?" and "does writing this as JSON need escapes?",
+//! and the reader asks "where does this string end?"; answering them a byte
+//! at a time cost more than the rest of the answer.
 //!
 //! The tests are exact: the classic `has_less` bit trick may flag extra
 //! bytes *after* a true match (borrows), never a match where there is none.
