@@ -8,10 +8,11 @@
 //! written in place of the old one; a removed member is skipped with the
 //! separator before it, or after it when it was the first kept). So an
 //! event that no rule changes costs one copy. It recurses into at most 128
-//! levels (values it only reads may nest deeper). All the policy's selectors are compiled into one automaton ([`super::matcher`])
-//! whose states say which rules are in force and whether the allow list
-//! keeps a value; each value carries its state, so deciding what applies
-//! to it costs one transition from its parent's. At every value:
+//! levels (values it only reads may nest deeper). All the policy's
+//! selectors are compiled into one automaton ([`super::matcher`]) whose
+//! states say which rules are in force and whether the allow list keeps a
+//! value; each value carries its state, so deciding what applies to it
+//! costs one transition from its parent's. At every value:
 //!
 //! - a rule whose selector accepts here is *in force* here and below (an
 //!   action on an object applies to every string under it);
@@ -57,18 +58,18 @@ pub(super) fn apply(
     match trace {
         // Two copies of the walker: without a trace, keeping the path
         // (two checks at every member) compiles away.
-        None => walk::<false>(policy, event, text, keys, None),
-        Some(fired) => walk::<true>(policy, event, text, keys, Some(fired)),
+        None => walk::<false>(policy, text, keys, None),
+        Some(fired) => walk::<true>(policy, text, keys, Some(fired)),
     }
 }
 
 fn walk<const TRACE: bool>(
     policy: &Policy,
-    event: &[u8],
     text: &str,
     keys: &Keyring,
     trace: Option<&mut Vec<Fired>>,
 ) -> Result<(Vec<u8>, Report), PolicyError> {
+    let event = text.as_bytes();
     let mut reader = Reader::new(text);
     let root_start = event.len() - event.trim_ascii_start().len();
     let mut walk = Walk::<TRACE> {
@@ -135,7 +136,7 @@ enum Plan {
     Walk { kept: bool },
 }
 
-impl<const TRACE: bool> Walk<'_, TRACE> {
+impl<'a, const TRACE: bool> Walk<'a, TRACE> {
     /// Steps from `from` to its child at `step`: the child's state, and
     /// what to do there. (Inlined: returned through memory, the pair was
     /// read back before it was all written, which stalled.)
@@ -166,11 +167,9 @@ impl<const TRACE: bool> Walk<'_, TRACE> {
     /// Records that `rule` changed the value in `state`.
     fn fired(&mut self, rule: usize, state: StateId) {
         self.report.applied[rule] += 1;
-        if !TRACE {
-            return;
-        }
-        if let Some(trace) = &mut self.trace {
-            let here = self.policy.matcher.state(state);
+        let policy = self.policy;
+        if let Some(trace) = self.trace() {
+            let here = policy.matcher.state(state);
             let selector = here
                 .via
                 .iter()
@@ -185,8 +184,8 @@ impl<const TRACE: bool> Walk<'_, TRACE> {
             }
             trace.fired.push(Fired {
                 rule,
-                selector: self.policy.selectors[selector].1.to_string(),
-                action: self.policy.rules[rule].action.name(),
+                selector: policy.selectors[selector].1.to_string(),
+                action: policy.rules[rule].action.name(),
                 path,
             });
         }
@@ -240,22 +239,27 @@ impl<const TRACE: bool> Walk<'_, TRACE> {
         None
     }
 
+    /// The trace being kept, if any: never without `TRACE`, so that the
+    /// checks for it compile away.
+    #[inline(always)]
+    fn trace(&mut self) -> Option<&mut Trace<'a>> {
+        if TRACE {
+            self.trace.as_mut()
+        } else {
+            None
+        }
+    }
+
     #[inline]
     fn push_path(&mut self, step: impl FnOnce() -> String) {
-        if !TRACE {
-            return;
-        }
-        if let Some(trace) = &mut self.trace {
+        if let Some(trace) = self.trace() {
             trace.path.push(step());
         }
     }
 
     #[inline]
     fn pop_path(&mut self) {
-        if !TRACE {
-            return;
-        }
-        if let Some(trace) = &mut self.trace {
+        if let Some(trace) = self.trace() {
             trace.path.pop();
         }
     }
