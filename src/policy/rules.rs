@@ -93,8 +93,7 @@ impl Action {
         keys: &Keyring,
         redacted: &mut dyn FnMut(Detector),
     ) -> Option<String> {
-        let mut out = String::new();
-        self.on_str_into(s, keys, redacted, &mut out).then_some(out)
+        fresh(|out| self.on_str_into(s, keys, redacted, out))
     }
 
     /// [`Action::on_str`], writing the new value into `out` (empty on
@@ -135,15 +134,23 @@ impl Action {
 }
 
 fn hash(keys: &Keyring, text: &str) -> String {
-    let mut out = String::new();
-    hash_into(keys, text, &mut out);
-    out
+    active_hmac(keys).hash(text.as_bytes())
 }
 
 fn hash_into(keys: &Keyring, text: &str, out: &mut String) {
+    active_hmac(keys).hash_into(text.as_bytes(), out);
+}
+
+fn active_hmac(keys: &Keyring) -> &crate::crypto::HmacKey {
     keys.active_hmac()
         .expect("validated: hash rules need an active HMAC key")
-        .hash_into(text.as_bytes(), out);
+}
+
+/// What an `_into` action writes into a fresh buffer, if it changed the
+/// value (the walker passes its own reused buffers instead).
+fn fresh(write: impl FnOnce(&mut String) -> bool) -> Option<String> {
+    let mut out = String::new();
+    write(&mut out).then_some(out)
 }
 
 /// One compiled rule.
@@ -210,8 +217,7 @@ pub fn normalized(
 
 /// `203.0.113.7` → `203.0.113.0` (/24), `2001:db8:1:2::5` → `2001:db8:1::` (/48).
 pub fn truncate_ip(s: &str, v4: u8, v6: u8) -> Option<String> {
-    let mut out = String::new();
-    truncate_ip_into(s, v4, v6, &mut out).then_some(out)
+    fresh(|out| truncate_ip_into(s, v4, v6, out))
 }
 
 /// [`truncate_ip`] into `out` (empty on entry, left empty if unchanged).
@@ -282,7 +288,7 @@ pub enum Glob {
     Exact(String),
     /// One `*`, at the end: names that start with this.
     Prefix(String),
-    /// Anything else, matched by [`glob`].
+    /// Anything else, matched by the general `*` matcher.
     Pattern(String),
 }
 
@@ -309,7 +315,7 @@ impl Glob {
 
 /// Whether `name` matches a glob with `*` wildcards (linear time: on a
 /// mismatch, retry from the last `*` one byte further).
-pub fn glob(pattern: &str, name: &str) -> bool {
+fn glob(pattern: &str, name: &str) -> bool {
     let (p, n) = (pattern.as_bytes(), name.as_bytes());
     let (mut i, mut j) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
@@ -342,8 +348,7 @@ pub fn scrub_url(
     scanner: &Scanner,
     redacted: &mut dyn FnMut(Detector),
 ) -> Option<String> {
-    let mut out = String::new();
-    scrub_url_into(s, keep, scanner, redacted, &mut out).then_some(out)
+    fresh(|out| scrub_url_into(s, keep, scanner, redacted, out))
 }
 
 /// [`scrub_url`] into `out` (empty on entry, left empty if unchanged).
