@@ -5,8 +5,9 @@
 //! and the reader asks "where does this string end?"; answering them a byte
 //! at a time cost more than the rest of the answer.
 //!
-//! The tests are exact: the classic `has_less` bit trick may flag extra
-//! bytes *after* a true match (borrows), never a match where there is none.
+//! The tests are exact: the classic "has less" bit trick (`less_mask`) may
+//! flag extra bytes *after* a true match (borrows), never a match where
+//! there is none.
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
