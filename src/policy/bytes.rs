@@ -27,41 +27,50 @@ fn eq_mask(x: u64, b: u8) -> u64 {
 
 /// Whether any byte of `text` is flagged by `word` (asked of eight bytes
 /// packed little-endian; a flag only ever follows a true one, so "any" is
-/// exact). Sixteen bytes a step with one branch; the tail is padded with
-/// `pad`, a byte `word` never flags, and read as one more step.
+/// exact). Sixteen bytes a step with one branch. The rest is read in place
+/// by overlapping loads, not copied into a padded buffer (the copy's small
+/// stores stall the wide load that follows them): the last sixteen bytes,
+/// or for short text two words built from its first and last bytes. Every
+/// byte packed is one of `text`'s and every byte of `text` is packed, which
+/// is all "any" needs.
 #[inline]
-fn any_in(text: &[u8], word: impl Fn(u64) -> u64, pad: u8) -> bool {
-    let pair = |c: &[u8]| {
-        let lo = u64::from_le_bytes(c[..8].try_into().expect("sixteen bytes"));
-        let hi = u64::from_le_bytes(c[8..16].try_into().expect("sixteen bytes"));
-        word(lo) | word(hi) != 0
-    };
-    let mut chunks = text.chunks_exact(16);
-    if chunks.any(pair) {
-        return true;
+fn any_in(text: &[u8], word: impl Fn(u64) -> u64) -> bool {
+    let n = text.len();
+    let at = |i: usize| u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
+    let pair = |i: usize| word(at(i)) | word(at(i + 8)) != 0;
+    if n >= 16 {
+        return (0..n / 16).any(|k| pair(16 * k)) || (n % 16 != 0 && pair(n - 16));
     }
-    let rest = chunks.remainder();
-    let mut tail = [pad; 16];
-    tail[..rest.len()].copy_from_slice(rest);
-    pair(&tail)
+    let x = if n >= 8 {
+        word(at(0)) | word(at(n - 8))
+    } else if n >= 4 {
+        let half = |i: usize| {
+            u64::from(u32::from_le_bytes(
+                text[i..i + 4].try_into().expect("four bytes"),
+            ))
+        };
+        word(half(0) | half(n - 4) << 32)
+    } else if n > 0 {
+        let four = u32::from_le_bytes([text[0], text[n / 2], text[n - 1], text[n - 1]]);
+        word(u64::from(four) * 0x1_0000_0001)
+    } else {
+        0
+    };
+    x != 0
 }
 
 /// `text` holds an ASCII digit or an `@`.
 pub fn has_digit_or_at(text: &[u8]) -> bool {
-    any_in(
-        text,
-        |x| less_mask(x ^ (ONES * u64::from(b'0')), 10) | eq_mask(x, b'@'),
-        b'a',
-    )
+    any_in(text, |x| {
+        less_mask(x ^ (ONES * u64::from(b'0')), 10) | eq_mask(x, b'@')
+    })
 }
 
 /// `text` holds a byte JSON requires escaped: a control character, `"` or `\`.
 pub fn needs_json_escape(text: &[u8]) -> bool {
-    any_in(
-        text,
-        |x| less_mask(x, 0x20) | eq_mask(x, b'"') | eq_mask(x, b'\\'),
-        b'a',
-    )
+    any_in(text, |x| {
+        less_mask(x, 0x20) | eq_mask(x, b'"') | eq_mask(x, b'\\')
+    })
 }
 
 /// The index of the first byte from `from` on that `word` flags (asked of
