@@ -33,3 +33,4 @@ mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod spool;

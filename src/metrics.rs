@@ -26,6 +26,8 @@ pub enum DropReason {
     WriteFailed,
     /// `encrypt = "payload"` could not seal the batch; never sent in the clear.
     EncryptFailed,
+    /// Outlived `[spool] max_age` undelivered.
+    Expired,
 }
 
 impl DropReason {
@@ -38,6 +40,7 @@ impl DropReason {
             DropReason::Shutdown => "shutdown",
             DropReason::WriteFailed => "write_failed",
             DropReason::EncryptFailed => "encrypt_failed",
+            DropReason::Expired => "expired",
         }
     }
 }
@@ -77,6 +80,15 @@ pub struct Metrics {
     /// Values or batch bodies that could not be encrypted (and so were not
     /// sent in the clear: the field or batch is dropped instead).
     pub encrypt_errors: IntCounter,
+    /// Bytes of spool segment files on disk, per destination.
+    pub spool_bytes: IntGaugeVec,
+    /// Events found undelivered in the spool on start, per destination.
+    pub spool_replayed: IntCounterVec,
+    /// Spool data skipped as unreadable, per destination and kind
+    /// (`record`: a record; `tail`: a torn tail or unreadable segment).
+    pub spool_corrupt: IntCounterVec,
+    /// Appends that could not be written to the spool (answered 503).
+    pub spool_write_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -188,6 +200,38 @@ impl Metrics {
                 "Fields or batch bodies that could not be encrypted and were dropped rather than sent in the clear.",
             )
             .expect("valid metric"),
+            spool_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "privgate_spool_bytes",
+                    "Bytes of a durable destination's spool files on disk.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            spool_replayed: IntCounterVec::new(
+                Opts::new(
+                    "privgate_spool_replayed_total",
+                    "Events found undelivered in the spool on start, to be delivered (again).",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            spool_corrupt: IntCounterVec::new(
+                Opts::new(
+                    "privgate_spool_corrupt_total",
+                    "Spool data skipped as unreadable: a record that fails its checksum or authentication, or a torn tail.",
+                ),
+                &["destination", "kind"],
+            )
+            .expect("valid metric"),
+            spool_write_errors: IntCounterVec::new(
+                Opts::new(
+                    "privgate_spool_write_errors_total",
+                    "Appends that could not be written to the spool; their requests were answered 503.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
             consent_decisions: IntCounterVec::new(
                 Opts::new(
                     "privgate_consent_decisions_total",
@@ -226,6 +270,10 @@ impl Metrics {
             Box::new(m.rule_applied.clone()),
             Box::new(m.pii_redacted.clone()),
             Box::new(m.encrypt_errors.clone()),
+            Box::new(m.spool_bytes.clone()),
+            Box::new(m.spool_replayed.clone()),
+            Box::new(m.spool_corrupt.clone()),
+            Box::new(m.spool_write_errors.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

@@ -11,7 +11,9 @@ mod schema;
 mod secret;
 pub mod units;
 
-pub use schema::{BatchFormat, ConsentDefault, DestinationKind, Encrypt, Protocol};
+pub use schema::{
+    BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
+};
 pub use secret::{matches_any, Secret, SecretError, SecretRef};
 
 use http::{HeaderName, HeaderValue, Uri};
@@ -42,6 +44,25 @@ pub struct Config {
     pub keyring: std::sync::Arc<crate::crypto::Keyring>,
     /// Global rules, in order, compiled.
     pub policy: crate::policy::Policy,
+    /// The spool of durable destinations.
+    pub spool: SpoolConfig,
+}
+
+/// `[spool]`, validated.
+#[derive(Clone, Debug)]
+pub struct SpoolConfig {
+    /// The directory (one subdirectory per durable destination).
+    pub dir: PathBuf,
+    /// When appends reach stable storage.
+    pub fsync: Fsync,
+    /// The group-commit window of `Fsync::Interval`.
+    pub fsync_interval: Duration,
+    /// Per destination: bytes on disk before ingest answers 503.
+    pub max_bytes: u64,
+    /// Per destination: undelivered events older than this are deleted and counted.
+    pub max_age: Duration,
+    /// Segment file size.
+    pub segment_bytes: u64,
 }
 
 /// `[server]`, validated.
@@ -91,7 +112,9 @@ pub struct DestinationConfig {
     pub name: String,
     /// How it delivers.
     pub sink: SinkConfig,
-    /// Queue bound, in events.
+    /// When a client's events count as accepted.
+    pub delivery: Delivery,
+    /// `Delivery::Memory`: queue bound, in events.
     pub queue_max_events: usize,
     /// Batching limits.
     pub batch: BatchConfig,
@@ -306,14 +329,21 @@ impl Config {
             } else {
                 ""
             };
+            let delivery = match d.delivery {
+                Delivery::Durable => format!(
+                    "durable (spool {}, up to {})",
+                    self.spool.dir.join(&d.name).display(),
+                    units::ByteSize(self.spool.max_bytes)
+                ),
+                Delivery::Memory => format!("memory (queue {} events)", d.queue_max_events),
+            };
             let _ = writeln!(
                 out,
-                "  {}: {what}{sealed}; batch {} events / {} / {}; queue {} events",
+                "  {}: {what}{sealed}; batch {} events / {} / {}; {delivery}",
                 d.name,
                 d.batch.max_events,
                 units::ByteSize(d.batch.max_bytes as u64),
                 humantime::format_duration(d.batch.max_wait),
-                d.queue_max_events
             );
         }
         let default = match self.consent.default {
@@ -616,8 +646,10 @@ impl Validator<'_> {
             .filter_map(|(i, r)| self.rule(r, &format!("rules[{i}]"), &keyring))
             .collect();
         let policy = self.policy(rules, None, &file.rules, "rules".into());
+        let spool = self.spool(&file.spool);
 
         Config {
+            spool,
             path: path.to_owned(),
             server,
             admin_listen,
@@ -1147,6 +1179,22 @@ impl Validator<'_> {
                 "the queue must hold at least one full batch",
             );
         }
+        let delivery = match &d.delivery {
+            Some(delivery) => *delivery.get_ref(),
+            None if kind == DestinationKind::Http => Delivery::Durable,
+            None => Delivery::Memory,
+        };
+        if delivery == Delivery::Durable && keyring.active_encryption().is_none() {
+            self.problem(
+                d.delivery.as_ref().map_or(d.kind.span(), |v| v.span()),
+                key("delivery"),
+                format!(
+                    "durable delivery{} keeps events on disk encrypted at rest, which needs an active encryption key",
+                    if d.delivery.is_none() { " (the default for kind = \"http\")" } else { "" }
+                ),
+                "add [keys] encryption = [{ id = \"e1\", key = \"file:keys/e1.key\" }] (make a key with `privgate keygen`), or set delivery = \"memory\" to accept losing queued events on a crash",
+            );
+        }
         let encrypt = *d.encrypt.get_ref();
         if encrypt == Encrypt::Payload && keyring.active_encryption().is_none() {
             self.problem(
@@ -1192,12 +1240,53 @@ impl Validator<'_> {
             encrypt,
             name: d.name.get_ref().clone(),
             sink,
+            delivery,
             queue_max_events: usize::try_from(queue).unwrap_or(usize::MAX),
             batch: BatchConfig {
                 max_events: max_events as usize,
                 max_bytes: d.batch.max_bytes.as_usize(),
                 max_wait: self.positive(d.batch.max_wait.0, &key("batch.max_wait")),
             },
+        }
+    }
+
+    fn spool(&mut self, s: &schema::Spool) -> SpoolConfig {
+        let dir = s.dir.get_ref();
+        if dir.is_empty() {
+            self.problem(
+                s.dir.span(),
+                "spool.dir".into(),
+                "must not be empty".into(),
+                "write e.g. dir = \"./privgate-spool\"",
+            );
+        }
+        let segment_bytes = s.segment_bytes.0;
+        if segment_bytes < 4096 {
+            self.problem(
+                0..0,
+                "spool.segment_bytes".into(),
+                "must be at least 4KiB".into(),
+                "write e.g. \"16MiB\"",
+            );
+        }
+        if s.max_bytes.0 < segment_bytes.saturating_mul(2) {
+            self.problem(
+                0..0,
+                "spool.max_bytes".into(),
+                format!(
+                    "{} is less than two segments ({} each)",
+                    s.max_bytes, s.segment_bytes
+                ),
+                "raise max_bytes or lower segment_bytes",
+            );
+        }
+        SpoolConfig {
+            dir: self.base.join(dir),
+            fsync: s.fsync,
+            fsync_interval: self.positive(s.fsync_interval.0, "spool.fsync_interval"),
+            max_bytes: s.max_bytes.0,
+            max_age: self.positive(s.max_age.0, "spool.max_age"),
+            segment_bytes,
         }
     }
 

@@ -37,6 +37,96 @@ pub struct File {
     /// Global privacy rules, applied in order to every event.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Where and how durable destinations keep events until delivered.
+    #[serde(default)]
+    pub spool: Spool,
+}
+
+/// `[spool]`: the on-disk write-ahead log of `delivery = "durable"`
+/// destinations (one directory per destination under `dir`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spool {
+    /// The directory; relative paths are relative to the config file.
+    #[serde(default = "Spool::default_dir")]
+    pub dir: Spanned<String>,
+    /// When an acknowledged event is on stable storage: `always` (fsync
+    /// before every answer; concurrent requests share one fsync),
+    /// `interval` (one fsync per `fsync_interval` for everything written
+    /// meanwhile; answers wait for it) or `never` (the OS decides; a power
+    /// loss can lose acknowledged events, a process crash cannot).
+    #[serde(default)]
+    pub fsync: Fsync,
+    /// `fsync = "interval"`: the group-commit window.
+    #[serde(default = "Spool::default_fsync_interval")]
+    pub fsync_interval: Dur,
+    /// Per destination: beyond this many bytes on disk, ingest answers 503.
+    #[serde(default = "Spool::default_max_bytes")]
+    pub max_bytes: ByteSize,
+    /// Per destination: undelivered events older than this are deleted and
+    /// counted (`privgate_events_dropped_total{reason="expired"}`).
+    #[serde(default = "Spool::default_max_age")]
+    pub max_age: Dur,
+    /// Size at which a segment file is closed and a new one started; whole
+    /// segments are deleted once delivered.
+    #[serde(default = "Spool::default_segment_bytes")]
+    pub segment_bytes: ByteSize,
+}
+
+impl Spool {
+    fn default_dir() -> Spanned<String> {
+        Spanned::new(0..0, "./privgate-spool".to_owned())
+    }
+    fn default_fsync_interval() -> Dur {
+        Dur(Duration::from_millis(10))
+    }
+    fn default_max_bytes() -> ByteSize {
+        ByteSize(1 << 30)
+    }
+    fn default_max_age() -> Dur {
+        Dur(Duration::from_secs(7 * 24 * 3600))
+    }
+    fn default_segment_bytes() -> ByteSize {
+        ByteSize(16 << 20)
+    }
+}
+
+impl Default for Spool {
+    fn default() -> Self {
+        Spool {
+            dir: Spool::default_dir(),
+            fsync: Fsync::default(),
+            fsync_interval: Spool::default_fsync_interval(),
+            max_bytes: Spool::default_max_bytes(),
+            max_age: Spool::default_max_age(),
+            segment_bytes: Spool::default_segment_bytes(),
+        }
+    }
+}
+
+/// `[spool] fsync`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    /// Before every answer (group commit).
+    Always,
+    /// Once per `fsync_interval` (group commit).
+    #[default]
+    Interval,
+    /// Never explicitly (only when a segment is closed).
+    Never,
+}
+
+/// `delivery`: when a client gets its 2xx.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// After the event is in the destination's spool on disk (default for
+    /// `http`): acknowledged events survive crashes and backend outages.
+    Durable,
+    /// After the event is in the destination's memory queue (default for
+    /// `file` and `stdout`): a crash loses what is queued.
+    Memory,
 }
 
 /// `[server]`: the listener trackers talk to.
@@ -291,7 +381,11 @@ pub struct Destination {
     /// `all` purposes (default) or `any` one of them.
     #[serde(default, rename = "match")]
     pub consent_match: crate::consent::Match,
-    /// Events waiting for this destination before ingest answers 503.
+    /// `durable` (default for `http`) or `memory` (default otherwise).
+    pub delivery: Option<Spanned<Delivery>>,
+    /// `memory` delivery: events waiting for this destination before
+    /// ingest answers 503 (durable destinations are bounded by
+    /// `[spool] max_bytes` instead).
     #[serde(default = "Destination::default_queue")]
     pub queue_max_events: Spanned<u64>,
     /// Batching limits.

@@ -9,6 +9,7 @@
 //! output, older keys stay for decryption (rotation). This module logs
 //! nothing.
 
+pub mod at_rest;
 mod jwe;
 
 pub use jwe::{decrypt as jwe_decrypt, encrypt as jwe_encrypt, kid as jwe_kid};

@@ -39,7 +39,7 @@ fn any_in(text: &[u8], word: impl Fn(u64) -> u64) -> bool {
     let at = |i: usize| u64::from_le_bytes(text[i..i + 8].try_into().expect("eight bytes"));
     let pair = |i: usize| word(at(i)) | word(at(i + 8)) != 0;
     if n >= 16 {
-        return (0..n / 16).any(|k| pair(16 * k)) || (n % 16 != 0 && pair(n - 16));
+        return (0..n / 16).any(|k| pair(16 * k)) || (!n.is_multiple_of(16) && pair(n - 16));
     }
     let x = if n >= 8 {
         word(at(0)) | word(at(n - 8))

@@ -1,0 +1,313 @@
+//! The spool against real files in a temporary directory: what is appended
+//! comes out in order, acknowledged segments go, the unacknowledged
+//! survive a restart, and damage is skipped, counted, and contained.
+
+use super::*;
+use crate::config::Fsync;
+use crate::crypto::EncryptionKey;
+use crate::metrics::Metrics;
+use std::time::Duration;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+fn keyring(ids: &[&str]) -> Arc<Keyring> {
+    let keys = ids
+        .iter()
+        .map(|id| EncryptionKey::from_text(id, KEY).unwrap())
+        .collect::<Vec<_>>();
+    let active = (!keys.is_empty()).then(|| keys.len() - 1);
+    Arc::new(Keyring::new(Vec::new(), None, keys, active))
+}
+
+fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
+    SpoolConfig {
+        dir: dir.to_owned(),
+        fsync: Fsync::Always,
+        fsync_interval: Duration::from_millis(5),
+        max_bytes: 1 << 30,
+        max_age: Duration::from_secs(3600),
+        segment_bytes,
+    }
+}
+
+struct Opened2 {
+    opened: Opened,
+    metrics: Metrics,
+}
+
+fn open_at(config: &SpoolConfig, keys: Arc<Keyring>) -> Result<Opened2, SpoolError> {
+    let metrics = Metrics::new();
+    let opened = open(config, "dest", keys, SpoolMetrics::new(&metrics, "dest"), 2)?;
+    Ok(Opened2 { opened, metrics })
+}
+
+fn event(i: usize) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"messageId":"m{i}","note":"SECRET-MARKER-{i:04}"}}"#
+    ))
+}
+
+async fn append(spool: &Spool, range: std::ops::Range<usize>) {
+    spool.append(events(range)).wait().await.expect("committed");
+}
+
+/// Reads `n` records from the feed (bounded in time).
+async fn take(o: &mut Opened, n: usize) -> Vec<(Pos, Bytes)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), o.feed.recv())
+            .await
+            .expect("records arrive in time")
+            .expect("feed open");
+        out.extend(chunk);
+    }
+    assert_eq!(out.len(), n, "no more than asked for");
+    out
+}
+
+/// Appends events `0..n`, reads them (unacknowledged) and closes the
+/// spool; the last segment's path.
+async fn written_and_closed(cfg: &SpoolConfig, n: usize) -> PathBuf {
+    let mut o = open_at(cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..n).await;
+    take(&mut o.opened, n).await;
+    o.opened.closer.finish();
+    segments(&cfg.dir).pop().unwrap()
+}
+
+/// Events `range`, as appended.
+fn events(range: std::ops::Range<usize>) -> Vec<Bytes> {
+    range.map(event).collect()
+}
+
+fn bodies(records: &[(Pos, Bytes)]) -> Vec<Bytes> {
+    records.iter().map(|(_, b)| b.clone()).collect()
+}
+
+fn ack_all(o: &Opened, records: &[(Pos, Bytes)]) {
+    let end = records.last().unwrap().0.next();
+    let t = o.acks.begin(end, records.len());
+    o.acks.done(t);
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir.join("dest"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn counter(metrics: &Metrics, name: &str) -> f64 {
+    let text = String::from_utf8(metrics.render()).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn appended_events_come_out_in_order_and_acked_segments_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    for k in 0..10 {
+        append(&o.opened.spool, k * 10..k * 10 + 10).await;
+    }
+    let records = take(&mut o.opened, 100).await;
+    assert_eq!(bodies(&records), events(0..100));
+    let files = segments(dir.path());
+    assert!(files.len() >= 2, "4 KiB segments roll: {files:?}");
+    // Nothing on disk is readable as the events were sent.
+    for f in &files {
+        let raw = fs::read(f).unwrap();
+        assert!(
+            !raw.windows(13).any(|w| w == b"SECRET-MARKER"),
+            "{f:?} holds plaintext"
+        );
+    }
+    // Acknowledge the first half out of order: nothing moves until the
+    // earlier batch is done too.
+    let (first, second) = records.split_at(50);
+    let t1 = o.opened.acks.begin(first.last().unwrap().0.next(), 50);
+    let t2 = o.opened.acks.begin(second.last().unwrap().0.next(), 50);
+    o.opened.acks.done(t2);
+    assert_eq!(
+        segments(dir.path()),
+        files,
+        "a later batch alone deletes nothing"
+    );
+    o.opened.acks.done(t1);
+    let left = segments(dir.path());
+    assert_eq!(left.len(), 1, "only the active segment stays: {left:?}");
+    assert_eq!(o.metrics.queue_depth.with_label_values(&["dest"]).get(), 0);
+    o.opened.closer.finish();
+    // Reopened: nothing to replay.
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 0.0);
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn unacknowledged_events_are_replayed_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..60).await;
+    let records = take(&mut o.opened, 60).await;
+    ack_all(&o.opened, &records[..25]);
+    o.opened.closer.finish();
+
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 35.0);
+    let replayed = take(&mut o.opened, 35).await;
+    assert_eq!(bodies(&replayed), events(25..60));
+    // New appends follow the replayed ones.
+    append(&o.opened.spool, 60..65).await;
+    let next = take(&mut o.opened, 5).await;
+    assert_eq!(bodies(&next), events(60..65));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_skipped_and_counted_and_the_rest_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let file = written_and_closed(&cfg, 10).await;
+    // A crash cut the last write short.
+    let len = fs::metadata(&file).unwrap().len();
+    let f = fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_len(len - 7).unwrap();
+    drop(f);
+
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(
+        counter(
+            &o.metrics,
+            "privgate_spool_corrupt_total{destination=\"dest\",kind=\"tail\"}"
+        ),
+        1.0
+    );
+    let replayed = take(&mut o.opened, 9).await;
+    assert_eq!(bodies(&replayed), events(0..9));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_corrupt_record_is_skipped_and_counted_and_the_rest_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let file = written_and_closed(&cfg, 10).await;
+    // Flip a byte inside the fourth record's payload.
+    let mut raw = fs::read(&file).unwrap();
+    let (_, mut at) = segment::Header::parse(&raw).unwrap();
+    for _ in 0..3 {
+        at += segment::next_frame(&raw[at..]).1;
+    }
+    raw[at + segment::FRAME_HEADER + 5] ^= 0x10;
+    fs::write(&file, raw).unwrap();
+
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let replayed = take(&mut o.opened, 9).await;
+    let want: Vec<Bytes> = (0..10).filter(|&i| i != 3).map(event).collect();
+    assert_eq!(bodies(&replayed), want);
+    assert_eq!(
+        counter(
+            &o.metrics,
+            "privgate_spool_corrupt_total{destination=\"dest\",kind=\"record\"}"
+        ),
+        1.0
+    );
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn segments_need_their_key_and_one_process_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert!(matches!(
+        open_at(&cfg, keyring(&["e1"])),
+        Err(SpoolError::Locked(_))
+    ));
+    append(&o.opened.spool, 0..3).await;
+    o.opened.closer.finish();
+    // Rotated with the old key kept: the old segment still replays.
+    let mut o = open_at(&cfg, keyring(&["e1", "e2"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 3).await), events(0..3));
+    o.opened.closer.finish();
+    // The old key removed too early: a clear refusal, naming the key.
+    let err = open_at(&cfg, keyring(&["e2"])).err().expect("refused");
+    assert!(
+        matches!(&err, SpoolError::UnknownKey { kid, .. } if kid == "e1"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn what_outlives_max_age_is_deleted_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..40).await;
+    take(&mut o.opened, 40).await;
+    let later = SystemTime::now() + Duration::from_secs(7200);
+    assert_eq!(o.opened.spool.expire(SystemTime::now()), 0);
+    assert_eq!(o.opened.spool.expire(later), 40);
+    assert!(segments(dir.path()).is_empty());
+    assert_eq!(
+        counter(
+            &o.metrics,
+            "privgate_events_dropped_total{destination=\"dest\",reason=\"expired\"}"
+        ),
+        40.0
+    );
+    // The writer starts a new segment; the reader finds it.
+    append(&o.opened.spool, 40..42).await;
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(40..42));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_full_spool_has_no_room_until_delivery_frees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 4096);
+    cfg.max_bytes = 3 * 4096;
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let mut sent = 0;
+    while o.opened.spool.has_room() {
+        append(&o.opened.spool, sent..sent + 10).await;
+        sent += 10;
+        assert!(sent < 1000, "the bound is reached");
+    }
+    let records = take(&mut o.opened, sent).await;
+    ack_all(&o.opened, &records);
+    assert!(o.opened.spool.has_room());
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn every_fsync_policy_commits_and_a_closed_spool_refuses() {
+    for fsync in [Fsync::Always, Fsync::Interval, Fsync::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), 1 << 20);
+        cfg.fsync = fsync;
+        let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+        // Concurrent appends share commits.
+        let commits: Vec<Commit> = (0..20)
+            .map(|k| o.opened.spool.append(events(k * 5..k * 5 + 5)))
+            .collect();
+        for c in commits {
+            c.wait().await.unwrap();
+        }
+        assert_eq!(bodies(&take(&mut o.opened, 100).await), events(0..100));
+        let spool = o.opened.spool.clone();
+        o.opened.closer.finish();
+        assert!(matches!(
+            spool.append(vec![event(0)]).wait().await,
+            Err(SpoolError::Closed)
+        ));
+    }
+}
