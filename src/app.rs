@@ -4,7 +4,8 @@
 //! Shutdown order: readiness goes false (load balancers stop sending), the
 //! listeners stop accepting and in-flight requests finish, then every
 //! destination's queue is closed and flushed; whatever is still undelivered
-//! when the deadline passes is counted and logged.
+//! when the deadline passes is counted and logged (lost from a memory
+//! queue, kept on disk by a spool).
 
 use crate::admin::Admin;
 use crate::config::Config;
@@ -34,9 +35,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A destination could not be opened (e.g. its file).
-    #[error("cannot open destination: {0}")]
-    Destination(std::io::Error),
+    /// A destination could not be opened (its file, or its spool).
+    #[error("cannot open {0}")]
+    Destination(forward::StartError),
     /// The opt-out registry could not be read.
     #[error("cannot read the opt-out registry: {0}")]
     OptOutRegistry(std::io::Error),
@@ -45,8 +46,11 @@ pub enum StartError {
 /// What a shutdown left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Events that were accepted but not delivered before the deadline.
+    /// Events that were accepted into memory queues but not delivered
+    /// before the deadline (lost, and counted as dropped).
     pub undelivered: usize,
+    /// Events left in durable spools, delivered after the next start.
+    pub spooled: u64,
 }
 
 /// A running privgate.
@@ -177,17 +181,22 @@ impl Running {
             ingest_task.abort();
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let undelivered = self.forwarder.shutdown(left).await;
+        let forward::Undelivered { lost, spooled } = self.forwarder.shutdown(left).await;
         self.stop_admin.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(1), self.admin_task).await;
-        if undelivered > 0 {
-            tracing::warn!(
-                events = undelivered,
-                "shutdown finished with undelivered events"
+        if lost > 0 {
+            tracing::warn!(events = lost, "shutdown finished with undelivered events");
+        } else if spooled > 0 {
+            tracing::info!(
+                events = spooled,
+                "shutdown complete; undelivered events stay in the spool"
             );
         } else {
             tracing::info!("shutdown complete; every accepted event was delivered");
         }
-        ShutdownReport { undelivered }
+        ShutdownReport {
+            undelivered: lost,
+            spooled,
+        }
     }
 }

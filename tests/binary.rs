@@ -93,7 +93,7 @@ fn check_points_at_file_line_column_and_key_and_exits_2() {
 fn check_resolves_secrets_without_printing_them() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "token", "TOPSECRET\n");
-    let base = "[[sources]]\nname = \"w\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\n[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
+    let base = "[[sources]]\nname = \"w\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\n[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ndelivery = \"memory\"\n";
     let ok = write(
         dir.path(),
         "ok.toml",

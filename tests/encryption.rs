@@ -170,7 +170,7 @@ fn decrypt_refuses_a_literal_key() {
 #[test]
 fn payload_encryption_without_a_key_is_a_config_error() {
     let config = segment_config(
-        "[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\nencrypt = \"payload\"\n",
+        "[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ndelivery = \"memory\"\nencrypt = \"payload\"\n",
     );
     let err =
         privgate::config::Config::from_str(&config, std::path::Path::new("t.toml")).unwrap_err();

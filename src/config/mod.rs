@@ -1548,6 +1548,7 @@ headers = { Authorization = "Bearer abc" }
                 "server.listen",
                 "destinations[0].url",
                 "destinations[0].headers.Authorization",
+                "destinations[0].delivery",
                 "sources[0].write_keys",
                 "sources[0].cors_origins",
                 "sources[0].destinations"
@@ -1556,6 +1557,61 @@ headers = { Authorization = "Bearer abc" }
         assert_eq!(err.problems[0].line, Some(3));
         // The literal credential is never echoed back.
         assert!(!err.to_string().contains("Bearer abc"));
+    }
+
+    #[test]
+    fn http_destinations_are_durable_by_default_and_need_a_key_for_it() {
+        let http =
+            "[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
+        let err = load(&format!("{MINIMAL}{http}")).unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!(
+            (p.key.as_str(), p.line),
+            ("destinations[1].delivery", Some(11))
+        );
+        assert!(
+            p.message.contains("the default for kind = \"http\""),
+            "{}",
+            p.message
+        );
+        assert!(p.hint.as_deref().unwrap().contains("privgate keygen"));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), crate::crypto::generate_key().as_str()).unwrap();
+        let key = format!(
+            "[keys]\nencryption = [{{ id = \"e1\", key = \"file:{}/k\" }}]\n",
+            dir.path().display()
+        );
+        let spool = "[spool]\ndir = \"spool-here\"\nfsync = \"always\"\nmax_bytes = \"64MiB\"\nmax_age = \"1h\"\n";
+        let config =
+            load(&format!("{MINIMAL}{http}{key}{spool}")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.destinations[0].delivery, Delivery::Memory, "stdout");
+        assert_eq!(config.destinations[1].delivery, Delivery::Durable, "http");
+        assert_eq!(config.spool.dir, Path::new("spool-here"));
+        assert_eq!(config.spool.fsync, Fsync::Always);
+        assert_eq!(config.spool.max_bytes, 64 << 20);
+        assert_eq!(config.spool.max_age, Duration::from_secs(3600));
+        assert!(
+            config
+                .summary()
+                .contains("durable (spool spool-here/b, up to 64MiB)"),
+            "{}",
+            config.summary()
+        );
+
+        let memory = format!("{MINIMAL}{http}delivery = \"memory\"\n");
+        assert_eq!(
+            load(&memory).unwrap().destinations[1].delivery,
+            Delivery::Memory
+        );
+
+        let tiny =
+            format!("{MINIMAL}{http}{key}[spool]\nmax_bytes = \"1MiB\"\nfsync = \"sometimes\"\n");
+        let err = load(&tiny).unwrap_err();
+        assert!(err.to_string().contains("fsync"), "{err}");
+        let tiny = format!("{MINIMAL}{http}{key}[spool]\nmax_bytes = \"1MiB\"\n");
+        let err = load(&tiny).unwrap_err();
+        assert_eq!(err.problems[0].key, "spool.max_bytes");
     }
 
     #[test]

@@ -81,6 +81,11 @@ impl HttpSink {
         self.format
     }
 
+    /// Pause between rounds of retries of a batch kept in a spool.
+    pub fn pause(&self) -> Duration {
+        self.retry.max_backoff
+    }
+
     /// Batches in flight at once.
     pub fn concurrency(&self) -> usize {
         self.concurrency

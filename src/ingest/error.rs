@@ -50,6 +50,9 @@ pub enum IngestError {
     /// A destination's queue is full; the client should retry.
     #[error("temporarily unable to accept events; retry later")]
     Backpressure,
+    /// A durable destination's spool could not store the events.
+    #[error("events could not be stored; retry later")]
+    StorageUnavailable,
     /// The upstream of a relayed request failed.
     #[error("upstream unavailable")]
     BadGateway,
@@ -71,7 +74,7 @@ impl IngestError {
             BadGzip | InvalidJson(_) | InvalidShape(_) | BodyRead => StatusCode::BAD_REQUEST,
             OriginNotAllowed => StatusCode::FORBIDDEN,
             Timeout => StatusCode::REQUEST_TIMEOUT,
-            Backpressure => StatusCode::SERVICE_UNAVAILABLE,
+            Backpressure | StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             BadGateway => StatusCode::BAD_GATEWAY,
             GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -95,6 +98,7 @@ impl IngestError {
             Timeout => "timeout",
             BodyRead => "body_read_failed",
             Backpressure => "backpressure",
+            StorageUnavailable => "storage_unavailable",
             BadGateway => "bad_gateway",
             GatewayTimeout => "gateway_timeout",
         }
@@ -124,7 +128,7 @@ impl IngestError {
             IngestError::MethodNotAllowed(allow) => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-            IngestError::Backpressure => {
+            IngestError::Backpressure | IngestError::StorageUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -21,9 +21,10 @@ pub mod server;
 
 use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
 use crate::event::{Event, Marks, RequestMeta};
-use crate::forward::Queues;
+use crate::forward::{Accepted, Queues};
 use crate::metrics::{DropReason, Metrics};
 use crate::pipeline::{Pipeline, Verdict};
+use crate::spool::Commit;
 use base64::Engine;
 use bytes::Bytes;
 use cors::Cors;
@@ -262,20 +263,30 @@ impl Ingest {
                 .get("sec-gpc")
                 .is_some_and(|v| v.as_bytes() == b"1"),
         });
-        self.dispatch(index, decoded.events, meta)?;
+        // Counted once accepted: events refused with 503 are the client's to retry.
+        let accepted = decoded.events.len() as u64;
+        let commits = self.dispatch(index, decoded.events, meta)?;
+        // Durable destinations: the answer waits until the events are in
+        // their spools.
+        for commit in commits {
+            if commit.wait().await.is_err() {
+                return Err(IngestError::StorageUnavailable);
+            }
+        }
+        self.sources[index].received.inc_by(accepted);
         Ok(json_response(StatusCode::OK, r#"{"success":true}"#))
     }
 
     /// Runs each event through the pipeline and hands what each destination
-    /// keeps to its queue, for all destinations or none.
+    /// keeps to its queue or spool, for all destinations or none; the
+    /// spool commits to wait for.
     fn dispatch(
         &self,
         index: usize,
         events: Vec<(Bytes, Marks)>,
         meta: Arc<RequestMeta>,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Vec<Commit>, IngestError> {
         let src = &self.sources[index];
-        let accepted = events.len() as u64;
         let mut routed: Vec<Vec<Bytes>> = src
             .destinations
             .iter()
@@ -307,16 +318,17 @@ impl Ingest {
             .queues
             .reserve(&wanted)
             .map_err(|_| IngestError::Backpressure)?;
+        let mut commits = Vec::new();
         for (&dest, events) in src.destinations.iter().zip(routed) {
             if !events.is_empty() {
-                reservation
-                    .send(dest, events)
-                    .map_err(|_| IngestError::Backpressure)?;
+                match reservation.send(dest, events) {
+                    Ok(Accepted::Queued) => {}
+                    Ok(Accepted::Committing(commit)) => commits.push(commit),
+                    Err(_) => return Err(IngestError::Backpressure),
+                }
             }
         }
-        // Counted once accepted: events refused with 503 are the client's to retry.
-        src.received.inc_by(accepted);
-        Ok(())
+        Ok(commits)
     }
 
     fn dropped(&self, destination: &str, reason: &'static str) {

@@ -213,8 +213,14 @@ cors_origins = ["http://shop.test"]
     )
 }
 
-/// An http destination table pointing at `upstream`.
+/// An http destination table pointing at `upstream`; memory delivery
+/// unless `extra` sets `delivery`.
 pub fn http_destination(name: &str, upstream: &Upstream, extra: &str) -> String {
+    let delivery = if extra.contains("delivery") {
+        ""
+    } else {
+        "delivery = \"memory\""
+    };
     format!(
         r#"
 [[destinations]]
@@ -222,6 +228,7 @@ name = "{name}"
 kind = "http"
 url = "{}"
 retry = {{ max_retries = 5, initial_backoff = "20ms", max_backoff = "200ms" }}
+{delivery}
 {extra}
 "#,
         upstream.url("/v1/batch")

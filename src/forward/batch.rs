@@ -1,0 +1,236 @@
+//! Cutting batches from one destination's feed (by count, size and age)
+//! and dispatching them to its sink, at most `concurrency` at once.
+//!
+//! From a memory queue, a batch that cannot be delivered is dropped and
+//! counted. From a spool, it is kept: a batch is acknowledged to the spool
+//! only once the backend took it (or rejected it for good, counted), and
+//! until then it is retried, so the spool fills and ingest answers 503
+//! rather than lose it. Nothing here looks inside an event.
+
+use super::queue::Depth;
+use super::{DestMetrics, Sink};
+use crate::config::{BatchConfig, BatchFormat};
+use crate::metrics::DropReason;
+use crate::spool::{Acks, Pos};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Where a destination's events come from.
+pub(super) enum Feed {
+    /// Its memory queue.
+    Memory {
+        rx: mpsc::UnboundedReceiver<Vec<Bytes>>,
+        depth: Arc<Depth>,
+    },
+    /// Its spool's reader, with the way to acknowledge what was delivered.
+    Spool {
+        rx: mpsc::Receiver<Vec<(Pos, Bytes)>>,
+        acks: Arc<Acks>,
+    },
+}
+
+/// Events of one batch, encoded as the body they will be sent as.
+pub(super) struct Batch {
+    body: BytesMut,
+    events: usize,
+    format: BatchFormat,
+    /// From a spool: the position after the last event.
+    end: Option<Pos>,
+}
+
+impl Batch {
+    fn new(format: BatchFormat) -> Batch {
+        Batch {
+            body: BytesMut::new(),
+            events: 0,
+            format,
+            end: None,
+        }
+    }
+
+    /// Bytes the body would have with `event` added.
+    fn size_with(&self, event: &Bytes) -> usize {
+        // `{"batch":[` + `]}` framing, one separator per event.
+        self.body.len() + event.len() + 1 + if self.events == 0 { 12 } else { 0 }
+    }
+
+    fn push(&mut self, event: &Bytes, pos: Option<Pos>) {
+        match self.format {
+            BatchFormat::Segment => {
+                self.body.put_slice(if self.events == 0 {
+                    b"{\"batch\":["
+                } else {
+                    b","
+                });
+                self.body.put_slice(event);
+            }
+            BatchFormat::Ndjson => {
+                self.body.put_slice(event);
+                self.body.put_u8(b'\n');
+            }
+        }
+        self.events += 1;
+        self.end = pos.map(Pos::next);
+    }
+
+    /// The finished body.
+    fn finish(mut self) -> (Bytes, usize) {
+        if self.format == BatchFormat::Segment && self.events > 0 {
+            self.body.put_slice(b"]}");
+        }
+        (self.body.freeze(), self.events)
+    }
+}
+
+/// Cuts batches from one destination's feed and dispatches them.
+pub(super) struct Batcher {
+    pub(super) config: BatchConfig,
+    pub(super) format: BatchFormat,
+    pub(super) concurrency: Arc<Semaphore>,
+    pub(super) sink: Arc<Sink>,
+    pub(super) metrics: DestMetrics,
+}
+
+/// How a dispatched batch is settled.
+#[derive(Clone)]
+enum Settle {
+    /// Memory: release its room in the queue; undeliverable is dropped.
+    Release(Arc<Depth>),
+    /// Spool: acknowledge it once done; undeliverable is kept and retried.
+    Ack(Arc<Acks>),
+}
+
+impl Batcher {
+    pub(super) async fn run(self, feed: Feed, mut close: watch::Receiver<bool>) {
+        let (mut memory, mut spool, settle) = match feed {
+            Feed::Memory { rx, depth } => (Some(rx), None, Settle::Release(depth)),
+            Feed::Spool { rx, acks } => (None, Some(rx), Settle::Ack(acks)),
+        };
+        let mut batch = Batch::new(self.format);
+        // One timer, re-armed when a batch starts: no timer per event.
+        let linger = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(linger);
+        let mut armed = false;
+        let mut inflight = JoinSet::new();
+        loop {
+            let events: Vec<(Option<Pos>, Bytes)> = tokio::select! {
+                biased;
+                msg = recv_memory(&mut memory) => match msg {
+                    Some(events) => events.into_iter().map(|e| (None, e)).collect(),
+                    None => break,
+                },
+                msg = recv_spool(&mut spool) => match msg {
+                    Some(events) => events.into_iter().map(|(p, e)| (Some(p), e)).collect(),
+                    None => break,
+                },
+                () = &mut linger, if armed => {
+                    armed = false;
+                    let full = std::mem::replace(&mut batch, Batch::new(self.format));
+                    self.dispatch(full, &settle, &mut inflight).await;
+                    continue;
+                }
+                changed = close.changed(), if !*close.borrow() => {
+                    // Stop taking new events; what is already queued drains
+                    // below. (A spool's reader stops by itself once closed.)
+                    if changed.is_err() || *close.borrow() {
+                        if let Some(rx) = memory.as_mut() {
+                            rx.close();
+                        }
+                    }
+                    continue;
+                }
+            };
+            for (pos, event) in &events {
+                if batch.events > 0 && batch.size_with(event) > self.config.max_bytes {
+                    let full = std::mem::replace(&mut batch, Batch::new(self.format));
+                    self.dispatch(full, &settle, &mut inflight).await;
+                    armed = false;
+                }
+                if batch.events == 0 {
+                    linger.as_mut().reset(Instant::now() + self.config.max_wait);
+                    armed = true;
+                }
+                batch.push(event, *pos);
+                if batch.events >= self.config.max_events {
+                    let full = std::mem::replace(&mut batch, Batch::new(self.format));
+                    self.dispatch(full, &settle, &mut inflight).await;
+                    armed = false;
+                }
+            }
+            // Reap finished deliveries so the set does not grow.
+            while inflight.try_join_next().is_some() {}
+        }
+        self.dispatch(batch, &settle, &mut inflight).await;
+        while inflight.join_next().await.is_some() {}
+    }
+
+    async fn dispatch(&self, batch: Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
+        if batch.events == 0 {
+            return;
+        }
+        // Waiting here holds the batcher back while the backend is slow; the
+        // queue bound then pushes back on ingest.
+        let permit = self
+            .concurrency
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        let ticket = match (settle, batch.end) {
+            (Settle::Ack(acks), Some(end)) => Some(acks.begin(end, batch.events)),
+            _ => None,
+        };
+        let sink = self.sink.clone();
+        let metrics = self.metrics.clone();
+        let settle = settle.clone();
+        inflight.spawn(async move {
+            let (body, events) = batch.finish();
+            metrics.batch_size.observe(events as f64);
+            loop {
+                match sink.deliver(body.clone()).await {
+                    Ok(()) => metrics.forwarded.inc_by(events as u64),
+                    // Kept in the spool: try again after a pause.
+                    Err(DropReason::RetriesExhausted) if matches!(settle, Settle::Ack(_)) => {
+                        tracing::warn!(destination = %metrics.name, events, "batch not delivered yet; it stays in the spool and is retried");
+                        tokio::time::sleep(sink.pause()).await;
+                        continue;
+                    }
+                    Err(reason) => {
+                        metrics.dropped(reason, events);
+                        tracing::warn!(destination = %metrics.name, events, reason = reason.as_str(), "batch not delivered");
+                    }
+                }
+                break;
+            }
+            match (settle, ticket) {
+                (Settle::Release(depth), _) => depth.release(events),
+                (Settle::Ack(acks), Some(ticket)) => {
+                    // Acknowledging may delete segment files.
+                    let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;
+                }
+                (Settle::Ack(_), None) => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn recv_memory(rx: &mut Option<mpsc::UnboundedReceiver<Vec<Bytes>>>) -> Option<Vec<Bytes>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_spool(
+    rx: &mut Option<mpsc::Receiver<Vec<(Pos, Bytes)>>>,
+) -> Option<Vec<(Pos, Bytes)>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,205 @@
+//! The ingest side of delivery: for each destination, where accepted
+//! events go (a bounded memory queue, or the durable spool) and the room
+//! check that turns a full destination into a 503 before anything of a
+//! request is accepted.
+//!
+//! A memory queue's bound counts events from the moment ingest reserves
+//! room until the batch holding them is delivered or given up, so the
+//! depth gauge and the bound cover in-flight retries too. A spool is
+//! bounded by its bytes on disk.
+
+use crate::spool::{Commit, Spool};
+use bytes::Bytes;
+use prometheus::{IntCounter, IntGauge};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The sending side of every destination's queue; cheap to share.
+#[derive(Clone)]
+pub struct Queues {
+    pub(super) queues: Arc<[Queue]>,
+}
+
+pub(super) struct Queue {
+    pub(super) name: Arc<str>,
+    pub(super) intake: Intake,
+    pub(super) backpressure: IntCounter,
+}
+
+/// Where a destination's accepted events go.
+pub(super) enum Intake {
+    /// `delivery = "memory"`.
+    Memory {
+        tx: mpsc::UnboundedSender<Vec<Bytes>>,
+        depth: Arc<Depth>,
+    },
+    /// `delivery = "durable"`.
+    Durable(Spool),
+}
+
+impl Intake {
+    fn has_room(&self, n: usize) -> bool {
+        match self {
+            Intake::Memory { tx, depth } => !tx.is_closed() && depth.get() + n <= depth.max,
+            Intake::Durable(spool) => spool.has_room(),
+        }
+    }
+}
+
+/// Events queued or in flight for one memory destination, against its bound.
+pub(super) struct Depth {
+    current: AtomicUsize,
+    max: usize,
+    gauge: IntGauge,
+}
+
+impl Depth {
+    pub(super) fn new(max: usize, gauge: IntGauge) -> Depth {
+        Depth {
+            current: AtomicUsize::new(0),
+            max,
+            gauge,
+        }
+    }
+
+    fn try_add(&self, n: usize) -> bool {
+        let mut current = self.current.load(Ordering::Relaxed);
+        loop {
+            if current + n > self.max {
+                return false;
+            }
+            match self.current.compare_exchange_weak(
+                current,
+                current + n,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.gauge.add(n as i64);
+                    return true;
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    pub(super) fn release(&self, n: usize) {
+        self.current.fetch_sub(n, Ordering::AcqRel);
+        self.gauge.sub(n as i64);
+    }
+
+    pub(super) fn get(&self) -> usize {
+        self.current.load(Ordering::Acquire)
+    }
+}
+
+/// Room reserved in some destinations' queues; released if not used.
+pub struct Reservation<'a> {
+    queues: &'a Queues,
+    taken: Vec<(usize, usize)>,
+}
+
+/// A destination's queue is full (or closed for shutdown).
+#[derive(Debug, thiserror::Error)]
+#[error("destination `{destination}` cannot take more events now")]
+pub struct QueueFull {
+    /// Which destination.
+    pub destination: Arc<str>,
+}
+
+/// Events handed to a destination.
+pub enum Accepted {
+    /// In its memory queue.
+    Queued,
+    /// On their way into its spool: accepted once this resolves.
+    Committing(Commit),
+}
+
+impl Queues {
+    /// Reserves room for `counts[i]` events in destination `i`, for every
+    /// pair at once or not at all.
+    pub fn reserve(&self, wanted: &[(usize, usize)]) -> Result<Reservation<'_>, QueueFull> {
+        let mut reservation = Reservation {
+            queues: self,
+            taken: Vec::with_capacity(wanted.len()),
+        };
+        for &(dest, n) in wanted {
+            if n == 0 {
+                continue;
+            }
+            let queue = &self.queues[dest];
+            let room = match &queue.intake {
+                Intake::Memory { tx, depth } => !tx.is_closed() && depth.try_add(n),
+                Intake::Durable(spool) => spool.has_room(),
+            };
+            if !room {
+                queue.backpressure.inc();
+                return Err(QueueFull {
+                    destination: queue.name.clone(),
+                });
+            }
+            reservation.taken.push((dest, n));
+        }
+        Ok(reservation)
+    }
+
+    /// Whether destination `dest` could take one more event now. A cheap
+    /// check before a body is read and parsed; [`Queues::reserve`] decides.
+    pub fn has_room(&self, dest: usize) -> bool {
+        let queue = &self.queues[dest];
+        let room = queue.intake.has_room(1);
+        if !room {
+            queue.backpressure.inc();
+        }
+        room
+    }
+
+    /// Number of destinations.
+    pub fn len(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Whether there are no destinations.
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+}
+
+impl Reservation<'_> {
+    /// Hands `events` to destination `dest`, using room reserved for it.
+    /// Fails only when a memory destination is shutting down (a closed
+    /// spool fails its [`Commit`] instead).
+    pub fn send(&mut self, dest: usize, events: Vec<Bytes>) -> Result<Accepted, QueueFull> {
+        let queue = &self.queues.queues[dest];
+        let n = events.len();
+        let slot = self
+            .taken
+            .iter()
+            .position(|&(d, m)| d == dest && m == n)
+            .expect("send matches a reservation");
+        self.taken.swap_remove(slot);
+        match &queue.intake {
+            Intake::Memory { tx, depth } => {
+                if tx.send(events).is_err() {
+                    depth.release(n);
+                    return Err(QueueFull {
+                        destination: queue.name.clone(),
+                    });
+                }
+                Ok(Accepted::Queued)
+            }
+            Intake::Durable(spool) => Ok(Accepted::Committing(spool.append(events))),
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        for &(dest, n) in &self.taken {
+            if let Intake::Memory { depth, .. } = &self.queues.queues[dest].intake {
+                depth.release(n);
+            }
+        }
+    }
+}
