@@ -5,13 +5,8 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_privgate");
 
 fn privgate(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().expect("binary runs")
@@ -49,12 +44,6 @@ fn check_accepts_the_shipped_config_and_summarizes_it() {
     assert!(stdout.contains("web [segment]"), "{stdout}");
     assert!(stdout.contains("local-file: file"), "{stdout}");
     assert!(stdout.contains("consent: default deny"), "{stdout}");
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
 
 #[test]
@@ -123,48 +112,6 @@ fn check_resolves_secrets_without_printing_them() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("`PRIVGATE_TEST_SURELY_UNSET_VAR` is not set"));
-}
-
-/// A running binary and the addresses it logged.
-struct Proc {
-    child: Child,
-    ingest: SocketAddr,
-    admin: SocketAddr,
-}
-
-fn spawn(config: &str) -> Proc {
-    spawn_with_stdout(config, Stdio::null())
-}
-
-fn spawn_with_stdout(config: &str, stdout: Stdio) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", config])
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("privgate listening") {
-                let field = |name: &str| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix(name))
-                        .and_then(|a| a.parse::<SocketAddr>().ok())
-                };
-                let _ = tx.send((field("ingest="), field("admin=")));
-            }
-        }
-    });
-    let (ingest, admin) = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("privgate logs its addresses");
-    Proc {
-        child,
-        ingest: ingest.unwrap(),
-        admin: admin.unwrap(),
-    }
 }
 
 fn signal(child: &Child, sig: &str) {

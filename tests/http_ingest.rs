@@ -9,16 +9,7 @@ mod common;
 use base64::Engine;
 use bytes::Bytes;
 use common::*;
-use flate2::{write::GzEncoder, Compression};
-use std::io::Write;
-use std::net::SocketAddr;
 use std::time::Duration;
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
 
 async fn start_with(
     upstream: &Upstream,
@@ -36,30 +27,6 @@ async fn start_with(
         &format!("cors_origins = [\"http://shop.test\"]\n{source_extra}"),
     );
     start_privgate(&config).await
-}
-
-/// A good event still goes through end to end.
-async fn still_serving(addr: SocketAddr, upstream: &Upstream, id: &str) {
-    assert_eq!(post(addr, "/v1/t", track(id)).await.status, 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !upstream.delivered_ids().iter().any(|d| d == id) {
-        assert!(std::time::Instant::now() < deadline, "{id} delivered");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn assert_error(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(
-        answer.status,
-        status,
-        "{:?}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    assert_eq!(answer.headers["content-type"], "application/json");
-    let body = answer.json();
-    assert_eq!(body["success"], false);
-    assert_eq!(body["error"], code);
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
 
 #[tokio::test]

@@ -3,6 +3,10 @@
 //! loopback ports, and a small HTTP client. Everything binds 127.0.0.1:0.
 #![allow(dead_code)]
 
+mod process;
+#[allow(unused_imports)] // Only the tests that start the binary use it.
+pub use process::*;
+
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -164,6 +168,19 @@ impl Upstream {
             .collect()
     }
 
+    /// Whether a request answered 2xx carried an event with this messageId.
+    /// Looks at the bytes, so a body that is deliberately odd JSON (one a
+    /// test sent to see it refused or passed on) cannot hide it.
+    pub fn saw_message_id(&self, id: &str) -> bool {
+        let needle = format!("\"messageId\":\"{id}\"");
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let state = self.state.lock().unwrap();
+        state
+            .received
+            .iter()
+            .any(|r| (200..300).contains(&r.status) && finder.find(&r.body).is_some())
+    }
+
     /// Waits until `n` events were delivered (or panics after `timeout`).
     pub async fn wait_for_delivered(&self, n: usize, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
@@ -257,6 +274,20 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Answer {
+    try_send(method, addr, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Like [`send`], but a request that fails or takes over 10 s is an `Err`
+/// describing it (for tests that report rather than stop at the first one).
+pub async fn try_send(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Result<Answer, String> {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder()
@@ -265,20 +296,24 @@ pub async fn send(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.request(req.body(Full::new(body.into())).unwrap()),
-    )
-    .await
-    .expect("answer within 10s")
-    .expect("request succeeds");
+    let request = req
+        .body(Full::new(body.into()))
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .map_err(|_| "no answer within 10s".to_owned())?
+        .map_err(|e| format!("request failed: {e:?}"))?;
     let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    Answer {
+    let body = tokio::time::timeout(Duration::from_secs(10), body.collect())
+        .await
+        .map_err(|_| "no complete body within 10s".to_owned())?
+        .map_err(|e| format!("body failed: {e}"))?
+        .to_bytes();
+    Ok(Answer {
         status: parts.status.as_u16(),
         headers: parts.headers,
         body,
-    }
+    })
 }
 
 /// `Authorization` for write key `test-key`.
@@ -336,5 +371,58 @@ pub async fn wait_for_metric(admin: SocketAddr, series: &str, value: f64) {
             "{series} is {now:?}, expected {value}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// gzip of `data`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// What is wrong with `answer` as the error `code` with `status`: privgate's
+/// JSON error shape, `{"success":false,"error":code,"message":...}`.
+pub fn error_mismatch(answer: &Answer, status: u16, code: &str) -> Option<String> {
+    let shown = || String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)]).into_owned();
+    if answer.status != status {
+        return Some(format!(
+            "status {} (want {status}), body {:?}",
+            answer.status,
+            shown()
+        ));
+    }
+    if answer.headers.get("content-type").map(|v| v.as_bytes()) != Some(b"application/json") {
+        return Some(format!(
+            "content-type {:?}, body {:?}",
+            answer.headers.get("content-type"),
+            shown()
+        ));
+    }
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&answer.body) else {
+        return Some(format!("body is not JSON: {:?}", shown()));
+    };
+    let message_ok = body["message"].as_str().is_some_and(|m| !m.is_empty());
+    if body["success"] != false || body["error"] != code || !message_ok {
+        return Some(format!("error body {body} (want error {code:?})"));
+    }
+    None
+}
+
+/// Asserts `answer` is the error `code` with `status` (see [`error_mismatch`]).
+pub fn assert_error(answer: &Answer, status: u16, code: &str) {
+    if let Some(wrong) = error_mismatch(answer, status, code) {
+        panic!("{wrong}");
+    }
+}
+
+/// A good event sent by a new client still goes through end to end.
+pub async fn still_serving(addr: SocketAddr, upstream: &Upstream, id: &str) {
+    assert_eq!(post(addr, "/v1/t", track(id)).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !upstream.saw_message_id(id) {
+        assert!(Instant::now() < deadline, "{id} not delivered within 5s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
