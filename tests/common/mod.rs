@@ -65,6 +65,8 @@ impl Received {
 #[derive(Default)]
 struct UpstreamState {
     script: VecDeque<Reply>,
+    /// While set, every request gets this (the script waits).
+    failing: Option<Reply>,
     received: Vec<Received>,
 }
 
@@ -81,11 +83,19 @@ impl Upstream {
     }
 
     pub async fn with_script(script: Vec<Reply>) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Upstream::serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), script)
+    }
+
+    /// An upstream on `addr`, e.g. one that was down (see [`free_port`]).
+    pub async fn start_on(addr: SocketAddr) -> Upstream {
+        Upstream::serve(TcpListener::bind(addr).await.unwrap(), Vec::new())
+    }
+
+    fn serve(listener: TcpListener, script: Vec<Reply>) -> Upstream {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(UpstreamState {
             script: script.into(),
-            received: Vec::new(),
+            ..UpstreamState::default()
         }));
         let upstream = Upstream { addr, state };
         let serving = upstream.clone();
@@ -119,7 +129,10 @@ impl Upstream {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let reply = self.state.lock().unwrap().script.pop_front();
+        let reply = {
+            let mut state = self.state.lock().unwrap();
+            state.failing.clone().or_else(|| state.script.pop_front())
+        };
         let (status, retry_after) = match reply {
             None | Some(Reply::Status(200)) => (200, None),
             Some(Reply::Status(s)) => (s, None),
@@ -152,6 +165,16 @@ impl Upstream {
                 .insert("retry-after", secs.to_string().parse().unwrap());
         }
         Ok(response)
+    }
+
+    /// Answers every request with `reply` until [`Upstream::heal`].
+    pub fn fail_with(&self, reply: Reply) {
+        self.state.lock().unwrap().failing = Some(reply);
+    }
+
+    /// Back to the script, then 200.
+    pub fn heal(&self) {
+        self.state.lock().unwrap().failing = None;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -201,6 +224,15 @@ impl Upstream {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+}
+
+/// A loopback address nothing listens on (bound, then released): an
+/// upstream that is down until [`Upstream::start_on`] it.
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// Starts privgate in-process from config text (listen/admin may be :0).

@@ -1,0 +1,368 @@
+//! Fault suite: the real `privgate` binary with a durable destination,
+//! under backend faults, crashes and spool damage, with clients sending
+//! throughout. Every event privgate acknowledged must reach the upstream
+//! (checked by messageId); delivery is at least once, so duplicates are
+//! allowed and counted. Each scenario prints one line for the issue note:
+//! `fault <scenario>: sent=.. acknowledged=.. delivered=.. duplicated=.. lost=..`.
+//! Everything is on 127.0.0.1 and bounded in time.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A config file for one durable destination at `upstream`, with its key
+/// and spool in a temporary directory (which outlives restarts).
+struct Setup {
+    dir: tempfile::TempDir,
+    config: String,
+}
+
+fn setup(upstream: SocketAddr, spool: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    write(dir.path(), "e1.key", &privgate::crypto::generate_key());
+    let text = segment_config(&format!(
+        r#"
+[[destinations]]
+name = "backend"
+kind = "http"
+url = "http://{upstream}/v1/batch"
+connect_timeout = "200ms"
+request_timeout = "300ms"
+retry = {{ max_retries = 2, initial_backoff = "20ms", max_backoff = "100ms" }}
+batch = {{ max_events = 50, max_wait = "20ms" }}
+[keys]
+encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
+[spool]
+dir = "{d}/spool"
+{spool}
+"#
+    ));
+    let config = write(dir.path(), "proxy.toml", &text);
+    Setup { dir, config }
+}
+
+impl Setup {
+    fn segments(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("spool/backend"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// What clients sent and privgate answered.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    acked: Vec<String>,
+    /// Answered 503 (with `Retry-After`, checked): the client keeps them.
+    refused: usize,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.acked.extend(other.acked);
+        self.refused += other.refused;
+    }
+}
+
+/// Four clients send until `until`, alternating single events and batches
+/// of ten; ids start with `prefix`.
+async fn load(addr: SocketAddr, prefix: &str, until: Instant) -> Tally {
+    let clients = (0..4).map(|c| {
+        let prefix = format!("{prefix}-c{c}");
+        tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut n = 0;
+            while Instant::now() < until {
+                let size = if n % 2 == 0 { 1 } else { 10 };
+                let ids: Vec<String> = (n..n + size).map(|i| format!("{prefix}-{i}")).collect();
+                n += size;
+                let body = if size == 1 {
+                    track(&ids[0])
+                } else {
+                    let events: Vec<String> = ids.iter().map(|id| track(id)).collect();
+                    format!(r#"{{"batch":[{}]}}"#, events.join(","))
+                };
+                let path = if size == 1 { "/v1/track" } else { "/v1/batch" };
+                tally.sent += size;
+                let headers = [AUTH, ("content-type", "application/json")];
+                match try_send("POST", addr, path, &headers, Bytes::from(body)).await {
+                    Ok(a) if a.status == 200 => tally.acked.extend(ids),
+                    Ok(a) if a.status == 503 => {
+                        assert!(
+                            a.headers.contains_key("retry-after"),
+                            "503 without Retry-After"
+                        );
+                        assert!(a.json()["error"].is_string(), "503 without a JSON error");
+                        tally.refused += size;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Ok(a) => panic!("unexpected {} {:?}", a.status, a.body),
+                    // The server died under the request (SIGKILL): not acknowledged.
+                    Err(_) => return tally,
+                }
+            }
+            tally
+        })
+    });
+    let mut tally = Tally::default();
+    for c in clients.collect::<Vec<_>>() {
+        tally.add(c.await.unwrap());
+    }
+    tally
+}
+
+/// Waits until every acknowledged id was delivered (at most 30 s), then
+/// prints the scenario's line; returns how many acknowledged ids are
+/// missing.
+async fn settle(name: &str, tally: &Tally, upstream: &Upstream) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let delivered: HashSet<String> = upstream.delivered_ids().into_iter().collect();
+        let missing = tally
+            .acked
+            .iter()
+            .filter(|id| !delivered.contains(*id))
+            .count();
+        if missing == 0 || Instant::now() > deadline {
+            let all = upstream.delivered_ids().len();
+            println!(
+                "fault {name}: sent={} acknowledged={} refused_503={} delivered={} duplicated={} lost={missing}",
+                tally.sent,
+                tally.acked.len(),
+                tally.refused,
+                delivered.len(),
+                all - delivered.len(),
+            );
+            return missing;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_down_for_seconds_then_back_loses_nothing() {
+    let port = free_port();
+    let s = setup(port, "");
+    let proc = spawn(&s.config);
+    let mut tally = load(
+        proc.ingest,
+        "down",
+        Instant::now() + Duration::from_millis(2500),
+    )
+    .await;
+    assert!(
+        tally.acked.len() > 50,
+        "clients were served while the backend was down"
+    );
+    let upstream = Upstream::start_on(port).await;
+    tally.add(
+        load(
+            proc.ingest,
+            "back",
+            Instant::now() + Duration::from_millis(500),
+        )
+        .await,
+    );
+    assert_eq!(
+        settle("backend-down-then-back", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_errors_hangs_and_resets_lose_nothing() {
+    let upstream = Upstream::start().await;
+    let s = setup(upstream.addr, "");
+    let proc = spawn(&s.config);
+    let mut tally = Tally::default();
+    for (fault, name) in [
+        (Reply::Status(500), "500"),
+        (Reply::Delay(Duration::from_secs(5)), "hang"),
+        (Reply::Hangup, "reset"),
+    ] {
+        upstream.fail_with(fault);
+        let until = Instant::now() + Duration::from_millis(1000);
+        tally.add(load(proc.ingest, name, until).await);
+    }
+    upstream.heal();
+    tally.add(
+        load(
+            proc.ingest,
+            "healed",
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await,
+    );
+    let failed = upstream
+        .received()
+        .iter()
+        .filter(|r| r.status != 200)
+        .count();
+    assert!(failed > 3, "the faults were met ({failed} failed attempts)");
+    assert_eq!(
+        settle("backend-500-hang-reset", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_then_restart_loses_nothing() {
+    let upstream = Upstream::start().await;
+    // A slow backend: batches are in flight when the process dies.
+    upstream.fail_with(Reply::Delay(Duration::from_millis(150)));
+    let s = setup(upstream.addr, "");
+    let mut tally = Tally::default();
+    for round in 0..2 {
+        let mut proc = spawn(&s.config);
+        let addr = proc.ingest;
+        let killer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            proc.child.kill().unwrap(); // SIGKILL
+            proc.child.wait().unwrap();
+        });
+        tally.add(
+            load(
+                addr,
+                &format!("kill{round}"),
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await,
+        );
+        killer.await.unwrap();
+    }
+    upstream.heal();
+    let proc = spawn(&s.config);
+    tally.add(
+        load(
+            proc.ingest,
+            "after",
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await,
+    );
+    let replayed = metric(
+        proc.admin,
+        "privgate_spool_replayed_total{destination=\"backend\"}",
+    )
+    .await;
+    assert!(
+        replayed.is_some_and(|n| n > 0.0),
+        "something was replayed: {replayed:?}"
+    );
+    assert_eq!(
+        settle("sigkill-under-load", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_answers_503_and_loses_nothing() {
+    let port = free_port();
+    let s = setup(port, "segment_bytes = \"8KiB\"\nmax_bytes = \"32KiB\"");
+    let proc = spawn(&s.config);
+    let mut tally = load(
+        proc.ingest,
+        "full",
+        Instant::now() + Duration::from_millis(1500),
+    )
+    .await;
+    assert!(
+        tally.refused > 0,
+        "the spool filled up and ingest pushed back"
+    );
+    let backpressure = metric(
+        proc.admin,
+        "privgate_backpressure_total{destination=\"backend\"}",
+    )
+    .await;
+    assert!(backpressure.is_some_and(|n| n > 0.0));
+    let upstream = Upstream::start_on(port).await;
+    tally.add(
+        load(
+            proc.ingest,
+            "drained",
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await,
+    );
+    assert_eq!(
+        settle("spool-full", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_spool_tail_is_skipped_and_the_rest_replayed() {
+    let port = free_port();
+    let s = setup(port, "");
+    let mut proc = spawn(&s.config);
+    let mut tally = Tally::default();
+    for i in 0..20 {
+        let id = format!("torn-{i}");
+        assert_eq!(post(proc.ingest, "/v1/track", track(&id)).await.status, 200);
+        tally.sent += 1;
+        tally.acked.push(id);
+    }
+    // A clean stop with the backend down: all twenty stay in the spool.
+    let pid = proc.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(proc.child.wait().unwrap().success(), "{}", proc.log_tail());
+    // Damage: the last record loses its last bytes, as a crash mid-write would leave it.
+    let last = s.segments().pop().expect("a segment");
+    truncate_by(&last, 5);
+
+    let upstream = Upstream::start_on(port).await;
+    let proc = spawn(&s.config);
+    let torn = tally.acked.pop().unwrap();
+    assert_eq!(
+        settle(
+            "torn-spool-tail (the 20th record torn by the test)",
+            &tally,
+            &upstream
+        )
+        .await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+    assert!(
+        !upstream.delivered_ids().contains(&torn),
+        "the torn record is not made up"
+    );
+    let skipped = metric(
+        proc.admin,
+        "privgate_spool_corrupt_total{destination=\"backend\",kind=\"tail\"}",
+    )
+    .await;
+    assert_eq!(skipped, Some(1.0));
+}
+
+fn truncate_by(path: &Path, bytes: u64) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let len = file.metadata().unwrap().len();
+    file.set_len(len - bytes).unwrap();
+}
