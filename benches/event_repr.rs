@@ -86,7 +86,15 @@ fn single_event(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(TRACK)).unwrap())
     });
     g.bench_function("privgate_ingest", |b| {
-        b.iter(|| segment::decode(Route::Single("track"), black_box(&body), &STAMP).unwrap())
+        b.iter(|| {
+            segment::decode(
+                Route::Single("track"),
+                black_box(&body),
+                &STAMP,
+                privgate::ingest::bounds::Limits::default(),
+            )
+            .unwrap()
+        })
     });
     g.bench_function("serde_value_edit", |b| {
         b.iter(|| {
@@ -140,7 +148,15 @@ fn batch_of_100(c: &mut Criterion) {
         })
     });
     g.bench_function("privgate_ingest", |b| {
-        b.iter(|| segment::decode(Route::Batch, black_box(&body), &STAMP).unwrap())
+        b.iter(|| {
+            segment::decode(
+                Route::Batch,
+                black_box(&body),
+                &STAMP,
+                privgate::ingest::bounds::Limits::default(),
+            )
+            .unwrap()
+        })
     });
     g.finish();
 }

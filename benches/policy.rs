@@ -55,7 +55,7 @@ fn fixture() -> Fixture {
         );
     // Ingest's scan marks where consent's inputs are (outside the loop:
     // ingest, not the policy).
-    let marks = TopLevel::parse_event(text.as_bytes())
+    let marks = TopLevel::parse_event(text.as_bytes(), privgate::ingest::bounds::Limits::default())
         .expect("a valid event")
         .marks;
     Fixture {

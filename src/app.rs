@@ -118,6 +118,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let limits = ConnLimits {
         header_read_timeout: config.server.header_read_timeout,
         idle_timeout: config.server.idle_timeout,
+        max_headers: config.server.max_headers,
+        max_header_bytes: config.server.max_header_bytes,
+        max_connections: config.server.max_connections,
     };
     let stop_ingest = CancellationToken::new();
     let stop_admin = CancellationToken::new();

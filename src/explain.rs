@@ -108,7 +108,9 @@ pub fn run(
             continue;
         }
         // The scan ingest makes: it validates and marks consent's inputs.
-        let Ok(top) = TopLevel::parse_event(text.as_bytes()) else {
+        let Ok(top) =
+            TopLevel::parse_event(text.as_bytes(), crate::ingest::bounds::Limits::default())
+        else {
             summary.invalid += 1;
             writeln!(errors, "line {}: not a JSON object (skipped)", n + 1)?;
             continue;

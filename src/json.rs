@@ -40,7 +40,7 @@ macro_rules! ignore_other_shapes {
     };
 }
 
-pub(crate) use {ignore_other_shapes, ignore_scalars};
+pub(crate) use ignore_scalars;
 
 /// A JSON string borrowed when it has no escapes; anything else is `None`.
 #[derive(Default)]

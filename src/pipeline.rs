@@ -345,7 +345,12 @@ action = "truncate_ip"
             let mut out = Vec::new();
             let event = Event {
                 body: body.to_owned().into(),
-                marks: TopLevel::parse_event(body.as_bytes()).unwrap().marks,
+                marks: TopLevel::parse_event(
+                    body.as_bytes(),
+                    crate::ingest::bounds::Limits::default(),
+                )
+                .unwrap()
+                .marks,
                 meta: meta.clone(),
             };
             pipeline.route(event, &[0], |_, v| out.push(v));

@@ -680,3 +680,28 @@ async fn admin_endpoints() {
     assert!(!text.contains("Order Completed") && !text.contains("a-1"));
     pg.shutdown().await;
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let upstream = Upstream::start().await;
+    let app = start_with(&upstream, "", "max_connections = 2").await;
+    let addr = app.ingest_addr();
+    // Two clients hold both slots without sending anything.
+    let idle_a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _idle_b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let third = tokio::spawn(async move { post(addr, "/v1/track", track("over-limit")).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection is not served while two are open"
+    );
+    drop(idle_a);
+    let answer = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("served once a slot frees")
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
+    app.shutdown().await;
+}

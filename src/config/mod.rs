@@ -74,6 +74,14 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest body after decompression.
     pub max_decompressed_bytes: usize,
+    /// Depth, field and batch bounds on events.
+    pub json: crate::ingest::bounds::Limits,
+    /// Most header fields in a request.
+    pub max_headers: usize,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Connections served at once.
+    pub max_connections: usize,
     /// Request-head deadline.
     pub header_read_timeout: Duration,
     /// Keep-alive idle limit.
@@ -559,6 +567,30 @@ impl Validator<'_> {
             listen: self.addr(&file.server.listen, "server.listen"),
             max_body_bytes: file.server.max_body_bytes.as_usize(),
             max_decompressed_bytes: file.server.max_decompressed_bytes.as_usize(),
+            json: crate::ingest::bounds::Limits {
+                max_depth: self.in_range(
+                    &file.server.max_json_depth,
+                    "server.max_json_depth",
+                    2..=crate::ingest::bounds::Limits::DEPTH_CEILING as u64,
+                ),
+                max_fields: self.in_range(
+                    &file.server.max_event_fields,
+                    "server.max_event_fields",
+                    1..=1_000_000,
+                ),
+                max_batch: self.in_range(
+                    &file.server.max_batch_events,
+                    "server.max_batch_events",
+                    1..=1_000_000,
+                ),
+            },
+            max_headers: self.in_range(&file.server.max_headers, "server.max_headers", 8..=10_000),
+            max_header_bytes: file.server.max_header_bytes.as_usize(),
+            max_connections: self.in_range(
+                &file.server.max_connections,
+                "server.max_connections",
+                1..=1_000_000,
+            ),
             header_read_timeout: self.positive(
                 file.server.header_read_timeout.0,
                 "server.header_read_timeout",
@@ -1248,6 +1280,26 @@ impl Validator<'_> {
                 max_wait: self.positive(d.batch.max_wait.0, &key("batch.max_wait")),
             },
         }
+    }
+
+    /// `value` if within `range`; otherwise a problem, and the range's end.
+    fn in_range(
+        &mut self,
+        value: &Spanned<u64>,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> usize {
+        let v = *value.get_ref();
+        if !range.contains(&v) {
+            self.problem(
+                value.span(),
+                key.into(),
+                format!("{v} is out of range"),
+                &format!("use {} to {}", range.start(), range.end()),
+            );
+            return *range.end() as usize;
+        }
+        v as usize
     }
 
     fn spool(&mut self, s: &schema::Spool) -> SpoolConfig {

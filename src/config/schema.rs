@@ -142,6 +142,28 @@ pub struct Server {
     /// Largest body after decompression; larger gets 413 (gzip bombs).
     #[serde(default = "Server::default_max_decompressed")]
     pub max_decompressed_bytes: ByteSize,
+    /// Deepest nesting of objects and arrays in one event (the event is 1;
+    /// at most 128); deeper gets 400 `too_complex`.
+    #[serde(default = "Server::default_max_json_depth")]
+    pub max_json_depth: Spanned<u64>,
+    /// Most object members in one event, all levels together; more gets
+    /// 400 `too_complex`.
+    #[serde(default = "Server::default_max_event_fields")]
+    pub max_event_fields: Spanned<u64>,
+    /// Most events in one batch request; more gets 413 `too_many_events`.
+    #[serde(default = "Server::default_max_batch_events")]
+    pub max_batch_events: Spanned<u64>,
+    /// Most header fields in one request; more gets 431.
+    #[serde(default = "Server::default_max_headers")]
+    pub max_headers: Spanned<u64>,
+    /// Largest request head (request line and headers; at least 8KiB);
+    /// larger gets 431.
+    #[serde(default = "Server::default_max_header_bytes")]
+    pub max_header_bytes: ByteSize,
+    /// Client connections served at once; beyond it new connections wait
+    /// in the listen backlog.
+    #[serde(default = "Server::default_max_connections")]
+    pub max_connections: Spanned<u64>,
     /// Deadline for a client to send a complete request head.
     #[serde(default = "Server::default_header_timeout")]
     pub header_read_timeout: Dur,
@@ -166,6 +188,24 @@ impl Server {
     fn default_max_decompressed() -> ByteSize {
         ByteSize(4 << 20)
     }
+    fn default_max_json_depth() -> Spanned<u64> {
+        Spanned::new(0..0, 64)
+    }
+    fn default_max_event_fields() -> Spanned<u64> {
+        Spanned::new(0..0, 10_000)
+    }
+    fn default_max_batch_events() -> Spanned<u64> {
+        Spanned::new(0..0, 10_000)
+    }
+    fn default_max_headers() -> Spanned<u64> {
+        Spanned::new(0..0, 100)
+    }
+    fn default_max_header_bytes() -> ByteSize {
+        ByteSize(64 << 10)
+    }
+    fn default_max_connections() -> Spanned<u64> {
+        Spanned::new(0..0, 10_000)
+    }
     fn default_header_timeout() -> Dur {
         Dur(Duration::from_secs(10))
     }
@@ -186,6 +226,12 @@ impl Default for Server {
             listen: Server::default_listen(),
             max_body_bytes: Server::default_max_body(),
             max_decompressed_bytes: Server::default_max_decompressed(),
+            max_json_depth: Server::default_max_json_depth(),
+            max_event_fields: Server::default_max_event_fields(),
+            max_batch_events: Server::default_max_batch_events(),
+            max_headers: Server::default_max_headers(),
+            max_header_bytes: Server::default_max_header_bytes(),
+            max_connections: Server::default_max_connections(),
             header_read_timeout: Server::default_header_timeout(),
             idle_timeout: Server::default_idle_timeout(),
             request_timeout: Server::default_request_timeout(),

@@ -402,7 +402,8 @@ mod tests {
 
     /// Signals as the pipeline reads them: marked by ingest's scan.
     fn read(c: &Consent, event: &[u8], gpc: bool) -> Signals {
-        let marks = TopLevel::parse_event(event).map_or_else(|_| Marks::default(), |t| t.marks);
+        let marks = TopLevel::parse_event(event, crate::ingest::bounds::Limits::default())
+            .map_or_else(|_| Marks::default(), |t| t.marks);
         c.signals(event, &marks, gpc)
     }
 

@@ -2,6 +2,7 @@
 //! objects, or NDJSON (one object per line). Elements that are not objects
 //! are skipped and counted; the rest are accepted.
 
+use super::bounds::Limits;
 use super::error::IngestError;
 use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use super::segment::{Decoded, Stamp};
@@ -12,7 +13,7 @@ use serde_json::value::RawValue;
 pub const PATH: &str = "/collect";
 
 /// Decodes a `/collect` body.
-pub fn decode(body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
+pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let items: Vec<&RawValue> = match first {
@@ -29,11 +30,14 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
             ))
         }
     };
+    if items.len() > limits.max_batch {
+        return Err(IngestError::TooManyEvents(limits.max_batch));
+    }
     let mut decoded = Decoded::default();
     decoded.events.reserve(items.len());
     for item in items {
         let raw = body.slice_ref(item.get().as_bytes());
-        match TopLevel::parse_event(&raw) {
+        match TopLevel::parse_event(&raw, limits) {
             Ok(top) => {
                 let id;
                 let fill = Fill {
@@ -64,7 +68,7 @@ mod tests {
     };
 
     fn count(body: &'static [u8]) -> (usize, usize) {
-        let d = decode(&Bytes::from_static(body), &STAMP).unwrap();
+        let d = decode(&Bytes::from_static(body), &STAMP, Limits::default()).unwrap();
         (d.events.len(), d.invalid)
     }
 
@@ -77,8 +81,13 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(decode(&Bytes::from_static(b"{\"a\":1}\n{oops"), &STAMP).is_err());
-        assert!(decode(&Bytes::from_static(b"42"), &STAMP).is_err());
-        assert!(decode(&Bytes::from_static(b""), &STAMP).is_err());
+        assert!(decode(
+            &Bytes::from_static(b"{\"a\":1}\n{oops"),
+            &STAMP,
+            Limits::default()
+        )
+        .is_err());
+        assert!(decode(&Bytes::from_static(b"42"), &STAMP, Limits::default()).is_err());
+        assert!(decode(&Bytes::from_static(b""), &STAMP, Limits::default()).is_err());
     }
 }

@@ -47,6 +47,12 @@ pub enum IngestError {
     /// The body stream failed mid-way.
     #[error("the request body could not be read")]
     BodyRead,
+    /// An event nests deeper or holds more fields than the limits allow.
+    #[error("{0}")]
+    TooComplex(String),
+    /// A batch holds more events than `server.max_batch_events`.
+    #[error("a batch may hold at most {0} events; split it")]
+    TooManyEvents(usize),
     /// A destination's queue is full; the client should retry.
     #[error("temporarily unable to accept events; retry later")]
     Backpressure,
@@ -69,7 +75,8 @@ impl IngestError {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             MissingWriteKey | BadWriteKey => StatusCode::UNAUTHORIZED,
-            TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TooLarge(_) | TooManyEvents(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TooComplex(_) => StatusCode::BAD_REQUEST,
             UnsupportedEncoding | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BadGzip | InvalidJson(_) | InvalidShape(_) | BodyRead => StatusCode::BAD_REQUEST,
             OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -89,6 +96,8 @@ impl IngestError {
             MissingWriteKey => "missing_write_key",
             BadWriteKey => "invalid_write_key",
             TooLarge(_) => "body_too_large",
+            TooComplex(_) => "too_complex",
+            TooManyEvents(_) => "too_many_events",
             UnsupportedEncoding => "unsupported_encoding",
             UnsupportedMediaType => "unsupported_media_type",
             BadGzip => "invalid_gzip",
@@ -134,5 +143,18 @@ impl IngestError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<super::object::Refused> for IngestError {
+    fn from(r: super::object::Refused) -> IngestError {
+        use super::bounds::Exceeded;
+        match r.exceeded {
+            None => IngestError::InvalidJson(r.error.to_string()),
+            Some(Exceeded::Depth | Exceeded::Fields) => {
+                IngestError::TooComplex(r.error.to_string())
+            }
+            Some(Exceeded::Batch) => IngestError::TooManyEvents(r.limits.max_batch),
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! Ingest never makes policy decisions and never logs field values.
 
 pub mod body;
+pub mod bounds;
 mod collect;
 pub mod cors;
 pub mod error;
@@ -60,6 +61,7 @@ pub struct Ingest {
     queues: Queues,
     metrics: Metrics,
     limits: body::Limits,
+    json_limits: bounds::Limits,
     request_timeout: Duration,
     relay: passthrough::RelayClient,
 }
@@ -123,6 +125,7 @@ impl Ingest {
                 max_body: config.server.max_body_bytes,
                 max_decompressed: config.server.max_decompressed_bytes,
             },
+            json_limits: config.server.json,
             request_timeout: config.server.request_timeout,
             relay: passthrough::client(),
         }
@@ -232,8 +235,8 @@ impl Ingest {
             received_at: &stamp_text,
         };
         let decoded = match endpoint {
-            Endpoint::Segment(route) => segment::decode(route, &body, &stamp)?,
-            _ => collect::decode(&body, &stamp)?,
+            Endpoint::Segment(route) => segment::decode(route, &body, &stamp, self.json_limits)?,
+            _ => collect::decode(&body, &stamp, self.json_limits)?,
         };
         let index = match *source {
             Some(index) => index,

@@ -3,15 +3,16 @@
 //! `receivedAt` when missing, folding line breaks so the event fits on one
 //! NDJSON line).
 //!
-//! The scan validates the whole object (nested values are checked and
-//! skipped), marks where consent's inputs are ([`Marks`]: the ids and the
+//! The scan validates the whole object (nested values are checked against
+//! [`super::bounds`] and skipped), marks where consent's inputs are ([`Marks`]: the ids and the
 //! consent objects in `context`), and borrows from the input: no allocation unless a key or value
 //! we read contains escapes. See benches/event_repr.rs for why.
 
+use super::bounds::{checked_raw, Budget, Checked, Exceeded, Limits};
 use crate::event::{Marks, Span};
-use crate::json::{ignore_other_shapes, ignore_scalars, MaybeStr};
+use crate::json::ignore_scalars;
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -48,33 +49,66 @@ pub struct TopLevel<'a> {
     pub marks: Marks,
 }
 
-impl<'a> TopLevel<'a> {
-    /// Scans `input`, which must hold exactly one JSON object.
-    pub fn parse(input: &'a [u8]) -> Result<TopLevel<'a>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(input);
-        let top = de.deserialize_map(TopVisitor {
-            input,
-            want_batch: true,
-        })?;
-        de.end()?;
-        Ok(top)
-    }
+/// Why an object was refused: not JSON, or past one of the [`Limits`].
+#[derive(Debug)]
+pub struct Refused {
+    /// What serde_json reported (position included).
+    pub error: serde_json::Error,
+    /// The limit that stopped it, if it was one.
+    pub exceeded: Option<Exceeded>,
+    /// The limits it was read within.
+    pub limits: Limits,
+}
 
-    /// Like [`TopLevel::parse`] for a batch element, where `batch` is just a field.
-    pub fn parse_event(input: &'a [u8]) -> Result<TopLevel<'a>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(input);
-        let top = de.deserialize_map(TopVisitor {
-            input,
-            want_batch: false,
-        })?;
-        de.end()?;
-        Ok(top)
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
     }
 }
 
-struct TopVisitor<'a> {
+impl<'a> TopLevel<'a> {
+    /// Scans `input`, which must hold exactly one JSON object, within `limits`.
+    pub fn parse(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        Self::scan(input, limits, true)
+    }
+
+    /// Like [`TopLevel::parse`] for a batch element, where `batch` is just a field.
+    pub fn parse_event(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        Self::scan(input, limits, false)
+    }
+
+    fn scan(input: &'a [u8], limits: Limits, want_batch: bool) -> Result<TopLevel<'a>, Refused> {
+        let budget = Budget::new(limits);
+        let mut de = serde_json::Deserializer::from_slice(input);
+        let top = de
+            .deserialize_map(TopVisitor {
+                input,
+                want_batch,
+                budget: &budget,
+            })
+            .and_then(|top| de.end().map(|()| top));
+        top.map_err(|error| Refused {
+            error,
+            exceeded: budget.exceeded(),
+            limits,
+        })
+    }
+}
+
+struct TopVisitor<'a, 'b> {
     input: &'a [u8],
     want_batch: bool,
+    budget: &'b Budget,
+}
+
+impl TopVisitor<'_, '_> {
+    /// A member of the event's top level.
+    fn member(&self) -> Checked<'_> {
+        Checked {
+            budget: self.budget,
+            depth: 2,
+        }
+    }
 }
 
 /// Records where `raw` (borrowed from `input`) is in `slot`; a second
@@ -95,12 +129,23 @@ fn mark(
 }
 
 /// `context`: its consent objects are marked, the rest validated and skipped.
-struct ContextMarks<'a, 'm> {
+struct ContextMarks<'a, 'm, 'b> {
     input: &'a [u8],
     marks: &'m mut Marks,
+    budget: &'b Budget,
 }
 
-impl<'de> de::DeserializeSeed<'de> for ContextMarks<'de, '_> {
+impl ContextMarks<'_, '_, '_> {
+    /// A member of `context` (itself at depth 2).
+    fn member(&self) -> Checked<'_> {
+        Checked {
+            budget: self.budget,
+            depth: 3,
+        }
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for ContextMarks<'de, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -108,7 +153,7 @@ impl<'de> de::DeserializeSeed<'de> for ContextMarks<'de, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ContextMarks<'de, '_> {
+impl<'de> Visitor<'de> for ContextMarks<'de, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,60 +161,88 @@ impl<'de> Visitor<'de> for ContextMarks<'de, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.budget.enter(2)?;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            self.budget.field()?;
             let slot: fn(&mut Marks) -> &mut Option<Span> = match key.as_ref() {
                 "consent" => |m| &mut m.consent,
                 "consentManagement" => |m| &mut m.consent_management,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(self.member())?;
                     continue;
                 }
             };
-            let raw = map.next_value::<&'de RawValue>()?;
+            let raw = checked_raw(&mut map, self.member())?;
             mark(self.marks, self.input, raw, slot);
         }
         Ok(())
     }
 
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let at = Checked {
+            budget: self.budget,
+            depth: 2,
+        };
+        at.visit_seq(seq)
+    }
+
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
         Ok(())
     }
-    ignore_other_shapes!(());
+    ignore_scalars!(());
 }
 
-/// Either an array of raw elements or something else (skipped).
-#[derive(Default)]
-struct MaybeArray<'a>(Option<Vec<&'a RawValue>>);
+/// `batch`: an array of raw elements (each parsed on its own later), at
+/// most `max_batch` of them; or something else (checked, then `None`).
+struct BatchItems<'b> {
+    budget: &'b Budget,
+}
 
-impl<'de> de::Deserialize<'de> for MaybeArray<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeArray<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(1024));
-                while let Some(item) = seq.next_element::<&'de RawValue>()? {
-                    items.push(item);
-                }
-                Ok(MaybeArray(Some(items)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MaybeArray(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeArray(None))
-            }
-            ignore_scalars!(MaybeArray<'de>);
-        }
-        d.deserialize_any(V)
+impl<'de> DeserializeSeed<'de> for BatchItems<'_> {
+    type Value = Option<Vec<&'de RawValue>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopVisitor<'de> {
+impl<'de> Visitor<'de> for BatchItems<'_> {
+    type Value = Option<Vec<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let max = self.budget.limits().max_batch;
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(1024));
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            if items.len() == max {
+                return Err(self.budget.exceed(
+                    Exceeded::Batch,
+                    format_args!("more than {max} events in one batch"),
+                ));
+            }
+            items.push(item);
+        }
+        Ok(Some(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let at = Checked {
+            budget: self.budget,
+            depth: 2,
+        };
+        at.visit_map(map).map(|()| None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    ignore_scalars!(Option<Vec<&'de RawValue>>);
+}
+
+impl<'de> Visitor<'de> for TopVisitor<'de, '_> {
     type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -181,27 +254,35 @@ impl<'de> Visitor<'de> for TopVisitor<'de> {
         let mut seen_context = false;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             top.keys += 1;
+            self.budget.field()?;
             match key.as_ref() {
-                "writeKey" => top.write_key = map.next_value::<MaybeStr<'de>>()?.0,
+                "writeKey" => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    top.write_key = string_value(raw);
+                }
                 "messageId" => {
                     top.has_message_id = true;
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(self.member())?;
                 }
                 "receivedAt" => {
                     top.has_received_at = true;
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(self.member())?;
                 }
                 "type" => {
                     top.has_type = true;
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(self.member())?;
                 }
-                "batch" if self.want_batch => top.batch = map.next_value::<MaybeArray<'de>>()?.0,
+                "batch" if self.want_batch => {
+                    top.batch = map.next_value_seed(BatchItems {
+                        budget: self.budget,
+                    })?;
+                }
                 "userId" => {
-                    let raw = map.next_value::<&'de RawValue>()?;
+                    let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.user_id);
                 }
                 "anonymousId" => {
-                    let raw = map.next_value::<&'de RawValue>()?;
+                    let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.anonymous_id);
                 }
                 "context" => {
@@ -212,14 +293,26 @@ impl<'de> Visitor<'de> for TopVisitor<'de> {
                     map.next_value_seed(ContextMarks {
                         input: self.input,
                         marks: &mut top.marks,
+                        budget: self.budget,
                     })?;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(self.member())?;
                 }
             }
         }
         Ok(top)
+    }
+}
+
+/// A raw JSON value's string, borrowed when it has no escapes.
+fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
     }
 }
 
@@ -308,7 +401,7 @@ mod tests {
     #[test]
     fn scans_the_fields_ingest_needs() {
         let body = br#"{"type":"track","writeKey":"k","messageId":"m","batch":[{"a":1},2],"x":{"y":[1,2]}}"#;
-        let top = TopLevel::parse(body).unwrap();
+        let top = TopLevel::parse(body, Limits::default()).unwrap();
         assert_eq!(top.keys, 5);
         assert_eq!(top.write_key.as_deref(), Some("k"));
         assert!(top.has_message_id && top.has_type && !top.has_received_at);
@@ -319,16 +412,16 @@ mod tests {
 
     #[test]
     fn escaped_keys_and_values_are_understood() {
-        let top = TopLevel::parse(br#"{"write\u004bey":"a\"b"}"#).unwrap();
+        let top = TopLevel::parse(br#"{"write\u004bey":"a\"b"}"#, Limits::default()).unwrap();
         assert_eq!(top.write_key.as_deref(), Some("a\"b"));
     }
 
     #[test]
     fn rejects_non_objects_and_trailing_garbage() {
-        assert!(TopLevel::parse(b"[1]").is_err());
-        assert!(TopLevel::parse(b"{} x").is_err());
-        assert!(TopLevel::parse(b"{\"a\":").is_err());
-        assert!(TopLevel::parse(b"\"s\"").is_err());
+        assert!(TopLevel::parse(b"[1]", Limits::default()).is_err());
+        assert!(TopLevel::parse(b"{} x", Limits::default()).is_err());
+        assert!(TopLevel::parse(b"{\"a\":", Limits::default()).is_err());
+        assert!(TopLevel::parse(b"\"s\"", Limits::default()).is_err());
     }
 
     #[test]
@@ -370,7 +463,9 @@ mod tests {
     #[test]
     fn marks_point_at_consent_inputs() {
         let body = br#"{"user\u0049d":"u","context":{"x":{"consent":1},"consent":{"categoryPreferences":{"A":true}},"consentManagement":[]},"anonymousId":7}"#;
-        let marks = TopLevel::parse_event(body).unwrap().marks;
+        let marks = TopLevel::parse_event(body, Limits::default())
+            .unwrap()
+            .marks;
         let at = |span: Option<Span>| std::str::from_utf8(span.unwrap().get(body)).unwrap();
         assert_eq!(at(marks.user_id), r#""u""#);
         assert_eq!(at(marks.anonymous_id), "7");
@@ -378,7 +473,7 @@ mod tests {
         assert_eq!(at(marks.consent_management), "[]");
         assert!(!marks.ambiguous);
         // A context that is not an object marks nothing.
-        let marks = TopLevel::parse_event(br#"{"context":"consent"}"#)
+        let marks = TopLevel::parse_event(br#"{"context":"consent"}"#, Limits::default())
             .unwrap()
             .marks;
         assert_eq!(marks, Marks::default());
@@ -393,7 +488,9 @@ mod tests {
             br#"{"context":{"consent":{},"consent":{}}}"#,
             br#"{"context":{"consentManagement":{}},"context":{"consentManagement":{}}}"#,
         ] {
-            let marks = TopLevel::parse_event(body).unwrap().marks;
+            let marks = TopLevel::parse_event(body, Limits::default())
+                .unwrap()
+                .marks;
             assert!(marks.ambiguous, "{}", String::from_utf8_lossy(body));
         }
     }
@@ -429,7 +526,7 @@ mod tests {
             } else {
                 serde_json::to_string(&original).unwrap()
             };
-            let top = TopLevel::parse_event(text.as_bytes()).unwrap();
+            let top = TopLevel::parse_event(text.as_bytes(), Limits::default()).unwrap();
             let fill = Fill { message_id: (add_id && !top.has_message_id).then_some("gen"), ..Fill::default() };
             let out = finish_event(Bytes::from(text.clone()), top.keys, &fill);
             prop_assert!(!out.contains(&b'\n'));
@@ -473,7 +570,7 @@ mod tests {
             } else {
                 serde_json::to_string(&original).unwrap()
             };
-            let top = TopLevel::parse_event(text.as_bytes()).unwrap();
+            let top = TopLevel::parse_event(text.as_bytes(), Limits::default()).unwrap();
             let fill = Fill { received_at: Some("now"), ..Fill::default() };
             let out = finish_event(Bytes::from(text.clone()), top.keys, &fill);
             let read = |span: Option<Span>| span.map(|s| serde_json::from_slice::<serde_json::Value>(s.get(&out)).unwrap());

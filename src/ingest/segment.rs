@@ -6,6 +6,7 @@
 //! `{"batch":[...], "writeKey": ...}`. The write key comes from HTTP Basic
 //! auth (the username) or `writeKey` in the body.
 
+use super::bounds::Limits;
 use super::error::IngestError;
 use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use crate::event::Marks;
@@ -71,10 +72,14 @@ pub struct Stamp<'a> {
 }
 
 /// Decodes a Segment request body for `route`.
-pub fn decode(route: Route, body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, IngestError> {
-    let top = check_utf8(body)
-        .and_then(|()| TopLevel::parse(body))
-        .map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+pub fn decode(
+    route: Route,
+    body: &Bytes,
+    stamp: &Stamp<'_>,
+    limits: Limits,
+) -> Result<Decoded, IngestError> {
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    let top = TopLevel::parse(body, limits)?;
     let mut decoded = Decoded {
         write_key: top.write_key.as_deref().map(str::to_owned),
         ..Decoded::default()
@@ -93,7 +98,7 @@ pub fn decode(route: Route, body: &Bytes, stamp: &Stamp<'_>) -> Result<Decoded, 
             decoded.events.reserve(items.len());
             for item in items {
                 let raw = body.slice_ref(item.get().as_bytes());
-                match TopLevel::parse_event(&raw) {
+                match TopLevel::parse_event(&raw, limits) {
                     // Every event in a batch names its own type.
                     Ok(event_top) if event_top.has_type => {
                         let event = finish(raw.clone(), &event_top, None, stamp);
@@ -163,7 +168,7 @@ mod tests {
     #[test]
     fn single_events_get_type_id_and_received_at() {
         let body = Bytes::from_static(br#"{"event":"x","writeKey":"k"}"#);
-        let d = decode(Route::Single("track"), &body, &STAMP).unwrap();
+        let d = decode(Route::Single("track"), &body, &STAMP, Limits::default()).unwrap();
         assert_eq!(d.write_key.as_deref(), Some("k"));
         let v: serde_json::Value = serde_json::from_slice(&d.events[0].0).unwrap();
         assert_eq!(v["type"], "track");
@@ -176,7 +181,7 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"batch":[{"type":"track","messageId":"a","receivedAt":"r"},7,{"event":"no type"},{"type":"page"}],"writeKey":"k"}"#,
         );
-        let d = decode(Route::Batch, &body, &STAMP).unwrap();
+        let d = decode(Route::Batch, &body, &STAMP, Limits::default()).unwrap();
         assert_eq!(d.invalid, 2);
         assert_eq!(d.events.len(), 2);
         // An element with nothing to fill is forwarded byte for byte.
@@ -200,7 +205,13 @@ mod tests {
             } else {
                 Route::Batch
             };
-            assert!(decode(route, &Bytes::copy_from_slice(body), &STAMP).is_err());
+            assert!(decode(
+                route,
+                &Bytes::copy_from_slice(body),
+                &STAMP,
+                Limits::default()
+            )
+            .is_err());
         }
     }
 }

@@ -43,6 +43,13 @@ pub struct ConnLimits {
     pub header_read_timeout: Duration,
     /// Close a connection with nothing in flight after this long.
     pub idle_timeout: Duration,
+    /// Most header fields in a request (more: 431).
+    pub max_headers: usize,
+    /// Largest request head in bytes (more: 431).
+    pub max_header_bytes: usize,
+    /// Connections served at once; beyond it, new ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 /// When a connection last did something, and whether it is busy.
@@ -81,15 +88,25 @@ pub async fn serve<H: Handler>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        // hyper's smallest read buffer is 8 KiB.
+        .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let builder = Arc::new(builder);
     let tracker = TaskTracker::new();
 
     loop {
+        // At the connection limit, new connections wait in the backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            () = shutdown.cancelled() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -115,6 +132,7 @@ pub async fn serve<H: Handler>(
             if let Some(g) = &open {
                 g.dec();
             }
+            drop(slot);
         });
     }
     drop(listener);
