@@ -9,6 +9,7 @@
 
 mod schema;
 mod secret;
+mod tls;
 pub mod units;
 
 pub use schema::{
@@ -34,6 +35,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The admin listener.
     pub admin_listen: SocketAddr,
+    /// `[admin.tls]`: HTTPS on the admin listener; plaintext when `None`.
+    pub admin_tls: Option<crate::tls::ServerTls>,
     /// Sources, in file order.
     pub sources: Vec<SourceConfig>,
     /// Destinations, in file order.
@@ -82,6 +85,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Graceful-shutdown deadline.
     pub shutdown_timeout: Duration,
+    /// `[server.tls]`: HTTPS; plaintext when `None`.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 /// A source, validated.
@@ -155,6 +160,8 @@ pub struct HttpSinkConfig {
     pub concurrency: usize,
     /// Retry policy.
     pub retry: RetryConfig,
+    /// Trust and client certificate for `https://`.
+    pub tls: crate::tls::ClientTls,
 }
 
 /// Retry policy of an HTTP destination.
@@ -358,6 +365,7 @@ impl Config {
             active(self.keyring.active_hmac().map(|k| k.id())),
             active(self.keyring.active_encryption().map(|k| k.id()))
         );
+        let _ = writeln!(out, "tls: {}", self.tls_summary());
         let required: Vec<String> = self
             .destinations
             .iter()
@@ -567,6 +575,7 @@ impl Validator<'_> {
             request_timeout: self.positive(file.server.request_timeout.0, "server.request_timeout"),
             shutdown_timeout: self
                 .positive(file.server.shutdown_timeout.0, "server.shutdown_timeout"),
+            tls: self.listener_tls(file.server.tls.as_ref(), "server.tls"),
         };
         if server.max_body_bytes == 0 || server.max_decompressed_bytes < server.max_body_bytes {
             self.problem(
@@ -577,6 +586,7 @@ impl Validator<'_> {
             );
         }
         let admin_listen = self.addr(&file.admin.listen, "admin.listen");
+        let admin_tls = self.listener_tls(file.admin.tls.as_ref(), "admin.tls");
         if admin_listen == server.listen && admin_listen.port() != 0 {
             self.problem(
                 file.admin.listen.span(),
@@ -653,6 +663,7 @@ impl Validator<'_> {
             path: path.to_owned(),
             server,
             admin_listen,
+            admin_tls,
             sources,
             destinations,
             consent: ConsentConfig {
@@ -1124,6 +1135,11 @@ impl Validator<'_> {
                 d.path.as_ref().map(|v| v.span()),
                 kind != DestinationKind::File,
             ),
+            (
+                "tls",
+                d.tls.as_ref().map(|v| v.span()),
+                kind != DestinationKind::Http,
+            ),
         ];
         for (name, span, wrong) in misplaced {
             if let (Some(span), true) = (span, wrong) {
@@ -1374,7 +1390,9 @@ impl Validator<'_> {
                 "e.g. retry = { initial_backoff = \"100ms\", max_backoff = \"10s\" }",
             );
         }
+        let tls = self.destination_tls(i, d, &url);
         HttpSinkConfig {
+            tls,
             url,
             format: d.format,
             headers,
