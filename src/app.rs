@@ -14,6 +14,7 @@ use crate::ingest::server::{self, ConnLimits};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::tls::{Acceptor, ServerTls};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,6 +44,19 @@ pub enum StartError {
     OptOutRegistry(std::io::Error),
 }
 
+/// Why [`Running::reload_tls`] changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsReloadError {
+    /// The new config turns TLS on or off on a listener.
+    #[error("the new config turns TLS {} on the {listener} listener; that needs a restart", if *.on { "on" } else { "off" })]
+    Toggled {
+        /// `server` or `admin`.
+        listener: &'static str,
+        /// Whether the new config has TLS there.
+        on: bool,
+    },
+}
+
 /// What a shutdown left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -65,6 +79,8 @@ pub struct Running {
     admin_task: JoinHandle<()>,
     forwarder: Forwarder,
     shutdown_timeout: Duration,
+    ingest_tls: Option<Acceptor>,
+    admin_tls: Option<Acceptor>,
 }
 
 /// Starts everything `config` describes. Must be called inside a tokio runtime.
@@ -122,6 +138,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_header_bytes: config.server.max_header_bytes,
         max_connections: config.server.max_connections,
     };
+    let tls = |listener: &str, tls: &Option<ServerTls>| {
+        let failures = |reason| {
+            metrics
+                .tls_handshake_failures
+                .with_label_values(&[listener, reason])
+        };
+        tls.as_ref().map(|tls| server::Tls {
+            acceptor: Acceptor::new(tls.clone()),
+            timeouts: failures("timeout"),
+            failures: failures("error"),
+        })
+    };
+    let ingest_tls = tls("server", &config.server.tls);
+    let admin_tls = tls("admin", &config.admin_tls);
     let stop_ingest = CancellationToken::new();
     let stop_admin = CancellationToken::new();
     let ingest_task = tokio::spawn(server::serve(
@@ -130,6 +160,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         limits,
         stop_ingest.clone(),
         Some(metrics.connections.clone()),
+        ingest_tls.clone(),
     ));
     let admin_task = tokio::spawn(server::serve(
         admin_listener,
@@ -137,6 +168,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         limits,
         stop_admin.clone(),
         None,
+        admin_tls.clone(),
     ));
     ready.store(true, Ordering::Release);
     tracing::info!(ingest = %ingest_addr, admin = %admin_addr, "privgate listening");
@@ -151,6 +183,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admin_task,
         forwarder,
         shutdown_timeout: config.server.shutdown_timeout,
+        ingest_tls: ingest_tls.map(|t| t.acceptor),
+        admin_tls: admin_tls.map(|t| t.acceptor),
     })
 }
 
@@ -168,6 +202,32 @@ impl Running {
     /// The metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Hands the certificates of `config` (loaded anew, so its certificate
+    /// and key files were read again) to the listeners: new connections
+    /// handshake with them, open ones keep theirs. Turning TLS on or off
+    /// needs a restart and changes nothing here.
+    pub fn reload_tls(&self, config: &Config) -> Result<(), TlsReloadError> {
+        let listeners = [
+            ("server", &self.ingest_tls, &config.server.tls),
+            ("admin", &self.admin_tls, &config.admin_tls),
+        ];
+        for (listener, running, new) in &listeners {
+            if running.is_some() != new.is_some() {
+                return Err(TlsReloadError::Toggled {
+                    listener,
+                    on: new.is_some(),
+                });
+            }
+        }
+        for (listener, running, new) in listeners {
+            if let (Some(acceptor), Some(tls)) = (running, new) {
+                acceptor.reload(tls.clone());
+                tracing::info!(listener, "TLS certificates reloaded for new connections");
+            }
+        }
+        Ok(())
     }
 
     /// Drains and stops everything within `server.shutdown_timeout`.

@@ -11,9 +11,10 @@
 //! validation, secrets), [`ingest`] (the tracker-facing HTTP server and the
 //! wire protocols), [`event`] (the protocol-neutral event), [`consent`] (the
 //! per-destination consent decision), [`policy`] (rules, selectors, PII
-//! detectors), [`crypto`] (keys, HMAC, JWE), [`pipeline`] (consent and policy
-//! in order, per destination), [`forward`] (per-destination queues,
-//! batching, delivery, retries), [`admin`] (operator endpoints) and
+//! detectors), [`crypto`] (keys, HMAC, JWE), [`tls`] (rustls for the
+//! listeners and the destinations), [`pipeline`] (consent and policy in
+//! order, per destination), [`forward`] (per-destination queues, batching,
+//! delivery, retries), [`admin`] (operator endpoints) and
 //! [`metrics`] (every metric's name). [`app`] wires them together and
 //! [`explain`] runs the same pipeline offline; the binary only parses the
 //! command line.
@@ -34,3 +35,4 @@ pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod spool;
+pub mod tls;

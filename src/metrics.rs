@@ -89,6 +89,9 @@ pub struct Metrics {
     pub spool_corrupt: IntCounterVec,
     /// Appends that could not be written to the spool (answered 503).
     pub spool_write_errors: IntCounterVec,
+    /// TLS handshakes that did not complete, per listener (`server`,
+    /// `admin`) and reason (`timeout`, `error`).
+    pub tls_handshake_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -240,6 +243,14 @@ impl Metrics {
                 &["destination", "decision", "reason"],
             )
             .expect("valid metric"),
+            tls_handshake_failures: IntCounterVec::new(
+                Opts::new(
+                    "privgate_tls_handshake_failures_total",
+                    "TLS handshakes on a listener that failed or did not finish within header_read_timeout.",
+                ),
+                &["listener", "reason"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -274,6 +285,7 @@ impl Metrics {
             Box::new(m.spool_replayed.clone()),
             Box::new(m.spool_corrupt.clone()),
             Box::new(m.spool_write_errors.clone()),
+            Box::new(m.tls_handshake_failures.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

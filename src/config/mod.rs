@@ -9,6 +9,7 @@
 
 mod schema;
 mod secret;
+mod tls;
 pub mod units;
 
 pub use schema::{
@@ -34,6 +35,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The admin listener.
     pub admin_listen: SocketAddr,
+    /// `[admin.tls]`: HTTPS on the admin listener; plaintext when `None`.
+    pub admin_tls: Option<crate::tls::ServerTls>,
     /// Sources, in file order.
     pub sources: Vec<SourceConfig>,
     /// Destinations, in file order.
@@ -90,6 +93,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Graceful-shutdown deadline.
     pub shutdown_timeout: Duration,
+    /// `[server.tls]`: HTTPS; plaintext when `None`.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 /// A source, validated.
@@ -163,6 +168,8 @@ pub struct HttpSinkConfig {
     pub concurrency: usize,
     /// Retry policy.
     pub retry: RetryConfig,
+    /// Trust and client certificate for `https://`.
+    pub tls: crate::tls::ClientTls,
 }
 
 /// Retry policy of an HTTP destination.
@@ -366,6 +373,7 @@ impl Config {
             active(self.keyring.active_hmac().map(|k| k.id())),
             active(self.keyring.active_encryption().map(|k| k.id()))
         );
+        let _ = writeln!(out, "tls: {}", self.tls_summary());
         let required: Vec<String> = self
             .destinations
             .iter()
@@ -599,6 +607,7 @@ impl Validator<'_> {
             request_timeout: self.positive(file.server.request_timeout.0, "server.request_timeout"),
             shutdown_timeout: self
                 .positive(file.server.shutdown_timeout.0, "server.shutdown_timeout"),
+            tls: self.listener_tls(file.server.tls.as_ref(), "server.tls"),
         };
         if server.max_body_bytes == 0 || server.max_decompressed_bytes < server.max_body_bytes {
             self.problem(
@@ -609,6 +618,7 @@ impl Validator<'_> {
             );
         }
         let admin_listen = self.addr(&file.admin.listen, "admin.listen");
+        let admin_tls = self.listener_tls(file.admin.tls.as_ref(), "admin.tls");
         if admin_listen == server.listen && admin_listen.port() != 0 {
             self.problem(
                 file.admin.listen.span(),
@@ -685,6 +695,7 @@ impl Validator<'_> {
             path: path.to_owned(),
             server,
             admin_listen,
+            admin_tls,
             sources,
             destinations,
             consent: ConsentConfig {
@@ -1156,6 +1167,11 @@ impl Validator<'_> {
                 d.path.as_ref().map(|v| v.span()),
                 kind != DestinationKind::File,
             ),
+            (
+                "tls",
+                d.tls.as_ref().map(|v| v.span()),
+                kind != DestinationKind::Http,
+            ),
         ];
         for (name, span, wrong) in misplaced {
             if let (Some(span), true) = (span, wrong) {
@@ -1426,7 +1442,9 @@ impl Validator<'_> {
                 "e.g. retry = { initial_backoff = \"100ms\", max_backoff = \"10s\" }",
             );
         }
+        let tls = self.destination_tls(i, d, &url);
         HttpSinkConfig {
+            tls,
             url,
             format: d.format,
             headers,

@@ -176,6 +176,8 @@ pub struct Server {
     /// How long a graceful shutdown may take before it gives up.
     #[serde(default = "Server::default_shutdown_timeout")]
     pub shutdown_timeout: Dur,
+    /// `[server.tls]`: serve HTTPS instead of plaintext HTTP.
+    pub tls: Option<ListenerTls>,
 }
 
 impl Server {
@@ -236,8 +238,41 @@ impl Default for Server {
             idle_timeout: Server::default_idle_timeout(),
             request_timeout: Server::default_request_timeout(),
             shutdown_timeout: Server::default_shutdown_timeout(),
+            tls: None,
         }
     }
+}
+
+/// `[server.tls]` or `[admin.tls]`: the listener speaks TLS 1.2/1.3 only,
+/// with ALPN `h2` and `http/1.1`. The files are read when the config is
+/// loaded, so reloading the config picks up renewed certificates (for new
+/// connections; open ones keep theirs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// PEM certificate chain, leaf first: `"file:PATH"` or a plain path
+    /// (relative to the config file).
+    pub cert: Spanned<String>,
+    /// PEM private key of the leaf certificate (PKCS#8, PKCS#1 or SEC1):
+    /// `"file:PATH"` or `"env:NAME"`, never written literally.
+    pub key: Spanned<String>,
+    /// Oldest TLS version accepted: `"1.2"` (default) or `"1.3"`.
+    #[serde(default)]
+    pub min_version: crate::tls::MinVersion,
+}
+
+/// `tls = { ... }` of an `http` destination with an `https://` url.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationTls {
+    /// PEM bundle of CA certificates (`"file:PATH"` or a plain path): when
+    /// set, the only ones trusted, instead of the built-in webpki roots.
+    pub ca: Option<Spanned<String>>,
+    /// PEM client certificate chain, presented when the server asks (mTLS);
+    /// needs `client_key`.
+    pub client_cert: Option<Spanned<String>>,
+    /// Its private key: `"file:PATH"` or `"env:NAME"`; needs `client_cert`.
+    pub client_key: Option<Spanned<String>>,
 }
 
 /// `[keys]`: key material, by reference only.
@@ -283,6 +318,8 @@ pub struct Admin {
     /// Address to bind; keep it off the public network.
     #[serde(default = "Admin::default_listen")]
     pub listen: Spanned<String>,
+    /// `[admin.tls]`: serve HTTPS instead of plaintext HTTP.
+    pub tls: Option<ListenerTls>,
 }
 
 impl Admin {
@@ -295,6 +332,7 @@ impl Default for Admin {
     fn default() -> Self {
         Admin {
             listen: Admin::default_listen(),
+            tls: None,
         }
     }
 }
@@ -411,6 +449,8 @@ pub struct Destination {
     /// `http`: retry policy.
     #[serde(default)]
     pub retry: Retry,
+    /// `http` with an `https://` url: whom to trust, what to present.
+    pub tls: Option<Spanned<DestinationTls>>,
     /// `file`: the file to append to.
     pub path: Option<Spanned<String>>,
     /// `payload`: every batch body becomes a JWE (AES-256-GCM, active key).

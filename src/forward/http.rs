@@ -1,11 +1,12 @@
 //! The `http` sink: POSTs batches over a pooled keep-alive client (rustls
-//! for `https://`), with per-attempt timeouts and retries as decided by
-//! [`super::retry`].
+//! for `https://`, trusting what the destination's `tls` says), with
+//! per-attempt timeouts and retries as decided by [`super::retry`].
 
 use super::retry::{Attempt, Backoff};
 use super::DestMetrics;
 use crate::config::{BatchFormat, HttpSinkConfig, RetryConfig};
 use crate::metrics::{status_class, DropReason, Metrics};
+use crate::tls::ClientTls;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
@@ -17,14 +18,15 @@ use std::time::{Duration, Instant};
 /// The client every outbound request uses.
 pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// Builds a pooled client for http:// and https:// (webpki roots).
-pub fn client(connect_timeout: Duration) -> HttpClient {
+/// Builds a pooled client for http:// and https:// (trust and client
+/// certificate from `tls`; ALPN h2 and http/1.1).
+pub fn client(connect_timeout: Duration, tls: &ClientTls) -> HttpClient {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
     http.enforce_http(false);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_tls_config(tls.rustls().clone())
         .https_or_http()
         .enable_http1()
         .enable_http2()
@@ -59,7 +61,7 @@ impl HttpSink {
         sealed: bool,
     ) -> HttpSink {
         HttpSink {
-            client: client(cfg.connect_timeout),
+            client: client(cfg.connect_timeout, &cfg.tls),
             url: cfg.url.clone(),
             format: cfg.format,
             content_type: HeaderValue::from_static(match (sealed, cfg.format) {

@@ -1,7 +1,12 @@
 //! The accept loop shared by the tracker-facing and admin listeners: HTTP/1.1
-//! and cleartext HTTP/2 on one port, a deadline for request heads, closing of
-//! idle keep-alive connections, and a graceful drain on shutdown (stop
-//! accepting, let in-flight requests finish, close connections).
+//! and cleartext HTTP/2 on one port (or TLS, with the protocol ALPN chose),
+//! a deadline for request heads, closing of idle keep-alive connections, and
+//! a graceful drain on shutdown (stop accepting, let in-flight requests
+//! finish, close connections).
+//!
+//! The TLS handshake runs in the connection's own task, never in the accept
+//! loop, and within `header_read_timeout`: a client that stalls it holds one
+//! task, for a bounded time, and blocks nobody.
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -9,14 +14,15 @@ use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use prometheus::IntGauge;
+use prometheus::{IntCounter, IntGauge};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,6 +58,27 @@ pub struct ConnLimits {
     pub max_connections: usize,
 }
 
+/// TLS on a listener.
+#[derive(Clone)]
+pub struct Tls {
+    /// The certificates new connections get (swapped by reloads).
+    pub acceptor: crate::tls::Acceptor,
+    /// Handshakes not finished within `header_read_timeout`.
+    pub timeouts: IntCounter,
+    /// Handshakes that failed (untrusted certificate, plaintext, no
+    /// common version or cipher suite, ...).
+    pub failures: IntCounter,
+}
+
+/// The connection builders, one per protocol ALPN can choose.
+struct Builders {
+    /// No ALPN (plaintext, or a TLS client that offered none): detected
+    /// from the first bytes.
+    auto: auto::Builder<TokioExecutor>,
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
 /// When a connection last did something, and whether it is busy.
 struct Activity {
     started: Instant,
@@ -82,6 +109,7 @@ pub async fn serve<H: Handler>(
     limits: ConnLimits,
     shutdown: CancellationToken,
     open: Option<IntGauge>,
+    tls: Option<Tls>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -98,7 +126,11 @@ pub async fn serve<H: Handler>(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let builder = Arc::new(builder);
+    let builders = Arc::new(Builders {
+        h1: builder.clone().http1_only(),
+        h2: builder.clone().http2_only(),
+        auto: builder,
+    });
     let tracker = TaskTracker::new();
 
     loop {
@@ -121,14 +153,22 @@ pub async fn serve<H: Handler>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let builder = builder.clone();
+        let builders = builders.clone();
         let shutdown = shutdown.clone();
         let open = open.clone();
+        let tls = tls.clone();
         tracker.spawn(async move {
             if let Some(g) = &open {
                 g.inc();
             }
-            serve_connection(stream, peer, handler, &builder, limits, shutdown).await;
+            match tls {
+                None => {
+                    serve_connection(stream, peer, handler, &builders.auto, limits, shutdown).await
+                }
+                Some(tls) => {
+                    serve_tls(stream, peer, handler, &builders, limits, shutdown, &tls).await
+                }
+            }
             if let Some(g) = &open {
                 g.dec();
             }
@@ -140,14 +180,56 @@ pub async fn serve<H: Handler>(
     tracker.wait().await;
 }
 
-async fn serve_connection<H: Handler>(
-    stream: tokio::net::TcpStream,
+/// Handshakes within the header deadline, then serves the protocol ALPN
+/// chose.
+async fn serve_tls<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    handler: Arc<H>,
+    builders: &Builders,
+    limits: ConnLimits,
+    shutdown: CancellationToken,
+    tls: &Tls,
+) {
+    let handshake = tls.acceptor.acceptor().accept(stream);
+    let deadline = tokio::time::timeout(limits.header_read_timeout, handshake);
+    let outcome = tokio::select! {
+        outcome = deadline => outcome,
+        () = shutdown.cancelled() => return,
+    };
+    let stream = match outcome {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tls.failures.inc();
+            tracing::debug!(error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tls.timeouts.inc();
+            tracing::debug!("TLS handshake timed out");
+            return;
+        }
+    };
+    let builder = match stream.get_ref().1.alpn_protocol() {
+        Some(b"h2") => &builders.h2,
+        Some(b"http/1.1") => &builders.h1,
+        _ => &builders.auto,
+    };
+    serve_connection(stream, peer, handler, builder, limits, shutdown).await;
+}
+
+/// Serves HTTP on an established stream (plaintext or TLS).
+async fn serve_connection<H, I>(
+    stream: I,
     peer: SocketAddr,
     handler: Arc<H>,
     builder: &auto::Builder<TokioExecutor>,
     limits: ConnLimits,
     shutdown: CancellationToken,
-) {
+) where
+    H: Handler,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity {
         started: Instant::now(),
         inflight: AtomicUsize::new(0),

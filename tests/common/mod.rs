@@ -3,7 +3,10 @@
 //! loopback ports, and a small HTTP client. Everything binds 127.0.0.1:0.
 #![allow(dead_code)]
 
+mod certs;
 mod process;
+#[allow(unused_imports)] // Only the TLS tests use it.
+pub use certs::*;
 #[allow(unused_imports)] // Only the tests that start the binary use it.
 pub use process::*;
 
@@ -75,6 +78,8 @@ struct UpstreamState {
 pub struct Upstream {
     pub addr: SocketAddr,
     state: Arc<Mutex<UpstreamState>>,
+    /// `https` when it serves TLS.
+    scheme: &'static str,
 }
 
 impl Upstream {
@@ -83,21 +88,40 @@ impl Upstream {
     }
 
     pub async fn with_script(script: Vec<Reply>) -> Upstream {
-        Upstream::serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), script)
+        Upstream::serve(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            script,
+            None,
+        )
+    }
+
+    /// An upstream that serves TLS with `tls` (see [`Leaf::server_config`]).
+    pub async fn start_tls(tls: Arc<rustls::ServerConfig>) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Upstream::serve(listener, Vec::new(), Some(tls.into()))
     }
 
     /// An upstream on `addr`, e.g. one that was down (see [`free_port`]).
     pub async fn start_on(addr: SocketAddr) -> Upstream {
-        Upstream::serve(TcpListener::bind(addr).await.unwrap(), Vec::new())
+        Upstream::serve(TcpListener::bind(addr).await.unwrap(), Vec::new(), None)
     }
 
-    fn serve(listener: TcpListener, script: Vec<Reply>) -> Upstream {
+    fn serve(
+        listener: TcpListener,
+        script: Vec<Reply>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Upstream {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(UpstreamState {
             script: script.into(),
             ..UpstreamState::default()
         }));
-        let upstream = Upstream { addr, state };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let upstream = Upstream {
+            addr,
+            state,
+            scheme,
+        };
         let serving = upstream.clone();
         tokio::spawn(async move {
             loop {
@@ -105,14 +129,30 @@ impl Upstream {
                     return;
                 };
                 let this = serving.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let this = this.clone();
                         async move { this.answer(req).await }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let _ = match tls {
+                        None => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        // A refused handshake (untrusted client) just ends the connection.
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => {
+                                builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await
+                            }
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
@@ -222,7 +262,7 @@ impl Upstream {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 }
 
