@@ -1,10 +1,14 @@
 //! The operator listener: `GET /metrics` (Prometheus text), `GET /healthz`
-//! (the process is alive) and `GET /readyz` (listeners are bound and the
-//! proxy is not shutting down). It never serves tracker traffic.
+//! (the process is alive), `GET /readyz` (listeners are bound and the
+//! proxy is not shutting down) and `POST /admin/reload` (see
+//! [`crate::reload`]). `/admin/*` needs `Authorization: Bearer <token>` when
+//! `[admin] token` is set, compared in constant time. It never serves
+//! tracker traffic.
 
 use crate::ingest::server::{Body, Handler};
 use crate::ingest::{full, json_response};
 use crate::metrics::Metrics;
+use crate::reload::Reloader;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -16,17 +20,74 @@ use std::sync::Arc;
 pub struct Admin {
     metrics: Metrics,
     ready: Arc<AtomicBool>,
+    reloader: Arc<Reloader>,
 }
 
 impl Admin {
     /// `ready` is set once every listener is bound, cleared on shutdown.
-    pub fn new(metrics: Metrics, ready: Arc<AtomicBool>) -> Admin {
-        Admin { metrics, ready }
+    pub fn new(metrics: Metrics, ready: Arc<AtomicBool>, reloader: Arc<Reloader>) -> Admin {
+        Admin {
+            metrics,
+            ready,
+            reloader,
+        }
     }
+
+    /// `/admin/*`: the token, then the action.
+    async fn admin(&self, request: &Request<Incoming>) -> Response<Body> {
+        let bearer = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        if !self.reloader.admin_allows(bearer) {
+            let mut r = json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#);
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"privgate-admin\""),
+            );
+            return r;
+        }
+        match (request.method(), request.uri().path()) {
+            (&Method::POST, "/admin/reload") => match self.reloader.reload().await {
+                Ok(done) => {
+                    let body = serde_json::json!({ "status": "reloaded", "result": done });
+                    json_body(StatusCode::OK, body)
+                }
+                Err(e) => {
+                    let body =
+                        serde_json::json!({ "error": "reload_failed", "message": e.to_string() });
+                    json_body(StatusCode::UNPROCESSABLE_ENTITY, body)
+                }
+            },
+            (_, "/admin/reload") => {
+                let mut r = json_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    r#"{"error":"method_not_allowed"}"#,
+                );
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                r
+            }
+            _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+        }
+    }
+}
+
+fn json_body(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 impl Handler for Admin {
     async fn call(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+        if request.uri().path().starts_with("/admin/") {
+            return self.admin(&request).await;
+        }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             let mut r = json_response(
                 StatusCode::METHOD_NOT_ALLOWED,

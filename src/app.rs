@@ -9,11 +9,12 @@
 
 use crate::admin::Admin;
 use crate::config::Config;
-use crate::forward::{self, Forwarder};
-use crate::ingest::server::{self, ConnLimits};
+use crate::forward;
+use crate::ingest::server::{self, ConnLimits, Swappable};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::reload::{ReloadError, Reloaded, Reloader};
 use crate::tls::{Acceptor, ServerTls};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,19 +45,6 @@ pub enum StartError {
     OptOutRegistry(std::io::Error),
 }
 
-/// Why [`Running::reload_tls`] changed nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsReloadError {
-    /// The new config turns TLS on or off on a listener.
-    #[error("the new config turns TLS {} on the {listener} listener; that needs a restart", if *.on { "on" } else { "off" })]
-    Toggled {
-        /// `server` or `admin`.
-        listener: &'static str,
-        /// Whether the new config has TLS there.
-        on: bool,
-    },
-}
-
 /// What a shutdown left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -77,10 +65,8 @@ pub struct Running {
     stop_admin: CancellationToken,
     ingest_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
-    forwarder: Forwarder,
+    reloader: Arc<Reloader>,
     shutdown_timeout: Duration,
-    ingest_tls: Option<Acceptor>,
-    admin_tls: Option<Acceptor>,
 }
 
 /// Starts everything `config` describes. Must be called inside a tokio runtime.
@@ -110,26 +96,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (queues, forwarder) = forward::start(&config, &metrics).map_err(StartError::Destination)?;
     let (consent, registry) =
         crate::consent::Consent::from_config(&config).map_err(StartError::OptOutRegistry)?;
-    if let Some(registry) = registry {
-        let every = config.consent.opt_out_reload_interval;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                match registry.reload() {
-                    Ok(true) => tracing::info!(ids = registry.len(), "opt-out registry reloaded"),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e.kind(), "opt-out registry not reloaded; the previous list stays in force")
-                    }
-                }
-            }
-        });
-    }
     let pipeline = Pipeline::new(&config, consent, &metrics);
-    let ingest = Arc::new(Ingest::new(&config, pipeline, queues, metrics.clone()));
+    let ingest = Arc::new(Swappable::new(Ingest::new(
+        &config,
+        pipeline,
+        queues,
+        metrics.clone(),
+    )));
     let ready = Arc::new(AtomicBool::new(false));
-    let admin = Arc::new(Admin::new(metrics.clone(), ready.clone()));
 
     let limits = ConnLimits {
         header_read_timeout: config.server.header_read_timeout,
@@ -152,6 +126,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let ingest_tls = tls("server", &config.server.tls);
     let admin_tls = tls("admin", &config.admin_tls);
+    let reloader = Arc::new(Reloader::new(
+        &config,
+        metrics.clone(),
+        ingest.clone(),
+        forwarder,
+        registry,
+        (
+            ingest_tls.as_ref().map(|t| t.acceptor.clone()),
+            admin_tls.as_ref().map(|t| t.acceptor.clone()),
+        ),
+    ));
+    let admin = Arc::new(Admin::new(metrics.clone(), ready.clone(), reloader.clone()));
     let stop_ingest = CancellationToken::new();
     let stop_admin = CancellationToken::new();
     let ingest_task = tokio::spawn(server::serve(
@@ -181,10 +167,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stop_admin,
         ingest_task,
         admin_task,
-        forwarder,
+        reloader,
         shutdown_timeout: config.server.shutdown_timeout,
-        ingest_tls: ingest_tls.map(|t| t.acceptor),
-        admin_tls: admin_tls.map(|t| t.acceptor),
     })
 }
 
@@ -204,30 +188,10 @@ impl Running {
         &self.metrics
     }
 
-    /// Hands the certificates of `config` (loaded anew, so its certificate
-    /// and key files were read again) to the listeners: new connections
-    /// handshake with them, open ones keep theirs. Turning TLS on or off
-    /// needs a restart and changes nothing here.
-    pub fn reload_tls(&self, config: &Config) -> Result<(), TlsReloadError> {
-        let listeners = [
-            ("server", &self.ingest_tls, &config.server.tls),
-            ("admin", &self.admin_tls, &config.admin_tls),
-        ];
-        for (listener, running, new) in &listeners {
-            if running.is_some() != new.is_some() {
-                return Err(TlsReloadError::Toggled {
-                    listener,
-                    on: new.is_some(),
-                });
-            }
-        }
-        for (listener, running, new) in listeners {
-            if let (Some(acceptor), Some(tls)) = (running, new) {
-                acceptor.reload(tls.clone());
-                tracing::info!(listener, "TLS certificates reloaded for new connections");
-            }
-        }
-        Ok(())
+    /// Reloads the config file (see [`crate::reload`]); on error the
+    /// running config stays in force.
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+        self.reloader.reload().await
     }
 
     /// Drains and stops everything within `server.shutdown_timeout`.
@@ -244,7 +208,10 @@ impl Running {
             ingest_task.abort();
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let forward::Undelivered { lost, spooled } = self.forwarder.shutdown(left).await;
+        let forward::Undelivered { lost, spooled } = match self.reloader.take_forwarder().await {
+            Some(forwarder) => forwarder.shutdown(left).await,
+            None => forward::Undelivered::default(),
+        };
         self.stop_admin.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(1), self.admin_task).await;
         if lost > 0 {

@@ -34,5 +34,6 @@ mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod reload;
 pub mod spool;
 pub mod tls;

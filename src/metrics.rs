@@ -92,6 +92,8 @@ pub struct Metrics {
     /// TLS handshakes that did not complete, per listener (`server`,
     /// `admin`) and reason (`timeout`, `error`).
     pub tls_handshake_failures: IntCounterVec,
+    /// Config reloads, by result (`success`, `failure`).
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -235,6 +237,14 @@ impl Metrics {
                 &["destination"],
             )
             .expect("valid metric"),
+            config_reloads: IntCounterVec::new(
+                Opts::new(
+                    "privgate_config_reloads_total",
+                    "Config reloads (SIGHUP, POST /admin/reload), by result.",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
             consent_decisions: IntCounterVec::new(
                 Opts::new(
                     "privgate_consent_decisions_total",
@@ -285,6 +295,7 @@ impl Metrics {
             Box::new(m.spool_replayed.clone()),
             Box::new(m.spool_corrupt.clone()),
             Box::new(m.spool_write_errors.clone()),
+            Box::new(m.config_reloads.clone()),
             Box::new(m.tls_handshake_failures.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");

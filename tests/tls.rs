@@ -196,7 +196,9 @@ async fn a_reload_gives_new_connections_new_certificates_and_keeps_open_ones() {
     let (old_cert, old_key) = old_ca.server_leaf().write(dir.path(), "old");
     let (new_cert, new_key) = new_ca.server_leaf().write(dir.path(), "new");
     let upstream = Upstream::start().await;
-    let running = start_privgate(&tls_config(&old_cert, &old_key, &upstream)).await;
+    let file = dir.path().join("proxy.toml");
+    std::fs::write(&file, tls_config(&old_cert, &old_key, &upstream)).unwrap();
+    let running = start_privgate_file(&file).await;
     let addr = running.ingest_addr();
 
     let mut open = TlsClient::connect(addr, client_config(&old_ca, &TLS13, b"http/1.1"))
@@ -204,9 +206,8 @@ async fn a_reload_gives_new_connections_new_certificates_and_keeps_open_ones() {
         .unwrap();
     assert_eq!(open.post("before").await, 200);
 
-    let reloaded = tls_config(&new_cert, &new_key, &upstream);
-    let reloaded = privgate::config::Config::from_str(&reloaded, Path::new("test.toml")).unwrap();
-    running.reload_tls(&reloaded).expect("TLS stays on");
+    std::fs::write(&file, tls_config(&new_cert, &new_key, &upstream)).unwrap();
+    running.reload().await.expect("TLS stays on");
 
     let stale = TlsClient::connect(addr, client_config(&old_ca, &TLS13, b"h2")).await;
     assert!(
@@ -224,9 +225,12 @@ async fn a_reload_gives_new_connections_new_certificates_and_keeps_open_ones() {
     );
 
     // Turning TLS off is not a reload.
-    let plain = segment_config(&http_destination("backend", &upstream, ""));
-    let plain = privgate::config::Config::from_str(&plain, Path::new("test.toml")).unwrap();
-    let refused = running.reload_tls(&plain).unwrap_err();
+    std::fs::write(
+        &file,
+        segment_config(&http_destination("backend", &upstream, "")),
+    )
+    .unwrap();
+    let refused = running.reload().await.unwrap_err();
     assert!(refused.to_string().contains("needs a restart"), "{refused}");
     upstream.wait_for_delivered(3, LIMIT).await;
     running.shutdown().await;

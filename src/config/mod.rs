@@ -37,6 +37,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// `[admin.tls]`: HTTPS on the admin listener; plaintext when `None`.
     pub admin_tls: Option<crate::tls::ServerTls>,
+    /// The bearer token `/admin/*` requires, when set.
+    pub admin_token: Option<Secret>,
     /// Sources, in file order.
     pub sources: Vec<SourceConfig>,
     /// Destinations, in file order.
@@ -52,7 +54,7 @@ pub struct Config {
 }
 
 /// `[spool]`, validated.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpoolConfig {
     /// The directory (one subdirectory per durable destination).
     pub dir: PathBuf,
@@ -619,6 +621,33 @@ impl Validator<'_> {
         }
         let admin_listen = self.addr(&file.admin.listen, "admin.listen");
         let admin_tls = self.listener_tls(file.admin.tls.as_ref(), "admin.tls");
+        let admin_token = file.admin.token.as_ref().and_then(|value| {
+            let resolved = SecretRef::parse(value.get_ref()).and_then(|r| match r {
+                SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+                r => r.resolve(&self.base),
+            });
+            match resolved {
+                Ok(token) if token.expose().len() >= 16 => Some(token),
+                Ok(_) => {
+                    self.problem(
+                        value.span(),
+                        "admin.token".into(),
+                        "the token is shorter than 16 characters".into(),
+                        "use a long random token, e.g. from `privgate keygen`",
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.problem(
+                        value.span(),
+                        "admin.token".into(),
+                        e.to_string(),
+                        "write token = \"env:PRIVGATE_ADMIN_TOKEN\" or \"file:/path/to/token\"",
+                    );
+                    None
+                }
+            }
+        });
         if admin_listen == server.listen && admin_listen.port() != 0 {
             self.problem(
                 file.admin.listen.span(),
@@ -696,6 +725,7 @@ impl Validator<'_> {
             server,
             admin_listen,
             admin_tls,
+            admin_token,
             sources,
             destinations,
             consent: ConsentConfig {

@@ -311,7 +311,7 @@ pub struct EncryptionKey {
     pub active: Option<bool>,
 }
 
-/// `[admin]`: /metrics, /healthz, /readyz on their own listener.
+/// `[admin]`: /metrics, /healthz, /readyz and /admin/* on their own listener.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Admin {
@@ -320,6 +320,9 @@ pub struct Admin {
     pub listen: Spanned<String>,
     /// `[admin.tls]`: serve HTTPS instead of plaintext HTTP.
     pub tls: Option<ListenerTls>,
+    /// When set (an `env:` or `file:` reference), `/admin/*` (e.g.
+    /// `POST /admin/reload`) needs `Authorization: Bearer <token>`.
+    pub token: Option<Spanned<String>>,
 }
 
 impl Admin {
@@ -333,6 +336,7 @@ impl Default for Admin {
         Admin {
             listen: Admin::default_listen(),
             tls: None,
+            token: None,
         }
     }
 }

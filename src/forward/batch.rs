@@ -86,14 +86,18 @@ impl Batch {
     }
 }
 
-/// Cuts batches from one destination's feed and dispatches them.
-pub(super) struct Batcher {
-    pub(super) config: BatchConfig,
+/// What a destination's batcher works with; a reload replaces it as a
+/// whole (see [`super::lane`]).
+pub(super) struct Settings {
+    pub(super) batch: BatchConfig,
     pub(super) format: BatchFormat,
     pub(super) concurrency: Arc<Semaphore>,
     pub(super) sink: Arc<Sink>,
     pub(super) metrics: DestMetrics,
 }
+
+/// Cuts batches from one destination's feed and dispatches them.
+pub(super) struct Batcher;
 
 /// How a dispatched batch is settled.
 #[derive(Clone)]
@@ -105,17 +109,23 @@ enum Settle {
 }
 
 impl Batcher {
-    pub(super) async fn run(self, feed: Feed, mut close: watch::Receiver<bool>) {
+    pub(super) async fn run(
+        mut settings: watch::Receiver<Arc<Settings>>,
+        feed: Feed,
+        mut close: watch::Receiver<bool>,
+    ) {
         let (mut memory, mut spool, settle) = match feed {
             Feed::Memory { rx, depth } => (Some(rx), None, Settle::Release(depth)),
             Feed::Spool { rx, acks } => (None, Some(rx), Settle::Ack(acks)),
         };
-        let mut batch = Batch::new(self.format);
+        let mut s = settings.borrow_and_update().clone();
+        let mut batch = Batch::new(s.format);
         // One timer, re-armed when a batch starts: no timer per event.
         let linger = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(linger);
         let mut armed = false;
         let mut inflight = JoinSet::new();
+        let mut reloadable = true;
         loop {
             let events: Vec<(Option<Pos>, Bytes)> = tokio::select! {
                 biased;
@@ -129,8 +139,20 @@ impl Batcher {
                 },
                 () = &mut linger, if armed => {
                     armed = false;
-                    let full = std::mem::replace(&mut batch, Batch::new(self.format));
-                    self.dispatch(full, &settle, &mut inflight).await;
+                    let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                    dispatch(&s, full, &settle, &mut inflight).await;
+                    continue;
+                }
+                changed = settings.changed(), if reloadable => {
+                    reloadable = changed.is_ok();
+                    if reloadable {
+                        // The batch so far goes out as its settings said.
+                        let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                        dispatch(&s, full, &settle, &mut inflight).await;
+                        armed = false;
+                        s = settings.borrow_and_update().clone();
+                        batch = Batch::new(s.format);
+                    }
                     continue;
                 }
                 changed = close.changed(), if !*close.borrow() => {
@@ -145,78 +167,78 @@ impl Batcher {
                 }
             };
             for (pos, event) in &events {
-                if batch.events > 0 && batch.size_with(event) > self.config.max_bytes {
-                    let full = std::mem::replace(&mut batch, Batch::new(self.format));
-                    self.dispatch(full, &settle, &mut inflight).await;
+                if batch.events > 0 && batch.size_with(event) > s.batch.max_bytes {
+                    let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                    dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }
                 if batch.events == 0 {
-                    linger.as_mut().reset(Instant::now() + self.config.max_wait);
+                    linger.as_mut().reset(Instant::now() + s.batch.max_wait);
                     armed = true;
                 }
                 batch.push(event, *pos);
-                if batch.events >= self.config.max_events {
-                    let full = std::mem::replace(&mut batch, Batch::new(self.format));
-                    self.dispatch(full, &settle, &mut inflight).await;
+                if batch.events >= s.batch.max_events {
+                    let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                    dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }
             }
             // Reap finished deliveries so the set does not grow.
             while inflight.try_join_next().is_some() {}
         }
-        self.dispatch(batch, &settle, &mut inflight).await;
+        dispatch(&s, batch, &settle, &mut inflight).await;
         while inflight.join_next().await.is_some() {}
     }
+}
 
-    async fn dispatch(&self, batch: Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
-        if batch.events == 0 {
-            return;
-        }
-        // Waiting here holds the batcher back while the backend is slow; the
-        // queue bound then pushes back on ingest.
-        let permit = self
-            .concurrency
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closed");
-        let ticket = match (settle, batch.end) {
-            (Settle::Ack(acks), Some(end)) => Some(acks.begin(end, batch.events)),
-            _ => None,
-        };
-        let sink = self.sink.clone();
-        let metrics = self.metrics.clone();
-        let settle = settle.clone();
-        inflight.spawn(async move {
-            let (body, events) = batch.finish();
-            metrics.batch_size.observe(events as f64);
-            loop {
-                match sink.deliver(body.clone()).await {
-                    Ok(()) => metrics.forwarded.inc_by(events as u64),
-                    // Kept in the spool: try again after a pause.
-                    Err(DropReason::RetriesExhausted) if matches!(settle, Settle::Ack(_)) => {
-                        tracing::warn!(destination = %metrics.name, events, "batch not delivered yet; it stays in the spool and is retried");
-                        tokio::time::sleep(sink.pause()).await;
-                        continue;
-                    }
-                    Err(reason) => {
-                        metrics.dropped(reason, events);
-                        tracing::warn!(destination = %metrics.name, events, reason = reason.as_str(), "batch not delivered");
-                    }
-                }
-                break;
-            }
-            match (settle, ticket) {
-                (Settle::Release(depth), _) => depth.release(events),
-                (Settle::Ack(acks), Some(ticket)) => {
-                    // Acknowledging may delete segment files.
-                    let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;
-                }
-                (Settle::Ack(_), None) => {}
-            }
-            drop(permit);
-        });
+async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
+    if batch.events == 0 {
+        return;
     }
+    // Waiting here holds the batcher back while the backend is slow; the
+    // queue bound then pushes back on ingest.
+    let permit = s
+        .concurrency
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("semaphore never closed");
+    let ticket = match (settle, batch.end) {
+        (Settle::Ack(acks), Some(end)) => Some(acks.begin(end, batch.events)),
+        _ => None,
+    };
+    let sink = s.sink.clone();
+    let metrics = s.metrics.clone();
+    let settle = settle.clone();
+    inflight.spawn(async move {
+        let (body, events) = batch.finish();
+        metrics.batch_size.observe(events as f64);
+        loop {
+            match sink.deliver(body.clone()).await {
+                Ok(()) => metrics.forwarded.inc_by(events as u64),
+                // Kept in the spool: try again after a pause.
+                Err(DropReason::RetriesExhausted) if matches!(settle, Settle::Ack(_)) => {
+                    tracing::warn!(destination = %metrics.name, events, "batch not delivered yet; it stays in the spool and is retried");
+                    tokio::time::sleep(sink.pause()).await;
+                    continue;
+                }
+                Err(reason) => {
+                    metrics.dropped(reason, events);
+                    tracing::warn!(destination = %metrics.name, events, reason = reason.as_str(), "batch not delivered");
+                }
+            }
+            break;
+        }
+        match (settle, ticket) {
+            (Settle::Release(depth), _) => depth.release(events),
+            (Settle::Ack(acks), Some(ticket)) => {
+                // Acknowledging may delete segment files.
+                let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;
+            }
+            (Settle::Ack(_), None) => {}
+        }
+        drop(permit);
+    });
 }
 
 async fn recv_memory(rx: &mut Option<mpsc::UnboundedReceiver<Vec<Bytes>>>) -> Option<Vec<Bytes>> {

@@ -14,6 +14,7 @@
 mod batch;
 mod file;
 mod http;
+mod lane;
 mod queue;
 pub mod retry;
 
@@ -21,15 +22,12 @@ pub use queue::{Accepted, QueueFull, Queues, Reservation};
 
 use crate::config::{BatchFormat, Config, Delivery, DestinationConfig, SinkConfig};
 use crate::metrics::{DropReason, Metrics};
-use crate::spool::{self, Closer, SpoolError, SpoolMetrics};
-use batch::{Batcher, Feed};
+use crate::spool::SpoolError;
 use bytes::Bytes;
+use lane::Lane;
 use prometheus::{Histogram, IntCounter};
-use queue::{Depth, Intake, Queue};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, watch, Semaphore};
-use tokio::task::JoinHandle;
+use std::time::Duration;
 
 /// Why delivery could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +50,11 @@ pub enum StartError {
     },
 }
 
-/// The running delivery side: one task per destination.
+/// The running delivery side: one lane (intake and batcher task) per
+/// destination.
 pub struct Forwarder {
-    tasks: Vec<JoinHandle<()>>,
-    depths: Vec<(Arc<str>, Arc<Depth>)>,
-    spools: Vec<Closer>,
-    janitors: Vec<JoinHandle<()>>,
-    close: watch::Sender<bool>,
+    lanes: Vec<Lane>,
+    spool: crate::config::SpoolConfig,
     metrics: Metrics,
 }
 
@@ -80,178 +76,169 @@ impl DestMetrics {
     }
 }
 
-/// Chunks of records a spool's reader may have waiting for the batcher.
-const SPOOL_FEED_CHUNKS: usize = 2;
-
-/// Starts one delivery task per destination, opening (and replaying) the
-/// spools of durable ones. Must run inside a tokio runtime; opening a spool
-/// reads its files.
+/// Starts one lane per destination, opening (and replaying) the spools of
+/// durable ones. Must run inside a tokio runtime; opening a spool reads its
+/// files.
 pub fn start(config: &Config, metrics: &Metrics) -> Result<(Queues, Forwarder), StartError> {
-    let (close, close_rx) = watch::channel(false);
-    let mut queues = Vec::new();
     let mut forwarder = Forwarder {
-        tasks: Vec::new(),
-        depths: Vec::new(),
-        spools: Vec::new(),
-        janitors: Vec::new(),
-        close,
+        lanes: Vec::new(),
+        spool: config.spool.clone(),
         metrics: metrics.clone(),
     };
     for dest in &config.destinations {
-        let name: Arc<str> = dest.name.as_str().into();
-        let dm = DestMetrics {
-            name: name.clone(),
-            forwarded: metrics.events_forwarded.with_label_values(&[&name]),
-            batch_size: metrics.batch_size.with_label_values(&[&name]),
-            metrics: metrics.clone(),
-        };
-        let seal =
-            (dest.encrypt == crate::config::Encrypt::Payload).then(|| config.keyring.clone());
-        let sink =
-            Sink::new(dest, dm.clone(), metrics, seal).map_err(|source| StartError::Open {
-                destination: dest.name.clone(),
-                source,
-            })?;
-        let (intake, feed) = match dest.delivery {
-            Delivery::Memory => {
-                let depth = Arc::new(Depth::new(
-                    dest.queue_max_events,
-                    metrics.queue_depth.with_label_values(&[&name]),
-                ));
-                forwarder.depths.push((name.clone(), depth.clone()));
-                let (tx, rx) = mpsc::unbounded_channel();
-                (
-                    Intake::Memory {
-                        tx,
-                        depth: depth.clone(),
-                    },
-                    Feed::Memory { rx, depth },
-                )
-            }
-            Delivery::Durable => {
-                let opened = spool::open(
-                    &config.spool,
-                    &dest.name,
-                    config.keyring.clone(),
-                    SpoolMetrics::new(metrics, &dest.name),
-                    SPOOL_FEED_CHUNKS,
-                )
-                .map_err(|source| StartError::Spool {
-                    destination: dest.name.clone(),
-                    source,
-                })?;
-                forwarder.spools.push(opened.closer);
-                forwarder.janitors.push(tokio::spawn(expire_every(
-                    opened.spool.clone(),
-                    config.spool.max_age,
-                )));
-                (
-                    Intake::Durable(opened.spool),
-                    Feed::Spool {
-                        rx: opened.feed,
-                        acks: Arc::new(opened.acks),
-                    },
-                )
-            }
-        };
-        let batcher = Batcher {
-            config: dest.batch,
-            format: sink.format(),
-            concurrency: Arc::new(Semaphore::new(sink.concurrency())),
-            sink: Arc::new(sink),
-            metrics: dm,
-        };
+        let settings = lane::settings(dest, config, metrics)?;
         forwarder
-            .tasks
-            .push(tokio::spawn(batcher.run(feed, close_rx.clone())));
-        queues.push(Queue {
-            name: name.clone(),
-            intake,
-            backpressure: metrics.backpressure.with_label_values(&[&name]),
-        });
+            .lanes
+            .push(Lane::start(dest, config, settings, metrics)?);
     }
-    Ok((
-        Queues {
-            queues: queues.into(),
-        },
-        forwarder,
-    ))
+    Ok((forwarder.queues(), forwarder))
 }
 
-/// Deletes what outlived `max_age` from a spool, checking a tenth as often
-/// as that (between once a second and once a minute).
-async fn expire_every(spool: spool::Spool, max_age: Duration) {
-    let every = (max_age / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        let spool = spool.clone();
-        let _ = tokio::task::spawn_blocking(move || spool.expire(SystemTime::now())).await;
-    }
+/// Why a reload left delivery as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Something only a restart can change.
+    #[error("{0}; that needs a restart")]
+    NeedsRestart(String),
+    /// A new destination could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
 }
 
-/// What delivery left undone at shutdown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Undelivered {
-    /// Memory-queued events given up (counted as dropped, `shutdown`).
-    pub lost: usize,
-    /// Events left in spools, delivered after the next start.
-    pub spooled: u64,
+/// What a reload changed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Changes {
+    /// Destinations started.
+    pub added: Vec<String>,
+    /// Destinations whose settings were replaced.
+    pub updated: Vec<String>,
+    /// Destinations stopped (a spool stays on disk).
+    pub removed: Vec<String>,
 }
 
 impl Forwarder {
+    /// Where ingest hands each destination's events, in config order.
+    pub fn queues(&self) -> Queues {
+        Queues {
+            queues: self.lanes.iter().map(|l| l.queue.clone()).collect(),
+        }
+    }
+
+    /// Brings delivery to `config`: destinations are matched by name; kept
+    /// ones get their new sink and batching for the batches cut from now
+    /// on, new ones start, removed ones stop (memory queues drain, spools
+    /// stay on disk). All or nothing: on error nothing changed. Returns the
+    /// queues for `config`'s destinations, in its order.
+    pub async fn apply(&mut self, config: &Config) -> Result<(Queues, Changes), ReloadError> {
+        let any_durable = self.lanes.iter().any(|l| l.delivery == Delivery::Durable)
+            || config
+                .destinations
+                .iter()
+                .any(|d| d.delivery == Delivery::Durable);
+        if any_durable && config.spool != self.spool {
+            return Err(ReloadError::NeedsRestart("[spool] changed".into()));
+        }
+        for dest in &config.destinations {
+            if let Some(lane) = self.lanes.iter().find(|l| *l.name == *dest.name) {
+                if lane.delivery != dest.delivery {
+                    return Err(ReloadError::NeedsRestart(format!(
+                        "destination `{}` changes delivery",
+                        dest.name
+                    )));
+                }
+            }
+        }
+        // Everything that can fail, before anything changes.
+        let mut prepared = Vec::with_capacity(config.destinations.len());
+        for dest in &config.destinations {
+            let settings = lane::settings(dest, config, &self.metrics)?;
+            let fresh = if self.lanes.iter().any(|l| *l.name == *dest.name) {
+                None
+            } else {
+                match Lane::start(dest, config, settings.clone(), &self.metrics) {
+                    Ok(lane) => Some(lane),
+                    Err(e) => {
+                        for lane in prepared.into_iter().filter_map(|(_, _, l)| l) {
+                            Lane::retire(lane).await;
+                        }
+                        return Err(e.into());
+                    }
+                }
+            };
+            prepared.push((dest, settings, fresh));
+        }
+        let mut changes = Changes::default();
+        let mut old: Vec<Lane> = std::mem::take(&mut self.lanes);
+        for (dest, settings, fresh) in prepared {
+            let lane = match fresh {
+                Some(lane) => {
+                    changes.added.push(dest.name.clone());
+                    lane
+                }
+                None => {
+                    let at = old
+                        .iter()
+                        .position(|l| *l.name == *dest.name)
+                        .expect("matched above");
+                    let lane = old.swap_remove(at);
+                    lane.update(dest, settings);
+                    changes.updated.push(dest.name.clone());
+                    lane
+                }
+            };
+            self.lanes.push(lane);
+        }
+        for lane in old {
+            changes.removed.push(lane.name.to_string());
+            // Done before the reload answers, so a spool's directory is free
+            // for the next reload that adds the destination back.
+            lane.retire().await;
+        }
+        self.spool = config.spool.clone();
+        Ok((self.queues(), changes))
+    }
+
     /// Closes every queue and spool, flushes what is queued and waits for
     /// deliveries, up to `deadline`. Memory-queued events still undelivered
     /// then are given up and counted as dropped with reason `shutdown`;
     /// spooled ones stay on disk.
-    pub async fn shutdown(self, deadline: Duration) -> Undelivered {
+    pub async fn shutdown(mut self, deadline: Duration) -> Undelivered {
         let started = tokio::time::Instant::now();
-        let _ = self.close.send(true);
-        for janitor in &self.janitors {
-            janitor.abort();
+        // Memory queues stop taking events; spools stop taking appends and
+        // their readers stop once drained.
+        for lane in &mut self.lanes {
+            lane.close().await;
         }
-        // Spools stop taking appends; their readers stop once drained.
-        let mut spools = Vec::new();
-        for mut closer in self.spools {
-            spools.push(
-                tokio::task::spawn_blocking(move || {
-                    closer.close();
-                    closer
-                })
-                .await
-                .expect("closing a spool does not panic"),
-            );
-        }
-        let mut tasks = self.tasks;
-        let all = futures_util::future::join_all(tasks.iter_mut());
+        let all = futures_util::future::join_all(self.lanes.iter_mut().map(|l| &mut l.task));
         let left = deadline.saturating_sub(started.elapsed());
         if tokio::time::timeout(left, all).await.is_err() {
-            for task in &tasks {
-                task.abort();
+            for lane in &self.lanes {
+                lane.task.abort();
             }
             // Wait for the aborts to land, so each spool's feed is dropped
             // and its reader stops.
-            for task in &mut tasks {
-                if !task.is_finished() {
-                    let _ = task.await;
+            for lane in &mut self.lanes {
+                if !lane.task.is_finished() {
+                    let _ = (&mut lane.task).await;
                 }
             }
         }
         let mut undelivered = Undelivered::default();
-        for closer in spools {
-            undelivered.spooled += closer.pending();
-            let _ = tokio::task::spawn_blocking(move || closer.finish()).await;
-        }
-        for (name, depth) in &self.depths {
+        for lane in &mut self.lanes {
+            if let Some(closer) = lane.spool.take() {
+                undelivered.spooled += closer.pending();
+                let _ = tokio::task::spawn_blocking(move || closer.finish()).await;
+            }
+            let Some(depth) = &lane.depth else { continue };
             let left = depth.get();
             if left > 0 {
                 undelivered.lost += left;
                 self.metrics
                     .events_dropped
-                    .with_label_values(&[name, DropReason::Shutdown.as_str()])
+                    .with_label_values(&[&lane.name, DropReason::Shutdown.as_str()])
                     .inc_by(left as u64);
                 depth.release(left);
-                tracing::warn!(destination = %name, events = left, "shutdown deadline passed; events not delivered");
+                tracing::warn!(destination = %lane.name, events = left, "shutdown deadline passed; events not delivered");
             }
         }
         if undelivered.spooled > 0 {
@@ -262,6 +249,15 @@ impl Forwarder {
         }
         undelivered
     }
+}
+
+/// What delivery left undone at shutdown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Undelivered {
+    /// Memory-queued events given up (counted as dropped, `shutdown`).
+    pub lost: usize,
+    /// Events left in spools, delivered after the next start.
+    pub spooled: u64,
 }
 
 /// Where a destination's batches go, and whether each body is sealed first.

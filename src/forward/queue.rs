@@ -21,6 +21,7 @@ pub struct Queues {
     pub(super) queues: Arc<[Queue]>,
 }
 
+#[derive(Clone)]
 pub(super) struct Queue {
     pub(super) name: Arc<str>,
     pub(super) intake: Intake,
@@ -28,6 +29,7 @@ pub(super) struct Queue {
 }
 
 /// Where a destination's accepted events go.
+#[derive(Clone)]
 pub(super) enum Intake {
     /// `delivery = "memory"`.
     Memory {
@@ -41,7 +43,7 @@ pub(super) enum Intake {
 impl Intake {
     fn has_room(&self, n: usize) -> bool {
         match self {
-            Intake::Memory { tx, depth } => !tx.is_closed() && depth.get() + n <= depth.max,
+            Intake::Memory { tx, depth } => !tx.is_closed() && depth.get() + n <= depth.max(),
             Intake::Durable(spool) => spool.has_room(),
         }
     }
@@ -50,7 +52,8 @@ impl Intake {
 /// Events queued or in flight for one memory destination, against its bound.
 pub(super) struct Depth {
     current: AtomicUsize,
-    max: usize,
+    /// The bound; a reload may change it.
+    max: AtomicUsize,
     gauge: IntGauge,
 }
 
@@ -58,15 +61,24 @@ impl Depth {
     pub(super) fn new(max: usize, gauge: IntGauge) -> Depth {
         Depth {
             current: AtomicUsize::new(0),
-            max,
+            max: AtomicUsize::new(max),
             gauge,
         }
+    }
+
+    fn max(&self) -> usize {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// A new bound (events already in are kept).
+    pub(super) fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
     }
 
     fn try_add(&self, n: usize) -> bool {
         let mut current = self.current.load(Ordering::Relaxed);
         loop {
-            if current + n > self.max {
+            if current + n > self.max() {
                 return false;
             }
             match self.current.compare_exchange_weak(

@@ -42,6 +42,40 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Response<Body>> + Send;
 }
 
+/// A handler a reload can replace while serving: each request is
+/// answered by the handler current when it arrived, and finishes with it.
+pub struct Swappable<H> {
+    current: std::sync::RwLock<Arc<H>>,
+}
+
+impl<H> Swappable<H> {
+    /// Serves with `handler` until [`Swappable::replace`].
+    pub fn new(handler: H) -> Swappable<H> {
+        Swappable {
+            current: std::sync::RwLock::new(Arc::new(handler)),
+        }
+    }
+
+    /// Requests arriving from now on go to `handler`.
+    pub fn replace(&self, handler: H) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(handler);
+    }
+
+    fn get(&self) -> Arc<H> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl<H: Handler> Handler for Swappable<H> {
+    async fn call(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let handler = self.get();
+        handler.call(request, peer).await
+    }
+}
+
 /// Connection-level limits.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnLimits {

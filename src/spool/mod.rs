@@ -451,6 +451,11 @@ impl Closer {
         self.shared.persist_acked();
     }
 
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     /// Events in the spool not yet acknowledged.
     pub fn pending(&self) -> u64 {
         self.shared.metrics.pending.get().max(0) as u64

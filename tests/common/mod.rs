@@ -275,6 +275,13 @@ pub fn free_port() -> SocketAddr {
         .unwrap()
 }
 
+/// Starts privgate in-process from a config file (so that it can reload it).
+pub async fn start_privgate_file(path: &Path) -> privgate::app::Running {
+    let config = privgate::config::Config::load(path)
+        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    privgate::app::start(config).await.expect("privgate starts")
+}
+
 /// Starts privgate in-process from config text (listen/admin may be :0).
 pub async fn start_privgate(toml: &str) -> privgate::app::Running {
     let config = privgate::config::Config::from_str(toml, Path::new("test.toml"))

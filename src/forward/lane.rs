@@ -1,0 +1,198 @@
+//! One destination's delivery, from start to retirement: its intake (memory
+//! queue or spool), its batcher task, and the settings the batcher reads
+//! for each batch (sink, batching limits), which a reload replaces without
+//! stopping anything. In-flight batches finish with the settings they
+//! started with.
+
+use super::batch::{Batcher, Feed, Settings};
+use super::queue::{Depth, Intake, Queue};
+use super::{DestMetrics, Sink, StartError};
+use crate::config::{Config, Delivery, DestinationConfig};
+use crate::metrics::Metrics;
+use crate::spool::{self, Closer, SpoolMetrics};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+/// Chunks of records a spool's reader may have waiting for the batcher.
+const SPOOL_FEED_CHUNKS: usize = 2;
+
+/// A destination's running delivery.
+pub(super) struct Lane {
+    pub(super) name: Arc<str>,
+    pub(super) delivery: Delivery,
+    /// What ingest hands events to.
+    pub(super) queue: Queue,
+    settings: watch::Sender<Arc<Settings>>,
+    close: watch::Sender<bool>,
+    pub(super) task: JoinHandle<()>,
+    pub(super) depth: Option<Arc<Depth>>,
+    pub(super) spool: Option<Closer>,
+    janitor: Option<JoinHandle<()>>,
+}
+
+/// A destination's batcher settings, built (and its file opened) from config.
+pub(super) fn settings(
+    dest: &DestinationConfig,
+    config: &Config,
+    metrics: &Metrics,
+) -> Result<Arc<Settings>, StartError> {
+    let name: Arc<str> = dest.name.as_str().into();
+    let dm = DestMetrics {
+        forwarded: metrics.events_forwarded.with_label_values(&[&name]),
+        batch_size: metrics.batch_size.with_label_values(&[&name]),
+        name,
+        metrics: metrics.clone(),
+    };
+    let seal = (dest.encrypt == crate::config::Encrypt::Payload).then(|| config.keyring.clone());
+    let sink = Sink::new(dest, dm.clone(), metrics, seal).map_err(|source| StartError::Open {
+        destination: dest.name.clone(),
+        source,
+    })?;
+    Ok(Arc::new(Settings {
+        batch: dest.batch,
+        format: sink.format(),
+        concurrency: Arc::new(Semaphore::new(sink.concurrency())),
+        sink: Arc::new(sink),
+        metrics: dm,
+    }))
+}
+
+impl Lane {
+    /// Starts delivery for `dest` (opening and replaying its spool if it is
+    /// durable). Must run inside a tokio runtime.
+    pub(super) fn start(
+        dest: &DestinationConfig,
+        config: &Config,
+        settings: Arc<Settings>,
+        metrics: &Metrics,
+    ) -> Result<Lane, StartError> {
+        let name: Arc<str> = dest.name.as_str().into();
+        let (mut depth, mut closer, mut janitor) = (None, None, None);
+        let (intake, feed) = match dest.delivery {
+            Delivery::Memory => {
+                let d = Arc::new(Depth::new(
+                    dest.queue_max_events,
+                    metrics.queue_depth.with_label_values(&[&name]),
+                ));
+                depth = Some(d.clone());
+                let (tx, rx) = mpsc::unbounded_channel();
+                (
+                    Intake::Memory {
+                        tx,
+                        depth: d.clone(),
+                    },
+                    Feed::Memory { rx, depth: d },
+                )
+            }
+            Delivery::Durable => {
+                let opened = spool::open(
+                    &config.spool,
+                    &dest.name,
+                    config.keyring.clone(),
+                    SpoolMetrics::new(metrics, &dest.name),
+                    SPOOL_FEED_CHUNKS,
+                )
+                .map_err(|source| StartError::Spool {
+                    destination: dest.name.clone(),
+                    source,
+                })?;
+                closer = Some(opened.closer);
+                janitor = Some(tokio::spawn(expire_every(
+                    opened.spool.clone(),
+                    config.spool.max_age,
+                )));
+                (
+                    Intake::Durable(opened.spool),
+                    Feed::Spool {
+                        rx: opened.feed,
+                        acks: Arc::new(opened.acks),
+                    },
+                )
+            }
+        };
+        let (settings_tx, settings_rx) = watch::channel(settings);
+        let (close, close_rx) = watch::channel(false);
+        let task = tokio::spawn(Batcher::run(settings_rx, feed, close_rx));
+        Ok(Lane {
+            queue: Queue {
+                name: name.clone(),
+                intake,
+                backpressure: metrics.backpressure.with_label_values(&[&name]),
+            },
+            name,
+            delivery: dest.delivery,
+            settings: settings_tx,
+            close,
+            task,
+            depth,
+            spool: closer,
+            janitor,
+        })
+    }
+
+    /// Batches cut from now on use `settings`; the memory queue takes the
+    /// new bound.
+    pub(super) fn update(&self, dest: &DestinationConfig, settings: Arc<Settings>) {
+        let _ = self.settings.send(settings);
+        if let Some(depth) = &self.depth {
+            depth.set_max(dest.queue_max_events);
+        }
+    }
+
+    /// Stops taking events: a memory queue drains what it holds, a spool
+    /// stops taking appends and its reader stops once drained.
+    pub(super) async fn close(&mut self) {
+        let _ = self.close.send(true);
+        if let Some(janitor) = &self.janitor {
+            janitor.abort();
+        }
+        if let Some(mut closer) = self.spool.take() {
+            let closer = tokio::task::spawn_blocking(move || {
+                closer.close();
+                closer
+            })
+            .await
+            .expect("closing a spool does not panic");
+            self.spool = Some(closer);
+        }
+    }
+
+    /// A destination a reload removed: a memory queue drains in the
+    /// background; a spool stops at once and keeps what it holds on disk
+    /// (reported), for when the destination comes back.
+    pub(super) async fn retire(mut self) {
+        self.close().await;
+        match self.spool.take() {
+            None => {
+                tracing::info!(destination = %self.name, "destination removed; its queue drains");
+            }
+            Some(closer) => {
+                self.task.abort();
+                let _ = (&mut self.task).await;
+                let pending = closer.pending();
+                let dir = tokio::task::spawn_blocking(move || {
+                    let dir = closer.dir().to_owned();
+                    closer.finish();
+                    dir
+                })
+                .await
+                .expect("finishing a spool does not panic");
+                tracing::warn!(destination = %self.name, events = pending, spool = %dir.display(), "destination removed; its spool stays on disk until the destination is configured again");
+            }
+        }
+    }
+}
+
+/// Deletes what outlived `max_age` from a spool, checking a tenth as often
+/// as that (between every 100 ms and once a minute).
+async fn expire_every(spool: spool::Spool, max_age: Duration) {
+    let every = (max_age / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let spool = spool.clone();
+        let _ = tokio::task::spawn_blocking(move || spool.expire(SystemTime::now())).await;
+    }
+}

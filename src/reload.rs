@@ -1,0 +1,260 @@
+//! Hot reload (SIGHUP, `POST /admin/reload`): read and fully validate the
+//! config file again, with its keys, certificates and opt-out registry;
+//! on any error keep serving the old config and say why. On success swap,
+//! in this order, what requests see: destinations (kept ones get new sink
+//! and batching settings, new ones start, removed ones stop, a spool staying
+//! on disk), then the ingest handler (sources, write keys, consent, rules,
+//! limits), then TLS certificates. No connection is dropped and no accepted
+//! event is lost: requests in flight finish with the handler they started
+//! with, batches in flight with the sink they started with.
+//!
+//! Some settings only a restart can change. Those that would silently weaken
+//! a promise if ignored (a destination's `delivery`, `[spool]`, TLS on or
+//! off) fail the reload; the rest (listen addresses, connection limits) are
+//! reported as warnings and take effect at the next start.
+//!
+//! Never logs secrets: config errors name files, lines and keys, not values.
+
+use crate::config::{Config, ConfigError, Secret};
+use crate::consent::{Consent, OptOutRegistry as Registry};
+use crate::forward::{Changes, Forwarder, ReloadError as ForwardError};
+use crate::ingest::server::Swappable;
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::tls::Acceptor;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file does not load or validate.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The opt-out registry cannot be read.
+    #[error("cannot read the opt-out registry: {0}")]
+    OptOutRegistry(std::io::ErrorKind),
+    /// Something only a restart can change, or a destination that cannot start.
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
+    /// TLS turned on or off on a listener.
+    #[error("the new config turns TLS {} on the {listener} listener; that needs a restart", if *.on { "on" } else { "off" })]
+    TlsToggled {
+        /// `server` or `admin`.
+        listener: &'static str,
+        /// Whether the new config has TLS there.
+        on: bool,
+    },
+    /// The process is shutting down.
+    #[error("privgate is shutting down")]
+    ShuttingDown,
+}
+
+/// What a successful reload did.
+#[derive(Debug, serde::Serialize)]
+pub struct Reloaded {
+    /// Destinations added, updated and removed.
+    pub destinations: Changes,
+    /// Changed settings that take effect only after a restart.
+    pub restart_needed: Vec<String>,
+}
+
+/// Settings read once at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AtStart {
+    listen: SocketAddr,
+    admin_listen: SocketAddr,
+    connections: [u128; 5],
+}
+
+impl AtStart {
+    fn of(config: &Config) -> AtStart {
+        let s = &config.server;
+        AtStart {
+            listen: s.listen,
+            admin_listen: config.admin_listen,
+            connections: [
+                s.header_read_timeout.as_millis(),
+                s.idle_timeout.as_millis(),
+                s.max_headers as u128,
+                s.max_header_bytes as u128,
+                s.max_connections as u128,
+            ],
+        }
+    }
+
+    fn differences(&self, new: &AtStart) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.listen != new.listen {
+            out.push("server.listen".to_owned());
+        }
+        if self.admin_listen != new.admin_listen {
+            out.push("admin.listen".to_owned());
+        }
+        let names = [
+            "server.header_read_timeout",
+            "server.idle_timeout",
+            "server.max_headers",
+            "server.max_header_bytes",
+            "server.max_connections",
+        ];
+        for ((name, old), new) in names.iter().zip(self.connections).zip(new.connections) {
+            if old != new {
+                out.push((*name).to_owned());
+            }
+        }
+        out
+    }
+}
+
+/// What a reload replaces; one reload runs at a time.
+struct Live {
+    /// `None` once shut down.
+    forwarder: Option<Forwarder>,
+    registry: Option<JoinHandle<()>>,
+}
+
+/// Reloads a running privgate from its config file.
+pub struct Reloader {
+    path: PathBuf,
+    metrics: Metrics,
+    ingest: Arc<Swappable<Ingest>>,
+    ingest_tls: Option<Acceptor>,
+    admin_tls: Option<Acceptor>,
+    admin_token: RwLock<Option<Secret>>,
+    at_start: AtStart,
+    live: tokio::sync::Mutex<Live>,
+}
+
+impl Reloader {
+    /// What `app::start` built from `config`.
+    pub(crate) fn new(
+        config: &Config,
+        metrics: Metrics,
+        ingest: Arc<Swappable<Ingest>>,
+        forwarder: Forwarder,
+        registry: Option<Arc<Registry>>,
+        tls: (Option<Acceptor>, Option<Acceptor>),
+    ) -> Reloader {
+        Reloader {
+            path: config.path.clone(),
+            metrics,
+            ingest,
+            ingest_tls: tls.0,
+            admin_tls: tls.1,
+            admin_token: RwLock::new(config.admin_token.clone()),
+            at_start: AtStart::of(config),
+            live: tokio::sync::Mutex::new(Live {
+                forwarder: Some(forwarder),
+                registry: registry
+                    .map(|r| watch_registry(r, config.consent.opt_out_reload_interval)),
+            }),
+        }
+    }
+
+    /// Whether `candidate` is the admin token (constant time); `true`
+    /// when no token is configured.
+    pub fn admin_allows(&self, candidate: Option<&[u8]>) -> bool {
+        match &*self.admin_token.read().unwrap_or_else(|p| p.into_inner()) {
+            None => true,
+            Some(token) => candidate.is_some_and(|c| token.ct_eq(c)),
+        }
+    }
+
+    /// Reloads from the config file; on error nothing changed.
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+        let result = self.try_reload().await;
+        let label = if result.is_ok() { "success" } else { "failure" };
+        self.metrics
+            .config_reloads
+            .with_label_values(&[label])
+            .inc();
+        match &result {
+            Ok(r) => tracing::info!(
+                added = ?r.destinations.added,
+                removed = ?r.destinations.removed,
+                restart_needed = ?r.restart_needed,
+                "config reloaded"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "config not reloaded; the running config stays in force")
+            }
+        }
+        result
+    }
+
+    async fn try_reload(&self) -> Result<Reloaded, ReloadError> {
+        let path = self.path.clone();
+        let config = tokio::task::spawn_blocking(move || Config::load(&path))
+            .await
+            .expect("loading a config does not panic")?;
+        for (listener, running, new) in [
+            ("server", &self.ingest_tls, &config.server.tls),
+            ("admin", &self.admin_tls, &config.admin_tls),
+        ] {
+            if running.is_some() != new.is_some() {
+                return Err(ReloadError::TlsToggled {
+                    listener,
+                    on: new.is_some(),
+                });
+            }
+        }
+        let (consent, registry) =
+            Consent::from_config(&config).map_err(|e| ReloadError::OptOutRegistry(e.kind()))?;
+
+        let mut live = self.live.lock().await;
+        let forwarder = live.forwarder.as_mut().ok_or(ReloadError::ShuttingDown)?;
+        let (queues, destinations) = forwarder.apply(&config).await?;
+        // Nothing below fails.
+        let pipeline = Pipeline::new(&config, consent, &self.metrics);
+        self.ingest
+            .replace(Ingest::new(&config, pipeline, queues, self.metrics.clone()));
+        for (acceptor, tls) in [
+            (&self.ingest_tls, &config.server.tls),
+            (&self.admin_tls, &config.admin_tls),
+        ] {
+            if let (Some(acceptor), Some(tls)) = (acceptor, tls) {
+                acceptor.reload(tls.clone());
+            }
+        }
+        *self.admin_token.write().unwrap_or_else(|p| p.into_inner()) = config.admin_token.clone();
+        if let Some(old) = live.registry.take() {
+            old.abort();
+        }
+        live.registry = registry.map(|r| watch_registry(r, config.consent.opt_out_reload_interval));
+        Ok(Reloaded {
+            destinations,
+            restart_needed: self.at_start.differences(&AtStart::of(&config)),
+        })
+    }
+
+    /// Takes delivery out for shutdown; later reloads fail.
+    pub(crate) async fn take_forwarder(&self) -> Option<Forwarder> {
+        let mut live = self.live.lock().await;
+        if let Some(registry) = live.registry.take() {
+            registry.abort();
+        }
+        live.forwarder.take()
+    }
+}
+
+/// Re-reads the opt-out registry every `every`.
+fn watch_registry(registry: Arc<Registry>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match registry.reload() {
+                Ok(true) => tracing::info!(ids = registry.len(), "opt-out registry reloaded"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.kind(), "opt-out registry not reloaded; the previous list stays in force")
+                }
+            }
+        }
+    })
+}
