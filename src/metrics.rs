@@ -94,6 +94,11 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounterVec,
     /// Config reloads, by result (`success`, `failure`).
     pub config_reloads: IntCounterVec,
+    /// Circuit breaker state per destination: 0 closed, 1 open, 2 half-open.
+    pub circuit_state: IntGaugeVec,
+    /// Circuit breaker changes per destination, by the state changed to
+    /// (`open`, `closed`).
+    pub circuit_transitions: IntCounterVec,
 }
 
 impl Metrics {
@@ -237,6 +242,22 @@ impl Metrics {
                 &["destination"],
             )
             .expect("valid metric"),
+            circuit_state: IntGaugeVec::new(
+                Opts::new(
+                    "privgate_circuit_state",
+                    "A destination's circuit breaker: 0 closed, 1 open (nothing sent), 2 half-open (one probe out).",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            circuit_transitions: IntCounterVec::new(
+                Opts::new(
+                    "privgate_circuit_transitions_total",
+                    "Times a destination's circuit breaker opened or closed.",
+                ),
+                &["destination", "to"],
+            )
+            .expect("valid metric"),
             config_reloads: IntCounterVec::new(
                 Opts::new(
                     "privgate_config_reloads_total",
@@ -296,6 +317,8 @@ impl Metrics {
             Box::new(m.spool_corrupt.clone()),
             Box::new(m.spool_write_errors.clone()),
             Box::new(m.config_reloads.clone()),
+            Box::new(m.circuit_state.clone()),
+            Box::new(m.circuit_transitions.clone()),
             Box::new(m.tls_handshake_failures.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");

@@ -11,7 +11,9 @@
 //! Some settings only a restart can change. Those that would silently weaken
 //! a promise if ignored (a destination's `delivery`, `[spool]`, TLS on or
 //! off) fail the reload; the rest (listen addresses, connection limits) are
-//! reported as warnings and take effect at the next start.
+//! reported as warnings and take effect at the next start (as do new
+//! encryption keys for spool segments: a spool keeps the keys it was opened
+//! with; payload and field encryption use the new ones at once).
 //!
 //! Never logs secrets: config errors name files, lines and keys, not values.
 
@@ -69,6 +71,10 @@ struct AtStart {
     listen: SocketAddr,
     admin_listen: SocketAddr,
     connections: [u128; 5],
+    /// Encryption key ids and the active one, when some destination is
+    /// durable: a spool seals and opens segments with the keys it was
+    /// opened with.
+    spool_keys: Option<(Vec<String>, Option<String>)>,
 }
 
 impl AtStart {
@@ -84,6 +90,20 @@ impl AtStart {
                 s.max_header_bytes as u128,
                 s.max_connections as u128,
             ],
+            spool_keys: config
+                .destinations
+                .iter()
+                .any(|d| d.delivery == crate::config::Delivery::Durable)
+                .then(|| {
+                    let keys = &config.keyring;
+                    (
+                        keys.encryption_keys()
+                            .iter()
+                            .map(|k| k.id().to_owned())
+                            .collect(),
+                        keys.active_encryption().map(|k| k.id().to_owned()),
+                    )
+                }),
         }
     }
 
@@ -106,6 +126,12 @@ impl AtStart {
             if old != new {
                 out.push((*name).to_owned());
             }
+        }
+        if self.spool_keys.is_some()
+            && new.spool_keys.is_some()
+            && self.spool_keys != new.spool_keys
+        {
+            out.push("keys.encryption (for spool segments)".to_owned());
         }
         out
     }

@@ -35,6 +35,7 @@ url = "http://{upstream}/v1/batch"
 connect_timeout = "200ms"
 request_timeout = "300ms"
 retry = {{ max_retries = 2, initial_backoff = "20ms", max_backoff = "100ms" }}
+circuit_breaker = {{ failures = 5, cooldown = "100ms", max_cooldown = "400ms" }}
 batch = {{ max_events = 50, max_wait = "20ms" }}
 [keys]
 encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]

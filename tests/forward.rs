@@ -345,3 +345,45 @@ async fn file_destination_appends_ndjson() {
     let ids = ndjson_message_ids(&text);
     assert_eq!(ids, ["f-1", "f-2"]);
 }
+
+#[tokio::test]
+async fn a_failing_backend_opens_the_breaker_and_a_probe_closes_it() {
+    let upstream = Upstream::start().await;
+    upstream.fail_with(Reply::Status(503));
+    let destination = http_destination(
+        "backend",
+        &upstream,
+        r#"retry = { max_retries = 50, initial_backoff = "5ms", max_backoff = "10ms" }
+circuit_breaker = { failures = 3, cooldown = "400ms", max_cooldown = "400ms" }
+batch = { max_events = 1, max_wait = "5ms" }"#,
+    )
+    .replace(
+        "retry = { max_retries = 5, initial_backoff = \"20ms\", max_backoff = \"200ms\" }\n",
+        "",
+    );
+    let app = start_privgate(&segment_config(&destination)).await;
+    assert_eq!(
+        post(app.ingest_addr(), "/v1/track", track("b-1"))
+            .await
+            .status,
+        200
+    );
+    let state = "privgate_circuit_state{destination=\"backend\"}";
+    wait_for_metric(app.admin_addr(), state, 1.0).await;
+    let opened_at = std::time::Instant::now();
+    // Open: nothing is sent until the cooldown ends.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(upstream.received().len(), 3, "three failures, then silence");
+    upstream.heal();
+    let ids = upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
+    assert_eq!(ids, ["b-1"]);
+    assert!(
+        opened_at.elapsed() >= Duration::from_millis(300),
+        "the probe waited for the cooldown"
+    );
+    assert_eq!(upstream.received().len(), 4, "one probe delivered it");
+    wait_for_metric(app.admin_addr(), state, 0.0).await;
+    let closed = "privgate_circuit_transitions_total{destination=\"backend\",to=\"closed\"}";
+    assert_eq!(metric(app.admin_addr(), closed).await, Some(1.0));
+    app.shutdown().await;
+}

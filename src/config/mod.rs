@@ -146,7 +146,7 @@ pub struct DestinationConfig {
 #[derive(Debug)]
 pub enum SinkConfig {
     /// POST batches over HTTP.
-    Http(HttpSinkConfig),
+    Http(Box<HttpSinkConfig>),
     /// Append NDJSON to a file.
     File(PathBuf),
     /// Print NDJSON on stdout.
@@ -170,8 +170,21 @@ pub struct HttpSinkConfig {
     pub concurrency: usize,
     /// Retry policy.
     pub retry: RetryConfig,
+    /// Circuit breaker.
+    pub breaker: BreakerConfig,
     /// Trust and client certificate for `https://`.
     pub tls: crate::tls::ClientTls,
+}
+
+/// Circuit breaker of an HTTP destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive failed attempts that open it.
+    pub failures: u32,
+    /// First cooldown.
+    pub cooldown: Duration,
+    /// Longest cooldown.
+    pub max_cooldown: Duration,
 }
 
 /// Retry policy of an HTTP destination.
@@ -1215,7 +1228,7 @@ impl Validator<'_> {
         }
 
         let sink = match kind {
-            DestinationKind::Http => SinkConfig::Http(self.http_sink(i, d)),
+            DestinationKind::Http => SinkConfig::Http(Box::new(self.http_sink(i, d))),
             DestinationKind::File => match &d.path {
                 Some(p) if !p.get_ref().is_empty() => SinkConfig::File(self.base.join(p.get_ref())),
                 _ => {
@@ -1472,8 +1485,22 @@ impl Validator<'_> {
                 "e.g. retry = { initial_backoff = \"100ms\", max_backoff = \"10s\" }",
             );
         }
+        let cb = &d.circuit_breaker;
+        if cb.failures == 0 || cb.cooldown.0.is_zero() || cb.cooldown.0 > cb.max_cooldown.0 {
+            self.problem(
+                0..0,
+                key("circuit_breaker"),
+                "failures must be at least 1, and 0 < cooldown <= max_cooldown".into(),
+                "e.g. circuit_breaker = { failures = 5, cooldown = \"5s\", max_cooldown = \"60s\" }",
+            );
+        }
         let tls = self.destination_tls(i, d, &url);
         HttpSinkConfig {
+            breaker: BreakerConfig {
+                failures: cb.failures.max(1),
+                cooldown: cb.cooldown.0,
+                max_cooldown: cb.max_cooldown.0.max(cb.cooldown.0),
+            },
             tls,
             url,
             format: d.format,

@@ -453,6 +453,9 @@ pub struct Destination {
     /// `http`: retry policy.
     #[serde(default)]
     pub retry: Retry,
+    /// `http`: when to stop sending to a failing backend for a while.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreaker,
     /// `http` with an `https://` url: whom to trust, what to present.
     pub tls: Option<Spanned<DestinationTls>>,
     /// `file`: the file to append to.
@@ -582,6 +585,46 @@ impl Default for Retry {
             max_retries: Retry::default_max_retries(),
             initial_backoff: Retry::default_initial(),
             max_backoff: Retry::default_max(),
+        }
+    }
+}
+
+/// `circuit_breaker = { ... }`: after `failures` consecutive failed
+/// attempts, nothing is sent for `cooldown`; then one probe. A failed probe
+/// doubles the cooldown, up to `max_cooldown`. Batches wait meanwhile (the
+/// queue or spool fills and ingest answers 503); none is dropped for it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Consecutive failed attempts that open the breaker.
+    #[serde(default = "CircuitBreaker::default_failures")]
+    pub failures: u32,
+    /// The first pause once open.
+    #[serde(default = "CircuitBreaker::default_cooldown")]
+    pub cooldown: Dur,
+    /// The longest pause.
+    #[serde(default = "CircuitBreaker::default_max_cooldown")]
+    pub max_cooldown: Dur,
+}
+
+impl CircuitBreaker {
+    fn default_failures() -> u32 {
+        5
+    }
+    fn default_cooldown() -> Dur {
+        Dur(Duration::from_secs(5))
+    }
+    fn default_max_cooldown() -> Dur {
+        Dur(Duration::from_secs(60))
+    }
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        CircuitBreaker {
+            failures: CircuitBreaker::default_failures(),
+            cooldown: CircuitBreaker::default_cooldown(),
+            max_cooldown: CircuitBreaker::default_max_cooldown(),
         }
     }
 }

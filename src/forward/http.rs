@@ -2,6 +2,7 @@
 //! for `https://`, trusting what the destination's `tls` says), with
 //! per-attempt timeouts and retries as decided by [`super::retry`].
 
+use super::breaker::{Breaker, BreakerMetrics};
 use super::retry::{Attempt, Backoff};
 use super::DestMetrics;
 use crate::config::{BatchFormat, HttpSinkConfig, RetryConfig};
@@ -49,6 +50,7 @@ pub struct HttpSink {
     retry: RetryConfig,
     metrics: DestMetrics,
     retries: IntCounter,
+    breaker: Breaker,
 }
 
 impl HttpSink {
@@ -74,6 +76,18 @@ impl HttpSink {
             concurrency: cfg.concurrency,
             retry: cfg.retry,
             retries: all.upstream_retries.with_label_values(&[&metrics.name]),
+            breaker: Breaker::new(
+                cfg.breaker,
+                BreakerMetrics {
+                    state: all.circuit_state.with_label_values(&[&metrics.name]),
+                    opened: all
+                        .circuit_transitions
+                        .with_label_values(&[&metrics.name, "open"]),
+                    closed: all
+                        .circuit_transitions
+                        .with_label_values(&[&metrics.name, "closed"]),
+                },
+            ),
             metrics,
         }
     }
@@ -101,7 +115,12 @@ impl HttpSink {
         };
         let mut retry = 0;
         loop {
-            let asked = match self.attempt(body.clone()).await {
+            // While the breaker is open this waits; nothing is sent.
+            self.breaker.admit().await;
+            let attempt = self.attempt(body.clone()).await;
+            self.breaker
+                .record(!matches!(attempt, Attempt::Retry { .. }));
+            let asked = match attempt {
                 Attempt::Delivered => return Ok(()),
                 Attempt::DontRetry => return Err(DropReason::Rejected),
                 Attempt::Retry { after } => after,

@@ -12,6 +12,7 @@
 //!   on disk. Nothing here looks inside an event.
 
 mod batch;
+pub mod breaker;
 mod file;
 mod http;
 mod lane;

@@ -317,6 +317,12 @@ pub fn http_destination(name: &str, upstream: &Upstream, extra: &str) -> String 
     } else {
         "delivery = \"memory\""
     };
+    // Short breaker pauses keep tests quick.
+    let breaker = if extra.contains("circuit_breaker") {
+        ""
+    } else {
+        "circuit_breaker = { cooldown = \"50ms\", max_cooldown = \"200ms\" }"
+    };
     format!(
         r#"
 [[destinations]]
@@ -325,6 +331,7 @@ kind = "http"
 url = "{}"
 retry = {{ max_retries = 5, initial_backoff = "20ms", max_backoff = "200ms" }}
 {delivery}
+{breaker}
 {extra}
 "#,
         upstream.url("/v1/batch")
