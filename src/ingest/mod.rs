@@ -11,7 +11,7 @@
 //! Ingest never makes policy decisions and never logs field values.
 
 pub mod body;
-mod collect;
+pub(crate) mod collect;
 pub mod cors;
 pub mod error;
 pub mod object;
