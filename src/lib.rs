@@ -29,6 +29,7 @@ pub mod crypto;
 pub mod event;
 pub mod explain;
 pub mod forward;
+pub mod fuzzing;
 pub mod ingest;
 mod json;
 pub mod metrics;

@@ -12,7 +12,7 @@
 
 pub mod body;
 pub mod bounds;
-mod collect;
+pub(crate) mod collect;
 pub mod cors;
 pub mod error;
 pub mod object;

@@ -460,7 +460,7 @@ fn has_plain_authority(base: &str) -> bool {
 /// in their original encoding unless a value held PII (then redacted and
 /// re-encoded). One pass, from one of `&=%+` to the next; a name or value
 /// is decoded only if it has a `%` or a `+`.
-fn filter_query(
+pub(crate) fn filter_query(
     out: &mut String,
     query: &str,
     keep: &[Glob],

@@ -1,0 +1,661 @@
+//! Fuzzing entry points: one function per fuzz target in `fuzz/`, each
+//! taking arbitrary bytes, running one decoder or transform on them and
+//! panicking when an invariant breaks. The cargo-fuzz targets
+//! (coverage-guided, README.md "Fuzzing") and `tests/fuzz_fallback.rs`
+//! (proptest, part of `cargo test`) call these same functions, so every
+//! check is written once.
+//!
+//! A target that needs more than bytes (a route, a size cap, a set of
+//! detectors or kept parameters) reads it from the first bytes of its
+//! input, so the fuzzer explores those choices too.
+//!
+//! Where there is a strict reference (`serde_json::Value`, the `url` and
+//! `form_urlencoded` crates, `flate2` read in small steps), the checks
+//! compare against it; where there is none, they check what the code
+//! promises: caps hold, outputs are well-formed, a second pass changes
+//! nothing. Bugs found and not fixed yet are exempted where marked `KNOWN
+//! BUG` (fuzz/artifacts-found/README.md).
+//!
+//! Not an API: hidden from the docs, never used by the server, and free to
+//! change with the targets.
+#![doc(hidden)]
+
+use crate::config::Config;
+use crate::event::Marks;
+use crate::ingest::body;
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{finish_event, Fill, TopLevel};
+use crate::ingest::segment::{self, Decoded, Route, Stamp};
+use crate::policy::pii::{Detector, Found, Scanner};
+use crate::policy::rules::{self, Action, Glob, Rule};
+use crate::policy::selector::{Selector, Step};
+use crate::policy::Policy;
+use bytes::Bytes;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::LazyLock;
+
+/// A target: runs on any input, panics when an invariant breaks.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name of its file in `fuzz/fuzz_targets/`.
+pub const TARGETS: [(&str, Target); 9] = [
+    ("gunzip", gunzip),
+    ("segment", segment),
+    ("collect", collect),
+    ("parse_event", parse_event),
+    ("selector", selector),
+    ("scrub_url", scrub_url),
+    ("filter_query", filter_query),
+    ("pii", pii),
+    ("policy", policy),
+];
+
+const STAMP: Stamp<'static> = Stamp {
+    received_at: "2026-01-01T00:00:00.000Z",
+};
+
+/// `ingest::body::gunzip`. Input: a 2-byte little-endian cap, then a gzip
+/// stream. The output never exceeds the cap; the answer (bytes, too large,
+/// corrupt) is what reading the stream in small steps up to the cap gives;
+/// and the rest of the input, gzipped, comes back whole or is too large.
+pub fn gunzip(data: &[u8]) {
+    let Some((cap, stream)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let max = usize::from(u16::from_le_bytes(*cap));
+    let (reference, corrupt) = read_capped(flate2::read::MultiGzDecoder::new(stream), max);
+    match body::gunzip(stream, max) {
+        Ok(out) => {
+            assert!(out.len() <= max, "{} bytes out, cap {max}", out.len());
+            assert!(
+                !corrupt && out[..] == reference[..],
+                "differs from the reference"
+            );
+        }
+        Err(IngestError::TooLarge(n)) => {
+            assert_eq!(n, max);
+            assert!(reference.len() > max, "refused as too large, but is not");
+        }
+        Err(IngestError::BadGzip) => {
+            assert!(
+                corrupt && reference.len() <= max,
+                "refused as corrupt, but is not"
+            );
+        }
+        Err(e) => panic!("unexpected error: {e:?}"),
+    }
+    let packed = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(stream).expect("writing to a Vec");
+        e.finish().expect("writing to a Vec")
+    };
+    match body::gunzip(&packed, max) {
+        Ok(out) => assert!(stream.len() <= max && out[..] == stream[..], "round trip"),
+        Err(IngestError::TooLarge(_)) => assert!(stream.len() > max, "round trip refused"),
+        Err(e) => panic!("round trip: {e:?}"),
+    }
+}
+
+/// Reads `r` 512 bytes at a time until it ends, fails (`true`) or has
+/// given more than `max` bytes.
+fn read_capped(mut r: impl Read, max: usize) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0; 512];
+    while out.len() <= max {
+        match r.read(&mut buf) {
+            Ok(0) => return (out, false),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return (out, true),
+        }
+    }
+    (out, false)
+}
+
+const ROUTES: [Route; 7] = [
+    Route::Single("track"),
+    Route::Single("identify"),
+    Route::Single("page"),
+    Route::Single("screen"),
+    Route::Single("group"),
+    Route::Single("alias"),
+    Route::Batch,
+];
+
+/// `ingest::segment::decode`. Input: a route-picking byte, then the body.
+/// Invalid UTF-8 is refused; a body `serde_json::Value` reads as an object
+/// (with an array `batch`, for the batch route) is accepted, with its write
+/// key, one event per element that is an object with a `type`, and the
+/// rest counted invalid; every event is checked by [`check_events`].
+pub fn segment(data: &[u8]) {
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let route = ROUTES[usize::from(pick) % ROUTES.len()];
+    let body = Bytes::copy_from_slice(body);
+    let strict = strict(&body);
+    let top = strict.as_ref().and_then(Value::as_object);
+    let decoded = match segment::decode(route, &body, &STAMP, Limits::default()) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            let batch_ok =
+                |top: &serde_json::Map<_, _>| top.get("batch").is_some_and(Value::is_array);
+            let valid = top.is_some_and(|top| route != Route::Batch || batch_ok(top));
+            assert!(!valid, "refused a valid body: {e}");
+            return;
+        }
+    };
+    assert_utf8(&body);
+    check_events(&decoded, true);
+    let Some(top) = top else { return };
+    assert_eq!(
+        decoded.write_key.as_deref(),
+        top.get("writeKey").and_then(Value::as_str)
+    );
+    let (events, invalid) = (decoded.events.len(), decoded.invalid);
+    match route {
+        Route::Single(_) => assert_eq!((events, invalid), (1, 0)),
+        Route::Batch => {
+            let items = top["batch"].as_array().expect("accepted: an array");
+            let typed = |item: &&Value| item.as_object().is_some_and(|o| o.contains_key("type"));
+            assert_eq!(events, items.iter().filter(typed).count());
+            assert_eq!(events + invalid, items.len());
+        }
+    }
+}
+
+/// `ingest::collect::decode` (`POST /collect`). Invalid UTF-8 is refused;
+/// an array or NDJSON stream that `serde_json::Value` reads is accepted,
+/// with one event per object and the rest counted invalid; every event is
+/// checked by [`check_events`].
+pub fn collect(data: &[u8]) {
+    let body = Bytes::copy_from_slice(data);
+    let items: Option<Vec<Value>> = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice(&body).ok(),
+        Some(b'{') => serde_json::Deserializer::from_slice(&body)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .ok(),
+        _ => None,
+    };
+    let decoded = match crate::ingest::collect::decode(&body, &STAMP, Limits::default()) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            assert!(items.is_none(), "refused a valid body: {e}");
+            return;
+        }
+    };
+    assert_utf8(&body);
+    check_events(&decoded, false);
+    if let Some(items) = items {
+        let objects = items.iter().filter(|i| i.is_object()).count();
+        assert_eq!(decoded.events.len(), objects);
+        assert_eq!(decoded.events.len() + decoded.invalid, items.len());
+    }
+}
+
+/// `TopLevel::parse_event` and `finish_event`. An object `Value` reads is
+/// accepted, and what the scan reports (flags, write key, marks) is what
+/// `Value` sees; what it accepts is well-formed JSON. Filling the missing
+/// fields and folding line breaks adds exactly those fields, on one line,
+/// and changes no value.
+pub fn parse_event(data: &[u8]) {
+    let strict = strict(data);
+    let object = strict.as_ref().and_then(Value::as_object);
+    let top = match TopLevel::parse_event(data, Limits::default()) {
+        Ok(top) => top,
+        Err(e) => {
+            assert!(object.is_none(), "refused a valid object: {e}");
+            return;
+        }
+    };
+    assert_well_formed(data, "an accepted event");
+    let Some(object) = object else { return };
+    assert!(top.keys >= object.len());
+    assert_eq!(top.has_type, object.contains_key("type"));
+    assert_eq!(top.has_message_id, object.contains_key("messageId"));
+    assert_eq!(top.has_received_at, object.contains_key("receivedAt"));
+    assert_eq!(
+        top.write_key.as_deref(),
+        object.get("writeKey").and_then(Value::as_str)
+    );
+    let fill = Fill {
+        event_type: (!top.has_type).then_some("fz-type"),
+        message_id: (!top.has_message_id).then_some("fz-id"),
+        received_at: (!top.has_received_at).then_some("fz-at"),
+    };
+    let out = finish_event(Bytes::copy_from_slice(data), top.keys, &fill);
+    assert!(
+        !out.contains(&b'\n') && !out.contains(&b'\r'),
+        "not one line"
+    );
+    check_marks(&out, &top.marks);
+    let mut finished = match serde_json::from_slice(&out) {
+        Ok(Value::Object(finished)) => finished,
+        other => panic!("finished event is not an object: {other:?}"),
+    };
+    for (key, value) in [
+        ("type", fill.event_type),
+        ("messageId", fill.message_id),
+        ("receivedAt", fill.received_at),
+    ] {
+        if let Some(value) = value {
+            assert_eq!(finished.remove(key), Some(Value::from(value)), "{key}");
+        }
+    }
+    assert_eq!(&finished, object, "finishing changed a value");
+}
+
+/// Checks every decoded event: one line, a JSON object with `messageId`,
+/// `receivedAt` and (`typed`) `type`, marks as [`check_marks`] says.
+fn check_events(decoded: &Decoded, typed: bool) {
+    for (event, marks) in &decoded.events {
+        assert!(
+            !event.contains(&b'\n') && !event.contains(&b'\r'),
+            "not one line"
+        );
+        let keys: BTreeMap<String, IgnoredAny> =
+            serde_json::from_slice(event).expect("an event is a JSON object");
+        let required = ["messageId", "receivedAt", "type"];
+        for key in &required[..if typed { 3 } else { 2 }] {
+            assert!(keys.contains_key(*key), "no {key}");
+        }
+        check_marks(event, marks);
+    }
+}
+
+/// Each mark holds one complete JSON value of `event`; unless the marks
+/// are ambiguous, exactly the values consent reads (by `Value`).
+fn check_marks(event: &[u8], marks: &Marks) {
+    let spans = [
+        marks.user_id,
+        marks.anonymous_id,
+        marks.consent,
+        marks.consent_management,
+    ];
+    for span in spans.iter().flatten() {
+        let raw = span.get(event);
+        assert!(!raw.is_empty(), "a mark outside the event");
+        assert_well_formed(raw, "a mark");
+    }
+    if marks.ambiguous {
+        return;
+    }
+    let Some(Value::Object(object)) = strict(event) else {
+        return;
+    };
+    let context = object.get("context");
+    let wanted = [
+        object.get("userId"),
+        object.get("anonymousId"),
+        context.and_then(|c| c.get("consent")),
+        context.and_then(|c| c.get("consentManagement")),
+    ];
+    for (span, want) in spans.iter().zip(wanted) {
+        let got = span.map(|s| serde_json::from_slice::<Value>(s.get(event)).expect("a value"));
+        assert_eq!(got.as_ref(), want, "a mark points elsewhere");
+    }
+}
+
+/// `Selector::parse`. What parses prints as text that parses back to the
+/// same selector, steps without panicking, and compiles into a policy (or
+/// is refused as too complex) that runs over an event it names.
+pub fn selector(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(selectors) = Selector::parse(&text) else {
+        return;
+    };
+    assert!(!selectors.is_empty());
+    for s in &selectors {
+        let shown = s.to_string();
+        // KNOWN BUG (fuzz/artifacts-found/README.md): `a[0].[1]` parses but
+        // prints as `a[0][1]`, which does not. Check every selector once fixed.
+        if !shown.contains("][") {
+            assert_eq!(Selector::parse(&shown), Ok(vec![s.clone()]), "{shown:?}");
+        }
+        let mut state = s.start();
+        for key in s.literal_keys().chain(["x"]) {
+            state = s.step(state, Step::Key(key));
+            state = s.step(state, Step::Index(0));
+        }
+        let _ = s.accepts(state);
+    }
+    // An event with the first selector's keys, nested, around an email.
+    let mut event = Value::from("jane@example.com");
+    for key in selectors[0]
+        .literal_keys()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        event = Value::Object([(key.to_owned(), event)].into_iter().collect());
+    }
+    if !event.is_object() {
+        event = serde_json::json!({ "x": event });
+    }
+    let rule = Rule {
+        id: "fuzz".into(),
+        select: vec![text.into_owned()],
+        selectors: selectors.clone(),
+        action: Action::RedactPii(Scanner::default()),
+    };
+    let Ok(policy) = Policy::new(vec![rule], Some(selectors)) else {
+        return;
+    };
+    let keys = crate::crypto::Keyring::new(Vec::new(), None, Vec::new(), None);
+    let (out, _) = policy
+        .apply(event.to_string().as_bytes(), &keys, None)
+        .expect("a policy runs over a valid event");
+    assert!(strict(&out).is_some_and(|v| v.is_object()), "output");
+}
+
+/// `keep_params` patterns a target's first byte picks from (bit `i`
+/// keeps `KEEP[i]`).
+const KEEP: [&str; 6] = ["utm_*", "gclid", "*_id", "a*b*c", "*", ""];
+
+/// The kept patterns and the text of a URL target's input.
+fn url_input(data: &[u8]) -> Option<(Vec<Glob>, Cow<'_, str>)> {
+    let (&pick, rest) = data.split_first()?;
+    let keep = KEEP
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pick & (1 << i) != 0)
+        .map(|(_, p)| Glob::new(p))
+        .collect();
+    Some((keep, String::from_utf8_lossy(rest)))
+}
+
+/// `rules::scrub_url`. Input: a byte picking kept parameters, then the
+/// text. Scrubbing twice changes nothing more than once; a URL (by the
+/// `url` crate) stays a URL, without userinfo or fragment, whose query
+/// pairs are all kept ones with nothing left to redact in their values.
+pub fn scrub_url(data: &[u8]) {
+    let Some((keep, text)) = url_input(data) else {
+        return;
+    };
+    if leaves_the_base(&text) {
+        return;
+    }
+    let scanner = Scanner::default();
+    let mut redacted = 0;
+    let scrubbed = rules::scrub_url(&text, &keep, &scanner, &mut |_| redacted += 1);
+    assert!(
+        scrubbed.is_some() || redacted == 0,
+        "redacted but unchanged"
+    );
+    let out = scrubbed.as_deref().unwrap_or(&text);
+    let Ok(url) = url::Url::parse(&text) else {
+        // KNOWN BUG (fuzz/artifacts-found/README.md): text that looks like
+        // a URL but that the `url` crate refuses keeps every parameter and
+        // its fragment when its path holds PII, and loses them on a second
+        // pass. Check idempotence here too once that is fixed.
+        return;
+    };
+    // Idempotent in what it keeps (a second pass without detectors: PII
+    // remnants are `pii`'s business, below and in that target), up to how
+    // the `url` crate writes a URL (`s:/.//x` has a `/.` it drops when the
+    // path is rewritten: the same URL).
+    if let Some(again) = rules::scrub_url(out, &keep, &Scanner::new(&[]), &mut |_| {}) {
+        let parsed = url::Url::parse(out).ok();
+        let same = parsed.is_some() && url::Url::parse(&again).ok() == parsed;
+        assert!(same, "a second pass changed {out:?} to {again:?}");
+    }
+    if url.cannot_be_a_base() {
+        return;
+    }
+    let after = url::Url::parse(out).expect("a scrubbed URL is a URL");
+    assert!(
+        after.username().is_empty() && after.password().is_none(),
+        "userinfo"
+    );
+    assert_eq!(after.fragment(), None, "fragment");
+    // KNOWN BUG (fuzz/artifacts-found/README.md): URL parsers drop ASCII
+    // tabs and line breaks, which the scan reads as separators, so
+    // `?q=jane@exa<LF>mple.com` keeps an email. Check every URL once fixed.
+    let stripped = text.contains(['\t', '\n', '\r']);
+    for (name, value) in after.query_pairs() {
+        assert!(keep.iter().any(|g| g.matches(&name)), "kept {name:?}");
+        if !stripped {
+            assert_redacted(&scanner, &value);
+        }
+    }
+}
+
+/// KNOWN BUG (fuzz/artifacts-found/README.md): `scrub_url` resolves a
+/// path against a placeholder base and cuts the base off by length, but the
+/// `url` crate reads `/\host` and `/<TAB>/host` as scheme-relative: the
+/// cut panics (`/\a@b.co`) or leaves the host's tail. Such paths are not
+/// fuzzed until that is fixed.
+fn leaves_the_base(s: &str) -> bool {
+    let relative = s.starts_with('/') && !s.starts_with("//");
+    relative
+        && url::Url::parse("http://base.invalid")
+            .and_then(|base| base.join(s))
+            .is_ok_and(|url| url.host_str() != Some("base.invalid"))
+}
+
+/// `rules::filter_query`. Input: a byte picking kept parameters, then the
+/// query. Appends to what `out` holds and agrees with a reference built
+/// on `str::split` and `form_urlencoded`: the kept pairs, in order, as
+/// written, or with their value redacted and re-encoded.
+pub fn filter_query(data: &[u8]) {
+    let Some((keep, query)) = url_input(data) else {
+        return;
+    };
+    let scanner = Scanner::default();
+    let mut out = String::from("before");
+    rules::filter_query(&mut out, &query, &keep, &scanner, &mut |_| {});
+    let got = out.strip_prefix("before").expect("appends");
+    let mut want = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .expect("one pair");
+        if !keep.iter().any(|g| g.matches(&name)) {
+            continue;
+        }
+        want.push(match scanner.redact(&value, |_| {}) {
+            Cow::Borrowed(_) => Cow::Borrowed(pair),
+            Cow::Owned(clean) => {
+                let raw_name = pair.split_once('=').map_or(pair, |(n, _)| n);
+                let encoded: String = form_urlencoded::byte_serialize(clean.as_bytes()).collect();
+                Cow::Owned(format!("{raw_name}={encoded}"))
+            }
+        });
+    }
+    assert_eq!(got, want.join("&"));
+}
+
+/// The detectors a `pii` input's first byte enables (bit `i` enables
+/// `Detector::ALL[i]`; none set: all).
+fn detectors(pick: u8) -> Vec<Detector> {
+    let picked: Vec<Detector> = Detector::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| pick & (1 << i) != 0)
+        .map(|(_, d)| d)
+        .collect();
+    if picked.is_empty() {
+        Detector::ALL.to_vec()
+    } else {
+        picked
+    }
+}
+
+/// `Scanner::find` and `Scanner::redact`, with the detectors the first
+/// byte picks. Matches are in order, apart, on character boundaries, and
+/// of enabled detectors; the cheap filter never hides one; redaction
+/// reports each match it replaced, and its output holds no PII (see
+/// [`assert_redacted`]).
+pub fn pii(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let enabled = detectors(pick);
+    let scanner = Scanner::new(&enabled);
+    let text = String::from_utf8_lossy(rest);
+    let found = scanner.find(&text);
+    let mut at = 0;
+    for f in &found {
+        assert!(
+            at <= f.start && f.start < f.end && f.end <= text.len(),
+            "{found:?}"
+        );
+        assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        assert!(enabled.contains(&f.detector), "{f:?}");
+        at = f.end;
+    }
+    // KNOWN BUG (fuzz/artifacts-found/README.md): the filter wants a digit
+    // or an `@`, so an IPv6 address of hex letters (`dead::beef`) is found
+    // but never redacted. Drop the exemption once fixed.
+    let letters_only_ipv6 = |f: &Found| {
+        f.detector == Detector::Ip && !text[f.start..f.end].contains(|c: char| c.is_ascii_digit())
+    };
+    if !scanner.might_contain(text.as_bytes()) {
+        let hidden: Vec<&Found> = found.iter().filter(|f| !letters_only_ipv6(f)).collect();
+        assert!(hidden.is_empty(), "the filter hid {hidden:?}");
+    }
+    let mut fired = Vec::new();
+    let redacted = scanner.redact(&text, |d| fired.push(d));
+    if let Cow::Owned(out) = &redacted {
+        let expected: Vec<Detector> = found.iter().map(|f| f.detector).collect();
+        assert_eq!(fired, expected);
+        assert_ne!(out, &text);
+    } else {
+        assert!(fired.is_empty());
+    }
+    assert_redacted(&scanner, &redacted);
+}
+
+/// `text`, redacted by `scanner`, holds no PII but remnants: what the
+/// scanner would still replace is within a byte of a token.
+///
+/// KNOWN (fuzz/artifacts-found/README.md): redaction is not a fixpoint. A
+/// digit run read as part of a longer candidate (and refused, or matched
+/// as another kind) can match on its own once its neighbour is a token:
+/// `084 0044 0530.11380` becomes `084 0044 [phone]`, then
+/// `[phone] [phone]`. Once fixed, this is "redacting again changes
+/// nothing".
+fn assert_redacted(scanner: &Scanner, text: &str) {
+    if matches!(scanner.redact(text, |_| {}), Cow::Borrowed(_)) {
+        return;
+    }
+    let touches_a_token = |f: &Found| {
+        Detector::ALL.iter().any(|d| {
+            text.match_indices(d.token())
+                .any(|(at, token)| at <= f.end + 1 && f.start <= at + token.len() + 1)
+        })
+    };
+    let left: Vec<Found> = scanner
+        .find(text)
+        .into_iter()
+        .filter(|f| !touches_a_token(f))
+        .collect();
+    assert!(left.is_empty(), "PII left in {text:?}: {left:?}");
+}
+
+/// The shipped `proxy.toml`, loaded once.
+static SHIPPED: LazyLock<Config> = LazyLock::new(|| {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/proxy.toml");
+    Config::load(path.as_ref()).expect("the shipped config loads")
+});
+
+/// `Policy::apply` with the shipped config's rules. Invalid UTF-8 is
+/// refused and an object `Value` reads is accepted; the output is a
+/// well-formed JSON object that the policy accepts in turn; the traced
+/// walker (a second copy, compiled with the path kept) does exactly what
+/// the plain one does.
+pub fn policy(data: &[u8]) {
+    // KNOWN BUG: see `leaves_the_base`; `@url` values reach it. Skipped: any
+    // string that starts with `/` and an escape (`"/\\a@b.co"`).
+    let openings: [&[u8]; 4] = [b"\"/\\", b"\"\\/\\", b"\"\\u002f\\", b"\"\\u002F\\"];
+    if openings
+        .iter()
+        .any(|o| data.windows(o.len()).any(|w| w == *o))
+    {
+        return;
+    }
+    let config = &*SHIPPED;
+    let (policy, keys) = (&config.policy, &*config.keyring);
+    let result = policy.apply(data, keys, None);
+    let mut fired = Vec::new();
+    let traced = policy.apply(data, keys, Some(&mut fired));
+    // Encryption draws a fresh nonce each time; nothing else is random.
+    if !policy
+        .rules()
+        .iter()
+        .any(|r| matches!(r.action, Action::EncryptField))
+    {
+        match (&result, &traced) {
+            (Ok(plain), Ok(traced)) => assert_eq!(plain, traced, "the traced walk differs"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("one walk failed: {result:?} / {traced:?}"),
+        }
+    }
+    let (out, _) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let valid = strict(data).is_some_and(|v| v.is_object());
+            assert!(!valid, "refused a valid event: {e}");
+            return;
+        }
+    };
+    assert_utf8(data);
+    assert_utf8(&out);
+    assert_well_formed(&out, "the output");
+    assert_eq!(out.trim_ascii_start().first(), Some(&b'{'), "not an object");
+    if let Err(e) = policy.apply(&out, keys, None) {
+        panic!("the output is refused in turn: {e}");
+    }
+}
+
+/// The strict reading of `json`, if it has one.
+/// `json` as `serde_json::Value` reads it, if that is also within ingest's
+/// default bounds (depth, fields, batch size): the values ingest must accept.
+fn strict(json: &[u8]) -> Option<Value> {
+    let value: Value = serde_json::from_slice(json).ok()?;
+    let limits = Limits::default();
+    let (depth, fields, longest) = measure(&value);
+    (depth <= limits.max_depth && fields <= limits.max_fields && longest <= limits.max_batch)
+        .then_some(value)
+}
+
+/// Nesting depth (a scalar is 0), object members, and the longest array.
+fn measure(value: &Value) -> (usize, usize, usize) {
+    let children: Box<dyn Iterator<Item = &Value>> = match value {
+        Value::Object(o) => Box::new(o.values()),
+        Value::Array(a) => Box::new(a.iter()),
+        _ => return (0, 0, 0),
+    };
+    let own = match value {
+        Value::Object(o) => (o.len(), 0),
+        Value::Array(a) => (0, a.len()),
+        _ => (0, 0),
+    };
+    children.fold((1, own.0, own.1), |(d, f, l), child| {
+        let (cd, cf, cl) = measure(child);
+        (d.max(cd + 1), f + cf, l.max(cl))
+    })
+}
+
+fn assert_utf8(bytes: &[u8]) {
+    assert!(std::str::from_utf8(bytes).is_ok(), "accepted invalid UTF-8");
+}
+
+/// `json` is one well-formed JSON value (serde_json stops at 128 levels;
+/// deeper values are only copied, so they are not held against the code).
+fn assert_well_formed(json: &[u8], what: &str) {
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(json) {
+        assert!(
+            e.to_string().starts_with("recursion limit exceeded"),
+            "{what} is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(json)
+        );
+    }
+}
