@@ -59,10 +59,11 @@ fn any_in(text: &[u8], word: impl Fn(u64) -> u64) -> bool {
     x != 0
 }
 
-/// `text` holds an ASCII digit or an `@`.
-pub fn has_digit_or_at(text: &[u8]) -> bool {
+/// `text` holds an ASCII digit, an `@` or a `:`.
+pub fn has_digit_at_or_colon(text: &[u8]) -> bool {
+    // `0`..=`9` and `:` are adjacent (0x30..=0x3a): eleven bytes from `0`.
     any_in(text, |x| {
-        less_mask(x ^ (ONES * u64::from(b'0')), 10) | eq_mask(x, b'@')
+        less_mask(x ^ (ONES * u64::from(b'0')), 11) | eq_mask(x, b'@')
     })
 }
 
@@ -155,11 +156,12 @@ mod tests {
 
     #[test]
     fn edges() {
-        assert!(!has_digit_or_at(b""));
-        assert!(!has_digit_or_at(b"abcdefghij/:?AZ\xff\x80"));
-        assert!(has_digit_or_at(b"abcdefgh0"));
-        assert!(has_digit_or_at(b"abcdefg9"));
-        assert!(has_digit_or_at(b"@"));
+        assert!(!has_digit_at_or_colon(b""));
+        assert!(!has_digit_at_or_colon(b"abcdefghij/;?AZ\xff\x80"));
+        assert!(has_digit_at_or_colon(b"dead::beef"));
+        assert!(has_digit_at_or_colon(b"abcdefgh0"));
+        assert!(has_digit_at_or_colon(b"abcdefg9"));
+        assert!(has_digit_at_or_colon(b"@"));
         assert!(!needs_json_escape(
             "plain text, é and 😀 / : ? ~".as_bytes()
         ));
@@ -172,8 +174,9 @@ mod tests {
     /// Both tests give the byte-at-a-time answer on `text`.
     fn agree(text: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(
-            has_digit_or_at(text),
-            text.iter().any(|&b| b.is_ascii_digit() || b == b'@')
+            has_digit_at_or_colon(text),
+            text.iter()
+                .any(|&b| b.is_ascii_digit() || b == b'@' || b == b':')
         );
         let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
         prop_assert_eq!(needs_json_escape(text), text.iter().any(|&b| special(b)));

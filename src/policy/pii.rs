@@ -405,10 +405,11 @@ fn date_at(t: &[u8], at: usize) -> bool {
 }
 
 /// `false` when no detector can match in `text`: every detector needs a
-/// digit or an `@` (possibly encoded as `%40` or `\u0040`, which contain
-/// digits, so the answer holds for JSON text with its escapes too).
+/// digit, an `@` (possibly encoded as `%40` or `\u0040`, which contain
+/// digits, so the answer holds for JSON text with its escapes too) or, for
+/// an IPv6 address of hex letters (`dead::beef`), a `:`.
 pub fn may_hold_pii(text: &[u8]) -> bool {
-    super::bytes::has_digit_or_at(text)
+    super::bytes::has_digit_at_or_colon(text)
 }
 
 /// Short values (`8`, `156`, `ord-1`) are common and hold no PII: every

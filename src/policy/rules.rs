@@ -359,6 +359,18 @@ fn scrub_url_into(
     redacted: &mut dyn FnMut(Detector),
     out: &mut String,
 ) -> bool {
+    // URL parsers drop ASCII tabs and line breaks anywhere (WHATWG URL), so
+    // `jane@exa<LF>mple.com` is an email to a backend: drop them first.
+    if memchr::memchr3(b'\t', b'\n', b'\r', s.as_bytes()).is_some() {
+        let clean: String = s
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect();
+        if !scrub_url_into(&clean, keep, scanner, redacted, out) {
+            out.push_str(&clean);
+        }
+        return true;
+    }
     // Nothing that could change: no query, fragment or userinfo, no PII.
     if memchr::memchr3(b'?', b'#', b'@', s.as_bytes()).is_none()
         && !scanner.might_contain(s.as_bytes())
@@ -395,8 +407,29 @@ fn scrub_url_into(
         url::Url::parse(s)
     };
     let mut url = match parsed {
-        Ok(url) if !url.cannot_be_a_base() => url,
-        _ => return scanner.redact_into(s, redacted, out),
+        // A path such as `/\\host` is scheme-relative to a URL parser: it
+        // names another host, so it is not resolved against ours.
+        Ok(url)
+            if !url.cannot_be_a_base() && (!relative || url.host_str() == BASE_URL.host_str()) =>
+        {
+            url
+        }
+        // Not a URL to the parser: scrubbed as text, fragment dropped and
+        // query filtered all the same.
+        _ => {
+            if !scanner.redact_into(base, &mut *redacted, out) {
+                out.push_str(base);
+            }
+            if let Some(query) = query {
+                let at = out.len();
+                out.push('?');
+                filter_query(out, query, keep, scanner, redacted);
+                if out.len() == at + 1 {
+                    out.pop();
+                }
+            }
+            return changed(out, s);
+        }
     };
     let _ = url.set_username("");
     let _ = url.set_password(None);
