@@ -99,6 +99,12 @@ pub struct Metrics {
     /// Circuit breaker changes per destination, by the state changed to
     /// (`open`, `closed`).
     pub circuit_transitions: IntCounterVec,
+    /// Requests answered 429, per limit (`ip`, `write_key`) and source
+    /// (`none` for the per-IP limit, checked before authentication).
+    pub rate_limited: IntCounterVec,
+    /// Client addresses (IPv6: /64 networks) the per-IP limiter holds
+    /// state for, as of its last sweep.
+    pub rate_limit_addresses: IntGauge,
 }
 
 impl Metrics {
@@ -282,6 +288,19 @@ impl Metrics {
                 &["listener", "reason"],
             )
             .expect("valid metric"),
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "privgate_rate_limited_total",
+                    "Requests answered 429 because a rate limit was exceeded; nothing of them was queued.",
+                ),
+                &["limit", "source"],
+            )
+            .expect("valid metric"),
+            rate_limit_addresses: IntGauge::new(
+                "privgate_rate_limit_tracked_addresses",
+                "Client addresses (IPv6: /64 networks) the per-IP rate limiter holds state for, as of its last sweep.",
+            )
+            .expect("valid metric"),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -320,6 +339,8 @@ impl Metrics {
             Box::new(m.circuit_state.clone()),
             Box::new(m.circuit_transitions.clone()),
             Box::new(m.tls_handshake_failures.clone()),
+            Box::new(m.rate_limited.clone()),
+            Box::new(m.rate_limit_addresses.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

@@ -7,11 +7,13 @@
 //! This module performs no I/O beyond reading the config file and the secret
 //! files it names.
 
+mod rate_limit;
 mod schema;
 mod secret;
 mod tls;
 pub mod units;
 
+pub use rate_limit::{Rate, RateLimitConfig};
 pub use schema::{
     BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
 };
@@ -97,6 +99,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// `[server.tls]`: HTTPS; plaintext when `None`.
     pub tls: Option<crate::tls::ServerTls>,
+    /// `[server.rate_limit]`.
+    pub rate_limit: RateLimitConfig,
 }
 
 /// A source, validated.
@@ -118,6 +122,9 @@ pub struct SourceConfig {
     pub upstream_max_response_bytes: usize,
     /// Indexes into [`Config::destinations`].
     pub destinations: Vec<usize>,
+    /// Events per second: its own `rate_limit`, else the server's
+    /// `per_write_key`; no limit when `None`.
+    pub rate_limit: Option<Rate>,
 }
 
 /// A destination, validated.
@@ -389,6 +396,7 @@ impl Config {
             active(self.keyring.active_encryption().map(|k| k.id()))
         );
         let _ = writeln!(out, "tls: {}", self.tls_summary());
+        let _ = writeln!(out, "rate limit: {}", self.rate_limit_summary());
         let required: Vec<String> = self
             .destinations
             .iter()
@@ -623,6 +631,10 @@ impl Validator<'_> {
             shutdown_timeout: self
                 .positive(file.server.shutdown_timeout.0, "server.shutdown_timeout"),
             tls: self.listener_tls(file.server.tls.as_ref(), "server.tls"),
+            rate_limit: self.rate_limit(
+                file.server.rate_limit.as_ref(),
+                *file.server.max_batch_events.get_ref(),
+            ),
         };
         if server.max_body_bytes == 0 || server.max_decompressed_bytes < server.max_body_bytes {
             self.problem(
@@ -708,12 +720,13 @@ impl Validator<'_> {
         }
 
         let mut source_names = HashSet::new();
-        let sources: Vec<SourceConfig> = file
+        let mut sources: Vec<SourceConfig> = file
             .sources
             .iter()
             .enumerate()
             .map(|(i, s)| self.source(i, s, &mut source_names, &destinations))
             .collect();
+        self.source_rate_limits(&mut sources, &file.sources, &server);
         if file.sources.is_empty() {
             self.problem(
                 0..0,
@@ -1183,6 +1196,7 @@ impl Validator<'_> {
             upstream_timeout: self.positive(s.upstream_timeout.0, &key("upstream_timeout")),
             upstream_max_response_bytes: s.upstream_max_response_bytes.as_usize(),
             destinations: dest_indexes,
+            rate_limit: None,
         }
     }
 
@@ -1579,11 +1593,11 @@ fn parse_origin(text: &str) -> Result<HeaderValue, String> {
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Result<Config, ConfigError> {
+    pub(super) fn load(text: &str) -> Result<Config, ConfigError> {
         Config::from_str(text, Path::new("proxy.toml"))
     }
 
-    const MINIMAL: &str = r#"
+    pub(super) const MINIMAL: &str = r#"
 [[sources]]
 name = "web"
 protocol = "segment"

@@ -178,6 +178,48 @@ pub struct Server {
     pub shutdown_timeout: Dur,
     /// `[server.tls]`: serve HTTPS instead of plaintext HTTP.
     pub tls: Option<ListenerTls>,
+    /// `[server.rate_limit]`: requests per client address and events per
+    /// write key; no limit when absent.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `[server.rate_limit]`: answers 429 with `Retry-After` beyond a rate
+/// (token buckets: `burst` at once, refilled at the rate). Only the
+/// tracker listener is limited, never the admin one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per client address (IPv6: per /64), every request counted
+    /// before its body is read. The address is the TCP peer's: behind a
+    /// load balancer every client shares the balancer's.
+    pub per_ip: Option<Spanned<RequestRate>>,
+    /// Events per source (a batch of 100 costs 100; the write keys of one
+    /// source share one budget), checked after decoding and before anything
+    /// is queued. A source's own `rate_limit` replaces it.
+    pub per_write_key: Option<Spanned<EventRate>>,
+}
+
+/// `per_ip = { requests_per_second = 100, burst = 200 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRate {
+    /// Sustained requests per second (1 to 1000000).
+    pub requests_per_second: Spanned<u64>,
+    /// Requests allowed at once after a quiet spell (default:
+    /// `requests_per_second`).
+    pub burst: Option<Spanned<u64>>,
+}
+
+/// `{ events_per_second = 5000, burst = 10000 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRate {
+    /// Sustained events per second (1 to 10000000).
+    pub events_per_second: Spanned<u64>,
+    /// Events allowed at once after a quiet spell; at least
+    /// `server.max_batch_events`, so a full batch can pass (default: the
+    /// larger of the two).
+    pub burst: Option<Spanned<u64>>,
 }
 
 impl Server {
@@ -239,6 +281,7 @@ impl Default for Server {
             request_timeout: Server::default_request_timeout(),
             shutdown_timeout: Server::default_shutdown_timeout(),
             tls: None,
+            rate_limit: None,
         }
     }
 }
@@ -385,6 +428,9 @@ pub struct Source {
     pub upstream_max_response_bytes: ByteSize,
     /// Destinations this source's events go to; all when unset.
     pub destinations: Option<Vec<Spanned<String>>>,
+    /// This source's events-per-second limit, instead of
+    /// `[server.rate_limit] per_write_key`.
+    pub rate_limit: Option<Spanned<EventRate>>,
 }
 
 impl Source {

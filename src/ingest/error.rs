@@ -53,6 +53,10 @@ pub enum IngestError {
     /// A batch holds more events than `server.max_batch_events`.
     #[error("a batch may hold at most {0} events; split it")]
     TooManyEvents(usize),
+    /// A rate limit is exceeded; the client should retry after this many
+    /// seconds (at least 1).
+    #[error("rate limit exceeded; retry after {0} s")]
+    RateLimited(u64),
     /// A destination's queue is full; the client should retry.
     #[error("temporarily unable to accept events; retry later")]
     Backpressure,
@@ -81,6 +85,7 @@ impl IngestError {
             BadGzip | InvalidJson(_) | InvalidShape(_) | BodyRead => StatusCode::BAD_REQUEST,
             OriginNotAllowed => StatusCode::FORBIDDEN,
             Timeout => StatusCode::REQUEST_TIMEOUT,
+            RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Backpressure | StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             BadGateway => StatusCode::BAD_GATEWAY,
             GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -106,6 +111,7 @@ impl IngestError {
             OriginNotAllowed => "origin_not_allowed",
             Timeout => "timeout",
             BodyRead => "body_read_failed",
+            RateLimited(_) => "rate_limited",
             Backpressure => "backpressure",
             StorageUnavailable => "storage_unavailable",
             BadGateway => "bad_gateway",
@@ -139,6 +145,9 @@ impl IngestError {
             }
             IngestError::Backpressure | IngestError::StorageUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            IngestError::RateLimited(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             _ => {}
         }

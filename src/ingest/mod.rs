@@ -2,8 +2,9 @@
 //! the per-request flow and the answers each client expects.
 //!
 //! One request flows, in order, through [`Ingest::call`]:
-//! request deadline → route → CORS preflight → write key → body limits and
-//! decoding → protocol decoder (one JSON object per event) → pipeline (consent,
+//! request deadline → per-IP rate limit → route → CORS preflight → write
+//! key → body limits and decoding → protocol decoder (one JSON object per
+//! event) → per-write-key rate limit → pipeline (consent,
 //! global rules, then each destination's consent, rules and allow list) →
 //! all-or-nothing reservation in the
 //! destinations' queues → the protocol's success answer.
@@ -17,6 +18,7 @@ pub mod cors;
 pub mod error;
 pub mod object;
 pub mod passthrough;
+pub mod ratelimit;
 pub mod segment;
 pub mod server;
 
@@ -64,6 +66,7 @@ pub struct Ingest {
     json_limits: bounds::Limits,
     request_timeout: Duration,
     relay: passthrough::RelayClient,
+    rate: ratelimit::RateLimits,
 }
 
 /// Which endpoint a request is for.
@@ -120,6 +123,7 @@ impl Ingest {
             collect_cors: cors_for(Protocol::Json),
             pipeline,
             queues,
+            rate: ratelimit::RateLimits::new(config, &metrics),
             metrics,
             limits: body::Limits {
                 max_body: config.server.max_body_bytes,
@@ -179,6 +183,8 @@ impl Ingest {
         endpoint: Option<Endpoint>,
         source: &mut Option<usize>,
     ) -> Result<Response<Body>, IngestError> {
+        // Before anything else: a flood costs one lookup per request.
+        self.rate.check_ip(peer.ip())?;
         let endpoint = endpoint.ok_or(IngestError::NotFound)?;
         if request.method() == Method::OPTIONS {
             let headers = self
@@ -250,6 +256,9 @@ impl Ingest {
                 index
             }
         };
+        // Every element sent counts; the whole batch or none of it.
+        self.rate
+            .check_events(index, decoded.events.len() + decoded.invalid)?;
         if decoded.invalid > 0 {
             self.metrics
                 .events_dropped
