@@ -3,13 +3,16 @@
 # reverse-proxy baseline, privgate without rules, and privgate with the
 # privacy policy proxy.toml ships, measured in the same run.
 # See load-tests/README.md. Knobs: DURATION (s, default 10), RUNS (3),
-# CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080).
+# CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080), DELIVERY
+# (memory, or durable: privgate acknowledges only once events are in its
+# encrypted spool, fsync every 10ms).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-32}
 SCENARIOS=${SCENARIOS:-"single batch"}
+DELIVERY=${DELIVERY:-memory}
 BASE_PORT=${BASE_PORT:-18080}
 PG_PORT=$BASE_PORT
 ADMIN_PORT=$((BASE_PORT + 1))
@@ -108,10 +111,28 @@ format = "segment"
 queue_max_events = 10000
 concurrency = 4
 batch = { max_events = 500, max_bytes = "2MiB", max_wait = "50ms" }
+delivery = "$DELIVERY"
 $3
 TOML
+  if [ "$DELIVERY" = durable ]; then
+    printf '[spool]\ndir = "%s/spool-%s"\n' "$work" "$1"
+  fi
 }
-privgate_config "$PG_PORT" "$ADMIN_PORT" "" > "$work/privgate.toml"
+# Durable delivery encrypts its spool: a key, added to each config's [keys].
+"$PRIVGATE" keygen > "$work/spool.key"
+spool_key='encryption = [{ id = "spool", key = "file:'"$work"'/spool.key" }]'
+with_spool_key() { # config text on stdin; adds the key to its [keys] (or one)
+  if [ "$DELIVERY" != durable ]; then cat; return; fi
+  python3 -c '
+import sys
+text, line = sys.stdin.read(), sys.argv[1]
+if "\n[keys]\n" in text:
+    text = text.replace("\n[keys]\n", "\n[keys]\n" + line + "\n", 1)
+else:
+    text += "\n[keys]\n" + line + "\n"
+sys.stdout.write(text)' "$spool_key"
+}
+privgate_config "$PG_PORT" "$ADMIN_PORT" "" | with_spool_key > "$work/privgate.toml"
 # privgate-policy: the same, plus the shipped policy read from proxy.toml now:
 # its [keys], [consent] and [[rules]], and its destination's require_consent.
 shipped_consent=$(python3 "$here/shipped_policy.py" "$repo/proxy.toml" destination)
@@ -119,7 +140,8 @@ shipped_tables=$(python3 "$here/shipped_policy.py" "$repo/proxy.toml" tables)
 {
   privgate_config "$PGP_PORT" "$PGP_ADMIN_PORT" "$shipped_consent"
   printf '\n%s\n' "$shipped_tables"
-} > "$work/privgate-policy.toml"
+} | with_spool_key > "$work/privgate-policy.toml"
+"$PRIVGATE" check --config "$work/privgate.toml" >/dev/null
 "$PRIVGATE" check --config "$work/privgate-policy.toml" >/dev/null
 PRIVGATE_LOG=warn "$PRIVGATE" run --config "$work/privgate.toml" & pids+=($!)
 PG_PID=$!
@@ -171,7 +193,7 @@ url_for() { # target scenario
 results=$work/results.ndjson
 verify_failed=0
 pii_failed=0
-say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $SCENARIOS"
+say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $SCENARIOS, privgate delivery: $DELIVERY"
 for scenario in $SCENARIOS; do
   for target in direct nginx privgate privgate-policy; do
     # shellcheck disable=SC2046
