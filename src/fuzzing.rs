@@ -27,7 +27,7 @@ use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
 use crate::ingest::object::{finish_event, Fill, TopLevel};
 use crate::ingest::segment::{self, Decoded, Route, Stamp};
-use crate::policy::pii::{Detector, Found, Scanner};
+use crate::policy::pii::{Detector, Scanner};
 use crate::policy::rules::{self, Action, Glob, Rule};
 use crate::policy::selector::{Selector, Step};
 use crate::policy::Policy;
@@ -503,8 +503,10 @@ pub fn pii(data: &[u8]) {
     let mut fired = Vec::new();
     let redacted = scanner.redact(&text, |d| fired.push(d));
     if let Cow::Owned(out) = &redacted {
+        // The first pass replaces what `find` reports; later passes (a
+        // match a neighbour hid) may add more.
         let expected: Vec<Detector> = found.iter().map(|f| f.detector).collect();
-        assert_eq!(fired, expected);
+        assert!(fired.starts_with(&expected), "{fired:?} vs {expected:?}");
         assert_ne!(out, &text);
     } else {
         assert!(fired.is_empty());
@@ -512,31 +514,15 @@ pub fn pii(data: &[u8]) {
     assert_redacted(&scanner, &redacted);
 }
 
-/// `text`, redacted by `scanner`, holds no PII but remnants: what the
-/// scanner would still replace is within a byte of a token.
-///
-/// KNOWN (fuzz/artifacts-found/README.md): redaction is not a fixpoint. A
-/// digit run read as part of a longer candidate (and refused, or matched
-/// as another kind) can match on its own once its neighbour is a token:
-/// `084 0044 0530.11380` becomes `084 0044 [phone]`, then
-/// `[phone] [phone]`. Once fixed, this is "redacting again changes
-/// nothing".
+/// `text`, redacted by `scanner`, holds no PII: redacting it again
+/// changes nothing (redaction is a fixpoint).
 fn assert_redacted(scanner: &Scanner, text: &str) {
-    if matches!(scanner.redact(text, |_| {}), Cow::Borrowed(_)) {
-        return;
-    }
-    let touches_a_token = |f: &Found| {
-        Detector::ALL.iter().any(|d| {
-            text.match_indices(d.token())
-                .any(|(at, token)| at <= f.end + 1 && f.start <= at + token.len() + 1)
-        })
-    };
-    let left: Vec<Found> = scanner
-        .find(text)
-        .into_iter()
-        .filter(|f| !touches_a_token(f))
-        .collect();
-    assert!(left.is_empty(), "PII left in {text:?}: {left:?}");
+    let again = scanner.redact(text, |_| {});
+    assert!(
+        matches!(again, Cow::Borrowed(_)),
+        "PII left in {text:?}: {:?}",
+        scanner.find(text)
+    );
 }
 
 /// The shipped `proxy.toml`, loaded once.

@@ -159,29 +159,56 @@ impl Scanner {
     /// [`Scanner::redact`], appending the redacted text to `out` (a buffer
     /// the caller reuses); `false`, with `out` untouched, when nothing
     /// matched.
+    ///
+    /// Redaction is a fixpoint: a match can hide another that only shows
+    /// once its neighbour is a token (`a@b@c.com...0123 4567`), so the
+    /// result is scanned again until nothing more is found. Each pass
+    /// removes at least one anchor byte (digit, `@`, `:`, `%`, `\\`) and
+    /// tokens have none, so this ends; but adversarial text can need many
+    /// passes, so after [`MAX_PASSES`] what still holds PII is replaced
+    /// whole.
     pub fn redact_into(
         &self,
         text: &str,
         mut counts: impl FnMut(Detector),
         out: &mut String,
     ) -> bool {
-        if !self.might_contain(text.as_bytes()) || is_timestamp_or_uuid(text.as_bytes()) {
+        let Some(found) = self.matches(text) else {
             return false;
+        };
+        let start = out.len();
+        out.reserve(text.len());
+        replace(text, &found, &mut counts, out);
+        let mut again = String::new();
+        for pass in 1.. {
+            let Some(found) = self.matches(&out[start..]) else {
+                break;
+            };
+            if pass == MAX_PASSES {
+                // Text built to defeat the scan (long runs of digit groups
+                // that keep re-forming numbers): none of it is kept.
+                for f in &found {
+                    counts(f.detector);
+                }
+                out.truncate(start);
+                out.push_str(REDACTED);
+                break;
+            }
+            again.clear();
+            replace(&out[start..], &found, &mut counts, &mut again);
+            out.truncate(start);
+            out.push_str(&again);
+        }
+        true
+    }
+
+    /// The matches in `text`, if any (after the cheap filters).
+    fn matches(&self, text: &str) -> Option<Vec<Found>> {
+        if !self.might_contain(text.as_bytes()) || is_timestamp_or_uuid(text.as_bytes()) {
+            return None;
         }
         let found = self.find(text);
-        if found.is_empty() {
-            return false;
-        }
-        out.reserve(text.len());
-        let mut at = 0;
-        for f in found {
-            out.push_str(&text[at..f.start]);
-            out.push_str(f.detector.token());
-            counts(f.detector);
-            at = f.end;
-        }
-        out.push_str(&text[at..]);
-        true
+        (!found.is_empty()).then_some(found)
     }
 
     /// A cheap filter, `false` when no detector can match in `text`
@@ -404,6 +431,25 @@ fn date_at(t: &[u8], at: usize) -> bool {
         && two_digits(t, at + 8, 1, 31)
 }
 
+/// Redaction passes at most (see [`Scanner::redact_into`]); text still
+/// holding PII after them is replaced whole by [`REDACTED`].
+const MAX_PASSES: usize = 8;
+
+/// What replaces text that still holds PII after [`MAX_PASSES`].
+pub const REDACTED: &str = "[redacted]";
+
+/// `text` with each of `found` (in order, apart) replaced by its token.
+fn replace(text: &str, found: &[Found], counts: &mut impl FnMut(Detector), out: &mut String) {
+    let mut at = 0;
+    for f in found {
+        out.push_str(&text[at..f.start]);
+        out.push_str(f.detector.token());
+        counts(f.detector);
+        at = f.end;
+    }
+    out.push_str(&text[at..]);
+}
+
 /// `false` when no detector can match in `text`: every detector needs a
 /// digit or an `@` (possibly encoded as `%40` or `\u0040`, which contain
 /// digits, so the answer holds for JSON text with its escapes too), except
@@ -544,7 +590,8 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
     }
     let domain_start = at + at_len;
     let mut end = domain_start;
-    while end < t.len() && is_domain(t[end]) {
+    // A domain has no empty label: it ends before `..` (`a@b.com...0123`).
+    while end < t.len() && is_domain(t[end]) && !(t[end] == b'.' && t[end - 1] == b'.') {
         end += 1;
     }
     while end > domain_start && matches!(t[end - 1], b'.' | b'-') {
