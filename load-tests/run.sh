@@ -5,7 +5,7 @@
 # See load-tests/README.md. Knobs: DURATION (s, default 10), RUNS (3),
 # CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080), DELIVERY
 # (memory, or durable: privgate acknowledges only once events are in its
-# encrypted spool, fsync every 10ms).
+# encrypted spool), FSYNC (durable: always, interval or never).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -115,7 +115,7 @@ delivery = "$DELIVERY"
 $3
 TOML
   if [ "$DELIVERY" = durable ]; then
-    printf '[spool]\ndir = "%s/spool-%s"\n' "$work" "$1"
+    printf '[spool]\ndir = "%s/spool-%s"\nfsync = "%s"\n' "$work" "$1" "${FSYNC:-always}"
   fi
 }
 # Durable delivery encrypts its spool: a key, added to each config's [keys].

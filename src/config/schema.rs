@@ -50,11 +50,12 @@ pub struct Spool {
     /// The directory; relative paths are relative to the config file.
     #[serde(default = "Spool::default_dir")]
     pub dir: Spanned<String>,
-    /// When an acknowledged event is on stable storage: `always` (fsync
-    /// before every answer; concurrent requests share one fsync),
-    /// `interval` (one fsync per `fsync_interval` for everything written
-    /// meanwhile; answers wait for it) or `never` (the OS decides; a power
-    /// loss can lose acknowledged events, a process crash cannot).
+    /// When an acknowledged event is on stable storage: `always` (the
+    /// default: fsync before every answer; what arrives during one fsync
+    /// shares the next), `interval` (at most one fsync per
+    /// `fsync_interval`, for disks where syncs are slow; answers wait for
+    /// it) or `never` (the OS decides; a power loss can lose acknowledged
+    /// events, a process crash cannot).
     #[serde(default)]
     pub fsync: Fsync,
     /// `fsync = "interval"`: the group-commit window.
@@ -109,9 +110,9 @@ impl Default for Spool {
 #[serde(rename_all = "lowercase")]
 pub enum Fsync {
     /// Before every answer (group commit).
+    #[default]
     Always,
     /// Once per `fsync_interval` (group commit).
-    #[default]
     Interval,
     /// Never explicitly (only when a segment is closed).
     Never,
