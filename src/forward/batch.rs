@@ -114,9 +114,9 @@ impl Batcher {
         feed: Feed,
         mut close: watch::Receiver<bool>,
     ) {
-        let (mut memory, mut spool, settle) = match feed {
-            Feed::Memory { rx, depth } => (Some(rx), None, Settle::Release(depth)),
-            Feed::Spool { rx, acks } => (None, Some(rx), Settle::Ack(acks)),
+        let (mut rx, settle) = match feed {
+            Feed::Memory { rx, depth } => (Rx::Memory(rx), Settle::Release(depth)),
+            Feed::Spool { rx, acks } => (Rx::Spool(rx), Settle::Ack(acks)),
         };
         let mut s = settings.borrow_and_update().clone();
         let mut batch = Batch::new(s.format);
@@ -127,14 +127,10 @@ impl Batcher {
         let mut inflight = JoinSet::new();
         let mut reloadable = true;
         loop {
-            let events: Vec<(Option<Pos>, Bytes)> = tokio::select! {
+            let chunk = tokio::select! {
                 biased;
-                msg = recv_memory(&mut memory) => match msg {
-                    Some(events) => events.into_iter().map(|e| (None, e)).collect(),
-                    None => break,
-                },
-                msg = recv_spool(&mut spool) => match msg {
-                    Some(events) => events.into_iter().map(|(p, e)| (Some(p), e)).collect(),
+                msg = rx.recv() => match msg {
+                    Some(chunk) => chunk,
                     None => break,
                 },
                 () = &mut linger, if armed => {
@@ -159,14 +155,13 @@ impl Batcher {
                     // Stop taking new events; what is already queued drains
                     // below. (A spool's reader stops by itself once closed.)
                     if changed.is_err() || *close.borrow() {
-                        if let Some(rx) = memory.as_mut() {
-                            rx.close();
-                        }
+                        rx.close();
                     }
                     continue;
                 }
             };
-            for (pos, event) in &events {
+            for i in 0..chunk.len() {
+                let (pos, event) = chunk.get(i);
                 if batch.events > 0 && batch.size_with(event) > s.batch.max_bytes {
                     let full = std::mem::replace(&mut batch, Batch::new(s.format));
                     dispatch(&s, full, &settle, &mut inflight).await;
@@ -176,7 +171,7 @@ impl Batcher {
                     linger.as_mut().reset(Instant::now() + s.batch.max_wait);
                     armed = true;
                 }
-                batch.push(event, *pos);
+                batch.push(event, pos);
                 if batch.events >= s.batch.max_events {
                     let full = std::mem::replace(&mut batch, Batch::new(s.format));
                     dispatch(&s, full, &settle, &mut inflight).await;
@@ -241,18 +236,46 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
     });
 }
 
-async fn recv_memory(rx: &mut Option<mpsc::UnboundedReceiver<Vec<Bytes>>>) -> Option<Vec<Bytes>> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+/// The receiving end of a [`Feed`].
+enum Rx {
+    Memory(mpsc::UnboundedReceiver<Vec<Bytes>>),
+    Spool(mpsc::Receiver<Vec<(Pos, Bytes)>>),
+}
+
+/// Events as a feed hands them over: from a spool, with their positions.
+enum Chunk {
+    Memory(Vec<Bytes>),
+    Spool(Vec<(Pos, Bytes)>),
+}
+
+impl Rx {
+    async fn recv(&mut self) -> Option<Chunk> {
+        match self {
+            Rx::Memory(rx) => rx.recv().await.map(Chunk::Memory),
+            Rx::Spool(rx) => rx.recv().await.map(Chunk::Spool),
+        }
+    }
+
+    /// A memory queue stops taking events (a spool's reader stops by itself).
+    fn close(&mut self) {
+        if let Rx::Memory(rx) = self {
+            rx.close();
+        }
     }
 }
 
-async fn recv_spool(
-    rx: &mut Option<mpsc::Receiver<Vec<(Pos, Bytes)>>>,
-) -> Option<Vec<(Pos, Bytes)>> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+impl Chunk {
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Memory(events) => events.len(),
+            Chunk::Spool(events) => events.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> (Option<Pos>, &Bytes) {
+        match self {
+            Chunk::Memory(events) => (None, &events[i]),
+            Chunk::Spool(events) => (Some(events[i].0), &events[i].1),
+        }
     }
 }
