@@ -213,27 +213,44 @@ fn run(config: Config) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Watched before anything listens: SIGHUP's default action ends the
+        // process, and a reload may come as soon as the addresses are logged.
+        let signals = Signals::new()?;
         let running = privgate::app::start(config).await?;
-        serve_until_stopped(&running).await?;
+        signals.serve_until_stopped(&running).await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(())
     })
 }
 
-/// Reloads the config on SIGHUP (its outcome is logged and counted);
-/// returns on SIGTERM or SIGINT.
-async fn serve_until_stopped(running: &privgate::app::Running) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => {
-                let _ = running.reload().await;
+/// The signals privgate acts on.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot watch SIGHUP")?,
+        })
+    }
+
+    /// Reloads the config on SIGHUP (its outcome is logged and counted);
+    /// returns on SIGTERM or SIGINT.
+    async fn serve_until_stopped(mut self, running: &privgate::app::Running) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => {
+                    let _ = running.reload().await;
+                }
             }
         }
     }
