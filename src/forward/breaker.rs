@@ -51,15 +51,6 @@ pub struct Breaker {
     metrics: BreakerMetrics,
 }
 
-/// What an admitted attempt is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admission {
-    /// The breaker is closed.
-    Normal,
-    /// The one attempt that tests a backend after a cooldown.
-    Probe,
-}
-
 impl Breaker {
     /// A closed breaker.
     pub fn new(config: BreakerConfig, metrics: BreakerMetrics) -> Breaker {
@@ -79,17 +70,18 @@ impl Breaker {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until an attempt may be sent.
-    pub async fn admit(&self) -> Admission {
+    /// Waits until an attempt may be sent: at once while closed; after the
+    /// cooldown, as the one probe, while open.
+    pub async fn admit(&self) {
         loop {
             let until = {
                 let mut inner = self.lock();
                 match inner.mode {
-                    Mode::Closed => return Admission::Normal,
+                    Mode::Closed => return,
                     Mode::Open { until } if Instant::now() >= until => {
                         inner.mode = Mode::HalfOpen;
                         self.metrics.state.set(2);
-                        return Admission::Probe;
+                        return;
                     }
                     Mode::Open { until } => until,
                     Mode::HalfOpen => Instant::now() + PROBE_POLL,
@@ -160,12 +152,14 @@ mod tests {
         b.record(true);
         b.record(false);
         b.record(false);
-        assert_eq!(b.admit().await, Admission::Normal);
+        b.admit().await;
+        assert_eq!(b.metrics.state.get(), 0);
         b.record(false);
         assert_eq!(b.metrics.state.get(), 1);
 
         let started = Instant::now();
-        assert_eq!(b.admit().await, Admission::Probe);
+        b.admit().await;
+        assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(1));
         assert_eq!(b.metrics.state.get(), 2);
         // While the probe is out, others wait.
@@ -174,21 +168,25 @@ mod tests {
         // A failed probe doubles the cooldown, capped.
         b.record(false);
         let started = Instant::now();
-        assert_eq!(b.admit().await, Admission::Probe);
+        b.admit().await;
+        assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(2));
         b.record(false);
         let started = Instant::now();
-        assert_eq!(b.admit().await, Admission::Probe);
+        b.admit().await;
+        assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(3));
         // A good probe closes it, and the next opening starts short again.
         b.record(true);
         assert_eq!(b.metrics.state.get(), 0);
-        assert_eq!(b.admit().await, Admission::Normal);
+        b.admit().await;
+        assert_eq!(b.metrics.state.get(), 0);
         for _ in 0..3 {
             b.record(false);
         }
         let started = Instant::now();
-        assert_eq!(b.admit().await, Admission::Probe);
+        b.admit().await;
+        assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(1));
         assert_eq!((b.metrics.opened.get(), b.metrics.closed.get()), (4, 1));
     }
