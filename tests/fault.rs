@@ -50,13 +50,7 @@ dir = "{d}/spool"
 
 impl Setup {
     fn segments(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("spool/backend"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-            .collect();
-        v.sort();
-        v
+        spool_segments(&self.dir.path().join("spool/backend"))
     }
 }
 

@@ -286,17 +286,8 @@ async fn a_removed_durable_destination_keeps_its_spool_until_it_comes_back() {
         answer.json()["result"]["destinations"]["removed"],
         serde_json::json!(["durable"])
     );
-    let segments = std::fs::read_dir(dir.path().join("spool/durable"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "seg")
-        })
-        .count();
-    assert!(segments > 0, "the spool stays on disk");
+    let segments = spool_segments(&dir.path().join("spool/durable"));
+    assert!(!segments.is_empty(), "the spool stays on disk");
     // Back, with its backend up: the five are delivered.
     let upstream = Upstream::start_on(port).await;
     std::fs::write(&file, config(dir.path(), "test-key", &durable)).unwrap();

@@ -266,6 +266,17 @@ impl Upstream {
     }
 }
 
+/// The segment files of a spool directory (`<[spool] dir>/<destination>`), in order.
+pub fn spool_segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
 /// A loopback address nothing listens on (bound, then released): an
 /// upstream that is down until [`Upstream::start_on`] it.
 pub fn free_port() -> SocketAddr {
