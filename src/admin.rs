@@ -5,14 +5,14 @@
 //! `[admin] token` is set, compared in constant time. It never serves
 //! tracker traffic.
 
-use crate::ingest::server::{Body, Handler};
+use crate::ingest::server::Body;
 use crate::ingest::{full, json_response};
 use crate::metrics::Metrics;
 use crate::reload::Reloader;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use std::net::SocketAddr;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -83,8 +83,26 @@ fn json_body(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     r
 }
 
-impl Handler for Admin {
-    async fn call(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+impl Admin {
+    /// The listener's service.
+    pub fn service(
+        self: Arc<Self>,
+    ) -> impl tower::Service<
+        Request<Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+           + Send
+           + Sync
+           + 'static {
+        tower::service_fn(move |request| {
+            let admin = self.clone();
+            async move { Ok(admin.call(request).await) }
+        })
+    }
+
+    async fn call(&self, request: Request<Incoming>) -> Response<Body> {
         if request.uri().path().starts_with("/admin/") {
             return self.admin(&request).await;
         }

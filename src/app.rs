@@ -11,6 +11,7 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::forward;
 use crate::ingest::server::{self, ConnLimits, Swappable};
+use crate::ingest::stack::IngestService;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -108,8 +109,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let limits = ConnLimits {
         header_read_timeout: config.server.header_read_timeout,
         idle_timeout: config.server.idle_timeout,
-        max_headers: config.server.max_headers,
-        max_header_bytes: config.server.max_header_bytes,
+        head: server::HeadLimits {
+            max_headers: config.server.max_headers,
+            max_bytes: config.server.max_header_bytes,
+        },
         max_connections: config.server.max_connections,
     };
     let tls = |listener: &str, tls: &Option<ServerTls>| {
@@ -142,7 +145,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let stop_admin = CancellationToken::new();
     let ingest_task = tokio::spawn(server::serve(
         ingest_listener,
-        ingest,
+        IngestService(ingest),
         limits,
         stop_ingest.clone(),
         Some(metrics.connections.clone()),
@@ -150,7 +153,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ));
     let admin_task = tokio::spawn(server::serve(
         admin_listener,
-        admin,
+        admin.service(),
         limits,
         stop_admin.clone(),
         None,

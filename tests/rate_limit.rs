@@ -107,6 +107,11 @@ async fn per_ip_refuses_beyond_the_burst_before_reading_anything_then_serves_aga
         "refused events never delivered"
     );
     assert_eq!(metric(admin, &limited("ip", "none")).await, Some(3.0));
+    // The refusals are answers like any other in the request metrics
+    // (before the key is read, so their source is unknown).
+    let answered =
+        "privgate_http_request_duration_seconds_count{source=\"unknown\",status=\"429\"}";
+    assert_eq!(metric(admin, answered).await, Some(3.0));
     pg.shutdown().await;
 }
 

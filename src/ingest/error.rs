@@ -23,6 +23,9 @@ pub enum IngestError {
     /// The body is larger than allowed (on the wire or decompressed).
     #[error("body exceeds the limit of {0} bytes")]
     TooLarge(usize),
+    /// The request head has more header fields or bytes than allowed.
+    #[error("request headers exceed the limits (server.max_headers, server.max_header_bytes)")]
+    HeadersTooLarge,
     /// A `Content-Encoding` we do not decode.
     #[error("unsupported content encoding; send gzip or no encoding")]
     UnsupportedEncoding,
@@ -81,6 +84,7 @@ impl IngestError {
             MissingWriteKey | BadWriteKey => StatusCode::UNAUTHORIZED,
             TooLarge(_) | TooManyEvents(_) => StatusCode::PAYLOAD_TOO_LARGE,
             TooComplex(_) => StatusCode::BAD_REQUEST,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedEncoding | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BadGzip | InvalidJson(_) | InvalidShape(_) | BodyRead => StatusCode::BAD_REQUEST,
             OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -103,6 +107,7 @@ impl IngestError {
             TooLarge(_) => "body_too_large",
             TooComplex(_) => "too_complex",
             TooManyEvents(_) => "too_many_events",
+            HeadersTooLarge => "headers_too_large",
             UnsupportedEncoding => "unsupported_encoding",
             UnsupportedMediaType => "unsupported_media_type",
             BadGzip => "invalid_gzip",

@@ -1,16 +1,18 @@
 //! The tracker-facing HTTP server: routing, authentication, body decoding,
 //! the per-request flow and the answers each client expects.
 //!
-//! One request flows, in order, through [`Ingest::call`]:
-//! request deadline → per-IP rate limit → route → CORS preflight → write
-//! key → body limits and decoding → protocol decoder (one JSON object per
-//! event) → per-write-key rate limit → pipeline (consent,
-//! global rules, then each destination's consent, rules and allow list) →
-//! all-or-nothing reservation in the
-//! destinations' queues → the protocol's success answer.
+//! One request flows, in order, through the listener's tower stack
+//! ([`stack`]: endpoint, metrics, CORS, deadline, per-IP rate limit, head
+//! limits), then [`Ingest::route`]: CORS preflight → write key → body limits
+//! and decoding → protocol decoder (one JSON object per event) → the accept
+//! stack ([`accept`]: per-write-key rate limit → pipeline (consent, global
+//! rules, then each destination's consent, rules and allow list) →
+//! all-or-nothing reservation in the destinations' queues) → the protocol's
+//! success answer.
 //!
 //! Ingest never makes policy decisions and never logs field values.
 
+pub mod accept;
 pub mod body;
 pub mod bounds;
 pub(crate) mod collect;
@@ -21,13 +23,14 @@ pub mod passthrough;
 pub mod ratelimit;
 pub mod segment;
 pub mod server;
+pub mod stack;
 
 use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
-use crate::event::{Event, Marks, RequestMeta};
-use crate::forward::{Accepted, Queues};
-use crate::metrics::{DropReason, Metrics};
-use crate::pipeline::{Pipeline, Verdict};
-use crate::spool::Commit;
+use crate::event::RequestMeta;
+use crate::forward::Queues;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use accept::{Accept, Batch};
 use base64::Engine;
 use bytes::Bytes;
 use cors::Cors;
@@ -36,10 +39,11 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use prometheus::IntCounter;
-use server::{Body, Handler};
-use std::net::SocketAddr;
+use server::{Body, ClientAddr, HeadLimits};
+use stack::SourceName;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 /// A source at run time.
 struct Source {
@@ -65,13 +69,15 @@ pub struct Ingest {
     limits: body::Limits,
     json_limits: bounds::Limits,
     request_timeout: Duration,
+    head_limits: HeadLimits,
     relay: passthrough::RelayClient,
-    rate: ratelimit::RateLimits,
+    rate: Arc<ratelimit::RateLimits>,
 }
 
-/// Which endpoint a request is for.
+/// Which endpoint a request is for (resolved once, by the stack's first
+/// step, and kept in the request's extensions).
 #[derive(Clone, Copy, Debug)]
-enum Endpoint {
+pub(crate) enum Endpoint {
     Segment(segment::Route),
     SegmentPassthrough,
     Collect,
@@ -123,7 +129,7 @@ impl Ingest {
             collect_cors: cors_for(Protocol::Json),
             pipeline,
             queues,
-            rate: ratelimit::RateLimits::new(config, &metrics),
+            rate: Arc::new(ratelimit::RateLimits::new(config, &metrics)),
             metrics,
             limits: body::Limits {
                 max_body: config.server.max_body_bytes,
@@ -131,6 +137,10 @@ impl Ingest {
             },
             json_limits: config.server.json,
             request_timeout: config.server.request_timeout,
+            head_limits: HeadLimits {
+                max_headers: config.server.max_headers,
+                max_bytes: config.server.max_header_bytes,
+            },
             relay: passthrough::client(),
         }
     }
@@ -176,15 +186,34 @@ impl Ingest {
         found.ok_or(IngestError::BadWriteKey)
     }
 
-    async fn route(
-        &self,
+    /// Answers a request that passed the stack's layers (see [`stack`]).
+    async fn route(self: &Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let mut source = None;
+        let mut response = self
+            .endpoints(request, &mut source)
+            .await
+            .unwrap_or_else(|e| {
+                if e.status().is_server_error() {
+                    tracing::debug!(error = e.code(), "request failed");
+                }
+                e.into_response().map(full)
+            });
+        if let Some(index) = source {
+            let name = SourceName(self.sources[index].name.clone());
+            response.extensions_mut().insert(name);
+        }
+        response
+    }
+
+    async fn endpoints(
+        self: &Arc<Self>,
         request: Request<Incoming>,
-        peer: SocketAddr,
-        endpoint: Option<Endpoint>,
         source: &mut Option<usize>,
     ) -> Result<Response<Body>, IngestError> {
-        // Before anything else: a flood costs one lookup per request.
-        self.rate.check_ip(peer.ip())?;
+        let endpoint = match request.extensions().get::<Option<Endpoint>>() {
+            Some(resolved) => *resolved,
+            None => self.endpoint(request.method(), request.uri().path()),
+        };
         let endpoint = endpoint.ok_or(IngestError::NotFound)?;
         if request.method() == Method::OPTIONS {
             let headers = self
@@ -202,15 +231,14 @@ impl Ingest {
                 Err(IngestError::MethodNotAllowed("POST, OPTIONS"))
             }
             Endpoint::Segment(_) | Endpoint::Collect => {
-                self.events(request, peer, endpoint, source).await
+                self.events(request, endpoint, source).await
             }
         }
     }
 
     async fn events(
-        &self,
+        self: &Arc<Self>,
         request: Request<Incoming>,
-        peer: SocketAddr,
         endpoint: Endpoint,
         source: &mut Option<usize>,
     ) -> Result<Response<Body>, IngestError> {
@@ -256,98 +284,45 @@ impl Ingest {
                 index
             }
         };
-        // Every element sent counts; the whole batch or none of it.
-        self.rate
-            .check_events(index, decoded.events.len() + decoded.invalid)?;
-        if decoded.invalid > 0 {
-            self.metrics
-                .events_dropped
-                .with_label_values(&["none", DropReason::InvalidEvent.as_str()])
-                .inc_by(decoded.invalid as u64);
-        }
+        let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
         let meta = Arc::new(RequestMeta {
             source: index,
             received_at,
-            client_ip: peer.ip(),
+            client_ip: peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             sec_gpc: parts
                 .headers
                 .get("sec-gpc")
                 .is_some_and(|v| v.as_bytes() == b"1"),
         });
-        // Counted once accepted: events refused with 503 are the client's to retry.
-        let accepted = decoded.events.len() as u64;
-        let commits = self.dispatch(index, decoded.events, meta)?;
-        // Durable destinations: the answer waits until the events are in
-        // their spools.
-        for commit in commits {
-            if commit.wait().await.is_err() {
-                return Err(IngestError::StorageUnavailable);
-            }
-        }
-        self.sources[index].received.inc_by(accepted);
+        let batch = Batch {
+            source: index,
+            events: decoded.events,
+            invalid: decoded.invalid,
+            meta,
+        };
+        self.accept().oneshot(batch).await?;
         Ok(json_response(StatusCode::OK, r#"{"success":true}"#))
     }
 
-    /// Runs each event through the pipeline and hands what each destination
-    /// keeps to its queue or spool, for all destinations or none; the
-    /// spool commits to wait for.
-    fn dispatch(
-        &self,
-        index: usize,
-        events: Vec<(Bytes, Marks)>,
-        meta: Arc<RequestMeta>,
-    ) -> Result<Vec<Commit>, IngestError> {
-        let src = &self.sources[index];
-        let mut routed: Vec<Vec<Bytes>> = src
-            .destinations
-            .iter()
-            .map(|_| Vec::with_capacity(events.len()))
-            .collect();
-        for (body, marks) in events {
-            let event = Event {
-                body,
-                marks,
-                meta: meta.clone(),
-            };
-            self.pipeline
-                .route(event, &src.destinations, |slot, verdict| match verdict {
-                    Verdict::Keep(e) => routed[slot].push(e.body),
-                    Verdict::Drop(reason) => {
-                        let dest = &self.destinations[src.destinations[slot]];
-                        self.dropped(dest, reason);
-                    }
-                });
-        }
-
-        let wanted: Vec<(usize, usize)> = src
-            .destinations
-            .iter()
-            .zip(&routed)
-            .map(|(&dest, events)| (dest, events.len()))
-            .collect();
-        let mut reservation = self
-            .queues
-            .reserve(&wanted)
-            .map_err(|_| IngestError::Backpressure)?;
-        let mut commits = Vec::new();
-        for (&dest, events) in src.destinations.iter().zip(routed) {
-            if !events.is_empty() {
-                match reservation.send(dest, events) {
-                    Ok(Accepted::Queued) => {}
-                    Ok(Accepted::Committing(commit)) => commits.push(commit),
-                    Err(_) => return Err(IngestError::Backpressure),
-                }
-            }
-        }
-        Ok(commits)
+    /// Counts an answer in the request metrics, by source and status.
+    fn observe(&self, started: std::time::Instant, response: &Response<Body>) {
+        let source = response.extensions().get::<SourceName>();
+        let label = source.map_or("unknown", |s| &*s.0);
+        self.metrics
+            .request_duration
+            .with_label_values(&[label, response.status().as_str()])
+            .observe(started.elapsed().as_secs_f64());
     }
 
-    fn dropped(&self, destination: &str, reason: &'static str) {
-        self.metrics
-            .events_dropped
-            .with_label_values(&[destination, reason])
-            .inc();
+    /// The accept stack every protocol's decoded batch goes through (see
+    /// [`accept`]).
+    fn accept(
+        self: &Arc<Self>,
+    ) -> impl Service<Batch, Response = (), Error = IngestError, Future: Send + 'static> {
+        ServiceBuilder::new()
+            .layer(ratelimit::PerKeyLayer(self.rate.clone()))
+            .service(Accept(self.clone()))
     }
 
     async fn passthrough(
@@ -385,43 +360,6 @@ impl Ingest {
             .with_label_values(&[&src.name, status])
             .inc();
         result
-    }
-}
-
-impl Handler for Ingest {
-    async fn call(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-        let started = Instant::now();
-        let endpoint = self.endpoint(request.method(), request.uri().path());
-        // Kept for the CORS headers of the answer, whatever it is.
-        let mut request_headers = HeaderMap::new();
-        if let Some(origin) = request.headers().get(header::ORIGIN) {
-            request_headers.insert(header::ORIGIN, origin.clone());
-        }
-        let mut source = None;
-        let routed = tokio::time::timeout(
-            self.request_timeout,
-            self.route(request, peer, endpoint, &mut source),
-        )
-        .await
-        .unwrap_or(Err(IngestError::Timeout));
-        let mut response = match routed {
-            Ok(response) => response,
-            Err(e) => {
-                if e.status().is_server_error() || e.status() == StatusCode::REQUEST_TIMEOUT {
-                    tracing::debug!(error = e.code(), "request failed");
-                }
-                e.into_response().map(full)
-            }
-        };
-        if let Some(cors) = self.cors(endpoint) {
-            cors.decorate(&request_headers, response.headers_mut());
-        }
-        let source_label = source.map_or("unknown", |i| &*self.sources[i].name);
-        self.metrics
-            .request_duration
-            .with_label_values(&[source_label, response.status().as_str()])
-            .observe(started.elapsed().as_secs_f64());
-        response
     }
 }
 

@@ -3,25 +3,21 @@
 //! (`burst` at once, refilled at the rate), refused with 429
 //! `rate_limited` and `Retry-After` in whole seconds, at least 1.
 //!
-//! Where the checks sit in [`Ingest`](super::Ingest)'s flow:
-//! - **per IP**, first thing in routing: before the route, CORS, the write
-//!   key or a byte of the body. Every request on the listener counts
-//!   (preflights, relayed settings fetches and 404s too), so a flood costs a
-//!   map lookup per request and nothing more.
-//! - **per write key**, in `events()` once the source is known and the body
-//!   decoded (the event count is known only then), before the pipeline. A
-//!   batch of 100 costs 100. `check_n` takes the whole batch or none of it,
-//!   so a refused request queues nothing and spends none of the budget. The
-//!   write keys of one source share its budget: rotating a key does not
-//!   double it.
-//!
-//! Why methods called by `Ingest` rather than a tower layer: the listener's
-//! [`Handler`](super::server::Handler) is not a tower `Service` (it gets the
-//! peer address as an argument and has no readiness), and a layer around it
-//! would answer outside Ingest's one error-to-response mapping: its 429
-//! would lack the CORS headers a browser tracker needs to read it, and the
-//! request metrics would miss it. The write-key check must sit inside
-//! `events()` anyway; both checks live here, side by side.
+//! Both are tower layers (see [`super::stack`] for where they sit):
+//! - **per IP** ([`RateLimits::check_request`]), a gate on the listener's
+//!   request stack, before
+//!   routing: before CORS preflights, the write key or a byte of the body.
+//!   Every request on the listener counts (preflights, relayed settings
+//!   fetches and 404s too), so a flood costs a map lookup per request and
+//!   nothing more. It sits inside the CORS and metrics layers, so a browser
+//!   tracker can read its 429 and the request metrics count it.
+//! - [`PerKeyLayer`], **per write key**, on the accept stack that every
+//!   protocol's decoded batch goes through, once the source is known and the
+//!   body decoded (the event count is known only then), before the
+//!   pipeline. A batch of 100 costs 100. `check_n` takes the whole batch or
+//!   none of it, so a refused request queues nothing and spends none of the
+//!   budget. The write keys of one source share its budget: rotating a key
+//!   does not double it.
 //!
 //! Memory: one bucket per source, fixed. The per-IP state is a sharded map
 //! keyed by address: an IPv4 address, or an IPv6 /64 (a subscriber usually
@@ -37,19 +33,25 @@
 //! Never: an address or write key in a metric label or a log line; a
 //! limit on the admin listener (it is not built from here).
 
+use super::accept::Batch;
 use super::error::IngestError;
+use super::server::ClientAddr;
 use crate::config::{Config, Rate};
 use crate::metrics::Metrics;
+use futures_util::future::{self, Either, Ready};
 use governor::clock::{Clock, DefaultClock};
 use governor::{
     DefaultDirectRateLimiter, DefaultKeyedRateLimiter, InsufficientCapacity, NotUntil, Quota,
     RateLimiter,
 };
+use http::Request;
 use prometheus::{IntCounter, IntGauge};
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tower::{Layer, Service};
 
 /// How often the per-IP map forgets addresses whose bucket is full again.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -119,6 +121,16 @@ impl RateLimits {
             per_ip.refused.inc();
             self.limited(&not)
         })
+    }
+
+    /// Takes one request from the budget of the address `request` came from
+    /// (its [`ClientAddr`]; none reach here without one, and those would
+    /// not be limited).
+    pub fn check_request<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
+        match request.extensions().get::<ClientAddr>() {
+            Some(addr) => self.check_ip(addr.0.ip()),
+            None => Ok(()),
+        }
     }
 
     /// Takes `events` from the budget of source `source`: all or none.
@@ -204,6 +216,49 @@ fn client_key(peer: IpAddr) -> IpAddr {
 /// invite an immediate retry that is refused again).
 fn retry_after(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// The per-write-key limit as a layer of the accept stack.
+#[derive(Clone)]
+pub struct PerKeyLayer(pub Arc<RateLimits>);
+
+impl<S> Layer<S> for PerKeyLayer {
+    type Service = PerKeyLimit<S>;
+
+    fn layer(&self, inner: S) -> PerKeyLimit<S> {
+        PerKeyLimit {
+            limits: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// See [`PerKeyLayer`].
+#[derive(Clone)]
+pub struct PerKeyLimit<S> {
+    limits: Arc<RateLimits>,
+    inner: S,
+}
+
+impl<S> Service<Batch> for PerKeyLimit<S>
+where
+    S: Service<Batch, Error = IngestError>,
+{
+    type Response = S::Response;
+    type Error = IngestError;
+    type Future = Either<Ready<Result<S::Response, IngestError>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), IngestError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, batch: Batch) -> Self::Future {
+        // Every element sent counts, the invalid ones too.
+        match self.limits.check_events(batch.source, batch.sent()) {
+            Err(limited) => Either::Left(future::err(limited)),
+            Ok(()) => Either::Right(self.inner.call(batch)),
+        }
+    }
 }
 
 #[cfg(test)]

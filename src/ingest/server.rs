@@ -7,6 +7,18 @@
 //! The TLS handshake runs in the connection's own task, never in the accept
 //! loop, and within `header_read_timeout`: a client that stalls it holds one
 //! task, for a bounded time, and blocks nobody.
+//!
+//! A listener serves a tower [`Service`]; each request carries its
+//! connection's peer address as a [`ClientAddr`] extension.
+//!
+//! Request heads: hyper itself refuses heads over [`HARD_HEADERS_FACTOR`]
+//! times `max_headers` or [`HARD_BYTES_FACTOR`] times `max_header_bytes`
+//! (431, or 400 for a head it cannot parse, both with an empty body: hyper
+//! writes those answers itself and offers no hook). Heads between the
+//! configured limits and those ceilings reach the service, which answers
+//! with its own JSON error (see [`HeadLimits`]). The byte ceiling is also
+//! each connection's largest read buffer, hence the smaller factor; more
+//! header slots only cost hyper a larger, uninitialized parse array.
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -16,7 +28,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use prometheus::{IntCounter, IntGauge};
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,20 +37,59 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::{Service, ServiceExt};
 
+use super::error::IngestError;
 use super::passthrough::BoxError;
 
 /// The response body type of every handler.
 pub type Body = BoxBody<Bytes, BoxError>;
 
-/// Answers requests on one listener.
-pub trait Handler: Send + Sync + 'static {
-    /// Answers one request from `peer`.
-    fn call(
-        &self,
-        request: Request<Incoming>,
-        peer: SocketAddr,
-    ) -> impl Future<Output = Response<Body>> + Send;
+/// The address of the client a request came from (the TCP peer), in every
+/// request's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// How many times `max_headers` hyper allows before it refuses a head
+/// itself (with an empty body).
+pub const HARD_HEADERS_FACTOR: usize = 4;
+
+/// How many times `max_header_bytes` hyper allows before it refuses a head
+/// itself (with an empty body).
+pub const HARD_BYTES_FACTOR: usize = 2;
+
+/// The configured limits of a request head, which services check to answer
+/// with their own error (hyper refuses only beyond [`HARD_HEADERS_FACTOR`]
+/// and [`HARD_BYTES_FACTOR`] times these).
+#[derive(Clone, Copy, Debug)]
+pub struct HeadLimits {
+    /// Most header fields.
+    pub max_headers: usize,
+    /// Most bytes in the request line and header fields.
+    pub max_bytes: usize,
+}
+
+impl HeadLimits {
+    /// Refuses `request` if its head is over the limits. The size is counted
+    /// as on the wire (`name: value\r\n` per field, plus the request line),
+    /// give or take the whitespace a client chose.
+    pub fn check<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
+        let headers = request.headers();
+        let line = request.method().as_str().len()
+            + request
+                .uri()
+                .path_and_query()
+                .map_or(1, |p| p.as_str().len())
+            + " HTTP/1.1\r\n ".len();
+        let fields: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if headers.len() > self.max_headers || line + fields > self.max_bytes {
+            return Err(IngestError::HeadersTooLarge);
+        }
+        Ok(())
+    }
 }
 
 /// A handler a reload can replace while serving: each request is
@@ -61,18 +111,12 @@ impl<H> Swappable<H> {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(handler);
     }
 
-    fn get(&self) -> Arc<H> {
+    /// The handler requests arriving now go to.
+    pub fn get(&self) -> Arc<H> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-}
-
-impl<H: Handler> Handler for Swappable<H> {
-    async fn call(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-        let handler = self.get();
-        handler.call(request, peer).await
     }
 }
 
@@ -83,10 +127,9 @@ pub struct ConnLimits {
     pub header_read_timeout: Duration,
     /// Close a connection with nothing in flight after this long.
     pub idle_timeout: Duration,
-    /// Most header fields in a request (more: 431).
-    pub max_headers: usize,
-    /// Largest request head in bytes (more: 431).
-    pub max_header_bytes: usize,
+    /// The configured head limits; hyper's own are larger (see the module
+    /// doc).
+    pub head: HeadLimits,
     /// Connections served at once; beyond it, new ones wait in the
     /// listen backlog until one closes.
     pub max_connections: usize,
@@ -137,27 +180,32 @@ impl Activity {
 
 /// Accepts connections until `shutdown` fires, then drains them. Returns when
 /// every connection has closed.
-pub async fn serve<H: Handler>(
+pub async fn serve<S>(
     listener: TcpListener,
-    handler: Arc<H>,
+    service: S,
     limits: ConnLimits,
     shutdown: CancellationToken,
     open: Option<IntGauge>,
     tls: Option<Tls>,
-) {
+) where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S: Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    let hard_bytes = limits.head.max_bytes.saturating_mul(HARD_BYTES_FACTOR);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_headers(limits.max_headers)
+        .max_headers(limits.head.max_headers.saturating_mul(HARD_HEADERS_FACTOR))
         // hyper's smallest read buffer is 8 KiB.
-        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_buf_size(hard_bytes.max(8192))
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_header_list_size(u32::try_from(hard_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let builders = Arc::new(Builders {
@@ -186,7 +234,7 @@ pub async fn serve<H: Handler>(
             () = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
+        let service = service.clone();
         let builders = builders.clone();
         let shutdown = shutdown.clone();
         let open = open.clone();
@@ -197,10 +245,10 @@ pub async fn serve<H: Handler>(
             }
             match tls {
                 None => {
-                    serve_connection(stream, peer, handler, &builders.auto, limits, shutdown).await
+                    serve_connection(stream, peer, service, &builders.auto, limits, shutdown).await
                 }
                 Some(tls) => {
-                    serve_tls(stream, peer, handler, &builders, limits, shutdown, &tls).await
+                    serve_tls(stream, peer, service, &builders, limits, shutdown, &tls).await
                 }
             }
             if let Some(g) = &open {
@@ -216,15 +264,19 @@ pub async fn serve<H: Handler>(
 
 /// Handshakes within the header deadline, then serves the protocol ALPN
 /// chose.
-async fn serve_tls<H: Handler>(
+async fn serve_tls<S>(
     stream: TcpStream,
     peer: SocketAddr,
-    handler: Arc<H>,
+    service: S,
     builders: &Builders,
     limits: ConnLimits,
     shutdown: CancellationToken,
     tls: &Tls,
-) {
+) where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S: Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
     let handshake = tls.acceptor.acceptor().accept(stream);
     let deadline = tokio::time::timeout(limits.header_read_timeout, handshake);
     let outcome = tokio::select! {
@@ -249,19 +301,21 @@ async fn serve_tls<H: Handler>(
         Some(b"http/1.1") => &builders.h1,
         _ => &builders.auto,
     };
-    serve_connection(stream, peer, handler, builder, limits, shutdown).await;
+    serve_connection(stream, peer, service, builder, limits, shutdown).await;
 }
 
 /// Serves HTTP on an established stream (plaintext or TLS).
-async fn serve_connection<H, I>(
+async fn serve_connection<S, I>(
     stream: I,
     peer: SocketAddr,
-    handler: Arc<H>,
+    service: S,
     builder: &auto::Builder<TokioExecutor>,
     limits: ConnLimits,
     shutdown: CancellationToken,
 ) where
-    H: Handler,
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S: Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
@@ -271,15 +325,16 @@ async fn serve_connection<H, I>(
     });
     let service = {
         let activity = activity.clone();
-        hyper::service::service_fn(move |request| {
-            let handler = handler.clone();
+        hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
+            let service = service.clone();
             let activity = activity.clone();
             activity.inflight.fetch_add(1, Ordering::Relaxed);
             async move {
-                let response = handler.call(request, peer).await;
+                let response = service.oneshot(request).await;
                 activity.touch();
                 activity.inflight.fetch_sub(1, Ordering::Relaxed);
-                Ok::<_, Infallible>(response)
+                response
             }
         })
     };

@@ -1,0 +1,242 @@
+//! The tracker listener's request path as one tower stack. Outermost first,
+//! and why each layer sits where it does:
+//!
+//! 1. **resolve**: which endpoint the path is, kept in the request's
+//!    extensions for every layer below (routing happens once).
+//! 2. observe ([`Finish`]): times every answer and counts it by source and status
+//!    (`privgate_request_duration_seconds`). Outermost of the rest, so the
+//!    answers the layers below make themselves (408, 429, 431) count too.
+//! 3. CORS ([`Finish`]): the endpoint's CORS headers on every answer, so a
+//!    browser tracker can read a 429 or a 503 and back off instead of seeing
+//!    an opaque network error.
+//! 4. [`Deadline`]: `server.request_timeout` for the rest (408
+//!    `timeout`).
+//! 5. per-IP rate limit ([`Gate`] of [`ratelimit::RateLimits::check_request`]):
+//!    before anything costs more than a lookup.
+//! 6. head limits ([`Gate`] of [`super::server::HeadLimits::check`]): 431
+//!    `headers_too_large` for heads over `max_headers` / `max_header_bytes`
+//!    that hyper let through (see [`super::server`]).
+//! 7. [`Router`]: preflight, write key, body, the protocol's decoder, and
+//!    the accept stack (per-write-key limit, pipeline, queues; see
+//!    [`super::accept`]).
+//!
+//! Layers below the deadline answer in-band: every service here has
+//! `Error = Infallible`, and a refusal is an answer made by
+//! [`IngestError::into_response`], the one place that maps failures to
+//! statuses.
+
+use super::error::IngestError;
+use super::server::{Body, Swappable};
+use super::{full, Endpoint, Ingest};
+use futures_util::future::{self, BoxFuture, Either, Ready};
+use http::{header, HeaderMap, Request, Response};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+/// The source whose key authenticated a request, in its answer's
+/// extensions (for the request metrics' label).
+#[derive(Clone)]
+pub struct SourceName(pub Arc<str>);
+
+/// The tracker listener's service: each request goes through the stack of
+/// the config current when it arrived, and finishes with it.
+#[derive(Clone)]
+pub struct IngestService(pub Arc<Swappable<Ingest>>);
+
+impl Service<Request<Incoming>> for IngestService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        Box::pin(stack(self.0.get()).oneshot(request))
+    }
+}
+
+/// The stack of the module doc, for one config.
+fn stack(
+    ingest: Arc<Ingest>,
+) -> impl Service<Request<Incoming>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+{
+    let resolve = {
+        let ingest = ingest.clone();
+        move |mut request: Request<Incoming>| {
+            let endpoint = ingest.endpoint(request.method(), request.uri().path());
+            request.extensions_mut().insert(endpoint);
+            request
+        }
+    };
+    let (observe, cors) = (ingest.clone(), ingest.clone());
+    let (rate, head) = (ingest.rate.clone(), ingest.head_limits);
+    let after = ingest.request_timeout;
+    ServiceBuilder::new()
+        .map_request(resolve)
+        .layer(Finish::layer(move |_: &Request<Incoming>| {
+            let (ingest, started) = (observe.clone(), Instant::now());
+            move |response: &mut Response<Body>| ingest.observe(started, response)
+        }))
+        .layer(Finish::layer(move |request: &Request<Incoming>| {
+            let ingest = cors.clone();
+            let endpoint = request.extensions().get::<Option<Endpoint>>().copied();
+            // Only the Origin is needed for the answer.
+            let mut origin = HeaderMap::new();
+            if let Some(value) = request.headers().get(header::ORIGIN) {
+                origin.insert(header::ORIGIN, value.clone());
+            }
+            move |response: &mut Response<Body>| {
+                if let Some(cors) = ingest.cors(endpoint.flatten()) {
+                    cors.decorate(&origin, response.headers_mut());
+                }
+            }
+        }))
+        .layer_fn(move |inner| Deadline { after, inner })
+        .layer(Gate::layer(move |request: &Request<Incoming>| {
+            rate.check_request(request)
+        }))
+        .layer(Gate::layer(move |request: &Request<Incoming>| {
+            head.check(request)
+        }))
+        .service(Router(ingest))
+}
+
+/// Finishes every answer of the layers below: `prepare` reads what it needs
+/// of the request and returns what to do to its answer (the metrics and the
+/// CORS headers).
+#[derive(Clone)]
+pub struct Finish<F, S> {
+    prepare: F,
+    inner: S,
+}
+
+impl<F: Clone, S> Finish<F, S> {
+    /// A layer that finishes answers as `prepare` says.
+    pub fn layer(prepare: F) -> impl Layer<S, Service = Finish<F, S>> + Clone {
+        tower::layer::layer_fn(move |inner| Finish {
+            prepare: prepare.clone(),
+            inner,
+        })
+    }
+}
+
+impl<F, G, S, B> Service<Request<B>> for Finish<F, S>
+where
+    F: Fn(&Request<B>) -> G,
+    G: FnOnce(&mut Response<Body>) + Send + 'static,
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let finish = (self.prepare)(&request);
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let Ok(mut response) = answer.await;
+            finish(&mut response);
+            Ok(response)
+        })
+    }
+}
+
+/// Answers 408 `timeout` when the layers below have not answered within
+/// `server.request_timeout` (and drops their work).
+#[derive(Clone)]
+pub struct Deadline<S> {
+    after: Duration,
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Deadline<S>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let answer = tokio::time::timeout(self.after, self.inner.call(request));
+        Box::pin(async move {
+            answer
+                .await
+                .unwrap_or_else(|_| Ok(IngestError::Timeout.into_response().map(full)))
+        })
+    }
+}
+
+/// Answers a refusal itself, or passes the request on: the per-IP rate
+/// limit and the head limits.
+#[derive(Clone)]
+pub struct Gate<F, S> {
+    check: F,
+    inner: S,
+}
+
+impl<F: Clone, S> Gate<F, S> {
+    /// A layer that refuses what `check` refuses.
+    pub fn layer(check: F) -> impl Layer<S, Service = Gate<F, S>> + Clone {
+        tower::layer::layer_fn(move |inner| Gate {
+            check: check.clone(),
+            inner,
+        })
+    }
+}
+
+impl<F, S, B> Service<Request<B>> for Gate<F, S>
+where
+    F: Fn(&Request<B>) -> Result<(), IngestError>,
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match (self.check)(&request) {
+            Ok(()) => Either::Right(self.inner.call(request)),
+            Err(refused) => Either::Left(future::ok(refused.into_response().map(full))),
+        }
+    }
+}
+
+/// The endpoints themselves: [`Ingest::route`].
+#[derive(Clone)]
+pub struct Router(Arc<Ingest>);
+
+impl Service<Request<Incoming>> for Router {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let ingest = self.0.clone();
+        Box::pin(async move { Ok(ingest.route(request).await) })
+    }
+}
