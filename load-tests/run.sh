@@ -5,7 +5,8 @@
 # See load-tests/README.md. Knobs: DURATION (s, default 10), RUNS (3),
 # CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080), DELIVERY
 # (memory, or durable: privgate acknowledges only once events are in its
-# encrypted spool), FSYNC (durable: always, interval or never).
+# encrypted spool), FSYNC (durable: always, interval or never), PRIVGATE
+# (a privgate binary to measure instead of building this checkout).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -44,9 +45,12 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 say "building privgate (release) and the load-test tools"
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --bin privgate
+# PRIVGATE=<binary> measures that build instead (A/B against another commit).
+if [ -z "${PRIVGATE:-}" ]; then
+  cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --bin privgate
+  PRIVGATE=$repo/target/release/privgate
+fi
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-PRIVGATE=$repo/target/release/privgate
 SINK=$here/target/release/sink
 LOADGEN=$here/target/release/loadgen
 
