@@ -16,7 +16,7 @@ use bytes::Bytes;
 use criterion::{black_box, criterion_group, Criterion, Throughput};
 use privgate::config::Config;
 use privgate::consent::Consent;
-use privgate::event::{Event, Marks, RequestMeta};
+use privgate::event::{Event, Marks, Protocol, RequestMeta};
 use privgate::ingest::object::TopLevel;
 use privgate::metrics::Metrics;
 use privgate::pipeline::{Pipeline, Verdict};
@@ -44,7 +44,7 @@ fn fixture() -> Fixture {
     let config = Config::load(Path::new("proxy.toml")).expect("shipped config loads");
     let (consent, _) = Consent::from_config(&config).expect("no registry to read");
     let pipeline = Pipeline::new(&config, consent, &Metrics::new());
-    let rules = config.policy.clone();
+    let rules = config.policy.get(Protocol::Segment).clone();
     let text = std::str::from_utf8(TRACK)
         .unwrap()
         .replacen("\"context\":{", "\"context\":{\"ip\":\"203.0.113.7\",", 1)
@@ -63,6 +63,7 @@ fn fixture() -> Fixture {
         body: Bytes::from(text),
         meta: Arc::new(RequestMeta {
             source: 0,
+            protocol: Protocol::Segment,
             received_at: SystemTime::now(),
             client_ip: "127.0.0.1".parse().unwrap(),
             user_agent: None,

@@ -95,6 +95,11 @@ pub fn run(
     let pipeline = Pipeline::new(config, consent, &Metrics::new());
     let meta = Arc::new(RequestMeta {
         source: 0,
+        // Events are read as the first source's protocol.
+        protocol: config
+            .sources
+            .first()
+            .map_or(crate::event::Protocol::Segment, |s| s.protocol),
         received_at: SystemTime::now(),
         client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         user_agent: None,

@@ -17,7 +17,7 @@ use crate::crypto::Keyring;
 use crate::event::{Event, Marks};
 use crate::metrics::Metrics;
 use crate::policy::pii::Detector;
-use crate::policy::{Fired, Policy, Report};
+use crate::policy::{Fired, Policies, Report};
 use prometheus::IntCounter;
 use std::sync::Arc;
 
@@ -30,16 +30,17 @@ pub enum Verdict {
     Drop(&'static str),
 }
 
-/// A policy and the counters its reports go to.
+/// A scope's policies (one per protocol) and the counters their reports go
+/// to.
 struct PolicyStep {
-    policy: Policy,
+    policy: Policies,
     rules: Vec<IntCounter>,
     redacted: Vec<IntCounter>,
     encrypt_errors: IntCounter,
 }
 
 impl PolicyStep {
-    fn new(policy: Policy, metrics: &Metrics) -> PolicyStep {
+    fn new(policy: Policies, metrics: &Metrics) -> PolicyStep {
         PolicyStep {
             rules: policy
                 .rules()
@@ -58,10 +59,11 @@ impl PolicyStep {
     /// Applies the policy; an event it cannot parse is dropped, never
     /// forwarded unminimized.
     fn run(&self, event: Event, keys: &Keyring, trace: Option<&mut Vec<Fired>>) -> Verdict {
-        if self.policy.is_empty() {
+        let policy = self.policy.get(event.meta.protocol);
+        if policy.is_empty() {
             return Verdict::Keep(event);
         }
-        match self.policy.apply(&event.body, keys, trace) {
+        match policy.apply(&event.body, keys, trace) {
             Ok((body, report)) => {
                 self.count(&report);
                 Verdict::Keep(Event {
@@ -279,7 +281,7 @@ impl Pipeline {
                 .policy
                 .run(event, &self.keys, tracing.then_some(&mut fired));
             if let Some(traces) = traces.as_deref_mut() {
-                let named = |scope: &str, policy: &Policy, f: &Fired| TracedRule {
+                let named = |scope: &str, policy: &Policies, f: &Fired| TracedRule {
                     scope: scope.to_owned(),
                     rule: policy.rules()[f.rule].id.clone(),
                     index: f.rule,
@@ -336,6 +338,7 @@ action = "truncate_ip"
         let pipeline = Pipeline::new(&config, consent, &metrics);
         let meta = Arc::new(RequestMeta {
             source: 0,
+            protocol: crate::event::Protocol::Segment,
             received_at: std::time::SystemTime::now(),
             client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             user_agent: None,

@@ -246,11 +246,23 @@ mod found_bugs {
     }
 
     #[test]
-    #[ignore = "known bug: a selector with consecutive indices prints as text that does not parse"]
     fn a_printed_selector_parses_back() {
         use privgate::policy::selector::Selector;
-        let parsed = Selector::parse("a[0].[1]").expect("a selector");
-        assert_eq!(Selector::parse(&parsed[0].to_string()), Ok(parsed));
+        for text in [
+            "a[0].[1]",
+            "a[0][1]",
+            r#"event_properties."[Amplitude] Page URL""#,
+            r#""a.b"."c\"d"[*]"#,
+            r#""**".x"#,
+            r#""@user_id""#,
+        ] {
+            let parsed = Selector::parse(text).expect(text);
+            assert_eq!(
+                Selector::parse(&parsed[0].to_string()),
+                Ok(parsed),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -49,8 +49,8 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// Hashing and encryption keys.
     pub keyring: std::sync::Arc<crate::crypto::Keyring>,
-    /// Global rules, in order, compiled.
-    pub policy: crate::policy::Policy,
+    /// Global rules, in order, compiled for each protocol.
+    pub policy: crate::policy::Policies,
     /// The spool of durable destinations.
     pub spool: SpoolConfig,
 }
@@ -145,8 +145,9 @@ pub struct DestinationConfig {
     /// Consent this destination requires.
     pub consent: crate::consent::Requirement,
     /// This destination's rules (after the global ones) and the fields it
-    /// keeps (minimization; everything when it has no allow list), compiled.
-    pub policy: crate::policy::Policy,
+    /// keeps (minimization; everything when it has no allow list), compiled
+    /// for each protocol.
+    pub policy: crate::policy::Policies,
 }
 
 /// Delivery-specific settings.
@@ -165,8 +166,11 @@ pub enum SinkConfig {
 pub struct HttpSinkConfig {
     /// Batch URL.
     pub url: Uri,
-    /// Body format.
+    /// Body format (settled once the sources are known; see
+    /// `Validator::formats`).
     pub format: BatchFormat,
+    /// `format = "amplitude"`: the API key every batch names.
+    pub api_key: Option<Secret>,
     /// Extra headers (secret values included; never print them).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Connect timeout per attempt.
@@ -690,6 +694,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, d)| self.destination(i, d, &mut names, &keyring))
             .collect();
+        let mut destinations = destinations;
         let mut purposes: Vec<&str> = file.consent.gpc_denies.iter().map(String::as_str).collect();
         purposes.extend(
             file.destinations
@@ -727,6 +732,7 @@ impl Validator<'_> {
             .map(|(i, s)| self.source(i, s, &mut source_names, &destinations))
             .collect();
         self.source_rate_limits(&mut sources, &file.sources, &server);
+        self.formats(&mut destinations, &file.destinations, &sources);
         if file.sources.is_empty() {
             self.problem(
                 0..0,
@@ -736,13 +742,7 @@ impl Validator<'_> {
             );
         }
 
-        let rules = file
-            .rules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| self.rule(r, &format!("rules[{i}]"), &keyring))
-            .collect();
-        let policy = self.policy(rules, None, &file.rules, "rules".into());
+        let policy = self.policies(&file.rules, None, "rules", &keyring);
         let spool = self.spool(&file.spool);
 
         Config {
@@ -783,6 +783,117 @@ impl Validator<'_> {
         }
     }
 
+    /// Settles each http destination's batch format: as written, or the one
+    /// its sources' protocol implies; a destination fed by sources whose
+    /// events its format cannot carry is an error.
+    fn formats(
+        &mut self,
+        destinations: &mut [DestinationConfig],
+        written: &[schema::Destination],
+        sources: &[SourceConfig],
+    ) {
+        use crate::event::Protocol;
+        for (i, (d, w)) in destinations.iter_mut().zip(written).enumerate() {
+            let SinkConfig::Http(http) = &mut d.sink else {
+                continue;
+            };
+            let feeders: Vec<Protocol> = sources
+                .iter()
+                .filter(|s| s.destinations.contains(&i))
+                .map(|s| s.protocol)
+                .collect();
+            let implied =
+                if !feeders.is_empty() && feeders.iter().all(|&p| p == Protocol::Amplitude) {
+                    BatchFormat::Amplitude
+                } else {
+                    BatchFormat::Segment
+                };
+            let format = w.format.as_ref().map_or(implied, |f| *f.get_ref());
+            http.format = format;
+            let span = w.format.as_ref().map_or(w.kind.span(), |f| f.span());
+            let carries = |p: Protocol| match format {
+                BatchFormat::Ndjson => true,
+                BatchFormat::Segment => {
+                    matches!(
+                        p,
+                        Protocol::Segment | Protocol::Rudderstack | Protocol::Json
+                    )
+                }
+                BatchFormat::Amplitude => p == Protocol::Amplitude,
+            };
+            if let Some(p) = feeders.iter().find(|&&p| !carries(p)) {
+                self.problem(
+                    span.clone(),
+                    format!("destinations[{i}].format"),
+                    format!(
+                        "a `{}` batch cannot carry the events of a `{p}` source",
+                        format.as_str()
+                    ),
+                    "send each protocol's sources to destinations of that protocol, or set format = \"ndjson\"",
+                );
+            }
+            if format == BatchFormat::Amplitude && http.api_key.is_none() {
+                self.problem(
+                    span,
+                    format!("destinations[{i}].api_key"),
+                    "an amplitude destination needs the project's API key".into(),
+                    "add api_key = \"env:AMPLITUDE_API_KEY\"",
+                );
+            }
+        }
+    }
+
+    /// Compiles one scope's rules and allow list (`scope` is `rules` or
+    /// `destinations[N]`) for every protocol. What is wrong with a rule is
+    /// the same for every protocol, so it is reported once.
+    fn policies(
+        &mut self,
+        written: &[schema::Rule],
+        allow: Option<&[Spanned<String>]>,
+        scope: &str,
+        keyring: &crate::crypto::Keyring,
+    ) -> crate::policy::Policies {
+        use crate::event::Protocol;
+        use crate::policy::selector::Selector;
+        let (rules_key, allow_key) = match scope {
+            "rules" => ("rules".to_owned(), "allow".to_owned()),
+            _ => (format!("{scope}.rules"), format!("{scope}.allow")),
+        };
+        let mut by_protocol = Vec::new();
+        for protocol in Protocol::ALL {
+            let before = self.problems.len();
+            let rules = written
+                .iter()
+                .enumerate()
+                .filter_map(|(r, rule)| {
+                    self.rule(rule, &format!("{rules_key}[{r}]"), keyring, protocol)
+                })
+                .collect();
+            let allow = allow.map(|list| {
+                list.iter()
+                    .flat_map(|text| match Selector::parse_in(text.get_ref(), protocol) {
+                        Ok(selectors) => selectors,
+                        Err(e) => {
+                            self.problem(
+                                text.span(),
+                                allow_key.clone(),
+                                e.to_string(),
+                                "see docs/config.md#selectors",
+                            );
+                            Vec::new()
+                        }
+                    })
+                    .collect()
+            });
+            if protocol != Protocol::ALL[0] {
+                self.problems.truncate(before);
+            }
+            let key = format!("{rules_key} ({protocol} events)");
+            by_protocol.push(self.policy(rules, allow, written, key));
+        }
+        crate::policy::Policies::new(by_protocol)
+    }
+
     /// Compiles one scope's rules and allow list into a [`Policy`], or
     /// reports that its selectors combine into too many matching states
     /// (a pathological mix of `**`) at the scope's first rule.
@@ -814,6 +925,7 @@ impl Validator<'_> {
         rule: &schema::Rule,
         position: &str,
         keyring: &crate::crypto::Keyring,
+        protocol: crate::event::Protocol,
     ) -> Option<crate::policy::rules::Rule> {
         use crate::policy::pii::{Detector, Scanner};
         use crate::policy::rules::{Action, Normalize};
@@ -883,7 +995,7 @@ impl Validator<'_> {
             );
         }
         for text in &select {
-            match crate::policy::selector::Selector::parse(text) {
+            match crate::policy::selector::Selector::parse_in(text, protocol) {
                 Ok(s) => selectors.extend(s),
                 Err(e) => self.problem(rule.select.span(), format!("{position}.select"), e.to_string(), "selectors are dotted paths with `*`, `**`, `[*]`/`[N]`, or a semantic field such as @email"),
             }
@@ -1309,33 +1421,8 @@ impl Validator<'_> {
                 "add [keys] encryption = [{ id = \"e1\", key = \"file:keys/e1.key\" }] (make a key with `privgate keygen`)",
             );
         }
-        let rules = d
-            .rules
-            .iter()
-            .enumerate()
-            .filter_map(|(r, rule)| {
-                self.rule(rule, &format!("destinations[{i}].rules[{r}]"), keyring)
-            })
-            .collect();
-        let allow = d.allow.as_ref().map(|list| {
-            list.iter()
-                .flat_map(
-                    |text| match crate::policy::selector::Selector::parse(text.get_ref()) {
-                        Ok(selectors) => selectors,
-                        Err(e) => {
-                            self.problem(
-                                text.span(),
-                                key("allow"),
-                                e.to_string(),
-                                "see docs/config.md#selectors",
-                            );
-                            Vec::new()
-                        }
-                    },
-                )
-                .collect()
-        });
-        let policy = self.policy(rules, allow, &d.rules, format!("destinations[{i}].rules"));
+        let scope = format!("destinations[{i}]");
+        let policy = self.policies(&d.rules, d.allow.as_deref(), &scope, keyring);
         DestinationConfig {
             policy,
             consent: crate::consent::Requirement {
@@ -1517,7 +1604,16 @@ impl Validator<'_> {
             },
             tls,
             url,
-            format: d.format,
+            format: d
+                .format
+                .as_ref()
+                .map_or(BatchFormat::Segment, |f| *f.get_ref()),
+            api_key: d.api_key.as_ref().and_then(|text| {
+                let resolved = SecretRef::parse(text.get_ref()).and_then(|r| r.resolve(&self.base));
+                resolved
+                    .map_err(|e| self.problem(text.span(), key("api_key"), e.to_string(), ""))
+                    .ok()
+            }),
             headers,
             connect_timeout: self.positive(d.connect_timeout.0, &key("connect_timeout")),
             request_timeout: self.positive(d.request_timeout.0, &key("request_timeout")),
@@ -1762,7 +1858,7 @@ headers = { Authorization = "Bearer abc" }
         );
         let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.policy.rules()[0].id, "scrub");
-        assert_eq!(config.policy.rules()[0].selectors.len(), 8);
+        assert_eq!(config.policy.rules()[0].selectors.len(), 12);
         assert_eq!(
             config.destinations[0].policy.rules()[0].id,
             "destinations[0].rules[0]"

@@ -385,25 +385,7 @@ impl Default for Admin {
     }
 }
 
-/// The wire protocol a source speaks.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// The Segment HTTP Tracking API (`/v1/track`, `/v1/batch`, `/v1/t`, ...).
-    Segment,
-    /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
-    Json,
-}
-
-impl Protocol {
-    /// The name used in config, metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Segment => "segment",
-            Protocol::Json => "json",
-        }
-    }
-}
+pub use crate::event::Protocol;
 
 /// `[[sources]]`: one kind of tracker traffic.
 #[derive(Debug, Deserialize)]
@@ -462,11 +444,25 @@ pub enum DestinationKind {
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum BatchFormat {
-    /// `{"batch":[event, ...]}`, as the Segment batch API takes it.
+    /// `{"batch":[event, ...]}`, as the Segment batch API (and RudderStack's
+    /// `/v1/batch`) takes it.
     #[default]
     Segment,
+    /// `{"api_key":...,"events":[event, ...]}`, Amplitude's HTTP API v2.
+    Amplitude,
     /// One event per line.
     Ndjson,
+}
+
+impl BatchFormat {
+    /// The name used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchFormat::Segment => "segment",
+            BatchFormat::Amplitude => "amplitude",
+            BatchFormat::Ndjson => "ndjson",
+        }
+    }
 }
 
 /// `[[destinations]]`: a backend.
@@ -479,9 +475,13 @@ pub struct Destination {
     pub kind: Spanned<DestinationKind>,
     /// `http`: where batches are POSTed.
     pub url: Option<Spanned<String>>,
-    /// `http`: the batch body format.
-    #[serde(default)]
-    pub format: BatchFormat,
+    /// `http`: the batch body format; by default the protocol of the
+    /// sources that feed it (`segment` for Segment, RudderStack and JSON
+    /// sources, `amplitude` for Amplitude sources).
+    pub format: Option<Spanned<BatchFormat>>,
+    /// `http` with `format = "amplitude"`: the project's API key
+    /// (a literal, or an `env:`/`file:` reference).
+    pub api_key: Option<Spanned<String>>,
     /// `http`: extra headers with non-secret values.
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,

@@ -8,6 +8,10 @@
 //! costs several times a validating scan, and forwarding never needs the
 //! tree. This module does no I/O.
 
+pub mod protocol;
+
+pub use protocol::Protocol;
+
 use bytes::Bytes;
 use http::HeaderValue;
 use std::net::IpAddr;
@@ -31,6 +35,8 @@ pub struct Event {
 pub struct RequestMeta {
     /// Index of the source in the config.
     pub source: usize,
+    /// The protocol the events arrived in (the source's).
+    pub protocol: Protocol,
     /// When privgate received the request.
     pub received_at: SystemTime,
     /// The TCP peer address.

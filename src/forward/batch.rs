@@ -33,54 +33,90 @@ pub(super) enum Feed {
     },
 }
 
+/// How a batch body wraps its events: `open`, the events with `separator`
+/// between them and `terminator` after each, then `close` (an empty batch
+/// is an empty body).
+#[derive(Clone, Debug)]
+pub(super) struct Framing {
+    open: Bytes,
+    separator: &'static [u8],
+    terminator: &'static [u8],
+    close: &'static [u8],
+}
+
+impl Framing {
+    /// The framing of `format`; `api_key` is what an Amplitude batch names.
+    pub(super) fn of(format: BatchFormat, api_key: Option<&str>) -> Framing {
+        let array = |open: Bytes| Framing {
+            open,
+            separator: b",",
+            terminator: b"",
+            close: b"]}",
+        };
+        match format {
+            BatchFormat::Segment => array(Bytes::from_static(b"{\"batch\":[")),
+            BatchFormat::Amplitude => {
+                let key = serde_json::to_string(api_key.unwrap_or_default())
+                    .expect("a string serializes");
+                array(Bytes::from(format!("{{\"api_key\":{key},\"events\":[")))
+            }
+            BatchFormat::Ndjson => Framing {
+                open: Bytes::new(),
+                separator: b"",
+                terminator: b"\n",
+                close: b"",
+            },
+        }
+    }
+}
+
 /// Events of one batch, encoded as the body they will be sent as.
 pub(super) struct Batch {
     body: BytesMut,
     events: usize,
-    format: BatchFormat,
+    framing: Framing,
     /// From a spool: the position after the last event.
     end: Option<Pos>,
 }
 
 impl Batch {
-    fn new(format: BatchFormat) -> Batch {
+    fn new(framing: &Framing) -> Batch {
         Batch {
             body: BytesMut::new(),
             events: 0,
-            format,
+            framing: framing.clone(),
             end: None,
         }
     }
 
     /// Bytes the body would have with `event` added.
     fn size_with(&self, event: &Bytes) -> usize {
-        // `{"batch":[` + `]}` framing, one separator per event.
-        self.body.len() + event.len() + 1 + if self.events == 0 { 12 } else { 0 }
+        let f = &self.framing;
+        let framing = if self.events == 0 {
+            f.open.len() + f.close.len()
+        } else {
+            f.separator.len()
+        };
+        self.body.len() + event.len() + f.terminator.len() + framing
     }
 
     fn push(&mut self, event: &Bytes, pos: Option<Pos>) {
-        match self.format {
-            BatchFormat::Segment => {
-                self.body.put_slice(if self.events == 0 {
-                    b"{\"batch\":["
-                } else {
-                    b","
-                });
-                self.body.put_slice(event);
-            }
-            BatchFormat::Ndjson => {
-                self.body.put_slice(event);
-                self.body.put_u8(b'\n');
-            }
-        }
+        let f = &self.framing;
+        self.body.put_slice(if self.events == 0 {
+            &f.open
+        } else {
+            f.separator
+        });
+        self.body.put_slice(event);
+        self.body.put_slice(f.terminator);
         self.events += 1;
         self.end = pos.map(Pos::next);
     }
 
     /// The finished body.
     fn finish(mut self) -> (Bytes, usize) {
-        if self.format == BatchFormat::Segment && self.events > 0 {
-            self.body.put_slice(b"]}");
+        if self.events > 0 {
+            self.body.put_slice(self.framing.close);
         }
         (self.body.freeze(), self.events)
     }
@@ -90,7 +126,7 @@ impl Batch {
 /// whole (see [`super::lane`]).
 pub(super) struct Settings {
     pub(super) batch: BatchConfig,
-    pub(super) format: BatchFormat,
+    pub(super) framing: Framing,
     pub(super) concurrency: Arc<Semaphore>,
     pub(super) sink: Arc<Sink>,
     pub(super) metrics: DestMetrics,
@@ -119,7 +155,7 @@ impl Batcher {
             Feed::Spool { rx, acks } => (Rx::Spool(rx), Settle::Ack(acks)),
         };
         let mut s = settings.borrow_and_update().clone();
-        let mut batch = Batch::new(s.format);
+        let mut batch = Batch::new(&s.framing);
         // One timer, re-armed when a batch starts: no timer per event.
         let linger = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(linger);
@@ -135,7 +171,7 @@ impl Batcher {
                 },
                 () = &mut linger, if armed => {
                     armed = false;
-                    let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                    let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     continue;
                 }
@@ -143,11 +179,11 @@ impl Batcher {
                     reloadable = changed.is_ok();
                     if reloadable {
                         // The batch so far goes out as its settings said.
-                        let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                        let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
                         dispatch(&s, full, &settle, &mut inflight).await;
                         armed = false;
                         s = settings.borrow_and_update().clone();
-                        batch = Batch::new(s.format);
+                        batch = Batch::new(&s.framing);
                     }
                     continue;
                 }
@@ -163,7 +199,7 @@ impl Batcher {
             for i in 0..chunk.len() {
                 let (pos, event) = chunk.get(i);
                 if batch.events > 0 && batch.size_with(event) > s.batch.max_bytes {
-                    let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                    let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }
@@ -173,7 +209,7 @@ impl Batcher {
                 }
                 batch.push(event, pos);
                 if batch.events >= s.batch.max_events {
-                    let full = std::mem::replace(&mut batch, Batch::new(s.format));
+                    let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }

@@ -2,6 +2,7 @@
 //! for `https://`, trusting what the destination's `tls` says), with
 //! per-attempt timeouts and retries as decided by [`super::retry`].
 
+use super::batch::Framing;
 use super::breaker::{Breaker, BreakerMetrics};
 use super::retry::{Attempt, Backoff};
 use super::DestMetrics;
@@ -42,7 +43,7 @@ pub fn client(connect_timeout: Duration, tls: &ClientTls) -> HttpClient {
 pub struct HttpSink {
     client: HttpClient,
     url: Uri,
-    format: BatchFormat,
+    framing: Framing,
     content_type: HeaderValue,
     headers: Vec<(HeaderName, HeaderValue)>,
     request_timeout: Duration,
@@ -65,10 +66,10 @@ impl HttpSink {
         HttpSink {
             client: client(cfg.connect_timeout, &cfg.tls),
             url: cfg.url.clone(),
-            format: cfg.format,
+            framing: Framing::of(cfg.format, cfg.api_key.as_ref().map(|k| k.expose())),
             content_type: HeaderValue::from_static(match (sealed, cfg.format) {
                 (true, _) => "application/jose",
-                (false, BatchFormat::Segment) => "application/json",
+                (false, BatchFormat::Segment | BatchFormat::Amplitude) => "application/json",
                 (false, BatchFormat::Ndjson) => "application/x-ndjson",
             }),
             headers: cfg.headers.clone(),
@@ -92,9 +93,9 @@ impl HttpSink {
         }
     }
 
-    /// The body format.
-    pub fn format(&self) -> BatchFormat {
-        self.format
+    /// How its batch bodies wrap events.
+    pub(super) fn framing(&self) -> &Framing {
+        &self.framing
     }
 
     /// Pause between rounds of retries of a batch kept in a spool.

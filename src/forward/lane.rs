@@ -52,7 +52,7 @@ pub(super) fn settings(
     })?;
     Ok(Arc::new(Settings {
         batch: dest.batch,
-        format: sink.format(),
+        framing: sink.framing(),
         concurrency: Arc::new(Semaphore::new(sink.concurrency())),
         sink: Arc::new(sink),
         metrics: dm,

@@ -299,10 +299,12 @@ impl Sink {
         })
     }
 
-    fn format(&self) -> BatchFormat {
+    fn framing(&self) -> batch::Framing {
         match &self.kind {
-            SinkKind::Http(h) => h.format(),
-            SinkKind::File(_) | SinkKind::Stdout(_) => BatchFormat::Ndjson,
+            SinkKind::Http(h) => h.framing().clone(),
+            SinkKind::File(_) | SinkKind::Stdout(_) => {
+                batch::Framing::of(BatchFormat::Ndjson, None)
+            }
         }
     }
 

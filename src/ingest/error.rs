@@ -124,10 +124,13 @@ impl IngestError {
         }
     }
 
-    /// The response: status, `{"success":false,"error":code,"message":...}`.
+    /// The response: status, `{"success":false,"code":status,"error":code,
+    /// "message":...}`. The status is in the body too because Amplitude's
+    /// SDK reads the outcome from the body's `code` alone.
     pub fn into_response(self) -> Response<Bytes> {
         let body = serde_json::json!({
             "success": false,
+            "code": self.status().as_u16(),
             "error": self.code(),
             "message": self.to_string(),
         });

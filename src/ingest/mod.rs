@@ -13,6 +13,7 @@
 //! Ingest never makes policy decisions and never logs field values.
 
 pub mod accept;
+pub mod amplitude;
 pub mod body;
 pub mod bounds;
 pub(crate) mod collect;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod object;
 pub mod passthrough;
 pub mod ratelimit;
+pub mod rudderstack;
 pub mod segment;
 pub mod server;
 pub mod stack;
@@ -61,8 +63,10 @@ struct Source {
 pub struct Ingest {
     sources: Vec<Source>,
     destinations: Vec<Arc<str>>,
-    segment_cors: Cors,
-    collect_cors: Cors,
+    /// By [`Protocol::index`]: the origins of that protocol's sources.
+    cors: Vec<Cors>,
+    /// Segment API endpoints serve Segment and RudderStack sources.
+    segment_api_cors: Cors,
     pipeline: Pipeline,
     queues: Queues,
     metrics: Metrics,
@@ -78,16 +82,33 @@ pub struct Ingest {
 /// step, and kept in the request's extensions).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Endpoint {
+    /// The Segment API's events (Segment and RudderStack sources).
     Segment(segment::Route),
-    SegmentPassthrough,
+    /// RudderStack's beacon: `POST /beacon/v1/batch?writeKey=`, a Segment
+    /// batch with the key in the query.
+    RudderBeacon,
+    /// Amplitude's uploads.
+    Amplitude,
+    /// The generic JSON source.
     Collect,
+    /// Relayed unchanged to the `upstream` of a source of this protocol.
+    Passthrough(Protocol),
 }
 
 impl Endpoint {
-    fn protocol(self) -> Protocol {
+    /// The protocols of the sources this endpoint serves.
+    fn protocols(self) -> &'static [Protocol] {
         match self {
-            Endpoint::Segment(_) | Endpoint::SegmentPassthrough => Protocol::Segment,
-            Endpoint::Collect => Protocol::Json,
+            Endpoint::Segment(_) | Endpoint::Passthrough(Protocol::Segment) => {
+                &[Protocol::Segment, Protocol::Rudderstack]
+            }
+            Endpoint::RudderBeacon | Endpoint::Passthrough(Protocol::Rudderstack) => {
+                &[Protocol::Rudderstack]
+            }
+            Endpoint::Amplitude | Endpoint::Passthrough(Protocol::Amplitude) => {
+                &[Protocol::Amplitude]
+            }
+            Endpoint::Collect | Endpoint::Passthrough(Protocol::Json) => &[Protocol::Json],
         }
     }
 }
@@ -95,12 +116,12 @@ impl Endpoint {
 impl Ingest {
     /// Builds the request handler from a validated config.
     pub fn new(config: &Config, pipeline: Pipeline, queues: Queues, metrics: Metrics) -> Ingest {
-        let cors_for = |protocol| {
+        let cors_for = |protocols: &[Protocol]| {
             Cors::new(
                 config
                     .sources
                     .iter()
-                    .filter(|s| s.protocol == protocol)
+                    .filter(|s| protocols.contains(&s.protocol))
                     .flat_map(|s| s.cors_origins.iter().cloned())
                     .collect(),
             )
@@ -125,8 +146,8 @@ impl Ingest {
                 .iter()
                 .map(|d| d.name.as_str().into())
                 .collect(),
-            segment_cors: cors_for(Protocol::Segment),
-            collect_cors: cors_for(Protocol::Json),
+            cors: Protocol::ALL.iter().map(|&p| cors_for(&[p])).collect(),
+            segment_api_cors: cors_for(&[Protocol::Segment, Protocol::Rudderstack]),
             pipeline,
             queues,
             rate: Arc::new(ratelimit::RateLimits::new(config, &metrics)),
@@ -146,37 +167,48 @@ impl Ingest {
     }
 
     fn endpoint(&self, method: &Method, path: &str) -> Option<Endpoint> {
+        let preflight = method == Method::OPTIONS;
         let endpoint = if let Some(route) = segment::route(path) {
             Endpoint::Segment(route)
         } else if path == collect::PATH {
             Endpoint::Collect
+        } else if amplitude::is_events_path(path) {
+            Endpoint::Amplitude
+        } else if path == rudderstack::BEACON {
+            Endpoint::RudderBeacon
         } else if segment::is_passthrough(method, path)
-            || (method == Method::OPTIONS && segment::settings_write_key(path).is_some())
+            || (preflight && segment::settings_write_key(path).is_some())
         {
-            Endpoint::SegmentPassthrough
+            Endpoint::Passthrough(Protocol::Segment)
+        } else if rudderstack::is_passthrough(path) {
+            Endpoint::Passthrough(Protocol::Rudderstack)
+        } else if amplitude::is_passthrough(method, path)
+            || (preflight && amplitude::is_passthrough(&Method::GET, path))
+        {
+            Endpoint::Passthrough(Protocol::Amplitude)
         } else {
             return None;
         };
         // Endpoints of protocols no source speaks do not exist.
         self.sources
             .iter()
-            .any(|s| s.protocol == endpoint.protocol())
+            .any(|s| endpoint.protocols().contains(&s.protocol))
             .then_some(endpoint)
     }
 
     fn cors(&self, endpoint: Option<Endpoint>) -> Option<&Cors> {
-        match endpoint?.protocol() {
-            Protocol::Segment => Some(&self.segment_cors),
-            Protocol::Json => Some(&self.collect_cors),
+        match endpoint?.protocols() {
+            [only] => Some(&self.cors[only.index()]),
+            _ => Some(&self.segment_api_cors),
         }
     }
 
-    /// The source of `protocol` owning `key`. Every key of every source is
-    /// compared, in constant time, so timing reveals nothing.
-    fn authenticate(&self, protocol: Protocol, key: &[u8]) -> Result<usize, IngestError> {
+    /// The source of one of `protocols` owning `key`. Every key of every
+    /// source is compared, in constant time, so timing reveals nothing.
+    fn authenticate(&self, protocols: &[Protocol], key: &[u8]) -> Result<usize, IngestError> {
         let mut found = None;
         for (i, source) in self.sources.iter().enumerate() {
-            if source.protocol == protocol
+            if protocols.contains(&source.protocol)
                 && matches_any(&source.write_keys, key).is_some()
                 && found.is_none()
             {
@@ -226,13 +258,11 @@ impl Ingest {
             return Ok(response);
         }
         match endpoint {
-            Endpoint::SegmentPassthrough => self.passthrough(request, source).await,
-            Endpoint::Segment(_) | Endpoint::Collect if request.method() != Method::POST => {
+            Endpoint::Passthrough(protocol) => self.passthrough(request, protocol, source).await,
+            _ if request.method() != Method::POST => {
                 Err(IngestError::MethodNotAllowed("POST, OPTIONS"))
             }
-            Endpoint::Segment(_) | Endpoint::Collect => {
-                self.events(request, endpoint, source).await
-            }
+            _ => self.events(request, endpoint, source).await,
         }
     }
 
@@ -242,16 +272,18 @@ impl Ingest {
         endpoint: Endpoint,
         source: &mut Option<usize>,
     ) -> Result<Response<Body>, IngestError> {
-        let protocol = endpoint.protocol();
+        let protocols = endpoint.protocols();
         let (parts, body) = request.into_parts();
         // A client that names its key up front is checked before its body is read.
-        let key = match basic_username(&parts.headers)? {
-            Some(key) => Some(key),
-            None if protocol == Protocol::Json => query_write_key(parts.uri.query()),
-            None => None,
+        let key = match (basic_username(&parts.headers)?, endpoint) {
+            (Some(key), _) => Some(key),
+            (None, Endpoint::RudderBeacon | Endpoint::Collect) => {
+                query_write_key(parts.uri.query())
+            }
+            (None, _) => None,
         };
         if let Some(key) = &key {
-            let index = self.authenticate(protocol, key.as_bytes())?;
+            let index = self.authenticate(protocols, key.as_bytes())?;
             *source = Some(index);
             // Refuse before reading and parsing a body that could not be queued.
             if !self.sources[index]
@@ -270,7 +302,13 @@ impl Ingest {
         };
         let decoded = match endpoint {
             Endpoint::Segment(route) => segment::decode(route, &body, &stamp, self.json_limits)?,
-            _ => collect::decode(&body, &stamp, self.json_limits)?,
+            Endpoint::RudderBeacon => {
+                segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
+            }
+            Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
+            Endpoint::Collect | Endpoint::Passthrough(_) => {
+                collect::decode(&body, &stamp, self.json_limits)?
+            }
         };
         let index = match *source {
             Some(index) => index,
@@ -279,7 +317,7 @@ impl Ingest {
                     .write_key
                     .as_deref()
                     .ok_or(IngestError::MissingWriteKey)?;
-                let index = self.authenticate(protocol, key.as_bytes())?;
+                let index = self.authenticate(protocols, key.as_bytes())?;
                 *source = Some(index);
                 index
             }
@@ -287,6 +325,7 @@ impl Ingest {
         let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
         let meta = Arc::new(RequestMeta {
             source: index,
+            protocol: self.sources[index].protocol,
             received_at,
             client_ip: peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
@@ -301,8 +340,12 @@ impl Ingest {
             invalid: decoded.invalid,
             meta,
         };
+        let events = batch.events.len();
         self.accept().oneshot(batch).await?;
-        Ok(json_response(StatusCode::OK, r#"{"success":true}"#))
+        Ok(match endpoint {
+            Endpoint::Amplitude => amplitude::accepted(events, body.len(), received_at),
+            _ => json_response(StatusCode::OK, r#"{"success":true}"#),
+        })
     }
 
     /// Counts an answer in the request metrics, by source and status.
@@ -328,18 +371,27 @@ impl Ingest {
     async fn passthrough(
         &self,
         request: Request<Incoming>,
+        protocol: Protocol,
         source: &mut Option<usize>,
     ) -> Result<Response<Body>, IngestError> {
-        // The settings path names a write key: relay through its source.
-        // Otherwise the first Segment source with an upstream serves.
-        let by_key = segment::settings_write_key(request.uri().path())
-            .and_then(|key| self.authenticate(Protocol::Segment, key.as_bytes()).ok())
+        // A path or query that names a write key relays through its source.
+        // Otherwise the first source of the protocol with an upstream serves.
+        let protocols = Endpoint::Passthrough(protocol).protocols();
+        let path = request.uri().path();
+        let named = match protocol {
+            Protocol::Segment => segment::settings_write_key(path).map(str::to_owned),
+            Protocol::Rudderstack => query_write_key(request.uri().query()),
+            Protocol::Amplitude => path.strip_prefix("/config/").map(str::to_owned),
+            Protocol::Json => None,
+        };
+        let by_key = named
+            .and_then(|key| self.authenticate(protocols, key.as_bytes()).ok())
             .filter(|&i| self.sources[i].upstream.is_some());
         let index = by_key
             .or_else(|| {
                 self.sources
                     .iter()
-                    .position(|s| s.protocol == Protocol::Segment && s.upstream.is_some())
+                    .position(|s| protocols.contains(&s.protocol) && s.upstream.is_some())
             })
             .ok_or(IngestError::NotFound)?;
         *source = Some(index);
@@ -406,7 +458,12 @@ pub fn empty() -> Body {
 
 /// A JSON response.
 pub fn json_response(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::from_static(body.as_bytes())));
+    json_answer(status, Bytes::from_static(body.as_bytes()))
+}
+
+/// A JSON response from bytes made at run time.
+pub fn json_answer(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

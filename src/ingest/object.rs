@@ -16,6 +16,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// JSON text must be UTF-8. The scan below skips the values it does not
 /// read without decoding them, so the whole body is checked once up front.
@@ -26,6 +27,72 @@ pub fn check_utf8(body: &[u8]) -> Result<(), serde_json::Error> {
             "the body is not valid UTF-8 (at byte {})",
             e.valid_up_to()
         ))),
+    }
+}
+
+/// What a top-level key means in one protocol's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The write key (a string), in an envelope or a single event.
+    WriteKey,
+    /// The event's deduplication id.
+    MessageId,
+    /// When the collector received it.
+    ReceivedAt,
+    /// The event's type or name (an event without one is invalid).
+    Type,
+    /// The array of events of a batch envelope.
+    Batch,
+    /// The user id (marked for consent).
+    UserId,
+    /// The anonymous (device) id (marked for consent).
+    AnonymousId,
+    /// An object whose consent members [`Layout::consent_slot`] names.
+    Context,
+    /// Validated and skipped.
+    Other,
+}
+
+/// A consent input's place in [`Marks`].
+pub type Slot = fn(&mut Marks) -> &mut Option<Span>;
+
+/// One protocol's names for the keys ingest reads: a scan reads an event
+/// of any protocol in one pass, monomorphized per layout.
+pub trait Layout {
+    /// The role of a top-level key.
+    fn role(key: &str) -> Role;
+
+    /// Where a member of the [`Role::Context`] object goes, if it is a
+    /// consent input.
+    fn consent_slot(_key: &str) -> Option<Slot> {
+        None
+    }
+}
+
+/// The Segment API (also RudderStack's, and the generic JSON source's).
+pub struct SegmentLayout;
+
+impl Layout for SegmentLayout {
+    fn role(key: &str) -> Role {
+        match key {
+            "writeKey" => Role::WriteKey,
+            "messageId" => Role::MessageId,
+            "receivedAt" => Role::ReceivedAt,
+            "type" => Role::Type,
+            "batch" => Role::Batch,
+            "userId" => Role::UserId,
+            "anonymousId" => Role::AnonymousId,
+            "context" => Role::Context,
+            _ => Role::Other,
+        }
+    }
+
+    fn consent_slot(key: &str) -> Option<Slot> {
+        match key {
+            "consent" => Some(|m| &mut m.consent),
+            "consentManagement" => Some(|m| &mut m.consent_management),
+            _ => None,
+        }
     }
 }
 
@@ -67,24 +134,43 @@ impl fmt::Display for Refused {
 }
 
 impl<'a> TopLevel<'a> {
-    /// Scans `input`, which must hold exactly one JSON object, within `limits`.
+    /// Scans `input`, which must hold exactly one JSON object (a Segment
+    /// event or batch envelope), within `limits`.
     pub fn parse(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
-        Self::scan(input, limits, true)
+        Self::scan::<SegmentLayout>(input, limits, true)
     }
 
     /// Like [`TopLevel::parse`] for a batch element, where `batch` is just a field.
     pub fn parse_event(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
-        Self::scan(input, limits, false)
+        Self::scan::<SegmentLayout>(input, limits, false)
     }
 
-    fn scan(input: &'a [u8], limits: Limits, want_batch: bool) -> Result<TopLevel<'a>, Refused> {
+    /// [`TopLevel::parse`] for another protocol's layout.
+    pub fn parse_as<L: Layout>(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        Self::scan::<L>(input, limits, true)
+    }
+
+    /// [`TopLevel::parse_event`] for another protocol's layout.
+    pub fn parse_event_as<L: Layout>(
+        input: &'a [u8],
+        limits: Limits,
+    ) -> Result<TopLevel<'a>, Refused> {
+        Self::scan::<L>(input, limits, false)
+    }
+
+    fn scan<L: Layout>(
+        input: &'a [u8],
+        limits: Limits,
+        want_batch: bool,
+    ) -> Result<TopLevel<'a>, Refused> {
         let budget = Budget::new(limits);
         let mut de = serde_json::Deserializer::from_slice(input);
         let top = de
-            .deserialize_map(TopVisitor {
+            .deserialize_map(TopVisitor::<L> {
                 input,
                 want_batch,
                 budget: &budget,
+                layout: PhantomData,
             })
             .and_then(|top| de.end().map(|()| top));
         top.map_err(|error| Refused {
@@ -95,13 +181,14 @@ impl<'a> TopLevel<'a> {
     }
 }
 
-struct TopVisitor<'a, 'b> {
+struct TopVisitor<'a, 'b, L> {
     input: &'a [u8],
     want_batch: bool,
     budget: &'b Budget,
+    layout: PhantomData<L>,
 }
 
-impl TopVisitor<'_, '_> {
+impl<L> TopVisitor<'_, '_, L> {
     /// A member of the event's top level.
     fn member(&self) -> Checked<'_> {
         Checked {
@@ -113,12 +200,7 @@ impl TopVisitor<'_, '_> {
 
 /// Records where `raw` (borrowed from `input`) is in `slot`; a second
 /// value for the same slot makes the marks ambiguous.
-fn mark(
-    marks: &mut Marks,
-    input: &[u8],
-    raw: &RawValue,
-    slot: fn(&mut Marks) -> &mut Option<Span>,
-) {
+fn mark(marks: &mut Marks, input: &[u8], raw: &RawValue, slot: Slot) {
     let span = Span::of(input, raw.get().as_bytes());
     let place = slot(marks);
     if place.is_some() {
@@ -129,13 +211,14 @@ fn mark(
 }
 
 /// `context`: its consent objects are marked, the rest validated and skipped.
-struct ContextMarks<'a, 'm, 'b> {
+struct ContextMarks<'a, 'm, 'b, L> {
     input: &'a [u8],
     marks: &'m mut Marks,
     budget: &'b Budget,
+    layout: PhantomData<L>,
 }
 
-impl ContextMarks<'_, '_, '_> {
+impl<L> ContextMarks<'_, '_, '_, L> {
     /// A member of `context` (itself at depth 2).
     fn member(&self) -> Checked<'_> {
         Checked {
@@ -145,7 +228,7 @@ impl ContextMarks<'_, '_, '_> {
     }
 }
 
-impl<'de> de::DeserializeSeed<'de> for ContextMarks<'de, '_, '_> {
+impl<'de, L: Layout> de::DeserializeSeed<'de> for ContextMarks<'de, '_, '_, L> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -153,7 +236,7 @@ impl<'de> de::DeserializeSeed<'de> for ContextMarks<'de, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ContextMarks<'de, '_, '_> {
+impl<'de, L: Layout> Visitor<'de> for ContextMarks<'de, '_, '_, L> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,13 +247,9 @@ impl<'de> Visitor<'de> for ContextMarks<'de, '_, '_> {
         self.budget.enter(2)?;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             self.budget.field()?;
-            let slot: fn(&mut Marks) -> &mut Option<Span> = match key.as_ref() {
-                "consent" => |m| &mut m.consent,
-                "consentManagement" => |m| &mut m.consent_management,
-                _ => {
-                    map.next_value_seed(self.member())?;
-                    continue;
-                }
+            let Some(slot) = L::consent_slot(&key) else {
+                map.next_value_seed(self.member())?;
+                continue;
             };
             let raw = checked_raw(&mut map, self.member())?;
             mark(self.marks, self.input, raw, slot);
@@ -242,7 +321,7 @@ impl<'de> Visitor<'de> for BatchItems<'_> {
     ignore_scalars!(Option<Vec<&'de RawValue>>);
 }
 
-impl<'de> Visitor<'de> for TopVisitor<'de, '_> {
+impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
     type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -255,48 +334,49 @@ impl<'de> Visitor<'de> for TopVisitor<'de, '_> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             top.keys += 1;
             self.budget.field()?;
-            match key.as_ref() {
-                "writeKey" => {
+            match L::role(&key) {
+                Role::WriteKey => {
                     let raw = checked_raw(&mut map, self.member())?;
                     top.write_key = string_value(raw);
                 }
-                "messageId" => {
+                Role::MessageId => {
                     top.has_message_id = true;
                     map.next_value_seed(self.member())?;
                 }
-                "receivedAt" => {
+                Role::ReceivedAt => {
                     top.has_received_at = true;
                     map.next_value_seed(self.member())?;
                 }
-                "type" => {
+                Role::Type => {
                     top.has_type = true;
                     map.next_value_seed(self.member())?;
                 }
-                "batch" if self.want_batch => {
+                Role::Batch if self.want_batch => {
                     top.batch = map.next_value_seed(BatchItems {
                         budget: self.budget,
                     })?;
                 }
-                "userId" => {
+                Role::UserId => {
                     let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.user_id);
                 }
-                "anonymousId" => {
+                Role::AnonymousId => {
                     let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.anonymous_id);
                 }
-                "context" => {
+                Role::Context => {
                     if seen_context {
                         top.marks.ambiguous = true;
                     }
                     seen_context = true;
-                    map.next_value_seed(ContextMarks {
+                    map.next_value_seed(ContextMarks::<L> {
                         input: self.input,
                         marks: &mut top.marks,
                         budget: self.budget,
+                        layout: PhantomData,
                     })?;
                 }
-                _ => {
+                Role::Batch | Role::Other => {
                     map.next_value_seed(self.member())?;
                 }
             }

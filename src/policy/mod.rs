@@ -20,6 +20,7 @@ pub mod ua;
 mod walk;
 
 use crate::crypto::Keyring;
+use crate::event::Protocol;
 use rules::{Action, Rule};
 use selector::Selector;
 
@@ -31,6 +32,44 @@ pub struct Policy {
     selectors: Vec<(usize, Selector)>,
     allow: Option<Vec<Selector>>,
     matcher: matcher::Matcher,
+}
+
+/// One scope's rules and allow list, compiled once per protocol: the same
+/// rules (same ids, same order), with semantic fields expanded to each
+/// protocol's paths (see [`crate::event::Protocol::semantic_paths`]).
+#[derive(Clone, Debug)]
+pub struct Policies {
+    /// By [`Protocol::index`].
+    by_protocol: Vec<Policy>,
+}
+
+impl Policies {
+    /// From one policy per protocol, in [`Protocol::ALL`] order.
+    pub fn new(by_protocol: Vec<Policy>) -> Policies {
+        assert_eq!(by_protocol.len(), Protocol::ALL.len(), "one per protocol");
+        Policies { by_protocol }
+    }
+
+    /// The same policy for every protocol (it names no semantic field).
+    pub fn uniform(policy: Policy) -> Policies {
+        Policies::new(vec![policy; Protocol::ALL.len()])
+    }
+
+    /// The policy for events of `protocol`.
+    pub fn get(&self, protocol: Protocol) -> &Policy {
+        &self.by_protocol[protocol.index()]
+    }
+
+    /// The rules, in order (the same for every protocol).
+    pub fn rules(&self) -> &[Rule] {
+        self.by_protocol[0].rules()
+    }
+
+    /// The allow list as written for Segment events (its length is what
+    /// the `check` summary shows).
+    pub fn allow(&self) -> Option<&[Selector]> {
+        self.by_protocol[0].allow()
+    }
 }
 
 /// What applying a policy to one event did (counts only, never values).

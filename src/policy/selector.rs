@@ -2,11 +2,16 @@
 //!
 //! Grammar: segments separated by `.`; a segment is a key (`context`), `*`
 //! (any one key or array element), `**` (any depth, including none), or a
-//! key followed by `[*]` or `[N]` (array elements). A selector may instead
-//! name a semantic field (`@user_id`, `@ip`, `@url`, ...), which expands to
-//! the protocol's own paths (see [`semantic`]). Keys containing `.`, `*`,
-//! `[` or `@` cannot be selected (no tracker uses them).
+//! key followed by any number of `[*]` or `[N]` (array elements). A key
+//! with characters of the grammar in it (`.`, `*`, `[`, `]`, `"`, `\`, a
+//! leading `@`, spaces) is written in double quotes, with `\"` and `\\`
+//! for a quote and a backslash: `event_properties."[Amplitude] Page URL"`.
+//! A selector may instead name a semantic field (`@user_id`, `@ip`, `@url`,
+//! ...), which expands to the protocol's own paths (see
+//! [`Protocol::semantic_paths`]).
+//! Printing a selector gives text that parses back to the same selector.
 
+use crate::event::protocol::{Protocol, SEMANTIC_NAMES};
 use std::fmt;
 
 /// One step of a path.
@@ -42,20 +47,30 @@ pub enum SelectorError {
     /// `[x]` that is neither `[*]` nor `[N]`.
     #[error("`{0}`: write array elements as `name[*]` or `name[0]`")]
     BadIndex(String),
+    /// A quoted key without its closing quote, or text right after one.
+    #[error("`{0}`: a quoted key ends with `\"` and is followed by `.`, `[` or the end")]
+    BadQuote(String),
     /// More segments than [`MAX_SEGMENTS`].
     #[error("`{0}` is deeper than {MAX_SEGMENTS} segments")]
     TooLong(String),
     /// An unknown `@field`.
-    #[error("`{0}` is not a semantic field; known: {known}", known = semantic::NAMES.join(", "))]
+    #[error("`{0}` is not a semantic field; known: {known}", known = SEMANTIC_NAMES.join(", "))]
     UnknownSemantic(String),
 }
 
 impl Selector {
-    /// Parses one selector; semantic fields expand to several.
+    /// Parses one selector for Segment events; see [`Selector::parse_in`].
     pub fn parse(text: &str) -> Result<Vec<Selector>, SelectorError> {
+        Selector::parse_in(text, Protocol::Segment)
+    }
+
+    /// Parses one selector for events of `protocol`: a semantic field
+    /// expands to that protocol's paths (several, or none).
+    pub fn parse_in(text: &str, protocol: Protocol) -> Result<Vec<Selector>, SelectorError> {
         let text = text.trim();
         if let Some(name) = text.strip_prefix('@') {
-            let paths = semantic::segment_paths(name)
+            let paths = protocol
+                .semantic_paths(name)
                 .ok_or_else(|| SelectorError::UnknownSemantic(text.to_owned()))?;
             return paths.iter().map(|p| Selector::parse_path(p)).collect();
         }
@@ -63,38 +78,55 @@ impl Selector {
     }
 
     fn parse_path(text: &str) -> Result<Selector, SelectorError> {
-        if text.is_empty() {
-            return Err(SelectorError::Empty(text.to_owned()));
-        }
+        let bad_index = || SelectorError::BadIndex(text.to_owned());
+        let bad_quote = || SelectorError::BadQuote(text.to_owned());
         let mut segments = Vec::new();
-        for part in text.split('.') {
-            let (name, index) = match part.find('[') {
-                Some(open) => {
-                    let inner = part[open..]
-                        .strip_prefix('[')
-                        .and_then(|r| r.strip_suffix(']'))
-                        .ok_or_else(|| SelectorError::BadIndex(text.to_owned()))?;
-                    let index = match inner {
-                        "*" => Segment::Any,
-                        n => Segment::Index(
-                            n.parse()
-                                .ok()
-                                .filter(|&n| n < u32::MAX as usize)
-                                .ok_or_else(|| SelectorError::BadIndex(text.to_owned()))?,
-                        ),
-                    };
-                    (&part[..open], Some(index))
+        let mut rest = text;
+        loop {
+            // One segment: a quoted key, or plain text up to `.` or `[`.
+            let (name, quoted, after) = match rest.strip_prefix('"') {
+                Some(quoted) => {
+                    let (key, after) = unquote(quoted).ok_or_else(bad_quote)?;
+                    if !(after.is_empty() || after.starts_with(['.', '['])) {
+                        return Err(bad_quote());
+                    }
+                    (key, true, after)
                 }
-                None => (part, None),
+                None => {
+                    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                    (rest[..end].to_owned(), false, &rest[end..])
+                }
             };
-            match name {
-                "" if index.is_none() => return Err(SelectorError::Empty(text.to_owned())),
+            rest = after;
+            let mut indices = Vec::new();
+            while let Some(open) = rest.strip_prefix('[') {
+                let (inner, after) = open.split_once(']').ok_or_else(bad_index)?;
+                indices.push(match inner {
+                    "*" => Segment::Any,
+                    n => Segment::Index(
+                        n.parse()
+                            .ok()
+                            .filter(|&n| n < u32::MAX as usize)
+                            .ok_or_else(bad_index)?,
+                    ),
+                });
+                rest = after;
+            }
+            match name.as_str() {
+                _ if quoted => segments.push(Segment::Key(name)),
+                "" if indices.is_empty() => return Err(SelectorError::Empty(text.to_owned())),
                 "" => {}
                 "*" => segments.push(Segment::Any),
                 "**" => segments.push(Segment::Deep),
-                key => segments.push(Segment::Key(key.to_owned())),
+                _ if name.contains([']', '"']) => return Err(bad_quote()),
+                _ => segments.push(Segment::Key(name)),
             }
-            segments.extend(index);
+            segments.extend(indices);
+            match rest.strip_prefix('.') {
+                Some(next) => rest = next,
+                None if rest.is_empty() => break,
+                None => return Err(bad_index()),
+            }
         }
         if segments.len() > MAX_SEGMENTS {
             return Err(SelectorError::TooLong(text.to_owned()));
@@ -197,6 +229,7 @@ impl fmt::Display for Selector {
                 _ => {}
             }
             match s {
+                Segment::Key(k) if needs_quotes(k) => write_quoted(f, k)?,
                 Segment::Key(k) => f.write_str(k)?,
                 Segment::Any => f.write_str("*")?,
                 Segment::Deep => f.write_str("**")?,
@@ -207,49 +240,41 @@ impl fmt::Display for Selector {
     }
 }
 
-/// Semantic fields and where each protocol keeps them.
-pub mod semantic {
-    /// Every semantic field name (without `@`).
-    pub const NAMES: [&str; 11] = [
-        "user_id",
-        "anonymous_id",
-        "ip",
-        "user_agent",
-        "url",
-        "referrer",
-        "email",
-        "phone",
-        "traits",
-        "properties",
-        "consent",
-    ];
-
-    /// Paths of a semantic field in the Segment protocol (also used by the
-    /// generic JSON source).
-    pub fn segment_paths(name: &str) -> Option<&'static [&'static str]> {
-        Some(match name {
-            "user_id" => &["userId", "previousId"],
-            "anonymous_id" => &["anonymousId"],
-            "ip" => &["context.ip"],
-            "user_agent" => &["context.userAgent"],
-            // Page calls carry the page in `properties`, others in `context.page`.
-            "url" => &[
-                "context.page.url",
-                "context.page.path",
-                "context.page.search",
-                "properties.url",
-                "properties.path",
-                "properties.search",
-            ],
-            "referrer" => &["context.page.referrer", "properties.referrer"],
-            "email" => &["traits.email", "context.traits.email", "properties.email"],
-            "phone" => &["traits.phone", "context.traits.phone", "properties.phone"],
-            "traits" => &["traits", "context.traits"],
-            "properties" => &["properties"],
-            "consent" => &["context.consent", "context.consentManagement"],
-            _ => return None,
-        })
+/// The key after an opening quote, unescaped, and the text after its
+/// closing quote; `None` without a closing quote.
+fn unquote(text: &str) -> Option<(String, &str)> {
+    let mut key = String::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((key, &text[i + 1..])),
+            '\\' => key.push(chars.next()?.1),
+            c => key.push(c),
+        }
     }
+    None
+}
+
+/// Whether a key must be quoted to parse back as itself.
+fn needs_quotes(key: &str) -> bool {
+    key.is_empty()
+        || key == "*"
+        || key == "**"
+        || key.starts_with('@')
+        || key
+            .chars()
+            .any(|c| matches!(c, '.' | '*' | '[' | ']' | '"' | '\\') || c.is_whitespace())
+}
+
+fn write_quoted(f: &mut fmt::Formatter<'_>, key: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    for c in key.chars() {
+        if matches!(c, '"' | '\\') {
+            f.write_str("\\")?;
+        }
+        write!(f, "{c}")?;
+    }
+    f.write_str("\"")
 }
 
 #[cfg(test)]

@@ -1,0 +1,151 @@
+//! The tracker protocols privgate speaks, and where each keeps the facts
+//! rules name by meaning: the semantic fields (`@user_id`, `@ip`, `@url`,
+//! ...). One policy then protects every protocol: a rule on `@email` is
+//! compiled, per protocol, into that protocol's own paths.
+//!
+//! A path list is what a protocol's clients are known to send (see
+//! `../shared/wire-formats.md`); a field no client of a protocol sends
+//! expands to no path there. This module does no I/O.
+
+use serde::Deserialize;
+
+/// A tracker's wire protocol (a source's `protocol`, a destination's
+/// forwarding format).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The Segment HTTP Tracking API (`/v1/track`, `/v1/batch`, `/v1/t`, ...).
+    Segment,
+    /// RudderStack's (the Segment API, plus its beacon and config endpoints).
+    Rudderstack,
+    /// Amplitude's HTTP API v2 (`/2/httpapi`, `/batch`).
+    Amplitude,
+    /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
+    Json,
+}
+
+impl Protocol {
+    /// Every protocol, in [`Protocol::index`] order.
+    pub const ALL: [Protocol; 4] = [
+        Protocol::Segment,
+        Protocol::Rudderstack,
+        Protocol::Amplitude,
+        Protocol::Json,
+    ];
+
+    /// The name used in config, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Segment => "segment",
+            Protocol::Rudderstack => "rudderstack",
+            Protocol::Amplitude => "amplitude",
+            Protocol::Json => "json",
+        }
+    }
+
+    /// Position in [`Protocol::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The paths semantic field `name` (without `@`) stands for in this
+    /// protocol; `None` when `name` is not a semantic field.
+    pub fn semantic_paths(self, name: &str) -> Option<&'static [&'static str]> {
+        match self {
+            // RudderStack events are Segment events; the generic JSON
+            // source takes Segment's names.
+            Protocol::Segment | Protocol::Rudderstack | Protocol::Json => segment(name),
+            Protocol::Amplitude => amplitude(name),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every semantic field name (without `@`).
+pub const SEMANTIC_NAMES: [&str; 11] = [
+    "user_id",
+    "anonymous_id",
+    "ip",
+    "user_agent",
+    "url",
+    "referrer",
+    "email",
+    "phone",
+    "traits",
+    "properties",
+    "consent",
+];
+
+fn segment(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["userId", "previousId"],
+        "anonymous_id" => &["anonymousId"],
+        "ip" => &["context.ip"],
+        "user_agent" => &["context.userAgent"],
+        // Page calls carry the page in `properties`, others in `context.page`.
+        "url" => &[
+            "context.page.url",
+            "context.page.path",
+            "context.page.search",
+            "context.page.tab_url",
+            "properties.url",
+            "properties.path",
+            "properties.search",
+            "properties.tab_url",
+        ],
+        "referrer" => &[
+            "context.page.referrer",
+            "context.page.initial_referrer",
+            "properties.referrer",
+            "properties.initial_referrer",
+        ],
+        "email" => &["traits.email", "context.traits.email", "properties.email"],
+        "phone" => &["traits.phone", "context.traits.phone", "properties.phone"],
+        "traits" => &["traits", "context.traits"],
+        "properties" => &["properties"],
+        "consent" => &["context.consent", "context.consentManagement"],
+        _ => return None,
+    })
+}
+
+/// Amplitude HTTP API v2 events (analytics-browser 2.x): identity at the
+/// top level, `$set`/`$setOnce` operations in `user_properties`, page facts
+/// autocaptured into `event_properties` under `[Amplitude] Page ...` keys.
+fn amplitude(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["user_id"],
+        "anonymous_id" => &["device_id"],
+        "ip" => &["ip"],
+        "user_agent" => &["user_agent"],
+        "url" => &[
+            r#"event_properties."[Amplitude] Page Location""#,
+            r#"event_properties."[Amplitude] Page URL""#,
+            r#"event_properties."[Amplitude] Page Path""#,
+            r#"event_properties."[Amplitude] Previous Page Location""#,
+        ],
+        "referrer" => &[
+            "event_properties.referrer",
+            "user_properties.*.referrer",
+            "user_properties.*.initial_referrer",
+        ],
+        "email" => &[
+            "user_properties.email",
+            "user_properties.*.email",
+            "event_properties.email",
+        ],
+        "phone" => &[
+            "user_properties.phone",
+            "user_properties.*.phone",
+            "event_properties.phone",
+        ],
+        "traits" => &["user_properties", "group_properties"],
+        "properties" => &["event_properties"],
+        "consent" => &[],
+        _ => return None,
+    })
+}

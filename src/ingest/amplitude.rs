@@ -1,0 +1,128 @@
+//! Amplitude's HTTP API v2, as `@amplitude/analytics-browser` speaks it:
+//! `POST /2/httpapi` (or `/batch` with `useBatch`, the same format) with
+//! `{"api_key": ..., "events": [...], "options": {...},
+//! "client_upload_time": ...}`, JSON or gzip (`Content-Encoding`), and
+//! beacons as `text/plain`. The `api_key` is the source's write key.
+//!
+//! The SDK reads the outcome from the JSON body's `code`, not the HTTP
+//! status: success is answered as Amplitude does (`{"code":200,
+//! "events_ingested":N,...}`), and every error body carries `code` too (see
+//! [`super::error`]), so a 400 is dropped and a 503 retried as the SDK
+//! intends. The remote-config fetch (`GET /config/{api_key}`) is relayed
+//! to the source's `upstream`.
+
+use super::bounds::Limits;
+use super::error::IngestError;
+use super::object::{check_utf8, detach, Layout, Role, TopLevel};
+use super::segment::Decoded;
+use super::server::Body;
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Whether `path` takes events.
+pub fn is_events_path(path: &str) -> bool {
+    matches!(path, "/2/httpapi" | "/2/httpapi/" | "/batch")
+}
+
+/// Whether the SDK's remote-config fetch (relayed unchanged).
+pub fn is_passthrough(method: &Method, path: &str) -> bool {
+    method == Method::GET
+        && path
+            .strip_prefix("/config/")
+            .is_some_and(|key| !key.is_empty() && !key.contains('/'))
+}
+
+/// The names Amplitude events and envelopes use.
+pub struct AmplitudeLayout;
+
+impl Layout for AmplitudeLayout {
+    fn role(key: &str) -> Role {
+        match key {
+            "api_key" => Role::WriteKey,
+            "events" => Role::Batch,
+            "event_type" => Role::Type,
+            "insert_id" => Role::MessageId,
+            "user_id" => Role::UserId,
+            "device_id" => Role::AnonymousId,
+            _ => Role::Other,
+        }
+    }
+}
+
+/// Decodes an upload. Elements of `events` that are not objects with an
+/// `event_type` are skipped and counted; the rest are forwarded as sent.
+pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    let top = TopLevel::parse_as::<AmplitudeLayout>(body, limits)?;
+    let Some(items) = top.batch else {
+        return Err(IngestError::InvalidShape(
+            "`events` must be an array of event objects",
+        ));
+    };
+    let mut decoded = Decoded {
+        write_key: top.write_key.as_deref().map(str::to_owned),
+        ..Decoded::default()
+    };
+    decoded.events.reserve(items.len());
+    for item in items {
+        let raw = body.slice_ref(item.get().as_bytes());
+        match TopLevel::parse_event_as::<AmplitudeLayout>(&raw, limits) {
+            Ok(event) if event.has_type => {
+                let marks = event.marks;
+                decoded.events.push((detach(raw, body), marks));
+            }
+            _ => decoded.invalid += 1,
+        }
+    }
+    Ok(decoded)
+}
+
+/// Amplitude's own success answer.
+pub fn accepted(events: usize, payload_bytes: usize, now: SystemTime) -> Response<Body> {
+    let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let body = format!(
+        r#"{{"code":200,"events_ingested":{events},"payload_size_bytes":{payload_bytes},"server_upload_time":{millis}}}"#
+    );
+    super::json_answer(StatusCode::OK, Bytes::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_keep_their_bytes_and_bad_elements_are_counted() {
+        let body = Bytes::from_static(
+            br#"{"api_key":"k","events":[{"event_type":"a","user_id":"u","device_id":"d"},{"no":"type"},3],"options":{}}"#,
+        );
+        let d = decode(&body, Limits::default()).unwrap();
+        assert_eq!(d.write_key.as_deref(), Some("k"));
+        assert_eq!(d.invalid, 2);
+        assert_eq!(d.events.len(), 1);
+        let (event, marks) = &d.events[0];
+        assert_eq!(
+            &event[..],
+            br#"{"event_type":"a","user_id":"u","device_id":"d"}"#
+        );
+        assert_eq!(marks.user_id.unwrap().get(event), br#""u""#);
+        assert_eq!(marks.anonymous_id.unwrap().get(event), br#""d""#);
+    }
+
+    #[test]
+    fn an_upload_without_events_is_refused() {
+        for body in [&br#"{"api_key":"k"}"#[..], br#"{"events":{}}"#, b"[]", b"{"] {
+            assert!(decode(&Bytes::from_static(body), Limits::default()).is_err());
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert!(is_events_path("/2/httpapi"));
+        assert!(is_events_path("/batch"));
+        assert!(!is_events_path("/batch/"), "PostHog's");
+        assert!(is_passthrough(&Method::GET, "/config/KEY"));
+        assert!(!is_passthrough(&Method::POST, "/config/KEY"));
+        assert!(!is_passthrough(&Method::GET, "/config/a/b"));
+    }
+}
