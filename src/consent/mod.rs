@@ -32,6 +32,7 @@
 //! loosen that. This module never modifies events and never logs.
 
 mod registry;
+pub mod tcf;
 
 pub use registry::OptOutRegistry;
 
