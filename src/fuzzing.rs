@@ -21,6 +21,7 @@
 #![doc(hidden)]
 
 use crate::config::Config;
+use crate::consent::tcf;
 use crate::event::Marks;
 use crate::ingest::body;
 use crate::ingest::bounds::Limits;
@@ -31,6 +32,8 @@ use crate::policy::pii::{Detector, Scanner};
 use crate::policy::rules::{self, Action, Glob, Rule};
 use crate::policy::selector::{Selector, Step};
 use crate::policy::Policy;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -43,7 +46,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -53,6 +56,7 @@ pub const TARGETS: [(&str, Target); 9] = [
     ("filter_query", filter_query),
     ("pii", pii),
     ("policy", policy),
+    ("tcf", tcf),
 ];
 
 const STAMP: Stamp<'static> = Stamp {
@@ -565,6 +569,55 @@ pub fn policy(data: &[u8]) {
     assert_eq!(out.trim_ascii_start().first(), Some(&b'{'), "not an object");
     if let Err(e) = policy.apply(&out, keys, None) {
         panic!("the output is refused in turn: {e}");
+    }
+}
+
+/// `consent::tcf::decode`. Input: a byte picking the form, then the rest:
+/// even, the rest as text (invalid UTF-8 is skipped); odd, the rest as the
+/// core segment's bytes, written in base64url here, so that the fuzzer
+/// works on the bit fields directly. Segments after the core change
+/// nothing; a decoded string has no vendor 0 or above its section's
+/// `MaxVendorId`, publisher restriction ranges that start at 1 or later
+/// and end at or after their start, and two letters `A`-`Z` for its
+/// language and country.
+pub fn tcf(data: &[u8]) {
+    let Some((&form, rest)) = data.split_first() else {
+        return;
+    };
+    let text = if form % 2 == 0 {
+        let Ok(text) = std::str::from_utf8(rest) else {
+            return;
+        };
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(URL_SAFE_NO_PAD.encode(rest))
+    };
+    let decoded = tcf::decode(&text);
+    if !text.contains('.') {
+        let with_segment = tcf::decode(&format!("{text}.IFoEUQ"));
+        assert_eq!(with_segment, decoded, "a later segment changed the result");
+    }
+    let Ok(tc) = decoded else {
+        return;
+    };
+    for set in [tc.vendor_consents(), tc.vendor_legitimate_interests()] {
+        let max = set.max_vendor_id();
+        assert!(!set.contains(0), "vendor 0 in a set");
+        assert!(max == u16::MAX || !set.contains(max + 1), "above max");
+        assert!(
+            set.iter().all(|id| (1..=max).contains(&id)),
+            "out of 1..=max"
+        );
+    }
+    for r in tc.publisher_restrictions() {
+        let ranges_ok = r
+            .vendor_ranges()
+            .all(|v| *v.start() >= 1 && v.start() <= v.end());
+        assert!(ranges_ok, "a restriction range out of order");
+    }
+    for code in [tc.consent_language(), tc.publisher_cc()] {
+        let letters = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
+        assert!(letters, "not two letters: {code:?}");
     }
 }
 

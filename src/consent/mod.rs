@@ -31,7 +31,9 @@
 //! one (`match`). The client's own `resolutionStrategy` is not trusted to
 //! loosen that. This module never modifies events and never logs.
 
+pub mod gcm;
 mod registry;
+pub mod tcf;
 
 pub use registry::OptOutRegistry;
 
