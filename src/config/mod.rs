@@ -1713,6 +1713,56 @@ kind = "stdout"
     }
 
     #[test]
+    fn a_destination_speaks_its_sources_protocol_or_says_why_not() {
+        let sources = |second: &str| {
+            format!(
+                "[[sources]]\nname = \"web\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\ndestinations = [\"seg\"]\n[[sources]]\nname = \"amp\"\nprotocol = \"amplitude\"\nwrite_keys = [\"a\"]\ndestinations = [{second}]\n"
+            )
+        };
+        let http = |name: &str, extra: &str| {
+            format!("[[destinations]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:1/\"\ndelivery = \"memory\"\n{extra}\n")
+        };
+        let ok = format!(
+            "{}{}{}",
+            sources("\"amp\""),
+            http("seg", ""),
+            http("amp", "api_key = \"env:PATH\"")
+        );
+        let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+        let format = |i: usize| match &config.destinations[i].sink {
+            SinkConfig::Http(h) => (h.format, h.api_key.is_some()),
+            _ => unreachable!(),
+        };
+        assert_eq!(format(0), (BatchFormat::Segment, false));
+        assert_eq!(format(1), (BatchFormat::Amplitude, true));
+
+        // Amplitude events in a Segment batch: refused, with the fix.
+        let mixed = format!("{}{}", sources("\"seg\""), http("seg", ""));
+        let err = load(&mixed).unwrap_err();
+        assert_eq!(err.problems[0].key, "destinations[0].format");
+        assert!(
+            err.problems[0].message.contains("`amplitude` source"),
+            "{err}"
+        );
+        // ... unless the destination takes any event.
+        let ndjson = format!(
+            "{}{}",
+            sources("\"seg\""),
+            http("seg", "format = \"ndjson\"")
+        );
+        load(&ndjson).unwrap_or_else(|e| panic!("{e}"));
+        // An Amplitude batch names a project.
+        let keyless = format!(
+            "{}{}{}",
+            sources("\"amp\""),
+            http("seg", ""),
+            http("amp", "")
+        );
+        let err = load(&keyless).unwrap_err();
+        assert_eq!(err.problems[0].key, "destinations[1].api_key");
+    }
+
+    #[test]
     fn a_minimal_config_gets_safe_defaults() {
         let config = load(MINIMAL).unwrap();
         assert_eq!(config.consent.default, ConsentDefault::Deny);

@@ -90,6 +90,40 @@ pub fn accepted(events: usize, payload_bytes: usize, now: SystemTime) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// What no rule touches is forwarded as sent: each event decodes to
+        /// exactly the object the SDK wrote, whatever else it holds.
+        #[test]
+        fn events_decode_to_what_was_sent(
+            events in prop::collection::vec(
+                prop::collection::btree_map(
+                    "[a-z_]{1,8}",
+                    crate::ingest::object::tests::json_value(),
+                    0..5,
+                ),
+                1..5,
+            ),
+        ) {
+            let events: Vec<serde_json::Value> = events
+                .into_iter()
+                .map(|mut e| {
+                    e.insert("event_type".into(), "t".into());
+                    serde_json::Value::Object(e.into_iter().collect())
+                })
+                .collect();
+            let body = serde_json::json!({"api_key": "k", "events": events, "options": {}});
+            let d = decode(&Bytes::from(body.to_string()), Limits::default()).unwrap();
+            prop_assert_eq!(d.invalid, 0);
+            let decoded: Vec<serde_json::Value> = d
+                .events
+                .iter()
+                .map(|(e, _)| serde_json::from_slice(e).unwrap())
+                .collect();
+            prop_assert_eq!(decoded, events);
+        }
+    }
 
     #[test]
     fn events_keep_their_bytes_and_bad_elements_are_counted() {
