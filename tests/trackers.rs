@@ -1,16 +1,19 @@
 //! Drop-in for real trackers: every request captured from the unchanged
 //! tracker SDKs (`../shared/fixtures/*.ndjson`) is replayed byte for byte
-//! against the real server, with the shipped policy (`proxy.toml`'s keys,
-//! consent and global rules), to a recording upstream. Each test checks:
-//! - every answer is one the SDK treats as success (its own rule, from
-//!   `../shared/wire-formats.md`), CORS included;
-//! - relayed requests (config fetches) reached the source's upstream;
-//! - every event sent reached the upstream exactly once (by its dedup id),
-//!   in the destination's protocol, decodable by that protocol's rules;
-//! - minimized: user and device ids hashed with the shipped key, no email
-//!   address or phone number of the test data left anywhere, URLs scrubbed.
+//! against the real server, to a recording upstream, twice per tracker:
+//! - with the shipped policy (`proxy.toml`'s keys, consent and global
+//!   rules): minimized, so user and device ids are hashed with the shipped
+//!   key, no email address or phone number of the test data is left
+//!   anywhere, URLs are scrubbed;
+//! - with no rules: every event arrives exactly as the SDK sent it, apart
+//!   from the fields privgate adds (decoding and re-encoding change
+//!   nothing no rule asked for).
 //!
-//! Segment's captures are replayed in `http_ingest.rs`.
+//! Both check that every answer is one the SDK treats as success (its own
+//! rule, from `../shared/wire-formats.md`), CORS included; that relayed
+//! requests (config fetches) reached the source's upstream; and that every
+//! event sent reached the upstream exactly once (by its dedup id), in the
+//! destination's protocol, decodable by that protocol's rules.
 
 mod common;
 
@@ -131,35 +134,38 @@ struct Tracker {
     id: fn(&Value) -> String,
     /// Where the user id is (to check it was hashed).
     user_id: &'static str,
+    /// Fields privgate adds to an event that lacks them.
+    added: &'static [&'static str],
 }
 
-/// Replays every capture of `tracker`; returns what the upstream received
-/// per event id.
-async fn replay(tracker: &Tracker) -> BTreeMap<String, Value> {
+/// The rules a replay runs with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// `proxy.toml`'s keys, consent and global rules.
+    Shipped,
+    /// None at all.
+    None,
+}
+
+/// Replays every capture of `tracker` with `rules`; returns what the
+/// upstream received per event id.
+async fn replay(tracker: &Tracker, rules: Rules) -> BTreeMap<String, Value> {
     let upstream = Upstream::start().await;
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-shutdown_timeout = "5s"
-[admin]
-listen = "127.0.0.1:0"
-[[sources]]
-{source}
-cors_origins = ["http://localhost:18091"]
-upstream = "{relay}"
-{destination}
-{policy}
-"#,
-        source = tracker.source,
-        relay = upstream.url(""),
-        destination = http_destination(
-            "vendor",
-            &upstream,
-            &format!("batch = {{ max_wait = \"20ms\" }}\n{}", tracker.destination)
-        ),
-        policy = shipped_policy(),
+    let source = format!(
+        "[[sources]]\n{}\ncors_origins = [\"http://localhost:18091\"]\nupstream = \"{}\"",
+        tracker.source,
+        upstream.url("")
     );
+    let destination = http_destination(
+        "vendor",
+        &upstream,
+        &format!("batch = {{ max_wait = \"20ms\" }}\n{}", tracker.destination),
+    );
+    let policy = match rules {
+        Rules::Shipped => shipped_policy(),
+        Rules::None => String::new(),
+    };
+    let config = config_with(&source, &format!("{destination}\n{policy}"));
     let pg = start_privgate(&config).await;
     let mut sent = Vec::new();
     let mut relayed = 0;
@@ -235,6 +241,26 @@ upstream = "{relay}"
     expected.dedup();
     assert_eq!(by_id.keys().cloned().collect::<Vec<_>>(), expected);
 
+    if rules == Rules::None {
+        for original in &sent {
+            let id = (tracker.id)(original);
+            let mut got = by_id[&id].clone();
+            for field in tracker.added {
+                if original.get(field).is_none() {
+                    got.as_object_mut().unwrap().remove(*field);
+                }
+            }
+            assert_eq!(&got, original, "{id} arrived changed");
+        }
+        println!(
+            "{}: without rules, {} events arrived exactly as sent",
+            tracker.captures.join(" + "),
+            sent.len()
+        );
+        pg.shutdown().await;
+        return by_id;
+    }
+
     // Minimized.
     let text = serde_json::to_string(&by_id).unwrap();
     for pii in PII {
@@ -277,28 +303,69 @@ fn segment_batch(r: &Received) -> Vec<Value> {
     v["batch"].as_array().expect("{\"batch\":[...]}").clone()
 }
 
+/// Segment-API events of a request: a batch's elements, or the event.
+fn segment_events(c: &Capture) -> Vec<Value> {
+    let body = c.json();
+    match body.get("batch") {
+        Some(batch) => batch.as_array().unwrap().clone(),
+        None => vec![body],
+    }
+}
+
+const SEGMENT: Tracker = Tracker {
+    captures: &[
+        "segment-browser",
+        "segment-browser-batching",
+        "segment-node",
+    ],
+    source: r#"name = "web"
+protocol = "segment"
+write_keys = ["HARNESS_SEGMENT_WRITE_KEY", "HARNESS_SEGMENT_NODE_WRITE_KEY"]"#,
+    destination: "",
+    // analytics.js: status < 400, body ignored; privgate answers as Segment.
+    success: |c, answer| {
+        status_below_400(c, answer)?;
+        if c.method == "POST" && answer.json() != serde_json::json!({"success": true}) {
+            return Err("not {\"success\":true}".into());
+        }
+        Ok(())
+    },
+    events: segment_events,
+    received: segment_batch,
+    id: |e| e["messageId"].as_str().unwrap().to_owned(),
+    user_id: "/userId",
+    added: &["receivedAt"],
+};
+
+#[tokio::test]
+async fn segment_requests_replay_and_arrive_minimized() {
+    replay(&SEGMENT, Rules::Shipped).await;
+}
+
+#[tokio::test]
+async fn segment_requests_replay_and_arrive_unchanged_without_rules() {
+    replay(&SEGMENT, Rules::None).await;
+}
+
 const RUDDERSTACK: Tracker = Tracker {
     captures: &["rudderstack-browser", "rudderstack-browser-beacon"],
     source: r#"name = "rudder"
 protocol = "rudderstack"
 write_keys = ["HARNESS_RUDDER_WRITE_KEY"]"#,
-    destination: "",
+    // Status 200-399, body ignored (RudderStack answers `OK`).
     success: status_below_400,
-    events: |c| {
-        let body = c.json();
-        match body.get("batch") {
-            Some(batch) => batch.as_array().unwrap().clone(),
-            None => vec![body],
-        }
-    },
-    received: segment_batch,
-    id: |e| e["messageId"].as_str().unwrap().to_owned(),
-    user_id: "/userId",
+    // The Segment API's events and batches.
+    ..SEGMENT
 };
 
 #[tokio::test]
+async fn rudderstack_browser_requests_replay_and_arrive_unchanged_without_rules() {
+    replay(&RUDDERSTACK, Rules::None).await;
+}
+
+#[tokio::test]
 async fn rudderstack_browser_requests_replay_and_arrive_minimized() {
-    let delivered = replay(&RUDDERSTACK).await;
+    let delivered = replay(&RUDDERSTACK, Rules::Shipped).await;
     // The Segment-API batch keeps RudderStack's own fields.
     let event = delivered.values().find(|e| e["type"] == "track").unwrap();
     assert_eq!(event["channel"], "web");
@@ -338,11 +405,17 @@ write_keys = ["HARNESS_AMPLITUDE_API_KEY"]"#,
     },
     id: |e| e["insert_id"].as_str().unwrap().to_owned(),
     user_id: "/user_id",
+    added: &[],
 };
 
 #[tokio::test]
+async fn amplitude_browser_requests_replay_and_arrive_unchanged_without_rules() {
+    replay(&AMPLITUDE, Rules::None).await;
+}
+
+#[tokio::test]
 async fn amplitude_browser_requests_replay_and_arrive_minimized() {
-    let delivered = replay(&AMPLITUDE).await;
+    let delivered = replay(&AMPLITUDE, Rules::Shipped).await;
     let page = delivered
         .values()
         .find(|e| e["event_type"] == "[Amplitude] Page Viewed")

@@ -300,9 +300,9 @@ pub async fn start_privgate(toml: &str) -> privgate::app::Running {
     privgate::app::start(config).await.expect("privgate starts")
 }
 
-/// A config with one Segment source (write key `test-key`) on ephemeral ports
-/// and the given destinations tables.
-pub fn segment_config(destinations: &str) -> String {
+/// A config on ephemeral ports with these sources and destinations (and
+/// any other tables).
+pub fn config_with(sources: &str, rest: &str) -> String {
     format!(
         r#"
 [server]
@@ -310,13 +310,22 @@ listen = "127.0.0.1:0"
 shutdown_timeout = "5s"
 [admin]
 listen = "127.0.0.1:0"
-[[sources]]
+{sources}
+{rest}
+"#
+    )
+}
+
+/// A config with one Segment source (write key `test-key`) on ephemeral ports
+/// and the given destinations tables.
+pub fn segment_config(destinations: &str) -> String {
+    config_with(
+        r#"[[sources]]
 name = "web"
 protocol = "segment"
 write_keys = ["test-key"]
-cors_origins = ["http://shop.test"]
-{destinations}
-"#
+cors_origins = ["http://shop.test"]"#,
+        destinations,
     )
 }
 
