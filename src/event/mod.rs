@@ -90,6 +90,12 @@ pub struct Marks {
     pub consent: Option<Span>,
     /// A consent-management object (RudderStack's `context.consentManagement`).
     pub consent_management: Option<Span>,
+    /// An IAB TCF TC string (a JSON string: GA4's `gdpr_consent`, ...).
+    pub tcf: Option<Span>,
+    /// Google consent mode's `gcs` (a JSON string, `G1xy`).
+    pub gcs: Option<Span>,
+    /// Google consent mode's `gcd` (a JSON string).
+    pub gcd: Option<Span>,
     /// One of those keys (or the object holding them) appeared twice. The
     /// event says two things and a backend may believe either, so consent
     /// trusts neither: no destination that requires consent receives it.

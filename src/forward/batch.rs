@@ -12,6 +12,7 @@ use super::{DestMetrics, Sink};
 use crate::config::{BatchConfig, BatchFormat};
 use crate::metrics::DropReason;
 use crate::spool::{Acks, Pos};
+use std::borrow::Cow;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,13 +36,16 @@ pub(super) enum Feed {
 
 /// How a batch body wraps its events: `open`, the events with `separator`
 /// between them and `terminator` after each, then `close` (an empty batch
-/// is an empty body).
+/// is an empty body). Events are JSON objects until here; `encode`, when
+/// set, turns each into its protocol's wire form first (for protocols whose
+/// events are not JSON objects on the wire, or hold encoded JSON).
 #[derive(Clone, Debug)]
 pub(super) struct Framing {
     open: Bytes,
     separator: &'static [u8],
     terminator: &'static [u8],
     close: &'static [u8],
+    encode: Option<fn(&Bytes) -> Bytes>,
 }
 
 impl Framing {
@@ -52,6 +56,7 @@ impl Framing {
             separator: b",",
             terminator: b"",
             close: b"]}",
+            encode: None,
         };
         match format {
             BatchFormat::Segment => array(Bytes::from_static(b"{\"batch\":[")),
@@ -65,7 +70,16 @@ impl Framing {
                 separator: b"",
                 terminator: b"\n",
                 close: b"",
+                encode: None,
             },
+        }
+    }
+
+    /// `event` as it goes into a batch body.
+    fn wire<'a>(&self, event: &'a Bytes) -> Cow<'a, Bytes> {
+        match self.encode {
+            None => Cow::Borrowed(event),
+            Some(encode) => Cow::Owned(encode(event)),
         }
     }
 }
@@ -198,6 +212,7 @@ impl Batcher {
             };
             for i in 0..chunk.len() {
                 let (pos, event) = chunk.get(i);
+                let event = &*s.framing.wire(event);
                 if batch.events > 0 && batch.size_with(event) > s.batch.max_bytes {
                     let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
                     dispatch(&s, full, &settle, &mut inflight).await;

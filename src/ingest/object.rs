@@ -49,6 +49,12 @@ pub enum Role {
     AnonymousId,
     /// An object whose consent members [`Layout::consent_slot`] names.
     Context,
+    /// An IAB TCF TC string (marked for consent).
+    Tcf,
+    /// Google consent mode's `gcs` (marked for consent).
+    Gcs,
+    /// Google consent mode's `gcd` (marked for consent).
+    Gcd,
     /// Validated and skipped.
     Other,
 }
@@ -363,6 +369,18 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                 Role::AnonymousId => {
                     let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.anonymous_id);
+                }
+                Role::Tcf => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.tcf);
+                }
+                Role::Gcs => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.gcs);
+                }
+                Role::Gcd => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.gcd);
                 }
                 Role::Context => {
                     if seen_context {
