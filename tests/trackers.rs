@@ -40,9 +40,10 @@ impl Capture {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The body as JSON (gunzipped when the request says gzip).
+    /// The body as JSON: gunzipped when it is gzip (said or not), the
+    /// `data` of a form base64-decoded.
     fn json(&self) -> Value {
-        let body = if self.header("content-encoding") == Some("gzip") {
+        let mut body = if self.body.starts_with(&[0x1f, 0x8b]) {
             let mut out = Vec::new();
             std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&self.body[..]), &mut out)
                 .unwrap();
@@ -50,6 +51,14 @@ impl Capture {
         } else {
             self.body.clone()
         };
+        if let Some(data) = form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "data")
+            .map(|(_, v)| v.into_owned())
+        {
+            body = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
+        }
         serde_json::from_slice(&body).unwrap()
     }
 }
@@ -132,8 +141,8 @@ struct Tracker {
     received: fn(&Received) -> Vec<Value>,
     /// An event's dedup id.
     id: fn(&Value) -> String,
-    /// Where the user id is (to check it was hashed).
-    user_id: &'static str,
+    /// Where the user id may be (to check it was hashed).
+    user_id: &'static [&'static str],
     /// Fields privgate adds to an event that lacks them.
     added: &'static [&'static str],
 }
@@ -268,7 +277,7 @@ async fn replay(tracker: &Tracker, rules: Rules) -> BTreeMap<String, Value> {
     }
     let hashed = by_id
         .values()
-        .filter_map(|e| e.pointer(tracker.user_id))
+        .filter_map(|e| tracker.user_id.iter().find_map(|p| e.pointer(p)))
         .inspect(|id| {
             let id = id.as_str().unwrap();
             assert!(id.starts_with("demo:"), "user id not hashed: {id}");
@@ -333,7 +342,7 @@ write_keys = ["HARNESS_SEGMENT_WRITE_KEY", "HARNESS_SEGMENT_NODE_WRITE_KEY"]"#,
     events: segment_events,
     received: segment_batch,
     id: |e| e["messageId"].as_str().unwrap().to_owned(),
-    user_id: "/userId",
+    user_id: &["/userId"],
     added: &["receivedAt"],
 };
 
@@ -404,7 +413,7 @@ write_keys = ["HARNESS_AMPLITUDE_API_KEY"]"#,
         v["events"].as_array().expect("{\"events\":[...]}").clone()
     },
     id: |e| e["insert_id"].as_str().unwrap().to_owned(),
-    user_id: "/user_id",
+    user_id: &["/user_id"],
     added: &[],
 };
 
@@ -438,4 +447,66 @@ async fn amplitude_browser_requests_replay_and_arrive_minimized() {
         .as_str()
         .unwrap();
     assert!(email.starts_with("demo:"), "{email}");
+}
+
+const POSTHOG: Tracker = Tracker {
+    captures: &[
+        "posthog-browser",
+        "posthog-browser-nocompression",
+        "posthog-browser-consent-rejected",
+        "posthog-node",
+        "posthog-node-capture-v1",
+    ],
+    source: r#"name = "posthog"
+protocol = "posthog"
+write_keys = ["phc_HARNESS_PROJECT_TOKEN", "phc_HARNESS_NODE_TOKEN"]"#,
+    destination: r#"api_key = "VENDOR_PROJECT_KEY""#,
+    // posthog-js: exactly 200 counts (204 is retried); relayed fetches as
+    // the vendor answers them.
+    success: |c, answer| match (c.method.as_str(), c.target.starts_with("/flags")) {
+        ("POST", false) if answer.status != 200 => Err("not exactly 200".into()),
+        ("POST", false) if answer.json() != serde_json::json!({"status": 1}) => {
+            Err("not {\"status\":1}".into())
+        }
+        _ => status_below_400(c, answer),
+    },
+    events: |c| {
+        if c.target.starts_with("/flags") {
+            return Vec::new();
+        }
+        let body = c.json();
+        match body.get("batch") {
+            Some(batch) => batch.as_array().unwrap().clone(),
+            None => vec![body],
+        }
+    },
+    received: |r| {
+        let v: Value = serde_json::from_slice(&r.body).expect("a JSON batch");
+        assert_eq!(v["api_key"], "VENDOR_PROJECT_KEY", "the destination's key");
+        v["batch"].as_array().expect("{\"batch\":[...]}").clone()
+    },
+    id: |e| e["uuid"].as_str().unwrap().to_owned(),
+    user_id: &["/distinct_id", "/properties/distinct_id"],
+    added: &[],
+};
+
+#[tokio::test]
+async fn posthog_requests_replay_and_arrive_unchanged_without_rules() {
+    replay(&POSTHOG, Rules::None).await;
+}
+
+#[tokio::test]
+async fn posthog_requests_replay_and_arrive_minimized() {
+    let delivered = replay(&POSTHOG, Rules::Shipped).await;
+    let pageview = delivered
+        .values()
+        .find(|e| e["event"] == "$pageview" && e["properties"]["$current_url"].is_string())
+        .unwrap();
+    let url = pageview["properties"]["$current_url"].as_str().unwrap();
+    assert!(
+        url.contains("utm_source=harness") && !url.contains("mode="),
+        "{url}"
+    );
+    let device = pageview["properties"]["$device_id"].as_str().unwrap();
+    assert!(device.starts_with("demo:"), "{device}");
 }

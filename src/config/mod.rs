@@ -802,12 +802,14 @@ impl Validator<'_> {
                 .filter(|s| s.destinations.contains(&i))
                 .map(|s| s.protocol)
                 .collect();
-            let implied =
-                if !feeders.is_empty() && feeders.iter().all(|&p| p == Protocol::Amplitude) {
-                    BatchFormat::Amplitude
-                } else {
-                    BatchFormat::Segment
-                };
+            let only = |protocol| !feeders.is_empty() && feeders.iter().all(|&p| p == protocol);
+            let implied = if only(Protocol::Amplitude) {
+                BatchFormat::Amplitude
+            } else if only(Protocol::Posthog) {
+                BatchFormat::Posthog
+            } else {
+                BatchFormat::Segment
+            };
             let format = w.format.as_ref().map_or(implied, |f| *f.get_ref());
             http.format = format;
             let span = w.format.as_ref().map_or(w.kind.span(), |f| f.span());
@@ -820,6 +822,7 @@ impl Validator<'_> {
                     )
                 }
                 BatchFormat::Amplitude => p == Protocol::Amplitude,
+                BatchFormat::Posthog => p == Protocol::Posthog,
             };
             if let Some(p) = feeders.iter().find(|&&p| !carries(p)) {
                 self.problem(
@@ -832,12 +835,16 @@ impl Validator<'_> {
                     "send each protocol's sources to destinations of that protocol, or set format = \"ndjson\"",
                 );
             }
-            if format == BatchFormat::Amplitude && http.api_key.is_none() {
+            let keyed = matches!(format, BatchFormat::Amplitude | BatchFormat::Posthog);
+            if keyed && http.api_key.is_none() {
                 self.problem(
                     span,
                     format!("destinations[{i}].api_key"),
-                    "an amplitude destination needs the project's API key".into(),
-                    "add api_key = \"env:AMPLITUDE_API_KEY\"",
+                    format!(
+                        "a {} destination needs the project's API key",
+                        format.as_str()
+                    ),
+                    "add api_key = \"env:VENDOR_API_KEY\"",
                 );
             }
         }

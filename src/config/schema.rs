@@ -450,6 +450,8 @@ pub enum BatchFormat {
     Segment,
     /// `{"api_key":...,"events":[event, ...]}`, Amplitude's HTTP API v2.
     Amplitude,
+    /// `{"api_key":...,"batch":[event, ...]}`, PostHog's `/batch/`.
+    Posthog,
     /// One event per line.
     Ndjson,
 }
@@ -460,6 +462,7 @@ impl BatchFormat {
         match self {
             BatchFormat::Segment => "segment",
             BatchFormat::Amplitude => "amplitude",
+            BatchFormat::Posthog => "posthog",
             BatchFormat::Ndjson => "ndjson",
         }
     }
@@ -479,8 +482,8 @@ pub struct Destination {
     /// sources that feed it (`segment` for Segment, RudderStack and JSON
     /// sources, `amplitude` for Amplitude sources).
     pub format: Option<Spanned<BatchFormat>>,
-    /// `http` with `format = "amplitude"`: the project's API key
-    /// (a literal, or an `env:`/`file:` reference).
+    /// `http` with `format = "amplitude"` or `"posthog"`: the project's API
+    /// key (a literal, or an `env:`/`file:` reference).
     pub api_key: Option<Spanned<String>>,
     /// `http`: extra headers with non-secret values.
     #[serde(default)]

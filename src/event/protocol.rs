@@ -20,16 +20,19 @@ pub enum Protocol {
     Rudderstack,
     /// Amplitude's HTTP API v2 (`/2/httpapi`, `/batch`).
     Amplitude,
+    /// PostHog's capture API (`/e/`, `/i/v0/e/`, `/batch/`, ...).
+    Posthog,
     /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
     Json,
 }
 
 impl Protocol {
     /// Every protocol, in [`Protocol::index`] order.
-    pub const ALL: [Protocol; 4] = [
+    pub const ALL: [Protocol; 5] = [
         Protocol::Segment,
         Protocol::Rudderstack,
         Protocol::Amplitude,
+        Protocol::Posthog,
         Protocol::Json,
     ];
 
@@ -39,6 +42,7 @@ impl Protocol {
             Protocol::Segment => "segment",
             Protocol::Rudderstack => "rudderstack",
             Protocol::Amplitude => "amplitude",
+            Protocol::Posthog => "posthog",
             Protocol::Json => "json",
         }
     }
@@ -56,6 +60,7 @@ impl Protocol {
             // source takes Segment's names.
             Protocol::Segment | Protocol::Rudderstack | Protocol::Json => segment(name),
             Protocol::Amplitude => amplitude(name),
+            Protocol::Posthog => posthog(name),
         }
     }
 }
@@ -145,6 +150,79 @@ fn amplitude(name: &str) -> Option<&'static [&'static str]> {
         ],
         "traits" => &["user_properties", "group_properties"],
         "properties" => &["event_properties"],
+        "consent" => &[],
+        _ => return None,
+    })
+}
+
+/// PostHog events (posthog-js, posthog-node): identity in `distinct_id`
+/// (top level from posthog-node, in `properties` from posthog-js), page
+/// facts as `$`-properties, person properties in `$set`/`$set_once` (top
+/// level or in `properties`), the first URL and referrer also in
+/// `$set_once.$initial_person_info` (`u`, `r`).
+fn posthog(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &[
+            "distinct_id",
+            "properties.distinct_id",
+            "properties.$user_id",
+            "properties.alias",
+        ],
+        "anonymous_id" => &["properties.$device_id", "properties.$anon_distinct_id"],
+        "ip" => &["properties.$ip", "ip"],
+        "user_agent" => &["properties.$raw_user_agent"],
+        "url" => &[
+            "properties.$current_url",
+            "properties.$session_entry_url",
+            "properties.$pathname",
+            "properties.$session_entry_pathname",
+            "properties.$prev_pageview_pathname",
+            "$set_once.$initial_person_info.u",
+            "properties.$set_once.$initial_person_info.u",
+            "$set_once.$initial_current_url",
+            "properties.$set_once.$initial_current_url",
+            "$set.$current_url",
+            "$set_once.$current_url",
+            "properties.$set.$current_url",
+            "properties.$set_once.$current_url",
+            "$set.$pathname",
+            "$set_once.$pathname",
+        ],
+        "referrer" => &[
+            "properties.$referrer",
+            "properties.$session_entry_referrer",
+            "properties.$initial_referrer",
+            "$set_once.$initial_person_info.r",
+            "properties.$set_once.$initial_person_info.r",
+            "$set_once.$initial_referrer",
+            "properties.$set_once.$initial_referrer",
+            "$set.$referrer",
+            "$set_once.$referrer",
+            "properties.$set.$referrer",
+            "properties.$set_once.$referrer",
+        ],
+        "email" => &[
+            "properties.email",
+            "$set.email",
+            "properties.$set.email",
+            "$set_once.email",
+            "properties.$set_once.email",
+        ],
+        "phone" => &[
+            "properties.phone",
+            "$set.phone",
+            "properties.$set.phone",
+            "$set_once.phone",
+            "properties.$set_once.phone",
+        ],
+        "traits" => &[
+            "$set",
+            "$set_once",
+            "properties.$set",
+            "properties.$set_once",
+            "properties.$group_set",
+        ],
+        "properties" => &["properties"],
         "consent" => &[],
         _ => return None,
     })

@@ -12,8 +12,8 @@ use super::{DestMetrics, Sink};
 use crate::config::{BatchConfig, BatchFormat};
 use crate::metrics::DropReason;
 use crate::spool::{Acks, Pos};
-use std::borrow::Cow;
 use bytes::{BufMut, Bytes, BytesMut};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -60,10 +60,14 @@ impl Framing {
         };
         match format {
             BatchFormat::Segment => array(Bytes::from_static(b"{\"batch\":[")),
-            BatchFormat::Amplitude => {
+            BatchFormat::Amplitude | BatchFormat::Posthog => {
                 let key = serde_json::to_string(api_key.unwrap_or_default())
                     .expect("a string serializes");
-                array(Bytes::from(format!("{{\"api_key\":{key},\"events\":[")))
+                let events = match format {
+                    BatchFormat::Amplitude => "events",
+                    _ => "batch",
+                };
+                array(Bytes::from(format!("{{\"api_key\":{key},\"{events}\":[")))
             }
             BatchFormat::Ndjson => Framing {
                 open: Bytes::new(),

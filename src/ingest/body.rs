@@ -23,7 +23,31 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    check_content_type(headers)?;
+    read_as(headers, body, limits, Forms::Refused).await
+}
+
+/// Whether a protocol takes `application/x-www-form-urlencoded` bodies
+/// (beacons that wrap their payload in a form field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forms {
+    /// 415 for a form body.
+    Refused,
+    /// The protocol unwraps forms itself.
+    Accepted,
+}
+
+/// [`read`], for a protocol that may take forms.
+pub async fn read_as<B>(
+    headers: &HeaderMap,
+    body: B,
+    limits: Limits,
+    forms: Forms,
+) -> Result<Bytes, IngestError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    check_content_type(headers, forms)?;
     let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
         None => false,
         Some(v) if v.eq_ignore_ascii_case(b"identity") => false,
@@ -57,7 +81,7 @@ where
 
 /// Event bodies are JSON; browsers send `text/plain` (sendBeacon, and
 /// analytics.js to avoid preflights). Anything else is refused.
-fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
+fn check_content_type(headers: &HeaderMap, forms: Forms) -> Result<(), IngestError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -71,6 +95,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
         .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" | "text/plain" | "application/x-ndjson" | "" => Ok(()),
+        "application/x-www-form-urlencoded" if forms == Forms::Accepted => Ok(()),
         e if e.starts_with("application/") && e.ends_with("+json") => Ok(()),
         _ => Err(IngestError::UnsupportedMediaType),
     }
@@ -119,14 +144,14 @@ mod tests {
     #[test]
     fn content_types() {
         let mut h = HeaderMap::new();
-        assert!(check_content_type(&h).is_ok());
+        assert!(check_content_type(&h, Forms::Refused).is_ok());
         for ok in [
             "application/json",
             "text/plain;charset=UTF-8",
             "application/vnd.x+json",
         ] {
             h.insert(header::CONTENT_TYPE, ok.parse().unwrap());
-            assert!(check_content_type(&h).is_ok(), "{ok}");
+            assert!(check_content_type(&h, Forms::Refused).is_ok(), "{ok}");
         }
         for bad in [
             "application/x-www-form-urlencoded",
@@ -134,7 +159,15 @@ mod tests {
             "image/png",
         ] {
             h.insert(header::CONTENT_TYPE, bad.parse().unwrap());
-            assert!(check_content_type(&h).is_err(), "{bad}");
+            assert!(check_content_type(&h, Forms::Refused).is_err(), "{bad}");
         }
+        // Protocols that unwrap forms take them; nothing else changes.
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        assert!(check_content_type(&h, Forms::Accepted).is_ok());
+        h.insert(header::CONTENT_TYPE, "image/png".parse().unwrap());
+        assert!(check_content_type(&h, Forms::Accepted).is_err());
     }
 }

@@ -19,8 +19,10 @@ pub mod bounds;
 pub(crate) mod collect;
 pub mod cors;
 pub mod error;
+pub mod lz64;
 pub mod object;
 pub mod passthrough;
+pub mod posthog;
 pub mod ratelimit;
 pub mod rudderstack;
 pub mod segment;
@@ -89,6 +91,8 @@ pub(crate) enum Endpoint {
     RudderBeacon,
     /// Amplitude's uploads.
     Amplitude,
+    /// PostHog's capture endpoints.
+    Posthog,
     /// The generic JSON source.
     Collect,
     /// Relayed unchanged to the `upstream` of a source of this protocol.
@@ -108,6 +112,7 @@ impl Endpoint {
             Endpoint::Amplitude | Endpoint::Passthrough(Protocol::Amplitude) => {
                 &[Protocol::Amplitude]
             }
+            Endpoint::Posthog | Endpoint::Passthrough(Protocol::Posthog) => &[Protocol::Posthog],
             Endpoint::Collect | Endpoint::Passthrough(Protocol::Json) => &[Protocol::Json],
         }
     }
@@ -174,6 +179,8 @@ impl Ingest {
             Endpoint::Collect
         } else if amplitude::is_events_path(path) {
             Endpoint::Amplitude
+        } else if posthog::is_events_path(path) {
+            Endpoint::Posthog
         } else if path == rudderstack::BEACON {
             Endpoint::RudderBeacon
         } else if segment::is_passthrough(method, path)
@@ -186,6 +193,10 @@ impl Ingest {
             || (preflight && amplitude::is_passthrough(&Method::GET, path))
         {
             Endpoint::Passthrough(Protocol::Amplitude)
+        } else if posthog::is_passthrough(method, path)
+            || (preflight && posthog::is_passthrough(&Method::POST, path))
+        {
+            Endpoint::Passthrough(Protocol::Posthog)
         } else {
             return None;
         };
@@ -280,6 +291,9 @@ impl Ingest {
             (None, Endpoint::RudderBeacon | Endpoint::Collect) => {
                 query_write_key(parts.uri.query())
             }
+            (None, Endpoint::Posthog) if posthog::is_v1(parts.uri.path()) => {
+                bearer_token(&parts.headers)
+            }
             (None, _) => None,
         };
         if let Some(key) = &key {
@@ -294,7 +308,18 @@ impl Ingest {
                 return Err(IngestError::Backpressure);
             }
         }
-        let body = body::read(&parts.headers, body, self.limits).await?;
+        let body = match endpoint {
+            Endpoint::Posthog => {
+                let body =
+                    body::read_as(&parts.headers, body, self.limits, body::Forms::Accepted).await?;
+                let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+                    v.as_bytes()
+                        .starts_with(b"application/x-www-form-urlencoded")
+                });
+                posthog::unwrap(body, parts.uri.query(), form, self.limits)?
+            }
+            _ => body::read(&parts.headers, body, self.limits).await?,
+        };
         let received_at = SystemTime::now();
         let stamp_text = humantime::format_rfc3339_millis(received_at).to_string();
         let stamp = segment::Stamp {
@@ -306,6 +331,7 @@ impl Ingest {
                 segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
             }
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
+            Endpoint::Posthog => posthog::decode(&body, self.json_limits)?,
             Endpoint::Collect | Endpoint::Passthrough(_) => {
                 collect::decode(&body, &stamp, self.json_limits)?
             }
@@ -344,6 +370,8 @@ impl Ingest {
         self.accept().oneshot(batch).await?;
         Ok(match endpoint {
             Endpoint::Amplitude => amplitude::accepted(events, body.len(), received_at),
+            // posthog-js takes exactly 200 as delivered.
+            Endpoint::Posthog => json_response(StatusCode::OK, r#"{"status":1}"#),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
     }
@@ -382,6 +410,10 @@ impl Ingest {
             Protocol::Segment => segment::settings_write_key(path).map(str::to_owned),
             Protocol::Rudderstack => query_write_key(request.uri().query()),
             Protocol::Amplitude => path.strip_prefix("/config/").map(str::to_owned),
+            Protocol::Posthog => path
+                .strip_prefix("/array/")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(token, _)| token.to_owned()),
             Protocol::Json => None,
         };
         let by_key = named
@@ -437,6 +469,15 @@ fn basic_username(headers: &HeaderMap) -> Result<Option<String>, IngestError> {
         return Err(IngestError::MissingWriteKey);
     }
     Ok(Some(user.to_owned()))
+}
+
+/// The token of `Authorization: Bearer ...` (posthog-node's v1 mode).
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 /// `?writeKey=` (beacons cannot set headers).

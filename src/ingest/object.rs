@@ -47,7 +47,7 @@ pub enum Role {
     UserId,
     /// The anonymous (device) id (marked for consent).
     AnonymousId,
-    /// An object whose consent members [`Layout::consent_slot`] names.
+    /// An object some of whose members are marked ([`Layout::context_slot`]).
     Context,
     /// An IAB TCF TC string (marked for consent).
     Tcf,
@@ -68,9 +68,9 @@ pub trait Layout {
     /// The role of a top-level key.
     fn role(key: &str) -> Role;
 
-    /// Where a member of the [`Role::Context`] object goes, if it is a
-    /// consent input.
-    fn consent_slot(_key: &str) -> Option<Slot> {
+    /// Where a member of the [`Role::Context`] object goes, if it is
+    /// marked.
+    fn context_slot(_key: &str) -> Option<Slot> {
         None
     }
 }
@@ -93,7 +93,7 @@ impl Layout for SegmentLayout {
         }
     }
 
-    fn consent_slot(key: &str) -> Option<Slot> {
+    fn context_slot(key: &str) -> Option<Slot> {
         match key {
             "consent" => Some(|m| &mut m.consent),
             "consentManagement" => Some(|m| &mut m.consent_management),
@@ -216,7 +216,8 @@ fn mark(marks: &mut Marks, input: &[u8], raw: &RawValue, slot: Slot) {
     }
 }
 
-/// `context`: its consent objects are marked, the rest validated and skipped.
+/// The [`Role::Context`] object (Segment's `context`): the members the
+/// layout names are marked, the rest validated and skipped.
 struct ContextMarks<'a, 'm, 'b, L> {
     input: &'a [u8],
     marks: &'m mut Marks,
@@ -253,7 +254,7 @@ impl<'de, L: Layout> Visitor<'de> for ContextMarks<'de, '_, '_, L> {
         self.budget.enter(2)?;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             self.budget.field()?;
-            let Some(slot) = L::consent_slot(&key) else {
+            let Some(slot) = L::context_slot(&key) else {
                 map.next_value_seed(self.member())?;
                 continue;
             };

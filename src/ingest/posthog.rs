@@ -1,0 +1,320 @@
+//! PostHog's capture API, as posthog-js and posthog-node speak it.
+//!
+//! Events: `POST /e/`, `/i/v0/e/`, `/batch/`, `/capture/`,
+//! `/i/v1/analytics/events` (posthog-node's v1 mode, token as `Bearer`).
+//! Bodies come in every form the SDKs use, told apart as they must be:
+//! - gzip with **no marker at all** (posthog-js's default: `text/plain`,
+//!   no `Content-Encoding`, no flag): detected by the magic bytes `1f 8b`;
+//!   also `Content-Encoding: gzip` and `?compression=gzip-js`;
+//! - a form `data=<base64 JSON>` (beacons, `?compression=base64`) or
+//!   `data=<lz64>` (`?compression=lz64`, older posthog-js; see
+//!   [`super::lz64`]);
+//! - plain JSON: `{"api_key", "batch": [...]}`, one event object, or an
+//!   array of events.
+//!
+//! The project token is the write key: the envelope's `api_key` (or
+//! `token`), the `Bearer` token, or else the first event's
+//! `properties.token`. posthog-js counts only **exactly 200** as delivered
+//! (204 is retried), so success is `200 {"status":1}`.
+//!
+//! Other requests of the SDK, relayed unchanged to the source's `upstream`:
+//! the remote config (`GET /array/{token}/config.js`, `/config`), feature
+//! flags (`POST /flags/`, `/decide/`) and lazy-loaded assets
+//! (`GET /static/*`). Session recordings (`/s/`) are not served: a replay
+//! holds whatever was on the screen, which no field rule can minimize.
+
+use super::body::{gunzip, Limits as BodyLimits};
+use super::bounds::Limits;
+use super::error::IngestError;
+use super::object::{check_utf8, detach, Layout, Role, Slot, TopLevel};
+use super::segment::Decoded;
+use base64::Engine;
+use bytes::Bytes;
+use http::Method;
+use serde_json::value::RawValue;
+
+/// Whether `path` takes events.
+pub fn is_events_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/e/" | "/e" | "/i/v0/e/" | "/i/v0/e" | "/batch/" | "/capture/" | "/capture"
+    ) || is_v1(path)
+}
+
+/// posthog-node's v1 capture mode (token in `Authorization: Bearer`).
+pub fn is_v1(path: &str) -> bool {
+    matches!(path, "/i/v1/analytics/events" | "/i/v1/analytics/events/")
+}
+
+/// Whether a request of the SDK that is relayed unchanged.
+pub fn is_passthrough(method: &Method, path: &str) -> bool {
+    let get = method == Method::GET || method == Method::HEAD;
+    let config = path
+        .strip_prefix("/array/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(token, file)| !token.is_empty() && matches!(file, "config.js" | "config"));
+    let flags = matches!(path, "/flags/" | "/flags" | "/decide/" | "/decide");
+    (get && (config || path.starts_with("/static/"))) || flags
+}
+
+/// The names PostHog events and envelopes use.
+pub struct PosthogLayout;
+
+impl Layout for PosthogLayout {
+    fn role(key: &str) -> Role {
+        match key {
+            "api_key" | "token" => Role::WriteKey,
+            "batch" => Role::Batch,
+            "event" => Role::Type,
+            "uuid" => Role::MessageId,
+            "distinct_id" => Role::UserId,
+            "properties" => Role::Context,
+            _ => Role::Other,
+        }
+    }
+
+    fn context_slot(key: &str) -> Option<Slot> {
+        match key {
+            "distinct_id" => Some(|m| &mut m.user_id),
+            "$device_id" => Some(|m| &mut m.anonymous_id),
+            _ => None,
+        }
+    }
+}
+
+/// Turns the body as it came (gzip, form, base64, lz64 or JSON) into JSON.
+/// `query` is the request's query string, `form` whether the body is a
+/// form (by its content type, or its `data=` start).
+pub fn unwrap(
+    body: Bytes,
+    query: Option<&str>,
+    form: bool,
+    limits: BodyLimits,
+) -> Result<Bytes, IngestError> {
+    let compression = query_param(query, "compression");
+    if body.starts_with(&[0x1f, 0x8b]) || compression.as_deref() == Some("gzip-js") {
+        return gunzip(&body, limits.max_decompressed);
+    }
+    if !(form || body.starts_with(b"data=")) {
+        return Ok(body);
+    }
+    let mut data = None;
+    let mut compression = compression;
+    for (key, value) in form_urlencoded::parse(&body) {
+        match &*key {
+            "data" => data = Some(value.into_owned()),
+            "compression" => compression = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let data = data.ok_or(IngestError::InvalidShape(
+        "a form body must carry the events in `data`",
+    ))?;
+    match compression.as_deref() {
+        Some("lz64") => {
+            let max_units = limits.max_decompressed / 2;
+            super::lz64::decompress_base64(&data, max_units)
+                .map(Bytes::from)
+                .map_err(|e| match e {
+                    super::lz64::Lz64Error::TooLarge => {
+                        IngestError::TooLarge(limits.max_decompressed)
+                    }
+                    e => IngestError::InvalidJson(e.to_string()),
+                })
+        }
+        // `compression=base64`, or none: JSON or its base64.
+        _ if data.trim_start().starts_with(['{', '[']) => Ok(Bytes::from(data)),
+        _ => base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map(Bytes::from)
+            .map_err(|_| IngestError::InvalidShape("`data` is neither JSON nor base64 JSON")),
+    }
+}
+
+/// Decodes an unwrapped body: `{"api_key","batch":[...]}`, one event, or
+/// an array of events. Elements that are not objects with an `event` are
+/// skipped and counted.
+pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let (items, envelope_key): (Vec<&RawValue>, _) = match first {
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_slice(body)
+                .map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+            if items.len() > limits.max_batch {
+                return Err(IngestError::TooManyEvents(limits.max_batch));
+            }
+            (items, None)
+        }
+        _ => {
+            let top = TopLevel::parse_as::<PosthogLayout>(body, limits)?;
+            let key = top.write_key.as_deref().map(str::to_owned);
+            match top.batch {
+                Some(items) => (items, key),
+                None if top.has_type => {
+                    let mut decoded = Decoded {
+                        write_key: key.or_else(|| properties_token(body)),
+                        ..Decoded::default()
+                    };
+                    decoded.events.push((body.clone(), top.marks));
+                    return Ok(decoded);
+                }
+                None => {
+                    return Err(IngestError::InvalidShape(
+                        "expected an event, an array of events or {\"batch\":[...]}",
+                    ))
+                }
+            }
+        }
+    };
+    let mut decoded = Decoded {
+        write_key: envelope_key,
+        ..Decoded::default()
+    };
+    decoded.events.reserve(items.len());
+    for item in items {
+        let raw = body.slice_ref(item.get().as_bytes());
+        match TopLevel::parse_event_as::<PosthogLayout>(&raw, limits) {
+            Ok(event) if event.has_type => {
+                let marks = event.marks;
+                if decoded.write_key.is_none() {
+                    decoded.write_key = event
+                        .write_key
+                        .as_deref()
+                        .map(str::to_owned)
+                        .or_else(|| properties_token(&raw));
+                }
+                decoded.events.push((detach(raw, body), marks));
+            }
+            _ => decoded.invalid += 1,
+        }
+    }
+    Ok(decoded)
+}
+
+/// `properties.token` of one event (posthog-js puts the token there too).
+fn properties_token(event: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Event<'a> {
+        #[serde(borrow)]
+        properties: Option<Properties<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Properties<'a> {
+        #[serde(borrow)]
+        token: Option<std::borrow::Cow<'a, str>>,
+    }
+    let event: Event<'_> = serde_json::from_slice(event).ok()?;
+    Some(event.properties?.token?.into_owned())
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: BodyLimits = BodyLimits {
+        max_body: 1 << 20,
+        max_decompressed: 1 << 20,
+    };
+
+    fn events(body: &str) -> Decoded {
+        decode(&Bytes::from(body.to_owned()), Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn envelopes_single_events_and_arrays() {
+        let d = events(
+            r#"{"api_key":"k","batch":[{"event":"a","properties":{"distinct_id":"u","$device_id":"d"}},{"no":"event"}],"sent_at":"x"}"#,
+        );
+        assert_eq!(d.write_key.as_deref(), Some("k"));
+        assert_eq!((d.events.len(), d.invalid), (1, 1));
+        let (event, marks) = &d.events[0];
+        assert_eq!(marks.user_id.unwrap().get(event), br#""u""#);
+        assert_eq!(marks.anonymous_id.unwrap().get(event), br#""d""#);
+
+        let d = events(r#"{"event":"a","distinct_id":"u","api_key":"k"}"#);
+        assert_eq!(d.write_key.as_deref(), Some("k"));
+        assert_eq!(
+            d.events[0].1.user_id.unwrap().get(&d.events[0].0),
+            br#""u""#
+        );
+
+        // The token of the first event, when no envelope names one.
+        let d = events(r#"[{"event":"a","properties":{"token":"t"}},{"event":"b"}]"#);
+        assert_eq!(d.write_key.as_deref(), Some("t"));
+        assert_eq!(d.events.len(), 2);
+    }
+
+    #[test]
+    fn every_body_form_unwraps_to_the_same_json() {
+        let json = r#"{"api_key":"k","batch":[{"event":"a"}]}"#;
+        let unwrapped = |body: Vec<u8>, query: Option<&str>, form: bool| {
+            unwrap(Bytes::from(body), query, form, LIMITS).unwrap()
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, json.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(json);
+        let form = |data: &str| {
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("data", data)
+                .finish()
+                .into_bytes()
+        };
+        for body in [
+            unwrapped(json.into(), None, false),
+            unwrapped(gz.clone(), None, false),
+            unwrapped(gz, Some("compression=gzip-js"), false),
+            unwrapped(form(&b64), Some("compression=base64"), true),
+            unwrapped(form(json), None, true),
+            unwrapped(
+                form(&lz_str::compress_to_base64(json)),
+                Some("compression=lz64"),
+                true,
+            ),
+        ] {
+            assert_eq!(&body[..], json.as_bytes());
+        }
+    }
+
+    #[test]
+    fn bad_bodies_are_errors() {
+        assert!(unwrap(Bytes::from_static(b"data=%%%"), None, true, LIMITS).is_err());
+        assert!(unwrap(Bytes::from_static(b"x=1"), None, true, LIMITS).is_err());
+        assert!(unwrap(Bytes::from_static(b"\x1f\x8bjunk"), None, false, LIMITS).is_err());
+        for body in ["{}", "7", r#"{"batch":3}"#] {
+            assert!(
+                decode(&Bytes::from(body), Limits::default()).is_err(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths() {
+        for events in [
+            "/e/",
+            "/i/v0/e/",
+            "/batch/",
+            "/capture/",
+            "/i/v1/analytics/events",
+        ] {
+            assert!(is_events_path(events), "{events}");
+        }
+        assert!(!is_events_path("/batch"), "Amplitude's");
+        assert!(is_passthrough(&Method::GET, "/array/phc_x/config.js"));
+        assert!(is_passthrough(&Method::POST, "/flags/"));
+        assert!(is_passthrough(&Method::GET, "/static/1.2/surveys.js"));
+        assert!(!is_passthrough(&Method::POST, "/static/x.js"));
+        assert!(
+            !is_passthrough(&Method::POST, "/s/"),
+            "no session recordings"
+        );
+    }
+}
