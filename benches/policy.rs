@@ -68,6 +68,7 @@ fn fixture() -> Fixture {
             client_ip: "127.0.0.1".parse().unwrap(),
             user_agent: None,
             sec_gpc: false,
+            tcf: None,
         }),
         config,
         pipeline,

@@ -104,6 +104,7 @@ pub fn run(
         client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         user_agent: None,
         sec_gpc: options.gpc,
+        tcf: None,
     });
     let mut summary = Summary::default();
     for (n, line) in input.lines().enumerate() {

@@ -233,8 +233,12 @@ impl Pipeline {
             .iter()
             .any(|&d| self.destinations[d].consent.requires_any());
         let signals = needs_consent.then(|| {
-            self.consent
-                .signals(&event.body, &event.marks, event.meta.sec_gpc)
+            self.consent.signals_with(
+                &event.body,
+                &event.marks,
+                event.meta.sec_gpc,
+                event.meta.tcf.as_deref(),
+            )
         });
         // Deciding is a few bit operations: made twice rather than kept.
         let decide = |d: usize| match &signals {
@@ -343,6 +347,7 @@ action = "truncate_ip"
             client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             user_agent: None,
             sec_gpc: false,
+            tcf: None,
         });
         let send = |body: &str| {
             let mut out = Vec::new();

@@ -144,3 +144,58 @@ async fn default_allow_forwards_events_without_signals_but_gpc_still_denies() {
     assert_eq!(upstream.delivered_ids(), ["plain"]);
     pg.shutdown().await;
 }
+
+/// The IAB's example TC string: consent for TCF purposes 1, 2 and 3 and
+/// vendors 2, 6 and 8.
+const TC_1_2_3: &str = "COvFyGBOvFyGBAbAAAENAPCAAOAAAAAAAAAAAEEUACCKAAA";
+
+#[tokio::test]
+async fn tc_strings_in_the_query_decide_per_purpose_and_vendor() {
+    let analytics = Upstream::start().await;
+    let ads = Upstream::start().await;
+    let vendor = Upstream::start().await;
+    let config = format!(
+        r#"{}
+[consent]
+default = "allow"
+tcf_purposes = {{ analytics = [1, 2], advertising = [1, 4] }}
+"#,
+        segment_config(&format!(
+            "{}require_consent = [\"analytics\"]\n{}require_consent = [\"advertising\"]\n{}require_consent = [\"analytics\"]\ntcf_vendor = 7\n",
+            http_destination("analytics", &analytics, r#"batch = { max_wait = "10ms" }"#),
+            http_destination("ads", &ads, r#"batch = { max_wait = "10ms" }"#),
+            http_destination("vendor7", &vendor, r#"batch = { max_wait = "10ms" }"#),
+        )),
+    );
+    let pg = start_privgate(&config).await;
+    let addr = pg.ingest_addr();
+    let json = ("content-type", "application/json");
+    for (id, query) in [
+        ("tcf", format!("?gdpr_consent={TC_1_2_3}")),
+        ("unreadable", "?gdpr_consent=garbage".to_owned()),
+        ("none", String::new()),
+    ] {
+        let path = format!("/v1/t{query}");
+        let answer = send("POST", addr, &path, &[AUTH, json], event(id, "u", "{}")).await;
+        assert_eq!(answer.status, 200, "{id}");
+    }
+    // Without a string, default = "allow" lets everything through; a
+    // readable one grants analytics (1 and 2) but not advertising (4), and
+    // not vendor 7; an unreadable one grants nothing.
+    let got = |upstream: &Upstream, n| {
+        let upstream = upstream.clone();
+        async move {
+            let mut ids = upstream.wait_for_delivered(n, Duration::from_secs(5)).await;
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(got(&analytics, 2).await, ["none", "tcf"]);
+    assert_eq!(got(&ads, 1).await, ["none"]);
+    assert_eq!(got(&vendor, 1).await, ["none"]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(analytics.delivered_ids().len(), 2, "nothing more arrives");
+    assert_eq!(ads.delivered_ids().len(), 1);
+    assert_eq!(vendor.delivered_ids().len(), 1);
+    pg.shutdown().await;
+}

@@ -229,6 +229,10 @@ pub struct ConsentConfig {
     pub gpc_denies: Vec<String>,
     /// CMP category id -> purpose.
     pub categories: std::collections::BTreeMap<String, String>,
+    /// Purpose -> the TCF purposes (1-24) that must all have consent.
+    pub tcf_purposes: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Google consent mode signal -> purpose.
+    pub consent_mode: Vec<(crate::consent::gcm::Kind, String)>,
     /// The opt-out registry file.
     pub opt_out_registry: Option<PathBuf>,
     /// How often it is checked for changes.
@@ -758,6 +762,8 @@ impl Validator<'_> {
                 default: file.consent.default,
                 gpc_denies: file.consent.gpc_denies,
                 categories: file.consent.categories,
+                tcf_purposes: self.tcf_purposes(&file.consent.tcf_purposes),
+                consent_mode: self.consent_mode(&file.consent.consent_mode),
                 opt_out_registry: file.consent.opt_out_registry.as_ref().and_then(|p| {
                     let text = p.get_ref();
                     let path = text.strip_prefix("file:").unwrap_or(text);
@@ -781,6 +787,47 @@ impl Validator<'_> {
             keyring: std::sync::Arc::new(keyring),
             policy,
         }
+    }
+
+    /// `[consent] tcf_purposes`, checked: TCF purposes are 1 to 24.
+    fn tcf_purposes(
+        &mut self,
+        written: &std::collections::BTreeMap<String, Spanned<Vec<u8>>>,
+    ) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (purpose, tcf) in written {
+            if tcf.get_ref().is_empty() || tcf.get_ref().iter().any(|&p| !(1..=24).contains(&p)) {
+                self.problem(
+                    tcf.span(),
+                    format!("consent.tcf_purposes.{purpose}"),
+                    "TCF purposes are numbers from 1 to 24, at least one".into(),
+                    "e.g. tcf_purposes = { analytics = [1, 8, 9, 10] }",
+                );
+                continue;
+            }
+            out.insert(purpose.clone(), tcf.get_ref().clone());
+        }
+        out
+    }
+
+    /// `[consent] consent_mode`, checked: the four signal names.
+    fn consent_mode(
+        &mut self,
+        written: &std::collections::BTreeMap<String, Spanned<String>>,
+    ) -> Vec<(crate::consent::gcm::Kind, String)> {
+        let mut out = Vec::new();
+        for (signal, purpose) in written {
+            match crate::consent::gcm::Kind::from_name(signal) {
+                Some(kind) => out.push((kind, purpose.get_ref().clone())),
+                None => self.problem(
+                    purpose.span(),
+                    format!("consent.consent_mode.{signal}"),
+                    format!("`{signal}` is not a consent mode signal"),
+                    "use ad_storage, analytics_storage, ad_user_data or ad_personalization",
+                ),
+            }
+        }
+        out
     }
 
     /// Settles each http destination's batch format: as written, or the one
@@ -1435,6 +1482,7 @@ impl Validator<'_> {
             consent: crate::consent::Requirement {
                 purposes: d.require_consent.clone(),
                 mode: d.consent_match,
+                tcf_vendor: d.tcf_vendor,
             },
             encrypt,
             name: d.name.get_ref().clone(),
@@ -1767,6 +1815,36 @@ kind = "stdout"
         );
         let err = load(&keyless).unwrap_err();
         assert_eq!(err.problems[0].key, "destinations[1].api_key");
+    }
+
+    #[test]
+    fn consent_signal_mappings_are_checked() {
+        let ok = format!("{MINIMAL}[consent]\ntcf_purposes = {{ analytics = [1, 24] }}\nconsent_mode = {{ analytics_storage = \"analytics\" }}\n");
+        let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.consent.tcf_purposes["analytics"], [1, 24]);
+        assert_eq!(config.consent.consent_mode.len(), 1);
+        for (bad, key) in [
+            (
+                "tcf_purposes = { analytics = [0] }",
+                "consent.tcf_purposes.analytics",
+            ),
+            (
+                "tcf_purposes = { analytics = [25] }",
+                "consent.tcf_purposes.analytics",
+            ),
+            (
+                "tcf_purposes = { analytics = [] }",
+                "consent.tcf_purposes.analytics",
+            ),
+            (
+                "consent_mode = { analytics = \"analytics\" }",
+                "consent.consent_mode.analytics",
+            ),
+        ] {
+            let err = load(&format!("{MINIMAL}[consent]\n{bad}\n")).unwrap_err();
+            assert_eq!(err.problems[0].key, key, "{bad}");
+            assert_eq!(err.problems[0].line, Some(10), "{bad}");
+        }
     }
 
     #[test]

@@ -524,6 +524,9 @@ pub struct Destination {
     /// `all` purposes (default) or `any` one of them.
     #[serde(default, rename = "match")]
     pub consent_match: crate::consent::Match,
+    /// The destination's vendor id in the IAB Global Vendor List: when an
+    /// event carries a TC string, that vendor must have consent in it too.
+    pub tcf_vendor: Option<u16>,
     /// `durable` (default for `http`) or `memory` (default otherwise).
     pub delivery: Option<Spanned<Delivery>>,
     /// `memory` delivery: events waiting for this destination before
@@ -703,6 +706,16 @@ pub struct Consent {
     /// CMP category ids mapped to purposes, e.g. `{ C0002 = "analytics" }`.
     #[serde(default)]
     pub categories: BTreeMap<String, String>,
+    /// Purposes granted by an IAB TCF TC string, each by the TCF purposes
+    /// (1-24) that must all have consent, e.g. `{ analytics = [1, 8, 9, 10] }`.
+    /// Without it, TC strings are not read.
+    #[serde(default)]
+    pub tcf_purposes: BTreeMap<String, Spanned<Vec<u8>>>,
+    /// Purposes granted by Google consent mode signals (`gcs`, `gcd`), e.g.
+    /// `{ analytics_storage = "analytics", ad_storage = "advertising" }`.
+    /// Without it, those signals are not read.
+    #[serde(default)]
+    pub consent_mode: BTreeMap<String, Spanned<String>>,
     /// File of opted-out user/anonymous ids, one per line (`file:PATH`).
     pub opt_out_registry: Option<Spanned<String>>,
     /// How often the registry file is checked for changes.
@@ -722,6 +735,8 @@ impl Default for Consent {
             default: ConsentDefault::default(),
             gpc_denies: Vec::new(),
             categories: BTreeMap::new(),
+            tcf_purposes: BTreeMap::new(),
+            consent_mode: BTreeMap::new(),
             opt_out_registry: None,
             opt_out_reload_interval: Consent::default_reload(),
         }

@@ -52,6 +52,63 @@ pub enum Signal {
     NotSet,
 }
 
+/// Which consent mode signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `ad_storage`.
+    AdStorage,
+    /// `analytics_storage`.
+    AnalyticsStorage,
+    /// `ad_user_data`.
+    AdUserData,
+    /// `ad_personalization`.
+    AdPersonalization,
+}
+
+impl Kind {
+    /// Every signal, in `gcd` order.
+    pub const ALL: [Kind; 4] = [
+        Kind::AdStorage,
+        Kind::AnalyticsStorage,
+        Kind::AdUserData,
+        Kind::AdPersonalization,
+    ];
+
+    /// The signal of this name (as Google names it).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Some(match name {
+            "ad_storage" => Kind::AdStorage,
+            "analytics_storage" => Kind::AnalyticsStorage,
+            "ad_user_data" => Kind::AdUserData,
+            "ad_personalization" => Kind::AdPersonalization,
+            _ => return None,
+        })
+    }
+}
+
+impl Gcs {
+    /// The value of `kind` (`gcs` says nothing of the last two).
+    pub fn get(&self, kind: Kind) -> Signal {
+        match kind {
+            Kind::AdStorage => self.ad_storage,
+            Kind::AnalyticsStorage => self.analytics_storage,
+            Kind::AdUserData | Kind::AdPersonalization => Signal::NotSet,
+        }
+    }
+}
+
+impl Gcd {
+    /// The value of `kind`.
+    pub fn get(&self, kind: Kind) -> Signal {
+        match kind {
+            Kind::AdStorage => self.ad_storage,
+            Kind::AnalyticsStorage => self.analytics_storage,
+            Kind::AdUserData => self.ad_user_data,
+            Kind::AdPersonalization => self.ad_personalization,
+        }
+    }
+}
+
 /// The `gcs` parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gcs {

@@ -14,7 +14,15 @@
 //!    analytics.js sends the operator's own names (`"Analytics"`), so they
 //!    are mapped explicitly, never guessed. A purpose both allowed and denied
 //!    is denied.
-//! 4. no signal at all: `consent.default` (`deny` unless the operator says
+//! 4. with `consent.tcf_purposes`, an IAB TCF v2 TC string (the event's,
+//!    marked by ingest, e.g. GA4's `gdpr_consent`; or the request's
+//!    `?gdpr_consent=`): a purpose is granted when every TCF purpose mapped
+//!    to it has consent, denied otherwise; an unreadable string ([`tcf`])
+//!    denies them all. A destination with a `tcf_vendor` also needs that
+//!    vendor's consent in the string. With `consent.consent_mode`, Google
+//!    consent mode's `gcs` and `gcd` ([`gcm`]) grant or deny the purpose
+//!    each signal maps to.
+//! 5. no signal at all: `consent.default` (`deny` unless the operator says
 //!    otherwise).
 //!
 //! An event that gives one of these twice (two `userId` keys, two
@@ -63,6 +71,9 @@ pub struct Requirement {
     pub purposes: Vec<String>,
     /// How they combine.
     pub mode: Match,
+    /// Its IAB vendor id: an event with a TC string reaches it only if the
+    /// string gives this vendor consent.
+    pub tcf_vendor: Option<u16>,
 }
 
 /// Why an event may not go to a destination (a metric label).
@@ -114,6 +125,9 @@ pub struct Signals {
     pub opted_out: bool,
     /// It gave an id or a consent object twice ([`Marks::ambiguous`]).
     pub ambiguous: bool,
+    /// The TC string it carried, if consent reads TC strings: decoded, or
+    /// why not (an unreadable string grants nothing).
+    pub tcf: Option<Result<Box<tcf::TcString>, tcf::TcfError>>,
 }
 
 /// A destination's [`Requirement`] compiled against the engine's purposes.
@@ -122,6 +136,7 @@ pub struct Need {
     /// Each required purpose's bit, in the order configured.
     purposes: Vec<Purposes>,
     mode: Match,
+    tcf_vendor: Option<u16>,
 }
 
 /// The consent engine, compiled from `[consent]` and the purposes
@@ -137,6 +152,11 @@ pub struct Consent {
     /// `consent.categories`, or an unmapped id that is a purpose's own name.
     /// Ids without a bit are left out, so this stays short: a list.
     ids: Vec<(Box<str>, Purposes)>,
+    /// Each purpose a TC string can grant, with the TCF purposes (bit
+    /// `n - 1` for purpose `n`) that must all have consent.
+    tcf: Vec<(Purposes, u32)>,
+    /// Each consent mode signal that grants or denies a purpose.
+    consent_mode: Vec<(gcm::Kind, Purposes)>,
     registry: Option<Arc<OptOutRegistry>>,
 }
 
@@ -175,8 +195,36 @@ impl Consent {
             gpc_denies: gpc_denies.iter().fold(0, |set, p| set | bit(p)),
             purposes,
             ids,
+            tcf: Vec::new(),
+            consent_mode: Vec::new(),
             registry,
         }
+    }
+
+    /// Also reads TC strings (each purpose of `tcf_purposes` granted when
+    /// every TCF purpose it lists has consent, denied otherwise) and Google
+    /// consent mode (`consent_mode`: a signal granted or denied grants or
+    /// denies its purpose). Purposes no destination requires are left out.
+    pub fn interpreting(
+        mut self,
+        tcf_purposes: &BTreeMap<String, Vec<u8>>,
+        consent_mode: &[(gcm::Kind, String)],
+    ) -> Consent {
+        let bit = |purpose: &str| bit_of(&self.purposes, purpose);
+        self.tcf = tcf_purposes
+            .iter()
+            .map(|(purpose, tcf)| {
+                let mask = tcf.iter().fold(0u32, |m, &p| m | 1 << (p - 1));
+                (bit(purpose), mask)
+            })
+            .filter(|&(bit, _)| bit != 0)
+            .collect();
+        self.consent_mode = consent_mode
+            .iter()
+            .map(|(kind, purpose)| (*kind, bit(purpose)))
+            .filter(|&(_, bit)| bit != 0)
+            .collect();
+        self
     }
 
     /// The engine `config` describes, with its opt-out registry loaded (also
@@ -199,7 +247,8 @@ impl Consent {
             &consent.categories,
             required,
             registry.clone(),
-        );
+        )
+        .interpreting(&consent.tcf_purposes, &consent.consent_mode);
         Ok((engine, registry))
     }
 
@@ -213,6 +262,7 @@ impl Consent {
                 .map(|purpose| bit_of(&self.purposes, purpose))
                 .collect(),
             mode: requirement.mode,
+            tcf_vendor: requirement.tcf_vendor,
         }
     }
 
@@ -222,6 +272,18 @@ impl Consent {
     /// expected shape means it has another: a consent object of the wrong
     /// shape counts as no signal, and never grants.
     pub fn signals(&self, body: &[u8], marks: &Marks, gpc: bool) -> Signals {
+        self.signals_with(body, marks, gpc, None)
+    }
+
+    /// [`Consent::signals`], for an event whose request also carried a TC
+    /// string (a `gdpr_consent` query parameter); the event's own wins.
+    pub fn signals_with(
+        &self,
+        body: &[u8],
+        marks: &Marks,
+        gpc: bool,
+        request_tcf: Option<&str>,
+    ) -> Signals {
         let mut signals = Signals {
             gpc,
             ambiguous: marks.ambiguous,
@@ -248,17 +310,82 @@ impl Consent {
         .into_iter()
         .flatten()
         {
-            match said {
-                Said::Nothing => {}
-                Said::Twice => signals.ambiguous = true,
-                Said::Purposes { granted, denied } => {
-                    signals.present = true;
-                    signals.granted |= granted;
-                    signals.denied |= denied;
-                }
+            signals.hear(said);
+        }
+        let string = |span: Option<Span>| {
+            serde_json::from_slice::<MaybeStr<'_>>(span?.get(body))
+                .ok()
+                .map(|s| s.0)
+        };
+        if !self.tcf.is_empty() {
+            let tc = match string(marks.tcf) {
+                Some(tc) => Some(tc.map(std::borrow::Cow::into_owned)),
+                None => request_tcf.map(|tc| Some(tc.to_owned())),
+            };
+            if let Some(tc) = tc {
+                // A value that is not a string is as unreadable as a bad one.
+                let decoded = tc
+                    .as_deref()
+                    .map_or(Err(tcf::TcfError::Empty), tcf::decode)
+                    .map(Box::new);
+                signals.hear(self.tcf_says(decoded.as_deref().ok()));
+                signals.tcf = Some(decoded);
+            }
+        }
+        if !self.consent_mode.is_empty() {
+            if let Some(gcs) = string(marks.gcs) {
+                let read = gcs.as_deref().map(gcm::decode_gcs);
+                signals.hear(self.mode_says(|kind| match &read {
+                    Some(Ok(gcs)) => Some(gcs.get(kind)),
+                    _ => None,
+                }));
+            }
+            if let Some(gcd) = string(marks.gcd) {
+                let read = gcd.as_deref().map(gcm::decode_gcd);
+                signals.hear(self.mode_says(|kind| match &read {
+                    Some(Ok(gcd)) => Some(gcd.get(kind)),
+                    _ => None,
+                }));
             }
         }
         signals
+    }
+
+    /// What a TC string says of the purposes it can grant (`None`:
+    /// unreadable, so it denies them all).
+    fn tcf_says(&self, tc: Option<&tcf::TcString>) -> Said {
+        let (mut granted, mut denied) = (0, 0);
+        for &(bit, mask) in &self.tcf {
+            let consented = tc.is_some_and(|tc| {
+                (1..=24u8)
+                    .filter(|p| mask & 1 << (p - 1) != 0)
+                    .all(|p| tc.purpose_consent(p))
+            });
+            if consented {
+                granted |= bit;
+            } else {
+                denied |= bit;
+            }
+        }
+        Said::Purposes { granted, denied }
+    }
+
+    /// What consent mode signals say (`read(kind)` is `None` when the
+    /// value was unreadable: it denies every purpose it could grant).
+    fn mode_says(&self, read: impl Fn(gcm::Kind) -> Option<gcm::Signal>) -> Said {
+        let (mut granted, mut denied) = (0, 0);
+        for &(kind, bit) in &self.consent_mode {
+            match read(kind) {
+                Some(gcm::Signal::Granted) => granted |= bit,
+                Some(gcm::Signal::NotSet) => {}
+                Some(gcm::Signal::Denied) | None => denied |= bit,
+            }
+        }
+        // Signals that are all unset say nothing: the default decides.
+        if granted | denied == 0 {
+            return Said::Nothing;
+        }
+        Said::Purposes { granted, denied }
     }
 
     /// The bit of consent id `id` (0 if no purpose that matters).
@@ -345,6 +472,12 @@ impl Consent {
         if signals.ambiguous {
             return Err(Denial::Denied);
         }
+        // Under TCF, the destination's vendor needs consent as well.
+        if let (Some(vendor), Some(tc)) = (need.tcf_vendor, &signals.tcf) {
+            if !tc.as_ref().is_ok_and(|tc| tc.vendor_consent(vendor)) {
+                return Err(Denial::Denied);
+            }
+        }
         let mut why = Denial::Denied;
         let allowed = |&purpose: &Purposes, why: &mut Denial| {
             if signals.gpc && self.gpc_denies & purpose != 0 {
@@ -368,6 +501,21 @@ impl Consent {
             Ok(())
         } else {
             Err(why)
+        }
+    }
+}
+
+impl Signals {
+    /// Adds what one consent input says.
+    fn hear(&mut self, said: Said) {
+        match said {
+            Said::Nothing => {}
+            Said::Twice => self.ambiguous = true,
+            Said::Purposes { granted, denied } => {
+                self.present = true;
+                self.granted |= granted;
+                self.denied |= denied;
+            }
         }
     }
 }
@@ -432,11 +580,138 @@ mod tests {
         Requirement {
             purposes: purposes.iter().map(|p| p.to_string()).collect(),
             mode,
+            tcf_vendor: None,
         }
     }
 
     const SEGMENT: &str = r#"{"userId":"u","context":{"consent":{"categoryPreferences":{"Analytics":true,"Advertising":false}}}}"#;
     const RUDDER: &str = r#"{"anonymousId":"a","context":{"consentManagement":{"allowedConsentIds":["analytics","functional"],"deniedConsentIds":["advertising"],"provider":"custom"}}}"#;
+
+    /// The IAB's example TC string: consent for purposes 1, 2 and 3 and
+    /// vendors 2, 6 and 8 (see `tcf.rs`, iab_specification_example).
+    const TC_1_2_3: &str = "COvFyGBOvFyGBAbAAAENAPCAAOAAAAAAAAAAAEEUACCKAAA";
+    /// iabtcf-java's bit-field string: purposes 3 to 9, vendors 23, 37, ...
+    const TC_3_TO_9: &str =
+        "COrEAV4OrXx94ACABBENAHCIAD-AAAAAAACAAxAAAAgAIAwgAgAAAAEAgQAAAAAEAYQAQAAAACAAAABAAA";
+
+    fn interpreting(default: ConsentDefault) -> Consent {
+        let tcf = [("analytics", vec![1, 2]), ("advertising", vec![1, 4])]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mode = [
+            (gcm::Kind::AnalyticsStorage, "analytics".to_owned()),
+            (gcm::Kind::AdStorage, "advertising".to_owned()),
+        ];
+        engine(default).interpreting(&tcf, &mode)
+    }
+
+    /// An event whose only members are `fields` (strings), marked as a
+    /// flat protocol (GA4) would mark them.
+    fn marked(fields: &[(&str, &str)]) -> (Vec<u8>, Marks) {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+            .collect();
+        let body = serde_json::to_vec(&object).unwrap();
+        let mut marks = Marks::default();
+        for (key, value) in fields {
+            let quoted = serde_json::to_string(value).unwrap();
+            let at = body
+                .windows(quoted.len())
+                .position(|w| w == quoted.as_bytes())
+                .unwrap();
+            let span = Span::of(&body, &body[at..at + quoted.len()]);
+            match *key {
+                "gdpr_consent" => marks.tcf = span,
+                "gcs" => marks.gcs = span,
+                "gcd" => marks.gcd = span,
+                _ => {}
+            }
+        }
+        (body, marks)
+    }
+
+    #[test]
+    fn tc_strings_grant_purposes_whose_tcf_purposes_all_have_consent() {
+        let c = interpreting(ConsentDefault::Deny);
+        let analytics = c.need(&need(&["analytics"], Match::All));
+        let advertising = c.need(&need(&["advertising"], Match::All));
+        let (body, marks) = marked(&[("gdpr_consent", TC_1_2_3)]);
+        let s = c.signals(&body, &marks, false);
+        assert!(s.present);
+        assert_eq!(c.decide(&s, &analytics), Ok(()), "1 and 2 consented");
+        assert_eq!(c.decide(&s, &advertising), Err(Denial::Denied), "4 is not");
+        // From the request's query when the event has none; the event's wins.
+        let s = c.signals_with(b"{}", &Marks::default(), false, Some(TC_3_TO_9));
+        assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied), "1 is not");
+        let s = c.signals_with(&body, &marks, false, Some(TC_3_TO_9));
+        assert_eq!(c.decide(&s, &analytics), Ok(()));
+        // Unreadable: a signal that grants nothing, whatever the default.
+        let c = interpreting(ConsentDefault::Allow);
+        let analytics = c.need(&need(&["analytics"], Match::All));
+        for bad in ["", "not a tc string", "COvFyGBOvFyGBAbAAAEN"] {
+            let s = c.signals_with(b"{}", &Marks::default(), false, Some(bad));
+            assert!(s.present);
+            assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied), "{bad:?}");
+        }
+        // Without tcf_purposes, TC strings are not read.
+        let plain = engine(ConsentDefault::Deny);
+        let s = plain.signals_with(b"{}", &Marks::default(), false, Some(TC_1_2_3));
+        assert!(!s.present && s.tcf.is_none());
+    }
+
+    #[test]
+    fn a_destinations_vendor_needs_consent_in_the_tc_string() {
+        let c = interpreting(ConsentDefault::Deny);
+        let vendor = |id| {
+            c.need(&Requirement {
+                tcf_vendor: Some(id),
+                ..need(&["analytics"], Match::All)
+            })
+        };
+        let s = c.signals_with(b"{}", &Marks::default(), false, Some(TC_1_2_3));
+        assert_eq!(c.decide(&s, &vendor(6)), Ok(()));
+        assert_eq!(c.decide(&s, &vendor(7)), Err(Denial::Denied));
+        // No TC string: the vendor is not asked about.
+        let (body, marks) = marked(&[("gcs", "G111")]);
+        let s = c.signals(&body, &marks, false);
+        assert_eq!(c.decide(&s, &vendor(7)), Ok(()));
+    }
+
+    #[test]
+    fn consent_mode_grants_and_denies_its_purposes() {
+        let c = interpreting(ConsentDefault::Deny);
+        let analytics = c.need(&need(&["analytics"], Match::All));
+        let advertising = c.need(&need(&["advertising"], Match::All));
+        let decide = |fields: &[(&str, &str)]| {
+            let (body, marks) = marked(fields);
+            let s = c.signals(&body, &marks, false);
+            (c.decide(&s, &analytics), c.decide(&s, &advertising))
+        };
+        // gcs: G1 + ad_storage + analytics_storage.
+        assert_eq!(decide(&[("gcs", "G101")]), (Ok(()), Err(Denial::Denied)));
+        assert_eq!(decide(&[("gcs", "G110")]), (Err(Denial::Denied), Ok(())));
+        // gcd: `v` granted by an update, `q` denied, `l` not set (no signal
+        // for it, so the default decides).
+        assert_eq!(
+            decide(&[("gcd", "11q1v1l1l5")]),
+            (Ok(()), Err(Denial::Denied))
+        );
+        assert_eq!(
+            decide(&[("gcd", "11l1l1l1l5")]),
+            (Err(Denial::NoConsent), Err(Denial::NoConsent))
+        );
+        // Denied anywhere wins; unreadable denies.
+        assert_eq!(
+            decide(&[("gcs", "G111"), ("gcd", "11q1q1l1l5")]),
+            (Err(Denial::Denied), Err(Denial::Denied))
+        );
+        assert_eq!(
+            decide(&[("gcs", "G1xx")]),
+            (Err(Denial::Denied), Err(Denial::Denied))
+        );
+    }
 
     #[test]
     fn captured_segment_and_rudderstack_signals() {

@@ -45,6 +45,9 @@ pub struct RequestMeta {
     pub user_agent: Option<HeaderValue>,
     /// `Sec-GPC: 1` (Global Privacy Control) was sent.
     pub sec_gpc: bool,
+    /// The request's `gdpr_consent` query parameter (an IAB TCF TC string),
+    /// for events that carry none of their own.
+    pub tcf: Option<Box<str>>,
 }
 
 /// A byte range of an event body.

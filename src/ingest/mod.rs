@@ -359,6 +359,7 @@ impl Ingest {
                 .headers
                 .get("sec-gpc")
                 .is_some_and(|v| v.as_bytes() == b"1"),
+            tcf: query_param(parts.uri.query(), "gdpr_consent").map(String::into_boxed_str),
         });
         let batch = Batch {
             source: index,
@@ -482,8 +483,13 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
 
 /// `?writeKey=` (beacons cannot set headers).
 fn query_write_key(query: Option<&str>) -> Option<String> {
+    query_param(query, "writeKey")
+}
+
+/// A query parameter, decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == "writeKey")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
