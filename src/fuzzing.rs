@@ -254,6 +254,37 @@ pub fn parse_event(data: &[u8]) {
         }
     }
     assert_eq!(&finished, object, "finishing changed a value");
+
+    // Adding the client's address adds `context.ip` and nothing else, and
+    // the marks still point at what consent reads.
+    let mut marks = top.marks;
+    let field = crate::event::protocol::IpField::Nested {
+        container: "context",
+        key: "ip",
+    };
+    let address = std::net::IpAddr::from([192, 0, 2, 0]);
+    let written = crate::ingest::client_ip::write(
+        Bytes::copy_from_slice(data),
+        &mut marks,
+        field,
+        Some(address),
+    );
+    check_marks(&written, &marks);
+    let mut after = match self::strict(&written) {
+        Some(Value::Object(after)) => after,
+        other => panic!("an event with an address is not an object: {other:?}"),
+    };
+    if written[..] != *data {
+        let had_context = object.contains_key("context");
+        assert!(object.get("context").and_then(|c| c.get("ip")).is_none());
+        let context = after.get_mut("context").and_then(Value::as_object_mut);
+        let context = context.expect("the address went into context");
+        assert_eq!(context.remove("ip"), Some(Value::from("192.0.2.0")));
+        if context.is_empty() && !had_context {
+            after.remove("context");
+        }
+    }
+    assert_eq!(&after, object, "adding the address changed a value");
 }
 
 /// Checks every decoded event: one line, a JSON object with `messageId`,

@@ -143,8 +143,12 @@ struct Tracker {
     id: fn(&Value) -> String,
     /// Where the user id may be (to check it was hashed).
     user_id: &'static [&'static str],
-    /// Fields privgate adds to an event that lacks them.
+    /// Fields privgate adds to an event that lacks them (JSON pointers):
+    /// ids and stamps, and the client's address (or Amplitude's `$remote`
+    /// placeholder, which privgate fills).
     added: &'static [&'static str],
+    /// Where the client's address goes in its events (JSON pointer).
+    ip: &'static str,
 }
 
 /// The rules a replay runs with.
@@ -254,12 +258,18 @@ async fn replay(tracker: &Tracker, rules: Rules) -> BTreeMap<String, Value> {
         for original in &sent {
             let id = (tracker.id)(original);
             let mut got = by_id[&id].clone();
-            for field in tracker.added {
-                if original.get(field).is_none() {
-                    got.as_object_mut().unwrap().remove(*field);
+            let mut original = original.clone();
+            for &pointer in tracker.added {
+                match original.pointer(pointer) {
+                    None => remove(&mut got, pointer),
+                    Some(v) if v == "$remote" => {
+                        remove(&mut got, pointer);
+                        remove(&mut original, pointer);
+                    }
+                    Some(_) => {}
                 }
             }
-            assert_eq!(&got, original, "{id} arrived changed");
+            assert_eq!(got, original, "{id} arrived changed");
         }
         println!(
             "{}: without rules, {} events arrived exactly as sent",
@@ -284,6 +294,16 @@ async fn replay(tracker: &Tracker, rules: Rules) -> BTreeMap<String, Value> {
         })
         .count();
     assert!(hashed > 0, "some event names a user");
+    // Browsers send no address: privgate passes the client's on, truncated
+    // (the test client is 127.0.0.1).
+    let addressed = by_id
+        .values()
+        .filter(|e| e.pointer(tracker.ip) == Some(&Value::from("127.0.0.0")))
+        .count();
+    assert!(
+        addressed > 0,
+        "no event carries the truncated client address"
+    );
     let requests: usize = tracker.captures.iter().map(|n| captures(n).len()).sum();
     let batches = upstream
         .received()
@@ -298,6 +318,18 @@ async fn replay(tracker: &Tracker, rules: Rules) -> BTreeMap<String, Value> {
     );
     pg.shutdown().await;
     by_id
+}
+
+/// Removes the member at `pointer` (and the object holding it, if that
+/// leaves it empty).
+fn remove(event: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    if let Some(Value::Object(o)) = event.pointer_mut(parent) {
+        o.remove(key);
+        if o.is_empty() && !parent.is_empty() {
+            remove(event, parent);
+        }
+    }
 }
 
 /// 2xx (or 3xx).
@@ -343,7 +375,8 @@ write_keys = ["HARNESS_SEGMENT_WRITE_KEY", "HARNESS_SEGMENT_NODE_WRITE_KEY"]"#,
     received: segment_batch,
     id: |e| e["messageId"].as_str().unwrap().to_owned(),
     user_id: &["/userId"],
-    added: &["receivedAt"],
+    added: &["/receivedAt", "/context/ip"],
+    ip: "/context/ip",
 };
 
 #[tokio::test]
@@ -414,7 +447,8 @@ write_keys = ["HARNESS_AMPLITUDE_API_KEY"]"#,
     },
     id: |e| e["insert_id"].as_str().unwrap().to_owned(),
     user_id: &["/user_id"],
-    added: &[],
+    added: &["/ip"],
+    ip: "/ip",
 };
 
 #[tokio::test]
@@ -487,7 +521,8 @@ write_keys = ["phc_HARNESS_PROJECT_TOKEN", "phc_HARNESS_NODE_TOKEN"]"#,
     },
     id: |e| e["uuid"].as_str().unwrap().to_owned(),
     user_id: &["/distinct_id", "/properties/distinct_id"],
-    added: &[],
+    added: &["/properties/$ip"],
+    ip: "/properties/$ip",
 };
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod tls;
 pub mod units;
 
 pub use rate_limit::{Rate, RateLimitConfig};
+pub use schema::ClientIp;
 pub use schema::{
     BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
 };
@@ -101,6 +102,8 @@ pub struct ServerConfig {
     pub tls: Option<crate::tls::ServerTls>,
     /// `[server.rate_limit]`.
     pub rate_limit: RateLimitConfig,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A source, validated.
@@ -125,6 +128,8 @@ pub struct SourceConfig {
     /// Events per second: its own `rate_limit`, else the server's
     /// `per_write_key`; no limit when `None`.
     pub rate_limit: Option<Rate>,
+    /// What of the client's address its events carry.
+    pub client_ip: schema::ClientIp,
 }
 
 /// A destination, validated.
@@ -643,6 +648,7 @@ impl Validator<'_> {
                 file.server.rate_limit.as_ref(),
                 *file.server.max_batch_events.get_ref(),
             ),
+            trusted_proxies: self.trusted_proxies(&file.server.trusted_proxies),
         };
         if server.max_body_bytes == 0 || server.max_decompressed_bytes < server.max_body_bytes {
             self.problem(
@@ -787,6 +793,27 @@ impl Validator<'_> {
             keyring: std::sync::Arc::new(keyring),
             policy,
         }
+    }
+
+    /// `server.trusted_proxies`: addresses (a host's /32 or /128) or CIDR
+    /// blocks.
+    fn trusted_proxies(&mut self, written: &Spanned<Vec<String>>) -> Vec<ipnet::IpNet> {
+        let mut out = Vec::new();
+        for text in written.get_ref() {
+            let parsed = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => out.push(net),
+                Err(_) => self.problem(
+                    written.span(),
+                    "server.trusted_proxies".into(),
+                    format!("`{text}` is not an address or CIDR block"),
+                    "e.g. trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]",
+                ),
+            }
+        }
+        out
     }
 
     /// `[consent] tcf_purposes`, checked: TCF purposes are 1 to 24.
@@ -1363,6 +1390,7 @@ impl Validator<'_> {
             upstream_max_response_bytes: s.upstream_max_response_bytes.as_usize(),
             destinations: dest_indexes,
             rate_limit: None,
+            client_ip: s.client_ip,
         }
     }
 

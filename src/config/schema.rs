@@ -182,6 +182,10 @@ pub struct Server {
     /// `[server.rate_limit]`: requests per client address and events per
     /// write key; no limit when absent.
     pub rate_limit: Option<RateLimit>,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` and
+    /// `Forwarded` headers are believed; from anyone else they are ignored.
+    #[serde(default = "Server::default_trusted_proxies")]
+    pub trusted_proxies: Spanned<Vec<String>>,
 }
 
 /// `[server.rate_limit]`: answers 429 with `Retry-After` beyond a rate
@@ -224,6 +228,9 @@ pub struct EventRate {
 }
 
 impl Server {
+    fn default_trusted_proxies() -> Spanned<Vec<String>> {
+        Spanned::new(0..0, Vec::new())
+    }
     fn default_listen() -> Spanned<String> {
         Spanned::new(0..0, "127.0.0.1:8080".to_owned())
     }
@@ -283,6 +290,7 @@ impl Default for Server {
             shutdown_timeout: Server::default_shutdown_timeout(),
             tls: None,
             rate_limit: None,
+            trusted_proxies: Server::default_trusted_proxies(),
         }
     }
 }
@@ -414,6 +422,10 @@ pub struct Source {
     /// This source's events-per-second limit, instead of
     /// `[server.rate_limit] per_write_key`.
     pub rate_limit: Option<Spanned<EventRate>>,
+    /// What of the client's IP address its events carry to destinations:
+    /// `truncated` (default), `full` (the rules on `@ip` decide) or `none`.
+    #[serde(default)]
+    pub client_ip: ClientIp,
 }
 
 impl Source {
@@ -426,6 +438,22 @@ impl Source {
     fn default_upstream_max() -> ByteSize {
         ByteSize(1 << 20)
     }
+}
+
+/// What of the client's IP address privgate writes into events that do not
+/// carry one (browsers never do: vendors read it from the connection, which
+/// is now privgate's).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientIp {
+    /// IPv4 /24, IPv6 /48, in the protocol's IP field.
+    #[default]
+    Truncated,
+    /// The whole address (global and destination rules on `@ip` still
+    /// apply).
+    Full,
+    /// Nothing: the vendor sees no client address.
+    None,
 }
 
 /// How a destination delivers.

@@ -57,7 +57,53 @@ pub struct Span {
     end: u32,
 }
 
+impl Marks {
+    /// Moves every mark at or after byte `at` by `by` bytes, after `by`
+    /// bytes were inserted at `at`.
+    pub fn shift(&mut self, at: u32, by: u32) {
+        self.resize_after(at, i64::from(by));
+    }
+
+    /// Moves every mark at or after byte `at` by `by` bytes (negative: back),
+    /// after what precedes `at` grew (or shrank) by that much.
+    pub fn resize_after(&mut self, at: u32, by: i64) {
+        let moved = |offset: u32| {
+            if offset >= at {
+                u32::try_from(i64::from(offset) + by).unwrap_or(offset)
+            } else {
+                offset
+            }
+        };
+        for span in [
+            &mut self.user_id,
+            &mut self.anonymous_id,
+            &mut self.consent,
+            &mut self.consent_management,
+            &mut self.tcf,
+            &mut self.gcs,
+            &mut self.gcd,
+            &mut self.ip,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *span = Span {
+                start: moved(span.start),
+                end: moved(span.end),
+            };
+        }
+        for offset in [&mut self.ip_at, &mut self.top_at].into_iter().flatten() {
+            *offset = moved(*offset);
+        }
+    }
+}
+
 impl Span {
+    /// Where it starts in the body.
+    pub fn start(self) -> u32 {
+        self.start
+    }
+
     /// The span of `part`, a subslice of `whole`; `None` when it is not one
     /// (or the body is over 4 GiB, which no limit allows).
     pub fn of(whole: &[u8], part: &[u8]) -> Option<Span> {
@@ -99,6 +145,20 @@ pub struct Marks {
     pub gcs: Option<Span>,
     /// Google consent mode's `gcd` (a JSON string).
     pub gcd: Option<Span>,
+    /// The client IP field the protocol keeps in the event (Segment's
+    /// `context.ip`, PostHog's `properties.$ip`, Amplitude's `ip`), when the
+    /// event has one.
+    pub ip: Option<Span>,
+    /// Where a member can be inserted first into the object that holds the
+    /// client IP field (Segment's `context`, PostHog's `properties`): the
+    /// offset of its first key. `None` when there is no such object, or it
+    /// is empty.
+    pub ip_at: Option<u32>,
+    /// Where a member can be inserted first into the event itself.
+    pub top_at: Option<u32>,
+    /// The event has the object that holds the client IP field (even an
+    /// empty one, which `ip_at` cannot point into).
+    pub has_context: bool,
     /// One of those keys (or the object holding them) appeared twice. The
     /// event says two things and a backend may believe either, so consent
     /// trusts neither: no destination that requires consent receives it.

@@ -65,6 +65,41 @@ impl Protocol {
     }
 }
 
+/// Where a protocol keeps the client's IP address in an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpField {
+    /// A member `key` of the event's `container` object (the one ingest's
+    /// layout scans as its context).
+    Nested {
+        /// `context`, `properties`.
+        container: &'static str,
+        /// `ip`, `$ip`.
+        key: &'static str,
+    },
+    /// A top-level member.
+    Top {
+        /// `ip`.
+        key: &'static str,
+    },
+}
+
+impl Protocol {
+    /// Where its events keep the client's IP address.
+    pub fn ip_field(self) -> IpField {
+        match self {
+            Protocol::Segment | Protocol::Rudderstack | Protocol::Json => IpField::Nested {
+                container: "context",
+                key: "ip",
+            },
+            Protocol::Posthog => IpField::Nested {
+                container: "properties",
+                key: "$ip",
+            },
+            Protocol::Amplitude => IpField::Top { key: "ip" },
+        }
+    }
+}
+
 impl std::fmt::Display for Protocol {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

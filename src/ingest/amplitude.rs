@@ -45,6 +45,7 @@ impl Layout for AmplitudeLayout {
             "insert_id" => Role::MessageId,
             "user_id" => Role::UserId,
             "device_id" => Role::AnonymousId,
+            "ip" => Role::Ip,
             _ => Role::Other,
         }
     }

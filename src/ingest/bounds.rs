@@ -149,7 +149,7 @@ impl<'de> Visitor<'de> for Checked<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.budget.enter(self.depth)?;
         // Keys are decoded too: they are strings a backend parses.
-        while map.next_key::<Cow<'de, str>>()?.is_some() {
+        while map.next_key_seed(Key)?.is_some() {
             self.budget.field()?;
             map.next_value_seed(self.inner())?;
         }
@@ -192,6 +192,34 @@ pub fn checked_raw<'de, A: MapAccess<'de>>(
     let mut de = serde_json::Deserializer::from_str(raw.get());
     at.deserialize(&mut de).map_err(de::Error::custom)?;
     Ok(raw)
+}
+
+/// An object key, borrowed from the input when it has no escapes (serde's
+/// own `Cow<str>` always copies).
+pub(crate) struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(key.to_owned()))
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod accept;
 pub mod amplitude;
 pub mod body;
 pub mod bounds;
+pub mod client_ip;
 pub(crate) mod collect;
 pub mod cors;
 pub mod error;
@@ -59,6 +60,7 @@ struct Source {
     upstream_max_response: usize,
     destinations: Vec<usize>,
     received: IntCounter,
+    client_ip: crate::config::ClientIp,
 }
 
 /// Everything a request needs; shared by all connections.
@@ -76,6 +78,7 @@ pub struct Ingest {
     json_limits: bounds::Limits,
     request_timeout: Duration,
     head_limits: HeadLimits,
+    trusted_proxies: Vec<ipnet::IpNet>,
     relay: passthrough::RelayClient,
     rate: Arc<ratelimit::RateLimits>,
 }
@@ -144,6 +147,7 @@ impl Ingest {
                     upstream_max_response: s.upstream_max_response_bytes,
                     destinations: s.destinations.clone(),
                     received: metrics.events_received.with_label_values(&[&s.name]),
+                    client_ip: s.client_ip,
                 })
                 .collect(),
             destinations: config
@@ -167,6 +171,7 @@ impl Ingest {
                 max_headers: config.server.max_headers,
                 max_bytes: config.server.max_header_bytes,
             },
+            trusted_proxies: config.server.trusted_proxies.clone(),
             relay: passthrough::client(),
         }
     }
@@ -348,12 +353,23 @@ impl Ingest {
                 index
             }
         };
-        let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
+        let client = self.client_ip(&parts);
+        let protocol = self.sources[index].protocol;
+        let passed_on = match self.sources[index].client_ip {
+            crate::config::ClientIp::Truncated => Some(client_ip::truncate(client)),
+            crate::config::ClientIp::Full => Some(client),
+            crate::config::ClientIp::None => None,
+        };
+        let mut decoded = decoded;
+        for (event, marks) in &mut decoded.events {
+            let body = std::mem::take(event);
+            *event = client_ip::write(body, marks, protocol.ip_field(), passed_on);
+        }
         let meta = Arc::new(RequestMeta {
             source: index,
-            protocol: self.sources[index].protocol,
+            protocol,
             received_at,
-            client_ip: peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            client_ip: client,
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             sec_gpc: parts
                 .headers
@@ -375,6 +391,24 @@ impl Ingest {
             Endpoint::Posthog => json_response(StatusCode::OK, r#"{"status":1}"#),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
+    }
+
+    /// The client's address: resolved by the stack ([`client_ip::ClientIp`]),
+    /// else the peer's (requests reach here only through the stack).
+    fn client_ip(&self, parts: &http::request::Parts) -> std::net::IpAddr {
+        if let Some(client) = parts.extensions.get::<client_ip::ClientIp>() {
+            return client.0;
+        }
+        let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
+        peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
+    }
+
+    /// Who sent `request` (see [`client_ip`]), kept in its extensions.
+    fn resolve_client(&self, request: &mut Request<Incoming>) {
+        if let Some(peer) = request.extensions().get::<ClientAddr>().map(|a| a.0.ip()) {
+            let client = client_ip::resolve(peer, request.headers(), &self.trusted_proxies);
+            request.extensions_mut().insert(client_ip::ClientIp(client));
+        }
     }
 
     /// Counts an answer in the request metrics, by source and status.

@@ -8,7 +8,7 @@
 //! consent objects in `context`), and borrows from the input: no allocation unless a key or value
 //! we read contains escapes. See benches/event_repr.rs for why.
 
-use super::bounds::{checked_raw, Budget, Checked, Exceeded, Limits};
+use super::bounds::{checked_raw, Budget, Checked, Exceeded, Key, Limits};
 use crate::event::{Marks, Span};
 use crate::json::ignore_scalars;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -55,6 +55,8 @@ pub enum Role {
     Gcs,
     /// Google consent mode's `gcd` (marked for consent).
     Gcd,
+    /// The client IP field (marked, so ingest never adds a second one).
+    Ip,
     /// Validated and skipped.
     Other,
 }
@@ -97,6 +99,7 @@ impl Layout for SegmentLayout {
         match key {
             "consent" => Some(|m| &mut m.consent),
             "consentManagement" => Some(|m| &mut m.consent_management),
+            "ip" => Some(|m| &mut m.ip),
             _ => None,
         }
     }
@@ -204,6 +207,20 @@ impl<L> TopVisitor<'_, '_, L> {
     }
 }
 
+/// The offset of a key's opening quote in `input`, when the key is
+/// borrowed from it (it has no escapes): where a member can be inserted
+/// before it.
+fn key_at(input: &[u8], key: &str) -> Option<u32> {
+    // A key with escapes was copied: its address is outside the input.
+    let at = (key.as_ptr() as usize).checked_sub(input.as_ptr() as usize + 1)?;
+    if at + 1 + key.len() > input.len() {
+        return None;
+    }
+    (input.get(at) == Some(&b'"'))
+        .then_some(at)
+        .and_then(|at| u32::try_from(at).ok())
+}
+
 /// Records where `raw` (borrowed from `input`) is in `slot`; a second
 /// value for the same slot makes the marks ambiguous.
 fn mark(marks: &mut Marks, input: &[u8], raw: &RawValue, slot: Slot) {
@@ -252,8 +269,12 @@ impl<'de, L: Layout> Visitor<'de> for ContextMarks<'de, '_, '_, L> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.budget.enter(2)?;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        let mut first = true;
+        while let Some(key) = map.next_key_seed(Key)? {
             self.budget.field()?;
+            if std::mem::replace(&mut first, false) {
+                self.marks.ip_at = key_at(self.input, &key);
+            }
             let Some(slot) = L::context_slot(&key) else {
                 map.next_value_seed(self.member())?;
                 continue;
@@ -338,7 +359,10 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
         let mut top = TopLevel::default();
         let mut seen_context = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(Key)? {
+            if top.keys == 0 {
+                top.marks.top_at = key_at(self.input, &key);
+            }
             top.keys += 1;
             self.budget.field()?;
             match L::role(&key) {
@@ -383,11 +407,16 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                     let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.gcd);
                 }
+                Role::Ip => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.ip);
+                }
                 Role::Context => {
                     if seen_context {
                         top.marks.ambiguous = true;
                     }
                     seen_context = true;
+                    top.marks.has_context = true;
                     map.next_value_seed(ContextMarks::<L> {
                         input: self.input,
                         marks: &mut top.marks,
@@ -571,11 +600,27 @@ pub(crate) mod tests {
         assert_eq!(at(marks.consent), r#"{"categoryPreferences":{"A":true}}"#);
         assert_eq!(at(marks.consent_management), "[]");
         assert!(!marks.ambiguous);
-        // A context that is not an object marks nothing.
+        // A context that is not an object marks nothing in it.
         let marks = TopLevel::parse_event(br#"{"context":"consent"}"#, Limits::default())
             .unwrap()
             .marks;
-        assert_eq!(marks, Marks::default());
+        assert_eq!(
+            (marks.consent, marks.consent_management, marks.ip_at),
+            (None, None, None)
+        );
+        // Insertion points: before the first key, when it has no escapes.
+        let at = |body: &[u8]| {
+            let marks = TopLevel::parse_event(body, Limits::default())
+                .unwrap()
+                .marks;
+            (marks.top_at, marks.ip_at)
+        };
+        assert_eq!(
+            at(br#" { "a" : 1, "context" : { "b":2 } }"#),
+            (Some(3), Some(26))
+        );
+        assert_eq!(at(br#"{"\u0061":1,"context":{"\u0062":2}}"#), (None, None));
+        assert_eq!(at(br#"{"context":{}}"#), (Some(1), None));
     }
 
     #[test]

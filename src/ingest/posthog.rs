@@ -77,6 +77,7 @@ impl Layout for PosthogLayout {
         match key {
             "distinct_id" => Some(|m| &mut m.user_id),
             "$device_id" => Some(|m| &mut m.anonymous_id),
+            "$ip" => Some(|m| &mut m.ip),
             _ => None,
         }
     }

@@ -123,13 +123,18 @@ impl RateLimits {
         })
     }
 
-    /// Takes one request from the budget of the address `request` came from
-    /// (its [`ClientAddr`]; none reach here without one, and those would
-    /// not be limited).
+    /// Takes one request from the budget of the client `request` came from
+    /// (its resolved [`super::client_ip::ClientIp`], else its
+    /// [`ClientAddr`]; none reach here without one, and those would not be
+    /// limited).
     pub fn check_request<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
-        match request.extensions().get::<ClientAddr>() {
-            Some(addr) => self.check_ip(addr.0.ip()),
-            None => Ok(()),
+        let extensions = request.extensions();
+        match extensions.get::<super::client_ip::ClientIp>() {
+            Some(client) => self.check_ip(client.0),
+            None => match extensions.get::<ClientAddr>() {
+                Some(addr) => self.check_ip(addr.0.ip()),
+                None => Ok(()),
+            },
         }
     }
 

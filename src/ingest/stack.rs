@@ -1,8 +1,9 @@
 //! The tracker listener's request path as one tower stack. Outermost first,
 //! and why each layer sits where it does:
 //!
-//! 1. **resolve**: which endpoint the path is, kept in the request's
-//!    extensions for every layer below (routing happens once).
+//! 1. **resolve**: which endpoint the path is, and who the client is
+//!    (`server.trusted_proxies`, see [`super::client_ip`]), kept in the
+//!    request's extensions for every layer below.
 //! 2. observe ([`Finish`]): times every answer and counts it by source and status
 //!    (`privgate_request_duration_seconds`). Outermost of the rest, so the
 //!    answers the layers below make themselves (408, 429, 431) count too.
@@ -71,6 +72,7 @@ fn stack(
         move |mut request: Request<Incoming>| {
             let endpoint = ingest.endpoint(request.method(), request.uri().path());
             request.extensions_mut().insert(endpoint);
+            ingest.resolve_client(&mut request);
             request
         }
     };

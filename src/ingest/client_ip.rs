@@ -1,0 +1,313 @@
+//! The end user's IP address: who the client is, and what of its address
+//! events carry on.
+//!
+//! Browsers never put their address in an event: vendors take it from the
+//! connection, which is now privgate's. So privgate decides:
+//! - **who**: the TCP peer, unless the peer is one of
+//!   `server.trusted_proxies`; then the nearest address in
+//!   `X-Forwarded-For` (or `Forwarded: for=`) that is not a trusted proxy
+//!   itself, read right to left. Headers from anyone else are ignored (a
+//!   client cannot claim another address). The per-IP rate limit and the
+//!   events use this address.
+//! - **what goes on** (a source's `client_ip`): `truncated` (default: IPv4
+//!   /24, IPv6 /48), `full`, or `none`, written into the protocol's own IP
+//!   field ([`IpField`]) of each event that has none. An event that names
+//!   an address keeps it (server-side SDKs send their users' addresses;
+//!   the `@ip` rules decide), except Amplitude's placeholder `"$remote"`
+//!   ("take it from the connection"), which is replaced, or removed when
+//!   nothing goes on.
+//!
+//! Never logs an address. Never forwards the client's own headers.
+
+use crate::event::protocol::IpField;
+use crate::event::{Marks, Span};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::HeaderMap;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// The client's address, resolved, in every request's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client behind `peer`: see the module doc.
+pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    // Nearest hop first: the last header, its last address.
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else { continue };
+        hops.extend(text.split(',').filter_map(|a| parse_hop(a.trim())));
+    }
+    if hops.is_empty() {
+        for value in headers.get_all("forwarded") {
+            let Ok(text) = value.to_str() else { continue };
+            hops.extend(
+                text.split([',', ';'])
+                    .filter_map(|pair| pair.trim().split_once('='))
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                    .filter_map(|(_, v)| parse_hop(v.trim().trim_matches('"'))),
+            );
+        }
+    }
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
+}
+
+/// One hop of a forwarding header: `192.0.2.7`, `192.0.2.7:443`,
+/// `2001:db8::1`, `[2001:db8::1]:443`. Obfuscated ids and `unknown` are not
+/// addresses.
+fn parse_hop(text: &str) -> Option<IpAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::from)
+}
+
+/// `ip` truncated to its /24 (IPv4) or /48 (IPv6).
+pub fn truncate(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => std::net::Ipv4Addr::from(u32::from(v4) & !0xff).into(),
+        IpAddr::V6(v6) => std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 80) - 1)).into(),
+    }
+}
+
+/// Writes `ip` (`None`: nothing goes on) into `event`'s IP `field` unless
+/// it names an address already; keeps `marks` pointing at the same values.
+pub fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>) -> Bytes {
+    const REMOTE: &[u8] = br#""$remote""#;
+    if let Some(span) = marks.ip {
+        if span.get(&event) != REMOTE {
+            return event;
+        }
+        // Amplitude's "take it from the connection".
+        let value = match ip {
+            Some(ip) => format!("\"{ip}\""),
+            None => "null".to_owned(),
+        };
+        return replace(event, marks, span, value.as_bytes());
+    }
+    let Some(ip) = ip else {
+        return event;
+    };
+    let member = |key: &str| format!("\"{key}\":\"{ip}\"");
+    let (at, text) = match field {
+        IpField::Top { key } => (marks.top_at, format!("{},", member(key))),
+        IpField::Nested { key, .. } if marks.has_context => {
+            (marks.ip_at, format!("{},", member(key)))
+        }
+        IpField::Nested { container, key } => (
+            marks.top_at,
+            format!("\"{container}\":{{{}}},", member(key)),
+        ),
+    };
+    // An empty object (no first key to insert before) gets nothing.
+    let Some(at) = at else {
+        return event;
+    };
+    insert(event, marks, at, text.as_bytes())
+}
+
+fn insert(event: Bytes, marks: &mut Marks, at: u32, text: &[u8]) -> Bytes {
+    let at_usize = at as usize;
+    let mut out = BytesMut::with_capacity(event.len() + text.len());
+    out.put_slice(&event[..at_usize]);
+    out.put_slice(text);
+    out.put_slice(&event[at_usize..]);
+    marks.shift(at, text.len() as u32);
+    out.freeze()
+}
+
+fn replace(event: Bytes, marks: &mut Marks, span: Span, value: &[u8]) -> Bytes {
+    let (start, end) = (
+        span.start() as usize,
+        span.start() as usize + span.get(&event).len(),
+    );
+    let mut out = BytesMut::with_capacity(event.len() + value.len());
+    out.put_slice(&event[..start]);
+    out.put_slice(value);
+    out.put_slice(&event[end..]);
+    let out = out.freeze();
+    // Nothing consent reads follows Amplitude's top-level `ip` by more than
+    // its own span; marks after it move with the length difference.
+    marks.ip = Span::of(&out, &out[start..start + value.len()]);
+    marks.resize_after(end as u32, value.len() as i64 - (end - start) as i64);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::amplitude::AmplitudeLayout;
+    use crate::ingest::bounds::Limits;
+    use crate::ingest::object::TopLevel;
+    use crate::ingest::posthog::PosthogLayout;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn trusted() -> Vec<IpNet> {
+        vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "2001:db8:ffff::/48".parse().unwrap(),
+        ]
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_proxies() {
+        let xff = headers(&[("x-forwarded-for", "198.51.100.9, 203.0.113.7")]);
+        // An untrusted peer's headers are ignored.
+        assert_eq!(resolve(ip("192.0.2.1"), &xff, &trusted()), ip("192.0.2.1"));
+        // A trusted one: the nearest untrusted hop.
+        assert_eq!(resolve(ip("10.1.2.3"), &xff, &trusted()), ip("203.0.113.7"));
+        let chain = headers(&[("x-forwarded-for", "198.51.100.9, 203.0.113.7, 10.9.9.9")]);
+        assert_eq!(
+            resolve(ip("10.1.2.3"), &chain, &trusted()),
+            ip("203.0.113.7")
+        );
+        // Several headers are one list; ports and brackets are read.
+        let split = headers(&[
+            ("x-forwarded-for", "198.51.100.9"),
+            ("x-forwarded-for", "203.0.113.7:5555"),
+        ]);
+        assert_eq!(
+            resolve(ip("10.1.2.3"), &split, &trusted()),
+            ip("203.0.113.7")
+        );
+        let fwd = headers(&[(
+            "forwarded",
+            r#"for=198.51.100.9;proto=https, for="[2001:db8::7]:443""#,
+        )]);
+        assert_eq!(
+            resolve(ip("::ffff:10.1.2.3"), &fwd, &trusted()),
+            ip("2001:db8::7")
+        );
+        // Nothing usable: the peer.
+        let junk = headers(&[("x-forwarded-for", "unknown, _hidden")]);
+        assert_eq!(resolve(ip("10.1.2.3"), &junk, &trusted()), ip("10.1.2.3"));
+        assert_eq!(
+            resolve(ip("10.1.2.3"), &HeaderMap::new(), &[]),
+            ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate(ip("203.0.113.77")), ip("203.0.113.0"));
+        assert_eq!(truncate(ip("2001:db8:1:2:3::9")), ip("2001:db8:1::"));
+    }
+
+    fn written<F>(event: &str, field: IpField, to: Option<&str>, scan: F) -> (String, Marks)
+    where
+        F: Fn(&[u8]) -> Marks,
+    {
+        let mut marks = scan(event.as_bytes());
+        let out = write(Bytes::from(event.to_owned()), &mut marks, field, to.map(ip));
+        (String::from_utf8(out.to_vec()).unwrap(), marks)
+    }
+
+    fn segment(body: &[u8]) -> Marks {
+        TopLevel::parse_event(body, Limits::default())
+            .unwrap()
+            .marks
+    }
+
+    #[test]
+    fn each_protocol_gets_the_address_where_it_keeps_it() {
+        let context = IpField::Nested {
+            container: "context",
+            key: "ip",
+        };
+        let (out, marks) = written(
+            r#"{"userId":"u","context":{"page":{}}}"#,
+            context,
+            Some("203.0.113.0"),
+            segment,
+        );
+        assert_eq!(
+            out,
+            r#"{"userId":"u","context":{"ip":"203.0.113.0","page":{}}}"#
+        );
+        // Marks still point at the same values.
+        assert_eq!(marks.user_id.unwrap().get(out.as_bytes()), br#""u""#);
+        let (out, marks) = written(
+            r#"{"type":"track","userId":"u"}"#,
+            context,
+            Some("::"),
+            segment,
+        );
+        assert_eq!(
+            out,
+            r#"{"context":{"ip":"::"},"type":"track","userId":"u"}"#
+        );
+        assert_eq!(marks.user_id.unwrap().get(out.as_bytes()), br#""u""#);
+        // An address already there stays; an empty context gets nothing.
+        for event in [r#"{"context":{"ip":"1.2.3.4"}}"#, r#"{"context":{}}"#] {
+            assert_eq!(
+                written(event, context, Some("203.0.113.0"), segment).0,
+                event
+            );
+        }
+
+        let posthog = IpField::Nested {
+            container: "properties",
+            key: "$ip",
+        };
+        let scan = |b: &[u8]| {
+            TopLevel::parse_event_as::<PosthogLayout>(b, Limits::default())
+                .unwrap()
+                .marks
+        };
+        let (out, _) = written(
+            r#"{"event":"e","properties":{"a":1}}"#,
+            posthog,
+            Some("203.0.113.0"),
+            scan,
+        );
+        assert_eq!(
+            out,
+            r#"{"event":"e","properties":{"$ip":"203.0.113.0","a":1}}"#
+        );
+
+        let top = IpField::Top { key: "ip" };
+        let scan = |b: &[u8]| {
+            TopLevel::parse_event_as::<AmplitudeLayout>(b, Limits::default())
+                .unwrap()
+                .marks
+        };
+        let remote = r#"{"user_id":"u","ip":"$remote","device_id":"d"}"#;
+        let (out, marks) = written(remote, top, Some("2001:db8::"), scan);
+        assert_eq!(out, r#"{"user_id":"u","ip":"2001:db8::","device_id":"d"}"#);
+        assert_eq!(marks.anonymous_id.unwrap().get(out.as_bytes()), br#""d""#);
+        let (out, marks) = written(remote, top, None, scan);
+        assert_eq!(out, r#"{"user_id":"u","ip":null,"device_id":"d"}"#);
+        assert_eq!(marks.anonymous_id.unwrap().get(out.as_bytes()), br#""d""#);
+        // Nothing goes on: nothing is added.
+        let plain = r#"{"user_id":"u"}"#;
+        assert_eq!(written(plain, top, None, scan).0, plain);
+    }
+}
