@@ -236,6 +236,8 @@ pub struct ConsentConfig {
     pub categories: std::collections::BTreeMap<String, String>,
     /// Purpose -> the TCF purposes (1-24) that must all have consent.
     pub tcf_purposes: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Object keys leading to a TC string in events.
+    pub tcf_path: Vec<String>,
     /// Google consent mode signal -> purpose.
     pub consent_mode: Vec<(crate::consent::gcm::Kind, String)>,
     /// The opt-out registry file.
@@ -769,6 +771,18 @@ impl Validator<'_> {
                 gpc_denies: file.consent.gpc_denies,
                 categories: file.consent.categories,
                 tcf_purposes: self.tcf_purposes(&file.consent.tcf_purposes),
+                tcf_path: file.consent.tcf_path.as_ref().map_or(Vec::new(), |path| {
+                    let keys: Vec<String> = path.get_ref().split('.').map(str::to_owned).collect();
+                    if keys.iter().any(String::is_empty) {
+                        self.problem(
+                            path.span(),
+                            "consent.tcf_path".into(),
+                            format!("`{}` has an empty key", path.get_ref()),
+                            "write object keys separated by dots, e.g. \"context.gdpr_consent\"",
+                        );
+                    }
+                    keys
+                }),
                 consent_mode: self.consent_mode(&file.consent.consent_mode),
                 opt_out_registry: file.consent.opt_out_registry.as_ref().and_then(|p| {
                     let text = p.get_ref();

@@ -739,6 +739,10 @@ pub struct Consent {
     /// Without it, TC strings are not read.
     #[serde(default)]
     pub tcf_purposes: BTreeMap<String, Spanned<Vec<u8>>>,
+    /// Where in an event a TC string may be, as a dotted path of object
+    /// keys (e.g. `context.gdpr_consent`), besides the places protocols
+    /// define (GA4's `gdpr_consent`, the `?gdpr_consent=` query parameter).
+    pub tcf_path: Option<Spanned<String>>,
     /// Purposes granted by Google consent mode signals (`gcs`, `gcd`), e.g.
     /// `{ analytics_storage = "analytics", ad_storage = "advertising" }`.
     /// Without it, those signals are not read.
@@ -764,6 +768,7 @@ impl Default for Consent {
             gpc_denies: Vec::new(),
             categories: BTreeMap::new(),
             tcf_purposes: BTreeMap::new(),
+            tcf_path: None,
             consent_mode: BTreeMap::new(),
             opt_out_registry: None,
             opt_out_reload_interval: Consent::default_reload(),

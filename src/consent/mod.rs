@@ -157,6 +157,8 @@ pub struct Consent {
     tcf: Vec<(Purposes, u32)>,
     /// Each consent mode signal that grants or denies a purpose.
     consent_mode: Vec<(gcm::Kind, Purposes)>,
+    /// Object keys leading to a TC string in events (empty: none).
+    tcf_path: Vec<String>,
     registry: Option<Arc<OptOutRegistry>>,
 }
 
@@ -197,8 +199,15 @@ impl Consent {
             ids,
             tcf: Vec::new(),
             consent_mode: Vec::new(),
+            tcf_path: Vec::new(),
             registry,
         }
+    }
+
+    /// Also looks for a TC string at `path` (object keys) in events.
+    pub fn with_tcf_path(mut self, path: Vec<String>) -> Consent {
+        self.tcf_path = path;
+        self
     }
 
     /// Also reads TC strings (each purpose of `tcf_purposes` granted when
@@ -248,7 +257,8 @@ impl Consent {
             required,
             registry.clone(),
         )
-        .interpreting(&consent.tcf_purposes, &consent.consent_mode);
+        .interpreting(&consent.tcf_purposes, &consent.consent_mode)
+        .with_tcf_path(consent.tcf_path.clone());
         Ok((engine, registry))
     }
 
@@ -320,7 +330,9 @@ impl Consent {
         if !self.tcf.is_empty() {
             let tc = match string(marks.tcf) {
                 Some(tc) => Some(tc.map(std::borrow::Cow::into_owned)),
-                None => request_tcf.map(|tc| Some(tc.to_owned())),
+                None => self
+                    .string_at_path(body)
+                    .or_else(|| request_tcf.map(|tc| Some(tc.to_owned()))),
             };
             if let Some(tc) = tc {
                 // A value that is not a string is as unreadable as a bad one.
@@ -349,6 +361,46 @@ impl Consent {
             }
         }
         signals
+    }
+
+    /// The value at `tcf_path` in `body`: `Some(Some(text))` for a string,
+    /// `Some(None)` for another value, `None` when there is none.
+    fn string_at_path(&self, body: &[u8]) -> Option<Option<String>> {
+        fn walk(
+            r: &mut Reader<'_>,
+            path: &[String],
+            found: &mut Option<Option<String>>,
+        ) -> Result<(), Stop> {
+            let Some((first, rest)) = path.split_first() else {
+                let value = match r.peek()? {
+                    b'"' => {
+                        r.string()?;
+                        Some(r.last().decode().into_owned())
+                    }
+                    _ => r.skip().map(|()| None)?,
+                };
+                // Two strings say two things: neither is read.
+                *found = Some(if found.is_some() { None } else { value });
+                return Ok(());
+            };
+            if r.peek()? != b'{' {
+                return r.skip();
+            }
+            r.object(|r, key| {
+                if *key == **first {
+                    walk(r, rest, found)
+                } else {
+                    r.skip()
+                }
+            })
+        }
+        if self.tcf_path.is_empty() {
+            return None;
+        }
+        let text = std::str::from_utf8(body).ok()?;
+        let mut found = None;
+        walk(&mut Reader::new(text), &self.tcf_path, &mut found).ok()?;
+        found
     }
 
     /// What a TC string says of the purposes it can grant (`None`:
@@ -655,6 +707,29 @@ mod tests {
             assert!(s.present);
             assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied), "{bad:?}");
         }
+        // At the configured path; twice there is unreadable.
+        let c =
+            interpreting(ConsentDefault::Deny).with_tcf_path(vec!["context".into(), "tc".into()]);
+        let analytics = c.need(&need(&["analytics"], Match::All));
+        let at_path = |event: &str| {
+            let s = c.signals(event.as_bytes(), &Marks::default(), false);
+            c.decide(&s, &analytics)
+        };
+        assert_eq!(
+            at_path(&format!(r#"{{"context":{{"x":1,"tc":"{TC_1_2_3}"}}}}"#)),
+            Ok(())
+        );
+        assert_eq!(
+            at_path(&format!(
+                r#"{{"context":{{"tc":"{TC_1_2_3}","tc":"{TC_1_2_3}"}}}}"#
+            )),
+            Err(Denial::Denied)
+        );
+        assert_eq!(at_path(r#"{"context":{"tc":7}}"#), Err(Denial::Denied));
+        assert_eq!(
+            at_path(r#"{"context":{"other":"x"}}"#),
+            Err(Denial::NoConsent)
+        );
         // Without tcf_purposes, TC strings are not read.
         let plain = engine(ConsentDefault::Deny);
         let s = plain.signals_with(b"{}", &Marks::default(), false, Some(TC_1_2_3));
