@@ -20,16 +20,20 @@ pub enum Protocol {
     Rudderstack,
     /// Amplitude's HTTP API v2 (`/2/httpapi`, `/batch`).
     Amplitude,
+    /// Snowplow's tracker protocol (`POST /com.snowplowanalytics.snowplow/tp2`,
+    /// `GET /i`).
+    Snowplow,
     /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
     Json,
 }
 
 impl Protocol {
     /// Every protocol, in [`Protocol::index`] order.
-    pub const ALL: [Protocol; 4] = [
+    pub const ALL: [Protocol; 5] = [
         Protocol::Segment,
         Protocol::Rudderstack,
         Protocol::Amplitude,
+        Protocol::Snowplow,
         Protocol::Json,
     ];
 
@@ -39,6 +43,7 @@ impl Protocol {
             Protocol::Segment => "segment",
             Protocol::Rudderstack => "rudderstack",
             Protocol::Amplitude => "amplitude",
+            Protocol::Snowplow => "snowplow",
             Protocol::Json => "json",
         }
     }
@@ -56,6 +61,7 @@ impl Protocol {
             // source takes Segment's names.
             Protocol::Segment | Protocol::Rudderstack | Protocol::Json => segment(name),
             Protocol::Amplitude => amplitude(name),
+            Protocol::Snowplow => snowplow(name),
         }
     }
 }
@@ -145,6 +151,58 @@ fn amplitude(name: &str) -> Option<&'static [&'static str]> {
         ],
         "traits" => &["user_properties", "group_properties"],
         "properties" => &["event_properties"],
+        "consent" => &[],
+        _ => return None,
+    })
+}
+
+/// Snowplow tracker-protocol events, as ingest decodes them (see
+/// `ingest::snowplow`): the flat parameters at the top level, contexts
+/// (`co`, or `cx` when base64-encoded) and the self-describing event
+/// (`ue_pr`, or `ue_px`) as JSON objects under their own names. Contexts
+/// are `{"schema":..., "data": [{"schema":..., "data": {...}}, ...]}`, the
+/// event `{"schema":..., "data": {"schema":..., "data": {...}}}`.
+///
+/// `client_session`'s `userId` is the domain user id again, so it is an
+/// anonymous id too. A selector cannot pick a context by its schema, so
+/// `@consent` (the `gdpr` and `consent_document` contexts) names nothing,
+/// and Snowplow has no user traits.
+fn snowplow(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["uid"],
+        "anonymous_id" => &[
+            "duid",
+            "nuid",
+            "tnuid",
+            "co.data[*].data.userId",
+            "cx.data[*].data.userId",
+        ],
+        "ip" => &["ip"],
+        "user_agent" => &["ua"],
+        "url" => &["url"],
+        "referrer" => &["refr"],
+        "email" => &[
+            "co.data[*].data.email",
+            "cx.data[*].data.email",
+            "ue_pr.data.data.email",
+            "ue_px.data.data.email",
+        ],
+        "phone" => &[
+            "co.data[*].data.phone",
+            "cx.data[*].data.phone",
+            "ue_pr.data.data.phone",
+            "ue_px.data.data.phone",
+        ],
+        "traits" => &[],
+        // A structured event's label, property and value; a
+        // self-describing event's data.
+        "properties" => &[
+            "se_la",
+            "se_pr",
+            "se_va",
+            "ue_pr.data.data",
+            "ue_px.data.data",
+        ],
         "consent" => &[],
         _ => return None,
     })

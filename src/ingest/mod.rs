@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod rudderstack;
 pub mod segment;
 pub mod server;
+pub mod snowplow;
 pub mod stack;
 
 use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
@@ -89,6 +90,8 @@ pub(crate) enum Endpoint {
     RudderBeacon,
     /// Amplitude's uploads.
     Amplitude,
+    /// Snowplow's POST endpoint or GET pixel.
+    Snowplow(snowplow::Route),
     /// The generic JSON source.
     Collect,
     /// Relayed unchanged to the `upstream` of a source of this protocol.
@@ -108,7 +111,18 @@ impl Endpoint {
             Endpoint::Amplitude | Endpoint::Passthrough(Protocol::Amplitude) => {
                 &[Protocol::Amplitude]
             }
+            Endpoint::Snowplow(_) | Endpoint::Passthrough(Protocol::Snowplow) => {
+                &[Protocol::Snowplow]
+            }
             Endpoint::Collect | Endpoint::Passthrough(Protocol::Json) => &[Protocol::Json],
+        }
+    }
+
+    /// The method an event endpoint takes, and its `Allow` header.
+    fn method(self) -> (Method, &'static str) {
+        match self {
+            Endpoint::Snowplow(snowplow::Route::Pixel) => (Method::GET, "GET, OPTIONS"),
+            _ => (Method::POST, "POST, OPTIONS"),
         }
     }
 }
@@ -176,6 +190,8 @@ impl Ingest {
             Endpoint::Amplitude
         } else if path == rudderstack::BEACON {
             Endpoint::RudderBeacon
+        } else if let Some(route) = snowplow::route(path) {
+            Endpoint::Snowplow(route)
         } else if segment::is_passthrough(method, path)
             || (preflight && segment::settings_write_key(path).is_some())
         {
@@ -259,8 +275,8 @@ impl Ingest {
         }
         match endpoint {
             Endpoint::Passthrough(protocol) => self.passthrough(request, protocol, source).await,
-            _ if request.method() != Method::POST => {
-                Err(IngestError::MethodNotAllowed("POST, OPTIONS"))
+            _ if request.method() != endpoint.method().0 => {
+                Err(IngestError::MethodNotAllowed(endpoint.method().1))
             }
             _ => self.events(request, endpoint, source).await,
         }
@@ -274,13 +290,17 @@ impl Ingest {
     ) -> Result<Response<Body>, IngestError> {
         let protocols = endpoint.protocols();
         let (parts, body) = request.into_parts();
-        // A client that names its key up front is checked before its body is read.
-        let key = match (basic_username(&parts.headers)?, endpoint) {
-            (Some(key), _) => Some(key),
-            (None, Endpoint::RudderBeacon | Endpoint::Collect) => {
-                query_write_key(parts.uri.query())
-            }
-            (None, _) => None,
+        // A client that names its key up front is checked before its body
+        // is read. Snowplow's keys are its events' app ids, read below.
+        let key = match endpoint {
+            Endpoint::Snowplow(_) => None,
+            _ => match basic_username(&parts.headers)? {
+                Some(key) => Some(key),
+                None if matches!(endpoint, Endpoint::RudderBeacon | Endpoint::Collect) => {
+                    query_write_key(parts.uri.query())
+                }
+                None => None,
+            },
         };
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
@@ -294,7 +314,12 @@ impl Ingest {
                 return Err(IngestError::Backpressure);
             }
         }
-        let body = body::read(&parts.headers, body, self.limits).await?;
+        let body = match endpoint {
+            Endpoint::Snowplow(snowplow::Route::Pixel) => {
+                snowplow::query(parts.uri.query(), self.limits.max_body)?
+            }
+            _ => body::read(&parts.headers, body, self.limits).await?,
+        };
         let received_at = SystemTime::now();
         let stamp_text = humantime::format_rfc3339_millis(received_at).to_string();
         let stamp = segment::Stamp {
@@ -306,6 +331,10 @@ impl Ingest {
                 segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
             }
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
+            Endpoint::Snowplow(route) => {
+                let facts = snowplow::Facts::of(&parts.headers);
+                snowplow::decode(route, &body, &facts, self.json_limits)?
+            }
             Endpoint::Collect | Endpoint::Passthrough(_) => {
                 collect::decode(&body, &stamp, self.json_limits)?
             }
@@ -322,6 +351,13 @@ impl Ingest {
                 index
             }
         };
+        for key in &decoded.event_keys {
+            if self.authenticate(protocols, key.as_bytes())? != index {
+                return Err(IngestError::InvalidShape(
+                    "the events of one request must name keys of one source",
+                ));
+            }
+        }
         let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
         let meta = Arc::new(RequestMeta {
             source: index,
@@ -344,6 +380,7 @@ impl Ingest {
         self.accept().oneshot(batch).await?;
         Ok(match endpoint {
             Endpoint::Amplitude => amplitude::accepted(events, body.len(), received_at),
+            Endpoint::Snowplow(route) => snowplow::accepted(route),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
     }
@@ -382,7 +419,7 @@ impl Ingest {
             Protocol::Segment => segment::settings_write_key(path).map(str::to_owned),
             Protocol::Rudderstack => query_write_key(request.uri().query()),
             Protocol::Amplitude => path.strip_prefix("/config/").map(str::to_owned),
-            Protocol::Json => None,
+            Protocol::Snowplow | Protocol::Json => None,
         };
         let by_key = named
             .and_then(|key| self.authenticate(protocols, key.as_bytes()).ok())
