@@ -12,8 +12,8 @@ use super::{DestMetrics, Sink};
 use crate::config::{BatchConfig, BatchFormat};
 use crate::metrics::DropReason;
 use crate::spool::{Acks, Pos};
-use std::borrow::Cow;
 use bytes::{BufMut, Bytes, BytesMut};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -65,6 +65,13 @@ impl Framing {
                     .expect("a string serializes");
                 array(Bytes::from(format!("{{\"api_key\":{key},\"events\":[")))
             }
+            BatchFormat::Snowplow => Framing {
+                encode: Some(crate::ingest::snowplow::encode),
+                ..array(Bytes::from(format!(
+                    "{{\"schema\":\"{}\",\"data\":[",
+                    crate::ingest::snowplow::PAYLOAD_DATA
+                )))
+            },
             BatchFormat::Ndjson => Framing {
                 open: Bytes::new(),
                 separator: b"",
