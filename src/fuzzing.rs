@@ -28,6 +28,7 @@ use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
 use crate::ingest::object::{finish_event, Fill, TopLevel};
 use crate::ingest::segment::{self, Decoded, Route, Stamp};
+use crate::ingest::snowplow::{self as sp, Facts};
 use crate::policy::pii::{Detector, Scanner};
 use crate::policy::rules::{self, Action, Glob, Rule};
 use crate::policy::selector::{Selector, Step};
@@ -46,7 +47,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -57,6 +58,7 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("pii", pii),
     ("policy", policy),
     ("tcf", tcf),
+    ("snowplow", snowplow),
 ];
 
 const STAMP: Stamp<'static> = Stamp {
@@ -650,6 +652,132 @@ pub fn tcf(data: &[u8]) {
         let letters = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
         assert!(letters, "not two letters: {code:?}");
     }
+}
+
+/// `ingest::snowplow::decode`, then `encode`. Input: a byte whose bit 0
+/// picks a POST body (else a GET pixel's query), bit 1 `SP-Anonymous`,
+/// bit 2 a `User-Agent`; then the payload. A refusal is one the payload
+/// earns (a POST body `serde_json::Value` reads as a `payload_data`
+/// envelope within bounds, each object of strings in it with an `aid`, is
+/// accepted; a query is refused only for naming no `aid` or holding too
+/// many parameters), and then each envelope element is an event or counted
+/// invalid. Every event is one line, a JSON object with `e`, its encoded
+/// parameters objects, a `ua` when a user agent was sent, no user
+/// identifier or IP when anonymous, and marks on its `uid` and `duid`.
+/// Each app id is named once. Encoding an event gives an element
+/// of strings only, which decodes back to the same event.
+pub fn snowplow(data: &[u8]) {
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
+    let route = if pick & 1 == 1 {
+        sp::Route::Post
+    } else {
+        sp::Route::Pixel
+    };
+    let facts = Facts {
+        user_agent: (pick & 4 != 0).then(|| "fuzz/1.0".into()),
+        anonymous: pick & 2 != 0,
+    };
+    let payload = Bytes::copy_from_slice(payload);
+    let limits = Limits::default();
+    let elements = match route {
+        sp::Route::Post => snowplow_envelope(&payload),
+        sp::Route::Pixel => {
+            let query: serde_json::Map<String, Value> = form_urlencoded::parse(&payload)
+                .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+                .collect();
+            let pairs = form_urlencoded::parse(&payload).count();
+            (pairs <= limits.max_fields).then(|| vec![Value::Object(query)])
+        }
+    };
+    let decoded = match sp::decode(route, &payload, &facts, limits) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            let keyed = |element: &Value| {
+                let strings = element
+                    .as_object()
+                    .is_some_and(|o| o.values().all(Value::is_string));
+                !strings || element.get("aid").is_some()
+            };
+            let earned = elements.is_none_or(|elements| !elements.iter().all(keyed));
+            assert!(earned, "refused a valid payload: {e}");
+            return;
+        }
+    };
+    if let Some(elements) = &elements {
+        assert_eq!(decoded.events.len() + decoded.invalid, elements.len());
+    }
+    let keys = &decoded.event_keys;
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "app ids named twice");
+    assert_eq!(decoded.write_key.as_ref(), keys.first());
+    for (event, marks) in &decoded.events {
+        let object = check_snowplow_event(event, marks, &facts);
+        let again = Bytes::from(format!(
+            "{{\"schema\":\"{}\",\"data\":[{}]}}",
+            sp::PAYLOAD_DATA,
+            String::from_utf8(sp::encode(event).to_vec()).expect("UTF-8")
+        ));
+        let strings = strict(&again).is_some_and(|v| {
+            v["data"][0]
+                .as_object()
+                .is_some_and(|o| o.values().all(Value::is_string))
+        });
+        assert!(strings, "encoded: not an element of strings");
+        let redecoded =
+            sp::decode(sp::Route::Post, &again, &facts, limits).expect("an encoded event decodes");
+        assert_eq!(redecoded.events.len(), 1, "an encoded event decodes");
+        let back = strict(&redecoded.events[0].0);
+        assert_eq!(back.as_ref(), Some(&object), "encoding changed the event");
+    }
+}
+
+/// The elements of a POST body `serde_json::Value` reads as a
+/// `payload_data` envelope within ingest's bounds.
+fn snowplow_envelope(body: &[u8]) -> Option<Vec<Value>> {
+    let envelope = strict(body)?;
+    let schema = envelope.get("schema")?.as_str()?;
+    let prefix = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-";
+    schema.starts_with(prefix).then_some(())?;
+    envelope.get("data")?.as_array().cloned()
+}
+
+/// Checks one decoded Snowplow event (see [`snowplow`]); returns it.
+fn check_snowplow_event(event: &[u8], marks: &Marks, facts: &Facts<'_>) -> Value {
+    assert!(
+        !event.contains(&b'\n') && !event.contains(&b'\r'),
+        "not one line"
+    );
+    let Some(Value::Object(object)) = strict(event) else {
+        panic!("an event is not a JSON object within bounds");
+    };
+    assert!(object.contains_key("e"), "no e");
+    for key in ["co", "cx", "ue_pr", "ue_px"] {
+        assert!(object.get(key).is_none_or(Value::is_object), "{key}");
+    }
+    if facts.user_agent.is_some() {
+        assert!(object.contains_key("ua"), "no ua");
+    }
+    if facts.anonymous {
+        for key in ["uid", "nuid", "tnuid", "ip"] {
+            assert!(!object.contains_key(key), "{key} kept");
+        }
+    }
+    for span in [marks.user_id, marks.anonymous_id].iter().flatten() {
+        assert_well_formed(span.get(event), "a mark");
+    }
+    if !marks.ambiguous {
+        let read = |span: Option<crate::event::Span>| {
+            span.map(|s| serde_json::from_slice::<Value>(s.get(event)).expect("a value"))
+        };
+        assert_eq!(read(marks.user_id).as_ref(), object.get("uid"), "uid mark");
+        assert_eq!(
+            read(marks.anonymous_id).as_ref(),
+            object.get("duid"),
+            "duid mark"
+        );
+    }
+    Value::Object(object)
 }
 
 /// The strict reading of `json`, if it has one.

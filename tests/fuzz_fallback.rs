@@ -204,6 +204,7 @@ targets!(
     pii,
     policy,
     tcf,
+    snowplow,
 );
 
 /// Every target has a test here, a cargo-fuzz target that calls it, and

@@ -890,29 +890,17 @@ impl Validator<'_> {
                 .filter(|s| s.destinations.contains(&i))
                 .map(|s| s.protocol)
                 .collect();
-            let only = |protocol| !feeders.is_empty() && feeders.iter().all(|&p| p == protocol);
-            let implied = if only(Protocol::Amplitude) {
-                BatchFormat::Amplitude
-            } else if only(Protocol::Posthog) {
-                BatchFormat::Posthog
-            } else {
-                BatchFormat::Segment
+            // The feeders' own format when they share one; else Segment's.
+            let native: Vec<BatchFormat> =
+                feeders.iter().map(|&p| BatchFormat::native(p)).collect();
+            let implied = match native.first() {
+                Some(&first) if native.iter().all(|&f| f == first) => first,
+                _ => BatchFormat::Segment,
             };
             let format = w.format.as_ref().map_or(implied, |f| *f.get_ref());
             http.format = format;
             let span = w.format.as_ref().map_or(w.kind.span(), |f| f.span());
-            let carries = |p: Protocol| match format {
-                BatchFormat::Ndjson => true,
-                BatchFormat::Segment => {
-                    matches!(
-                        p,
-                        Protocol::Segment | Protocol::Rudderstack | Protocol::Json
-                    )
-                }
-                BatchFormat::Amplitude => p == Protocol::Amplitude,
-                BatchFormat::Posthog => p == Protocol::Posthog,
-            };
-            if let Some(p) = feeders.iter().find(|&&p| !carries(p)) {
+            if let Some(p) = feeders.iter().find(|&&p| !format.carries(p)) {
                 self.problem(
                     span.clone(),
                     format!("destinations[{i}].format"),
@@ -1857,6 +1845,46 @@ kind = "stdout"
         );
         let err = load(&keyless).unwrap_err();
         assert_eq!(err.problems[0].key, "destinations[1].api_key");
+
+        // Snowplow sources: a snowplow payload by default; it carries no
+        // other protocol's events, and no other format carries theirs.
+        let snowplow = |web_to: &str, sp_to: &str, sp_extra: &str| {
+            format!(
+                "[[sources]]\nname = \"web\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\ndestinations = [{web_to}]\n[[sources]]\nname = \"sp\"\nprotocol = \"snowplow\"\nwrite_keys = [\"app\"]\ndestinations = [{sp_to}]\n{}{}",
+                http("seg", ""),
+                http("sp", sp_extra)
+            )
+        };
+        let config = load(&snowplow("\"seg\"", "\"sp\"", "")).unwrap_or_else(|e| panic!("{e}"));
+        let format = |i: usize| match &config.destinations[i].sink {
+            SinkConfig::Http(h) => h.format,
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            (format(0), format(1)),
+            (BatchFormat::Segment, BatchFormat::Snowplow)
+        );
+        for (web_to, sp_to, sp_extra, wrong) in [
+            ("\"seg\"", "\"seg\"", "", "`snowplow` source"),
+            (
+                "\"seg\"",
+                "\"sp\"",
+                "format = \"segment\"",
+                "`snowplow` source",
+            ),
+            (
+                "\"sp\"",
+                "\"sp\"",
+                "format = \"snowplow\"",
+                "`segment` source",
+            ),
+            ("\"sp\"", "\"sp\"", "", "`snowplow` source"),
+        ] {
+            let err = load(&snowplow(web_to, sp_to, sp_extra)).unwrap_err();
+            assert!(err.problems[0].message.contains(wrong), "{err}");
+        }
+        load(&snowplow("\"sp\"", "\"sp\"", "format = \"ndjson\""))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]

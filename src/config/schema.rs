@@ -480,6 +480,10 @@ pub enum BatchFormat {
     Amplitude,
     /// `{"api_key":...,"batch":[event, ...]}`, PostHog's `/batch/`.
     Posthog,
+    /// `{"schema":"iglu:...payload_data/jsonschema/1-0-4","data":[event,
+    /// ...]}`, Snowplow's tracker protocol (`/com.snowplowanalytics.snowplow/tp2`),
+    /// each event's contexts re-encoded as they arrived.
+    Snowplow,
     /// One event per line.
     Ndjson,
 }
@@ -491,8 +495,24 @@ impl BatchFormat {
             BatchFormat::Segment => "segment",
             BatchFormat::Amplitude => "amplitude",
             BatchFormat::Posthog => "posthog",
+            BatchFormat::Snowplow => "snowplow",
             BatchFormat::Ndjson => "ndjson",
         }
+    }
+
+    /// The format a batch of `protocol`'s events takes in its own protocol.
+    pub fn native(protocol: Protocol) -> BatchFormat {
+        match protocol {
+            Protocol::Segment | Protocol::Rudderstack | Protocol::Json => BatchFormat::Segment,
+            Protocol::Amplitude => BatchFormat::Amplitude,
+            Protocol::Posthog => BatchFormat::Posthog,
+            Protocol::Snowplow => BatchFormat::Snowplow,
+        }
+    }
+
+    /// Whether a batch of this format can carry `protocol`'s events.
+    pub fn carries(self, protocol: Protocol) -> bool {
+        self == BatchFormat::Ndjson || self == BatchFormat::native(protocol)
     }
 }
 
@@ -508,7 +528,8 @@ pub struct Destination {
     pub url: Option<Spanned<String>>,
     /// `http`: the batch body format; by default the protocol of the
     /// sources that feed it (`segment` for Segment, RudderStack and JSON
-    /// sources, `amplitude` for Amplitude sources).
+    /// sources, `amplitude` for Amplitude sources, `snowplow` for Snowplow
+    /// sources).
     pub format: Option<Spanned<BatchFormat>>,
     /// `http` with `format = "amplitude"` or `"posthog"`: the project's API
     /// key (a literal, or an `env:`/`file:` reference).

@@ -22,17 +22,21 @@ pub enum Protocol {
     Amplitude,
     /// PostHog's capture API (`/e/`, `/i/v0/e/`, `/batch/`, ...).
     Posthog,
+    /// Snowplow's tracker protocol (`POST /com.snowplowanalytics.snowplow/tp2`,
+    /// `GET /i`).
+    Snowplow,
     /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
     Json,
 }
 
 impl Protocol {
     /// Every protocol, in [`Protocol::index`] order.
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 6] = [
         Protocol::Segment,
         Protocol::Rudderstack,
         Protocol::Amplitude,
         Protocol::Posthog,
+        Protocol::Snowplow,
         Protocol::Json,
     ];
 
@@ -43,6 +47,7 @@ impl Protocol {
             Protocol::Rudderstack => "rudderstack",
             Protocol::Amplitude => "amplitude",
             Protocol::Posthog => "posthog",
+            Protocol::Snowplow => "snowplow",
             Protocol::Json => "json",
         }
     }
@@ -61,6 +66,7 @@ impl Protocol {
             Protocol::Segment | Protocol::Rudderstack | Protocol::Json => segment(name),
             Protocol::Amplitude => amplitude(name),
             Protocol::Posthog => posthog(name),
+            Protocol::Snowplow => snowplow(name),
         }
     }
 }
@@ -95,7 +101,7 @@ impl Protocol {
                 container: "properties",
                 key: "$ip",
             },
-            Protocol::Amplitude => IpField::Top { key: "ip" },
+            Protocol::Amplitude | Protocol::Snowplow => IpField::Top { key: "ip" },
         }
     }
 }
@@ -258,6 +264,58 @@ fn posthog(name: &str) -> Option<&'static [&'static str]> {
             "properties.$group_set",
         ],
         "properties" => &["properties"],
+        "consent" => &[],
+        _ => return None,
+    })
+}
+
+/// Snowplow tracker-protocol events, as ingest decodes them (see
+/// `ingest::snowplow`): the flat parameters at the top level, contexts
+/// (`co`, or `cx` when base64-encoded) and the self-describing event
+/// (`ue_pr`, or `ue_px`) as JSON objects under their own names. Contexts
+/// are `{"schema":..., "data": [{"schema":..., "data": {...}}, ...]}`, the
+/// event `{"schema":..., "data": {"schema":..., "data": {...}}}`.
+///
+/// `client_session`'s `userId` is the domain user id again, so it is an
+/// anonymous id too. A selector cannot pick a context by its schema, so
+/// `@consent` (the `gdpr` and `consent_document` contexts) names nothing,
+/// and Snowplow has no user traits.
+fn snowplow(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["uid"],
+        "anonymous_id" => &[
+            "duid",
+            "nuid",
+            "tnuid",
+            "co.data[*].data.userId",
+            "cx.data[*].data.userId",
+        ],
+        "ip" => &["ip"],
+        "user_agent" => &["ua"],
+        "url" => &["url"],
+        "referrer" => &["refr"],
+        "email" => &[
+            "co.data[*].data.email",
+            "cx.data[*].data.email",
+            "ue_pr.data.data.email",
+            "ue_px.data.data.email",
+        ],
+        "phone" => &[
+            "co.data[*].data.phone",
+            "cx.data[*].data.phone",
+            "ue_pr.data.data.phone",
+            "ue_px.data.data.phone",
+        ],
+        "traits" => &[],
+        // A structured event's label, property and value; a
+        // self-describing event's data.
+        "properties" => &[
+            "se_la",
+            "se_pr",
+            "se_va",
+            "ue_pr.data.data",
+            "ue_px.data.data",
+        ],
         "consent" => &[],
         _ => return None,
     })

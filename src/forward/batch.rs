@@ -69,6 +69,13 @@ impl Framing {
                 };
                 array(Bytes::from(format!("{{\"api_key\":{key},\"{events}\":[")))
             }
+            BatchFormat::Snowplow => Framing {
+                encode: Some(crate::ingest::snowplow::encode),
+                ..array(Bytes::from(format!(
+                    "{{\"schema\":\"{}\",\"data\":[",
+                    crate::ingest::snowplow::PAYLOAD_DATA
+                )))
+            },
             BatchFormat::Ndjson => Framing {
                 open: Bytes::new(),
                 separator: b"",

@@ -69,9 +69,13 @@ impl HttpSink {
             framing: Framing::of(cfg.format, cfg.api_key.as_ref().map(|k| k.expose())),
             content_type: HeaderValue::from_static(match (sealed, cfg.format) {
                 (true, _) => "application/jose",
-                (false, BatchFormat::Segment | BatchFormat::Amplitude | BatchFormat::Posthog) => {
-                    "application/json"
-                }
+                (
+                    false,
+                    BatchFormat::Segment
+                    | BatchFormat::Amplitude
+                    | BatchFormat::Posthog
+                    | BatchFormat::Snowplow,
+                ) => "application/json",
                 (false, BatchFormat::Ndjson) => "application/x-ndjson",
             }),
             headers: cfg.headers.clone(),

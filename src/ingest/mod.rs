@@ -28,6 +28,7 @@ pub mod ratelimit;
 pub mod rudderstack;
 pub mod segment;
 pub mod server;
+pub mod snowplow;
 pub mod stack;
 
 use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
@@ -96,6 +97,8 @@ pub(crate) enum Endpoint {
     Amplitude,
     /// PostHog's capture endpoints.
     Posthog,
+    /// Snowplow's POST endpoint or GET pixel.
+    Snowplow(snowplow::Route),
     /// The generic JSON source.
     Collect,
     /// Relayed unchanged to the `upstream` of a source of this protocol.
@@ -116,7 +119,18 @@ impl Endpoint {
                 &[Protocol::Amplitude]
             }
             Endpoint::Posthog | Endpoint::Passthrough(Protocol::Posthog) => &[Protocol::Posthog],
+            Endpoint::Snowplow(_) | Endpoint::Passthrough(Protocol::Snowplow) => {
+                &[Protocol::Snowplow]
+            }
             Endpoint::Collect | Endpoint::Passthrough(Protocol::Json) => &[Protocol::Json],
+        }
+    }
+
+    /// The method an event endpoint takes, and its `Allow` header.
+    fn method(self) -> (Method, &'static str) {
+        match self {
+            Endpoint::Snowplow(snowplow::Route::Pixel) => (Method::GET, "GET, OPTIONS"),
+            _ => (Method::POST, "POST, OPTIONS"),
         }
     }
 }
@@ -188,6 +202,8 @@ impl Ingest {
             Endpoint::Posthog
         } else if path == rudderstack::BEACON {
             Endpoint::RudderBeacon
+        } else if let Some(route) = snowplow::route(path) {
+            Endpoint::Snowplow(route)
         } else if segment::is_passthrough(method, path)
             || (preflight && segment::settings_write_key(path).is_some())
         {
@@ -275,8 +291,8 @@ impl Ingest {
         }
         match endpoint {
             Endpoint::Passthrough(protocol) => self.passthrough(request, protocol, source).await,
-            _ if request.method() != Method::POST => {
-                Err(IngestError::MethodNotAllowed("POST, OPTIONS"))
+            _ if request.method() != endpoint.method().0 => {
+                Err(IngestError::MethodNotAllowed(endpoint.method().1))
             }
             _ => self.events(request, endpoint, source).await,
         }
@@ -290,16 +306,22 @@ impl Ingest {
     ) -> Result<Response<Body>, IngestError> {
         let protocols = endpoint.protocols();
         let (parts, body) = request.into_parts();
-        // A client that names its key up front is checked before its body is read.
-        let key = match (basic_username(&parts.headers)?, endpoint) {
-            (Some(key), _) => Some(key),
-            (None, Endpoint::RudderBeacon | Endpoint::Collect) => {
-                query_write_key(parts.uri.query())
-            }
-            (None, Endpoint::Posthog) if posthog::is_v1(parts.uri.path()) => {
-                bearer_token(&parts.headers)
-            }
-            (None, _) => None,
+        // A client that names its key up front is checked before its body
+        // is read. Snowplow's keys are its events' app ids, read below.
+        let key = match endpoint {
+            Endpoint::Snowplow(_) => None,
+            _ => match basic_username(&parts.headers)? {
+                Some(key) => Some(key),
+                None if matches!(endpoint, Endpoint::RudderBeacon | Endpoint::Collect) => {
+                    query_write_key(parts.uri.query())
+                }
+                None if matches!(endpoint, Endpoint::Posthog)
+                    && posthog::is_v1(parts.uri.path()) =>
+                {
+                    bearer_token(&parts.headers)
+                }
+                None => None,
+            },
         };
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
@@ -323,6 +345,9 @@ impl Ingest {
                 });
                 posthog::unwrap(body, parts.uri.query(), form, self.limits)?
             }
+            Endpoint::Snowplow(snowplow::Route::Pixel) => {
+                snowplow::query(parts.uri.query(), self.limits.max_body)?
+            }
             _ => body::read(&parts.headers, body, self.limits).await?,
         };
         let received_at = SystemTime::now();
@@ -337,6 +362,10 @@ impl Ingest {
             }
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
             Endpoint::Posthog => posthog::decode(&body, self.json_limits)?,
+            Endpoint::Snowplow(route) => {
+                let facts = snowplow::Facts::of(&parts.headers);
+                snowplow::decode(route, &body, &facts, self.json_limits)?
+            }
             Endpoint::Collect | Endpoint::Passthrough(_) => {
                 collect::decode(&body, &stamp, self.json_limits)?
             }
@@ -353,9 +382,20 @@ impl Ingest {
                 index
             }
         };
+        for key in &decoded.event_keys {
+            if self.authenticate(protocols, key.as_bytes())? != index {
+                return Err(IngestError::InvalidShape(
+                    "the events of one request must name keys of one source",
+                ));
+            }
+        }
         let client = self.client_ip(&parts);
         let protocol = self.sources[index].protocol;
+        // Snowplow's SP-Anonymous: the collector must record no address.
+        let anonymous = matches!(endpoint, Endpoint::Snowplow(_))
+            && snowplow::Facts::of(&parts.headers).anonymous;
         let passed_on = match self.sources[index].client_ip {
+            _ if anonymous => None,
             crate::config::ClientIp::Truncated => Some(client_ip::truncate(client)),
             crate::config::ClientIp::Full => Some(client),
             crate::config::ClientIp::None => None,
@@ -389,6 +429,7 @@ impl Ingest {
             Endpoint::Amplitude => amplitude::accepted(events, body.len(), received_at),
             // posthog-js takes exactly 200 as delivered.
             Endpoint::Posthog => json_response(StatusCode::OK, r#"{"status":1}"#),
+            Endpoint::Snowplow(route) => snowplow::accepted(route),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
     }
@@ -449,7 +490,7 @@ impl Ingest {
                 .strip_prefix("/array/")
                 .and_then(|rest| rest.split_once('/'))
                 .map(|(token, _)| token.to_owned()),
-            Protocol::Json => None,
+            Protocol::Snowplow | Protocol::Json => None,
         };
         let by_key = named
             .and_then(|key| self.authenticate(protocols, key.as_bytes()).ok())

@@ -43,6 +43,8 @@ pub enum Role {
     Type,
     /// The array of events of a batch envelope.
     Batch,
+    /// A self-describing envelope's `schema` (a string).
+    Schema,
     /// The user id (marked for consent).
     UserId,
     /// The anonymous (device) id (marked for consent).
@@ -120,6 +122,8 @@ pub struct TopLevel<'a> {
     pub has_type: bool,
     /// `batch`, when an array (its elements unparsed).
     pub batch: Option<Vec<&'a RawValue>>,
+    /// The [`Role::Schema`] key's value, when a string.
+    pub schema: Option<Cow<'a, str>>,
     /// Where consent's inputs are (meaningful for an event, not a batch
     /// envelope).
     pub marks: Marks,
@@ -369,6 +373,10 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                 Role::WriteKey => {
                     let raw = checked_raw(&mut map, self.member())?;
                     top.write_key = string_value(raw);
+                }
+                Role::Schema => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    top.schema = string_value(raw);
                 }
                 Role::MessageId => {
                     top.has_message_id = true;

@@ -58,6 +58,9 @@ pub fn settings_write_key(path: &str) -> Option<&str> {
 pub struct Decoded {
     /// `writeKey` from the body (the envelope's, or the single event's).
     pub write_key: Option<String>,
+    /// Keys the events name themselves (Snowplow: every distinct `aid`):
+    /// each must be a key of the source the request is accepted for.
+    pub event_keys: Vec<String>,
     /// The events, each one JSON object ready to forward, with where its
     /// consent inputs are.
     pub events: Vec<(Bytes, Marks)>,

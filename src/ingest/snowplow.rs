@@ -1,0 +1,808 @@
+//! Snowplow's tracker protocol, as `@snowplow/browser-tracker` 4 and
+//! `@snowplow/node-tracker` 4 speak it, and its way back out:
+//! - `POST /com.snowplowanalytics.snowplow/tp2`: a `payload_data` envelope,
+//!   `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-x",
+//!   "data":[event, ...]}`, each event a flat object of strings; answered
+//!   `200 ok`.
+//! - `GET /i?<one event's parameters>`: answered with a 1×1 transparent GIF.
+//!
+//! **Events.** Each element becomes one JSON object for the policy: its
+//! parameters in the order sent, as strings, except the encoded ones, which
+//! become JSON objects under their own names so that rules reach inside:
+//! `co` and `ue_pr` (JSON text) and `cx` and `ue_px` (base64url of JSON
+//! text; padding optional, the standard alphabet read too). [`encode`]
+//! writes each back in the form its name says (`co`/`ue_pr` JSON text,
+//! `cx`/`ue_px` base64url without padding, as the trackers send them) for a
+//! `snowplow` destination. An element whose encoded parameter is not a JSON
+//! object is refused and counted invalid, never forwarded: dropping just
+//! the parameter would forward an event missing what it said, and keeping
+//! the text would hide it from every rule. An element that is not an object
+//! of strings, or has no event type `e`, is refused the same way.
+//!
+//! **Keys.** Snowplow sends no key: each event's app id `aid` is its write
+//! key. Every event of a request must name a key of the same source (each
+//! checked by [`super::Ingest::authenticate`], in constant time); an event
+//! without one, or with an unknown one, gets the whole request a 401. The
+//! GET pixel is refused the same way rather than answered with a GIF: the
+//! v4 trackers `fetch()` it and read only the status (2xx delivered, 401
+//! never retried), an `<img>` ignores the answer either way, and a GIF for
+//! a refused event would only hide the misconfiguration.
+//!
+//! **Request facts.** The browser tracker sends the user agent only as the
+//! `User-Agent` header: an event without `ua` gets it as `ua`, the field
+//! Snowplow's collector reads first, so `@user_agent` rules apply to it.
+//! `SP-Anonymous` (`*`, sent with server-side anonymisation) asks the
+//! collector to record no user identifier and no IP: the request's events
+//! lose `uid`, `nuid`, `tnuid` and `ip` before they enter the pipeline.
+//! Consent contexts (`gdpr`, `consent_document`) pass through as sent; no
+//! Snowplow parameter carries an IAB TCF string, so none is marked.
+//!
+//! **Marks** point into the event as built: `uid` is the user id, `duid`
+//! (domain user id) the anonymous id.
+//!
+//! **Bounds.** The GET query is bounded like a body (`max_body_bytes`), so
+//! every encoded parameter decodes from at most that many bytes; each built
+//! event is read within [`Limits`] (depth, fields), the envelope's `data`
+//! within `max_batch`. Nothing here logs, and no input makes it panic.
+
+use super::bounds::Limits;
+use super::error::IngestError;
+use super::object::{check_utf8, finish_event, Fill, Layout, Role, TopLevel};
+use super::segment::Decoded;
+use super::server::Body;
+use crate::event::Marks;
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Response};
+use serde::de::{self, Deserialize, Deserializer as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// The POST endpoint's path.
+pub const TP2: &str = "/com.snowplowanalytics.snowplow/tp2";
+
+/// The GET pixel's path.
+pub const PIXEL: &str = "/i";
+
+/// The envelope of a forwarded batch (the trackers' own version).
+pub const PAYLOAD_DATA: &str = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4";
+
+/// What every accepted envelope's schema starts with.
+const PAYLOAD_DATA_1_0: &str = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-";
+
+/// Parameters an `SP-Anonymous` request's events lose.
+const ANONYMOUS_DROPS: [&str; 4] = ["uid", "nuid", "tnuid", "ip"];
+
+/// Which endpoint a request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /i?...`: one event in the query.
+    Pixel,
+    /// `POST .../tp2`: a `payload_data` envelope.
+    Post,
+}
+
+/// Maps a path to its route, if it is a Snowplow endpoint.
+pub fn route(path: &str) -> Option<Route> {
+    match path {
+        PIXEL => Some(Route::Pixel),
+        TP2 => Some(Route::Post),
+        _ => None,
+    }
+}
+
+/// What a request's headers add to its events.
+#[derive(Clone, Debug, Default)]
+pub struct Facts<'a> {
+    /// `User-Agent`, written into events without `ua`.
+    pub user_agent: Option<Cow<'a, str>>,
+    /// `SP-Anonymous` was sent (whatever its value).
+    pub anonymous: bool,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts of a request with `headers`.
+    pub fn of(headers: &'a HeaderMap) -> Facts<'a> {
+        Facts {
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v.as_bytes())),
+            anonymous: headers.contains_key("sp-anonymous"),
+        }
+    }
+}
+
+/// How a parameter's value is written on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// A string.
+    Text,
+    /// JSON text (`co`, `ue_pr`).
+    Json,
+    /// Base64url of JSON text (`cx`, `ue_px`).
+    Base64,
+}
+
+fn form(key: &str) -> Form {
+    match key {
+        "co" | "ue_pr" => Form::Json,
+        "cx" | "ue_px" => Form::Base64,
+        _ => Form::Text,
+    }
+}
+
+/// The keys of a `payload_data` envelope.
+struct EnvelopeLayout;
+
+impl Layout for EnvelopeLayout {
+    fn role(key: &str) -> Role {
+        match key {
+            "schema" => Role::Schema,
+            "data" => Role::Batch,
+            _ => Role::Other,
+        }
+    }
+}
+
+/// The keys of an event, as ingest builds it.
+pub struct SnowplowLayout;
+
+impl Layout for SnowplowLayout {
+    fn role(key: &str) -> Role {
+        match key {
+            "e" => Role::Type,
+            "eid" => Role::MessageId,
+            "aid" => Role::WriteKey,
+            "uid" => Role::UserId,
+            "duid" => Role::AnonymousId,
+            _ => Role::Other,
+        }
+    }
+}
+
+/// One event's parameters, in the order sent.
+type Params<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// The GET pixel's query as the payload to decode, bounded like a body.
+pub fn query(query: Option<&str>, max_body: usize) -> Result<Bytes, IngestError> {
+    let query = query.unwrap_or_default();
+    if query.len() > max_body {
+        return Err(IngestError::TooLarge(max_body));
+    }
+    Ok(Bytes::copy_from_slice(query.as_bytes()))
+}
+
+/// Decodes a request's payload (the query of a [`Route::Pixel`], the body
+/// of a [`Route::Post`]) into one JSON object per event; see the module doc.
+pub fn decode(
+    route: Route,
+    payload: &Bytes,
+    facts: &Facts<'_>,
+    limits: Limits,
+) -> Result<Decoded, IngestError> {
+    let mut events = Events::new(facts, limits);
+    match route {
+        Route::Pixel => {
+            let params = query_params(payload, limits.max_fields).ok_or_else(|| {
+                IngestError::TooComplex(format!(
+                    "more than {} fields in one event",
+                    limits.max_fields
+                ))
+            })?;
+            events.element(Some(params));
+        }
+        Route::Post => {
+            for item in envelope(payload, limits)? {
+                events.element(element_params(item.get(), limits.max_fields));
+            }
+        }
+    }
+    events.finish()
+}
+
+/// The elements of a `payload_data` envelope.
+fn envelope(body: &Bytes, limits: Limits) -> Result<Vec<&RawValue>, IngestError> {
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    let top = TopLevel::parse_as::<EnvelopeLayout>(body, limits)?;
+    let schema = top.schema.as_deref().unwrap_or_default();
+    if !schema.starts_with(PAYLOAD_DATA_1_0) {
+        return Err(IngestError::InvalidShape(
+            "not a Snowplow payload: `schema` must be iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-*",
+        ));
+    }
+    top.batch.ok_or(IngestError::InvalidShape(
+        "`data` must be an array of events",
+    ))
+}
+
+/// A query's parameters; `None` beyond `max` of them.
+fn query_params(query: &[u8], max: usize) -> Option<Params<'_>> {
+    let mut params = Vec::new();
+    for pair in form_urlencoded::parse(query) {
+        if params.len() == max {
+            return None;
+        }
+        params.push(pair);
+    }
+    Some(params)
+}
+
+/// An envelope element's parameters; `None` unless it is an object of at
+/// most `max` strings.
+fn element_params(text: &str, max: usize) -> Option<Params<'_>> {
+    members(text.as_bytes(), max)
+}
+
+/// The members of the JSON object `json`, in order, with values of type
+/// `V`; `None` when it is not such an object of at most `max` members.
+fn members<'a, V: Deserialize<'a>>(json: &'a [u8], max: usize) -> Option<Vec<(Cow<'a, str>, V)>> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let members = de
+        .deserialize_map(Members {
+            max,
+            value: PhantomData,
+        })
+        .ok()?;
+    de.end().ok()?;
+    Some(members)
+}
+
+struct Members<V> {
+    max: usize,
+    value: PhantomData<V>,
+}
+
+impl<'de, V: Deserialize<'de>> Visitor<'de> for Members<V> {
+    type Value = Vec<(Cow<'de, str>, V)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object of at most {} members", self.max)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        while let Some(member) = map.next_entry()? {
+            if members.len() == self.max {
+                return Err(de::Error::custom("too many fields"));
+            }
+            members.push(member);
+        }
+        Ok(members)
+    }
+}
+
+/// The events of one request as they are decoded, and the app ids they name.
+struct Events<'f> {
+    facts: &'f Facts<'f>,
+    limits: Limits,
+    decoded: Decoded,
+    keys: BTreeSet<String>,
+    keyless: bool,
+}
+
+impl<'f> Events<'f> {
+    fn new(facts: &'f Facts<'f>, limits: Limits) -> Events<'f> {
+        Events {
+            facts,
+            limits,
+            decoded: Decoded::default(),
+            keys: BTreeSet::new(),
+            keyless: false,
+        }
+    }
+
+    /// One element: its app ids are noted even when it is no valid event,
+    /// so that it is refused as a stranger's rather than counted as ours.
+    fn element(&mut self, params: Option<Params<'_>>) {
+        let Some(params) = params else {
+            self.decoded.invalid += 1;
+            return;
+        };
+        let mut named = false;
+        for (_, aid) in params.iter().filter(|(key, _)| key == "aid") {
+            named = true;
+            if !self.keys.contains(&**aid) {
+                self.keys.insert(aid.clone().into_owned());
+            }
+        }
+        self.keyless |= !named;
+        match event(&params, self.facts, self.limits) {
+            Some(event) => self.decoded.events.push(event),
+            None => self.decoded.invalid += 1,
+        }
+    }
+
+    fn finish(self) -> Result<Decoded, IngestError> {
+        if self.keyless {
+            return Err(IngestError::MissingWriteKey);
+        }
+        let mut decoded = self.decoded;
+        decoded.event_keys = self.keys.into_iter().collect();
+        decoded.write_key = decoded.event_keys.first().cloned();
+        Ok(decoded)
+    }
+}
+
+/// The event one element's parameters make, with its marks; `None` when
+/// they make no valid event.
+fn event(params: &Params<'_>, facts: &Facts<'_>, limits: Limits) -> Option<(Bytes, Marks)> {
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    let mut keys = 0;
+    let mut has_ua = false;
+    for (key, value) in params {
+        if facts.anonymous && ANONYMOUS_DROPS.contains(&&**key) {
+            continue;
+        }
+        has_ua |= key == "ua";
+        member(&mut out, &mut keys, key);
+        match form(key) {
+            Form::Text => write_string(&mut out, value),
+            Form::Json => out.extend_from_slice(json_object(value)?.as_bytes()),
+            Form::Base64 => {
+                let text = String::from_utf8(decode_base64(value)?).ok()?;
+                out.extend_from_slice(json_object(&text)?.as_bytes());
+            }
+        }
+    }
+    if let (false, Some(ua)) = (has_ua, &facts.user_agent) {
+        member(&mut out, &mut keys, "ua");
+        write_string(&mut out, ua);
+    }
+    out.push(b'}');
+    // Line breaks inside a context's JSON text are only whitespace.
+    let event = finish_event(Bytes::from(out), keys, &Fill::default());
+    let top = TopLevel::parse_event_as::<SnowplowLayout>(&event, limits).ok()?;
+    let marks = top.has_type.then_some(top.marks)?;
+    Some((event, marks))
+}
+
+/// Starts member number `*keys` of an object being written.
+fn member(out: &mut Vec<u8>, keys: &mut usize, key: &str) {
+    if *keys > 0 {
+        out.push(b',');
+    }
+    *keys += 1;
+    write_string(out, key);
+    out.push(b':');
+}
+
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("a string serializes into a Vec");
+}
+
+/// `text` if it is exactly one JSON object (surrounding whitespace aside).
+fn json_object(text: &str) -> Option<&str> {
+    let raw: &RawValue = serde_json::from_str(text).ok()?;
+    raw.get().starts_with('{').then(|| raw.get())
+}
+
+/// Base64 as trackers write it: the URL-safe alphabet (or the standard
+/// one), padded or not.
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_LENIENT
+        .decode(text)
+        .or_else(|_| STANDARD_LENIENT.decode(text))
+        .ok()
+}
+
+/// An event (a JSON object, as ingest built it and the policy left it) as
+/// a `snowplow` batch carries it: every value a string, as the tracker
+/// protocol requires. Objects under `co`/`ue_pr` become their JSON text,
+/// under `cx`/`ue_px` base64url of it without padding; a string stays as
+/// it is (also where a rule made one of a context, e.g. `encrypt_field`),
+/// a number or `true`/`false` becomes its text, `null` is left out. What is
+/// not a JSON object (never the case for a validated event) is passed on
+/// unchanged.
+pub fn encode(event: &Bytes) -> Bytes {
+    encode_members(event).map_or_else(|| event.clone(), Bytes::from)
+}
+
+fn encode_members(event: &[u8]) -> Option<Vec<u8>> {
+    let members: Vec<(Cow<'_, str>, &RawValue)> = members(event, usize::MAX)?;
+    let mut out = Vec::with_capacity(event.len() + event.len() / 2);
+    out.push(b'{');
+    let mut keys = 0;
+    for (key, raw) in &members {
+        let text = raw.get();
+        if text == "null" {
+            continue;
+        }
+        member(&mut out, &mut keys, key);
+        match (form(key), text.as_bytes().first()) {
+            (_, Some(b'"')) => out.extend_from_slice(text.as_bytes()),
+            (Form::Base64, Some(b'{' | b'[')) => {
+                let mut encoded = String::with_capacity(text.len() * 4 / 3 + 4);
+                URL_SAFE_NO_PAD.encode_string(text, &mut encoded);
+                write_string(&mut out, &encoded);
+            }
+            _ => write_string(&mut out, text),
+        }
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+/// A 1×1 transparent GIF (GIF89a, a two-colour table, colour 0
+/// transparent): 42 bytes.
+const PIXEL_GIF: [u8; 42] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x01, 0x44, 0x00, 0x3b,
+];
+
+/// The answer to accepted events: the pixel for a GET (never cached: each
+/// load is an event), `ok` for a POST. The trackers read only the status.
+pub fn accepted(route: Route) -> Response<Body> {
+    let (content_type, body) = match route {
+        Route::Pixel => ("image/gif", Bytes::from_static(&PIXEL_GIF)),
+        Route::Post => ("text/plain", Bytes::from_static(b"ok")),
+    };
+    let mut response = Response::new(super::full(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if route == Route::Pixel {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::object::tests::json_value;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    const NO_FACTS: Facts<'static> = Facts {
+        user_agent: None,
+        anonymous: false,
+    };
+
+    fn post(data: Value) -> Bytes {
+        Bytes::from(json!({"schema": PAYLOAD_DATA, "data": data}).to_string())
+    }
+
+    fn decode_post(data: Value, facts: &Facts<'_>) -> Decoded {
+        decode(Route::Post, &post(data), facts, Limits::default()).unwrap()
+    }
+
+    fn events(decoded: &Decoded) -> Vec<Value> {
+        let parse = |(e, _): &(Bytes, Marks)| serde_json::from_slice(e).unwrap();
+        decoded.events.iter().map(parse).collect()
+    }
+
+    /// What `encode` writes for an event, parsed.
+    fn encoded(event: &Bytes) -> Value {
+        serde_json::from_slice(&encode(event)).unwrap()
+    }
+
+    fn b64(value: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
+    fn encoded_parameters_become_objects_the_rest_stays_text() {
+        let co = json!({"schema": "c", "data": [{"schema": "s", "data": {"email": "a@b.co"}}]});
+        let ue = json!({"schema": "u", "data": {"schema": "x", "data": {"n": 1.5}}});
+        let element = json!({
+            "e": "ue", "aid": "app", "eid": "id-1", "uid": "u1", "duid": "d1",
+            "co": co.to_string(), "ue_px": b64(&ue), "dtm": "17",
+        });
+        let d = decode_post(json!([element]), &NO_FACTS);
+        assert_eq!((d.events.len(), d.invalid), (1, 0));
+        assert_eq!(d.write_key.as_deref(), Some("app"));
+        assert_eq!(d.event_keys, ["app"]);
+        let event = &events(&d)[0];
+        assert_eq!(event["co"], co);
+        assert_eq!(event["ue_px"], ue);
+        assert_eq!(event["dtm"], "17");
+        let (body, marks) = &d.events[0];
+        assert_eq!(marks.user_id.unwrap().get(body), br#""u1""#);
+        assert_eq!(marks.anonymous_id.unwrap().get(body), br#""d1""#);
+        // And back: the same element, byte for byte in its encoded values.
+        assert_eq!(encoded(body), element);
+    }
+
+    #[test]
+    fn a_get_pixel_carries_one_event_in_its_query() {
+        let cx = json!({"schema": "c", "data": []});
+        let query = format!(
+            "e=pv&aid=web&url=https%3A%2F%2Fa.example%2F%3Fq%3D1&page=A+title&cx={}",
+            b64(&cx)
+        );
+        let payload = super::query(Some(&query), 1 << 20).unwrap();
+        let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default()).unwrap();
+        let event = &events(&d)[0];
+        assert_eq!(event["url"], "https://a.example/?q=1");
+        assert_eq!(event["page"], "A title");
+        assert_eq!(event["cx"], cx);
+        assert!(matches!(
+            super::query(Some(&query), 10),
+            Err(IngestError::TooLarge(10))
+        ));
+    }
+
+    #[test]
+    fn the_user_agent_header_fills_a_missing_ua() {
+        let facts = Facts {
+            user_agent: Some("Mozilla/5.0 \"x\"".into()),
+            anonymous: false,
+        };
+        let d = decode_post(
+            json!([{"e": "pv", "aid": "a"}, {"e": "pv", "aid": "a", "ua": "own"}]),
+            &facts,
+        );
+        let events = events(&d);
+        assert_eq!(events[0]["ua"], "Mozilla/5.0 \"x\"");
+        assert_eq!(events[1]["ua"], "own");
+    }
+
+    #[test]
+    fn sp_anonymous_drops_user_identifiers_and_the_ip() {
+        let element = json!({"e": "pv", "aid": "a", "uid": "u", "nuid": "n", "tnuid": "t",
+            "ip": "203.0.113.7", "duid": "d", "sid": "s"});
+        let anonymous = Facts {
+            user_agent: None,
+            anonymous: true,
+        };
+        let d = decode_post(json!([element.clone()]), &anonymous);
+        assert_eq!(
+            events(&d)[0],
+            json!({"e": "pv", "aid": "a", "duid": "d", "sid": "s"})
+        );
+        assert_eq!(d.events[0].1.user_id, None);
+        // Without the header, nothing is dropped.
+        assert_eq!(
+            events(&decode_post(json!([element.clone()]), &NO_FACTS))[0],
+            element
+        );
+        let mut headers = HeaderMap::new();
+        assert!(!Facts::of(&headers).anonymous);
+        headers.insert("SP-Anonymous", HeaderValue::from_static("*"));
+        assert!(Facts::of(&headers).anonymous);
+    }
+
+    #[test]
+    fn what_does_not_decode_is_refused_and_counted() {
+        let d = decode_post(
+            json!([
+                {"e": "pv", "aid": "a", "co": "{not json"},
+                {"e": "pv", "aid": "a", "co": "[1]"},
+                {"e": "pv", "aid": "a", "ue_pr": "\"text\""},
+                {"e": "pv", "aid": "a", "cx": "!!!"},
+                {"e": "pv", "aid": "a", "cx": URL_SAFE_NO_PAD.encode("{\"a\":")},
+                {"e": "pv", "aid": "a", "ue_px": URL_SAFE_NO_PAD.encode(b"\xff{}")},
+                {"e": "pv", "aid": "a", "co": "{} {}"},
+                {"aid": "a"},
+                {"e": 1, "aid": "a"},
+                "text",
+                {"e": "pv", "aid": "a", "co": "{\"fine\":true}"},
+            ]),
+            &NO_FACTS,
+        );
+        assert_eq!((d.events.len(), d.invalid), (1, 10));
+        assert_eq!(events(&d)[0]["co"], json!({"fine": true}));
+    }
+
+    #[test]
+    fn base64_is_read_padded_or_not_in_either_alphabet_and_written_unpadded_url_safe() {
+        // `?>?` encodes to `Pz4/` (standard) and `Pz4_` (URL-safe).
+        let context = json!({"k": "?>?"});
+        let text = context.to_string();
+        for written in [
+            base64::engine::general_purpose::STANDARD.encode(&text),
+            base64::engine::general_purpose::URL_SAFE.encode(&text),
+            URL_SAFE_NO_PAD.encode(&text),
+        ] {
+            let d = decode_post(json!([{"e": "pv", "aid": "a", "cx": written}]), &NO_FACTS);
+            assert_eq!(events(&d)[0]["cx"], context, "{written}");
+            let out = encoded(&d.events[0].0);
+            assert_eq!(out["cx"], URL_SAFE_NO_PAD.encode(&text), "{written}");
+        }
+    }
+
+    #[test]
+    fn every_event_must_name_an_app_id() {
+        let keyless = post(json!([{"e": "pv", "aid": "a"}, {"e": "pv"}]));
+        let refused = decode(Route::Post, &keyless, &NO_FACTS, Limits::default());
+        assert!(matches!(refused, Err(IngestError::MissingWriteKey)));
+        // Each app id is named once, also those of events refused otherwise.
+        let d = decode_post(
+            json!([{"e": "pv", "aid": "b"}, {"e": "pv", "aid": "a"}, {"aid": "c", "co": "x"}, {"e": "pv", "aid": "a"}]),
+            &NO_FACTS,
+        );
+        assert_eq!(d.event_keys, ["a", "b", "c"]);
+        assert_eq!((d.events.len(), d.invalid), (3, 1));
+        let empty = Bytes::new();
+        let refused = decode(Route::Pixel, &empty, &NO_FACTS, Limits::default());
+        assert!(matches!(refused, Err(IngestError::MissingWriteKey)));
+    }
+
+    #[test]
+    fn envelopes_other_than_payload_data_are_refused() {
+        for body in [
+            json!({"data": []}),
+            json!({"schema": "iglu:com.acme/payload_data/jsonschema/1-0-4", "data": []}),
+            json!({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/2-0-0", "data": []}),
+            json!({"schema": PAYLOAD_DATA, "data": {}}),
+            json!([]),
+        ] {
+            let body = Bytes::from(body.to_string());
+            let result = decode(Route::Post, &body, &NO_FACTS, Limits::default());
+            assert!(result.is_err(), "{body:?}");
+        }
+        let not_utf8 = Bytes::from_static(b"{\"schema\":\"\xff\"}");
+        assert!(decode(Route::Post, &not_utf8, &NO_FACTS, Limits::default()).is_err());
+    }
+
+    #[test]
+    fn limits_hold_for_decoded_contexts_and_queries() {
+        let limits = Limits {
+            max_depth: 4,
+            max_fields: 6,
+            max_batch: 2,
+        };
+        let run = |data: Value| decode(Route::Post, &post(data), &NO_FACTS, limits);
+        // {co: {data: [{x: 1}]}}: depth 4, 5 fields.
+        let fits = json!({"e": "pv", "aid": "a", "co": json!({"data": [{"x": 1}]}).to_string()});
+        let deep = json!({"e": "pv", "aid": "a", "co": json!({"data": [{"x": [1]}]}).to_string()});
+        let wide =
+            json!({"e": "pv", "aid": "a", "cx": b64(&json!({"data": {"x": 1, "y": 2, "z": 3}}))});
+        let d = run(json!([fits, deep])).unwrap();
+        assert_eq!((d.events.len(), d.invalid), (1, 1));
+        assert_eq!(run(json!([wide])).unwrap().invalid, 1);
+        let many: Value = (0..7).map(|i| (format!("k{i}"), json!("v"))).collect();
+        // An element over the field limit is refused (its app id unread).
+        assert_eq!(run(json!([many])).unwrap().invalid, 1);
+        assert!(matches!(
+            run(json!([{}, {}, {}])),
+            Err(IngestError::TooManyEvents(2))
+        ));
+        let query = Bytes::from_static(b"e=pv&aid=a&a=1&b=2&c=3&d=4&f=5");
+        assert!(matches!(
+            decode(Route::Pixel, &query, &NO_FACTS, limits),
+            Err(IngestError::TooComplex(_))
+        ));
+    }
+
+    #[test]
+    fn encode_writes_every_value_as_a_string() {
+        let event = Bytes::from_static(
+            br#"{"e":"pv","co":{"a":1},"ue_px":{"b":"\u00e9"},"cx":"demo:hashed","n":4.5,"t":true,"gone":null,"o":{"x":[]}}"#,
+        );
+        assert_eq!(
+            encoded(&event),
+            // The JSON text as it is, escapes included.
+            json!({"e": "pv", "co": "{\"a\":1}", "ue_px": URL_SAFE_NO_PAD.encode(r#"{"b":"\u00e9"}"#),
+                "cx": "demo:hashed", "n": "4.5", "t": "true", "o": "{\"x\":[]}"})
+        );
+        // What is no object (never an event) goes out as it came.
+        let odd = Bytes::from_static(b"[1]");
+        assert_eq!(encode(&odd), odd);
+    }
+
+    #[test]
+    fn the_pixel_is_a_transparent_1x1_gif() {
+        let response = accepted(Route::Pixel);
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "image/gif");
+        assert!(PIXEL_GIF.starts_with(b"GIF89a") && PIXEL_GIF.ends_with(b";"));
+        // Logical screen 1 x 1 (little-endian), then a graphic control
+        // extension whose flags mark a transparent colour.
+        assert_eq!(PIXEL_GIF[6..10], [1, 0, 1, 0]);
+        assert_eq!(PIXEL_GIF[19..22], [0x21, 0xf9, 0x04]);
+        assert_eq!(PIXEL_GIF[22] & 1, 1);
+        let post = accepted(Route::Post);
+        assert_eq!(post.headers()[header::CONTENT_TYPE], "text/plain");
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/i"), Some(Route::Pixel));
+        assert_eq!(route(TP2), Some(Route::Post));
+        assert_eq!(route("/i/"), None);
+        assert_eq!(route("/com.snowplowanalytics.snowplow/tp1"), None);
+    }
+
+    /// Parameters with any name but the encoded ones, and any value.
+    fn plain_params() -> impl Strategy<Value = Vec<(String, String)>> {
+        let name = "[a-z_]{1,6}".prop_filter("not encoded", |n| form(n) == Form::Text);
+        prop::collection::vec((name, "[ -~\\n\u{e9}\u{1F600}\"\\\\]{0,16}"), 0..8)
+    }
+
+    /// A JSON object (contexts or a self-describing event).
+    fn json_object() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map("[a-zA-Z]{1,6}", json_value(), 0..4)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    /// An element as a tracker writes it: `e` and `aid`, plain parameters,
+    /// and each encoded parameter or not, with an object as its JSON text
+    /// or its base64url.
+    fn element() -> impl Strategy<Value = Vec<(String, String)>> {
+        let encoded = [
+            ("co", false),
+            ("ue_pr", false),
+            ("cx", true),
+            ("ue_px", true),
+        ]
+        .map(|(name, base64)| {
+            prop::option::of(json_object()).prop_map(move |object| {
+                object.map(|o| {
+                    let text = o.to_string();
+                    let value = if base64 {
+                        URL_SAFE_NO_PAD.encode(text)
+                    } else {
+                        text
+                    };
+                    (name.to_owned(), value)
+                })
+            })
+        });
+        (plain_params(), encoded).prop_map(|(mut params, encoded)| {
+            params.retain(|(name, _)| !["e", "aid", "ua"].contains(&name.as_str()));
+            params.insert(0, ("e".into(), "ue".into()));
+            params.insert(1, ("aid".into(), "app".into()));
+            params.extend(encoded.into_iter().flatten());
+            params
+        })
+    }
+
+    fn object_of(params: &[(String, String)]) -> Value {
+        let mut object = serde_json::Map::new();
+        for (name, value) in params {
+            object
+                .entry(name.clone())
+                .or_insert_with(|| value.clone().into());
+        }
+        Value::Object(object)
+    }
+
+    proptest! {
+        /// With no rule in between, decoding and encoding give back every
+        /// element exactly as the tracker wrote it (encoded parameters in
+        /// the same text), from a POST body or a GET query.
+        #[test]
+        fn decode_then_encode_gives_back_what_was_sent(
+            elements in prop::collection::vec(element(), 1..4),
+        ) {
+            let elements: Vec<Vec<(String, String)>> = elements
+                .into_iter()
+                .map(|mut params| {
+                    // One value per name (a query may repeat one; JSON not).
+                    let mut seen = BTreeSet::new();
+                    params.retain(|(name, _)| seen.insert(name.clone()));
+                    params
+                })
+                .collect();
+            let sent: Vec<Value> = elements.iter().map(|p| object_of(p)).collect();
+            let d = decode_post(Value::from(sent.clone()), &NO_FACTS);
+            prop_assert_eq!(d.invalid, 0);
+            let back: Vec<Value> = d.events.iter().map(|(e, _)| encoded(e)).collect();
+            prop_assert_eq!(&back, &sent);
+
+            for (params, sent) in elements.iter().zip(&sent) {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(params)
+                    .finish();
+                let payload = super::query(Some(&query), usize::MAX).unwrap();
+                let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default()).unwrap();
+                prop_assert_eq!(d.events.len(), 1);
+                prop_assert_eq!(&encoded(&d.events[0].0), sent);
+            }
+        }
+    }
+}
