@@ -47,7 +47,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 11] = [
+pub const TARGETS: [(&str, Target); 13] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -59,6 +59,8 @@ pub const TARGETS: [(&str, Target); 11] = [
     ("policy", policy),
     ("tcf", tcf),
     ("snowplow", snowplow),
+    ("posthog", posthog),
+    ("amplitude", amplitude),
 ];
 
 const STAMP: Stamp<'static> = Stamp {
@@ -827,5 +829,100 @@ fn assert_well_formed(json: &[u8], what: &str) {
             "{what} is not JSON ({e}): {:?}",
             String::from_utf8_lossy(json)
         );
+    }
+}
+
+/// `ingest::posthog::unwrap` then `decode`. Input: a byte whose bits 0-1
+/// pick the query's `compression` (none, `base64`, `lz64`, `gzip-js`) and
+/// bit 2 a form content type; then the body. Unwrapping stays within the
+/// decompression limit; every decoded event is one JSON object with an
+/// `event`, its marks on its `distinct_id` and `$device_id`, and every
+/// element of a batch is an event or counted invalid.
+pub fn posthog(data: &[u8]) {
+    use crate::ingest::posthog as ph;
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
+    let query = [
+        "",
+        "compression=base64",
+        "compression=lz64",
+        "compression=gzip-js",
+    ][usize::from(pick & 3)];
+    let limits = body::Limits {
+        max_body: 1 << 20,
+        max_decompressed: 1 << 16,
+    };
+    let Ok(json) = ph::unwrap(
+        Bytes::copy_from_slice(payload),
+        Some(query),
+        pick & 4 != 0,
+        limits,
+    ) else {
+        return;
+    };
+    assert!(json.len() <= limits.max_decompressed.max(payload.len()));
+    let Ok(decoded) = ph::decode(&json, Limits::default()) else {
+        return;
+    };
+    if let Some(Value::Object(envelope)) = strict(&json) {
+        if let Some(Value::Array(items)) = envelope.get("batch") {
+            assert_eq!(decoded.events.len() + decoded.invalid, items.len());
+        }
+    }
+    for (event, marks) in &decoded.events {
+        let object: BTreeMap<String, IgnoredAny> =
+            serde_json::from_slice(event).expect("an event is a JSON object");
+        assert!(object.contains_key("event"), "an event without `event`");
+        for span in [marks.user_id, marks.anonymous_id, marks.ip]
+            .iter()
+            .flatten()
+        {
+            assert_well_formed(span.get(event), "a mark");
+        }
+    }
+}
+
+/// `ingest::amplitude::decode`. An upload whose `events` is an array is
+/// accepted unless the scan's bounds refuse it; each element is an event
+/// (an object with `event_type`, forwarded byte for byte) or counted
+/// invalid; marks point at `user_id`, `device_id` and `ip`.
+pub fn amplitude(data: &[u8]) {
+    use crate::ingest::amplitude as amp;
+    let body = Bytes::copy_from_slice(data);
+    let upload = strict(data);
+    let items = upload
+        .as_ref()
+        .and_then(|u| u.get("events"))
+        .and_then(Value::as_array);
+    let decoded = match amp::decode(&body, Limits::default()) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            // `Value` keeps the last of two `events`; the scan, the first.
+            let twice =
+                std::str::from_utf8(data).is_ok_and(|t| t.matches("\"events\"").count() > 1);
+            assert!(items.is_none() || twice, "refused a valid upload: {e}");
+            return;
+        }
+    };
+    if let Some(items) = items {
+        assert_eq!(decoded.events.len() + decoded.invalid, items.len());
+        let typed = items
+            .iter()
+            .filter(|i| i.get("event_type").is_some())
+            .count();
+        assert!(decoded.events.len() <= typed);
+    }
+    for (event, marks) in &decoded.events {
+        assert!(
+            data.windows(event.len()).any(|w| w == &event[..]),
+            "not as sent"
+        );
+        for span in [marks.user_id, marks.anonymous_id, marks.ip]
+            .iter()
+            .flatten()
+        {
+            assert_well_formed(span.get(event), "a mark");
+        }
     }
 }

@@ -205,6 +205,8 @@ targets!(
     policy,
     tcf,
     snowplow,
+    posthog,
+    amplitude,
 );
 
 /// Every target has a test here, a cargo-fuzz target that calls it, and
