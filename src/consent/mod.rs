@@ -22,6 +22,9 @@
 //!    vendor's consent in the string. With `consent.consent_mode`, Google
 //!    consent mode's `gcs` and `gcd` ([`gcm`]) grant or deny the purpose
 //!    each signal maps to.
+//!    Snowplow's `gdpr` context and `consent_granted`/`consent_withdrawn`
+//!    events (see [`Consent::snowplow`]; read as `serde_json` values, the
+//!    one place consent allocates, and only for Snowplow events).
 //! 5. no signal at all: `consent.default` (`deny` unless the operator says
 //!    otherwise).
 //!
@@ -322,6 +325,16 @@ impl Consent {
         {
             signals.hear(said);
         }
+        if marks.contexts.is_some() || marks.self_describing.is_some() {
+            let value = |span: Option<Span>| {
+                span.and_then(|s| serde_json::from_slice::<serde_json::Value>(s.get(body)).ok())
+            };
+            let said = self.snowplow(
+                value(marks.contexts).as_ref(),
+                value(marks.self_describing).as_ref(),
+            );
+            signals.hear(said);
+        }
         let string = |span: Option<Span>| {
             serde_json::from_slice::<MaybeStr<'_>>(span?.get(body))
                 .ok()
@@ -401,6 +414,69 @@ impl Consent {
         let mut found = None;
         walk(&mut Reader::new(text), &self.tcf_path, &mut found).ok()?;
         found
+    }
+
+    /// Snowplow's consent, from its contexts and self-describing event (as
+    /// ingest decoded them):
+    /// - a `gdpr` context whose `basisForProcessing` is `consent` grants the
+    ///   purposes of its `documentId` (a consent id, through
+    ///   `consent.categories`); another basis is a signal that grants
+    ///   nothing;
+    /// - a `consent_granted` event grants the purposes of each of its
+    ///   `consent_document` contexts' `id`;
+    /// - a `consent_withdrawn` event denies them, or, with `all: true`,
+    ///   every purpose.
+    ///
+    /// Schemas are matched by vendor and name, any version.
+    fn snowplow(
+        &self,
+        contexts: Option<&serde_json::Value>,
+        event: Option<&serde_json::Value>,
+    ) -> Said {
+        const SNOWPLOW: &str = "iglu:com.snowplowanalytics.snowplow/";
+        let named = |entity: &serde_json::Value, name: &str| {
+            entity["schema"]
+                .as_str()
+                .and_then(|s| s.strip_prefix(SNOWPLOW))
+                .is_some_and(|s| s.strip_prefix(name).is_some_and(|r| r.starts_with('/')))
+        };
+        let entities: Vec<&serde_json::Value> = contexts
+            .and_then(|c| c["data"].as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let (mut granted, mut denied, mut said) = (0, 0, false);
+        for gdpr in entities.iter().filter(|e| named(e, "gdpr")) {
+            said = true;
+            if gdpr["data"]["basisForProcessing"] == "consent" {
+                granted |= gdpr["data"]["documentId"]
+                    .as_str()
+                    .map_or(0, |id| self.id(id));
+            }
+        }
+        let documents = || {
+            entities
+                .iter()
+                .filter(|e| named(e, "consent_document"))
+                .filter_map(|e| e["data"]["id"].as_str())
+                .fold(0, |set, id| set | self.id(id))
+        };
+        if let Some(event) = event.map(|e| &e["data"]) {
+            if named(event, "consent_granted") {
+                said = true;
+                granted |= documents();
+            } else if named(event, "consent_withdrawn") {
+                said = true;
+                denied |= if event["data"]["all"] == true {
+                    Purposes::MAX
+                } else {
+                    documents()
+                };
+            }
+        }
+        if !said {
+            return Said::Nothing;
+        }
+        Said::Purposes { granted, denied }
     }
 
     /// What a TC string says of the purposes it can grant (`None`:
@@ -785,6 +861,90 @@ mod tests {
         assert_eq!(
             decide(&[("gcs", "G1xx")]),
             (Err(Denial::Denied), Err(Denial::Denied))
+        );
+    }
+
+    #[test]
+    fn snowplow_gdpr_contexts_and_consent_events() {
+        use crate::ingest::snowplow::SnowplowLayout;
+        let c = engine(ConsentDefault::Deny);
+        let analytics = c.need(&need(&["analytics"], Match::All));
+        let advertising = c.need(&need(&["advertising"], Match::All));
+        let context = |schema: &str, data: &str| {
+            format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/{schema}/jsonschema/1-0-0","data":{data}}}"#
+            )
+        };
+        let event = |contexts: &[String], ue: Option<String>| {
+            let co = format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{}]}}"#,
+                contexts.join(",")
+            );
+            let ue = ue.map_or(String::new(), |ue| {
+                format!(r#","ue_pr":{{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{ue}}}"#)
+            });
+            format!(r#"{{"e":"ue","aid":"a","co":{co}{ue}}}"#)
+        };
+        let decide = |text: String| {
+            let marks = TopLevel::parse_event_as::<SnowplowLayout>(
+                text.as_bytes(),
+                crate::ingest::bounds::Limits::default(),
+            )
+            .unwrap()
+            .marks;
+            let s = c.signals(text.as_bytes(), &marks, false);
+            (c.decide(&s, &analytics), c.decide(&s, &advertising))
+        };
+        let gdpr = |basis: &str, id: &str| {
+            context(
+                "gdpr",
+                &format!(r#"{{"basisForProcessing":"{basis}","documentId":"{id}"}}"#),
+            )
+        };
+        let document = |id: &str| {
+            context(
+                "consent_document",
+                &format!(r#"{{"id":"{id}","version":"1"}}"#),
+            )
+        };
+        // gdpr: consent for a document mapped to analytics (C0002).
+        assert_eq!(
+            decide(event(&[gdpr("consent", "C0002")], None)),
+            (Ok(()), Err(Denial::Denied))
+        );
+        // Another basis grants nothing, and is a signal.
+        assert_eq!(
+            decide(event(&[gdpr("legitimate_interests", "C0002")], None)),
+            (Err(Denial::Denied), Err(Denial::Denied))
+        );
+        // consent_granted grants its documents; consent_withdrawn denies them.
+        let granted = context("consent_granted", r#"{"expiry":"2030-01-01"}"#);
+        assert_eq!(
+            decide(event(
+                &[document("Analytics"), document("Advertising")],
+                Some(granted)
+            )),
+            (Ok(()), Ok(()))
+        );
+        let withdrawn = context("consent_withdrawn", r#"{"all":false}"#);
+        assert_eq!(
+            decide(event(
+                &[gdpr("consent", "C0002"), document("C0002")],
+                Some(withdrawn)
+            )),
+            (Err(Denial::Denied), Err(Denial::Denied)),
+            "withdrawing wins over granting"
+        );
+        let all = context("consent_withdrawn", r#"{"all":true}"#);
+        assert_eq!(
+            decide(event(&[gdpr("consent", "C0004")], Some(all))),
+            (Err(Denial::Denied), Err(Denial::Denied))
+        );
+        // Contexts without consent say nothing: the default decides.
+        let page = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{"id":"p"}}"#;
+        assert_eq!(
+            decide(event(&[page.to_owned()], None)),
+            (Err(Denial::NoConsent), Err(Denial::NoConsent))
         );
     }
 

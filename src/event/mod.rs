@@ -82,6 +82,8 @@ impl Marks {
             &mut self.tcf,
             &mut self.gcs,
             &mut self.gcd,
+            &mut self.contexts,
+            &mut self.self_describing,
             &mut self.ip,
         ]
         .into_iter()
@@ -145,6 +147,12 @@ pub struct Marks {
     pub gcs: Option<Span>,
     /// Google consent mode's `gcd` (a JSON string).
     pub gcd: Option<Span>,
+    /// Snowplow's contexts (`co`/`cx`, decoded into an object by ingest),
+    /// where its `gdpr` and `consent_document` contexts are.
+    pub contexts: Option<Span>,
+    /// Snowplow's self-describing event (`ue_pr`/`ue_px`, decoded), which
+    /// may be a `consent_granted` or `consent_withdrawn`.
+    pub self_describing: Option<Span>,
     /// The client IP field the protocol keeps in the event (Segment's
     /// `context.ip`, PostHog's `properties.$ip`, Amplitude's `ip`), when the
     /// event has one.

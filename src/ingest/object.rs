@@ -59,6 +59,10 @@ pub enum Role {
     Gcd,
     /// The client IP field (marked, so ingest never adds a second one).
     Ip,
+    /// Snowplow's contexts object (marked for consent).
+    Contexts,
+    /// Snowplow's self-describing event (marked for consent).
+    SelfDescribing,
     /// Validated and skipped.
     Other,
 }
@@ -418,6 +422,14 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                 Role::Ip => {
                     let raw = checked_raw(&mut map, self.member())?;
                     mark(&mut top.marks, self.input, raw, |m| &mut m.ip);
+                }
+                Role::Contexts => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.contexts);
+                }
+                Role::SelfDescribing => {
+                    let raw = checked_raw(&mut map, self.member())?;
+                    mark(&mut top.marks, self.input, raw, |m| &mut m.self_describing);
                 }
                 Role::Context => {
                     if seen_context {

@@ -161,6 +161,9 @@ impl Layout for SnowplowLayout {
             "aid" => Role::WriteKey,
             "uid" => Role::UserId,
             "duid" => Role::AnonymousId,
+            "ip" => Role::Ip,
+            "co" | "cx" => Role::Contexts,
+            "ue_pr" | "ue_px" => Role::SelfDescribing,
             _ => Role::Other,
         }
     }
