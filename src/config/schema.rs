@@ -398,6 +398,9 @@ pub struct Source {
     /// Accepted write keys (literal, `env:NAME` or `file:PATH`).
     #[serde(default = "Source::default_write_keys")]
     pub write_keys: Spanned<Vec<String>>,
+    /// `ga4_mp` (required there): the `api_secret`s Measurement Protocol
+    /// clients may send (`env:`/`file:` references).
+    pub api_secrets: Option<Spanned<Vec<String>>>,
     /// Browser origins allowed by CORS, e.g. `"https://shop.example.com"`.
     #[serde(default)]
     pub cors_origins: Vec<Spanned<String>>,
@@ -450,16 +453,50 @@ pub enum BatchFormat {
     Segment,
     /// `{"api_key":...,"events":[event, ...]}`, Amplitude's HTTP API v2.
     Amplitude,
+    /// GA4 gtag.js hits, one query string per line (`/g/collect`).
+    Ga4,
+    /// GA4 Measurement Protocol bodies, one event per request
+    /// (`/mp/collect`, with the destination's `api_secret`).
+    #[serde(rename = "ga4_mp")]
+    Ga4Mp,
     /// One event per line.
     Ndjson,
 }
 
 impl BatchFormat {
+    /// The format that forwards `protocol`'s events in their own protocol.
+    pub fn native(protocol: Protocol) -> BatchFormat {
+        match protocol {
+            Protocol::Segment | Protocol::Rudderstack | Protocol::Json => BatchFormat::Segment,
+            Protocol::Amplitude => BatchFormat::Amplitude,
+            Protocol::Ga4 => BatchFormat::Ga4,
+            Protocol::Ga4Mp => BatchFormat::Ga4Mp,
+        }
+    }
+
+    /// Whether a batch of this format can carry `protocol`'s events.
+    pub fn carries(self, protocol: Protocol) -> bool {
+        self == BatchFormat::Ndjson || self == BatchFormat::native(protocol)
+    }
+
+    /// The most events the vendor takes in one request, if it says: GA4
+    /// takes up to 20 gtag.js hits per request, and a Measurement Protocol
+    /// body names one client, which only a batch of one event guarantees.
+    pub fn max_events(self) -> Option<usize> {
+        match self {
+            BatchFormat::Ga4 => Some(20),
+            BatchFormat::Ga4Mp => Some(1),
+            BatchFormat::Segment | BatchFormat::Amplitude | BatchFormat::Ndjson => None,
+        }
+    }
+
     /// The name used in config.
     pub fn as_str(self) -> &'static str {
         match self {
             BatchFormat::Segment => "segment",
             BatchFormat::Amplitude => "amplitude",
+            BatchFormat::Ga4 => "ga4",
+            BatchFormat::Ga4Mp => "ga4_mp",
             BatchFormat::Ndjson => "ndjson",
         }
     }
@@ -477,10 +514,13 @@ pub struct Destination {
     pub url: Option<Spanned<String>>,
     /// `http`: the batch body format; by default the protocol of the
     /// sources that feed it (`segment` for Segment, RudderStack and JSON
-    /// sources, `amplitude` for Amplitude sources).
+    /// sources, `amplitude`, `ga4` or `ga4_mp` for sources of that protocol).
     pub format: Option<Spanned<BatchFormat>>,
-    /// `http` with `format = "amplitude"`: the project's API key
-    /// (a literal, or an `env:`/`file:` reference).
+    /// `http` with `format = "amplitude"`: the project's API key (a
+    /// literal, or an `env:`/`file:` reference); with `format = "ga4_mp"`
+    /// (also spelled `api_secret`): the stream's Measurement Protocol API
+    /// secret, added to the url as `api_secret`.
+    #[serde(alias = "api_secret")]
     pub api_key: Option<Spanned<String>>,
     /// `http`: extra headers with non-secret values.
     #[serde(default)]

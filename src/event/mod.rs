@@ -96,6 +96,9 @@ pub struct Marks {
     pub gcs: Option<Span>,
     /// Google consent mode's `gcd` (a JSON string).
     pub gcd: Option<Span>,
+    /// The GA4 Measurement Protocol's `consent` object (`ad_user_data`,
+    /// `ad_personalization`: `"GRANTED"` or `"DENIED"`).
+    pub mp_consent: Option<Span>,
     /// One of those keys (or the object holding them) appeared twice. The
     /// event says two things and a backend may believe either, so consent
     /// trusts neither: no destination that requires consent receives it.

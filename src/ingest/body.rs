@@ -17,13 +17,28 @@ pub struct Limits {
     pub max_decompressed: usize,
 }
 
+/// What an endpoint's bodies are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    /// JSON (also sent as `text/plain` and NDJSON).
+    Json,
+    /// Query strings, one per line (GA4's gtag.js hits): `text/plain`, or
+    /// `application/x-www-form-urlencoded` as other clients may send them.
+    Hits,
+}
+
 /// Reads the whole body of an event request and returns the decoded bytes.
-pub async fn read<B>(headers: &HeaderMap, body: B, limits: Limits) -> Result<Bytes, IngestError>
+pub async fn read<B>(
+    headers: &HeaderMap,
+    body: B,
+    limits: Limits,
+    media: Media,
+) -> Result<Bytes, IngestError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    check_content_type(headers)?;
+    check_content_type(headers, media)?;
     let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
         None => false,
         Some(v) if v.eq_ignore_ascii_case(b"identity") => false,
@@ -56,8 +71,9 @@ where
 }
 
 /// Event bodies are JSON; browsers send `text/plain` (sendBeacon, and
-/// analytics.js to avoid preflights). Anything else is refused.
-fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
+/// analytics.js to avoid preflights). GA4 hits are query strings. Anything
+/// else is refused.
+fn check_content_type(headers: &HeaderMap, media: Media) -> Result<(), IngestError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -71,6 +87,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
         .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" | "text/plain" | "application/x-ndjson" | "" => Ok(()),
+        "application/x-www-form-urlencoded" if media == Media::Hits => Ok(()),
         e if e.starts_with("application/") && e.ends_with("+json") => Ok(()),
         _ => Err(IngestError::UnsupportedMediaType),
     }
@@ -119,14 +136,14 @@ mod tests {
     #[test]
     fn content_types() {
         let mut h = HeaderMap::new();
-        assert!(check_content_type(&h).is_ok());
+        assert!(check_content_type(&h, Media::Json).is_ok());
         for ok in [
             "application/json",
             "text/plain;charset=UTF-8",
             "application/vnd.x+json",
         ] {
             h.insert(header::CONTENT_TYPE, ok.parse().unwrap());
-            assert!(check_content_type(&h).is_ok(), "{ok}");
+            assert!(check_content_type(&h, Media::Json).is_ok(), "{ok}");
         }
         for bad in [
             "application/x-www-form-urlencoded",
@@ -134,7 +151,17 @@ mod tests {
             "image/png",
         ] {
             h.insert(header::CONTENT_TYPE, bad.parse().unwrap());
-            assert!(check_content_type(&h).is_err(), "{bad}");
+            assert!(check_content_type(&h, Media::Json).is_err(), "{bad}");
         }
+        // Query strings may come form-encoded to the GA4 hit endpoint only.
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded;charset=UTF-8"
+                .parse()
+                .unwrap(),
+        );
+        assert!(check_content_type(&h, Media::Hits).is_ok());
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        assert!(check_content_type(&h, Media::Hits).is_ok());
     }
 }

@@ -19,6 +19,7 @@ pub mod bounds;
 pub(crate) mod collect;
 pub mod cors;
 pub mod error;
+pub mod ga4;
 pub mod object;
 pub mod passthrough;
 pub mod ratelimit;
@@ -52,6 +53,8 @@ struct Source {
     name: Arc<str>,
     protocol: Protocol,
     write_keys: Vec<Secret>,
+    /// `ga4_mp`: the `api_secret`s clients may send.
+    api_secrets: Vec<Secret>,
     upstream: Option<http::Uri>,
     upstream_timeout: Duration,
     upstream_max_response: usize,
@@ -89,6 +92,10 @@ pub(crate) enum Endpoint {
     RudderBeacon,
     /// Amplitude's uploads.
     Amplitude,
+    /// gtag.js hits: `GET` or `POST /g/collect`.
+    Gtag,
+    /// GA4 Measurement Protocol uploads: `POST /mp/collect`.
+    Mp,
     /// The generic JSON source.
     Collect,
     /// Relayed unchanged to the `upstream` of a source of this protocol.
@@ -109,6 +116,29 @@ impl Endpoint {
                 &[Protocol::Amplitude]
             }
             Endpoint::Collect | Endpoint::Passthrough(Protocol::Json) => &[Protocol::Json],
+            Endpoint::Gtag | Endpoint::Passthrough(Protocol::Ga4) => &[Protocol::Ga4],
+            Endpoint::Mp | Endpoint::Passthrough(Protocol::Ga4Mp) => &[Protocol::Ga4Mp],
+        }
+    }
+
+    /// The query parameter that names the write key, for clients that
+    /// cannot send headers (beacons) or put it in the URL by design.
+    fn query_key(self) -> Option<&'static str> {
+        match self {
+            Endpoint::RudderBeacon | Endpoint::Collect => Some("writeKey"),
+            Endpoint::Gtag => Some("tid"),
+            Endpoint::Mp => Some("measurement_id"),
+            Endpoint::Segment(_) | Endpoint::Amplitude | Endpoint::Passthrough(_) => None,
+        }
+    }
+
+    /// The methods that carry events.
+    fn allows(self, method: &Method) -> Result<(), IngestError> {
+        match self {
+            Endpoint::Gtag if method == Method::GET || method == Method::POST => Ok(()),
+            Endpoint::Gtag => Err(IngestError::MethodNotAllowed("GET, POST, OPTIONS")),
+            _ if method == Method::POST => Ok(()),
+            _ => Err(IngestError::MethodNotAllowed("POST, OPTIONS")),
         }
     }
 }
@@ -134,6 +164,7 @@ impl Ingest {
                     name: s.name.as_str().into(),
                     protocol: s.protocol,
                     write_keys: s.write_keys.clone(),
+                    api_secrets: s.api_secrets.clone(),
                     upstream: s.upstream.clone(),
                     upstream_timeout: s.upstream_timeout,
                     upstream_max_response: s.upstream_max_response_bytes,
@@ -174,6 +205,10 @@ impl Ingest {
             Endpoint::Collect
         } else if amplitude::is_events_path(path) {
             Endpoint::Amplitude
+        } else if path == ga4::GTAG_PATH {
+            Endpoint::Gtag
+        } else if path == ga4::MP_PATH {
+            Endpoint::Mp
         } else if path == rudderstack::BEACON {
             Endpoint::RudderBeacon
         } else if segment::is_passthrough(method, path)
@@ -218,6 +253,16 @@ impl Ingest {
         found.ok_or(IngestError::BadWriteKey)
     }
 
+    /// A Measurement Protocol request must also name one of its source's
+    /// `api_secrets` (compared in constant time, like write keys). The
+    /// client's secret is never forwarded: a destination names its own.
+    fn check_api_secret(&self, index: usize, query: Option<&str>) -> Result<(), IngestError> {
+        let secret = query_param(query, "api_secret").ok_or(IngestError::MissingWriteKey)?;
+        matches_any(&self.sources[index].api_secrets, secret.as_bytes())
+            .map(|_| ())
+            .ok_or(IngestError::BadWriteKey)
+    }
+
     /// Answers a request that passed the stack's layers (see [`stack`]).
     async fn route(self: &Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let mut source = None;
@@ -259,10 +304,10 @@ impl Ingest {
         }
         match endpoint {
             Endpoint::Passthrough(protocol) => self.passthrough(request, protocol, source).await,
-            _ if request.method() != Method::POST => {
-                Err(IngestError::MethodNotAllowed("POST, OPTIONS"))
+            _ => {
+                endpoint.allows(request.method())?;
+                self.events(request, endpoint, source).await
             }
-            _ => self.events(request, endpoint, source).await,
         }
     }
 
@@ -275,15 +320,18 @@ impl Ingest {
         let protocols = endpoint.protocols();
         let (parts, body) = request.into_parts();
         // A client that names its key up front is checked before its body is read.
-        let key = match (basic_username(&parts.headers)?, endpoint) {
-            (Some(key), _) => Some(key),
-            (None, Endpoint::RudderBeacon | Endpoint::Collect) => {
-                query_write_key(parts.uri.query())
-            }
-            (None, _) => None,
+        let query = parts.uri.query();
+        let key = match basic_username(&parts.headers)? {
+            Some(key) => Some(key),
+            None => endpoint
+                .query_key()
+                .and_then(|name| query_param(query, name)),
         };
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
+            if matches!(endpoint, Endpoint::Mp) {
+                self.check_api_secret(index, query)?;
+            }
             *source = Some(index);
             // Refuse before reading and parsing a body that could not be queued.
             if !self.sources[index]
@@ -294,7 +342,11 @@ impl Ingest {
                 return Err(IngestError::Backpressure);
             }
         }
-        let body = body::read(&parts.headers, body, self.limits).await?;
+        let media = match endpoint {
+            Endpoint::Gtag => body::Media::Hits,
+            _ => body::Media::Json,
+        };
+        let body = body::read(&parts.headers, body, self.limits, media).await?;
         let received_at = SystemTime::now();
         let stamp_text = humantime::format_rfc3339_millis(received_at).to_string();
         let stamp = segment::Stamp {
@@ -306,6 +358,8 @@ impl Ingest {
                 segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
             }
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
+            Endpoint::Gtag => ga4::decode_gtag(query, &body, self.json_limits)?,
+            Endpoint::Mp => ga4::decode_mp(&body, self.json_limits)?,
             Endpoint::Collect | Endpoint::Passthrough(_) => {
                 collect::decode(&body, &stamp, self.json_limits)?
             }
@@ -344,6 +398,7 @@ impl Ingest {
         self.accept().oneshot(batch).await?;
         Ok(match endpoint {
             Endpoint::Amplitude => amplitude::accepted(events, body.len(), received_at),
+            Endpoint::Gtag | Endpoint::Mp => ga4::accepted(),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
     }
@@ -380,9 +435,9 @@ impl Ingest {
         let path = request.uri().path();
         let named = match protocol {
             Protocol::Segment => segment::settings_write_key(path).map(str::to_owned),
-            Protocol::Rudderstack => query_write_key(request.uri().query()),
+            Protocol::Rudderstack => query_param(request.uri().query(), "writeKey"),
             Protocol::Amplitude => path.strip_prefix("/config/").map(str::to_owned),
-            Protocol::Json => None,
+            Protocol::Json | Protocol::Ga4 | Protocol::Ga4Mp => None,
         };
         let by_key = named
             .and_then(|key| self.authenticate(protocols, key.as_bytes()).ok())
@@ -439,10 +494,11 @@ fn basic_username(headers: &HeaderMap) -> Result<Option<String>, IngestError> {
     Ok(Some(user.to_owned()))
 }
 
-/// `?writeKey=` (beacons cannot set headers).
-fn query_write_key(query: Option<&str>) -> Option<String> {
+/// The first value of a query parameter: `?writeKey=` (beacons cannot set
+/// headers), GA4's `?tid=` and `?measurement_id=`.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == "writeKey")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
@@ -492,9 +548,9 @@ mod tests {
     #[test]
     fn query_write_key_is_decoded() {
         assert_eq!(
-            query_write_key(Some("a=1&writeKey=k%20y")).as_deref(),
+            query_param(Some("a=1&writeKey=k%20y"), "writeKey").as_deref(),
             Some("k y")
         );
-        assert_eq!(query_write_key(None), None);
+        assert_eq!(query_param(None, "writeKey"), None);
     }
 }
