@@ -98,75 +98,101 @@ type Param = (String, String);
 /// Decodes a gtag.js request: the URL's `query` and the `body` (empty for
 /// a GET). The write key is the URL's `tid`, else the first hit's; a hit
 /// without `en`, naming another `tid`, not UTF-8 once decoded, or past the
-/// field limit is skipped and counted.
+/// field limit is skipped and counted. Every hit repeats the URL's
+/// parameters, so the hits together may hold at most `max_bytes`.
 pub fn decode_gtag(
     query: Option<&str>,
     body: &Bytes,
     limits: Limits,
+    max_bytes: usize,
 ) -> Result<Decoded, IngestError> {
-    let shared = params(query.unwrap_or_default().as_bytes()).ok_or(IngestError::InvalidShape(
-        "the query string is not UTF-8 once percent-decoded",
-    ))?;
+    let shared = params(query.unwrap_or_default().as_bytes(), limits.max_fields).ok_or(
+        IngestError::InvalidShape(
+            "the query string is not UTF-8 once percent-decoded, or has more parameters than an event may have",
+        ),
+    )?;
     let lines: Vec<&[u8]> = body
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .filter(|line| !line.trim_ascii().is_empty())
+        .take(limits.max_batch + 1)
         .collect();
     if lines.len() > limits.max_batch {
         return Err(IngestError::TooManyEvents(limits.max_batch));
     }
-    let mut decoded = Decoded {
-        write_key: first("tid", &shared).map(str::to_owned),
-        ..Decoded::default()
+    let mut hits = Hits {
+        decoded: Decoded {
+            write_key: first("tid", &shared).map(str::to_owned),
+            ..Decoded::default()
+        },
+        limits,
+        left: max_bytes,
+        max_bytes,
     };
     if lines.is_empty() {
         if shared.is_empty() {
             return Err(IngestError::InvalidShape("a hit needs parameters"));
         }
-        push_hit(&mut decoded, &shared, &[], limits);
-        return Ok(decoded);
+        hits.push(&shared, &[])?;
+        return Ok(hits.decoded);
     }
-    decoded.events.reserve(lines.len());
+    hits.decoded.events.reserve(lines.len());
     for line in lines {
-        match params(line) {
-            Some(own) => push_hit(&mut decoded, &shared, &own, limits),
-            None => decoded.invalid += 1,
+        match params(line, limits.max_fields) {
+            Some(own) => hits.push(&shared, &own)?,
+            None => hits.decoded.invalid += 1,
         }
     }
-    Ok(decoded)
+    Ok(hits.decoded)
 }
 
-/// Adds the hit of `shared` overridden by `own`, or counts it invalid.
-fn push_hit(decoded: &mut Decoded, shared: &[Param], own: &[Param], limits: Limits) {
-    if shared.len() + own.len() > limits.max_fields {
-        decoded.invalid += 1;
-        return;
-    }
-    let overridden: HashSet<&str> = own.iter().map(|(k, _)| k.as_str()).collect();
-    let merged: Vec<&Param> = shared
-        .iter()
-        .filter(|(k, _)| !overridden.contains(k.as_str()))
-        .chain(own)
-        .collect();
-    if decoded.write_key.is_none() {
-        decoded.write_key = merged
+/// The hits of one request so far, and the bytes they may still take.
+struct Hits {
+    decoded: Decoded,
+    limits: Limits,
+    left: usize,
+    max_bytes: usize,
+}
+
+impl Hits {
+    /// Adds the hit of `shared` overridden by `own`, or counts it invalid.
+    fn push(&mut self, shared: &[Param], own: &[Param]) -> Result<(), IngestError> {
+        let decoded = &mut self.decoded;
+        if shared.len() + own.len() > self.limits.max_fields {
+            decoded.invalid += 1;
+            return Ok(());
+        }
+        let overridden: HashSet<&str> = own.iter().map(|(k, _)| k.as_str()).collect();
+        let merged: Vec<&Param> = shared
             .iter()
-            .find(|(k, _)| k == "tid")
-            .map(|(_, v)| v.clone());
-    }
-    let key = decoded.write_key.as_deref();
-    let tids_match = merged
-        .iter()
-        .filter(|(k, _)| k == "tid")
-        .all(|(_, v)| Some(v.as_str()) == key);
-    let hit = Bytes::from(hit_json(&merged));
-    let marks = TopLevel::parse_event_as::<GtagLayout>(&hit, limits)
-        .ok()
-        .filter(|top| top.has_type && top.write_key.is_some() && tids_match)
-        .map(|top| top.marks);
-    match marks {
-        Some(marks) => decoded.events.push((hit, marks)),
-        None => decoded.invalid += 1,
+            .filter(|(k, _)| !overridden.contains(k.as_str()))
+            .chain(own)
+            .collect();
+        if decoded.write_key.is_none() {
+            decoded.write_key = merged
+                .iter()
+                .find(|(k, _)| k == "tid")
+                .map(|(_, v)| v.clone());
+        }
+        let key = decoded.write_key.as_deref();
+        let tids_match = merged
+            .iter()
+            .filter(|(k, _)| k == "tid")
+            .all(|(_, v)| Some(v.as_str()) == key);
+        let hit = Bytes::from(hit_json(&merged));
+        self.left = self
+            .left
+            .checked_sub(hit.len())
+            .ok_or(IngestError::TooLarge(self.max_bytes))?;
+        let marks = TopLevel::parse_event_as::<GtagLayout>(&hit, self.limits)
+            .ok()
+            .filter(|top| top.has_type && top.write_key.is_some() && tids_match)
+            .map(|top| top.marks);
+        match marks {
+            Some(marks) => decoded.events.push((hit, marks)),
+            None => decoded.invalid += 1,
+        }
+        Ok(())
     }
 }
 
@@ -179,11 +205,14 @@ fn first<'a>(name: &str, params: &'a [Param]) -> Option<&'a str> {
 }
 
 /// The parameters of a query string, decoded (`+` is a space); `None` when
-/// one is not UTF-8 once decoded. Empty pieces (`a=1&&b=2`) are skipped; a
-/// piece without `=` has an empty value.
-fn params(text: &[u8]) -> Option<Vec<Param>> {
-    text.split(|&b| b == b'&')
-        .filter(|piece| !piece.is_empty())
+/// one is not UTF-8 once decoded, or there are more than `max`. Empty
+/// pieces (`a=1&&b=2`) are skipped; a piece without `=` has an empty value.
+fn params(text: &[u8], max: usize) -> Option<Vec<Param>> {
+    let pieces = text.split(|&b| b == b'&').filter(|piece| !piece.is_empty());
+    if pieces.clone().nth(max).is_some() {
+        return None;
+    }
+    pieces
         .map(|piece| {
             let (key, value) = match piece.iter().position(|&b| b == b'=') {
                 Some(at) => (&piece[..at], &piece[at + 1..]),
@@ -267,9 +296,10 @@ pub fn encode_hit(event: &Bytes) -> Bytes {
 
 /// Decodes a Measurement Protocol body: one event per element of `events`
 /// that is an object with a `name` (the rest are skipped and counted),
-/// each the body with that element alone in `events`. The write key is in
-/// the URL (`measurement_id`), not here.
-pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
+/// each the body with that element alone in `events`. Every event repeats
+/// the body's other fields, so the events together may hold at most
+/// `max_bytes`. The write key is in the URL (`measurement_id`), not here.
+pub fn decode_mp(body: &Bytes, limits: Limits, max_bytes: usize) -> Result<Decoded, IngestError> {
     let (_, items) =
         TopLevel::envelope::<MpLayout>(body, limits, "`events` must be an array of event objects")?;
     let Members(members) = serde_json::from_slice(body)
@@ -281,15 +311,29 @@ pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
         shared.extend_from_slice(raw.get().as_bytes());
         shared.push(b',');
     }
+    let named: Vec<Option<&RawValue>> = items
+        .iter()
+        .map(|item| {
+            TopLevel::parse_event_as::<MpLayout>(item.get().as_bytes(), limits)
+                .is_ok_and(|event| event.has_type)
+                .then_some(*item)
+        })
+        .collect();
+    let size: usize = named
+        .iter()
+        .flatten()
+        .map(|item| shared.len() + item.get().len() + 14)
+        .sum();
+    if size > max_bytes {
+        return Err(IngestError::TooLarge(max_bytes));
+    }
     let mut decoded = Decoded::default();
-    decoded.events.reserve(items.len());
-    for item in items {
-        let named = TopLevel::parse_event_as::<MpLayout>(item.get().as_bytes(), limits)
-            .is_ok_and(|event| event.has_type);
-        if !named {
+    decoded.events.reserve(named.len());
+    for item in named {
+        let Some(item) = item else {
             decoded.invalid += 1;
             continue;
-        }
+        };
         let mut one = Vec::with_capacity(shared.len() + item.get().len() + 14);
         one.push(b'{');
         one.extend_from_slice(&shared);
@@ -348,11 +392,15 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
+    /// The default `max_decompressed_bytes`.
+    const MAX: usize = 4 << 20;
+
     fn gtag(query: &str, body: &str) -> Decoded {
         decode_gtag(
             Some(query),
             &Bytes::from(body.to_owned()),
             Limits::default(),
+            MAX,
         )
         .unwrap()
     }
@@ -416,8 +464,8 @@ mod tests {
         assert_eq!(object(&d.events[0].0)["ep.a"], "b c");
         let d = gtag("v=2&tid=G-1&en=x", "\n \r\n");
         assert_eq!(d.events.len(), 1, "blank lines are no hits");
-        assert!(decode_gtag(None, &Bytes::new(), Limits::default()).is_err());
-        assert!(decode_gtag(Some("tid=%FF"), &Bytes::new(), Limits::default()).is_err());
+        assert!(decode_gtag(None, &Bytes::new(), Limits::default(), MAX).is_err());
+        assert!(decode_gtag(Some("tid=%FF"), &Bytes::new(), Limits::default(), MAX).is_err());
     }
 
     #[test]
@@ -442,12 +490,40 @@ mod tests {
         };
         let body = Bytes::from_static(b"en=a\nen=b\nen=c");
         assert!(matches!(
-            decode_gtag(Some("tid=G"), &body, small),
+            decode_gtag(Some("tid=G"), &body, small, MAX),
             Err(IngestError::TooManyEvents(2))
         ));
-        let body = Bytes::from_static(b"en=a&b=1&c=2\nen=a&b=1&c=2&d=3");
-        let d = decode_gtag(Some("tid=G"), &body, small).unwrap();
-        assert_eq!((d.events.len(), d.invalid), (1, 1));
+        let body = Bytes::from_static(b"en=a&b=1&c=2\nen=a&b=1&c=2&d=3\nen=a&b=1&c=2&d=3&e=4&f=5");
+        let d = decode_gtag(
+            Some("tid=G"),
+            &body,
+            Limits {
+                max_batch: 3,
+                ..small
+            },
+            MAX,
+        )
+        .unwrap();
+        assert_eq!((d.events.len(), d.invalid), (1, 2));
+        assert!(decode_gtag(Some("tid=G&a&b&c&d"), &Bytes::new(), small, MAX).is_err());
+        // Hits repeat the URL's parameters: what they add up to is bounded.
+        let shared = format!("tid=G&x={}", "y".repeat(1000));
+        let body = Bytes::from("en=a\n".repeat(10));
+        assert!(decode_gtag(Some(&shared), &body, Limits::default(), 20_000).is_ok());
+        assert!(matches!(
+            decode_gtag(Some(&shared), &body, Limits::default(), 10_000),
+            Err(IngestError::TooLarge(10_000))
+        ));
+        let mp = Bytes::from(format!(
+            r#"{{"pad":"{}","events":[{}]}}"#,
+            "p".repeat(1000),
+            [r#"{"name":"e"}"#; 10].join(",")
+        ));
+        assert!(decode_mp(&mp, Limits::default(), 20_000).is_ok());
+        assert!(matches!(
+            decode_mp(&mp, Limits::default(), 10_000),
+            Err(IngestError::TooLarge(10_000))
+        ));
     }
 
     #[test]
@@ -474,7 +550,7 @@ mod tests {
             })
             .to_string(),
         );
-        let d = decode_mp(&body, Limits::default()).unwrap();
+        let d = decode_mp(&body, Limits::default(), MAX).unwrap();
         assert_eq!((d.events.len(), d.invalid), (2, 2));
         assert_eq!(d.write_key, None, "the measurement id is in the URL");
         let (event, marks) = &d.events[1];
@@ -489,7 +565,7 @@ mod tests {
             json!({"ad_user_data": "GRANTED"})
         );
         for bad in [&b"{}"[..], br#"{"events":{}}"#, b"[]", b"{"] {
-            assert!(decode_mp(&Bytes::from_static(bad), Limits::default()).is_err());
+            assert!(decode_mp(&Bytes::from_static(bad), Limits::default(), MAX).is_err());
         }
     }
 
@@ -499,7 +575,7 @@ mod tests {
             &json!({"client_id": "1.2", "events": [{"name": "a\nb", "params": {"k": [1, 2]}}]}),
         )
         .unwrap();
-        let d = decode_mp(&Bytes::from(body), Limits::default()).unwrap();
+        let d = decode_mp(&Bytes::from(body), Limits::default(), MAX).unwrap();
         let (event, marks) = &d.events[0];
         assert!(!event.contains(&b'\n'));
         assert_eq!(object(event)["events"][0]["name"], "a\nb");
@@ -556,7 +632,7 @@ mod tests {
                 want.extend(own);
                 let wire = encode_hit(event);
                 prop_assert!(!wire.contains(&b'\n') && !wire.contains(&b'\r'));
-                prop_assert_eq!(params(&wire).unwrap(), want);
+                prop_assert_eq!(params(&wire, usize::MAX).unwrap(), want);
             }
         }
 
@@ -583,7 +659,7 @@ mod tests {
                 .collect();
             let mut body: serde_json::Map<String, Value> = shared.into_iter().collect();
             body.insert("events".into(), Value::from(events.clone()));
-            let d = decode_mp(&Bytes::from(Value::Object(body.clone()).to_string()), Limits::default()).unwrap();
+            let d = decode_mp(&Bytes::from(Value::Object(body.clone()).to_string()), Limits::default(), MAX).unwrap();
             prop_assert_eq!(d.invalid, 0);
             for ((event, _), sent) in d.events.iter().zip(events) {
                 let mut want = body.clone();

@@ -358,8 +358,12 @@ impl Ingest {
                 segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
             }
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
-            Endpoint::Gtag => ga4::decode_gtag(query, &body, self.json_limits)?,
-            Endpoint::Mp => ga4::decode_mp(&body, self.json_limits)?,
+            // A GA4 request's events repeat its shared parameters: what they
+            // add up to is bounded like a decompressed body.
+            Endpoint::Gtag => {
+                ga4::decode_gtag(query, &body, self.json_limits, self.limits.max_decompressed)?
+            }
+            Endpoint::Mp => ga4::decode_mp(&body, self.json_limits, self.limits.max_decompressed)?,
             Endpoint::Collect | Endpoint::Passthrough(_) => {
                 collect::decode(&body, &stamp, self.json_limits)?
             }
