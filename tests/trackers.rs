@@ -908,6 +908,10 @@ async fn ga4_refuses_other_streams_wrong_secrets_and_methods() {
     assert_error(&answer, 401, "invalid_write_key");
     let answer = send("GET", addr, "/g/collect?v=2&en=x&cid=1", &[], "").await;
     assert_error(&answer, 401, "missing_write_key");
+    // Not even with a known key elsewhere: the hits name the stream.
+    let basic = ("authorization", "Basic Ry1IQVJORVNTMDE6"); // G-HARNESS01:
+    let answer = send("POST", addr, "/g/collect?v=2", &[basic], "en=x&tid=G-OTHER").await;
+    assert_error(&answer, 401, "invalid_write_key");
     let answer = send("PUT", addr, "/g/collect?tid=G-HARNESS01&en=x", &[], "").await;
     assert_error(&answer, 405, "method_not_allowed");
     assert_eq!(answer.headers["allow"], "GET, POST, OPTIONS");

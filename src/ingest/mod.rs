@@ -321,11 +321,16 @@ impl Ingest {
         let (parts, body) = request.into_parts();
         // A client that names its key up front is checked before its body is read.
         let query = parts.uri.query();
-        let key = match basic_username(&parts.headers)? {
-            Some(key) => Some(key),
-            None => endpoint
+        let from_query = || {
+            endpoint
                 .query_key()
-                .and_then(|name| query_param(query, name)),
+                .and_then(|name| query_param(query, name))
+        };
+        let key = match endpoint {
+            // GA4 names its stream in the URL, and every hit must name the
+            // same: a key from elsewhere would let hits of other streams in.
+            Endpoint::Gtag | Endpoint::Mp => from_query(),
+            _ => basic_username(&parts.headers)?.or_else(from_query),
         };
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
