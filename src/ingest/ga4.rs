@@ -6,12 +6,13 @@
 //! **gtag.js** (`protocol = "ga4"`): a hit is a query string of parameters
 //! (`v=2`, `tid`, `cid`, `en`, `dl`, `ep.*`, `up.*`, `gcs`, ...).
 //! `GET /g/collect?<hit>` carries one; `POST /g/collect?<shared>` carries
-//! one per body line (`\r\n` between lines), the URL's parameters apply to
-//! every line and a line's own override them, and an empty body makes the
-//! URL's parameters the one hit (so d8a's reader,
-//! `d8a-tech/d8a` `pkg/protocol/ga4/protocol.go`, and Amplitude's GA
-//! forwarder, `amplitude/Amplitude-TypeScript`
-//! `packages/plugin-ga-events-forwarder-browser/src/helpers.ts`). Each hit
+//! one per body line, the URL's parameters apply to every line and a
+//! line's own override them, and an empty body makes the URL's parameters
+//! the one hit. So read it d8a's GA4 reader (`d8a-tech/d8a`,
+//! `pkg/protocol/ga4/protocol.go`: lines split at `\n` and trimmed) and
+//! Amplitude's GA forwarder (`amplitude/Amplitude-TypeScript`,
+//! `packages/plugin-ga-events-forwarder-browser/src/helpers.ts`: lines
+//! split at `\r\n`); privgate takes either and writes `\r\n`. Each hit
 //! becomes one flat JSON object of its decoded parameters, all strings,
 //! keys as sent: `{"v":"2","tid":"G-X","en":"page_view","ep.a":"b"}`;
 //! [`encode_hit`] writes it back as a query string for forwarding. The
@@ -31,9 +32,12 @@
 //!
 //! Both answer `204 No Content` with an empty body, as Google does: the
 //! Measurement Protocol "returns a 2xx status code if the HTTP request is
-//! received" (reference above; observed as 204 in AzuraCast/AzuraCast#6033),
-//! and gtag.js sends with `sendBeacon` or a `no-cors` fetch whose answer it
-//! never reads, so an empty 2xx is all it can use.
+//! received" (reference above; 204 as logged in AzuraCast/AzuraCast#6033).
+//! gtag.js posts its hits with `navigator.sendBeacon` or a keepalive fetch
+//! and acts on no answer (Google's `/g/collect` answers 204 too, as seen in
+//! browsers' network logs; not captured here): a beacon's answer is never
+//! read, and an opaque `no-cors` one cannot be, so an empty 2xx serves every
+//! transport.
 //!
 //! This module never decides anything about consent: it marks where `uid`,
 //! `cid`, `gdpr_consent`, `gcs` and `gcd` (gtag) or `user_id`, `client_id`
@@ -274,7 +278,7 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// A hit as forwarded: the event object (as [`decode_gtag`] made it, after
 /// the rules) written back as one query string, members in order. Strings
 /// are their text; anything else a rule may have left is its JSON text.
-/// Never a line break: every byte outside [`COMPONENT`] is escaped.
+/// Never a line break: every byte `encodeURIComponent` escapes is escaped.
 pub fn encode_hit(event: &Bytes) -> Bytes {
     let Ok(Members(members)) = serde_json::from_slice::<Members<'_>>(event) else {
         // Events reach forwarding as validated objects; nothing to send.
