@@ -845,6 +845,17 @@ impl Validator<'_> {
             }
             if format == BatchFormat::Ga4Mp {
                 self.mp_url(i, w, &http.url);
+                // Unlike Amplitude's API key, it is a secret (never in a page).
+                if let Some(key) = &w.api_key {
+                    if let Ok(SecretRef::Literal(_)) = SecretRef::parse(key.get_ref()) {
+                        self.problem(
+                            key.span(),
+                            format!("destinations[{i}].api_secret"),
+                            SecretError::LiteralNotAllowed.to_string(),
+                            "",
+                        );
+                    }
+                }
             }
             if let Some(cap) = format.max_events() {
                 let max_events = &w.batch.max_events;
@@ -1961,6 +1972,13 @@ destinations = ["mp"]
         // api_secrets: required for ga4_mp, references only, nowhere else.
         let no_secret = ok.replace("api_secrets = [\"env:PATH\"]\n", "");
         assert!(problems(no_secret)[0].starts_with("sources[1].api_secrets"));
+        let literal = ok.replace("api_secret = \"env:PATH\"", "api_secret = \"s3cret\"");
+        let found = problems(literal);
+        assert!(
+            found[0].starts_with("destinations[1].api_secret"),
+            "{found:?}"
+        );
+        assert!(!found[0].contains("s3cret"), "never echoed");
         let literal = ok.replace("api_secrets = [\"env:PATH\"]", "api_secrets = [\"s3cret\"]");
         let found = problems(literal);
         assert!(found[0].contains("literally"), "{found:?}");
