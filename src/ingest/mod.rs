@@ -479,6 +479,26 @@ impl Ingest {
     }
 }
 
+/// Scans one event of `protocol` as ingest does: validated within
+/// `limits`, its consent inputs marked where that protocol keeps them.
+pub fn scan_event(
+    protocol: Protocol,
+    event: &[u8],
+    limits: bounds::Limits,
+) -> Result<object::TopLevel<'_>, object::Refused> {
+    use object::TopLevel;
+    match protocol {
+        Protocol::Segment | Protocol::Rudderstack | Protocol::Json => {
+            TopLevel::parse_event(event, limits)
+        }
+        Protocol::Amplitude => {
+            TopLevel::parse_event_as::<amplitude::AmplitudeLayout>(event, limits)
+        }
+        Protocol::Ga4 => TopLevel::parse_event_as::<ga4::GtagLayout>(event, limits),
+        Protocol::Ga4Mp => TopLevel::parse_event_as::<ga4::MpLayout>(event, limits),
+    }
+}
+
 /// The username of `Authorization: Basic ...`, which is where Segment SDKs
 /// put the write key. Other schemes are ignored; a malformed Basic is refused.
 fn basic_username(headers: &HeaderMap) -> Result<Option<String>, IngestError> {
