@@ -479,8 +479,9 @@ impl BatchFormat {
         self == BatchFormat::Ndjson || self == BatchFormat::native(protocol)
     }
 
-    /// The most events the vendor takes in one request, if it says: GA4
-    /// takes up to 20 gtag.js hits per request, and a Measurement Protocol
+    /// The most events one request may carry: gtag.js hits at most 20 (the
+    /// bound issue #5 sets; Google documents none for `/g/collect`, and 25
+    /// events for the Measurement Protocol), and a Measurement Protocol
     /// body names one client, which only a batch of one event guarantees.
     pub fn max_events(self) -> Option<usize> {
         match self {
