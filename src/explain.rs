@@ -12,7 +12,6 @@
 use crate::config::Config;
 use crate::consent::Consent;
 use crate::event::{Event, RequestMeta};
-use crate::ingest::object::TopLevel;
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, TracedRule, Verdict};
 use bytes::Bytes;
@@ -114,9 +113,11 @@ pub fn run(
             continue;
         }
         // The scan ingest makes: it validates and marks consent's inputs.
-        let Ok(top) =
-            TopLevel::parse_event(text.as_bytes(), crate::ingest::bounds::Limits::default())
-        else {
+        let Ok(top) = crate::ingest::scan_event(
+            meta.protocol,
+            text.as_bytes(),
+            crate::ingest::bounds::Limits::default(),
+        ) else {
             summary.invalid += 1;
             writeln!(errors, "line {}: not a JSON object (skipped)", n + 1)?;
             continue;

@@ -47,7 +47,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -61,6 +61,7 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("snowplow", snowplow),
     ("posthog", posthog),
     ("amplitude", amplitude),
+    ("ga4", ga4),
 ];
 
 const STAMP: Stamp<'static> = Stamp {
@@ -785,6 +786,146 @@ fn check_snowplow_event(event: &[u8], marks: &Marks, facts: &Facts<'_>) -> Value
         );
     }
     Value::Object(object)
+}
+
+/// `ingest::ga4`. Input: a byte picking the form, then the rest: even, a
+/// gtag.js request (the URL's query up to the first line break, read
+/// lossily as text, then the body); odd, a Measurement Protocol body.
+/// Never a panic, and only the errors a client can cause.
+///
+/// gtag.js: every hit is counted, accepted or skipped; an accepted one is
+/// one line, a JSON object of strings with `en` and the request's `tid`,
+/// its marks on `uid`, `cid`, `gdpr_consent`, `gcs` and `gcd`, and it
+/// encodes to a query string that decodes back to the same bytes.
+///
+/// Measurement Protocol: a body `Value` reads as an object with an
+/// `events` array is accepted; each element with a `name` becomes one
+/// event, the body with that element alone in `events`, marked on
+/// `user_id`, `client_id` and `consent`; the rest are counted.
+pub fn ga4(data: &[u8]) {
+    let Some((&form, rest)) = data.split_first() else {
+        return;
+    };
+    if form % 2 == 0 {
+        gtag(rest);
+    } else {
+        measurement_protocol(rest);
+    }
+}
+
+/// What a GA4 request's events may add up to (the default
+/// `max_decompressed_bytes`; inputs this small never reach it).
+const EXPANSION: usize = 4 << 20;
+
+fn gtag(data: &[u8]) {
+    use crate::ingest::ga4::{decode_gtag, encode_hit};
+    let (query, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (String::from_utf8_lossy(&data[..at]), &data[at + 1..]),
+        None => (String::from_utf8_lossy(data), &b""[..]),
+    };
+    let body = Bytes::copy_from_slice(body);
+    let decoded = match decode_gtag(Some(&query), &body, Limits::default(), EXPANSION) {
+        Ok(decoded) => decoded,
+        Err(
+            IngestError::InvalidShape(_)
+            | IngestError::TooManyEvents(_)
+            | IngestError::TooLarge(EXPANSION),
+        ) => return,
+        Err(e) => panic!("unexpected error: {e:?}"),
+    };
+    let lines = body
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.trim_ascii().is_empty())
+        .count();
+    assert_eq!(decoded.events.len() + decoded.invalid, lines.max(1), "hits");
+    for (event, marks) in &decoded.events {
+        assert!(
+            !event.contains(&b'\n') && !event.contains(&b'\r'),
+            "one line"
+        );
+        let object: serde_json::Map<String, Value> =
+            serde_json::from_slice(event).expect("a hit is a JSON object");
+        assert!(object.values().all(Value::is_string), "not all strings");
+        assert!(object.contains_key("en"), "no en");
+        assert_eq!(
+            object.get("tid").and_then(Value::as_str),
+            decoded.write_key.as_deref(),
+            "another stream's hit"
+        );
+        if !marks.ambiguous {
+            let spans = [
+                (marks.user_id, "uid"),
+                (marks.anonymous_id, "cid"),
+                (marks.tcf, "gdpr_consent"),
+                (marks.gcs, "gcs"),
+                (marks.gcd, "gcd"),
+            ];
+            for (span, key) in spans {
+                let got =
+                    span.map(|s| serde_json::from_slice::<Value>(s.get(event)).expect("a value"));
+                assert_eq!(got.as_ref(), object.get(key), "mark of {key}");
+            }
+        }
+        let wire = encode_hit(event);
+        let again = std::str::from_utf8(&wire).expect("a query string is ASCII");
+        let back = decode_gtag(Some(again), &Bytes::new(), Limits::default(), EXPANSION)
+            .expect("an encoded hit decodes");
+        assert_eq!(back.events.len(), 1, "an encoded hit is one hit");
+        assert_eq!(&back.events[0].0, event, "decode(encode(hit)) differs");
+    }
+}
+
+fn measurement_protocol(data: &[u8]) {
+    let body = Bytes::copy_from_slice(data);
+    let object = strict(&body).and_then(|v| match v {
+        Value::Object(o) if o.get("events").is_some_and(Value::is_array) => Some(o),
+        _ => None,
+    });
+    let decoded = match crate::ingest::ga4::decode_mp(&body, Limits::default(), EXPANSION) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            assert!(object.is_none(), "refused a valid body: {e}");
+            return;
+        }
+    };
+    assert_utf8(&body);
+    assert_eq!(decoded.write_key, None);
+    for (event, marks) in &decoded.events {
+        assert!(
+            !event.contains(&b'\n') && !event.contains(&b'\r'),
+            "one line"
+        );
+        assert_well_formed(event, "an event");
+        let spans = [marks.user_id, marks.anonymous_id, marks.mp_consent];
+        for span in spans.iter().flatten() {
+            assert_well_formed(span.get(event), "a mark");
+        }
+    }
+    let Some(object) = object else { return };
+    let items = object["events"].as_array().expect("checked: an array");
+    let named: Vec<&Value> = items
+        .iter()
+        .filter(|item| item.as_object().is_some_and(|o| o.contains_key("name")))
+        .collect();
+    assert_eq!(decoded.events.len(), named.len(), "events");
+    assert_eq!(decoded.invalid, items.len() - named.len(), "skipped");
+    for ((event, marks), item) in decoded.events.iter().zip(named) {
+        let mut want = object.clone();
+        want.insert("events".into(), Value::Array(vec![item.clone()]));
+        let got: Value = serde_json::from_slice(event).expect("an event is JSON");
+        assert_eq!(got, Value::Object(want), "not the body with its one event");
+        if !marks.ambiguous {
+            for (span, key) in [
+                (marks.user_id, "user_id"),
+                (marks.anonymous_id, "client_id"),
+                (marks.mp_consent, "consent"),
+            ] {
+                let got =
+                    span.map(|s| serde_json::from_slice::<Value>(s.get(event)).expect("a value"));
+                assert_eq!(got.as_ref(), object.get(key), "mark of {key}");
+            }
+        }
+    }
 }
 
 /// The strict reading of `json`, if it has one.

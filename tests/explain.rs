@@ -35,6 +35,21 @@ fn explain(args: &[&str], stdin: &[u8]) -> (std::process::ExitStatus, String, St
     )
 }
 
+/// `explain::run` on config text, without the binary.
+fn explain_in_process(config: &str, events: &str) -> Vec<Value> {
+    let parsed = privgate::config::Config::from_str(config, Path::new("test.toml")).unwrap();
+    let mut out = Vec::new();
+    privgate::explain::run(
+        &parsed,
+        &privgate::explain::Options::default(),
+        events.as_bytes(),
+        &mut out,
+        std::io::sink(),
+    )
+    .unwrap();
+    lines(std::str::from_utf8(&out).unwrap())
+}
+
 fn lines(stdout: &str) -> Vec<Value> {
     stdout
         .lines()
@@ -185,21 +200,39 @@ async fn explain_predicts_exactly_what_the_upstream_receives() {
     assert_eq!(received.len(), 1, "only the consented event is forwarded");
     pg.shutdown().await;
 
-    let parsed = privgate::config::Config::from_str(&config, Path::new("test.toml")).unwrap();
-    let mut out = Vec::new();
-    privgate::explain::run(
-        &parsed,
-        &privgate::explain::Options::default(),
-        events.as_bytes(),
-        &mut out,
-        std::io::sink(),
-    )
-    .unwrap();
-    let explained = lines(std::str::from_utf8(&out).unwrap());
+    let explained = explain_in_process(&config, &events);
     let predicted = &explained[0]["event"];
     let mut got = received[0].clone();
     // Ingest stamps arrival time; everything else must be as explained.
     got.as_object_mut().unwrap().remove("receivedAt");
     assert_eq!(&got, predicted);
     assert!(!got.to_string().contains("jane") && !got.to_string().contains("7946"));
+}
+
+#[test]
+fn events_are_read_as_their_sources_protocol() {
+    // A GA4 hit names its client in `cid`, not `anonymousId`: the opt-out
+    // registry finds it only if explain reads the hit as ingest does.
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("optouts.txt");
+    std::fs::write(&registry, "123.456\n").unwrap();
+    let config = config_with(
+        "[[sources]]\nname = \"gtag\"\nprotocol = \"ga4\"\nwrite_keys = [\"G-1\"]",
+        &format!(
+            "[[destinations]]\nname = \"out\"\nkind = \"stdout\"\nrequire_consent = [\"analytics\"]\n[consent]\ndefault = \"allow\"\nopt_out_registry = \"file:{}\"\n",
+            registry.display()
+        ),
+    );
+    let events = "{\"tid\":\"G-1\",\"en\":\"page_view\",\"cid\":\"123.456\"}\n{\"tid\":\"G-1\",\"en\":\"page_view\",\"cid\":\"789.1\"}\n";
+    let explained = explain_in_process(&config, events);
+    let decisions: Vec<(&str, &str)> = explained
+        .iter()
+        .map(|l| {
+            (
+                l["decision"].as_str().unwrap(),
+                l["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(decisions, [("drop", "opted_out"), ("forward", "granted")]);
 }

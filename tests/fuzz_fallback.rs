@@ -12,7 +12,7 @@ use proptest::sample::{select, Index};
 use proptest::test_runner::{Config, TestError, TestRunner};
 use std::path::{Path, PathBuf};
 
-/// Cases per target, besides the seeds (all ten take about a second).
+/// Cases per target, besides the seeds (all eleven take about a second).
 const CASES: u32 = 256;
 
 /// Bytes worth inserting into JSON, URLs and PII.
@@ -207,6 +207,7 @@ targets!(
     snowplow,
     posthog,
     amplitude,
+    ga4,
 );
 
 /// Every target has a test here, a cargo-fuzz target that calls it, and

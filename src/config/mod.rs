@@ -115,6 +115,8 @@ pub struct SourceConfig {
     pub protocol: Protocol,
     /// Accepted write keys.
     pub write_keys: Vec<Secret>,
+    /// `ga4_mp`: the `api_secret`s clients may send.
+    pub api_secrets: Vec<Secret>,
     /// Allowed CORS origins, ready to echo.
     pub cors_origins: Vec<HeaderValue>,
     /// Where non-event requests go.
@@ -880,7 +882,6 @@ impl Validator<'_> {
         written: &[schema::Destination],
         sources: &[SourceConfig],
     ) {
-        use crate::event::Protocol;
         for (i, (d, w)) in destinations.iter_mut().zip(written).enumerate() {
             let SinkConfig::Http(http) = &mut d.sink else {
                 continue;
@@ -890,11 +891,9 @@ impl Validator<'_> {
                 .filter(|s| s.destinations.contains(&i))
                 .map(|s| s.protocol)
                 .collect();
-            // The feeders' own format when they share one; else Segment's.
-            let native: Vec<BatchFormat> =
-                feeders.iter().map(|&p| BatchFormat::native(p)).collect();
-            let implied = match native.first() {
-                Some(&first) if native.iter().all(|&f| f == first) => first,
+            let mut natives = feeders.iter().map(|&p| BatchFormat::native(p));
+            let implied = match natives.next() {
+                Some(first) if natives.all(|f| f == first) => first,
                 _ => BatchFormat::Segment,
             };
             let format = w.format.as_ref().map_or(implied, |f| *f.get_ref());
@@ -911,18 +910,89 @@ impl Validator<'_> {
                     "send each protocol's sources to destinations of that protocol, or set format = \"ndjson\"",
                 );
             }
-            let keyed = matches!(format, BatchFormat::Amplitude | BatchFormat::Posthog);
-            if keyed && http.api_key.is_none() {
+            let needs_key = match format {
+                BatchFormat::Amplitude => Some((
+                    "api_key",
+                    "an amplitude destination needs the project's API key",
+                    "add api_key = \"env:AMPLITUDE_API_KEY\"",
+                )),
+                BatchFormat::Posthog => Some((
+                    "api_key",
+                    "a posthog destination needs the project's API key",
+                    "add api_key = \"env:POSTHOG_PROJECT_TOKEN\"",
+                )),
+                BatchFormat::Ga4Mp => Some((
+                    "api_secret",
+                    "a ga4_mp destination needs the stream's Measurement Protocol API secret",
+                    "add api_secret = \"env:GA4_API_SECRET\"",
+                )),
+                _ => None,
+            };
+            if let (Some((name, message, fix)), None) = (needs_key, &http.api_key) {
                 self.problem(
-                    span,
-                    format!("destinations[{i}].api_key"),
-                    format!(
-                        "a {} destination needs the project's API key",
-                        format.as_str()
-                    ),
-                    "add api_key = \"env:VENDOR_API_KEY\"",
+                    span.clone(),
+                    format!("destinations[{i}].{name}"),
+                    message.into(),
+                    fix,
                 );
             }
+            if format == BatchFormat::Ga4Mp {
+                self.mp_url(i, w, &http.url);
+                // Unlike Amplitude's API key, it is a secret (never in a page).
+                if let Some(key) = &w.api_key {
+                    if let Ok(SecretRef::Literal(_)) = SecretRef::parse(key.get_ref()) {
+                        self.problem(
+                            key.span(),
+                            format!("destinations[{i}].api_secret"),
+                            SecretError::LiteralNotAllowed.to_string(),
+                            "",
+                        );
+                    }
+                }
+            }
+            if let Some(cap) = format.max_events() {
+                let max_events = &w.batch.max_events;
+                if max_events.span() == (0..0) {
+                    // Unwritten: the vendor's bound instead of the default.
+                    d.batch.max_events = d.batch.max_events.min(cap);
+                } else if d.batch.max_events > cap {
+                    self.problem(
+                        max_events.span(),
+                        format!("destinations[{i}].batch.max_events"),
+                        format!(
+                            "a `{}` request takes at most {cap} event(s)",
+                            format.as_str()
+                        ),
+                        "lower batch.max_events, or leave it out for the largest allowed",
+                    );
+                }
+            }
+        }
+    }
+
+    /// A `ga4_mp` url names its stream (`?measurement_id=`) and not the API
+    /// secret, which is a secret (`api_secret`, added when sending).
+    fn mp_url(&mut self, i: usize, w: &schema::Destination, url: &Uri) {
+        let span = w.url.as_ref().map_or(w.kind.span(), |u| u.span());
+        let names = |name: &str| {
+            form_urlencoded::parse(url.query().unwrap_or_default().as_bytes())
+                .any(|(k, _)| k == name)
+        };
+        if !names("measurement_id") {
+            self.problem(
+                span.clone(),
+                format!("destinations[{i}].url"),
+                "a ga4_mp url names its stream".into(),
+                "write e.g. url = \"https://region1.google-analytics.com/mp/collect?measurement_id=G-XXXXXXXXXX\"",
+            );
+        }
+        if names("api_secret") {
+            self.problem(
+                span,
+                format!("destinations[{i}].url"),
+                "the API secret cannot be written in the url".into(),
+                "remove it from the url and set api_secret = \"env:GA4_API_SECRET\"",
+            );
         }
     }
 
@@ -1325,6 +1395,8 @@ impl Validator<'_> {
             );
         }
 
+        let api_secrets = self.api_secrets(s, &key("api_secrets"));
+
         let mut cors_origins = Vec::new();
         for origin in &s.cors_origins {
             match parse_origin(origin.get_ref()) {
@@ -1386,6 +1458,7 @@ impl Validator<'_> {
             name: s.name.get_ref().clone(),
             protocol: s.protocol,
             write_keys,
+            api_secrets,
             cors_origins,
             upstream,
             upstream_timeout: self.positive(s.upstream_timeout.0, &key("upstream_timeout")),
@@ -1394,6 +1467,56 @@ impl Validator<'_> {
             rate_limit: None,
             client_ip: s.client_ip,
         }
+    }
+
+    /// A `ga4_mp` source's `api_secrets`: required there, secret references
+    /// only (they are the vendor's secrets), and nowhere else.
+    fn api_secrets(&mut self, s: &schema::Source, key: &str) -> Vec<Secret> {
+        let mp = s.protocol == Protocol::Ga4Mp;
+        let Some(written) = &s.api_secrets else {
+            if mp {
+                self.problem(
+                    s.name.span(),
+                    key.into(),
+                    "a ga4_mp source needs the api_secrets its clients send".into(),
+                    "add api_secrets = [\"env:GA4_MP_API_SECRET\"]; privgate checks them and never forwards them",
+                );
+            }
+            return Vec::new();
+        };
+        if !mp {
+            self.problem(
+                written.span(),
+                key.into(),
+                format!("a `{}` source takes no api_secrets", s.protocol),
+                "remove it; only protocol = \"ga4_mp\" sources read api_secret",
+            );
+            return Vec::new();
+        }
+        if written.get_ref().is_empty() {
+            self.problem(
+                written.span(),
+                key.into(),
+                "list at least one secret".into(),
+                "add api_secrets = [\"env:GA4_MP_API_SECRET\"]",
+            );
+        }
+        let mut secrets = Vec::new();
+        for text in written.get_ref() {
+            match self.reference(text) {
+                Ok(secret) => secrets.push(secret),
+                Err(e) => self.problem(written.span(), key.into(), e.to_string(), ""),
+            }
+        }
+        secrets
+    }
+
+    /// A secret that must be an `env:` or `file:` reference.
+    fn reference(&self, text: &str) -> Result<Secret, SecretError> {
+        SecretRef::parse(text).and_then(|r| match r {
+            SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+            r => r.resolve(&self.base),
+        })
     }
 
     fn destination(
@@ -1915,6 +2038,121 @@ kind = "stdout"
             assert_eq!(err.problems[0].key, key, "{bad}");
             assert_eq!(err.problems[0].line, Some(10), "{bad}");
         }
+    }
+
+    #[test]
+    fn ga4_destinations_speak_gtag_or_the_measurement_protocol_within_their_bounds() {
+        let sources = r#"
+[[sources]]
+name = "gtag"
+protocol = "ga4"
+write_keys = ["G-1"]
+destinations = ["hits"]
+[[sources]]
+name = "mp"
+protocol = "ga4_mp"
+write_keys = ["G-1"]
+api_secrets = ["env:PATH"]
+destinations = ["mp"]
+"#;
+        let http = |name: &str, url: &str, extra: &str| {
+            format!("[[destinations]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"{url}\"\ndelivery = \"memory\"\n{extra}\n")
+        };
+        let hits = |extra: &str| http("hits", "https://g.test/g/collect", extra);
+        let mp = |url: &str, extra: &str| http("mp", url, extra);
+        let mp_url = "https://g.test/mp/collect?measurement_id=G-1";
+        let ok = format!(
+            "{sources}{}{}",
+            hits(""),
+            mp(mp_url, "api_secret = \"env:PATH\"")
+        );
+        let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+        let sink = |i: usize| match &config.destinations[i].sink {
+            SinkConfig::Http(h) => (h.format, config.destinations[i].batch.max_events),
+            _ => unreachable!(),
+        };
+        // The format follows the sources; the batch bound is the vendor's.
+        assert_eq!(sink(0), (BatchFormat::Ga4, 20));
+        assert_eq!(sink(1), (BatchFormat::Ga4Mp, 1));
+        assert_eq!(config.sources[1].api_secrets.len(), 1);
+
+        let problems = |text: String| -> Vec<String> {
+            load(&text)
+                .unwrap_err()
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        };
+        // More than a request takes, written: refused, not lowered.
+        let big = format!(
+            "{sources}{}{}",
+            hits("batch = { max_events = 21 }"),
+            mp(
+                mp_url,
+                "api_secret = \"env:PATH\"\nbatch = { max_events = 2 }"
+            )
+        );
+        assert_eq!(
+            problems(big),
+            [
+                "destinations[0].batch.max_events: a `ga4` request takes at most 20 event(s)",
+                "destinations[1].batch.max_events: a `ga4_mp` request takes at most 1 event(s)",
+            ]
+        );
+        // The secret: required, never in the url, which names the stream.
+        let bare = format!(
+            "{sources}{}{}",
+            hits(""),
+            mp("https://g.test/mp/collect?api_secret=s", "")
+        );
+        let found = problems(bare);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("destinations[1].api_secret")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|p| p.contains("names its stream")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("cannot be written in the url")),
+            "{found:?}"
+        );
+        // gtag hits cannot go out as Measurement Protocol bodies.
+        let crossed = format!(
+            "{sources}{}{}",
+            hits("format = \"ga4_mp\""),
+            mp(mp_url, "api_secret = \"env:PATH\"")
+        );
+        let found = problems(crossed);
+        assert!(
+            found[0].contains("a `ga4_mp` batch cannot carry the events of a `ga4` source"),
+            "{found:?}"
+        );
+        // api_secrets: required for ga4_mp, references only, nowhere else.
+        let no_secret = ok.replace("api_secrets = [\"env:PATH\"]\n", "");
+        assert!(problems(no_secret)[0].starts_with("sources[1].api_secrets"));
+        let literal = ok.replace("api_secret = \"env:PATH\"", "api_secret = \"s3cret\"");
+        let found = problems(literal);
+        assert!(
+            found[0].starts_with("destinations[1].api_secret"),
+            "{found:?}"
+        );
+        assert!(!found[0].contains("s3cret"), "never echoed");
+        let literal = ok.replace("api_secrets = [\"env:PATH\"]", "api_secrets = [\"s3cret\"]");
+        let found = problems(literal);
+        assert!(found[0].contains("literally"), "{found:?}");
+        assert!(!found[0].contains("s3cret"), "never echoed");
+        let misplaced = ok.replace(
+            "write_keys = [\"G-1\"]\ndestinations = [\"hits\"]",
+            "write_keys = [\"G-1\"]\napi_secrets = [\"env:PATH\"]\ndestinations = [\"hits\"]",
+        );
+        assert!(problems(misplaced)[0].contains("takes no api_secrets"));
     }
 
     #[test]

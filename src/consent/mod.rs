@@ -365,6 +365,28 @@ impl Consent {
                     _ => None,
                 }));
             }
+            if let Some(span) = marks.mp_consent {
+                // The Measurement Protocol's {"ad_user_data": "GRANTED", ...}.
+                let read =
+                    serde_json::from_slice::<BTreeMap<String, serde_json::Value>>(span.get(body))
+                        .ok();
+                signals.hear(self.mode_says(|kind| {
+                    let Some(object) = &read else {
+                        return None;
+                    };
+                    let name = match kind {
+                        gcm::Kind::AdStorage => "ad_storage",
+                        gcm::Kind::AnalyticsStorage => "analytics_storage",
+                        gcm::Kind::AdUserData => "ad_user_data",
+                        gcm::Kind::AdPersonalization => "ad_personalization",
+                    };
+                    match object.get(name).and_then(serde_json::Value::as_str) {
+                        None => Some(gcm::Signal::NotSet),
+                        Some("GRANTED") => Some(gcm::Signal::Granted),
+                        Some(_) => Some(gcm::Signal::Denied),
+                    }
+                }));
+            }
             if let Some(gcd) = string(marks.gcd) {
                 let read = gcd.as_deref().map(gcm::decode_gcd);
                 signals.hear(self.mode_says(|kind| match &read {
@@ -853,6 +875,32 @@ mod tests {
             decide(&[("gcd", "11l1l1l1l5")]),
             (Err(Denial::NoConsent), Err(Denial::NoConsent))
         );
+        // The Measurement Protocol's consent object.
+        let mp = |c: &Consent, advertising: &Need, consent: &str| {
+            let body = format!(r#"{{"client_id":"c","consent":{consent}}}"#);
+            let at = body.find("\"consent\":").unwrap() + 10;
+            let marks = Marks {
+                mp_consent: Span::of(body.as_bytes(), &body.as_bytes()[at..body.len() - 1]),
+                ..Marks::default()
+            };
+            let s = c.signals(body.as_bytes(), &marks, false);
+            c.decide(&s, advertising)
+        };
+        let m = interpreting(ConsentDefault::Deny).interpreting(
+            &BTreeMap::new(),
+            &[(gcm::Kind::AdUserData, "advertising".to_owned())],
+        );
+        let ads = m.need(&need(&["advertising"], Match::All));
+        assert_eq!(mp(&m, &ads, r#"{"ad_user_data":"GRANTED"}"#), Ok(()));
+        assert_eq!(
+            mp(&m, &ads, r#"{"ad_user_data":"DENIED"}"#),
+            Err(Denial::Denied)
+        );
+        assert_eq!(
+            mp(&m, &ads, r#"{"ad_personalization":"GRANTED"}"#),
+            Err(Denial::NoConsent)
+        );
+        assert_eq!(mp(&m, &ads, "7"), Err(Denial::Denied), "unreadable");
         // Denied anywhere wins; unreadable denies.
         assert_eq!(
             decide(&[("gcs", "G111"), ("gcd", "11q1q1l1l5")]),

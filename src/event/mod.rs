@@ -167,6 +167,9 @@ pub struct Marks {
     /// The event has the object that holds the client IP field (even an
     /// empty one, which `ip_at` cannot point into).
     pub has_context: bool,
+    /// The GA4 Measurement Protocol's `consent` object (`ad_user_data`,
+    /// `ad_personalization`: `"GRANTED"` or `"DENIED"`).
+    pub mp_consent: Option<Span>,
     /// One of those keys (or the object holding them) appeared twice. The
     /// event says two things and a backend may believe either, so consent
     /// trusts neither: no destination that requires consent receives it.

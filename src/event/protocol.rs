@@ -27,17 +27,26 @@ pub enum Protocol {
     Snowplow,
     /// `POST /collect`: a JSON object, an array of objects, or NDJSON.
     Json,
+    /// Google Analytics 4 as gtag.js sends it: `/g/collect` hits, each
+    /// one flat object of its query parameters (`en`, `cid`, `ep.*`, ...).
+    Ga4,
+    /// The GA4 Measurement Protocol (`POST /mp/collect`): each event one
+    /// request body of its own (`client_id`, ..., `events: [event]`).
+    #[serde(rename = "ga4_mp")]
+    Ga4Mp,
 }
 
 impl Protocol {
     /// Every protocol, in [`Protocol::index`] order.
-    pub const ALL: [Protocol; 6] = [
+    pub const ALL: [Protocol; 8] = [
         Protocol::Segment,
         Protocol::Rudderstack,
         Protocol::Amplitude,
         Protocol::Posthog,
         Protocol::Snowplow,
         Protocol::Json,
+        Protocol::Ga4,
+        Protocol::Ga4Mp,
     ];
 
     /// The name used in config, metrics and logs.
@@ -49,6 +58,8 @@ impl Protocol {
             Protocol::Posthog => "posthog",
             Protocol::Snowplow => "snowplow",
             Protocol::Json => "json",
+            Protocol::Ga4 => "ga4",
+            Protocol::Ga4Mp => "ga4_mp",
         }
     }
 
@@ -67,6 +78,8 @@ impl Protocol {
             Protocol::Amplitude => amplitude(name),
             Protocol::Posthog => posthog(name),
             Protocol::Snowplow => snowplow(name),
+            Protocol::Ga4 => ga4(name),
+            Protocol::Ga4Mp => ga4_mp(name),
         }
     }
 }
@@ -87,6 +100,9 @@ pub enum IpField {
         /// `ip`.
         key: &'static str,
     },
+    /// The protocol has no place for it (the vendor takes the address from
+    /// the connection only).
+    Absent,
 }
 
 impl Protocol {
@@ -102,6 +118,10 @@ impl Protocol {
                 key: "$ip",
             },
             Protocol::Amplitude | Protocol::Snowplow => IpField::Top { key: "ip" },
+            // The IP override gtag hits carry through server-side tagging.
+            Protocol::Ga4 => IpField::Top { key: "_uip" },
+            // The Measurement Protocol has no address field.
+            Protocol::Ga4Mp => IpField::Absent,
         }
     }
 }
@@ -319,4 +339,89 @@ fn snowplow(name: &str) -> Option<&'static [&'static str]> {
         "consent" => &[],
         _ => return None,
     })
+}
+
+/// gtag.js hits (see `ingest::ga4`): flat keys as sent, event parameters
+/// `ep.*` (text) and `epn.*` (numbers), user properties `up.*`/`upn.*`.
+/// The user agent is not in a hit (Google reads it from the request
+/// header, and privgate forwards its own requests), so `@user_agent` names
+/// nothing; the client hints gtag adds (`uaa`, `uab`, `uafvl`, `uam`,
+/// `uamb`, `uap`, `uapv`) can be named as they are.
+fn ga4(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["uid"],
+        "anonymous_id" => &["cid"],
+        // IP overrides (server-side tagging and the older protocol).
+        "ip" => &["_uip", "uip"],
+        "user_agent" => &[],
+        "url" => &["dl", r#""ep.page_location""#],
+        "referrer" => &["dr", r#""ep.page_referrer""#],
+        "email" => &[r#""ep.email""#, r#""up.email""#],
+        "phone" => &[r#""ep.phone""#, r#""up.phone""#],
+        "traits" => &[r#""up."*"#, r#""upn."*"#],
+        "properties" => &[r#""ep."*"#, r#""epn."*"#],
+        // Consent mode, IAB TCF, and the Digital Markets Act flags.
+        "consent" => &[
+            "gcs",
+            "gcd",
+            "gdpr",
+            "gdpr_consent",
+            "dma",
+            "dma_cps",
+            "npa",
+        ],
+        _ => return None,
+    })
+}
+
+/// Measurement Protocol bodies, one event each (see `ingest::ga4`):
+/// identity, `user_properties` (`{"name": {"value": ...}}`), `user_data`
+/// (SHA-256 of email and phone), `consent` at the top; the event in
+/// `events[0]` with its `params`.
+/// Reference: <https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference>.
+fn ga4_mp(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["user_id"],
+        "anonymous_id" => &["client_id"],
+        "ip" => &["ip_override"],
+        "user_agent" => &["user_agent"],
+        "url" => &["events.*.params.page_location"],
+        "referrer" => &["events.*.params.page_referrer"],
+        "email" => &[
+            "user_data.sha256_email_address",
+            "user_properties.email",
+            "events.*.params.email",
+        ],
+        "phone" => &[
+            "user_data.sha256_phone_number",
+            "user_properties.phone",
+            "events.*.params.phone",
+        ],
+        "traits" => &["user_properties"],
+        "properties" => &["events.*.params"],
+        "consent" => &["consent", "non_personalized_ads"],
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::selector::Selector;
+
+    #[test]
+    fn every_protocol_names_every_semantic_field_with_valid_selectors() {
+        for protocol in Protocol::ALL {
+            assert_eq!(Protocol::ALL[protocol.index()], protocol);
+            for name in SEMANTIC_NAMES {
+                let paths = protocol.semantic_paths(name).expect(name);
+                for path in paths {
+                    assert!(
+                        Selector::parse_in(path, protocol).is_ok(),
+                        "{protocol} @{name}: {path}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -83,6 +83,22 @@ impl Framing {
                 close: b"",
                 encode: None,
             },
+            // One hit per line, as gtag.js sends a batch (`ingest::ga4`).
+            BatchFormat::Ga4 => Framing {
+                open: Bytes::new(),
+                separator: b"\r\n",
+                terminator: b"",
+                close: b"",
+                encode: Some(crate::ingest::ga4::encode_hit),
+            },
+            // Each event is a whole body; batches hold one (config checks).
+            BatchFormat::Ga4Mp => Framing {
+                open: Bytes::new(),
+                separator: b"",
+                terminator: b"",
+                close: b"",
+                encode: None,
+            },
         }
     }
 

@@ -39,6 +39,22 @@ pub fn client(connect_timeout: Duration, tls: &ClientTls) -> HttpClient {
         .build(https)
 }
 
+/// Where batches go: the configured url, plus the Measurement Protocol's
+/// `api_secret` for `ga4_mp` (kept out of the config's url, which `check`
+/// prints; config validation made sure the url has a query to extend).
+fn url(cfg: &HttpSinkConfig) -> Uri {
+    match (cfg.format, &cfg.api_key) {
+        (BatchFormat::Ga4Mp, Some(secret)) => {
+            let encoded: String =
+                form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect();
+            format!("{}&api_secret={encoded}", cfg.url)
+                .parse()
+                .expect("a url with one more encoded query parameter is a url")
+        }
+        _ => cfg.url.clone(),
+    }
+}
+
 /// One HTTP destination.
 pub struct HttpSink {
     client: HttpClient,
@@ -65,7 +81,7 @@ impl HttpSink {
     ) -> HttpSink {
         HttpSink {
             client: client(cfg.connect_timeout, &cfg.tls),
-            url: cfg.url.clone(),
+            url: url(cfg),
             framing: Framing::of(cfg.format, cfg.api_key.as_ref().map(|k| k.expose())),
             content_type: HeaderValue::from_static(match (sealed, cfg.format) {
                 (true, _) => "application/jose",
@@ -74,8 +90,10 @@ impl HttpSink {
                     BatchFormat::Segment
                     | BatchFormat::Amplitude
                     | BatchFormat::Posthog
-                    | BatchFormat::Snowplow,
+                    | BatchFormat::Snowplow
+                    | BatchFormat::Ga4Mp,
                 ) => "application/json",
+                (false, BatchFormat::Ga4) => "text/plain;charset=UTF-8",
                 (false, BatchFormat::Ndjson) => "application/x-ndjson",
             }),
             headers: cfg.headers.clone(),

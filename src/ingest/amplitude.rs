@@ -13,7 +13,7 @@
 
 use super::bounds::Limits;
 use super::error::IngestError;
-use super::object::{check_utf8, detach, Layout, Role, TopLevel};
+use super::object::{detach, Layout, Role, TopLevel};
 use super::segment::Decoded;
 use super::server::Body;
 use bytes::Bytes;
@@ -54,13 +54,11 @@ impl Layout for AmplitudeLayout {
 /// Decodes an upload. Elements of `events` that are not objects with an
 /// `event_type` are skipped and counted; the rest are forwarded as sent.
 pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
-    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
-    let top = TopLevel::parse_as::<AmplitudeLayout>(body, limits)?;
-    let Some(items) = top.batch else {
-        return Err(IngestError::InvalidShape(
-            "`events` must be an array of event objects",
-        ));
-    };
+    let (top, items) = TopLevel::envelope::<AmplitudeLayout>(
+        body,
+        limits,
+        "`events` must be an array of event objects",
+    )?;
     let mut decoded = Decoded {
         write_key: top.write_key.as_deref().map(str::to_owned),
         ..Decoded::default()

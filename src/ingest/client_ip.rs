@@ -107,6 +107,7 @@ pub fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>
     };
     let member = |key: &str| format!("\"{key}\":\"{ip}\"");
     let (at, text) = match field {
+        IpField::Absent => return event,
         IpField::Top { key } => (marks.top_at, format!("{},", member(key))),
         IpField::Nested { key, .. } if marks.has_context => {
             (marks.ip_at, format!("{},", member(key)))

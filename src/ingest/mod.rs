@@ -20,6 +20,7 @@ pub mod client_ip;
 pub(crate) mod collect;
 pub mod cors;
 pub mod error;
+pub mod ga4;
 pub mod lz64;
 pub mod object;
 pub mod passthrough;
@@ -56,6 +57,8 @@ struct Source {
     name: Arc<str>,
     protocol: Protocol,
     write_keys: Vec<Secret>,
+    /// `ga4_mp`: the `api_secret`s clients may send.
+    api_secrets: Vec<Secret>,
     upstream: Option<http::Uri>,
     upstream_timeout: Duration,
     upstream_max_response: usize,
@@ -99,6 +102,10 @@ pub(crate) enum Endpoint {
     Posthog,
     /// Snowplow's POST endpoint or GET pixel.
     Snowplow(snowplow::Route),
+    /// gtag.js hits: `GET` or `POST /g/collect`.
+    Gtag,
+    /// GA4 Measurement Protocol uploads: `POST /mp/collect`.
+    Mp,
     /// The generic JSON source.
     Collect,
     /// Relayed unchanged to the `upstream` of a source of this protocol.
@@ -123,14 +130,37 @@ impl Endpoint {
                 &[Protocol::Snowplow]
             }
             Endpoint::Collect | Endpoint::Passthrough(Protocol::Json) => &[Protocol::Json],
+            Endpoint::Gtag | Endpoint::Passthrough(Protocol::Ga4) => &[Protocol::Ga4],
+            Endpoint::Mp | Endpoint::Passthrough(Protocol::Ga4Mp) => &[Protocol::Ga4Mp],
         }
     }
 
-    /// The method an event endpoint takes, and its `Allow` header.
-    fn method(self) -> (Method, &'static str) {
+    /// The query parameter that names the write key, for clients that
+    /// cannot send headers (beacons) or put it in the URL by design.
+    fn query_key(self) -> Option<&'static str> {
         match self {
-            Endpoint::Snowplow(snowplow::Route::Pixel) => (Method::GET, "GET, OPTIONS"),
-            _ => (Method::POST, "POST, OPTIONS"),
+            Endpoint::RudderBeacon | Endpoint::Collect => Some("writeKey"),
+            Endpoint::Gtag => Some("tid"),
+            Endpoint::Mp => Some("measurement_id"),
+            Endpoint::Segment(_)
+            | Endpoint::Amplitude
+            | Endpoint::Posthog
+            | Endpoint::Snowplow(_)
+            | Endpoint::Passthrough(_) => None,
+        }
+    }
+
+    /// The methods that carry events.
+    fn allows(self, method: &Method) -> Result<(), IngestError> {
+        match self {
+            Endpoint::Gtag if method == Method::GET || method == Method::POST => Ok(()),
+            Endpoint::Gtag => Err(IngestError::MethodNotAllowed("GET, POST, OPTIONS")),
+            Endpoint::Snowplow(snowplow::Route::Pixel) if method == Method::GET => Ok(()),
+            Endpoint::Snowplow(snowplow::Route::Pixel) => {
+                Err(IngestError::MethodNotAllowed("GET, OPTIONS"))
+            }
+            _ if method == Method::POST => Ok(()),
+            _ => Err(IngestError::MethodNotAllowed("POST, OPTIONS")),
         }
     }
 }
@@ -156,6 +186,7 @@ impl Ingest {
                     name: s.name.as_str().into(),
                     protocol: s.protocol,
                     write_keys: s.write_keys.clone(),
+                    api_secrets: s.api_secrets.clone(),
                     upstream: s.upstream.clone(),
                     upstream_timeout: s.upstream_timeout,
                     upstream_max_response: s.upstream_max_response_bytes,
@@ -200,6 +231,10 @@ impl Ingest {
             Endpoint::Amplitude
         } else if posthog::is_events_path(path) {
             Endpoint::Posthog
+        } else if path == ga4::GTAG_PATH {
+            Endpoint::Gtag
+        } else if path == ga4::MP_PATH {
+            Endpoint::Mp
         } else if path == rudderstack::BEACON {
             Endpoint::RudderBeacon
         } else if let Some(route) = snowplow::route(path) {
@@ -250,6 +285,16 @@ impl Ingest {
         found.ok_or(IngestError::BadWriteKey)
     }
 
+    /// A Measurement Protocol request must also name one of its source's
+    /// `api_secrets` (compared in constant time, like write keys). The
+    /// client's secret is never forwarded: a destination names its own.
+    fn check_api_secret(&self, index: usize, query: Option<&str>) -> Result<(), IngestError> {
+        let secret = query_param(query, "api_secret").ok_or(IngestError::MissingWriteKey)?;
+        matches_any(&self.sources[index].api_secrets, secret.as_bytes())
+            .map(|_| ())
+            .ok_or(IngestError::BadWriteKey)
+    }
+
     /// Answers a request that passed the stack's layers (see [`stack`]).
     async fn route(self: &Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let mut source = None;
@@ -291,10 +336,10 @@ impl Ingest {
         }
         match endpoint {
             Endpoint::Passthrough(protocol) => self.passthrough(request, protocol, source).await,
-            _ if request.method() != endpoint.method().0 => {
-                Err(IngestError::MethodNotAllowed(endpoint.method().1))
+            _ => {
+                endpoint.allows(request.method())?;
+                self.events(request, endpoint, source).await
             }
-            _ => self.events(request, endpoint, source).await,
         }
     }
 
@@ -308,23 +353,27 @@ impl Ingest {
         let (parts, body) = request.into_parts();
         // A client that names its key up front is checked before its body
         // is read. Snowplow's keys are its events' app ids, read below.
+        let query = parts.uri.query();
+        let from_query = || {
+            endpoint
+                .query_key()
+                .and_then(|name| query_param(query, name))
+        };
         let key = match endpoint {
             Endpoint::Snowplow(_) => None,
-            _ => match basic_username(&parts.headers)? {
-                Some(key) => Some(key),
-                None if matches!(endpoint, Endpoint::RudderBeacon | Endpoint::Collect) => {
-                    query_write_key(parts.uri.query())
-                }
-                None if matches!(endpoint, Endpoint::Posthog)
-                    && posthog::is_v1(parts.uri.path()) =>
-                {
-                    bearer_token(&parts.headers)
-                }
-                None => None,
-            },
+            // GA4 names its stream in the URL, and every hit must name the
+            // same: a key from elsewhere would let hits of other streams in.
+            Endpoint::Gtag | Endpoint::Mp => from_query(),
+            Endpoint::Posthog if posthog::is_v1(parts.uri.path()) => {
+                basic_username(&parts.headers)?.or_else(|| bearer_token(&parts.headers))
+            }
+            _ => basic_username(&parts.headers)?.or_else(from_query),
         };
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
+            if matches!(endpoint, Endpoint::Mp) {
+                self.check_api_secret(index, query)?;
+            }
             *source = Some(index);
             // Refuse before reading and parsing a body that could not be queued.
             if !self.sources[index]
@@ -348,6 +397,10 @@ impl Ingest {
             Endpoint::Snowplow(snowplow::Route::Pixel) => {
                 snowplow::query(parts.uri.query(), self.limits.max_body)?
             }
+            // GA4 hits are query strings, also sent as forms.
+            Endpoint::Gtag => {
+                body::read_as(&parts.headers, body, self.limits, body::Forms::Accepted).await?
+            }
             _ => body::read(&parts.headers, body, self.limits).await?,
         };
         let received_at = SystemTime::now();
@@ -366,6 +419,12 @@ impl Ingest {
                 let facts = snowplow::Facts::of(&parts.headers);
                 snowplow::decode(route, &body, &facts, self.json_limits)?
             }
+            // A GA4 request's events repeat its shared parameters: what they
+            // add up to is bounded like a decompressed body.
+            Endpoint::Gtag => {
+                ga4::decode_gtag(query, &body, self.json_limits, self.limits.max_decompressed)?
+            }
+            Endpoint::Mp => ga4::decode_mp(&body, self.json_limits, self.limits.max_decompressed)?,
             Endpoint::Collect | Endpoint::Passthrough(_) => {
                 collect::decode(&body, &stamp, self.json_limits)?
             }
@@ -430,6 +489,7 @@ impl Ingest {
             // posthog-js takes exactly 200 as delivered.
             Endpoint::Posthog => json_response(StatusCode::OK, r#"{"status":1}"#),
             Endpoint::Snowplow(route) => snowplow::accepted(route),
+            Endpoint::Gtag | Endpoint::Mp => ga4::accepted(),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
     }
@@ -484,13 +544,13 @@ impl Ingest {
         let path = request.uri().path();
         let named = match protocol {
             Protocol::Segment => segment::settings_write_key(path).map(str::to_owned),
-            Protocol::Rudderstack => query_write_key(request.uri().query()),
+            Protocol::Rudderstack => query_param(request.uri().query(), "writeKey"),
             Protocol::Amplitude => path.strip_prefix("/config/").map(str::to_owned),
             Protocol::Posthog => path
                 .strip_prefix("/array/")
                 .and_then(|rest| rest.split_once('/'))
                 .map(|(token, _)| token.to_owned()),
-            Protocol::Snowplow | Protocol::Json => None,
+            Protocol::Snowplow | Protocol::Json | Protocol::Ga4 | Protocol::Ga4Mp => None,
         };
         let by_key = named
             .and_then(|key| self.authenticate(protocols, key.as_bytes()).ok())
@@ -520,6 +580,28 @@ impl Ingest {
             .with_label_values(&[&src.name, status])
             .inc();
         result
+    }
+}
+
+/// Scans one event of `protocol` as ingest does: validated within
+/// `limits`, its consent inputs marked where that protocol keeps them.
+pub fn scan_event(
+    protocol: Protocol,
+    event: &[u8],
+    limits: bounds::Limits,
+) -> Result<object::TopLevel<'_>, object::Refused> {
+    use object::TopLevel;
+    match protocol {
+        Protocol::Segment | Protocol::Rudderstack | Protocol::Json => {
+            TopLevel::parse_event(event, limits)
+        }
+        Protocol::Amplitude => {
+            TopLevel::parse_event_as::<amplitude::AmplitudeLayout>(event, limits)
+        }
+        Protocol::Posthog => TopLevel::parse_event_as::<posthog::PosthogLayout>(event, limits),
+        Protocol::Snowplow => TopLevel::parse_event_as::<snowplow::SnowplowLayout>(event, limits),
+        Protocol::Ga4 => TopLevel::parse_event_as::<ga4::GtagLayout>(event, limits),
+        Protocol::Ga4Mp => TopLevel::parse_event_as::<ga4::MpLayout>(event, limits),
     }
 }
 
@@ -556,12 +638,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// `?writeKey=` (beacons cannot set headers).
-fn query_write_key(query: Option<&str>) -> Option<String> {
-    query_param(query, "writeKey")
-}
-
-/// A query parameter, decoded.
+/// The first value of a query parameter: `?writeKey=` (beacons cannot set
+/// headers), GA4's `?tid=` and `?measurement_id=`.
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == name)
@@ -612,11 +690,11 @@ mod tests {
     }
 
     #[test]
-    fn query_write_key_is_decoded() {
+    fn query_params_are_decoded() {
         assert_eq!(
-            query_write_key(Some("a=1&writeKey=k%20y")).as_deref(),
+            query_param(Some("a=1&writeKey=k%20y"), "writeKey").as_deref(),
             Some("k y")
         );
-        assert_eq!(query_write_key(None), None);
+        assert_eq!(query_param(None, "writeKey"), None);
     }
 }

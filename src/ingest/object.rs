@@ -9,6 +9,7 @@
 //! we read contains escapes. See benches/event_repr.rs for why.
 
 use super::bounds::{checked_raw, Budget, Checked, Exceeded, Key, Limits};
+use super::error::IngestError;
 use crate::event::{Marks, Span};
 use crate::json::ignore_scalars;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -63,12 +64,32 @@ pub enum Role {
     Contexts,
     /// Snowplow's self-describing event (marked for consent).
     SelfDescribing,
+    /// The GA4 Measurement Protocol's `consent` object (marked for consent).
+    MpConsent,
     /// Validated and skipped.
     Other,
 }
 
 /// A consent input's place in [`Marks`].
 pub type Slot = fn(&mut Marks) -> &mut Option<Span>;
+
+impl Role {
+    /// Where a value of this role is marked, if it is a consent input.
+    fn slot(self) -> Option<Slot> {
+        Some(match self {
+            Role::UserId => |m| &mut m.user_id,
+            Role::AnonymousId => |m| &mut m.anonymous_id,
+            Role::Tcf => |m| &mut m.tcf,
+            Role::Gcs => |m| &mut m.gcs,
+            Role::Gcd => |m| &mut m.gcd,
+            Role::MpConsent => |m| &mut m.mp_consent,
+            Role::Ip => |m| &mut m.ip,
+            Role::Contexts => |m| &mut m.contexts,
+            Role::SelfDescribing => |m| &mut m.self_describing,
+            _ => return None,
+        })
+    }
+}
 
 /// One protocol's names for the keys ingest reads: a scan reads an event
 /// of any protocol in one pass, monomorphized per layout.
@@ -165,6 +186,19 @@ impl<'a> TopLevel<'a> {
     /// [`TopLevel::parse`] for another protocol's layout.
     pub fn parse_as<L: Layout>(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
         Self::scan::<L>(input, limits, true)
+    }
+
+    /// A batch envelope of `L`'s protocol (a body that must be UTF-8) and
+    /// the elements of its batch array; without one, `InvalidShape(missing)`.
+    pub fn envelope<L: Layout>(
+        body: &'a [u8],
+        limits: Limits,
+        missing: &'static str,
+    ) -> Result<(TopLevel<'a>, Vec<&'a RawValue>), IngestError> {
+        check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+        let mut top = Self::scan::<L>(body, limits, true)?;
+        let items = top.batch.take().ok_or(IngestError::InvalidShape(missing))?;
+        Ok((top, items))
     }
 
     /// [`TopLevel::parse_event`] for another protocol's layout.
@@ -373,7 +407,13 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
             }
             top.keys += 1;
             self.budget.field()?;
-            match L::role(&key) {
+            let role = L::role(&key);
+            if let Some(slot) = role.slot() {
+                let raw = checked_raw(&mut map, self.member())?;
+                mark(&mut top.marks, self.input, raw, slot);
+                continue;
+            }
+            match role {
                 Role::WriteKey => {
                     let raw = checked_raw(&mut map, self.member())?;
                     top.write_key = string_value(raw);
@@ -399,38 +439,6 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                         budget: self.budget,
                     })?;
                 }
-                Role::UserId => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.user_id);
-                }
-                Role::AnonymousId => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.anonymous_id);
-                }
-                Role::Tcf => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.tcf);
-                }
-                Role::Gcs => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.gcs);
-                }
-                Role::Gcd => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.gcd);
-                }
-                Role::Ip => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.ip);
-                }
-                Role::Contexts => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.contexts);
-                }
-                Role::SelfDescribing => {
-                    let raw = checked_raw(&mut map, self.member())?;
-                    mark(&mut top.marks, self.input, raw, |m| &mut m.self_describing);
-                }
                 Role::Context => {
                     if seen_context {
                         top.marks.ambiguous = true;
@@ -444,7 +452,8 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                         layout: PhantomData,
                     })?;
                 }
-                Role::Batch | Role::Other => {
+                // Marked roles were handled above.
+                _ => {
                     map.next_value_seed(self.member())?;
                 }
             }

@@ -12,7 +12,7 @@
 //!    an opaque network error.
 //! 4. [`Deadline`]: `server.request_timeout` for the rest (408
 //!    `timeout`).
-//! 5. per-IP rate limit ([`Gate`] of [`ratelimit::RateLimits::check_request`]):
+//! 5. per-IP rate limit ([`Gate`] of [`super::ratelimit::RateLimits::check_request`]):
 //!    before anything costs more than a lookup.
 //! 6. head limits ([`Gate`] of [`super::server::HeadLimits::check`]): 431
 //!    `headers_too_large` for heads over `max_headers` / `max_header_bytes`

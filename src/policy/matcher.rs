@@ -9,7 +9,11 @@
 //! names literally (`context`, `[0]`) can lead to different states; every
 //! other key behaves alike (only `*` and `**` match it), and so does every
 //! other index, so each DFA state has a short list of literal transitions
-//! and one fallback for keys and one for indices. Acceptance is absorbing
+//! and one fallback for keys and one for indices. Key prefixes (`"ep."*`)
+//! add one more list: a key no literal names goes where the longest prefix
+//! it starts with goes (the prefixes it starts with are exactly that one's
+//! own prefixes, so one representative key per prefix stands for all of
+//! them). Acceptance is absorbing
 //! (a selector that matched a value matches everything below it, since an
 //! action on an object applies to all of it), so a state tells directly
 //! which rules are in force and whether the allow list keeps the value. Built once at config
@@ -28,9 +32,7 @@ pub(super) const DEAD: StateId = 0;
 /// Largest automaton a policy may compile to.
 pub const MAX_STATES: usize = 20_000;
 
-/// A key no selector names literally: selector keys never contain `*`.
-const OTHER_KEY: &str = "*";
-/// Likewise an index no selector names (selectors cannot spell it).
+/// An index no selector names (selectors cannot spell it).
 const OTHER_INDEX: usize = usize::MAX;
 
 /// One DFA state.
@@ -57,6 +59,8 @@ pub(super) struct DState {
     /// digit and no `@` (escapes included) stays as it is.
     pub redact_only: bool,
     keys: Vec<(Box<str>, StateId)>,
+    /// Longest first; empty when every prefix leads to `other_key`.
+    prefixes: Vec<(Box<str>, StateId)>,
     other_key: StateId,
     indices: Vec<(usize, StateId)>,
     other_index: StateId,
@@ -93,6 +97,19 @@ impl Matcher {
             selectors.iter().flat_map(|s| s.literal_indices()).collect();
         literal_indices.sort_unstable();
         literal_indices.dedup();
+        let mut prefixes: Vec<&str> = selectors
+            .iter()
+            .flat_map(|s| s.literal_prefixes())
+            .collect();
+        prefixes.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        prefixes.dedup();
+        // Keys standing for every key no literal names: one that starts
+        // with no prefix, and one per prefix that starts with no longer one.
+        let other_key = unnamed("", &literal_keys, &prefixes);
+        let by_prefix: Vec<String> = prefixes
+            .iter()
+            .map(|p| unnamed(p, &literal_keys, &prefixes))
+            .collect();
         let mut b = Builder {
             rules,
             selectors,
@@ -107,11 +124,21 @@ impl Matcher {
         // States are added as transitions discover them; fill each in turn.
         let mut next = 1;
         while next < b.states.len() {
-            let (keys, other_key) = b.transitions(next, &literal_keys, OTHER_KEY, Step::Key)?;
+            let (keys, other_key) =
+                b.transitions(next, &literal_keys, other_key.as_str(), Step::Key)?;
             let (indices, other_index) =
                 b.transitions(next, &literal_indices, OTHER_INDEX, Step::Index)?;
+            let mut by_prefix_to = Vec::with_capacity(prefixes.len());
+            for (prefix, key) in prefixes.iter().zip(&by_prefix) {
+                by_prefix_to.push((Box::from(*prefix), b.step_from(next, Step::Key(key))?));
+            }
+            // Longest match needs them all, or none when none matters.
+            if by_prefix_to.iter().all(|&(_, to)| to == other_key) {
+                by_prefix_to.clear();
+            }
             let state = &mut b.states[next];
             state.keys = keys.into_iter().map(|(k, to)| (Box::from(k), to)).collect();
+            state.prefixes = by_prefix_to;
             (state.other_key, state.indices, state.other_index) = (other_key, indices, other_index);
             next += 1;
         }
@@ -136,6 +163,7 @@ impl Matcher {
                         && k.as_bytes().first() == key.as_bytes().first()
                         && **k == *key
                 })
+                .or_else(|| state.prefixes.iter().find(|(p, _)| key.starts_with(&**p)))
                 .map_or(state.other_key, |&(_, to)| to),
             Step::Index(i) => state
                 .indices
@@ -170,6 +198,23 @@ impl Matcher {
     pub fn state(&self, id: StateId) -> &DState {
         &self.states[id as usize]
     }
+}
+
+/// A key that is not in `literals` (sorted) and starts with `base` but
+/// with no longer one of `prefixes`: what every such key does, it does.
+fn unnamed(base: &str, literals: &[&str], prefixes: &[&str]) -> String {
+    let taken: Vec<char> = prefixes
+        .iter()
+        .filter_map(|p| p.strip_prefix(base)?.chars().next())
+        .collect();
+    let c = ('!'..)
+        .find(|c| !taken.contains(c))
+        .expect("finitely many prefixes");
+    let mut key = format!("{base}{c}");
+    while literals.binary_search(&key.as_str()).is_ok() {
+        key.push(c);
+    }
+    key
 }
 
 /// Subset construction: one DFA state per distinct tuple of the selectors'
@@ -259,13 +304,22 @@ mod tests {
 
     #[test]
     fn agrees_with_the_selectors_it_compiles() {
-        let rules: Vec<(usize, Selector)> =
-            ["context.ip", "**.email", "items[1].sku", "a.*.b", "**"]
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (i, sel(s)))
-                .collect();
-        let allow = vec![sel("context.page.*"), sel("items[*]")];
+        let rules: Vec<(usize, Selector)> = [
+            "context.ip",
+            "**.email",
+            "items[1].sku",
+            "a.*.b",
+            r#""ep."*"#,
+            r#""ep.x"*.y"#,
+            r#"**."ep.x1""#,
+            r#""*""#,
+            "**",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, sel(s)))
+        .collect();
+        let allow = vec![sel("context.page.*"), sel("items[*]"), sel(r#""up."*"#)];
         let m = Matcher::new(&rules, &allow, 1).unwrap();
         let paths: &[&[Step<'_>]] = &[
             &[Step::Key("context"), Step::Key("ip")],
@@ -280,6 +334,16 @@ mod tests {
             &[Step::Key("a"), Step::Key("x"), Step::Key("b")],
             &[Step::Key("context"), Step::Key("page"), Step::Key("url")],
             &[Step::Key("zzz")],
+            &[Step::Key("ep.a")],
+            &[Step::Key("ep.")],
+            &[Step::Key("ep")],
+            &[Step::Key("ep.x1"), Step::Key("y")],
+            &[Step::Key("ep.x2"), Step::Key("y")],
+            &[Step::Key("ep.x2"), Step::Key("z")],
+            &[Step::Key("ep.x1"), Step::Key("ep.x1")],
+            &[Step::Key("up.email")],
+            &[Step::Key("*")],
+            &[Step::Key("!")],
         ];
         for path in paths {
             let mut id = m.start;

@@ -757,6 +757,18 @@ mod tests {
             v
         }
 
+        /// Keys, some of them GA4-like flat ones that prefixes select.
+        fn key() -> impl Strategy<Value = &'static str> {
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("ip"),
+                Just("email"),
+                Just("ep.a"),
+                Just("ep.email")
+            ]
+        }
+
         fn small_object() -> impl Strategy<Value = Value> {
             let leaf = prop_oneof![
                 Just(Value::Null),
@@ -773,22 +785,14 @@ mod tests {
             let value = leaf.prop_recursive(4, 40, 4, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                    prop::collection::btree_map(
-                        prop_oneof![Just("a"), Just("b"), Just("ip"), Just("email")],
-                        inner,
-                        0..4
-                    )
-                    .prop_map(|m| Value::Object(
+                    prop::collection::btree_map(key(), inner, 0..4).prop_map(|m| Value::Object(
                         m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
                     )),
                 ]
             });
-            prop::collection::btree_map(
-                prop_oneof![Just("a"), Just("b"), Just("ip"), Just("email")],
-                value,
-                0..4,
-            )
-            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            prop::collection::btree_map(key(), value, 0..4).prop_map(|m| {
+                Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            })
         }
 
         fn small_selector() -> impl Strategy<Value = String> {
@@ -801,7 +805,9 @@ mod tests {
                     Just("ip"),
                     Just("email"),
                     Just("a[0]"),
-                    Just("b[*]")
+                    Just("b[*]"),
+                    Just(r#""ep."*"#),
+                    Just(r#""e"*"#)
                 ],
                 1..4,
             )

@@ -6,6 +6,9 @@
 //! with characters of the grammar in it (`.`, `*`, `[`, `]`, `"`, `\`, a
 //! leading `@`, spaces) is written in double quotes, with `\"` and `\\`
 //! for a quote and a backslash: `event_properties."[Amplitude] Page URL"`.
+//! A quoted key followed by `*` is a prefix: `"ep."*` is any key that
+//! starts with `ep.` (GA4 hits keep their event parameters in flat keys
+//! such as `ep.page_location`).
 //! A selector may instead name a semantic field (`@user_id`, `@ip`, `@url`,
 //! ...), which expands to the protocol's own paths (see
 //! [`Protocol::semantic_paths`]).
@@ -21,6 +24,8 @@ pub enum Segment {
     Key(String),
     /// Any key of an object, or any element of an array.
     Any,
+    /// Any key that starts with this (never empty: that is [`Segment::Any`]).
+    Prefix(String),
     /// Any depth, zero levels included.
     Deep,
     /// This element of an array.
@@ -48,7 +53,9 @@ pub enum SelectorError {
     #[error("`{0}`: write array elements as `name[*]` or `name[0]`")]
     BadIndex(String),
     /// A quoted key without its closing quote, or text right after one.
-    #[error("`{0}`: a quoted key ends with `\"` and is followed by `.`, `[` or the end")]
+    #[error(
+        "`{0}`: a quoted key ends with `\"` and is followed by `*` (a prefix), `.`, `[` or the end"
+    )]
     BadQuote(String),
     /// More segments than [`MAX_SEGMENTS`].
     #[error("`{0}` is deeper than {MAX_SEGMENTS} segments")]
@@ -87,14 +94,18 @@ impl Selector {
             let (name, quoted, after) = match rest.strip_prefix('"') {
                 Some(quoted) => {
                     let (key, after) = unquote(quoted).ok_or_else(bad_quote)?;
+                    let (kind, after) = match after.strip_prefix('*') {
+                        Some(after) => (Quoted::Prefix, after),
+                        None => (Quoted::Key, after),
+                    };
                     if !(after.is_empty() || after.starts_with(['.', '['])) {
                         return Err(bad_quote());
                     }
-                    (key, true, after)
+                    (key, Some(kind), after)
                 }
                 None => {
                     let end = rest.find(['.', '[']).unwrap_or(rest.len());
-                    (rest[..end].to_owned(), false, &rest[end..])
+                    (rest[..end].to_owned(), None, &rest[end..])
                 }
             };
             rest = after;
@@ -113,7 +124,9 @@ impl Selector {
                 rest = after;
             }
             match name.as_str() {
-                _ if quoted => segments.push(Segment::Key(name)),
+                "" if quoted == Some(Quoted::Prefix) => segments.push(Segment::Any),
+                _ if quoted == Some(Quoted::Prefix) => segments.push(Segment::Prefix(name)),
+                _ if quoted == Some(Quoted::Key) => segments.push(Segment::Key(name)),
                 "" if indices.is_empty() => return Err(SelectorError::Empty(text.to_owned())),
                 "" => {}
                 "*" => segments.push(Segment::Any),
@@ -160,6 +173,7 @@ impl Selector {
                 }
                 (Segment::Any, _) => true,
                 (Segment::Key(k), Step::Key(s)) => k == s,
+                (Segment::Prefix(p), Step::Key(s)) => s.starts_with(p.as_str()),
                 (Segment::Index(n), Step::Index(i)) => *n == i,
                 _ => false,
             };
@@ -174,6 +188,14 @@ impl Selector {
     pub fn literal_keys(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
             Segment::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The key prefixes this selector names (`"ep."*`).
+    pub fn literal_prefixes(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Prefix(p) => Some(p.as_str()),
             _ => None,
         })
     }
@@ -231,6 +253,10 @@ impl fmt::Display for Selector {
             match s {
                 Segment::Key(k) if needs_quotes(k) => write_quoted(f, k)?,
                 Segment::Key(k) => f.write_str(k)?,
+                Segment::Prefix(p) => {
+                    write_quoted(f, p)?;
+                    f.write_str("*")?;
+                }
                 Segment::Any => f.write_str("*")?,
                 Segment::Deep => f.write_str("**")?,
                 Segment::Index(_) => {}
@@ -238,6 +264,15 @@ impl fmt::Display for Selector {
         }
         Ok(())
     }
+}
+
+/// What a quoted segment is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quoted {
+    /// `"key"`: this key.
+    Key,
+    /// `"key"*`: any key that starts with it.
+    Prefix,
 }
 
 /// The key after an opening quote, unescaped, and the text after its
@@ -377,6 +412,26 @@ mod tests {
         );
         assert!(hits("nope.x", &v).is_empty());
         assert!(hits("userId.x", &v).is_empty());
+    }
+
+    #[test]
+    fn quoted_prefixes_match_flat_keys() {
+        let v = json!({"ep.email": "a@x.io", "epn.value": 3, "ep": {"x": 1}, "en": "e", "up.a": {"b": 2}});
+        assert_eq!(sel(r#""ep."*"#)[0].to_string(), r#""ep."*"#);
+        assert_eq!(hits(r#""ep."*"#, &v), [json!("a@x.io")]);
+        assert_eq!(hits(r#""ep"*"#, &v).len(), 3, "ep, ep.email, epn.value");
+        assert_eq!(hits(r#""up."*.b"#, &v), [json!(2)]);
+        assert_eq!(hits(r#""ep."*[0]"#, &json!({"ep.l": [1, 2]})), [json!(1)]);
+        // An empty prefix is any key.
+        assert_eq!(sel(r#"""*"#), sel("*"));
+        // A prefix is not an index: `*` after a quote only.
+        assert_eq!(sel(r#""a*""#)[0].to_string(), r#""a*""#);
+        for bad in [r#""ep."*x"#, r#""ep."**"#, r#""ep."x*"#] {
+            assert!(
+                matches!(Selector::parse(bad), Err(SelectorError::BadQuote(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

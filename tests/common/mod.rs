@@ -332,6 +332,11 @@ cors_origins = ["http://shop.test"]"#,
 /// An http destination table pointing at `upstream`; memory delivery
 /// unless `extra` sets `delivery`.
 pub fn http_destination(name: &str, upstream: &Upstream, extra: &str) -> String {
+    http_destination_at(name, upstream, "/v1/batch", extra)
+}
+
+/// [`http_destination`] posting to `path` (and query) on `upstream`.
+pub fn http_destination_at(name: &str, upstream: &Upstream, path: &str, extra: &str) -> String {
     let delivery = if extra.contains("delivery") {
         ""
     } else {
@@ -354,7 +359,7 @@ retry = {{ max_retries = 5, initial_backoff = "20ms", max_backoff = "200ms" }}
 {breaker}
 {extra}
 "#,
-        upstream.url("/v1/batch")
+        upstream.url(path)
     )
 }
 
