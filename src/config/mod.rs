@@ -898,6 +898,17 @@ impl Validator<'_> {
             };
             let format = w.format.as_ref().map_or(implied, |f| *f.get_ref());
             http.format = format;
+            // A url naming only the vendor's host gets the path the vendor
+            // takes this format's batches on.
+            if http.url.path() == "/" && http.url.query().is_none() {
+                if let Some(path) = format.vendor_path() {
+                    let mut parts = http.url.clone().into_parts();
+                    parts.path_and_query = Some(http::uri::PathAndQuery::from_static(path));
+                    if let Ok(url) = Uri::from_parts(parts) {
+                        http.url = url;
+                    }
+                }
+            }
             let span = w.format.as_ref().map_or(w.kind.span(), |f| f.span());
             if let Some(p) = feeders.iter().find(|&&p| !format.carries(p)) {
                 self.problem(
@@ -1943,6 +1954,13 @@ kind = "stdout"
         };
         assert_eq!(format(0), (BatchFormat::Segment, false));
         assert_eq!(format(1), (BatchFormat::Amplitude, true));
+        // Their urls named only a host: the vendors' batch paths follow.
+        let url = |i: usize| match &config.destinations[i].sink {
+            SinkConfig::Http(h) => h.url.to_string(),
+            _ => unreachable!(),
+        };
+        assert_eq!(url(0), "http://127.0.0.1:1/v1/batch");
+        assert_eq!(url(1), "http://127.0.0.1:1/2/httpapi");
 
         // Amplitude events in a Segment batch: refused, with the fix.
         let mixed = format!("{}{}", sources("\"seg\""), http("seg", ""));

@@ -514,6 +514,20 @@ impl BatchFormat {
         }
     }
 
+    /// Where the vendor takes batches of this format, for a destination
+    /// `url` that names only a host (`https://eu.i.posthog.com`).
+    pub fn vendor_path(self) -> Option<&'static str> {
+        Some(match self {
+            BatchFormat::Segment => "/v1/batch",
+            BatchFormat::Amplitude => "/2/httpapi",
+            BatchFormat::Posthog => "/batch/",
+            BatchFormat::Snowplow => "/com.snowplowanalytics.snowplow/tp2",
+            BatchFormat::Ga4 => "/g/collect",
+            // The stream goes in the query: no path alone will do.
+            BatchFormat::Ga4Mp | BatchFormat::Ndjson => return None,
+        })
+    }
+
     /// The name used in config.
     pub fn as_str(self) -> &'static str {
         match self {
