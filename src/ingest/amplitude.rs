@@ -96,22 +96,8 @@ mod tests {
         /// exactly the object the SDK wrote, whatever else it holds.
         #[test]
         fn events_decode_to_what_was_sent(
-            events in prop::collection::vec(
-                prop::collection::btree_map(
-                    "[a-z_]{1,8}",
-                    crate::ingest::object::tests::json_value(),
-                    0..5,
-                ),
-                1..5,
-            ),
+            events in crate::ingest::object::tests::events("event_type"),
         ) {
-            let events: Vec<serde_json::Value> = events
-                .into_iter()
-                .map(|mut e| {
-                    e.insert("event_type".into(), "t".into());
-                    serde_json::Value::Object(e.into_iter().collect())
-                })
-                .collect();
             let body = serde_json::json!({"api_key": "k", "events": events, "options": {}});
             let d = decode(&Bytes::from(body.to_string()), Limits::default()).unwrap();
             prop_assert_eq!(d.invalid, 0);

@@ -668,6 +668,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// One to four event objects of any members, each with `type_key` set
+    /// (an event of the protocol).
+    pub(crate) fn events(type_key: &'static str) -> impl Strategy<Value = Vec<serde_json::Value>> {
+        let event = prop::collection::btree_map("[a-z_$]{1,8}", json_value(), 0..5);
+        prop::collection::vec(event, 1..5).prop_map(move |events| {
+            events
+                .into_iter()
+                .map(|mut e| {
+                    e.insert(type_key.into(), "t".into());
+                    serde_json::Value::Object(e.into_iter().collect())
+                })
+                .collect()
+        })
+    }
+
     /// Any JSON value (small; with escapes, emoji and line breaks).
     pub(crate) fn json_value() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
