@@ -387,3 +387,42 @@ batch = { max_events = 1, max_wait = "5ms" }"#,
     assert_eq!(metric(app.admin_addr(), closed).await, Some(1.0));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_gzip_destination_sends_gzipped_batches() {
+    let upstream = Upstream::start().await;
+    let pg = start_privgate(&segment_config(&http_destination(
+        "backend",
+        &upstream,
+        "compression = \"gzip\"\nbatch = { max_wait = \"10ms\" }",
+    )))
+    .await;
+    let sent = ids("gz", 20);
+    let answer = send(
+        "POST",
+        pg.ingest_addr(),
+        "/v1/batch",
+        &[AUTH, ("content-type", "application/json")],
+        batch_body(&sent),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut got = BTreeSet::new();
+    while got.len() < sent.len() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        got.clear();
+        for r in upstream.received() {
+            assert_eq!(r.headers["content-encoding"], "gzip");
+            let mut json = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&r.body[..]), &mut json)
+                .expect("a gzip body");
+            let batch: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            for event in batch["batch"].as_array().unwrap() {
+                got.insert(event["messageId"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(got, sent.into_iter().collect::<BTreeSet<_>>());
+    pg.shutdown().await;
+}

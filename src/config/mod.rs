@@ -15,6 +15,7 @@ pub mod units;
 
 pub use rate_limit::{Rate, RateLimitConfig};
 pub use schema::ClientIp;
+pub use schema::Compression;
 pub use schema::{
     BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
 };
@@ -178,6 +179,8 @@ pub struct HttpSinkConfig {
     pub format: BatchFormat,
     /// `format = "amplitude"`: the API key every batch names.
     pub api_key: Option<Secret>,
+    /// Whether batch bodies are gzipped.
+    pub compression: Compression,
     /// Extra headers (secret values included; never print them).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Connect timeout per attempt.
@@ -1823,6 +1826,7 @@ impl Validator<'_> {
             },
             tls,
             url,
+            compression: d.compression,
             format: d
                 .format
                 .as_ref()

@@ -459,6 +459,17 @@ pub enum ClientIp {
     None,
 }
 
+/// How an http destination's batch bodies travel.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// As they are.
+    #[default]
+    None,
+    /// Gzipped, with `Content-Encoding: gzip`.
+    Gzip,
+}
+
 /// How a destination delivers.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -580,6 +591,10 @@ pub struct Destination {
     /// Protocol API secret, added to the url as `api_secret`.
     #[serde(alias = "api_secret")]
     pub api_key: Option<Spanned<String>>,
+    /// `http`: the batch body as it is (`none`, default) or gzipped
+    /// (`gzip`, with `Content-Encoding: gzip`).
+    #[serde(default)]
+    pub compression: Compression,
     /// `http`: extra headers with non-secret values.
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,
