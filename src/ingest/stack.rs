@@ -5,7 +5,7 @@
 //!    (`server.trusted_proxies`, see [`super::client_ip`]), kept in the
 //!    request's extensions for every layer below.
 //! 2. observe ([`Finish`]): times every answer and counts it by source and status
-//!    (`privgate_request_duration_seconds`). Outermost of the rest, so the
+//!    (`privgate_http_request_duration_seconds`). Outermost of the rest, so the
 //!    answers the layers below make themselves (408, 429, 431) count too.
 //! 3. CORS ([`Finish`]): the endpoint's CORS headers on every answer, so a
 //!    browser tracker can read a 429 or a 503 and back off instead of seeing
