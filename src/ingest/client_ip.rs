@@ -24,6 +24,7 @@ use crate::event::{Marks, Span};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderMap;
 use ipnet::IpNet;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// The client's address, resolved, in every request's extensions.
@@ -87,68 +88,83 @@ pub fn truncate(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Writes `ip` (`None`: nothing goes on) into `event`'s IP `field` unless
-/// it names an address already; keeps `marks` pointing at the same values.
-pub fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>) -> Bytes {
-    const REMOTE: &[u8] = br#""$remote""#;
-    if let Some(span) = marks.ip {
-        if span.get(&event) != REMOTE {
-            return event;
-        }
-        // Amplitude's "take it from the connection".
-        let value = match ip {
-            Some(ip) => format!("\"{ip}\""),
-            None => "null".to_owned(),
+/// What the events of one request get, made once per request: the text
+/// each insertion needs is the same for all of them.
+pub struct Address {
+    field: IpField,
+    /// The JSON value (`"203.0.113.0"`, or `null` when nothing goes on) that
+    /// replaces Amplitude's `"$remote"`.
+    value: String,
+    /// `"key":"203.0.113.0",`, inserted before an object's first key;
+    /// `None` when nothing goes on.
+    member: Option<String>,
+}
+
+impl Address {
+    /// `ip` (`None`: nothing goes on) for events keeping it in `field`.
+    pub fn new(field: IpField, ip: Option<IpAddr>) -> Address {
+        let key = match field {
+            IpField::Top { key } | IpField::Nested { key, .. } => Some(key),
+            IpField::Absent => None,
         };
-        return replace(event, marks, span, value.as_bytes());
-    }
-    let Some(ip) = ip else {
-        return event;
-    };
-    let member = |key: &str| format!("\"{key}\":\"{ip}\"");
-    let (at, text) = match field {
-        IpField::Absent => return event,
-        IpField::Top { key } => (marks.top_at, format!("{},", member(key))),
-        IpField::Nested { key, .. } if marks.has_context => {
-            (marks.ip_at, format!("{},", member(key)))
+        Address {
+            field,
+            value: ip.map_or_else(|| "null".to_owned(), |ip| format!("\"{ip}\"")),
+            member: ip.zip(key).map(|(ip, key)| format!("\"{key}\":\"{ip}\",")),
         }
-        IpField::Nested { container, key } => (
-            marks.top_at,
-            format!("\"{container}\":{{{}}},", member(key)),
-        ),
-    };
-    // An empty object (no first key to insert before) gets nothing.
-    let Some(at) = at else {
-        return event;
-    };
-    insert(event, marks, at, text.as_bytes())
+    }
+
+    /// Writes the address into `event` unless it names one already; keeps
+    /// `marks` pointing at the same values.
+    pub fn write(&self, event: Bytes, marks: &mut Marks) -> Bytes {
+        const REMOTE: &[u8] = br#""$remote""#;
+        if let Some(span) = marks.ip {
+            if span.get(&event) != REMOTE {
+                return event;
+            }
+            // Amplitude's "take it from the connection".
+            let end = span.start() + span.get(&event).len() as u32;
+            let out = splice(event, marks, span.start(), end, self.value.as_bytes());
+            marks.ip = Span::of(&out, &out[span.start() as usize..][..self.value.len()]);
+            return out;
+        }
+        let Some(member) = &self.member else {
+            return event;
+        };
+        let (at, text) = match self.field {
+            IpField::Nested { container, .. } if !marks.has_context => {
+                let member = member.strip_suffix(',').unwrap_or(member);
+                (
+                    marks.top_at,
+                    Cow::Owned(format!("\"{container}\":{{{member}}},")),
+                )
+            }
+            IpField::Nested { .. } => (marks.ip_at, Cow::Borrowed(member.as_str())),
+            _ => (marks.top_at, Cow::Borrowed(member.as_str())),
+        };
+        // An empty object (no first key to insert before) gets nothing.
+        match at {
+            Some(at) => splice(event, marks, at, at, text.as_bytes()),
+            None => event,
+        }
+    }
 }
 
-fn insert(event: Bytes, marks: &mut Marks, at: u32, text: &[u8]) -> Bytes {
-    let at_usize = at as usize;
+/// [`Address::write`] for one event.
+pub fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>) -> Bytes {
+    Address::new(field, ip).write(event, marks)
+}
+
+/// `event` with bytes `start..end` replaced by `text` (an insertion when
+/// they are equal); marks after `end` move with the length difference.
+fn splice(event: Bytes, marks: &mut Marks, start: u32, end: u32, text: &[u8]) -> Bytes {
+    let (start_at, end_at) = (start as usize, end as usize);
     let mut out = BytesMut::with_capacity(event.len() + text.len());
-    out.put_slice(&event[..at_usize]);
+    out.put_slice(&event[..start_at]);
     out.put_slice(text);
-    out.put_slice(&event[at_usize..]);
-    marks.shift(at, text.len() as u32);
+    out.put_slice(&event[end_at..]);
+    marks.resize_after(end, text.len() as i64 - i64::from(end - start));
     out.freeze()
-}
-
-fn replace(event: Bytes, marks: &mut Marks, span: Span, value: &[u8]) -> Bytes {
-    let (start, end) = (
-        span.start() as usize,
-        span.start() as usize + span.get(&event).len(),
-    );
-    let mut out = BytesMut::with_capacity(event.len() + value.len());
-    out.put_slice(&event[..start]);
-    out.put_slice(value);
-    out.put_slice(&event[end..]);
-    let out = out.freeze();
-    // Nothing consent reads follows Amplitude's top-level `ip` by more than
-    // its own span; marks after it move with the length difference.
-    marks.ip = Span::of(&out, &out[start..start + value.len()]);
-    marks.resize_after(end as u32, value.len() as i64 - (end - start) as i64);
-    out
 }
 
 #[cfg(test)]

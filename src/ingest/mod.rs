@@ -403,6 +403,7 @@ impl Ingest {
             }
             _ => body::read(&parts.headers, body, self.limits).await?,
         };
+        let snowplow_facts = || snowplow::Facts::of(&parts.headers);
         let received_at = SystemTime::now();
         let stamp_text = humantime::format_rfc3339_millis(received_at).to_string();
         let stamp = segment::Stamp {
@@ -416,8 +417,7 @@ impl Ingest {
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
             Endpoint::Posthog => posthog::decode(&body, self.json_limits)?,
             Endpoint::Snowplow(route) => {
-                let facts = snowplow::Facts::of(&parts.headers);
-                snowplow::decode(route, &body, &facts, self.json_limits)?
+                snowplow::decode(route, &body, &snowplow_facts(), self.json_limits)?
             }
             // A GA4 request's events repeat its shared parameters: what they
             // add up to is bounded like a decompressed body.
@@ -451,18 +451,17 @@ impl Ingest {
         let client = self.client_ip(&parts);
         let protocol = self.sources[index].protocol;
         // Snowplow's SP-Anonymous: the collector must record no address.
-        let anonymous = matches!(endpoint, Endpoint::Snowplow(_))
-            && snowplow::Facts::of(&parts.headers).anonymous;
+        let anonymous = matches!(endpoint, Endpoint::Snowplow(_)) && snowplow_facts().anonymous;
         let passed_on = match self.sources[index].client_ip {
             _ if anonymous => None,
             crate::config::ClientIp::Truncated => Some(client_ip::truncate(client)),
             crate::config::ClientIp::Full => Some(client),
             crate::config::ClientIp::None => None,
         };
+        let address = client_ip::Address::new(protocol.ip_field(), passed_on);
         let mut decoded = decoded;
         for (event, marks) in &mut decoded.events {
-            let body = std::mem::take(event);
-            *event = client_ip::write(body, marks, protocol.ip_field(), passed_on);
+            *event = address.write(std::mem::take(event), marks);
         }
         let meta = Arc::new(RequestMeta {
             source: index,
@@ -494,14 +493,13 @@ impl Ingest {
         })
     }
 
-    /// The client's address: resolved by the stack ([`client_ip::ClientIp`]),
-    /// else the peer's (requests reach here only through the stack).
+    /// The client's address, as the stack resolved it
+    /// ([`client_ip::ClientIp`]; every request has one).
     fn client_ip(&self, parts: &http::request::Parts) -> std::net::IpAddr {
-        if let Some(client) = parts.extensions.get::<client_ip::ClientIp>() {
-            return client.0;
-        }
-        let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
-        peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
+        parts
+            .extensions
+            .get::<client_ip::ClientIp>()
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |client| client.0)
     }
 
     /// Who sent `request` (see [`client_ip`]), kept in its extensions.

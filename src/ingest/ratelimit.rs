@@ -34,8 +34,8 @@
 //! limit on the admin listener (it is not built from here).
 
 use super::accept::Batch;
+use super::client_ip::ClientIp;
 use super::error::IngestError;
-use super::server::ClientAddr;
 use crate::config::{Config, Rate};
 use crate::metrics::Metrics;
 use futures_util::future::{self, Either, Ready};
@@ -124,17 +124,12 @@ impl RateLimits {
     }
 
     /// Takes one request from the budget of the client `request` came from
-    /// (its resolved [`super::client_ip::ClientIp`], else its
-    /// [`ClientAddr`]; none reach here without one, and those would not be
-    /// limited).
+    /// (its [`ClientIp`], which the stack resolves first; a request without
+    /// one is not limited).
     pub fn check_request<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
-        let extensions = request.extensions();
-        match extensions.get::<super::client_ip::ClientIp>() {
+        match request.extensions().get::<ClientIp>() {
             Some(client) => self.check_ip(client.0),
-            None => match extensions.get::<ClientAddr>() {
-                Some(addr) => self.check_ip(addr.0.ip()),
-                None => Ok(()),
-            },
+            None => Ok(()),
         }
     }
 
