@@ -13,7 +13,7 @@
 
 use super::bounds::Limits;
 use super::error::IngestError;
-use super::object::{detach, Layout, Role, TopLevel};
+use super::object::{Layout, Role, TopLevel};
 use super::segment::Decoded;
 use super::server::Body;
 use bytes::Bytes;
@@ -63,17 +63,7 @@ pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
         write_key: top.write_key.as_deref().map(str::to_owned),
         ..Decoded::default()
     };
-    decoded.events.reserve(items.len());
-    for item in items {
-        let raw = body.slice_ref(item.get().as_bytes());
-        match TopLevel::parse_event_as::<AmplitudeLayout>(&raw, limits) {
-            Ok(event) if event.has_type => {
-                let marks = event.marks;
-                decoded.events.push((detach(raw, body), marks));
-            }
-            _ => decoded.invalid += 1,
-        }
-    }
+    decoded.add_elements::<AmplitudeLayout>(items, body, limits, |_, _, _| {});
     Ok(decoded)
 }
 

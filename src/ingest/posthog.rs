@@ -26,7 +26,7 @@
 use super::body::{gunzip, Limits as BodyLimits};
 use super::bounds::Limits;
 use super::error::IngestError;
-use super::object::{check_utf8, detach, Layout, Role, Slot, TopLevel};
+use super::object::{check_utf8, Layout, Role, Slot, TopLevel};
 use super::segment::Decoded;
 use base64::Engine;
 use bytes::Bytes;
@@ -172,24 +172,16 @@ pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
         write_key: envelope_key,
         ..Decoded::default()
     };
-    decoded.events.reserve(items.len());
-    for item in items {
-        let raw = body.slice_ref(item.get().as_bytes());
-        match TopLevel::parse_event_as::<PosthogLayout>(&raw, limits) {
-            Ok(event) if event.has_type => {
-                let marks = event.marks;
-                if decoded.write_key.is_none() {
-                    decoded.write_key = event
-                        .write_key
-                        .as_deref()
-                        .map(str::to_owned)
-                        .or_else(|| properties_token(&raw));
-                }
-                decoded.events.push((detach(raw, body), marks));
-            }
-            _ => decoded.invalid += 1,
+    // Without an envelope key, the first event's names the project.
+    decoded.add_elements::<PosthogLayout>(items, body, limits, |decoded, event, raw| {
+        if decoded.write_key.is_none() {
+            decoded.write_key = event
+                .write_key
+                .as_deref()
+                .map(str::to_owned)
+                .or_else(|| properties_token(raw));
         }
-    }
+    });
     Ok(decoded)
 }
 

@@ -8,7 +8,7 @@
 
 use super::bounds::Limits;
 use super::error::IngestError;
-use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
+use super::object::{check_utf8, detach, finish_event, Fill, Layout, TopLevel};
 use crate::event::Marks;
 use bytes::Bytes;
 
@@ -66,6 +66,32 @@ pub struct Decoded {
     pub events: Vec<(Bytes, Marks)>,
     /// Batch elements that were not valid events (skipped, counted).
     pub invalid: usize,
+}
+
+impl Decoded {
+    /// Adds the elements of a batch array of `body`: each an `L` event
+    /// (an object with a type) as it was sent, or counted invalid. `seen` is
+    /// shown each event added, with its scan, for what a protocol reads more.
+    pub fn add_elements<L: Layout>(
+        &mut self,
+        items: Vec<&serde_json::value::RawValue>,
+        body: &Bytes,
+        limits: Limits,
+        mut seen: impl FnMut(&mut Decoded, &TopLevel<'_>, &Bytes),
+    ) {
+        self.events.reserve(items.len());
+        for item in items {
+            let raw = body.slice_ref(item.get().as_bytes());
+            match TopLevel::parse_event_as::<L>(&raw, limits) {
+                Ok(event) if event.has_type => {
+                    seen(self, &event, &raw);
+                    let marks = event.marks;
+                    self.events.push((detach(raw, body), marks));
+                }
+                _ => self.invalid += 1,
+            }
+        }
+    }
 }
 
 /// Generated values an event may need.
