@@ -34,9 +34,14 @@
 //! consent receives it.
 //!
 //! Signals are read from the values ingest marked in its one validating
-//! scan ([`Marks`]); the event is not parsed again here. Purposes are
+//! scan ([`Marks`]); the event is not parsed again here, except to look for
+//! a TC string at `consent.tcf_path` when one is configured. Purposes are
 //! compiled to bits when the engine is built (only those some destination
-//! requires or GPC denies), so reading and deciding allocate nothing.
+//! requires or GPC denies), so reading Segment and RudderStack consent
+//! objects and GPC, and deciding, allocate nothing; a TC string (decoded
+//! into bitsets), Snowplow's contexts and the Measurement Protocol's
+//! consent object (read as `serde_json` values) allocate, and only for
+//! events that carry them.
 //!
 //! A destination requires its `require_consent` purposes, all of them or any
 //! one (`match`). The client's own `resolutionStrategy` is not trusted to

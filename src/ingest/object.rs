@@ -70,11 +70,12 @@ pub enum Role {
     Other,
 }
 
-/// A consent input's place in [`Marks`].
+/// A marked value's place in [`Marks`] (a consent input, or the client
+/// IP field).
 pub type Slot = fn(&mut Marks) -> &mut Option<Span>;
 
 impl Role {
-    /// Where a value of this role is marked, if it is a consent input.
+    /// Where a value of this role is marked, if it is marked.
     fn slot(self) -> Option<Slot> {
         Some(match self {
             Role::UserId => |m| &mut m.user_id,
