@@ -403,21 +403,33 @@ impl Ingest {
             }
             _ => body::read(&parts.headers, body, self.limits).await?,
         };
-        let snowplow_facts = || snowplow::Facts::of(&parts.headers);
         let received_at = SystemTime::now();
-        let stamp_text = humantime::format_rfc3339_millis(received_at).to_string();
-        let stamp = segment::Stamp {
-            received_at: &stamp_text,
-        };
+        // Only the protocols that fill `receivedAt` need its text.
+        let stamp_text = || humantime::format_rfc3339_millis(received_at).to_string();
         let decoded = match endpoint {
-            Endpoint::Segment(route) => segment::decode(route, &body, &stamp, self.json_limits)?,
+            Endpoint::Segment(route) => {
+                let stamp = stamp_text();
+                segment::decode(
+                    route,
+                    &body,
+                    &segment::Stamp {
+                        received_at: &stamp,
+                    },
+                    self.json_limits,
+                )?
+            }
             Endpoint::RudderBeacon => {
+                let stamp = stamp_text();
+                let stamp = segment::Stamp {
+                    received_at: &stamp,
+                };
                 segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
             }
             Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
             Endpoint::Posthog => posthog::decode(&body, self.json_limits)?,
             Endpoint::Snowplow(route) => {
-                snowplow::decode(route, &body, &snowplow_facts(), self.json_limits)?
+                let facts = snowplow::Facts::of(&parts.headers);
+                snowplow::decode(route, &body, &facts, self.json_limits)?
             }
             // A GA4 request's events repeat its shared parameters: what they
             // add up to is bounded like a decompressed body.
@@ -426,7 +438,14 @@ impl Ingest {
             }
             Endpoint::Mp => ga4::decode_mp(&body, self.json_limits, self.limits.max_decompressed)?,
             Endpoint::Collect | Endpoint::Passthrough(_) => {
-                collect::decode(&body, &stamp, self.json_limits)?
+                let stamp = stamp_text();
+                collect::decode(
+                    &body,
+                    &segment::Stamp {
+                        received_at: &stamp,
+                    },
+                    self.json_limits,
+                )?
             }
         };
         let index = match *source {
@@ -450,10 +469,8 @@ impl Ingest {
         }
         let client = self.client_ip(&parts);
         let protocol = self.sources[index].protocol;
-        // Snowplow's SP-Anonymous: the collector must record no address.
-        let anonymous = matches!(endpoint, Endpoint::Snowplow(_)) && snowplow_facts().anonymous;
         let passed_on = match self.sources[index].client_ip {
-            _ if anonymous => None,
+            _ if decoded.anonymous => None,
             crate::config::ClientIp::Truncated => Some(client_ip::truncate(client)),
             crate::config::ClientIp::Full => Some(client),
             crate::config::ClientIp::None => None,

@@ -66,6 +66,9 @@ pub struct Decoded {
     pub events: Vec<(Bytes, Marks)>,
     /// Batch elements that were not valid events (skipped, counted).
     pub invalid: usize,
+    /// The client asked that no identifier or address of it be recorded
+    /// (Snowplow's `SP-Anonymous`): no client address is added.
+    pub anonymous: bool,
 }
 
 impl Decoded {

@@ -206,7 +206,9 @@ pub fn decode(
             }
         }
     }
-    events.finish()
+    let mut decoded = events.finish()?;
+    decoded.anonymous = facts.anonymous;
+    Ok(decoded)
 }
 
 /// The elements of a `payload_data` envelope.
