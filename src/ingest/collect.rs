@@ -14,16 +14,16 @@ pub const PATH: &str = "/collect";
 
 /// Decodes a `/collect` body.
 pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded, IngestError> {
-    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let items: Vec<&RawValue> = match first {
         Some(b'[') => {
-            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?
+            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.into()))?
         }
         Some(b'{') => serde_json::Deserializer::from_slice(body)
             .into_iter::<&RawValue>()
             .collect::<Result<_, _>>()
-            .map_err(|e| IngestError::InvalidJson(e.to_string()))?,
+            .map_err(|e| IngestError::InvalidJson(e.into()))?,
         _ => {
             return Err(IngestError::InvalidShape(
                 "expected a JSON object, an array of objects, or NDJSON",

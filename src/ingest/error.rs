@@ -1,9 +1,14 @@
 //! Every way a client request can fail, and the one place that maps a
 //! failure to an HTTP status and a short JSON body. Messages never contain
-//! field values, only positions and reasons.
+//! field values, only positions and reasons: no variant carries a `String`,
+//! and a body that cannot be read is described by [`Unreadable`], a fixed
+//! text and a position (serde_json's own messages quote the offending
+//! value, `invalid type: string "alice@example.com", expected ...`, so they
+//! never reach a client).
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
+use std::fmt;
 
 /// Why a client request was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +42,7 @@ pub enum IngestError {
     BadGzip,
     /// The body is not the JSON this endpoint takes.
     #[error("invalid JSON: {0}")]
-    InvalidJson(String),
+    InvalidJson(Unreadable),
     /// The JSON is well-formed but not the expected shape.
     #[error("{0}")]
     InvalidShape(&'static str),
@@ -52,7 +57,7 @@ pub enum IngestError {
     BodyRead,
     /// An event nests deeper or holds more fields than the limits allow.
     #[error("{0}")]
-    TooComplex(String),
+    TooComplex(Unreadable),
     /// A batch holds more events than `server.max_batch_events`.
     #[error("a batch may hold at most {0} events; split it")]
     TooManyEvents(usize),
@@ -166,12 +171,152 @@ impl IngestError {
 impl From<super::object::Refused> for IngestError {
     fn from(r: super::object::Refused) -> IngestError {
         use super::bounds::Exceeded;
+        let at = Position::of(&r.error);
         match r.exceeded {
-            None => IngestError::InvalidJson(r.error.to_string()),
-            Some(Exceeded::Depth | Exceeded::Fields) => {
-                IngestError::TooComplex(r.error.to_string())
-            }
+            None => IngestError::InvalidJson(r.error.into()),
+            Some(Exceeded::Depth) => IngestError::TooComplex(Unreadable::at(DEEPER, at)),
+            Some(Exceeded::Fields) => IngestError::TooComplex(Unreadable::at(MORE_FIELDS, at)),
             Some(Exceeded::Batch) => IngestError::TooManyEvents(r.limits.max_batch),
         }
+    }
+}
+
+/// [`IngestError::TooComplex`]'s description for nesting.
+const DEEPER: &str = "nested deeper than server.max_json_depth allows";
+
+/// [`IngestError::TooComplex`]'s description for an event's fields.
+pub const MORE_FIELDS: &str = "more fields in one event than server.max_event_fields allows";
+
+/// Why a body could not be read as what its endpoint takes: a fixed
+/// description and where reading stopped, never any of the body's content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    what: &'static str,
+    at: Position,
+}
+
+/// Where in a body reading stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// Unknown (the error is about the body as a whole).
+    Unknown,
+    /// serde_json's line and column, both from 1.
+    LineColumn(usize, usize),
+    /// A byte offset, from 0.
+    Byte(usize),
+}
+
+impl Position {
+    /// Where serde_json stopped (its line is 0 when it does not know).
+    pub fn of(e: &serde_json::Error) -> Position {
+        match e.line() {
+            0 => Position::Unknown,
+            line => Position::LineColumn(line, e.column()),
+        }
+    }
+}
+
+impl Unreadable {
+    /// `what` (a fixed text) went wrong at `at`.
+    pub const fn at(what: &'static str, at: Position) -> Unreadable {
+        Unreadable { what, at }
+    }
+
+    /// `what` went wrong somewhere in the body.
+    pub const fn new(what: &'static str) -> Unreadable {
+        Unreadable::at(what, Position::Unknown)
+    }
+
+    /// The description, without the position.
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)?;
+        match self.at {
+            Position::Unknown => Ok(()),
+            Position::LineColumn(line, column) => write!(f, " at line {line}, column {column}"),
+            Position::Byte(offset) => write!(f, " at byte {offset}"),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Unreadable {
+    /// serde_json's category and position; its message is dropped, since
+    /// it may quote the value it stopped at.
+    fn from(e: serde_json::Error) -> Unreadable {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Syntax => "malformed JSON",
+            Category::Eof => "the JSON ends early",
+            Category::Data => "a value of the wrong type or shape",
+            Category::Io => "the body could not be read",
+        };
+        Unreadable::at(what, Position::of(&e))
+    }
+}
+
+impl From<std::str::Utf8Error> for Unreadable {
+    fn from(e: std::str::Utf8Error) -> Unreadable {
+        Unreadable::at(
+            "the body is not valid UTF-8",
+            Position::Byte(e.valid_up_to()),
+        )
+    }
+}
+
+impl From<super::lz64::Lz64Error> for Unreadable {
+    fn from(e: super::lz64::Lz64Error) -> Unreadable {
+        use super::lz64::Lz64Error::*;
+        Unreadable::new(match e {
+            BadCharacter => "not lz-string base64",
+            Corrupt => "the lz-string stream is corrupt or cut short",
+            TooLarge => "the lz-string stream expands beyond the limit",
+            NotText => "the lz-string stream is not text",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_bodies_are_described_without_their_content() {
+        let marker = "alice@example.com";
+        let wrong_type = serde_json::from_str::<Vec<u8>>(&format!("\"{marker}\"")).unwrap_err();
+        assert!(
+            wrong_type.to_string().contains(marker),
+            "serde_json quotes it"
+        );
+        let cases = [
+            (
+                wrong_type,
+                "a value of the wrong type or shape at line 1, column 19",
+            ),
+            (
+                serde_json::from_str::<serde_json::Value>(&format!("[\"{marker}\" x")).unwrap_err(),
+                "malformed JSON at line 1, column 22",
+            ),
+            (
+                serde_json::from_str::<serde_json::Value>(&format!("[\"{marker}\"")).unwrap_err(),
+                "the JSON ends early at line 1, column 20",
+            ),
+        ];
+        for (e, want) in cases {
+            let error = IngestError::InvalidJson(e.into());
+            assert_eq!(error.to_string(), format!("invalid JSON: {want}"));
+            let body = error.into_response().into_body();
+            assert!(!String::from_utf8_lossy(&body).contains("alice"));
+        }
+        let bytes: &[u8] = &[b'a', b'b', 0xff, b'c'];
+        let utf8 = std::str::from_utf8(std::hint::black_box(bytes)).unwrap_err();
+        assert_eq!(
+            Unreadable::from(utf8).to_string(),
+            "the body is not valid UTF-8 at byte 2"
+        );
     }
 }

@@ -308,7 +308,7 @@ pub fn decode_mp(body: &Bytes, limits: Limits, max_bytes: usize) -> Result<Decod
     let (_, items) =
         TopLevel::envelope::<MpLayout>(body, limits, "`events` must be an array of event objects")?;
     let Members(members) = serde_json::from_slice(body)
-        .map_err(|e: serde_json::Error| IngestError::InvalidJson(e.to_string()))?;
+        .map_err(|e: serde_json::Error| IngestError::InvalidJson(e.into()))?;
     let mut shared = Vec::with_capacity(body.len());
     for (key, raw) in members.iter().filter(|(key, _)| key != "events") {
         json_string(&mut shared, key);

@@ -21,14 +21,8 @@ use std::marker::PhantomData;
 
 /// JSON text must be UTF-8. The scan below skips the values it does not
 /// read without decoding them, so the whole body is checked once up front.
-pub fn check_utf8(body: &[u8]) -> Result<(), serde_json::Error> {
-    match std::str::from_utf8(body) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(serde::de::Error::custom(format_args!(
-            "the body is not valid UTF-8 (at byte {})",
-            e.valid_up_to()
-        ))),
-    }
+pub fn check_utf8(body: &[u8]) -> Result<(), std::str::Utf8Error> {
+    std::str::from_utf8(body).map(|_| ())
 }
 
 /// What a top-level key means in one protocol's events.
@@ -196,7 +190,7 @@ impl<'a> TopLevel<'a> {
         limits: Limits,
         missing: &'static str,
     ) -> Result<(TopLevel<'a>, Vec<&'a RawValue>), IngestError> {
-        check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+        check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
         let mut top = Self::scan::<L>(body, limits, true)?;
         let items = top.batch.take().ok_or(IngestError::InvalidShape(missing))?;
         Ok((top, items))

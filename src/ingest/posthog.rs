@@ -120,7 +120,7 @@ pub fn unwrap(
                     super::lz64::Lz64Error::TooLarge => {
                         IngestError::TooLarge(limits.max_decompressed)
                     }
-                    e => IngestError::InvalidJson(e.to_string()),
+                    e => IngestError::InvalidJson(e.into()),
                 })
         }
         // `compression=base64`, or none: JSON or its base64.
@@ -136,12 +136,12 @@ pub fn unwrap(
 /// an array of events. Elements that are not objects with an `event` are
 /// skipped and counted.
 pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
-    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let (items, envelope_key): (Vec<&RawValue>, _) = match first {
         Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_slice(body)
-                .map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+            let items: Vec<&RawValue> =
+                serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
             if items.len() > limits.max_batch {
                 return Err(IngestError::TooManyEvents(limits.max_batch));
             }

@@ -110,7 +110,7 @@ pub fn decode(
     stamp: &Stamp<'_>,
     limits: Limits,
 ) -> Result<Decoded, IngestError> {
-    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let top = TopLevel::parse(body, limits)?;
     let mut decoded = Decoded {
         write_key: top.write_key.as_deref().map(str::to_owned),

@@ -192,12 +192,9 @@ pub fn decode(
     let mut events = Events::new(facts, limits);
     match route {
         Route::Pixel => {
-            let params = query_params(payload, limits.max_fields).ok_or_else(|| {
-                IngestError::TooComplex(format!(
-                    "more than {} fields in one event",
-                    limits.max_fields
-                ))
-            })?;
+            let params = query_params(payload, limits.max_fields).ok_or(
+                IngestError::TooComplex(super::error::Unreadable::new(super::error::MORE_FIELDS)),
+            )?;
             events.element(Some(params));
         }
         Route::Post => {
@@ -213,7 +210,7 @@ pub fn decode(
 
 /// The elements of a `payload_data` envelope.
 fn envelope(body: &Bytes, limits: Limits) -> Result<Vec<&RawValue>, IngestError> {
-    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+    check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let top = TopLevel::parse_as::<EnvelopeLayout>(body, limits)?;
     let schema = top.schema.as_deref().unwrap_or_default();
     if !schema.starts_with(PAYLOAD_DATA_1_0) {
