@@ -178,3 +178,59 @@ action = "redact_pii"
     );
     pg.shutdown().await;
 }
+
+/// The shipped proxy.toml's `[[rules]]`, with a key of the test's own.
+fn shipped_rules(key_dir: &std::path::Path) -> String {
+    std::fs::write(key_dir.join("h1.key"), KEY).unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/proxy.toml")).unwrap();
+    format!(
+        "[keys]\nhmac = [{{ id = \"h1\", secret = \"file:{}/h1.key\" }}]\n{}",
+        key_dir.display(),
+        &shipped[shipped.find("[[rules]]").expect("proxy.toml has rules")..]
+    )
+}
+
+#[tokio::test]
+async fn numbers_that_are_pii_do_not_pass_the_shipped_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    let config = segment_config(&format!(
+        "{}\n{}",
+        http_destination("backend", &upstream, r#"batch = { max_wait = "10ms" }"#),
+        shipped_rules(dir.path())
+    ));
+    let pg = start_privgate(&config).await;
+    let event = r#"{"type":"track","event":"Checkout","messageId":"m-num","properties":{
+        "card":4111111111111111,"ssn":123456789,"phone":4155550100,
+        "contact":{"mobile":[447946095800]},
+        "sent_at":1732400000000,"time":1732400000,"price":42.5,"qty":3,
+        "order_id":4155550100,"ref":4111111111111112}}"#;
+    let answer = post(pg.ingest_addr(), "/v1/track", event.replace('\n', "")).await;
+    assert_eq!(answer.status, 200);
+    upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
+    let received = upstream.received();
+    let body = String::from_utf8_lossy(&received[0].body).into_owned();
+    let got = &received[0].events()[0]["properties"];
+    assert_eq!(got["card"], "[credit_card]", "{body}");
+    assert_eq!(got["ssn"], "[ssn]", "{body}");
+    assert_eq!(got["phone"], "[phone]", "{body}");
+    assert_eq!(got["contact"]["mobile"][0], "[phone]", "{body}");
+    for pii in ["4111111111111111", "123456789", "447946095800"] {
+        assert!(!body.contains(pii), "{pii} reached the upstream: {body}");
+    }
+    // Ordinary numbers are left as they were: timestamps, prices, counts,
+    // an id that only looks like a phone number, a Luhn-invalid number.
+    assert_eq!(got["sent_at"], 1732400000000u64);
+    assert_eq!(got["time"], 1732400000u64);
+    assert_eq!(got["price"], 42.5);
+    assert_eq!(got["qty"], 3);
+    assert_eq!(got["order_id"], 4155550100u64);
+    assert_eq!(got["ref"], 4111111111111112u64);
+    let redacted = |d: &str| format!("privgate_pii_redacted_total{{detector=\"{d}\"}}");
+    let admin = pg.admin_addr();
+    assert_eq!(metric(admin, &redacted("credit_card")).await, Some(1.0));
+    assert_eq!(metric(admin, &redacted("ssn")).await, Some(1.0));
+    assert_eq!(metric(admin, &redacted("phone")).await, Some(2.0));
+    pg.shutdown().await;
+}

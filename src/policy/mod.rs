@@ -328,11 +328,13 @@ mod tests {
             json!([{"sku": "s1"}, {"sku": "s2"}])
         );
         assert!(v.get("anonymousId").is_none());
-        assert_eq!(report.applied, [1, 1, 1, 3, 3]);
+        // A phone number sent as a JSON number is a phone number too.
+        assert_eq!(v["context"]["traits"]["phone"], "[phone]");
+        assert_eq!(report.applied, [1, 1, 1, 4, 3]);
         let count = |d: pii::Detector| report.redacted[d as usize];
         assert_eq!(
             (count(pii::Detector::Email), count(pii::Detector::Phone)),
-            (3, 1)
+            (3, 2)
         );
     }
 
@@ -585,6 +587,46 @@ mod tests {
             }
 
             #[test]
+            fn ordinary_numbers_pass_redaction_as_they_were(
+                numbers in prop::collection::vec(
+                    prop_oneof![
+                        (1_000_000_000_000u64..4_000_000_000_000).prop_map(|n| n.to_string()),
+                        (1_000_000_000u64..4_000_000_000).prop_map(|n| n.to_string()),
+                        any::<i32>().prop_map(|n| n.to_string()),
+                        any::<f64>()
+                            .prop_filter("finite", |f| f.is_finite())
+                            .prop_map(|f| serde_json::Number::from_f64(f).unwrap().to_string()),
+                    ],
+                    1..8,
+                ),
+                names in prop::collection::vec(
+                    prop_oneof![
+                        Just("ts"), Just("sent_at"), Just("$time"), Just("price"),
+                        Just("qty"), Just("order_id"), Just("revenue"), Just("offset"),
+                    ],
+                    8,
+                ),
+            ) {
+                // Under keys, in arrays, nested: a timestamp is never a
+                // phone, a price never a card.
+                let members: Vec<String> = numbers
+                    .iter()
+                    .zip(&names)
+                    .enumerate()
+                    .map(|(i, (n, k))| match i % 3 {
+                        0 => format!("\"{k}{i}\":{n}"),
+                        1 => format!("\"{k}{i}\":[{n},{n}]"),
+                        _ => format!("\"{k}{i}\":{{\"v\":{n}}}"),
+                    })
+                    .collect();
+                let text = format!("{{{}}}", members.join(","));
+                let p = pol(vec![rule("pii", &["**"], Action::RedactPii(Scanner::default()))], None);
+                let (out, report) = p.apply(text.as_bytes(), &keys(), None).unwrap();
+                prop_assert_eq!(String::from_utf8(out).unwrap(), text);
+                prop_assert_eq!(report.applied, [0]);
+            }
+
+            #[test]
             fn no_email_survives_redaction_anywhere(event in object()) {
                 let p = pol(vec![rule("pii", &["**"], Action::RedactPii(Scanner::default()))], None);
                 let (out, _) = p.apply(event.to_string().as_bytes(), &keys(), None).unwrap();
@@ -609,17 +651,23 @@ mod tests {
         /// end, so `items[1]` stays the second element sent.
         fn reference(rules: &[Rule], allow: Option<&[Selector]>, event: &Value) -> Value {
             use super::super::selector::{State, Step};
-            fn leaves(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+            /// Every leaf under `v` with the key it sits under (an array's
+            /// elements under the array's).
+            fn leaves(
+                v: &mut Value,
+                key: Option<&str>,
+                f: &mut dyn FnMut(&mut Value, Option<&str>),
+            ) {
                 match v {
-                    Value::Object(o) => o.values_mut().for_each(|c| leaves(c, f)),
-                    Value::Array(a) => a.iter_mut().for_each(|c| leaves(c, f)),
-                    leaf => f(leaf),
+                    Value::Object(o) => o.iter_mut().for_each(|(k, c)| leaves(c, Some(k), f)),
+                    Value::Array(a) => a.iter_mut().for_each(|c| leaves(c, key, f)),
+                    leaf => f(leaf, key),
                 }
             }
             fn apply(
                 rule: &Rule,
                 v: &mut Value,
-                states: &[State],
+                (states, key): (&[State], Option<&str>),
                 sealed: &mut Vec<*const Value>,
                 root: bool,
             ) {
@@ -633,14 +681,17 @@ mod tests {
                         *v = json!(TOMBSTONE);
                         return;
                     }
-                    leaves(v, &mut |leaf| {
+                    leaves(v, key, &mut |leaf, key| {
                         if sealed.contains(&(leaf as *const Value)) || *leaf == json!(TOMBSTONE) {
                             return;
                         }
                         let keys = keys();
                         let new = match leaf {
-                            Value::String(s) => rule.action.on_str(s, &keys, &mut |_| {}),
-                            Value::Number(n) => rule.action.on_number(&n.to_string(), &keys),
+                            Value::String(s) => rule.action.on_str(s, key, &keys, &mut |_| {}),
+                            Value::Number(n) => {
+                                rule.action
+                                    .on_number(&n.to_string(), key, &keys, &mut |_| {})
+                            }
                             _ => None,
                         };
                         if let Some(new) = new {
@@ -662,12 +713,14 @@ mod tests {
                 match v {
                     Value::Object(o) => {
                         for (k, child) in o.iter_mut() {
-                            apply(rule, child, &step(states, Step::Key(k)), sealed, false);
+                            let at = step(states, Step::Key(k));
+                            apply(rule, child, (&at, Some(k)), sealed, false);
                         }
                     }
                     Value::Array(a) => {
                         for (i, child) in a.iter_mut().enumerate() {
-                            apply(rule, child, &step(states, Step::Index(i)), sealed, false);
+                            let at = step(states, Step::Index(i));
+                            apply(rule, child, (&at, key), sealed, false);
                         }
                     }
                     _ => {}
@@ -744,9 +797,9 @@ mod tests {
                         ..rule.clone()
                     };
                     let start: Vec<State> = whole.selectors.iter().map(|s| s.start()).collect();
-                    apply(&whole, &mut v, &start, &mut sealed, true);
+                    apply(&whole, &mut v, (&start, None), &mut sealed, true);
                 } else {
-                    apply(rule, &mut v, &start, &mut sealed, true);
+                    apply(rule, &mut v, (&start, None), &mut sealed, true);
                 }
             }
             if let Some(allow) = allow {
@@ -764,6 +817,7 @@ mod tests {
                 Just("b"),
                 Just("ip"),
                 Just("email"),
+                Just("phone"),
                 Just("ep.a"),
                 Just("ep.email")
             ]
@@ -773,6 +827,12 @@ mod tests {
             let leaf = prop_oneof![
                 Just(Value::Null),
                 any::<i32>().prop_map(|n| json!(n)),
+                prop_oneof![
+                    Just(4111111111111111u64),
+                    Just(4155550100),
+                    Just(1732400000000)
+                ]
+                .prop_map(|n| json!(n)),
                 prop_oneof![
                     Just("x"),
                     Just("203.0.113.7"),

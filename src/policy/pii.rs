@@ -12,6 +12,13 @@
 //! grouping (bare digit runs are ids and timestamps), and matches must sit
 //! on word boundaries (a UUID's digit groups are not numbers).
 //!
+//! JSON numbers are read too ([`Scanner::number`]): a card number sent as
+//! a number is still a card (Luhn and a network prefix, as in text). A
+//! bare digit run, in a number or a string, is an id or a timestamp unless
+//! the key it sits under names a phone number or an SSN ([`KeyHint`]):
+//! `"phone": 4155550100` and `"ssn": "123456789"` are PII,
+//! `"sent_at": 1732400000000` is not.
+//!
 //! PII also hides in encoded text: `%40` and `\u0040` anchor an email,
 //! and a string with percent-escapes is also scanned in its decoded form
 //! (twice decoded for `%2540`, with `+` read as a space as forms write it);
@@ -355,6 +362,126 @@ impl Scanner {
                     push(f, &|p| map1[map2[p]]);
                 }
             }
+        }
+    }
+}
+
+/// What the key a value sits under says it is. Only a bare digit run
+/// needs this (digits alone are ids and timestamps, not phone numbers or
+/// SSNs); every other match stands on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyHint {
+    /// Nothing.
+    None,
+    /// A phone number (`phone`, `phone_number`, `mobile`, `tel`, ...).
+    Phone,
+    /// A US social security number (`ssn`, `social_security_number`, ...).
+    Ssn,
+}
+
+impl KeyHint {
+    /// The hint of a member's key: its letters and digits, lowercased
+    /// (`phoneNumber`, `phone_number`, `$phone` alike), named or ending in
+    /// a phone or SSN word.
+    pub fn of_key(key: &str) -> KeyHint {
+        const LONGEST: usize = 48;
+        if key.len() > LONGEST {
+            return KeyHint::None;
+        }
+        let mut buf = [0u8; LONGEST];
+        let mut n = 0;
+        for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+        let k = &buf[..n];
+        const PHONE_ENDS: [&[u8]; 9] = [
+            b"phone",
+            b"phonenumber",
+            b"phoneno",
+            b"mobile",
+            b"mobilenumber",
+            b"mobileno",
+            b"msisdn",
+            b"fax",
+            b"faxnumber",
+        ];
+        const PHONE_NAMES: [&[u8]; 4] = [b"tel", b"telnumber", b"cell", b"cellnumber"];
+        if PHONE_ENDS.iter().any(|end| k.ends_with(end)) || PHONE_NAMES.contains(&k) {
+            KeyHint::Phone
+        } else if k.ends_with(b"ssn") || k.windows(14).any(|w| w == b"socialsecurity") {
+            KeyHint::Ssn
+        } else {
+            KeyHint::None
+        }
+    }
+
+    /// The hint of `key`, if there is one.
+    pub fn of(key: Option<&str>) -> KeyHint {
+        key.map_or(KeyHint::None, KeyHint::of_key)
+    }
+}
+
+impl Scanner {
+    /// What a JSON number is, if it is PII: a card number (the same
+    /// validation as in text), or a bare digit run that `key` says is a
+    /// phone number or an SSN. Fractions, exponents and signs are never
+    /// PII; nor are short numbers (counts, prices, ...).
+    pub fn number(&self, text: &str, key: Option<&str>) -> Option<Detector> {
+        let t = text.as_bytes();
+        if t.len() < 7 || !t.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        self.digit_run(t, key)
+    }
+
+    /// A bare run of digits (all of `t`, at least seven), under `key`.
+    fn digit_run(&self, t: &[u8], key: Option<&str>) -> Option<Detector> {
+        if self.on(Detector::CreditCard) && card_at(t, 0).is_some_and(|f| f.end == t.len()) {
+            return Some(Detector::CreditCard);
+        }
+        match KeyHint::of(key) {
+            KeyHint::Phone if self.on(Detector::Phone) && t.len() <= 15 => Some(Detector::Phone),
+            KeyHint::Ssn if self.on(Detector::Ssn) && t.len() <= 9 => {
+                // A number loses an SSN's leading zeros.
+                let mut ssn = *b"000-00-0000";
+                let mut digits = [b'0'; 9];
+                digits[9 - t.len()..].copy_from_slice(t);
+                ssn[..3].copy_from_slice(&digits[..3]);
+                ssn[4..6].copy_from_slice(&digits[3..5]);
+                ssn[7..].copy_from_slice(&digits[5..]);
+                ssn_at(&ssn, 0)
+                    .is_some_and(|(_, valid)| valid)
+                    .then_some(Detector::Ssn)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Scanner::redact_into`], for a string under `key`: a string that is
+    /// a bare digit run the key names as a phone number or an SSN (and that
+    /// nothing else matched) becomes its token too.
+    pub fn redact_under(
+        &self,
+        text: &str,
+        key: Option<&str>,
+        mut counts: impl FnMut(Detector),
+        out: &mut String,
+    ) -> bool {
+        if self.redact_into(text, &mut counts, out) {
+            return true;
+        }
+        let t = text.trim().as_bytes();
+        if t.len() < 7 || !t.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        match self.digit_run(t, key) {
+            Some(d) => {
+                counts(d);
+                out.push_str(d.token());
+                true
+            }
+            None => false,
         }
     }
 }
@@ -1135,6 +1262,87 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_read_like_text() {
+        let sc = Scanner::default();
+        let cases = [
+            // Cards stand on their own, whatever the key.
+            ("4111111111111111", None, Some(Detector::CreditCard)),
+            (
+                "5500005555555559",
+                Some("amount"),
+                Some(Detector::CreditCard),
+            ),
+            ("4111111111111112", None, None), // Luhn-invalid
+            ("1234567812345678", None, None), // no card network
+            // A bare digit run needs a key that names it.
+            ("4155550100", Some("phone"), Some(Detector::Phone)),
+            ("4155550100", Some("phoneNumber"), Some(Detector::Phone)),
+            ("447946095800", Some("$mobile"), Some(Detector::Phone)),
+            ("4155550100", None, None),
+            ("4155550100", Some("order_id"), None),
+            ("123456789", Some("ssn"), Some(Detector::Ssn)),
+            (
+                "12345678",
+                Some("social_security_number"),
+                Some(Detector::Ssn),
+            ), // 012-34-5678
+            ("987654321", Some("ssn"), None), // area 9xx
+            ("123450000", Some("ssn"), None), // serial 0000
+            ("123456789", Some("id"), None),
+            // Timestamps, prices, counts: never.
+            ("1732400000000", None, None),
+            ("1732400000000", Some("sent_at"), None),
+            ("1732400000", Some("time"), None),
+            ("42", Some("phone"), None),
+            ("415555.0100", Some("phone"), None),
+            ("-4155550100", Some("phone"), None),
+            ("4.111111111111111e15", None, None),
+        ];
+        for (text, key, want) in cases {
+            assert_eq!(sc.number(text, key), want, "{text} under {key:?}");
+        }
+        assert_eq!(
+            Scanner::new(&[Detector::Email]).number("4111111111111111", None),
+            None
+        );
+        assert_eq!(
+            Scanner::new(&[Detector::Ssn]).number("4155550100", Some("phone")),
+            None
+        );
+    }
+
+    #[test]
+    fn bare_digit_strings_need_their_key_too() {
+        let sc = Scanner::default();
+        let under = |text: &str, key: Option<&str>| {
+            let mut out = String::new();
+            sc.redact_under(text, key, |_| {}, &mut out).then_some(out)
+        };
+        assert_eq!(
+            under("4155550100", Some("phone")).as_deref(),
+            Some("[phone]")
+        );
+        assert_eq!(under(" 123456789 ", Some("ssn")).as_deref(), Some("[ssn]"));
+        assert_eq!(under("4155550100", Some("id")), None);
+        assert_eq!(under("1732400000000", Some("ts")), None);
+        // What text finds on its own is found under any key.
+        assert_eq!(
+            under("call 415-555-0100", None).as_deref(),
+            Some("call [phone]")
+        );
+        assert_eq!(KeyHint::of_key("Home-Phone"), KeyHint::Phone);
+        assert_eq!(KeyHint::of_key("tel"), KeyHint::Phone);
+        assert_eq!(KeyHint::of_key("hotel"), KeyHint::None);
+        assert_eq!(KeyHint::of_key("customer_ssn"), KeyHint::Ssn);
+        assert_eq!(KeyHint::of_key("phone_verified"), KeyHint::None);
+        assert_eq!(
+            KeyHint::of_key(&"phone".repeat(20)),
+            KeyHint::None,
+            "too long"
+        );
+    }
+
+    #[test]
     fn only_enabled_detectors_run() {
         let emails = Scanner::new(&[Detector::Email]);
         assert_eq!(
@@ -1229,6 +1437,44 @@ mod tests {
         // The scan alone read a phone number in each of these.
         for time in ["2026-11-23 21:26", "1000-01-01T00:00:00.00000"] {
             assert_eq!(redact(time), time);
+        }
+    }
+
+    /// Keys that say nothing about their value.
+    fn plain_key() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            "[a-z_$]{1,12}"
+                .prop_filter("a key that names no PII", |k| KeyHint::of_key(k)
+                    == KeyHint::None)
+                .prop_map(Some),
+        ]
+    }
+
+    /// Numbers events are full of: epoch seconds, milliseconds and
+    /// microseconds, small integers, prices and other floats.
+    fn ordinary_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (1_000_000_000u64..4_000_000_000).prop_map(|n| n.to_string()),
+            (1_000_000_000_000u64..4_000_000_000_000).prop_map(|n| n.to_string()),
+            (1_000_000_000_000_000u64..4_000_000_000_000_000).prop_map(|n| n.to_string()),
+            any::<i32>().prop_map(|n| n.to_string()),
+            (0u32..1_000_000).prop_map(|n| n.to_string()),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| serde_json::Number::from_f64(f).unwrap().to_string()),
+            (0u32..100_000, 0u32..100).prop_map(|(a, b)| format!("{a}.{b:02}")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn ordinary_numbers_are_not_pii(number in ordinary_number(), key in plain_key()) {
+            let sc = Scanner::default();
+            prop_assert_eq!(sc.number(&number, key.as_deref()), None);
+            // Nor the same digits as a string.
+            let mut out = String::new();
+            prop_assert!(!sc.redact_under(&number, key.as_deref(), |_| {}, &mut out), "{}", out);
         }
     }
 

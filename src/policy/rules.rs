@@ -85,15 +85,17 @@ impl Action {
         matches!(self, Action::Hash { .. } | Action::EncryptField)
     }
 
-    /// Applies a value action to one string. `None`: unchanged.
-    /// `redacted` is told each detector that fired.
+    /// Applies a value action to one string, the value of `key` (or of
+    /// an element of the array under `key`; `None` at the top). `None`:
+    /// unchanged. `redacted` is told each detector that fired.
     pub fn on_str(
         &self,
         s: &str,
+        key: Option<&str>,
         keys: &Keyring,
         redacted: &mut dyn FnMut(Detector),
     ) -> Option<String> {
-        fresh(|out| self.on_str_into(s, keys, redacted, out))
+        fresh(|out| self.on_str_into(s, key, keys, redacted, out))
     }
 
     /// [`Action::on_str`], writing the new value into `out` (empty on
@@ -102,6 +104,7 @@ impl Action {
     pub fn on_str_into(
         &self,
         s: &str,
+        key: Option<&str>,
         keys: &Keyring,
         redacted: &mut dyn FnMut(Detector),
         out: &mut String,
@@ -113,7 +116,7 @@ impl Action {
                 hash_into(keys, &normalized(*normalize, *region, s), out);
                 true
             }
-            Action::RedactPii(scanner) => scanner.redact_into(s, redacted, out),
+            Action::RedactPii(scanner) => scanner.redact_under(s, key, redacted, out),
             Action::TruncateIp { v4, v6 } => truncate_ip_into(s, *v4, *v6, out),
             Action::ScrubUrl { keep, scanner } => scrub_url_into(s, keep, scanner, redacted, out),
             Action::GeneralizeUa(generalizer) => {
@@ -123,11 +126,23 @@ impl Action {
         }
     }
 
-    /// Applies a value action to a number's JSON text. Only `hash` changes
-    /// numbers (ids are often numeric); the result is a string.
-    pub fn on_number(&self, text: &str, keys: &Keyring) -> Option<String> {
+    /// Applies a value action to a number's JSON text (the value of
+    /// `key`, as for [`Action::on_str`]); the result is a string. `hash`
+    /// hashes its text (ids are often numeric); `redact_pii` replaces a
+    /// number that is PII by its token ([`Scanner::number`]).
+    pub fn on_number(
+        &self,
+        text: &str,
+        key: Option<&str>,
+        keys: &Keyring,
+        redacted: &mut dyn FnMut(Detector),
+    ) -> Option<String> {
         match self {
             Action::Hash { .. } => Some(hash(keys, text)),
+            Action::RedactPii(scanner) => scanner.number(text, key).map(|d| {
+                redacted(d);
+                d.token().to_owned()
+            }),
             _ => None,
         }
     }
@@ -611,14 +626,18 @@ mod tests {
     fn actions_on_one_value() {
         let keys = keys();
         let mut seen = Vec::new();
-        let mut on = |action: &Action, s: &str| action.on_str(s, &keys, &mut |d| seen.push(d));
+        let mut on =
+            |action: &Action, s: &str| action.on_str(s, None, &keys, &mut |d| seen.push(d));
         let hash = Action::Hash {
             normalize: Normalize::Auto,
             region: None,
         };
         let h = keys.active_hmac().unwrap();
         assert_eq!(on(&hash, "user-123"), Some(h.hash(b"user-123")));
-        assert_eq!(hash.on_number("42", &keys), Some(h.hash(b"42")));
+        assert_eq!(
+            hash.on_number("42", None, &keys, &mut |_| {}),
+            Some(h.hash(b"42"))
+        );
         assert!(hash.seals());
         let redact = Action::RedactPii(Scanner::default());
         assert_eq!(
@@ -626,7 +645,43 @@ mod tests {
             Some("call [phone]")
         );
         assert_eq!(on(&redact, "order 1234"), None, "unchanged is None");
-        assert_eq!(redact.on_number("4111111111111111", &keys), None);
+        // A card number is a card number, sent as a number or as text; a
+        // bare digit run is a phone number or an SSN only under such a key.
+        let mut found = Vec::new();
+        let mut number = |text: &str, key: Option<&str>| {
+            redact.on_number(text, key, &keys, &mut |d| found.push(d))
+        };
+        assert_eq!(
+            number("4111111111111111", None).as_deref(),
+            Some("[credit_card]")
+        );
+        assert_eq!(
+            number("4155550100", Some("phone")).as_deref(),
+            Some("[phone]")
+        );
+        assert_eq!(number("123456789", Some("ssn")).as_deref(), Some("[ssn]"));
+        assert_eq!(number("4155550100", Some("order_id")), None);
+        assert_eq!(number("1732400000000", None), None, "epoch ms");
+        assert_eq!(number("4111111111111111.5", None), None);
+        assert_eq!(
+            found,
+            [Detector::CreditCard, Detector::Phone, Detector::Ssn]
+        );
+        assert_eq!(
+            redact
+                .on_str(
+                    "123456789",
+                    Some("socialSecurityNumber"),
+                    &keys,
+                    &mut |_| {}
+                )
+                .as_deref(),
+            Some("[ssn]")
+        );
+        assert_eq!(
+            redact.on_str("123456789", Some("id"), &keys, &mut |_| {}),
+            None
+        );
         let ua = Action::GeneralizeUa(Default::default());
         assert_eq!(
             on(&ua, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36").as_deref(),

@@ -19,8 +19,12 @@
 //! - a `drop` in force removes the value; an `encrypt_field` in force
 //!   replaces it by a JWE of its JSON text, rendered with only the rules
 //!   that come before it (later ones see ciphertext, which they leave);
-//! - on a string, the value actions in force run in rule order; `hash`
-//!   seals the value (a pseudonym is no longer the user's data);
+//! - on a string or a number, the value actions in force run in rule
+//!   order, told the key the value sits under (an array's elements sit
+//!   under the array's key): `"phone": 4155550100` is a phone number,
+//!   `"id": 4155550100` is not. `hash` seals the value (a pseudonym is no
+//!   longer the user's data); a number an action changes becomes a string,
+//!   which later rules see;
 //! - the allow list keeps a value when one of its selectors accepts here or
 //!   above; a value no allow selector can reach is skipped unread, and an
 //!   object or array left with nothing allowed inside is removed;
@@ -91,7 +95,7 @@ fn walk<const TRACE: bool>(
     // selected at the root (`**`) is in force over the whole event.
     let start = policy.matcher.start;
     let kept = policy.allow.is_none() || policy.matcher.state(start).allowed;
-    let read = walk.value(&mut reader, start, kept, true, 0);
+    let read = walk.value(&mut reader, start, kept, true, 0, None);
     walk.flush(reader.pos());
     read.and_then(|_| reader.end())
         .map_err(|Stop| PolicyError::Json(reader.failure()))?;
@@ -191,9 +195,10 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         }
     }
 
-    /// The value actions in force in `state`, in rule order, on one string;
-    /// which scratch buffer holds the new value, if any changed it.
-    fn on_str(&mut self, state: StateId, text: &str) -> Option<usize> {
+    /// The value actions in force in `state`, in rule order, on one string
+    /// under `key`; which scratch buffer holds the new value, if any
+    /// changed it.
+    fn on_str(&mut self, state: StateId, text: &str, key: Option<&str>) -> Option<usize> {
         let policy = self.policy;
         let mut current: Option<usize> = None;
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
@@ -210,6 +215,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
             output.clear();
             let changed = action.on_str_into(
                 input,
+                key,
                 self.keys,
                 &mut |d: Detector| {
                     redacted[d as usize] += 1;
@@ -227,16 +233,29 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         current
     }
 
-    fn on_number(&mut self, state: StateId, text: &str) -> Option<String> {
+    /// The value actions in force in `state`, in rule order, on one number
+    /// under `key`: the string it becomes, if any changed it. Once one has
+    /// (a `redact_pii` token), the rules after it see that string.
+    fn on_number(&mut self, state: StateId, text: &str, key: Option<&str>) -> Option<String> {
         let policy = self.policy;
+        let mut current: Option<String> = None;
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
-            if let Some(new) = policy.rules[rule].action.on_number(text, self.keys) {
+            let action = &policy.rules[rule].action;
+            let redacted = &mut self.report.redacted;
+            let mut count = |d: Detector| redacted[d as usize] += 1;
+            let new = match &current {
+                None => action.on_number(text, key, self.keys, &mut count),
+                Some(now) => action.on_str(now, key, self.keys, &mut count),
+            };
+            if let Some(new) = new {
+                current = Some(new);
                 self.fired(rule, state);
-                // Only `hash` changes numbers, and it seals them.
-                return Some(new);
+            }
+            if current.is_some() && action.seals() {
+                break;
             }
         }
-        None
+        current
     }
 
     /// The trace being kept, if any: never without `TRACE`, so that the
@@ -341,15 +360,16 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         kept: bool,
         root: bool,
         depth: usize,
+        key: Option<&str>,
     ) -> Result<bool, Stop> {
         match r.peek()? {
-            b'{' => self.container(r, b'}', (state, kept, root), depth),
-            b'[' => self.container(r, b']', (state, kept, root), depth),
+            b'{' => self.container(r, b'}', (state, kept, root), depth, key),
+            b'[' => self.container(r, b']', (state, kept, root), depth, key),
             b'"' => {
                 let start = r.pos();
                 r.string()?;
                 if kept {
-                    self.string(state, r.last(), start..r.pos());
+                    self.string(state, r.last(), start..r.pos(), key);
                 }
                 Ok(kept)
             }
@@ -357,7 +377,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 let start = r.pos();
                 let number = r.number()?;
                 if kept {
-                    if let Some(new) = self.on_number(state, number) {
+                    if let Some(new) = self.on_number(state, number, key) {
                         self.replace(start, r.pos(), &new, false);
                     }
                 }
@@ -370,16 +390,22 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         }
     }
 
-    /// A string leaf at input offsets `at`: left as written unless a value
-    /// action changes it.
-    fn string(&mut self, state: StateId, s: RawStr<'_>, at: std::ops::Range<usize>) {
+    /// A string leaf at input offsets `at`, under `key`: left as written
+    /// unless a value action changes it.
+    fn string(
+        &mut self,
+        state: StateId,
+        s: RawStr<'_>,
+        at: std::ops::Range<usize>,
+        key: Option<&str>,
+    ) {
         let here = self.policy.matcher.state(state);
         // The common case under `**`: only detectors in force, and nothing
         // in the string that any detector needs (asked of the raw text: an
         // escaped digit or `@` is spelled with digits).
         let clean = here.redact_only && !super::pii::may_hold_pii(s.quoted().as_bytes());
         if !here.quiet && !clean {
-            if let Some(k) = self.on_str(state, &s.decode()) {
+            if let Some(k) = self.on_str(state, &s.decode(), key) {
                 // Taken out and put back: no allocation.
                 let new = std::mem::take(&mut self.scratch[k]);
                 self.replace(at.start, at.end, &new, false);
@@ -389,13 +415,15 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
     }
 
     /// An object or array (`close` is its closing bracket), member by
-    /// member; whether it is kept.
+    /// member; whether it is kept. An array's elements are under its
+    /// `key`; an object's members under their own.
     fn container(
         &mut self,
         r: &mut Reader<'_>,
         close: u8,
         (state, kept, root): (StateId, bool, bool),
         depth: usize,
+        key: Option<&str>,
     ) -> Result<bool, Stop> {
         if depth >= MAX_DEPTH {
             return Err(r.error("nested deeper than 128 levels"));
@@ -413,13 +441,18 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
             let wrote = if close == b'}' {
                 r.key()?;
                 let name = r.last().decode();
-                self.member(r, (state, Step::Key(&name)), kept, depth, || {
-                    name.to_string()
-                })?
+                let path = || name.to_string();
+                self.member(
+                    r,
+                    (state, Step::Key(&name)),
+                    (kept, Some(&name)),
+                    depth,
+                    path,
+                )?
             } else {
-                let wrote = self.member(r, (state, Step::Index(index)), kept, depth, || {
-                    format!("[{index}]")
-                })?;
+                let path = || format!("[{index}]");
+                let wrote =
+                    self.member(r, (state, Step::Index(index)), (kept, key), depth, path)?;
                 index += 1;
                 wrote
             };
@@ -449,24 +482,25 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         Ok(kept || root || last_kept.is_some())
     }
 
-    /// The value at `step` from `from`; whether it is kept. `path` names
-    /// the step for a trace.
+    /// The value at `step` from `from`, under `key`; whether it is kept.
+    /// `path` names the step for a trace.
     fn member(
         &mut self,
         r: &mut Reader<'_>,
         (from, step): (StateId, Step<'_>),
-        kept: bool,
+        (kept, key): (bool, Option<&str>),
         depth: usize,
         path: impl FnOnce() -> String,
     ) -> Result<bool, Stop> {
         let (state, plan) = self.enter(from, step, kept);
         self.push_path(path);
-        let wrote = self.child(r, plan, state, depth)?;
+        let wrote = self.child(r, plan, state, depth, key)?;
         self.pop_path();
         Ok(wrote)
     }
 
-    /// Runs `plan` for the next value, in `state`; whether it is kept.
+    /// Runs `plan` for the next value, in `state`, under `key`; whether it
+    /// is kept.
     #[inline(always)]
     fn child(
         &mut self,
@@ -474,6 +508,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         plan: Plan,
         state: StateId,
         depth: usize,
+        key: Option<&str>,
     ) -> Result<bool, Stop> {
         match plan {
             Plan::Skip => r.skip().map(|()| false),
@@ -491,7 +526,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 let outer = std::mem::take(&mut self.out);
                 let copied = std::mem::replace(&mut self.copied, start);
                 let limit = std::mem::replace(&mut self.limit, rule);
-                let read = self.value(r, state, true, false, depth + 1);
+                let read = self.value(r, state, true, false, depth + 1, key);
                 self.flush(r.pos());
                 self.limit = limit;
                 self.copied = copied;
@@ -510,7 +545,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                     }
                 }
             }
-            Plan::Walk { kept } => self.value(r, state, kept, false, depth + 1),
+            Plan::Walk { kept } => self.value(r, state, kept, false, depth + 1, key),
         }
     }
 }
