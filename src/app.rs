@@ -80,6 +80,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     {
         tracing::warn!("hashing with the public demo key (id \"demo\"): hashes protect nothing; make your own key, see keys/README.md");
     }
+    for warning in config.warnings() {
+        tracing::warn!(key = %warning.key, "{}", warning.message);
+    }
     let bind = |what, addr| async move {
         TcpListener::bind(addr)
             .await

@@ -102,6 +102,9 @@ fn main() -> ExitCode {
         Command::Check { config } => match Config::load(&config) {
             Ok(config) => {
                 print!("{}", config.summary());
+                for warning in config.warnings() {
+                    eprintln!("warning: {warning}");
+                }
                 println!("{}: ok", config.path.display());
                 ExitCode::SUCCESS
             }

@@ -180,6 +180,12 @@ impl Pipeline {
         }
     }
 
+    /// The consent engine: ingest decides relayed requests that carry user
+    /// ids with it too.
+    pub fn consent(&self) -> &Consent {
+        &self.consent
+    }
+
     /// Runs `event` through the pipeline for each destination in `targets`,
     /// calling `emit(slot, verdict)` with each target's position in `targets`.
     pub fn route(&self, event: Event, targets: &[usize], emit: impl FnMut(usize, Verdict)) {

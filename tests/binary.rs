@@ -226,3 +226,43 @@ async fn stdout_destination_prints_ndjson() {
     let ids = ndjson_message_ids(&output);
     assert_eq!(ids, ["o-1", "o-2", "o-3"]);
 }
+
+#[test]
+fn check_and_startup_warn_about_an_open_admin_listener_and_relayed_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |admin: &str| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"{admin}\"\n[[sources]]\nname = \"ph\"\nprotocol = \"posthog\"\nwrite_keys = [\"k\"]\nrelay_personal_data = true\n[[destinations]]\nname = \"d\"\nkind = \"stdout\"\n"
+        )
+    };
+    let open = write(dir.path(), "open.toml", &config("0.0.0.0:0"));
+    let out = privgate(&["check", "--config", &open]);
+    assert!(out.status.success(), "warnings are not errors");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "warning: admin.token: the admin listener 0.0.0.0:0 is not loopback and has no token"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: sources[0].relay_personal_data: source `ph` relays feature-flag requests with their user ids"),
+        "{stderr}"
+    );
+
+    // On loopback, only the relay is worth a warning.
+    let local = write(dir.path(), "local.toml", &config("127.0.0.1:0"));
+    let stderr =
+        String::from_utf8_lossy(&privgate(&["check", "--config", &local]).stderr).into_owned();
+    assert!(!stderr.contains("admin.token"), "{stderr}");
+    assert!(stderr.contains("relay_personal_data"), "{stderr}");
+
+    // The same warnings at start.
+    let proc = spawn(&open);
+    let log = proc.log_tail();
+    assert!(
+        log.contains("admin.token") && log.contains("is not loopback and has no token"),
+        "{log}"
+    );
+    assert!(log.contains("sources[0].relay_personal_data"), "{log}");
+}

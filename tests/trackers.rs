@@ -555,14 +555,23 @@ protocol = "posthog"
 write_keys = ["phc_HARNESS_PROJECT_TOKEN", "phc_HARNESS_NODE_TOKEN"]"#,
     forward_to: "/v1/batch",
     destination: r#"api_key = "VENDOR_PROJECT_KEY""#,
-    // The remote config, assets and feature flags.
-    relays: |c| c.method == "GET" || c.target.starts_with("/flags"),
+    // The remote config and assets. Feature flags name the user: with no
+    // consent signal (the default is deny) they are not relayed, and the
+    // SDK is told there are none (tests/relay.rs has the rest).
+    relays: |c| c.method == "GET",
     // posthog-js: exactly 200 counts (204 is retried); relayed fetches as
     // the vendor answers them.
     success: |c, answer| match (c.method.as_str(), c.target.starts_with("/flags")) {
         ("POST", false) if answer.status != 200 => Err("not exactly 200".into()),
         ("POST", false) if answer.json() != serde_json::json!({"status": 1}) => {
             Err("not {\"status\":1}".into())
+        }
+        ("POST", true)
+            if answer.status != 200
+                || answer.json()
+                    != serde_json::json!({"flags": {}, "errorsWhileComputingFlags": false}) =>
+        {
+            Err("not \"no flags\"".into())
         }
         _ => status_below_400(c, answer),
     },

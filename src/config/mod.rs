@@ -8,18 +8,22 @@
 //! files it names.
 
 mod rate_limit;
+mod relay;
 mod schema;
 mod secret;
 mod tls;
 pub mod units;
+mod warnings;
 
 pub use rate_limit::{Rate, RateLimitConfig};
+pub use relay::RelayConfig;
 pub use schema::ClientIp;
 pub use schema::Compression;
 pub use schema::{
     BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
 };
 pub use secret::{matches_any, Secret, SecretError, SecretRef};
+pub use warnings::Warning;
 
 use http::{HeaderName, HeaderValue, Uri};
 use std::collections::HashSet;
@@ -133,6 +137,8 @@ pub struct SourceConfig {
     pub rate_limit: Option<Rate>,
     /// What of the client's address its events carry.
     pub client_ip: schema::ClientIp,
+    /// How relayed requests that carry user ids are decided.
+    pub relay: RelayConfig,
 }
 
 /// A destination, validated.
@@ -1480,6 +1486,7 @@ impl Validator<'_> {
             destinations: dest_indexes,
             rate_limit: None,
             client_ip: s.client_ip,
+            relay: self.relay(s, &key),
         }
     }
 

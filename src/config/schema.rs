@@ -429,6 +429,14 @@ pub struct Source {
     /// `truncated` (default), `full` (the rules on `@ip` decide) or `none`.
     #[serde(default)]
     pub client_ip: ClientIp,
+    /// The purposes that relayed requests carrying user ids (PostHog's
+    /// feature flags) serve: they are relayed with the ids only with
+    /// consent for all of them, as events are. Default `["analytics"]`.
+    pub relay_purposes: Option<Spanned<Vec<String>>>,
+    /// Relay requests carrying user ids without a consent signal (under
+    /// `consent.default = "deny"`); `Sec-GPC` and opted-out ids still
+    /// withhold them. Default `false`; `privgate check` warns when set.
+    pub relay_personal_data: Option<Spanned<bool>>,
 }
 
 impl Source {

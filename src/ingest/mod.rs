@@ -65,6 +65,8 @@ struct Source {
     destinations: Vec<usize>,
     received: IntCounter,
     client_ip: crate::config::ClientIp,
+    /// How its relayed requests that carry user ids are decided.
+    relay: passthrough::RelayConsent,
 }
 
 /// Everything a request needs; shared by all connections.
@@ -193,6 +195,7 @@ impl Ingest {
                     destinations: s.destinations.clone(),
                     received: metrics.events_received.with_label_values(&[&s.name]),
                     client_ip: s.client_ip,
+                    relay: passthrough::RelayConsent::new(pipeline.consent(), &s.relay),
                 })
                 .collect(),
             destinations: config
@@ -557,6 +560,7 @@ impl Ingest {
         // Otherwise the first source of the protocol with an upstream serves.
         let protocols = Endpoint::Passthrough(protocol).protocols();
         let path = request.uri().path();
+        let names_user = protocol == Protocol::Posthog && posthog::is_flags(path);
         let named = match protocol {
             Protocol::Segment => segment::settings_write_key(path).map(str::to_owned),
             Protocol::Rudderstack => query_param(request.uri().query(), "writeKey"),
@@ -585,6 +589,23 @@ impl Ingest {
             max_request: self.limits.max_body,
             max_response: src.upstream_max_response,
         };
+        // A request that names the user goes only as consent allows.
+        let request = if names_user {
+            let uri = request.uri().clone();
+            match self.with_user_ids(src, request).await? {
+                Ok(request) => request,
+                Err(why) => {
+                    tracing::debug!(source = %src.name, reason = why.as_str(), "relay withheld");
+                    self.metrics
+                        .passthrough
+                        .with_label_values(&[&src.name, "withheld"])
+                        .inc();
+                    return Ok(passthrough::no_flags(uri.path(), uri.query()));
+                }
+            }
+        } else {
+            request.map(|body| body.map_err(Into::into).boxed())
+        };
         let result = passthrough::relay(&self.relay, upstream, request).await;
         let status = match &result {
             Ok(r) => crate::metrics::status_class(r.status().as_u16()),
@@ -595,6 +616,46 @@ impl Ingest {
             .with_label_values(&[&src.name, status])
             .inc();
         result
+    }
+}
+
+impl Ingest {
+    /// A relayed request whose body names the user (PostHog's feature
+    /// flags), ready to relay if `src`'s rule and the consent engine let
+    /// its ids go (see [`passthrough`]); why not otherwise.
+    async fn with_user_ids(
+        &self,
+        src: &Source,
+        request: Request<Incoming>,
+    ) -> Result<Result<Request<passthrough::RelayBody>, passthrough::Withheld>, IngestError> {
+        let consent = self.pipeline.consent();
+        let gpc = request
+            .headers()
+            .get("sec-gpc")
+            .is_some_and(|v| v.as_bytes() == b"1");
+        if let Err(why) = src.relay.check_request(consent, gpc) {
+            return Ok(Err(why));
+        }
+        let (parts, body) = request.into_parts();
+        let raw = http_body_util::Limited::new(body, self.limits.max_body)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    IngestError::TooLarge(self.limits.max_body)
+                } else {
+                    IngestError::BodyRead
+                }
+            })?
+            .to_bytes();
+        let checked = match passthrough::flags_json(&parts, raw.clone(), self.limits) {
+            Ok(json) => src.relay.check_ids(consent, &json),
+            Err(_) => Err(passthrough::Withheld::Unreadable),
+        };
+        Ok(checked.map(|()| {
+            let body = Full::new(raw).map_err(|never| match never {}).boxed();
+            Request::from_parts(parts, body)
+        }))
     }
 }
 

@@ -1,23 +1,52 @@
 //! Relaying the requests an SDK makes that are not events (analytics.js's
-//! settings fetch) to the source's `upstream`, unchanged apart from what a
-//! proxy must change: hop-by-hop headers, `Host`, and cookies (the vendor
-//! gets no user cookies through privgate). Bodies stream both ways, bounded
-//! in size and time. The client's IP is not passed on.
+//! settings fetch, RudderStack's source config, Amplitude's and PostHog's
+//! remote config, PostHog's feature flags and assets) to the source's
+//! `upstream`, unchanged apart from what a proxy must change:
+//!
+//! - **who the client is** goes nowhere: cookies, and every header that
+//!   names the client's address ([`CLIENT_ADDRESS`]: `X-Forwarded-For`,
+//!   `Forwarded`, `X-Real-IP`, `True-Client-IP`, `CF-Connecting-IP`, ...)
+//!   or an id (RudderStack's `AnonymousId`), are removed, as are hop-by-hop
+//!   headers and `Host`;
+//! - **user ids go only with consent**: of these requests only PostHog's
+//!   feature flags (`/flags/`, `/decide/`) name the user, in their body
+//!   (`distinct_id`, `$anon_distinct_id`, `$device_id`, person
+//!   properties). They are relayed only as events would be
+//!   ([`RelayConsent`]): not for an id in the opt-out registry, not when
+//!   `Sec-GPC: 1` denies a purpose the relay serves (the source's
+//!   `relay_purposes`), and not without a consent signal under
+//!   `consent.default = "deny"` unless the source says
+//!   `relay_personal_data = true`. Otherwise the SDK gets the answer it
+//!   reads as "no flags" ([`no_flags`]) and the upstream gets nothing. A
+//!   body whose ids cannot be read is withheld too;
+//! - **CORS is privgate's**: the upstream's `Access-Control-*` headers and
+//!   its `Vary: Origin` are dropped, and the source's own rule answers
+//!   the request's `Origin` (see [`super::cors`]): never `*`, nothing for
+//!   an unlisted origin.
+//!
+//! Bodies stream both ways, bounded in size and time, except a feature-flag
+//! request's, which is read (within `max_body_bytes`) to find its ids.
 
 use super::error::IngestError;
+use crate::config::RelayConfig;
+use crate::consent::{Consent, Denial, Match, Need, Requirement, Signals};
+use crate::event::{Marks, Span};
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderName, Request, Response, Uri};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{combinators::BoxBody, BodyExt, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use serde_json::value::RawValue;
 use std::time::Duration;
 
 /// A boxed body error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A relayed request's body: the client's, streaming, or one read first.
+pub type RelayBody = BoxBody<Bytes, BoxError>;
+
 /// The relay's client; bodies stream.
-pub type RelayClient =
-    Client<hyper_rustls::HttpsConnector<HttpConnector>, BoxBody<Bytes, BoxError>>;
+pub type RelayClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, RelayBody>;
 
 /// Builds the relay client.
 pub fn client() -> RelayClient {
@@ -55,6 +84,30 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
+/// Request headers that name the client's address: a relay passes on none
+/// (the vendor would see the user's address, which events never carry in
+/// full unless the source says `client_ip = "full"`).
+pub const CLIENT_ADDRESS: [&str; 14] = [
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "cf-connecting-ipv6",
+    "fastly-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-forwarded",
+    "forwarded-for",
+    "x-original-forwarded-for",
+    "client-ip",
+    "x-envoy-external-address",
+];
+
+/// Request headers that carry a user id (RudderStack's SDK sends the
+/// anonymous id, base64, with its requests).
+const USER_IDS: [&str; 1] = ["anonymousid"];
+
 fn strip(headers: &mut HeaderMap, extra: &[HeaderName]) {
     // Headers named in `Connection` are hop-by-hop too.
     let named: Vec<HeaderName> = headers
@@ -70,15 +123,11 @@ fn strip(headers: &mut HeaderMap, extra: &[HeaderName]) {
 }
 
 /// Relays `request` to `upstream` and returns its answer, streaming.
-pub async fn relay<B>(
+pub async fn relay(
     client: &RelayClient,
     upstream: Upstream<'_>,
-    request: Request<B>,
-) -> Result<Response<BoxBody<Bytes, BoxError>>, IngestError>
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+    request: Request<RelayBody>,
+) -> Result<Response<RelayBody>, IngestError> {
     let (mut parts, body) = request.into_parts();
     let base = upstream.base;
     let prefix = base.path().trim_end_matches('/');
@@ -91,15 +140,10 @@ where
         .map_err(|_| IngestError::NotFound)?;
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
-    strip(
-        &mut parts.headers,
-        &[
-            header::HOST,
-            header::COOKIE,
-            HeaderName::from_static("x-forwarded-for"),
-            header::FORWARDED,
-        ],
-    );
+    strip(&mut parts.headers, &[header::HOST, header::COOKIE]);
+    for name in CLIENT_ADDRESS.iter().chain(&USER_IDS) {
+        parts.headers.remove(*name);
+    }
     let body = Limited::new(body, upstream.max_request).boxed();
     let request = Request::from_parts(parts, body);
 
@@ -110,6 +154,204 @@ where
     };
     let (mut parts, body) = response.into_parts();
     strip(&mut parts.headers, &[header::SET_COOKIE]);
+    drop_cors(&mut parts.headers);
     let body = Limited::new(body, upstream.max_response).boxed();
     Ok(Response::from_parts(parts, body))
+}
+
+/// Removes the upstream's CORS answer: every `Access-Control-*` header, and
+/// `Origin` from `Vary` (the source's rule answers, and adds its own).
+fn drop_cors(headers: &mut HeaderMap) {
+    let cors: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in cors {
+        headers.remove(name);
+    }
+    let vary: Vec<String> = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|token| !token.is_empty() && !token.eq_ignore_ascii_case("origin"))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::VARY);
+    if let Ok(value) = HeaderValue::from_str(&vary.join(", ")) {
+        if !vary.is_empty() {
+            headers.insert(header::VARY, value);
+        }
+    }
+}
+
+/// A source's rule for relayed requests that carry user ids, compiled
+/// against the consent engine: each purpose the relay serves on its own,
+/// so that GPC is asked about every one of them.
+pub struct RelayConsent {
+    needs: Vec<Need>,
+    without_signal: bool,
+}
+
+/// Why a request that carries user ids was not relayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Withheld {
+    /// Consent says no (`opted_out`, `gpc`, `no_consent`).
+    Denied(Denial),
+    /// Its ids could not be read, so no opt-out can be checked.
+    Unreadable,
+}
+
+impl Withheld {
+    /// A log field (never a value from the request).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Withheld::Denied(denial) => denial.as_str(),
+            Withheld::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl RelayConsent {
+    /// The rule `config` describes, decided by `consent`.
+    pub fn new(consent: &Consent, config: &RelayConfig) -> RelayConsent {
+        RelayConsent {
+            needs: config
+                .purposes
+                .iter()
+                .map(|purpose| {
+                    consent.need(&Requirement {
+                        purposes: vec![purpose.clone()],
+                        mode: Match::All,
+                        tcf_vendor: None,
+                    })
+                })
+                .collect(),
+            without_signal: config.personal_data,
+        }
+    }
+
+    /// What a request sent with `gpc` (`Sec-GPC: 1`) may do, before its
+    /// ids are read. Such a request carries no consent object, so under
+    /// `consent.default = "deny"` it has no consent unless the operator
+    /// said `relay_personal_data = true`; GPC withholds it either way when
+    /// it denies one of the relay's purposes.
+    pub fn check_request(&self, consent: &Consent, gpc: bool) -> Result<(), Withheld> {
+        let signals = Signals {
+            gpc,
+            ..Signals::default()
+        };
+        let mut no_signal = false;
+        for need in &self.needs {
+            match consent.decide(&signals, need) {
+                Ok(()) => {}
+                Err(Denial::NoConsent) => no_signal = true,
+                Err(denial) => return Err(Withheld::Denied(denial)),
+            }
+        }
+        if no_signal && !self.without_signal {
+            return Err(Withheld::Denied(Denial::NoConsent));
+        }
+        Ok(())
+    }
+
+    /// Whether the ids a feature-flag request's JSON `body` names may be
+    /// relayed: none of them is opted out (asked of the consent engine,
+    /// which reads ids as it does in events).
+    pub fn check_ids(&self, consent: &Consent, body: &[u8]) -> Result<(), Withheld> {
+        let ids = flag_ids(body).ok_or(Withheld::Unreadable)?;
+        if ids
+            .iter()
+            .any(|marks| consent.signals(body, marks, false).opted_out)
+        {
+            return Err(Withheld::Denied(Denial::OptedOut));
+        }
+        Ok(())
+    }
+}
+
+/// A feature-flag request's body as JSON (it comes in every form PostHog's
+/// events do: gzip, base64 or lz64 forms, JSON), within `limits`.
+pub fn flags_json(
+    parts: &http::request::Parts,
+    raw: Bytes,
+    limits: super::body::Limits,
+) -> Result<Bytes, IngestError> {
+    let gzip = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let body = if gzip {
+        super::body::gunzip(&raw, limits.max_decompressed)?
+    } else {
+        raw
+    };
+    let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(b"application/x-www-form-urlencoded")
+    });
+    super::posthog::unwrap(body, parts.uri.query(), form, limits)
+}
+
+/// The user ids a feature-flag request's JSON names, as consent marks into
+/// `body`: `distinct_id` and `$anon_distinct_id`, then `$device_id`.
+/// `None` when `body` is not one JSON object, or names an id twice.
+pub fn flag_ids(body: &[u8]) -> Option<[Marks; 2]> {
+    #[derive(serde::Deserialize)]
+    struct Ids<'a> {
+        #[serde(borrow, default)]
+        distinct_id: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "$anon_distinct_id")]
+        anon_distinct_id: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "$device_id")]
+        device_id: Option<&'a RawValue>,
+    }
+    // An object: serde would also read a struct from an array.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let ids: Ids<'_> = serde_json::from_slice(body).ok()?;
+    let span = |raw: Option<&RawValue>| raw.and_then(|r| Span::of(body, r.get().as_bytes()));
+    Some([
+        Marks {
+            user_id: span(ids.distinct_id),
+            anonymous_id: span(ids.anon_distinct_id),
+            ..Marks::default()
+        },
+        Marks {
+            anonymous_id: span(ids.device_id),
+            ..Marks::default()
+        },
+    ])
+}
+
+/// The answer posthog-js and posthog-node read as "no flags for this user",
+/// for a feature-flag request that was not relayed: 200 with empty flags.
+///
+/// Shapes, from the SDKs' parsers (PostHog/posthog-js):
+/// - `/flags/?v=2` (posthog-js since it replaced `/decide`, and
+///   posthog-node via `@posthog/core`) and `/decide/?v=4`: the v2/v4
+///   shape, a `flags` object of flag details.
+///   `packages/browser/src/posthog-featureflags.ts`, `parseFlagsResponse`
+///   and `normalizeFlagsResponse`, take `flags: {}` as no flags (and
+///   `featureFlags` derived from it as `{}`); `packages/core/src/
+///   featureFlagUtils.ts`, `normalizeFlagsResponse`, does the same when
+///   `'flags' in response`.
+/// - `/decide/?v=3` and older (earlier posthog-js and posthog-node): the
+///   v1/v3 shape, `featureFlags` and `featureFlagPayloads` maps, read as
+///   `featureFlags ?? {}` by the same `normalizeFlagsResponse`.
+///
+/// `errorsWhileComputingFlags: false` tells both to replace cached flags
+/// rather than merge into them.
+pub fn no_flags(path: &str, query: Option<&str>) -> Response<super::server::Body> {
+    let version = super::query_param(query, "v").and_then(|v| v.parse::<u32>().ok());
+    let old_decide = path.starts_with("/decide") && version.is_none_or(|v| v < 4);
+    let body = if old_decide {
+        r#"{"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}"#
+    } else {
+        r#"{"flags":{},"errorsWhileComputingFlags":false}"#
+    };
+    super::json_response(StatusCode::OK, body)
 }

@@ -57,6 +57,12 @@ pub fn is_passthrough(method: &Method, path: &str) -> bool {
     (get && (config || path.starts_with("/static/"))) || flags
 }
 
+/// Whether a feature-flag request (`/flags/`, `/decide/`): the one relay
+/// whose body names the user (`distinct_id`, person properties).
+pub fn is_flags(path: &str) -> bool {
+    matches!(path, "/flags/" | "/flags" | "/decide/" | "/decide")
+}
+
 /// The names PostHog events and envelopes use.
 pub struct PosthogLayout;
 
