@@ -2,7 +2,9 @@
 //! (the process is alive), `GET /readyz` (listeners are bound and the
 //! proxy is not shutting down) and `POST /admin/reload` (see
 //! [`crate::reload`]). `/admin/*` needs `Authorization: Bearer <token>` when
-//! `[admin] token` is set, compared in constant time. It never serves
+//! `[admin] token` is set, compared in constant time; without a token it
+//! refuses requests that carry an `Origin` header (403), so that a web page
+//! cannot make the operator's browser reload the config. It never serves
 //! tracker traffic.
 
 use crate::ingest::server::Body;
@@ -33,8 +35,17 @@ impl Admin {
         }
     }
 
-    /// `/admin/*`: the token, then the action.
+    /// `/admin/*`: the token, then the action. Without a token, a request
+    /// that carries an `Origin` (a browser's, perhaps sent by any web page
+    /// the operator visits) is refused: no cross-site reload.
     async fn admin(&self, request: &Request<Incoming>) -> Response<Body> {
+        let open = self.reloader.admin_allows(None);
+        if open && request.headers().contains_key(header::ORIGIN) {
+            return json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"cross_origin","message":"without [admin] token, /admin/* refuses browser requests (Origin)"}"#,
+            );
+        }
         let bearer = request
             .headers()
             .get(header::AUTHORIZATION)

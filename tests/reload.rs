@@ -300,3 +300,77 @@ async fn a_removed_durable_destination_keeps_its_spool_until_it_comes_back() {
     assert_eq!(ids, (0..5).map(|i| format!("kept-{i}")).collect());
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn without_a_token_admin_refuses_browser_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    let open = segment_config(&http_destination("backend", &upstream, ""));
+    let file = dir.path().join("proxy.toml");
+    std::fs::write(&file, &open).unwrap();
+    let pg = start_privgate_file(&file).await;
+    let admin = pg.admin_addr();
+    // What a web page can make a browser send: a form POST or a fetch.
+    for origin in ["https://evil.example", "null"] {
+        let answer = send(
+            "POST",
+            admin,
+            "/admin/reload",
+            &[
+                ("origin", origin),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(answer.status, 403, "from {origin}");
+        assert_eq!(answer.json()["error"], "cross_origin");
+    }
+    let reloads = "privgate_config_reloads_total{result=\"success\"}";
+    assert_eq!(
+        metric(admin, reloads).await.unwrap_or(0.0),
+        0.0,
+        "nothing reloaded"
+    );
+    // Without an Origin (curl, scripts) it reloads, as before.
+    let answer = reload(admin, None).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(metric(admin, reloads).await, Some(1.0));
+    pg.shutdown().await;
+
+    // With a token, the token decides, Origin or not.
+    std::fs::write(
+        &file,
+        config(
+            dir.path(),
+            "test-key",
+            &http_destination("backend", &upstream, ""),
+        ),
+    )
+    .unwrap();
+    let pg = start_privgate_file(&file).await;
+    let bearer = format!("Bearer {TOKEN}");
+    let headers = [
+        ("origin", "https://ops.example"),
+        ("authorization", bearer.as_str()),
+    ];
+    let answer = send(
+        "POST",
+        pg.admin_addr(),
+        "/admin/reload",
+        &headers,
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let answer = send(
+        "POST",
+        pg.admin_addr(),
+        "/admin/reload",
+        &headers[..1],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    pg.shutdown().await;
+}
