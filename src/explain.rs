@@ -1,7 +1,23 @@
 //! `privgate explain`: what each destination would receive for an event,
-//! and why. Events are read as NDJSON and run through the same
-//! [`Pipeline`] the server uses (consent, global rules, the destination's
-//! rules and allow list); nothing is sent anywhere.
+//! and why. Events are read as NDJSON and go through what the server does
+//! with an event of one source (`--source`, default the first), with the
+//! server's own functions and nothing sent anywhere:
+//!
+//! 1. the limits of `[server]`: a line longer than
+//!    `max_decompressed_bytes` is refused, and the event is scanned
+//!    ([`crate::ingest::scan_event`], the source's protocol) within
+//!    `max_json_depth` and `max_event_fields`;
+//! 2. the client's address (`--client-ip`), written into the protocol's IP
+//!    field as the source's `client_ip` says ([`client_ip::passed_on`],
+//!    [`client_ip::Address`]); without `--client-ip`, none is added;
+//! 3. the [`Pipeline`] (consent, global rules, each destination's rules and
+//!    allow list), for the source's `destinations` only.
+//!
+//! What it does not do is what a request adds around its events: ingest
+//! fills a missing `messageId` or `receivedAt` (Segment, RudderStack, the
+//! JSON source) and reads request-level signals (`?gdpr_consent=`,
+//! Snowplow's `SP-Anonymous` and `User-Agent`); `--gpc` stands for
+//! `Sec-GPC: 1`.
 //!
 //! Output, one JSON line per event and destination:
 //! `{"destination":"…","decision":"forward"|"drop","reason":"…","event":{…}}`.
@@ -12,6 +28,7 @@
 use crate::config::Config;
 use crate::consent::Consent;
 use crate::event::{Event, RequestMeta};
+use crate::ingest::client_ip;
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, TracedRule, Verdict};
 use bytes::Bytes;
@@ -30,6 +47,12 @@ pub struct Options {
     pub trace: bool,
     /// Explain as if the request carried `Sec-GPC: 1`.
     pub gpc: bool,
+    /// Read events as this source's (by name): its protocol, its
+    /// destinations, its `client_ip`. The first source when `None`.
+    pub source: Option<String>,
+    /// The client's address, passed on as the source's `client_ip` says.
+    /// None added when `None`.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// Why explain could not run.
@@ -38,6 +61,12 @@ pub enum ExplainError {
     /// `--destination` names no destination.
     #[error("no destination named `{0}` in the config (known: {1})")]
     UnknownDestination(String, String),
+    /// `--source` names no source.
+    #[error("no source named `{0}` in the config (known: {1})")]
+    UnknownSource(String, String),
+    /// `--destination` names a destination the source does not feed.
+    #[error("destination `{0}` does not receive events of source `{1}` (its destinations: {2})")]
+    NotRouted(String, String, String),
     /// The opt-out registry could not be read.
     #[error("cannot read the opt-out registry: {0}")]
     OptOutRegistry(std::io::Error),
@@ -75,36 +104,62 @@ pub fn run(
     mut out: impl Write,
     mut errors: impl Write,
 ) -> Result<Summary, ExplainError> {
-    let targets: Vec<usize> = match &options.destination {
-        None => (0..config.destinations.len()).collect(),
-        Some(name) => vec![config
-            .destinations
+    let names = |all: &mut dyn Iterator<Item = &str>| all.collect::<Vec<_>>().join(", ");
+    let index = match &options.source {
+        None => 0,
+        Some(name) => config
+            .sources
             .iter()
-            .position(|d| &d.name == name)
+            .position(|s| &s.name == name)
             .ok_or_else(|| {
-                let known: Vec<&str> = config
-                    .destinations
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .collect();
-                ExplainError::UnknownDestination(name.clone(), known.join(", "))
-            })?],
+                let known = names(&mut config.sources.iter().map(|s| s.name.as_str()));
+                ExplainError::UnknownSource(name.clone(), known)
+            })?,
+    };
+    let source = config.sources.get(index);
+    // The source's routing: only its destinations.
+    let routed: Vec<usize> = match source {
+        Some(source) => source.destinations.clone(),
+        None => (0..config.destinations.len()).collect(),
+    };
+    let targets: Vec<usize> = match &options.destination {
+        None => routed,
+        Some(name) => {
+            let Some(d) = config.destinations.iter().position(|d| &d.name == name) else {
+                let known = names(&mut config.destinations.iter().map(|d| d.name.as_str()));
+                return Err(ExplainError::UnknownDestination(name.clone(), known));
+            };
+            if !routed.contains(&d) {
+                let fed = names(&mut routed.iter().map(|&i| config.destinations[i].name.as_str()));
+                let source = source.map_or("", |s| s.name.as_str());
+                return Err(ExplainError::NotRouted(name.clone(), source.into(), fed));
+            }
+            vec![d]
+        }
     };
     let (consent, _) = Consent::from_config(config).map_err(ExplainError::OptOutRegistry)?;
     let pipeline = Pipeline::new(config, consent, &Metrics::new());
+    let protocol = source.map_or(crate::event::Protocol::Segment, |s| s.protocol);
+    // The client's address as the source passes it on, written as ingest
+    // writes it.
+    let passed_on = match (source, options.client_ip) {
+        (Some(source), Some(client)) => client_ip::passed_on(source.client_ip, client, false),
+        _ => None,
+    };
+    let address = client_ip::Address::new(protocol.ip_field(), passed_on);
     let meta = Arc::new(RequestMeta {
-        source: 0,
-        // Events are read as the first source's protocol.
-        protocol: config
-            .sources
-            .first()
-            .map_or(crate::event::Protocol::Segment, |s| s.protocol),
+        source: index,
+        protocol,
         received_at: SystemTime::now(),
-        client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        client_ip: options
+            .client_ip
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
         user_agent: None,
         sec_gpc: options.gpc,
         tcf: None,
     });
+    let limits = config.server.json;
+    let max_bytes = config.server.max_decompressed_bytes;
     let mut summary = Summary::default();
     for (n, line) in input.lines().enumerate() {
         let line = line?;
@@ -112,20 +167,35 @@ pub fn run(
         if text.is_empty() {
             continue;
         }
-        // The scan ingest makes: it validates and marks consent's inputs.
-        let Ok(top) = crate::ingest::scan_event(
-            meta.protocol,
-            text.as_bytes(),
-            crate::ingest::bounds::Limits::default(),
-        ) else {
+        // What ingest refuses, with the reason it gives (never a value).
+        if text.len() > max_bytes {
             summary.invalid += 1;
-            writeln!(errors, "line {}: not a JSON object (skipped)", n + 1)?;
+            writeln!(
+                errors,
+                "line {}: larger than server.max_decompressed_bytes (skipped)",
+                n + 1
+            )?;
             continue;
+        }
+        // The scan ingest makes: it validates and marks consent's inputs.
+        let top = match crate::ingest::scan_event(protocol, text.as_bytes(), limits) {
+            Ok(top) => top,
+            Err(refused) => {
+                summary.invalid += 1;
+                let why = match refused.exceeded {
+                    Some(_) => crate::ingest::error::IngestError::from(refused).to_string(),
+                    None => "not a JSON object".to_owned(),
+                };
+                writeln!(errors, "line {}: {why} (skipped)", n + 1)?;
+                continue;
+            }
         };
         summary.events += 1;
+        let mut marks = top.marks;
+        let body = address.write(Bytes::copy_from_slice(text.as_bytes()), &mut marks);
         let event = Event {
-            body: Bytes::copy_from_slice(text.as_bytes()),
-            marks: top.marks,
+            body,
+            marks,
             meta: meta.clone(),
         };
         for e in pipeline.explain(event, &targets, options.trace) {

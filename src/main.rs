@@ -58,10 +58,13 @@ enum Command {
     /// Show what each destination would receive for events read from stdin (NDJSON).
     #[command(after_help = "Examples:\n  \
         privgate explain --config proxy.toml < events.ndjson\n  \
-        privgate explain --trace --destination local-file < events.ndjson\n\n\
+        privgate explain --trace --destination local-file < events.ndjson\n  \
+        privgate explain --source posthog --client-ip 203.0.113.7 < events.ndjson\n\n\
         One JSON line per event and destination: decision (forward or drop), the reason,\n\
         and the event as it would be sent (before payload encryption). --trace adds the\n\
-        rules that changed it: rule, selector, action and path, never a value.")]
+        rules that changed it: rule, selector, action and path, never a value.\n\
+        Events are read as the source's (protocol, destinations, client_ip) within the\n\
+        [server] limits, as the server reads them.")]
     Explain {
         /// The config file.
         #[arg(short, long, default_value = "proxy.toml")]
@@ -75,6 +78,14 @@ enum Command {
         /// As if the request carried `Sec-GPC: 1` (Global Privacy Control).
         #[arg(long)]
         gpc: bool,
+        /// Read events as this source's: its protocol, its destinations and
+        /// its client_ip (default: the first source).
+        #[arg(short, long)]
+        source: Option<String>,
+        /// The client's address, written into each event as the source's
+        /// client_ip says (truncated, full or none); none added without it.
+        #[arg(long, value_name = "ADDR")]
+        client_ip: Option<std::net::IpAddr>,
     },
     /// Validate the config (secrets included) and print a summary; exit 2 on errors.
     #[command(after_help = "Example:\n  privgate check --config proxy.toml")]
@@ -118,6 +129,8 @@ fn main() -> ExitCode {
             destination,
             trace,
             gpc,
+            source,
+            client_ip,
         } => {
             let config = match Config::load(&config) {
                 Ok(config) => config,
@@ -130,6 +143,8 @@ fn main() -> ExitCode {
                 destination,
                 trace,
                 gpc,
+                source,
+                client_ip,
             };
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();

@@ -236,3 +236,254 @@ fn events_are_read_as_their_sources_protocol() {
         .collect();
     assert_eq!(decisions, [("drop", "opted_out"), ("forward", "granted")]);
 }
+
+/// `explain::run` with `options`: the lines, what went to stderr, and
+/// how many lines were refused.
+fn explain_with(
+    config: &str,
+    options: privgate::explain::Options,
+    events: &str,
+) -> Result<(Vec<Value>, String, usize), privgate::explain::ExplainError> {
+    let parsed = privgate::config::Config::from_str(config, Path::new("test.toml")).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let summary = privgate::explain::run(&parsed, &options, events.as_bytes(), &mut out, &mut err)?;
+    Ok((
+        lines(std::str::from_utf8(&out).unwrap()),
+        String::from_utf8(err).unwrap(),
+        summary.invalid,
+    ))
+}
+
+/// A Segment source feeding `a`, a PostHog source feeding `b`, and `c`
+/// that no source feeds; none requires consent.
+fn two_sources(extra_source: &str) -> String {
+    config_with(
+        &format!(
+            "[[sources]]\nname = \"web\"\nprotocol = \"segment\"\nwrite_keys = [\"k\"]\ndestinations = [\"a\"]\n{extra_source}\n[[sources]]\nname = \"ph\"\nprotocol = \"posthog\"\nwrite_keys = [\"phc\"]\ndestinations = [\"b\"]\n{extra_source}"
+        ),
+        "[[destinations]]\nname = \"a\"\nkind = \"stdout\"\n[[destinations]]\nname = \"b\"\nkind = \"stdout\"\n[[destinations]]\nname = \"c\"\nkind = \"stdout\"\n",
+    )
+}
+
+fn options() -> privgate::explain::Options {
+    privgate::explain::Options::default()
+}
+
+#[test]
+fn source_chooses_protocol_and_routing() {
+    let config = two_sources("");
+    let segment = r#"{"type":"track","event":"e","userId":"u"}"#;
+    let posthog = r#"{"event":"e","distinct_id":"u","properties":{}}"#;
+    // Default: the first source; only its destination.
+    let (out, _, _) = explain_with(&config, options(), segment).unwrap();
+    let dests: Vec<&str> = out
+        .iter()
+        .map(|l| l["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(dests, ["a"]);
+    // --source ph: PostHog's protocol, destination b only.
+    let ph = privgate::explain::Options {
+        source: Some("ph".into()),
+        ..options()
+    };
+    let (out, _, _) = explain_with(&config, ph, posthog).unwrap();
+    let dests: Vec<&str> = out
+        .iter()
+        .map(|l| l["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(dests, ["b"]);
+    // Errors name what exists, and a destination the source does not feed.
+    let unknown = privgate::explain::Options {
+        source: Some("nope".into()),
+        ..options()
+    };
+    let err = explain_with(&config, unknown, segment)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no source named `nope`") && err.contains("web, ph"),
+        "{err}"
+    );
+    let unrouted = privgate::explain::Options {
+        destination: Some("c".into()),
+        ..options()
+    };
+    let err = explain_with(&config, unrouted, segment)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`c` does not receive events of source `web`"),
+        "{err}"
+    );
+
+    // The binary takes --source too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "two.toml", &config);
+    let (status, stdout, stderr) =
+        explain(&["--config", &path, "--source", "ph"], posthog.as_bytes());
+    assert!(status.success(), "{stderr}");
+    assert_eq!(lines(&stdout)[0]["destination"], "b");
+}
+
+#[test]
+fn client_ip_is_written_as_the_sources_client_ip_says() {
+    let segment = r#"{"type":"track","event":"e"}"#;
+    let posthog = r#"{"event":"e","distinct_id":"u","properties":{"x":1}}"#;
+    let client: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    for (setting, want) in [
+        ("truncated", Some("203.0.113.0")),
+        ("full", Some("203.0.113.7")),
+        ("none", None),
+    ] {
+        let config = two_sources(&format!("client_ip = \"{setting}\""));
+        for (source, event, pointer) in [
+            ("web", segment, "/context/ip"),
+            ("ph", posthog, "/properties/$ip"),
+        ] {
+            let with = privgate::explain::Options {
+                source: Some(source.into()),
+                client_ip: Some(client),
+                ..options()
+            };
+            let (out, _, _) = explain_with(&config, with, event).unwrap();
+            let got = out[0]["event"].pointer(pointer).and_then(Value::as_str);
+            assert_eq!(got, want, "{setting} {source}");
+        }
+        // Without --client-ip, none is added.
+        let (out, _, _) = explain_with(&config, options(), segment).unwrap();
+        assert!(out[0]["event"].get("context").is_none(), "{setting}");
+    }
+    // An event that names its own address keeps it.
+    let config = two_sources("client_ip = \"full\"");
+    let own = r#"{"type":"track","event":"e","context":{"ip":"198.51.100.9"}}"#;
+    let with = privgate::explain::Options {
+        client_ip: Some(client),
+        ..options()
+    };
+    let (out, _, _) = explain_with(&config, with, own).unwrap();
+    assert_eq!(out[0]["event"]["context"]["ip"], "198.51.100.9");
+}
+
+#[test]
+fn the_configured_limits_refuse_what_the_server_refuses() {
+    let config = two_sources("").replace(
+        "[server]\n",
+        "[server]\nmax_json_depth = 3\nmax_event_fields = 6\nmax_body_bytes = \"1KiB\"\nmax_decompressed_bytes = \"1KiB\"\n",
+    );
+    let ok = r#"{"type":"track","event":"e","properties":{"a":{"b":1}}}"#;
+    let deep = r#"{"type":"track","event":"e","properties":{"a":{"b":{"c":"jane@example.com"}}}}"#;
+    let wide = r#"{"type":"track","event":"e","properties":{"a":1,"b":2,"c":3,"d":4,"e":5}}"#;
+    let long = format!(
+        r#"{{"type":"track","event":"e","properties":{{"a":"{}"}}}}"#,
+        "x".repeat(1100)
+    );
+    let input = [ok, deep, wide, &long].join("\n");
+    let (out, errors, invalid) = explain_with(&config, options(), &input).unwrap();
+    assert_eq!(out.len(), 1, "only the event within the limits: {errors}");
+    assert_eq!(invalid, 3);
+    for want in [
+        "line 2: nested deeper than server.max_json_depth allows",
+        "line 3: more fields in one event than server.max_event_fields allows",
+        "line 4: larger than server.max_decompressed_bytes",
+    ] {
+        assert!(errors.contains(want), "{want}: {errors}");
+    }
+    assert!(!errors.contains("jane"), "never a value: {errors}");
+}
+
+/// The event an upstream received, as the bytes it was sent in.
+fn raw_events(body: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Batch<'a> {
+        #[serde(borrow)]
+        batch: Vec<&'a serde_json::value::RawValue>,
+    }
+    let batch: Batch<'_> = serde_json::from_slice(body).unwrap();
+    batch.batch.iter().map(|e| e.get().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn explain_gives_the_bytes_a_real_server_forwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    let shipped = std::fs::read_to_string(Path::new(ROOT).join("proxy.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("h1.key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    )
+    .unwrap();
+    // The shipped rules, but the full address goes on (its rules on @ip
+    // still apply), a source with its own routing, and limits of its own.
+    let rules = shipped[shipped.find("[[rules]]").unwrap()..]
+        .replace(
+            "name = \"truncate-ip\"\nselect = \"@ip\"\naction = \"truncate_ip\"",
+            "name = \"no-op\"\nselect = \"no.such.field\"\naction = \"drop\"",
+        )
+        .replace("\"iban\", \"ip\", \"ssn\"", "\"iban\", \"ssn\"");
+    let config = format!(
+        "{}\n{}\n[keys]\nhmac = [{{ id = \"h1\", secret = \"file:{}/h1.key\" }}]\n[consent]\ndefault = \"allow\"\n{rules}",
+        config_with(
+            "[[sources]]\nname = \"web\"\nprotocol = \"segment\"\nwrite_keys = [\"test-key\"]\nclient_ip = \"full\"\ndestinations = [\"backend\"]",
+            &http_destination("backend", &upstream, r#"batch = { max_wait = "10ms" }"#),
+        ),
+        "[[destinations]]\nname = \"other\"\nkind = \"stdout\"\n",
+        dir.path().display()
+    )
+    .replace("[server]\n", "[server]\nmax_json_depth = 10\n");
+    let events = [
+        r#"{"type":"track","event":"Order Completed","messageId":"m-1","receivedAt":"2026-01-01T00:00:00.000Z","userId":"user-1","properties":{"email":"Jane@Example.com","note":"call +44 20 7946 0958","card":4111111111111111,"revenue":42.5},"context":{"page":{"url":"https://shop.example.com/?email=jane%40example.com&utm_source=x"}}}"#,
+        r#"{"type":"identify","messageId":"m-2","receivedAt":"2026-01-01T00:00:00.000Z","anonymousId":"a-1","traits":{"phone":4155550100}}"#,
+    ];
+    let pg = start_privgate(&config).await;
+    for event in events {
+        assert_eq!(post(pg.ingest_addr(), "/v1/t", event).await.status, 200);
+    }
+    upstream.wait_for_delivered(2, Duration::from_secs(5)).await;
+    let mut forwarded: Vec<String> = upstream
+        .received()
+        .iter()
+        .flat_map(|r| raw_events(&r.body))
+        .collect();
+    pg.shutdown().await;
+
+    // The test client connects from 127.0.0.1: that is the address.
+    let options = privgate::explain::Options {
+        client_ip: Some("127.0.0.1".parse().unwrap()),
+        ..options()
+    };
+    let parsed = privgate::config::Config::from_str(&config, Path::new("test.toml")).unwrap();
+    let mut text = Vec::new();
+    let input = events.join("\n");
+    privgate::explain::run(
+        &parsed,
+        &options,
+        input.as_bytes(),
+        &mut text,
+        std::io::sink(),
+    )
+    .unwrap();
+    #[derive(serde::Deserialize)]
+    struct Line<'a> {
+        destination: &'a str,
+        #[serde(borrow)]
+        event: &'a serde_json::value::RawValue,
+    }
+    let text = String::from_utf8(text).unwrap();
+    let mut explained: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let line: Line<'_> = serde_json::from_str(line).unwrap();
+            assert_eq!(line.destination, "backend", "only the source's destination");
+            line.event.get().to_owned()
+        })
+        .collect();
+    forwarded.sort();
+    explained.sort();
+    assert_eq!(forwarded, explained, "the same bytes");
+    assert!(
+        forwarded[0].contains("\"ip\":\"127.0.0.1\""),
+        "{}",
+        forwarded[0]
+    );
+    assert!(!forwarded.concat().contains("4111111111111111"));
+}

@@ -88,6 +88,24 @@ pub fn truncate(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What of the client's address `client` a source's events carry, as its
+/// `client_ip` setting says; nothing for a request that asked to stay
+/// anonymous (Snowplow's `SP-Anonymous`). Ingest and `privgate explain`
+/// both decide it here.
+pub fn passed_on(
+    setting: crate::config::ClientIp,
+    client: IpAddr,
+    anonymous: bool,
+) -> Option<IpAddr> {
+    use crate::config::ClientIp;
+    match setting {
+        _ if anonymous => None,
+        ClientIp::Truncated => Some(truncate(client)),
+        ClientIp::Full => Some(client),
+        ClientIp::None => None,
+    }
+}
+
 /// What the events of one request get, made once per request: the text
 /// each insertion needs is the same for all of them.
 pub struct Address {

@@ -472,12 +472,8 @@ impl Ingest {
         }
         let client = self.client_ip(&parts);
         let protocol = self.sources[index].protocol;
-        let passed_on = match self.sources[index].client_ip {
-            _ if decoded.anonymous => None,
-            crate::config::ClientIp::Truncated => Some(client_ip::truncate(client)),
-            crate::config::ClientIp::Full => Some(client),
-            crate::config::ClientIp::None => None,
-        };
+        let passed_on =
+            client_ip::passed_on(self.sources[index].client_ip, client, decoded.anonymous);
         let address = client_ip::Address::new(protocol.ip_field(), passed_on);
         let mut decoded = decoded;
         for (event, marks) in &mut decoded.events {
