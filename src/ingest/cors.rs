@@ -2,7 +2,9 @@
 //! `Access-Control-Allow-Credentials: true` (Snowplow's fetch sends
 //! credentials, so `*` would break it and is never sent), preflights get 204
 //! and have their requested headers echoed (analytics.js preflights because
-//! of `Authorization`). Origins not in the list get no CORS headers.
+//! of `Authorization`). Origins not in the list get no CORS headers. A
+//! relayed answer arrives here without the upstream's CORS headers
+//! ([`super::passthrough`] drops them), so this rule answers for it too.
 
 use http::{header, HeaderMap, HeaderValue};
 
@@ -27,7 +29,9 @@ impl Cors {
             .then_some(origin)
     }
 
-    /// Adds the headers of an actual (non-preflight) response.
+    /// Adds the headers of an actual (non-preflight) response; one that has
+    /// an `Access-Control-Allow-Origin` already (a preflight's answer) is
+    /// left alone.
     pub fn decorate(&self, request: &HeaderMap, response: &mut HeaderMap) {
         if self.origins.is_empty() || response.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
             return;
