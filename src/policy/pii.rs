@@ -1451,13 +1451,15 @@ mod tests {
         ]
     }
 
-    /// Numbers events are full of: epoch seconds, milliseconds and
-    /// microseconds, small integers, prices and other floats.
+    /// Numbers events are full of: epoch seconds and milliseconds (any
+    /// year to 2096), microseconds (to 2039: from 2040, `22…` is a
+    /// Mastercard prefix, and one such timestamp in ten passes Luhn),
+    /// small integers, prices and other floats.
     fn ordinary_number() -> impl Strategy<Value = String> {
         prop_oneof![
             (1_000_000_000u64..4_000_000_000).prop_map(|n| n.to_string()),
             (1_000_000_000_000u64..4_000_000_000_000).prop_map(|n| n.to_string()),
-            (1_000_000_000_000_000u64..4_000_000_000_000_000).prop_map(|n| n.to_string()),
+            (1_000_000_000_000_000u64..2_200_000_000_000_000).prop_map(|n| n.to_string()),
             any::<i32>().prop_map(|n| n.to_string()),
             (0u32..1_000_000).prop_map(|n| n.to_string()),
             any::<f64>()
