@@ -588,7 +588,8 @@ impl Ingest {
         // A request that names the user goes only as consent allows.
         let request = if names_user {
             let uri = request.uri().clone();
-            match self.with_user_ids(src, request).await? {
+            let consent = self.pipeline.consent();
+            match passthrough::with_user_ids(consent, &src.relay, self.limits, request).await? {
                 Ok(request) => request,
                 Err(why) => {
                     tracing::debug!(source = %src.name, reason = why.as_str(), "relay withheld");
@@ -612,46 +613,6 @@ impl Ingest {
             .with_label_values(&[&src.name, status])
             .inc();
         result
-    }
-}
-
-impl Ingest {
-    /// A relayed request whose body names the user (PostHog's feature
-    /// flags), ready to relay if `src`'s rule and the consent engine let
-    /// its ids go (see [`passthrough`]); why not otherwise.
-    async fn with_user_ids(
-        &self,
-        src: &Source,
-        request: Request<Incoming>,
-    ) -> Result<Result<Request<passthrough::RelayBody>, passthrough::Withheld>, IngestError> {
-        let consent = self.pipeline.consent();
-        let gpc = request
-            .headers()
-            .get("sec-gpc")
-            .is_some_and(|v| v.as_bytes() == b"1");
-        if let Err(why) = src.relay.check_request(consent, gpc) {
-            return Ok(Err(why));
-        }
-        let (parts, body) = request.into_parts();
-        let raw = http_body_util::Limited::new(body, self.limits.max_body)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    IngestError::TooLarge(self.limits.max_body)
-                } else {
-                    IngestError::BodyRead
-                }
-            })?
-            .to_bytes();
-        let checked = match passthrough::flags_json(&parts, raw.clone(), self.limits) {
-            Ok(json) => src.relay.check_ids(consent, &json),
-            Err(_) => Err(passthrough::Withheld::Unreadable),
-        };
-        Ok(checked.map(|()| {
-            let body = Full::new(raw).map_err(|never| match never {}).boxed();
-            Request::from_parts(parts, body)
-        }))
     }
 }
 

@@ -180,8 +180,8 @@ fn drop_cors(headers: &mut HeaderMap) {
         .map(str::to_owned)
         .collect();
     headers.remove(header::VARY);
-    if let Ok(value) = HeaderValue::from_str(&vary.join(", ")) {
-        if !vary.is_empty() {
+    if !vary.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&vary.join(", ")) {
             headers.insert(header::VARY, value);
         }
     }
@@ -270,6 +270,50 @@ impl RelayConsent {
         }
         Ok(())
     }
+}
+
+/// A relayed request whose body names the user (PostHog's feature flags),
+/// read within `limits.max_body` and ready to relay if `rule` and `consent`
+/// let its ids go; why not otherwise.
+pub async fn with_user_ids<B>(
+    consent: &Consent,
+    rule: &RelayConsent,
+    limits: super::body::Limits,
+    request: Request<B>,
+) -> Result<Result<Request<RelayBody>, Withheld>, IngestError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let gpc = request
+        .headers()
+        .get("sec-gpc")
+        .is_some_and(|v| v.as_bytes() == b"1");
+    if let Err(why) = rule.check_request(consent, gpc) {
+        return Ok(Err(why));
+    }
+    let (parts, body) = request.into_parts();
+    let raw = Limited::new(body, limits.max_body)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                IngestError::TooLarge(limits.max_body)
+            } else {
+                IngestError::BodyRead
+            }
+        })?
+        .to_bytes();
+    let checked = match flags_json(&parts, raw.clone(), limits) {
+        Ok(json) => rule.check_ids(consent, &json),
+        Err(_) => Err(Withheld::Unreadable),
+    };
+    Ok(checked.map(|()| {
+        let body = http_body_util::Full::new(raw)
+            .map_err(|never| match never {})
+            .boxed();
+        Request::from_parts(parts, body)
+    }))
 }
 
 /// A feature-flag request's body as JSON (it comes in every form PostHog's
