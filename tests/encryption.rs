@@ -1,10 +1,24 @@
 //! Payload encryption end to end: the backend receives JWE compact strings
-//! (`application/jose`) that an independent JOSE implementation (Python
-//! jwcrypto, installed by .ci/run) and `privgate decrypt` both open to the
-//! exact events that were sent; keys are used by reference only.
+//! (`application/jose`) that independent readers open to the exact events
+//! that were sent, and privgate opens JWEs that an independent
+//! implementation sealed; keys are used by reference only.
+//!
+//! The independent readers:
+//! - [`ring_open`], RFC 7516's decryption steps written here on `ring`'s
+//!   AES-256-GCM (privgate seals with RustCrypto's `aes-gcm`: no shared
+//!   cipher code). Runs everywhere `cargo test` does.
+//! - Python jwcrypto, a complete JOSE library, when it is installed
+//!   (`python3 -m pip install jwcrypto`). `.ci/run` installs it and sets
+//!   `PRIVGATE_REQUIRE_TOOLS=1`, which turns a missing jwcrypto into a
+//!   failure; elsewhere its checks are skipped with a note.
+//!
+//! And the other direction: `tests/fixtures/jwe/vectors.json`, sealed by
+//! jwcrypto (the file says which version; `generate.py` beside it remakes
+//! it), must open with privgate's decrypt, and fail once tampered with.
 
 mod common;
 
+use base64::Engine;
 use common::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -18,8 +32,60 @@ fn keygen() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+fn b64url(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .expect("base64url")
+}
+
+/// Opens a compact JWE (`dir`, `A256GCM`) following RFC 7516 section 5.2,
+/// with `ring`'s AES-GCM: the protected header's kid, and the plaintext.
+fn ring_open(key_b64url: &str, compact: &str) -> (String, Vec<u8>) {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let parts: Vec<&str> = compact.split('.').collect();
+    assert_eq!(parts.len(), 5, "five parts");
+    let header: serde_json::Value = serde_json::from_slice(&b64url(parts[0])).unwrap();
+    assert_eq!(header["alg"], "dir");
+    assert_eq!(header["enc"], "A256GCM");
+    assert!(parts[1].is_empty(), "dir has an empty encrypted key");
+    let iv: [u8; 12] = b64url(parts[2]).try_into().expect("96-bit IV");
+    let mut sealed = b64url(parts[3]);
+    let tag = b64url(parts[4]);
+    assert_eq!(tag.len(), 16, "128-bit tag");
+    sealed.extend_from_slice(&tag);
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &b64url(key_b64url)).unwrap());
+    // The additional data is the ASCII of the encoded protected header.
+    let plain = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(iv),
+            Aad::from(parts[0].as_bytes()),
+            &mut sealed,
+        )
+        .expect("the tag verifies");
+    let kid = header["kid"].as_str().expect("a kid").to_owned();
+    (kid, plain.to_vec())
+}
+
+/// Whether Python jwcrypto can run here; panics when it cannot and
+/// `PRIVGATE_REQUIRE_TOOLS=1` says it must.
+fn jwcrypto_available() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import jwcrypto"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("PRIVGATE_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "Python jwcrypto is required (PRIVGATE_REQUIRE_TOOLS=1): python3 -m pip install jwcrypto"
+        );
+        eprintln!("skipped: the jwcrypto cross-check (python3 -m pip install jwcrypto to run it)");
+    }
+    found
+}
+
 /// Decrypts with Python's jwcrypto: a JOSE implementation that shares no
-/// code with privgate.
+/// code with privgate. Its output: the kid, a newline, the plaintext.
 fn jwcrypto_decrypt(key_b64url: &str, compact: &str) -> Vec<u8> {
     let script = r#"
 import sys
@@ -49,10 +115,31 @@ sys.stdout.buffer.write(token.payload)
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "jwcrypto failed (is it installed? .ci/run installs it): {}",
+        "jwcrypto failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// Opens `compact` with every independent reader available, checks they
+/// agree, and returns the kid and the plaintext.
+fn open_independently(key_b64url: &str, compact: &str) -> (String, Vec<u8>) {
+    let (kid, plain) = ring_open(key_b64url, compact);
+    if jwcrypto_available() {
+        let opened = jwcrypto_decrypt(key_b64url, compact);
+        let cut = opened.iter().position(|&b| b == b'\n').unwrap();
+        assert_eq!(
+            &opened[..cut],
+            kid.as_bytes(),
+            "jwcrypto reads the same kid"
+        );
+        assert_eq!(
+            &opened[cut + 1..],
+            &plain[..],
+            "jwcrypto reads the same plaintext"
+        );
+    }
+    (kid, plain)
 }
 
 /// Sealed bodies are not JSON (so not countable as events): waits for the
@@ -63,12 +150,6 @@ async fn wait_for_request(upstream: &Upstream) {
         assert!(std::time::Instant::now() < deadline, "a batch arrives");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// jwcrypto's plaintext, without the `kid` line it prints first.
-fn jwcrypto_payload(key_b64url: &str, compact: &str) -> Vec<u8> {
-    let opened = jwcrypto_decrypt(key_b64url, compact);
-    opened[opened.iter().position(|&b| b == b'\n').unwrap() + 1..].to_vec()
 }
 
 #[tokio::test]
@@ -104,10 +185,9 @@ encryption = [
     // Nothing readable travels: no event field in the ciphertext.
     assert!(!compact.contains("Order Completed") && !compact.contains("enc-1"));
 
-    let opened = jwcrypto_decrypt(&new_key, compact);
-    let (kid, payload) = opened.split_at(opened.iter().position(|&b| b == b'\n').unwrap() + 1);
-    assert_eq!(kid, b"e2\n", "the active key sealed it");
-    let batch: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    let (kid, payload) = open_independently(&new_key, compact);
+    assert_eq!(kid, "e2", "the active key sealed it");
+    let batch: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     let got: Vec<&str> = batch["batch"]
         .as_array()
         .unwrap()
@@ -135,7 +215,7 @@ encryption = [
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(out.stdout.strip_suffix(b"\n").unwrap(), payload);
+    assert_eq!(out.stdout.strip_suffix(b"\n").unwrap(), &payload[..]);
 
     // The retired key does not open it.
     let out = Command::new(BIN)
@@ -251,7 +331,7 @@ encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
 
     let received = &upstream.received()[0];
     assert_eq!(received.headers["content-type"], "application/jose");
-    let payload = jwcrypto_payload(&key, std::str::from_utf8(&received.body).unwrap());
+    let (_, payload) = open_independently(&key, std::str::from_utf8(&received.body).unwrap());
     let batch: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     let events = batch["batch"].as_array().unwrap();
     assert_eq!(events.len(), 2);
@@ -261,7 +341,7 @@ encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
         // global rules left them: hashed email, redacted phone and card.
         let sealed = event["traits"].as_str().expect("traits are a JWE string");
         let traits: serde_json::Value =
-            serde_json::from_slice(&jwcrypto_payload(&key, sealed)).unwrap();
+            serde_json::from_slice(&open_independently(&key, sealed).1).unwrap();
         assert_eq!(traits["plan"], "pro");
         assert_eq!(traits["card"], "[credit_card]");
         assert!(traits["email"].as_str().unwrap().starts_with("h1:"));
@@ -271,6 +351,48 @@ encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
     for text in &all {
         for secret in pii.iter().chain(&["jane", "7946", "4111", "user-s1"]) {
             assert!(!text.contains(secret), "{secret} survived in {text:?}");
+        }
+    }
+}
+
+/// What jwcrypto sealed, privgate opens: the plaintext byte for byte, the
+/// kid it names; a flipped bit anywhere, or another key, fails.
+#[test]
+fn jwes_sealed_by_jwcrypto_open_with_privgate() {
+    use privgate::crypto::{jwe_decrypt, jwe_kid, EncryptionKey};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/jwe/vectors.json"
+    ))
+    .unwrap();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(file["made_by"].as_str().unwrap().starts_with("jwcrypto "));
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 4);
+    let other = EncryptionKey::from_text("other", &keygen()).unwrap();
+    for v in vectors {
+        let kid = v["kid"].as_str().unwrap();
+        let key = EncryptionKey::from_text(kid, v["key"].as_str().unwrap()).unwrap();
+        let compact = v["compact"].as_str().unwrap();
+        let plaintext = b64url(v["plaintext_b64url"].as_str().unwrap());
+        assert_eq!(jwe_kid(compact).as_deref(), Some(kid));
+        assert_eq!(
+            jwe_decrypt(std::slice::from_ref(&key), compact).unwrap(),
+            plaintext
+        );
+        // The ring reader agrees (it is checked against jwcrypto's output too).
+        assert_eq!(ring_open(v["key"].as_str().unwrap(), compact).1, plaintext);
+        assert!(jwe_decrypt(std::slice::from_ref(&other), compact).is_err());
+        // Tampering with any part (header, IV, ciphertext, tag) fails.
+        let bytes = compact.as_bytes();
+        for at in [1, compact.find("..").unwrap() + 3, bytes.len() - 2] {
+            let mut t = bytes.to_vec();
+            t[at] = if t[at] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            assert!(
+                jwe_decrypt(std::slice::from_ref(&key), &t).is_err(),
+                "tampered at {at}"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@ const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
 fn node_batch() -> (Vec<u8>, String) {
     let path = format!(
-        "{}/../shared/fixtures/segment-node.ndjson",
+        "{}/tests/fixtures/trackers/segment-node.ndjson",
         env!("CARGO_MANIFEST_DIR")
     );
     let line = std::fs::read_to_string(path).unwrap();

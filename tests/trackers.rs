@@ -1,5 +1,5 @@
 //! Drop-in for real trackers: every request captured from the unchanged
-//! tracker SDKs (`../shared/fixtures/*.ndjson`) is replayed byte for byte
+//! tracker SDKs (`tests/fixtures/trackers/*.ndjson`) is replayed byte for byte
 //! against the real server, to a recording upstream, twice per tracker:
 //! - with the shipped policy (`proxy.toml`'s keys, consent and global
 //!   rules): minimized, so user and device ids are hashed with the shipped
@@ -10,7 +10,7 @@
 //!   nothing no rule asked for).
 //!
 //! Both check that every answer is one the SDK treats as success (its own
-//! rule, from `../shared/wire-formats.md`), CORS included; that relayed
+//! rule, from `tests/fixtures/trackers/WIRE-FORMATS.md`), CORS included; that relayed
 //! requests (config fetches) reached the source's upstream; and that every
 //! event sent reached the upstream exactly once (by its dedup id), in the
 //! destination's protocol, decodable by that protocol's rules. Events are
@@ -69,7 +69,7 @@ impl Capture {
 
 fn captures(name: &str) -> Vec<Capture> {
     let path = format!(
-        "{}/../shared/fixtures/{name}.ndjson",
+        "{}/tests/fixtures/trackers/{name}.ndjson",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path)
@@ -108,7 +108,7 @@ fn captures(name: &str) -> Vec<Capture> {
 
 /// Where a tracker's requests come from.
 enum Captures {
-    /// `../shared/fixtures/<name>.ndjson`.
+    /// `tests/fixtures/trackers/<name>.ndjson`.
     File(&'static str),
     /// Built by the test (named for the output).
     Built(&'static str, fn() -> Vec<Capture>),

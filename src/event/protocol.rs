@@ -4,7 +4,7 @@
 //! compiled, per protocol, into that protocol's own paths.
 //!
 //! A path list is what a protocol's clients are known to send (see
-//! `../shared/wire-formats.md`); a field no client of a protocol sends
+//! `tests/fixtures/trackers/WIRE-FORMATS.md`); a field no client of a protocol sends
 //! expands to no path there. This module does no I/O.
 
 use serde::Deserialize;

@@ -1,5 +1,5 @@
 //! Google Analytics 4, as gtag.js and the Measurement Protocol send it. No
-//! GA4 client was captured (`../shared/wire-formats.md` covers other
+//! GA4 client was captured (`tests/fixtures/trackers/WIRE-FORMATS.md` covers other
 //! SDKs), so both formats follow Google's documentation and the parsers of
 //! projects that read them, cited where relied on.
 //!
