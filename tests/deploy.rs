@@ -446,6 +446,22 @@ async fn the_image_config_serves_spools_and_drains_as_nonroot_with_read_only_con
         send("GET", proc.admin, "/readyz", &[], "").await.status,
         200
     );
+    // What the alerts read exists from the start: the spool's bound, the
+    // loss series at 0 (a series born at 1 hides its first increase),
+    // the last reload's result.
+    let max = metric(
+        proc.admin,
+        "privgate_spool_max_bytes{destination=\"backend\"}",
+    )
+    .await;
+    assert_eq!(max, Some(8.0 * 1024.0 * 1024.0 * 1024.0));
+    for reason in ["rejected", "retries_exhausted", "expired", "shutdown"] {
+        let series =
+            format!("privgate_events_dropped_total{{destination=\"backend\",reason=\"{reason}\"}}");
+        assert_eq!(metric(proc.admin, &series).await, Some(0.0), "{series}");
+    }
+    let reloaded = metric(proc.admin, "privgate_config_last_reload_successful").await;
+    assert_eq!(reloaded, Some(1.0));
     assert_eq!(ingest(&proc, "img-1").await, 200);
     wait_delivered(&upstream, &["img-1"]).await;
     let seen = upstream.received();
