@@ -6,6 +6,8 @@
 //! config, reasons and status classes from this crate. Never a path, an id
 //! or a field value.
 
+mod process;
+
 use prometheus::{
     exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -31,6 +33,17 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason an accepted event can be lost for at a destination:
+    /// [`Metrics::init_destination`] creates their series at 0.
+    pub const LOSSES: [DropReason; 6] = [
+        DropReason::Rejected,
+        DropReason::RetriesExhausted,
+        DropReason::Shutdown,
+        DropReason::WriteFailed,
+        DropReason::EncryptFailed,
+        DropReason::Expired,
+    ];
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,6 +107,11 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounterVec,
     /// Config reloads, by result (`success`, `failure`).
     pub config_reloads: IntCounterVec,
+    /// 1 when the last reload succeeded (or none was tried), 0 when it
+    /// failed and the previous config is still in force.
+    pub config_last_reload_successful: IntGauge,
+    /// `[spool] max_bytes` of each durable destination (beyond it, 503).
+    pub spool_max_bytes: IntGaugeVec,
     /// Circuit breaker state per destination: 0 closed, 1 open, 2 half-open.
     pub circuit_state: IntGaugeVec,
     /// Circuit breaker changes per destination, by the state changed to
@@ -272,6 +290,19 @@ impl Metrics {
                 &["result"],
             )
             .expect("valid metric"),
+            config_last_reload_successful: IntGauge::new(
+                "privgate_config_last_reload_successful",
+                "1 if the last config reload succeeded (or none was tried), 0 if it failed and the previous config is in force.",
+            )
+            .expect("valid metric"),
+            spool_max_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "privgate_spool_max_bytes",
+                    "[spool] max_bytes of a durable destination: beyond it ingest answers 503.",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
             consent_decisions: IntCounterVec::new(
                 Opts::new(
                     "privgate_consent_decisions_total",
@@ -336,6 +367,9 @@ impl Metrics {
             Box::new(m.spool_corrupt.clone()),
             Box::new(m.spool_write_errors.clone()),
             Box::new(m.config_reloads.clone()),
+            Box::new(m.config_last_reload_successful.clone()),
+            Box::new(m.spool_max_bytes.clone()),
+            Box::new(process::ProcessCollector::new()),
             Box::new(m.circuit_state.clone()),
             Box::new(m.circuit_transitions.clone()),
             Box::new(m.tls_handshake_failures.clone()),
@@ -344,7 +378,22 @@ impl Metrics {
         ] {
             m.registry.register(collector).expect("unique metric names");
         }
+        // Series that alerts take increases of exist from the start: a
+        // series born at 1 has no earlier sample for increase() to see.
+        for result in ["success", "failure"] {
+            m.config_reloads.with_label_values(&[result]);
+        }
+        m.config_last_reload_successful.set(1);
         m
+    }
+
+    /// Creates destination `name`'s loss series (every
+    /// [`DropReason::LOSSES`]) at 0, for the same reason.
+    pub fn init_destination(&self, name: &str) {
+        for reason in DropReason::LOSSES {
+            self.events_dropped
+                .with_label_values(&[name, reason.as_str()]);
+        }
     }
 
     /// The Prometheus text exposition of every metric.

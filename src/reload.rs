@@ -199,6 +199,9 @@ impl Reloader {
             .config_reloads
             .with_label_values(&[label])
             .inc();
+        self.metrics
+            .config_last_reload_successful
+            .set(i64::from(result.is_ok()));
         match &result {
             Ok(r) => tracing::info!(
                 added = ?r.destinations.added,

@@ -144,6 +144,10 @@ async fn a_reload_swaps_keys_rules_and_destinations_and_a_bad_one_changes_nothin
     let ok = metric(admin, "privgate_config_reloads_total{result=\"success\"}").await;
     let failed = metric(admin, "privgate_config_reloads_total{result=\"failure\"}").await;
     assert_eq!((ok, failed), (Some(1.0), Some(2.0)));
+    // The last one failed: the running config is not the file's (alerted
+    // on in deploy/prometheus/alerts.yml).
+    let last = metric(admin, "privgate_config_last_reload_successful").await;
+    assert_eq!(last, Some(0.0));
     app.shutdown().await;
 }
 

@@ -39,6 +39,7 @@ pub(super) fn settings(
     metrics: &Metrics,
 ) -> Result<Arc<Settings>, StartError> {
     let name: Arc<str> = dest.name.as_str().into();
+    metrics.init_destination(&name);
     let dm = DestMetrics {
         forwarded: metrics.events_forwarded.with_label_values(&[&name]),
         batch_size: metrics.batch_size.with_label_values(&[&name]),
@@ -99,6 +100,10 @@ impl Lane {
                     source,
                 })?;
                 closer = Some(opened.closer);
+                metrics
+                    .spool_max_bytes
+                    .with_label_values(&[&name])
+                    .set(i64::try_from(config.spool.max_bytes).unwrap_or(i64::MAX));
                 janitor = Some(tokio::spawn(expire_every(
                     opened.spool.clone(),
                     config.spool.max_age,

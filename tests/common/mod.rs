@@ -5,10 +5,16 @@
 
 mod certs;
 mod process;
+mod tools;
+mod yaml;
 #[allow(unused_imports)] // Only the TLS tests use it.
 pub use certs::*;
 #[allow(unused_imports)] // Only the tests that start the binary use it.
 pub use process::*;
+#[allow(unused_imports)] // Only the tests that run system tools use it.
+pub use tools::*;
+#[allow(unused_imports)] // Only the tests that read deploy/ use it.
+pub use yaml::*;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};

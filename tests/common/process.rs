@@ -53,12 +53,16 @@ pub fn spawn(config: &str) -> Proc {
 
 /// `privgate run --config <config>`; returns once it logged its addresses.
 pub fn spawn_with_stdout(config: &str, stdout: Stdio) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", config])
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = Command::new(BIN);
+    command.args(["run", "--config", config]).stdout(stdout);
+    spawn_command(command)
+}
+
+/// Starts `command` (a privgate that serves: its user, directory and
+/// arguments set by the caller), its stderr read for the addresses it
+/// logs; returns once it logged them.
+pub fn spawn_command(mut command: Command) -> Proc {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
