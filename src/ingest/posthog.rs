@@ -112,17 +112,12 @@ pub fn unwrap(
         "a form body must carry the events in `data`",
     ))?;
     match compression.as_deref() {
-        Some("lz64") => {
-            let max_units = limits.max_decompressed / 2;
-            super::lz64::decompress_base64(&data, max_units)
-                .map(Bytes::from)
-                .map_err(|e| match e {
-                    super::lz64::Lz64Error::TooLarge => {
-                        IngestError::TooLarge(limits.max_decompressed)
-                    }
-                    e => IngestError::InvalidJson(e.to_string()),
-                })
-        }
+        Some("lz64") => super::lz64::decompress_base64(&data, limits.max_decompressed)
+            .map(Bytes::from)
+            .map_err(|e| match e {
+                super::lz64::Lz64Error::TooLarge => IngestError::TooLarge(limits.max_decompressed),
+                e => IngestError::InvalidJson(e.to_string()),
+            }),
         // `compression=base64`, or none: JSON or its base64.
         _ if data.trim_start().starts_with(['{', '[']) => Ok(Bytes::from(data)),
         _ => base64::engine::general_purpose::STANDARD
