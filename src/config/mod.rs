@@ -634,6 +634,7 @@ impl Validator<'_> {
                     "server.max_batch_events",
                     1..=1_000_000,
                 ),
+                max_bytes: file.server.max_decompressed_bytes.as_usize(),
             },
             max_headers: self.in_range(&file.server.max_headers, "server.max_headers", 8..=10_000),
             max_header_bytes: file.server.max_header_bytes.as_usize(),

@@ -150,6 +150,12 @@ impl Endpoint {
         }
     }
 
+    /// Whether the body may name the write key (else it must come in the
+    /// head or the URL, and a request without one is refused unread).
+    fn body_names_key(self) -> bool {
+        !matches!(self, Endpoint::Collect | Endpoint::Mp)
+    }
+
     /// The methods that carry events.
     fn allows(self, method: &Method) -> Result<(), IngestError> {
         match self {
@@ -352,27 +358,12 @@ impl Ingest {
         let protocols = endpoint.protocols();
         let (parts, body) = request.into_parts();
         // A client that names its key up front is checked before its body
-        // is read. Snowplow's keys are its events' app ids, read below.
-        let query = parts.uri.query();
-        let from_query = || {
-            endpoint
-                .query_key()
-                .and_then(|name| query_param(query, name))
-        };
-        let key = match endpoint {
-            Endpoint::Snowplow(_) => None,
-            // GA4 names its stream in the URL, and every hit must name the
-            // same: a key from elsewhere would let hits of other streams in.
-            Endpoint::Gtag | Endpoint::Mp => from_query(),
-            Endpoint::Posthog if posthog::is_v1(parts.uri.path()) => {
-                basic_username(&parts.headers)?.or_else(|| bearer_token(&parts.headers))
-            }
-            _ => basic_username(&parts.headers)?.or_else(from_query),
-        };
+        // is read; one whose body cannot name a key needs one up front.
+        let key = self.head_key(endpoint, &parts)?;
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
             if matches!(endpoint, Endpoint::Mp) {
-                self.check_api_secret(index, query)?;
+                self.check_api_secret(index, parts.uri.query())?;
             }
             *source = Some(index);
             // Refuse before reading and parsing a body that could not be queued.
@@ -383,6 +374,8 @@ impl Ingest {
             {
                 return Err(IngestError::Backpressure);
             }
+        } else if !endpoint.body_names_key() {
+            return Err(IngestError::MissingWriteKey);
         }
         let body = match endpoint {
             Endpoint::Posthog => {
@@ -404,69 +397,16 @@ impl Ingest {
             _ => body::read(&parts.headers, body, self.limits).await?,
         };
         let received_at = SystemTime::now();
-        // Only the protocols that fill `receivedAt` need its text.
-        let stamp_text = || humantime::format_rfc3339_millis(received_at).to_string();
-        let decoded = match endpoint {
-            Endpoint::Segment(route) => {
-                let stamp = stamp_text();
-                segment::decode(
-                    route,
-                    &body,
-                    &segment::Stamp {
-                        received_at: &stamp,
-                    },
-                    self.json_limits,
-                )?
-            }
-            Endpoint::RudderBeacon => {
-                let stamp = stamp_text();
-                let stamp = segment::Stamp {
-                    received_at: &stamp,
-                };
-                segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
-            }
-            Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
-            Endpoint::Posthog => posthog::decode(&body, self.json_limits)?,
-            Endpoint::Snowplow(route) => {
-                let facts = snowplow::Facts::of(&parts.headers);
-                snowplow::decode(route, &body, &facts, self.json_limits)?
-            }
-            // A GA4 request's events repeat its shared parameters: what they
-            // add up to is bounded like a decompressed body.
-            Endpoint::Gtag => {
-                ga4::decode_gtag(query, &body, self.json_limits, self.limits.max_decompressed)?
-            }
-            Endpoint::Mp => ga4::decode_mp(&body, self.json_limits, self.limits.max_decompressed)?,
-            Endpoint::Collect | Endpoint::Passthrough(_) => {
-                let stamp = stamp_text();
-                collect::decode(
-                    &body,
-                    &segment::Stamp {
-                        received_at: &stamp,
-                    },
-                    self.json_limits,
-                )?
-            }
+        // A key in the body is checked as the decoder reads it, before the
+        // work the request's elements would cost (see segment::Decoded);
+        // a key from the head decides alone.
+        let from_head = source.is_some();
+        let mut body_key = |key: &str| match from_head {
+            true => Ok(()),
+            false => self.one_source(protocols, source, key),
         };
-        let index = match *source {
-            Some(index) => index,
-            None => {
-                let key = decoded
-                    .write_key
-                    .as_deref()
-                    .ok_or(IngestError::MissingWriteKey)?;
-                let index = self.authenticate(protocols, key.as_bytes())?;
-                *source = Some(index);
-                index
-            }
-        };
-        for key in &decoded.event_keys {
-            if self.authenticate(protocols, key.as_bytes())? != index {
-                return Err(IngestError::InvalidShape(
-                    "the events of one request must name keys of one source",
-                ));
-            }
-        }
+        let mut decoded = self.decode(endpoint, &parts, &body, received_at, &mut body_key)?;
+        let index = source.ok_or(IngestError::MissingWriteKey)?;
         let client = self.client_ip(&parts);
         let protocol = self.sources[index].protocol;
         let passed_on = match self.sources[index].client_ip {
@@ -475,11 +415,9 @@ impl Ingest {
             crate::config::ClientIp::Full => Some(client),
             crate::config::ClientIp::None => None,
         };
-        let address = client_ip::Address::new(protocol.ip_field(), passed_on);
-        let mut decoded = decoded;
-        for (event, marks) in &mut decoded.events {
-            *event = address.write(std::mem::take(event), marks);
-        }
+        // The address is request data copied into every event: within the
+        // events' budget too.
+        decoded.write_address(&client_ip::Address::new(protocol.ip_field(), passed_on))?;
         let meta = Arc::new(RequestMeta {
             source: index,
             protocol,
@@ -508,6 +446,88 @@ impl Ingest {
             Endpoint::Gtag | Endpoint::Mp => ga4::accepted(),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
+    }
+
+    /// The write key a request names in its head or URL, read before its
+    /// body. Snowplow's keys are its events' app ids, in the body.
+    fn head_key(
+        &self,
+        endpoint: Endpoint,
+        parts: &http::request::Parts,
+    ) -> Result<Option<String>, IngestError> {
+        let from_query = || {
+            endpoint
+                .query_key()
+                .and_then(|name| query_param(parts.uri.query(), name))
+        };
+        Ok(match endpoint {
+            Endpoint::Snowplow(_) => None,
+            // GA4 names its stream in the URL, and every hit must name the
+            // same: a key from elsewhere would let hits of other streams in.
+            Endpoint::Gtag | Endpoint::Mp => from_query(),
+            Endpoint::Posthog if posthog::is_v1(parts.uri.path()) => {
+                basic_username(&parts.headers)?.or_else(|| bearer_token(&parts.headers))
+            }
+            _ => basic_username(&parts.headers)?.or_else(from_query),
+        })
+    }
+
+    /// Authenticates a key read from a body: every key of one request must
+    /// be one source's, which becomes the request's.
+    fn one_source(
+        &self,
+        protocols: &[Protocol],
+        source: &mut Option<usize>,
+        key: &str,
+    ) -> Result<(), IngestError> {
+        let index = self.authenticate(protocols, key.as_bytes())?;
+        match *source.get_or_insert(index) == index {
+            true => Ok(()),
+            false => Err(IngestError::InvalidShape(
+                "the events of one request must name keys of one source",
+            )),
+        }
+    }
+
+    /// The protocol's decoder on a request's payload: one JSON object per
+    /// event, within the events' bounds; keys in the body go to `key` as
+    /// they are read.
+    fn decode(
+        &self,
+        endpoint: Endpoint,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        received_at: SystemTime,
+        key: impl FnMut(&str) -> Result<(), IngestError>,
+    ) -> Result<segment::Decoded, IngestError> {
+        let limits = self.json_limits;
+        // Only the protocols that fill `receivedAt` need its text.
+        let stamp = || humantime::format_rfc3339_millis(received_at).to_string();
+        match endpoint {
+            Endpoint::Segment(route) => {
+                let received_at = &stamp();
+                segment::decode(route, body, &segment::Stamp { received_at }, limits, key)
+            }
+            Endpoint::RudderBeacon => {
+                let received_at = &stamp();
+                let stamp = segment::Stamp { received_at };
+                segment::decode(segment::Route::Batch, body, &stamp, limits, key)
+            }
+            Endpoint::Amplitude => amplitude::decode(body, limits, key),
+            Endpoint::Posthog => posthog::decode(body, limits, key),
+            Endpoint::Snowplow(route) => {
+                let facts = snowplow::Facts::of(&parts.headers);
+                snowplow::decode(route, body, &facts, limits, key)
+            }
+            // A GA4 request's events repeat its shared parameters: what they
+            // add up to is bounded like every request's events.
+            Endpoint::Gtag => ga4::decode_gtag(parts.uri.query(), body, limits, key),
+            Endpoint::Mp => ga4::decode_mp(body, limits),
+            Endpoint::Collect | Endpoint::Passthrough(_) => {
+                let received_at = &stamp();
+                collect::decode(body, &segment::Stamp { received_at }, limits)
+            }
+        }
     }
 
     /// The client's address, as the stack resolved it
