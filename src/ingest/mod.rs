@@ -21,6 +21,7 @@ pub(crate) mod collect;
 pub mod cors;
 pub mod error;
 pub mod ga4;
+pub mod inflight;
 pub mod lz64;
 pub mod object;
 pub mod passthrough;
@@ -85,6 +86,9 @@ pub struct Ingest {
     trusted_proxies: Vec<ipnet::IpNet>,
     relay: passthrough::RelayClient,
     rate: Arc<ratelimit::RateLimits>,
+    /// The bytes requests in flight hold; shared with the handlers of
+    /// earlier configs ([`Ingest::sharing_inflight`]).
+    inflight: Arc<inflight::Inflight>,
 }
 
 /// Which endpoint a request is for (resolved once, by the stack's first
@@ -211,6 +215,7 @@ impl Ingest {
             pipeline,
             queues,
             rate: Arc::new(ratelimit::RateLimits::new(config, &metrics)),
+            inflight: inflight::Inflight::new(config.server.max_inflight_bytes, &metrics),
             metrics,
             limits: body::Limits {
                 max_body: config.server.max_body_bytes,
@@ -225,6 +230,15 @@ impl Ingest {
             trusted_proxies: config.server.trusted_proxies.clone(),
             relay: passthrough::client(),
         }
+    }
+
+    /// This handler, charging its requests to `previous`'s in-flight
+    /// budget (under this config's limit): a reload does not start an empty
+    /// budget beside the requests the old config is still answering.
+    pub fn sharing_inflight(mut self, previous: &Ingest) -> Ingest {
+        previous.inflight.set_limit(self.inflight.limit());
+        self.inflight = previous.inflight.clone();
+        self
     }
 
     fn endpoint(&self, method: &Method, path: &str) -> Option<Endpoint> {
@@ -377,24 +391,38 @@ impl Ingest {
         } else if !endpoint.body_names_key() {
             return Err(IngestError::MissingWriteKey);
         }
+        // What the request holds is charged to the in-flight budget as it
+        // grows (see `inflight`).
+        let charge = self.charge_of(&parts);
         let body = match endpoint {
             Endpoint::Posthog => {
-                let body =
-                    body::read_as(&parts.headers, body, self.limits, body::Forms::Accepted).await?;
+                let forms = body::Forms::Accepted;
+                let raw = body::read_as(&parts.headers, body, self.limits, forms, &charge).await?;
                 let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
                     v.as_bytes()
                         .starts_with(b"application/x-www-form-urlencoded")
                 });
-                posthog::unwrap(body, parts.uri.query(), form, self.limits)?
+                // Unwrapping may hold twice the decompression limit (lz64:
+                // its UTF-16 units and their text); then what it came
+                // from is gone, or is what it made.
+                let (raw_len, room) =
+                    (raw.len(), charge.reserve(2 * self.limits.max_decompressed)?);
+                let body = posthog::unwrap(raw, parts.uri.query(), form, self.limits)?;
+                room.settle(body.len());
+                charge.release(raw_len);
+                body
             }
             Endpoint::Snowplow(snowplow::Route::Pixel) => {
-                snowplow::query(parts.uri.query(), self.limits.max_body)?
+                let query = snowplow::query(parts.uri.query(), self.limits.max_body)?;
+                charge.add(query.len())?;
+                query
             }
             // GA4 hits are query strings, also sent as forms.
             Endpoint::Gtag => {
-                body::read_as(&parts.headers, body, self.limits, body::Forms::Accepted).await?
+                let forms = body::Forms::Accepted;
+                body::read_as(&parts.headers, body, self.limits, forms, &charge).await?
             }
-            _ => body::read(&parts.headers, body, self.limits).await?,
+            _ => body::read(&parts.headers, body, self.limits, &charge).await?,
         };
         let received_at = SystemTime::now();
         // A key in the body is checked as the decoder reads it, before the
@@ -405,6 +433,9 @@ impl Ingest {
             true => Ok(()),
             false => self.one_source(protocols, source, key),
         };
+        // The events and what is copied into them, at most the events'
+        // ceiling; then what they hold.
+        let room = charge.reserve(segment::Decoded::ceiling(self.json_limits))?;
         let mut decoded = self.decode(endpoint, &parts, &body, received_at, &mut body_key)?;
         let index = source.ok_or(IngestError::MissingWriteKey)?;
         let client = self.client_ip(&parts);
@@ -418,6 +449,7 @@ impl Ingest {
         // The address is request data copied into every event: within the
         // events' budget too.
         decoded.write_address(&client_ip::Address::new(protocol.ip_field(), passed_on))?;
+        room.settle(decoded.memory());
         let meta = Arc::new(RequestMeta {
             source: index,
             protocol,
@@ -446,6 +478,18 @@ impl Ingest {
             Endpoint::Gtag | Endpoint::Mp => ga4::accepted(),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
+    }
+
+    /// The request's in-flight charge: the stack's (see [`stack`]), or a
+    /// new one for a request that did not come through it.
+    fn charge_of(&self, parts: &http::request::Parts) -> inflight::Charge {
+        match parts.extensions.get::<inflight::Charge>() {
+            Some(charge) => charge.clone(),
+            None => self
+                .inflight
+                .charge(0)
+                .expect("nothing fits an empty charge"),
+        }
     }
 
     /// The write key a request names in its head or URL, read before its

@@ -54,6 +54,9 @@ pub fn settings_write_key(path: &str) -> Option<&str> {
         .strip_suffix("/settings")
 }
 
+/// What one event's place in [`Decoded::events`] takes.
+const SLOT: usize = std::mem::size_of::<(Bytes, Marks)>();
+
 /// Events decoded from one request.
 ///
 /// **Budget.** The events of one request hold at most
@@ -105,7 +108,16 @@ impl Decoded {
 
     /// What holding the events takes: their bytes and their slots.
     pub fn memory(&self) -> usize {
-        self.bytes + self.events.capacity() * std::mem::size_of::<(Bytes, Marks)>()
+        self.bytes + self.events.capacity() * SLOT
+    }
+
+    /// The most [`Decoded::memory`] reaches within `limits`: the events'
+    /// bytes, and slots for twice `max_batch` of them (a vector grown one
+    /// push at a time may double past its length).
+    pub fn ceiling(limits: Limits) -> usize {
+        limits
+            .max_bytes
+            .saturating_add(limits.max_batch.saturating_mul(2 * SLOT))
     }
 
     /// 413 unless `more` bytes fit beside the events so far.
