@@ -3,12 +3,14 @@
 //!
 //! One request flows, in order, through the listener's tower stack
 //! ([`stack`]: endpoint, metrics, CORS, deadline, per-IP rate limit, head
-//! limits), then [`Ingest::route`]: CORS preflight → write key → body limits
-//! and decoding → protocol decoder (one JSON object per event) → the accept
-//! stack ([`accept`]: per-write-key rate limit → pipeline (consent, global
-//! rules, then each destination's consent, rules and allow list) →
-//! all-or-nothing reservation in the destinations' queues) → the protocol's
-//! success answer.
+//! limits, in-flight budget), then [`Ingest::route`]: CORS preflight →
+//! write key from the head → body limits and decoding (`payload`, charged
+//! to the in-flight budget, [`inflight`]) → protocol decoder (one JSON
+//! object per event, the events within one byte budget; a key in the body
+//! checked as it is read) → the accept stack ([`accept`]: per-write-key
+//! rate limit → pipeline (consent, global rules, then each destination's
+//! consent, rules and allow list) → all-or-nothing reservation in the
+//! destinations' queues) → the protocol's success answer.
 //!
 //! Ingest never makes policy decisions and never logs field values.
 
@@ -25,6 +27,7 @@ pub mod inflight;
 pub mod lz64;
 pub mod object;
 pub mod passthrough;
+mod payload;
 pub mod posthog;
 pub mod ratelimit;
 pub mod rudderstack;
@@ -394,36 +397,7 @@ impl Ingest {
         // What the request holds is charged to the in-flight budget as it
         // grows (see `inflight`).
         let charge = self.charge_of(&parts);
-        let body = match endpoint {
-            Endpoint::Posthog => {
-                let forms = body::Forms::Accepted;
-                let raw = body::read_as(&parts.headers, body, self.limits, forms, &charge).await?;
-                let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-                    v.as_bytes()
-                        .starts_with(b"application/x-www-form-urlencoded")
-                });
-                // Unwrapping may hold twice the decompression limit (lz64:
-                // its UTF-16 units and their text); then what it came
-                // from is gone, or is what it made.
-                let (raw_len, room) =
-                    (raw.len(), charge.reserve(2 * self.limits.max_decompressed)?);
-                let body = posthog::unwrap(raw, parts.uri.query(), form, self.limits)?;
-                room.settle(body.len());
-                charge.release(raw_len);
-                body
-            }
-            Endpoint::Snowplow(snowplow::Route::Pixel) => {
-                let query = snowplow::query(parts.uri.query(), self.limits.max_body)?;
-                charge.add(query.len())?;
-                query
-            }
-            // GA4 hits are query strings, also sent as forms.
-            Endpoint::Gtag => {
-                let forms = body::Forms::Accepted;
-                body::read_as(&parts.headers, body, self.limits, forms, &charge).await?
-            }
-            _ => body::read(&parts.headers, body, self.limits, &charge).await?,
-        };
+        let body = self.payload(endpoint, &parts, body, &charge).await?;
         let received_at = SystemTime::now();
         // A key in the body is checked as the decoder reads it, before the
         // work the request's elements would cost (see segment::Decoded);
@@ -488,7 +462,7 @@ impl Ingest {
             None => self
                 .inflight
                 .charge(0)
-                .expect("nothing fits an empty charge"),
+                .expect("an empty charge always fits"),
         }
     }
 
@@ -530,47 +504,6 @@ impl Ingest {
             false => Err(IngestError::InvalidShape(
                 "the events of one request must name keys of one source",
             )),
-        }
-    }
-
-    /// The protocol's decoder on a request's payload: one JSON object per
-    /// event, within the events' bounds; keys in the body go to `key` as
-    /// they are read.
-    fn decode(
-        &self,
-        endpoint: Endpoint,
-        parts: &http::request::Parts,
-        body: &Bytes,
-        received_at: SystemTime,
-        key: impl FnMut(&str) -> Result<(), IngestError>,
-    ) -> Result<segment::Decoded, IngestError> {
-        let limits = self.json_limits;
-        // Only the protocols that fill `receivedAt` need its text.
-        let stamp = || humantime::format_rfc3339_millis(received_at).to_string();
-        match endpoint {
-            Endpoint::Segment(route) => {
-                let received_at = &stamp();
-                segment::decode(route, body, &segment::Stamp { received_at }, limits, key)
-            }
-            Endpoint::RudderBeacon => {
-                let received_at = &stamp();
-                let stamp = segment::Stamp { received_at };
-                segment::decode(segment::Route::Batch, body, &stamp, limits, key)
-            }
-            Endpoint::Amplitude => amplitude::decode(body, limits, key),
-            Endpoint::Posthog => posthog::decode(body, limits, key),
-            Endpoint::Snowplow(route) => {
-                let facts = snowplow::Facts::of(&parts.headers);
-                snowplow::decode(route, body, &facts, limits, key)
-            }
-            // A GA4 request's events repeat its shared parameters: what they
-            // add up to is bounded like every request's events.
-            Endpoint::Gtag => ga4::decode_gtag(parts.uri.query(), body, limits, key),
-            Endpoint::Mp => ga4::decode_mp(body, limits),
-            Endpoint::Collect | Endpoint::Passthrough(_) => {
-                let received_at = &stamp();
-                collect::decode(body, &segment::Stamp { received_at }, limits)
-            }
         }
     }
 
