@@ -92,6 +92,7 @@ fn single_event(c: &mut Criterion) {
                 black_box(&body),
                 &STAMP,
                 privgate::ingest::bounds::Limits::default(),
+                |_: &str| Ok(()),
             )
             .unwrap()
         })
@@ -154,6 +155,7 @@ fn batch_of_100(c: &mut Criterion) {
                 black_box(&body),
                 &STAMP,
                 privgate::ingest::bounds::Limits::default(),
+                |_: &str| Ok(()),
             )
             .unwrap()
         })

@@ -117,6 +117,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             max_bytes: config.server.max_header_bytes,
         },
         max_connections: config.server.max_connections,
+        max_concurrent_streams: config.server.max_concurrent_streams,
     };
     let tls = |listener: &str, tls: &Option<ServerTls>| {
         let failures = |reason| {

@@ -123,6 +123,11 @@ pub struct Metrics {
     /// Client addresses (IPv6: /64 networks) the per-IP limiter holds
     /// state for, as of its last sweep.
     pub rate_limit_addresses: IntGauge,
+    /// Requests answered 503 because requests in flight held
+    /// `server.max_inflight_bytes`.
+    pub inflight_refused: IntCounter,
+    /// Bytes requests in flight hold (`server.max_inflight_bytes`).
+    pub inflight_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -332,6 +337,16 @@ impl Metrics {
                 "Client addresses (IPv6: /64 networks) the per-IP rate limiter holds state for, as of its last sweep.",
             )
             .expect("valid metric"),
+            inflight_refused: IntCounter::new(
+                "privgate_inflight_refused_total",
+                "Requests answered 503 because the requests in flight held server.max_inflight_bytes.",
+            )
+            .expect("valid metric"),
+            inflight_bytes: IntGauge::new(
+                "privgate_inflight_bytes",
+                "Bytes the requests in flight hold: heads, bodies, and what they decompress and decode to.",
+            )
+            .expect("valid metric"),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -375,6 +390,8 @@ impl Metrics {
             Box::new(m.tls_handshake_failures.clone()),
             Box::new(m.rate_limited.clone()),
             Box::new(m.rate_limit_addresses.clone()),
+            Box::new(m.inflight_refused.clone()),
+            Box::new(m.inflight_bytes.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

@@ -70,7 +70,7 @@ pub struct Reloaded {
 struct AtStart {
     listen: SocketAddr,
     admin_listen: SocketAddr,
-    connections: [u128; 5],
+    connections: [u128; 6],
     /// Encryption key ids and the active one, when some destination is
     /// durable: a spool seals and opens segments with the keys it was
     /// opened with.
@@ -89,6 +89,7 @@ impl AtStart {
                 s.max_headers as u128,
                 s.max_header_bytes as u128,
                 s.max_connections as u128,
+                u128::from(s.max_concurrent_streams),
             ],
             spool_keys: config
                 .destinations
@@ -121,6 +122,7 @@ impl AtStart {
             "server.max_headers",
             "server.max_header_bytes",
             "server.max_connections",
+            "server.max_concurrent_streams",
         ];
         for ((name, old), new) in names.iter().zip(self.connections).zip(new.connections) {
             if old != new {
@@ -240,8 +242,9 @@ impl Reloader {
         let (queues, destinations) = forwarder.apply(&config).await?;
         // Nothing below fails.
         let pipeline = Pipeline::new(&config, consent, &self.metrics);
+        let next = Ingest::new(&config, pipeline, queues, self.metrics.clone());
         self.ingest
-            .replace(Ingest::new(&config, pipeline, queues, self.metrics.clone()));
+            .replace(next.sharing_inflight(&self.ingest.get()));
         for (acceptor, tls) in [
             (&self.ingest_tls, &config.server.tls),
             (&self.admin_tls, &config.admin_tls),

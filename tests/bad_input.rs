@@ -500,7 +500,61 @@ const CASES: &[Case] = &[
         },
         Refused(431, "headers_too_large"),
     ),
+    // Request data copied into every element (issue #15, point 4): the
+    // User-Agent of 10,000 Snowplow elements would be 600 MB.
+    (
+        "snowplow: 10,000 elements of an unknown app id, 60 KiB User-Agent",
+        |_| snowplow_flood("stranger"),
+        Refused(401, "invalid_write_key"),
+    ),
+    (
+        "snowplow: 10,000 elements of a known app id, 60 KiB User-Agent",
+        |_| snowplow_flood(SNOWPLOW_APP),
+        Refused(413, "body_too_large"),
+    ),
+    // Top-level arrays are bounded as they are read (point 6): refused at
+    // the first element past the bound, so what follows is never read.
+    (
+        "collect: a top-level array of 500,000 elements, cut off",
+        |_| Wire::Http {
+            path: "/collect?writeKey=test-key",
+            headers: vec![JSON],
+            body: within_wire_limit(format!("[{}oops", "1,".repeat(500_000))),
+        },
+        Refused(413, "too_many_events"),
+    ),
+    (
+        "posthog: a top-level array of 500,000 elements, cut off",
+        |_| Wire::Http {
+            path: "/batch/",
+            headers: vec![JSON],
+            body: within_wire_limit(format!("[{}oops", "1,".repeat(500_000))),
+        },
+        Refused(413, "too_many_events"),
+    ),
 ];
+
+/// The app id of the Snowplow source.
+const SNOWPLOW_APP: &str = "sp-app";
+
+/// The largest User-Agent `max_header_bytes` (64 KiB) lets through.
+static LARGE_USER_AGENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| "M".repeat(60 << 10));
+
+/// A Snowplow POST of 10,000 tiny elements naming `aid`, with
+/// [`LARGE_USER_AGENT`]: each element lacks `ua`, so each would get a copy.
+fn snowplow_flood(aid: &str) -> Wire {
+    let element = format!(r#"{{"e":"pv","aid":"{aid}"}}"#);
+    let body = format!(
+        r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{}]}}"#,
+        vec![element; 10_000].join(",")
+    );
+    Wire::Http {
+        path: "/com.snowplowanalytics.snowplow/tp2",
+        headers: vec![JSON, ("user-agent", LARGE_USER_AGENT.as_str())],
+        body: body.into_bytes(),
+    }
+}
 
 /// A client that holds a connection without finishing a request.
 struct Staller {
@@ -822,12 +876,20 @@ fn config(upstream: &Upstream) -> String {
         REQUEST_TIMEOUT.as_millis(),
         IDLE_TIMEOUT.as_millis(),
     );
+    // A Snowplow, a JSON and a PostHog source too; their events need NDJSON.
+    let others = format!(
+        "[[sources]]\nname = \"sp\"\nprotocol = \"snowplow\"\nwrite_keys = [\"{SNOWPLOW_APP}\"]\n\
+         [[sources]]\nname = \"json\"\nprotocol = \"json\"\nwrite_keys = [\"test-key\"]\n\
+         [[sources]]\nname = \"ph\"\nprotocol = \"posthog\"\nwrite_keys = [\"phc-key\"]\n"
+    );
     segment_config(&http_destination(
         "backend",
         upstream,
-        r#"batch = { max_events = 100, max_wait = "20ms" }"#,
+        r#"batch = { max_events = 100, max_wait = "20ms" }
+format = "ndjson""#,
     ))
     .replace("[server]\n", &server)
+    .replace("[[destinations]]", &format!("{others}[[destinations]]"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,6 +95,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Bytes all requests in flight may hold together.
+    pub max_inflight_bytes: usize,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
     /// Request-head deadline.
     pub header_read_timeout: Duration,
     /// Keep-alive idle limit.
@@ -640,6 +644,7 @@ impl Validator<'_> {
                     "server.max_batch_events",
                     1..=1_000_000,
                 ),
+                max_bytes: file.server.max_decompressed_bytes.as_usize(),
             },
             max_headers: self.in_range(&file.server.max_headers, "server.max_headers", 8..=10_000),
             max_header_bytes: file.server.max_header_bytes.as_usize(),
@@ -648,6 +653,12 @@ impl Validator<'_> {
                 "server.max_connections",
                 1..=1_000_000,
             ),
+            max_inflight_bytes: file.server.max_inflight_bytes.get_ref().as_usize(),
+            max_concurrent_streams: self.in_range(
+                &file.server.max_concurrent_streams,
+                "server.max_concurrent_streams",
+                1..=10_000,
+            ) as u32,
             header_read_timeout: self.positive(
                 file.server.header_read_timeout.0,
                 "server.header_read_timeout",
@@ -669,6 +680,18 @@ impl Validator<'_> {
                 "server.max_decompressed_bytes".into(),
                 "must be at least server.max_body_bytes (and neither may be zero)".into(),
                 "raise max_decompressed_bytes or lower max_body_bytes",
+            );
+        }
+        let largest = crate::ingest::inflight::largest_request(&server);
+        if server.max_inflight_bytes < largest {
+            self.problem(
+                file.server.max_inflight_bytes.span(),
+                "server.max_inflight_bytes".into(),
+                format!(
+                    "is less than one request may hold with the other limits (use at least {})",
+                    units::ByteSize((largest as u64).div_ceil(1 << 20) << 20)
+                ),
+                "raise it, or lower max_body_bytes, max_decompressed_bytes or max_batch_events",
             );
         }
         let admin_listen = self.addr(&file.admin.listen, "admin.listen");
@@ -2190,6 +2213,37 @@ destinations = ["mp"]
         assert_eq!(config.consent.default, ConsentDefault::Deny);
         assert_eq!(config.server.max_body_bytes, 512 * 1024);
         assert_eq!(config.sources[0].destinations, vec![0]);
+    }
+
+    #[test]
+    fn the_in_flight_budget_must_hold_one_largest_request() {
+        let config = load(MINIMAL).unwrap();
+        assert_eq!(config.server.max_inflight_bytes, 64 << 20);
+        assert_eq!(config.server.max_concurrent_streams, 100);
+        let largest = crate::ingest::inflight::largest_request(&config.server);
+        assert!(largest < 64 << 20, "{largest}");
+        let with = |server: &str| format!("[server]\n{server}\n{MINIMAL}");
+        let err = load(&with("max_inflight_bytes = \"8MiB\"")).unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!(
+            (p.key.as_str(), p.line),
+            ("server.max_inflight_bytes", Some(2))
+        );
+        let at_least = units::ByteSize((largest as u64).div_ceil(1 << 20) << 20);
+        assert!(
+            p.message.contains(&format!("use at least {at_least}")),
+            "{}",
+            p.message
+        );
+        // Smaller requests, a smaller budget.
+        let small = "max_inflight_bytes = \"2MiB\"\nmax_body_bytes = \"64KiB\"\n\
+                     max_decompressed_bytes = \"256KiB\"\nmax_batch_events = 1000";
+        assert_eq!(
+            load(&with(small)).unwrap().server.max_inflight_bytes,
+            2 << 20
+        );
+        let err = load(&with("max_concurrent_streams = 0")).unwrap_err();
+        assert_eq!(err.problems[0].key, "server.max_concurrent_streams");
     }
 
     #[test]

@@ -165,6 +165,14 @@ pub struct Server {
     /// in the listen backlog.
     #[serde(default = "Server::default_max_connections")]
     pub max_connections: Spanned<u64>,
+    /// Bytes all requests in flight may hold together (heads, bodies, and
+    /// what they decompress and decode to); beyond it 503 with
+    /// `Retry-After`.
+    #[serde(default = "Server::default_max_inflight_bytes")]
+    pub max_inflight_bytes: Spanned<ByteSize>,
+    /// HTTP/2 streams (requests) one connection may have open at once.
+    #[serde(default = "Server::default_max_concurrent_streams")]
+    pub max_concurrent_streams: Spanned<u64>,
     /// Deadline for a client to send a complete request head.
     #[serde(default = "Server::default_header_timeout")]
     pub header_read_timeout: Dur,
@@ -258,6 +266,12 @@ impl Server {
     fn default_max_connections() -> Spanned<u64> {
         Spanned::new(0..0, 10_000)
     }
+    fn default_max_inflight_bytes() -> Spanned<ByteSize> {
+        Spanned::new(0..0, ByteSize(64 << 20))
+    }
+    fn default_max_concurrent_streams() -> Spanned<u64> {
+        Spanned::new(0..0, 100)
+    }
     fn default_header_timeout() -> Dur {
         Dur(Duration::from_secs(10))
     }
@@ -284,6 +298,8 @@ impl Default for Server {
             max_headers: Server::default_max_headers(),
             max_header_bytes: Server::default_max_header_bytes(),
             max_connections: Server::default_max_connections(),
+            max_inflight_bytes: Server::default_max_inflight_bytes(),
+            max_concurrent_streams: Server::default_max_concurrent_streams(),
             header_read_timeout: Server::default_header_timeout(),
             idle_timeout: Server::default_idle_timeout(),
             request_timeout: Server::default_request_timeout(),

@@ -53,17 +53,22 @@ impl Layout for AmplitudeLayout {
 
 /// Decodes an upload. Elements of `events` that are not objects with an
 /// `event_type` are skipped and counted; the rest are forwarded as sent.
-pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
+/// The `api_key` goes to `key` before any event is read.
+pub fn decode(
+    body: &Bytes,
+    limits: Limits,
+    mut key: impl FnMut(&str) -> Result<(), IngestError>,
+) -> Result<Decoded, IngestError> {
     let (top, items) = TopLevel::envelope::<AmplitudeLayout>(
         body,
         limits,
         "`events` must be an array of event objects",
     )?;
-    let mut decoded = Decoded {
-        write_key: top.write_key.as_deref().map(str::to_owned),
-        ..Decoded::default()
-    };
-    decoded.add_elements::<AmplitudeLayout>(items, body, limits, |_, _, _| {});
+    if let Some(api_key) = top.write_key.as_deref() {
+        key(api_key)?;
+    }
+    let mut decoded = Decoded::new(limits);
+    decoded.add_elements::<AmplitudeLayout>(items, body, limits, |_, _| Ok(()))?;
     Ok(decoded)
 }
 
@@ -89,7 +94,7 @@ mod tests {
             events in crate::ingest::object::tests::events("event_type"),
         ) {
             let body = serde_json::json!({"api_key": "k", "events": events, "options": {}});
-            let d = decode(&Bytes::from(body.to_string()), Limits::default()).unwrap();
+            let d = decode(&Bytes::from(body.to_string()), Limits::default(), |_: &str| Ok(())).unwrap();
             prop_assert_eq!(d.invalid, 0);
             let decoded: Vec<serde_json::Value> = d
                 .events
@@ -105,8 +110,13 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"api_key":"k","events":[{"event_type":"a","user_id":"u","device_id":"d"},{"no":"type"},3],"options":{}}"#,
         );
-        let d = decode(&body, Limits::default()).unwrap();
-        assert_eq!(d.write_key.as_deref(), Some("k"));
+        let mut keys = Vec::new();
+        let d = decode(&body, Limits::default(), |k: &str| {
+            keys.push(k.to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(keys, ["k"]);
         assert_eq!(d.invalid, 2);
         assert_eq!(d.events.len(), 1);
         let (event, marks) = &d.events[0];
@@ -121,7 +131,8 @@ mod tests {
     #[test]
     fn an_upload_without_events_is_refused() {
         for body in [&br#"{"api_key":"k"}"#[..], br#"{"events":{}}"#, b"[]", b"{"] {
-            assert!(decode(&Bytes::from_static(body), Limits::default()).is_err());
+            let body = Bytes::from_static(body);
+            assert!(decode(&body, Limits::default(), |_: &str| Ok(())).is_err());
         }
     }
 

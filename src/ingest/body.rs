@@ -1,11 +1,15 @@
 //! Reading a request body within limits: the declared and actual size on the
 //! wire, the content type, and gzip decompression with a cap on the output
-//! (a gzip bomb stops at the cap, not when memory runs out).
+//! (a gzip bomb stops at the cap, not when memory runs out). What the body
+//! holds is charged to the request's in-flight budget as it grows (see
+//! [`super::inflight`]): each frame as it arrives, and the decompression
+//! limit before gunzipping.
 
 use super::error::IngestError;
-use bytes::Bytes;
+use super::inflight::Charge;
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use std::io::Read;
 
 /// Size limits of one body.
@@ -17,13 +21,19 @@ pub struct Limits {
     pub max_decompressed: usize,
 }
 
-/// Reads the whole body of an event request and returns the decoded bytes.
-pub async fn read<B>(headers: &HeaderMap, body: B, limits: Limits) -> Result<Bytes, IngestError>
+/// Reads the whole body of an event request and returns the decoded bytes,
+/// charging them to `charge`.
+pub async fn read<B>(
+    headers: &HeaderMap,
+    body: B,
+    limits: Limits,
+    charge: &Charge,
+) -> Result<Bytes, IngestError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    read_as(headers, body, limits, Forms::Refused).await
+    read_as(headers, body, limits, Forms::Refused, charge).await
 }
 
 /// Whether a protocol takes `application/x-www-form-urlencoded` bodies
@@ -42,6 +52,7 @@ pub async fn read_as<B>(
     body: B,
     limits: Limits,
     forms: Forms,
+    charge: &Charge,
 ) -> Result<Bytes, IngestError>
 where
     B: http_body::Body<Data = Bytes>,
@@ -61,22 +72,53 @@ where
     if declared.is_some_and(|n| n > limits.max_body as u64) {
         return Err(IngestError::TooLarge(limits.max_body));
     }
-    let collected = Limited::new(body, limits.max_body)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                IngestError::TooLarge(limits.max_body)
-            } else {
-                IngestError::BodyRead
-            }
-        })?
-        .to_bytes();
-    if gzip {
-        gunzip(&collected, limits.max_decompressed)
-    } else {
-        Ok(collected)
+    let collected = collect(body, limits.max_body, charge).await?;
+    if !gzip {
+        return Ok(collected);
     }
+    let room = charge.reserve(limits.max_decompressed)?;
+    let body = gunzip(&collected, limits.max_decompressed)?;
+    room.settle(body.len());
+    let compressed = collected.len();
+    drop(collected);
+    charge.release(compressed);
+    Ok(body)
+}
+
+/// The body's frames, at most `max` bytes, each charged as it arrives,
+/// joined into one buffer.
+async fn collect<B>(body: B, max: usize, charge: &Charge) -> Result<Bytes, IngestError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut body = std::pin::pin!(body);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    while let Some(frame) = body.frame().await {
+        // Trailers carry no events.
+        let Ok(data) = frame.map_err(|_| IngestError::BodyRead)?.into_data() else {
+            continue;
+        };
+        len += data.len();
+        if len > max {
+            return Err(IngestError::TooLarge(max));
+        }
+        charge.add(data.len())?;
+        chunks.push(data);
+    }
+    if chunks.len() <= 1 {
+        return Ok(chunks.pop().unwrap_or_default());
+    }
+    // Room for the joined copy while the frames are held; once they are
+    // gone, the copy stands in their charge.
+    let room = charge.reserve(len)?;
+    let mut joined = BytesMut::with_capacity(len);
+    for chunk in chunks {
+        joined.extend_from_slice(&chunk);
+    }
+    drop(room);
+    Ok(joined.freeze())
 }
 
 /// Event bodies are JSON; browsers send `text/plain` (sendBeacon, and

@@ -1,6 +1,6 @@
 //! What ingest checks in an event beyond JSON's grammar, while it reads the
-//! event once: nesting depth, the number of object members, and the events
-//! in a batch are bounded; strings are decoded, so a lone UTF-16 surrogate
+//! event once: nesting depth, the number of object members, the events in
+//! a batch and the bytes they hold together are bounded; strings are decoded, so a lone UTF-16 surrogate
 //! escape (`"\ud800"`) is refused; numbers are read, so one beyond the range
 //! of a double (`1e999`) is refused. Backends' own parsers refuse such
 //! events, and with them the whole batch privgate forwards, so they are
@@ -24,12 +24,21 @@ pub struct Limits {
     pub max_fields: usize,
     /// Most events in one batch.
     pub max_batch: usize,
+    /// Most bytes the events of one request hold together, everything a
+    /// decoder copies into each of them included (`receivedAt`, a
+    /// Snowplow `User-Agent`, GA4's shared parameters, the client's
+    /// address): `server.max_decompressed_bytes`, so what a request expands
+    /// to is bounded like a decompressed body.
+    pub max_bytes: usize,
 }
 
 impl Limits {
     /// The deepest nesting a limit may allow: the policy walker's and
     /// serde_json's bound.
     pub const DEPTH_CEILING: usize = 128;
+
+    /// The default `max_bytes` (`server.max_decompressed_bytes`'s).
+    pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
 }
 
 impl Default for Limits {
@@ -38,6 +47,7 @@ impl Default for Limits {
             max_depth: 64,
             max_fields: 10_000,
             max_batch: 10_000,
+            max_bytes: Limits::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -244,6 +254,7 @@ mod tests {
             max_depth: 3,
             max_fields: 4,
             max_batch: 1,
+            ..Limits::default()
         };
         assert!(check(r#"{"a":{"b":[1]}}"#, small).is_ok());
         let (hit, msg) = check(r#"{"a":{"b":[[1]]}}"#, small).unwrap_err();

@@ -12,28 +12,30 @@ use serde_json::value::RawValue;
 /// The path of the generic source.
 pub const PATH: &str = "/collect";
 
-/// Decodes a `/collect` body.
+/// Decodes a `/collect` body. The batch bound is checked as elements are
+/// read: the first one beyond `max_batch` refuses the request.
 pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let items: Vec<&RawValue> = match first {
-        Some(b'[') => {
-            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.into()))?
+        Some(b'[') => TopLevel::array(body, limits)?,
+        Some(b'{') => {
+            let mut items = Vec::new();
+            for item in serde_json::Deserializer::from_slice(body).into_iter::<&RawValue>() {
+                if items.len() == limits.max_batch {
+                    return Err(IngestError::TooManyEvents(limits.max_batch));
+                }
+                items.push(item.map_err(|e| IngestError::InvalidJson(e.into()))?);
+            }
+            items
         }
-        Some(b'{') => serde_json::Deserializer::from_slice(body)
-            .into_iter::<&RawValue>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| IngestError::InvalidJson(e.into()))?,
         _ => {
             return Err(IngestError::InvalidShape(
                 "expected a JSON object, an array of objects, or NDJSON",
             ))
         }
     };
-    if items.len() > limits.max_batch {
-        return Err(IngestError::TooManyEvents(limits.max_batch));
-    }
-    let mut decoded = Decoded::default();
+    let mut decoded = Decoded::new(limits);
     decoded.events.reserve(items.len());
     for item in items {
         let raw = body.slice_ref(item.get().as_bytes());
@@ -51,7 +53,7 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded
                     received_at: (!top.has_received_at).then_some(stamp.received_at),
                 };
                 let event = finish_event(raw.clone(), top.keys, &fill);
-                decoded.events.push((detach(event, body), top.marks));
+                decoded.push(detach(event, body), top.marks)?;
             }
             Err(_) => decoded.invalid += 1,
         }
@@ -89,5 +91,41 @@ mod tests {
         .is_err());
         assert!(decode(&Bytes::from_static(b"42"), &STAMP, Limits::default()).is_err());
         assert!(decode(&Bytes::from_static(b""), &STAMP, Limits::default()).is_err());
+    }
+
+    #[test]
+    fn the_batch_bound_holds_for_arrays_and_ndjson_alike() {
+        let limits = Limits {
+            max_batch: 3,
+            ..Limits::default()
+        };
+        let run = |body: &str| decode(&Bytes::from(body.to_owned()), &STAMP, limits);
+        assert_eq!(run("[{},{},{}]").unwrap().events.len(), 3);
+        assert_eq!(run("{}\n{}\n{}\n").unwrap().events.len(), 3);
+        // Refused at the fourth element: what follows is never read, so
+        // garbage there changes nothing.
+        for body in [
+            "[{},{},{},{}]",
+            "[1,2,3,4,oops",
+            "{}\n{}\n{}\n{}",
+            "{}{}{}{} oops",
+        ] {
+            assert!(
+                matches!(run(body), Err(IngestError::TooManyEvents(3))),
+                "{body}"
+            );
+        }
+        // Fills count against the events' budget.
+        let small = Limits {
+            max_bytes: 150,
+            ..Limits::default()
+        };
+        let body = Bytes::from_static(b"{}\n{}");
+        assert!(decode(&body, &STAMP, small).is_err());
+        let filled = Limits {
+            max_bytes: 300,
+            ..Limits::default()
+        };
+        assert_eq!(decode(&body, &STAMP, filled).unwrap().events.len(), 2);
     }
 }

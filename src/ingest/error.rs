@@ -68,6 +68,10 @@ pub enum IngestError {
     /// A destination's queue is full; the client should retry.
     #[error("temporarily unable to accept events; retry later")]
     Backpressure,
+    /// The requests in flight hold `server.max_inflight_bytes`; the client
+    /// should retry.
+    #[error("too much request data in flight; retry later")]
+    Overloaded,
     /// A durable destination's spool could not store the events.
     #[error("events could not be stored; retry later")]
     StorageUnavailable,
@@ -95,7 +99,7 @@ impl IngestError {
             OriginNotAllowed => StatusCode::FORBIDDEN,
             Timeout => StatusCode::REQUEST_TIMEOUT,
             RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Backpressure | StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Backpressure | StorageUnavailable | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             BadGateway => StatusCode::BAD_GATEWAY,
             GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -123,6 +127,7 @@ impl IngestError {
             BodyRead => "body_read_failed",
             RateLimited(_) => "rate_limited",
             Backpressure => "backpressure",
+            Overloaded => "overloaded",
             StorageUnavailable => "storage_unavailable",
             BadGateway => "bad_gateway",
             GatewayTimeout => "gateway_timeout",
@@ -156,7 +161,9 @@ impl IngestError {
             IngestError::MethodNotAllowed(allow) => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-            IngestError::Backpressure | IngestError::StorageUnavailable => {
+            IngestError::Backpressure
+            | IngestError::StorageUnavailable
+            | IngestError::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             IngestError::RateLimited(secs) => {

@@ -101,15 +101,16 @@ impl Layout for MpLayout {
 type Param = (String, String);
 
 /// Decodes a gtag.js request: the URL's `query` and the `body` (empty for
-/// a GET). The write key is the URL's `tid`, else the first hit's; a hit
-/// without `en`, naming another `tid`, not UTF-8 once decoded, or past the
-/// field limit is skipped and counted. Every hit repeats the URL's
-/// parameters, so the hits together may hold at most `max_bytes`.
+/// a GET). The write key is the URL's `tid`, else the first hit's; it goes
+/// to `key` before any other hit is built. A hit without `en`, naming
+/// another `tid`, not UTF-8 once decoded, or past the field limit is
+/// skipped and counted. Every hit repeats the URL's parameters, so the
+/// hits together, skipped ones too, may hold at most `limits.max_bytes`.
 pub fn decode_gtag(
     query: Option<&str>,
     body: &Bytes,
     limits: Limits,
-    max_bytes: usize,
+    key: impl FnMut(&str) -> Result<(), IngestError>,
 ) -> Result<Decoded, IngestError> {
     let shared = params(query.unwrap_or_default().as_bytes(), limits.max_fields).ok_or(
         IngestError::InvalidShape(
@@ -126,14 +127,14 @@ pub fn decode_gtag(
         return Err(IngestError::TooManyEvents(limits.max_batch));
     }
     let mut hits = Hits {
-        decoded: Decoded {
-            write_key: first("tid", &shared).map(str::to_owned),
-            ..Decoded::default()
-        },
+        decoded: Decoded::new(limits),
         limits,
-        left: max_bytes,
-        max_bytes,
+        write_key: None,
+        key,
     };
+    if let Some(tid) = first("tid", &shared) {
+        hits.name(tid.to_owned())?;
+    }
     if lines.is_empty() {
         if shared.is_empty() {
             return Err(IngestError::InvalidShape("a hit needs parameters"));
@@ -151,20 +152,26 @@ pub fn decode_gtag(
     Ok(hits.decoded)
 }
 
-/// The hits of one request so far, and the bytes they may still take.
-struct Hits {
+/// The hits of one request so far, and the measurement id they must name.
+struct Hits<K> {
     decoded: Decoded,
     limits: Limits,
-    left: usize,
-    max_bytes: usize,
+    write_key: Option<String>,
+    key: K,
 }
 
-impl Hits {
+impl<K: FnMut(&str) -> Result<(), IngestError>> Hits<K> {
+    /// Makes `tid` the request's measurement id (checked by `key`).
+    fn name(&mut self, tid: String) -> Result<(), IngestError> {
+        (self.key)(&tid)?;
+        self.write_key = Some(tid);
+        Ok(())
+    }
+
     /// Adds the hit of `shared` overridden by `own`, or counts it invalid.
     fn push(&mut self, shared: &[Param], own: &[Param]) -> Result<(), IngestError> {
-        let decoded = &mut self.decoded;
         if shared.len() + own.len() > self.limits.max_fields {
-            decoded.invalid += 1;
+            self.decoded.invalid += 1;
             return Ok(());
         }
         let overridden: HashSet<&str> = own.iter().map(|(k, _)| k.as_str()).collect();
@@ -173,29 +180,26 @@ impl Hits {
             .filter(|(k, _)| !overridden.contains(k.as_str()))
             .chain(own)
             .collect();
-        if decoded.write_key.is_none() {
-            decoded.write_key = merged
-                .iter()
-                .find(|(k, _)| k == "tid")
-                .map(|(_, v)| v.clone());
+        if self.write_key.is_none() {
+            if let Some((_, tid)) = merged.iter().find(|(k, _)| k == "tid") {
+                self.name(tid.clone())?;
+            }
         }
-        let key = decoded.write_key.as_deref();
+        let key = self.write_key.as_deref();
         let tids_match = merged
             .iter()
             .filter(|(k, _)| k == "tid")
             .all(|(_, v)| Some(v.as_str()) == key);
         let hit = Bytes::from(hit_json(&merged));
-        self.left = self
-            .left
-            .checked_sub(hit.len())
-            .ok_or(IngestError::TooLarge(self.max_bytes))?;
+        self.decoded.take(hit.len())?;
         let marks = TopLevel::parse_event_as::<GtagLayout>(&hit, self.limits)
             .ok()
             .filter(|top| top.has_type && top.write_key.is_some() && tids_match)
             .map(|top| top.marks);
         match marks {
-            Some(marks) => decoded.events.push((hit, marks)),
-            None => decoded.invalid += 1,
+            // Counted above, with the hits that were built and skipped.
+            Some(marks) => self.decoded.events.push((hit, marks)),
+            None => self.decoded.invalid += 1,
         }
         Ok(())
     }
@@ -303,8 +307,9 @@ pub fn encode_hit(event: &Bytes) -> Bytes {
 /// that is an object with a `name` (the rest are skipped and counted),
 /// each the body with that element alone in `events`. Every event repeats
 /// the body's other fields, so the events together may hold at most
-/// `max_bytes`. The write key is in the URL (`measurement_id`), not here.
-pub fn decode_mp(body: &Bytes, limits: Limits, max_bytes: usize) -> Result<Decoded, IngestError> {
+/// `limits.max_bytes`, checked before any is built. The write key is in
+/// the URL (`measurement_id`), not here.
+pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
     let (_, items) =
         TopLevel::envelope::<MpLayout>(body, limits, "`events` must be an array of event objects")?;
     let Members(members) = serde_json::from_slice(body)
@@ -329,10 +334,8 @@ pub fn decode_mp(body: &Bytes, limits: Limits, max_bytes: usize) -> Result<Decod
         .flatten()
         .map(|item| shared.len() + item.get().len() + 14)
         .sum();
-    if size > max_bytes {
-        return Err(IngestError::TooLarge(max_bytes));
-    }
-    let mut decoded = Decoded::default();
+    let mut decoded = Decoded::new(limits);
+    decoded.fits(size)?;
     decoded.events.reserve(named.len());
     for item in named {
         let Some(item) = item else {
@@ -348,10 +351,10 @@ pub fn decode_mp(body: &Bytes, limits: Limits, max_bytes: usize) -> Result<Decod
         let one = Bytes::from(one);
         match TopLevel::parse_event_as::<MpLayout>(&one, limits) {
             // Pretty-printed bodies fold to one line; spans stay put.
-            Ok(event) => decoded.events.push((
+            Ok(event) => decoded.push(
                 finish_event(one.clone(), event.keys, &Fill::default()),
                 event.marks,
-            )),
+            )?,
             Err(_) => decoded.invalid += 1,
         }
     }
@@ -397,17 +400,37 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
-    /// The default `max_decompressed_bytes`.
-    const MAX: usize = 4 << 20;
+    /// Any key is accepted.
+    fn any(_: &str) -> Result<(), IngestError> {
+        Ok(())
+    }
 
-    fn gtag(query: &str, body: &str) -> Decoded {
-        decode_gtag(
+    /// Limits with this budget for the events of a request.
+    fn within(max_bytes: usize) -> Limits {
+        Limits {
+            max_bytes,
+            ..Limits::default()
+        }
+    }
+
+    /// The hits of a request, and the measurement id it names.
+    fn gtag_keyed(query: &str, body: &str) -> (Decoded, Option<String>) {
+        let mut named = None;
+        let d = decode_gtag(
             Some(query),
             &Bytes::from(body.to_owned()),
             Limits::default(),
-            MAX,
+            |k: &str| {
+                assert!(named.replace(k.to_owned()).is_none(), "a second key");
+                Ok(())
+            },
         )
-        .unwrap()
+        .unwrap();
+        (d, named)
+    }
+
+    fn gtag(query: &str, body: &str) -> Decoded {
+        gtag_keyed(query, body).0
     }
 
     fn object(event: &Bytes) -> Value {
@@ -420,12 +443,12 @@ mod tests {
 
     #[test]
     fn lines_share_the_url_parameters_and_override_them() {
-        let d = gtag(
+        let (d, key) = gtag_keyed(
             "v=2&tid=G-1&cid=1.2&gcs=G111&dl=https%3A%2F%2Fx.test%2F%3Fa%3D1",
             "en=page_view&_s=1&uid=u%201\r\nen=scroll&_s=2&dl=https%3A%2F%2Fx.test%2Fb&gcd=13l3l3l3l1&gdpr_consent=CPx\r\n",
         );
         assert_eq!((d.events.len(), d.invalid), (2, 0));
-        assert_eq!(d.write_key.as_deref(), Some("G-1"));
+        assert_eq!(key.as_deref(), Some("G-1"));
         let (first, marks) = &d.events[0];
         assert_eq!(
             object(first),
@@ -469,8 +492,8 @@ mod tests {
         assert_eq!(object(&d.events[0].0)["ep.a"], "b c");
         let d = gtag("v=2&tid=G-1&en=x", "\n \r\n");
         assert_eq!(d.events.len(), 1, "blank lines are no hits");
-        assert!(decode_gtag(None, &Bytes::new(), Limits::default(), MAX).is_err());
-        assert!(decode_gtag(Some("tid=%FF"), &Bytes::new(), Limits::default(), MAX).is_err());
+        assert!(decode_gtag(None, &Bytes::new(), Limits::default(), any).is_err());
+        assert!(decode_gtag(Some("tid=%FF"), &Bytes::new(), Limits::default(), any).is_err());
     }
 
     #[test]
@@ -481,8 +504,8 @@ mod tests {
         );
         assert_eq!((d.events.len(), d.invalid), (2, 3));
         // Without a tid in the URL, the first hit's is the request's.
-        let d = gtag("v=2", "en=a&tid=G-2\nen=b&tid=G-1\nen=c");
-        assert_eq!(d.write_key.as_deref(), Some("G-2"));
+        let (d, key) = gtag_keyed("v=2", "en=a&tid=G-2\nen=b&tid=G-1\nen=c");
+        assert_eq!(key.as_deref(), Some("G-2"));
         assert_eq!((d.events.len(), d.invalid), (1, 2));
     }
 
@@ -495,7 +518,7 @@ mod tests {
         };
         let body = Bytes::from_static(b"en=a\nen=b\nen=c");
         assert!(matches!(
-            decode_gtag(Some("tid=G"), &body, small, MAX),
+            decode_gtag(Some("tid=G"), &body, small, any),
             Err(IngestError::TooManyEvents(2))
         ));
         let body = Bytes::from_static(b"en=a&b=1&c=2\nen=a&b=1&c=2&d=3\nen=a&b=1&c=2&d=3&e=4&f=5");
@@ -506,17 +529,17 @@ mod tests {
                 max_batch: 3,
                 ..small
             },
-            MAX,
+            any,
         )
         .unwrap();
         assert_eq!((d.events.len(), d.invalid), (1, 2));
-        assert!(decode_gtag(Some("tid=G&a&b&c&d"), &Bytes::new(), small, MAX).is_err());
+        assert!(decode_gtag(Some("tid=G&a&b&c&d"), &Bytes::new(), small, any).is_err());
         // Hits repeat the URL's parameters: what they add up to is bounded.
         let shared = format!("tid=G&x={}", "y".repeat(1000));
         let body = Bytes::from("en=a\n".repeat(10));
-        assert!(decode_gtag(Some(&shared), &body, Limits::default(), 20_000).is_ok());
+        assert!(decode_gtag(Some(&shared), &body, within(20_000), any).is_ok());
         assert!(matches!(
-            decode_gtag(Some(&shared), &body, Limits::default(), 10_000),
+            decode_gtag(Some(&shared), &body, within(10_000), any),
             Err(IngestError::TooLarge(10_000))
         ));
         let mp = Bytes::from(format!(
@@ -524,9 +547,9 @@ mod tests {
             "p".repeat(1000),
             [r#"{"name":"e"}"#; 10].join(",")
         ));
-        assert!(decode_mp(&mp, Limits::default(), 20_000).is_ok());
+        assert!(decode_mp(&mp, within(20_000)).is_ok());
         assert!(matches!(
-            decode_mp(&mp, Limits::default(), 10_000),
+            decode_mp(&mp, within(10_000)),
             Err(IngestError::TooLarge(10_000))
         ));
     }
@@ -555,9 +578,8 @@ mod tests {
             })
             .to_string(),
         );
-        let d = decode_mp(&body, Limits::default(), MAX).unwrap();
+        let d = decode_mp(&body, Limits::default()).unwrap();
         assert_eq!((d.events.len(), d.invalid), (2, 2));
-        assert_eq!(d.write_key, None, "the measurement id is in the URL");
         let (event, marks) = &d.events[1];
         assert_eq!(
             object(event),
@@ -570,7 +592,7 @@ mod tests {
             json!({"ad_user_data": "GRANTED"})
         );
         for bad in [&b"{}"[..], br#"{"events":{}}"#, b"[]", b"{"] {
-            assert!(decode_mp(&Bytes::from_static(bad), Limits::default(), MAX).is_err());
+            assert!(decode_mp(&Bytes::from_static(bad), Limits::default()).is_err());
         }
     }
 
@@ -580,7 +602,7 @@ mod tests {
             &json!({"client_id": "1.2", "events": [{"name": "a\nb", "params": {"k": [1, 2]}}]}),
         )
         .unwrap();
-        let d = decode_mp(&Bytes::from(body), Limits::default(), MAX).unwrap();
+        let d = decode_mp(&Bytes::from(body), Limits::default()).unwrap();
         let (event, marks) = &d.events[0];
         assert!(!event.contains(&b'\n'));
         assert_eq!(object(event)["events"][0]["name"], "a\nb");
@@ -664,7 +686,7 @@ mod tests {
                 .collect();
             let mut body: serde_json::Map<String, Value> = shared.into_iter().collect();
             body.insert("events".into(), Value::from(events.clone()));
-            let d = decode_mp(&Bytes::from(Value::Object(body.clone()).to_string()), Limits::default(), MAX).unwrap();
+            let d = decode_mp(&Bytes::from(Value::Object(body.clone()).to_string()), Limits::default()).unwrap();
             prop_assert_eq!(d.invalid, 0);
             for ((event, _), sent) in d.events.iter().zip(events) {
                 let mut want = body.clone();

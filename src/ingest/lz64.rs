@@ -9,7 +9,9 @@
 //! small entry per code, and the output stops at `max_units`.
 //!
 //! Never panics, whatever the input; never allocates more than the input's
-//! size in entries plus `max_units` of output.
+//! size in entries plus `max` bytes of output twice over (the UTF-16 units
+//! decoded, at most `max / 2` of them, then their text, refused beyond
+//! `max` bytes before it is made: a unit can take three bytes as UTF-8).
 
 /// Why an lz64 body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -78,8 +80,10 @@ struct Entry {
 const NONE: u32 = u32::MAX;
 
 /// The text `input` (lz-string `compressToBase64` output) decompresses to,
-/// if it is at most `max_units` UTF-16 units long.
-pub fn decompress_base64(input: &str, max_units: usize) -> Result<String, Lz64Error> {
+/// if it takes at most `max` bytes: as UTF-16 units while it is decoded,
+/// and as UTF-8 text.
+pub fn decompress_base64(input: &str, max: usize) -> Result<String, Lz64Error> {
+    let max_units = max / 2;
     let mut bits = Bits {
         input: input.as_bytes(),
         next: 0,
@@ -177,6 +181,13 @@ pub fn decompress_base64(input: &str, max_units: usize) -> Result<String, Lz64Er
             return Err(Lz64Error::Corrupt);
         }
     }
+    let mut text_bytes = 0usize;
+    for c in char::decode_utf16(out.iter().copied()) {
+        text_bytes += c.map_err(|_| Lz64Error::NotText)?.len_utf8();
+    }
+    if text_bytes > max {
+        return Err(Lz64Error::TooLarge);
+    }
     String::from_utf16(&out).map_err(|_| Lz64Error::NotText)
 }
 
@@ -202,7 +213,12 @@ mod tests {
         let packed = lz_str::compress_to_base64(&text);
         assert!(packed.len() < 2_000, "{}", packed.len());
         assert_eq!(decompress_base64(&packed, 1_000), Err(Lz64Error::TooLarge));
-        assert_eq!(decompress_base64(&packed, 100_000).unwrap(), text);
+        assert_eq!(decompress_base64(&packed, 200_000).unwrap(), text);
+        // The text, not only its units, is bounded: 1,000 units of `€`
+        // (three bytes each in UTF-8) fit 2,000 bytes as units, not as text.
+        let euros = lz_str::compress_to_base64("€".repeat(1_000).as_str());
+        assert_eq!(decompress_base64(&euros, 2_000), Err(Lz64Error::TooLarge));
+        assert_eq!(decompress_base64(&euros, 3_000).unwrap().len(), 3_000);
         assert_eq!(decompress_base64("!!!", 100), Err(Lz64Error::BadCharacter));
         assert_eq!(
             decompress_base64("MYUwBALgTg", 100),
@@ -214,7 +230,7 @@ mod tests {
         #[test]
         fn decodes_what_lz_string_encodes(text in "\\PC{0,300}") {
             let packed = lz_str::compress_to_base64(text.as_str());
-            prop_assert_eq!(decompress_base64(&packed, 10_000).unwrap(), text);
+            prop_assert_eq!(decompress_base64(&packed, 20_000).unwrap(), text);
         }
 
         #[test]

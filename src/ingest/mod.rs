@@ -3,12 +3,14 @@
 //!
 //! One request flows, in order, through the listener's tower stack
 //! ([`stack`]: endpoint, metrics, CORS, deadline, per-IP rate limit, head
-//! limits), then [`Ingest::route`]: CORS preflight → write key → body limits
-//! and decoding → protocol decoder (one JSON object per event) → the accept
-//! stack ([`accept`]: per-write-key rate limit → pipeline (consent, global
-//! rules, then each destination's consent, rules and allow list) →
-//! all-or-nothing reservation in the destinations' queues) → the protocol's
-//! success answer.
+//! limits, in-flight budget), then [`Ingest::route`]: CORS preflight →
+//! write key from the head → body limits and decoding (`payload`, charged
+//! to the in-flight budget, [`inflight`]) → protocol decoder (one JSON
+//! object per event, the events within one byte budget; a key in the body
+//! checked as it is read) → the accept stack ([`accept`]: per-write-key
+//! rate limit → pipeline (consent, global rules, then each destination's
+//! consent, rules and allow list) → all-or-nothing reservation in the
+//! destinations' queues) → the protocol's success answer.
 //!
 //! Ingest never makes policy decisions and never logs field values.
 
@@ -21,9 +23,11 @@ pub(crate) mod collect;
 pub mod cors;
 pub mod error;
 pub mod ga4;
+pub mod inflight;
 pub mod lz64;
 pub mod object;
 pub mod passthrough;
+mod payload;
 pub mod posthog;
 pub mod ratelimit;
 pub mod rudderstack;
@@ -87,6 +91,9 @@ pub struct Ingest {
     trusted_proxies: Vec<ipnet::IpNet>,
     relay: passthrough::RelayClient,
     rate: Arc<ratelimit::RateLimits>,
+    /// The bytes requests in flight hold; shared with the handlers of
+    /// earlier configs ([`Ingest::sharing_inflight`]).
+    inflight: Arc<inflight::Inflight>,
 }
 
 /// Which endpoint a request is for (resolved once, by the stack's first
@@ -152,6 +159,12 @@ impl Endpoint {
         }
     }
 
+    /// Whether the body may name the write key (else it must come in the
+    /// head or the URL, and a request without one is refused unread).
+    fn body_names_key(self) -> bool {
+        !matches!(self, Endpoint::Collect | Endpoint::Mp)
+    }
+
     /// The methods that carry events.
     fn allows(self, method: &Method) -> Result<(), IngestError> {
         match self {
@@ -208,6 +221,7 @@ impl Ingest {
             pipeline,
             queues,
             rate: Arc::new(ratelimit::RateLimits::new(config, &metrics)),
+            inflight: inflight::Inflight::new(config.server.max_inflight_bytes, &metrics),
             metrics,
             limits: body::Limits {
                 max_body: config.server.max_body_bytes,
@@ -222,6 +236,15 @@ impl Ingest {
             trusted_proxies: config.server.trusted_proxies.clone(),
             relay: passthrough::client(),
         }
+    }
+
+    /// This handler, charging its requests to `previous`'s in-flight
+    /// budget (under this config's limit): a reload does not start an empty
+    /// budget beside the requests the old config is still answering.
+    pub fn sharing_inflight(mut self, previous: &Ingest) -> Ingest {
+        previous.inflight.set_limit(self.inflight.limit());
+        self.inflight = previous.inflight.clone();
+        self
     }
 
     fn endpoint(&self, method: &Method, path: &str) -> Option<Endpoint> {
@@ -355,27 +378,12 @@ impl Ingest {
         let protocols = endpoint.protocols();
         let (parts, body) = request.into_parts();
         // A client that names its key up front is checked before its body
-        // is read. Snowplow's keys are its events' app ids, read below.
-        let query = parts.uri.query();
-        let from_query = || {
-            endpoint
-                .query_key()
-                .and_then(|name| query_param(query, name))
-        };
-        let key = match endpoint {
-            Endpoint::Snowplow(_) => None,
-            // GA4 names its stream in the URL, and every hit must name the
-            // same: a key from elsewhere would let hits of other streams in.
-            Endpoint::Gtag | Endpoint::Mp => from_query(),
-            Endpoint::Posthog if posthog::is_v1(parts.uri.path()) => {
-                basic_username(&parts.headers)?.or_else(|| bearer_token(&parts.headers))
-            }
-            _ => basic_username(&parts.headers)?.or_else(from_query),
-        };
+        // is read; one whose body cannot name a key needs one up front.
+        let key = self.head_key(endpoint, &parts)?;
         if let Some(key) = &key {
             let index = self.authenticate(protocols, key.as_bytes())?;
             if matches!(endpoint, Endpoint::Mp) {
-                self.check_api_secret(index, query)?;
+                self.check_api_secret(index, parts.uri.query())?;
             }
             *source = Some(index);
             // Refuse before reading and parsing a body that could not be queued.
@@ -386,99 +394,35 @@ impl Ingest {
             {
                 return Err(IngestError::Backpressure);
             }
+        } else if !endpoint.body_names_key() {
+            return Err(IngestError::MissingWriteKey);
         }
-        let body = match endpoint {
-            Endpoint::Posthog => {
-                let body =
-                    body::read_as(&parts.headers, body, self.limits, body::Forms::Accepted).await?;
-                let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-                    v.as_bytes()
-                        .starts_with(b"application/x-www-form-urlencoded")
-                });
-                posthog::unwrap(body, parts.uri.query(), form, self.limits)?
-            }
-            Endpoint::Snowplow(snowplow::Route::Pixel) => {
-                snowplow::query(parts.uri.query(), self.limits.max_body)?
-            }
-            // GA4 hits are query strings, also sent as forms.
-            Endpoint::Gtag => {
-                body::read_as(&parts.headers, body, self.limits, body::Forms::Accepted).await?
-            }
-            _ => body::read(&parts.headers, body, self.limits).await?,
-        };
+        // What the request holds is charged to the in-flight budget as it
+        // grows (see `inflight`).
+        let charge = self.charge_of(&parts);
+        let body = self.payload(endpoint, &parts, body, &charge).await?;
         let received_at = SystemTime::now();
-        // Only the protocols that fill `receivedAt` need its text.
-        let stamp_text = || humantime::format_rfc3339_millis(received_at).to_string();
-        let decoded = match endpoint {
-            Endpoint::Segment(route) => {
-                let stamp = stamp_text();
-                segment::decode(
-                    route,
-                    &body,
-                    &segment::Stamp {
-                        received_at: &stamp,
-                    },
-                    self.json_limits,
-                )?
-            }
-            Endpoint::RudderBeacon => {
-                let stamp = stamp_text();
-                let stamp = segment::Stamp {
-                    received_at: &stamp,
-                };
-                segment::decode(segment::Route::Batch, &body, &stamp, self.json_limits)?
-            }
-            Endpoint::Amplitude => amplitude::decode(&body, self.json_limits)?,
-            Endpoint::Posthog => posthog::decode(&body, self.json_limits)?,
-            Endpoint::Snowplow(route) => {
-                let facts = snowplow::Facts::of(&parts.headers);
-                snowplow::decode(route, &body, &facts, self.json_limits)?
-            }
-            // A GA4 request's events repeat its shared parameters: what they
-            // add up to is bounded like a decompressed body.
-            Endpoint::Gtag => {
-                ga4::decode_gtag(query, &body, self.json_limits, self.limits.max_decompressed)?
-            }
-            Endpoint::Mp => ga4::decode_mp(&body, self.json_limits, self.limits.max_decompressed)?,
-            Endpoint::Collect | Endpoint::Passthrough(_) => {
-                let stamp = stamp_text();
-                collect::decode(
-                    &body,
-                    &segment::Stamp {
-                        received_at: &stamp,
-                    },
-                    self.json_limits,
-                )?
-            }
+        // A key in the body is checked as the decoder reads it, before the
+        // work the request's elements would cost (see segment::Decoded);
+        // a key from the head decides alone.
+        let from_head = source.is_some();
+        let mut body_key = |key: &str| match from_head {
+            true => Ok(()),
+            false => self.one_source(protocols, source, key),
         };
-        let index = match *source {
-            Some(index) => index,
-            None => {
-                let key = decoded
-                    .write_key
-                    .as_deref()
-                    .ok_or(IngestError::MissingWriteKey)?;
-                let index = self.authenticate(protocols, key.as_bytes())?;
-                *source = Some(index);
-                index
-            }
-        };
-        for key in &decoded.event_keys {
-            if self.authenticate(protocols, key.as_bytes())? != index {
-                return Err(IngestError::InvalidShape(
-                    "the events of one request must name keys of one source",
-                ));
-            }
-        }
+        // The events and what is copied into them, at most the events'
+        // ceiling; then what they hold.
+        let room = charge.reserve(segment::Decoded::ceiling(self.json_limits))?;
+        let mut decoded = self.decode(endpoint, &parts, &body, received_at, &mut body_key)?;
+        let index = source.ok_or(IngestError::MissingWriteKey)?;
         let client = self.client_ip(&parts);
         let protocol = self.sources[index].protocol;
         let passed_on =
             client_ip::passed_on(self.sources[index].client_ip, client, decoded.anonymous);
-        let address = client_ip::Address::new(protocol.ip_field(), passed_on);
-        let mut decoded = decoded;
-        for (event, marks) in &mut decoded.events {
-            *event = address.write(std::mem::take(event), marks);
-        }
+        // The address is request data copied into every event: within the
+        // events' budget too.
+        decoded.write_address(&client_ip::Address::new(protocol.ip_field(), passed_on))?;
+        room.settle(decoded.memory());
         let meta = Arc::new(RequestMeta {
             source: index,
             protocol,
@@ -507,6 +451,59 @@ impl Ingest {
             Endpoint::Gtag | Endpoint::Mp => ga4::accepted(),
             _ => json_response(StatusCode::OK, r#"{"success":true}"#),
         })
+    }
+
+    /// The request's in-flight charge: the stack's (see [`stack`]), or a
+    /// new one for a request that did not come through it.
+    fn charge_of(&self, parts: &http::request::Parts) -> inflight::Charge {
+        match parts.extensions.get::<inflight::Charge>() {
+            Some(charge) => charge.clone(),
+            None => self
+                .inflight
+                .charge(0)
+                .expect("an empty charge always fits"),
+        }
+    }
+
+    /// The write key a request names in its head or URL, read before its
+    /// body. Snowplow's keys are its events' app ids, in the body.
+    fn head_key(
+        &self,
+        endpoint: Endpoint,
+        parts: &http::request::Parts,
+    ) -> Result<Option<String>, IngestError> {
+        let from_query = || {
+            endpoint
+                .query_key()
+                .and_then(|name| query_param(parts.uri.query(), name))
+        };
+        Ok(match endpoint {
+            Endpoint::Snowplow(_) => None,
+            // GA4 names its stream in the URL, and every hit must name the
+            // same: a key from elsewhere would let hits of other streams in.
+            Endpoint::Gtag | Endpoint::Mp => from_query(),
+            Endpoint::Posthog if posthog::is_v1(parts.uri.path()) => {
+                basic_username(&parts.headers)?.or_else(|| bearer_token(&parts.headers))
+            }
+            _ => basic_username(&parts.headers)?.or_else(from_query),
+        })
+    }
+
+    /// Authenticates a key read from a body: every key of one request must
+    /// be one source's, which becomes the request's.
+    fn one_source(
+        &self,
+        protocols: &[Protocol],
+        source: &mut Option<usize>,
+        key: &str,
+    ) -> Result<(), IngestError> {
+        let index = self.authenticate(protocols, key.as_bytes())?;
+        match *source.get_or_insert(index) == index {
+            true => Ok(()),
+            false => Err(IngestError::InvalidShape(
+                "the events of one request must name keys of one source",
+            )),
+        }
     }
 
     /// The client's address, as the stack resolved it

@@ -196,6 +196,23 @@ impl<'a> TopLevel<'a> {
         Ok((top, items))
     }
 
+    /// The elements of `body`, a JSON array (PostHog's and `/collect`'s
+    /// top-level batches), read as the batch of an envelope is: at most
+    /// `max_batch` of them, refused at the first one beyond, before the
+    /// rest are read.
+    pub fn array(body: &'a [u8], limits: Limits) -> Result<Vec<&'a RawValue>, Refused> {
+        let budget = Budget::new(limits);
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let items = de
+            .deserialize_seq(BatchItems { budget: &budget })
+            .and_then(|items| de.end().map(|()| items.unwrap_or_default()));
+        items.map_err(|error| Refused {
+            error,
+            exceeded: budget.exceeded(),
+            limits,
+        })
+    }
+
     /// [`TopLevel::parse_event`] for another protocol's layout.
     pub fn parse_event_as<L: Layout>(
         input: &'a [u8],

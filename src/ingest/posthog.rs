@@ -118,17 +118,12 @@ pub fn unwrap(
         "a form body must carry the events in `data`",
     ))?;
     match compression.as_deref() {
-        Some("lz64") => {
-            let max_units = limits.max_decompressed / 2;
-            super::lz64::decompress_base64(&data, max_units)
-                .map(Bytes::from)
-                .map_err(|e| match e {
-                    super::lz64::Lz64Error::TooLarge => {
-                        IngestError::TooLarge(limits.max_decompressed)
-                    }
-                    e => IngestError::InvalidJson(e.into()),
-                })
-        }
+        Some("lz64") => super::lz64::decompress_base64(&data, limits.max_decompressed)
+            .map(Bytes::from)
+            .map_err(|e| match e {
+                super::lz64::Lz64Error::TooLarge => IngestError::TooLarge(limits.max_decompressed),
+                e => IngestError::InvalidJson(e.into()),
+            }),
         // `compression=base64`, or none: JSON or its base64.
         _ if data.trim_start().starts_with(['{', '[']) => Ok(Bytes::from(data)),
         _ => base64::engine::general_purpose::STANDARD
@@ -139,31 +134,30 @@ pub fn unwrap(
 }
 
 /// Decodes an unwrapped body: `{"api_key","batch":[...]}`, one event, or
-/// an array of events. Elements that are not objects with an `event` are
-/// skipped and counted.
-pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
+/// an array of events (at most `max_batch`, refused at the first element
+/// beyond). Elements that are not objects with an `event` are skipped and
+/// counted. The project token goes to `key` as soon as it is read: the
+/// envelope's before any event, else the first event's before the others.
+pub fn decode(
+    body: &Bytes,
+    limits: Limits,
+    mut key: impl FnMut(&str) -> Result<(), IngestError>,
+) -> Result<Decoded, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let (items, envelope_key): (Vec<&RawValue>, _) = match first {
-        Some(b'[') => {
-            let items: Vec<&RawValue> =
-                serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
-            if items.len() > limits.max_batch {
-                return Err(IngestError::TooManyEvents(limits.max_batch));
-            }
-            (items, None)
-        }
+        Some(b'[') => (TopLevel::array(body, limits)?, None),
         _ => {
             let top = TopLevel::parse_as::<PosthogLayout>(body, limits)?;
-            let key = top.write_key.as_deref().map(str::to_owned);
+            let envelope_key = top.write_key.as_deref().map(str::to_owned);
             match top.batch {
-                Some(items) => (items, key),
+                Some(items) => (items, envelope_key),
                 None if top.has_type => {
-                    let mut decoded = Decoded {
-                        write_key: key.or_else(|| properties_token(body)),
-                        ..Decoded::default()
-                    };
-                    decoded.events.push((body.clone(), top.marks));
+                    if let Some(token) = envelope_key.or_else(|| properties_token(body)) {
+                        key(&token)?;
+                    }
+                    let mut decoded = Decoded::new(limits);
+                    decoded.push(body.clone(), top.marks)?;
                     return Ok(decoded);
                 }
                 None => {
@@ -174,20 +168,27 @@ pub fn decode(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
             }
         }
     };
-    let mut decoded = Decoded {
-        write_key: envelope_key,
-        ..Decoded::default()
-    };
+    let mut named = envelope_key.is_some();
+    if let Some(token) = &envelope_key {
+        key(token)?;
+    }
+    let mut decoded = Decoded::new(limits);
     // Without an envelope key, the first event's names the project.
-    decoded.add_elements::<PosthogLayout>(items, body, limits, |decoded, event, raw| {
-        if decoded.write_key.is_none() {
-            decoded.write_key = event
-                .write_key
-                .as_deref()
-                .map(str::to_owned)
-                .or_else(|| properties_token(raw));
+    decoded.add_elements::<PosthogLayout>(items, body, limits, |event, raw| {
+        if named {
+            return Ok(());
         }
-    });
+        let token = event
+            .write_key
+            .as_deref()
+            .map(str::to_owned)
+            .or_else(|| properties_token(raw));
+        if let Some(token) = token {
+            named = true;
+            key(&token)?;
+        }
+        Ok(())
+    })?;
     Ok(decoded)
 }
 
@@ -235,7 +236,7 @@ mod tests {
                 json.into_bytes()
             };
             let body = unwrap(Bytes::from(body), None, false, LIMITS).unwrap();
-            let d = decode(&body, Limits::default()).unwrap();
+            let d = decode(&body, Limits::default(), |_: &str| Ok(())).unwrap();
             prop_assert_eq!(d.invalid, 0);
             let decoded: Vec<serde_json::Value> = d
                 .events
@@ -251,32 +252,85 @@ mod tests {
         max_decompressed: 1 << 20,
     };
 
-    fn events(body: &str) -> Decoded {
-        decode(&Bytes::from(body.to_owned()), Limits::default()).unwrap()
+    /// The events of `body`, and the key it names.
+    fn events(body: &str) -> (Decoded, Option<String>) {
+        let mut named = None;
+        let d = decode(
+            &Bytes::from(body.to_owned()),
+            Limits::default(),
+            |k: &str| {
+                assert!(named.replace(k.to_owned()).is_none(), "a second key");
+                Ok(())
+            },
+        )
+        .unwrap();
+        (d, named)
     }
 
     #[test]
     fn envelopes_single_events_and_arrays() {
-        let d = events(
+        let (d, key) = events(
             r#"{"api_key":"k","batch":[{"event":"a","properties":{"distinct_id":"u","$device_id":"d"}},{"no":"event"}],"sent_at":"x"}"#,
         );
-        assert_eq!(d.write_key.as_deref(), Some("k"));
+        assert_eq!(key.as_deref(), Some("k"));
         assert_eq!((d.events.len(), d.invalid), (1, 1));
         let (event, marks) = &d.events[0];
         assert_eq!(marks.user_id.unwrap().get(event), br#""u""#);
         assert_eq!(marks.anonymous_id.unwrap().get(event), br#""d""#);
 
-        let d = events(r#"{"event":"a","distinct_id":"u","api_key":"k"}"#);
-        assert_eq!(d.write_key.as_deref(), Some("k"));
+        let (d, key) = events(r#"{"event":"a","distinct_id":"u","api_key":"k"}"#);
+        assert_eq!(key.as_deref(), Some("k"));
         assert_eq!(
             d.events[0].1.user_id.unwrap().get(&d.events[0].0),
             br#""u""#
         );
 
         // The token of the first event, when no envelope names one.
-        let d = events(r#"[{"event":"a","properties":{"token":"t"}},{"event":"b"}]"#);
-        assert_eq!(d.write_key.as_deref(), Some("t"));
+        let (d, key) = events(
+            r#"[{"event":"a","properties":{"token":"t"},"x":1},{"event":"b","properties":{"token":"u"}}]"#,
+        );
+        assert_eq!(key.as_deref(), Some("t"));
         assert_eq!(d.events.len(), 2);
+    }
+
+    #[test]
+    fn top_level_arrays_are_bounded_as_they_are_read_and_keys_come_first() {
+        let limits = Limits {
+            max_batch: 3,
+            ..Limits::default()
+        };
+        let run = |body: &'static str| {
+            decode(&Bytes::from_static(body.as_bytes()), limits, |_: &str| {
+                Ok(())
+            })
+        };
+        assert_eq!(
+            run(r#"[{"event":"a"},{"event":"b"},7]"#).unwrap().invalid,
+            1
+        );
+        // Refused at the fourth element; what follows is never read.
+        for body in ["[1,2,3,4]", "[1,2,3,4,oops"] {
+            assert!(
+                matches!(run(body), Err(IngestError::TooManyEvents(3))),
+                "{body}"
+            );
+        }
+        // An unknown token is refused before the events are read: 401, not
+        // the 413 they would earn.
+        let small = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        let body =
+            Bytes::from_static(br#"{"api_key":"k","batch":[{"event":"a","properties":{}}]}"#);
+        assert!(matches!(
+            decode(&body, small, |_: &str| Ok(())),
+            Err(IngestError::TooLarge(10))
+        ));
+        assert!(matches!(
+            decode(&body, small, |_: &str| Err(IngestError::BadWriteKey)),
+            Err(IngestError::BadWriteKey)
+        ));
     }
 
     #[test]
@@ -318,7 +372,7 @@ mod tests {
         assert!(unwrap(Bytes::from_static(b"\x1f\x8bjunk"), None, false, LIMITS).is_err());
         for body in ["{}", "7", r#"{"batch":3}"#] {
             assert!(
-                decode(&Bytes::from(body), Limits::default()).is_err(),
+                decode(&Bytes::from(body), Limits::default(), |_: &str| Ok(())).is_err(),
                 "{body}"
             );
         }

@@ -7,6 +7,7 @@
 //! auth (the username) or `writeKey` in the body.
 
 use super::bounds::Limits;
+use super::client_ip::Address;
 use super::error::IngestError;
 use super::object::{check_utf8, detach, finish_event, Fill, Layout, TopLevel};
 use crate::event::Marks;
@@ -53,14 +54,27 @@ pub fn settings_write_key(path: &str) -> Option<&str> {
         .strip_suffix("/settings")
 }
 
+/// What one event's place in [`Decoded::events`] takes.
+const SLOT: usize = std::mem::size_of::<(Bytes, Marks)>();
+
 /// Events decoded from one request.
-#[derive(Debug, Default)]
+///
+/// **Budget.** The events of one request hold at most
+/// [`Limits::max_bytes`] bytes together (413 `body_too_large` beyond),
+/// counting everything a decoder copies into each of them: the request's
+/// own data repeated per event (a Snowplow `User-Agent`, GA4's shared
+/// parameters, `receivedAt`, the client's address) is multiplied only
+/// within it. Decoders add events through [`Decoded::push`], and ask
+/// [`Decoded::fits`] before they build an event that copies request data.
+///
+/// **Keys.** A decoder reports each write key it reads in a body to its
+/// `key` callback as soon as it reads it: an envelope's before its
+/// elements, the first event's before the others, a Snowplow app id before
+/// its element's event is built. The callback authenticates it
+/// ([`super::Ingest`]), so a request naming no source's key costs no
+/// per-element work.
+#[derive(Debug)]
 pub struct Decoded {
-    /// `writeKey` from the body (the envelope's, or the single event's).
-    pub write_key: Option<String>,
-    /// Keys the events name themselves (Snowplow: every distinct `aid`):
-    /// each must be a key of the source the request is accepted for.
-    pub event_keys: Vec<String>,
     /// The events, each one JSON object ready to forward, with where its
     /// consent inputs are.
     pub events: Vec<(Bytes, Marks)>,
@@ -69,31 +83,104 @@ pub struct Decoded {
     /// The client asked that no identifier or address of it be recorded
     /// (Snowplow's `SP-Anonymous`): no client address is added.
     pub anonymous: bool,
+    /// What the events hold together, in bytes.
+    bytes: usize,
+    /// [`Limits::max_bytes`].
+    max_bytes: usize,
 }
 
 impl Decoded {
+    /// No events yet, within `limits`.
+    pub fn new(limits: Limits) -> Decoded {
+        Decoded {
+            events: Vec::new(),
+            invalid: 0,
+            anonymous: false,
+            bytes: 0,
+            max_bytes: limits.max_bytes,
+        }
+    }
+
+    /// The bytes the events hold together.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// What holding the events takes: their bytes and their slots.
+    pub fn memory(&self) -> usize {
+        self.bytes + self.events.capacity() * SLOT
+    }
+
+    /// The most [`Decoded::memory`] reaches within `limits`: the events'
+    /// bytes, and slots for twice `max_batch` of them (a vector grown one
+    /// push at a time may double past its length).
+    pub fn ceiling(limits: Limits) -> usize {
+        limits
+            .max_bytes
+            .saturating_add(limits.max_batch.saturating_mul(2 * SLOT))
+    }
+
+    /// 413 unless `more` bytes fit beside the events so far.
+    pub fn fits(&self, more: usize) -> Result<(), IngestError> {
+        match self.bytes.checked_add(more) {
+            Some(total) if total <= self.max_bytes => Ok(()),
+            _ => Err(IngestError::TooLarge(self.max_bytes)),
+        }
+    }
+
+    /// Counts `bytes` against the budget without adding an event (what a
+    /// decoder built and then refused still cost the work).
+    pub fn take(&mut self, bytes: usize) -> Result<(), IngestError> {
+        self.fits(bytes)?;
+        self.bytes += bytes;
+        Ok(())
+    }
+
+    /// Adds an event, counted against the budget.
+    pub fn push(&mut self, event: Bytes, marks: Marks) -> Result<(), IngestError> {
+        self.take(event.len())?;
+        self.events.push((event, marks));
+        Ok(())
+    }
+
+    /// Writes the client's address into every event (see
+    /// [`Address::write`]), counted against the budget.
+    pub fn write_address(&mut self, address: &Address) -> Result<(), IngestError> {
+        for (event, marks) in &mut self.events {
+            let before = event.len();
+            *event = address.write(std::mem::take(event), marks);
+            self.bytes = self.bytes - before + event.len();
+            if self.bytes > self.max_bytes {
+                return Err(IngestError::TooLarge(self.max_bytes));
+            }
+        }
+        Ok(())
+    }
+
     /// Adds the elements of a batch array of `body`: each an `L` event
     /// (an object with a type) as it was sent, or counted invalid. `seen` is
-    /// shown each event added, with its scan, for what a protocol reads more.
+    /// shown each event before it is added, with its scan, for what a
+    /// protocol reads more (PostHog: the first event's key).
     pub fn add_elements<L: Layout>(
         &mut self,
         items: Vec<&serde_json::value::RawValue>,
         body: &Bytes,
         limits: Limits,
-        mut seen: impl FnMut(&mut Decoded, &TopLevel<'_>, &Bytes),
-    ) {
+        mut seen: impl FnMut(&TopLevel<'_>, &Bytes) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
         self.events.reserve(items.len());
         for item in items {
             let raw = body.slice_ref(item.get().as_bytes());
             match TopLevel::parse_event_as::<L>(&raw, limits) {
                 Ok(event) if event.has_type => {
-                    seen(self, &event, &raw);
+                    seen(&event, &raw)?;
                     let marks = event.marks;
-                    self.events.push((detach(raw, body), marks));
+                    self.push(detach(raw, body), marks)?;
                 }
                 _ => self.invalid += 1,
             }
         }
+        Ok(())
     }
 }
 
@@ -103,23 +190,25 @@ pub struct Stamp<'a> {
     pub received_at: &'a str,
 }
 
-/// Decodes a Segment request body for `route`.
+/// Decodes a Segment request body for `route`; a `writeKey` in it goes to
+/// `key` before any event is read (see [`Decoded`]).
 pub fn decode(
     route: Route,
     body: &Bytes,
     stamp: &Stamp<'_>,
     limits: Limits,
+    mut key: impl FnMut(&str) -> Result<(), IngestError>,
 ) -> Result<Decoded, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let top = TopLevel::parse(body, limits)?;
-    let mut decoded = Decoded {
-        write_key: top.write_key.as_deref().map(str::to_owned),
-        ..Decoded::default()
-    };
+    if let Some(write_key) = top.write_key.as_deref() {
+        key(write_key)?;
+    }
+    let mut decoded = Decoded::new(limits);
     match route {
         Route::Single(event_type) => {
             let event = finish(body.clone(), &top, Some(event_type), stamp);
-            decoded.events.push((event, top.marks));
+            decoded.push(event, top.marks)?;
         }
         Route::Batch => {
             let Some(items) = top.batch else {
@@ -134,7 +223,7 @@ pub fn decode(
                     // Every event in a batch names its own type.
                     Ok(event_top) if event_top.has_type => {
                         let event = finish(raw.clone(), &event_top, None, stamp);
-                        decoded.events.push((detach(event, body), event_top.marks));
+                        decoded.push(detach(event, body), event_top.marks)?;
                     }
                     _ => decoded.invalid += 1,
                 }
@@ -166,6 +255,20 @@ mod tests {
     const STAMP: Stamp<'static> = Stamp {
         received_at: "2026-11-24T12:00:00.000Z",
     };
+
+    /// Decodes, noting the keys the body names.
+    fn decode_keyed(
+        route: Route,
+        body: &Bytes,
+        limits: Limits,
+    ) -> (Result<Decoded, IngestError>, Vec<String>) {
+        let mut keys = Vec::new();
+        let decoded = decode(route, body, &STAMP, limits, |k: &str| {
+            keys.push(k.to_owned());
+            Ok(())
+        });
+        (decoded, keys)
+    }
 
     #[test]
     fn routes_cover_long_and_short_names() {
@@ -200,8 +303,9 @@ mod tests {
     #[test]
     fn single_events_get_type_id_and_received_at() {
         let body = Bytes::from_static(br#"{"event":"x","writeKey":"k"}"#);
-        let d = decode(Route::Single("track"), &body, &STAMP, Limits::default()).unwrap();
-        assert_eq!(d.write_key.as_deref(), Some("k"));
+        let (d, keys) = decode_keyed(Route::Single("track"), &body, Limits::default());
+        let d = d.unwrap();
+        assert_eq!(keys, ["k"]);
         let v: serde_json::Value = serde_json::from_slice(&d.events[0].0).unwrap();
         assert_eq!(v["type"], "track");
         assert!(v["messageId"].as_str().unwrap().starts_with("privgate-"));
@@ -213,7 +317,9 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"batch":[{"type":"track","messageId":"a","receivedAt":"r"},7,{"event":"no type"},{"type":"page"}],"writeKey":"k"}"#,
         );
-        let d = decode(Route::Batch, &body, &STAMP, Limits::default()).unwrap();
+        let d = decode_keyed(Route::Batch, &body, Limits::default())
+            .0
+            .unwrap();
         assert_eq!(d.invalid, 2);
         assert_eq!(d.events.len(), 2);
         // An element with nothing to fill is forwarded byte for byte.
@@ -237,13 +343,40 @@ mod tests {
             } else {
                 Route::Batch
             };
-            assert!(decode(
-                route,
-                &Bytes::copy_from_slice(body),
-                &STAMP,
-                Limits::default()
-            )
-            .is_err());
+            let body = Bytes::copy_from_slice(body);
+            assert!(decode_keyed(route, &body, Limits::default()).0.is_err());
         }
+    }
+
+    #[test]
+    fn what_fills_add_counts_against_the_budget_and_keys_come_first() {
+        // 100 events of 17 bytes, each filled with a messageId and
+        // receivedAt (about 100 bytes more).
+        let body = Bytes::from(format!(
+            r#"{{"writeKey":"k","batch":[{}]}}"#,
+            vec![r#"{"type":"track"}"#; 100].join(",")
+        ));
+        let limits = |max_bytes| Limits {
+            max_bytes,
+            ..Limits::default()
+        };
+        let (d, _) = decode_keyed(Route::Batch, &body, limits(20_000));
+        let d = d.unwrap();
+        assert_eq!(d.events.len(), 100);
+        assert_eq!(
+            d.bytes(),
+            d.events.iter().map(|(e, _)| e.len()).sum::<usize>()
+        );
+        assert!(d.bytes() > 100 * 100);
+        assert!(matches!(
+            decode_keyed(Route::Batch, &body, limits(5_000)).0,
+            Err(IngestError::TooLarge(5_000))
+        ));
+        // An unknown key stops the request before its events are read:
+        // 401, not the 413 they would earn.
+        let refused = decode(Route::Batch, &body, &STAMP, limits(5_000), |_: &str| {
+            Err(IngestError::BadWriteKey)
+        });
+        assert!(matches!(refused, Err(IngestError::BadWriteKey)));
     }
 }

@@ -74,22 +74,29 @@ impl HeadLimits {
     /// as on the wire (`name: value\r\n` per field, plus the request line),
     /// give or take the whitespace a client chose.
     pub fn check<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
-        let headers = request.headers();
-        let line = request.method().as_str().len()
-            + request
-                .uri()
-                .path_and_query()
-                .map_or(1, |p| p.as_str().len())
-            + " HTTP/1.1\r\n ".len();
-        let fields: usize = headers
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 4)
-            .sum();
-        if headers.len() > self.max_headers || line + fields > self.max_bytes {
+        if request.headers().len() > self.max_headers || head_bytes(request) > self.max_bytes {
             return Err(IngestError::HeadersTooLarge);
         }
         Ok(())
     }
+}
+
+/// The size of `request`'s head as on the wire (`name: value\r\n` per
+/// field, plus the request line), give or take the whitespace a client
+/// chose.
+pub fn head_bytes<B>(request: &Request<B>) -> usize {
+    let line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |p| p.as_str().len())
+        + " HTTP/1.1\r\n ".len();
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    line + fields
 }
 
 /// A handler a reload can replace while serving: each request is
@@ -133,6 +140,8 @@ pub struct ConnLimits {
     /// Connections served at once; beyond it, new ones wait in the
     /// listen backlog until one closes.
     pub max_connections: usize,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
 }
 
 /// TLS on a listener.
@@ -206,7 +215,9 @@ pub async fn serve<S>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(hard_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
+        // Each stream is a request holding its head at least: fewer than
+        // hyper's 200 by default (see docs/config.md).
+        .max_concurrent_streams(limits.max_concurrent_streams);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let builders = Arc::new(Builders {
         h1: builder.clone().http1_only(),

@@ -22,7 +22,10 @@
 //! **Keys.** Snowplow sends no key: each event's app id `aid` is its write
 //! key. Every event of a request must name a key of the same source (each
 //! checked by [`super::Ingest::authenticate`], in constant time); an event
-//! without one, or with an unknown one, gets the whole request a 401. The
+//! without one, or with an unknown one, gets the whole request a 401. Each
+//! element's app ids are checked as it is read, before its event is built,
+//! so a request of strangers' elements is refused before anything of it is
+//! copied (see [`Decoded`]'s keys). The
 //! GET pixel is refused the same way rather than answered with a GIF: the
 //! v4 trackers `fetch()` it and read only the status (2xx delivered, 401
 //! never retried), an `<img>` ignores the answer either way, and a GIF for
@@ -43,11 +46,14 @@
 //! **Bounds.** The GET query is bounded like a body (`max_body_bytes`), so
 //! every encoded parameter decodes from at most that many bytes; each built
 //! event is read within [`Limits`] (depth, fields), the envelope's `data`
-//! within `max_batch`. Nothing here logs, and no input makes it panic.
+//! within `max_batch`. The `User-Agent` is written into every event that
+//! lacks `ua`: the events, copies included, take at most `max_bytes`
+//! together, checked before each copy is made (413 beyond). Nothing here
+//! logs, and no input makes it panic.
 
 use super::bounds::Limits;
 use super::error::IngestError;
-use super::object::{check_utf8, finish_event, Fill, Layout, Role, TopLevel};
+use super::object::{self, check_utf8, finish_event, Layout, Role, TopLevel};
 use super::segment::Decoded;
 use super::server::Body;
 use crate::event::Marks;
@@ -183,27 +189,29 @@ pub fn query(query: Option<&str>, max_body: usize) -> Result<Bytes, IngestError>
 
 /// Decodes a request's payload (the query of a [`Route::Pixel`], the body
 /// of a [`Route::Post`]) into one JSON object per event; see the module doc.
+/// Each distinct app id goes to `key` before the event naming it is built.
 pub fn decode(
     route: Route,
     payload: &Bytes,
     facts: &Facts<'_>,
     limits: Limits,
+    key: impl FnMut(&str) -> Result<(), IngestError>,
 ) -> Result<Decoded, IngestError> {
-    let mut events = Events::new(facts, limits);
+    let mut events = Events::new(facts, limits, key);
     match route {
         Route::Pixel => {
             let params = query_params(payload, limits.max_fields).ok_or(
                 IngestError::TooComplex(super::error::Unreadable::new(super::error::MORE_FIELDS)),
             )?;
-            events.element(Some(params));
+            events.element(Some(params))?;
         }
         Route::Post => {
             for item in envelope(payload, limits)? {
-                events.element(element_params(item.get(), limits.max_fields));
+                events.element(element_params(item.get(), limits.max_fields))?;
             }
         }
     }
-    let mut decoded = events.finish()?;
+    let mut decoded = events.decoded;
     decoded.anonymous = facts.anonymous;
     Ok(decoded)
 }
@@ -279,90 +287,126 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for Members<V> {
     }
 }
 
-/// The events of one request as they are decoded, and the app ids they name.
-struct Events<'f> {
+/// The events of one request as they are decoded, and the app ids they
+/// named so far.
+struct Events<'f, K> {
     facts: &'f Facts<'f>,
+    /// The `User-Agent` as a JSON string, escaped once for every event.
+    user_agent: Option<String>,
     limits: Limits,
     decoded: Decoded,
     keys: BTreeSet<String>,
-    keyless: bool,
+    key: K,
 }
 
-impl<'f> Events<'f> {
-    fn new(facts: &'f Facts<'f>, limits: Limits) -> Events<'f> {
+impl<'f, K: FnMut(&str) -> Result<(), IngestError>> Events<'f, K> {
+    fn new(facts: &'f Facts<'f>, limits: Limits, key: K) -> Events<'f, K> {
+        let mut user_agent = None;
+        if let Some(ua) = &facts.user_agent {
+            let mut text = Vec::with_capacity(ua.len() + 2);
+            write_string(&mut text, ua);
+            user_agent = String::from_utf8(text).ok();
+        }
         Events {
             facts,
+            user_agent,
             limits,
-            decoded: Decoded::default(),
+            decoded: Decoded::new(limits),
             keys: BTreeSet::new(),
-            keyless: false,
+            key,
         }
     }
 
-    /// One element: its app ids are noted even when it is no valid event,
-    /// so that it is refused as a stranger's rather than counted as ours.
-    fn element(&mut self, params: Option<Params<'_>>) {
+    /// One element: its app ids are checked before anything of it is built,
+    /// even when it is no valid event, so that it is refused as a
+    /// stranger's rather than counted as ours.
+    fn element(&mut self, params: Option<Params<'_>>) -> Result<(), IngestError> {
         let Some(params) = params else {
             self.decoded.invalid += 1;
-            return;
+            return Ok(());
         };
         let mut named = false;
         for (_, aid) in params.iter().filter(|(key, _)| key == "aid") {
             named = true;
             if !self.keys.contains(&**aid) {
+                (self.key)(aid)?;
                 self.keys.insert(aid.clone().into_owned());
             }
         }
-        self.keyless |= !named;
-        match event(&params, self.facts, self.limits) {
-            Some(event) => self.decoded.events.push(event),
-            None => self.decoded.invalid += 1,
-        }
-    }
-
-    fn finish(self) -> Result<Decoded, IngestError> {
-        if self.keyless {
+        if !named {
             return Err(IngestError::MissingWriteKey);
         }
-        let mut decoded = self.decoded;
-        decoded.event_keys = self.keys.into_iter().collect();
-        decoded.write_key = decoded.event_keys.first().cloned();
-        Ok(decoded)
+        let facts = Fill {
+            anonymous: self.facts.anonymous,
+            user_agent: self.user_agent.as_deref(),
+        };
+        match event(&params, &facts, &self.decoded, self.limits)? {
+            Some((event, marks)) => self.decoded.push(event, marks)?,
+            None => self.decoded.invalid += 1,
+        }
+        Ok(())
     }
 }
 
+/// What a request adds to each of its events.
+struct Fill<'a> {
+    /// `SP-Anonymous` was sent.
+    anonymous: bool,
+    /// The `User-Agent`, a JSON string, for events without `ua`.
+    user_agent: Option<&'a str>,
+}
+
 /// The event one element's parameters make, with its marks; `None` when
-/// they make no valid event.
-fn event(params: &Params<'_>, facts: &Facts<'_>, limits: Limits) -> Option<(Bytes, Marks)> {
+/// they make no valid event, 413 when the `User-Agent` it would get does
+/// not fit beside the request's other events (`decoded`).
+fn event(
+    params: &Params<'_>,
+    fill: &Fill<'_>,
+    decoded: &Decoded,
+    limits: Limits,
+) -> Result<Option<(Bytes, Marks)>, IngestError> {
     let mut out = Vec::with_capacity(256);
     out.push(b'{');
     let mut keys = 0;
     let mut has_ua = false;
     for (key, value) in params {
-        if facts.anonymous && ANONYMOUS_DROPS.contains(&&**key) {
+        if fill.anonymous && ANONYMOUS_DROPS.contains(&&**key) {
             continue;
         }
         has_ua |= key == "ua";
         member(&mut out, &mut keys, key);
-        match form(key) {
-            Form::Text => write_string(&mut out, value),
-            Form::Json => out.extend_from_slice(json_object(value)?.as_bytes()),
-            Form::Base64 => {
-                let text = String::from_utf8(decode_base64(value)?).ok()?;
-                out.extend_from_slice(json_object(&text)?.as_bytes());
-            }
+        if write_value(&mut out, key, value).is_none() {
+            return Ok(None);
         }
     }
-    if let (false, Some(ua)) = (has_ua, &facts.user_agent) {
+    if let (false, Some(ua)) = (has_ua, fill.user_agent) {
+        // `,"ua":` and the closing brace.
+        decoded.fits(out.len() + ua.len() + 7)?;
         member(&mut out, &mut keys, "ua");
-        write_string(&mut out, ua);
+        out.extend_from_slice(ua.as_bytes());
     }
     out.push(b'}');
     // Line breaks inside a context's JSON text are only whitespace.
-    let event = finish_event(Bytes::from(out), keys, &Fill::default());
-    let top = TopLevel::parse_event_as::<SnowplowLayout>(&event, limits).ok()?;
-    let marks = top.has_type.then_some(top.marks)?;
-    Some((event, marks))
+    let event = finish_event(Bytes::from(out), keys, &object::Fill::default());
+    let marks = TopLevel::parse_event_as::<SnowplowLayout>(&event, limits)
+        .ok()
+        .filter(|top| top.has_type)
+        .map(|top| top.marks);
+    Ok(marks.map(|marks| (event, marks)))
+}
+
+/// Writes parameter `key`'s value in the form its name says; `None` when
+/// an encoded one is not a JSON object.
+fn write_value(out: &mut Vec<u8>, key: &str, value: &str) -> Option<()> {
+    match form(key) {
+        Form::Text => write_string(out, value),
+        Form::Json => out.extend_from_slice(json_object(value)?.as_bytes()),
+        Form::Base64 => {
+            let text = String::from_utf8(decode_base64(value)?).ok()?;
+            out.extend_from_slice(json_object(&text)?.as_bytes());
+        }
+    }
+    Some(())
 }
 
 /// Starts member number `*keys` of an object being written.
@@ -477,8 +521,28 @@ mod tests {
         Bytes::from(json!({"schema": PAYLOAD_DATA, "data": data}).to_string())
     }
 
+    /// Any app id is accepted.
+    fn any(_: &str) -> Result<(), IngestError> {
+        Ok(())
+    }
+
+    /// Decodes, noting the app ids checked, in order.
+    fn decode_keyed(
+        route: Route,
+        payload: &Bytes,
+        facts: &Facts<'_>,
+        limits: Limits,
+    ) -> (Result<Decoded, IngestError>, Vec<String>) {
+        let mut keys = Vec::new();
+        let decoded = decode(route, payload, facts, limits, |k: &str| {
+            keys.push(k.to_owned());
+            Ok(())
+        });
+        (decoded, keys)
+    }
+
     fn decode_post(data: Value, facts: &Facts<'_>) -> Decoded {
-        decode(Route::Post, &post(data), facts, Limits::default()).unwrap()
+        decode(Route::Post, &post(data), facts, Limits::default(), any).unwrap()
     }
 
     fn events(decoded: &Decoded) -> Vec<Value> {
@@ -503,10 +567,15 @@ mod tests {
             "e": "ue", "aid": "app", "eid": "id-1", "uid": "u1", "duid": "d1",
             "co": co.to_string(), "ue_px": b64(&ue), "dtm": "17",
         });
-        let d = decode_post(json!([element]), &NO_FACTS);
+        let (d, keys) = decode_keyed(
+            Route::Post,
+            &post(json!([element])),
+            &NO_FACTS,
+            Limits::default(),
+        );
+        let d = d.unwrap();
         assert_eq!((d.events.len(), d.invalid), (1, 0));
-        assert_eq!(d.write_key.as_deref(), Some("app"));
-        assert_eq!(d.event_keys, ["app"]);
+        assert_eq!(keys, ["app"]);
         let event = &events(&d)[0];
         assert_eq!(event["co"], co);
         assert_eq!(event["ue_px"], ue);
@@ -526,7 +595,7 @@ mod tests {
             b64(&cx)
         );
         let payload = super::query(Some(&query), 1 << 20).unwrap();
-        let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default()).unwrap();
+        let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default(), any).unwrap();
         let event = &events(&d)[0];
         assert_eq!(event["url"], "https://a.example/?q=1");
         assert_eq!(event["page"], "A title");
@@ -550,6 +619,35 @@ mod tests {
         let events = events(&d);
         assert_eq!(events[0]["ua"], "Mozilla/5.0 \"x\"");
         assert_eq!(events[1]["ua"], "own");
+    }
+
+    #[test]
+    fn the_user_agent_is_copied_only_for_a_known_app_id_and_within_the_budget() {
+        // The reported request: 10,000 tiny elements and a 60 KiB
+        // User-Agent, 600 MB once copied into every element.
+        let body = post(Value::from(vec![json!({"e": "pv", "aid": "x"}); 10_000]));
+        let ua = "M".repeat(60 << 10);
+        let facts = Facts {
+            user_agent: Some(ua.as_str().into()),
+            anonymous: false,
+        };
+        // A stranger's app id: refused at the first element, nothing built.
+        let mut checked = 0;
+        let refused = decode(Route::Post, &body, &facts, Limits::default(), |_: &str| {
+            checked += 1;
+            Err(IngestError::BadWriteKey)
+        });
+        assert!(matches!(refused, Err(IngestError::BadWriteKey)));
+        assert_eq!(checked, 1);
+        // A known one: the copies stop at the budget.
+        let too_much = decode(Route::Post, &body, &facts, Limits::default(), any);
+        assert!(matches!(too_much, Err(IngestError::TooLarge(n)) if n == 4 << 20));
+        // Within it, every event holds its copy, and the budget counts them.
+        let body = post(Value::from(vec![json!({"e": "pv", "aid": "x"}); 60]));
+        let d = decode(Route::Post, &body, &facts, Limits::default(), any).unwrap();
+        assert_eq!(d.events.len(), 60);
+        assert!(d.bytes() > 60 * ua.len());
+        assert!(events(&d).iter().all(|e| e["ua"] == ua.as_str()));
     }
 
     #[test]
@@ -619,17 +717,22 @@ mod tests {
     #[test]
     fn every_event_must_name_an_app_id() {
         let keyless = post(json!([{"e": "pv", "aid": "a"}, {"e": "pv"}]));
-        let refused = decode(Route::Post, &keyless, &NO_FACTS, Limits::default());
+        let refused = decode(Route::Post, &keyless, &NO_FACTS, Limits::default(), any);
         assert!(matches!(refused, Err(IngestError::MissingWriteKey)));
-        // Each app id is named once, also those of events refused otherwise.
-        let d = decode_post(
-            json!([{"e": "pv", "aid": "b"}, {"e": "pv", "aid": "a"}, {"aid": "c", "co": "x"}, {"e": "pv", "aid": "a"}]),
+        // Each app id is checked once, also those of events refused otherwise.
+        let (d, keys) = decode_keyed(
+            Route::Post,
+            &post(
+                json!([{"e": "pv", "aid": "b"}, {"e": "pv", "aid": "a"}, {"aid": "c", "co": "x"}, {"e": "pv", "aid": "a"}]),
+            ),
             &NO_FACTS,
+            Limits::default(),
         );
-        assert_eq!(d.event_keys, ["a", "b", "c"]);
+        let d = d.unwrap();
+        assert_eq!(keys, ["b", "a", "c"]);
         assert_eq!((d.events.len(), d.invalid), (3, 1));
         let empty = Bytes::new();
-        let refused = decode(Route::Pixel, &empty, &NO_FACTS, Limits::default());
+        let refused = decode(Route::Pixel, &empty, &NO_FACTS, Limits::default(), any);
         assert!(matches!(refused, Err(IngestError::MissingWriteKey)));
     }
 
@@ -643,11 +746,11 @@ mod tests {
             json!([]),
         ] {
             let body = Bytes::from(body.to_string());
-            let result = decode(Route::Post, &body, &NO_FACTS, Limits::default());
+            let result = decode(Route::Post, &body, &NO_FACTS, Limits::default(), any);
             assert!(result.is_err(), "{body:?}");
         }
         let not_utf8 = Bytes::from_static(b"{\"schema\":\"\xff\"}");
-        assert!(decode(Route::Post, &not_utf8, &NO_FACTS, Limits::default()).is_err());
+        assert!(decode(Route::Post, &not_utf8, &NO_FACTS, Limits::default(), any).is_err());
     }
 
     #[test]
@@ -656,8 +759,9 @@ mod tests {
             max_depth: 4,
             max_fields: 6,
             max_batch: 2,
+            ..Limits::default()
         };
-        let run = |data: Value| decode(Route::Post, &post(data), &NO_FACTS, limits);
+        let run = |data: Value| decode(Route::Post, &post(data), &NO_FACTS, limits, any);
         // {co: {data: [{x: 1}]}}: depth 4, 5 fields.
         let fits = json!({"e": "pv", "aid": "a", "co": json!({"data": [{"x": 1}]}).to_string()});
         let deep = json!({"e": "pv", "aid": "a", "co": json!({"data": [{"x": [1]}]}).to_string()});
@@ -675,7 +779,7 @@ mod tests {
         ));
         let query = Bytes::from_static(b"e=pv&aid=a&a=1&b=2&c=3&d=4&f=5");
         assert!(matches!(
-            decode(Route::Pixel, &query, &NO_FACTS, limits),
+            decode(Route::Pixel, &query, &NO_FACTS, limits, any),
             Err(IngestError::TooComplex(_))
         ));
     }
@@ -801,7 +905,7 @@ mod tests {
                     .extend_pairs(params)
                     .finish();
                 let payload = super::query(Some(&query), usize::MAX).unwrap();
-                let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default()).unwrap();
+                let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default(), any).unwrap();
                 prop_assert_eq!(d.events.len(), 1);
                 prop_assert_eq!(&encoded(&d.events[0].0), sent);
             }

@@ -17,7 +17,13 @@
 //! 6. head limits ([`Gate`] of [`super::server::HeadLimits::check`]): 431
 //!    `headers_too_large` for heads over `max_headers` / `max_header_bytes`
 //!    that hyper let through (see [`super::server`]).
-//! 7. [`Router`]: preflight, write key, body, the protocol's decoder, and
+//! 7. in-flight budget ([`Gate`] charging the head to
+//!    [`super::inflight::Inflight`]): 503 `overloaded` when the requests in
+//!    flight hold `server.max_inflight_bytes`. Last of the gates, so a
+//!    refused or oversized head is never charged; the charge rides in the
+//!    request's extensions, and the body and what it decodes to are charged
+//!    to it below.
+//! 8. [`Router`]: preflight, write key, body, the protocol's decoder, and
 //!    the accept stack (per-write-key limit, pipeline, queues; see
 //!    [`super::accept`]).
 //!
@@ -77,7 +83,11 @@ fn stack(
         }
     };
     let (observe, cors) = (ingest.clone(), ingest.clone());
-    let (rate, head) = (ingest.rate.clone(), ingest.head_limits);
+    let (rate, head, inflight) = (
+        ingest.rate.clone(),
+        ingest.head_limits,
+        ingest.inflight.clone(),
+    );
     let after = ingest.request_timeout;
     ServiceBuilder::new()
         .map_request(resolve)
@@ -100,11 +110,16 @@ fn stack(
             }
         }))
         .layer_fn(move |inner| Deadline { after, inner })
-        .layer(Gate::layer(move |request: &Request<Incoming>| {
+        .layer(Gate::layer(move |request: &mut Request<Incoming>| {
             rate.check_request(request)
         }))
-        .layer(Gate::layer(move |request: &Request<Incoming>| {
+        .layer(Gate::layer(move |request: &mut Request<Incoming>| {
             head.check(request)
+        }))
+        .layer(Gate::layer(move |request: &mut Request<Incoming>| {
+            let charge = inflight.charge(super::server::head_bytes(request))?;
+            request.extensions_mut().insert(charge);
+            Ok(())
         }))
         .service(Router(ingest))
 }
@@ -186,7 +201,8 @@ where
 }
 
 /// Answers a refusal itself, or passes the request on: the per-IP rate
-/// limit and the head limits.
+/// limit, the head limits and the in-flight budget (which notes its charge
+/// in the request).
 #[derive(Clone)]
 pub struct Gate<F, S> {
     check: F,
@@ -205,7 +221,7 @@ impl<F: Clone, S> Gate<F, S> {
 
 impl<F, S, B> Service<Request<B>> for Gate<F, S>
 where
-    F: Fn(&Request<B>) -> Result<(), IngestError>,
+    F: Fn(&mut Request<B>) -> Result<(), IngestError>,
     S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
 {
     type Response = Response<Body>;
@@ -216,8 +232,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        match (self.check)(&request) {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        match (self.check)(&mut request) {
             Ok(()) => Either::Right(self.inner.call(request)),
             Err(refused) => Either::Left(future::ok(refused.into_response().map(full))),
         }
