@@ -361,3 +361,77 @@ fn truncate_by(path: &Path, bytes: u64) {
     let len = file.metadata().unwrap().len();
     file.set_len(len - bytes).unwrap();
 }
+
+/// Stops the binary with SIGTERM and waits for a clean exit.
+fn stop(mut proc: Proc) {
+    let pid = proc.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(proc.child.wait().unwrap().success(), "{}", proc.log_tail());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_after_quiet_restarts_are_delivered() {
+    // The audit's repro: two events delivered, SIGTERM, two starts and
+    // stops with no traffic, then two more events answered 200.
+    let upstream = Upstream::start().await;
+    let s = setup(upstream.addr, "");
+    let proc = spawn(&s.config);
+    for id in ["m1", "m2"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+    }
+    upstream.wait_for_delivered(2, Duration::from_secs(5)).await;
+    stop(proc);
+    for _ in 0..2 {
+        stop(spawn(&s.config));
+    }
+    let proc = spawn(&s.config);
+    let mut tally = Tally::default();
+    for id in ["m3", "m4"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+        tally.sent += 1;
+        tally.acked.push(id.into());
+    }
+    assert_eq!(
+        settle("quiet-restarts", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_after_everything_expired_are_delivered() {
+    // The audit's second repro: max_age passes with the backend down, a
+    // restart, then two new events answered 200.
+    let port = free_port();
+    let s = setup(port, "max_age = \"1s\"");
+    let proc = spawn(&s.config);
+    for id in ["old1", "old2"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+    }
+    wait_for_metric(
+        proc.admin,
+        "privgate_events_dropped_total{destination=\"backend\",reason=\"expired\"}",
+        2.0,
+    )
+    .await;
+    stop(proc);
+    let upstream = Upstream::start_on(port).await;
+    let proc = spawn(&s.config);
+    let mut tally = Tally::default();
+    for id in ["new1", "new2"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+        tally.sent += 1;
+        tally.acked.push(id.into());
+    }
+    assert_eq!(
+        settle("after-expiry", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}

@@ -59,7 +59,7 @@ async fn take(o: &mut Opened, n: usize) -> Vec<(Pos, Bytes)> {
             .await
             .expect("records arrive in time")
             .expect("feed open");
-        out.extend(chunk);
+        out.extend(chunk.records);
     }
     assert_eq!(out.len(), n, "no more than asked for");
     out
@@ -86,7 +86,7 @@ fn bodies(records: &[(Pos, Bytes)]) -> Vec<Bytes> {
 
 fn ack_all(o: &Opened, records: &[(Pos, Bytes)]) {
     let end = records.last().unwrap().0.next();
-    let t = o.acks.begin(end, records.len());
+    let t = o.acks.begin(end);
     o.acks.done(t);
 }
 
@@ -131,8 +131,8 @@ async fn appended_events_come_out_in_order_and_acked_segments_are_deleted() {
     // Acknowledge the first half out of order: nothing moves until the
     // earlier batch is done too.
     let (first, second) = records.split_at(50);
-    let t1 = o.opened.acks.begin(first.last().unwrap().0.next(), 50);
-    let t2 = o.opened.acks.begin(second.last().unwrap().0.next(), 50);
+    let t1 = o.opened.acks.begin(first.last().unwrap().0.next());
+    let t2 = o.opened.acks.begin(second.last().unwrap().0.next());
     o.opened.acks.done(t2);
     assert_eq!(
         segments(dir.path()),
@@ -310,4 +310,61 @@ async fn every_fsync_policy_commits_and_a_closed_spool_refuses() {
             Err(SpoolError::Closed)
         ));
     }
+}
+
+/// Reads what the feed holds within `wait`; `None` if nothing came.
+async fn try_take(o: &mut Opened, n: usize, wait: Duration) -> Option<Vec<(Pos, Bytes)>> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match tokio::time::timeout(wait, o.feed.recv()).await {
+            Ok(Some(chunk)) => out.extend(chunk.records),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[tokio::test]
+async fn new_segments_after_every_segment_went_are_read_not_skipped() {
+    // The audit's repro: delivered, then restarts with no traffic, then new
+    // events must not land below the recorded position.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..2).await;
+    let records = take(&mut o.opened, 2).await;
+    ack_all(&o.opened, &records);
+    o.opened.closer.finish();
+    for _ in 0..2 {
+        open_at(&cfg, keyring(&["e1"]))
+            .unwrap()
+            .opened
+            .closer
+            .finish();
+    }
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 2..4).await;
+    let got = try_take(&mut o.opened, 2, Duration::from_secs(2)).await;
+    o.opened.closer.finish();
+    assert_eq!(got.map(|r| bodies(&r)), Some(events(2..4)));
+    // And they survive a restart unread.
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(2..4));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn new_segments_after_everything_expired_are_read_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..2).await;
+    let later = SystemTime::now() + Duration::from_secs(7200);
+    assert_eq!(o.opened.spool.expire(later), 2);
+    o.opened.closer.finish();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 2..4).await;
+    let got = try_take(&mut o.opened, 2, Duration::from_secs(2)).await;
+    o.opened.closer.finish();
+    assert_eq!(got.map(|r| bodies(&r)), Some(events(2..4)));
 }
