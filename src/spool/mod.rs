@@ -18,6 +18,8 @@
 
 mod acked;
 mod hold;
+#[cfg(test)]
+mod model;
 mod reader;
 mod recover;
 pub mod segment;
@@ -593,7 +595,6 @@ impl Closer {
     /// final record of the acknowledged position (the `acked` file is as
     /// the last periodic write left it). The feed must be dropped first.
     #[cfg(test)]
-    #[allow(dead_code)]
     fn kill(mut self) {
         self.close();
         if let Some(reader) = self.reader.take() {
