@@ -435,3 +435,96 @@ async fn events_after_everything_expired_are_delivered() {
         proc.log_tail()
     );
 }
+
+/// Sets the running privgate's soft file-size limit (RLIMIT_FSIZE, bytes,
+/// or `unlimited`; the hard limit stays, so it can be raised again without
+/// privileges) with util-linux's `prlimit`: at 0 no file may grow, as on a
+/// full disk (writes fail with EFBIG once SIGXFSZ is ignored).
+fn limit_file_size(proc: &Proc, limit: &str) {
+    let status = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &proc.child.id().to_string(),
+            &format!("--fsize={limit}:"),
+        ])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(status.success(), "prlimit --fsize={limit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_then_recovers_and_loses_nothing() {
+    let port = free_port();
+    let s = setup(port, "segment_bytes = \"8KiB\"");
+    let proc = spawn_after_shell("trap '' XFSZ", &s.config);
+    let mut tally = load(
+        proc.ingest,
+        "before",
+        Instant::now() + Duration::from_millis(300),
+    )
+    .await;
+    assert!(!tally.acked.is_empty());
+
+    // The disk is full: no file may grow.
+    limit_file_size(&proc, "0");
+    let full = load(
+        proc.ingest,
+        "full",
+        Instant::now() + Duration::from_millis(600),
+    )
+    .await;
+    // load() checked that every 503 has Retry-After and a JSON error.
+    assert!(full.refused > 0, "requests were answered");
+    assert_eq!(full.acked.len(), 0, "no 2xx for what could not be written");
+    let errors = metric(
+        proc.admin,
+        "privgate_spool_write_errors_total{destination=\"backend\"}",
+    )
+    .await;
+    assert!(errors.is_some_and(|n| n > 0.0), "{errors:?}");
+    for seg in s.segments() {
+        let len = std::fs::metadata(&seg).unwrap().len();
+        assert!(len > 0, "a failed create left {seg:?} behind");
+    }
+
+    // Space returns, then the backend comes up.
+    limit_file_size(&proc, "unlimited");
+    let after = load(
+        proc.ingest,
+        "after",
+        Instant::now() + Duration::from_millis(300),
+    )
+    .await;
+    assert!(!after.acked.is_empty(), "ingest recovered");
+    tally.add(full);
+    tally.add(after);
+    let upstream = Upstream::start_on(port).await;
+    assert_eq!(
+        settle("disk-full", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+    let refused_delivered = upstream
+        .delivered_ids()
+        .iter()
+        .filter(|id| id.starts_with("full-"))
+        .count();
+    assert_eq!(refused_delivered, 0, "refused events are not forwarded");
+
+    // A clean restart finds nothing left over, and replays nothing twice.
+    stop(proc);
+    let before = upstream.delivered_ids().len();
+    let proc = spawn(&s.config);
+    still_serving(proc.ingest, &upstream, "restarted").await;
+    assert_eq!(upstream.delivered_ids().len(), before + 1);
+    assert_eq!(
+        metric(
+            proc.admin,
+            "privgate_spool_files_removed_total{destination=\"backend\",kind=\"empty\"}"
+        )
+        .await
+        .unwrap_or(0.0),
+        0.0
+    );
+}

@@ -53,12 +53,29 @@ pub fn spawn(config: &str) -> Proc {
 
 /// `privgate run --config <config>`; returns once it logged its addresses.
 pub fn spawn_with_stdout(config: &str, stdout: Stdio) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", config])
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = Command::new(BIN);
+    command.args(["run", "--config", config]).stdout(stdout);
+    spawn_command(command)
+}
+
+/// `privgate run --config <config>` exec'd by `sh -c` after `script`
+/// (e.g. `trap "" XFSZ`: an ignored signal stays ignored across exec). The
+/// process keeps the shell's pid.
+pub fn spawn_after_shell(script: &str, config: &str) -> Proc {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("{script}\nexec \"$0\" run --config \"$1\""))
+        .arg(BIN)
+        .arg(config)
+        .stdout(Stdio::null());
+    spawn_command(command)
+}
+
+/// Starts `command` (privgate, its stderr piped here); returns once it
+/// logged its addresses.
+fn spawn_command(mut command: Command) -> Proc {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
