@@ -528,3 +528,109 @@ async fn a_full_disk_answers_503_then_recovers_and_loses_nothing() {
         0.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_one_spool_refuses_reaches_no_destination() {
+    // One source, two durable destinations and a memory one. When one
+    // spool cannot take a request's events, the request is answered 503
+    // and none of the three forwards them; the client's retry then reaches
+    // each exactly once.
+    let (a, b, c) = (
+        Upstream::start().await,
+        Upstream::start().await,
+        Upstream::start().await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    write(dir.path(), "e1.key", &privgate::crypto::generate_key());
+    let dest = |name: &str, up: &Upstream, delivery: &str| {
+        format!(
+            r#"
+[[destinations]]
+name = "{name}"
+kind = "http"
+url = "{}"
+delivery = "{delivery}"
+retry = {{ max_retries = 2, initial_backoff = "20ms", max_backoff = "100ms" }}
+batch = {{ max_events = 50, max_wait = "20ms" }}
+"#,
+            up.url("/v1/batch")
+        )
+    };
+    let text = segment_config(&format!(
+        "{}{}{}[keys]\nencryption = [{{ id = \"e1\", key = \"file:{d}/e1.key\" }}]\n[spool]\ndir = \"{d}/spool\"\nmax_age = \"1s\"\n",
+        dest("a", &a, "durable"),
+        dest("b", &b, "durable"),
+        dest("c", &c, "memory"),
+    ));
+    let config = write(dir.path(), "proxy.toml", &text);
+    let proc = spawn(&config);
+    assert_eq!(
+        post(proc.ingest, "/v1/track", track("first")).await.status,
+        200
+    );
+    for up in [&a, &b, &c] {
+        up.wait_for_delivered(1, Duration::from_secs(5)).await;
+    }
+
+    // Once max_age has removed the delivered segments, b's directory is
+    // replaced by a file: b cannot create the segment it now needs.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let spool = dir.path().join("spool");
+    while !spool_segments(&spool.join("a")).is_empty()
+        || !spool_segments(&spool.join("b")).is_empty()
+    {
+        assert!(Instant::now() < deadline, "delivered segments expire");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b_dir = spool.join("b");
+    std::fs::rename(&b_dir, dir.path().join("b.away")).unwrap();
+    std::fs::write(&b_dir, b"not a directory").unwrap();
+    let refused = post(proc.ingest, "/v1/track", track("retried")).await;
+    assert_error(&refused, 503, "storage_unavailable");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(
+        metric(
+            proc.admin,
+            "privgate_spool_write_errors_total{destination=\"b\"}"
+        )
+        .await,
+        Some(1.0)
+    );
+    // Nothing of the refused request is forwarded anywhere.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for up in [&a, &b, &c] {
+        assert!(
+            !up.saw_message_id("retried"),
+            "a refused request was forwarded"
+        );
+    }
+
+    // Space for b again; the client retries.
+    std::fs::remove_file(&b_dir).unwrap();
+    std::fs::rename(dir.path().join("b.away"), &b_dir).unwrap();
+    assert_eq!(
+        post(proc.ingest, "/v1/track", track("retried"))
+            .await
+            .status,
+        200
+    );
+    for up in [&a, &b, &c] {
+        let ids = up.wait_for_delivered(2, Duration::from_secs(5)).await;
+        assert_eq!(ids, ["first", "retried"]);
+    }
+
+    // After a restart, the voided copy in a's spool is not delivered either.
+    stop(proc);
+    let proc = spawn(&config);
+    still_serving(proc.ingest, &a, "after-restart").await;
+    assert_eq!(a.delivered_ids(), ["first", "retried", "after-restart"]);
+    assert_eq!(
+        metric(
+            proc.admin,
+            "privgate_spool_replayed_total{destination=\"a\"}"
+        )
+        .await,
+        Some(0.0)
+    );
+}
