@@ -140,13 +140,13 @@ impl Ingest {
             // The common case: one spool, nothing else to wait for.
             1 => {
                 let (dest, events) = durable.into_iter().next().expect("one");
-                let Ok(Accepted::Committing(commit)) = reservation.send(dest, events) else {
-                    unreachable!("a spool takes appends");
-                };
-                commit
-                    .wait()
-                    .await
-                    .map_err(|_| IngestError::StorageUnavailable)?;
+                match reservation.send(dest, events) {
+                    Ok(Accepted::Committing(commit)) => commit
+                        .wait()
+                        .await
+                        .map_err(|_| IngestError::StorageUnavailable)?,
+                    Ok(Accepted::Queued) | Err(_) => return Err(IngestError::Backpressure),
+                }
             }
             _ => {
                 let appends: Vec<(Commit, Hold)> = durable

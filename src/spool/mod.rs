@@ -10,9 +10,23 @@
 //! One reader thread feeds committed records in order to the destination's
 //! batcher ([`reader`]), which [`Acks`] each batch once the backend took it;
 //! a segment is deleted once every record in it is acknowledged. On start,
-//! what was not acknowledged is replayed. Delivery is at least once: an
-//! event delivered just before a crash, whose acknowledgement was not yet
-//! recorded, is delivered again.
+//! what was not acknowledged is replayed ([`recover`]). Delivery is at
+//! least once: an event delivered just before a crash, whose
+//! acknowledgement was not yet recorded, is delivered again. An append may
+//! be held until its request decides ([`hold`]).
+//!
+//! Positions: a record is at (segment number, index in the segment); the
+//! acknowledged position says every record before it is done with, and is
+//! written to the `acked` file ([`acked`]). Invariants:
+//! - positions only grow, across any sequence of runs: a new segment's
+//!   number is above every segment on disk and above the acknowledged
+//!   position's segment, so nothing written later is ever taken for
+//!   delivered; expiry moves the position past a prefix of segments only;
+//! - a record is readable (published) only once its whole group is
+//!   written and synced as the policy says, so the reader never feeds a
+//!   record whose request was refused;
+//! - a segment holds at most [`segment::MAX_RECORDS`] records: its record
+//!   index, the end of the AES-GCM nonce, never wraps.
 //!
 //! Never: decides what to forward, looks inside an event, logs content.
 

@@ -180,6 +180,12 @@ fn scan(
     let mut replayed = 0;
     loop {
         let (frame, used) = segment::next_frame(&bytes[at..]);
+        // More frames than the writer ever puts in a segment: not its own.
+        let frame = match frame {
+            segment::Frame::End => segment::Frame::End,
+            _ if records == segment::MAX_RECORDS => segment::Frame::Torn,
+            frame => frame,
+        };
         match frame {
             segment::Frame::End => break,
             segment::Frame::Torn => {
