@@ -58,23 +58,10 @@ pub fn spawn_with_stdout(config: &str, stdout: Stdio) -> Proc {
     spawn_command(command)
 }
 
-/// `privgate run --config <config>` exec'd by `sh -c` after `script`
-/// (e.g. `trap "" XFSZ`: an ignored signal stays ignored across exec). The
-/// process keeps the shell's pid.
-pub fn spawn_after_shell(script: &str, config: &str) -> Proc {
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!("{script}\nexec \"$0\" run --config \"$1\""))
-        .arg(BIN)
-        .arg(config)
-        .stdout(Stdio::null());
-    spawn_command(command)
-}
-
-/// Starts `command` (privgate, its stderr piped here); returns once it
-/// logged its addresses.
-fn spawn_command(mut command: Command) -> Proc {
+/// Starts `command` (a privgate that serves: its user, directory and
+/// arguments set by the caller), its stderr read for the addresses it
+/// logs; returns once it logged them.
+pub fn spawn_command(mut command: Command) -> Proc {
     let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -116,4 +103,18 @@ fn spawn_command(mut command: Command) -> Proc {
     proc.ingest = ingest.unwrap();
     proc.admin = admin.unwrap();
     proc
+}
+
+/// `privgate run --config <config>` exec'd by `sh -c` after `script`
+/// (e.g. `trap "" XFSZ`: an ignored signal stays ignored across exec). The
+/// process keeps the shell's pid.
+pub fn spawn_after_shell(script: &str, config: &str) -> Proc {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("{script}\nexec \"$0\" run --config \"$1\""))
+        .arg(BIN)
+        .arg(config)
+        .stdout(Stdio::null());
+    spawn_command(command)
 }
