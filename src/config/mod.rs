@@ -1733,6 +1733,16 @@ impl Validator<'_> {
                 "write e.g. \"16MiB\"",
             );
         }
+        // Bounds the records per segment far below 2^32: the record index
+        // is the end of each record's AES-GCM nonce.
+        if segment_bytes > crate::spool::segment::MAX_SEGMENT_BYTES {
+            self.problem(
+                0..0,
+                "spool.segment_bytes".into(),
+                "must be at most 1GiB".into(),
+                "write e.g. \"16MiB\"",
+            );
+        }
         if s.max_bytes.0 < segment_bytes.saturating_mul(2) {
             self.problem(
                 0..0,
@@ -2375,6 +2385,15 @@ headers = { Authorization = "Bearer abc" }
         let tiny = format!("{MINIMAL}{http}{key}[spool]\nmax_bytes = \"1MiB\"\n");
         let err = load(&tiny).unwrap_err();
         assert_eq!(err.problems[0].key, "spool.max_bytes");
+        let huge = format!(
+            "{MINIMAL}{http}{key}[spool]\nsegment_bytes = \"2GiB\"\nmax_bytes = \"8GiB\"\n"
+        );
+        let err = load(&huge).unwrap_err();
+        assert_eq!(err.problems[0].key, "spool.segment_bytes");
+        let largest = format!(
+            "{MINIMAL}{http}{key}[spool]\nsegment_bytes = \"1GiB\"\nmax_bytes = \"8GiB\"\n"
+        );
+        assert_eq!(load(&largest).unwrap().spool.segment_bytes, 1 << 30);
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub struct Spool {
     #[serde(default = "Spool::default_max_age")]
     pub max_age: Dur,
     /// Size at which a segment file is closed and a new one started; whole
-    /// segments are deleted once delivered.
+    /// segments are deleted once delivered. 4KiB to 1GiB.
     #[serde(default = "Spool::default_segment_bytes")]
     pub segment_bytes: ByteSize,
 }
