@@ -1,7 +1,7 @@
 //! Fuzzing entry points: one function per fuzz target in `fuzz/`, each
 //! taking arbitrary bytes, running one decoder or transform on them and
 //! panicking when an invariant breaks. The cargo-fuzz targets
-//! (coverage-guided, README.md "Fuzzing") and `tests/fuzz_fallback.rs`
+//! (coverage-guided, docs/development.md, "Fuzzing") and `tests/fuzz_fallback.rs`
 //! (proptest, part of `cargo test`) call these same functions, so every
 //! check is written once.
 //!
