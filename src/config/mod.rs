@@ -1650,6 +1650,7 @@ impl Validator<'_> {
                 purposes: d.require_consent.clone(),
                 mode: d.consent_match,
                 tcf_vendor: d.tcf_vendor,
+                honor_opt_out: d.honor_opt_out,
             },
             encrypt,
             name: d.name.get_ref().clone(),

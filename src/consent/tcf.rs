@@ -72,6 +72,10 @@ const RESTRICTIONS: &str = "publisher restrictions";
 /// caller: no consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TcfError {
+    /// The request gave two different TC strings (a query parameter
+    /// repeated with another value): neither is read.
+    #[error("two different TC strings were given")]
+    Repeated,
     /// The string, or its core segment, is empty.
     #[error("the TC string has no core segment")]
     Empty,
@@ -253,6 +257,19 @@ impl TcString {
     /// The publisher restrictions, in the order the string gives them.
     pub fn publisher_restrictions(&self) -> &[PublisherRestriction] {
         &self.restrictions
+    }
+
+    /// The TCF purposes (bit `p - 1` for purpose `p`, 1..=24) for which the
+    /// publisher keeps vendor `id` from relying on consent: "not allowed"
+    /// (type 0), "require legitimate interest" (type 2, and consent is not
+    /// legitimate interest) and the undefined type 3 (fail closed). "Require
+    /// consent" (type 1) keeps nothing.
+    pub fn restricted_purposes(&self, id: u16) -> u32 {
+        self.restrictions
+            .iter()
+            .filter(|r| r.restriction_type != RestrictionType::RequireConsent)
+            .filter(|r| (1..=24).contains(&r.purpose) && r.applies_to(id))
+            .fold(0, |mask, r| mask | 1 << (r.purpose - 1))
     }
 }
 
