@@ -2,8 +2,9 @@
 //! destination, whether it may receive the event.
 //!
 //! Signals, strongest first:
-//! 1. the opt-out registry (a user or anonymous id listed there consents to
-//!    nothing);
+//! 1. the opt-out registry (an event whose user or anonymous id is listed
+//!    there, raw or as a pseudonym, reaches no destination that honours
+//!    it, `require_consent = []` included; see [`registry`]);
 //! 2. `Sec-GPC: 1`, which denies the purposes in `consent.gpc_denies`
 //!    whatever the event claims;
 //! 3. in-event consent: Segment `context.consent.categoryPreferences`
@@ -14,12 +15,14 @@
 //!    analytics.js sends the operator's own names (`"Analytics"`), so they
 //!    are mapped explicitly, never guessed. A purpose both allowed and denied
 //!    is denied.
-//! 4. with `consent.tcf_purposes`, an IAB TCF v2 TC string (the event's,
-//!    marked by ingest, e.g. GA4's `gdpr_consent`; or the request's
-//!    `?gdpr_consent=`): a purpose is granted when every TCF purpose mapped
-//!    to it has consent, denied otherwise; an unreadable string ([`tcf`])
-//!    denies them all. A destination with a `tcf_vendor` also needs that
-//!    vendor's consent in the string. With `consent.consent_mode`, Google
+//! 4. with `consent.tcf_purposes`, IAB TCF v2 TC strings (the event's,
+//!    marked by ingest, e.g. GA4's `gdpr_consent`; the one at `tcf_path`;
+//!    and the request's `?gdpr_consent=`, each applied, so the strictest
+//!    wins): a purpose is granted when every TCF purpose mapped to it has
+//!    consent, denied otherwise; an unreadable string ([`tcf`]) denies them
+//!    all. A destination with a `tcf_vendor` also needs that vendor's
+//!    consent in every string, and loses the purposes a publisher
+//!    restriction of type 0, 2 or 3 covers for it. With `consent.consent_mode`, Google
 //!    consent mode's `gcs` and `gcd` ([`gcm`]) grant or deny the purpose
 //!    each signal maps to.
 //!    Snowplow's `gdpr` context and `consent_granted`/`consent_withdrawn`
@@ -28,10 +31,12 @@
 //! 5. no signal at all: `consent.default` (`deny` unless the operator says
 //!    otherwise).
 //!
-//! An event that gives one of these twice (two `userId` keys, two
-//! `context.consent` objects, two `categoryPreferences` in one) says two
-//! things a backend may read either way; no destination that requires
-//! consent receives it.
+//! An event that gives one of these twice with different values (two
+//! `userId` keys, two `context.consent` objects, two `categoryPreferences`
+//! in one) says two things a backend may read either way; no destination
+//! that requires consent receives it, and one naming two different ids is
+//! treated as opted out. The same value twice says one thing. The
+//! request's signals follow the same rule ([`sec_gpc`], [`request_tcf`]).
 //!
 //! Signals are read from the values ingest marked in its one validating
 //! scan ([`Marks`]); the event is not parsed again here, except to look for
@@ -48,7 +53,7 @@
 //! loosen that. This module never modifies events and never logs.
 
 pub mod gcm;
-mod registry;
+pub mod registry;
 pub mod tcf;
 
 pub use registry::OptOutRegistry;
