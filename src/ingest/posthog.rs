@@ -81,9 +81,9 @@ impl Layout for PosthogLayout {
 
     fn context_slot(key: &str) -> Option<Slot> {
         match key {
-            "distinct_id" => Some(|m| &mut m.user_id),
-            "$device_id" => Some(|m| &mut m.anonymous_id),
-            "$ip" => Some(|m| &mut m.ip),
+            "distinct_id" => Some(Slot::UserId),
+            "$device_id" => Some(Slot::AnonymousId),
+            "$ip" => Some(Slot::Ip),
             _ => None,
         }
     }
