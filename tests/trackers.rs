@@ -80,7 +80,7 @@ fn captures(name: &str) -> Vec<Capture> {
     captures_at(&path)
 }
 
-/// The captures of one file (the format of `../shared/fixtures`).
+/// The captures of one file (the format of `tests/fixtures/trackers`).
 fn captures_at(path: &str) -> Vec<Capture> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -1586,12 +1586,9 @@ async fn alias_and_identify_captures_arrive_unchanged_without_rules() {
 }
 
 /// @rudderstack/rudder-sdk-node's default (`gzip: true`) sends its gzip
-/// body as `application/x-www-form-urlencoded`, which the ingest body
-/// check refuses with 415 (the SDK does not retry a 4xx): its events are
-/// lost. Left for the owner of the ingest body code; see
-/// `tests/fixtures/README.md`.
+/// body as `application/x-www-form-urlencoded`; it does not retry a 4xx, so
+/// a 415 for that label lost every event it sent.
 #[tokio::test]
-#[ignore = "415 for rudder-sdk-node's default gzip uploads (form content type)"]
 async fn rudderstack_node_default_gzip_uploads_are_accepted() {
     const GZIP: Tracker = Tracker {
         captures: &[Captures::Own("rudderstack-node-alias-gzip")],
