@@ -192,6 +192,9 @@ async fn listed_ids_match_as_numbers_and_pseudonyms_in_every_protocol() {
         "1234.5678".into(),
         pseudonym("h1", "mp-user"),
         "mp-client".into(),
+        "seg-old-id".into(),
+        "ph-old-anon".into(),
+        "ph-aliased".into(),
     ]
     .join("\n");
     let pg = start_privgate(&config(dir.path(), &upstream, &registry)).await;
@@ -204,12 +207,18 @@ async fn listed_ids_match_as_numbers_and_pseudonyms_in_every_protocol() {
         {"type": "track", "event": "e", "messageId": "seg-anonymous", "anonymousId": "seg-anon-7"},
         {"type": "track", "event": "e", "messageId": "seg-hashed", "userId": pseudonym("h2", "seg-raw")},
         {"type": "track", "event": "e", "messageId": "seg-ok", "userId": "someone", "anonymousId": 12346},
+        // An alias links an opted-out id to a new one: the same person.
+        {"type": "alias", "messageId": "seg-alias", "userId": "new-id", "previousId": "seg-old-id"},
     ]});
     let posthog = json!({"api_key": "phc_test", "batch": [
         {"event": "e", "uuid": "ph-top", "distinct_id": "ph-user", "properties": {}},
         {"event": "e", "uuid": "ph-properties", "properties": {"distinct_id": "ph-user"}},
         {"event": "e", "uuid": "ph-device", "distinct_id": "x", "properties": {"$device_id": "ph-device"}},
         {"event": "e", "uuid": "ph-ok", "distinct_id": "ph-other", "properties": {}},
+        {"event": "$identify", "uuid": "ph-identify", "distinct_id": "ph-new",
+         "properties": {"$anon_distinct_id": "ph-old-anon"}},
+        {"event": "$create_alias", "uuid": "ph-alias", "distinct_id": "ph-new",
+         "properties": {"distinct_id": "ph-new", "alias": "ph-aliased"}},
     ]});
     let snowplow = json!({
         "schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
@@ -298,8 +307,8 @@ async fn listed_ids_match_as_numbers_and_pseudonyms_in_every_protocol() {
     let got: BTreeSet<(&str, String)> = received(&upstream).into_iter().collect();
     assert_eq!(got, want);
     for (destination, dropped) in [
-        ("segment", 4.0),
-        ("posthog", 3.0),
+        ("segment", 5.0),
+        ("posthog", 5.0),
         ("snowplow", 3.0),
         ("amplitude", 2.0),
         ("gtag", 2.0),

@@ -382,8 +382,17 @@ impl Consent {
                         .is_some_and(|id| registry.matches(Scalar::Str(&id))),
                 }
             };
-            signals.opted_out =
-                marks.ids_ambiguous || listed(marks.user_id) || listed(marks.anonymous_id);
+            // Ids the event links to them (an alias's previous id) are the
+            // same person's.
+            signals.opted_out = marks.ids_ambiguous
+                || [
+                    marks.user_id,
+                    marks.anonymous_id,
+                    marks.linked_id,
+                    marks.linked_anonymous_id,
+                ]
+                .into_iter()
+                .any(listed);
         }
         let read = |span: Option<Span>, shape: fn(&Self, &mut Reader<'_>) -> Result<Said, Stop>| {
             let text = std::str::from_utf8(span?.get(body)).ok()?;

@@ -159,6 +159,14 @@ pub struct Marks {
     /// The GA4 Measurement Protocol's `consent` object (`ad_user_data`,
     /// `ad_personalization`: `"GRANTED"` or `"DENIED"`).
     pub mp_consent: Option<Span>,
+    /// An id the event links to the person's current one (Segment's and
+    /// RudderStack's `previousId` on `alias`, PostHog's `properties.alias`
+    /// on `$create_alias`): the same person, so the opt-out registry
+    /// checks it too.
+    pub linked_id: Option<Span>,
+    /// The anonymous id an identify replaces (PostHog's
+    /// `properties.$anon_distinct_id`), checked like `linked_id`.
+    pub linked_anonymous_id: Option<Span>,
     /// One of those keys (or the object holding them) appeared twice with
     /// different values ([`same_value`]). The event says two things and a
     /// backend may believe either, so consent trusts neither: no
@@ -197,11 +205,15 @@ pub enum Slot {
     Ip,
     /// [`Marks::mp_consent`].
     MpConsent,
+    /// [`Marks::linked_id`].
+    LinkedId,
+    /// [`Marks::linked_anonymous_id`].
+    LinkedAnonymousId,
 }
 
 impl Slot {
     /// Every slot.
-    pub const ALL: [Slot; 11] = [
+    pub const ALL: [Slot; 13] = [
         Slot::UserId,
         Slot::AnonymousId,
         Slot::Consent,
@@ -213,6 +225,8 @@ impl Slot {
         Slot::SelfDescribing,
         Slot::Ip,
         Slot::MpConsent,
+        Slot::LinkedId,
+        Slot::LinkedAnonymousId,
     ];
 
     /// Its place in `marks`.
@@ -229,6 +243,8 @@ impl Slot {
             Slot::SelfDescribing => &mut marks.self_describing,
             Slot::Ip => &mut marks.ip,
             Slot::MpConsent => &mut marks.mp_consent,
+            Slot::LinkedId => &mut marks.linked_id,
+            Slot::LinkedAnonymousId => &mut marks.linked_anonymous_id,
         }
     }
 

@@ -44,6 +44,8 @@ pub enum Role {
     UserId,
     /// The anonymous (device) id (marked for consent).
     AnonymousId,
+    /// An id linked to the user's (marked for the opt-out registry).
+    LinkedId,
     /// An object some of whose members are marked ([`Layout::context_slot`]).
     Context,
     /// An IAB TCF TC string (marked for consent).
@@ -74,6 +76,7 @@ impl Role {
         Some(match self {
             Role::UserId => Slot::UserId,
             Role::AnonymousId => Slot::AnonymousId,
+            Role::LinkedId => Slot::LinkedId,
             Role::Tcf => Slot::Tcf,
             Role::Gcs => Slot::Gcs,
             Role::Gcd => Slot::Gcd,
@@ -112,6 +115,7 @@ impl Layout for SegmentLayout {
             "batch" => Role::Batch,
             "userId" => Role::UserId,
             "anonymousId" => Role::AnonymousId,
+            "previousId" => Role::LinkedId,
             "context" => Role::Context,
             _ => Role::Other,
         }

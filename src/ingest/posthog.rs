@@ -83,6 +83,8 @@ impl Layout for PosthogLayout {
         match key {
             "distinct_id" => Some(Slot::UserId),
             "$device_id" => Some(Slot::AnonymousId),
+            "alias" => Some(Slot::LinkedId),
+            "$anon_distinct_id" => Some(Slot::LinkedAnonymousId),
             "$ip" => Some(Slot::Ip),
             _ => None,
         }
