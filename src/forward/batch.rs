@@ -70,10 +70,10 @@ impl Framing {
                 array(Bytes::from(format!("{{\"api_key\":{key},\"{events}\":[")))
             }
             BatchFormat::Snowplow => Framing {
-                encode: Some(crate::ingest::snowplow::encode),
+                encode: Some(crate::protocol::snowplow::encode),
                 ..array(Bytes::from(format!(
                     "{{\"schema\":\"{}\",\"data\":[",
-                    crate::ingest::snowplow::PAYLOAD_DATA
+                    crate::protocol::snowplow::PAYLOAD_DATA
                 )))
             },
             BatchFormat::Ndjson => Framing {
@@ -83,13 +83,13 @@ impl Framing {
                 close: b"",
                 encode: None,
             },
-            // One hit per line, as gtag.js sends a batch (`ingest::ga4`).
+            // One hit per line, as gtag.js sends a batch (`protocol::ga4`).
             BatchFormat::Ga4 => Framing {
                 open: Bytes::new(),
                 separator: b"\r\n",
                 terminator: b"",
                 close: b"",
-                encode: Some(crate::ingest::ga4::encode_hit),
+                encode: Some(crate::protocol::ga4::encode_hit),
             },
             // Each event is a whole body; batches hold one (config checks).
             BatchFormat::Ga4Mp => Framing {

@@ -15,25 +15,17 @@
 //! Ingest never makes policy decisions and never logs field values.
 
 pub mod accept;
-pub mod amplitude;
 pub mod body;
 pub mod bounds;
 pub mod client_ip;
-pub(crate) mod collect;
 pub mod cors;
 pub mod error;
-pub mod ga4;
 pub mod inflight;
-pub mod lz64;
 pub mod object;
 pub mod passthrough;
 mod payload;
-pub mod posthog;
 pub mod ratelimit;
-pub mod rudderstack;
-pub mod segment;
 pub mod server;
-pub mod snowplow;
 pub mod stack;
 
 use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
@@ -41,6 +33,7 @@ use crate::event::RequestMeta;
 use crate::forward::Queues;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::protocol::{amplitude, ga4, json as collect, posthog, rudderstack, segment, snowplow};
 use accept::{Accept, Batch};
 use base64::Engine;
 use bytes::Bytes;

@@ -5,7 +5,8 @@
 
 use super::error::IngestError;
 use super::inflight::Charge;
-use super::{amplitude, body, collect, ga4, posthog, segment, snowplow, Endpoint, Ingest};
+use super::{body, Endpoint, Ingest};
+use crate::protocol::{amplitude, ga4, json as collect, posthog, segment, snowplow};
 use bytes::Bytes;
 use http::header;
 use hyper::body::Incoming;

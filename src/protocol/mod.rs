@@ -7,6 +7,15 @@
 //! `tests/fixtures/trackers/WIRE-FORMATS.md`); a field no client of a protocol sends
 //! expands to no path there. This module does no I/O.
 
+pub mod amplitude;
+pub mod ga4;
+pub mod json;
+pub mod lz64;
+pub mod posthog;
+pub mod rudderstack;
+pub mod segment;
+pub mod snowplow;
+
 use serde::Deserialize;
 
 /// A tracker's wire protocol (a source's `protocol`, a destination's
@@ -290,7 +299,7 @@ fn posthog(name: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Snowplow tracker-protocol events, as ingest decodes them (see
-/// `ingest::snowplow`): the flat parameters at the top level, contexts
+/// [`snowplow`]): the flat parameters at the top level, contexts
 /// (`co`, or `cx` when base64-encoded) and the self-describing event
 /// (`ue_pr`, or `ue_px`) as JSON objects under their own names. Contexts
 /// are `{"schema":..., "data": [{"schema":..., "data": {...}}, ...]}`, the
@@ -341,7 +350,7 @@ fn snowplow(name: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// gtag.js hits (see `ingest::ga4`): flat keys as sent, event parameters
+/// gtag.js hits (see [`ga4`]): flat keys as sent, event parameters
 /// `ep.*` (text) and `epn.*` (numbers), user properties `up.*`/`upn.*`.
 /// The user agent is not in a hit (Google reads it from the request
 /// header, and privgate forwards its own requests), so `@user_agent` names
@@ -374,7 +383,7 @@ fn ga4(name: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Measurement Protocol bodies, one event each (see `ingest::ga4`):
+/// Measurement Protocol bodies, one event each (see [`ga4`]):
 /// identity, `user_properties` (`{"name": {"value": ...}}`), `user_data`
 /// (SHA-256 of email and phone), `consent` at the top; the event in
 /// `events[0]` with its `params`.

@@ -7,15 +7,15 @@
 //! The SDK reads the outcome from the JSON body's `code`, not the HTTP
 //! status: success is answered as Amplitude does (`{"code":200,
 //! "events_ingested":N,...}`), and every error body carries `code` too (see
-//! [`super::error`]), so a 400 is dropped and a 503 retried as the SDK
+//! [`crate::ingest::error`]), so a 400 is dropped and a 503 retried as the SDK
 //! intends. The remote-config fetch (`GET /config/{api_key}`) is relayed
 //! to the source's `upstream`.
 
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{Layout, Role, TopLevel};
 use super::segment::Decoded;
-use super::server::Body;
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{Layout, Role, TopLevel};
+use crate::ingest::server::Body;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -78,7 +78,7 @@ pub fn accepted(events: usize, payload_bytes: usize, now: SystemTime) -> Respons
     let body = format!(
         r#"{{"code":200,"events_ingested":{events},"payload_size_bytes":{payload_bytes},"server_upload_time":{millis}}}"#
     );
-    super::json_answer(StatusCode::OK, Bytes::from(body))
+    crate::ingest::json_answer(StatusCode::OK, Bytes::from(body))
 }
 
 #[cfg(test)]

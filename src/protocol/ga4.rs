@@ -43,12 +43,12 @@
 //! `cid`, `gdpr_consent`, `gcs` and `gcd` (gtag) or `user_id`, `client_id`
 //! and `consent` (MP) are. It never logs a parameter, a key or a secret.
 
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{finish_event, Fill, Layout, Role, TopLevel};
 use super::segment::Decoded;
-use super::server::Body;
 use crate::event::Marks;
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{finish_event, Fill, Layout, Role, TopLevel};
+use crate::ingest::server::Body;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -375,7 +375,7 @@ pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
 /// What privgate answers an accepted gtag.js or Measurement Protocol
 /// request: `204 No Content`, as Google does.
 pub fn accepted() -> Response<Body> {
-    let mut response = Response::new(super::empty());
+    let mut response = Response::new(crate::ingest::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }

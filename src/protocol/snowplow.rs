@@ -21,7 +21,7 @@
 //!
 //! **Keys.** Snowplow sends no key: each event's app id `aid` is its write
 //! key. Every event of a request must name a key of the same source (each
-//! checked by [`super::Ingest::authenticate`], in constant time); an event
+//! checked by [`crate::ingest::Ingest`], in constant time); an event
 //! without one, or with an unknown one, gets the whole request a 401. Each
 //! element's app ids are checked as it is read, before its event is built,
 //! so a request of strangers' elements is refused before anything of it is
@@ -51,12 +51,12 @@
 //! together, checked before each copy is made (413 beyond). Nothing here
 //! logs, and no input makes it panic.
 
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{self, check_utf8, finish_event, Layout, Role, TopLevel};
 use super::segment::Decoded;
-use super::server::Body;
 use crate::event::Marks;
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{self, check_utf8, finish_event, Layout, Role, TopLevel};
+use crate::ingest::server::Body;
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
@@ -200,9 +200,10 @@ pub fn decode(
     let mut events = Events::new(facts, limits, key);
     match route {
         Route::Pixel => {
-            let params = query_params(payload, limits.max_fields).ok_or(
-                IngestError::TooComplex(super::error::Unreadable::new(super::error::MORE_FIELDS)),
-            )?;
+            let params =
+                query_params(payload, limits.max_fields).ok_or(IngestError::TooComplex(
+                    crate::ingest::error::Unreadable::new(crate::ingest::error::MORE_FIELDS),
+                ))?;
             events.element(Some(params))?;
         }
         Route::Post => {
@@ -496,7 +497,7 @@ pub fn accepted(route: Route) -> Response<Body> {
         Route::Pixel => ("image/gif", Bytes::from_static(&PIXEL_GIF)),
         Route::Post => ("text/plain", Bytes::from_static(b"ok")),
     };
-    let mut response = Response::new(super::full(body));
+    let mut response = Response::new(crate::ingest::full(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if route == Route::Pixel {

@@ -2,10 +2,10 @@
 //! objects, or NDJSON (one object per line). Elements that are not objects
 //! are skipped and counted; the rest are accepted.
 
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use super::segment::{Decoded, Stamp};
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use bytes::Bytes;
 use serde_json::value::RawValue;
 

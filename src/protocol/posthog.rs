@@ -23,11 +23,11 @@
 //! (`GET /static/*`). Session recordings (`/s/`) are not served: a replay
 //! holds whatever was on the screen, which no field rule can minimize.
 
-use super::body::{gunzip, Limits as BodyLimits};
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{check_utf8, Layout, Role, Slot, TopLevel};
 use super::segment::Decoded;
+use crate::ingest::body::{gunzip, Limits as BodyLimits};
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{check_utf8, Layout, Role, Slot, TopLevel};
 use base64::Engine;
 use bytes::Bytes;
 use http::Method;

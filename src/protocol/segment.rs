@@ -6,11 +6,11 @@
 //! `{"batch":[...], "writeKey": ...}`. The write key comes from HTTP Basic
 //! auth (the username) or `writeKey` in the body.
 
-use super::bounds::Limits;
-use super::client_ip::Address;
-use super::error::IngestError;
-use super::object::{check_utf8, detach, finish_event, Fill, Layout, TopLevel};
 use crate::event::Marks;
+use crate::ingest::bounds::Limits;
+use crate::ingest::client_ip::Address;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{check_utf8, detach, finish_event, Fill, Layout, TopLevel};
 use bytes::Bytes;
 
 /// What a Segment path asks for.
@@ -71,7 +71,7 @@ const SLOT: usize = std::mem::size_of::<(Bytes, Marks)>();
 /// `key` callback as soon as it reads it: an envelope's before its
 /// elements, the first event's before the others, a Snowplow app id before
 /// its element's event is built. The callback authenticates it
-/// ([`super::Ingest`]), so a request naming no source's key costs no
+/// ([`crate::ingest::Ingest`]), so a request naming no source's key costs no
 /// per-element work.
 #[derive(Debug)]
 pub struct Decoded {
