@@ -338,7 +338,7 @@ pub fn flags_json(
         v.as_bytes()
             .starts_with(b"application/x-www-form-urlencoded")
     });
-    super::posthog::unwrap(body, parts.uri.query(), form, limits)
+    crate::protocol::posthog::unwrap(body, parts.uri.query(), form, limits)
 }
 
 /// The user ids a feature-flag request's JSON names, as consent marks into
@@ -392,7 +392,7 @@ pub fn flag_ids(body: &[u8]) -> Option<[Marks; 2]> {
 /// `errorsWhileComputingFlags: false` tells both to replace cached flags
 /// rather than merge into them.
 pub fn no_flags(path: &str, query: Option<&str>) -> Response<super::server::Body> {
-    let version = super::query_param(query, "v").and_then(|v| v.parse::<u32>().ok());
+    let version = crate::protocol::query_param(query, "v").and_then(|v| v.parse::<u32>().ok());
     let old_decide = path.starts_with("/decide") && version.is_none_or(|v| v < 4);
     let body = if old_decide {
         r#"{"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}"#

@@ -34,7 +34,8 @@
 
 use super::error::IngestError;
 use super::server::{Body, Swappable};
-use super::{full, Endpoint, Ingest};
+use super::{full, Ingest};
+use crate::protocol::Endpoint;
 use futures_util::future::{self, BoxFuture, Either, Ready};
 use http::{header, HeaderMap, Request, Response};
 use hyper::body::Incoming;

@@ -43,13 +43,15 @@
 //! `cid`, `gdpr_consent`, `gcs` and `gcd` (gtag) or `user_id`, `client_id`
 //! and `consent` (MP) are. It never logs a parameter, a key or a secret.
 
-use super::segment::Decoded;
+use super::{query_param, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Read, Route};
 use crate::event::Marks;
 use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
+use crate::ingest::object::Refused;
 use crate::ingest::object::{finish_event, Fill, Layout, Role, TopLevel};
 use crate::ingest::server::Body;
 use bytes::Bytes;
+use http::request::Parts;
 use http::{Response, StatusCode};
 use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -402,6 +404,202 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
         }
         d.deserialize_map(Entries)
+    }
+}
+
+/// gtag.js hits (see this module): flat keys as sent, event parameters
+/// `ep.*` (text) and `epn.*` (numbers), user properties `up.*`/`upn.*`.
+/// The user agent is not in a hit (Google reads it from the request
+/// header, and privgate forwards its own requests), so `@user_agent` names
+/// nothing; the client hints gtag adds (`uaa`, `uab`, `uafvl`, `uam`,
+/// `uamb`, `uap`, `uapv`) can be named as they are.
+fn gtag_semantic_paths(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["uid"],
+        "anonymous_id" => &["cid"],
+        // IP overrides (server-side tagging and the older protocol).
+        "ip" => &["_uip", "uip"],
+        "user_agent" => &[],
+        "url" => &["dl", r#""ep.page_location""#],
+        "referrer" => &["dr", r#""ep.page_referrer""#],
+        "email" => &[r#""ep.email""#, r#""up.email""#],
+        "phone" => &[r#""ep.phone""#, r#""up.phone""#],
+        "traits" => &[r#""up."*"#, r#""upn."*"#],
+        "properties" => &[r#""ep."*"#, r#""epn."*"#],
+        // Consent mode, IAB TCF, and the Digital Markets Act flags.
+        "consent" => &[
+            "gcs",
+            "gcd",
+            "gdpr",
+            "gdpr_consent",
+            "dma",
+            "dma_cps",
+            "npa",
+        ],
+        _ => return None,
+    })
+}
+
+/// Measurement Protocol bodies, one event each (see this module):
+/// identity, `user_properties` (`{"name": {"value": ...}}`), `user_data`
+/// (SHA-256 of email and phone), `consent` at the top; the event in
+/// `events[0]` with its `params`.
+/// Reference: <https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference>.
+fn mp_semantic_paths(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["user_id"],
+        "anonymous_id" => &["client_id"],
+        "ip" => &["ip_override"],
+        "user_agent" => &["user_agent"],
+        "url" => &["events.*.params.page_location"],
+        "referrer" => &["events.*.params.page_referrer"],
+        "email" => &[
+            "user_data.sha256_email_address",
+            "user_properties.email",
+            "events.*.params.email",
+        ],
+        "phone" => &[
+            "user_data.sha256_phone_number",
+            "user_properties.phone",
+            "events.*.params.phone",
+        ],
+        "traits" => &["user_properties"],
+        "properties" => &["events.*.params"],
+        "consent" => &["consent", "non_personalized_ads"],
+        _ => return None,
+    })
+}
+
+/// gtag.js's codec (`protocol = "ga4"`).
+pub struct Gtag;
+
+impl Codec for Gtag {
+    fn protocol(&self) -> Protocol {
+        Protocol::Ga4
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Ga4]
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        (path == GTAG_PATH).then_some(Route::Events)
+    }
+
+    fn allows(&self, _route: Route, method: &http::Method) -> Result<(), IngestError> {
+        match *method == http::Method::GET || *method == http::Method::POST {
+            true => Ok(()),
+            false => Err(IngestError::MethodNotAllowed("GET, POST, OPTIONS")),
+        }
+    }
+
+    /// GA4 names its stream in the URL, and every hit must name the same:
+    /// a key from elsewhere would let hits of other streams in.
+    fn head_key(&self, _route: Route, parts: &Parts) -> Result<Option<String>, IngestError> {
+        Ok(query_param(parts.uri.query(), "tid"))
+    }
+
+    /// Hits are query strings, also sent as forms.
+    fn read(&self, _route: Route) -> Read {
+        Read::Forms
+    }
+
+    /// A request's hits repeat its shared parameters: what they add up to
+    /// is bounded like every request's events.
+    fn decode(
+        &self,
+        _route: Route,
+        input: &Input<'_>,
+        key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        decode_gtag(input.parts.uri.query(), input.payload, input.limits, key)
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        TopLevel::parse_event_as::<GtagLayout>(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        gtag_semantic_paths(name)
+    }
+
+    /// The IP override gtag hits carry through server-side tagging.
+    fn ip_field(&self) -> IpField {
+        IpField::Top { key: "_uip" }
+    }
+
+    /// One hit per line, as gtag.js sends a batch.
+    fn framing(&self, _api_key: Option<&str>) -> Framing {
+        Framing {
+            encode: Some(encode_hit),
+            ..Framing::lines(b"\r\n", b"")
+        }
+    }
+
+    fn accepted(&self, _route: Route, _events: usize, _input: &Input<'_>) -> Response<Body> {
+        accepted()
+    }
+}
+
+/// The Measurement Protocol's codec (`protocol = "ga4_mp"`).
+pub struct Mp;
+
+impl Codec for Mp {
+    fn protocol(&self) -> Protocol {
+        Protocol::Ga4Mp
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Ga4Mp]
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        (path == MP_PATH).then_some(Route::Events)
+    }
+
+    fn head_key(&self, _route: Route, parts: &Parts) -> Result<Option<String>, IngestError> {
+        Ok(query_param(parts.uri.query(), "measurement_id"))
+    }
+
+    fn body_names_key(&self) -> bool {
+        false
+    }
+
+    /// The client's secret is checked, never forwarded: a destination
+    /// names its own.
+    fn secret_param(&self) -> Option<&'static str> {
+        Some("api_secret")
+    }
+
+    fn decode(
+        &self,
+        _route: Route,
+        input: &Input<'_>,
+        _key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        decode_mp(input.payload, input.limits)
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        TopLevel::parse_event_as::<MpLayout>(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        mp_semantic_paths(name)
+    }
+
+    /// The Measurement Protocol has no address field.
+    fn ip_field(&self) -> IpField {
+        IpField::Absent
+    }
+
+    /// Each event is a whole body; batches hold one (config checks).
+    fn framing(&self, _api_key: Option<&str>) -> Framing {
+        Framing::lines(b"", b"")
+    }
+
+    fn accepted(&self, _route: Route, _events: usize, _input: &Input<'_>) -> Response<Body> {
+        accepted()
     }
 }
 

@@ -51,7 +51,9 @@
 //! together, checked before each copy is made (413 beyond). Nothing here
 //! logs, and no input makes it panic.
 
-use super::segment::Decoded;
+use super::{
+    Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Read, Route as CodecRoute,
+};
 use crate::event::Marks;
 use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
@@ -62,6 +64,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use bytes::Bytes;
+use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, Response};
 use serde::de::{self, Deserialize, Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -177,15 +180,6 @@ impl Layout for SnowplowLayout {
 
 /// One event's parameters, in the order sent.
 type Params<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
-
-/// The GET pixel's query as the payload to decode, bounded like a body.
-pub fn query(query: Option<&str>, max_body: usize) -> Result<Bytes, IngestError> {
-    let query = query.unwrap_or_default();
-    if query.len() > max_body {
-        return Err(IngestError::TooLarge(max_body));
-    }
-    Ok(Bytes::copy_from_slice(query.as_bytes()))
-}
 
 /// Decodes a request's payload (the query of a [`Route::Pixel`], the body
 /// of a [`Route::Post`]) into one JSON object per event; see the module doc.
@@ -506,6 +500,139 @@ pub fn accepted(route: Route) -> Response<Body> {
     response
 }
 
+/// Snowplow tracker-protocol events, as ingest decodes them (see
+/// this module's decoder): the flat parameters at the top level, contexts
+/// (`co`, or `cx` when base64-encoded) and the self-describing event
+/// (`ue_pr`, or `ue_px`) as JSON objects under their own names. Contexts
+/// are `{"schema":..., "data": [{"schema":..., "data": {...}}, ...]}`, the
+/// event `{"schema":..., "data": {"schema":..., "data": {...}}}`.
+///
+/// `client_session`'s `userId` is the domain user id again, so it is an
+/// anonymous id too. A selector cannot pick a context by its schema, so
+/// `@consent` (the `gdpr` and `consent_document` contexts) names nothing,
+/// and Snowplow has no user traits.
+fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["uid"],
+        "anonymous_id" => &[
+            "duid",
+            "nuid",
+            "tnuid",
+            "co.data[*].data.userId",
+            "cx.data[*].data.userId",
+        ],
+        "ip" => &["ip"],
+        "user_agent" => &["ua"],
+        "url" => &["url"],
+        "referrer" => &["refr"],
+        "email" => &[
+            "co.data[*].data.email",
+            "cx.data[*].data.email",
+            "ue_pr.data.data.email",
+            "ue_px.data.data.email",
+        ],
+        "phone" => &[
+            "co.data[*].data.phone",
+            "cx.data[*].data.phone",
+            "ue_pr.data.data.phone",
+            "ue_px.data.data.phone",
+        ],
+        "traits" => &[],
+        // A structured event's label, property and value; a
+        // self-describing event's data.
+        "properties" => &[
+            "se_la",
+            "se_pr",
+            "se_va",
+            "ue_pr.data.data",
+            "ue_px.data.data",
+        ],
+        "consent" => &[],
+        _ => return None,
+    })
+}
+
+/// Snowplow's codec.
+pub struct Snowplow;
+
+impl Codec for Snowplow {
+    fn protocol(&self) -> Protocol {
+        Protocol::Snowplow
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Snowplow]
+    }
+
+    fn route(&self, path: &str) -> Option<CodecRoute> {
+        route(path).map(CodecRoute::Snowplow)
+    }
+
+    fn allows(&self, route: CodecRoute, method: &http::Method) -> Result<(), IngestError> {
+        match route {
+            CodecRoute::Snowplow(Route::Pixel) if method == http::Method::GET => Ok(()),
+            CodecRoute::Snowplow(Route::Pixel) => {
+                Err(IngestError::MethodNotAllowed("GET, OPTIONS"))
+            }
+            _ if method == http::Method::POST => Ok(()),
+            _ => Err(IngestError::MethodNotAllowed("POST, OPTIONS")),
+        }
+    }
+
+    /// The keys are the events' app ids, in the payload.
+    fn head_key(&self, _route: CodecRoute, _parts: &Parts) -> Result<Option<String>, IngestError> {
+        Ok(None)
+    }
+
+    fn read(&self, route: CodecRoute) -> Read {
+        match route {
+            CodecRoute::Snowplow(Route::Pixel) => Read::Query,
+            _ => Read::Body,
+        }
+    }
+
+    fn decode(
+        &self,
+        route: CodecRoute,
+        input: &Input<'_>,
+        key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        let CodecRoute::Snowplow(route) = route else {
+            return Err(IngestError::NotFound);
+        };
+        let facts = Facts::of(&input.parts.headers);
+        decode(route, input.payload, &facts, input.limits, key)
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, object::Refused> {
+        TopLevel::parse_event_as::<SnowplowLayout>(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        semantic_paths(name)
+    }
+
+    fn ip_field(&self) -> IpField {
+        IpField::Top { key: "ip" }
+    }
+
+    fn framing(&self, _api_key: Option<&str>) -> Framing {
+        Framing {
+            encode: Some(encode),
+            ..Framing::array(Bytes::from(format!(
+                "{{\"schema\":\"{PAYLOAD_DATA}\",\"data\":["
+            )))
+        }
+    }
+
+    fn accepted(&self, route: CodecRoute, _events: usize, _input: &Input<'_>) -> Response<Body> {
+        match route {
+            CodecRoute::Snowplow(route) => accepted(route),
+            _ => accepted(Route::Post),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,14 +722,14 @@ mod tests {
             "e=pv&aid=web&url=https%3A%2F%2Fa.example%2F%3Fq%3D1&page=A+title&cx={}",
             b64(&cx)
         );
-        let payload = super::query(Some(&query), 1 << 20).unwrap();
+        let payload = super::super::query_payload(Some(&query), 1 << 20).unwrap();
         let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default(), any).unwrap();
         let event = &events(&d)[0];
         assert_eq!(event["url"], "https://a.example/?q=1");
         assert_eq!(event["page"], "A title");
         assert_eq!(event["cx"], cx);
         assert!(matches!(
-            super::query(Some(&query), 10),
+            super::super::query_payload(Some(&query), 10),
             Err(IngestError::TooLarge(10))
         ));
     }
@@ -905,7 +1032,7 @@ mod tests {
                 let query = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(params)
                     .finish();
-                let payload = super::query(Some(&query), usize::MAX).unwrap();
+                let payload = super::super::query_payload(Some(&query), usize::MAX).unwrap();
                 let d = decode(Route::Pixel, &payload, &NO_FACTS, Limits::default(), any).unwrap();
                 prop_assert_eq!(d.events.len(), 1);
                 prop_assert_eq!(&encoded(&d.events[0].0), sent);
