@@ -4,15 +4,20 @@
 //! One request flows, in order, through the listener's tower stack
 //! ([`stack`]: endpoint, metrics, CORS, deadline, per-IP rate limit, head
 //! limits, in-flight budget), then [`Ingest::route`]: CORS preflight →
-//! write key from the head → body limits and decoding (`payload`, charged
-//! to the in-flight budget, [`inflight`]) → protocol decoder (one JSON
-//! object per event, the events within one byte budget; a key in the body
-//! checked as it is read) → the accept stack ([`accept`]: per-write-key
-//! rate limit → pipeline (consent, global rules, then each destination's
-//! consent, rules and allow list) → all-or-nothing reservation in the
-//! destinations' queues) → the protocol's success answer.
+//! write key from the head → payload read within the body limits
+//! (`payload`, charged to the in-flight budget, [`inflight`]) → decoded
+//! into events (one JSON object each, the events within one byte budget;
+//! a key in the body checked as it is read) → the accept stack
+//! ([`accept`]: per-write-key rate limit → pipeline (consent, global
+//! rules, then each destination's consent, rules and allow list) →
+//! all-or-nothing reservation in the destinations' queues) → the success
+//! answer.
 //!
-//! Ingest never makes policy decisions and never logs field values.
+//! That sequence is the same for every protocol (`Ingest::events`): what
+//! differs per protocol — its routes, where its key is, how its payload is
+//! read and decoded, its answer — is asked of the endpoint's
+//! [`crate::protocol::Codec`]. Ingest never makes policy decisions and
+//! never logs field values.
 
 pub mod accept;
 pub mod body;
@@ -69,10 +74,9 @@ struct Source {
 pub struct Ingest {
     sources: Vec<Source>,
     destinations: Vec<Arc<str>>,
-    /// By [`Protocol::index`]: the origins of that protocol's sources.
+    /// By [`Protocol::index`]: the origins of the sources that protocol's
+    /// endpoints serve ([`Codec::serves`]).
     cors: Vec<Cors>,
-    /// Segment API endpoints serve Segment and RudderStack sources.
-    segment_api_cors: Cors,
     pipeline: Pipeline,
     queues: Queues,
     metrics: Metrics,
@@ -124,8 +128,10 @@ impl Ingest {
                 .iter()
                 .map(|d| d.name.as_str().into())
                 .collect(),
-            cors: Protocol::ALL.iter().map(|&p| cors_for(&[p])).collect(),
-            segment_api_cors: cors_for(&[Protocol::Segment, Protocol::Rudderstack]),
+            cors: Protocol::ALL
+                .iter()
+                .map(|p| cors_for(p.codec().serves()))
+                .collect(),
             pipeline,
             queues,
             rate: Arc::new(ratelimit::RateLimits::new(config, &metrics)),
@@ -167,10 +173,7 @@ impl Ingest {
     }
 
     fn cors(&self, endpoint: Option<Endpoint>) -> Option<&Cors> {
-        match endpoint?.codec().serves() {
-            [only] => Some(&self.cors[only.index()]),
-            _ => Some(&self.segment_api_cors),
-        }
+        Some(&self.cors[endpoint?.protocol.index()])
     }
 
     /// The source of one of `protocols` owning `key`. Every key of every

@@ -240,4 +240,58 @@ mod tests {
             }
         }
     }
+
+    /// Each path privgate serves belongs to one codec (so [`ROUTING`]'s
+    /// order decides nothing), and resolves to that codec's route.
+    #[test]
+    fn every_served_path_has_one_owner() {
+        use Protocol::*;
+        let (get, post, options) = (&Method::GET, &Method::POST, &Method::OPTIONS);
+        let events = |r: Route| Kind::Events(r);
+        let single = |t| events(Route::Segment(segment::Route::Single(t)));
+        let cases: [(&Method, &str, Protocol, Kind); 16] = [
+            (post, "/v1/t", Segment, single("track")),
+            (
+                post,
+                "/v1/batch",
+                Segment,
+                events(Route::Segment(segment::Route::Batch)),
+            ),
+            (get, "/v1/projects/k/settings", Segment, Kind::Relay),
+            (options, "/v1/projects/k/settings", Segment, Kind::Relay),
+            (post, "/beacon/v1/batch", Rudderstack, events(Route::Events)),
+            (get, "/sourceConfig/", Rudderstack, Kind::Relay),
+            (post, "/2/httpapi", Amplitude, events(Route::Events)),
+            (post, "/batch", Amplitude, events(Route::Events)),
+            (options, "/config/k", Amplitude, Kind::Relay),
+            (post, "/batch/", Posthog, events(Route::Events)),
+            (post, "/flags/", Posthog, Kind::Relay),
+            (
+                get,
+                "/i",
+                Snowplow,
+                events(Route::Snowplow(snowplow::Route::Pixel)),
+            ),
+            (
+                post,
+                "/com.snowplowanalytics.snowplow/tp2",
+                Snowplow,
+                events(Route::Snowplow(snowplow::Route::Post)),
+            ),
+            (post, "/collect", Json, events(Route::Events)),
+            (get, "/g/collect", Ga4, events(Route::Events)),
+            (post, "/mp/collect", Ga4Mp, events(Route::Events)),
+        ];
+        for (method, path, protocol, kind) in cases {
+            let found = endpoint(method, path).expect(path);
+            assert_eq!((found.protocol, found.kind), (protocol, kind), "{path}");
+            let owners = Protocol::ALL
+                .iter()
+                .filter(|p| p.codec().route(path).is_some() || p.codec().relays(method, path))
+                .count();
+            assert_eq!(owners, 1, "{method} {path}");
+        }
+        assert!(endpoint(post, "/s/").is_none());
+        assert!(endpoint(get, "/v1/x").is_none());
+    }
 }
