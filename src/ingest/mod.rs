@@ -8,9 +8,10 @@
 //! (`payload`, charged to the in-flight budget, [`inflight`]) → decoded
 //! into events (one JSON object each, the events within one byte budget;
 //! a key in the body checked as it is read) → the accept stack
-//! ([`accept`]: per-write-key rate limit → pipeline (consent, global
-//! rules, then each destination's consent, rules and allow list) →
-//! all-or-nothing reservation in the destinations' queues) → the success
+//! ([`accept`], built once per config: per-write-key rate limit → the
+//! pipeline's [`Delivery`]: consent, global rules, then each
+//! destination's consent, rules and allow list → all-or-nothing
+//! hand-over to the destinations' queues and spools) → the success
 //! answer.
 //!
 //! That sequence is the same for every protocol (`Ingest::events`): what
@@ -37,7 +38,7 @@ use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
 use crate::event::RequestMeta;
 use crate::forward::Queues;
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Delivery, Pipeline};
 use crate::protocol::{self, Codec, Decoded, Endpoint, Input, Kind, Route};
 use accept::{Accept, Batch};
 use bytes::Bytes;
@@ -46,12 +47,11 @@ use error::IngestError;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use prometheus::IntCounter;
 use server::{Body, ClientAddr, HeadLimits};
 use stack::SourceName;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 
 /// A source at run time.
 struct Source {
@@ -63,8 +63,6 @@ struct Source {
     upstream: Option<http::Uri>,
     upstream_timeout: Duration,
     upstream_max_response: usize,
-    destinations: Vec<usize>,
-    received: IntCounter,
     client_ip: crate::config::ClientIp,
     /// How its relayed requests that carry user ids are decided.
     relay: passthrough::RelayConsent,
@@ -73,12 +71,14 @@ struct Source {
 /// Everything a request needs; shared by all connections.
 pub struct Ingest {
     sources: Vec<Source>,
-    destinations: Vec<Arc<str>>,
     /// By [`Protocol::index`]: the origins of the sources that protocol's
     /// endpoints serve ([`Codec::serves`]).
     cors: Vec<Cors>,
-    pipeline: Pipeline,
-    queues: Queues,
+    /// The pipeline and the destinations' queues, which every request's
+    /// events go to through `accept`.
+    delivery: Arc<Delivery>,
+    /// The accept stack (see [`accept`]), built once per config.
+    accept: ratelimit::PerKeyLimit<Accept>,
     metrics: Metrics,
     limits: body::Limits,
     json_limits: bounds::Limits,
@@ -95,6 +95,11 @@ pub struct Ingest {
 impl Ingest {
     /// Builds the request handler from a validated config.
     pub fn new(config: &Config, pipeline: Pipeline, queues: Queues, metrics: Metrics) -> Ingest {
+        let delivery = Arc::new(Delivery::new(config, pipeline, queues, metrics.clone()));
+        let rate = Arc::new(ratelimit::RateLimits::new(config, &metrics));
+        let accept = ServiceBuilder::new()
+            .layer(ratelimit::PerKeyLayer(rate.clone()))
+            .service(Accept(delivery.clone()));
         let cors_for = |protocols: &[Protocol]| {
             Cors::new(
                 config
@@ -117,24 +122,17 @@ impl Ingest {
                     upstream: s.upstream.clone(),
                     upstream_timeout: s.upstream_timeout,
                     upstream_max_response: s.upstream_max_response_bytes,
-                    destinations: s.destinations.clone(),
-                    received: metrics.events_received.with_label_values(&[&s.name]),
                     client_ip: s.client_ip,
-                    relay: passthrough::RelayConsent::new(pipeline.consent(), &s.relay),
+                    relay: passthrough::RelayConsent::new(delivery.pipeline().consent(), &s.relay),
                 })
-                .collect(),
-            destinations: config
-                .destinations
-                .iter()
-                .map(|d| d.name.as_str().into())
                 .collect(),
             cors: Protocol::ALL
                 .iter()
                 .map(|p| cors_for(p.codec().serves()))
                 .collect(),
-            pipeline,
-            queues,
-            rate: Arc::new(ratelimit::RateLimits::new(config, &metrics)),
+            delivery,
+            accept,
+            rate,
             inflight: inflight::Inflight::new(config.server.max_inflight_bytes, &metrics),
             metrics,
             limits: body::Limits {
@@ -278,7 +276,7 @@ impl Ingest {
         };
         let batch = self.decode(codec, route, &input, &charge, source)?;
         let events = batch.events.len();
-        self.accept().oneshot(batch).await?;
+        self.accept.clone().oneshot(batch).await?;
         Ok(codec.accepted(route, events, &input))
     }
 
@@ -304,11 +302,7 @@ impl Ingest {
             self.check_secret(index, parts, param)?;
         }
         *source = Some(index);
-        match self.sources[index]
-            .destinations
-            .iter()
-            .all(|&d| self.queues.has_room(d))
-        {
+        match self.delivery.has_room(index) {
             true => Ok(()),
             false => Err(IngestError::Backpressure),
         }
@@ -421,16 +415,6 @@ impl Ingest {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    /// The accept stack every protocol's decoded batch goes through (see
-    /// [`accept`]).
-    fn accept(
-        self: &Arc<Self>,
-    ) -> impl Service<Batch, Response = (), Error = IngestError, Future: Send + 'static> {
-        ServiceBuilder::new()
-            .layer(ratelimit::PerKeyLayer(self.rate.clone()))
-            .service(Accept(self.clone()))
-    }
-
     async fn passthrough(
         &self,
         request: Request<Incoming>,
@@ -464,7 +448,7 @@ impl Ingest {
         // A request that names the user goes only as consent allows.
         let request = if names_user {
             let uri = request.uri().clone();
-            let consent = self.pipeline.consent();
+            let consent = self.delivery.pipeline().consent();
             match passthrough::with_user_ids(consent, &src.relay, self.limits, request).await? {
                 Ok(request) => request,
                 Err(why) => {
