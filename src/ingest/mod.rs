@@ -449,7 +449,9 @@ impl Ingest {
         let request = if names_user {
             let uri = request.uri().clone();
             let consent = self.delivery.pipeline().consent();
-            match passthrough::with_user_ids(consent, &src.relay, self.limits, request).await? {
+            match passthrough::with_user_ids(codec, consent, &src.relay, self.limits, request)
+                .await?
+            {
                 Ok(request) => request,
                 Err(why) => {
                     tracing::debug!(source = %src.name, reason = why.as_str(), "relay withheld");
@@ -457,7 +459,7 @@ impl Ingest {
                         .passthrough
                         .with_label_values(&[&src.name, "withheld"])
                         .inc();
-                    return Ok(passthrough::no_flags(uri.path(), uri.query()));
+                    return Ok(codec.relay_withheld(&uri));
                 }
             }
         } else {

@@ -9,6 +9,7 @@
 //! and `explain` do the work, in the same way for every protocol.
 
 use super::{segment, snowplow, Decoded, IpField, Protocol};
+use crate::event::Marks;
 use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
 use crate::ingest::object::{Refused, TopLevel};
@@ -188,6 +189,27 @@ pub trait Codec: Sync {
     /// as consent allows).
     fn relay_names_user(&self, _path: &str) -> bool {
         false
+    }
+
+    /// For a relay whose body names the user ([`Codec::relay_names_user`]):
+    /// the body as JSON and the ids it names, as consent marks into that
+    /// JSON; `None` when they cannot be read (the relay is withheld).
+    fn relay_ids(
+        &self,
+        _parts: &Parts,
+        _raw: Bytes,
+        _limits: crate::ingest::body::Limits,
+    ) -> Option<(Bytes, Vec<Marks>)> {
+        None
+    }
+
+    /// The answer to a relay withheld for consent: what the SDK reads as
+    /// "nothing for this user" (asked only of codecs whose relays name
+    /// the user). Default: `204 No Content`.
+    fn relay_withheld(&self, _uri: &http::Uri) -> Response<Body> {
+        let mut response = Response::new(crate::ingest::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
     }
 
     /// Whether `method` carries events on `route` (else 405, naming the

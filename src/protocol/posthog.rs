@@ -27,6 +27,7 @@ use super::{
     basic_username, bearer_token, query_param, Codec, Decoded, Framing, Input, IpField, KeySink,
     Protocol, Read, Route,
 };
+use crate::event::{Marks, Span};
 use crate::ingest::body::{gunzip, Limits as BodyLimits};
 use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
@@ -35,6 +36,7 @@ use crate::ingest::object::{check_utf8, Layout, Role, Slot, TopLevel};
 use crate::ingest::server::Body;
 use base64::Engine;
 use bytes::Bytes;
+use http::header;
 use http::request::Parts;
 use http::Method;
 use http::{Response, StatusCode};
@@ -290,6 +292,90 @@ fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A feature-flag request's body as JSON (it comes in every form PostHog's
+/// events do: gzip, base64 or lz64 forms, JSON), within `limits`.
+pub fn flags_json(
+    parts: &http::request::Parts,
+    raw: Bytes,
+    limits: BodyLimits,
+) -> Result<Bytes, IngestError> {
+    let gzip = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let body = if gzip {
+        gunzip(&raw, limits.max_decompressed)?
+    } else {
+        raw
+    };
+    let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(b"application/x-www-form-urlencoded")
+    });
+    unwrap(body, parts.uri.query(), form, limits)
+}
+
+/// The user ids a feature-flag request's JSON names, as consent marks into
+/// `body`: `distinct_id` and `$anon_distinct_id`, then `$device_id`.
+/// `None` when `body` is not one JSON object, or names an id twice.
+pub fn flag_ids(body: &[u8]) -> Option<[Marks; 2]> {
+    #[derive(serde::Deserialize)]
+    struct Ids<'a> {
+        #[serde(borrow, default)]
+        distinct_id: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "$anon_distinct_id")]
+        anon_distinct_id: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "$device_id")]
+        device_id: Option<&'a RawValue>,
+    }
+    // An object: serde would also read a struct from an array.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let ids: Ids<'_> = serde_json::from_slice(body).ok()?;
+    let span = |raw: Option<&RawValue>| raw.and_then(|r| Span::of(body, r.get().as_bytes()));
+    Some([
+        Marks {
+            user_id: span(ids.distinct_id),
+            anonymous_id: span(ids.anon_distinct_id),
+            ..Marks::default()
+        },
+        Marks {
+            anonymous_id: span(ids.device_id),
+            ..Marks::default()
+        },
+    ])
+}
+
+/// The answer posthog-js and posthog-node read as "no flags for this user",
+/// for a feature-flag request that was not relayed: 200 with empty flags.
+///
+/// Shapes, from the SDKs' parsers (PostHog/posthog-js):
+/// - `/flags/?v=2` (posthog-js since it replaced `/decide`, and
+///   posthog-node via `@posthog/core`) and `/decide/?v=4`: the v2/v4
+///   shape, a `flags` object of flag details.
+///   `packages/browser/src/posthog-featureflags.ts`, `parseFlagsResponse`
+///   and `normalizeFlagsResponse`, take `flags: {}` as no flags (and
+///   `featureFlags` derived from it as `{}`); `packages/core/src/
+///   featureFlagUtils.ts`, `normalizeFlagsResponse`, does the same when
+///   `'flags' in response`.
+/// - `/decide/?v=3` and older (earlier posthog-js and posthog-node): the
+///   v1/v3 shape, `featureFlags` and `featureFlagPayloads` maps, read as
+///   `featureFlags ?? {}` by the same `normalizeFlagsResponse`.
+///
+/// `errorsWhileComputingFlags: false` tells both to replace cached flags
+/// rather than merge into them.
+pub fn no_flags(path: &str, query: Option<&str>) -> Response<Body> {
+    let version = query_param(query, "v").and_then(|v| v.parse::<u32>().ok());
+    let old_decide = path.starts_with("/decide") && version.is_none_or(|v| v < 4);
+    let body = if old_decide {
+        r#"{"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}"#
+    } else {
+        r#"{"flags":{},"errorsWhileComputingFlags":false}"#
+    };
+    crate::ingest::json_response(StatusCode::OK, body)
+}
+
 /// PostHog's codec.
 pub struct Posthog;
 
@@ -320,6 +406,21 @@ impl Codec for Posthog {
 
     fn relay_names_user(&self, path: &str) -> bool {
         is_flags(path)
+    }
+
+    fn relay_ids(
+        &self,
+        parts: &Parts,
+        raw: Bytes,
+        limits: BodyLimits,
+    ) -> Option<(Bytes, Vec<Marks>)> {
+        let json = flags_json(parts, raw, limits).ok()?;
+        let ids = flag_ids(&json)?;
+        Some((json, ids.to_vec()))
+    }
+
+    fn relay_withheld(&self, uri: &http::Uri) -> Response<Body> {
+        no_flags(uri.path(), uri.query())
     }
 
     /// posthog-node's v1 mode sends the token as `Bearer`.
