@@ -5,7 +5,7 @@
 //! returns once durable destinations have committed them. All or none
 //! holds when a commit fails too: events reach a destination's forwarding
 //! only once every destination of the request has them
-//! ([`Delivery::hand_over`]), so the client's retry of a 503 duplicates
+//! (`Delivery::hand_over`), so the client's retry of a 503 duplicates
 //! nothing.
 //!
 //! Ingest calls [`Delivery::deliver`] once per request (through its

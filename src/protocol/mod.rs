@@ -294,4 +294,46 @@ mod tests {
         assert!(endpoint(post, "/s/").is_none());
         assert!(endpoint(get, "/v1/x").is_none());
     }
+
+    /// Each protocol's batch body for a destination, as forward sends it
+    /// (the formats `forward::batch` had in a table of its own).
+    #[test]
+    fn every_codec_frames_a_batch_in_its_wire_format() {
+        fn batch(protocol: Protocol, events: &[&'static str]) -> String {
+            let f = protocol.codec().framing(Some("k"));
+            let mut out = f.open.to_vec();
+            for (i, event) in events.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(f.separator);
+                }
+                out.extend_from_slice(&f.wire(&bytes::Bytes::from_static(event.as_bytes())));
+                out.extend_from_slice(f.terminator);
+            }
+            out.extend_from_slice(f.close);
+            String::from_utf8(out).unwrap()
+        }
+        let two = [r#"{"a":"1"}"#, r#"{"b":"2"}"#];
+        let array = r#"[{"a":"1"},{"b":"2"}]}"#;
+        for (protocol, want) in [
+            (Protocol::Segment, format!(r#"{{"batch":{array}"#)),
+            (Protocol::Rudderstack, format!(r#"{{"batch":{array}"#)),
+            (
+                Protocol::Amplitude,
+                format!(r#"{{"api_key":"k","events":{array}"#),
+            ),
+            (
+                Protocol::Posthog,
+                format!(r#"{{"api_key":"k","batch":{array}"#),
+            ),
+            (
+                Protocol::Snowplow,
+                format!(r#"{{"schema":"{}","data":{array}"#, snowplow::PAYLOAD_DATA),
+            ),
+            (Protocol::Json, "{\"a\":\"1\"}\n{\"b\":\"2\"}\n".to_owned()),
+            (Protocol::Ga4, "a=1\r\nb=2".to_owned()),
+            (Protocol::Ga4Mp, two.concat()),
+        ] {
+            assert_eq!(batch(protocol, &two), want, "{protocol}");
+        }
+    }
 }
