@@ -19,7 +19,8 @@
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use privgate::ingest::segment::{self, Route, Stamp};
+use privgate::protocol::segment::{self, Route};
+use privgate::protocol::Stamp;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 use std::time::Duration;
 

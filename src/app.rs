@@ -11,7 +11,7 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::forward;
 use crate::ingest::server::{self, ConnLimits, Swappable};
-use crate::ingest::stack::IngestService;
+use crate::ingest::stack::{Handler, IngestService};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -101,12 +101,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (consent, registry) =
         crate::consent::Consent::from_config(&config).map_err(StartError::OptOutRegistry)?;
     let pipeline = Pipeline::new(&config, consent, &metrics);
-    let ingest = Arc::new(Swappable::new(Ingest::new(
+    let ingest = Arc::new(Swappable::new(Handler::new(Ingest::new(
         &config,
         pipeline,
         queues,
         metrics.clone(),
-    )));
+    ))));
     let ready = Arc::new(AtomicBool::new(false));
 
     let limits = ConnLimits {

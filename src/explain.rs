@@ -5,7 +5,7 @@
 //!
 //! 1. the limits of `[server]`: a line longer than
 //!    `max_decompressed_bytes` is refused, and the event is scanned
-//!    ([`crate::ingest::scan_event`], the source's protocol) within
+//!    (the source's protocol's [`crate::protocol::Codec::scan`]) within
 //!    `max_json_depth` and `max_event_fields`;
 //! 2. the client's address (`--client-ip`), written into the protocol's IP
 //!    field as the source's `client_ip` says ([`client_ip::passed_on`],
@@ -178,7 +178,7 @@ pub fn run(
             continue;
         }
         // The scan ingest makes: it validates and marks consent's inputs.
-        let top = match crate::ingest::scan_event(protocol, text.as_bytes(), limits) {
+        let top = match protocol.codec().scan(text.as_bytes(), limits) {
             Ok(top) => top,
             Err(refused) => {
                 summary.invalid += 1;

@@ -27,12 +27,13 @@ use crate::ingest::body;
 use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
 use crate::ingest::object::{finish_event, Fill, TopLevel};
-use crate::ingest::segment::{self, Decoded, Route, Stamp};
-use crate::ingest::snowplow::{self as sp, Facts};
 use crate::policy::pii::{Detector, Scanner};
 use crate::policy::rules::{self, Action, Glob, Rule};
 use crate::policy::selector::{Selector, Step};
 use crate::policy::Policy;
+use crate::protocol::segment::{self, Route};
+use crate::protocol::snowplow::{self as sp, Facts};
+use crate::protocol::{Decoded, Stamp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -138,7 +139,7 @@ const ROUTES: [Route; 7] = [
     Route::Batch,
 ];
 
-/// `ingest::segment::decode`. Input: a route-picking byte, then the body.
+/// `protocol::segment::decode`. Input: a route-picking byte, then the body.
 /// Invalid UTF-8 is refused; a body `serde_json::Value` reads as an object
 /// (with an array `batch`, for the batch route) is accepted, with its write
 /// key, one event per element that is an object with a `type`, and the
@@ -183,7 +184,7 @@ pub fn segment(data: &[u8]) {
     }
 }
 
-/// `ingest::collect::decode` (`POST /collect`). Invalid UTF-8 is refused;
+/// `protocol::json::decode` (`POST /collect`). Invalid UTF-8 is refused;
 /// an array or NDJSON stream that `serde_json::Value` reads is accepted,
 /// with one event per object and the rest counted invalid; every event is
 /// checked by [`check_events`].
@@ -197,7 +198,7 @@ pub fn collect(data: &[u8]) {
             .ok(),
         _ => None,
     };
-    let decoded = match crate::ingest::collect::decode(&body, &STAMP, Limits::default()) {
+    let decoded = match crate::protocol::json::decode(&body, &STAMP, Limits::default()) {
         Ok(decoded) => decoded,
         Err(e) => {
             assert!(items.is_none(), "refused a valid body: {e}");
@@ -275,7 +276,7 @@ pub fn parse_event(data: &[u8]) {
     // Adding the client's address adds `context.ip` and nothing else, and
     // the marks still point at what consent reads.
     let mut marks = top.marks;
-    let field = crate::event::protocol::IpField::Nested {
+    let field = crate::protocol::IpField::Nested {
         container: "context",
         key: "ip",
     };
@@ -764,7 +765,7 @@ fn check_tc(decoded: Result<tcf::TcString, tcf::TcfError>) {
     }
 }
 
-/// `ingest::snowplow::decode`, then `encode`. Input: a byte whose bit 0
+/// `protocol::snowplow::decode`, then `encode`. Input: a byte whose bit 0
 /// picks a POST body (else a GET pixel's query), bit 1 `SP-Anonymous`,
 /// bit 2 a `User-Agent`; then the payload. A refusal is one the payload
 /// earns (a POST body `serde_json::Value` reads as a `payload_data`
@@ -890,7 +891,7 @@ fn check_snowplow_event(event: &[u8], marks: &Marks, facts: &Facts<'_>) -> Value
     Value::Object(object)
 }
 
-/// `ingest::ga4`. Input: a byte picking the form, then the rest: even, a
+/// `protocol::ga4`. Input: a byte picking the form, then the rest: even, a
 /// gtag.js request (the URL's query up to the first line break, read
 /// lossily as text, then the body); odd, a Measurement Protocol body.
 /// Never a panic, and only the errors a client can cause.
@@ -920,7 +921,7 @@ pub fn ga4(data: &[u8]) {
 const EXPANSION: usize = Limits::DEFAULT_MAX_BYTES;
 
 fn gtag(data: &[u8]) {
-    use crate::ingest::ga4::{decode_gtag, encode_hit};
+    use crate::protocol::ga4::{decode_gtag, encode_hit};
     let (query, body) = match data.iter().position(|&b| b == b'\n') {
         Some(at) => (String::from_utf8_lossy(&data[..at]), &data[at + 1..]),
         None => (String::from_utf8_lossy(data), &b""[..]),
@@ -986,7 +987,7 @@ fn measurement_protocol(data: &[u8]) {
         Value::Object(o) if o.get("events").is_some_and(Value::is_array) => Some(o),
         _ => None,
     });
-    let decoded = match crate::ingest::ga4::decode_mp(&body, Limits::default()) {
+    let decoded = match crate::protocol::ga4::decode_mp(&body, Limits::default()) {
         Ok(decoded) => decoded,
         Err(e) => {
             assert!(object.is_none(), "refused a valid body: {e}");
@@ -1077,14 +1078,14 @@ fn assert_well_formed(json: &[u8], what: &str) {
     }
 }
 
-/// `ingest::posthog::unwrap` then `decode`. Input: a byte whose bits 0-1
+/// `protocol::posthog::unwrap` then `decode`. Input: a byte whose bits 0-1
 /// pick the query's `compression` (none, `base64`, `lz64`, `gzip-js`) and
 /// bit 2 a form content type; then the body. Unwrapping stays within the
 /// decompression limit; every decoded event is one JSON object with an
 /// `event`, its marks on its `distinct_id` and `$device_id`, and every
 /// element of a batch is an event or counted invalid.
 pub fn posthog(data: &[u8]) {
-    use crate::ingest::posthog as ph;
+    use crate::protocol::posthog as ph;
     let Some((&pick, payload)) = data.split_first() else {
         return;
     };
@@ -1128,12 +1129,12 @@ pub fn posthog(data: &[u8]) {
     }
 }
 
-/// `ingest::amplitude::decode`. An upload whose `events` is an array is
+/// `protocol::amplitude::decode`. An upload whose `events` is an array is
 /// accepted unless the scan's bounds refuse it; each element is an event
 /// (an object with `event_type`, forwarded byte for byte) or counted
 /// invalid; marks point at `user_id`, `device_id` and `ip`.
 pub fn amplitude(data: &[u8]) {
-    use crate::ingest::amplitude as amp;
+    use crate::protocol::amplitude as amp;
     let body = Bytes::copy_from_slice(data);
     let upload = strict(data);
     let items = upload

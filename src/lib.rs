@@ -35,6 +35,7 @@ mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod protocol;
 pub mod reload;
 pub mod spool;
 pub mod tls;

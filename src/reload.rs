@@ -21,6 +21,7 @@ use crate::config::{Config, ConfigError, Secret};
 use crate::consent::{Consent, OptOutRegistry as Registry};
 use crate::forward::{Changes, Forwarder, ReloadError as ForwardError};
 use crate::ingest::server::Swappable;
+use crate::ingest::stack::Handler;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -150,7 +151,7 @@ struct Live {
 pub struct Reloader {
     path: PathBuf,
     metrics: Metrics,
-    ingest: Arc<Swappable<Ingest>>,
+    ingest: Arc<Swappable<Handler>>,
     ingest_tls: Option<Acceptor>,
     admin_tls: Option<Acceptor>,
     admin_token: RwLock<Option<Secret>>,
@@ -163,7 +164,7 @@ impl Reloader {
     pub(crate) fn new(
         config: &Config,
         metrics: Metrics,
-        ingest: Arc<Swappable<Ingest>>,
+        ingest: Arc<Swappable<Handler>>,
         forwarder: Forwarder,
         registry: Option<Arc<Registry>>,
         tls: (Option<Acceptor>, Option<Acceptor>),
@@ -243,8 +244,8 @@ impl Reloader {
         // Nothing below fails.
         let pipeline = Pipeline::new(&config, consent, &self.metrics);
         let next = Ingest::new(&config, pipeline, queues, self.metrics.clone());
-        self.ingest
-            .replace(next.sharing_inflight(&self.ingest.get()));
+        let next = next.sharing_inflight(self.ingest.get().ingest());
+        self.ingest.replace(Handler::new(next));
         for (acceptor, tls) in [
             (&self.ingest_tls, &config.server.tls),
             (&self.admin_tls, &config.admin_tls),

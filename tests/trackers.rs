@@ -911,7 +911,7 @@ async fn snowplow_events_need_app_ids_of_one_source() {
 
 // Google Analytics 4. No GA4 client was captured, so its requests are
 // built here as gtag.js and a Measurement Protocol client send them
-// (src/ingest/ga4.rs cites the documentation), with the test data every
+// (src/protocol/ga4/ cites the documentation), with the test data every
 // capture carries. gtag.js hits have no dedup id: `_p` (the page load's
 // random id) and `_s` (the hit's number within that page load) together
 // name one, and no rule touches either.

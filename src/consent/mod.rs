@@ -1062,7 +1062,7 @@ mod tests {
 
     #[test]
     fn snowplow_gdpr_contexts_and_consent_events() {
-        use crate::ingest::snowplow::SnowplowLayout;
+        use crate::protocol::snowplow::SnowplowLayout;
         let c = engine(ConsentDefault::Deny);
         let analytics = c.need(&need(&["analytics"], Match::All));
         let advertising = c.need(&need(&["advertising"], Match::All));

@@ -8,9 +8,7 @@
 //! costs several times a validating scan, and forwarding never needs the
 //! tree. This module does no I/O.
 
-pub mod protocol;
-
-pub use protocol::Protocol;
+pub use crate::protocol::Protocol;
 
 use bytes::Bytes;
 use http::HeaderValue;

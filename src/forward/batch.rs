@@ -11,9 +11,9 @@ use super::queue::Depth;
 use super::{DestMetrics, Sink};
 use crate::config::{BatchConfig, BatchFormat};
 use crate::metrics::DropReason;
+use crate::protocol::{Framing, Protocol};
 use crate::spool::{self, Acks, Pos};
 use bytes::{BufMut, Bytes, BytesMut};
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -34,81 +34,20 @@ pub(super) enum Feed {
     },
 }
 
-/// How a batch body wraps its events: `open`, the events with `separator`
-/// between them and `terminator` after each, then `close` (an empty batch
-/// is an empty body). Events are JSON objects until here; `encode`, when
-/// set, turns each into its protocol's wire form first (for protocols whose
-/// events are not JSON objects on the wire, or hold encoded JSON).
-#[derive(Clone, Debug)]
-pub(super) struct Framing {
-    open: Bytes,
-    separator: &'static [u8],
-    terminator: &'static [u8],
-    close: &'static [u8],
-    encode: Option<fn(&Bytes) -> Bytes>,
-}
-
-impl Framing {
-    /// The framing of `format`; `api_key` is what an Amplitude batch names.
-    pub(super) fn of(format: BatchFormat, api_key: Option<&str>) -> Framing {
-        let array = |open: Bytes| Framing {
-            open,
-            separator: b",",
-            terminator: b"",
-            close: b"]}",
-            encode: None,
-        };
-        match format {
-            BatchFormat::Segment => array(Bytes::from_static(b"{\"batch\":[")),
-            BatchFormat::Amplitude | BatchFormat::Posthog => {
-                let key = serde_json::to_string(api_key.unwrap_or_default())
-                    .expect("a string serializes");
-                let events = match format {
-                    BatchFormat::Amplitude => "events",
-                    _ => "batch",
-                };
-                array(Bytes::from(format!("{{\"api_key\":{key},\"{events}\":[")))
-            }
-            BatchFormat::Snowplow => Framing {
-                encode: Some(crate::ingest::snowplow::encode),
-                ..array(Bytes::from(format!(
-                    "{{\"schema\":\"{}\",\"data\":[",
-                    crate::ingest::snowplow::PAYLOAD_DATA
-                )))
-            },
-            BatchFormat::Ndjson => Framing {
-                open: Bytes::new(),
-                separator: b"",
-                terminator: b"\n",
-                close: b"",
-                encode: None,
-            },
-            // One hit per line, as gtag.js sends a batch (`ingest::ga4`).
-            BatchFormat::Ga4 => Framing {
-                open: Bytes::new(),
-                separator: b"\r\n",
-                terminator: b"",
-                close: b"",
-                encode: Some(crate::ingest::ga4::encode_hit),
-            },
-            // Each event is a whole body; batches hold one (config checks).
-            BatchFormat::Ga4Mp => Framing {
-                open: Bytes::new(),
-                separator: b"",
-                terminator: b"",
-                close: b"",
-                encode: None,
-            },
-        }
-    }
-
-    /// `event` as it goes into a batch body.
-    fn wire<'a>(&self, event: &'a Bytes) -> Cow<'a, Bytes> {
-        match self.encode {
-            None => Cow::Borrowed(event),
-            Some(encode) => Cow::Owned(encode(event)),
-        }
-    }
+/// The framing of `format`, as its protocol's codec writes a batch (see
+/// [`crate::protocol::Codec::framing`]); `api_key` is what an Amplitude or
+/// PostHog batch names.
+pub(super) fn framing(format: BatchFormat, api_key: Option<&str>) -> Framing {
+    let protocol = match format {
+        BatchFormat::Segment => Protocol::Segment,
+        BatchFormat::Amplitude => Protocol::Amplitude,
+        BatchFormat::Posthog => Protocol::Posthog,
+        BatchFormat::Snowplow => Protocol::Snowplow,
+        BatchFormat::Ndjson => Protocol::Json,
+        BatchFormat::Ga4 => Protocol::Ga4,
+        BatchFormat::Ga4Mp => Protocol::Ga4Mp,
+    };
+    protocol.codec().framing(api_key)
 }
 
 /// Events of one batch, encoded as the body they will be sent as.

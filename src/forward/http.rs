@@ -2,12 +2,13 @@
 //! for `https://`, trusting what the destination's `tls` says), with
 //! per-attempt timeouts and retries as decided by [`super::retry`].
 
-use super::batch::Framing;
+use super::batch::framing;
 use super::breaker::{Breaker, BreakerMetrics};
 use super::retry::{Attempt, Backoff};
 use super::DestMetrics;
 use crate::config::{BatchFormat, Compression, HttpSinkConfig, RetryConfig};
 use crate::metrics::{status_class, DropReason, Metrics};
+use crate::protocol::Framing;
 use crate::tls::ClientTls;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
@@ -83,7 +84,7 @@ impl HttpSink {
         HttpSink {
             client: client(cfg.connect_timeout, &cfg.tls),
             url: url(cfg),
-            framing: Framing::of(cfg.format, cfg.api_key.as_ref().map(|k| k.expose())),
+            framing: framing(cfg.format, cfg.api_key.as_ref().map(|k| k.expose())),
             compression: cfg.compression,
             content_type: HeaderValue::from_static(match (sealed, cfg.format) {
                 (true, _) => "application/jose",

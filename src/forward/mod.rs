@@ -299,12 +299,10 @@ impl Sink {
         })
     }
 
-    fn framing(&self) -> batch::Framing {
+    fn framing(&self) -> crate::protocol::Framing {
         match &self.kind {
             SinkKind::Http(h) => h.framing().clone(),
-            SinkKind::File(_) | SinkKind::Stdout(_) => {
-                batch::Framing::of(BatchFormat::Ndjson, None)
-            }
+            SinkKind::File(_) | SinkKind::Stdout(_) => batch::framing(BatchFormat::Ndjson, None),
         }
     }
 

@@ -19,8 +19,8 @@
 //!
 //! Never logs an address. Never forwards the client's own headers.
 
-use crate::event::protocol::IpField;
 use crate::event::{Marks, Span};
+use crate::protocol::IpField;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderMap;
 use ipnet::IpNet;
@@ -188,10 +188,10 @@ fn splice(event: Bytes, marks: &mut Marks, start: u32, end: u32, text: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::amplitude::AmplitudeLayout;
     use crate::ingest::bounds::Limits;
     use crate::ingest::object::TopLevel;
-    use crate::ingest::posthog::PosthogLayout;
+    use crate::protocol::amplitude::AmplitudeLayout;
+    use crate::protocol::posthog::PosthogLayout;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()

@@ -275,9 +275,9 @@ impl From<std::str::Utf8Error> for Unreadable {
     }
 }
 
-impl From<super::lz64::Lz64Error> for Unreadable {
-    fn from(e: super::lz64::Lz64Error) -> Unreadable {
-        use super::lz64::Lz64Error::*;
+impl From<crate::protocol::lz64::Lz64Error> for Unreadable {
+    fn from(e: crate::protocol::lz64::Lz64Error) -> Unreadable {
+        use crate::protocol::lz64::Lz64Error::*;
         Unreadable::new(match e {
             BadCharacter => "not lz-string base64",
             Corrupt => "the lz-string stream is corrupt or cut short",

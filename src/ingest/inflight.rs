@@ -25,9 +25,9 @@
 //! its head.
 
 use super::error::IngestError;
-use super::segment::Decoded;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
+use crate::protocol::Decoded;
 use prometheus::{IntCounter, IntGauge};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

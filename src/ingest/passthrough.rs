@@ -17,7 +17,7 @@
 //!   `relay_purposes`), and not without a consent signal under
 //!   `consent.default = "deny"` unless the source says
 //!   `relay_personal_data = true`. Otherwise the SDK gets the answer it
-//!   reads as "no flags" ([`no_flags`]) and the upstream gets nothing. A
+//!   reads as "no flags" ([`Codec::relay_withheld`]) and the upstream gets nothing. A
 //!   body whose ids cannot be read is withheld too;
 //! - **CORS is privgate's**: the upstream's `Access-Control-*` headers and
 //!   its `Vary: Origin` are dropped, and the source's own rule answers
@@ -30,13 +30,13 @@
 use super::error::IngestError;
 use crate::config::RelayConfig;
 use crate::consent::{Consent, Denial, Match, Need, Requirement, Signals};
-use crate::event::{Marks, Span};
+use crate::event::Marks;
+use crate::protocol::Codec;
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use http_body_util::{combinators::BoxBody, BodyExt, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use serde_json::value::RawValue;
 use std::time::Duration;
 
 /// A boxed body error.
@@ -259,11 +259,10 @@ impl RelayConsent {
         Ok(())
     }
 
-    /// Whether the ids a feature-flag request's JSON `body` names may be
-    /// relayed: none of them is opted out (asked of the consent engine,
-    /// which reads ids as it does in events).
-    pub fn check_ids(&self, consent: &Consent, body: &[u8]) -> Result<(), Withheld> {
-        let ids = flag_ids(body).ok_or(Withheld::Unreadable)?;
+    /// Whether the ids a relayed request's JSON `body` names (`ids`, as
+    /// its codec marked them) may be relayed: none of them is opted out
+    /// (asked of the consent engine, which reads ids as it does in events).
+    pub fn check_ids(&self, consent: &Consent, body: &[u8], ids: &[Marks]) -> Result<(), Withheld> {
         if ids
             .iter()
             .any(|marks| consent.signals(body, marks, false).opted_out)
@@ -275,9 +274,11 @@ impl RelayConsent {
 }
 
 /// A relayed request whose body names the user (PostHog's feature flags),
-/// read within `limits.max_body` and ready to relay if `rule` and `consent`
-/// let its ids go; why not otherwise.
+/// read within `limits.max_body`, its ids read by its `codec`
+/// ([`Codec::relay_ids`]), and ready to relay if `rule` and `consent` let
+/// them go; why not otherwise.
 pub async fn with_user_ids<B>(
+    codec: &dyn Codec,
     consent: &Consent,
     rule: &RelayConsent,
     limits: super::body::Limits,
@@ -306,9 +307,9 @@ where
             }
         })?
         .to_bytes();
-    let checked = match flags_json(&parts, raw.clone(), limits) {
-        Ok(json) => rule.check_ids(consent, &json),
-        Err(_) => Err(Withheld::Unreadable),
+    let checked = match codec.relay_ids(&parts, raw.clone(), limits) {
+        Some((json, ids)) => rule.check_ids(consent, &json, &ids),
+        None => Err(Withheld::Unreadable),
     };
     Ok(checked.map(|()| {
         let body = http_body_util::Full::new(raw)
@@ -316,88 +317,4 @@ where
             .boxed();
         Request::from_parts(parts, body)
     }))
-}
-
-/// A feature-flag request's body as JSON (it comes in every form PostHog's
-/// events do: gzip, base64 or lz64 forms, JSON), within `limits`.
-pub fn flags_json(
-    parts: &http::request::Parts,
-    raw: Bytes,
-    limits: super::body::Limits,
-) -> Result<Bytes, IngestError> {
-    let gzip = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let body = if gzip {
-        super::body::gunzip(&raw, limits.max_decompressed)?
-    } else {
-        raw
-    };
-    let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes()
-            .starts_with(b"application/x-www-form-urlencoded")
-    });
-    super::posthog::unwrap(body, parts.uri.query(), form, limits)
-}
-
-/// The user ids a feature-flag request's JSON names, as consent marks into
-/// `body`: `distinct_id` and `$anon_distinct_id`, then `$device_id`.
-/// `None` when `body` is not one JSON object, or names an id twice.
-pub fn flag_ids(body: &[u8]) -> Option<[Marks; 2]> {
-    #[derive(serde::Deserialize)]
-    struct Ids<'a> {
-        #[serde(borrow, default)]
-        distinct_id: Option<&'a RawValue>,
-        #[serde(borrow, default, rename = "$anon_distinct_id")]
-        anon_distinct_id: Option<&'a RawValue>,
-        #[serde(borrow, default, rename = "$device_id")]
-        device_id: Option<&'a RawValue>,
-    }
-    // An object: serde would also read a struct from an array.
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        return None;
-    }
-    let ids: Ids<'_> = serde_json::from_slice(body).ok()?;
-    let span = |raw: Option<&RawValue>| raw.and_then(|r| Span::of(body, r.get().as_bytes()));
-    Some([
-        Marks {
-            user_id: span(ids.distinct_id),
-            anonymous_id: span(ids.anon_distinct_id),
-            ..Marks::default()
-        },
-        Marks {
-            anonymous_id: span(ids.device_id),
-            ..Marks::default()
-        },
-    ])
-}
-
-/// The answer posthog-js and posthog-node read as "no flags for this user",
-/// for a feature-flag request that was not relayed: 200 with empty flags.
-///
-/// Shapes, from the SDKs' parsers (PostHog/posthog-js):
-/// - `/flags/?v=2` (posthog-js since it replaced `/decide`, and
-///   posthog-node via `@posthog/core`) and `/decide/?v=4`: the v2/v4
-///   shape, a `flags` object of flag details.
-///   `packages/browser/src/posthog-featureflags.ts`, `parseFlagsResponse`
-///   and `normalizeFlagsResponse`, take `flags: {}` as no flags (and
-///   `featureFlags` derived from it as `{}`); `packages/core/src/
-///   featureFlagUtils.ts`, `normalizeFlagsResponse`, does the same when
-///   `'flags' in response`.
-/// - `/decide/?v=3` and older (earlier posthog-js and posthog-node): the
-///   v1/v3 shape, `featureFlags` and `featureFlagPayloads` maps, read as
-///   `featureFlags ?? {}` by the same `normalizeFlagsResponse`.
-///
-/// `errorsWhileComputingFlags: false` tells both to replace cached flags
-/// rather than merge into them.
-pub fn no_flags(path: &str, query: Option<&str>) -> Response<super::server::Body> {
-    let version = super::query_param(query, "v").and_then(|v| v.parse::<u32>().ok());
-    let old_decide = path.starts_with("/decide") && version.is_none_or(|v| v < 4);
-    let body = if old_decide {
-        r#"{"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}"#
-    } else {
-        r#"{"flags":{},"errorsWhileComputingFlags":false}"#
-    };
-    super::json_response(StatusCode::OK, body)
 }

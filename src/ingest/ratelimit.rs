@@ -33,11 +33,11 @@
 //! Never: an address or write key in a metric label or a log line; a
 //! limit on the admin listener (it is not built from here).
 
-use super::accept::Batch;
 use super::client_ip::ClientIp;
 use super::error::IngestError;
 use crate::config::{Config, Rate};
 use crate::metrics::Metrics;
+use crate::pipeline::Batch;
 use futures_util::future::{self, Either, Ready};
 use governor::clock::{Clock, DefaultClock};
 use governor::{

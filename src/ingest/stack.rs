@@ -1,4 +1,5 @@
-//! The tracker listener's request path as one tower stack. Outermost first,
+//! The tracker listener's request path as one tower stack, built once per
+//! config ([`Handler`]; a reload builds the next). Outermost first,
 //! and why each layer sits where it does:
 //!
 //! 1. **resolve**: which endpoint the path is, and who the client is
@@ -34,7 +35,8 @@
 
 use super::error::IngestError;
 use super::server::{Body, Swappable};
-use super::{full, Endpoint, Ingest};
+use super::{full, Ingest};
+use crate::protocol::Endpoint;
 use futures_util::future::{self, BoxFuture, Either, Ready};
 use http::{header, HeaderMap, Request, Response};
 use hyper::body::Incoming;
@@ -42,6 +44,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 /// The source whose key authenticated a request, in its answer's
@@ -52,7 +55,30 @@ pub struct SourceName(pub Arc<str>);
 /// The tracker listener's service: each request goes through the stack of
 /// the config current when it arrived, and finishes with it.
 #[derive(Clone)]
-pub struct IngestService(pub Arc<Swappable<Ingest>>);
+pub struct IngestService(pub Arc<Swappable<Handler>>);
+
+/// One config's request handler and its stack, built once for all of its
+/// requests (a reload builds the next).
+pub struct Handler {
+    ingest: Arc<Ingest>,
+    stack: BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>,
+}
+
+impl Handler {
+    /// `ingest`'s stack (see the module doc).
+    pub fn new(ingest: Ingest) -> Handler {
+        let ingest = Arc::new(ingest);
+        Handler {
+            stack: BoxCloneSyncService::new(stack(ingest.clone())),
+            ingest,
+        }
+    }
+
+    /// The request handler the stack ends in.
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+}
 
 impl Service<Request<Incoming>> for IngestService {
     type Response = Response<Body>;
@@ -64,15 +90,22 @@ impl Service<Request<Incoming>> for IngestService {
     }
 
     fn call(&mut self, request: Request<Incoming>) -> Self::Future {
-        Box::pin(stack(self.0.get()).oneshot(request))
+        Box::pin(self.0.get().stack.clone().oneshot(request))
     }
 }
 
 /// The stack of the module doc, for one config.
 fn stack(
     ingest: Arc<Ingest>,
-) -> impl Service<Request<Incoming>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
-{
+) -> impl Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     let resolve = {
         let ingest = ingest.clone();
         move |mut request: Request<Incoming>| {

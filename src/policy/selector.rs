@@ -14,7 +14,7 @@
 //! [`Protocol::semantic_paths`]).
 //! Printing a selector gives text that parses back to the same selector.
 
-use crate::event::protocol::{Protocol, SEMANTIC_NAMES};
+use crate::protocol::{Protocol, SEMANTIC_NAMES};
 use std::fmt;
 
 /// One step of a path.

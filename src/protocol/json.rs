@@ -2,11 +2,13 @@
 //! objects, or NDJSON (one object per line). Elements that are not objects
 //! are skipped and counted; the rest are accepted.
 
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{check_utf8, detach, finish_event, Fill, TopLevel};
-use super::segment::{Decoded, Stamp};
+use super::{Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route, Stamp};
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::Refused;
+use crate::ingest::object::{check_utf8, detach, finish_event, Fill, TopLevel};
 use bytes::Bytes;
+use http::request::Parts;
 use serde_json::value::RawValue;
 
 /// The path of the generic source.
@@ -59,6 +61,60 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded
         }
     }
     Ok(decoded)
+}
+
+/// The generic JSON source's codec. Its events take Segment's names.
+pub struct Json;
+
+impl Codec for Json {
+    fn protocol(&self) -> Protocol {
+        Protocol::Json
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Json]
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        (path == PATH).then_some(Route::Events)
+    }
+
+    /// Clients that cannot set headers put the key in the query.
+    fn head_key(&self, _route: Route, parts: &Parts) -> Result<Option<String>, IngestError> {
+        Ok(super::basic_username(&parts.headers)?
+            .or_else(|| super::query_param(parts.uri.query(), "writeKey")))
+    }
+
+    fn body_names_key(&self) -> bool {
+        false
+    }
+
+    fn decode(
+        &self,
+        _route: Route,
+        input: &Input<'_>,
+        _key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        let received_at = &input.stamp();
+        decode(input.payload, &Stamp { received_at }, input.limits)
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        TopLevel::parse_event(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        super::segment::Segment.semantic_paths(name)
+    }
+
+    fn ip_field(&self) -> IpField {
+        super::segment::Segment.ip_field()
+    }
+
+    /// NDJSON: one event per line.
+    fn framing(&self, _api_key: Option<&str>) -> Framing {
+        Framing::lines(b"", b"\n")
+    }
 }
 
 #[cfg(test)]

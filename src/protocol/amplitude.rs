@@ -7,15 +7,16 @@
 //! The SDK reads the outcome from the JSON body's `code`, not the HTTP
 //! status: success is answered as Amplitude does (`{"code":200,
 //! "events_ingested":N,...}`), and every error body carries `code` too (see
-//! [`super::error`]), so a 400 is dropped and a 503 retried as the SDK
+//! [`crate::ingest::error`]), so a 400 is dropped and a 503 retried as the SDK
 //! intends. The remote-config fetch (`GET /config/{api_key}`) is relayed
 //! to the source's `upstream`.
 
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{Layout, Role, TopLevel};
-use super::segment::Decoded;
-use super::server::Body;
+use super::{Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route};
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::Refused;
+use crate::ingest::object::{Layout, Role, TopLevel};
+use crate::ingest::server::Body;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -78,7 +79,99 @@ pub fn accepted(events: usize, payload_bytes: usize, now: SystemTime) -> Respons
     let body = format!(
         r#"{{"code":200,"events_ingested":{events},"payload_size_bytes":{payload_bytes},"server_upload_time":{millis}}}"#
     );
-    super::json_answer(StatusCode::OK, Bytes::from(body))
+    crate::ingest::json_answer(StatusCode::OK, Bytes::from(body))
+}
+
+/// Amplitude HTTP API v2 events (analytics-browser 2.x): identity at the
+/// top level, `$set`/`$setOnce` operations in `user_properties`, page facts
+/// autocaptured into `event_properties` under `[Amplitude] Page ...` keys.
+fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["user_id"],
+        "anonymous_id" => &["device_id"],
+        "ip" => &["ip"],
+        "user_agent" => &["user_agent"],
+        "url" => &[
+            r#"event_properties."[Amplitude] Page Location""#,
+            r#"event_properties."[Amplitude] Page URL""#,
+            r#"event_properties."[Amplitude] Page Path""#,
+            r#"event_properties."[Amplitude] Previous Page Location""#,
+        ],
+        "referrer" => &[
+            "event_properties.referrer",
+            "user_properties.*.referrer",
+            "user_properties.*.initial_referrer",
+        ],
+        "email" => &[
+            "user_properties.email",
+            "user_properties.*.email",
+            "event_properties.email",
+        ],
+        "phone" => &[
+            "user_properties.phone",
+            "user_properties.*.phone",
+            "event_properties.phone",
+        ],
+        "traits" => &["user_properties", "group_properties"],
+        "properties" => &["event_properties"],
+        "consent" => &[],
+        _ => return None,
+    })
+}
+
+/// Amplitude's codec.
+pub struct Amplitude;
+
+impl Codec for Amplitude {
+    fn protocol(&self) -> Protocol {
+        Protocol::Amplitude
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Amplitude]
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        is_events_path(path).then_some(Route::Events)
+    }
+
+    fn relays(&self, method: &Method, path: &str) -> bool {
+        is_passthrough(method, path)
+            || (method == Method::OPTIONS && is_passthrough(&Method::GET, path))
+    }
+
+    fn relay_key(&self, uri: &http::Uri) -> Option<String> {
+        uri.path().strip_prefix("/config/").map(str::to_owned)
+    }
+
+    fn decode(
+        &self,
+        _route: Route,
+        input: &Input<'_>,
+        key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        decode(input.payload, input.limits, key)
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        TopLevel::parse_event_as::<AmplitudeLayout>(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        semantic_paths(name)
+    }
+
+    fn ip_field(&self) -> IpField {
+        IpField::Top { key: "ip" }
+    }
+
+    fn framing(&self, api_key: Option<&str>) -> Framing {
+        Framing::keyed_array(api_key, "events")
+    }
+
+    fn accepted(&self, _route: Route, events: usize, input: &Input<'_>) -> Response<Body> {
+        accepted(events, input.payload.len(), input.received_at)
+    }
 }
 
 #[cfg(test)]

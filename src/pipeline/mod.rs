@@ -9,8 +9,18 @@
 //! destination's own rules and allow list on its own copy. So one
 //! event can reach an analytics backend and not an advertising one. The
 //! server ([`Pipeline::route`]) and `privgate explain`
-//! ([`Pipeline::explain`]) share this one code path. Nothing here does I/O
-//! or logs field values; a dropped event is only counted.
+//! ([`Pipeline::explain`]) share this one code path.
+//!
+//! The server's way for one request's events, from ingest to the
+//! destinations' queues, is [`Delivery`]: the pipeline for each event and
+//! destination (the fan-out), then the all-or-nothing hand-over to the
+//! queues and spools, awaiting their commits (see [`deliver`]). Nothing
+//! here does other I/O or logs field values; a dropped event is only
+//! counted.
+
+pub mod deliver;
+
+pub use deliver::{Batch, Delivery, Refused};
 
 use crate::consent::{Consent, Need};
 use crate::crypto::Keyring;

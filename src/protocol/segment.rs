@@ -6,11 +6,12 @@
 //! `{"batch":[...], "writeKey": ...}`. The write key comes from HTTP Basic
 //! auth (the username) or `writeKey` in the body.
 
-use super::bounds::Limits;
-use super::client_ip::Address;
-use super::error::IngestError;
-use super::object::{check_utf8, detach, finish_event, Fill, Layout, TopLevel};
-use crate::event::Marks;
+use super::{
+    Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route as CodecRoute, Stamp,
+};
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::{check_utf8, detach, finish_event, Fill, Refused, TopLevel};
 use bytes::Bytes;
 
 /// What a Segment path asks for.
@@ -52,142 +53,6 @@ pub fn is_passthrough(method: &http::Method, path: &str) -> bool {
 pub fn settings_write_key(path: &str) -> Option<&str> {
     path.strip_prefix("/v1/projects/")?
         .strip_suffix("/settings")
-}
-
-/// What one event's place in [`Decoded::events`] takes.
-const SLOT: usize = std::mem::size_of::<(Bytes, Marks)>();
-
-/// Events decoded from one request.
-///
-/// **Budget.** The events of one request hold at most
-/// [`Limits::max_bytes`] bytes together (413 `body_too_large` beyond),
-/// counting everything a decoder copies into each of them: the request's
-/// own data repeated per event (a Snowplow `User-Agent`, GA4's shared
-/// parameters, `receivedAt`, the client's address) is multiplied only
-/// within it. Decoders add events through [`Decoded::push`], and ask
-/// [`Decoded::fits`] before they build an event that copies request data.
-///
-/// **Keys.** A decoder reports each write key it reads in a body to its
-/// `key` callback as soon as it reads it: an envelope's before its
-/// elements, the first event's before the others, a Snowplow app id before
-/// its element's event is built. The callback authenticates it
-/// ([`super::Ingest`]), so a request naming no source's key costs no
-/// per-element work.
-#[derive(Debug)]
-pub struct Decoded {
-    /// The events, each one JSON object ready to forward, with where its
-    /// consent inputs are.
-    pub events: Vec<(Bytes, Marks)>,
-    /// Batch elements that were not valid events (skipped, counted).
-    pub invalid: usize,
-    /// The client asked that no identifier or address of it be recorded
-    /// (Snowplow's `SP-Anonymous`): no client address is added.
-    pub anonymous: bool,
-    /// What the events hold together, in bytes.
-    bytes: usize,
-    /// [`Limits::max_bytes`].
-    max_bytes: usize,
-}
-
-impl Decoded {
-    /// No events yet, within `limits`.
-    pub fn new(limits: Limits) -> Decoded {
-        Decoded {
-            events: Vec::new(),
-            invalid: 0,
-            anonymous: false,
-            bytes: 0,
-            max_bytes: limits.max_bytes,
-        }
-    }
-
-    /// The bytes the events hold together.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// What holding the events takes: their bytes and their slots.
-    pub fn memory(&self) -> usize {
-        self.bytes + self.events.capacity() * SLOT
-    }
-
-    /// The most [`Decoded::memory`] reaches within `limits`: the events'
-    /// bytes, and slots for twice `max_batch` of them (a vector grown one
-    /// push at a time may double past its length).
-    pub fn ceiling(limits: Limits) -> usize {
-        limits
-            .max_bytes
-            .saturating_add(limits.max_batch.saturating_mul(2 * SLOT))
-    }
-
-    /// 413 unless `more` bytes fit beside the events so far.
-    pub fn fits(&self, more: usize) -> Result<(), IngestError> {
-        match self.bytes.checked_add(more) {
-            Some(total) if total <= self.max_bytes => Ok(()),
-            _ => Err(IngestError::TooLarge(self.max_bytes)),
-        }
-    }
-
-    /// Counts `bytes` against the budget without adding an event (what a
-    /// decoder built and then refused still cost the work).
-    pub fn take(&mut self, bytes: usize) -> Result<(), IngestError> {
-        self.fits(bytes)?;
-        self.bytes += bytes;
-        Ok(())
-    }
-
-    /// Adds an event, counted against the budget.
-    pub fn push(&mut self, event: Bytes, marks: Marks) -> Result<(), IngestError> {
-        self.take(event.len())?;
-        self.events.push((event, marks));
-        Ok(())
-    }
-
-    /// Writes the client's address into every event (see
-    /// [`Address::write`]), counted against the budget.
-    pub fn write_address(&mut self, address: &Address) -> Result<(), IngestError> {
-        for (event, marks) in &mut self.events {
-            let before = event.len();
-            *event = address.write(std::mem::take(event), marks);
-            self.bytes = self.bytes - before + event.len();
-            if self.bytes > self.max_bytes {
-                return Err(IngestError::TooLarge(self.max_bytes));
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds the elements of a batch array of `body`: each an `L` event
-    /// (an object with a type) as it was sent, or counted invalid. `seen` is
-    /// shown each event before it is added, with its scan, for what a
-    /// protocol reads more (PostHog: the first event's key).
-    pub fn add_elements<L: Layout>(
-        &mut self,
-        items: Vec<&serde_json::value::RawValue>,
-        body: &Bytes,
-        limits: Limits,
-        mut seen: impl FnMut(&TopLevel<'_>, &Bytes) -> Result<(), IngestError>,
-    ) -> Result<(), IngestError> {
-        self.events.reserve(items.len());
-        for item in items {
-            let raw = body.slice_ref(item.get().as_bytes());
-            match TopLevel::parse_event_as::<L>(&raw, limits) {
-                Ok(event) if event.has_type => {
-                    seen(&event, &raw)?;
-                    let marks = event.marks;
-                    self.push(detach(raw, body), marks)?;
-                }
-                _ => self.invalid += 1,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Generated values an event may need.
-pub struct Stamp<'a> {
-    /// `receivedAt`, RFC 3339 with milliseconds.
-    pub received_at: &'a str,
 }
 
 /// Decodes a Segment request body for `route`; a `writeKey` in it goes to
@@ -246,6 +111,102 @@ fn finish(raw: Bytes, top: &TopLevel<'_>, event_type: Option<&str>, stamp: &Stam
         received_at: (!top.has_received_at).then_some(stamp.received_at),
     };
     finish_event(raw, top.keys, &fill)
+}
+
+fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &["userId", "previousId"],
+        "anonymous_id" => &["anonymousId"],
+        "ip" => &["context.ip"],
+        "user_agent" => &["context.userAgent"],
+        // Page calls carry the page in `properties`, others in `context.page`.
+        "url" => &[
+            "context.page.url",
+            "context.page.path",
+            "context.page.search",
+            "context.page.tab_url",
+            "properties.url",
+            "properties.path",
+            "properties.search",
+            "properties.tab_url",
+        ],
+        "referrer" => &[
+            "context.page.referrer",
+            "context.page.initial_referrer",
+            "properties.referrer",
+            "properties.initial_referrer",
+        ],
+        "email" => &["traits.email", "context.traits.email", "properties.email"],
+        "phone" => &["traits.phone", "context.traits.phone", "properties.phone"],
+        "traits" => &["traits", "context.traits"],
+        "properties" => &["properties"],
+        "consent" => &["context.consent", "context.consentManagement"],
+        _ => return None,
+    })
+}
+
+/// The Segment API's codec. Its endpoints serve RudderStack's sources too.
+pub struct Segment;
+
+impl Codec for Segment {
+    fn protocol(&self) -> Protocol {
+        Protocol::Segment
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Segment, Protocol::Rudderstack]
+    }
+
+    fn route(&self, path: &str) -> Option<CodecRoute> {
+        route(path).map(CodecRoute::Segment)
+    }
+
+    fn relays(&self, method: &http::Method, path: &str) -> bool {
+        is_passthrough(method, path)
+            || (method == http::Method::OPTIONS && settings_write_key(path).is_some())
+    }
+
+    fn relay_key(&self, uri: &http::Uri) -> Option<String> {
+        settings_write_key(uri.path()).map(str::to_owned)
+    }
+
+    fn decode(
+        &self,
+        route: CodecRoute,
+        input: &Input<'_>,
+        key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        let CodecRoute::Segment(route) = route else {
+            return Err(IngestError::NotFound);
+        };
+        let received_at = &input.stamp();
+        decode(
+            route,
+            input.payload,
+            &Stamp { received_at },
+            input.limits,
+            key,
+        )
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        TopLevel::parse_event(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        semantic_paths(name)
+    }
+
+    fn ip_field(&self) -> IpField {
+        IpField::Nested {
+            container: "context",
+            key: "ip",
+        }
+    }
+
+    fn framing(&self, _api_key: Option<&str>) -> Framing {
+        Framing::array(Bytes::from_static(b"{\"batch\":["))
+    }
 }
 
 #[cfg(test)]

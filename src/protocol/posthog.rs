@@ -23,14 +23,23 @@
 //! (`GET /static/*`). Session recordings (`/s/`) are not served: a replay
 //! holds whatever was on the screen, which no field rule can minimize.
 
-use super::body::{gunzip, Limits as BodyLimits};
-use super::bounds::Limits;
-use super::error::IngestError;
-use super::object::{check_utf8, Layout, Role, Slot, TopLevel};
-use super::segment::Decoded;
+use super::{
+    basic_username, bearer_token, query_param, Codec, Decoded, Framing, Input, IpField, KeySink,
+    Protocol, Read, Route,
+};
+use crate::event::{Marks, Span};
+use crate::ingest::body::{gunzip, Limits as BodyLimits};
+use crate::ingest::bounds::Limits;
+use crate::ingest::error::IngestError;
+use crate::ingest::object::Refused;
+use crate::ingest::object::{check_utf8, Layout, Role, Slot, TopLevel};
+use crate::ingest::server::Body;
 use base64::Engine;
 use bytes::Bytes;
+use http::header;
+use http::request::Parts;
 use http::Method;
+use http::{Response, StatusCode};
 use serde_json::value::RawValue;
 
 /// Whether `path` takes events.
@@ -210,10 +219,266 @@ fn properties_token(event: &[u8]) -> Option<String> {
     Some(event.properties?.token?.into_owned())
 }
 
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+/// PostHog events (posthog-js, posthog-node): identity in `distinct_id`
+/// (top level from posthog-node, in `properties` from posthog-js), page
+/// facts as `$`-properties, person properties in `$set`/`$set_once` (top
+/// level or in `properties`), the first URL and referrer also in
+/// `$set_once.$initial_person_info` (`u`, `r`).
+fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "user_id" => &[
+            "distinct_id",
+            "properties.distinct_id",
+            "properties.$user_id",
+            "properties.alias",
+        ],
+        "anonymous_id" => &["properties.$device_id", "properties.$anon_distinct_id"],
+        "ip" => &["properties.$ip", "ip"],
+        "user_agent" => &["properties.$raw_user_agent"],
+        "url" => &[
+            "properties.$current_url",
+            "properties.$session_entry_url",
+            "properties.$pathname",
+            "properties.$session_entry_pathname",
+            "properties.$prev_pageview_pathname",
+            "$set_once.$initial_person_info.u",
+            "properties.$set_once.$initial_person_info.u",
+            "$set_once.$initial_current_url",
+            "properties.$set_once.$initial_current_url",
+            "$set.$current_url",
+            "$set_once.$current_url",
+            "properties.$set.$current_url",
+            "properties.$set_once.$current_url",
+            "$set.$pathname",
+            "$set_once.$pathname",
+        ],
+        "referrer" => &[
+            "properties.$referrer",
+            "properties.$session_entry_referrer",
+            "properties.$initial_referrer",
+            "$set_once.$initial_person_info.r",
+            "properties.$set_once.$initial_person_info.r",
+            "$set_once.$initial_referrer",
+            "properties.$set_once.$initial_referrer",
+            "$set.$referrer",
+            "$set_once.$referrer",
+            "properties.$set.$referrer",
+            "properties.$set_once.$referrer",
+        ],
+        "email" => &[
+            "properties.email",
+            "$set.email",
+            "properties.$set.email",
+            "$set_once.email",
+            "properties.$set_once.email",
+        ],
+        "phone" => &[
+            "properties.phone",
+            "$set.phone",
+            "properties.$set.phone",
+            "$set_once.phone",
+            "properties.$set_once.phone",
+        ],
+        "traits" => &[
+            "$set",
+            "$set_once",
+            "properties.$set",
+            "properties.$set_once",
+            "properties.$group_set",
+        ],
+        "properties" => &["properties"],
+        "consent" => &[],
+        _ => return None,
+    })
+}
+
+/// A feature-flag request's body as JSON (it comes in every form PostHog's
+/// events do: gzip, base64 or lz64 forms, JSON), within `limits`.
+pub fn flags_json(
+    parts: &http::request::Parts,
+    raw: Bytes,
+    limits: BodyLimits,
+) -> Result<Bytes, IngestError> {
+    let gzip = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let body = if gzip {
+        gunzip(&raw, limits.max_decompressed)?
+    } else {
+        raw
+    };
+    let form = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(b"application/x-www-form-urlencoded")
+    });
+    unwrap(body, parts.uri.query(), form, limits)
+}
+
+/// The user ids a feature-flag request's JSON names, as consent marks into
+/// `body`: `distinct_id` and `$anon_distinct_id`, then `$device_id`.
+/// `None` when `body` is not one JSON object, or names an id twice.
+pub fn flag_ids(body: &[u8]) -> Option<[Marks; 2]> {
+    #[derive(serde::Deserialize)]
+    struct Ids<'a> {
+        #[serde(borrow, default)]
+        distinct_id: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "$anon_distinct_id")]
+        anon_distinct_id: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "$device_id")]
+        device_id: Option<&'a RawValue>,
+    }
+    // An object: serde would also read a struct from an array.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let ids: Ids<'_> = serde_json::from_slice(body).ok()?;
+    let span = |raw: Option<&RawValue>| raw.and_then(|r| Span::of(body, r.get().as_bytes()));
+    Some([
+        Marks {
+            user_id: span(ids.distinct_id),
+            anonymous_id: span(ids.anon_distinct_id),
+            ..Marks::default()
+        },
+        Marks {
+            anonymous_id: span(ids.device_id),
+            ..Marks::default()
+        },
+    ])
+}
+
+/// The answer posthog-js and posthog-node read as "no flags for this user",
+/// for a feature-flag request that was not relayed: 200 with empty flags.
+///
+/// Shapes, from the SDKs' parsers (PostHog/posthog-js):
+/// - `/flags/?v=2` (posthog-js since it replaced `/decide`, and
+///   posthog-node via `@posthog/core`) and `/decide/?v=4`: the v2/v4
+///   shape, a `flags` object of flag details.
+///   `packages/browser/src/posthog-featureflags.ts`, `parseFlagsResponse`
+///   and `normalizeFlagsResponse`, take `flags: {}` as no flags (and
+///   `featureFlags` derived from it as `{}`); `packages/core/src/
+///   featureFlagUtils.ts`, `normalizeFlagsResponse`, does the same when
+///   `'flags' in response`.
+/// - `/decide/?v=3` and older (earlier posthog-js and posthog-node): the
+///   v1/v3 shape, `featureFlags` and `featureFlagPayloads` maps, read as
+///   `featureFlags ?? {}` by the same `normalizeFlagsResponse`.
+///
+/// `errorsWhileComputingFlags: false` tells both to replace cached flags
+/// rather than merge into them.
+pub fn no_flags(path: &str, query: Option<&str>) -> Response<Body> {
+    let version = query_param(query, "v").and_then(|v| v.parse::<u32>().ok());
+    let old_decide = path.starts_with("/decide") && version.is_none_or(|v| v < 4);
+    let body = if old_decide {
+        r#"{"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}"#
+    } else {
+        r#"{"flags":{},"errorsWhileComputingFlags":false}"#
+    };
+    crate::ingest::json_response(StatusCode::OK, body)
+}
+
+/// PostHog's codec.
+pub struct Posthog;
+
+impl Codec for Posthog {
+    fn protocol(&self) -> Protocol {
+        Protocol::Posthog
+    }
+
+    fn serves(&self) -> &'static [Protocol] {
+        &[Protocol::Posthog]
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        is_events_path(path).then_some(Route::Events)
+    }
+
+    fn relays(&self, method: &Method, path: &str) -> bool {
+        is_passthrough(method, path)
+            || (method == Method::OPTIONS && is_passthrough(&Method::POST, path))
+    }
+
+    fn relay_key(&self, uri: &http::Uri) -> Option<String> {
+        uri.path()
+            .strip_prefix("/array/")
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(token, _)| token.to_owned())
+    }
+
+    fn relay_names_user(&self, path: &str) -> bool {
+        is_flags(path)
+    }
+
+    fn relay_ids(
+        &self,
+        parts: &Parts,
+        raw: Bytes,
+        limits: BodyLimits,
+    ) -> Option<(Bytes, Vec<Marks>)> {
+        let json = flags_json(parts, raw, limits).ok()?;
+        let ids = flag_ids(&json)?;
+        Some((json, ids.to_vec()))
+    }
+
+    fn relay_withheld(&self, uri: &http::Uri) -> Response<Body> {
+        no_flags(uri.path(), uri.query())
+    }
+
+    /// posthog-node's v1 mode sends the token as `Bearer`.
+    fn head_key(&self, _route: Route, parts: &Parts) -> Result<Option<String>, IngestError> {
+        let basic = basic_username(&parts.headers)?;
+        Ok(match is_v1(parts.uri.path()) {
+            true => basic.or_else(|| bearer_token(&parts.headers)),
+            false => basic,
+        })
+    }
+
+    fn read(&self, _route: Route) -> Read {
+        Read::Wrapped
+    }
+
+    fn unwrap(&self, body: Bytes, parts: &Parts, limits: BodyLimits) -> Result<Bytes, IngestError> {
+        let form = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| {
+                v.as_bytes()
+                    .starts_with(b"application/x-www-form-urlencoded")
+            });
+        unwrap(body, parts.uri.query(), form, limits)
+    }
+
+    fn decode(
+        &self,
+        _route: Route,
+        input: &Input<'_>,
+        key: KeySink<'_>,
+    ) -> Result<Decoded, IngestError> {
+        decode(input.payload, input.limits, key)
+    }
+
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
+        TopLevel::parse_event_as::<PosthogLayout>(event, limits)
+    }
+
+    fn semantic_paths(&self, name: &str) -> Option<&'static [&'static str]> {
+        semantic_paths(name)
+    }
+
+    fn ip_field(&self) -> IpField {
+        IpField::Nested {
+            container: "properties",
+            key: "$ip",
+        }
+    }
+
+    fn framing(&self, api_key: Option<&str>) -> Framing {
+        Framing::keyed_array(api_key, "batch")
+    }
+
+    /// posthog-js takes exactly 200 as delivered.
+    fn accepted(&self, _route: Route, _events: usize, _input: &Input<'_>) -> Response<Body> {
+        crate::ingest::json_response(StatusCode::OK, r#"{"status":1}"#)
+    }
 }
 
 #[cfg(test)]
