@@ -553,7 +553,7 @@ pub fn pii(data: &[u8]) {
         assert!(found.is_empty(), "the filter hid {found:?}");
     }
     let mut fired = Vec::new();
-    let redacted = scanner.redact(&text, |d| fired.push(d));
+    let redacted = scanner.redact(&text, |f| fired.push(f.detector));
     if let Cow::Owned(out) = &redacted {
         // The first pass replaces what `find` reports; later passes (a
         // match a neighbour hid) may add more.
