@@ -31,7 +31,7 @@ import templates as TP  # noqa: E402
 from line import Line  # noqa: E402
 
 PHONENUMBERS_VERSION = "9.0.43"
-SPLITS = {"dev": (1801, 18000), "holdout": (1802, 5000)}
+SPLITS = {"dev": (1801, 16000), "holdout": (1802, 5000)}
 OUT = os.path.dirname(HERE)
 
 KIND_WEIGHT = {"pii": 0.55, "neg": 0.18, "look": 0.27}
@@ -95,15 +95,19 @@ def finish(L, g, lid, split):
         attrs = {k: v for k, v in label["attrs"].items() if k not in ("digits", "e164")}
         if "pii" in label:
             validate_pii(label["pii"], decoded, label["attrs"])
-            item = {"type": label["pii"], "value": value, "decoded": decoded, "encoding": enc}
+            item = {"type": label["pii"], "value": value, "encoding": enc}
+            if decoded != value:
+                item["decoded"] = decoded
             item.update(attrs)
             pii.append(item)
         else:
-            item = {"class": label["look"], "value": value, "decoded": decoded, "encoding": enc}
+            # descriptive attributes of look-alikes are left out (size)
+            item = {"class": label["look"], "value": value, "encoding": enc}
+            if decoded != value:
+                item["decoded"] = decoded
             if label.get("cue"):
                 item["cue"] = label["cue"]
             item["looks_like"] = O.looks_like(decoded)
-            item.update(attrs)
             looks.append(item)
     masked.append(text[pos:])
     rest = "".join(masked)
@@ -114,7 +118,7 @@ def finish(L, g, lid, split):
         raise Reject("unlabeled %s" % hits[0][0])
     if L.context == "json" or L.template in ("log.json_line",):
         json.loads(text)
-    rec = {"id": "%s-%05d" % (split, lid), "split": split, "template": L.template, "context": L.context,
+    rec = {"id": "%s-%05d" % (split, lid), "template": L.template, "context": L.context,
            "encoding": L.mode, "text": text, "pii": pii, "lookalikes": looks}
     if split == "holdout":
         rec["novel"] = g.novel
@@ -148,7 +152,7 @@ def build_split(split):
         mode = g.mode(t["modes"])
         style = r.choices(E.JSON_STYLES, [1, 1, 3, 4])[0] if mode == "json" else None
         L = Line(t["context"], mode, t["id"], style)
-        g.novel = bool(t["holdout"])
+        g.new_line(t["holdout"])
         try:
             t["fn"](g, L, ptype)
             rec = finish(L, g, len(out), split)
@@ -238,7 +242,7 @@ def main():
             print("   ", rec["text"])
             for p in rec["pii"]:
                 print("    PII  %-6s %s   (%s%s)" % (p["type"], p["value"], p["encoding"],
-                                                  "" if p["decoded"] == p["value"] else ", decoded " + p["decoded"]))
+                                                  ", decoded " + p["decoded"] if "decoded" in p else ""))
             for lk in rec["lookalikes"]:
                 print("    LOOK %-15s %s   (cue %s, looks like %s)" % (lk["class"], lk["value"], lk.get("cue"), lk["looks_like"]))
         return

@@ -19,7 +19,7 @@ DATA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def survives(item, out):
-    return item["value"] in out or item["decoded"] in out
+    return item["value"] in out or item.get("decoded", item["value"]) in out
 
 
 def score(recs, outputs):

@@ -47,6 +47,7 @@ class G:
         dev_names, hold_names = F.split_names()
         self.names_dev, self.names_hold = dev_names, hold_names
         self.novel = False  # set when a held-back element is drawn
+        self.person = None
 
     # a draw from dev lists, or in the holdout split half of the time from
     # the held-back list
@@ -113,13 +114,19 @@ class G:
             return self.name_value(part)
         raise ValueError(ptype)
 
+    def new_line(self, holdout_template):
+        self.novel = bool(holdout_template)
+        self.person = None  # all name parts of one line belong to one person
+
     def name_value(self, part):
         r = self.rng
-        gn, fn, full, c = F.person(r, self.names)
+        if self.person is None:
+            self.person = F.person(r, self.names) + (r.random(), r.random())
+        gn, fn, full, c, case1, case2 = self.person
         v = {"first": gn, "last": fn, "full": full}[part]
         form = part
-        if F.is_latin(v) and r.random() < 0.12:
-            if len(v) >= 4 and r.random() < 0.5:
+        if F.is_latin(v) and case1 < 0.12:
+            if len(v) >= 4 and case2 < 0.5:
                 v, form = v.lower(), part + "_lower"
             else:
                 v, form = v.upper(), part + "_upper"
@@ -228,6 +235,8 @@ class G:
         if cls == "gtin":  # the key names the barcode kind it holds
             k = self.rng.choice(GTIN_KEYS[mk.attrs["kind"]])
             mk.cue = k
+        if cls == "non_person_name":  # and the name fits what the key names
+            mk.plain = self.rng.choice(non_person_pool(k))
         return k, mk
 
     def ua(self, line, slot="raw_plain", need_label=False):
@@ -256,6 +265,19 @@ class G:
 
 GTIN_KEYS = {"ean13": ["ean", "gtin13", "barcode", "gtin", "ean13"], "upca": ["upc", "gtin12", "barcode", "gtin"],
              "ean8": ["ean8", "gtin8", "barcode"], "gtin14": ["gtin14", "gtin", "case_gtin"]}
+
+
+def non_person_pool(key):
+    k = key.lower()
+    for word, pool in (("product", LK.PRODUCTS), ("item", LK.PRODUCTS), ("page", LK.PAGES), ("event", LK.EVENTS),
+                       ("campaign", LK.CAMPAIGNS), ("file", LK.FILES), ("app", LK.APPS), ("category", V.CATEGORIES),
+                       ("brand", V.BRANDS), ("plan", ["Pro", "Basic", "Family", "Business Annual"]),
+                       ("store", ["Berlin Mitte", "Madrid Gran Vía", "Lyon Part-Dieu", "Online"]),
+                       ("layout", ["two-column", "checkout-v2", "minimal"]), ("template", ["order-confirmation", "welcome-v3"]),
+                       ("os", ["iOS", "Android", "Windows", "macOS"]), ("browser", ["Chrome", "Safari", "Firefox", "Edge"])):
+        if word in k:
+            return pool
+    return LK.PRODUCTS
 
 
 def qkey(path, style="bracket"):
@@ -965,8 +987,9 @@ def title_look(g, L, _):
         L.put(g.lk("section_number", cue="Section"), "raw")
         L.lit(" — Terms of Service")
     elif k == 2:
-        L.put(g.lk("retina_asset", cue="image"), "raw")
-        L.lit(" (PNG Image, %d × %d pixels)" % (r.choice([400, 800, 1200]), r.choice([120, 240, 630])))
+        img = g.lk("retina_asset", cue="image")
+        L.put(img, "raw")
+        L.lit(" (%s Image, %d × %d pixels)" % (img.plain.rsplit(".", 1)[1].upper(), r.choice([400, 800, 1200]), r.choice([120, 240, 630])))
     elif k == 3:
         L.lit("Track parcel ")
         L.put(g.lk("tracking_number", cue="Track parcel"), "raw")
@@ -1039,12 +1062,10 @@ def json_track_note(g, L, ptype):
 def json_payment(g, L, ptype):
     r = g.rng
     pay = {}
-    if ptype == "card" or (ptype == "name" and r.random() < 0.5):
-        path, p = g.keyed("card")
-        merge(pay, nest_dict(path, p))
-    else:
-        path, p = g.keyed("iban")
-        merge(pay, nest_dict(path, p))
+    path, p = g.keyed("card" if ptype == "card" or (ptype == "name" and r.random() < 0.5) else "iban")
+    if path[0] == "payment":  # already inside "payment"
+        path = path[1:]
+    merge(pay, nest_dict(path, p))
     if ptype == "name" or r.random() < 0.4:
         n = g.pii("name", part="full")
         k = r.choice(["cardholder", "account_holder", "holder_name"])
@@ -1220,13 +1241,20 @@ def text_frame(g, L, ptype, slot):
     """One free-text sentence with one PII value."""
     r = g.rng
     frame = g.pickd(V.TEXT_PII, V.TEXT_PII_HOLDOUT, ptype)
-    pre, post = frame.split("{v}")
     form = None
+    cue = "text"
     if ptype == "ssn":
         form = r.choice(["dashed", "dotted", "spaced", "bare"])
+        if r.random() < 0.2:
+            # a dashed 3-2-4 SSN needs no word next to it; other forms do
+            form, cue = "dashed", "none"
+            frame = r.choice(["{v}", "Record {v} updated, please confirm.", "Is {v} correct?", "{v} (copy for my records)"])
+    pre, post = frame.split("{v}")
     p = g.pii(ptype, form)
+    while ptype == "phone" and p.attrs["form"] == "rfc3966":  # tel: URIs are for links and keys
+        p = g.pii(ptype, form)
     if ptype == "ssn":
-        p.attrs["cue"] = "text"
+        p.attrs["cue"] = cue
     L.val(pre, slot)
     L.put(p, slot)
     L.val(post, slot)
@@ -1375,9 +1403,11 @@ def text_look_at(g, L, _):
         L.put(g.lk("css_at_rule", cue="css"), "raw")
         L.val(r.choice(["", " on iPad", " in Firefox"]), "raw")
     elif k == 2:
-        L.val(r.choice(["srcset=\"/img/hero.png 1x, /img/", "background-image: url(/img/", "<img src=\"/assets/"]), "raw")
+        pre, post = r.choice([("srcset=\"/img/hero.png 1x, /img/", " 2x\""), ("background-image: url(/img/", ")"),
+                              ("<img src=\"/assets/", "\">")])
+        L.val(pre, "raw")
         L.put(g.lk("retina_asset", cue="file"), "raw")
-        L.val(r.choice(["\" 2x", ")", "\">"]), "raw")
+        L.val(post, "raw")
     elif k == 3:
         L.val(r.choice(["npm i ", "yarn add ", "pnpm add ", "Please pin "]), "raw")
         L.put(g.lk("package_spec", cue="npm"), "raw")

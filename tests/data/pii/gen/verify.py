@@ -72,7 +72,7 @@ def gs1_ok(d):
 
 
 def check_pii(p, errs, rid, opt):
-    t, v = p["type"], p["decoded"]
+    t, v = p["type"], p.get("decoded", p["value"])
     ok = True
     if t == "email":
         ok = v.count("@") >= 1 and "." in v.rsplit("@", 1)[1]
@@ -126,7 +126,7 @@ def check_pii(p, errs, rid, opt):
 
 
 def check_look(lk, errs, rid, opt):
-    c, v = lk["class"], lk["decoded"]
+    c, v = lk["class"], lk.get("decoded", lk["value"])
     ok = True
     if c == "luhn_invalid":
         ok = not luhn(digits(v))
@@ -175,7 +175,7 @@ def main():
             rec = json.loads(line)
             n += 1
             rid, text = rec["id"], rec["text"]
-            if rid in ids or rec["split"] != split:
+            if rid in ids or not rid.startswith(split + "-"):
                 errs.append("%s: duplicate id or wrong split" % rid)
             ids.add(rid)
             if rec["context"] not in CONTEXTS or rec["encoding"] not in ENCODINGS:
@@ -186,7 +186,9 @@ def main():
                 except ValueError:
                     errs.append("%s: json context line is not JSON" % rid)
             for item in rec["pii"] + rec["lookalikes"]:
-                val, dec = item["value"], item["decoded"]
+                val, dec = item["value"], item.get("decoded", item["value"])
+                if "decoded" in item and dec == val:
+                    errs.append("%s: decoded given though equal to value" % rid)
                 if text.count(val) != 1:
                     errs.append("%s: %r occurs %d times" % (rid, val, text.count(val)))
                 if E.DECODERS[item["encoding"]](val) != dec:

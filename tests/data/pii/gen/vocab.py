@@ -244,7 +244,7 @@ NEG_TEXT = {
     "es": (["", "Hola, ", "Buenas, "],
            ["El pedido llegó incompleto, falta una pieza.", "¿Hacéis envíos a {country}?", "La talla {size} me queda pequeña.",
             "Muy buena calidad, repetiré.", "El cupón {coupon} no funciona.", "¿Cuándo vuelve a haber stock?",
-            "Tardó {n} días en llegar.", "El color {color} es precioso."],
+            "Tardó {n} días en llegar.", "El color es precioso."],
            ["", " Gracias.", " Saludos."]),
     "de": (["", "Hallo, ", "Guten Tag, "],
            ["Die Lieferung kam {n} Tage zu spät.", "Kann ich die Farbe noch ändern?", "Der Gutschein {coupon} funktioniert nicht.",
@@ -265,7 +265,7 @@ NEG_TEXT = {
     "pt": (["", "Olá, "], ["O pedido chegou rápido.", "O cupom {coupon} não funciona.", "Entregam em {country}?"],
            ["", " Obrigado!"]),
     "ja": ([""], ["商品は予定より早く届きました。", "クーポン{coupon}が使えません。", "サイズ{size}はありますか？"], [""]),
-    "zh": ([""], ["质量很好，物流也很快。", "优惠码{coupon}无法使用。", "有{color}色吗？"], [""]),
+    "zh": ([""], ["质量很好，物流也很快。", "优惠码{coupon}无法使用。", "有黑色吗？"], [""]),
 }
 NEG_FILL = {
     "weekday": ["Monday", "Tuesday", "Friday", "the weekend", "Sunday"],
