@@ -118,8 +118,11 @@ def finish(L, g, lid, split):
         raise Reject("unlabeled %s" % hits[0][0])
     if L.context == "json" or L.template in ("log.json_line",):
         json.loads(text)
+    mode = L.mode
+    if any(i["encoding"] == "percent2" for i in pii + looks):
+        mode = "percent2"  # a URL nested in a URL: its values are escaped twice
     rec = {"id": "%s-%05d" % (split, lid), "template": L.template, "context": L.context,
-           "encoding": L.mode, "text": text, "pii": pii, "lookalikes": looks}
+           "encoding": mode, "text": text, "pii": pii, "lookalikes": looks}
     if split == "holdout":
         rec["novel"] = g.novel
     return rec
