@@ -147,17 +147,20 @@ pub(super) fn verdict(d: Detector, topic: Topic) -> Verdict {
         | (Detector::Iban, Iban)
         | (Detector::Ip, Ip)
         | (Detector::Ssn, Ssn)
-        | (Detector::Name, Name) => Support,
+        | (Detector::Name, Name)
+        // A login or screen name identifies a person as much as a name.
+        | (Detector::Name, Handle) => Support,
         // A phone-shaped number that is an order, part, model or serial
         // number, a version, a time, an amount, a place or a section.
         (Detector::Phone, Id | Version | Time | Money | Location | Section | Network) => Refute,
-        // A Luhn-valid number with a card network's prefix and length is
-        // a card whatever the words around it: nothing refutes it (one
-        // that is also a valid barcode is weak, and needs a card word).
+        // A Luhn-valid number with a card network's prefix and length that
+        // its key calls an identifier (`product_id`); words do not
+        // refute a card ([`decide`]).
+        (Detector::CreditCard, Id) => Refute,
         // A dotted quad that is a version, a section, an OID, a netmask.
-        (Detector::Ip, Version | Section | Network | Id | Time | Money | Location) => Refute,
+        (Detector::Ip, Version | Section | Network) => Refute,
         (Detector::Ssn, Id | Phone | Version | Time | Money | Card | Section) => Refute,
-        (Detector::Name, Thing | Handle | Id | Version) => Refute,
+        (Detector::Name, Thing | Id | Version) => Refute,
         _ => Neutral,
     }
 }
@@ -200,16 +203,17 @@ impl<'k> Field<'k> {
     /// Whether the field's key says its whole value is a person's name.
     pub(super) fn is_name(&self) -> Option<Why> {
         match self.cues() {
-            (KeyCue::Topic(Topic::Name), _) => Some(Why {
+            (KeyCue::Topic(topic @ (Topic::Name | Topic::Handle)), _) => Some(Why {
                 by: By::Field,
-                topic: Some(Topic::Name),
+                topic: Some(topic),
             }),
-            (KeyCue::BareName, KeyCue::Topic(Topic::Person | Topic::Name | Topic::Card)) => {
-                Some(Why {
-                    by: By::FieldParent,
-                    topic: Some(Topic::Person),
-                })
-            }
+            (
+                KeyCue::BareName,
+                KeyCue::Topic(Topic::Person | Topic::Name | Topic::Card | Topic::Phone),
+            ) => Some(Why {
+                by: By::FieldParent,
+                topic: Some(Topic::Person),
+            }),
             _ => None,
         }
     }
@@ -240,9 +244,8 @@ pub(super) fn decide(
 ) -> Option<Why> {
     let words = Words::before(t, start);
     let found = words
-        .field_cue()
+        .field_cue_for(d)
         .map(|topic| (By::Word, topic))
-        .filter(|&(_, topic)| verdict(d, topic) != Verdict::Neutral)
         .or_else(|| match words.key_cue() {
             KeyCue::Topic(topic) if verdict(d, topic) != Verdict::Neutral => Some((By::Key, topic)),
             _ => None,
@@ -259,6 +262,13 @@ pub(super) fn decide(
                 })
         });
     match found {
+        // A card-valid number is refuted only by a key (`product_id`):
+        // words in free text are too loose to outweigh Luhn and a network.
+        Some((By::Word, topic))
+            if d == Detector::CreditCard && verdict(d, topic) == Verdict::Refute =>
+        {
+            (strength == Strength::Strong).then_some(Why::SHAPE)
+        }
         Some((by, topic)) => (verdict(d, topic) == Verdict::Support).then_some(Why {
             by,
             topic: Some(topic),
@@ -349,18 +359,21 @@ impl<'t> Words<'t> {
                     j = at;
                     continue;
                 };
-                if part == Part::Field {
+                // Numbers say nothing, and do not count (`tracking number
+                // 9400 6593 4124 …`).
+                if part == Part::Field && !t[start..j].iter().all(u8::is_ascii_digit) {
                     field_words += 1;
                     if field_words > MAX_FIELD_WORDS {
                         return;
                     }
                 }
+                // Not a URL's path segment or host (`/ip/`, `wa.me/`).
                 let product = part == Part::Field
                     && self.n == 0
                     && j < s
                     && t[j] == b'/'
                     && j + 1 == s
-                    && (start == 0 || matches!(t[start - 1], b' ' | b'(' | b';' | b','));
+                    && (start == 0 || !matches!(t[start - 1], b'/' | b'.' | b':' | b'@' | b'%'));
                 if !self.push_parts(start, j, part, seg, product) {
                     return;
                 }
@@ -391,6 +404,8 @@ impl<'t> Words<'t> {
                     }
                     seg = seg.saturating_add(1);
                 }
+                // A value in parentheses: `the SSN on file (123456789)`.
+                b'(' if j == s => {}
                 b'#' => {
                     if !self.push(Word {
                         start: j - 1,
@@ -453,6 +468,22 @@ impl<'t> Words<'t> {
     /// changes and between letters and digits), the last first.
     fn push_parts(&mut self, start: usize, end: usize, part: Part, seg: u8, product: bool) -> bool {
         let t = self.t;
+        // A word the tables know whole stays whole (`WhatsApp`, `firstName`).
+        if end - start <= 32 {
+            let mut buf = [0u8; 32];
+            for (o, b) in buf.iter_mut().zip(&t[start..end]) {
+                *o = b.to_ascii_lowercase();
+            }
+            if cues::class(&buf[..end - start]).is_some() {
+                return self.push(Word {
+                    start,
+                    end,
+                    part,
+                    seg,
+                    product,
+                });
+            }
+        }
         let mut e = end;
         let mut k = end;
         while k > start {
@@ -514,13 +545,15 @@ impl<'t> Words<'t> {
         if w.iter().all(u8::is_ascii_digit) {
             return Some(Class::Filler);
         }
-        cues::class(w).or_else(|| {
-            // `cardnumber` is a card's, `phoneno` a phone's.
-            compound(w).map(|(first, last)| match last {
-                Class::Filler | Class::Prep => first,
-                _ => last,
+        cues::class(w)
+            .or_else(|| {
+                // `cardnumber` is a card's, `phoneno` a phone's.
+                compound(w).map(|(first, last)| match last {
+                    Class::Filler | Class::Prep | Class::Number => first,
+                    _ => last,
+                })
             })
-        })
+            .or_else(|| cues::glued(w).map(Class::Topic))
     }
 
     fn pair_at(&self, i: usize) -> Option<Topic> {
@@ -533,24 +566,40 @@ impl<'t> Words<'t> {
         cues::pair(&a[..na], &b[..nb])
     }
 
-    /// The topic the value's own field says, if any: its nearest word
-    /// that is not a filler (or a pair of words), if the tables know it.
-    pub(super) fn field_cue(&self) -> Option<Topic> {
+    /// The field's words that say something to detector `d`: the
+    /// nearest that supports or refutes it, past fillers and words of
+    /// topics it is neutral to (`the SSN on file (…)`), up to the first
+    /// unknown word.
+    pub(super) fn field_cue_for(&self, d: Detector) -> Option<Topic> {
+        // `number` with nothing the tables know before it is a phone's.
+        let mut number = false;
         let mut i = 0;
         while i < self.n && self.words[i].part == Part::Field {
-            if self.words[i].product {
-                return Some(Topic::Version);
+            let topic = if self.words[i].product {
+                Some(Topic::Version)
+            } else if let Some(topic) = self.pair_at(i) {
+                Some(topic)
+            } else {
+                match self.class_of(i) {
+                    Some(Class::Filler | Class::Prep) => None,
+                    Some(Class::Number) => {
+                        number = true;
+                        None
+                    }
+                    Some(Class::Topic(topic)) => Some(topic),
+                    _ => break,
+                }
+            };
+            if let Some(topic) = topic {
+                if verdict(d, topic) != Verdict::Neutral {
+                    return Some(topic);
+                }
+                // `account number`: the number is the account's.
+                number = false;
             }
-            if let Some(topic) = self.pair_at(i) {
-                return Some(topic);
-            }
-            match self.class_of(i) {
-                Some(Class::Filler | Class::Prep) => i += 1,
-                Some(Class::Topic(topic)) => return Some(topic),
-                _ => return None,
-            }
+            i += 1;
         }
-        None
+        (number && verdict(d, Topic::Phone) != Verdict::Neutral).then_some(Topic::Phone)
     }
 
     /// What the key read says.
@@ -581,7 +630,7 @@ impl<'t> Words<'t> {
             let class = self.class_of(i);
             match class {
                 // `full`, `first` alone say nothing (`ssn_full`).
-                Some(Class::Filler | Class::Prep | Class::NamePart) => i += 1,
+                Some(Class::Filler | Class::Prep | Class::NamePart | Class::Number) => i += 1,
                 Some(Class::Topic(topic)) => return KeyCue::Topic(topic),
                 Some(Class::NameHead) => return self.name_key(i, head > first),
                 _ => return KeyCue::None,
@@ -617,21 +666,27 @@ impl<'t> Words<'t> {
         };
         match qualifier {
             Some(Class::NamePart | Class::Topic(Topic::Name)) => KeyCue::Topic(Topic::Name),
-            Some(Class::Topic(Topic::Person | Topic::Card)) if user => KeyCue::Topic(Topic::Handle),
-            Some(Class::Topic(Topic::Person | Topic::Card)) => KeyCue::Topic(Topic::Name),
+            // `contact_name`, `cardholder`'s, `customer_name`: a person's;
+            // `user_name`: a login.
+            Some(Class::Topic(Topic::Person | Topic::Card | Topic::Phone)) if user => {
+                KeyCue::Topic(Topic::Handle)
+            }
+            Some(Class::Topic(Topic::Person | Topic::Card | Topic::Phone)) => {
+                KeyCue::Topic(Topic::Name)
+            }
             Some(Class::Topic(Topic::Handle)) => KeyCue::Topic(Topic::Handle),
             Some(Class::Topic(_)) => KeyCue::Topic(Topic::Thing),
-            Some(Class::Filler | Class::Prep | Class::NameHead) | None => {
+            Some(Class::Filler | Class::Prep | Class::NameHead | Class::Number) | None => {
                 // Bare in its segment: the enclosing segments say whose
                 // (`customer[name]`, `products[0][name]`).
                 let parent = (i + 1..self.n)
                     .filter(|&k| self.words[k].seg > seg)
                     .map(|k| self.class_of(k))
-                    .find(|c| !matches!(c, Some(Class::Filler | Class::Prep)));
+                    .find(|c| !matches!(c, Some(Class::Filler | Class::Prep | Class::Number)));
                 match parent {
-                    Some(Some(Class::Topic(Topic::Person | Topic::Card | Topic::Name))) => {
-                        KeyCue::Topic(Topic::Name)
-                    }
+                    Some(Some(Class::Topic(
+                        Topic::Person | Topic::Card | Topic::Name | Topic::Phone,
+                    ))) => KeyCue::Topic(Topic::Name),
                     Some(Some(Class::Topic(_))) => KeyCue::Topic(Topic::Thing),
                     _ => KeyCue::BareName,
                 }

@@ -90,6 +90,11 @@ pub enum Class {
     NamePart,
     /// `on`, `of`: `name_on_card` is a name (of a card).
     Prep,
+    /// `number` and its translations: says what the word before it
+    /// says (`order number`, `phone number`); alone or after words the
+    /// tables do not know (`your number`, `invalid number`), a phone
+    /// number.
+    Number,
 }
 
 /// The class of one word (ASCII-lowercased), if the tables know it.
@@ -99,22 +104,27 @@ pub fn class(w: &[u8]) -> Option<Class> {
     let t = |topic| Some(Class::Topic(topic));
     match w {
         // Fillers: numbering words, articles, pronouns, copulas.
-        b"number" | b"numbers" | b"no" | b"nr" | b"num" | b"nbr" | b"nos" | b"nro" | b"n"
-        | b"#" | b"\xe2\x84\x96" | b"is" | b"are" | b"was" | b"be" | b"at" | b"to" | b"in"
-        | b"for" | b"my" | b"your" | b"our" | b"his" | b"her" | b"their" | b"the" | b"a"
-        | b"an" | b"me" | b"us" | b"it" | b"this" | b"that" | b"via" | b"by" | b"new" | b"old"
-        | b"raw" | b"value" | b"val" | b"text" | b"str" | b"string" | b"input" | b"field"
-        | b"data" | b"info" | b"details" | b"primary" | b"secondary" | b"main" | b"alt"
-        | b"other" | b"home" | b"work" | b"personal" | b"private" | b"business" | b"current"
-        | b"please" | b"pls" | b"here" | b"below" | b"above" | b"own" | b"e" | b"x" | b"nummer"
+        b"no" | b"nr" | b"num" | b"nbr" | b"nos" | b"nro" | b"n" | b"#" | b"\xe2\x84\x96"
+        | b"n\xc2\xb0" | b"n\xc2\xba" | b"is" | b"are" | b"was" | b"be" | b"at" | b"to"
+        | b"in" | b"for" | b"from" | b"my" | b"your" | b"our" | b"his" | b"her" | b"their"
+        | b"the" | b"a" | b"an" | b"i" | b"m" | b"im" | b"s" | b"me" | b"us" | b"it" | b"this"
+        | b"that" | b"via" | b"by" | b"new" | b"old" | b"raw" | b"value" | b"val" | b"text"
+        | b"str" | b"string" | b"input" | b"field" | b"data" | b"info" | b"details"
+        | b"primary" | b"secondary" | b"main" | b"alt" | b"other" | b"home" | b"work"
+        | b"personal" | b"private" | b"business" | b"current" | b"please" | b"pls" | b"here"
+        | b"below" | b"above" | b"own" | b"e" | b"x" | b"back" | b"again" | b"later" | b"now"
+        // German, French, Spanish, Italian, Portuguese, Dutch, Polish.
         | b"ist" | b"mein" | b"meine" | b"am" | b"unter" | b"die" | b"der" | b"das" | b"ihre"
-        | b"ihr" | b"numero" | b"num\xc3\xa9ro" | b"n\xc2\xb0" | b"n\xc2\xba" | b"au"
-        | b"\xc3\xa0" | b"le" | b"la" | b"les" | b"mon" | b"ma" | b"mes" | b"est" | b"de"
-        | b"du" | b"des" | b"votre" | b"n\xc3\xbamero" | b"al" | b"el" | b"mi" | b"es" | b"del"
-        | b"su" | b"tu" | b"en" | b"il" | b"mio" | b"mia" | b"di" | b"o" | b"meu" | b"minha"
-        | b"do" | b"da" | b"na" | b"pelo" | b"mijn" | b"op" | b"het" | b"numer" | b"m\xc3\xb3j"
-        | b"moj" | b"pod" | b"moi" | b"mich" | b"uns" | b"nous" => Some(Filler),
+        | b"ihr" | b"ich" | b"sie" | b"mich" | b"uns" | b"au" | b"\xc3\xa0" | b"le" | b"la"
+        | b"les" | b"mon" | b"ma" | b"mes" | b"est" | b"de" | b"du" | b"des" | b"votre"
+        | b"moi" | b"nous" | b"al" | b"el" | b"mi" | b"es" | b"del" | b"su" | b"tu" | b"en"
+        | b"il" | b"mio" | b"mia" | b"di" | b"o" | b"meu" | b"minha" | b"do" | b"da" | b"na"
+        | b"pelo" | b"mijn" | b"op" | b"het" | b"terug" | b"m\xc3\xb3j" | b"moj" | b"pod" => {
+            Some(Filler)
+        }
         b"on" | b"of" => Some(Prep),
+        b"number" | b"numbers" | b"nummer" | b"numero" | b"num\xc3\xa9ro" | b"n\xc3\xbamero"
+        | b"numer" | b"numerem" | b"numeru" => Some(Class::Number),
 
         // Phone numbers, and asking to be called.
         b"phone"
@@ -180,7 +190,14 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"landline"
         | b"voip"
         | b"contactno"
-        | b"tlfno" => t(Phone),
+        | b"tlfno"
+        | b"caller"
+        | b"callback"
+        | b"reach"
+        | b"kontakt"
+        | b"handynummer"
+        | b"telefonnummer"
+        | b"mobilnummer" | b"rufen" | b"lookup" | b"contact" | b"contacts" => t(Phone),
         // Social security numbers.
         b"ssn" | b"ssns" | b"socialsecurity" => t(Ssn),
         // Payment cards.
@@ -204,18 +221,16 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"maidenname" => t(Name),
         b"name" | b"nom" | b"nombre" | b"nome" | b"naam" => Some(NameHead),
         b"first" | b"last" | b"full" | b"given" | b"family" | b"middle" | b"sur" | b"fore"
-        | b"maiden" | b"display" | b"legal" | b"real" | b"birth" | b"christian" => Some(NamePart),
-        b"customer" | b"customers" | b"client" | b"user" | b"users" | b"traits" | b"contact"
-        | b"contacts" | b"billing" | b"shipping" | b"recipient" | b"sender" | b"buyer"
+        | b"maiden" | b"display" | b"screen" | b"nick" | b"legal" | b"real" | b"birth"
+        | b"christian" => Some(NamePart),
+        b"customer" | b"customers" | b"client" | b"user" | b"users" | b"traits" | b"billing" | b"shipping" | b"recipient" | b"sender" | b"buyer"
         | b"payer" | b"applicant" | b"patient" | b"member" | b"employee" | b"person"
         | b"people" | b"profile" | b"account" | b"owner" | b"guest" | b"passenger"
         | b"traveler" | b"traveller" | b"student" | b"attendee" | b"delivery" | b"address"
         | b"beneficiary" | b"signer" | b"spouse" | b"emergency" | b"identity" | b"kunde"
         | b"cliente" | b"utilisateur" | b"usuario" | b"subscriber" | b"consignee" | b"ship"
         | b"bill" | b"checkout" | b"shopper" | b"visitor" | b"lead" | b"sold" => t(Person),
-        b"username" | b"login" | b"nick" | b"nickname" | b"screen" | b"handle" | b"alias" => {
-            t(Handle)
-        }
+        b"username" | b"nickname" => t(Handle),
 
         // Identifiers of things.
         b"id" | b"ids" | b"identifier" | b"uuid" | b"guid" | b"order" | b"orders" | b"invoice"
@@ -257,7 +272,9 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"gps" | b"place" => t(Location),
         // Sections and object identifiers.
         b"section" | b"sec" | b"\xc2\xa7" | b"clause" | b"chapter" | b"chap" | b"para"
-        | b"paragraph" | b"oid" | b"rfc" | b"abschnitt" | b"kapitel" => t(Section),
+        | b"paragraph" | b"oid" | b"rfc" | b"abschnitt" | b"kapitel" | b"extension"
+        | b"eku" | b"x509" | b"asn1" | b"mib" | b"snmp" | b"snmpget" | b"snmpwalk"
+        | b"object" | b"ldap" => t(Section),
         // Network settings.
         b"netmask" | b"mask" | b"subnet" | b"gateway" | b"gw" | b"dns" | b"nameserver"
         | b"broadcast" | b"route" | b"cidr" | b"network" | b"net" | b"resolver" => t(Network),
@@ -296,6 +313,35 @@ pub fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
         (b"ip", b"address") | (b"remote", b"addr") | (b"remote", b"address") => Topic::Ip,
         (b"release", b"notes") => Topic::Version,
         (b"contact", b"number") | (b"contact", b"no") | (b"call", b"me") => Topic::Phone,
+        (b"reverse", b"lookup") | (b"phone", b"lookup") => Topic::Phone,
         _ => return None,
     })
+}
+
+/// A cue at the end of a run of text written without spaces (Chinese,
+/// Japanese, Korean, Thai): `我的电话是…`, `電話番号は…`, `전화번호는…`. The
+/// particles that may follow the cue word are dropped first.
+pub fn glued(w: &[u8]) -> Option<Topic> {
+    let s = std::str::from_utf8(w).ok()?;
+    if s.is_ascii() {
+        return None;
+    }
+    let s = s.trim_end_matches([
+        'は', 'が', 'を', 'で', 'に', 'の', '是', '为', '為', '：', '는', '은', '가', '이', '로',
+    ]);
+    const PHONE: [&str; 12] = [
+        "電話番号",
+        "电话号码",
+        "電話號碼",
+        "電話",
+        "电话",
+        "携帯",
+        "手机",
+        "手機",
+        "番号",
+        "전화번호",
+        "전화",
+        "โทร",
+    ];
+    PHONE.iter().any(|p| s.ends_with(p)).then_some(Topic::Phone)
 }

@@ -66,9 +66,9 @@ fn may_be_name_key(t: &[u8], i: usize) -> bool {
 fn key_says_name(t: &[u8], i: usize, field: &Field<'_>) -> Option<Why> {
     let words = Words::before(t, i + 1);
     match words.key_cue() {
-        KeyCue::Topic(Topic::Name) => Some(Why {
+        KeyCue::Topic(topic @ (Topic::Name | Topic::Handle)) => Some(Why {
             by: By::Key,
-            topic: Some(Topic::Name),
+            topic: Some(topic),
         }),
         KeyCue::BareName => {
             // Whose name: the object around it, or the member the whole
@@ -79,12 +79,16 @@ fn key_says_name(t: &[u8], i: usize, field: &Field<'_>) -> Option<Why> {
             };
             match context::enclosing_brace(t, i) {
                 Some(brace) => match context::object_key(t, brace) {
-                    KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name) => Some(person),
+                    KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name | Topic::Phone) => {
+                        Some(person)
+                    }
                     KeyCue::None if is_root(t, brace) => match field.cues().0 {
-                        KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name) => Some(Why {
-                            by: By::Field,
-                            topic: Some(Topic::Person),
-                        }),
+                        KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name | Topic::Phone) => {
+                            Some(Why {
+                                by: By::Field,
+                                topic: Some(Topic::Person),
+                            })
+                        }
                         _ => None,
                     },
                     _ => None,
@@ -205,7 +209,7 @@ pub(super) fn name_like(v: &[u8]) -> bool {
                 }
             }
             0x80.. => match char_at(v, i) {
-                Some((c, len)) if c.is_alphabetic() || c == '’' || c == '\u{30fb}' => {
+                Some((c, len)) if c.is_alphabetic() || c == '’' || c == '\u{30fb}' || mark(c) => {
                     letters += usize::from(c.is_alphabetic());
                     i += len;
                 }
@@ -213,14 +217,32 @@ pub(super) fn name_like(v: &[u8]) -> bool {
                     words += 1;
                     i += len;
                 }
-                // Combining marks (`é` as `e` and U+0301).
-                Some(('\u{300}'..='\u{36f}', len)) => i += len,
                 _ => return false,
             },
             _ => return false,
         }
     }
     letters > 0 && words <= 6 && !placeholder(v)
+}
+
+/// A combining mark, which many scripts write names with: Latin accents
+/// as U+0301 and the like, the vowel signs and viramas of the Indic
+/// scripts, Thai, Arabic and Hebrew vowel points, kana voicing marks.
+fn mark(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x0300..=0x036f
+            | 0x0483..=0x0489
+            | 0x0591..=0x05c7
+            | 0x0610..=0x061a
+            | 0x064b..=0x065f
+            | 0x0670
+            | 0x06d6..=0x06ed
+            | 0x0900..=0x0dff
+            | 0x0e31..=0x0e4e
+            | 0x3099..=0x309c
+            | 0xfe20..=0xfe2f
+    )
 }
 
 /// Values that stand for no name.

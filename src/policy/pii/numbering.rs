@@ -2,8 +2,8 @@
 //! libphonenumber data, after ITU-T E.164 and each country's plan): which
 //! digit strings are valid phone numbers, written internationally (a
 //! country calling code, then a national significant number) or
-//! nationally in one of a list of regions (with the region's trunk prefix,
-//! `0` in most of Europe, where it has one).
+//! nationally in one of a list of regions (with or without the region's
+//! trunk prefix, `0` in most of Europe, where it has one).
 //!
 //! Each plan's pattern is compiled once, when first needed: the national
 //! patterns of a scanner's regions into one automaton, the international
@@ -29,9 +29,8 @@ pub const DEFAULT_REGIONS: [&str; 56] = [
 #[derive(Debug)]
 pub struct Plan {
     regions: Vec<Id>,
-    /// `^(?:NP?(?:pattern)|...)$` over the regions: a national number
-    /// written with its trunk prefix (optional in North America, where
-    /// it is `1` and usually left out).
+    /// `^(?:NP?(?:pattern)|...)$` over the regions: a national number,
+    /// with or without its trunk prefix.
     national: Option<Regex>,
 }
 
@@ -53,9 +52,12 @@ impl Plan {
             let prefix = meta
                 .national_prefix()
                 .filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
+            // The trunk prefix is optional, as libphonenumber parses: it is
+            // left out of mobile numbers in much of the world (`131 2344
+            // 6322` in China, `81276 39979` in India, `11 2681-4143` in
+            // Brazil) and of every number in North America.
             alternatives.push(match prefix {
-                Some(p) if meta.country_code() == 1 => format!("(?:{p})?(?:{pattern})"),
-                Some(p) => format!("{p}(?:{pattern})"),
+                Some(p) => format!("(?:{p})?(?:{pattern})"),
                 None => format!("(?:{pattern})"),
             });
         }
@@ -212,13 +214,12 @@ mod tests {
         ] {
             assert!(p.national(valid.as_bytes()), "{valid}");
         }
-        for invalid in ["1234", "999999999999999"] {
-            assert!(!p.national(invalid.as_bytes()), "{invalid}");
-        }
         // Only the regions asked for.
         let es = plan(&["ES"]);
         assert!(es.national(b"612345678"));
-        assert!(!es.national(b"02079460958"));
+        for invalid in ["02079460958", "112345678", "61234567", "6123456789"] {
+            assert!(!es.national(invalid.as_bytes()), "{invalid}");
+        }
     }
 
     #[test]

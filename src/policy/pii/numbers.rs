@@ -31,23 +31,32 @@ pub(super) fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Card network prefixes (IIN ranges) and lengths.
+/// Card network prefixes (IIN ranges) and lengths: Visa, Mastercard,
+/// American Express, Discover, JCB, Diners Club, UnionPay, Maestro, Mir,
+/// RuPay, Troy, Verve.
 pub(super) fn card_network(d: &[u8]) -> bool {
     let n = |k: usize| d.iter().take(k).fold(0u32, |a, &x| a * 10 + u32::from(x));
     let len = d.len();
+    let long = (16..=19).contains(&len);
     match d[0] {
+        // Visa.
         4 => matches!(len, 13 | 16 | 19),
-        5 => (51..=55).contains(&n(2)) && len == 16,
-        2 => (2221..=2720).contains(&n(4)) && len == 16,
+        // Mastercard 51–55; Maestro 50, 56–59; Verve 506099–506198.
+        5 => ((51..=55).contains(&n(2)) && len == 16) || (matches!(n(2), 50 | 56..=59) && long),
+        // Mastercard 2221–2720; Mir 2200–2204.
+        2 => {
+            ((2221..=2720).contains(&n(4)) && len == 16) || ((2200..=2204).contains(&n(4)) && long)
+        }
         3 => {
             (matches!(n(2), 34 | 37) && len == 15)
-                || (n(2) == 35 && (16..=19).contains(&len))
+                || ((3528..=3589).contains(&n(4)) && long)
                 || (matches!(n(2), 30 | 36 | 38 | 39) && (14..=19).contains(&len))
         }
-        6 => {
-            (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62)
-                && (16..=19).contains(&len)
-        }
+        // Discover, UnionPay, RuPay (60, 65), Maestro (6x), Troy's 65.
+        6 => long,
+        // RuPay 81, 82; Troy 9792.
+        8 => matches!(n(2), 81 | 82) && len == 16,
+        9 => n(4) == 9792 && len == 16,
         _ => false,
     }
 }
@@ -67,11 +76,11 @@ pub(super) fn gtin(d: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// How sure a card-valid digit run is on its own: a 13- or 14-digit run
-/// that is also a valid barcode (GTIN-13/14: EAN barcodes from 40–44 are
-/// German, and a 13-digit Visa is a relic) needs context.
+/// How sure a card-valid digit run is on its own: a 12- to 14-digit run
+/// that is also a valid barcode (UPC-A, EAN-13, GTIN-14: EAN barcodes
+/// from 40–44 are German, and a 13-digit Visa is a relic) needs context.
 fn card_strength(d: &[u8]) -> Strength {
-    if matches!(d.len(), 13 | 14) && gtin(d) {
+    if (12..=14).contains(&d.len()) && gtin(d) {
         Strength::Weak
     } else {
         Strength::Strong
@@ -83,6 +92,37 @@ fn card_strength(d: &[u8]) -> Strength {
 /// that ends at a space between groups.
 pub(super) fn card_at(t: &[u8], i: usize) -> Option<(Found, Strength)> {
     let run = digit_run(t, i, GROUP_SEPS, 19);
+    card_in(t, i, run)
+}
+
+/// A run of 16 digits or more in groups that is no card (`4111 1111 1111
+/// 1112`, Luhn-invalid; a 22-digit tracking number): one token, too long
+/// for a phone number, whose groups are not phone numbers either.
+pub(super) fn long_run_at(t: &[u8], i: usize) -> Option<Found> {
+    let mut end = i;
+    let mut digits = 0;
+    let mut j = i;
+    // Digit groups with single separators, however many (digit_run keeps
+    // at most 24 digits).
+    while j < t.len() {
+        if t[j].is_ascii_digit() {
+            digits += 1;
+            j += 1;
+            end = j;
+        } else if GROUP_SEPS.contains(&t[j])
+            && j > i
+            && t[j - 1].is_ascii_digit()
+            && t.get(j + 1).is_some_and(u8::is_ascii_digit)
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    (digits >= 16 && boundary_after(t, end)).then(|| Found::new(i, end, Detector::CreditCard))
+}
+
+fn card_in(t: &[u8], i: usize, run: super::text::Run) -> Option<(Found, Strength)> {
     let digits = run.digits;
     let card = |len: usize| card_network(&digits[..len]) && luhn(&digits[..len]);
     let found = |end: usize, len: usize| {
@@ -122,13 +162,28 @@ pub(super) fn ssn_valid(d: &[u8]) -> bool {
 }
 
 /// An SSN-shaped number at `i` and how sure its shape is: `ddd-dd-dddd`
-/// (strong), or the same digits with spaces, dots or nothing between
-/// (weak: phones and ids look alike; context must say SSN). `valid`:
+/// (strong), or the same digits with spaces, dots or nothing between, or
+/// eight digits (a leading zero lost) (weak: phones and ids look alike;
+/// context must say SSN). `valid`:
 /// whether its area, group and serial are possible.
 pub(super) fn ssn_at(t: &[u8], i: usize) -> Option<(Found, Strength, bool)> {
     let run = digit_run(t, i, b" -.+", 9);
     let d = &run.digits;
-    if d.len() != 9 || !boundary_after(t, run.end) {
+    if !boundary_after(t, run.end) {
+        return None;
+    }
+    // Eight bare digits: a number that lost an SSN's leading zero
+    // (`{"ssn":12345678}`).
+    if d.len() == 8 && run.separators == 0 {
+        let mut padded = [0u8; 9];
+        padded[1..].copy_from_slice(d);
+        return Some((
+            Found::new(i, run.end, Detector::Ssn),
+            Strength::Weak,
+            ssn_valid(&padded),
+        ));
+    }
+    if d.len() != 9 {
         return None;
     }
     let span = &t[i..run.end];

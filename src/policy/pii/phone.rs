@@ -69,12 +69,11 @@ pub(super) fn phone_at(t: &[u8], i: usize, plan: &Plan) -> Option<(Found, Streng
     {
         return None;
     }
+    if shape.looks_like_a_date(t, i) {
+        return None;
+    }
     let grouped = shape.groups >= 2;
-    let strength = if grouped
-        && !shape.looks_like_a_date(t, i)
-        && !shape.looks_like_thousands()
-        && (plan.national(d) || shape.nanp)
-    {
+    let strength = if grouped && !shape.looks_like_thousands() && (plan.national(d) || shape.nanp) {
         Strength::Strong
     } else {
         Strength::Weak
@@ -103,15 +102,41 @@ struct Shape {
 }
 
 impl Shape {
-    /// `23.11.2026`, `11/23/2026`, `2026/11/23`: three groups that make a
-    /// day, a month and a year.
+    /// `23.11.2026`, `11/23/2026`, `2026/11/23` (and a time after it):
+    /// three groups, joined by one of `.`, `/`, `-`, that make a day, a
+    /// month and a year.
     fn looks_like_a_date(&self, t: &[u8], i: usize) -> bool {
+        let d = &self.digits;
         let l = &self.lengths[..self.groups.min(8)];
-        if self.groups != 3 || !matches!(l, [2, 2, 4] | [4, 2, 2] | [1 | 2, 1 | 2, 4]) {
+        if l.len() < 3 {
             return false;
         }
-        let sep = t[i..self.end].iter().find(|b| !b.is_ascii_digit());
-        matches!(sep, Some(b'.' | b'/' | b'-'))
+        let two = |at: usize, len: u8| {
+            if len == 1 {
+                d[at]
+            } else {
+                d[at] * 10 + d[at + 1]
+            }
+        };
+        let (a, b) = (usize::from(l[0]), usize::from(l[0] + l[1]));
+        let day_month = |x: u8, y: u8| (1..=31).contains(&x) && (1..=12).contains(&y);
+        let date = match (l[0], l[1], l[2]) {
+            // dd.mm.yyyy, mm/dd/yyyy
+            (1 | 2, 1 | 2, 4) => {
+                let (x, y) = (two(0, l[0]), two(a, l[1]));
+                day_month(x, y) || day_month(y, x)
+            }
+            // yyyy-mm-dd
+            (4, 2, 2) => day_month(two(b, 2), two(a, 2)),
+            _ => false,
+        };
+        let seps: Vec<u8> = t[i..self.end]
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_digit())
+            .take(2)
+            .collect();
+        date && matches!(seps[..], [s, t2] if s == t2 && matches!(s, b'.' | b'/' | b'-'))
     }
 }
 
@@ -140,17 +165,27 @@ fn read(t: &[u8], mut j: usize, international: bool) -> Option<Shape> {
     let mut paren_first = false;
     loop {
         if t.get(j) == Some(&b'(') {
-            let close = t[j + 1..].iter().take(7).position(|&b| b == b')')? + j + 1;
-            let inner = &t[j + 1..close];
-            if inner.is_empty() || !inner.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
+            // A parenthesized group of digits (`(555)`, `(0)`); anything
+            // else in parentheses ends the number before it.
+            let close = t[j + 1..]
+                .iter()
+                .take(7)
+                .position(|&b| b == b')')
+                .map(|p| p + j + 1);
+            let inner = close.map_or(&t[j..j], |close| &t[j + 1..close]);
+            let Some(close) = close.filter(|_| {
+                !inner.is_empty()
+                    && inner.iter().all(u8::is_ascii_digit)
+                    && (inner.len() >= 2 || (inner == b"0" && (international || s.groups > 0)))
+            }) else {
+                if s.groups == 0 {
+                    return None;
+                }
+                break;
+            };
             if inner == b"0" && (international || s.groups > 0) {
                 s.trunk_paren = international;
             } else {
-                if inner.len() < 2 {
-                    return None;
-                }
                 inner.iter().for_each(|b| s.digits.push(b - b'0'));
                 paren_first |= s.groups == 0;
             }
@@ -210,9 +245,13 @@ fn read(t: &[u8], mut j: usize, international: bool) -> Option<Shape> {
         || (s.slashes == 1
             && l.len() == 2
             && (2..=5).contains(&l[0])
-            && l[1] >= 4
+            && l[1] >= 3
             && s.digits[0] == 0);
-    if (dots && longest > 4) || !slash_ok {
+    // Dotted, a phone number has three groups or more, of two to four
+    // digits (`06.12.34.56.78`, `415.555.0132`); `35.6577695` is a
+    // decimal, `3.2.1.0.4` a version or an OID.
+    let shortest = l.iter().copied().min().unwrap_or(0);
+    if (dots && (longest > 4 || shortest < 2 || l.len() < 3)) || !slash_ok {
         return None;
     }
     s.nanp = s.digits.len() == 10

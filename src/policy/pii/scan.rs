@@ -1,16 +1,17 @@
 //! The scan: one left-to-right pass over a string, stopping at anchors,
 //! trying the detectors that can start there in order of priority, and
 //! letting context decide each candidate ([`super::context::decide`]);
-//! then the percent-decoded views, and the matches of all views merged.
+//! then the percent-decoded and JSON-unescaped views, and the matches of
+//! all views merged.
 
 use super::context::{self, Field, Strength, Why};
 use super::email::email_anchor;
 use super::iban::iban_at;
 use super::ip::{colon_at, ip_hit, ipv4_at, ipv6_at};
-use super::numbers::{card_at, ssn_at, ssn_valid};
+use super::numbers::{card_at, long_run_at, ssn_at, ssn_valid};
 use super::phone::phone_at;
 use super::text::{
-    boundary_before, is_word, percent_decode, seven_digits_ahead, too_short_for_pii,
+    boundary_before, is_word, json_unescape, percent_decode, seven_digits_ahead, too_short_for_pii,
 };
 use super::{name, Detector, Found, Scanner};
 
@@ -29,6 +30,15 @@ impl Scanner {
         let percent = self.scan(t, field, &mut |f| out.push(f));
         if percent {
             self.scan_decoded(t, field, &mut out);
+        }
+        if let Some((unescaped, map)) = json_unescape(t) {
+            self.scan(&unescaped, field, &mut |f| {
+                out.push(Found {
+                    start: map[f.start],
+                    end: map[f.end],
+                    ..f
+                })
+            });
         }
         // The scan finds matches in order and (nearly always) apart; only an
         // email, read back from its `@`, can reach into an earlier match,
@@ -211,13 +221,16 @@ impl Scanner {
         if !seven_digits_ahead(t, i) {
             return seen.map(|f| (f, false));
         }
-        if t[i].is_ascii_digit() && self.on(Detector::CreditCard) {
-            if let Some((f, strength)) = card_at(t, i) {
+        if t[i].is_ascii_digit() {
+            if let Some((f, strength)) = card_at(t, i).filter(|_| self.on(Detector::CreditCard)) {
                 let (f, is_pii) = self.judged(t, f, true, strength, field);
                 if is_pii {
                     return Some((f, true));
                 }
                 keep(f, &mut seen);
+            } else if let Some(f) = long_run_at(t, i) {
+                keep(f, &mut seen);
+                return seen.map(|f| (f, false));
             }
         }
         if self.on(Detector::Phone) {
@@ -225,6 +238,11 @@ impl Scanner {
                 let (f, is_pii) = self.judged(t, f, true, strength, field);
                 if is_pii {
                     return Some((f, true));
+                }
+                // A `+` that leads no phone number may be a form's space
+                // (`No.+343-51-8252`): what follows is read on its own.
+                if t[i] == b'+' {
+                    return None;
                 }
                 keep(f, &mut seen);
             }

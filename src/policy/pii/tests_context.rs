@@ -94,15 +94,19 @@ fn class_3_names_under_name_keys() {
         ),
         ("Vorname=Jürgen", "Vorname=[name]"),
     ]);
-    // Things' names, logins, and values that are no names.
+    // A login names a person as much as a name does.
+    redacted_whole(&[
+        ("username=jdoe", "username=[name]"),
+        ("user_name=Sem%20de%20Jong", "user_name=[name]"),
+    ]);
+    // Things' names, and values that are no names.
     untouched(&[
         r#"{"type":"page","name":"Sign Up"}"#,
         r#"{"properties":{"name":"Gift Card","product_name":"Yoga Mat"}}"#,
         "page_name=Home&app_name=Shop",
-        "username=jdoe",
-        "user_name=jdoe",
         "first_name=&last_name=null",
         "show_last_name=1",
+        "login=success&screen=home",
     ]);
 }
 
@@ -222,6 +226,7 @@ fn keys_are_read_in_every_spelling() {
         ("billing_details[name]", KeyCue::Topic(Name)),
         ("name", KeyCue::BareName),
         ("userName", KeyCue::Topic(Handle)),
+        ("screen_name", KeyCue::Topic(Name)),
         ("product_name", KeyCue::Topic(Thing)),
         ("products[0][name]", KeyCue::Topic(Thing)),
         ("part_no", KeyCue::Topic(Id)),

@@ -296,3 +296,68 @@ pub(super) fn percent_decode(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
     map.push(t.len());
     (out, map)
 }
+
+/// Undoes JSON string escapes (`\u00fc`, surrogate pairs, `\"`, `\\`,
+/// `\/`, `\n`, ...) into a new buffer, with the source offset of every
+/// output byte (and one past the end); `None` if `t` has no `\u`. A JSON
+/// text inside a string keeps its values escaped (`\u0040`, `\u002B`,
+/// `\u00fc`), and this view is where they are read.
+pub(super) fn json_unescape(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    memchr::memmem::find(t, b"\\u")?;
+    let mut out = Vec::with_capacity(t.len());
+    let mut map = Vec::with_capacity(t.len() + 1);
+    let hex4 = |at: usize| -> Option<u32> {
+        let h = std::str::from_utf8(t.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(h, 16).ok()
+    };
+    let mut i = 0;
+    while i < t.len() {
+        if t[i] == b'\\' {
+            let mut utf8 = [0u8; 4];
+            let decoded: Option<(usize, usize)> = match t.get(i + 1) {
+                Some(b'u') => hex4(i + 2).and_then(|hi| {
+                    // A surrogate pair is two escapes.
+                    let (c, len) = if (0xd800..0xdc00).contains(&hi) {
+                        let lo = t
+                            .get(i + 6..i + 8)
+                            .filter(|p| p == b"\\u")
+                            .and_then(|_| hex4(i + 8))
+                            .filter(|lo| (0xdc00..0xe000).contains(lo))?;
+                        (0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00), 12)
+                    } else {
+                        (hi, 6)
+                    };
+                    let n = char::from_u32(c)?.encode_utf8(&mut utf8).len();
+                    Some((n, len))
+                }),
+                Some(&b) => {
+                    let plain = match b {
+                        b'"' | b'\\' | b'/' => Some(b),
+                        b'n' => Some(b'\n'),
+                        b't' => Some(b'\t'),
+                        b'r' => Some(b'\r'),
+                        _ => None,
+                    };
+                    plain.map(|p| {
+                        utf8[0] = p;
+                        (1, 2)
+                    })
+                }
+                None => None,
+            };
+            if let Some((n, len)) = decoded {
+                for &b in &utf8[..n] {
+                    out.push(b);
+                    map.push(i);
+                }
+                i += len;
+                continue;
+            }
+        }
+        out.push(t[i]);
+        map.push(i);
+        i += 1;
+    }
+    map.push(t.len());
+    Some((out, map))
+}
