@@ -133,7 +133,7 @@ impl std::fmt::Display for Protocol {
 }
 
 /// Every semantic field name (without `@`).
-pub const SEMANTIC_NAMES: [&str; 11] = [
+pub const SEMANTIC_NAMES: [&str; 16] = [
     "user_id",
     "anonymous_id",
     "ip",
@@ -145,6 +145,11 @@ pub const SEMANTIC_NAMES: [&str; 11] = [
     "traits",
     "properties",
     "consent",
+    "name",
+    "first_name",
+    "last_name",
+    "address",
+    "birthday",
 ];
 
 fn segment(name: &str) -> Option<&'static [&'static str]> {
@@ -175,6 +180,23 @@ fn segment(name: &str) -> Option<&'static [&'static str]> {
         "traits" => &["traits", "context.traits"],
         "properties" => &["properties"],
         "consent" => &["context.consent", "context.consentManagement"],
+        // The Identify spec's reserved traits (`firstName`; analytics.js
+        // also reads `first_name`).
+        "name" => &["traits.name", "context.traits.name"],
+        "first_name" => &[
+            "traits.firstName",
+            "traits.first_name",
+            "context.traits.firstName",
+            "context.traits.first_name",
+        ],
+        "last_name" => &[
+            "traits.lastName",
+            "traits.last_name",
+            "context.traits.lastName",
+            "context.traits.last_name",
+        ],
+        "address" => &["traits.address", "context.traits.address"],
+        "birthday" => &["traits.birthday", "context.traits.birthday"],
         _ => return None,
     })
 }
@@ -212,6 +234,9 @@ fn amplitude(name: &str) -> Option<&'static [&'static str]> {
         "traits" => &["user_properties", "group_properties"],
         "properties" => &["event_properties"],
         "consent" => &[],
+        // Amplitude reserves no user property for a person's name,
+        // address or birthday.
+        "name" | "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }
@@ -285,6 +310,15 @@ fn posthog(name: &str) -> Option<&'static [&'static str]> {
         ],
         "properties" => &["properties"],
         "consent" => &[],
+        // The person property PostHog shows a person by; it reserves none
+        // for first and last names, addresses or birthdays.
+        "name" => &[
+            "$set.name",
+            "$set_once.name",
+            "properties.$set.name",
+            "properties.$set_once.name",
+        ],
+        "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }
@@ -337,6 +371,8 @@ fn snowplow(name: &str) -> Option<&'static [&'static str]> {
             "ue_px.data.data",
         ],
         "consent" => &[],
+        // No standard context holds a person's name, address or birthday.
+        "name" | "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }
@@ -370,6 +406,8 @@ fn ga4(name: &str) -> Option<&'static [&'static str]> {
             "dma_cps",
             "npa",
         ],
+        // gtag sends user-provided data hashed in its own parameters.
+        "name" | "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }
@@ -400,6 +438,12 @@ fn ga4_mp(name: &str) -> Option<&'static [&'static str]> {
         "traits" => &["user_properties"],
         "properties" => &["events.*.params"],
         "consent" => &["consent", "non_personalized_ads"],
+        // User-provided data: names and the street address, hashed or not
+        // (`city`, `region`, `postal_code`, `country` are in the clear).
+        "name" | "birthday" => &[],
+        "first_name" => &["user_data.address[*].sha256_first_name"],
+        "last_name" => &["user_data.address[*].sha256_last_name"],
+        "address" => &["user_data.address"],
         _ => return None,
     })
 }

@@ -103,6 +103,21 @@ pub struct Fired {
     pub action: &'static str,
     /// Where in the event (`context.page.url`, `items[0].sku`).
     pub path: String,
+    /// For `redact_pii` and `scrub_url`: each match replaced, by detector,
+    /// and what decided it (`shape`, `key:ssn`, `word:phone`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pii: Vec<Detection>,
+}
+
+/// One PII match a rule replaced, for `explain --trace`: the detector and
+/// the context that decided ([`pii::Why`]). Never the value, nor the
+/// words around it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Detection {
+    /// The detector's name (`phone`).
+    pub detector: &'static str,
+    /// What decided (`shape`, `key:phone`, `word:ssn`, `field:name`).
+    pub decided_by: String,
 }
 
 /// Why a policy could not run over an event.

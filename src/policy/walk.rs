@@ -41,7 +41,7 @@ use super::matcher::StateId;
 use super::pii::{Found, Under};
 use super::reader::{RawStr, Reader, Stop};
 use super::selector::Step;
-use super::{Fired, Policy, PolicyError, Report};
+use super::{Detection, Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
 
 /// Deepest nesting the walker enters (serde_json's default limit).
@@ -90,6 +90,7 @@ fn walk<const TRACE: bool>(
         trace: trace.map(|fired| Trace {
             fired,
             path: Vec::new(),
+            pii: Vec::new(),
         }),
     };
     // The root object itself is never dropped or replaced; a value action
@@ -121,10 +122,12 @@ struct Walk<'a, const TRACE: bool> {
     trace: Option<Trace<'a>>,
 }
 
-/// What `explain --trace` records, and the path walked to say where.
+/// What `explain --trace` records, the path walked to say where, and
+/// the matches the action running now has replaced.
 struct Trace<'a> {
     fired: &'a mut Vec<Fired>,
     path: Vec<String>,
+    pii: Vec<Found>,
 }
 
 /// What to do with the value under a key or at an array index.
@@ -187,11 +190,20 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 }
                 path.push_str(step);
             }
+            let pii = trace
+                .pii
+                .drain(..)
+                .map(|f| Detection {
+                    detector: f.detector.name(),
+                    decided_by: f.why.describe(),
+                })
+                .collect();
             trace.fired.push(Fired {
                 rule,
                 selector: policy.selectors[selector].1.to_string(),
                 action: policy.rules[rule].action.name(),
                 path,
+                pii,
             });
         }
     }
@@ -205,6 +217,11 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
+            let mut seen = if TRACE {
+                self.trace.as_mut().map(|t| &mut t.pii)
+            } else {
+                None
+            };
             // Read from the buffer holding the current value, write to the other.
             let target = current.map_or(0, |k| 1 - k);
             let [first, second] = &mut self.scratch;
@@ -220,12 +237,17 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 self.keys,
                 &mut |f: Found| {
                     redacted[f.detector as usize] += 1;
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen.push(f);
+                    }
                 },
                 output,
             );
             if changed {
                 current = Some(target);
                 self.fired(rule, state);
+            } else if let Some(trace) = self.trace() {
+                trace.pii.clear();
             }
             if action.seals() {
                 break;
@@ -243,7 +265,17 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
-            let mut count = |f: Found| redacted[f.detector as usize] += 1;
+            let mut seen = if TRACE {
+                self.trace.as_mut().map(|t| &mut t.pii)
+            } else {
+                None
+            };
+            let mut count = |f: Found| {
+                redacted[f.detector as usize] += 1;
+                if let Some(seen) = seen.as_deref_mut() {
+                    seen.push(f);
+                }
+            };
             let new = match &current {
                 None => action.on_number(text, under, self.keys, &mut count),
                 Some(now) => action.on_str(now, under, self.keys, &mut count),
@@ -251,6 +283,8 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
             if let Some(new) = new {
                 current = Some(new);
                 self.fired(rule, state);
+            } else if let Some(trace) = self.trace() {
+                trace.pii.clear();
             }
             if current.is_some() && action.seals() {
                 break;

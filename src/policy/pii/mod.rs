@@ -236,7 +236,7 @@ impl Scanner {
     /// (see [`region`]).
     pub fn with_regions(self, regions: &[phonenumber::country::Id]) -> Scanner {
         Scanner {
-            plan: Arc::new(Plan::new(regions)),
+            plan: Plan::shared(regions),
             ..self
         }
     }

@@ -71,6 +71,19 @@ impl Plan {
         }
     }
 
+    /// The plan of `regions`, shared with every scanner that reads the
+    /// same regions (a config compiles its rules once per protocol).
+    pub fn shared(regions: &[Id]) -> Arc<Plan> {
+        static PLANS: std::sync::Mutex<Vec<Arc<Plan>>> = std::sync::Mutex::new(Vec::new());
+        let mut plans = PLANS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = plans.iter().find(|p| p.regions == regions) {
+            return p.clone();
+        }
+        let plan = Arc::new(Plan::new(regions));
+        plans.push(plan.clone());
+        plan
+    }
+
     /// The plan of [`DEFAULT_REGIONS`], shared.
     pub fn default_plan() -> Arc<Plan> {
         static DEFAULT: LazyLock<Arc<Plan>> = LazyLock::new(|| {
