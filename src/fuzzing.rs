@@ -29,7 +29,7 @@ use crate::ingest::error::IngestError;
 use crate::ingest::object::{finish_event, Fill, TopLevel};
 use crate::ingest::segment::{self, Decoded, Route, Stamp};
 use crate::ingest::snowplow::{self as sp, Facts};
-use crate::policy::pii::{Detector, Scanner};
+use crate::policy::pii::{By, Detector, Scanner, Topic, Under};
 use crate::policy::rules::{self, Action, Glob, Rule};
 use crate::policy::selector::{Selector, Step};
 use crate::policy::Policy;
@@ -47,7 +47,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 14] = [
+pub const TARGETS: [(&str, Target); 15] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -56,6 +56,7 @@ pub const TARGETS: [(&str, Target); 14] = [
     ("scrub_url", scrub_url),
     ("filter_query", filter_query),
     ("pii", pii),
+    ("pii_context", pii_context),
     ("policy", policy),
     ("tcf", tcf),
     ("snowplow", snowplow),
@@ -575,6 +576,64 @@ fn assert_redacted(scanner: &Scanner, text: &str) {
         "PII left in {text:?}: {:?}",
         scanner.find(text)
     );
+}
+
+/// The context reader and the key-aware redaction
+/// (`Scanner::find_under`, `Scanner::redact_under`). Input: a first byte
+/// that picks the detectors (as for `pii`), then a JSON member's key, the
+/// key of its object and the string, separated by `\n` (what is missing
+/// is none; the key and parent as UTF-8, lossily). Matches are in order,
+/// apart, on character boundaries; each one's reason is one `explain` may
+/// print (a fixed vocabulary, never a byte of the input); and what
+/// `redact_under` leaves holds no PII under the same key.
+pub fn pii_context(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let scanner = Scanner::new(&detectors(pick));
+    let mut parts = rest.splitn(3, |&b| b == b'\n');
+    let key = parts.next().map(String::from_utf8_lossy);
+    let parent = parts.next().map(String::from_utf8_lossy);
+    let text = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    let under = Under {
+        key: key.as_deref(),
+        parent: parent.as_deref(),
+    };
+    let found = scanner.find_under(&text, under);
+    let mut at = 0;
+    for f in &found {
+        assert!(
+            at <= f.start && f.start < f.end && f.end <= text.len(),
+            "{found:?}"
+        );
+        assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        at = f.end;
+    }
+    let mut out = String::new();
+    let mut reasons = Vec::new();
+    let changed = scanner.redact_under(&text, under, |f| reasons.push(f.why), &mut out);
+    assert_eq!(changed, !reasons.is_empty());
+    let vocabulary: Vec<String> = By::ALL
+        .iter()
+        .flat_map(|&by| {
+            let name = crate::policy::pii::Why { by, topic: None }.describe();
+            std::iter::once(name.clone()).chain(
+                Topic::ALL
+                    .iter()
+                    .map(move |t| format!("{name}:{}", t.name())),
+            )
+        })
+        .collect();
+    for why in &reasons {
+        assert!(vocabulary.contains(&why.describe()), "{why:?}");
+    }
+    if changed {
+        let mut again = String::new();
+        assert!(
+            !scanner.redact_under(&out, under, |_| {}, &mut again),
+            "PII left in {out:?} under {under:?}: {again:?}"
+        );
+    }
 }
 
 /// The shipped `proxy.toml`, loaded once.

@@ -93,6 +93,18 @@ pub enum By {
     FieldParent,
 }
 
+impl By {
+    /// Every source of a decision.
+    pub const ALL: [By; 6] = [
+        By::Shape,
+        By::Word,
+        By::Key,
+        By::Parent,
+        By::Field,
+        By::FieldParent,
+    ];
+}
+
 impl Why {
     /// Decided by shape alone.
     pub const SHAPE: Why = Why {

@@ -53,6 +53,27 @@ pub enum Topic {
 }
 
 impl Topic {
+    /// Every topic.
+    pub const ALL: [Topic; 17] = [
+        Topic::Email,
+        Topic::Phone,
+        Topic::Card,
+        Topic::Iban,
+        Topic::Ip,
+        Topic::Ssn,
+        Topic::Name,
+        Topic::Person,
+        Topic::Handle,
+        Topic::Id,
+        Topic::Version,
+        Topic::Time,
+        Topic::Money,
+        Topic::Location,
+        Topic::Section,
+        Topic::Network,
+        Topic::Thing,
+    ];
+
     /// The name `explain --trace` shows.
     pub fn name(self) -> &'static str {
         match self {

@@ -78,6 +78,8 @@ mod text;
 mod tests;
 #[cfg(test)]
 mod tests_context;
+#[cfg(test)]
+mod tests_props;
 
 pub use context::{By, Why};
 pub use cues::Topic;
@@ -255,6 +257,12 @@ impl Scanner {
         self.find_in(text.as_bytes(), &Field::none())
     }
 
+    /// Every match in `text`, a string `under` a JSON member (its key is
+    /// context, [`Scanner::redact_under`]), in order, not overlapping.
+    pub fn find_under(&self, text: &str, under: Under<'_>) -> Vec<Found> {
+        self.find_in(text.as_bytes(), &under.field())
+    }
+
     /// `text` with every match replaced by its token; borrowed when nothing
     /// matched. `counts` is told each match replaced.
     pub fn redact<'a>(&self, text: &'a str, counts: impl FnMut(Found)) -> Cow<'a, str> {
@@ -428,12 +436,27 @@ fn name_stem(k: &[u8]) -> bool {
         b"nam", b"nom", b"old", b"inh", b"itu", b"pel", b"ogn", b"bre", b"azw", b"imi", b"aam",
         b"urn",
     ];
+    // A stem's first letter, lowercased: most bytes are none, and are
+    // passed over without folding the two after them.
+    static FIRST: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut s = 0;
+        while s < STEMS.len() {
+            let b = STEMS[s][0];
+            table[b as usize] = true;
+            table[b.to_ascii_uppercase() as usize] = true;
+            s += 1;
+        }
+        table
+    };
     k.windows(3).any(|w| {
-        let w = [
-            w[0].to_ascii_lowercase(),
-            w[1].to_ascii_lowercase(),
-            w[2].to_ascii_lowercase(),
-        ];
-        STEMS.iter().any(|s| **s == w)
+        FIRST[usize::from(w[0])] && {
+            let w = [
+                w[0].to_ascii_lowercase(),
+                w[1].to_ascii_lowercase(),
+                w[2].to_ascii_lowercase(),
+            ];
+            STEMS.iter().any(|s| **s == w)
+        }
     })
 }

@@ -21,7 +21,9 @@ const MAX_NAME: usize = 120;
 
 /// At `=` (`t[i]`): the value after it, if its key names a person's name.
 pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
-    if !may_be_name_key(t, i) {
+    // A key ends right before the `=` (`name=`, `[name]=`, `"name"=`).
+    let key_end = i > 0 && (t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"'));
+    if !key_end || !may_be_name_key(t, i) {
         return None;
     }
     let why = key_says_name(t, i, field)?;

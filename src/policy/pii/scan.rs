@@ -202,7 +202,21 @@ impl Scanner {
                     return Some(self.judged(t, f, is_pii, Strength::Strong, field));
                 }
             }
-            if self.on(Detector::Ssn) && (group == 3 || group == 4) {
+            // An SSN is `ddd` and a separator before two digits, or a bare
+            // run of eight or nine digits.
+            let ssn_shaped = (group == 3
+                && matches!(next, b'-' | b' ' | b'.' | b'+')
+                && t.get(i + 4).is_some_and(u8::is_ascii_digit))
+                || (group == 4
+                    && matches!(
+                        t[i..]
+                            .iter()
+                            .take(10)
+                            .take_while(|b| b.is_ascii_digit())
+                            .count(),
+                        8 | 9
+                    ));
+            if self.on(Detector::Ssn) && ssn_shaped {
                 if let Some((f, strength, valid)) = ssn_at(t, i) {
                     let (f, is_pii) = self.judged(t, f, valid, strength, field);
                     if is_pii {

@@ -303,7 +303,11 @@ pub(super) fn percent_decode(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
 /// text inside a string keeps its values escaped (`\u0040`, `\u002B`,
 /// `\u00fc`), and this view is where they are read.
 pub(super) fn json_unescape(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
-    memchr::memmem::find(t, b"\\u")?;
+    // A backslash is rare in text; `\u` rarer: no searcher to build.
+    let mut at = memchr::memchr(b'\\', t)?;
+    while t.get(at + 1) != Some(&b'u') {
+        at += 1 + memchr::memchr(b'\\', &t[at + 1..])?;
+    }
     let mut out = Vec::with_capacity(t.len());
     let mut map = Vec::with_capacity(t.len() + 1);
     let hex4 = |at: usize| -> Option<u32> {
