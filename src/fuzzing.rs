@@ -475,14 +475,20 @@ pub fn scrub_url(data: &[u8]) {
     assert_eq!(after.fragment(), None, "fragment");
     for (name, value) in after.query_pairs() {
         assert!(keep.iter().any(|g| g.matches(&name)), "kept {name:?}");
-        assert_redacted(&scanner, &value);
+        // Read as it was: with its name as its key.
+        let mut again = String::new();
+        assert!(
+            !scanner.redact_under(&value, Under::key(&name), |_| {}, &mut again),
+            "PII left in {name}={value:?}"
+        );
     }
 }
 
 /// `rules::filter_query`. Input: a byte picking kept parameters, then the
 /// query. Appends to what `out` holds and agrees with a reference built
 /// on `str::split` and `form_urlencoded`: the kept pairs, in order, as
-/// written, or with their value redacted and re-encoded.
+/// written, or with their value redacted (under the pair's name as its
+/// key) and re-encoded.
 pub fn filter_query(data: &[u8]) {
     let Some((keep, query)) = url_input(data) else {
         return;
@@ -499,14 +505,16 @@ pub fn filter_query(data: &[u8]) {
         if !keep.iter().any(|g| g.matches(&name)) {
             continue;
         }
-        want.push(match scanner.redact(&value, |_| {}) {
-            Cow::Borrowed(_) => Cow::Borrowed(pair),
-            Cow::Owned(clean) => {
+        let mut clean = String::new();
+        want.push(
+            if scanner.redact_under(&value, Under::key(&name), |_| {}, &mut clean) {
                 let raw_name = pair.split_once('=').map_or(pair, |(n, _)| n);
                 let encoded: String = form_urlencoded::byte_serialize(clean.as_bytes()).collect();
                 Cow::Owned(format!("{raw_name}={encoded}"))
-            }
-        });
+            } else {
+                Cow::Borrowed(pair)
+            },
+        );
     }
     assert_eq!(got, want.join("&"));
 }

@@ -940,7 +940,7 @@ pub struct Rule {
     /// `redact_pii`, `scrub_url`: detectors to run (default: all).
     pub detectors: Option<Spanned<Vec<String>>>,
     /// `redact_pii`, `scrub_url`: ISO 3166 regions national phone numbers
-    /// (written without `+`) are read in (default: a list of 56 major
+    /// (written without `+`) are read in (default: a list of 60 major
     /// markets, docs/config.md).
     pub phone_regions: Option<Spanned<Vec<String>>>,
     /// `scrub_url`: query parameters kept (globs with `*`).

@@ -453,14 +453,25 @@ fn scrub_url_into(
     // The path: segments that may hold PII are decoded, redacted and
     // re-encoded; the others stay exactly as they were.
     if scanner.might_contain(url.path().as_bytes()) {
+        // Each segment is read with the one before it as its key:
+        // `/phone/612345678` is a phone number, `/v/1.2.3.4` a version.
         let segments: Option<Vec<Cow<'_, str>>> = url.path_segments().map(|segments| {
+            let mut previous: Option<String> = None;
             segments
                 .map(|segment| {
                     let decoded = percent_decode_str(segment).decode_utf8_lossy();
-                    match scanner.redact(&decoded, &mut *redacted) {
-                        Cow::Owned(new) => Cow::Owned(new),
-                        Cow::Borrowed(_) => Cow::Owned(decoded.into_owned()),
-                    }
+                    let under = Under {
+                        key: previous.as_deref(),
+                        parent: None,
+                    };
+                    let mut new = String::new();
+                    let out = if scanner.redact_under(&decoded, under, &mut *redacted, &mut new) {
+                        new
+                    } else {
+                        decoded.clone().into_owned()
+                    };
+                    previous = Some(decoded.into_owned());
+                    Cow::Owned(out)
                 })
                 .collect()
         });
@@ -507,8 +518,9 @@ fn has_plain_authority(base: &str) -> bool {
 
 /// Appends to `out` the allowlisted parameters of `query`, `&`-separated,
 /// in their original encoding unless a value held PII (then redacted and
-/// re-encoded). One pass, from one of `&=%+` to the next; a name or value
-/// is decoded only if it has a `%` or a `+`.
+/// re-encoded; a parameter's name is context, as a JSON member's key
+/// is). One pass, from one of `&=%+` to the next; a name or value is
+/// decoded only if it has a `%` or a `+`.
 pub(crate) fn filter_query(
     out: &mut String,
     query: &str,
@@ -546,13 +558,16 @@ pub(crate) fn filter_query(
                         if out.len() > start {
                             out.push('&');
                         }
-                        match scanner.redact(&decode(value, encoded[1]), &mut *redacted) {
-                            Cow::Borrowed(_) => out.push_str(&query[pair..i]),
-                            Cow::Owned(clean) => {
-                                out.push_str(name);
-                                out.push('=');
-                                out.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
-                            }
+                        // The parameter's name is its value's key.
+                        let under = Under::key(&name_decoded);
+                        let mut clean = String::new();
+                        let value = decode(value, encoded[1]);
+                        if scanner.redact_under(&value, under, &mut *redacted, &mut clean) {
+                            out.push_str(name);
+                            out.push('=');
+                            out.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
+                        } else {
+                            out.push_str(&query[pair..i]);
                         }
                     }
                 }

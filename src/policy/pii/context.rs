@@ -559,13 +559,22 @@ impl<'t> Words<'t> {
         }
         cues::class(w)
             .or_else(|| {
-                // `cardnumber` is a card's, `phoneno` a phone's.
-                compound(w).map(|(first, last)| match last {
-                    Class::Filler | Class::Prep | Class::Number => first,
-                    _ => last,
-                })
+                // Keys are written as compounds (`cardnumber` is a card's,
+                // `phoneno` a phone's); prose is not.
+                (self.words[i].part == Part::Key)
+                    .then(|| compound(w))
+                    .flatten()
+                    .map(|(first, last)| match last {
+                        Class::Filler | Class::Prep | Class::Number => first,
+                        _ => last,
+                    })
             })
-            .or_else(|| cues::glued(w).map(Class::Topic))
+            .or_else(|| {
+                w.first()
+                    .is_some_and(|&b| b >= 0x80)
+                    .then(|| cues::glued(w).map(Class::Topic))
+                    .flatten()
+            })
     }
 
     fn pair_at(&self, i: usize) -> Option<Topic> {

@@ -244,7 +244,8 @@ pub fn class(w: &[u8]) -> Option<Class> {
         b"first" | b"last" | b"full" | b"given" | b"family" | b"middle" | b"sur" | b"fore"
         | b"maiden" | b"display" | b"screen" | b"nick" | b"legal" | b"real" | b"birth"
         | b"christian" => Some(NamePart),
-        b"customer" | b"customers" | b"client" | b"user" | b"users" | b"traits" | b"billing" | b"shipping" | b"recipient" | b"sender" | b"buyer"
+        b"customer" | b"customers" | b"client" | b"user" | b"users" | b"traits" | b"billing"
+        | b"shipping" | b"recipient" | b"sender" | b"buyer"
         | b"payer" | b"applicant" | b"patient" | b"member" | b"employee" | b"person"
         | b"people" | b"profile" | b"account" | b"owner" | b"guest" | b"passenger"
         | b"traveler" | b"traveller" | b"student" | b"attendee" | b"delivery" | b"address"
@@ -265,7 +266,10 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"art" | b"item" | b"items" | b"product" | b"products" | b"variant" | b"cart"
         | b"job" | b"po" | b"dp" | b"zip" | b"postal" | b"postcode" | b"plz" | b"cep"
         | b"bestellung" | b"commande" | b"pedido" | b"ordine" | b"rma" | b"claim" | b"policy"
-        | b"contract" | b"catalog" | b"catalogue" | b"sendungsnummer" | b"tid" | b"cid"
+        | b"contract" | b"catalog" | b"catalogue" | b"sendungsnummer" | b"seriennummer"
+        | b"bestellnummer" | b"auftragsnummer" | b"rechnungsnummer" | b"artikelnummer"
+        | b"kundennummer" | b"r\xc3\xa9f" | b"r\xc3\xa9f\xc3\xa9rence" | b"s\xc3\xa9rie"
+        | b"serie" | b"referencia" | b"riferimento" | b"factura" | b"facture" | b"tid" | b"cid"
         | b"gclid" | b"fbclid" | b"msclkid" | b"hash" | b"checksum" | b"sha" | b"md5"
         | b"commit" | b"etag" | b"token" | b"nonce" | b"key" | b"signature" | b"sig" => t(Id),
         // Versions.
@@ -335,6 +339,7 @@ pub fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
         (b"release", b"notes") => Topic::Version,
         (b"contact", b"number") | (b"contact", b"no") | (b"call", b"me") => Topic::Phone,
         (b"reverse", b"lookup") | (b"phone", b"lookup") => Topic::Phone,
+        (b"ss", b"number") | (b"ss", b"no") | (b"ss", b"num") => Topic::Ssn,
         _ => return None,
     })
 }

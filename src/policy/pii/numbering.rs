@@ -18,11 +18,11 @@ use std::sync::{Arc, LazyLock, OnceLock};
 /// The regions national numbers are read in unless a rule names its own
 /// (`phone_regions`): North America, Europe, and the largest markets of
 /// Latin America, Africa, the Middle East and Asia-Pacific.
-pub const DEFAULT_REGIONS: [&str; 56] = [
+pub const DEFAULT_REGIONS: [&str; 60] = [
     "US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "ES", "PT", "IT", "PL", "CZ",
     "SK", "HU", "RO", "BG", "GR", "HR", "SI", "DK", "SE", "NO", "FI", "EE", "LV", "LT", "UA", "RU",
     "TR", "IL", "AE", "SA", "EG", "ZA", "NG", "KE", "IN", "PK", "CN", "HK", "TW", "JP", "KR", "SG",
-    "MY", "TH", "PH", "ID", "AU", "NZ", "BR", "MX",
+    "MY", "TH", "PH", "ID", "AU", "NZ", "BR", "MX", "AR", "CO", "CL", "PE",
 ];
 
 /// National numbering plans of a list of regions.

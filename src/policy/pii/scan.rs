@@ -31,14 +31,25 @@ impl Scanner {
         if percent {
             self.scan_decoded(t, field, &mut out);
         }
-        if let Some((unescaped, map)) = json_unescape(t) {
-            self.scan(&unescaped, field, &mut |f| {
+        // A JSON text in a string, and one more level in it (a Snowplow
+        // `ue_pr` inside an event).
+        if let Some((once, map1)) = json_unescape(t) {
+            self.scan(&once, field, &mut |f| {
                 out.push(Found {
-                    start: map[f.start],
-                    end: map[f.end],
+                    start: map1[f.start],
+                    end: map1[f.end],
                     ..f
                 })
             });
+            if let Some((twice, map2)) = json_unescape(&once) {
+                self.scan(&twice, field, &mut |f| {
+                    out.push(Found {
+                        start: map1[map2[f.start]],
+                        end: map1[map2[f.end]],
+                        ..f
+                    })
+                });
+            }
         }
         // The scan finds matches in order and (nearly always) apart; only an
         // email, read back from its `@`, can reach into an earlier match,

@@ -51,6 +51,7 @@ fn class_1_phones_in_national_and_international_formats() {
 fn class_2_values_whose_key_or_word_says_what_they_are() {
     redacted_whole(&[
         ("ssn=123456789", "ssn=[ssn]"),
+        ("ss_number=123.45.6789", "ss_number=[ssn]"),
         (r#"{"ssn":"123.45.6789"}"#, r#"{"ssn":"[ssn]"}"#),
         ("tel=4155550132", "tel=[phone]"),
         ("phone_number=4155550132", "phone_number=[phone]"),
@@ -93,6 +94,11 @@ fn class_3_names_under_name_keys() {
             r#"{\"traits\":{\"firstName\":\"[name]\"}}"#,
         ),
         ("Vorname=Jürgen", "Vorname=[name]"),
+        (
+            "cliente[nombre]=Juan&apellidos=P%C3%A9rez",
+            "cliente[nombre]=[name]&apellidos=[name]",
+        ),
+        ("passenger[surname]=Smith", "passenger[surname]=[name]"),
     ]);
     // A login names a person as much as a name does.
     redacted_whole(&[
@@ -159,6 +165,8 @@ fn class_7_phone_shaped_part_model_and_serial_numbers() {
         "item_no=512+340+466&qty=7",
         "model=%28684%29+647-0455",
         "Device S/N 614.901.7933",
+        "Seriennummer 0301 234 567",
+        "réf. 0612 345 678",
         r#""GET / HTTP/1.1" 302 89919 "-""#,
         "Meeting point: geo:35.6577695,88.7717124",
     ]);
