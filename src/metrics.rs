@@ -98,10 +98,15 @@ pub struct Metrics {
     /// Events found undelivered in the spool on start, per destination.
     pub spool_replayed: IntCounterVec,
     /// Spool data skipped as unreadable, per destination and kind
-    /// (`record`: a record; `tail`: a torn tail or unreadable segment).
+    /// (`record`: a record; `tail`: a torn tail or unreadable segment;
+    /// `segment`: a file that is not a segment, set aside).
     pub spool_corrupt: IntCounterVec,
     /// Appends that could not be written to the spool (answered 503).
     pub spool_write_errors: IntCounterVec,
+    /// Files a failure left in a spool directory and the spool deleted, per
+    /// destination and kind (`empty`: a segment without records; `corrupt`:
+    /// a file set aside as not a segment, once `max_age` old).
+    pub spool_files_removed: IntCounterVec,
     /// TLS handshakes that did not complete, per listener (`server`,
     /// `admin`) and reason (`timeout`, `error`).
     pub tls_handshake_failures: IntCounterVec,
@@ -271,6 +276,14 @@ impl Metrics {
                 &["destination"],
             )
             .expect("valid metric"),
+            spool_files_removed: IntCounterVec::new(
+                Opts::new(
+                    "privgate_spool_files_removed_total",
+                    "Files a failure left in a spool directory that the spool deleted: empty segments, and files set aside as corrupt once max_age old.",
+                ),
+                &["destination", "kind"],
+            )
+            .expect("valid metric"),
             circuit_state: IntGaugeVec::new(
                 Opts::new(
                     "privgate_circuit_state",
@@ -381,6 +394,7 @@ impl Metrics {
             Box::new(m.spool_replayed.clone()),
             Box::new(m.spool_corrupt.clone()),
             Box::new(m.spool_write_errors.clone()),
+            Box::new(m.spool_files_removed.clone()),
             Box::new(m.config_reloads.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.spool_max_bytes.clone()),

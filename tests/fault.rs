@@ -361,3 +361,276 @@ fn truncate_by(path: &Path, bytes: u64) {
     let len = file.metadata().unwrap().len();
     file.set_len(len - bytes).unwrap();
 }
+
+/// Stops the binary with SIGTERM and waits for a clean exit.
+fn stop(mut proc: Proc) {
+    let pid = proc.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(proc.child.wait().unwrap().success(), "{}", proc.log_tail());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_after_quiet_restarts_are_delivered() {
+    // The audit's repro: two events delivered, SIGTERM, two starts and
+    // stops with no traffic, then two more events answered 200.
+    let upstream = Upstream::start().await;
+    let s = setup(upstream.addr, "");
+    let proc = spawn(&s.config);
+    for id in ["m1", "m2"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+    }
+    upstream.wait_for_delivered(2, Duration::from_secs(5)).await;
+    stop(proc);
+    for _ in 0..2 {
+        stop(spawn(&s.config));
+    }
+    let proc = spawn(&s.config);
+    let mut tally = Tally::default();
+    for id in ["m3", "m4"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+        tally.sent += 1;
+        tally.acked.push(id.into());
+    }
+    assert_eq!(
+        settle("quiet-restarts", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_after_everything_expired_are_delivered() {
+    // The audit's second repro: max_age passes with the backend down, a
+    // restart, then two new events answered 200.
+    let port = free_port();
+    let s = setup(port, "max_age = \"1s\"");
+    let proc = spawn(&s.config);
+    for id in ["old1", "old2"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+    }
+    wait_for_metric(
+        proc.admin,
+        "privgate_events_dropped_total{destination=\"backend\",reason=\"expired\"}",
+        2.0,
+    )
+    .await;
+    stop(proc);
+    let upstream = Upstream::start_on(port).await;
+    let proc = spawn(&s.config);
+    let mut tally = Tally::default();
+    for id in ["new1", "new2"] {
+        assert_eq!(post(proc.ingest, "/v1/track", track(id)).await.status, 200);
+        tally.sent += 1;
+        tally.acked.push(id.into());
+    }
+    assert_eq!(
+        settle("after-expiry", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+}
+
+/// Sets the running privgate's soft file-size limit (RLIMIT_FSIZE, bytes,
+/// or `unlimited`; the hard limit stays, so it can be raised again without
+/// privileges) with util-linux's `prlimit`: at 0 no file may grow, as on a
+/// full disk (writes fail with EFBIG once SIGXFSZ is ignored).
+fn limit_file_size(proc: &Proc, limit: &str) {
+    let status = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &proc.child.id().to_string(),
+            &format!("--fsize={limit}:"),
+        ])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(status.success(), "prlimit --fsize={limit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_then_recovers_and_loses_nothing() {
+    let port = free_port();
+    let s = setup(port, "segment_bytes = \"8KiB\"");
+    let proc = spawn_after_shell("trap '' XFSZ", &s.config);
+    let mut tally = load(
+        proc.ingest,
+        "before",
+        Instant::now() + Duration::from_millis(300),
+    )
+    .await;
+    assert!(!tally.acked.is_empty());
+
+    // The disk is full: no file may grow.
+    limit_file_size(&proc, "0");
+    let full = load(
+        proc.ingest,
+        "full",
+        Instant::now() + Duration::from_millis(600),
+    )
+    .await;
+    // load() checked that every 503 has Retry-After and a JSON error.
+    assert!(full.refused > 0, "requests were answered");
+    assert_eq!(full.acked.len(), 0, "no 2xx for what could not be written");
+    let errors = metric(
+        proc.admin,
+        "privgate_spool_write_errors_total{destination=\"backend\"}",
+    )
+    .await;
+    assert!(errors.is_some_and(|n| n > 0.0), "{errors:?}");
+    for seg in s.segments() {
+        let len = std::fs::metadata(&seg).unwrap().len();
+        assert!(len > 0, "a failed create left {seg:?} behind");
+    }
+
+    // Space returns, then the backend comes up.
+    limit_file_size(&proc, "unlimited");
+    let after = load(
+        proc.ingest,
+        "after",
+        Instant::now() + Duration::from_millis(300),
+    )
+    .await;
+    assert!(!after.acked.is_empty(), "ingest recovered");
+    tally.add(full);
+    tally.add(after);
+    let upstream = Upstream::start_on(port).await;
+    assert_eq!(
+        settle("disk-full", &tally, &upstream).await,
+        0,
+        "{}",
+        proc.log_tail()
+    );
+    let refused_delivered = upstream
+        .delivered_ids()
+        .iter()
+        .filter(|id| id.starts_with("full-"))
+        .count();
+    assert_eq!(refused_delivered, 0, "refused events are not forwarded");
+
+    // A clean restart finds nothing left over, and replays nothing twice.
+    stop(proc);
+    let before = upstream.delivered_ids().len();
+    let proc = spawn(&s.config);
+    still_serving(proc.ingest, &upstream, "restarted").await;
+    assert_eq!(upstream.delivered_ids().len(), before + 1);
+    assert_eq!(
+        metric(
+            proc.admin,
+            "privgate_spool_files_removed_total{destination=\"backend\",kind=\"empty\"}"
+        )
+        .await
+        .unwrap_or(0.0),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_one_spool_refuses_reaches_no_destination() {
+    // One source, two durable destinations and a memory one. When one
+    // spool cannot take a request's events, the request is answered 503
+    // and none of the three forwards them; the client's retry then reaches
+    // each exactly once.
+    let (a, b, c) = (
+        Upstream::start().await,
+        Upstream::start().await,
+        Upstream::start().await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    write(dir.path(), "e1.key", &privgate::crypto::generate_key());
+    let dest = |name: &str, up: &Upstream, delivery: &str| {
+        format!(
+            r#"
+[[destinations]]
+name = "{name}"
+kind = "http"
+url = "{}"
+delivery = "{delivery}"
+retry = {{ max_retries = 2, initial_backoff = "20ms", max_backoff = "100ms" }}
+batch = {{ max_events = 50, max_wait = "20ms" }}
+"#,
+            up.url("/v1/batch")
+        )
+    };
+    let text = segment_config(&format!(
+        "{}{}{}[keys]\nencryption = [{{ id = \"e1\", key = \"file:{d}/e1.key\" }}]\n[spool]\ndir = \"{d}/spool\"\nmax_age = \"1s\"\n",
+        dest("a", &a, "durable"),
+        dest("b", &b, "durable"),
+        dest("c", &c, "memory"),
+    ));
+    let config = write(dir.path(), "proxy.toml", &text);
+    let proc = spawn(&config);
+    assert_eq!(
+        post(proc.ingest, "/v1/track", track("first")).await.status,
+        200
+    );
+    for up in [&a, &b, &c] {
+        up.wait_for_delivered(1, Duration::from_secs(5)).await;
+    }
+
+    // Once max_age has removed the delivered segments, b's directory is
+    // replaced by a file: b cannot create the segment it now needs.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let spool = dir.path().join("spool");
+    while !spool_segments(&spool.join("a")).is_empty()
+        || !spool_segments(&spool.join("b")).is_empty()
+    {
+        assert!(Instant::now() < deadline, "delivered segments expire");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b_dir = spool.join("b");
+    std::fs::rename(&b_dir, dir.path().join("b.away")).unwrap();
+    std::fs::write(&b_dir, b"not a directory").unwrap();
+    let refused = post(proc.ingest, "/v1/track", track("retried")).await;
+    assert_error(&refused, 503, "storage_unavailable");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(
+        metric(
+            proc.admin,
+            "privgate_spool_write_errors_total{destination=\"b\"}"
+        )
+        .await,
+        Some(1.0)
+    );
+    // Nothing of the refused request is forwarded anywhere.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for up in [&a, &b, &c] {
+        assert!(
+            !up.saw_message_id("retried"),
+            "a refused request was forwarded"
+        );
+    }
+
+    // Space for b again; the client retries.
+    std::fs::remove_file(&b_dir).unwrap();
+    std::fs::rename(dir.path().join("b.away"), &b_dir).unwrap();
+    assert_eq!(
+        post(proc.ingest, "/v1/track", track("retried"))
+            .await
+            .status,
+        200
+    );
+    for up in [&a, &b, &c] {
+        let ids = up.wait_for_delivered(2, Duration::from_secs(5)).await;
+        assert_eq!(ids, ["first", "retried"]);
+    }
+
+    // After a restart, the voided copy in a's spool is not delivered either.
+    stop(proc);
+    let proc = spawn(&config);
+    still_serving(proc.ingest, &a, "after-restart").await;
+    assert_eq!(a.delivered_ids(), ["first", "retried", "after-restart"]);
+    assert_eq!(
+        metric(
+            proc.admin,
+            "privgate_spool_replayed_total{destination=\"a\"}"
+        )
+        .await,
+        Some(0.0)
+    );
+}

@@ -205,6 +205,7 @@ targets!(
     pii_context,
     policy,
     tcf,
+    tcf_string,
     snowplow,
     posthog,
     amplitude,

@@ -456,6 +456,17 @@ impl Config {
                 .as_ref()
                 .map_or("none".to_owned(), |p| p.display().to_string())
         );
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| !d.consent.honor_opt_out)
+        {
+            let _ = writeln!(
+                out,
+                "warning: destination {} has honor_opt_out = false: events of ids in the opt-out registry reach it",
+                d.name
+            );
+        }
         let _ = writeln!(out, "rules ({} global):", self.policy.rules().len());
         let describe = |r: &crate::policy::rules::Rule| {
             format!("{} {} {}", r.id, r.action.name(), r.select.join(", "))
@@ -1711,6 +1722,7 @@ impl Validator<'_> {
                 purposes: d.require_consent.clone(),
                 mode: d.consent_match,
                 tcf_vendor: d.tcf_vendor,
+                honor_opt_out: d.honor_opt_out,
             },
             encrypt,
             name: d.name.get_ref().clone(),
@@ -1761,6 +1773,16 @@ impl Validator<'_> {
                 0..0,
                 "spool.segment_bytes".into(),
                 "must be at least 4KiB".into(),
+                "write e.g. \"16MiB\"",
+            );
+        }
+        // Bounds the records per segment far below 2^32: the record index
+        // is the end of each record's AES-GCM nonce.
+        if segment_bytes > crate::spool::segment::MAX_SEGMENT_BYTES {
+            self.problem(
+                0..0,
+                "spool.segment_bytes".into(),
+                "must be at most 1GiB".into(),
                 "write e.g. \"16MiB\"",
             );
         }
@@ -1986,6 +2008,20 @@ write_keys = ["k"]
 name = "out"
 kind = "stdout"
 "#;
+
+    #[test]
+    fn a_destination_that_ignores_opt_outs_is_a_check_warning() {
+        let config = load(MINIMAL).unwrap();
+        assert!(config.destinations[0].consent.honor_opt_out, "the default");
+        assert!(!config.summary().contains("honor_opt_out"));
+        let config = load(&format!("{MINIMAL}honor_opt_out = false\n")).unwrap();
+        assert!(!config.destinations[0].consent.honor_opt_out);
+        let summary = config.summary();
+        assert!(
+            summary.contains("warning: destination out has honor_opt_out = false"),
+            "{summary}"
+        );
+    }
 
     #[test]
     fn the_shipped_config_is_valid() {
@@ -2406,6 +2442,15 @@ headers = { Authorization = "Bearer abc" }
         let tiny = format!("{MINIMAL}{http}{key}[spool]\nmax_bytes = \"1MiB\"\n");
         let err = load(&tiny).unwrap_err();
         assert_eq!(err.problems[0].key, "spool.max_bytes");
+        let huge = format!(
+            "{MINIMAL}{http}{key}[spool]\nsegment_bytes = \"2GiB\"\nmax_bytes = \"8GiB\"\n"
+        );
+        let err = load(&huge).unwrap_err();
+        assert_eq!(err.problems[0].key, "spool.segment_bytes");
+        let largest = format!(
+            "{MINIMAL}{http}{key}[spool]\nsegment_bytes = \"1GiB\"\nmax_bytes = \"8GiB\"\n"
+        );
+        assert_eq!(load(&largest).unwrap().spool.segment_bytes, 1 << 30);
     }
 
     #[test]

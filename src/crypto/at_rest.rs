@@ -5,7 +5,8 @@
 //! 32-bit index in it. Every nonce under one key is then fresh without
 //! asking the OS for randomness per record; a file is never appended to
 //! again after a restart (a new file gets a new salt), so a crash can never
-//! make an index repeat. The additional data binds each record to its
+//! make an index repeat, and the spool closes a file well before its index
+//! could wrap (`spool::segment::MAX_RECORDS`). The additional data binds each record to its
 //! file's header.
 
 use super::{CryptoError, EncryptionKey};
@@ -116,6 +117,19 @@ mod tests {
             FileCipher::fresh_salt().unwrap(),
             FileCipher::fresh_salt().unwrap()
         );
+    }
+
+    #[test]
+    fn the_nonce_is_the_salt_and_the_whole_index() {
+        let c = FileCipher::new(&key(1), [7; 8]);
+        let last = crate::spool::segment::MAX_RECORDS - 1;
+        let n = c.nonce(last);
+        assert_eq!(&n[..8], &[7; 8]);
+        assert_eq!(&n[8..], &last.to_be_bytes());
+        // Indexes that a 16- or 24-bit counter would alias stay apart.
+        for (a, b) in [(0, 1 << 16), (0, 1 << 24), (1, last)] {
+            assert_ne!(c.nonce(a), c.nonce(b), "{a} {b}");
+        }
     }
 
     proptest! {

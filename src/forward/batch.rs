@@ -11,7 +11,7 @@ use super::queue::Depth;
 use super::{DestMetrics, Sink};
 use crate::config::{BatchConfig, BatchFormat};
 use crate::metrics::DropReason;
-use crate::spool::{Acks, Pos};
+use crate::spool::{self, Acks, Pos};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub(super) enum Feed {
     },
     /// Its spool's reader, with the way to acknowledge what was delivered.
     Spool {
-        rx: mpsc::Receiver<Vec<(Pos, Bytes)>>,
+        rx: mpsc::Receiver<spool::Chunk>,
         acks: Arc<Acks>,
     },
 }
@@ -116,7 +116,7 @@ pub(super) struct Batch {
     body: BytesMut,
     events: usize,
     framing: Framing,
-    /// From a spool: the position after the last event.
+    /// From a spool: every record before this position is covered.
     end: Option<Pos>,
 }
 
@@ -203,6 +203,8 @@ impl Batcher {
         let mut armed = false;
         let mut inflight = JoinSet::new();
         let mut reloadable = true;
+        // From a spool: every record before this is in a batch or a ticket.
+        let mut covered: Option<Pos> = None;
         loop {
             let chunk = tokio::select! {
                 biased;
@@ -256,6 +258,25 @@ impl Batcher {
                     armed = false;
                 }
             }
+            if let (Chunk::Spool(chunk), Settle::Ack(acks)) = (&chunk, &settle) {
+                if let Some((last, _)) = chunk.records.last() {
+                    covered = Some(last.next());
+                }
+                // Records the reader passed over after the last one it fed
+                // go with the batch so far, or are acknowledged now.
+                if covered.is_none_or(|c| c < chunk.end) {
+                    if batch.events > 0 {
+                        batch.end = Some(chunk.end);
+                    } else {
+                        let ticket = acks.begin(chunk.end);
+                        let acks = acks.clone();
+                        inflight.spawn(async move {
+                            let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;
+                        });
+                    }
+                    covered = Some(chunk.end);
+                }
+            }
             // Reap finished deliveries so the set does not grow.
             while inflight.try_join_next().is_some() {}
         }
@@ -277,7 +298,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
         .await
         .expect("semaphore never closed");
     let ticket = match (settle, batch.end) {
-        (Settle::Ack(acks), Some(end)) => Some(acks.begin(end, batch.events)),
+        (Settle::Ack(acks), Some(end)) => Some(acks.begin(end)),
         _ => None,
     };
     let sink = s.sink.clone();
@@ -317,13 +338,13 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
 /// The receiving end of a [`Feed`].
 enum Rx {
     Memory(mpsc::UnboundedReceiver<Vec<Bytes>>),
-    Spool(mpsc::Receiver<Vec<(Pos, Bytes)>>),
+    Spool(mpsc::Receiver<spool::Chunk>),
 }
 
 /// Events as a feed hands them over: from a spool, with their positions.
 enum Chunk {
     Memory(Vec<Bytes>),
-    Spool(Vec<(Pos, Bytes)>),
+    Spool(spool::Chunk),
 }
 
 impl Rx {
@@ -346,14 +367,14 @@ impl Chunk {
     fn len(&self) -> usize {
         match self {
             Chunk::Memory(events) => events.len(),
-            Chunk::Spool(events) => events.len(),
+            Chunk::Spool(chunk) => chunk.records.len(),
         }
     }
 
     fn get(&self, i: usize) -> (Option<Pos>, &Bytes) {
         match self {
             Chunk::Memory(events) => (None, &events[i]),
-            Chunk::Spool(events) => (Some(events[i].0), &events[i].1),
+            Chunk::Spool(chunk) => (Some(chunk.records[i].0), &chunk.records[i].1),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! depth gauge and the bound cover in-flight retries too. A spool is
 //! bounded by its bytes on disk.
 
-use crate::spool::{Commit, Spool};
+use crate::spool::{Commit, Hold, Spool};
 use bytes::Bytes;
 use prometheus::{IntCounter, IntGauge};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -156,6 +156,11 @@ impl Queues {
         Ok(reservation)
     }
 
+    /// Whether destination `dest` keeps its events in a spool.
+    pub fn is_durable(&self, dest: usize) -> bool {
+        matches!(self.queues[dest].intake, Intake::Durable(_))
+    }
+
     /// Whether destination `dest` could take one more event now. A cheap
     /// check before a body is read and parsed; [`Queues::reserve`] decides.
     pub fn has_room(&self, dest: usize) -> bool {
@@ -185,12 +190,7 @@ impl Reservation<'_> {
     pub fn send(&mut self, dest: usize, events: Vec<Bytes>) -> Result<Accepted, QueueFull> {
         let queue = &self.queues.queues[dest];
         let n = events.len();
-        let slot = self
-            .taken
-            .iter()
-            .position(|&(d, m)| d == dest && m == n)
-            .expect("send matches a reservation");
-        self.taken.swap_remove(slot);
+        self.take(dest, n);
         match &queue.intake {
             Intake::Memory { tx, depth } => {
                 if tx.send(events).is_err() {
@@ -203,6 +203,28 @@ impl Reservation<'_> {
             }
             Intake::Durable(spool) => Ok(Accepted::Committing(spool.append(events))),
         }
+    }
+}
+
+impl Reservation<'_> {
+    /// Appends `events` to durable destination `dest`'s spool, held until
+    /// the [`Hold`] is released (see [`crate::spool::Spool::append_held`]).
+    pub fn send_held(&mut self, dest: usize, events: Vec<Bytes>) -> (Commit, Hold) {
+        let Intake::Durable(spool) = &self.queues.queues[dest].intake else {
+            panic!("only a spool holds events");
+        };
+        self.take(dest, events.len());
+        spool.append_held(events)
+    }
+
+    /// Uses the room reserved for `n` events of `dest`.
+    fn take(&mut self, dest: usize, n: usize) {
+        let slot = self
+            .taken
+            .iter()
+            .position(|&(d, m)| d == dest && m == n)
+            .expect("a send matches a reservation");
+        self.taken.swap_remove(slot);
     }
 }
 

@@ -10,13 +10,32 @@
 //! One reader thread feeds committed records in order to the destination's
 //! batcher ([`reader`]), which [`Acks`] each batch once the backend took it;
 //! a segment is deleted once every record in it is acknowledged. On start,
-//! what was not acknowledged is replayed. Delivery is at least once: an
-//! event delivered just before a crash, whose acknowledgement was not yet
-//! recorded, is delivered again.
+//! what was not acknowledged is replayed ([`recover`]). Delivery is at
+//! least once: an event delivered just before a crash, whose
+//! acknowledgement was not yet recorded, is delivered again. An append may
+//! be held until its request decides ([`hold`]).
+//!
+//! Positions: a record is at (segment number, index in the segment); the
+//! acknowledged position says every record before it is done with, and is
+//! written to the `acked` file ([`acked`]). Invariants:
+//! - positions only grow, across any sequence of runs: a new segment's
+//!   number is above every segment on disk and above the acknowledged
+//!   position's segment, so nothing written later is ever taken for
+//!   delivered; expiry moves the position past a prefix of segments only;
+//! - a record is readable (published) only once its whole group is
+//!   written and synced as the policy says, so the reader never feeds a
+//!   record whose request was refused;
+//! - a segment holds at most [`segment::MAX_RECORDS`] records: its record
+//!   index, the end of the AES-GCM nonce, never wraps.
 //!
 //! Never: decides what to forward, looks inside an event, logs content.
 
+mod acked;
+mod hold;
+#[cfg(test)]
+mod model;
 mod reader;
+mod recover;
 pub mod segment;
 #[cfg(test)]
 mod tests;
@@ -35,6 +54,8 @@ use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
+
+pub use hold::Hold;
 
 /// Where a record is: its segment, and its index among the segment's frames.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,9 +121,10 @@ impl SpoolError {
 /// The metrics of one destination's spool.
 #[derive(Clone)]
 pub struct SpoolMetrics {
-    /// Bytes of segment files on disk.
+    /// Bytes of segment files (and files set aside) on disk.
     pub bytes: IntGauge,
-    /// Events in the spool not yet acknowledged by the backend.
+    /// Records in the spool the backend has not taken yet (records the
+    /// reader passes over, corrupt or voided, until it has passed them).
     pub pending: IntGauge,
     /// Events found unacknowledged on start and delivered again.
     pub replayed: IntCounter,
@@ -110,10 +132,16 @@ pub struct SpoolMetrics {
     pub corrupt_records: IntCounter,
     /// Torn tails skipped (one per segment).
     pub torn_tails: IntCounter,
+    /// Files named as segments that are not, set aside as `.corrupt`.
+    pub set_aside: IntCounter,
     /// Appends that failed to reach the disk (answered 503).
     pub write_errors: IntCounter,
     /// Events deleted unacknowledged because they outlived `max_age`.
     pub expired: IntCounter,
+    /// Segments without records, deleted on start.
+    pub empty_removed: IntCounter,
+    /// Files set aside as `.corrupt`, deleted once `max_age` old.
+    pub corrupt_removed: IntCounter,
 }
 
 impl SpoolMetrics {
@@ -126,10 +154,17 @@ impl SpoolMetrics {
             replayed: metrics.spool_replayed.with_label_values(&[name]),
             corrupt_records: metrics.spool_corrupt.with_label_values(&[name, "record"]),
             torn_tails: metrics.spool_corrupt.with_label_values(&[name, "tail"]),
+            set_aside: metrics.spool_corrupt.with_label_values(&[name, "segment"]),
             write_errors: metrics.spool_write_errors.with_label_values(&[name]),
             expired: metrics
                 .events_dropped
                 .with_label_values(&[name, DropReason::Expired.as_str()]),
+            empty_removed: metrics
+                .spool_files_removed
+                .with_label_values(&[name, "empty"]),
+            corrupt_removed: metrics
+                .spool_files_removed
+                .with_label_values(&[name, "corrupt"]),
         }
     }
 }
@@ -137,6 +172,8 @@ impl SpoolMetrics {
 /// An append waiting for its commit.
 struct Append {
     events: Vec<Bytes>,
+    /// Set when its records wait for a decision ([`Hold`]).
+    hold: Option<Arc<hold::Cell>>,
     done: oneshot::Sender<Result<(), SpoolError>>,
 }
 
@@ -160,13 +197,57 @@ struct Seg {
     disk: u64,
 }
 
+/// A file set aside as not a segment (see [`recover`]).
+#[derive(Debug)]
+struct SetAside {
+    path: PathBuf,
+    modified: SystemTime,
+    bytes: u64,
+}
+
 /// What the writer, the reader, acknowledgements and expiry share.
 struct State {
     segments: BTreeMap<u64, Seg>,
     /// Every record before this one is acknowledged (or expired).
     acked: Pos,
+    /// Held and voided ranges at or after `acked`, in order ([`hold`]).
+    holds: VecDeque<hold::Held>,
+    set_aside: Vec<SetAside>,
     closed: bool,
     last_persist: Instant,
+}
+
+impl State {
+    /// Committed records in `[from, to)`.
+    fn records_between(&self, from: Pos, to: Pos) -> u64 {
+        if to <= from {
+            return 0;
+        }
+        self.segments
+            .range(from.segment..=to.segment)
+            .map(|(&seq, seg)| {
+                let lo = if seq == from.segment { from.index } else { 0 };
+                let hi = if seq == to.segment {
+                    to.index.min(seg.records)
+                } else {
+                    seg.records
+                };
+                u64::from(hi.saturating_sub(lo))
+            })
+            .sum()
+    }
+
+    /// Moves the acknowledged position to `to` if that is later; the
+    /// records passed. Holds behind it are forgotten.
+    fn pass(&mut self, to: Pos) -> u64 {
+        if to <= self.acked {
+            return 0;
+        }
+        let passed = self.records_between(self.acked, to);
+        self.acked = to;
+        self.holds.retain(|h| h.end > to);
+        passed
+    }
 }
 
 struct Shared {
@@ -174,7 +255,8 @@ struct Shared {
     dir: PathBuf,
     keyring: Arc<Keyring>,
     state: Mutex<State>,
-    /// Wakes the reader: new records, a sealed segment, or closing.
+    /// Wakes the reader: new records, a sealed segment, a decided hold, or
+    /// closing.
     wake: Condvar,
     /// Mirror of the bytes on disk, read without the lock by `has_room`.
     bytes: AtomicU64,
@@ -183,6 +265,7 @@ struct Shared {
     /// Serializes writes of the `acked` file.
     persist: Mutex<()>,
     metrics: SpoolMetrics,
+    faults: Faults,
 }
 
 impl Shared {
@@ -195,6 +278,11 @@ impl Shared {
         self.metrics.bytes.add(n as i64);
     }
 
+    fn sub_bytes(&self, n: u64) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
+        self.metrics.bytes.sub(n as i64);
+    }
+
     fn remove_segments(&self, doomed: &[(u64, u64)]) {
         for &(seq, disk) in doomed {
             let path = self.dir.join(segment::file_name(seq));
@@ -204,19 +292,18 @@ impl Shared {
                     continue;
                 }
             }
-            self.bytes.fetch_sub(disk, Ordering::Relaxed);
-            self.metrics.bytes.sub(disk as i64);
+            self.sub_bytes(disk);
         }
     }
 
     /// Records that every record before `end` is done with, deletes the
     /// sealed segments that leaves empty, and now and then writes the
     /// `acked` file.
-    fn advance(&self, end: Pos, events: u64) {
-        self.metrics.pending.sub(events as i64);
+    fn advance(&self, end: Pos) {
         let (doomed, persist) = {
             let mut st = self.lock();
-            st.acked = st.acked.max(end);
+            let passed = st.pass(end);
+            self.metrics.pending.sub(passed as i64);
             let acked = st.acked;
             let doomed: Vec<(u64, u64)> = st
                 .segments
@@ -243,25 +330,53 @@ impl Shared {
         }
     }
 
-    /// Writes the acknowledged position (write a temporary file, rename).
-    /// Not synced: a stale file only means more replays after a crash.
+    /// Writes the acknowledged position and the voided ranges after it
+    /// (see [`acked`]).
     fn persist_acked(&self) {
         let _one = self.persist.lock().unwrap_or_else(|p| p.into_inner());
-        let acked = self.lock().acked;
-        let tmp = self.dir.join("acked.tmp");
-        let text = format!("{} {}\n", acked.segment, acked.index);
-        let result =
-            fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, self.dir.join(ACKED_FILE)));
-        if let Err(e) = result {
+        let progress = {
+            let st = self.lock();
+            acked::Progress {
+                acked: st.acked,
+                voids: st
+                    .holds
+                    .iter()
+                    .filter(|h| h.cell.voided())
+                    .map(|h| (h.start, h.end))
+                    .collect(),
+            }
+        };
+        if let Err(e) = acked::write(&self.dir, &progress) {
             tracing::warn!(destination = %self.name, error = %e.kind(), "cannot record delivery progress; more events will be replayed after a restart");
         }
+    }
+}
+
+/// Failures a test injects into the writer's file operations.
+#[derive(Default)]
+struct Faults {
+    /// Syncs to fail from now on.
+    #[cfg(test)]
+    syncs: std::sync::atomic::AtomicU32,
+}
+
+impl Faults {
+    fn sync(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if self
+            .syncs
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        Ok(())
     }
 }
 
 /// How often, at most, the acknowledged position is written to disk.
 const PERSIST_EVERY: Duration = Duration::from_millis(200);
 
-const ACKED_FILE: &str = "acked";
 const LOCK_FILE: &str = "LOCK";
 
 /// The writing side of one destination's spool; cheap to clone.
@@ -281,6 +396,17 @@ impl Commit {
     }
 }
 
+/// Committed records as the reader hands them to the batcher: in order,
+/// and the position after everything the chunk covers (records the reader
+/// passed over too), for the acknowledgement.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The records to deliver.
+    pub records: Vec<(Pos, Bytes)>,
+    /// Every record before this position was read (delivered or passed over).
+    pub end: Pos,
+}
+
 impl Spool {
     /// Whether the spool is below its size bound: a cheap check before an
     /// append.
@@ -290,45 +416,79 @@ impl Spool {
 
     /// Appends `events`; commits in order of calls.
     pub fn append(&self, events: Vec<Bytes>) -> Commit {
+        self.send(events, None)
+    }
+
+    /// Appends `events` to be delivered only once the returned [`Hold`] is
+    /// released; until then the reader stops at them.
+    pub fn append_held(&self, events: Vec<Bytes>) -> (Commit, Hold) {
+        let cell = Arc::new(hold::Cell::default());
+        let commit = self.send(events, Some(cell.clone()));
+        (commit, Hold::new(self.shared.clone(), cell))
+    }
+
+    fn send(&self, events: Vec<Bytes>, hold: Option<Arc<hold::Cell>>) -> Commit {
         let (done, rx) = oneshot::channel();
         // A closed writer drops the message, and with it `done`.
-        let _ = self.tx.send(Msg::Append(Append { events, done }));
+        let _ = self.tx.send(Msg::Append(Append { events, hold, done }));
         Commit(rx)
     }
 
-    /// Deletes what outlived `max_age` (counted as expired); returns how
-    /// many events that was. Blocking file I/O.
+    /// Deletes what outlived `max_age`, as of `now`: segments (their
+    /// undelivered records counted as expired) and files set aside. Returns
+    /// how many events that was. Blocking file I/O.
+    ///
+    /// A segment expires once its newest record is older than `max_age`,
+    /// and with it every segment before it: records are appended in order,
+    /// so those are older still, whatever the file times say.
     pub fn expire(&self, now: SystemTime) -> u64 {
         let shared = &self.shared;
         let Some(cutoff) = now.checked_sub(shared.max_age) else {
             return 0;
         };
-        let (doomed, events) = {
+        let (doomed, aside, events) = {
             let mut st = shared.lock();
-            let acked = st.acked;
-            let old: Vec<u64> = st
+            let last = st
                 .segments
                 .iter()
-                .filter(|(_, seg)| seg.newest < cutoff)
-                .map(|(&seq, _)| seq)
-                .collect();
-            let mut events = 0u64;
+                .rev()
+                .find(|(_, seg)| seg.newest < cutoff)
+                .map(|(&seq, _)| seq);
             let mut doomed = Vec::new();
-            for seq in old {
-                let seg = st.segments.remove(&seq).expect("listed above");
-                events += u64::from(match seq.cmp(&acked.segment) {
-                    std::cmp::Ordering::Less => 0,
-                    std::cmp::Ordering::Equal => seg.records.saturating_sub(acked.index),
-                    std::cmp::Ordering::Greater => seg.records,
-                });
-                st.acked = st.acked.max(Pos {
-                    segment: seq + 1,
+            let mut events = 0;
+            if let Some(last) = last {
+                events = st.pass(Pos {
+                    segment: last + 1,
                     index: 0,
                 });
-                doomed.push((seq, seg.disk));
+                while let Some(entry) = st.segments.first_entry() {
+                    if *entry.key() > last {
+                        break;
+                    }
+                    let (seq, seg) = entry.remove_entry();
+                    doomed.push((seq, seg.disk));
+                }
             }
-            (doomed, events)
+            let (aside, kept) = std::mem::take(&mut st.set_aside)
+                .into_iter()
+                .partition(|s| s.modified < cutoff);
+            st.set_aside = kept;
+            (doomed, aside, events)
         };
+        for file in aside {
+            match fs::remove_file(&file.path) {
+                Ok(()) => {
+                    shared.sub_bytes(file.bytes);
+                    shared.metrics.corrupt_removed.inc();
+                    tracing::info!(destination = %shared.name, file = %file.path.display(), "spool file set aside as corrupt deleted at max_age");
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => shared.sub_bytes(file.bytes),
+                Err(e) => {
+                    tracing::warn!(destination = %shared.name, file = %file.path.display(), error = %e.kind(), "cannot delete a spool file set aside as corrupt");
+                    shared.lock().set_aside.push(file);
+                }
+            }
+        }
         if doomed.is_empty() {
             return 0;
         }
@@ -362,7 +522,6 @@ struct AckQueue {
 
 struct AckEntry {
     end: Pos,
-    events: u64,
     done: bool,
 }
 
@@ -371,37 +530,32 @@ struct AckEntry {
 pub struct Ticket(u64);
 
 impl Acks {
-    /// Registers a batch whose last record is just before `end`.
-    pub fn begin(&self, end: Pos, events: usize) -> Ticket {
+    /// Registers a batch that covers every record before `end` not
+    /// covered by an earlier batch.
+    pub fn begin(&self, end: Pos) -> Ticket {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let ticket = q.first + q.entries.len() as u64;
-        q.entries.push_back(AckEntry {
-            end,
-            events: events as u64,
-            done: false,
-        });
+        q.entries.push_back(AckEntry { end, done: false });
         Ticket(ticket)
     }
 
     /// The batch is done with: delivered, or given up and counted. Blocking
     /// file I/O when segments become deletable.
     pub fn done(&self, ticket: Ticket) {
-        let (end, events) = {
+        let end = {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let at = (ticket.0 - q.first) as usize;
             q.entries[at].done = true;
             let mut end = None;
-            let mut events = 0;
             while q.entries.front().is_some_and(|e| e.done) {
                 let e = q.entries.pop_front().expect("checked");
                 q.first += 1;
                 end = Some(e.end);
-                events += e.events;
             }
-            (end, events)
+            end
         };
         if let Some(end) = end {
-            self.shared.advance(end, events);
+            self.shared.advance(end);
         }
     }
 }
@@ -412,7 +566,7 @@ pub struct Opened {
     /// For ingest.
     pub spool: Spool,
     /// Committed records, in order, in chunks.
-    pub feed: tokio::sync::mpsc::Receiver<Vec<(Pos, Bytes)>>,
+    pub feed: tokio::sync::mpsc::Receiver<Chunk>,
     /// For the batcher.
     pub acks: Acks,
     /// Stops the threads.
@@ -451,6 +605,17 @@ impl Closer {
         self.shared.persist_acked();
     }
 
+    /// A crash, as far as the files can tell: the threads stop without the
+    /// final record of the acknowledged position (the `acked` file is as
+    /// the last periodic write left it). The feed must be dropped first.
+    #[cfg(test)]
+    fn kill(mut self) {
+        self.close();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+
     /// The spool's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
@@ -462,13 +627,6 @@ impl Closer {
     }
 }
 
-/// What a segment file held when the spool was opened.
-struct Scanned {
-    seg: Seg,
-    /// Valid records at or after the acknowledged position.
-    unacked: u64,
-}
-
 /// Opens (creating if needed) the spool of destination `name` under
 /// `config.dir`, replays what it holds, and starts its threads. Blocking.
 pub fn open(
@@ -477,6 +635,25 @@ pub fn open(
     keyring: Arc<Keyring>,
     metrics: SpoolMetrics,
     feed_chunks: usize,
+) -> Result<Opened, SpoolError> {
+    open_with(
+        config,
+        name,
+        keyring,
+        metrics,
+        feed_chunks,
+        segment::MAX_RECORDS,
+    )
+}
+
+/// [`open`], with segments closed at `max_records` frames.
+fn open_with(
+    config: &SpoolConfig,
+    name: &str,
+    keyring: Arc<Keyring>,
+    metrics: SpoolMetrics,
+    feed_chunks: usize,
+    max_records: u32,
 ) -> Result<Opened, SpoolError> {
     let dir = config.dir.join(name);
     fs::create_dir_all(&dir).map_err(SpoolError::io("create directory", &dir))?;
@@ -487,65 +664,55 @@ pub fn open(
         fs::TryLockError::Error(e) => SpoolError::io("lock", &lock_path)(e),
     })?;
 
-    let acked = read_acked(&dir);
-    let mut seqs: Vec<u64> = fs::read_dir(&dir)
-        .map_err(SpoolError::io("list", &dir))?
-        .filter_map(|entry| segment::parse_file_name(entry.ok()?.file_name().to_str()?))
-        .collect();
-    seqs.sort_unstable();
-
-    let mut segments = BTreeMap::new();
-    let mut bytes = 0;
-    let mut replayed = 0;
-    for &seq in &seqs {
-        let path = dir.join(segment::file_name(seq));
-        match scan(&path, seq, acked, &keyring, &metrics)? {
-            Some(s)
-                if seq > acked.segment || (seq == acked.segment && s.seg.records > acked.index) =>
-            {
-                bytes += s.seg.disk;
-                replayed += s.unacked;
-                segments.insert(seq, s.seg);
-            }
-            // Delivered before the restart (or set aside): gone.
-            _ => {
-                let _ = fs::remove_file(&path);
-            }
-        }
+    let (mut progress, damaged) = acked::read(&dir);
+    if damaged {
+        tracing::warn!(
+            destination = name,
+            "the spool's acked file is unreadable; every event in the spool is delivered again"
+        );
     }
-    if replayed > 0 {
+    let found = recover::recover(&dir, &progress, &keyring, &metrics)?;
+    if found.replayed > 0 {
         tracing::info!(
             destination = name,
-            events = replayed,
-            segments = segments.len(),
+            events = found.replayed,
+            segments = found.segments.len(),
             "replaying undelivered events from the spool"
         );
     }
-    metrics.replayed.inc_by(replayed);
-    metrics.pending.add(replayed as i64);
-    metrics.bytes.add(bytes as i64);
+    metrics.replayed.inc_by(found.replayed);
+    metrics.pending.add(found.pending as i64);
+    metrics.bytes.add(found.bytes as i64);
+    let acked = progress.acked;
+    progress.voids.retain(|&(_, end)| end > acked);
 
     let shared = Arc::new(Shared {
         name: name.into(),
         dir: dir.clone(),
         keyring,
         state: Mutex::new(State {
-            segments,
+            segments: found.segments,
             acked,
+            holds: progress
+                .voids
+                .into_iter()
+                .map(|(start, end)| hold::Held::voided(start, end))
+                .collect(),
+            set_aside: found.set_aside,
             closed: false,
             last_persist: Instant::now(),
         }),
         wake: Condvar::new(),
-        bytes: AtomicU64::new(bytes),
+        bytes: AtomicU64::new(found.bytes),
         max_bytes: config.max_bytes,
         max_age: config.max_age,
         persist: Mutex::new(()),
         metrics,
+        faults: Faults::default(),
     });
-    let next_seq = seqs.last().map_or(1, |&s| s + 1);
     let (tx, rx) = mpsc::channel();
     let (feed_tx, feed) = tokio::sync::mpsc::channel(feed_chunks.max(1));
-    let writer = writer::Writer::new(shared.clone(), config, next_seq, lock);
+    let writer = writer::Writer::new(shared.clone(), config, max_records, found.next_seq, lock);
     let writer = spawn(format!("spool-w-{name}"), move || writer.run(rx))?;
     let reader = spawn(format!("spool-r-{name}"), {
         let shared = shared.clone();
@@ -579,79 +746,4 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<(
             path: PathBuf::new(),
             kind: e.kind(),
         })
-}
-
-/// The acknowledged position the `acked` file records (the start if it
-/// is missing or unreadable: then everything on disk is replayed).
-fn read_acked(dir: &Path) -> Pos {
-    let text = fs::read_to_string(dir.join(ACKED_FILE)).unwrap_or_default();
-    let mut parts = text.split_ascii_whitespace().map(str::parse);
-    match (parts.next(), parts.next()) {
-        (Some(Ok(segment)), Some(Ok(index))) => Pos {
-            segment,
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-        },
-        _ => Pos::default(),
-    }
-}
-
-/// Reads a segment left by an earlier run: counts its frames, finds where
-/// its whole frames end (a torn tail is counted and left unread), and
-/// checks that its key is still held. `None`: not a segment (set aside as
-/// `.corrupt`, counted).
-fn scan(
-    path: &Path,
-    seq: u64,
-    acked: Pos,
-    keyring: &Keyring,
-    metrics: &SpoolMetrics,
-) -> Result<Option<Scanned>, SpoolError> {
-    let bytes = fs::read(path).map_err(SpoolError::io("read", path))?;
-    let newest = fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| SystemTime::now());
-    let Ok((header, mut at)) = segment::Header::parse(&bytes) else {
-        tracing::warn!(segment = %path.display(), "not a spool segment; set aside as .corrupt");
-        metrics.torn_tails.inc();
-        let _ = fs::rename(path, path.with_extension("corrupt"));
-        return Ok(None);
-    };
-    if !keyring
-        .encryption_keys()
-        .iter()
-        .any(|k| k.id() == header.kid)
-    {
-        return Err(SpoolError::UnknownKey {
-            path: path.to_owned(),
-            kid: header.kid,
-        });
-    }
-    let first = if seq == acked.segment { acked.index } else { 0 };
-    let mut records = 0u32;
-    let mut unacked = 0;
-    loop {
-        let (frame, used) = segment::next_frame(&bytes[at..]);
-        match frame {
-            segment::Frame::End => break,
-            segment::Frame::Torn => {
-                tracing::warn!(segment = %path.display(), bytes = used, "torn spool tail skipped (a write cut short)");
-                metrics.torn_tails.inc();
-                break;
-            }
-            segment::Frame::Record(_) => unacked += u64::from(records >= first),
-            segment::Frame::Corrupt => {}
-        }
-        at += used;
-        records += 1;
-    }
-    Ok(Some(Scanned {
-        seg: Seg {
-            end: at as u64,
-            records,
-            sealed: true,
-            newest,
-            disk: bytes.len() as u64,
-        },
-        unacked: if seq >= acked.segment { unacked } else { 0 },
-    }))
 }

@@ -2,13 +2,17 @@
 //! destination's batcher, in chunks of up to [`CHUNK`] bytes read with one
 //! positioned read. It never reads past the end the writer published, so
 //! it never meets a half-written frame of this run; a record whose
-//! checksum or authentication fails is skipped and counted. The feed
-//! channel is bounded: a slow backend stops the reading, not the spool.
+//! checksum or authentication fails is skipped and counted. It stops at a
+//! held range not yet decided and passes over a voided one ([`super::hold`]).
+//! Each chunk says how far it covers, skipped records included, so they
+//! are acknowledged with the batch that follows them. The feed channel is
+//! bounded: a slow backend stops the reading, not the spool.
 //!
 //! It stops when the batcher goes away, or once the spool is closed and
-//! every committed record has been fed (a clean shutdown drains).
+//! every committed record it may deliver has been fed (a clean shutdown
+//! drains).
 
-use super::{segment, Pos, Shared};
+use super::{segment, Chunk, Pos, Shared};
 use crate::crypto::at_rest::FileCipher;
 use bytes::Bytes;
 use std::fs::File;
@@ -31,11 +35,22 @@ struct Reading {
     index: u32,
 }
 
-pub(super) fn run(shared: &Shared, feed: &Sender<Vec<(Pos, Bytes)>>, start: Pos) {
+/// What may be read of the segment `want` is in, now.
+struct Range {
+    /// The committed end (a file offset).
+    end: u64,
+    /// The first index not to read yet (a held range starts there).
+    stop: Option<u32>,
+    /// Voided ranges to pass over.
+    voids: Vec<(Pos, Pos)>,
+}
+
+pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
     let mut want = start;
+    let mut sent = start;
     let mut reading: Option<Reading> = None;
     let mut buf = Vec::new();
-    while let Some(end) = next_range(shared, &mut want, &mut reading) {
+    while let Some(range) = next_range(shared, &mut want, &mut reading) {
         if reading.is_none() {
             match open(shared, want.segment) {
                 Some(r) => reading = Some(r),
@@ -52,21 +67,24 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Vec<(Pos, Bytes)>>, start: Pos)
             }
         }
         let r = reading.as_mut().expect("opened above");
-        let chunk = read_chunk(shared, r, want, end, &mut buf);
+        let records = read_chunk(shared, r, want, &range, &mut buf);
         want = Pos {
             segment: r.seq,
             index: r.index,
         };
-        if !chunk.is_empty() && !send(feed, chunk) {
+        if records.is_empty() && want <= sent {
+            continue;
+        }
+        sent = want;
+        if !send(feed, Chunk { records, end: want }) {
             return;
         }
     }
 }
 
-/// Waits until there is something to read; the end of the committed bytes
-/// of the segment to read (`reading`, or `want`'s when `None`). `None`:
-/// stop.
-fn next_range(shared: &Shared, want: &mut Pos, reading: &mut Option<Reading>) -> Option<u64> {
+/// Waits until there is something to read; what may be read of the
+/// segment to read (`reading`, or `want`'s when `None`). `None`: stop.
+fn next_range(shared: &Shared, want: &mut Pos, reading: &mut Option<Reading>) -> Option<Range> {
     let mut st = shared.lock();
     loop {
         let found = st
@@ -85,9 +103,44 @@ fn next_range(shared: &Shared, want: &mut Pos, reading: &mut Option<Reading>) ->
             if reading.as_ref().is_some_and(|r| r.seq != seq) {
                 *reading = None;
             }
-            match reading.as_ref().map(|r| r.offset) {
-                None => return Some(seg.end),
-                Some(offset) if offset < seg.end => return Some(seg.end),
+            let next = reading.as_ref().map_or(*want, |r| Pos {
+                segment: seq,
+                index: r.index,
+            });
+            let mut stop = None;
+            let mut voids = Vec::new();
+            if !st.holds.is_empty() {
+                st.holds.retain(|h| !h.cell.released());
+                stop = st
+                    .holds
+                    .iter()
+                    .find(|h| h.cell.undecided())
+                    .map(|h| h.start);
+                voids = st
+                    .holds
+                    .iter()
+                    .filter(|h| h.cell.voided() && h.end > next && h.start.segment <= seq)
+                    .map(|h| (h.start, h.end))
+                    .collect();
+            }
+            let held = stop.is_some_and(|s| s <= next);
+            let offset = reading.as_ref().map(|r| r.offset);
+            match offset {
+                _ if held => {}
+                None => {
+                    return Some(Range {
+                        end: seg.end,
+                        stop: stop.map(|s| index_in(s, seq)),
+                        voids,
+                    })
+                }
+                Some(offset) if offset < seg.end => {
+                    return Some(Range {
+                        end: seg.end,
+                        stop: stop.map(|s| index_in(s, seq)),
+                        voids,
+                    })
+                }
                 Some(_) if seg.sealed => {
                     *reading = None;
                     *want = Pos {
@@ -99,7 +152,7 @@ fn next_range(shared: &Shared, want: &mut Pos, reading: &mut Option<Reading>) ->
                 Some(_) => {}
             }
         }
-        // At the end of what was committed.
+        // At the end of what was committed, or of what may be read now.
         if st.closed {
             return None;
         }
@@ -108,6 +161,16 @@ fn next_range(shared: &Shared, want: &mut Pos, reading: &mut Option<Reading>) ->
             .wait_timeout(st, Duration::from_secs(1))
             .unwrap_or_else(|p| p.into_inner())
             .0;
+    }
+}
+
+/// The index in segment `seq` where reading must stop for a held range
+/// starting at `start` (no stop in this segment: past its end).
+fn index_in(start: Pos, seq: u64) -> u32 {
+    if start.segment == seq {
+        start.index
+    } else {
+        u32::MAX
     }
 }
 
@@ -133,15 +196,16 @@ fn open(shared: &Shared, seq: u64) -> Option<Reading> {
     })
 }
 
-/// Reads frames from `r` up to `end`, returns the records at or after
-/// `want`, opened.
+/// Reads frames from `r` within `range`, returns the records at or after
+/// `want` and not voided, opened.
 fn read_chunk(
     shared: &Shared,
     r: &mut Reading,
     want: Pos,
-    end: u64,
+    range: &Range,
     buf: &mut Vec<u8>,
 ) -> Vec<(Pos, Bytes)> {
+    let end = range.end;
     let mut len = (end - r.offset).min(CHUNK);
     let mut out = Vec::new();
     'read: loop {
@@ -155,7 +219,15 @@ fn read_chunk(
         let cut = r.offset + len < end;
         let mut at = 0;
         loop {
+            if range.stop == Some(r.index) {
+                break;
+            }
             let (frame, used) = segment::next_frame(&buf[at..]);
+            let pos = Pos {
+                segment: r.seq,
+                index: r.index,
+            };
+            let wanted = pos >= want && !range.voids.iter().any(|&(s, e)| s <= pos && pos < e);
             match frame {
                 segment::Frame::End => break,
                 // Cut by the chunk: the next chunk starts with it.
@@ -169,21 +241,15 @@ fn read_chunk(
                     skip_rest(shared, r, end);
                     return out;
                 }
-                segment::Frame::Record(sealed) if r.index >= want_index(want, r.seq) => {
+                segment::Frame::Record(sealed) if wanted => {
                     match r.cipher.open(r.index, &r.header, sealed) {
-                        Ok(plain) => out.push((
-                            Pos {
-                                segment: r.seq,
-                                index: r.index,
-                            },
-                            Bytes::from(plain),
-                        )),
+                        Ok(plain) => out.push((pos, Bytes::from(plain))),
                         Err(_) => shared.metrics.corrupt_records.inc(),
                     }
                 }
                 segment::Frame::Record(_) => {}
                 segment::Frame::Corrupt => {
-                    if r.index >= want_index(want, r.seq) {
+                    if wanted {
                         shared.metrics.corrupt_records.inc();
                     }
                 }
@@ -193,15 +259,6 @@ fn read_chunk(
         }
         r.offset += at as u64;
         return out;
-    }
-}
-
-/// The first index of segment `seq` still to deliver.
-fn want_index(want: Pos, seq: u64) -> u32 {
-    if want.segment == seq {
-        want.index
-    } else {
-        0
     }
 }
 
@@ -220,7 +277,7 @@ fn skip_rest(shared: &Shared, r: &mut Reading, end: u64) {
 
 /// Hands a chunk to the batcher, waiting while its feed is full; `false`
 /// once the batcher is gone.
-fn send(feed: &Sender<Vec<(Pos, Bytes)>>, mut chunk: Vec<(Pos, Bytes)>) -> bool {
+fn send(feed: &Sender<Chunk>, mut chunk: Chunk) -> bool {
     loop {
         match feed.try_send(chunk) {
             Ok(()) => return true,

@@ -129,6 +129,44 @@ pub fn next_frame(bytes: &[u8]) -> (Frame<'_>, usize) {
     (frame, FRAME_HEADER + len)
 }
 
+/// The most frames a segment holds: the writer starts a new segment at
+/// this many, whatever its size, so a record's index (the last 32 bits of
+/// its AES-GCM nonce) never wraps and no nonce is used twice.
+pub const MAX_RECORDS: u32 = u32::MAX - 1;
+
+/// The largest `segment_bytes` config accepts. Far below [`MAX_RECORDS`]
+/// of the smallest frame, so the record bound is a second line of defence.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// The smallest frame: a header and an empty record's tag.
+pub const MIN_FRAME: u64 = (FRAME_HEADER + OVERHEAD) as u64;
+
+const _: () = assert!(MAX_SEGMENT_BYTES / MIN_FRAME < MAX_RECORDS as u64);
+
+/// Whether `bytes` is the start of a header cut short (nothing, or part of
+/// a header): what a failed create or first write leaves.
+pub fn is_cut_header(bytes: &[u8]) -> bool {
+    if bytes.len() < MAGIC.len() {
+        return MAGIC.starts_with(bytes);
+    }
+    if !bytes.starts_with(MAGIC) {
+        return false;
+    }
+    match bytes.get(MAGIC.len() + 8) {
+        None => true,
+        Some(&kid) => bytes.len() < MAGIC.len() + 9 + usize::from(kid),
+    }
+}
+
+/// The extension of a file set aside as not a segment.
+pub const SET_ASIDE_EXTENSION: &str = "corrupt";
+
+/// The sequence number of a segment file set aside (`<20 digits>.corrupt`).
+pub fn parse_set_aside_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".corrupt")?;
+    parse_file_name(&format!("{digits}.seg"))
+}
+
 /// The file name of segment `seq`: zero-padded so names sort in order.
 pub fn file_name(seq: u64) -> String {
     format!("{seq:020}.seg")
@@ -223,6 +261,48 @@ mod tests {
         ] {
             assert_eq!(parse_file_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn cut_headers_are_told_from_other_files() {
+        let h = Header {
+            salt: [1; 8],
+            kid: "e1".into(),
+        }
+        .encode();
+        for cut in 0..h.len() {
+            assert!(is_cut_header(&h[..cut]), "{cut}");
+        }
+        assert!(!is_cut_header(&h), "a whole header is not cut");
+        assert!(!is_cut_header(b"PGSPOOL2"));
+        assert!(!is_cut_header(&[0; 64]));
+        assert!(!is_cut_header(b"garbage"));
+        assert_eq!(
+            parse_set_aside_name("00000000000000000042.corrupt"),
+            Some(42)
+        );
+        assert_eq!(parse_set_aside_name("42.corrupt"), None);
+        assert_eq!(parse_set_aside_name(&file_name(42)), None);
+    }
+
+    #[test]
+    fn no_frame_is_smaller_than_min_frame() {
+        // So a segment of MAX_SEGMENT_BYTES holds fewer than MAX_RECORDS
+        // frames (checked at compile time above).
+        let mut one = Vec::new();
+        push_frame(&mut one, |o| {
+            o.extend_from_slice(&[0; OVERHEAD]);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(one.len() as u64, MIN_FRAME);
+        let mut smaller = Vec::new();
+        push_frame(&mut smaller, |o| {
+            o.extend_from_slice(&[0; OVERHEAD - 1]);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(next_frame(&smaller).0, Frame::Torn, "no frame is smaller");
     }
 
     proptest! {

@@ -59,7 +59,7 @@ async fn take(o: &mut Opened, n: usize) -> Vec<(Pos, Bytes)> {
             .await
             .expect("records arrive in time")
             .expect("feed open");
-        out.extend(chunk);
+        out.extend(chunk.records);
     }
     assert_eq!(out.len(), n, "no more than asked for");
     out
@@ -86,7 +86,7 @@ fn bodies(records: &[(Pos, Bytes)]) -> Vec<Bytes> {
 
 fn ack_all(o: &Opened, records: &[(Pos, Bytes)]) {
     let end = records.last().unwrap().0.next();
-    let t = o.acks.begin(end, records.len());
+    let t = o.acks.begin(end);
     o.acks.done(t);
 }
 
@@ -131,8 +131,8 @@ async fn appended_events_come_out_in_order_and_acked_segments_are_deleted() {
     // Acknowledge the first half out of order: nothing moves until the
     // earlier batch is done too.
     let (first, second) = records.split_at(50);
-    let t1 = o.opened.acks.begin(first.last().unwrap().0.next(), 50);
-    let t2 = o.opened.acks.begin(second.last().unwrap().0.next(), 50);
+    let t1 = o.opened.acks.begin(first.last().unwrap().0.next());
+    let t2 = o.opened.acks.begin(second.last().unwrap().0.next());
     o.opened.acks.done(t2);
     assert_eq!(
         segments(dir.path()),
@@ -310,4 +310,348 @@ async fn every_fsync_policy_commits_and_a_closed_spool_refuses() {
             Err(SpoolError::Closed)
         ));
     }
+}
+
+/// Reads what the feed holds within `wait`; `None` if nothing came.
+async fn try_take(o: &mut Opened, n: usize, wait: Duration) -> Option<Vec<(Pos, Bytes)>> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match tokio::time::timeout(wait, o.feed.recv()).await {
+            Ok(Some(chunk)) => out.extend(chunk.records),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[tokio::test]
+async fn new_segments_after_every_segment_went_are_read_not_skipped() {
+    // The audit's repro: delivered, then restarts with no traffic, then new
+    // events must not land below the recorded position.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..2).await;
+    let records = take(&mut o.opened, 2).await;
+    ack_all(&o.opened, &records);
+    o.opened.closer.finish();
+    for _ in 0..2 {
+        open_at(&cfg, keyring(&["e1"]))
+            .unwrap()
+            .opened
+            .closer
+            .finish();
+    }
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 2..4).await;
+    let got = try_take(&mut o.opened, 2, Duration::from_secs(2)).await;
+    o.opened.closer.finish();
+    assert_eq!(got.map(|r| bodies(&r)), Some(events(2..4)));
+    // And they survive a restart unread.
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(2..4));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn new_segments_after_everything_expired_are_read_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..2).await;
+    let later = SystemTime::now() + Duration::from_secs(7200);
+    assert_eq!(o.opened.spool.expire(later), 2);
+    o.opened.closer.finish();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 2..4).await;
+    let got = try_take(&mut o.opened, 2, Duration::from_secs(2)).await;
+    o.opened.closer.finish();
+    assert_eq!(got.map(|r| bodies(&r)), Some(events(2..4)));
+}
+
+/// The names of the files in the spool directory, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir.join("dest"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_failed_sync_of_a_segment_rolled_mid_group_fails_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..3).await;
+    assert_eq!(bodies(&take(&mut o.opened, 3).await), events(0..3));
+    // The group rolls the segment once or more; only the first sync (the
+    // rolled segment's) fails, the others would succeed.
+    o.opened
+        .spool
+        .shared
+        .faults
+        .syncs
+        .store(1, Ordering::Release);
+    let refused = o.opened.spool.append(events(3..20)).wait().await;
+    assert!(refused.is_err(), "no 2xx for a group whose sync failed");
+    assert_eq!(
+        o.opened.spool.shared.faults.syncs.load(Ordering::Acquire),
+        0
+    );
+    assert_eq!(
+        counter(&o.metrics, "privgate_spool_write_errors_total"),
+        1.0
+    );
+    // Nothing of it is read; what comes next is.
+    append(&o.opened.spool, 20..22).await;
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(20..22));
+    o.opened.closer.finish();
+    // Nor replayed after a restart (it was cut from the files).
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let replayed = take(&mut o.opened, 5).await;
+    let want: Vec<Bytes> = events(0..3).into_iter().chain(events(20..22)).collect();
+    assert_eq!(bodies(&replayed), want);
+    assert!(try_take(&mut o.opened, 1, Duration::from_millis(100))
+        .await
+        .is_none());
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_segment_closes_at_the_record_bound_whatever_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let metrics = Metrics::new();
+    let mut o = open_with(
+        &cfg,
+        "dest",
+        keyring(&["e1"]),
+        SpoolMetrics::new(&metrics, "dest"),
+        2,
+        3,
+    )
+    .unwrap();
+    o.spool.append(events(0..10)).wait().await.unwrap();
+    let records = take(&mut o, 10).await;
+    assert_eq!(bodies(&records), events(0..10));
+    // Indexes 0, 1, 2 in each segment: a nonce index never reaches the bound.
+    let indexes: Vec<u32> = records.iter().map(|(p, _)| p.index).collect();
+    assert_eq!(indexes, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    assert_eq!(segments(dir.path()).len(), 4);
+    o.closer.finish();
+}
+
+#[tokio::test]
+async fn files_a_full_disk_leaves_are_counted_and_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 4096);
+    cfg.max_age = Duration::from_secs(60);
+    let file = written_and_closed(&cfg, 3).await;
+    let spool = dir.path().join("dest");
+    let header = segment::Header {
+        salt: [3; 8],
+        kid: "e1".into(),
+    }
+    .encode();
+    // A failed create, a header cut short, a header alone, and a file that
+    // is not a segment at all.
+    fs::write(spool.join(segment::file_name(5)), b"").unwrap();
+    fs::write(spool.join(segment::file_name(6)), &header[..5]).unwrap();
+    fs::write(spool.join(segment::file_name(7)), &header).unwrap();
+    fs::write(spool.join(segment::file_name(8)), vec![0x5a; 700]).unwrap();
+
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(
+        counter(
+            &o.metrics,
+            "privgate_spool_files_removed_total{destination=\"dest\",kind=\"empty\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        counter(
+            &o.metrics,
+            "privgate_spool_corrupt_total{destination=\"dest\",kind=\"segment\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        files(dir.path()),
+        [
+            "00000000000000000001.seg",
+            "00000000000000000008.corrupt",
+            "LOCK",
+            "acked"
+        ]
+    );
+    let seg_bytes = fs::metadata(&file).unwrap().len();
+    assert_eq!(
+        o.metrics.spool_bytes.with_label_values(&["dest"]).get() as u64,
+        seg_bytes + 700,
+        "a file set aside counts against the bound"
+    );
+    assert_eq!(bodies(&take(&mut o.opened, 3).await), events(0..3));
+    // New segments are numbered past the file set aside.
+    append(&o.opened.spool, 3..4).await;
+    assert!(segments(dir.path())
+        .pop()
+        .unwrap()
+        .ends_with(segment::file_name(9)));
+    assert_eq!(bodies(&take(&mut o.opened, 1).await), events(3..4));
+    // Not yet max_age old: kept. Then: deleted and counted.
+    o.opened.spool.expire(SystemTime::now());
+    assert!(spool.join("00000000000000000008.corrupt").exists());
+    o.opened
+        .spool
+        .expire(SystemTime::now() + Duration::from_secs(120));
+    assert!(!spool.join("00000000000000000008.corrupt").exists());
+    assert_eq!(
+        counter(
+            &o.metrics,
+            "privgate_spool_files_removed_total{destination=\"dest\",kind=\"corrupt\"}"
+        ),
+        1.0
+    );
+    assert_eq!(o.metrics.spool_bytes.with_label_values(&["dest"]).get(), 0);
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_damaged_acked_file_replays_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..6).await;
+    let records = take(&mut o.opened, 6).await;
+    ack_all(&o.opened, &records[..4]);
+    o.opened.closer.finish();
+    let acked = dir.path().join("dest/acked");
+    let text = fs::read_to_string(&acked).unwrap();
+    // One digit changed: the position cannot be trusted.
+    fs::write(&acked, text.replacen('4', "9", 1)).unwrap();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 6).await), events(0..6));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn expiry_takes_the_segments_before_an_old_one_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 300);
+    written_and_closed(&cfg, 12).await;
+    assert!(segments(dir.path()).len() >= 3);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 12).await), events(0..12));
+    // Make a middle segment look newer (a clock step, a touched file): it
+    // goes with the older ones around it, and acked never jumps a segment
+    // that stays.
+    {
+        let mut st = o.opened.spool.shared.lock();
+        let (&seq, _) = st.segments.iter().nth(1).unwrap();
+        st.segments.get_mut(&seq).unwrap().newest = SystemTime::now() + Duration::from_secs(7200);
+    }
+    let cutoff = SystemTime::now();
+    append(&o.opened.spool, 12..14).await;
+    let n = o.opened.spool.expire(cutoff + cfg.max_age);
+    assert_eq!(n, 12, "all of the earlier run's, none of this one's");
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(12..14));
+    o.opened.closer.finish();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(12..14));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_held_append_waits_for_its_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..2).await;
+    let (commit, released) = o.opened.spool.append_held(events(2..4));
+    commit.wait().await.unwrap();
+    let (commit, voided) = o.opened.spool.append_held(events(4..16));
+    commit.wait().await.unwrap();
+    let (commit, dropped) = o.opened.spool.append_held(events(16..17));
+    commit.wait().await.unwrap();
+    append(&o.opened.spool, 17..18).await;
+    // Only what comes before the first undecided append is fed.
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(0..2));
+    assert!(try_take(&mut o.opened, 1, Duration::from_millis(100))
+        .await
+        .is_none());
+    released.release();
+    assert_eq!(bodies(&take(&mut o.opened, 2).await), events(2..4));
+    assert!(try_take(&mut o.opened, 1, Duration::from_millis(100))
+        .await
+        .is_none());
+    voided.void();
+    drop(dropped);
+    let rest = take(&mut o.opened, 1).await;
+    assert_eq!(bodies(&rest), events(17..18));
+    ack_all(&o.opened, &rest);
+    o.opened.closer.finish();
+    // The voided records are not replayed either.
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 0.0);
+    assert!(try_take(&mut o.opened, 1, Duration::from_millis(100))
+        .await
+        .is_none());
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn voided_records_at_the_end_are_acknowledged_and_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..2).await;
+    let (commit, hold) = o.opened.spool.append_held(events(2..12));
+    commit.wait().await.unwrap();
+    let records = take(&mut o.opened, 2).await;
+    ack_all(&o.opened, &records);
+    // A dropped hold voids without writing it down; the chunk that passes
+    // over the records says how far, and acknowledging it moves the position.
+    drop(hold);
+    let mut chunks = 0;
+    while let Ok(Some(chunk)) =
+        tokio::time::timeout(Duration::from_millis(200), o.opened.feed.recv()).await
+    {
+        assert!(chunk.records.is_empty());
+        let t = o.opened.acks.begin(chunk.end);
+        o.opened.acks.done(t);
+        chunks += 1;
+    }
+    assert!(chunks >= 2, "the voided records span segments");
+    assert_eq!(o.metrics.queue_depth.with_label_values(&["dest"]).get(), 0);
+    o.opened.closer.kill();
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 0.0);
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn a_void_is_written_down_at_once_and_survives_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let (commit, voided) = o.opened.spool.append_held(events(0..3));
+    commit.wait().await.unwrap();
+    let (commit, dropped) = o.opened.spool.append_held(events(3..5));
+    commit.wait().await.unwrap();
+    append(&o.opened.spool, 5..6).await;
+    voided.void();
+    // Dropped undecided (the request's future went away): voided in memory
+    // only, and a crash comes before anything writes it down.
+    drop(dropped);
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 3.0);
+    // At least once: the dropped append comes back, the voided one not.
+    let replayed = take(&mut o.opened, 3).await;
+    assert_eq!(bodies(&replayed), events(3..6));
+    o.opened.closer.finish();
 }

@@ -1,19 +1,25 @@
 //! The spool's writer thread: commits appends in groups. It takes every
 //! append waiting (with `fsync = "interval"`, every append that arrives
 //! until the window closes), seals each event into a frame, writes the
-//! group with one `write`, syncs once as the policy says, publishes the new
-//! end to the reader, and only then answers every append in the group.
+//! group, syncs as the policy says, and only once every write and sync of
+//! the group succeeded publishes the new ends to the reader and answers
+//! every append in the group. One failure fails the whole group (503 for
+//! all of its requests): nothing of it is read.
 //!
 //! A segment is closed (synced, whatever the policy) once the next frame
-//! would take it past `segment_bytes`; a new one gets a fresh salt. After a
-//! failed write the segment is closed at its last committed frame and the
-//! next append starts a new one: what was half-written is never read.
+//! would take it past `segment_bytes`, or it holds [`segment::MAX_RECORDS`]
+//! frames; a new one gets a fresh salt. After a failed write or sync, every
+//! segment the group wrote to is cut back to its last committed frame
+//! (best effort: what a failed cut leaves is replayed after a restart, a
+//! duplicate, never a loss) and closed, and the next append starts a new
+//! segment; a segment left without records is deleted.
 
-use super::{segment, Append, Msg, Seg, Shared, SpoolError};
+use super::hold::Held;
+use super::{segment, Append, Msg, Pos, Seg, Shared, SpoolError};
 use crate::config::{Fsync, SpoolConfig};
 use crate::crypto::at_rest::{FileCipher, OVERHEAD};
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,30 +32,44 @@ pub(super) struct Writer {
     fsync: Fsync,
     interval: Duration,
     segment_bytes: u64,
+    max_records: u32,
     next_seq: u64,
     active: Option<Active>,
+    /// Segments closed during the group being committed, not yet published.
+    rolled: Vec<Active>,
+    /// Held appends of the group being committed.
+    held: Vec<Held>,
     last_sync: Instant,
     buf: Vec<u8>,
     /// Held for the writer's life: one process per spool directory.
     _lock: File,
 }
 
-/// The segment being appended to.
+/// A segment being appended to.
 struct Active {
     seq: u64,
     file: File,
     header: Vec<u8>,
     cipher: FileCipher,
-    /// Bytes written and committed.
+    /// Bytes and frames written.
     end: u64,
-    /// Frames committed.
     records: u32,
+    /// Bytes and frames committed and published (readers stop here).
+    committed_end: u64,
+    committed_records: u32,
+}
+
+impl Active {
+    fn path(&self, shared: &Shared) -> std::path::PathBuf {
+        shared.dir.join(segment::file_name(self.seq))
+    }
 }
 
 impl Writer {
     pub(super) fn new(
         shared: Arc<Shared>,
         config: &SpoolConfig,
+        max_records: u32,
         next_seq: u64,
         lock: File,
     ) -> Writer {
@@ -58,8 +78,11 @@ impl Writer {
             fsync: config.fsync,
             interval: config.fsync_interval,
             segment_bytes: config.segment_bytes,
+            max_records: max_records.clamp(1, segment::MAX_RECORDS),
             next_seq,
             active: None,
+            rolled: Vec::new(),
+            held: Vec::new(),
             last_sync: Instant::now(),
             buf: Vec::with_capacity(1 << 16),
             _lock: lock,
@@ -106,15 +129,15 @@ impl Writer {
         }
         // Whatever the policy, a clean stop leaves everything synced.
         if let Some(active) = &self.active {
-            let _ = active.file.sync_data();
+            let _ = self.sync(&active.file);
         }
     }
 
-    /// Writes and syncs a group; on error the active segment is closed.
+    /// Writes, syncs and publishes a group, or none of it.
     fn commit(&mut self, group: &[Append]) -> Result<(), SpoolError> {
         let result = self.try_commit(group);
         if result.is_err() {
-            self.close_active(false);
+            self.roll_back();
         }
         result
     }
@@ -124,72 +147,159 @@ impl Writer {
             return Ok(());
         }
         self.buf.clear();
-        let mut pending = 0u32;
-        let mut events = 0u64;
         self.check_active();
-        for event in group.iter().flat_map(|a| &a.events) {
-            let frame = (segment::FRAME_HEADER + event.len() + OVERHEAD) as u64;
-            let full = self.active.as_ref().is_some_and(|a| {
-                a.records + pending > 0
-                    && a.end + self.buf.len() as u64 + frame > self.segment_bytes
-            });
-            if full {
-                self.flush(pending, events)?;
-                (pending, events) = (0, 0);
-                self.close_active(true);
+        let mut pending = 0u32;
+        for append in group {
+            let mut start = None;
+            for event in &append.events {
+                pending = self.place(event.len(), pending)?;
+                let active = self.active.as_ref().expect("placed above");
+                let index = active.records + pending;
+                start.get_or_insert(Pos {
+                    segment: active.seq,
+                    index,
+                });
+                segment::push_frame(&mut self.buf, |out| {
+                    active.cipher.seal_into(index, &active.header, event, out)
+                })
+                .map_err(|_| SpoolError::NoKey)?;
+                pending += 1;
             }
-            if self.active.is_none() {
-                self.open_segment()?;
+            if let (Some(cell), Some(start)) = (&append.hold, start) {
+                let active = self.active.as_ref().expect("placed above");
+                let end = Pos {
+                    segment: active.seq,
+                    index: active.records + pending,
+                };
+                self.held.push(Held::new(start, end, cell.clone()));
             }
-            let active = self.active.as_ref().expect("opened above");
-            let index = active.records + pending;
-            segment::push_frame(&mut self.buf, |out| {
-                active.cipher.seal_into(index, &active.header, event, out)
-            })
-            .map_err(|_| SpoolError::NoKey)?;
-            pending += 1;
-            events += 1;
         }
-        self.flush(pending, events)?;
+        self.write_buf(pending)?;
         if self.fsync != Fsync::Never {
-            let active = self.active.as_ref().expect("flushed above");
-            active.file.sync_data().map_err(self.io("sync"))?;
+            let active = self.active.as_ref().expect("written above");
+            self.sync(&active.file)
+                .map_err(SpoolError::io("sync", &active.path(&self.shared)))?;
             self.last_sync = Instant::now();
         }
-        Ok(())
+        self.publish()
     }
 
-    /// Writes the buffered frames to the active segment and publishes them.
-    fn flush(&mut self, frames: u32, events: u64) -> Result<(), SpoolError> {
+    /// Makes room for a frame of an event of `len` bytes, `pending` frames
+    /// being buffered for the active segment: closes the active segment if
+    /// the frame does not fit, opens one if there is none. The frames then
+    /// buffered for the active segment.
+    fn place(&mut self, len: usize, pending: u32) -> Result<u32, SpoolError> {
+        let frame = (segment::FRAME_HEADER + len + OVERHEAD) as u64;
+        let full = self.active.as_ref().is_some_and(|a| {
+            let records = a.records + pending;
+            records >= self.max_records
+                || (records > 0 && a.end + self.buf.len() as u64 + frame > self.segment_bytes)
+        });
+        if full {
+            self.write_buf(pending)?;
+            self.roll()?;
+        }
+        if self.active.is_none() {
+            self.open_segment()?;
+            return Ok(0);
+        }
+        Ok(pending)
+    }
+
+    /// Writes the buffered frames (`frames` of them) to the active segment.
+    fn write_buf(&mut self, frames: u32) -> Result<(), SpoolError> {
         if frames == 0 {
             return Ok(());
         }
         let active = self.active.as_mut().expect("frames need a segment");
-        active
-            .file
-            .write_all(&self.buf)
-            .map_err(|e| SpoolError::Io {
-                what: "write",
-                path: self.shared.dir.join(segment::file_name(active.seq)),
-                kind: e.kind(),
-            })?;
-        let written = self.buf.len() as u64;
-        self.buf.clear();
-        active.end += written;
+        let result = active.file.write_all(&self.buf);
+        let path = active.path(&self.shared);
+        result.map_err(SpoolError::io("write", &path))?;
+        active.end += self.buf.len() as u64;
         active.records += frames;
-        {
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Closes the active segment mid-group: synced whatever the policy (a
+    /// failed sync fails the group), published with the group.
+    fn roll(&mut self) -> Result<(), SpoolError> {
+        let active = self.active.take().expect("rolling a segment");
+        let synced = self.sync(&active.file);
+        let path = active.path(&self.shared);
+        self.rolled.push(active);
+        synced.map_err(SpoolError::io("sync", &path))
+    }
+
+    /// Makes what the group wrote visible to the reader, and counted.
+    fn publish(&mut self) -> Result<(), SpoolError> {
+        let now = SystemTime::now();
+        let (bytes, records) = {
             let mut st = self.shared.lock();
-            if let Some(seg) = st.segments.get_mut(&active.seq) {
-                seg.end = active.end;
-                seg.records = active.records;
-                seg.disk = active.end;
-                seg.newest = SystemTime::now();
+            let parts = self.rolled.iter().chain(&self.active);
+            // Expiry may have deleted a segment while it was written: then
+            // what went into it is gone, and the group fails.
+            if let Some(gone) = parts.clone().find(|a| !st.segments.contains_key(&a.seq)) {
+                return Err(SpoolError::Io {
+                    what: "write",
+                    path: gone.path(&self.shared),
+                    kind: io::ErrorKind::NotFound,
+                });
             }
+            let (mut bytes, mut records) = (0, 0);
+            for a in parts {
+                let seg = st.segments.get_mut(&a.seq).expect("checked above");
+                seg.end = a.end;
+                seg.records = a.records;
+                seg.disk = a.end;
+                seg.newest = now;
+                bytes += a.end - a.committed_end;
+                records += u64::from(a.records - a.committed_records);
+            }
+            for a in &self.rolled {
+                st.segments.get_mut(&a.seq).expect("checked above").sealed = true;
+            }
+            st.holds.extend(self.held.drain(..));
+            (bytes, records)
+        };
+        self.rolled.clear();
+        if let Some(a) = &mut self.active {
+            a.committed_end = a.end;
+            a.committed_records = a.records;
         }
-        self.shared.add_bytes(written);
-        self.shared.metrics.pending.add(events as i64);
+        self.shared.add_bytes(bytes);
+        self.shared.metrics.pending.add(records as i64);
         self.shared.wake.notify_all();
         Ok(())
+    }
+
+    /// After a failure: every segment the group wrote to goes back to its
+    /// last committed frame and is closed.
+    fn roll_back(&mut self) {
+        self.buf.clear();
+        self.held.clear();
+        let parts: Vec<Active> = self.rolled.drain(..).chain(self.active.take()).collect();
+        for a in parts {
+            let path = a.path(&self.shared);
+            if a.committed_records == 0 {
+                // Nothing of it was ever committed: it goes.
+                let removed = self.shared.lock().segments.remove(&a.seq);
+                let _ = fs::remove_file(&path);
+                if let Some(seg) = removed {
+                    self.shared.sub_bytes(seg.disk);
+                }
+                continue;
+            }
+            if a.end > a.committed_end {
+                if let Err(e) = a.file.set_len(a.committed_end) {
+                    tracing::warn!(destination = %self.shared.name, segment = a.seq, error = %e.kind(), "cannot cut a failed write from a spool segment; its events may be delivered after a restart although they were refused");
+                }
+            }
+            if let Some(seg) = self.shared.lock().segments.get_mut(&a.seq) {
+                seg.sealed = true;
+            }
+        }
+        self.shared.wake.notify_all();
     }
 
     /// A segment that expiry deleted under the writer is not written again.
@@ -199,21 +309,6 @@ impl Writer {
                 self.active = None;
             }
         }
-    }
-
-    /// Closes the active segment: synced when `sync` (a clean close), and
-    /// marked sealed so the reader moves past it.
-    fn close_active(&mut self, sync: bool) {
-        let Some(active) = self.active.take() else {
-            return;
-        };
-        if sync {
-            let _ = active.file.sync_data();
-        }
-        if let Some(seg) = self.shared.lock().segments.get_mut(&active.seq) {
-            seg.sealed = true;
-        }
-        self.shared.wake.notify_all();
     }
 
     fn open_segment(&mut self) -> Result<(), SpoolError> {
@@ -229,21 +324,34 @@ impl Writer {
         }
         .encode();
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = seq.checked_add(1).ok_or(SpoolError::Io {
+            what: "number",
+            path: self.shared.dir.clone(),
+            kind: io::ErrorKind::InvalidData,
+        })?;
         let path = self.shared.dir.join(segment::file_name(seq));
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
             .map_err(SpoolError::io("create", &path))?;
-        file.write_all(&header)
-            .map_err(SpoolError::io("write", &path))?;
-        if self.fsync != Fsync::Never {
+        let written = file
+            .write_all(&header)
+            .map_err(SpoolError::io("write", &path));
+        let written = written.and_then(|()| {
+            if self.fsync == Fsync::Never {
+                return Ok(());
+            }
             // The new name must survive a crash too.
-            file.sync_data().map_err(SpoolError::io("sync", &path))?;
+            self.sync(&file).map_err(SpoolError::io("sync", &path))?;
             File::open(&self.shared.dir)
                 .and_then(|d| d.sync_all())
-                .map_err(SpoolError::io("sync", &self.shared.dir))?;
+                .map_err(SpoolError::io("sync", &self.shared.dir))
+        });
+        if let Err(e) = written {
+            // A file without a whole header holds nothing: it goes.
+            let _ = fs::remove_file(&path);
+            return Err(e);
         }
         let end = header.len() as u64;
         self.shared.lock().segments.insert(
@@ -264,16 +372,14 @@ impl Writer {
             header,
             end,
             records: 0,
+            committed_end: end,
+            committed_records: 0,
         });
         Ok(())
     }
 
-    fn io(&self, what: &'static str) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
-        let seq = self.active.as_ref().map_or(0, |a| a.seq);
-        move |e| SpoolError::Io {
-            what,
-            path: self.shared.dir.join(segment::file_name(seq)),
-            kind: e.kind(),
-        }
+    fn sync(&self, file: &File) -> io::Result<()> {
+        self.shared.faults.sync()?;
+        file.sync_data()
     }
 }

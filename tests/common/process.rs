@@ -104,3 +104,17 @@ pub fn spawn_command(mut command: Command) -> Proc {
     proc.admin = admin.unwrap();
     proc
 }
+
+/// `privgate run --config <config>` exec'd by `sh -c` after `script`
+/// (e.g. `trap "" XFSZ`: an ignored signal stays ignored across exec). The
+/// process keeps the shell's pid.
+pub fn spawn_after_shell(script: &str, config: &str) -> Proc {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("{script}\nexec \"$0\" run --config \"$1\""))
+        .arg(BIN)
+        .arg(config)
+        .stdout(Stdio::null());
+    spawn_command(command)
+}
