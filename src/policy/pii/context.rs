@@ -649,6 +649,16 @@ impl<'t> Words<'t> {
                 return KeyCue::Topic(topic);
             }
             let class = self.class_of(i);
+            // An `id` after words that say phone is the caller's number
+            // (`caller_id`, `X-Calling-Line-ID`).
+            if class == Some(Class::Topic(Topic::Id))
+                && i + 1 < self.n
+                && self.words[i + 1].part == Part::Key
+                && self.words[i + 1].seg == self.words[i].seg
+                && self.says_caller(i)
+            {
+                return KeyCue::Topic(Topic::Phone);
+            }
             match class {
                 // `full`, `first` alone say nothing (`ssn_full`).
                 Some(Class::Filler | Class::Prep | Class::NamePart | Class::Number) => i += 1,
@@ -658,6 +668,18 @@ impl<'t> Words<'t> {
             }
         }
         KeyCue::None
+    }
+
+    /// Whether key word `i` is `id` after `caller`/`calling` or a pair
+    /// that says phone (`calling line`).
+    fn says_caller(&self, i: usize) -> bool {
+        let mut buf = [0u8; 32];
+        let n = self.lower(i, &mut buf);
+        if &buf[..n] != b"id" {
+            return false;
+        }
+        let n = self.lower(i + 1, &mut buf);
+        matches!(&buf[..n], b"caller" | b"calling") || self.pair_at(i + 1) == Some(Topic::Phone)
     }
 
     /// A key whose head word (`i`) is `name`: what qualifies it.
@@ -673,17 +695,30 @@ impl<'t> Words<'t> {
         // the word before `name` in its key segment (`first_name`,
         // `firstName`, `user_name`); `user` makes it a login.
         let whole = cues::class(&buf[..n]).is_some();
+        let in_key =
+            |k: usize| k < self.n && self.words[k].seg == seg && self.words[k].part == Part::Key;
         let (qualifier, user) = if let Some((first, _)) = compound(&buf[..n]).filter(|_| !whole) {
             (Some(first), buf[..n].starts_with(b"user"))
-        } else if i + 1 < self.n
-            && self.words[i + 1].seg == seg
-            && self.words[i + 1].part == Part::Key
-        {
-            let mut q = [0u8; 32];
-            let m = self.lower(i + 1, &mut q);
-            (self.class_of(i + 1), &q[..m] == b"user")
         } else {
-            (None, false)
+            // Past fillers (`ship_to_name`, `billing_details_name`); a
+            // possessive alone makes it a person's (`your-name`).
+            let mut k = i + 1;
+            let mut possessive = false;
+            while in_key(k) && matches!(self.class_of(k), Some(Class::Filler | Class::Prep)) {
+                let mut q = [0u8; 32];
+                let m = self.lower(k, &mut q);
+                possessive |= cues::possessive(&q[..m]);
+                k += 1;
+            }
+            if in_key(k) {
+                let mut q = [0u8; 32];
+                let m = self.lower(k, &mut q);
+                (self.class_of(k), &q[..m] == b"user")
+            } else if possessive {
+                (Some(Class::NamePart), false)
+            } else {
+                (None, false)
+            }
         };
         match qualifier {
             Some(Class::NamePart | Class::Topic(Topic::Name)) => KeyCue::Topic(Topic::Name),

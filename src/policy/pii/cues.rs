@@ -140,12 +140,14 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"les" | b"mon" | b"ma" | b"mes" | b"est" | b"de" | b"du" | b"des" | b"votre"
         | b"moi" | b"nous" | b"al" | b"el" | b"mi" | b"es" | b"del" | b"su" | b"tu" | b"en"
         | b"il" | b"mio" | b"mia" | b"di" | b"o" | b"meu" | b"minha" | b"do" | b"da" | b"na"
-        | b"pelo" | b"mijn" | b"op" | b"het" | b"terug" | b"m\xc3\xb3j" | b"moj" | b"pod" => {
+        | b"pelo" | b"mijn" | b"op" | b"het" | b"terug" | b"m\xc3\xb3j" | b"moj" | b"pod"
+        // Vietnamese: là (is), của (of), tôi (I).
+        | b"l\xc3\xa0" | b"c\xe1\xbb\xa7a" | b"t\xc3\xb4i" => {
             Some(Filler)
         }
         b"on" | b"of" => Some(Prep),
         b"number" | b"numbers" | b"nummer" | b"numero" | b"num\xc3\xa9ro" | b"n\xc3\xbamero"
-        | b"numer" | b"numerem" | b"numeru" => Some(Class::Number),
+        | b"numer" | b"numerem" | b"numeru" | b"s\xe1\xbb\x91" => Some(Class::Number),
 
         // Phone numbers, and asking to be called.
         b"phone"
@@ -218,7 +220,9 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"kontakt"
         | b"handynummer"
         | b"telefonnummer"
-        | b"mobilnummer" | b"rufen" | b"lookup" | b"contact" | b"contacts" => t(Phone),
+        | b"mobilnummer" | b"rufen" | b"lookup" | b"contact" | b"contacts"
+        // Vietnamese: (điện) thoại.
+        | b"tho\xe1\xba\xa1i" => t(Phone),
         // Social security numbers.
         b"ssn" | b"ssns" | b"socialsecurity" => t(Ssn),
         // Payment cards.
@@ -269,7 +273,9 @@ pub fn class(w: &[u8]) -> Option<Class> {
         | b"contract" | b"catalog" | b"catalogue" | b"sendungsnummer" | b"seriennummer"
         | b"bestellnummer" | b"auftragsnummer" | b"rechnungsnummer" | b"artikelnummer"
         | b"kundennummer" | b"r\xc3\xa9f" | b"r\xc3\xa9f\xc3\xa9rence" | b"s\xc3\xa9rie"
-        | b"serie" | b"referencia" | b"riferimento" | b"factura" | b"facture" | b"tid" | b"cid"
+        | b"serie" | b"referencia" | b"riferimento" | b"factura" | b"facture" | b"modelo"
+        | b"mod\xc3\xa8le" | b"modell" | b"modello" | b"sipari\xc5\x9f" | b"suivi"
+        | b"seguimiento" | b"rastreio" | b"tid" | b"cid"
         | b"gclid" | b"fbclid" | b"msclkid" | b"hash" | b"checksum" | b"sha" | b"md5"
         | b"commit" | b"etag" | b"token" | b"nonce" | b"key" | b"signature" | b"sig" => t(Id),
         // Versions.
@@ -324,6 +330,37 @@ pub fn class(w: &[u8]) -> Option<Class> {
     }
 }
 
+/// A possessive filler: a name key qualified by one alone is a person's
+/// (`your-name`, `my_name`).
+pub fn possessive(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"my"
+            | b"your"
+            | b"our"
+            | b"his"
+            | b"her"
+            | b"their"
+            | b"mein"
+            | b"meine"
+            | b"ihr"
+            | b"ihre"
+            | b"mon"
+            | b"ma"
+            | b"votre"
+            | b"mi"
+            | b"su"
+            | b"tu"
+            | b"mio"
+            | b"mia"
+            | b"meu"
+            | b"minha"
+            | b"mijn"
+            | b"m\xc3\xb3j"
+            | b"moj"
+    )
+}
+
 /// Two words (in text order) that say together what neither says alone.
 pub fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
     Some(match (first, second) {
@@ -340,6 +377,7 @@ pub fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
         (b"contact", b"number") | (b"contact", b"no") | (b"call", b"me") => Topic::Phone,
         (b"reverse", b"lookup") | (b"phone", b"lookup") => Topic::Phone,
         (b"ss", b"number") | (b"ss", b"no") | (b"ss", b"num") => Topic::Ssn,
+        (b"calling", b"line") | (b"calling", b"number") | (b"calling", b"party") => Topic::Phone,
         _ => return None,
     })
 }

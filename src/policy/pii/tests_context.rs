@@ -43,8 +43,21 @@ fn class_1_phones_in_national_and_international_formats() {
             "https://wa.me/[phone]?text=hi",
         ),
     ]);
+    // A caller's id is a number; the words of more languages say phone.
+    redacted_whole(&[
+        ("X-Caller-ID: 4930901820", "X-Caller-ID: [phone]"),
+        ("calling_line_id=33612345678", "calling_line_id=[phone]"),
+        (
+            "Số điện thoại của tôi là 0912345678",
+            "Số điện thoại của tôi là [phone]",
+        ),
+    ]);
     // A bare run with nothing to say it is a phone is an id.
-    untouched(&["ticket 4155550132 opened", "4155550132"]);
+    untouched(&[
+        "ticket 4155550132 opened",
+        "4155550132",
+        "order_line_id=4155550132",
+    ]);
 }
 
 #[test]
@@ -99,6 +112,13 @@ fn class_3_names_under_name_keys() {
             "cliente[nombre]=[name]&apellidos=[name]",
         ),
         ("passenger[surname]=Smith", "passenger[surname]=[name]"),
+        // Past fillers to the word that says whose; a possessive alone.
+        ("bill_to_name=Ana+Silva", "bill_to_name=[name]"),
+        (
+            r#"{"buyer_info_name":"Wei Zhang"}"#,
+            r#"{"buyer_info_name":"[name]"}"#,
+        ),
+        ("your-name=Tom%20Berg&x=1", "your-name=[name]&x=1"),
     ]);
     // A login names a person as much as a name does.
     redacted_whole(&[
@@ -112,6 +132,8 @@ fn class_3_names_under_name_keys() {
         "page_name=Home&app_name=Shop",
         "first_name=&last_name=null",
         "show_last_name=1",
+        "event_details_name=Checkout",
+        "the_name=Widget",
         "login=success&screen=home",
     ]);
 }
@@ -166,6 +188,8 @@ fn class_7_phone_shaped_part_model_and_serial_numbers() {
         "model=%28684%29+647-0455",
         "Device S/N 614.901.7933",
         "Seriennummer 0301 234 567",
+        "modelo 0612 345 678 compatible",
+        "suivi 6123 4567 8901",
         "réf. 0612 345 678",
         r#""GET / HTTP/1.1" 302 89919 "-""#,
         "Meeting point: geo:35.6577695,88.7717124",
