@@ -27,7 +27,7 @@ use crate::ingest::body;
 use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
 use crate::ingest::object::{finish_event, Fill, TopLevel};
-use crate::policy::pii::{Detector, Scanner};
+use crate::policy::pii::{By, Detector, Scanner, Topic, Under};
 use crate::policy::rules::{self, Action, Glob, Rule};
 use crate::policy::selector::{Selector, Step};
 use crate::policy::Policy;
@@ -48,7 +48,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 15] = [
+pub const TARGETS: [(&str, Target); 16] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -57,6 +57,7 @@ pub const TARGETS: [(&str, Target); 15] = [
     ("scrub_url", scrub_url),
     ("filter_query", filter_query),
     ("pii", pii),
+    ("pii_context", pii_context),
     ("policy", policy),
     ("tcf", tcf),
     ("tcf_string", tcf_string),
@@ -502,14 +503,20 @@ pub fn scrub_url(data: &[u8]) {
     assert_eq!(after.fragment(), None, "fragment");
     for (name, value) in after.query_pairs() {
         assert!(keep.iter().any(|g| g.matches(&name)), "kept {name:?}");
-        assert_redacted(&scanner, &value);
+        // Read as it was: with its name as its key.
+        let mut again = String::new();
+        assert!(
+            !scanner.redact_under(&value, Under::key(&name), |_| {}, &mut again),
+            "PII left in {name}={value:?}"
+        );
     }
 }
 
 /// `rules::filter_query`. Input: a byte picking kept parameters, then the
 /// query. Appends to what `out` holds and agrees with a reference built
 /// on `str::split` and `form_urlencoded`: the kept pairs, in order, as
-/// written, or with their value redacted and re-encoded.
+/// written, or with their value redacted (under the pair's name as its
+/// key) and re-encoded.
 pub fn filter_query(data: &[u8]) {
     let Some((keep, query)) = url_input(data) else {
         return;
@@ -526,14 +533,16 @@ pub fn filter_query(data: &[u8]) {
         if !keep.iter().any(|g| g.matches(&name)) {
             continue;
         }
-        want.push(match scanner.redact(&value, |_| {}) {
-            Cow::Borrowed(_) => Cow::Borrowed(pair),
-            Cow::Owned(clean) => {
+        let mut clean = String::new();
+        want.push(
+            if scanner.redact_under(&value, Under::key(&name), |_| {}, &mut clean) {
                 let raw_name = pair.split_once('=').map_or(pair, |(n, _)| n);
                 let encoded: String = form_urlencoded::byte_serialize(clean.as_bytes()).collect();
                 Cow::Owned(format!("{raw_name}={encoded}"))
-            }
-        });
+            } else {
+                Cow::Borrowed(pair)
+            },
+        );
     }
     assert_eq!(got, want.join("&"));
 }
@@ -581,7 +590,7 @@ pub fn pii(data: &[u8]) {
         assert!(found.is_empty(), "the filter hid {found:?}");
     }
     let mut fired = Vec::new();
-    let redacted = scanner.redact(&text, |d| fired.push(d));
+    let redacted = scanner.redact(&text, |f| fired.push(f.detector));
     if let Cow::Owned(out) = &redacted {
         // The first pass replaces what `find` reports; later passes (a
         // match a neighbour hid) may add more.
@@ -603,6 +612,64 @@ fn assert_redacted(scanner: &Scanner, text: &str) {
         "PII left in {text:?}: {:?}",
         scanner.find(text)
     );
+}
+
+/// The context reader and the key-aware redaction
+/// (`Scanner::find_under`, `Scanner::redact_under`). Input: a first byte
+/// that picks the detectors (as for `pii`), then a JSON member's key, the
+/// key of its object and the string, separated by `\n` (what is missing
+/// is none; the key and parent as UTF-8, lossily). Matches are in order,
+/// apart, on character boundaries; each one's reason is one `explain` may
+/// print (a fixed vocabulary, never a byte of the input); and what
+/// `redact_under` leaves holds no PII under the same key.
+pub fn pii_context(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let scanner = Scanner::new(&detectors(pick));
+    let mut parts = rest.splitn(3, |&b| b == b'\n');
+    let key = parts.next().map(String::from_utf8_lossy);
+    let parent = parts.next().map(String::from_utf8_lossy);
+    let text = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    let under = Under {
+        key: key.as_deref(),
+        parent: parent.as_deref(),
+    };
+    let found = scanner.find_under(&text, under);
+    let mut at = 0;
+    for f in &found {
+        assert!(
+            at <= f.start && f.start < f.end && f.end <= text.len(),
+            "{found:?}"
+        );
+        assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        at = f.end;
+    }
+    let mut out = String::new();
+    let mut reasons = Vec::new();
+    let changed = scanner.redact_under(&text, under, |f| reasons.push(f.why), &mut out);
+    assert_eq!(changed, !reasons.is_empty());
+    let vocabulary: Vec<String> = By::ALL
+        .iter()
+        .flat_map(|&by| {
+            let name = crate::policy::pii::Why { by, topic: None }.describe();
+            std::iter::once(name.clone()).chain(
+                Topic::ALL
+                    .iter()
+                    .map(move |t| format!("{name}:{}", t.name())),
+            )
+        })
+        .collect();
+    for why in &reasons {
+        assert!(vocabulary.contains(&why.describe()), "{why:?}");
+    }
+    if changed {
+        let mut again = String::new();
+        assert!(
+            !scanner.redact_under(&out, under, |_| {}, &mut again),
+            "PII left in {out:?} under {under:?}: {again:?}"
+        );
+    }
 }
 
 /// The shipped `proxy.toml`, loaded once.

@@ -33,6 +33,7 @@ pub mod fuzzing;
 pub mod ingest;
 mod json;
 pub mod metrics;
+pub mod pii_eval;
 pub mod pipeline;
 pub mod policy;
 pub mod protocol;

@@ -141,6 +141,82 @@ fn trace_on_the_shipped_config_shows_each_decision_and_rule() {
 }
 
 #[test]
+fn trace_names_each_detector_and_what_decided_never_the_value() {
+    let event = r#"{"type":"identify","messageId":"ex-9","userId":"user-9","traits":{"firstName":"Jane","lastName":"Doe","address":{"street":"1 Main St"},"birthday":"1990-04-01","plan":"pro"},"context":{"consent":{"categoryPreferences":{"Analytics":true}},"traits":{"customer_name":"Jane Doe","note":"my SSN is 123 45 6789","phone":"612345678","ref":"part_no=212-555-0187","build":"build 10.0.1.2"}}}"#;
+    let (status, stdout, stderr) = explain(
+        &["--config", "proxy.toml", "--trace"],
+        format!("{event}\n").as_bytes(),
+    );
+    assert!(status.success(), "{stderr}");
+    let out = lines(&stdout);
+    assert_eq!(out[0]["decision"], "forward", "{stdout}");
+    let e = &out[0]["event"];
+    // The Identify spec's personal traits are dropped by meaning.
+    for gone in ["firstName", "lastName", "address", "birthday"] {
+        assert!(e["traits"].get(gone).is_none(), "{gone} kept: {e}");
+    }
+    assert_eq!(e["traits"]["plan"], "pro");
+    let traits = &e["context"]["traits"];
+    assert_eq!(traits["customer_name"], "[name]");
+    assert_eq!(traits["note"], "my SSN is [ssn]");
+    assert_eq!(traits["phone"], "[phone]");
+    // Look-alikes context refutes are left as they are.
+    assert_eq!(traits["ref"], "part_no=212-555-0187");
+    assert_eq!(traits["build"], "build 10.0.1.2");
+    // The trace names the detector and the deciding context per path.
+    let pii: Vec<(String, String, String)> = out[0]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| {
+            let path = t["path"].as_str().unwrap().to_owned();
+            t["pii"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |d| {
+                    (
+                        path.clone(),
+                        d["detector"].as_str().unwrap().to_owned(),
+                        d["decided_by"].as_str().unwrap().to_owned(),
+                    )
+                })
+        })
+        .collect();
+    for want in [
+        ("context.traits.customer_name", "name", "field:name"),
+        ("context.traits.note", "ssn", "word:ssn"),
+        ("context.traits.phone", "phone", "field:phone"),
+    ] {
+        let want = (want.0.to_owned(), want.1.to_owned(), want.2.to_owned());
+        assert!(pii.contains(&want), "{want:?} not in {pii:?}");
+    }
+    let drops: Vec<&str> = out[0]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["rule"] == "drop-personal-traits")
+        .map(|t| t["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        drops,
+        [
+            "traits.firstName",
+            "traits.lastName",
+            "traits.address",
+            "traits.birthday"
+        ]
+    );
+    // Never a value, nor the words around one.
+    let trace = out[0]["trace"].to_string();
+    for secret in ["Jane", "Doe", "6789", "612345678", "Main", "1990", "SSN is"] {
+        assert!(!trace.contains(secret), "{secret} in {trace}");
+        assert!(!stderr.contains(secret));
+    }
+}
+
+#[test]
 fn bad_lines_and_unknown_destinations_are_reported() {
     let (status, stdout, stderr) = explain(
         &["--config", "proxy.toml"],

@@ -202,6 +202,7 @@ targets!(
     scrub_url,
     filter_query,
     pii,
+    pii_context,
     policy,
     tcf,
     tcf_string,

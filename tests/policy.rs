@@ -179,6 +179,103 @@ action = "redact_pii"
     pg.shutdown().await;
 }
 
+/// Issue #18 on the real server with the shipped rules: names under name
+/// keys, values whose key or nearby words say what they are, and
+/// look-alikes that context refutes, in JSON, query strings, form bodies
+/// and free text; what the upstream receives, and the detectors counted.
+#[tokio::test]
+async fn context_decides_what_passes_the_shipped_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    let config = segment_config(&format!(
+        "{}\n{}",
+        http_destination("backend", &upstream, r#"batch = { max_wait = "10ms" }"#),
+        shipped_rules(dir.path())
+    ));
+    let pg = start_privgate(&config).await;
+    let event = r#"{"type":"identify","messageId":"m-ctx","userId":"u-1",
+        "traits":{"firstName":"Jane","lastName":"Doe","birthday":"1990-04-01","plan":"pro"},
+        "context":{"traits":{"name":"Jane Doe","company_name":"Acme"},"page":{"title":"Sign Up"},
+          "library":{"name":"analytics.js","version":"2.14.0.3"}},
+        "properties":{
+          "customer_name":"Jane Doe","customer":{"name":"Jane Doe","tier":"gold"},
+          "body":"first_name=Jane&phone=612345678&ssn=123.45.6789&part_no=212-555-0187",
+          "note":"call me on 612 345 678, my SSN is 123 45 6789",
+          "json":"{\"lastName\":\"Doe\",\"product_name\":\"Yoga Mat\"}",
+          "ua":"Mozilla/5.0 (X11) Chrome/120.0.0.0 Safari/537.36",
+          "build":"build 10.0.1.2","order":"order number 4582800475",
+          "iban":"de89 3704 0044 0532 0130 00","card":"4111+1111+1111+1111",
+          "mail":"jürgen@bücher.de","path":"/ip/203.0.113.7/"}}"#;
+    let answer = post(pg.ingest_addr(), "/v1/identify", event.replace('\n', "")).await;
+    assert_eq!(answer.status, 200);
+    upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
+    let received = upstream.received();
+    let body = String::from_utf8_lossy(&received[0].body).into_owned();
+    let e = &received[0].events()[0];
+    // Dropped by meaning: the Identify spec's personal traits.
+    for gone in ["firstName", "lastName", "birthday"] {
+        assert!(e["traits"].get(gone).is_none(), "{gone}: {body}");
+    }
+    assert!(e["context"]["traits"].get("name").is_none(), "{body}");
+    assert_eq!(e["traits"]["plan"], "pro");
+    // A person's `name`, not a library's or a company's.
+    assert_eq!(e["properties"]["customer"]["name"], "[name]", "{body}");
+    assert_eq!(e["properties"]["customer"]["tier"], "gold");
+    assert_eq!(e["context"]["traits"]["company_name"], "Acme");
+    assert_eq!(e["context"]["library"]["name"], "analytics.js");
+    assert_eq!(e["context"]["library"]["version"], "2.14.0.3");
+    let p = &e["properties"];
+    assert_eq!(p["customer_name"], "[name]");
+    assert_eq!(
+        p["body"],
+        "first_name=[name]&phone=[phone]&ssn=[ssn]&part_no=212-555-0187"
+    );
+    assert_eq!(p["note"], "call me on [phone], my SSN is [ssn]");
+    assert_eq!(
+        p["json"],
+        r#"{"lastName":"[name]","product_name":"Yoga Mat"}"#
+    );
+    assert_eq!(p["ua"], "Mozilla/5.0 (X11) Chrome/120.0.0.0 Safari/537.36");
+    assert_eq!(p["build"], "build 10.0.1.2");
+    assert_eq!(p["order"], "order number 4582800475");
+    assert_eq!(p["iban"], "[iban]");
+    assert_eq!(p["card"], "[credit_card]");
+    assert_eq!(p["mail"], "[email]");
+    assert_eq!(p["path"], "/ip/[ip]/");
+    for pii in [
+        "Jane",
+        "Doe",
+        "612",
+        "6789",
+        "0532",
+        "1111",
+        "bücher",
+        "203.0.113.7",
+        "1990",
+    ] {
+        assert!(!body.contains(pii), "{pii} reached the upstream: {body}");
+    }
+    let redacted = |d: &str| format!("privgate_pii_redacted_total{{detector=\"{d}\"}}");
+    let admin = pg.admin_addr();
+    // Every detector is counted, by its name.
+    for (detector, count) in [
+        ("name", 4.0),
+        ("phone", 2.0),
+        ("ssn", 2.0),
+        ("email", 1.0),
+        ("credit_card", 1.0),
+        ("iban", 1.0),
+        ("ip", 1.0),
+    ] {
+        assert_eq!(
+            metric(admin, &redacted(detector)).await,
+            Some(count),
+            "{detector}"
+        );
+    }
+    pg.shutdown().await;
+}
+
 /// The shipped proxy.toml's `[[rules]]`, with a key of the test's own.
 fn shipped_rules(key_dir: &std::path::Path) -> String {
     std::fs::write(key_dir.join("h1.key"), KEY).unwrap();

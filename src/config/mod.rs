@@ -1166,6 +1166,11 @@ impl Validator<'_> {
                 !matches!(action, A::RedactPii | A::ScrubUrl),
             ),
             (
+                "phone_regions",
+                rule.phone_regions.as_ref().map(|v| v.span()),
+                !matches!(action, A::RedactPii | A::ScrubUrl),
+            ),
+            (
                 "keep_params",
                 rule.keep_params.as_ref().map(|v| v.span()),
                 action != A::ScrubUrl,
@@ -1218,11 +1223,37 @@ impl Validator<'_> {
                             list.span(),
                             format!("{position}.detectors"),
                             format!("unknown detector `{d}`"),
-                            "use email, phone, credit_card, iban, ip, ssn",
+                            "use email, phone, credit_card, iban, ip, ssn, name",
                         ),
                     }
                 }
                 Scanner::new(&detectors)
+            }
+        };
+        let scanner = match &rule.phone_regions {
+            None => scanner,
+            Some(list) => {
+                let mut regions = Vec::new();
+                for r in list.get_ref() {
+                    match crate::policy::pii::region(r) {
+                        Some(id) => regions.push(id),
+                        None => self.problem(
+                            list.span(),
+                            format!("{position}.phone_regions"),
+                            format!("unknown region `{r}`"),
+                            "use ISO 3166 codes such as \"GB\", \"DE\", \"US\"",
+                        ),
+                    }
+                }
+                if list.get_ref().is_empty() {
+                    self.problem(
+                        list.span(),
+                        format!("{position}.phone_regions"),
+                        "lists no region".into(),
+                        "name at least one, or remove the key for the default list",
+                    );
+                }
+                scanner.with_regions(&regions)
             }
         };
         let prefix = |v: &Option<Spanned<u8>>, default: u8| {
@@ -2458,6 +2489,33 @@ headers = { Authorization = "Bearer abc" }
             ]
         );
         assert_eq!(err.problems[1].line, Some(10));
+    }
+
+    #[test]
+    fn phone_regions_are_known_regions_on_detector_rules() {
+        let ok = format!(
+            "{MINIMAL}[[rules]]\nselect = \"**\"\naction = \"redact_pii\"\nphone_regions = [\"ES\", \"GB\"]\n"
+        );
+        let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+        let crate::policy::rules::Action::RedactPii(scanner) = &config.policy.rules()[0].action
+        else {
+            panic!("a redact_pii rule");
+        };
+        assert_eq!(scanner.regions().len(), 2);
+        let bad = format!(
+            "{MINIMAL}[[rules]]\nselect = \"**\"\naction = \"redact_pii\"\nphone_regions = [\"XX\"]\n[[rules]]\nselect = \"@ip\"\naction = \"truncate_ip\"\nphone_regions = [\"GB\"]\n[[rules]]\nselect = \"**\"\naction = \"redact_pii\"\nphone_regions = []\n"
+        );
+        let err = load(&bad).unwrap_err();
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "rules[0].phone_regions",
+                "rules[1].phone_regions",
+                "rules[2].phone_regions"
+            ]
+        );
+        assert!(err.to_string().contains("unknown region `XX`"), "{err}");
     }
 
     #[test]

@@ -947,6 +947,10 @@ pub struct Rule {
     pub phone_region: Option<Spanned<String>>,
     /// `redact_pii`, `scrub_url`: detectors to run (default: all).
     pub detectors: Option<Spanned<Vec<String>>>,
+    /// `redact_pii`, `scrub_url`: ISO 3166 regions national phone numbers
+    /// (written without `+`) are read in (default: a list of 60 major
+    /// markets, docs/config.md).
+    pub phone_regions: Option<Spanned<Vec<String>>>,
     /// `scrub_url`: query parameters kept (globs with `*`).
     pub keep_params: Option<Spanned<Vec<String>>>,
     /// `truncate_ip`: IPv4 prefix kept (default 24).

@@ -138,6 +138,10 @@ pub struct TracedRule {
     pub action: &'static str,
     /// Where in the event.
     pub path: String,
+    /// For PII redaction: each match's detector and what decided it
+    /// (never the value).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pii: Vec<crate::policy::Detection>,
 }
 
 /// What one destination would receive (`explain`).
@@ -308,6 +312,7 @@ impl Pipeline {
                     selector: f.selector.clone(),
                     action: f.action,
                     path: f.path.clone(),
+                    pii: f.pii.clone(),
                 };
                 traces[slot] = global_fired
                     .iter()

@@ -66,11 +66,12 @@ fn any_in(text: &[u8], word: impl Fn(u64) -> u64) -> bool {
     scan_pairs(text, |lo, hi| word(lo) | word(hi) != 0)
 }
 
-/// `text` holds an ASCII digit, an `@` or a `:`.
-pub fn has_digit_at_or_colon(text: &[u8]) -> bool {
+/// `text` holds an ASCII digit, an `@`, a `:` or an `=` (what every PII
+/// detector needs, see `pii::may_hold_pii`).
+pub fn has_pii_trigger(text: &[u8]) -> bool {
     // `0`..=`9` and `:` are adjacent (0x30..=0x3a): eleven bytes from `0`.
     any_in(text, |x| {
-        less_mask(x ^ (ONES * u64::from(b'0')), 11) | eq_mask(x, b'@')
+        less_mask(x ^ (ONES * u64::from(b'0')), 11) | eq_mask(x, b'@') | eq_mask(x, b'=')
     })
 }
 
@@ -132,7 +133,8 @@ pub fn find_any(text: &[u8], from: usize, set: &[u8]) -> usize {
 }
 
 /// The index of the first byte from `from` on that can anchor a PII
-/// candidate (a digit, `:`, `@`, `%`, `\\`, `+` or `(`), or `text.len()`.
+/// candidate (a digit, `:`, `@`, `%`, `\\`, `+`, `(` or `=`), or
+/// `text.len()`.
 #[inline]
 pub fn find_pii_anchor(text: &[u8], from: usize) -> usize {
     find_first(
@@ -146,6 +148,7 @@ pub fn find_pii_anchor(text: &[u8], from: usize) -> usize {
                 | eq_mask(x, b'\\')
                 | eq_mask(x, b'+')
                 | eq_mask(x, b'(')
+                | eq_mask(x, b'=')
         },
         is_pii_anchor,
     )
@@ -153,7 +156,7 @@ pub fn find_pii_anchor(text: &[u8], from: usize) -> usize {
 
 /// One byte of [`find_pii_anchor`].
 fn is_pii_anchor(b: u8) -> bool {
-    matches!(b, b'0'..=b':' | b'@' | b'%' | b'\\' | b'+' | b'(')
+    matches!(b, b'0'..=b':' | b'@' | b'%' | b'\\' | b'+' | b'(' | b'=')
 }
 
 #[cfg(test)]
@@ -163,11 +166,12 @@ mod tests {
 
     #[test]
     fn edges() {
-        assert!(!has_digit_at_or_colon(b""));
-        assert!(!has_digit_at_or_colon(b"abcdefghij/;?AZ\xff\x80"));
-        assert!(has_digit_at_or_colon(b"abcdefgh0"));
-        assert!(has_digit_at_or_colon(b"abcdefg9"));
-        assert!(has_digit_at_or_colon(b"@"));
+        assert!(!has_pii_trigger(b""));
+        assert!(!has_pii_trigger(b"abcdefghij/;?AZ\xff\x80"));
+        assert!(has_pii_trigger(b"abcdefgh0"));
+        assert!(has_pii_trigger(b"abcdefg9"));
+        assert!(has_pii_trigger(b"@"));
+        assert!(has_pii_trigger(b"first_name=Jane"));
         assert!(!needs_json_escape(
             "plain text, é and 😀 / : ? ~".as_bytes()
         ));
@@ -180,9 +184,9 @@ mod tests {
     /// Both tests give the byte-at-a-time answer on `text`.
     fn agree(text: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(
-            has_digit_at_or_colon(text),
+            has_pii_trigger(text),
             text.iter()
-                .any(|&b| b.is_ascii_digit() || b == b'@' || b == b':')
+                .any(|&b| b.is_ascii_digit() || b == b'@' || b == b':' || b == b'=')
         );
         let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
         prop_assert_eq!(needs_json_escape(text), text.iter().any(|&b| special(b)));

@@ -103,6 +103,21 @@ pub struct Fired {
     pub action: &'static str,
     /// Where in the event (`context.page.url`, `items[0].sku`).
     pub path: String,
+    /// For `redact_pii` and `scrub_url`: each match replaced, by detector,
+    /// and what decided it (`shape`, `key:ssn`, `word:phone`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pii: Vec<Detection>,
+}
+
+/// One PII match a rule replaced, for `explain --trace`: the detector and
+/// the context that decided ([`pii::Why`]). Never the value, nor the
+/// words around it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Detection {
+    /// The detector's name (`phone`).
+    pub detector: &'static str,
+    /// What decided (`shape`, `key:phone`, `word:ssn`, `field:name`).
+    pub decided_by: String,
 }
 
 /// Why a policy could not run over an event.
@@ -650,24 +665,27 @@ mod tests {
         /// the event as sent: a dropped value leaves a tombstone until the
         /// end, so `items[1]` stays the second element sent.
         fn reference(rules: &[Rule], allow: Option<&[Selector]>, event: &Value) -> Value {
+            use super::super::pii::Under;
             use super::super::selector::{State, Step};
             /// Every leaf under `v` with the key it sits under (an array's
-            /// elements under the array's).
-            fn leaves(
-                v: &mut Value,
-                key: Option<&str>,
-                f: &mut dyn FnMut(&mut Value, Option<&str>),
-            ) {
+            /// elements under the array's) and the key of its object.
+            fn leaves(v: &mut Value, under: Under<'_>, f: &mut dyn FnMut(&mut Value, Under<'_>)) {
                 match v {
-                    Value::Object(o) => o.iter_mut().for_each(|(k, c)| leaves(c, Some(k), f)),
-                    Value::Array(a) => a.iter_mut().for_each(|c| leaves(c, key, f)),
-                    leaf => f(leaf, key),
+                    Value::Object(o) => o.iter_mut().for_each(|(k, c)| {
+                        let member = Under {
+                            key: Some(k),
+                            parent: under.key,
+                        };
+                        leaves(c, member, f)
+                    }),
+                    Value::Array(a) => a.iter_mut().for_each(|c| leaves(c, under, f)),
+                    leaf => f(leaf, under),
                 }
             }
             fn apply(
                 rule: &Rule,
                 v: &mut Value,
-                (states, key): (&[State], Option<&str>),
+                (states, key): (&[State], Under<'_>),
                 sealed: &mut Vec<*const Value>,
                 root: bool,
             ) {
@@ -714,7 +732,11 @@ mod tests {
                     Value::Object(o) => {
                         for (k, child) in o.iter_mut() {
                             let at = step(states, Step::Key(k));
-                            apply(rule, child, (&at, Some(k)), sealed, false);
+                            let member = Under {
+                                key: Some(k),
+                                parent: key.key,
+                            };
+                            apply(rule, child, (&at, member), sealed, false);
                         }
                     }
                     Value::Array(a) => {
@@ -797,9 +819,15 @@ mod tests {
                         ..rule.clone()
                     };
                     let start: Vec<State> = whole.selectors.iter().map(|s| s.start()).collect();
-                    apply(&whole, &mut v, (&start, None), &mut sealed, true);
+                    apply(
+                        &whole,
+                        &mut v,
+                        (&start, Under::default()),
+                        &mut sealed,
+                        true,
+                    );
                 } else {
-                    apply(rule, &mut v, (&start, None), &mut sealed, true);
+                    apply(rule, &mut v, (&start, Under::default()), &mut sealed, true);
                 }
             }
             if let Some(allow) = allow {

@@ -7,7 +7,7 @@
 //! understand (a number for `scrub_url`, text that is no IP address for
 //! `truncate_ip`) is left as it is.
 
-use super::pii::{Detector, Scanner};
+use super::pii::{Found, Scanner, Under};
 use super::selector::Selector;
 use crate::crypto::Keyring;
 use percent_encoding::percent_decode_str;
@@ -85,17 +85,18 @@ impl Action {
         matches!(self, Action::Hash { .. } | Action::EncryptField)
     }
 
-    /// Applies a value action to one string, the value of `key` (or of
-    /// an element of the array under `key`; `None` at the top). `None`:
-    /// unchanged. `redacted` is told each detector that fired.
+    /// Applies a value action to one string, `under` the key it is the
+    /// value of (or of an element of the array under that key; none at
+    /// the top). `None`: unchanged. `redacted` is told each match it
+    /// replaced.
     pub fn on_str(
         &self,
         s: &str,
-        key: Option<&str>,
+        under: Under<'_>,
         keys: &Keyring,
-        redacted: &mut dyn FnMut(Detector),
+        redacted: &mut dyn FnMut(Found),
     ) -> Option<String> {
-        fresh(|out| self.on_str_into(s, key, keys, redacted, out))
+        fresh(|out| self.on_str_into(s, under, keys, redacted, out))
     }
 
     /// [`Action::on_str`], writing the new value into `out` (empty on
@@ -104,9 +105,9 @@ impl Action {
     pub fn on_str_into(
         &self,
         s: &str,
-        key: Option<&str>,
+        under: Under<'_>,
         keys: &Keyring,
-        redacted: &mut dyn FnMut(Detector),
+        redacted: &mut dyn FnMut(Found),
         out: &mut String,
     ) -> bool {
         debug_assert!(out.is_empty());
@@ -116,7 +117,7 @@ impl Action {
                 hash_into(keys, &hashed_text(Scalar::Str(s), *normalize, *region), out);
                 true
             }
-            Action::RedactPii(scanner) => scanner.redact_under(s, key, redacted, out),
+            Action::RedactPii(scanner) => scanner.redact_under(s, under, redacted, out),
             Action::TruncateIp { v4, v6 } => truncate_ip_into(s, *v4, *v6, out),
             Action::ScrubUrl { keep, scanner } => scrub_url_into(s, keep, scanner, redacted, out),
             Action::GeneralizeUa(generalizer) => {
@@ -126,25 +127,25 @@ impl Action {
         }
     }
 
-    /// Applies a value action to a number's JSON text (the value of
-    /// `key`, as for [`Action::on_str`]); the result is a string. `hash`
+    /// Applies a value action to a number's JSON text (`under` a key, as
+    /// for [`Action::on_str`]); the result is a string. `hash`
     /// hashes its text (ids are often numeric); `redact_pii` replaces a
     /// number that is PII by its token ([`Scanner::number`]).
     pub fn on_number(
         &self,
         text: &str,
-        key: Option<&str>,
+        under: Under<'_>,
         keys: &Keyring,
-        redacted: &mut dyn FnMut(Detector),
+        redacted: &mut dyn FnMut(Found),
     ) -> Option<String> {
         match self {
             Action::Hash { normalize, region } => Some(hash(
                 keys,
                 &hashed_text(Scalar::Number(text), *normalize, *region),
             )),
-            Action::RedactPii(scanner) => scanner.number(text, key).map(|d| {
-                redacted(d);
-                d.token().to_owned()
+            Action::RedactPii(scanner) => scanner.number(text, under).map(|f| {
+                redacted(f);
+                f.detector.token().to_owned()
             }),
             _ => None,
         }
@@ -388,7 +389,7 @@ pub fn scrub_url(
     s: &str,
     keep: &[Glob],
     scanner: &Scanner,
-    redacted: &mut dyn FnMut(Detector),
+    redacted: &mut dyn FnMut(Found),
 ) -> Option<String> {
     fresh(|out| scrub_url_into(s, keep, scanner, redacted, out))
 }
@@ -398,7 +399,7 @@ fn scrub_url_into(
     s: &str,
     keep: &[Glob],
     scanner: &Scanner,
-    redacted: &mut dyn FnMut(Detector),
+    redacted: &mut dyn FnMut(Found),
     out: &mut String,
 ) -> bool {
     // URL parsers drop ASCII tabs and line breaks anywhere (WHATWG URL), so
@@ -479,14 +480,25 @@ fn scrub_url_into(
     // The path: segments that may hold PII are decoded, redacted and
     // re-encoded; the others stay exactly as they were.
     if scanner.might_contain(url.path().as_bytes()) {
+        // Each segment is read with the one before it as its key:
+        // `/phone/612345678` is a phone number, `/v/1.2.3.4` a version.
         let segments: Option<Vec<Cow<'_, str>>> = url.path_segments().map(|segments| {
+            let mut previous: Option<String> = None;
             segments
                 .map(|segment| {
                     let decoded = percent_decode_str(segment).decode_utf8_lossy();
-                    match scanner.redact(&decoded, &mut *redacted) {
-                        Cow::Owned(new) => Cow::Owned(new),
-                        Cow::Borrowed(_) => Cow::Owned(decoded.into_owned()),
-                    }
+                    let under = Under {
+                        key: previous.as_deref(),
+                        parent: None,
+                    };
+                    let mut new = String::new();
+                    let out = if scanner.redact_under(&decoded, under, &mut *redacted, &mut new) {
+                        new
+                    } else {
+                        decoded.clone().into_owned()
+                    };
+                    previous = Some(decoded.into_owned());
+                    Cow::Owned(out)
                 })
                 .collect()
         });
@@ -533,14 +545,15 @@ fn has_plain_authority(base: &str) -> bool {
 
 /// Appends to `out` the allowlisted parameters of `query`, `&`-separated,
 /// in their original encoding unless a value held PII (then redacted and
-/// re-encoded). One pass, from one of `&=%+` to the next; a name or value
-/// is decoded only if it has a `%` or a `+`.
+/// re-encoded; a parameter's name is context, as a JSON member's key
+/// is). One pass, from one of `&=%+` to the next; a name or value is
+/// decoded only if it has a `%` or a `+`.
 pub(crate) fn filter_query(
     out: &mut String,
     query: &str,
     keep: &[Glob],
     scanner: &Scanner,
-    redacted: &mut dyn FnMut(Detector),
+    redacted: &mut dyn FnMut(Found),
 ) {
     let start = out.len();
     let bytes = query.as_bytes();
@@ -572,13 +585,16 @@ pub(crate) fn filter_query(
                         if out.len() > start {
                             out.push('&');
                         }
-                        match scanner.redact(&decode(value, encoded[1]), &mut *redacted) {
-                            Cow::Borrowed(_) => out.push_str(&query[pair..i]),
-                            Cow::Owned(clean) => {
-                                out.push_str(name);
-                                out.push('=');
-                                out.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
-                            }
+                        // The parameter's name is its value's key.
+                        let under = Under::key(&name_decoded);
+                        let mut clean = String::new();
+                        let value = decode(value, encoded[1]);
+                        if scanner.redact_under(&value, under, &mut *redacted, &mut clean) {
+                            out.push_str(name);
+                            out.push('=');
+                            out.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
+                        } else {
+                            out.push_str(&query[pair..i]);
                         }
                     }
                 }
@@ -605,6 +621,7 @@ fn form_decode(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::crypto::{HmacKey, Keyring};
+    use crate::policy::pii::Detector;
 
     fn keys() -> Keyring {
         let h = HmacKey::from_text("h1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
@@ -653,8 +670,9 @@ mod tests {
     fn actions_on_one_value() {
         let keys = keys();
         let mut seen = Vec::new();
-        let mut on =
-            |action: &Action, s: &str| action.on_str(s, None, &keys, &mut |d| seen.push(d));
+        let mut on = |action: &Action, s: &str| {
+            action.on_str(s, Under::default(), &keys, &mut |f| seen.push(f.detector))
+        };
         let hash = Action::Hash {
             normalize: Normalize::Auto,
             region: None,
@@ -662,7 +680,7 @@ mod tests {
         let h = keys.active_hmac().unwrap();
         assert_eq!(on(&hash, "user-123"), Some(h.hash(b"user-123")));
         assert_eq!(
-            hash.on_number("42", None, &keys, &mut |_| {}),
+            hash.on_number("42", Under::default(), &keys, &mut |_| {}),
             Some(h.hash(b"42"))
         );
         assert!(hash.seals());
@@ -676,7 +694,8 @@ mod tests {
         // bare digit run is a phone number or an SSN only under such a key.
         let mut found = Vec::new();
         let mut number = |text: &str, key: Option<&str>| {
-            redact.on_number(text, key, &keys, &mut |d| found.push(d))
+            let under = Under { key, parent: None };
+            redact.on_number(text, under, &keys, &mut |f| found.push(f.detector))
         };
         assert_eq!(
             number("4111111111111111", None).as_deref(),
@@ -698,7 +717,7 @@ mod tests {
             redact
                 .on_str(
                     "123456789",
-                    Some("socialSecurityNumber"),
+                    Under::key("socialSecurityNumber"),
                     &keys,
                     &mut |_| {}
                 )
@@ -706,7 +725,7 @@ mod tests {
             Some("[ssn]")
         );
         assert_eq!(
-            redact.on_str("123456789", Some("id"), &keys, &mut |_| {}),
+            redact.on_str("123456789", Under::key("id"), &keys, &mut |_| {}),
             None
         );
         let ua = Action::GeneralizeUa(Default::default());

@@ -21,8 +21,9 @@
 //!   that come before it (later ones see ciphertext, which they leave);
 //! - on a string or a number, the value actions in force run in rule
 //!   order, told the key the value sits under (an array's elements sit
-//!   under the array's key): `"phone": 4155550100` is a phone number,
-//!   `"id": 4155550100` is not. `hash` seals the value (a pseudonym is no
+//!   under the array's key) and the key of the object around it:
+//!   `"phone": 4155550100` is a phone number, `"id": 4155550100` is not,
+//!   and `"name"` is a person's in `traits`, not in `product`. `hash` seals the value (a pseudonym is no
 //!   longer the user's data); a number an action changes becomes a string,
 //!   which later rules see;
 //! - the allow list keeps a value when one of its selectors accepts here or
@@ -37,10 +38,10 @@
 //! if it has escapes. The walker never logs and never sees HTTP.
 
 use super::matcher::StateId;
-use super::pii::Detector;
+use super::pii::{Found, Under};
 use super::reader::{RawStr, Reader, Stop};
 use super::selector::Step;
-use super::{Fired, Policy, PolicyError, Report};
+use super::{Detection, Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
 
 /// Deepest nesting the walker enters (serde_json's default limit).
@@ -89,13 +90,14 @@ fn walk<const TRACE: bool>(
         trace: trace.map(|fired| Trace {
             fired,
             path: Vec::new(),
+            pii: Vec::new(),
         }),
     };
     // The root object itself is never dropped or replaced; a value action
     // selected at the root (`**`) is in force over the whole event.
     let start = policy.matcher.start;
     let kept = policy.allow.is_none() || policy.matcher.state(start).allowed;
-    let read = walk.value(&mut reader, start, kept, true, 0, None);
+    let read = walk.value(&mut reader, start, kept, true, 0, Under::default());
     walk.flush(reader.pos());
     read.and_then(|_| reader.end())
         .map_err(|Stop| PolicyError::Json(reader.failure()))?;
@@ -120,10 +122,12 @@ struct Walk<'a, const TRACE: bool> {
     trace: Option<Trace<'a>>,
 }
 
-/// What `explain --trace` records, and the path walked to say where.
+/// What `explain --trace` records, the path walked to say where, and
+/// the matches the action running now has replaced.
 struct Trace<'a> {
     fired: &'a mut Vec<Fired>,
     path: Vec<String>,
+    pii: Vec<Found>,
 }
 
 /// What to do with the value under a key or at an array index.
@@ -186,24 +190,38 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 }
                 path.push_str(step);
             }
+            let pii = trace
+                .pii
+                .drain(..)
+                .map(|f| Detection {
+                    detector: f.detector.name(),
+                    decided_by: f.why.describe(),
+                })
+                .collect();
             trace.fired.push(Fired {
                 rule,
                 selector: policy.selectors[selector].1.to_string(),
                 action: policy.rules[rule].action.name(),
                 path,
+                pii,
             });
         }
     }
 
     /// The value actions in force in `state`, in rule order, on one string
-    /// under `key`; which scratch buffer holds the new value, if any
+    /// `under` its key; which scratch buffer holds the new value, if any
     /// changed it.
-    fn on_str(&mut self, state: StateId, text: &str, key: Option<&str>) -> Option<usize> {
+    fn on_str(&mut self, state: StateId, text: &str, under: Under<'_>) -> Option<usize> {
         let policy = self.policy;
         let mut current: Option<usize> = None;
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
+            let mut seen = if TRACE {
+                self.trace.as_mut().map(|t| &mut t.pii)
+            } else {
+                None
+            };
             // Read from the buffer holding the current value, write to the other.
             let target = current.map_or(0, |k| 1 - k);
             let [first, second] = &mut self.scratch;
@@ -215,16 +233,21 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
             output.clear();
             let changed = action.on_str_into(
                 input,
-                key,
+                under,
                 self.keys,
-                &mut |d: Detector| {
-                    redacted[d as usize] += 1;
+                &mut |f: Found| {
+                    redacted[f.detector as usize] += 1;
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen.push(f);
+                    }
                 },
                 output,
             );
             if changed {
                 current = Some(target);
                 self.fired(rule, state);
+            } else if let Some(trace) = self.trace() {
+                trace.pii.clear();
             }
             if action.seals() {
                 break;
@@ -234,22 +257,34 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
     }
 
     /// The value actions in force in `state`, in rule order, on one number
-    /// under `key`: the string it becomes, if any changed it. Once one has
+    /// `under` its key: the string it becomes, if any changed it. Once one has
     /// (a `redact_pii` token), the rules after it see that string.
-    fn on_number(&mut self, state: StateId, text: &str, key: Option<&str>) -> Option<String> {
+    fn on_number(&mut self, state: StateId, text: &str, under: Under<'_>) -> Option<String> {
         let policy = self.policy;
         let mut current: Option<String> = None;
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
             let redacted = &mut self.report.redacted;
-            let mut count = |d: Detector| redacted[d as usize] += 1;
+            let mut seen = if TRACE {
+                self.trace.as_mut().map(|t| &mut t.pii)
+            } else {
+                None
+            };
+            let mut count = |f: Found| {
+                redacted[f.detector as usize] += 1;
+                if let Some(seen) = seen.as_deref_mut() {
+                    seen.push(f);
+                }
+            };
             let new = match &current {
-                None => action.on_number(text, key, self.keys, &mut count),
-                Some(now) => action.on_str(now, key, self.keys, &mut count),
+                None => action.on_number(text, under, self.keys, &mut count),
+                Some(now) => action.on_str(now, under, self.keys, &mut count),
             };
             if let Some(new) = new {
                 current = Some(new);
                 self.fired(rule, state);
+            } else if let Some(trace) = self.trace() {
+                trace.pii.clear();
             }
             if current.is_some() && action.seals() {
                 break;
@@ -360,16 +395,16 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         kept: bool,
         root: bool,
         depth: usize,
-        key: Option<&str>,
+        under: Under<'_>,
     ) -> Result<bool, Stop> {
         match r.peek()? {
-            b'{' => self.container(r, b'}', (state, kept, root), depth, key),
-            b'[' => self.container(r, b']', (state, kept, root), depth, key),
+            b'{' => self.container(r, b'}', (state, kept, root), depth, under),
+            b'[' => self.container(r, b']', (state, kept, root), depth, under),
             b'"' => {
                 let start = r.pos();
                 r.string()?;
                 if kept {
-                    self.string(state, r.last(), start..r.pos(), key);
+                    self.string(state, r.last(), start..r.pos(), under);
                 }
                 Ok(kept)
             }
@@ -377,7 +412,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 let start = r.pos();
                 let number = r.number()?;
                 if kept {
-                    if let Some(new) = self.on_number(state, number, key) {
+                    if let Some(new) = self.on_number(state, number, under) {
                         self.replace(start, r.pos(), &new, false);
                     }
                 }
@@ -390,22 +425,25 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         }
     }
 
-    /// A string leaf at input offsets `at`, under `key`: left as written
-    /// unless a value action changes it.
+    /// A string leaf at input offsets `at`, `under` its key: left as
+    /// written unless a value action changes it.
     fn string(
         &mut self,
         state: StateId,
         s: RawStr<'_>,
         at: std::ops::Range<usize>,
-        key: Option<&str>,
+        under: Under<'_>,
     ) {
         let here = self.policy.matcher.state(state);
-        // The common case under `**`: only detectors in force, and nothing
-        // in the string that any detector needs (asked of the raw text: an
-        // escaped digit or `@` is spelled with digits).
-        let clean = here.redact_only && !super::pii::may_hold_pii(s.quoted().as_bytes());
+        // The common case under `**`: only detectors in force, nothing in
+        // the string that any detector needs (asked of the raw text: an
+        // escaped digit or `@` is spelled with digits), and a key that
+        // cannot make it a person's name.
+        let clean = here.redact_only
+            && !super::pii::may_hold_pii(s.quoted().as_bytes())
+            && !under.key.is_some_and(super::pii::might_name_a_person);
         if !here.quiet && !clean {
-            if let Some(k) = self.on_str(state, &s.decode(), key) {
+            if let Some(k) = self.on_str(state, &s.decode(), under) {
                 // Taken out and put back: no allocation.
                 let new = std::mem::take(&mut self.scratch[k]);
                 self.replace(at.start, at.end, &new, false);
@@ -416,14 +454,15 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
 
     /// An object or array (`close` is its closing bracket), member by
     /// member; whether it is kept. An array's elements are under its
-    /// `key`; an object's members under their own.
+    /// key; an object's members under their own, in an object under
+    /// its key.
     fn container(
         &mut self,
         r: &mut Reader<'_>,
         close: u8,
         (state, kept, root): (StateId, bool, bool),
         depth: usize,
-        key: Option<&str>,
+        under: Under<'_>,
     ) -> Result<bool, Stop> {
         if depth >= MAX_DEPTH {
             return Err(r.error("nested deeper than 128 levels"));
@@ -442,17 +481,15 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 r.key()?;
                 let name = r.last().decode();
                 let path = || name.to_string();
-                self.member(
-                    r,
-                    (state, Step::Key(&name)),
-                    (kept, Some(&name)),
-                    depth,
-                    path,
-                )?
+                let member = Under {
+                    key: Some(&name),
+                    parent: under.key,
+                };
+                self.member(r, (state, Step::Key(&name)), (kept, member), depth, path)?
             } else {
                 let path = || format!("[{index}]");
                 let wrote =
-                    self.member(r, (state, Step::Index(index)), (kept, key), depth, path)?;
+                    self.member(r, (state, Step::Index(index)), (kept, under), depth, path)?;
                 index += 1;
                 wrote
             };
@@ -482,25 +519,25 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         Ok(kept || root || last_kept.is_some())
     }
 
-    /// The value at `step` from `from`, under `key`; whether it is kept.
-    /// `path` names the step for a trace.
+    /// The value at `step` from `from`, `under` its key; whether it is
+    /// kept. `path` names the step for a trace.
     fn member(
         &mut self,
         r: &mut Reader<'_>,
         (from, step): (StateId, Step<'_>),
-        (kept, key): (bool, Option<&str>),
+        (kept, under): (bool, Under<'_>),
         depth: usize,
         path: impl FnOnce() -> String,
     ) -> Result<bool, Stop> {
         let (state, plan) = self.enter(from, step, kept);
         self.push_path(path);
-        let wrote = self.child(r, plan, state, depth, key)?;
+        let wrote = self.child(r, plan, state, depth, under)?;
         self.pop_path();
         Ok(wrote)
     }
 
-    /// Runs `plan` for the next value, in `state`, under `key`; whether it
-    /// is kept.
+    /// Runs `plan` for the next value, in `state`, `under` its key;
+    /// whether it is kept.
     #[inline(always)]
     fn child(
         &mut self,
@@ -508,7 +545,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         plan: Plan,
         state: StateId,
         depth: usize,
-        key: Option<&str>,
+        under: Under<'_>,
     ) -> Result<bool, Stop> {
         match plan {
             Plan::Skip => r.skip().map(|()| false),
@@ -526,7 +563,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                 let outer = std::mem::take(&mut self.out);
                 let copied = std::mem::replace(&mut self.copied, start);
                 let limit = std::mem::replace(&mut self.limit, rule);
-                let read = self.value(r, state, true, false, depth + 1, key);
+                let read = self.value(r, state, true, false, depth + 1, under);
                 self.flush(r.pos());
                 self.limit = limit;
                 self.copied = copied;
@@ -545,7 +582,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
                     }
                 }
             }
-            Plan::Walk { kept } => self.value(r, state, kept, false, depth + 1, key),
+            Plan::Walk { kept } => self.value(r, state, kept, false, depth + 1, under),
         }
     }
 }

@@ -115,6 +115,9 @@ fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
         "traits" => &["user_properties", "group_properties"],
         "properties" => &["event_properties"],
         "consent" => &[],
+        // Amplitude reserves no user property for a person's name,
+        // address or birthday.
+        "name" | "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }

@@ -204,7 +204,7 @@ impl std::fmt::Display for Protocol {
 }
 
 /// Every semantic field name (without `@`).
-pub const SEMANTIC_NAMES: [&str; 11] = [
+pub const SEMANTIC_NAMES: [&str; 16] = [
     "user_id",
     "anonymous_id",
     "ip",
@@ -216,6 +216,11 @@ pub const SEMANTIC_NAMES: [&str; 11] = [
     "traits",
     "properties",
     "consent",
+    "name",
+    "first_name",
+    "last_name",
+    "address",
+    "birthday",
 ];
 
 #[cfg(test)]

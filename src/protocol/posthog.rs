@@ -288,6 +288,15 @@ fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
         ],
         "properties" => &["properties"],
         "consent" => &[],
+        // The person property PostHog shows a person by; it reserves none
+        // for first and last names, addresses or birthdays.
+        "name" => &[
+            "$set.name",
+            "$set_once.name",
+            "properties.$set.name",
+            "properties.$set_once.name",
+        ],
+        "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }

@@ -141,6 +141,23 @@ fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
         "traits" => &["traits", "context.traits"],
         "properties" => &["properties"],
         "consent" => &["context.consent", "context.consentManagement"],
+        // The Identify spec's reserved traits (`firstName`; analytics.js
+        // also reads `first_name`).
+        "name" => &["traits.name", "context.traits.name"],
+        "first_name" => &[
+            "traits.firstName",
+            "traits.first_name",
+            "context.traits.firstName",
+            "context.traits.first_name",
+        ],
+        "last_name" => &[
+            "traits.lastName",
+            "traits.last_name",
+            "context.traits.lastName",
+            "context.traits.last_name",
+        ],
+        "address" => &["traits.address", "context.traits.address"],
+        "birthday" => &["traits.birthday", "context.traits.birthday"],
         _ => return None,
     })
 }

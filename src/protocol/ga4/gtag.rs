@@ -279,6 +279,8 @@ fn gtag_semantic_paths(name: &str) -> Option<&'static [&'static str]> {
             "dma_cps",
             "npa",
         ],
+        // gtag sends user-provided data hashed in its own parameters.
+        "name" | "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }

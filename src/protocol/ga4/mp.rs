@@ -117,6 +117,12 @@ fn mp_semantic_paths(name: &str) -> Option<&'static [&'static str]> {
         "traits" => &["user_properties"],
         "properties" => &["events.*.params"],
         "consent" => &["consent", "non_personalized_ads"],
+        // User-provided data: names and the street address, hashed or not
+        // (`city`, `region`, `postal_code`, `country` are in the clear).
+        "name" | "birthday" => &[],
+        "first_name" => &["user_data.address[*].sha256_first_name"],
+        "last_name" => &["user_data.address[*].sha256_last_name"],
+        "address" => &["user_data.address"],
         _ => return None,
     })
 }

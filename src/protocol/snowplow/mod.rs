@@ -548,6 +548,8 @@ fn semantic_paths(name: &str) -> Option<&'static [&'static str]> {
             "ue_px.data.data",
         ],
         "consent" => &[],
+        // No standard context holds a person's name, address or birthday.
+        "name" | "first_name" | "last_name" | "address" | "birthday" => &[],
         _ => return None,
     })
 }

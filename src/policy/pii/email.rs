@@ -1,0 +1,98 @@
+//! Emails: around an `@` (or its encodings `%40`, `%2540`, `\u0040`), a
+//! local part and a domain with a top-level domain, in ASCII or with
+//! internationalized parts (RFC 6531: `jürgen@bücher.de`, `用户@例子.中国`)
+//! and their punycode forms (`xn--bcher-kva.de`). File names are not
+//! emails: `logo@2x.png` has a file extension for a TLD.
+
+use super::text::{char_at, char_before};
+use super::{Detector, Found};
+
+/// File extensions that look like TLDs: `logo@2x.png` is an image.
+const FILE_TLDS: [&[u8]; 24] = [
+    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"ico", b"css", b"js", b"pdf", b"avif",
+    b"bmp", b"tif", b"tiff", b"heic", b"mp4", b"webm", b"mov", b"woff", b"woff2", b"ttf", b"otf",
+    b"json", b"map",
+];
+
+/// An ASCII byte a local part may hold.
+fn is_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-' | b'\'')
+}
+
+/// An ASCII byte a domain may hold.
+fn is_domain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
+}
+
+/// An email around the `@` at `i`, written as it is or encoded (`%40`,
+/// twice encoded `%2540`, JSON-escaped `\u0040`).
+pub(super) fn email_anchor(t: &[u8], i: usize) -> Option<Found> {
+    let at_len = match t[i] {
+        b'@' => 1,
+        b'%' if t[i..].len() >= 3 && t[i + 1..i + 3].eq_ignore_ascii_case(b"40") => 3,
+        b'%' if t[i..].len() >= 5 && t[i + 1..i + 5].eq_ignore_ascii_case(b"2540") => 5,
+        b'\\' if t[i..].len() >= 6 && t[i + 1..i + 6].eq_ignore_ascii_case(b"u0040") => 6,
+        _ => return None,
+    };
+    email_at(t, i, at_len)
+}
+
+/// An email whose `@` (or its encoding, `at_len` bytes) is at `at`.
+fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
+    // The local part: ASCII local bytes and non-ASCII letters.
+    let mut start = at;
+    while start > 0 {
+        let b = t[start - 1];
+        if is_local(b) {
+            start -= 1;
+        } else if b >= 0x80 {
+            match char_before(t, start) {
+                Some((c, k)) if c.is_alphanumeric() => start = k,
+                _ => break,
+            }
+        } else {
+            break;
+        }
+    }
+    while start < at && t[start] == b'.' {
+        start += 1;
+    }
+    if start == at || t[at - 1] == b'.' {
+        return None;
+    }
+    let domain_start = at + at_len;
+    let mut end = domain_start;
+    // A domain has no empty label: it ends before `..` (`a@b.com...0123`).
+    while end < t.len() {
+        let b = t[end];
+        if is_domain(b) {
+            if b == b'.' && t[end - 1] == b'.' {
+                break;
+            }
+            end += 1;
+        } else if b >= 0x80 {
+            match char_at(t, end) {
+                Some((c, len)) if c.is_alphanumeric() => end += len,
+                _ => break,
+            }
+        } else {
+            break;
+        }
+    }
+    while end > domain_start && matches!(t[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let domain = &t[domain_start..end];
+    let tld_at = domain.iter().rposition(|&b| b == b'.')?;
+    let tld = &domain[tld_at + 1..];
+    let labels_ok = domain
+        .split(|&b| b == b'.')
+        .all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-');
+    // An ASCII TLD of letters, a punycode one (`xn--fiqs8s`), or an
+    // internationalized one (`中国`).
+    let tld_ok = (tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+        || (tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--"))
+        || (tld.first().is_some_and(|&b| b >= 0x80) && !tld.iter().any(u8::is_ascii_digit));
+    let file = FILE_TLDS.iter().any(|f| f.eq_ignore_ascii_case(tld));
+    (labels_ok && tld_ok && !file).then_some(Found::new(start, end, Detector::Email))
+}

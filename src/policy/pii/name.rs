@@ -1,0 +1,265 @@
+//! Personal names, found by their key: a name has no shape of its own, so
+//! only a key that says "a person's name" makes a value one. Such keys are
+//! read in every form privgate meets them (`first_name=`, `lastName=`,
+//! `customer[name]=`, `"fullName":"…"`, `\"surname\":\"…\"`, percent- and
+//! form-encoded), and as the JSON member a whole string is the value of
+//! ([`super::Scanner::redact_under`]). A bare `name` is a person's only
+//! inside something that belongs to a person (`traits`, `customer`,
+//! `billing`); `product[name]` and `"page":{"name":…}` are not.
+//!
+//! The value must look like a name: letters (any script, also
+//! percent-encoded or `\u`-escaped), spaces, `'`, `-`, `.` and `,`; no
+//! digits, no `@`; at most six words; not `true`, `null` and the like.
+
+use super::context::{self, By, Field, KeyCue, Why, Words};
+use super::cues::Topic;
+use super::text::char_at;
+use super::{Detector, Found};
+
+/// Longest name value, in bytes as written.
+const MAX_NAME: usize = 120;
+
+/// At `=` (`t[i]`): the value after it, if its key names a person's name.
+pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
+    // A key ends right before the `=` (`name=`, `[name]=`, `"name"=`).
+    let key_end = i > 0 && (t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"'));
+    if !key_end || !may_be_name_key(t, i) {
+        return None;
+    }
+    let why = key_says_name(t, i, field)?;
+    let (start, end) = unquoted_or_quoted(t, i + 1)?;
+    name_like(&t[start..end]).then_some((Found::new(start, end, Detector::Name), why))
+}
+
+/// At `:` (`t[i]`) after a quoted JSON key (`"lastName":`, also escaped
+/// as `\"lastName\":`): the string after it, if the key names a person's
+/// name.
+pub(super) fn after_colon(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
+    if i == 0 || t[i - 1] != b'"' || !may_be_name_key(t, i) {
+        return None;
+    }
+    let why = key_says_name(t, i, field)?;
+    let mut s = i + 1;
+    while t.get(s) == Some(&b' ') {
+        s += 1;
+    }
+    let (start, end) = quoted(t, s)?;
+    name_like(&t[start..end]).then_some((Found::new(start, end, Detector::Name), why))
+}
+
+/// A cheap test before reading the key ending before `t[i]`: it holds
+/// the stem of a name word ([`super::name_stem`]).
+fn may_be_name_key(t: &[u8], i: usize) -> bool {
+    let mut k = i;
+    // Past the key's closing quote or bracket.
+    while k > 0 && matches!(t[k - 1], b'"' | b'\\' | b']') {
+        k -= 1;
+    }
+    let from = k.saturating_sub(48);
+    let start = t[from..k]
+        .iter()
+        .rposition(|b| matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n'))
+        .map_or(from, |p| from + p + 1);
+    super::name_stem(&t[start..k])
+}
+
+/// Whether the key before `t[i]` (an `=` or `:`) says its value is a
+/// person's name, and why.
+fn key_says_name(t: &[u8], i: usize, field: &Field<'_>) -> Option<Why> {
+    let words = Words::before(t, i + 1);
+    match words.key_cue() {
+        KeyCue::Topic(topic @ (Topic::Name | Topic::Handle)) => Some(Why {
+            by: By::Key,
+            topic: Some(topic),
+        }),
+        KeyCue::BareName => {
+            // Whose name: the object around it, or the member the whole
+            // string is (a JSON text's root object is that member's).
+            let person = Why {
+                by: By::Parent,
+                topic: Some(Topic::Person),
+            };
+            match context::enclosing_brace(t, i) {
+                Some(brace) => match context::object_key(t, brace) {
+                    KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name | Topic::Phone) => {
+                        Some(person)
+                    }
+                    KeyCue::None if is_root(t, brace) => match field.cues().0 {
+                        KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name | Topic::Phone) => {
+                            Some(Why {
+                                by: By::Field,
+                                topic: Some(Topic::Person),
+                            })
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                None => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether the `{` at `brace` opens the text (only spaces before it).
+fn is_root(t: &[u8], brace: usize) -> bool {
+    t[..brace].iter().all(u8::is_ascii_whitespace)
+}
+
+/// The value from `s`: quoted (`"Jane Doe"`, `\"Jane\"`), or up to what
+/// ends a parameter (`&`, `;`, `#`, a space, a quote, a bracket).
+fn unquoted_or_quoted(t: &[u8], s: usize) -> Option<(usize, usize)> {
+    if matches!(t.get(s), Some(b'"' | b'\\')) {
+        return quoted(t, s);
+    }
+    let end = t[s..]
+        .iter()
+        .position(|b| {
+            matches!(
+                b,
+                b'&' | b';'
+                    | b'#'
+                    | b' '
+                    | b'\t'
+                    | b'\n'
+                    | b'\r'
+                    | b'"'
+                    | b'<'
+                    | b'>'
+                    | b'|'
+                    | b'\\'
+                    | b')'
+                    | b']'
+                    | b'}'
+                    | b'['
+                    | b'{'
+                    | b'='
+                    | b'?'
+            )
+        })
+        .map_or(t.len(), |p| s + p);
+    (end > s).then_some((s, end))
+}
+
+/// The content of the JSON string that starts at `s` (`"…"`, or `\"…\"`
+/// inside an escaped JSON text).
+fn quoted(t: &[u8], s: usize) -> Option<(usize, usize)> {
+    let escaped = t.get(s) == Some(&b'\\') && t.get(s + 1) == Some(&b'"');
+    if !escaped && t.get(s) != Some(&b'"') {
+        return None;
+    }
+    let start = s + if escaped { 2 } else { 1 };
+    let mut j = start;
+    while j < t.len() && j - start <= MAX_NAME {
+        match t[j] {
+            b'\\' if escaped && t.get(j + 1) == Some(&b'"') => return Some((start, j)),
+            b'\\' => j += 2,
+            b'"' if !escaped => return Some((start, j)),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Whether `v` (as written: it may be percent-encoded, `+` for spaces, or
+/// hold JSON escapes) looks like a person's name.
+pub(super) fn name_like(v: &[u8]) -> bool {
+    if v.is_empty() || v.len() > MAX_NAME {
+        return false;
+    }
+    let mut letters = 0;
+    let mut words = 1;
+    let mut i = 0;
+    while i < v.len() {
+        let b = v[i];
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' => {
+                letters += 1;
+                i += 1;
+            }
+            b' ' | b'+' => {
+                words += 1;
+                i += 1;
+            }
+            b'\'' | b'-' | b'.' | b',' => i += 1,
+            b'%' => {
+                let Some(x) = v
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                else {
+                    return false;
+                };
+                match x {
+                    0x80.. => letters += 1,
+                    b' ' => words += 1,
+                    b'\'' | b'-' | b'.' | b',' => {}
+                    _ => return false,
+                }
+                i += 3;
+            }
+            b'\\' => {
+                // `\u00fc`, or `\'`-style escapes of what a name may hold.
+                match v.get(i + 1) {
+                    Some(b'u') if v.len() >= i + 6 => {
+                        letters += 1;
+                        i += 6;
+                    }
+                    Some(b'\'' | b'/') => i += 2,
+                    _ => return false,
+                }
+            }
+            0x80.. => match char_at(v, i) {
+                Some((c, len)) if c.is_alphabetic() || c == '’' || c == '\u{30fb}' || mark(c) => {
+                    letters += usize::from(c.is_alphabetic());
+                    i += len;
+                }
+                Some((c, len)) if c.is_whitespace() => {
+                    words += 1;
+                    i += len;
+                }
+                _ => return false,
+            },
+            _ => return false,
+        }
+    }
+    letters > 0 && words <= 6 && !placeholder(v)
+}
+
+/// A combining mark, which many scripts write names with: Latin accents
+/// as U+0301 and the like, the vowel signs and viramas of the Indic
+/// scripts, Thai, Arabic and Hebrew vowel points, kana voicing marks.
+fn mark(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x0300..=0x036f
+            | 0x0483..=0x0489
+            | 0x0591..=0x05c7
+            | 0x0610..=0x061a
+            | 0x064b..=0x065f
+            | 0x0670
+            | 0x06d6..=0x06ed
+            | 0x0900..=0x0dff
+            | 0x0e31..=0x0e4e
+            | 0x3099..=0x309c
+            | 0xfe20..=0xfe2f
+    )
+}
+
+/// Values that stand for no name.
+fn placeholder(v: &[u8]) -> bool {
+    const WORDS: [&[u8]; 10] = [
+        b"true",
+        b"false",
+        b"null",
+        b"nil",
+        b"none",
+        b"undefined",
+        b"unknown",
+        b"anonymous",
+        b"na",
+        b"redacted",
+    ];
+    WORDS.iter().any(|w| w.eq_ignore_ascii_case(v))
+}
