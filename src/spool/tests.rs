@@ -655,3 +655,70 @@ async fn a_void_is_written_down_at_once_and_survives_a_crash() {
     assert_eq!(bodies(&replayed), events(3..6));
     o.opened.closer.finish();
 }
+
+#[tokio::test]
+async fn an_acknowledgement_is_written_down_before_done_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..10).await;
+    let records = take(&mut o.opened, 10).await;
+    // The backend took the first six: acknowledged, then a crash at once.
+    ack_all(&o.opened, &records[..6]);
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 4.0);
+    assert_eq!(bodies(&take(&mut o.opened, 4).await), events(6..10));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn batches_done_out_of_order_are_not_replayed_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..20).await;
+    let records = take(&mut o.opened, 20).await;
+    // Four batches of five, over several segments.
+    let tickets: Vec<Ticket> = records
+        .chunks(5)
+        .map(|b| o.opened.acks.begin(b.last().unwrap().0.next()))
+        .collect();
+    let [first, second, third, fourth] = <[Ticket; 4]>::try_from(tickets).ok().unwrap();
+    // The backend took all four; the second and the fourth were
+    // acknowledged, the first was still in flight and the third failing
+    // when the process died.
+    o.opened.acks.done(fourth);
+    o.opened.acks.done(second);
+    drop((first, third));
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 10.0);
+    let again = take(&mut o.opened, 10).await;
+    assert_eq!(bodies(&again), [events(0..5), events(10..15)].concat());
+    // Once they are acknowledged too (and the records passed over after
+    // them, as the batcher does), nothing is left, after a crash as well.
+    let t = o.opened.acks.begin(again.last().unwrap().0.next());
+    o.opened.acks.done(t);
+    while let Ok(Some(chunk)) =
+        tokio::time::timeout(Duration::from_millis(200), o.opened.feed.recv()).await
+    {
+        assert!(chunk.records.is_empty(), "only records passed over");
+        let t = o.opened.acks.begin(chunk.end);
+        o.opened.acks.done(t);
+    }
+    assert_eq!(o.metrics.queue_depth.with_label_values(&["dest"]).get(), 0);
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 0.0);
+    assert!(try_take(&mut o.opened, 1, Duration::from_millis(100))
+        .await
+        .is_none());
+    o.opened.closer.finish();
+}
