@@ -1,7 +1,7 @@
 //! Fuzzing entry points: one function per fuzz target in `fuzz/`, each
 //! taking arbitrary bytes, running one decoder or transform on them and
 //! panicking when an invariant breaks. The cargo-fuzz targets
-//! (coverage-guided, README.md "Fuzzing") and `tests/fuzz_fallback.rs`
+//! (coverage-guided, docs/development.md, "Fuzzing") and `tests/fuzz_fallback.rs`
 //! (proptest, part of `cargo test`) call these same functions, so every
 //! check is written once.
 //!
@@ -47,7 +47,7 @@ use std::sync::LazyLock;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 14] = [
+pub const TARGETS: [(&str, Target); 15] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -58,6 +58,7 @@ pub const TARGETS: [(&str, Target); 14] = [
     ("pii", pii),
     ("policy", policy),
     ("tcf", tcf),
+    ("tcf_string", tcf_string),
     ("snowplow", snowplow),
     ("posthog", posthog),
     ("amplitude", amplitude),
@@ -291,8 +292,8 @@ pub fn parse_event(data: &[u8]) {
         other => panic!("an event with an address is not an object: {other:?}"),
     };
     // Two `context` objects (or ids): which one `Value` keeps is not the
-    // one the address went into; such events say two things anyway.
-    if top.marks.ambiguous {
+    // one the address went into.
+    if top.marks.ambiguous || top_level_keys(&written).filter(|k| k == "context").count() > 1 {
         return;
     }
     if written[..] != *data {
@@ -306,6 +307,32 @@ pub fn parse_event(data: &[u8]) {
         }
     }
     assert_eq!(&after, object, "adding the address changed a value");
+}
+
+/// The keys of a JSON object's top level, repeats included (none for
+/// anything else).
+fn top_level_keys(json: &[u8]) -> impl Iterator<Item = String> {
+    struct Keys;
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                keys.push(key);
+            }
+            Ok(keys)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    serde::Deserializer::deserialize_map(&mut de, Keys)
+        .unwrap_or_default()
+        .into_iter()
 }
 
 /// Checks every decoded event: one line, a JSON object with `messageId`,
@@ -624,11 +651,16 @@ pub fn policy(data: &[u8]) {
     }
 }
 
+/// A disclosed vendors segment the IAB's encoder made (vendors 2, 6, 8;
+/// `tests/fixtures/tcf/strings.json`, `with_disclosed_vendors`).
+const DISCLOSED_SEGMENT: &str = "IAEEUAAA";
+
 /// `consent::tcf::decode`. Input: a byte picking the form, then the rest:
 /// even, the rest as text (invalid UTF-8 is skipped); odd, the rest as the
 /// core segment's bytes, written in base64url here, so that the fuzzer
-/// works on the bit fields directly. Segments after the core change
-/// nothing; a decoded string has no vendor 0 or above its section's
+/// works on the bit fields directly. A valid disclosed vendors segment
+/// after a core changes nothing in it, and one of an undefined type makes
+/// it unreadable; a decoded string has no vendor 0 or above its section's
 /// `MaxVendorId`, publisher restriction ranges that start at 1 or later
 /// and end at or after their start, and two letters `A`-`Z` for its
 /// language and country.
@@ -646,13 +678,72 @@ pub fn tcf(data: &[u8]) {
     };
     let decoded = tcf::decode(&text);
     if !text.contains('.') {
-        let with_segment = tcf::decode(&format!("{text}.IFoEUQ"));
-        assert_eq!(with_segment, decoded, "a later segment changed the result");
+        let with_segment = tcf::decode(&format!("{text}.{DISCLOSED_SEGMENT}"));
+        match (&decoded, &with_segment) {
+            (Ok(core), Ok(with)) => {
+                assert!(with.disclosed_vendors().is_some(), "segment not read");
+                assert_eq!(with.vendor_consents(), core.vendor_consents());
+                assert_eq!(with.publisher_restrictions(), core.publisher_restrictions());
+                assert_eq!(with.created(), core.created());
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "a later segment changed the error"),
+            _ => panic!("a valid segment changed the result: {decoded:?} / {with_segment:?}"),
+        }
+        let unknown = tcf::decode(&format!("{text}.gAAA"));
+        assert!(unknown.is_err(), "an undefined segment type was accepted");
     }
+    check_tc(decoded);
+}
+
+/// `consent::tcf::decode` on a whole string, all segments. Input: segments
+/// separated by `.` bytes, each written in base64url here (so the fuzzer
+/// works on every segment's bits; an empty one stays empty). A decoded
+/// string has its core first and once, at most one segment of each other
+/// type, no empty segment; without any one of its later segments it still
+/// decodes, to the same core; the same later segment twice, or any segment
+/// cut to one character, makes it unreadable; and it holds what [`tcf`]
+/// checks.
+pub fn tcf_string(data: &[u8]) {
+    let segments: Vec<String> = data
+        .split(|&b| b == b'.')
+        .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+        .collect();
+    let text = segments.join(".");
+    let decoded = tcf::decode(&text);
+    if let Ok(tc) = &decoded {
+        assert!(segments.len() <= 4, "more segments than types");
+        assert!(segments.iter().all(|s| !s.is_empty()), "an empty segment");
+        let core = tcf::decode(&segments[0]).expect("the core alone decodes");
+        assert_eq!(core.vendor_consents(), tc.vendor_consents());
+        for skip in 1..segments.len() {
+            let mut fewer = segments.clone();
+            fewer.remove(skip);
+            let without = tcf::decode(&fewer.join(".")).expect("without a later segment");
+            assert_eq!(
+                without.publisher_restrictions(),
+                tc.publisher_restrictions()
+            );
+            let mut twice = segments.clone();
+            twice.push(segments[skip].clone());
+            assert!(tcf::decode(&twice.join(".")).is_err(), "a segment twice");
+        }
+        for cut in 0..segments.len() {
+            let mut short = segments.clone();
+            short[cut].truncate(1);
+            assert!(tcf::decode(&short.join(".")).is_err(), "segment {cut} cut");
+        }
+    }
+    check_tc(decoded);
+}
+
+/// What every decoded TC string holds (see [`tcf`]).
+fn check_tc(decoded: Result<tcf::TcString, tcf::TcfError>) {
     let Ok(tc) = decoded else {
         return;
     };
-    for set in [tc.vendor_consents(), tc.vendor_legitimate_interests()] {
+    let segments = [tc.disclosed_vendors(), tc.allowed_vendors()];
+    let sets = [tc.vendor_consents(), tc.vendor_legitimate_interests()];
+    for set in sets.into_iter().chain(segments.into_iter().flatten()) {
         let max = set.max_vendor_id();
         assert!(!set.contains(0), "vendor 0 in a set");
         assert!(max == u16::MAX || !set.contains(max + 1), "above max");

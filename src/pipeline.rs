@@ -237,13 +237,13 @@ impl Pipeline {
         // rule may remove or hash the signals.
         let needs_consent = targets
             .iter()
-            .any(|&d| self.destinations[d].consent.requires_any());
+            .any(|&d| self.destinations[d].consent.reads_signals());
         let signals = needs_consent.then(|| {
             self.consent.signals_with(
                 &event.body,
                 &event.marks,
                 event.meta.sec_gpc,
-                event.meta.tcf.as_deref(),
+                event.meta.tcf.as_ref().map(|tc| tc.as_deref()),
             )
         });
         // Deciding is a few bit operations: made twice rather than kept.

@@ -204,6 +204,7 @@ targets!(
     pii,
     policy,
     tcf,
+    tcf_string,
     snowplow,
     posthog,
     amplitude,

@@ -560,7 +560,9 @@ scrape_configs:
     for doc in std::fs::read_dir(repo("docs")).unwrap() {
         let path = doc.unwrap().path();
         if path.extension().is_some_and(|e| e == "md") {
-            named.extend(metric_names(&std::fs::read_to_string(path).unwrap()));
+            let text = std::fs::read_to_string(path).unwrap();
+            named.extend(metric_names(&text));
+            named.extend(readme_prefixless_names(&text));
         }
     }
     for doc in [

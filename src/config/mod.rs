@@ -456,6 +456,17 @@ impl Config {
                 .as_ref()
                 .map_or("none".to_owned(), |p| p.display().to_string())
         );
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| !d.consent.honor_opt_out)
+        {
+            let _ = writeln!(
+                out,
+                "warning: destination {} has honor_opt_out = false: events of ids in the opt-out registry reach it",
+                d.name
+            );
+        }
         let _ = writeln!(out, "rules ({} global):", self.policy.rules().len());
         let describe = |r: &crate::policy::rules::Rule| {
             format!("{} {} {}", r.id, r.action.name(), r.select.join(", "))
@@ -1680,6 +1691,7 @@ impl Validator<'_> {
                 purposes: d.require_consent.clone(),
                 mode: d.consent_match,
                 tcf_vendor: d.tcf_vendor,
+                honor_opt_out: d.honor_opt_out,
             },
             encrypt,
             name: d.name.get_ref().clone(),
@@ -1965,6 +1977,20 @@ write_keys = ["k"]
 name = "out"
 kind = "stdout"
 "#;
+
+    #[test]
+    fn a_destination_that_ignores_opt_outs_is_a_check_warning() {
+        let config = load(MINIMAL).unwrap();
+        assert!(config.destinations[0].consent.honor_opt_out, "the default");
+        assert!(!config.summary().contains("honor_opt_out"));
+        let config = load(&format!("{MINIMAL}honor_opt_out = false\n")).unwrap();
+        assert!(!config.destinations[0].consent.honor_opt_out);
+        let summary = config.summary();
+        assert!(
+            summary.contains("warning: destination out has honor_opt_out = false"),
+            "{summary}"
+        );
+    }
 
     #[test]
     fn the_shipped_config_is_valid() {

@@ -661,6 +661,11 @@ pub struct Destination {
     /// The destination's vendor id in the IAB Global Vendor List: when an
     /// event carries a TC string, that vendor must have consent in it too.
     pub tcf_vendor: Option<u16>,
+    /// Whether events of ids in the opt-out registry are kept from this
+    /// destination, whatever it requires (default true). `false` only for
+    /// destinations that must see everyone (security, fraud); `check` warns.
+    #[serde(default = "Destination::default_honor_opt_out")]
+    pub honor_opt_out: bool,
     /// `durable` (default for `http`) or `memory` (default otherwise).
     pub delivery: Option<Spanned<Delivery>>,
     /// `memory` delivery: events waiting for this destination before
@@ -674,6 +679,9 @@ pub struct Destination {
 }
 
 impl Destination {
+    fn default_honor_opt_out() -> bool {
+        true
+    }
     fn default_encrypt() -> Spanned<Encrypt> {
         Spanned::new(0..0, Encrypt::None)
     }

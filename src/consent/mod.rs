@@ -2,8 +2,9 @@
 //! destination, whether it may receive the event.
 //!
 //! Signals, strongest first:
-//! 1. the opt-out registry (a user or anonymous id listed there consents to
-//!    nothing);
+//! 1. the opt-out registry (an event whose user or anonymous id is listed
+//!    there, raw or as a pseudonym, reaches no destination that honours
+//!    it, `require_consent = []` included; see [`registry`]);
 //! 2. `Sec-GPC: 1`, which denies the purposes in `consent.gpc_denies`
 //!    whatever the event claims;
 //! 3. in-event consent: Segment `context.consent.categoryPreferences`
@@ -14,12 +15,14 @@
 //!    analytics.js sends the operator's own names (`"Analytics"`), so they
 //!    are mapped explicitly, never guessed. A purpose both allowed and denied
 //!    is denied.
-//! 4. with `consent.tcf_purposes`, an IAB TCF v2 TC string (the event's,
-//!    marked by ingest, e.g. GA4's `gdpr_consent`; or the request's
-//!    `?gdpr_consent=`): a purpose is granted when every TCF purpose mapped
-//!    to it has consent, denied otherwise; an unreadable string ([`tcf`])
-//!    denies them all. A destination with a `tcf_vendor` also needs that
-//!    vendor's consent in the string. With `consent.consent_mode`, Google
+//! 4. with `consent.tcf_purposes`, IAB TCF v2 TC strings (the event's,
+//!    marked by ingest, e.g. GA4's `gdpr_consent`; the one at `tcf_path`;
+//!    and the request's `?gdpr_consent=`, each applied, so the strictest
+//!    wins): a purpose is granted when every TCF purpose mapped to it has
+//!    consent, denied otherwise; an unreadable string ([`tcf`]) denies them
+//!    all. A destination with a `tcf_vendor` also needs that vendor's
+//!    consent in every string, and loses the purposes a publisher
+//!    restriction of type 0, 2 or 3 covers for it. With `consent.consent_mode`, Google
 //!    consent mode's `gcs` and `gcd` ([`gcm`]) grant or deny the purpose
 //!    each signal maps to.
 //!    Snowplow's `gdpr` context and `consent_granted`/`consent_withdrawn`
@@ -28,10 +31,12 @@
 //! 5. no signal at all: `consent.default` (`deny` unless the operator says
 //!    otherwise).
 //!
-//! An event that gives one of these twice (two `userId` keys, two
-//! `context.consent` objects, two `categoryPreferences` in one) says two
-//! things a backend may read either way; no destination that requires
-//! consent receives it.
+//! An event that gives one of these twice with different values (two
+//! `userId` keys, two `context.consent` objects, two `categoryPreferences`
+//! in one) says two things a backend may read either way; no destination
+//! that requires consent receives it, and one naming two different ids is
+//! treated as opted out. The same value twice says one thing. The
+//! request's signals follow the same rule ([`sec_gpc`], [`request_tcf`]).
 //!
 //! Signals are read from the values ingest marked in its one validating
 //! scan ([`Marks`]); the event is not parsed again here, except to look for
@@ -48,18 +53,48 @@
 //! loosen that. This module never modifies events and never logs.
 
 pub mod gcm;
-mod registry;
+pub mod registry;
 pub mod tcf;
 
 pub use registry::OptOutRegistry;
 
 use crate::config::ConsentDefault;
-use crate::event::{Marks, Span};
+use crate::event::{same_value, Marks, Span};
 use crate::json::MaybeStr;
 use crate::policy::reader::{Reader, Stop};
+use crate::policy::rules::Scalar;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// Whether a request says `Sec-GPC: 1`. The header given twice with
+/// different values is unreadable, and an unreadable signal denies: it
+/// counts as `1`.
+pub fn sec_gpc(headers: &http::HeaderMap) -> bool {
+    let mut values = headers.get_all("sec-gpc").iter().map(|v| v.as_bytes());
+    let Some(first) = values.next() else {
+        return false;
+    };
+    first == b"1" || values.any(|v| v != first)
+}
+
+/// The request's `gdpr_consent` query parameter (an IAB TC string), if it
+/// has one; [`tcf::TcfError::Repeated`] when it has several that differ
+/// (the same one twice is one).
+pub fn request_tcf(query: Option<&str>) -> Option<Result<Box<str>, tcf::TcfError>> {
+    let mut found: Option<Result<Box<str>, tcf::TcfError>> = None;
+    for (key, value) in form_urlencoded::parse(query?.as_bytes()) {
+        if key != "gdpr_consent" {
+            continue;
+        }
+        found = Some(match found {
+            None => Ok(value.into()),
+            Some(Ok(first)) if *first == *value => Ok(first),
+            Some(_) => Err(tcf::TcfError::Repeated),
+        });
+    }
+    found
+}
 
 /// How a destination's purposes combine.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -73,15 +108,30 @@ pub enum Match {
 }
 
 /// What a destination requires.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Requirement {
     /// Purposes; empty means the destination needs no consent.
     pub purposes: Vec<String>,
     /// How they combine.
     pub mode: Match,
     /// Its IAB vendor id: an event with a TC string reaches it only if the
-    /// string gives this vendor consent.
+    /// string gives this vendor consent and the publisher does not restrict
+    /// it for a TCF purpose it needs.
     pub tcf_vendor: Option<u16>,
+    /// Whether events of ids in the opt-out registry are kept from it
+    /// (`honor_opt_out`, true unless the operator says otherwise).
+    pub honor_opt_out: bool,
+}
+
+impl Default for Requirement {
+    fn default() -> Requirement {
+        Requirement {
+            purposes: Vec::new(),
+            mode: Match::All,
+            tcf_vendor: None,
+            honor_opt_out: true,
+        }
+    }
 }
 
 /// Why an event may not go to a destination (a metric label).
@@ -133,9 +183,10 @@ pub struct Signals {
     pub opted_out: bool,
     /// It gave an id or a consent object twice ([`Marks::ambiguous`]).
     pub ambiguous: bool,
-    /// The TC string it carried, if consent reads TC strings: decoded, or
-    /// why not (an unreadable string grants nothing).
-    pub tcf: Option<Result<Box<tcf::TcString>, tcf::TcfError>>,
+    /// The TC strings it carried (its own, at `tcf_path`, its request's),
+    /// if consent reads TC strings: each decoded, or why not (an unreadable
+    /// string grants nothing). Each one counts: the strictest wins.
+    pub tcf: Vec<Result<Box<tcf::TcString>, tcf::TcfError>>,
 }
 
 /// A destination's [`Requirement`] compiled against the engine's purposes.
@@ -145,6 +196,7 @@ pub struct Need {
     purposes: Vec<Purposes>,
     mode: Match,
     tcf_vendor: Option<u16>,
+    honor_opt_out: bool,
 }
 
 /// The consent engine, compiled from `[consent]` and the purposes
@@ -251,7 +303,10 @@ impl Consent {
     ) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
         let consent = &config.consent;
         let registry = match &consent.opt_out_registry {
-            Some(path) => Some(Arc::new(OptOutRegistry::load(path)?)),
+            Some(path) => Some(Arc::new(OptOutRegistry::load(
+                path,
+                config.keyring.clone(),
+            )?)),
             None => None,
         };
         let required = config
@@ -281,6 +336,8 @@ impl Consent {
                 .collect(),
             mode: requirement.mode,
             tcf_vendor: requirement.tcf_vendor,
+            // Without a registry there is nobody to keep out.
+            honor_opt_out: requirement.honor_opt_out && self.registry.is_some(),
         }
     }
 
@@ -294,13 +351,14 @@ impl Consent {
     }
 
     /// [`Consent::signals`], for an event whose request also carried a TC
-    /// string (a `gdpr_consent` query parameter); the event's own wins.
+    /// string (a `gdpr_consent` query parameter, or an error when it was
+    /// given twice differently); it counts as much as the event's own.
     pub fn signals_with(
         &self,
         body: &[u8],
         marks: &Marks,
         gpc: bool,
-        request_tcf: Option<&str>,
+        request_tcf: Option<Result<&str, &tcf::TcfError>>,
     ) -> Signals {
         let mut signals = Signals {
             gpc,
@@ -308,13 +366,33 @@ impl Consent {
             ..Signals::default()
         };
         if let Some(registry) = &self.registry {
-            // Only a string id can be listed.
+            // A string id by its text, a number by its JSON text (as `hash`
+            // takes them). An event that names two different user (or
+            // anonymous) ids may be either person's: it cannot be cleared.
             let listed = |id: Option<Span>| {
-                id.and_then(|span| serde_json::from_slice::<MaybeStr<'_>>(span.get(body)).ok())
-                    .and_then(|id| id.0)
-                    .is_some_and(|id| registry.contains(&id))
+                let Some(raw) = id.map(|span| span.get(body)) else {
+                    return false;
+                };
+                match raw.first() {
+                    Some(b'-' | b'0'..=b'9') => std::str::from_utf8(raw)
+                        .is_ok_and(|text| registry.matches(Scalar::Number(text))),
+                    _ => serde_json::from_slice::<MaybeStr<'_>>(raw)
+                        .ok()
+                        .and_then(|id| id.0)
+                        .is_some_and(|id| registry.matches(Scalar::Str(&id))),
+                }
             };
-            signals.opted_out = listed(marks.user_id) || listed(marks.anonymous_id);
+            // Ids the event links to them (an alias's previous id) are the
+            // same person's.
+            signals.opted_out = marks.ids_ambiguous
+                || [
+                    marks.user_id,
+                    marks.anonymous_id,
+                    marks.linked_id,
+                    marks.linked_anonymous_id,
+                ]
+                .into_iter()
+                .any(listed);
         }
         let read = |span: Option<Span>, shape: fn(&Self, &mut Reader<'_>) -> Result<Said, Stop>| {
             let text = std::str::from_utf8(span?.get(body)).ok()?;
@@ -346,20 +424,21 @@ impl Consent {
                 .map(|s| s.0)
         };
         if !self.tcf.is_empty() {
-            let tc = match string(marks.tcf) {
-                Some(tc) => Some(tc.map(std::borrow::Cow::into_owned)),
-                None => self
-                    .string_at_path(body)
-                    .or_else(|| request_tcf.map(|tc| Some(tc.to_owned()))),
-            };
-            if let Some(tc) = tc {
+            // Every TC string the event and its request carry is read, and
+            // each one counts: the strictest wins.
+            let own = string(marks.tcf).map(|tc| tc.map(std::borrow::Cow::into_owned));
+            let at_path = self.string_at_path(body);
+            let request = request_tcf.map(|tc| tc.map(str::to_owned).map_err(|e| *e));
+            let strings = [own, at_path]
+                .into_iter()
+                .flatten()
                 // A value that is not a string is as unreadable as a bad one.
-                let decoded = tc
-                    .as_deref()
-                    .map_or(Err(tcf::TcfError::Empty), tcf::decode)
-                    .map(Box::new);
+                .map(|tc| tc.ok_or(tcf::TcfError::Empty))
+                .chain(request);
+            for tc in strings {
+                let decoded = tc.and_then(|tc| tcf::decode(&tc)).map(Box::new);
                 signals.hear(self.tcf_says(decoded.as_deref().ok()));
-                signals.tcf = Some(decoded);
+                signals.tcf.push(decoded);
             }
         }
         if !self.consent_mode.is_empty() {
@@ -419,8 +498,12 @@ impl Consent {
                     }
                     _ => r.skip().map(|()| None)?,
                 };
-                // Two strings say two things: neither is read.
-                *found = Some(if found.is_some() { None } else { value });
+                // Two different strings say two things: neither is read.
+                *found = Some(match found.take() {
+                    None => value,
+                    Some(first) if first == value => first,
+                    Some(_) => None,
+                });
                 return Ok(());
             };
             if r.peek()? != b'{' {
@@ -472,7 +555,13 @@ impl Consent {
             .map(|a| a.iter().collect())
             .unwrap_or_default();
         let (mut granted, mut denied, mut said) = (0, 0, false);
-        for gdpr in entities.iter().filter(|e| named(e, "gdpr")) {
+        let gdpr: Vec<&&serde_json::Value> = entities.iter().filter(|e| named(e, "gdpr")).collect();
+        // Two gdpr contexts that differ say two things (the same one
+        // attached twice says one).
+        if gdpr.windows(2).any(|pair| pair[0] != pair[1]) {
+            return Said::Twice;
+        }
+        for gdpr in gdpr {
             said = true;
             if gdpr["data"]["basisForProcessing"] == "consent" {
                 granted |= gdpr["data"]["documentId"]
@@ -555,17 +644,23 @@ impl Consent {
     /// only a literal `true` grants. Without `categoryPreferences` (or with
     /// `null`), it says nothing.
     fn segment(&self, r: &mut Reader<'_>) -> Result<Said, Stop> {
-        let (mut said, mut seen) = (Said::Nothing, false);
+        let (mut said, mut first, mut twice) = (Said::Nothing, None, false);
         r.object(|r, key| {
             if key != "categoryPreferences" {
                 return r.skip();
             }
-            if std::mem::replace(&mut seen, true) {
-                said = Said::Twice;
-                return r.skip();
+            r.peek()?;
+            let start = r.pos();
+            if let Some(first) = first {
+                // Given again: the same preferences say nothing new.
+                r.skip()?;
+                twice |= !same_value(first, r.since(start).as_bytes());
+                return Ok(());
             }
             if r.peek()? == b'n' {
-                return r.literal().map(drop);
+                r.literal()?;
+                first = Some(r.since(start).as_bytes());
+                return Ok(());
             }
             let (mut granted, mut denied) = (0, 0);
             r.object(|r, id| {
@@ -580,16 +675,17 @@ impl Consent {
                 Ok(())
             })?;
             said = Said::Purposes { granted, denied };
+            first = Some(r.since(start).as_bytes());
             Ok(())
         })?;
-        Ok(said)
+        Ok(if twice { Said::Twice } else { said })
     }
 
     /// RudderStack's `context.consentManagement`: `allowedConsentIds` and
     /// `deniedConsentIds`, arrays of strings (either may be missing).
     fn rudderstack(&self, r: &mut Reader<'_>) -> Result<Said, Stop> {
         let (mut granted, mut denied) = (0, 0);
-        let (mut allowed_seen, mut denied_seen) = (false, false);
+        let (mut allowed_seen, mut denied_seen): (Option<&[u8]>, Option<&[u8]>) = (None, None);
         let mut twice = false;
         r.object(|r, key| {
             let (set, seen) = match &*key {
@@ -597,7 +693,8 @@ impl Consent {
                 "deniedConsentIds" => (&mut denied, &mut denied_seen),
                 _ => return r.skip(),
             };
-            twice |= std::mem::replace(seen, true);
+            r.peek()?;
+            let start = r.pos();
             r.array(|r| {
                 if r.peek()? != b'"' {
                     return Err(r.error("expected a consent id"));
@@ -605,7 +702,14 @@ impl Consent {
                 r.string()?;
                 *set |= self.id(&r.last().decode());
                 Ok(())
-            })
+            })?;
+            // Given again, only a different list says two things.
+            let text = r.since(start).as_bytes();
+            match seen {
+                Some(first) => twice |= !same_value(first, text),
+                None => *seen = Some(text),
+            }
+            Ok(())
         })?;
         Ok(if twice {
             Said::Twice
@@ -618,25 +722,44 @@ impl Consent {
     /// event with `signals`; the reason is that of the first required
     /// purpose that fails.
     pub fn decide(&self, signals: &Signals, need: &Need) -> Result<(), Denial> {
+        // An opted-out person is out everywhere, unless the destination
+        // says it must see them anyway (`honor_opt_out = false`).
+        if signals.opted_out && need.honor_opt_out {
+            return Err(Denial::OptedOut);
+        }
         if need.purposes.is_empty() {
             return Ok(());
-        }
-        if signals.opted_out {
-            return Err(Denial::OptedOut);
         }
         if signals.ambiguous {
             return Err(Denial::Denied);
         }
-        // Under TCF, the destination's vendor needs consent as well.
-        if let (Some(vendor), Some(tc)) = (need.tcf_vendor, &signals.tcf) {
-            if !tc.as_ref().is_ok_and(|tc| tc.vendor_consent(vendor)) {
-                return Err(Denial::Denied);
+        // Under TCF, the destination's vendor needs consent in every string
+        // as well, and the publisher's restrictions on it apply.
+        let mut restricted: Purposes = 0;
+        if let Some(vendor) = need.tcf_vendor {
+            for tc in &signals.tcf {
+                let Ok(tc) = tc else {
+                    return Err(Denial::Denied);
+                };
+                if !tc.vendor_consent(vendor) {
+                    return Err(Denial::Denied);
+                }
+                let blocked = tc.restricted_purposes(vendor);
+                for &(bit, mask) in &self.tcf {
+                    if mask & blocked != 0 {
+                        restricted |= bit;
+                    }
+                }
             }
         }
         let mut why = Denial::Denied;
         let allowed = |&purpose: &Purposes, why: &mut Denial| {
             if signals.gpc && self.gpc_denies & purpose != 0 {
                 *why = Denial::Gpc;
+                return false;
+            }
+            if restricted & purpose != 0 {
+                *why = Denial::Denied;
                 return false;
             }
             if !signals.present {
@@ -676,9 +799,15 @@ impl Signals {
 }
 
 impl Need {
-    /// Whether any purpose is required (otherwise every event may go).
+    /// Whether any purpose is required.
     pub fn requires_any(&self) -> bool {
         !self.purposes.is_empty()
+    }
+
+    /// Whether deciding needs the event's signals: it requires a purpose,
+    /// or keeps opted-out ids out (otherwise every event may go).
+    pub fn reads_signals(&self) -> bool {
+        self.requires_any() || self.honor_opt_out
     }
 }
 
@@ -721,7 +850,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let registry = OptOutRegistry::from_ids(["opted-user"]);
+        let registry = OptOutRegistry::from_ids(["opted-user"], Arc::default());
         Consent::new(
             default,
             &["advertising".into(), "sale".into()],
@@ -735,7 +864,7 @@ mod tests {
         Requirement {
             purposes: purposes.iter().map(|p| p.to_string()).collect(),
             mode,
-            tcf_vendor: None,
+            ..Requirement::default()
         }
     }
 
@@ -797,20 +926,27 @@ mod tests {
         assert!(s.present);
         assert_eq!(c.decide(&s, &analytics), Ok(()), "1 and 2 consented");
         assert_eq!(c.decide(&s, &advertising), Err(Denial::Denied), "4 is not");
-        // From the request's query when the event has none; the event's wins.
-        let s = c.signals_with(b"{}", &Marks::default(), false, Some(TC_3_TO_9));
+        // From the request's query; with the event's own, both count and
+        // the stricter wins.
+        let s = c.signals_with(b"{}", &Marks::default(), false, Some(Ok(TC_3_TO_9)));
         assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied), "1 is not");
-        let s = c.signals_with(&body, &marks, false, Some(TC_3_TO_9));
-        assert_eq!(c.decide(&s, &analytics), Ok(()));
+        let s = c.signals_with(&body, &marks, false, Some(Ok(TC_3_TO_9)));
+        assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied), "stricter");
+        let s = c.signals_with(&body, &marks, false, Some(Ok(TC_1_2_3)));
+        assert_eq!(c.decide(&s, &analytics), Ok(()), "the same string");
+        // Given twice differently in the query: unreadable.
+        let twice = tcf::TcfError::Repeated;
+        let s = c.signals_with(b"{}", &Marks::default(), false, Some(Err(&twice)));
+        assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied));
         // Unreadable: a signal that grants nothing, whatever the default.
         let c = interpreting(ConsentDefault::Allow);
         let analytics = c.need(&need(&["analytics"], Match::All));
         for bad in ["", "not a tc string", "COvFyGBOvFyGBAbAAAEN"] {
-            let s = c.signals_with(b"{}", &Marks::default(), false, Some(bad));
+            let s = c.signals_with(b"{}", &Marks::default(), false, Some(Ok(bad)));
             assert!(s.present);
             assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied), "{bad:?}");
         }
-        // At the configured path; twice there is unreadable.
+        // At the configured path; twice differently there is unreadable.
         let c =
             interpreting(ConsentDefault::Deny).with_tcf_path(vec!["context".into(), "tc".into()]);
         let analytics = c.need(&need(&["analytics"], Match::All));
@@ -826,6 +962,13 @@ mod tests {
             at_path(&format!(
                 r#"{{"context":{{"tc":"{TC_1_2_3}","tc":"{TC_1_2_3}"}}}}"#
             )),
+            Ok(()),
+            "the same string twice says one thing"
+        );
+        assert_eq!(
+            at_path(&format!(
+                r#"{{"context":{{"tc":"{TC_1_2_3}","tc":"{TC_3_TO_9}"}}}}"#
+            )),
             Err(Denial::Denied)
         );
         assert_eq!(at_path(r#"{"context":{"tc":7}}"#), Err(Denial::Denied));
@@ -835,8 +978,8 @@ mod tests {
         );
         // Without tcf_purposes, TC strings are not read.
         let plain = engine(ConsentDefault::Deny);
-        let s = plain.signals_with(b"{}", &Marks::default(), false, Some(TC_1_2_3));
-        assert!(!s.present && s.tcf.is_none());
+        let s = plain.signals_with(b"{}", &Marks::default(), false, Some(Ok(TC_1_2_3)));
+        assert!(!s.present && s.tcf.is_empty());
     }
 
     #[test]
@@ -848,7 +991,7 @@ mod tests {
                 ..need(&["analytics"], Match::All)
             })
         };
-        let s = c.signals_with(b"{}", &Marks::default(), false, Some(TC_1_2_3));
+        let s = c.signals_with(b"{}", &Marks::default(), false, Some(Ok(TC_1_2_3)));
         assert_eq!(c.decide(&s, &vendor(6)), Ok(()));
         assert_eq!(c.decide(&s, &vendor(7)), Err(Denial::Denied));
         // No TC string: the vendor is not asked about.
@@ -1161,12 +1304,19 @@ mod tests {
 
     #[test]
     fn an_event_that_says_two_things_goes_only_where_no_consent_is_needed() {
-        let c = engine(ConsentDefault::Allow);
+        // Without a registry: only consent-gated destinations are affected.
         for event in [
             r#"{"context":{"consent":{"categoryPreferences":{"Analytics":false}}},"context":{"consent":{"categoryPreferences":{"Analytics":true}}}}"#,
             r#"{"context":{"consent":{"categoryPreferences":{"Analytics":true}},"consent":{}}}"#,
-            r#"{"userId":"someone","userId":"opted-user"}"#,
+            r#"{"userId":"someone","userId":"other"}"#,
         ] {
+            let c = Consent::new(
+                ConsentDefault::Allow,
+                &[],
+                &BTreeMap::new(),
+                ["analytics"],
+                None,
+            );
             let s = read(&c, event.as_bytes(), false);
             assert!(s.ambiguous, "{event}");
             assert_eq!(
@@ -1175,6 +1325,52 @@ mod tests {
                 "{event}"
             );
             assert_eq!(c.decide(&s, &c.need(&need(&[], Match::All))), Ok(()));
+        }
+    }
+
+    #[test]
+    fn two_different_ids_cannot_be_cleared_by_the_registry() {
+        let c = engine(ConsentDefault::Allow);
+        for event in [
+            r#"{"userId":"someone","userId":"opted-user"}"#,
+            r#"{"userId":"opted-user","userId":"someone"}"#,
+            r#"{"anonymousId":"a","anonymousId":"b"}"#,
+        ] {
+            let s = read(&c, event.as_bytes(), false);
+            assert!(s.opted_out, "{event}");
+            assert_eq!(
+                c.decide(&s, &c.need(&need(&[], Match::All))),
+                Err(Denial::OptedOut)
+            );
+        }
+        // The same id twice is one id.
+        let s = read(
+            &c,
+            br#"{"userId":"someone","user\u0049d":"someone"}"#,
+            false,
+        );
+        assert!(!s.opted_out && !s.ambiguous);
+        assert_eq!(
+            c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_same_consent_given_twice_says_one_thing() {
+        let c = engine(ConsentDefault::Deny);
+        for event in [
+            r#"{"context":{"consent":{"categoryPreferences":{"Analytics":true},"categoryPreferences":{"Analytics":true}}}}"#,
+            r#"{"context":{"consentManagement":{"allowedConsentIds":["analytics"],"allowedConsentIds":["analytics"]}}}"#,
+            r#"{"context":{"consent":{"categoryPreferences":{"Analytics":true}}},"context":{"consent":{"categoryPreferences":{"Analytics":true}}}}"#,
+        ] {
+            let s = read(&c, event.as_bytes(), false);
+            assert!(!s.ambiguous, "{event}");
+            assert_eq!(
+                c.decide(&s, &c.need(&need(&["analytics"], Match::All))),
+                Ok(()),
+                "{event}"
+            );
         }
     }
 

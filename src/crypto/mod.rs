@@ -142,11 +142,16 @@ impl HmacKey {
         out
     }
 
-    /// [`HmacKey::hash`], appended to `out`.
-    pub fn hash_into(&self, value: &[u8], out: &mut String) {
+    /// HMAC-SHA256 of `value`: the digest a pseudonym encodes.
+    pub fn mac(&self, value: &[u8]) -> [u8; 32] {
         let mut mac = (*self.keyed).clone();
         mac.update(value);
-        let digest = mac.finalize().into_bytes();
+        mac.finalize().into_bytes().into()
+    }
+
+    /// [`HmacKey::hash`], appended to `out`.
+    pub fn hash_into(&self, value: &[u8], out: &mut String) {
+        let digest = self.mac(value);
         // Into a buffer on the stack: `encode_string` goes through a
         // chunked writer that costs more than the rest of the encoding.
         let mut encoded = [0u8; 43];
@@ -218,6 +223,12 @@ impl Keyring {
         self.active_encryption.map(|i| &self.encryption[i])
     }
 
+    /// Every HMAC key, active or not (to recognise pseudonyms made with
+    /// any of them).
+    pub fn hmac_keys(&self) -> &[HmacKey] {
+        &self.hmac
+    }
+
     /// Every encryption key, for decryption after rotation.
     pub fn encryption_keys(&self) -> &[EncryptionKey] {
         &self.encryption
@@ -235,6 +246,22 @@ impl Keyring {
     pub fn counts(&self) -> (usize, usize) {
         (self.hmac.len(), self.encryption.len())
     }
+}
+
+/// The key id and digest of a pseudonym as [`HmacKey::hash`] writes it
+/// (`<id>:<43 characters of base64url>`); `None` for any other text.
+pub fn parse_pseudonym(text: &str) -> Option<(&str, [u8; 32])> {
+    let (id, encoded) = text.split_once(':')?;
+    let id_ok = (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok || encoded.len() != 43 {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    let n = URL_SAFE_NO_PAD.decode_slice(encoded, &mut digest).ok()?;
+    (n == 32).then_some((id, digest))
 }
 
 /// A new random 256-bit key from the OS CSPRNG, base64url-encoded.

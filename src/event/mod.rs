@@ -46,8 +46,9 @@ pub struct RequestMeta {
     /// `Sec-GPC: 1` (Global Privacy Control) was sent.
     pub sec_gpc: bool,
     /// The request's `gdpr_consent` query parameter (an IAB TCF TC string),
-    /// for events that carry none of their own.
-    pub tcf: Option<Box<str>>,
+    /// read for every event of the request besides the event's own; an
+    /// error when the query gives it twice with different values.
+    pub tcf: Option<Result<Box<str>, crate::consent::tcf::TcfError>>,
 }
 
 /// A byte range of an event body.
@@ -74,25 +75,13 @@ impl Marks {
                 offset
             }
         };
-        for span in [
-            &mut self.user_id,
-            &mut self.anonymous_id,
-            &mut self.consent,
-            &mut self.consent_management,
-            &mut self.tcf,
-            &mut self.gcs,
-            &mut self.gcd,
-            &mut self.contexts,
-            &mut self.self_describing,
-            &mut self.ip,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *span = Span {
-                start: moved(span.start),
-                end: moved(span.end),
-            };
+        for slot in Slot::ALL {
+            if let Some(span) = slot.of(self) {
+                *span = Span {
+                    start: moved(span.start),
+                    end: moved(span.end),
+                };
+            }
         }
         for offset in [&mut self.ip_at, &mut self.top_at].into_iter().flatten() {
             *offset = moved(*offset);
@@ -170,10 +159,136 @@ pub struct Marks {
     /// The GA4 Measurement Protocol's `consent` object (`ad_user_data`,
     /// `ad_personalization`: `"GRANTED"` or `"DENIED"`).
     pub mp_consent: Option<Span>,
-    /// One of those keys (or the object holding them) appeared twice. The
-    /// event says two things and a backend may believe either, so consent
-    /// trusts neither: no destination that requires consent receives it.
+    /// An id the event links to the person's current one (Segment's and
+    /// RudderStack's `previousId` on `alias`, PostHog's `properties.alias`
+    /// on `$create_alias`): the same person, so the opt-out registry
+    /// checks it too.
+    pub linked_id: Option<Span>,
+    /// The anonymous id an identify replaces (PostHog's
+    /// `properties.$anon_distinct_id`), checked like `linked_id`.
+    pub linked_anonymous_id: Option<Span>,
+    /// One of those keys (or the object holding them) appeared twice with
+    /// different values ([`same_value`]). The event says two things and a
+    /// backend may believe either, so consent trusts neither: no
+    /// destination that requires consent receives it. A key repeated with
+    /// the same value (posthog-node's `alias()` sends `distinct_id` at the
+    /// top level and in `properties`) says one thing and is not ambiguous.
     pub ambiguous: bool,
+    /// Of those, the user or anonymous id was given twice with different
+    /// values: the event may be either person's, so the opt-out registry
+    /// cannot clear it.
+    pub ids_ambiguous: bool,
+}
+
+/// One marked value of [`Marks`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// [`Marks::user_id`].
+    UserId,
+    /// [`Marks::anonymous_id`].
+    AnonymousId,
+    /// [`Marks::consent`].
+    Consent,
+    /// [`Marks::consent_management`].
+    ConsentManagement,
+    /// [`Marks::tcf`].
+    Tcf,
+    /// [`Marks::gcs`].
+    Gcs,
+    /// [`Marks::gcd`].
+    Gcd,
+    /// [`Marks::contexts`].
+    Contexts,
+    /// [`Marks::self_describing`].
+    SelfDescribing,
+    /// [`Marks::ip`].
+    Ip,
+    /// [`Marks::mp_consent`].
+    MpConsent,
+    /// [`Marks::linked_id`].
+    LinkedId,
+    /// [`Marks::linked_anonymous_id`].
+    LinkedAnonymousId,
+}
+
+impl Slot {
+    /// Every slot.
+    pub const ALL: [Slot; 13] = [
+        Slot::UserId,
+        Slot::AnonymousId,
+        Slot::Consent,
+        Slot::ConsentManagement,
+        Slot::Tcf,
+        Slot::Gcs,
+        Slot::Gcd,
+        Slot::Contexts,
+        Slot::SelfDescribing,
+        Slot::Ip,
+        Slot::MpConsent,
+        Slot::LinkedId,
+        Slot::LinkedAnonymousId,
+    ];
+
+    /// Its place in `marks`.
+    pub fn of(self, marks: &mut Marks) -> &mut Option<Span> {
+        match self {
+            Slot::UserId => &mut marks.user_id,
+            Slot::AnonymousId => &mut marks.anonymous_id,
+            Slot::Consent => &mut marks.consent,
+            Slot::ConsentManagement => &mut marks.consent_management,
+            Slot::Tcf => &mut marks.tcf,
+            Slot::Gcs => &mut marks.gcs,
+            Slot::Gcd => &mut marks.gcd,
+            Slot::Contexts => &mut marks.contexts,
+            Slot::SelfDescribing => &mut marks.self_describing,
+            Slot::Ip => &mut marks.ip,
+            Slot::MpConsent => &mut marks.mp_consent,
+            Slot::LinkedId => &mut marks.linked_id,
+            Slot::LinkedAnonymousId => &mut marks.linked_anonymous_id,
+        }
+    }
+
+    /// What it holds in `marks`.
+    pub fn get(self, mut marks: Marks) -> Option<Span> {
+        *self.of(&mut marks)
+    }
+}
+
+impl Marks {
+    /// Marks `span` (of `body`) in `slot`. A slot already holding a value
+    /// keeps it; if the two differ ([`same_value`]) the marks become
+    /// ambiguous (and, for an id, `ids_ambiguous`).
+    pub fn mark(&mut self, body: &[u8], slot: Slot, span: Option<Span>) {
+        let Some(span) = span else { return };
+        let place = slot.of(self);
+        match *place {
+            None => *place = Some(span),
+            Some(held) if same_value(held.get(body), span.get(body)) => {}
+            Some(_) => {
+                self.ambiguous = true;
+                self.ids_ambiguous |= matches!(slot, Slot::UserId | Slot::AnonymousId);
+            }
+        }
+    }
+}
+
+/// Whether two JSON values (their text) say the same thing to any reader:
+/// the same text, or strings with the same text once decoded (`"a"` and
+/// `"\u0061"`). Anything else whose text differs is taken to differ
+/// (`1` and `1.0`, objects written differently): a reader might tell them
+/// apart, and a value that may differ is never trusted.
+pub fn same_value(a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
+    fn string(raw: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+        serde_json::from_slice::<crate::json::MaybeStr<'_>>(raw)
+            .ok()
+            .and_then(|s| s.0)
+    }
+    a.first() == Some(&b'"')
+        && b.first() == Some(&b'"')
+        && matches!((string(a), string(b)), (Some(x), Some(y)) if x == y)
 }
 
 impl Event {

@@ -190,12 +190,7 @@ impl Reservation<'_> {
     pub fn send(&mut self, dest: usize, events: Vec<Bytes>) -> Result<Accepted, QueueFull> {
         let queue = &self.queues.queues[dest];
         let n = events.len();
-        let slot = self
-            .taken
-            .iter()
-            .position(|&(d, m)| d == dest && m == n)
-            .expect("send matches a reservation");
-        self.taken.swap_remove(slot);
+        self.take(dest, n);
         match &queue.intake {
             Intake::Memory { tx, depth } => {
                 if tx.send(events).is_err() {
@@ -218,14 +213,18 @@ impl Reservation<'_> {
         let Intake::Durable(spool) = &self.queues.queues[dest].intake else {
             panic!("only a spool holds events");
         };
-        let n = events.len();
+        self.take(dest, events.len());
+        spool.append_held(events)
+    }
+
+    /// Uses the room reserved for `n` events of `dest`.
+    fn take(&mut self, dest: usize, n: usize) {
         let slot = self
             .taken
             .iter()
             .position(|&(d, m)| d == dest && m == n)
-            .expect("send matches a reservation");
+            .expect("a send matches a reservation");
         self.taken.swap_remove(slot);
-        spool.append_held(events)
     }
 }
 

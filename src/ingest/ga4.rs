@@ -48,6 +48,7 @@ use super::error::IngestError;
 use super::object::{finish_event, Fill, Layout, Role, TopLevel};
 use super::segment::Decoded;
 use super::server::Body;
+use crate::event::Marks;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -192,10 +193,20 @@ impl<K: FnMut(&str) -> Result<(), IngestError>> Hits<K> {
             .all(|(_, v)| Some(v.as_str()) == key);
         let hit = Bytes::from(hit_json(&merged));
         self.decoded.take(hit.len())?;
+        // A consent signal the URL and the line both give, differently,
+        // is unreadable: the line's would win here, another reader may
+        // take the URL's.
+        let signal = |k: &str| matches!(GtagLayout::role(k), Role::Tcf | Role::Gcs | Role::Gcd);
+        let conflicting = shared
+            .iter()
+            .any(|(k, v)| signal(k) && own.iter().any(|(own_k, own_v)| own_k == k && own_v != v));
         let marks = TopLevel::parse_event_as::<GtagLayout>(&hit, self.limits)
             .ok()
             .filter(|top| top.has_type && top.write_key.is_some() && tids_match)
-            .map(|top| top.marks);
+            .map(|top| Marks {
+                ambiguous: top.marks.ambiguous || conflicting,
+                ..top.marks
+            });
         match marks {
             // Counted above, with the hits that were built and skipped.
             Some(marks) => self.decoded.events.push((hit, marks)),

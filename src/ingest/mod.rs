@@ -429,11 +429,8 @@ impl Ingest {
             received_at,
             client_ip: client,
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
-            sec_gpc: parts
-                .headers
-                .get("sec-gpc")
-                .is_some_and(|v| v.as_bytes() == b"1"),
-            tcf: query_param(parts.uri.query(), "gdpr_consent").map(String::into_boxed_str),
+            sec_gpc: crate::consent::sec_gpc(&parts.headers),
+            tcf: crate::consent::request_tcf(parts.uri.query()),
         });
         let batch = Batch {
             source: index,

@@ -10,7 +10,7 @@
 
 use super::bounds::{checked_raw, Budget, Checked, Exceeded, Key, Limits};
 use super::error::IngestError;
-use crate::event::{Marks, Span};
+use crate::event::{same_value, Marks, Span};
 use crate::json::ignore_scalars;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -44,6 +44,8 @@ pub enum Role {
     UserId,
     /// The anonymous (device) id (marked for consent).
     AnonymousId,
+    /// An id linked to the user's (marked for the opt-out registry).
+    LinkedId,
     /// An object some of whose members are marked ([`Layout::context_slot`]).
     Context,
     /// An IAB TCF TC string (marked for consent).
@@ -66,21 +68,22 @@ pub enum Role {
 
 /// A marked value's place in [`Marks`] (a consent input, or the client
 /// IP field).
-pub type Slot = fn(&mut Marks) -> &mut Option<Span>;
+pub use crate::event::Slot;
 
 impl Role {
     /// Where a value of this role is marked, if it is marked.
     fn slot(self) -> Option<Slot> {
         Some(match self {
-            Role::UserId => |m| &mut m.user_id,
-            Role::AnonymousId => |m| &mut m.anonymous_id,
-            Role::Tcf => |m| &mut m.tcf,
-            Role::Gcs => |m| &mut m.gcs,
-            Role::Gcd => |m| &mut m.gcd,
-            Role::MpConsent => |m| &mut m.mp_consent,
-            Role::Ip => |m| &mut m.ip,
-            Role::Contexts => |m| &mut m.contexts,
-            Role::SelfDescribing => |m| &mut m.self_describing,
+            Role::UserId => Slot::UserId,
+            Role::AnonymousId => Slot::AnonymousId,
+            Role::LinkedId => Slot::LinkedId,
+            Role::Tcf => Slot::Tcf,
+            Role::Gcs => Slot::Gcs,
+            Role::Gcd => Slot::Gcd,
+            Role::MpConsent => Slot::MpConsent,
+            Role::Ip => Slot::Ip,
+            Role::Contexts => Slot::Contexts,
+            Role::SelfDescribing => Slot::SelfDescribing,
             _ => return None,
         })
     }
@@ -112,6 +115,7 @@ impl Layout for SegmentLayout {
             "batch" => Role::Batch,
             "userId" => Role::UserId,
             "anonymousId" => Role::AnonymousId,
+            "previousId" => Role::LinkedId,
             "context" => Role::Context,
             _ => Role::Other,
         }
@@ -119,9 +123,9 @@ impl Layout for SegmentLayout {
 
     fn context_slot(key: &str) -> Option<Slot> {
         match key {
-            "consent" => Some(|m| &mut m.consent),
-            "consentManagement" => Some(|m| &mut m.consent_management),
-            "ip" => Some(|m| &mut m.ip),
+            "consent" => Some(Slot::Consent),
+            "consentManagement" => Some(Slot::ConsentManagement),
+            "ip" => Some(Slot::Ip),
             _ => None,
         }
     }
@@ -275,16 +279,11 @@ fn key_at(input: &[u8], key: &str) -> Option<u32> {
         .and_then(|at| u32::try_from(at).ok())
 }
 
-/// Records where `raw` (borrowed from `input`) is in `slot`; a second
-/// value for the same slot makes the marks ambiguous.
+/// Records where `raw` (borrowed from `input`) is in `slot`; a second,
+/// different value for the same slot makes the marks ambiguous
+/// ([`Marks::mark`]).
 fn mark(marks: &mut Marks, input: &[u8], raw: &RawValue, slot: Slot) {
-    let span = Span::of(input, raw.get().as_bytes());
-    let place = slot(marks);
-    if place.is_some() {
-        marks.ambiguous = true;
-    } else {
-        *place = span;
-    }
+    marks.mark(input, slot, Span::of(input, raw.get().as_bytes()));
 }
 
 /// The [`Role::Context`] object (Segment's `context`): the members the
@@ -412,7 +411,7 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
         let mut top = TopLevel::default();
-        let mut seen_context = false;
+        let mut first_context: Option<Marks> = None;
         while let Some(key) = map.next_key_seed(Key)? {
             if top.keys == 0 {
                 top.marks.top_at = key_at(self.input, &key);
@@ -452,17 +451,44 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                     })?;
                 }
                 Role::Context => {
-                    if seen_context {
-                        top.marks.ambiguous = true;
-                    }
-                    seen_context = true;
-                    top.marks.has_context = true;
+                    // Its members are marked apart, then added to the
+                    // event's marks like any other value.
+                    let mut own = Marks::default();
                     map.next_value_seed(ContextMarks::<L> {
                         input: self.input,
-                        marks: &mut top.marks,
+                        marks: &mut own,
                         budget: self.budget,
                         layout: PhantomData,
                     })?;
+                    match first_context {
+                        None => {
+                            first_context = Some(own);
+                            top.marks.ip_at = own.ip_at;
+                        }
+                        // Given twice, it says the same only if every
+                        // member marked in one is in the other with the
+                        // same value (a last-wins reader sees the second).
+                        Some(first) => {
+                            let differ = Slot::ALL.iter().any(|&slot| {
+                                match (slot.get(first), slot.get(own)) {
+                                    (None, None) => false,
+                                    (Some(a), Some(b)) => {
+                                        !same_value(a.get(self.input), b.get(self.input))
+                                    }
+                                    _ => true,
+                                }
+                            });
+                            if differ {
+                                top.marks.ambiguous = true;
+                            }
+                        }
+                    }
+                    top.marks.has_context = true;
+                    top.marks.ambiguous |= own.ambiguous;
+                    top.marks.ids_ambiguous |= own.ids_ambiguous;
+                    for slot in Slot::ALL {
+                        top.marks.mark(self.input, slot, slot.get(own));
+                    }
                 }
                 // Marked roles were handled above.
                 _ => {
@@ -665,18 +691,48 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_repeated_consent_input_is_ambiguous() {
+    fn a_consent_input_repeated_differently_is_ambiguous() {
         for body in [
             &br#"{"userId":"a","userId":"b"}"#[..],
             br#"{"anonymousId":"a","anonym\u006fusId":"b"}"#,
-            br#"{"context":{},"context":{}}"#,
-            br#"{"context":{"consent":{},"consent":{}}}"#,
-            br#"{"context":{"consentManagement":{}},"context":{"consentManagement":{}}}"#,
+            br#"{"userId":1,"userId":1.0}"#,
+            br#"{"context":{"consent":{}},"context":{}}"#,
+            br#"{"context":{},"context":{"ip":"1"}}"#,
+            br#"{"context":{"consent":{"a":1},"consent":{"a":2}}}"#,
+            br#"{"context":{"consentManagement":{}},"context":{"consentManagement":[]}}"#,
         ] {
             let marks = TopLevel::parse_event(body, Limits::default())
                 .unwrap()
                 .marks;
             assert!(marks.ambiguous, "{}", String::from_utf8_lossy(body));
+        }
+        let marks = TopLevel::parse_event(br#"{"userId":"a","userId":"b"}"#, Limits::default())
+            .unwrap()
+            .marks;
+        assert!(marks.ids_ambiguous);
+    }
+
+    /// A key repeated with the same value says one thing (posthog-node's
+    /// `alias()` sends `distinct_id` twice): not ambiguous.
+    #[test]
+    fn a_consent_input_repeated_with_the_same_value_is_not_ambiguous() {
+        for body in [
+            &br#"{"userId":"a","userId":"a"}"#[..],
+            br#"{"anonymousId":"a","anonym\u006fusId":"\u0061"}"#,
+            br#"{"userId":7,"userId":7}"#,
+            br#"{"context":{},"context":{}}"#,
+            br#"{"context":{"consent":{},"page":1},"context":{"consent":{}}}"#,
+            br#"{"context":{"consent":{"a":1},"consent":{"a":1}}}"#,
+        ] {
+            let top = TopLevel::parse_event(body, Limits::default()).unwrap();
+            let what = String::from_utf8_lossy(body);
+            assert!(!top.marks.ambiguous && !top.marks.ids_ambiguous, "{what}");
+            assert!(
+                top.marks.user_id.is_some()
+                    || top.marks.anonymous_id.is_some()
+                    || top.marks.has_context,
+                "{what}"
+            );
         }
     }
 

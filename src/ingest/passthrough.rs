@@ -226,6 +226,8 @@ impl RelayConsent {
                         purposes: vec![purpose.clone()],
                         mode: Match::All,
                         tcf_vendor: None,
+                        // An opted-out person's flags are never fetched.
+                        honor_opt_out: true,
                     })
                 })
                 .collect(),

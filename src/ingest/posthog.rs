@@ -81,9 +81,11 @@ impl Layout for PosthogLayout {
 
     fn context_slot(key: &str) -> Option<Slot> {
         match key {
-            "distinct_id" => Some(|m| &mut m.user_id),
-            "$device_id" => Some(|m| &mut m.anonymous_id),
-            "$ip" => Some(|m| &mut m.ip),
+            "distinct_id" => Some(Slot::UserId),
+            "$device_id" => Some(Slot::AnonymousId),
+            "alias" => Some(Slot::LinkedId),
+            "$anon_distinct_id" => Some(Slot::LinkedAnonymousId),
+            "$ip" => Some(Slot::Ip),
             _ => None,
         }
     }

@@ -214,6 +214,12 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    /// The text from `start` (an earlier [`Reader::pos`]) to where the
+    /// reader is.
+    pub fn since(&self, start: usize) -> &'a str {
+        self.text.get(start..self.pos).unwrap_or_default()
+    }
+
     /// The string (or key) just read. (Not returned by the reads: a result
     /// that wide was copied through the stack in pieces and read back whole,
     /// which stalled; built here, at the caller, it stays in registers.)

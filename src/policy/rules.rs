@@ -113,7 +113,7 @@ impl Action {
         match self {
             Action::Drop | Action::EncryptField => false, // whole values: the walker's job
             Action::Hash { normalize, region } => {
-                hash_into(keys, &normalized(*normalize, *region, s), out);
+                hash_into(keys, &hashed_text(Scalar::Str(s), *normalize, *region), out);
                 true
             }
             Action::RedactPii(scanner) => scanner.redact_under(s, key, redacted, out),
@@ -138,13 +138,40 @@ impl Action {
         redacted: &mut dyn FnMut(Detector),
     ) -> Option<String> {
         match self {
-            Action::Hash { .. } => Some(hash(keys, text)),
+            Action::Hash { normalize, region } => Some(hash(
+                keys,
+                &hashed_text(Scalar::Number(text), *normalize, *region),
+            )),
             Action::RedactPii(scanner) => scanner.number(text, key).map(|d| {
                 redacted(d);
                 d.token().to_owned()
             }),
             _ => None,
         }
+    }
+}
+
+/// A JSON string or number, as `hash` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar<'a> {
+    /// A string's decoded text.
+    Str(&'a str),
+    /// A number's JSON text, as written.
+    Number(&'a str),
+}
+
+/// The text `hash` makes a pseudonym of: a string as `normalize` (and
+/// `region`) prepare it, a number's JSON text as written, never normalized
+/// (ids are often numeric, and `12345` and `"12345"` hash alike). Whoever
+/// compares ids as `hash` does (the opt-out registry) uses this.
+pub fn hashed_text(
+    value: Scalar<'_>,
+    normalize: Normalize,
+    region: Option<phonenumber::country::Id>,
+) -> Cow<'_, str> {
+    match value {
+        Scalar::Str(s) => normalized(normalize, region, s),
+        Scalar::Number(text) => Cow::Borrowed(text),
     }
 }
 
