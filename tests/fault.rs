@@ -697,3 +697,71 @@ batch = {{ max_events = 50, max_wait = "20ms" }}
         Some(0.0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_backend_ack_and_cursor_write_resends_only_those_batches() {
+    // The `acked` file is written through `acked.tmp` (then renamed). A
+    // FIFO in its place makes that open block: every batch the backend
+    // acknowledges stops right after the acknowledgement, before its
+    // cursor write, holding its concurrency slot. The kill comes there.
+    let upstream = Upstream::start().await;
+    let s = setup_with(upstream.addr, "10s", "");
+    let mut proc = spawn(&s.config);
+    let fifo = s.dir.path().join("spool/backend/acked.tmp");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let mut tally = load(
+        proc.ingest,
+        "window",
+        Instant::now() + Duration::from_millis(1500),
+    )
+    .await;
+    // Delivery stalls once every slot waits on its cursor write.
+    let mut before = upstream.delivered_ids().len();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = upstream.delivered_ids().len();
+        if now == before && now > 0 {
+            break;
+        }
+        before = now;
+    }
+    assert!(
+        before > 0,
+        "the backend acknowledged batches before the kill"
+    );
+    assert!(
+        before <= IN_FLIGHT_EVENTS,
+        "no batch is sent once every slot waits on its cursor write ({before} delivered)"
+    );
+    proc.child.kill().unwrap(); // SIGKILL
+    proc.child.wait().unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+    let proc = spawn(&s.config);
+    tally.add(
+        load(
+            proc.ingest,
+            "after",
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await,
+    );
+    let (lost, duplicated) = settle_counts("sigkill-before-cursor-write", &tally, &upstream).await;
+    assert_eq!(lost, 0, "{}", proc.log_tail());
+    println!(
+        "fault sigkill-before-cursor-write: duplicated={duplicated} bound={IN_FLIGHT_EVENTS} (acknowledged by the backend, not written down: {before})"
+    );
+    // What the backend took before the kill was never written down: sent
+    // again, and nothing more.
+    assert!(
+        duplicated >= before,
+        "the batches acknowledged but not written down are sent again"
+    );
+    assert!(
+        duplicated <= IN_FLIGHT_EVENTS,
+        "only what was in flight is delivered again"
+    );
+}
