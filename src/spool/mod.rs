@@ -354,16 +354,32 @@ impl Shared {
     }
 }
 
-/// Failures a test injects into the writer's file operations.
+/// Failures a test injects into the writer's file operations, and a gate
+/// that keeps a sync in flight for as long as a test wants.
 #[derive(Default)]
 struct Faults {
     /// Syncs to fail from now on.
     #[cfg(test)]
     syncs: std::sync::atomic::AtomicU32,
+    /// Syncs started (failed ones included).
+    #[cfg(test)]
+    started: AtomicU64,
+    /// While true, a sync waits before it starts.
+    #[cfg(test)]
+    gate: (Mutex<bool>, Condvar),
 }
 
 impl Faults {
     fn sync(&self) -> io::Result<()> {
+        #[cfg(test)]
+        {
+            let (closed, open) = &self.gate;
+            let mut closed = closed.lock().unwrap_or_else(|p| p.into_inner());
+            self.started.fetch_add(1, Ordering::AcqRel);
+            while *closed {
+                closed = open.wait(closed).unwrap_or_else(|p| p.into_inner());
+            }
+        }
         #[cfg(test)]
         if self
             .syncs
@@ -373,6 +389,13 @@ impl Faults {
             return Err(io::Error::other("injected sync failure"));
         }
         Ok(())
+    }
+
+    /// Holds (true) or lets go (false) every sync.
+    #[cfg(test)]
+    fn hold_syncs(&self, hold: bool) {
+        *self.gate.0.lock().unwrap_or_else(|p| p.into_inner()) = hold;
+        self.gate.1.notify_all();
     }
 }
 

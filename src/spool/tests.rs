@@ -312,6 +312,57 @@ async fn every_fsync_policy_commits_and_a_closed_spool_refuses() {
     }
 }
 
+#[tokio::test]
+async fn appends_that_arrive_during_a_sync_share_the_next_one() {
+    // Group commit: while one sync is in flight, the appends that arrive
+    // wait and are committed together by one next sync; none is answered,
+    // nor readable, before the sync that covers it returned.
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = open_at(&config(dir.path(), 1 << 20), keyring(&["e1"])).unwrap();
+    // The segment is opened (and its header synced) first.
+    append(&o.opened.spool, 0..1).await;
+    assert_eq!(bodies(&take(&mut o.opened, 1).await), events(0..1));
+    let faults = &o.opened.spool.shared.faults;
+    let before = faults.started.load(Ordering::Acquire);
+    faults.hold_syncs(true);
+    let mut first = o.opened.spool.append(events(1..2));
+    let mut waited = 0;
+    while faults.started.load(Ordering::Acquire) == before {
+        waited += 1;
+        assert!(waited < 5000, "the first append reaches its sync");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let started = faults.started.load(Ordering::Acquire);
+    let mut later: Vec<Commit> = (2..34)
+        .map(|k| o.opened.spool.append(events(k..k + 1)))
+        .collect();
+    // A sync in flight: nothing is answered, nothing can be read.
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(matches!(
+        first.0.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    ));
+    for c in &mut later {
+        assert!(matches!(
+            c.0.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ));
+    }
+    assert!(o.opened.feed.try_recv().is_err(), "nothing is readable yet");
+    faults.hold_syncs(false);
+    first.wait().await.unwrap();
+    for c in later {
+        c.wait().await.unwrap();
+    }
+    assert_eq!(
+        o.opened.spool.shared.faults.started.load(Ordering::Acquire),
+        started + 1,
+        "the 32 appends that arrived during the first sync shared one"
+    );
+    assert_eq!(bodies(&take(&mut o.opened, 33).await), events(1..34));
+    o.opened.closer.finish();
+}
+
 /// Reads what the feed holds within `wait`; `None` if nothing came.
 async fn try_take(o: &mut Opened, n: usize, wait: Duration) -> Option<Vec<(Pos, Bytes)>> {
     let mut out = Vec::new();
