@@ -2,7 +2,8 @@
 //! under backend faults, crashes and spool damage, with clients sending
 //! throughout. Every event privgate acknowledged must reach the upstream
 //! (checked by messageId); delivery is at least once, so duplicates are
-//! allowed and counted. Each scenario prints one line for the issue note:
+//! allowed and counted, and after a kill bounded by what was in flight.
+//! Each scenario prints one line for the issue note:
 //! `fault <scenario>: sent=.. acknowledged=.. delivered=.. duplicated=.. lost=..`.
 //! Everything is on 127.0.0.1 and bounded in time.
 
@@ -23,6 +24,16 @@ struct Setup {
 }
 
 fn setup(upstream: SocketAddr, spool: &str) -> Setup {
+    setup_with(upstream, "300ms", spool)
+}
+
+/// Batches in flight at once (the destination's default `concurrency`)
+/// and events per batch (`batch.max_events` of [`setup`]): after a kill,
+/// at most their product of events is delivered again.
+const IN_FLIGHT_EVENTS: usize = 4 * 50;
+
+/// [`setup`], with the destination's `request_timeout`.
+fn setup_with(upstream: SocketAddr, request_timeout: &str, spool: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     write(dir.path(), "e1.key", &privgate::crypto::generate_key());
@@ -33,7 +44,7 @@ name = "backend"
 kind = "http"
 url = "http://{upstream}/v1/batch"
 connect_timeout = "200ms"
-request_timeout = "300ms"
+request_timeout = "{request_timeout}"
 retry = {{ max_retries = 2, initial_backoff = "20ms", max_backoff = "100ms" }}
 circuit_breaker = {{ failures = 5, cooldown = "100ms", max_cooldown = "400ms" }}
 batch = {{ max_events = 50, max_wait = "20ms" }}
@@ -122,6 +133,12 @@ async fn load(addr: SocketAddr, prefix: &str, until: Instant) -> Tally {
 /// prints the scenario's line; returns how many acknowledged ids are
 /// missing.
 async fn settle(name: &str, tally: &Tally, upstream: &Upstream) -> usize {
+    settle_counts(name, tally, upstream).await.0
+}
+
+/// [`settle`]; how many acknowledged ids are missing, and how many
+/// deliveries were duplicates.
+async fn settle_counts(name: &str, tally: &Tally, upstream: &Upstream) -> (usize, usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let delivered: HashSet<String> = upstream.delivered_ids().into_iter().collect();
@@ -140,7 +157,7 @@ async fn settle(name: &str, tally: &Tally, upstream: &Upstream) -> usize {
                 delivered.len(),
                 all - delivered.len(),
             );
-            return missing;
+            return (missing, all - delivered.len());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -223,7 +240,8 @@ async fn sigkill_under_load_then_restart_loses_nothing() {
     upstream.fail_with(Reply::Delay(Duration::from_millis(150)));
     let s = setup(upstream.addr, "");
     let mut tally = Tally::default();
-    for round in 0..2 {
+    let kills = 2;
+    for round in 0..kills {
         let mut proc = spawn(&s.config);
         let addr = proc.ingest;
         let killer = tokio::spawn(async move {
@@ -260,11 +278,56 @@ async fn sigkill_under_load_then_restart_loses_nothing() {
         replayed.is_some_and(|n| n > 0.0),
         "something was replayed: {replayed:?}"
     );
-    assert_eq!(
-        settle("sigkill-under-load", &tally, &upstream).await,
-        0,
-        "{}",
-        proc.log_tail()
+    let (lost, duplicated) = settle_counts("sigkill-under-load", &tally, &upstream).await;
+    assert_eq!(lost, 0, "{}", proc.log_tail());
+    println!(
+        "fault sigkill-under-load: duplicated={duplicated} bound={} ({kills} kills x {IN_FLIGHT_EVENTS} events in flight)",
+        kills * IN_FLIGHT_EVENTS
+    );
+    assert!(
+        duplicated <= kills * IN_FLIGHT_EVENTS,
+        "only what was in flight is delivered again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_an_early_batch_hangs_resends_only_what_was_in_flight() {
+    // The first batch hangs at the backend (which then takes it) while the
+    // later ones are delivered; the process dies meanwhile. What the
+    // backend acknowledged after the hanging batch is not sent again.
+    let upstream = Upstream::with_script(vec![Reply::Delay(Duration::from_secs(3))]).await;
+    let s = setup_with(upstream.addr, "10s", "");
+    let mut proc = spawn(&s.config);
+    let addr = proc.ingest;
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        proc.child.kill().unwrap(); // SIGKILL
+        proc.child.wait().unwrap();
+    });
+    let mut tally = load(addr, "hang", Instant::now() + Duration::from_secs(5)).await;
+    killer.await.unwrap();
+    let before = upstream.delivered_ids().len();
+    let proc = spawn(&s.config);
+    tally.add(
+        load(
+            proc.ingest,
+            "after",
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await,
+    );
+    let (lost, duplicated) = settle_counts("sigkill-behind-a-hang", &tally, &upstream).await;
+    assert_eq!(lost, 0, "{}", proc.log_tail());
+    assert!(
+        before > 2 * IN_FLIGHT_EVENTS,
+        "batches after the hanging one were delivered before the kill ({before})"
+    );
+    println!(
+        "fault sigkill-behind-a-hang: duplicated={duplicated} bound={IN_FLIGHT_EVENTS} (delivered before the kill: {before})"
+    );
+    assert!(
+        duplicated <= IN_FLIGHT_EVENTS,
+        "only what was in flight is delivered again"
     );
 }
 
@@ -632,5 +695,73 @@ batch = {{ max_events = 50, max_wait = "20ms" }}
         )
         .await,
         Some(0.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_backend_ack_and_cursor_write_resends_only_those_batches() {
+    // The `acked` file is written through `acked.tmp` (then renamed). A
+    // FIFO in its place makes that open block: every batch the backend
+    // acknowledges stops right after the acknowledgement, before its
+    // cursor write, holding its concurrency slot. The kill comes there.
+    let upstream = Upstream::start().await;
+    let s = setup_with(upstream.addr, "10s", "");
+    let mut proc = spawn(&s.config);
+    let fifo = s.dir.path().join("spool/backend/acked.tmp");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let mut tally = load(
+        proc.ingest,
+        "window",
+        Instant::now() + Duration::from_millis(1500),
+    )
+    .await;
+    // Delivery stalls once every slot waits on its cursor write.
+    let mut before = upstream.delivered_ids().len();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = upstream.delivered_ids().len();
+        if now == before && now > 0 {
+            break;
+        }
+        before = now;
+    }
+    assert!(
+        before > 0,
+        "the backend acknowledged batches before the kill"
+    );
+    assert!(
+        before <= IN_FLIGHT_EVENTS,
+        "no batch is sent once every slot waits on its cursor write ({before} delivered)"
+    );
+    proc.child.kill().unwrap(); // SIGKILL
+    proc.child.wait().unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+    let proc = spawn(&s.config);
+    tally.add(
+        load(
+            proc.ingest,
+            "after",
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await,
+    );
+    let (lost, duplicated) = settle_counts("sigkill-before-cursor-write", &tally, &upstream).await;
+    assert_eq!(lost, 0, "{}", proc.log_tail());
+    println!(
+        "fault sigkill-before-cursor-write: duplicated={duplicated} bound={IN_FLIGHT_EVENTS} (acknowledged by the backend, not written down: {before})"
+    );
+    // What the backend took before the kill was never written down: sent
+    // again, and nothing more.
+    assert!(
+        duplicated >= before,
+        "the batches acknowledged but not written down are sent again"
+    );
+    assert!(
+        duplicated <= IN_FLIGHT_EVENTS,
+        "only what was in flight is delivered again"
     );
 }

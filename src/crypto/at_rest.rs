@@ -8,26 +8,33 @@
 //! make an index repeat, and the spool closes a file well before its index
 //! could wrap (`spool::segment::MAX_RECORDS`). The additional data binds each record to its
 //! file's header.
+//!
+//! The cipher is ring's (`LessSafeKey`: the nonces are ours to keep unique,
+//! as above), about four times faster than the RustCrypto one on this
+//! path, which every durable event crosses twice (sealed by the spool's
+//! writer, opened by its reader). Same algorithm, nonce and additional
+//! data as before, so segments written by either read with the other; a
+//! test holds that against the RustCrypto implementation.
 
 use super::{CryptoError, EncryptionKey};
-use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{rand_core::RngCore, AeadInPlace, KeyInit, OsRng};
-use aes_gcm::{Aes256Gcm, Tag};
+use aes_gcm::aead::{rand_core::RngCore, OsRng};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
 /// Bytes the cipher adds to each record (the GCM tag).
 pub const OVERHEAD: usize = 16;
 
 /// The cipher of one file.
 pub struct FileCipher {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     salt: [u8; 8],
 }
 
 impl FileCipher {
     /// The cipher of a file whose header holds `salt`.
     pub fn new(key: &EncryptionKey, salt: [u8; 8]) -> FileCipher {
+        let key = UnboundKey::new(&AES_256_GCM, key.bytes()).expect("an AES-256 key is 32 bytes");
         FileCipher {
-            cipher: Aes256Gcm::new(key.bytes().into()),
+            cipher: LessSafeKey::new(key),
             salt,
         }
     }
@@ -41,8 +48,8 @@ impl FileCipher {
         Ok(salt)
     }
 
-    fn nonce(&self, index: u32) -> GenericArray<u8, aes_gcm::aead::consts::U12> {
-        let mut nonce = GenericArray::default();
+    fn nonce(&self, index: u32) -> [u8; 12] {
+        let mut nonce = [0; 12];
         nonce[..8].copy_from_slice(&self.salt);
         nonce[8..].copy_from_slice(&index.to_be_bytes());
         nonce
@@ -59,25 +66,28 @@ impl FileCipher {
     ) -> Result<(), CryptoError> {
         let start = out.len();
         out.extend_from_slice(plaintext);
+        let nonce = Nonce::assume_unique_for_key(self.nonce(index));
         let tag = self
             .cipher
-            .encrypt_in_place_detached(&self.nonce(index), aad, &mut out[start..])
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), &mut out[start..])
             .map_err(|_| CryptoError::Encrypt("record too long for AES-GCM"))?;
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag.as_ref());
         Ok(())
     }
 
     /// Record `index` opened; fails on a wrong key or any altered byte.
     pub fn open(&self, index: u32, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let split = sealed
-            .len()
-            .checked_sub(OVERHEAD)
-            .ok_or(CryptoError::Decrypt)?;
-        let (ciphertext, tag) = sealed.split_at(split);
-        let mut plain = ciphertext.to_vec();
-        self.cipher
-            .decrypt_in_place_detached(&self.nonce(index), aad, &mut plain, Tag::from_slice(tag))
-            .map_err(|_| CryptoError::Decrypt)?;
+        if sealed.len() < OVERHEAD {
+            return Err(CryptoError::Decrypt);
+        }
+        let mut plain = sealed.to_vec();
+        let nonce = Nonce::assume_unique_for_key(self.nonce(index));
+        let len = self
+            .cipher
+            .open_in_place(nonce, Aad::from(aad), &mut plain)
+            .map_err(|_| CryptoError::Decrypt)?
+            .len();
+        plain.truncate(len);
         Ok(plain)
     }
 }
@@ -117,6 +127,32 @@ mod tests {
             FileCipher::fresh_salt().unwrap(),
             FileCipher::fresh_salt().unwrap()
         );
+    }
+
+    #[test]
+    fn reads_and_writes_what_the_rustcrypto_aes_gcm_does() {
+        // Segments sealed before the switch to ring (and any sealed now)
+        // read either way: an independent implementation of the same
+        // AES-256-GCM, nonce (salt, then the index big-endian) and AAD.
+        use aes_gcm::aead::{AeadInPlace, KeyInit};
+        let k = key(5);
+        let salt = [9, 8, 7, 6, 5, 4, 3, 2];
+        let other = aes_gcm::Aes256Gcm::new(k.bytes().into());
+        let c = FileCipher::new(&k, salt);
+        for (index, plain) in [(0u32, &b""[..]), (7, b"an event"), (u32::MAX, &[0xa5; 300])] {
+            let mut nonce = [0; 12];
+            nonce[..8].copy_from_slice(&salt);
+            nonce[8..].copy_from_slice(&index.to_be_bytes());
+            let mut theirs = plain.to_vec();
+            let tag = other
+                .encrypt_in_place_detached(&nonce.into(), b"hdr", &mut theirs)
+                .unwrap();
+            theirs.extend_from_slice(&tag);
+            let mut ours = Vec::new();
+            c.seal_into(index, b"hdr", plain, &mut ours).unwrap();
+            assert_eq!(ours, theirs, "record {index}");
+            assert_eq!(c.open(index, b"hdr", &theirs).unwrap(), plain);
+        }
     }
 
     #[test]

@@ -1,19 +1,27 @@
 //! The `acked` file: how far delivery got (every record before the
 //! position is acknowledged or expired), and the ranges of records after it
-//! that were voided (held for a request that was then refused, see
-//! [`super::hold`]), so a restart does not deliver them either.
+//! that a restart must not deliver either: voided ones (held for a request
+//! that was then refused, see [`super::hold`]) and done ones (batches the
+//! backend took while an earlier batch was still in flight).
 //!
 //! ```text
 //! <segment> <index>
 //! void <segment> <index> <segment> <index>     (zero or more: [start, end))
+//! done <segment> <index> <segment> <index>     (zero or more: [start, end))
 //! crc <CRC32C of the lines above, 8 hex digits>
 //! ```
 //!
-//! Written to a temporary file and renamed, not synced: a stale file only
-//! means more replays after a crash. A file that cannot be read, or whose
-//! checksum fails, is taken as "nothing acknowledged": everything on disk is
-//! replayed (duplicates, never a loss). A lone `<segment> <index>` line is
-//! the format of earlier versions and is still read.
+//! Written to a temporary file and renamed, not synced, each time a batch
+//! is acknowledged ([`super::Acks::done`] returns only once it is written):
+//! a process that dies (kill -9 included) leaves the file as of its last
+//! acknowledgement, so what a restart delivers again is at most what was in
+//! flight. The file only ever says what the backend already took, so it is
+//! never ahead of the truth; after a power loss it may be behind (the OS
+//! had not written it back): duplicates, never a loss. A file that cannot
+//! be read, or whose checksum fails, is taken as "nothing acknowledged":
+//! everything on disk is replayed. A lone `<segment> <index>` line is the
+//! format of earlier versions and is still read; earlier versions read a
+//! file with `done` lines as damaged (they replay everything).
 
 use super::Pos;
 use std::fs;
@@ -31,14 +39,18 @@ pub(super) struct Progress {
     pub acked: Pos,
     /// Voided ranges `[start, end)` at or after `acked`, in order.
     pub voids: Vec<(Pos, Pos)>,
+    /// Ranges `[start, end)` after `acked` the backend took, in order.
+    pub done: Vec<(Pos, Pos)>,
 }
 
 /// The file's text for `progress`.
 fn encode(progress: &Progress) -> String {
     let mut text = format!("{} {}\n", progress.acked.segment, progress.acked.index);
-    for (start, end) in &progress.voids {
+    let ranges = (progress.voids.iter().map(|r| ("void", r)))
+        .chain(progress.done.iter().map(|r| ("done", r)));
+    for (kind, (start, end)) in ranges {
         text += &format!(
-            "void {} {} {} {}\n",
+            "{kind} {} {} {} {}\n",
             start.segment, start.index, end.segment, end.index
         );
     }
@@ -65,10 +77,14 @@ fn decode(text: &str) -> Option<Progress> {
     if nums.next().is_some() {
         return None;
     }
-    let mut voids = Vec::new();
+    let (mut voids, mut done) = (Vec::new(), Vec::new());
     for line in lines {
-        let nums: Vec<u64> = line
-            .strip_prefix("void ")?
+        let (list, rest) = match line.split_once(' ')? {
+            ("void", rest) => (&mut voids, rest),
+            ("done", rest) => (&mut done, rest),
+            _ => return None,
+        };
+        let nums: Vec<u64> = rest
             .split(' ')
             .map(str::parse)
             .collect::<Result<_, _>>()
@@ -76,9 +92,9 @@ fn decode(text: &str) -> Option<Progress> {
         let [s1, i1, s2, i2] = nums[..] else {
             return None;
         };
-        voids.push((pos(s1, i1)?, pos(s2, i2)?));
+        list.push((pos(s1, i1)?, pos(s2, i2)?));
     }
-    Some(Progress { acked, voids })
+    Some(Progress { acked, voids, done })
 }
 
 fn pos(segment: u64, index: u64) -> Option<Pos> {
@@ -122,20 +138,21 @@ mod tests {
         let progress = Progress {
             acked: p(7, 3),
             voids: vec![(p(7, 5), p(8, 2)), (p(9, 0), p(9, 4))],
+            done: vec![(p(8, 2), p(8, 9)), (p(10, 0), p(11, 1))],
         };
         assert_eq!(decode(&encode(&progress)), Some(progress));
         assert_eq!(
             decode("12 40\n"),
             Some(Progress {
                 acked: p(12, 40),
-                voids: vec![]
+                ..Progress::default()
             })
         );
         assert_eq!(
             decode("12 40"),
             Some(Progress {
                 acked: p(12, 40),
-                voids: vec![]
+                ..Progress::default()
             })
         );
     }
@@ -145,6 +162,7 @@ mod tests {
         let good = encode(&Progress {
             acked: p(7, 3),
             voids: vec![(p(7, 5), p(8, 2))],
+            done: vec![(p(8, 4), p(9, 1))],
         });
         // Any single changed digit is caught.
         for (at, b) in good.bytes().enumerate() {

@@ -12,12 +12,16 @@
 //! a segment is deleted once every record in it is acknowledged. On start,
 //! what was not acknowledged is replayed ([`recover`]). Delivery is at
 //! least once: an event delivered just before a crash, whose
-//! acknowledgement was not yet recorded, is delivered again. An append may
-//! be held until its request decides ([`hold`]).
+//! acknowledgement was not yet recorded, is delivered again; every
+//! acknowledgement is recorded before [`Acks::done`] returns, so after a
+//! crash that is at most the batches in flight. An append may be held
+//! until its request decides ([`hold`]).
 //!
 //! Positions: a record is at (segment number, index in the segment); the
 //! acknowledged position says every record before it is done with, and is
-//! written to the `acked` file ([`acked`]). Invariants:
+//! written to the `acked` file ([`acked`]) with the ranges after it that
+//! are done with too (voided, or acknowledged while an earlier batch was
+//! still in flight). Invariants:
 //! - positions only grow, across any sequence of runs: a new segment's
 //!   number is above every segment on disk and above the acknowledged
 //!   position's segment, so nothing written later is ever taken for
@@ -52,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
 pub use hold::Hold;
@@ -212,9 +216,11 @@ struct State {
     acked: Pos,
     /// Held and voided ranges at or after `acked`, in order ([`hold`]).
     holds: VecDeque<hold::Held>,
+    /// Ranges after `acked` the backend took while an earlier batch was
+    /// in flight, in order ([`Acks`]).
+    done: Vec<(Pos, Pos)>,
     set_aside: Vec<SetAside>,
     closed: bool,
-    last_persist: Instant,
 }
 
 impl State {
@@ -246,6 +252,7 @@ impl State {
         let passed = self.records_between(self.acked, to);
         self.acked = to;
         self.holds.retain(|h| h.end > to);
+        self.done.retain(|&(_, end)| end > to);
         passed
     }
 }
@@ -296,42 +303,36 @@ impl Shared {
         }
     }
 
-    /// Records that every record before `end` is done with, deletes the
-    /// sealed segments that leaves empty, and now and then writes the
-    /// `acked` file.
-    fn advance(&self, end: Pos) {
-        let (doomed, persist) = {
-            let mut st = self.lock();
+    /// Records that every record before `end` (if any) is done with, and
+    /// the ranges `done` after it; the sealed segments that leaves without
+    /// a record to deliver, taken out of the state (to be deleted).
+    fn advance(&self, end: Option<Pos>, done: Vec<(Pos, Pos)>) -> Vec<(u64, u64)> {
+        let mut st = self.lock();
+        if let Some(end) = end {
             let passed = st.pass(end);
             self.metrics.pending.sub(passed as i64);
-            let acked = st.acked;
-            let doomed: Vec<(u64, u64)> = st
-                .segments
-                .iter()
-                .take_while(|(&seq, seg)| {
-                    seg.sealed
-                        && (seq < acked.segment
-                            || (seq == acked.segment && seg.records <= acked.index))
-                })
-                .map(|(&seq, seg)| (seq, seg.disk))
-                .collect();
-            for (seq, _) in &doomed {
-                st.segments.remove(seq);
-            }
-            let persist = !doomed.is_empty() || st.last_persist.elapsed() >= PERSIST_EVERY;
-            if persist {
-                st.last_persist = Instant::now();
-            }
-            (doomed, persist)
-        };
-        self.remove_segments(&doomed);
-        if persist {
-            self.persist_acked();
         }
+        let acked = st.acked;
+        st.done = done;
+        st.done.retain(|&(_, end)| end > acked);
+        let doomed: Vec<(u64, u64)> = st
+            .segments
+            .iter()
+            .take_while(|(&seq, seg)| {
+                seg.sealed
+                    && (seq < acked.segment || (seq == acked.segment && seg.records <= acked.index))
+            })
+            .map(|(&seq, seg)| (seq, seg.disk))
+            .collect();
+        for (seq, _) in &doomed {
+            st.segments.remove(seq);
+        }
+        doomed
     }
 
-    /// Writes the acknowledged position and the voided ranges after it
-    /// (see [`acked`]).
+    /// Writes the acknowledged position and the voided and done ranges
+    /// after it (see [`acked`]): the state as it is when the write starts,
+    /// so a later call never writes an earlier state.
     fn persist_acked(&self) {
         let _one = self.persist.lock().unwrap_or_else(|p| p.into_inner());
         let progress = {
@@ -344,6 +345,7 @@ impl Shared {
                     .filter(|h| h.cell.voided())
                     .map(|h| (h.start, h.end))
                     .collect(),
+                done: st.done.clone(),
             }
         };
         if let Err(e) = acked::write(&self.dir, &progress) {
@@ -352,16 +354,32 @@ impl Shared {
     }
 }
 
-/// Failures a test injects into the writer's file operations.
+/// Failures a test injects into the writer's file operations, and a gate
+/// that keeps a sync in flight for as long as a test wants.
 #[derive(Default)]
 struct Faults {
     /// Syncs to fail from now on.
     #[cfg(test)]
     syncs: std::sync::atomic::AtomicU32,
+    /// Syncs started (failed ones included).
+    #[cfg(test)]
+    started: AtomicU64,
+    /// While true, a sync waits before it starts.
+    #[cfg(test)]
+    gate: (Mutex<bool>, Condvar),
 }
 
 impl Faults {
     fn sync(&self) -> io::Result<()> {
+        #[cfg(test)]
+        {
+            let (closed, open) = &self.gate;
+            let mut closed = closed.lock().unwrap_or_else(|p| p.into_inner());
+            self.started.fetch_add(1, Ordering::AcqRel);
+            while *closed {
+                closed = open.wait(closed).unwrap_or_else(|p| p.into_inner());
+            }
+        }
         #[cfg(test)]
         if self
             .syncs
@@ -372,10 +390,14 @@ impl Faults {
         }
         Ok(())
     }
-}
 
-/// How often, at most, the acknowledged position is written to disk.
-const PERSIST_EVERY: Duration = Duration::from_millis(200);
+    /// Holds (true) or lets go (false) every sync.
+    #[cfg(test)]
+    fn hold_syncs(&self, hold: bool) {
+        *self.gate.0.lock().unwrap_or_else(|p| p.into_inner()) = hold;
+        self.gate.1.notify_all();
+    }
+}
 
 const LOCK_FILE: &str = "LOCK";
 
@@ -507,16 +529,21 @@ impl Spool {
 /// Tells the spool which records the backend has taken. Batches are
 /// registered in the order they were read and may finish in any order;
 /// the acknowledged position only moves past a batch once every batch
-/// before it has finished.
+/// before it has finished, and a batch finished before an earlier one is
+/// recorded as a done range until then. Either is written to the `acked`
+/// file before [`Acks::done`] returns, so a crash delivers again only the
+/// batches not finished yet.
 pub struct Acks {
     shared: Arc<Shared>,
     queue: Mutex<AckQueue>,
 }
 
-#[derive(Default)]
 struct AckQueue {
     /// Ticket number of `entries[0]`.
     first: u64,
+    /// Where the batch of `entries[0]` starts (where the last one popped
+    /// ended).
+    start: Pos,
     entries: VecDeque<AckEntry>,
 }
 
@@ -539,10 +566,10 @@ impl Acks {
         Ticket(ticket)
     }
 
-    /// The batch is done with: delivered, or given up and counted. Blocking
-    /// file I/O when segments become deletable.
+    /// The batch is done with: delivered, or given up and counted.
+    /// Blocking file I/O: it is written down before this returns.
     pub fn done(&self, ticket: Ticket) {
-        let end = {
+        let doomed = {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let at = (ticket.0 - q.first) as usize;
             q.entries[at].done = true;
@@ -550,13 +577,32 @@ impl Acks {
             while q.entries.front().is_some_and(|e| e.done) {
                 let e = q.entries.pop_front().expect("checked");
                 q.first += 1;
+                q.start = e.end;
                 end = Some(e.end);
             }
-            end
+            // Under the queue's lock, so the state always holds the latest.
+            self.shared.advance(end, q.done_ranges())
         };
-        if let Some(end) = end {
-            self.shared.advance(end);
+        self.shared.persist_acked();
+        self.shared.remove_segments(&doomed);
+    }
+}
+
+impl AckQueue {
+    /// The finished batches after the first unfinished one, merged.
+    fn done_ranges(&self) -> Vec<(Pos, Pos)> {
+        let mut ranges: Vec<(Pos, Pos)> = Vec::new();
+        let mut start = self.start;
+        for e in &self.entries {
+            if e.done && start < e.end {
+                match ranges.last_mut() {
+                    Some(last) if last.1 >= start => last.1 = last.1.max(e.end),
+                    _ => ranges.push((start, e.end)),
+                }
+            }
+            start = start.max(e.end);
         }
+        ranges
     }
 }
 
@@ -684,7 +730,12 @@ fn open_with(
     metrics.pending.add(found.pending as i64);
     metrics.bytes.add(found.bytes as i64);
     let acked = progress.acked;
-    progress.voids.retain(|&(_, end)| end > acked);
+    // For this run, what an earlier one recorded as done is, like what it
+    // voided, a range the reader passes over.
+    let mut skip = std::mem::take(&mut progress.voids);
+    skip.append(&mut progress.done);
+    skip.retain(|&(_, end)| end > acked);
+    skip.sort_unstable();
 
     let shared = Arc::new(Shared {
         name: name.into(),
@@ -693,14 +744,13 @@ fn open_with(
         state: Mutex::new(State {
             segments: found.segments,
             acked,
-            holds: progress
-                .voids
+            holds: skip
                 .into_iter()
                 .map(|(start, end)| hold::Held::voided(start, end))
                 .collect(),
+            done: Vec::new(),
             set_aside: found.set_aside,
             closed: false,
-            last_persist: Instant::now(),
         }),
         wake: Condvar::new(),
         bytes: AtomicU64::new(found.bytes),
@@ -726,7 +776,11 @@ fn open_with(
         feed,
         acks: Acks {
             shared: shared.clone(),
-            queue: Mutex::new(AckQueue::default()),
+            queue: Mutex::new(AckQueue {
+                first: 0,
+                start: acked,
+                entries: VecDeque::new(),
+            }),
         },
         closer: Closer {
             shared,

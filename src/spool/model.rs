@@ -9,23 +9,26 @@
 //! - within a run, the feed gives events in append order, each at most
 //!   once;
 //! - an event never appears again once it may not: refused (its append
-//!   failed), voided durably, expired, or acknowledged before a clean
-//!   restart;
+//!   failed), voided durably, expired, or acknowledged (in any order: a
+//!   batch the backend took after a batch still in flight too) before a
+//!   restart or a kill;
 //! - every event the model holds pending is fed when it should be (a take
 //!   that expects records gets them) and is delivered by the end: none is
 //!   silently skipped, none counted as delivered without being delivered;
 //! - expiry counts exactly what it deletes (the pending gauge before it),
 //!   and the pending gauge ends at zero.
 //!
-//! Duplicates (after a kill, or a later batch acknowledged before an
-//! earlier failed one) are allowed and counted.
+//! Duplicates are allowed, and bounded: the backend has a batch from when
+//! it takes it, so an event fed in an earlier run and fed again is a
+//! duplicate, and each must be one that was in flight (taken, not
+//! acknowledged: pending or failed) when a run stopped, once per stop.
 
 use super::*;
 use crate::config::Fsync;
 use crate::crypto::EncryptionKey;
 use crate::metrics::Metrics;
 use proptest::prelude::*;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc::error::TryRecvError;
 
 #[derive(Clone, Debug)]
@@ -81,7 +84,7 @@ enum Fate {
     Voided {
         durable: bool,
     },
-    /// In the acknowledged prefix.
+    /// Acknowledged (in any order).
     Acked,
     Expired,
 }
@@ -108,8 +111,6 @@ fn id_of(event: &Bytes) -> u64 {
 struct Taken {
     ids: Vec<u64>,
     ticket: Ticket,
-    /// Its entry in `Run::queue`.
-    slot: u64,
 }
 
 /// One open of the spool.
@@ -121,11 +122,12 @@ struct Run {
     /// Every record before this is in a batch or a ticket.
     covered: Option<Pos>,
     taken: Vec<Taken>,
-    /// Tickets in order (ids, done), from ticket number `first`.
-    queue: VecDeque<(Vec<u64>, bool)>,
-    first: u64,
-    /// Ids in the acknowledged prefix of this run.
-    acked: HashSet<u64>,
+    /// Ids fed in this run.
+    fed: HashSet<u64>,
+    /// Ids of the batches acknowledged in this run, in any order.
+    settled: HashSet<u64>,
+    /// Ids of the batches failed in this run: the backend may have them.
+    failed: Vec<u64>,
     holds: Vec<(Vec<u64>, Hold)>,
 }
 
@@ -139,6 +141,13 @@ struct Harness {
     /// still come (at most [`READ_AHEAD`] chunks), then never again.
     expired: HashSet<u64>,
     late_chunks: usize,
+    /// Ids fed in an earlier run: the backend may have them.
+    fed_before: HashSet<u64>,
+    /// How many more times each id may be fed again after being fed in an
+    /// earlier run: once per stop at which it was in flight.
+    replays_allowed: HashMap<u64, usize>,
+    /// Ids fed again after an earlier run (duplicates at the backend).
+    duplicates: usize,
     run: Option<Run>,
 }
 
@@ -168,6 +177,9 @@ impl Harness {
             never: HashSet::new(),
             expired: HashSet::new(),
             late_chunks: 0,
+            fed_before: HashSet::new(),
+            replays_allowed: HashMap::new(),
+            duplicates: 0,
             run: None,
         };
         h.open();
@@ -191,9 +203,9 @@ impl Harness {
             fed_last: None,
             covered: None,
             taken: Vec::new(),
-            queue: VecDeque::new(),
-            first: 0,
-            acked: HashSet::new(),
+            fed: HashSet::new(),
+            settled: HashSet::new(),
+            failed: Vec::new(),
             holds: Vec::new(),
         });
     }
@@ -349,9 +361,7 @@ impl Harness {
         }
         run.covered = Some(end);
         let ticket = run.opened.acks.begin(end);
-        let slot = run.first + run.queue.len() as u64;
-        run.queue.push_back((ids.clone(), false));
-        let taken = Taken { ids, ticket, slot };
+        let taken = Taken { ids, ticket };
         if taken.ids.is_empty() {
             // Only records passed over: acknowledged at once, as the batcher does.
             self.settle(taken);
@@ -371,6 +381,15 @@ impl Harness {
             !self.never.contains(&id),
             "fed id {id} that may not come again ({fate:?})"
         );
+        if self.fed_before.contains(&id) {
+            self.duplicates += 1;
+            let allowed = self.replays_allowed.entry(id).or_default();
+            assert!(
+                *allowed > 0,
+                "fed id {id} again although it was not in flight when a run stopped"
+            );
+            *allowed = allowed.saturating_sub(1);
+        }
         assert_ne!(fate, Fate::Held, "fed held id {id} before its decision");
         let run = self.run();
         assert!(
@@ -379,24 +398,18 @@ impl Harness {
             run.fed_last
         );
         run.fed_last = Some(id);
+        run.fed.insert(id);
     }
 
     fn settle(&mut self, taken: Taken) {
         let run = self.run.as_mut().expect("open");
         run.opened.acks.done(taken.ticket);
-        run.queue[(taken.slot - run.first) as usize].1 = true;
         for &id in &taken.ids {
             *self.delivered.entry(id).or_default() += 1;
-        }
-        while run.queue.front().is_some_and(|(_, done)| *done) {
-            let (ids, _) = run.queue.pop_front().expect("checked");
-            run.first += 1;
-            for id in ids {
-                run.acked.insert(id);
-                let fate = &mut self.fate[id as usize];
-                if *fate == Fate::Pending {
-                    *fate = Fate::Acked;
-                }
+            run.settled.insert(id);
+            let fate = &mut self.fate[id as usize];
+            if *fate == Fate::Pending {
+                *fate = Fate::Acked;
             }
         }
     }
@@ -415,7 +428,9 @@ impl Harness {
         if !run.taken.is_empty() {
             let len = run.taken.len();
             // Never acknowledged in this run: it blocks the position.
-            drop(run.taken.remove(i % len).ticket);
+            let taken = run.taken.remove(i % len);
+            drop(taken.ticket);
+            run.failed.extend(taken.ids);
         }
     }
 
@@ -449,9 +464,18 @@ impl Harness {
             opened,
             holds,
             taken,
-            acked,
+            fed,
+            settled,
+            failed,
             ..
         } = self.run.take().expect("open");
+        // What was fed in this run the backend may have; what was in flight
+        // (taken, not acknowledged) may come once more.
+        self.fed_before.extend(fed);
+        let in_flight = taken.iter().flat_map(|t| t.ids.iter().copied());
+        for id in in_flight.chain(failed) {
+            *self.replays_allowed.entry(id).or_default() += 1;
+        }
         let Opened {
             feed, acks, closer, ..
         } = opened;
@@ -473,10 +497,10 @@ impl Harness {
         }
         drop(taken);
         drop(acks);
+        // Acknowledged: written down at once, whatever the order.
+        self.never.extend(settled);
         if clean {
             closer.finish();
-            // The position passed them and was written down.
-            self.never.extend(acked);
         } else {
             closer.kill();
         }
@@ -536,7 +560,7 @@ impl Harness {
             }
         }
         assert_eq!(self.pending_gauge(), 0, "nothing is left pending");
-        let duplicates = self.delivered.values().map(|&n| n - 1).sum();
+        let duplicates = self.duplicates;
         self.stop(true);
         duplicates
     }

@@ -104,7 +104,8 @@ pub(super) fn recover(
                 segment: seq,
                 index,
             };
-            p >= acked && !progress.voids.iter().any(|&(s, e)| s <= p && p < e)
+            let skipped = (progress.voids.iter()).chain(&progress.done);
+            p >= acked && !skipped.clone().any(|&(s, e)| s <= p && p < e)
         };
         match scan(&path, keyring, metrics, replays)? {
             Found::Segment { seg, replayed } => {

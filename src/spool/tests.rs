@@ -312,6 +312,57 @@ async fn every_fsync_policy_commits_and_a_closed_spool_refuses() {
     }
 }
 
+#[tokio::test]
+async fn appends_that_arrive_during_a_sync_share_the_next_one() {
+    // Group commit: while one sync is in flight, the appends that arrive
+    // wait and are committed together by one next sync; none is answered,
+    // nor readable, before the sync that covers it returned.
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = open_at(&config(dir.path(), 1 << 20), keyring(&["e1"])).unwrap();
+    // The segment is opened (and its header synced) first.
+    append(&o.opened.spool, 0..1).await;
+    assert_eq!(bodies(&take(&mut o.opened, 1).await), events(0..1));
+    let faults = &o.opened.spool.shared.faults;
+    let before = faults.started.load(Ordering::Acquire);
+    faults.hold_syncs(true);
+    let mut first = o.opened.spool.append(events(1..2));
+    let mut waited = 0;
+    while faults.started.load(Ordering::Acquire) == before {
+        waited += 1;
+        assert!(waited < 5000, "the first append reaches its sync");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let started = faults.started.load(Ordering::Acquire);
+    let mut later: Vec<Commit> = (2..34)
+        .map(|k| o.opened.spool.append(events(k..k + 1)))
+        .collect();
+    // A sync in flight: nothing is answered, nothing can be read.
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(matches!(
+        first.0.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    ));
+    for c in &mut later {
+        assert!(matches!(
+            c.0.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ));
+    }
+    assert!(o.opened.feed.try_recv().is_err(), "nothing is readable yet");
+    faults.hold_syncs(false);
+    first.wait().await.unwrap();
+    for c in later {
+        c.wait().await.unwrap();
+    }
+    assert_eq!(
+        o.opened.spool.shared.faults.started.load(Ordering::Acquire),
+        started + 1,
+        "the 32 appends that arrived during the first sync shared one"
+    );
+    assert_eq!(bodies(&take(&mut o.opened, 33).await), events(1..34));
+    o.opened.closer.finish();
+}
+
 /// Reads what the feed holds within `wait`; `None` if nothing came.
 async fn try_take(o: &mut Opened, n: usize, wait: Duration) -> Option<Vec<(Pos, Bytes)>> {
     let mut out = Vec::new();
@@ -653,5 +704,72 @@ async fn a_void_is_written_down_at_once_and_survives_a_crash() {
     // At least once: the dropped append comes back, the voided one not.
     let replayed = take(&mut o.opened, 3).await;
     assert_eq!(bodies(&replayed), events(3..6));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn an_acknowledgement_is_written_down_before_done_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..10).await;
+    let records = take(&mut o.opened, 10).await;
+    // The backend took the first six: acknowledged, then a crash at once.
+    ack_all(&o.opened, &records[..6]);
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 4.0);
+    assert_eq!(bodies(&take(&mut o.opened, 4).await), events(6..10));
+    o.opened.closer.finish();
+}
+
+#[tokio::test]
+async fn batches_done_out_of_order_are_not_replayed_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..20).await;
+    let records = take(&mut o.opened, 20).await;
+    // Four batches of five, over several segments.
+    let tickets: Vec<Ticket> = records
+        .chunks(5)
+        .map(|b| o.opened.acks.begin(b.last().unwrap().0.next()))
+        .collect();
+    let [first, second, third, fourth] = <[Ticket; 4]>::try_from(tickets).ok().unwrap();
+    // The backend took all four; the second and the fourth were
+    // acknowledged, the first was still in flight and the third failing
+    // when the process died.
+    o.opened.acks.done(fourth);
+    o.opened.acks.done(second);
+    drop((first, third));
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 10.0);
+    let again = take(&mut o.opened, 10).await;
+    assert_eq!(bodies(&again), [events(0..5), events(10..15)].concat());
+    // Once they are acknowledged too (and the records passed over after
+    // them, as the batcher does), nothing is left, after a crash as well.
+    let t = o.opened.acks.begin(again.last().unwrap().0.next());
+    o.opened.acks.done(t);
+    while let Ok(Some(chunk)) =
+        tokio::time::timeout(Duration::from_millis(200), o.opened.feed.recv()).await
+    {
+        assert!(chunk.records.is_empty(), "only records passed over");
+        let t = o.opened.acks.begin(chunk.end);
+        o.opened.acks.done(t);
+    }
+    assert_eq!(o.metrics.queue_depth.with_label_values(&["dest"]).get(), 0);
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(counter(&o.metrics, "privgate_spool_replayed_total"), 0.0);
+    assert!(try_take(&mut o.opened, 1, Duration::from_millis(100))
+        .await
+        .is_none());
     o.opened.closer.finish();
 }

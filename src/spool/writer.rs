@@ -4,7 +4,9 @@
 //! group, syncs as the policy says, and only once every write and sync of
 //! the group succeeded publishes the new ends to the reader and answers
 //! every append in the group. One failure fails the whole group (503 for
-//! all of its requests): nothing of it is read.
+//! all of its requests): nothing of it is read. A large group is written
+//! in pieces of about [`MAX_BUFFERED`] bytes (still synced and published
+//! once), so the writer never buffers a whole group.
 //!
 //! A segment is closed (synced, whatever the policy) once the next frame
 //! would take it past `segment_bytes`, or it holds [`segment::MAX_RECORDS`]
@@ -26,6 +28,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Appends one group takes at most (the rest wait for the next group).
 const MAX_GROUP: usize = 4096;
+
+/// Sealed bytes buffered before they are written (a group holding more is
+/// written in pieces, then synced once): a group of 32 requests of 100
+/// events would otherwise hold 5 MB here, kept as the buffer's capacity.
+/// Tests use a few frames' worth, so that the model and the unit tests
+/// write most groups in pieces (failures included).
+const MAX_BUFFERED: usize = if cfg!(test) { 200 } else { 1 << 20 };
 
 pub(super) struct Writer {
     shared: Arc<Shared>,
@@ -164,6 +173,11 @@ impl Writer {
                 })
                 .map_err(|_| SpoolError::NoKey)?;
                 pending += 1;
+                if self.buf.len() >= MAX_BUFFERED {
+                    // Not yet published: a failure cuts it with the rest.
+                    self.write_buf(pending)?;
+                    pending = 0;
+                }
             }
             if let (Some(cell), Some(start)) = (&append.hold, start) {
                 let active = self.active.as_ref().expect("placed above");
