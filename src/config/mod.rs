@@ -28,6 +28,7 @@
 //! 3. **Summary** (`summary.rs`): what `privgate check` prints, and
 //!    (`warnings.rs`) what a valid config does that weakens a promise.
 
+mod compile;
 mod problem;
 mod schema;
 mod secret;
@@ -36,6 +37,7 @@ pub mod units;
 mod validate;
 mod warnings;
 
+pub use crate::consent::ConsentConfig;
 pub use problem::{ConfigError, Problem};
 pub use schema::ClientIp;
 pub use schema::Compression;
@@ -43,7 +45,6 @@ pub use schema::{
     BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
 };
 pub use secret::{matches_any, Secret, SecretError, SecretRef};
-pub use validate::consent::ConsentConfig;
 pub use validate::destinations::{
     BatchConfig, BreakerConfig, DestinationConfig, HttpSinkConfig, RetryConfig, SinkConfig,
 };

@@ -54,11 +54,12 @@
 
 pub mod gcm;
 pub mod registry;
+mod settings;
 pub mod tcf;
 
 pub use registry::OptOutRegistry;
+pub use settings::{ConsentConfig, ConsentDefault};
 
-use crate::config::ConsentDefault;
 use crate::event::{same_value, Marks, Span};
 use crate::json::MaybeStr;
 use crate::policy::reader::{Reader, Stop};
@@ -296,32 +297,28 @@ impl Consent {
         self
     }
 
-    /// The engine `config` describes, with its opt-out registry loaded (also
-    /// returned, for the caller that reloads it).
-    pub fn from_config(
-        config: &crate::config::Config,
+    /// The engine `settings` describe, for destinations requiring the
+    /// purposes in `required`, with its opt-out registry loaded (also
+    /// returned, for the caller that reloads it); the registry matches
+    /// pseudonymized ids with `keyring`'s HMAC keys.
+    pub fn from_settings<'a>(
+        settings: &'a ConsentConfig,
+        required: impl IntoIterator<Item = &'a str>,
+        keyring: Arc<crate::crypto::Keyring>,
     ) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
-        let consent = &config.consent;
-        let registry = match &consent.opt_out_registry {
-            Some(path) => Some(Arc::new(OptOutRegistry::load(
-                path,
-                config.keyring.clone(),
-            )?)),
+        let registry = match &settings.opt_out_registry {
+            Some(path) => Some(Arc::new(OptOutRegistry::load(path, keyring)?)),
             None => None,
         };
-        let required = config
-            .destinations
-            .iter()
-            .flat_map(|d| d.consent.purposes.iter().map(String::as_str));
         let engine = Consent::new(
-            consent.default,
-            &consent.gpc_denies,
-            &consent.categories,
+            settings.default,
+            &settings.gpc_denies,
+            &settings.categories,
             required,
             registry.clone(),
         )
-        .interpreting(&consent.tcf_purposes, &consent.consent_mode)
-        .with_tcf_path(consent.tcf_path.clone());
+        .interpreting(&settings.tcf_purposes, &settings.consent_mode)
+        .with_tcf_path(settings.tcf_path.clone());
         Ok((engine, registry))
     }
 

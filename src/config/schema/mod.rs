@@ -399,16 +399,7 @@ impl Default for Admin {
 
 pub use crate::event::Protocol;
 
-/// What applies when an event carries no consent signal at all.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsentDefault {
-    /// No signal means no consent (the default).
-    #[default]
-    Deny,
-    /// No signal means consent; only for first-party, consent-exempt setups.
-    Allow,
-}
+pub use crate::consent::ConsentDefault;
 
 /// `[consent]`: how consent is decided (see the `consent` module).
 #[derive(Debug, Deserialize)]

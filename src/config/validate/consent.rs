@@ -3,31 +3,9 @@
 //! distinct purposes across destinations.
 
 use super::Validator;
-use crate::config::schema::{self, ConsentDefault};
-use std::path::PathBuf;
-use std::time::Duration;
+use crate::config::schema;
+use crate::consent::ConsentConfig;
 use toml::Spanned;
-
-/// `[consent]`, validated.
-#[derive(Clone, Debug)]
-pub struct ConsentConfig {
-    /// Decision with no signal.
-    pub default: ConsentDefault,
-    /// Purposes `Sec-GPC: 1` denies.
-    pub gpc_denies: Vec<String>,
-    /// CMP category id -> purpose.
-    pub categories: std::collections::BTreeMap<String, String>,
-    /// Purpose -> the TCF purposes (1-24) that must all have consent.
-    pub tcf_purposes: std::collections::BTreeMap<String, Vec<u8>>,
-    /// Object keys leading to a TC string in events.
-    pub tcf_path: Vec<String>,
-    /// Google consent mode signal -> purpose.
-    pub consent_mode: Vec<(crate::consent::gcm::Kind, String)>,
-    /// The opt-out registry file.
-    pub opt_out_registry: Option<PathBuf>,
-    /// How often it is checked for changes.
-    pub opt_out_reload_interval: Duration,
-}
 
 impl Validator<'_> {
     /// `[consent]`, checked.
