@@ -23,10 +23,8 @@
 pub(super) mod consent;
 pub(super) mod destinations;
 mod formats;
-mod keys;
 pub(super) mod rate_limit;
 pub(super) mod relay;
-mod rules;
 pub(super) mod server;
 pub(super) mod sources;
 pub(super) mod spool;
@@ -60,12 +58,12 @@ pub(super) fn validate(text: &str, path: &Path, file: schema::File) -> (Config, 
 }
 
 /// Collects problems while the sections are checked.
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     /// The file's text, for positions.
     text: &'a str,
     /// The config file's directory: relative paths start there.
     base: PathBuf,
-    problems: Vec<Problem>,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Validator<'_> {
@@ -133,7 +131,7 @@ impl Validator<'_> {
     /// Records a problem at `span` (`0..0`: a default, or a value serde
     /// gives no position; printed without line and column). An empty `hint`
     /// is none.
-    fn problem(&mut self, span: Range<usize>, key: String, message: String, hint: &str) {
+    pub(super) fn problem(&mut self, span: Range<usize>, key: String, message: String, hint: &str) {
         let (line, column) = if span == (0..0) {
             (None, None)
         } else {
@@ -233,7 +231,7 @@ impl Validator<'_> {
     }
 
     /// [`Validator::reference`], or a problem at `key`.
-    fn key_secret(&mut self, value: &Spanned<String>, key: &str) -> Option<Secret> {
+    pub(super) fn key_secret(&mut self, value: &Spanned<String>, key: &str) -> Option<Secret> {
         match self.reference(value.get_ref()) {
             Ok(secret) => Some(secret),
             Err(e) => {

@@ -1,15 +1,15 @@
 //! `[keys]`: the HMAC and encryption keys, resolved from their references
 //! and built into crypto's [`Keyring`](crate::crypto::Keyring).
 
-use super::Validator;
 use crate::config::schema;
+use crate::config::validate::Validator;
 use std::collections::HashSet;
 use toml::Spanned;
 
 impl Validator<'_> {
     /// Resolves and checks `[keys]`: ids unique and usable as a JWE `kid`,
     /// values by reference only, exactly one active key of each kind.
-    pub(super) fn keys(&mut self, keys: &schema::Keys) -> crate::crypto::Keyring {
+    pub(in crate::config) fn keys(&mut self, keys: &schema::Keys) -> crate::crypto::Keyring {
         use crate::crypto::{EncryptionKey, HmacKey, Keyring};
         let mut ids = HashSet::new();
         let mut hmac = Vec::new();

@@ -3,15 +3,15 @@
 //! compiled, for every protocol, into policy's
 //! [`Policies`](crate::policy::Policies).
 
-use super::Validator;
 use crate::config::schema;
+use crate::config::validate::Validator;
 use toml::Spanned;
 
 impl Validator<'_> {
     /// Compiles one scope's rules and allow list (`scope` is `rules` or
     /// `destinations[N]`) for every protocol. What is wrong with a rule is
     /// the same for every protocol, so it is reported once.
-    pub(super) fn policies(
+    pub(in crate::config) fn policies(
         &mut self,
         written: &[schema::Rule],
         allow: Option<&[Spanned<String>]>,

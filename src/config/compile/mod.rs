@@ -4,6 +4,9 @@
 //! settings type (which validation filled in), and the glue that picks
 //! those settings out of the whole config lives here.
 
+mod keys;
+mod rules;
+
 use super::Config;
 use crate::consent::{Consent, OptOutRegistry};
 use std::sync::Arc;
