@@ -18,14 +18,17 @@
 //!    at its key, every problem collected before failing, and the section
 //!    built into its validated type: [`ServerConfig`] (`validate/server.rs`),
 //!    [`SourceConfig`] (`validate/sources.rs`), [`DestinationConfig`]
-//!    (`validate/destinations.rs`) and so on. Where a section compiles into
-//!    a runtime type another module owns, validation builds it from what it
-//!    checked, so that failing to build is a problem at the key: policy's
-//!    [`Policies`](crate::policy::Policies) (`validate/rules.rs`), crypto's
-//!    [`Keyring`](crate::crypto::Keyring) (`validate/keys.rs`), consent's
-//!    [`Requirement`](crate::consent::Requirement), tls's listener and
-//!    client configurations (`validate/tls.rs`).
-//! 3. **Summary** (`summary.rs`): what `privgate check` prints, and
+//!    (`validate/destinations.rs`), consent's [`ConsentConfig`]
+//!    (`validate/consent.rs`), tls's listener and client configurations
+//!    (`validate/tls.rs`) and so on.
+//! 3. **Compilation** (`compile/`): the runtime types other modules own,
+//!    built from what validation checked, in the same pass, so that failing
+//!    to build is a problem at the key: policy's
+//!    [`Policies`](crate::policy::Policies) (`compile/rules.rs`), crypto's
+//!    [`Keyring`](crate::crypto::Keyring) (`compile/keys.rs`), and consent's
+//!    engine from its settings (`compile/mod.rs`). Config depends on those
+//!    owners; none of them imports [`Config`].
+//! 4. **Summary** (`summary.rs`): what `privgate check` prints, and
 //!    (`warnings.rs`) what a valid config does that weakens a promise.
 
 mod compile;

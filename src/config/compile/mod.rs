@@ -1,8 +1,18 @@
-//! Building the engines other modules own from a validated [`Config`], for
-//! the code that starts or reloads privgate. Config depends on those
-//! modules, never the other way: each engine is built from its own
-//! settings type (which validation filled in), and the glue that picks
-//! those settings out of the whole config lives here.
+//! Compilation: building the runtime types other modules own, so that
+//! config depends on those modules and never the other way round.
+//!
+//! - `rules.rs`: `[[rules]]` and a destination's `rules` and `allow`,
+//!   checked and compiled for every protocol into policy's
+//!   [`Policies`](crate::policy::Policies).
+//! - `keys.rs`: `[keys]`, resolved and built into crypto's
+//!   [`Keyring`](crate::crypto::Keyring).
+//! - here: consent's engine, from its own settings type
+//!   ([`ConsentConfig`](crate::consent::ConsentConfig), which validation
+//!   fills in), the purposes the destinations require and the keyring, for
+//!   the code that starts or reloads privgate.
+//!
+//! The first two are methods of validation's `Validator` and run during
+//! validation, so that a value failing to compile is a problem at its key.
 
 mod keys;
 mod rules;

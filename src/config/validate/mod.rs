@@ -1,7 +1,7 @@
 //! Validation: every section of the parsed [`schema::File`] checked at its
-//! key, and built into the validated [`Config`] (and the runtime values its
-//! owners define: policy's compiled rules, crypto's keyring, consent's
-//! requirements) in the same pass.
+//! key, and built into the validated [`Config`] (and, through the methods
+//! in `../compile/`, the runtime values its owners define: policy's
+//! compiled rules, crypto's keyring) in the same pass.
 //!
 //! **Every problem, at once.** A check that fails records a [`Problem`]
 //! (with the position of the value it is about, when known, and how to fix
@@ -16,9 +16,10 @@
 //!
 //! One file per section, each with the validated type it makes:
 //! `server.rs` (`[server]`, `[admin]`), `rate_limit.rs`, `tls.rs` (every
-//! TLS table), `keys.rs`, `destinations.rs`, `formats.rs` (a destination's
-//! batch format, settled once its sources are known), `sources.rs`,
-//! `relay.rs`, `rules.rs`, `spool.rs`, `consent.rs`.
+//! TLS table), `destinations.rs`, `formats.rs` (a destination's batch
+//! format, settled once its sources are known), `sources.rs`, `relay.rs`,
+//! `spool.rs`, `consent.rs`; `[keys]` and the rules are checked where they
+//! are compiled (`../compile/keys.rs`, `../compile/rules.rs`).
 
 pub(super) mod consent;
 pub(super) mod destinations;
