@@ -29,6 +29,10 @@ pub mod crypto;
 pub mod event;
 pub mod explain;
 pub mod forward;
+/// The fuzz targets' checks: only with the `fuzzing` feature, which the
+/// fuzz crate (`fuzz/`) and `tests/fuzz_fallback.rs` (through privgate's
+/// dev-dependency on itself) turn on; not part of the library's API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ingest;
 mod json;
