@@ -41,6 +41,7 @@ mod validate;
 mod warnings;
 
 pub use crate::consent::ConsentConfig;
+pub use crate::spool::SpoolConfig;
 pub use problem::{ConfigError, Problem};
 pub use schema::ClientIp;
 pub use schema::Compression;
@@ -55,7 +56,6 @@ pub use validate::rate_limit::{Rate, RateLimitConfig};
 pub use validate::relay::RelayConfig;
 pub use validate::server::ServerConfig;
 pub use validate::sources::SourceConfig;
-pub use validate::spool::SpoolConfig;
 pub use warnings::Warning;
 
 use std::net::SocketAddr;

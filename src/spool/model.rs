@@ -21,9 +21,9 @@
 //! earlier failed one) are allowed and counted.
 
 use super::*;
-use crate::config::Fsync;
 use crate::crypto::EncryptionKey;
 use crate::metrics::Metrics;
+use crate::spool::Fsync;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::mpsc::error::TryRecvError;

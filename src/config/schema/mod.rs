@@ -119,18 +119,7 @@ impl Default for Spool {
     }
 }
 
-/// `[spool] fsync`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Fsync {
-    /// Before every answer (group commit).
-    #[default]
-    Always,
-    /// Once per `fsync_interval` (group commit).
-    Interval,
-    /// Never explicitly (only when a segment is closed).
-    Never,
-}
+pub use crate::spool::Fsync;
 
 /// `[server]`: the listener trackers talk to.
 #[derive(Debug, Deserialize)]

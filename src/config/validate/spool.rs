@@ -1,26 +1,8 @@
 //! `[spool]`: where durable destinations keep their events, and its bounds.
 
 use super::Validator;
-use crate::config::schema::{self, Fsync};
-use std::path::PathBuf;
-use std::time::Duration;
-
-/// `[spool]`, validated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpoolConfig {
-    /// The directory (one subdirectory per durable destination).
-    pub dir: PathBuf,
-    /// When appends reach stable storage.
-    pub fsync: Fsync,
-    /// The group-commit window of `Fsync::Interval`.
-    pub fsync_interval: Duration,
-    /// Per destination: bytes on disk before ingest answers 503.
-    pub max_bytes: u64,
-    /// Per destination: undelivered events older than this are deleted and counted.
-    pub max_age: Duration,
-    /// Segment file size.
-    pub segment_bytes: u64,
-}
+use crate::config::schema;
+use crate::spool::SpoolConfig;
 
 impl Validator<'_> {
     /// `[spool]`: segments small enough for their nonces, two of them at
