@@ -9,7 +9,9 @@
 //! - here: consent's engine, from its own settings type
 //!   ([`ConsentConfig`](crate::consent::ConsentConfig), which validation
 //!   fills in), the purposes the destinations require and the keyring, for
-//!   the code that starts or reloads privgate.
+//!   the code that starts or reloads privgate; and the
+//!   [`Pipeline`](crate::pipeline::Pipeline) from the destinations' consent
+//!   requirements and rules.
 //!
 //! The first two are methods of validation's `Validator` and run during
 //! validation, so that a value failing to compile is a problem at its key.
@@ -19,6 +21,8 @@ mod rules;
 
 use super::Config;
 use crate::consent::{Consent, OptOutRegistry};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
 use std::sync::Arc;
 
 impl Consent {
@@ -31,5 +35,24 @@ impl Consent {
             .iter()
             .flat_map(|d| d.consent.purposes.iter().map(String::as_str));
         Consent::from_settings(&config.consent, required, config.keyring.clone())
+    }
+}
+
+impl Pipeline {
+    /// The pipeline `config` describes: its global rules, then each
+    /// destination's consent requirement and rules, deciding with
+    /// `consent`.
+    pub fn new(config: &Config, consent: Consent, metrics: &Metrics) -> Pipeline {
+        let destinations = config
+            .destinations
+            .iter()
+            .map(|d| (d.name.as_str(), &d.consent, &d.policy));
+        Pipeline::build(
+            destinations,
+            &config.policy,
+            config.keyring.clone(),
+            consent,
+            metrics,
+        )
     }
 }
