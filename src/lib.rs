@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Every module owns one thing, named after it: [`config`] (schema,
-//! validation, secrets), [`ingest`] (the tracker-facing HTTP server and the
-//! wire protocols), [`event`] (the protocol-neutral event), [`consent`] (the
+//! validation, compilation, secrets), [`ingest`] (the tracker-facing HTTP
+//! server), [`protocol`] (one codec per tracker wire format, used by
+//! ingest, forward and explain alike), [`event`] (the protocol-neutral
+//! event), [`spool`] (the durable write-ahead log), [`consent`] (the
 //! per-destination consent decision), [`policy`] (rules, selectors, PII
 //! detectors), [`crypto`] (keys, HMAC, JWE), [`tls`] (rustls for the
 //! listeners and the destinations), [`pipeline`] (consent and policy in
@@ -17,7 +19,8 @@
 //! delivery, retries), [`admin`] (operator endpoints) and
 //! [`metrics`] (every metric's name). [`app`] wires them together and
 //! [`explain`] runs the same pipeline offline; the binary only parses the
-//! command line.
+//! command line. `docs/architecture.md` draws the data flow and says what
+//! each module owns and must never do.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,10 +32,18 @@ pub mod crypto;
 pub mod event;
 pub mod explain;
 pub mod forward;
+/// The fuzz targets' checks: only with the `fuzzing` feature, which the
+/// fuzz crate (`fuzz/`) and `tests/fuzz_fallback.rs` (through privgate's
+/// dev-dependency on itself) turn on; not part of the library's API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ingest;
 mod json;
 pub mod metrics;
+/// The PII detectors scored on the labeled corpus (`tests/data/pii/`):
+/// only with the `pii-eval` feature, for `benches/pii_eval.rs` and
+/// `tests/pii_corpus.rs`; not part of the library's API.
+#[cfg(feature = "pii-eval")]
 pub mod pii_eval;
 pub mod pipeline;
 pub mod policy;

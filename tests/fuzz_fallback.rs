@@ -241,7 +241,7 @@ fn every_target_is_tested_and_fuzzed() {
 // Bugs the targets found (fuzz/artifacts-found/README.md), each as the
 // behaviour a fix should give. Those still open are `#[ignore]`d
 // (`cargo test --test fuzz_fallback -- --ignored` runs them); when one
-// passes, remove its `#[ignore]` and the exemption in src/fuzzing.rs that
+// passes, remove its `#[ignore]` and the exemption in src/fuzzing/ that
 // names it. The rest are fixed and guard against regressions.
 mod found_bugs {
     use privgate::policy::pii::Scanner;

@@ -22,7 +22,7 @@ pub mod deliver;
 
 pub use deliver::{Batch, Delivery, Refused};
 
-use crate::consent::{Consent, Need};
+use crate::consent::{Consent, Need, Requirement};
 use crate::crypto::Keyring;
 use crate::event::{Event, Marks};
 use crate::metrics::Metrics;
@@ -161,24 +161,31 @@ pub struct Explanation {
 }
 
 impl Pipeline {
-    /// Builds the pipeline for `config`.
-    pub fn new(config: &crate::config::Config, consent: Consent, metrics: &Metrics) -> Pipeline {
-        let destinations = config
-            .destinations
-            .iter()
-            .map(|d| {
-                let forward_reason = if d.consent.purposes.is_empty() {
+    /// Builds the pipeline: the `global` rules, then for each destination
+    /// in order its name, consent requirement and own rules; `keys` hash
+    /// and encrypt fields. (`Pipeline::new` builds it from a whole config.)
+    pub fn build<'a>(
+        destinations: impl IntoIterator<Item = (&'a str, &'a Requirement, &'a Policies)>,
+        global: &Policies,
+        keys: Arc<Keyring>,
+        consent: Consent,
+        metrics: &Metrics,
+    ) -> Pipeline {
+        let destinations = destinations
+            .into_iter()
+            .map(|(name, requirement, policy)| {
+                let forward_reason = if requirement.purposes.is_empty() {
                     "not_required"
                 } else {
                     "granted"
                 };
                 DestinationPipeline {
-                    name: d.name.clone(),
-                    consent: consent.need(&d.consent),
-                    policy: PolicyStep::new(d.policy.clone(), metrics),
+                    name: name.to_owned(),
+                    consent: consent.need(requirement),
+                    policy: PolicyStep::new(policy.clone(), metrics),
                     forward_reason,
                     forwarded: metrics.consent_decisions.with_label_values(&[
-                        d.name.as_str(),
+                        name,
                         "forward",
                         forward_reason,
                     ]),
@@ -186,10 +193,10 @@ impl Pipeline {
             })
             .collect();
         Pipeline {
-            global: PolicyStep::new(config.policy.clone(), metrics),
+            global: PolicyStep::new(global.clone(), metrics),
             consent,
             destinations,
-            keys: config.keyring.clone(),
+            keys,
             metrics: metrics.clone(),
         }
     }

@@ -41,14 +41,15 @@ mod model;
 mod reader;
 mod recover;
 pub mod segment;
+mod settings;
 #[cfg(test)]
 mod tests;
 mod writer;
 
-use crate::config::SpoolConfig;
 use crate::crypto::Keyring;
 use bytes::Bytes;
 use prometheus::{IntCounter, IntGauge};
+pub use settings::{Fsync, SpoolConfig};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
 use std::io;

@@ -24,9 +24,9 @@
 //! acknowledged: pending or failed) when a run stopped, once per stop.
 
 use super::*;
-use crate::config::Fsync;
 use crate::crypto::EncryptionKey;
 use crate::metrics::Metrics;
+use crate::spool::Fsync;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc::error::TryRecvError;

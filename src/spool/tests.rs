@@ -3,9 +3,9 @@
 //! survive a restart, and damage is skipped, counted, and contained.
 
 use super::*;
-use crate::config::Fsync;
 use crate::crypto::EncryptionKey;
 use crate::metrics::Metrics;
+use crate::spool::Fsync;
 use std::time::Duration;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";

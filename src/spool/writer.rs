@@ -18,7 +18,7 @@
 
 use super::hold::Held;
 use super::{segment, Append, Msg, Pos, Seg, Shared, SpoolError};
-use crate::config::{Fsync, SpoolConfig};
+use super::{Fsync, SpoolConfig};
 use crate::crypto::at_rest::{FileCipher, OVERHEAD};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -5,8 +5,10 @@
 //! Builds no limiter: [`crate::ingest::ratelimit`] does, from the [`Rate`]s
 //! made here.
 
-use super::schema::{self, EventRate, RequestRate};
-use super::{Config, ServerConfig, SourceConfig, Validator};
+use super::server::ServerConfig;
+use super::sources::SourceConfig;
+use super::Validator;
+use crate::config::schema::{self, EventRate, RequestRate};
 use std::num::NonZeroU32;
 
 /// Largest `requests_per_second` and per-IP `burst`.
@@ -124,33 +126,6 @@ fn rate(per_second: usize, burst: usize) -> Rate {
     Rate {
         per_second: non_zero(per_second),
         burst: non_zero(burst),
-    }
-}
-
-impl Config {
-    /// The rate limits in one line, for `privgate check`.
-    pub(super) fn rate_limit_summary(&self) -> String {
-        if self.server.rate_limit.per_ip.is_none()
-            && self.sources.iter().all(|s| s.rate_limit.is_none())
-        {
-            return "off".to_owned();
-        }
-        let per_ip = self
-            .server
-            .rate_limit
-            .per_ip
-            .map_or("no per-IP limit".to_owned(), |r| {
-                format!("per IP {}/s (burst {})", r.per_second, r.burst)
-            });
-        let sources: Vec<String> = self
-            .sources
-            .iter()
-            .map(|s| match s.rate_limit {
-                Some(r) => format!("{} {} events/s (burst {})", s.name, r.per_second, r.burst),
-                None => format!("{} unlimited", s.name),
-            })
-            .collect();
-        format!("{per_ip}; per write key: {}", sources.join(", "))
     }
 }
 

@@ -6,8 +6,8 @@
 //! configs, assets) carry no ids, so these keys belong to PostHog sources
 //! only; elsewhere they are errors, not silently ignored.
 
-use super::schema::{self, Protocol};
 use super::Validator;
+use crate::config::schema::{self, Protocol};
 
 /// The purposes relayed user data serves when a source does not say.
 pub const DEFAULT_RELAY_PURPOSES: &[&str] = &["analytics"];

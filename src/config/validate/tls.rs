@@ -6,8 +6,8 @@
 //! Never quotes a key file's contents; a key is a secret reference
 //! (`file:`/`env:`), resolved into a zeroized buffer.
 
-use super::schema::{Destination, DestinationTls, ListenerTls};
 use super::Validator;
+use crate::config::schema::{Destination, DestinationTls, ListenerTls};
 use crate::tls::{self, ClientTls, Identity, PrivateKey, ServerTls};
 use http::Uri;
 use rustls::pki_types::CertificateDer;
@@ -157,27 +157,6 @@ impl Validator<'_> {
                 )
             })
             .ok()
-    }
-}
-
-impl super::Config {
-    /// The `tls:` line of [`super::Config::summary`].
-    pub(super) fn tls_summary(&self) -> String {
-        let listener =
-            |tls: &Option<ServerTls>| tls.as_ref().map_or("plaintext", ServerTls::describe);
-        let mut line = format!(
-            "server {}, admin {}",
-            listener(&self.server.tls),
-            listener(&self.admin_tls)
-        );
-        for d in &self.destinations {
-            if let super::SinkConfig::Http(h) = &d.sink {
-                if h.url.scheme_str() == Some("https") {
-                    line.push_str(&format!("; {} trusts {}", d.name, h.tls.describe()));
-                }
-            }
-        }
-        line
     }
 }
 

@@ -1,0 +1,200 @@
+//! The summary `privgate check` prints: what the config will do, in a few
+//! lines per section, never a secret.
+
+use super::schema::{ConsentDefault, Delivery, Encrypt};
+use super::validate::destinations::SinkConfig;
+use super::{units, Config};
+use crate::tls::ServerTls;
+use std::fmt;
+
+impl Config {
+    /// A short human summary for `privgate check` (never prints secrets).
+    pub fn summary(&self) -> String {
+        use fmt::Write;
+        let mut out = String::new();
+        let s = &self.server;
+        let _ = writeln!(
+            out,
+            "server: listen {} (max body {}, request timeout {}), admin {}",
+            s.listen,
+            units::ByteSize(s.max_body_bytes as u64),
+            humantime::format_duration(s.request_timeout),
+            self.admin_listen
+        );
+        let _ = writeln!(out, "sources ({}):", self.sources.len());
+        for src in &self.sources {
+            let dests: Vec<&str> = src
+                .destinations
+                .iter()
+                .map(|&i| self.destinations[i].name.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {} [{}] {} write key(s), {} CORS origin(s), upstream {}, -> {}",
+                src.name,
+                src.protocol.as_str(),
+                src.write_keys.len(),
+                src.cors_origins.len(),
+                src.upstream
+                    .as_ref()
+                    .map_or("none".to_owned(), |u| u.to_string()),
+                dests.join(", ")
+            );
+        }
+        let _ = writeln!(out, "destinations ({}):", self.destinations.len());
+        for d in &self.destinations {
+            let what = match &d.sink {
+                SinkConfig::Http(h) => format!(
+                    "http POST {} ({:?}, {} extra header(s), up to {} in flight, {} retries)",
+                    h.url,
+                    h.format,
+                    h.headers.len(),
+                    h.concurrency,
+                    h.retry.max_retries
+                ),
+                SinkConfig::File(p) => format!("file {}", p.display()),
+                SinkConfig::Stdout => "stdout".to_owned(),
+            };
+            let sealed = if d.encrypt == Encrypt::Payload {
+                ", payload encrypted (JWE)"
+            } else {
+                ""
+            };
+            let delivery = match d.delivery {
+                Delivery::Durable => format!(
+                    "durable (spool {}, up to {})",
+                    self.spool.dir.join(&d.name).display(),
+                    units::ByteSize(self.spool.max_bytes)
+                ),
+                Delivery::Memory => format!("memory (queue {} events)", d.queue_max_events),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {what}{sealed}; batch {} events / {} / {}; {delivery}",
+                d.name,
+                d.batch.max_events,
+                units::ByteSize(d.batch.max_bytes as u64),
+                humantime::format_duration(d.batch.max_wait),
+            );
+        }
+        let default = match self.consent.default {
+            ConsentDefault::Deny => "deny",
+            ConsentDefault::Allow => "allow",
+        };
+        let (hmac, encryption) = self.keyring.counts();
+        let active = |id: Option<&str>| id.map_or(String::new(), |id| format!(" (active {id})"));
+        let _ = writeln!(
+            out,
+            "keys: {hmac} hmac{}, {encryption} encryption{}",
+            active(self.keyring.active_hmac().map(|k| k.id())),
+            active(self.keyring.active_encryption().map(|k| k.id()))
+        );
+        let _ = writeln!(out, "tls: {}", self.tls_summary());
+        let _ = writeln!(out, "rate limit: {}", self.rate_limit_summary());
+        let required: Vec<String> = self
+            .destinations
+            .iter()
+            .filter(|d| !d.consent.purposes.is_empty())
+            .map(|d| {
+                let mode = match d.consent.mode {
+                    crate::consent::Match::All => "all",
+                    crate::consent::Match::Any => "any",
+                };
+                format!(
+                    "{} needs {mode} of {}",
+                    d.name,
+                    d.consent.purposes.join("+")
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "consent: default {default}; {}; opt-out registry {}",
+            if required.is_empty() {
+                "no destination requires consent".to_owned()
+            } else {
+                required.join(", ")
+            },
+            self.consent
+                .opt_out_registry
+                .as_ref()
+                .map_or("none".to_owned(), |p| p.display().to_string())
+        );
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| !d.consent.honor_opt_out)
+        {
+            let _ = writeln!(
+                out,
+                "warning: destination {} has honor_opt_out = false: events of ids in the opt-out registry reach it",
+                d.name
+            );
+        }
+        let _ = writeln!(out, "rules ({} global):", self.policy.rules().len());
+        let describe = |r: &crate::policy::rules::Rule| {
+            format!("{} {} {}", r.id, r.action.name(), r.select.join(", "))
+        };
+        for r in self.policy.rules() {
+            let _ = writeln!(out, "  {}", describe(r));
+        }
+        for d in &self.destinations {
+            for r in d.policy.rules() {
+                let _ = writeln!(out, "  {} only: {}", d.name, describe(r));
+            }
+            if let Some(allow) = d.policy.allow() {
+                let _ = writeln!(
+                    out,
+                    "  {} only: allow {} field pattern(s), everything else removed",
+                    d.name,
+                    allow.len()
+                );
+            }
+        }
+        out
+    }
+
+    /// The `tls:` line of [`Config::summary`].
+    fn tls_summary(&self) -> String {
+        let listener =
+            |tls: &Option<ServerTls>| tls.as_ref().map_or("plaintext", ServerTls::describe);
+        let mut line = format!(
+            "server {}, admin {}",
+            listener(&self.server.tls),
+            listener(&self.admin_tls)
+        );
+        for d in &self.destinations {
+            if let SinkConfig::Http(h) = &d.sink {
+                if h.url.scheme_str() == Some("https") {
+                    line.push_str(&format!("; {} trusts {}", d.name, h.tls.describe()));
+                }
+            }
+        }
+        line
+    }
+
+    /// The rate limits in one line, for `privgate check`.
+    fn rate_limit_summary(&self) -> String {
+        if self.server.rate_limit.per_ip.is_none()
+            && self.sources.iter().all(|s| s.rate_limit.is_none())
+        {
+            return "off".to_owned();
+        }
+        let per_ip = self
+            .server
+            .rate_limit
+            .per_ip
+            .map_or("no per-IP limit".to_owned(), |r| {
+                format!("per IP {}/s (burst {})", r.per_second, r.burst)
+            });
+        let sources: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| match s.rate_limit {
+                Some(r) => format!("{} {} events/s (burst {})", s.name, r.per_second, r.burst),
+                None => format!("{} unlimited", s.name),
+            })
+            .collect();
+        format!("{per_ip}; per write key: {}", sources.join(", "))
+    }
+}

@@ -1,0 +1,122 @@
+//! `[consent]`: the default, the signal mappings (CMP categories, TCF
+//! purposes, consent mode) and the opt-out registry; and the bound on
+//! distinct purposes across destinations.
+
+use super::Validator;
+use crate::config::schema;
+use crate::consent::ConsentConfig;
+use toml::Spanned;
+
+impl Validator<'_> {
+    /// `[consent]`, checked.
+    pub(super) fn consent(&mut self, file: schema::Consent) -> ConsentConfig {
+        ConsentConfig {
+            default: file.default,
+            gpc_denies: file.gpc_denies,
+            categories: file.categories,
+            tcf_purposes: self.tcf_purposes(&file.tcf_purposes),
+            tcf_path: file.tcf_path.as_ref().map_or(Vec::new(), |path| {
+                let keys: Vec<String> = path.get_ref().split('.').map(str::to_owned).collect();
+                if keys.iter().any(String::is_empty) {
+                    self.problem(
+                        path.span(),
+                        "consent.tcf_path".into(),
+                        format!("`{}` has an empty key", path.get_ref()),
+                        "write object keys separated by dots, e.g. \"context.gdpr_consent\"",
+                    );
+                }
+                keys
+            }),
+            consent_mode: self.consent_mode(&file.consent_mode),
+            opt_out_registry: file.opt_out_registry.as_ref().and_then(|p| {
+                let text = p.get_ref();
+                let path = text.strip_prefix("file:").unwrap_or(text);
+                let path = self.base.join(path);
+                if let Err(e) = std::fs::metadata(&path) {
+                    self.problem(
+                        p.span(),
+                        "consent.opt_out_registry".into(),
+                        format!("cannot read `{}`: {}", path.display(), e.kind()),
+                        "create the file (one id per line; it may be empty) or remove the key",
+                    );
+                    return None;
+                }
+                Some(path)
+            }),
+            opt_out_reload_interval: self.positive(
+                file.opt_out_reload_interval.0,
+                "consent.opt_out_reload_interval",
+            ),
+        }
+    }
+
+    /// The purposes destinations require or GPC denies: at most
+    /// [`MAX_PURPOSES`](crate::consent::MAX_PURPOSES) distinct ones.
+    pub(super) fn purposes(
+        &mut self,
+        consent: &schema::Consent,
+        destinations: &[schema::Destination],
+    ) {
+        let mut purposes: Vec<&str> = consent.gpc_denies.iter().map(String::as_str).collect();
+        purposes.extend(
+            destinations
+                .iter()
+                .flat_map(|d| d.require_consent.iter().map(String::as_str)),
+        );
+        purposes.sort_unstable();
+        purposes.dedup();
+        if purposes.len() > crate::consent::MAX_PURPOSES {
+            self.problem(
+                0..0,
+                "destinations[].require_consent".into(),
+                format!(
+                    "{} distinct consent purposes are required or denied by GPC; at most {} are supported",
+                    purposes.len(),
+                    crate::consent::MAX_PURPOSES
+                ),
+                "name fewer purposes: map CMP categories onto a few purposes in [consent] categories",
+            );
+        }
+    }
+
+    /// `[consent] tcf_purposes`, checked: TCF purposes are 1 to 24.
+    fn tcf_purposes(
+        &mut self,
+        written: &std::collections::BTreeMap<String, Spanned<Vec<u8>>>,
+    ) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (purpose, tcf) in written {
+            if tcf.get_ref().is_empty() || tcf.get_ref().iter().any(|&p| !(1..=24).contains(&p)) {
+                self.problem(
+                    tcf.span(),
+                    format!("consent.tcf_purposes.{purpose}"),
+                    "TCF purposes are numbers from 1 to 24, at least one".into(),
+                    "e.g. tcf_purposes = { analytics = [1, 8, 9, 10] }",
+                );
+                continue;
+            }
+            out.insert(purpose.clone(), tcf.get_ref().clone());
+        }
+        out
+    }
+
+    /// `[consent] consent_mode`, checked: the four signal names.
+    fn consent_mode(
+        &mut self,
+        written: &std::collections::BTreeMap<String, Spanned<String>>,
+    ) -> Vec<(crate::consent::gcm::Kind, String)> {
+        let mut out = Vec::new();
+        for (signal, purpose) in written {
+            match crate::consent::gcm::Kind::from_name(signal) {
+                Some(kind) => out.push((kind, purpose.get_ref().clone())),
+                None => self.problem(
+                    purpose.span(),
+                    format!("consent.consent_mode.{signal}"),
+                    format!("`{signal}` is not a consent mode signal"),
+                    "use ad_storage, analytics_storage, ad_user_data or ad_personalization",
+                ),
+            }
+        }
+        out
+    }
+}
