@@ -12,7 +12,7 @@
 //! accept stack, after the per-write-key rate limit) and answers as it
 //! returns; nothing here calls back into ingest or answers a client.
 
-use super::{Pipeline, Verdict};
+use super::{Dropped, Pipeline, Verdict};
 use crate::config::Config;
 use crate::event::{Event, Marks, RequestMeta};
 use crate::forward::{Accepted, Queues};
@@ -225,10 +225,10 @@ impl Delivery {
         Ok(())
     }
 
-    fn dropped(&self, destination: &str, reason: &'static str) {
+    fn dropped(&self, destination: &str, reason: Dropped) {
         self.metrics
             .events_dropped
-            .with_label_values(&[destination, reason])
+            .with_label_values(&[destination, reason.as_str()])
             .inc();
     }
 }

@@ -22,7 +22,7 @@ pub mod deliver;
 
 pub use deliver::{Batch, Delivery, Refused};
 
-use crate::consent::{Consent, Need, Requirement};
+use crate::consent::{Consent, Denial, Need, Requirement};
 use crate::crypto::Keyring;
 use crate::event::{Event, Marks};
 use crate::metrics::Metrics;
@@ -32,12 +32,41 @@ use prometheus::IntCounter;
 use std::sync::Arc;
 
 /// What the pipeline decided for one event and one destination.
+// A verdict lives for one call and is matched at once; boxing the kept
+// event would cost an allocation per event and destination.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Verdict {
     /// Forward this (possibly edited) event.
     Keep(Event),
-    /// Not for this destination; the reason is a bounded metric label.
-    Drop(&'static str),
+    /// Not for this destination, and why.
+    Drop(Dropped),
+}
+
+/// Why the pipeline kept an event from a destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// The rules could not read the event (it is not one JSON object).
+    InvalidEvent,
+    /// Consent: the destination may not receive it.
+    Consent(Denial),
+}
+
+impl Dropped {
+    /// The metric label (`privgate_events_dropped_total{reason}`) and the
+    /// reason `explain` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dropped::InvalidEvent => crate::metrics::DropReason::InvalidEvent.as_str(),
+            Dropped::Consent(denial) => denial.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A scope's policies (one per protocol) and the counters their reports go
@@ -82,7 +111,7 @@ impl PolicyStep {
                     meta: event.meta,
                 })
             }
-            Err(_) => Verdict::Drop("invalid_event"),
+            Err(_) => Verdict::Drop(Dropped::InvalidEvent),
         }
     }
 
@@ -227,7 +256,7 @@ impl Pipeline {
                 let dest = &self.destinations[destination];
                 let reason = match &verdict {
                     Verdict::Keep(_) => dest.forward_reason,
-                    Verdict::Drop(reason) => reason,
+                    Verdict::Drop(reason) => reason.as_str(),
                 };
                 out[slot] = Some(Explanation {
                     destination,
@@ -300,7 +329,7 @@ impl Pipeline {
                     .consent_decisions
                     .with_label_values(&[&dest.name, "drop", denial.as_str()])
                     .inc();
-                emit(slot, Verdict::Drop(denial.as_str()));
+                emit(slot, Verdict::Drop(Dropped::Consent(denial)));
                 continue;
             }
             dest.forwarded.inc();
@@ -395,7 +424,10 @@ action = "truncate_ip"
         let applied = || metrics.rule_applied.with_label_values(&["ip"]).get();
         // No consent signal (default deny): dropped, and no rule ran.
         let dropped = send(r#"{"context":{"ip":"203.0.113.7"}}"#);
-        assert!(matches!(dropped[..], [Verdict::Drop("no_consent")]));
+        assert!(matches!(
+            dropped[..],
+            [Verdict::Drop(Dropped::Consent(Denial::NoConsent))]
+        ));
         assert_eq!(applied(), 0);
         // Granted: forwarded minimized, and counted.
         let kept = send(
