@@ -165,7 +165,8 @@ async fn settle_counts(name: &str, tally: &Tally, upstream: &Upstream) -> (usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_down_for_seconds_then_back_loses_nothing() {
-    let port = free_port();
+    let down = DownPort::new();
+    let port = down.addr();
     let s = setup(port, "");
     let proc = spawn(&s.config);
     let mut tally = load(
@@ -178,7 +179,7 @@ async fn backend_down_for_seconds_then_back_loses_nothing() {
         tally.acked.len() > 50,
         "clients were served while the backend was down"
     );
-    let upstream = Upstream::start_on(port).await;
+    let upstream = Upstream::start_on(down).await;
     tally.add(
         load(
             proc.ingest,
@@ -333,7 +334,8 @@ async fn sigkill_while_an_early_batch_hangs_resends_only_what_was_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_answers_503_and_loses_nothing() {
-    let port = free_port();
+    let down = DownPort::new();
+    let port = down.addr();
     let s = setup(port, "segment_bytes = \"8KiB\"\nmax_bytes = \"32KiB\"");
     let proc = spawn(&s.config);
     let mut tally = load(
@@ -352,7 +354,7 @@ async fn a_full_spool_answers_503_and_loses_nothing() {
     )
     .await;
     assert!(backpressure.is_some_and(|n| n > 0.0));
-    let upstream = Upstream::start_on(port).await;
+    let upstream = Upstream::start_on(down).await;
     tally.add(
         load(
             proc.ingest,
@@ -371,7 +373,8 @@ async fn a_full_spool_answers_503_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_spool_tail_is_skipped_and_the_rest_replayed() {
-    let port = free_port();
+    let down = DownPort::new();
+    let port = down.addr();
     let s = setup(port, "");
     let mut proc = spawn(&s.config);
     let mut tally = Tally::default();
@@ -393,7 +396,7 @@ async fn a_torn_spool_tail_is_skipped_and_the_rest_replayed() {
     let last = s.segments().pop().expect("a segment");
     truncate_by(&last, 5);
 
-    let upstream = Upstream::start_on(port).await;
+    let upstream = Upstream::start_on(down).await;
     let proc = spawn(&s.config);
     let torn = tally.acked.pop().unwrap();
     assert_eq!(
@@ -470,7 +473,8 @@ async fn events_after_quiet_restarts_are_delivered() {
 async fn events_after_everything_expired_are_delivered() {
     // The audit's second repro: max_age passes with the backend down, a
     // restart, then two new events answered 200.
-    let port = free_port();
+    let down = DownPort::new();
+    let port = down.addr();
     let s = setup(port, "max_age = \"1s\"");
     let proc = spawn(&s.config);
     for id in ["old1", "old2"] {
@@ -483,7 +487,7 @@ async fn events_after_everything_expired_are_delivered() {
     )
     .await;
     stop(proc);
-    let upstream = Upstream::start_on(port).await;
+    let upstream = Upstream::start_on(down).await;
     let proc = spawn(&s.config);
     let mut tally = Tally::default();
     for id in ["new1", "new2"] {
@@ -517,7 +521,8 @@ fn limit_file_size(proc: &Proc, limit: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_then_recovers_and_loses_nothing() {
-    let port = free_port();
+    let down = DownPort::new();
+    let port = down.addr();
     let s = setup(port, "segment_bytes = \"8KiB\"");
     let proc = spawn_after_shell("trap '' XFSZ", &s.config);
     let mut tally = load(
@@ -561,7 +566,7 @@ async fn a_full_disk_answers_503_then_recovers_and_loses_nothing() {
     assert!(!after.acked.is_empty(), "ingest recovered");
     tally.add(full);
     tally.add(after);
-    let upstream = Upstream::start_on(port).await;
+    let upstream = Upstream::start_on(down).await;
     assert_eq!(
         settle("disk-full", &tally, &upstream).await,
         0,

@@ -344,11 +344,10 @@ async fn a_real_prometheus_scrapes_privgate_and_every_panel_and_rule_has_data() 
         .unwrap();
 
     // privgate, and Prometheus scraping it every second with the rules.
-    let admin = free_port();
-    let config_path = write(d, "proxy.toml", &config(d, &upstream, &admin.to_string()));
+    let config_path = write(d, "proxy.toml", &config(d, &upstream, "127.0.0.1:0"));
     let proc = spawn(&config_path);
-    assert_eq!(proc.admin, admin);
-    let web = free_port();
+    let admin = proc.admin;
+    let web = port_for_external_tool();
     let prometheus_config = write(
         d,
         "prometheus.yml",

@@ -266,7 +266,8 @@ async fn a_removed_durable_destination_keeps_its_spool_until_it_comes_back() {
         "[keys]\nencryption = [{{ id = \"e1\", key = \"file:{d}/e1.key\" }}]\n[spool]\ndir = \"{d}/spool\"\n",
         d = dir.path().display()
     );
-    let port = free_port();
+    let down = DownPort::new();
+    let port = down.addr();
     let durable = format!(
         "[[destinations]]\nname = \"durable\"\nkind = \"http\"\nurl = \"http://{port}/v1/batch\"\nretry = {{ max_retries = 1, initial_backoff = \"20ms\", max_backoff = \"50ms\" }}\n{keys}"
     );
@@ -293,7 +294,7 @@ async fn a_removed_durable_destination_keeps_its_spool_until_it_comes_back() {
     let segments = spool_segments(&dir.path().join("spool/durable"));
     assert!(!segments.is_empty(), "the spool stays on disk");
     // Back, with its backend up: the five are delivered.
-    let upstream = Upstream::start_on(port).await;
+    let upstream = Upstream::start_on(down).await;
     std::fs::write(&file, config(dir.path(), "test-key", &durable)).unwrap();
     assert_eq!(reload(app.admin_addr(), Some(TOKEN)).await.status, 200);
     let ids: HashSet<String> = upstream

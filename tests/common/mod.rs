@@ -107,9 +107,9 @@ impl Upstream {
         Upstream::serve(listener, Vec::new(), Some(tls.into()))
     }
 
-    /// An upstream on `addr`, e.g. one that was down (see [`free_port`]).
-    pub async fn start_on(addr: SocketAddr) -> Upstream {
-        Upstream::serve(TcpListener::bind(addr).await.unwrap(), Vec::new(), None)
+    /// An upstream on a port that was down until now.
+    pub async fn start_on(port: DownPort) -> Upstream {
+        Upstream::serve(port.0.listen(1024).unwrap(), Vec::new(), None)
     }
 
     fn serve(
@@ -283,9 +283,37 @@ pub fn spool_segments(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-/// A loopback address nothing listens on (bound, then released): an
-/// upstream that is down until [`Upstream::start_on`] it.
-pub fn free_port() -> SocketAddr {
+/// A loopback port held for an upstream that is down until
+/// [`Upstream::start_on`] it: the socket is bound but not listening, so
+/// connections to it are refused, and no other test can take the port
+/// meanwhile (a port bound and released could be handed to anyone).
+pub struct DownPort(tokio::net::TcpSocket);
+
+impl DownPort {
+    /// A port of 127.0.0.1 the kernel picked.
+    pub fn new() -> DownPort {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        DownPort(socket)
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.0.local_addr().unwrap()
+    }
+}
+
+impl Default for DownPort {
+    fn default() -> DownPort {
+        DownPort::new()
+    }
+}
+
+/// A loopback port for an external program that takes its address on the
+/// command line (Prometheus): bound, then released, so another process
+/// may take it in between. Anything of ours binds `127.0.0.1:0` and
+/// reports the port it got instead.
+pub fn port_for_external_tool() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
