@@ -6,6 +6,9 @@
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
 //! tracker traffic.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 use crate::ingest::server::Body;
 use crate::ingest::{full, json_response};

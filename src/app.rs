@@ -6,6 +6,9 @@
 //! destination's queue is closed and flushed; whatever is still undelivered
 //! when the deadline passes is counted and logged (lost from a memory
 //! queue, kept on disk by a spool).
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 use crate::admin::Admin;
 use crate::config::Config;

@@ -24,6 +24,9 @@
 //! A dropped event is never shown. With tracing, `"trace"` lists the rules
 //! that changed something: scope, rule, selector, action and path — never
 //! a value, before or after.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 use crate::config::Config;
 use crate::consent::Consent;

@@ -1,6 +1,9 @@
 //! Small serde pieces that ingest and consent share for reading a value of
 //! one expected shape and skipping (but still validating) anything else.
 //! Nothing here allocates unless a wanted string has escapes.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;

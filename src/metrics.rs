@@ -5,6 +5,9 @@
 //! come only from bounded sets: source and destination names from the
 //! config, reasons and status classes from this crate. Never a path, an id
 //! or a field value.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 mod process;
 

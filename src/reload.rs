@@ -16,6 +16,9 @@
 //! with; payload and field encryption use the new ones at once).
 //!
 //! Never logs secrets: config errors name files, lines and keys, not values.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 use crate::config::{Config, ConfigError, Secret};
 use crate::consent::{Consent, OptOutRegistry as Registry};

@@ -30,6 +30,9 @@
 //!    owners; none of them imports [`Config`].
 //! 4. **Summary** (`summary.rs`): what `privgate check` prints, and
 //!    (`warnings.rs`) what a valid config does that weakens a promise.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 mod compile;
 mod problem;

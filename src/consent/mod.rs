@@ -57,6 +57,9 @@
 //! fills in); `signals.rs` reads an event's and a request's signals into
 //! [`Signals`]; `decide.rs` decides for one destination; `tests.rs` tests
 //! both. [`tcf`], [`gcm`] and [`registry`] own their formats.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 mod decide;
 pub mod gcm;

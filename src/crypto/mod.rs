@@ -8,6 +8,9 @@
 //! fresh for every message; exactly one key of each kind is active for new
 //! output, older keys stay for decryption (rotation). This module logs
 //! nothing.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 pub mod at_rest;
 mod jwe;

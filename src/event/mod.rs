@@ -7,6 +7,9 @@
 //! per-event path (benches/event_repr.rs): a `serde_json::Value` round trip
 //! costs several times a validating scan, and forwarding never needs the
 //! tree. This module does no I/O.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 pub use crate::protocol::Protocol;
 

@@ -10,6 +10,9 @@
 //!   dropped with a reason. An event in a spool is forwarded, dropped for a
 //!   reason that retrying cannot fix (counted), expired (counted), or still
 //!   on disk. Nothing here looks inside an event.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 mod batch;
 pub mod breaker;

@@ -19,6 +19,9 @@
 //! read and decoded, its answer — is asked of the endpoint's
 //! [`crate::protocol::Codec`]. Ingest never makes policy decisions and
 //! never logs field values.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 pub mod accept;
 pub mod body;

@@ -17,6 +17,9 @@
 //! queues and spools, awaiting their commits (see [`deliver`]). Nothing
 //! here does other I/O or logs field values; a dropped event is only
 //! counted.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 pub mod deliver;
 

@@ -9,6 +9,9 @@
 //! Policy never knows about HTTP, never fails open (rules are compiled and
 //! checked when the config loads), and never logs or reports field values:
 //! a [`Report`] holds counts, a [`Fired`] holds rule ids and paths.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 mod bytes;
 mod matcher;

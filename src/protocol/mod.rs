@@ -34,6 +34,9 @@
 //! A path list is what a protocol's clients are known to send (see
 //! `tests/fixtures/trackers/WIRE-FORMATS.md`); a field no client of a
 //! protocol sends expands to no path there. This module does no I/O.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 pub mod amplitude;
 mod codec;

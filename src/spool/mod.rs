@@ -33,6 +33,9 @@
 //!   index, the end of the AES-GCM nonce, never wraps.
 //!
 //! Never: decides what to forward, looks inside an event, logs content.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 mod acked;
 mod hold;

@@ -8,6 +8,9 @@
 //! the signing key is built, and no error, `Debug` or log line ever carries
 //! key material. This module reads no files and never logs: the caller
 //! (config validation) reads the files and names them in its errors.
+//!
+//! Where this module sits in the whole, and what the others own:
+//! `docs/architecture.md`.
 
 pub mod client;
 pub mod server;
