@@ -1,0 +1,234 @@
+use super::*;
+use crate::crypto::{HmacKey, Keyring};
+use crate::policy::pii::Detector;
+
+fn keys() -> Keyring {
+    let h = HmacKey::from_text("h1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
+    Keyring::new(vec![h], Some(0), Vec::new(), None)
+}
+
+#[test]
+fn normalization_before_hashing() {
+    use phonenumber::country::Id;
+    let n = |mode, region, s| normalized(mode, region, s);
+    assert_eq!(
+        n(Normalize::Email, None, " Buyer@Example.COM "),
+        "buyer@example.com"
+    );
+    assert_eq!(
+        n(Normalize::Auto, None, "Buyer@Example.com"),
+        "buyer@example.com"
+    );
+    // E.164 from international formats, with or without a region.
+    for text in [
+        "+44 20 7946 0958",
+        "+44 (0)20 7946-0958",
+        "0044 20 7946 0958",
+    ] {
+        assert_eq!(n(Normalize::Phone, None, text), "+442079460958", "{text}");
+    }
+    // National formats need the region they are written in.
+    assert_eq!(
+        n(Normalize::Phone, Some(Id::GB), "020 7946 0958"),
+        "+442079460958"
+    );
+    assert_eq!(
+        n(Normalize::Auto, Some(Id::US), "(201) 555-0123"),
+        "+12015550123"
+    );
+    assert_eq!(n(Normalize::Auto, None, "(555) 010-0100"), "5550100100");
+    // Not a valid number: digits only, the `00` read as the `+` it means.
+    assert_eq!(n(Normalize::Phone, None, "0044 12"), "+4412");
+    assert_eq!(n(Normalize::Phone, None, "+44 12"), "+4412");
+    // Not phones, not emails: as they are.
+    assert_eq!(n(Normalize::Auto, Some(Id::US), "Order-7"), "Order-7");
+    assert_eq!(n(Normalize::None, None, " X@Y.z "), " X@Y.z ");
+}
+
+#[test]
+fn actions_on_one_value() {
+    let keys = keys();
+    let mut seen = Vec::new();
+    let mut on = |action: &Action, s: &str| {
+        action.on_str(s, Under::default(), &keys, &mut |f| seen.push(f.detector))
+    };
+    let hash = Action::Hash {
+        normalize: Normalize::Auto,
+        region: None,
+    };
+    let h = keys.active_hmac().unwrap();
+    assert_eq!(on(&hash, "user-123"), Some(h.hash(b"user-123")));
+    assert_eq!(
+        hash.on_number("42", Under::default(), &keys, &mut |_| {}),
+        Some(h.hash(b"42"))
+    );
+    assert!(hash.seals());
+    let redact = Action::RedactPii(Scanner::default());
+    assert_eq!(
+        on(&redact, "call +44 20 7946 0958").as_deref(),
+        Some("call [phone]")
+    );
+    assert_eq!(on(&redact, "order 1234"), None, "unchanged is None");
+    // A card number is a card number, sent as a number or as text; a
+    // bare digit run is a phone number or an SSN only under such a key.
+    let mut found = Vec::new();
+    let mut number = |text: &str, key: Option<&str>| {
+        let under = Under { key, parent: None };
+        redact.on_number(text, under, &keys, &mut |f| found.push(f.detector))
+    };
+    assert_eq!(
+        number("4111111111111111", None).as_deref(),
+        Some("[credit_card]")
+    );
+    assert_eq!(
+        number("4155550100", Some("phone")).as_deref(),
+        Some("[phone]")
+    );
+    assert_eq!(number("123456789", Some("ssn")).as_deref(), Some("[ssn]"));
+    assert_eq!(number("4155550100", Some("order_id")), None);
+    assert_eq!(number("1732400000000", None), None, "epoch ms");
+    assert_eq!(number("4111111111111111.5", None), None);
+    assert_eq!(
+        found,
+        [Detector::CreditCard, Detector::Phone, Detector::Ssn]
+    );
+    assert_eq!(
+        redact
+            .on_str(
+                "123456789",
+                Under::key("socialSecurityNumber"),
+                &keys,
+                &mut |_| {}
+            )
+            .as_deref(),
+        Some("[ssn]")
+    );
+    assert_eq!(
+        redact.on_str("123456789", Under::key("id"), &keys, &mut |_| {}),
+        None
+    );
+    let ua = Action::GeneralizeUa(Default::default());
+    assert_eq!(
+        on(&ua, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36").as_deref(),
+        Some("Chrome 120 (Windows)")
+    );
+    assert_eq!(seen, [Detector::Phone]);
+}
+
+#[test]
+fn ip_truncation_prefixes() {
+    assert_eq!(
+        truncate_ip("203.0.113.7", 24, 48).as_deref(),
+        Some("203.0.113.0")
+    );
+    assert_eq!(
+        truncate_ip("203.0.113.7", 16, 48).as_deref(),
+        Some("203.0.0.0")
+    );
+    assert_eq!(
+        truncate_ip("2001:db8:1:2::5", 24, 48).as_deref(),
+        Some("2001:db8:1::")
+    );
+    assert_eq!(
+        truncate_ip("203.0.113.0", 24, 48),
+        None,
+        "already truncated"
+    );
+    assert_eq!(truncate_ip("not an ip", 24, 48), None);
+}
+
+#[test]
+fn url_scrubbing() {
+    let scrub = |s: &str| {
+        scrub_url(
+            s,
+            &[Glob::new("utm_*"), Glob::new("gclid")],
+            &Scanner::default(),
+            &mut |_| {},
+        )
+    };
+    let cases = [
+        (
+            "https://u:p@shop.example.com/users/jane%40example.com/cart?utm_source=x&email=jane%40example.com&gclid=abc#top",
+            Some("https://shop.example.com/users/[email]/cart?utm_source=x&gclid=abc"),
+        ),
+        ("https://shop.example.com/search?q=shoes&utm_medium=cpc", Some("https://shop.example.com/search?utm_medium=cpc")),
+        // Kept parameters are scanned too.
+        ("https://x.io/?utm_term=call+%2B44+20+7946+0958", Some("https://x.io/?utm_term=call+%5Bphone%5D")),
+        ("https://shop.example.com/p/42?utm_source=news", None),
+        // Paths and query strings (Segment's context.page.path and .search).
+        ("/account/jane@example.com?email=a@b.co&utm_source=x", Some("/account/[email]?utm_source=x")),
+        ("?base=http%3A%2F%2Fx&utm_source=harness", Some("?utm_source=harness")),
+        ("?q=shoes", Some("")),
+        ("/checkout", None),
+        // Not a URL: scanned as text.
+        ("see jane@example.com", Some("see [email]")),
+        ("mailto:jane@example.com", Some("mailto:[email]")),
+    ];
+    for (input, want) in cases {
+        assert_eq!(scrub(input).as_deref(), want, "{input}");
+    }
+}
+
+#[test]
+fn globs() {
+    let compiled = |p: &str, n: &str| {
+        let g = Glob::new(p);
+        assert_eq!(g.matches(n), glob(p, n), "{p} {n}");
+        g.matches(n)
+    };
+    assert_eq!(Glob::new("utm_*"), Glob::Prefix("utm_".into()));
+    assert_eq!(Glob::new("gclid"), Glob::Exact("gclid".into()));
+    assert!(compiled("utm_*", "utm_") && compiled("utm_*", "utm_source"));
+    assert!(!compiled("utm_*", "utm") && !compiled("utm_*", "xutm_a"));
+    assert!(compiled("gclid", "gclid") && !compiled("gclid", "gclid2"));
+    assert!(compiled("*_id", "click_id") && compiled("*", "") && compiled("", ""));
+    assert!(glob("utm_*", "utm_source"));
+    assert!(glob("*", "anything"));
+    assert!(glob("a*c", "abc") && glob("a*c", "ac") && !glob("a*c", "ab"));
+    assert!(!glob("gclid", "gclid2"));
+    assert!(glob("*_id", "click_id") && !glob("*_id", "click_idx"));
+    assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxbyy"));
+    assert!(glob("", "") && !glob("", "x") && glob("**", ""));
+}
+
+proptest::proptest! {
+    /// The hand-written IPv4 output is what `Display` writes.
+    #[test]
+    fn truncated_ipv4_is_written_like_display(octets in proptest::prelude::any::<[u8; 4]>(), prefix in 0u8..=32) {
+        let ip = std::net::Ipv4Addr::from(octets);
+        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+        let want = std::net::Ipv4Addr::from(u32::from(ip) & mask).to_string();
+        let got = truncate_ip(&ip.to_string(), prefix, 48);
+        proptest::prop_assert_eq!(got.unwrap_or_else(|| ip.to_string()), want);
+    }
+
+    /// A compiled pattern answers as the general matcher does.
+    #[test]
+    fn compiled_globs_agree(p in "[ab*]{0,5}", n in "[ab]{0,6}") {
+        proptest::prop_assert_eq!(Glob::new(&p).matches(&n), glob(&p, &n));
+    }
+
+    /// Byte splitting agrees with `split_once`.
+    #[test]
+    fn byte_splitting_agrees_with_str(s in "[a&=é]{0,12}") {
+        proptest::prop_assert_eq!(split_once_byte(&s, b'='), s.split_once('='));
+    }
+
+    /// The query filter keeps exactly the allowlisted pairs, as
+    /// `str::split` would find them, in order and as written.
+    #[test]
+    fn the_query_filter_keeps_the_allowlisted_pairs(q in "[ak&=%+16]{0,16}") {
+        let keep = vec![Glob::new("a*")];
+        let mut out = String::new();
+        filter_query(&mut out, &q, &keep, &Scanner::default(), &mut |_| {});
+        let want: Vec<&str> = q
+            .split('&')
+            .filter(|pair| {
+                let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+                !pair.is_empty() && glob("a*", &form_decode(name))
+            })
+            .collect();
+        proptest::prop_assert_eq!(out, want.join("&"));
+    }
+}
