@@ -9,7 +9,8 @@
 //!
 //! Every module owns one thing, named after it: [`config`] (schema,
 //! validation, secrets), [`ingest`] (the tracker-facing HTTP server and the
-//! wire protocols), [`event`] (the protocol-neutral event), [`consent`] (the
+//! wire protocols), [`event`] (the protocol-neutral event), [`json`] (reading JSON within
+//! bounds: the top-level scan and the byte-level reader), [`consent`] (the
 //! per-destination consent decision), [`policy`] (rules, selectors, PII
 //! detectors), [`crypto`] (keys, HMAC, JWE), [`tls`] (rustls for the
 //! listeners and the destinations), [`pipeline`] (consent and policy in
@@ -31,7 +32,7 @@ pub mod explain;
 pub mod forward;
 pub mod fuzzing;
 pub mod ingest;
-mod json;
+pub mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

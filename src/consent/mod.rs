@@ -60,8 +60,8 @@ pub use registry::OptOutRegistry;
 
 use crate::config::ConsentDefault;
 use crate::event::{same_value, Marks, Span};
+use crate::json::reader::{Reader, Stop};
 use crate::json::MaybeStr;
-use crate::policy::reader::{Reader, Stop};
 use crate::policy::rules::Scalar;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -832,11 +832,11 @@ enum Said {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::object::TopLevel;
+    use crate::json::TopLevel;
 
     /// Signals as the pipeline reads them: marked by ingest's scan.
     fn read(c: &Consent, event: &[u8], gpc: bool) -> Signals {
-        let marks = TopLevel::parse_event(event, crate::ingest::bounds::Limits::default())
+        let marks = TopLevel::parse_event(event, crate::json::Limits::default())
             .map_or_else(|_| Marks::default(), |t| t.marks);
         c.signals(event, &marks, gpc)
     }
@@ -1084,7 +1084,7 @@ mod tests {
         let decide = |text: String| {
             let marks = TopLevel::parse_event_as::<SnowplowLayout>(
                 text.as_bytes(),
-                crate::ingest::bounds::Limits::default(),
+                crate::json::Limits::default(),
             )
             .unwrap()
             .marks;

@@ -3,17 +3,18 @@
 //! A [`Policy`] is an ordered list of compiled rules (a selector list and an
 //! action, see [`rules`]) plus an optional allow list; [`Policy::apply`]
 //! runs it over one event's JSON bytes in a single pass ([`walk`] explains
-//! how, [`reader`] reads the bytes) and reports what each rule did. The PII detectors are in [`pii`],
+//! how, [`crate::json::reader`] reads the bytes) and reports what each rule did. The PII detectors are in [`pii`],
 //! the selector language in [`selector`], user-agent coarsening in [`ua`].
 //!
 //! Policy never knows about HTTP, never fails open (rules are compiled and
 //! checked when the config loads), and never logs or reports field values:
 //! a [`Report`] holds counts, a [`Fired`] holds rule ids and paths.
 
-mod bytes;
+// The byte scans moved to `crate::json::bytes`; `pii` (and branches
+// written against the old path) still name them `super::bytes`.
+pub(crate) use crate::json::bytes;
 mod matcher;
 pub mod pii;
-pub(crate) mod reader;
 pub mod rules;
 pub mod selector;
 pub mod ua;
@@ -119,8 +120,8 @@ pub enum PolicyError {
     Json(#[from] Malformed),
 }
 
+pub use crate::json::Malformed;
 pub use matcher::{TooComplex, MAX_STATES};
-pub use reader::Malformed;
 
 impl Policy {
     /// Compiles `rules` (applied in order) and `allow` (applied last:

@@ -2,9 +2,9 @@
 //! decoders fill into them.
 
 use crate::event::Marks;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{detach, Layout, TopLevel};
+use crate::json::Limits;
+use crate::json::{detach, Layout, TopLevel};
 use bytes::Bytes;
 
 /// What one event's place in [`Decoded::events`] takes.

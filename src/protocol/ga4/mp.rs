@@ -2,10 +2,10 @@
 //! module](super).
 
 use super::{accepted, json_string, Members};
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{finish_event, Fill, Layout, Refused, Role, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::{finish_event, Fill, Layout, Refused, Role, TopLevel};
 use crate::protocol::{
     query_param, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route,
 };

@@ -9,8 +9,8 @@
 //! we read contains escapes. See benches/event_repr.rs for why.
 
 use super::bounds::{checked_raw, Budget, Checked, Exceeded, Key, Limits};
-use super::error::IngestError;
 use crate::event::{same_value, Marks, Span};
+use crate::ingest::error::IngestError;
 use crate::json::ignore_scalars;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
