@@ -92,7 +92,7 @@ fn single_event(c: &mut Criterion) {
                 Route::Single("track"),
                 black_box(&body),
                 &STAMP,
-                privgate::ingest::bounds::Limits::default(),
+                privgate::json::Limits::default(),
                 |_: &str| Ok(()),
             )
             .unwrap()
@@ -155,7 +155,7 @@ fn batch_of_100(c: &mut Criterion) {
                 Route::Batch,
                 black_box(&body),
                 &STAMP,
-                privgate::ingest::bounds::Limits::default(),
+                privgate::json::Limits::default(),
                 |_: &str| Ok(()),
             )
             .unwrap()

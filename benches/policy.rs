@@ -17,7 +17,7 @@ use criterion::{black_box, criterion_group, Criterion, Throughput};
 use privgate::config::Config;
 use privgate::consent::Consent;
 use privgate::event::{Event, Marks, Protocol, RequestMeta};
-use privgate::ingest::object::TopLevel;
+use privgate::json::TopLevel;
 use privgate::metrics::Metrics;
 use privgate::pipeline::{Pipeline, Verdict};
 use privgate::policy::Policy;
@@ -55,7 +55,7 @@ fn fixture() -> Fixture {
         );
     // Ingest's scan marks where consent's inputs are (outside the loop:
     // ingest, not the policy).
-    let marks = TopLevel::parse_event(text.as_bytes(), privgate::ingest::bounds::Limits::default())
+    let marks = TopLevel::parse_event(text.as_bytes(), privgate::json::Limits::default())
         .expect("a valid event")
         .marks;
     Fixture {

@@ -11,7 +11,8 @@
 //! validation, compilation, secrets), [`ingest`] (the tracker-facing HTTP
 //! server), [`protocol`] (one codec per tracker wire format, used by
 //! ingest, forward and explain alike), [`event`] (the protocol-neutral
-//! event), [`spool`] (the durable write-ahead log), [`consent`] (the
+//! event), [`json`] (reading JSON within bounds: the top-level scan and
+//! the byte-level reader), [`spool`] (the durable write-ahead log), [`consent`] (the
 //! per-destination consent decision), [`policy`] (rules, selectors, PII
 //! detectors), [`crypto`] (keys, HMAC, JWE), [`tls`] (rustls for the
 //! listeners and the destinations), [`pipeline`] (consent and policy in
@@ -38,7 +39,7 @@ pub mod forward;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ingest;
-mod json;
+pub mod json;
 pub mod metrics;
 /// The PII detectors scored on the labeled corpus (`tests/data/pii/`):
 /// only with the `pii-eval` feature, for `benches/pii_eval.rs` and

@@ -4,8 +4,8 @@
 
 use super::{gcm, tcf, Consent, Purposes, Signals};
 use crate::event::{same_value, Marks, Span};
+use crate::json::reader::{Reader, Stop};
 use crate::json::MaybeStr;
-use crate::policy::reader::{Reader, Stop};
 use crate::policy::rules::Scalar;
 use std::collections::BTreeMap;
 

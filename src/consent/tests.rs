@@ -1,10 +1,10 @@
 use super::*;
 use crate::event::{Marks, Span};
-use crate::ingest::object::TopLevel;
+use crate::json::TopLevel;
 
 /// Signals as the pipeline reads them: marked by ingest's scan.
 fn read(c: &Consent, event: &[u8], gpc: bool) -> Signals {
-    let marks = TopLevel::parse_event(event, crate::ingest::bounds::Limits::default())
+    let marks = TopLevel::parse_event(event, crate::json::Limits::default())
         .map_or_else(|_| Marks::default(), |t| t.marks);
     c.signals(event, &marks, gpc)
 }
@@ -251,7 +251,7 @@ fn snowplow_gdpr_contexts_and_consent_events() {
     let decide = |text: String| {
         let marks = TopLevel::parse_event_as::<SnowplowLayout>(
             text.as_bytes(),
-            crate::ingest::bounds::Limits::default(),
+            crate::json::Limits::default(),
         )
         .unwrap()
         .marks;

@@ -282,10 +282,10 @@ pub fn same_value(a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return true;
     }
-    fn string(raw: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-        serde_json::from_slice::<crate::json::MaybeStr<'_>>(raw)
-            .ok()
-            .and_then(|s| s.0)
+    // Only reached for two different texts of one slot (rare): decoding
+    // both into owned strings costs nothing on the common path.
+    fn string(raw: &[u8]) -> Option<String> {
+        serde_json::from_slice::<String>(raw).ok()
     }
     a.first() == Some(&b'"')
         && b.first() == Some(&b'"')

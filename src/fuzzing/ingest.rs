@@ -4,9 +4,9 @@
 use super::{assert_utf8, assert_well_formed, noting, strict};
 use crate::event::Marks;
 use crate::ingest::body;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{finish_event, Fill, TopLevel};
+use crate::json::Limits;
+use crate::json::{finish_event, Fill, TopLevel};
 use crate::protocol::segment::{self, Route};
 use crate::protocol::{Decoded, Stamp};
 use bytes::Bytes;

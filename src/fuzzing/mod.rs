@@ -35,8 +35,8 @@ pub use ingest::{collect, gunzip, parse_event, segment};
 pub use policy::{filter_query, pii, pii_context, policy, scrub_url, selector};
 pub use trackers::{amplitude, ga4, posthog, snowplow};
 
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
+use crate::json::Limits;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 

@@ -4,8 +4,8 @@
 use super::{assert_utf8, assert_well_formed, noting, strict};
 use crate::event::Marks;
 use crate::ingest::body;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
+use crate::json::Limits;
 use crate::protocol::snowplow::{self as sp, Facts};
 use bytes::Bytes;
 use serde::de::IgnoredAny;

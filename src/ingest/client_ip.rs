@@ -188,8 +188,8 @@ fn splice(event: Bytes, marks: &mut Marks, start: u32, end: u32, text: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::bounds::Limits;
-    use crate::ingest::object::TopLevel;
+    use crate::json::Limits;
+    use crate::json::TopLevel;
     use crate::protocol::amplitude::AmplitudeLayout;
     use crate::protocol::posthog::PosthogLayout;
 

@@ -175,9 +175,9 @@ impl IngestError {
     }
 }
 
-impl From<super::object::Refused> for IngestError {
-    fn from(r: super::object::Refused) -> IngestError {
-        use super::bounds::Exceeded;
+impl From<crate::json::Refused> for IngestError {
+    fn from(r: crate::json::Refused) -> IngestError {
+        use crate::json::Exceeded;
         let at = Position::of(&r.error);
         match r.exceeded {
             None => IngestError::InvalidJson(r.error.into()),

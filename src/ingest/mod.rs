@@ -25,12 +25,10 @@
 
 pub mod accept;
 pub mod body;
-pub mod bounds;
 pub mod client_ip;
 pub mod cors;
 pub mod error;
 pub mod inflight;
-pub mod object;
 pub mod passthrough;
 mod payload;
 pub mod ratelimit;
@@ -84,7 +82,7 @@ pub struct Ingest {
     accept: ratelimit::PerKeyLimit<Accept>,
     metrics: Metrics,
     limits: body::Limits,
-    json_limits: bounds::Limits,
+    json_limits: crate::json::Limits,
     request_timeout: Duration,
     head_limits: HeadLimits,
     trusted_proxies: Vec<ipnet::IpNet>,

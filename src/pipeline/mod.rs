@@ -396,7 +396,7 @@ action = "truncate_ip"
             &dir.join("test.toml"),
         )
         .unwrap();
-        use crate::ingest::object::TopLevel;
+        use crate::json::TopLevel;
         let metrics = Metrics::new();
         let (consent, _) = Consent::from_config(&config).unwrap();
         let pipeline = Pipeline::new(&config, consent, &metrics);
@@ -413,12 +413,9 @@ action = "truncate_ip"
             let mut out = Vec::new();
             let event = Event {
                 body: body.to_owned().into(),
-                marks: TopLevel::parse_event(
-                    body.as_bytes(),
-                    crate::ingest::bounds::Limits::default(),
-                )
-                .unwrap()
-                .marks,
+                marks: TopLevel::parse_event(body.as_bytes(), crate::json::Limits::default())
+                    .unwrap()
+                    .marks,
                 meta: meta.clone(),
             };
             pipeline.route(event, &[0], |_, v| out.push(v));

@@ -3,7 +3,7 @@
 //! A [`Policy`] is an ordered list of compiled rules (a selector list and an
 //! action, see [`rules`]) plus an optional allow list; [`Policy::apply`]
 //! runs it over one event's JSON bytes in a single pass ([`walk`] explains
-//! how, [`reader`] reads the bytes) and reports what each rule did. The PII detectors are in [`pii`],
+//! how, [`crate::json::reader`] reads the bytes) and reports what each rule did. The PII detectors are in [`pii`],
 //! the selector language in [`selector`], user-agent coarsening in [`ua`].
 //!
 //! Policy never knows about HTTP, never fails open (rules are compiled and
@@ -13,10 +13,8 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
-mod bytes;
 mod matcher;
 pub mod pii;
-pub(crate) mod reader;
 pub mod rules;
 pub mod selector;
 pub mod ua;
@@ -137,8 +135,8 @@ pub enum PolicyError {
     Json(#[from] Malformed),
 }
 
+pub use crate::json::Malformed;
 pub use matcher::{TooComplex, MAX_STATES};
-pub use reader::Malformed;
 
 impl Policy {
     /// Compiles `rules` (applied in order) and `allow` (applied last:

@@ -563,7 +563,7 @@ pub(crate) fn filter_query(
     let mut encoded = [false; 2];
     let mut i = 0;
     loop {
-        i = super::bytes::find_any(bytes, i, b"&=%+");
+        i = crate::json::bytes::find_any(bytes, i, b"&=%+");
         match bytes.get(i) {
             Some(b'=') if eq.is_none() => eq = Some(i),
             Some(b'%' | b'+') => encoded[usize::from(eq.is_some())] = true,

@@ -1,7 +1,7 @@
 //! Applying a [`Policy`] in one pass over an event's JSON bytes.
 //!
 //! # Design
-//! A validating reader ([`super::reader`]) hands out each value's raw text,
+//! A validating reader ([`crate::json::reader`]) hands out each value's raw text,
 //! and no tree is built. The output is the input with edits: the walker
 //! keeps an offset up to which the input is accounted for, and copies the
 //! input before an edit in one piece when it makes it (a changed value is
@@ -39,10 +39,10 @@
 
 use super::matcher::StateId;
 use super::pii::{Found, Under};
-use super::reader::{RawStr, Reader, Stop};
 use super::selector::Step;
 use super::{Detection, Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
+use crate::json::reader::{RawStr, Reader, Stop};
 
 /// Deepest nesting the walker enters (serde_json's default limit).
 const MAX_DEPTH: usize = 128;
@@ -356,7 +356,7 @@ impl Iterator for InForce<'_> {
 #[inline]
 fn write_str(out: &mut Vec<u8>, s: &str, verbatim: bool) {
     // Most strings an action writes need no escapes either.
-    if verbatim || !super::bytes::needs_json_escape(s.as_bytes()) {
+    if verbatim || !crate::json::bytes::needs_json_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());

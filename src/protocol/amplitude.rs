@@ -12,11 +12,11 @@
 //! to the source's `upstream`.
 
 use super::{Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route};
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::Refused;
-use crate::ingest::object::{Layout, Role, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::Refused;
+use crate::json::{Layout, Role, TopLevel};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -60,7 +60,7 @@ pub fn decode(
     limits: Limits,
     mut key: impl FnMut(&str) -> Result<(), IngestError>,
 ) -> Result<Decoded, IngestError> {
-    let (top, items) = TopLevel::envelope::<AmplitudeLayout>(
+    let (top, items) = super::decoded::envelope::<AmplitudeLayout>(
         body,
         limits,
         "`events` must be an array of event objects",
@@ -187,7 +187,7 @@ mod tests {
         /// exactly the object the SDK wrote, whatever else it holds.
         #[test]
         fn events_decode_to_what_was_sent(
-            events in crate::ingest::object::tests::events("event_type"),
+            events in crate::json::tests::events("event_type"),
         ) {
             let body = serde_json::json!({"api_key": "k", "events": events, "options": {}});
             let d = decode(&Bytes::from(body.to_string()), Limits::default(), |_: &str| Ok(())).unwrap();

@@ -10,10 +10,10 @@
 
 use super::{segment, snowplow, Decoded, IpField, Protocol};
 use crate::event::Marks;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{Refused, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::{Refused, TopLevel};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Response, StatusCode};

@@ -2,10 +2,11 @@
 //! decoders fill into them.
 
 use crate::event::Marks;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{detach, Layout, TopLevel};
+use crate::json::Limits;
+use crate::json::{detach, Layout, TopLevel};
 use bytes::Bytes;
+use serde_json::value::RawValue;
 
 /// What one event's place in [`Decoded::events`] takes.
 const SLOT: usize = std::mem::size_of::<(Bytes, Marks)>();
@@ -144,4 +145,17 @@ impl Decoded {
 pub struct Stamp<'a> {
     /// `receivedAt`, RFC 3339 with milliseconds.
     pub received_at: &'a str,
+}
+
+/// A batch envelope of `L`'s protocol (a body that must be UTF-8) and the
+/// elements of its batch array; without one, `InvalidShape(missing)`.
+pub fn envelope<'a, L: Layout>(
+    body: &'a [u8],
+    limits: Limits,
+    missing: &'static str,
+) -> Result<(TopLevel<'a>, Vec<&'a RawValue>), IngestError> {
+    crate::json::check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
+    let mut top = TopLevel::parse_as::<L>(body, limits)?;
+    let items = top.batch.take().ok_or(IngestError::InvalidShape(missing))?;
+    Ok((top, items))
 }

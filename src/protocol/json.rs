@@ -3,10 +3,10 @@
 //! are skipped and counted; the rest are accepted.
 
 use super::{Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route, Stamp};
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::Refused;
-use crate::ingest::object::{check_utf8, detach, finish_event, Fill, TopLevel};
+use crate::json::Limits;
+use crate::json::Refused;
+use crate::json::{check_utf8, detach, finish_event, Fill, TopLevel};
 use bytes::Bytes;
 use http::request::Parts;
 use serde_json::value::RawValue;

@@ -23,7 +23,7 @@
 //!
 //! **Adding a protocol** is one module and its registration:
 //! 1. `src/protocol/<name>.rs`: the decoder, its scan layout
-//!    ([`crate::ingest::object::Layout`]), its semantic paths, and a unit
+//!    ([`crate::json::Layout`]), its semantic paths, and a unit
 //!    struct implementing [`Codec`]; test vectors and proptests beside it,
 //!    a fuzz target in `src/fuzzing.rs` and `fuzz/`.
 //! 2. Here: a [`Protocol`] variant (its config name), its line in

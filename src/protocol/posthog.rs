@@ -29,11 +29,11 @@ use super::{
 };
 use crate::event::{Marks, Span};
 use crate::ingest::body::{gunzip, Limits as BodyLimits};
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::Refused;
-use crate::ingest::object::{check_utf8, Layout, Role, Slot, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::Refused;
+use crate::json::{check_utf8, Layout, Role, Slot, TopLevel};
 use base64::Engine;
 use bytes::Bytes;
 use http::header;
@@ -500,7 +500,7 @@ mod tests {
         /// batch, gzipped or not, decodes to exactly what the SDK wrote.
         #[test]
         fn events_decode_to_what_was_sent(
-            events in crate::ingest::object::tests::events("event"),
+            events in crate::json::tests::events("event"),
             gzip in any::<bool>(),
         ) {
             let json = serde_json::json!({"api_key": "k", "batch": events}).to_string();

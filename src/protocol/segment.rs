@@ -9,9 +9,9 @@
 use super::{
     Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route as CodecRoute, Stamp,
 };
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{check_utf8, detach, finish_event, Fill, Refused, TopLevel};
+use crate::json::Limits;
+use crate::json::{check_utf8, detach, finish_event, Fill, Refused, TopLevel};
 use bytes::Bytes;
 
 /// What a Segment path asks for.

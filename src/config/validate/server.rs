@@ -20,7 +20,7 @@ pub struct ServerConfig {
     /// Largest body after decompression.
     pub max_decompressed_bytes: usize,
     /// Depth, field and batch bounds on events.
-    pub json: crate::ingest::bounds::Limits,
+    pub json: crate::json::Limits,
     /// Most header fields in a request.
     pub max_headers: usize,
     /// Largest request head.
@@ -54,11 +54,11 @@ impl Validator<'_> {
             listen: self.addr(&s.listen, "server.listen"),
             max_body_bytes: s.max_body_bytes.as_usize(),
             max_decompressed_bytes: s.max_decompressed_bytes.as_usize(),
-            json: crate::ingest::bounds::Limits {
+            json: crate::json::Limits {
                 max_depth: self.in_range(
                     &s.max_json_depth,
                     "server.max_json_depth",
-                    2..=crate::ingest::bounds::Limits::DEPTH_CEILING as u64,
+                    2..=crate::json::Limits::DEPTH_CEILING as u64,
                 ),
                 max_fields: self.in_range(
                     &s.max_event_fields,

@@ -418,7 +418,7 @@ fn replace(text: &str, found: &[Found], counts: &mut impl FnMut(Found), out: &mu
 /// for all four; a colon or `=` alone (a URL) costs a scan that finds
 /// nothing, which is cheaper than counting them separately.
 pub fn may_hold_pii(text: &[u8]) -> bool {
-    super::bytes::has_pii_trigger(text)
+    crate::json::bytes::has_pii_trigger(text)
 }
 
 /// Whether a JSON member's key may say its value is a person's name

@@ -84,7 +84,7 @@ impl Scanner {
         let mut floor = 0;
         let mut i = 0;
         loop {
-            i = crate::policy::bytes::find_pii_anchor(t, i);
+            i = crate::json::bytes::find_pii_anchor(t, i);
             let Some(&b) = t.get(i) else {
                 return percent;
             };

@@ -2,10 +2,10 @@
 
 use super::{accepted, json_string, Members};
 use crate::event::Marks;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{Layout, Refused, Role, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::{Layout, Refused, Role, TopLevel};
 use crate::protocol::{
     query_param, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Read, Route,
 };

@@ -2,10 +2,10 @@
 //! module](super).
 
 use super::{accepted, json_string, Members};
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{finish_event, Fill, Layout, Refused, Role, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::{finish_event, Fill, Layout, Refused, Role, TopLevel};
 use crate::protocol::{
     query_param, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route,
 };
@@ -40,8 +40,11 @@ impl Layout for MpLayout {
 /// `limits.max_bytes`, checked before any is built. The write key is in
 /// the URL (`measurement_id`), not here.
 pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
-    let (_, items) =
-        TopLevel::envelope::<MpLayout>(body, limits, "`events` must be an array of event objects")?;
+    let (_, items) = crate::protocol::decoded::envelope::<MpLayout>(
+        body,
+        limits,
+        "`events` must be an array of event objects",
+    )?;
     let Members(members) = serde_json::from_slice(body)
         .map_err(|e: serde_json::Error| IngestError::InvalidJson(e.into()))?;
     let mut shared = Vec::with_capacity(body.len());

@@ -1,8 +1,8 @@
 //! Test vectors and proptests of the GA4 codecs.
 
 use super::*;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
+use crate::json::Limits;
 use crate::protocol::Decoded;
 use bytes::Bytes;
 use gtag::{params, Param, COMPONENT};
@@ -280,11 +280,11 @@ proptest! {
     fn measurement_protocol_events_keep_their_body(
         shared in prop::collection::btree_map(
             "[a-z_]{1,8}",
-            crate::ingest::object::tests::json_value(),
+            crate::json::tests::json_value(),
             0..4,
         ),
         events in prop::collection::vec(
-            prop::collection::btree_map("[a-z_]{1,8}", crate::ingest::object::tests::json_value(), 0..4),
+            prop::collection::btree_map("[a-z_]{1,8}", crate::json::tests::json_value(), 0..4),
             1..4,
         ),
     ) {

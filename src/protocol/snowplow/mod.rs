@@ -55,10 +55,10 @@ use super::{
     Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Read, Route as CodecRoute,
 };
 use crate::event::Marks;
-use crate::ingest::bounds::Limits;
 use crate::ingest::error::IngestError;
-use crate::ingest::object::{self, check_utf8, finish_event, Layout, Role, TopLevel};
 use crate::ingest::server::Body;
+use crate::json::Limits;
+use crate::json::{check_utf8, finish_event, Layout, Refused, Role, TopLevel};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
@@ -382,7 +382,7 @@ fn event(
     }
     out.push(b'}');
     // Line breaks inside a context's JSON text are only whitespace.
-    let event = finish_event(Bytes::from(out), keys, &object::Fill::default());
+    let event = finish_event(Bytes::from(out), keys, &crate::json::Fill::default());
     let marks = TopLevel::parse_event_as::<SnowplowLayout>(&event, limits)
         .ok()
         .filter(|top| top.has_type)
@@ -606,7 +606,7 @@ impl Codec for Snowplow {
         decode(route, input.payload, &facts, input.limits, key)
     }
 
-    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, object::Refused> {
+    fn scan<'a>(&self, event: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
         TopLevel::parse_event_as::<SnowplowLayout>(event, limits)
     }
 

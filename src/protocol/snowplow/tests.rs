@@ -1,7 +1,7 @@
 //! Test vectors and proptests of the Snowplow codec.
 
 use super::*;
-use crate::ingest::object::tests::json_value;
+use crate::json::tests::json_value;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

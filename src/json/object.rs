@@ -1,7 +1,6 @@
-//! One JSON object's top level, scanned without building a tree, and the
-//! raw-byte edits ingest makes to events (filling `messageId`, `type` and
-//! `receivedAt` when missing, folding line breaks so the event fits on one
-//! NDJSON line).
+//! One JSON object's top level, scanned without building a tree, through
+//! a protocol's [`Layout`] (the edits made to a scanned event are in
+//! [`super::edit`]).
 //!
 //! The scan validates the whole object (nested values are checked against
 //! [`super::bounds`] and skipped), marks where consent's inputs are ([`Marks`]: the ids and the
@@ -9,10 +8,9 @@
 //! we read contains escapes. See benches/event_repr.rs for why.
 
 use super::bounds::{checked_raw, Budget, Checked, Exceeded, Key, Limits};
-use super::error::IngestError;
+use super::layout::{Layout, Role, SegmentLayout, Slot};
 use crate::event::{same_value, Marks, Span};
 use crate::json::ignore_scalars;
-use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -23,112 +21,6 @@ use std::marker::PhantomData;
 /// read without decoding them, so the whole body is checked once up front.
 pub fn check_utf8(body: &[u8]) -> Result<(), std::str::Utf8Error> {
     std::str::from_utf8(body).map(|_| ())
-}
-
-/// What a top-level key means in one protocol's events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The write key (a string), in an envelope or a single event.
-    WriteKey,
-    /// The event's deduplication id.
-    MessageId,
-    /// When the collector received it.
-    ReceivedAt,
-    /// The event's type or name (an event without one is invalid).
-    Type,
-    /// The array of events of a batch envelope.
-    Batch,
-    /// A self-describing envelope's `schema` (a string).
-    Schema,
-    /// The user id (marked for consent).
-    UserId,
-    /// The anonymous (device) id (marked for consent).
-    AnonymousId,
-    /// An id linked to the user's (marked for the opt-out registry).
-    LinkedId,
-    /// An object some of whose members are marked ([`Layout::context_slot`]).
-    Context,
-    /// An IAB TCF TC string (marked for consent).
-    Tcf,
-    /// Google consent mode's `gcs` (marked for consent).
-    Gcs,
-    /// Google consent mode's `gcd` (marked for consent).
-    Gcd,
-    /// The client IP field (marked, so ingest never adds a second one).
-    Ip,
-    /// Snowplow's contexts object (marked for consent).
-    Contexts,
-    /// Snowplow's self-describing event (marked for consent).
-    SelfDescribing,
-    /// The GA4 Measurement Protocol's `consent` object (marked for consent).
-    MpConsent,
-    /// Validated and skipped.
-    Other,
-}
-
-/// A marked value's place in [`Marks`] (a consent input, or the client
-/// IP field).
-pub use crate::event::Slot;
-
-impl Role {
-    /// Where a value of this role is marked, if it is marked.
-    fn slot(self) -> Option<Slot> {
-        Some(match self {
-            Role::UserId => Slot::UserId,
-            Role::AnonymousId => Slot::AnonymousId,
-            Role::LinkedId => Slot::LinkedId,
-            Role::Tcf => Slot::Tcf,
-            Role::Gcs => Slot::Gcs,
-            Role::Gcd => Slot::Gcd,
-            Role::MpConsent => Slot::MpConsent,
-            Role::Ip => Slot::Ip,
-            Role::Contexts => Slot::Contexts,
-            Role::SelfDescribing => Slot::SelfDescribing,
-            _ => return None,
-        })
-    }
-}
-
-/// One protocol's names for the keys ingest reads: a scan reads an event
-/// of any protocol in one pass, monomorphized per layout.
-pub trait Layout {
-    /// The role of a top-level key.
-    fn role(key: &str) -> Role;
-
-    /// Where a member of the [`Role::Context`] object goes, if it is
-    /// marked.
-    fn context_slot(_key: &str) -> Option<Slot> {
-        None
-    }
-}
-
-/// The Segment API (also RudderStack's, and the generic JSON source's).
-pub struct SegmentLayout;
-
-impl Layout for SegmentLayout {
-    fn role(key: &str) -> Role {
-        match key {
-            "writeKey" => Role::WriteKey,
-            "messageId" => Role::MessageId,
-            "receivedAt" => Role::ReceivedAt,
-            "type" => Role::Type,
-            "batch" => Role::Batch,
-            "userId" => Role::UserId,
-            "anonymousId" => Role::AnonymousId,
-            "previousId" => Role::LinkedId,
-            "context" => Role::Context,
-            _ => Role::Other,
-        }
-    }
-
-    fn context_slot(key: &str) -> Option<Slot> {
-        match key {
-            "consent" => Some(Slot::Consent),
-            "consentManagement" => Some(Slot::ConsentManagement),
-            "ip" => Some(Slot::Ip),
-            _ => None,
-        }
-    }
 }
 
 /// What ingest needs to know about an event's top level.
@@ -185,19 +77,6 @@ impl<'a> TopLevel<'a> {
     /// [`TopLevel::parse`] for another protocol's layout.
     pub fn parse_as<L: Layout>(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
         Self::scan::<L>(input, limits, true)
-    }
-
-    /// A batch envelope of `L`'s protocol (a body that must be UTF-8) and
-    /// the elements of its batch array; without one, `InvalidShape(missing)`.
-    pub fn envelope<L: Layout>(
-        body: &'a [u8],
-        limits: Limits,
-        missing: &'static str,
-    ) -> Result<(TopLevel<'a>, Vec<&'a RawValue>), IngestError> {
-        check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
-        let mut top = Self::scan::<L>(body, limits, true)?;
-        let items = top.batch.take().ok_or(IngestError::InvalidShape(missing))?;
-        Ok((top, items))
     }
 
     /// The elements of `body`, a JSON array (PostHog's and `/collect`'s
@@ -508,83 +387,6 @@ fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
         serde_json::from_str::<String>(text).ok().map(Cow::Owned)
     } else {
         Some(Cow::Borrowed(inner))
-    }
-}
-
-/// Fields to add to an event that lacks them.
-#[derive(Debug, Default)]
-pub struct Fill<'a> {
-    /// `"type": ...` (the endpoint's event type).
-    pub event_type: Option<&'a str>,
-    /// `"messageId": ...`.
-    pub message_id: Option<&'a str>,
-    /// `"receivedAt": ...`.
-    pub received_at: Option<&'a str>,
-}
-
-impl Fill<'_> {
-    fn is_empty(&self) -> bool {
-        self.event_type.is_none() && self.message_id.is_none() && self.received_at.is_none()
-    }
-}
-
-/// Returns the event as it will be forwarded: `object` (one validated JSON
-/// object, `keys` keys at its top level) with `fill` appended before its
-/// closing brace and CR/LF folded to spaces. Inside valid JSON, CR and LF can
-/// only be insignificant whitespace, so folding them changes no value. When
-/// there is nothing to change, the input is returned without copying.
-pub fn finish_event(object: Bytes, keys: usize, fill: &Fill<'_>) -> Bytes {
-    let has_newlines = memchr::memchr2(b'\n', b'\r', &object).is_some();
-    if fill.is_empty() && !has_newlines {
-        return object;
-    }
-    let close = memchr::memrchr(b'}', &object).expect("a validated object ends with }");
-    let mut out = BytesMut::with_capacity(object.len() + 96);
-    out.put_slice(&object[..close]);
-    let mut first = keys == 0;
-    let mut field = |out: &mut BytesMut, name: &str, value: &str| {
-        if !first {
-            out.put_u8(b',');
-        }
-        first = false;
-        out.put_u8(b'"');
-        out.put_slice(name.as_bytes());
-        out.put_slice(b"\":\"");
-        // Values we add are ids, types and timestamps: no escaping needed.
-        debug_assert!(!value.contains(['"', '\\']));
-        out.put_slice(value.as_bytes());
-        out.put_u8(b'"');
-    };
-    if let Some(t) = fill.event_type {
-        field(&mut out, "type", t);
-    }
-    if let Some(id) = fill.message_id {
-        field(&mut out, "messageId", id);
-    }
-    if let Some(at) = fill.received_at {
-        field(&mut out, "receivedAt", at);
-    }
-    out.put_slice(&object[close..]);
-    if has_newlines {
-        for b in out.iter_mut() {
-            if *b == b'\n' || *b == b'\r' {
-                *b = b' ';
-            }
-        }
-    }
-    out.freeze()
-}
-
-/// An event queued for a while must not keep its whole request body alive:
-/// a small event sliced out of a large body is copied out of it.
-pub fn detach(event: Bytes, body: &Bytes) -> Bytes {
-    let start = body.as_ptr() as usize;
-    let at = event.as_ptr() as usize;
-    let shares_body = at >= start && at < start + body.len();
-    if shares_body && event.len() * 2 < body.len() {
-        Bytes::copy_from_slice(&event)
-    } else {
-        event
     }
 }
 

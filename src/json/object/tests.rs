@@ -1,4 +1,6 @@
 use super::*;
+use crate::json::{finish_event, Fill};
+use bytes::Bytes;
 use proptest::prelude::*;
 
 #[test]
@@ -26,42 +28,6 @@ fn rejects_non_objects_and_trailing_garbage() {
     assert!(TopLevel::parse(b"{} x", Limits::default()).is_err());
     assert!(TopLevel::parse(b"{\"a\":", Limits::default()).is_err());
     assert!(TopLevel::parse(b"\"s\"", Limits::default()).is_err());
-}
-
-#[test]
-fn fills_missing_fields_in_place() {
-    let fill = Fill {
-        event_type: Some("track"),
-        message_id: Some("id-1"),
-        received_at: None,
-    };
-    let out = finish_event(Bytes::from_static(b"{\"a\":1}\n"), 1, &fill);
-    assert_eq!(&out[..], br#"{"a":1,"type":"track","messageId":"id-1"} "#);
-    let empty = finish_event(Bytes::from_static(b"{ }"), 0, &fill);
-    assert_eq!(&empty[..], br#"{ "type":"track","messageId":"id-1"}"#);
-}
-
-#[test]
-fn unchanged_events_are_not_copied() {
-    let input = Bytes::from_static(br#"{"a":"b"}"#);
-    let out = finish_event(input.clone(), 1, &Fill::default());
-    assert_eq!(out.as_ptr(), input.as_ptr());
-}
-
-#[test]
-fn small_events_are_detached_from_large_bodies() {
-    let body = Bytes::from(format!(
-        "{{\"batch\":[{{\"a\":1}}],\"pad\":\"{}\"}}",
-        "x".repeat(100)
-    ));
-    let event = body.slice(10..17);
-    let detached = detach(event.clone(), &body);
-    assert_eq!(detached, event);
-    assert_ne!(detached.as_ptr(), event.as_ptr());
-    // The whole body, or an event that is most of it, stays shared.
-    assert_eq!(detach(body.clone(), &body).as_ptr(), body.as_ptr());
-    let copied = Bytes::copy_from_slice(b"{}");
-    assert_eq!(detach(copied.clone(), &body).as_ptr(), copied.as_ptr());
 }
 
 #[test]

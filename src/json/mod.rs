@@ -1,0 +1,47 @@
+//! Everything privgate uses to read JSON, and the few raw-byte edits it
+//! makes to an event it has read.
+//!
+//! # What it owns
+//! - [`Limits`] (`bounds.rs`): the bounds on one request's events (nesting
+//!   depth, object members, events per batch, bytes), and the serde seed
+//!   that checks a value against them while keeping nothing.
+//! - The borrowed top-level scan ([`TopLevel`], `object.rs`): one event's
+//!   (or batch envelope's) top level read in one pass, without building a
+//!   tree, through a protocol's [`Layout`] (`layout.rs`: which top-level
+//!   key means what); it marks where consent's inputs are.
+//! - The raw-byte edits ingest makes to a scanned event ([`finish_event`],
+//!   [`detach`], `edit.rs`).
+//! - The hand-written validating reader ([`reader`]) that policy and consent
+//!   walk an event with, value by value, and the byte-class scans it is
+//!   built on ([`bytes`]).
+//! - Small serde helpers for "this shape, or anything else ignored"
+//!   (`shape.rs`).
+//!
+//! # What it must never do
+//! - No I/O, no logging, no metrics: callers count and report. Errors say
+//!   where and why, never quote the input.
+//! - No allocation proportional to the input beyond what [`Limits`] allow:
+//!   values are borrowed from the input; a string is copied only when it
+//!   has escapes; a batch holds at most `max_batch` borrowed elements.
+//! - No recursion without a bound: the scan stops at `max_depth`, the
+//!   reader skips iteratively, and its callers bound their own recursion.
+//! - No protocol knowledge beyond the [`Layout`] a protocol hands in, and
+//!   no policy or consent decision.
+
+mod bounds;
+pub(crate) mod bytes;
+mod edit;
+mod layout;
+mod object;
+pub(crate) mod reader;
+mod shape;
+
+pub use bounds::{Exceeded, Limits};
+pub use edit::{detach, finish_event, Fill};
+pub use layout::{Layout, Role, SegmentLayout, Slot};
+pub use object::{check_utf8, Refused, TopLevel};
+pub use reader::Malformed;
+pub(crate) use shape::{ignore_scalars, MaybeStr};
+
+#[cfg(test)]
+pub(crate) use object::tests;
