@@ -9,7 +9,8 @@
 //!
 //! Every module owns one thing, named after it: [`config`] (schema,
 //! validation, compilation, secrets), [`ingest`] (the tracker-facing HTTP
-//! server), [`protocol`] (one codec per tracker wire format, used by
+//! server), [`tracker_http`] (the answers and errors ingest and the codecs
+//! share), [`protocol`] (one codec per tracker wire format, used by
 //! ingest, forward and explain alike), [`event`] (the protocol-neutral
 //! event), [`json`] (reading JSON within bounds: the top-level scan and
 //! the byte-level reader), [`spool`] (the durable write-ahead log), [`consent`] (the
@@ -52,3 +53,4 @@ pub mod protocol;
 pub mod reload;
 pub mod spool;
 pub mod tls;
+pub mod tracker_http;

@@ -3,9 +3,9 @@
 //! [`Signals`].
 
 use super::{gcm, tcf, Consent, Purposes, Signals};
-use crate::event::{same_value, Marks, Span};
 use crate::json::reader::{Reader, Stop};
 use crate::json::MaybeStr;
+use crate::json::{same_value, Marks, Span};
 use crate::policy::rules::Scalar;
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 use super::*;
-use crate::event::{Marks, Span};
 use crate::json::TopLevel;
+use crate::json::{Marks, Span};
 
 /// Signals as the pipeline reads them: marked by ingest's scan.
 fn read(c: &Consent, event: &[u8], gpc: bool) -> Signals {

@@ -7,19 +7,10 @@
 
 use super::error::IngestError;
 use super::inflight::Charge;
+pub use crate::tracker_http::body::{gunzip, Limits};
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap};
 use http_body_util::BodyExt;
-use std::io::Read;
-
-/// Size limits of one body.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Bytes on the wire.
-    pub max_body: usize,
-    /// Bytes after decompression.
-    pub max_decompressed: usize,
-}
 
 /// Reads the whole body of an event request and returns the decoded bytes,
 /// charging them to `charge`.
@@ -148,45 +139,9 @@ fn check_content_type(headers: &HeaderMap, forms: Forms) -> Result<(), IngestErr
     }
 }
 
-/// Decompresses gzip, refusing output beyond `max` bytes.
-pub fn gunzip(compressed: &[u8], max: usize) -> Result<Bytes, IngestError> {
-    let mut out = Vec::with_capacity((compressed.len() * 4).min(max));
-    let decoder = flate2::read::MultiGzDecoder::new(compressed);
-    decoder
-        .take(max as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| IngestError::BadGzip)?;
-    if out.len() > max {
-        return Err(IngestError::TooLarge(max));
-    }
-    Ok(Bytes::from(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::{write::GzEncoder, Compression};
-    use std::io::Write;
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    #[test]
-    fn gunzip_roundtrips_and_caps_output() {
-        assert_eq!(&gunzip(&gz(b"{\"a\":1}"), 100).unwrap()[..], b"{\"a\":1}");
-        let bomb = gz(&vec![b' '; 1 << 20]);
-        assert!(matches!(
-            gunzip(&bomb, 1000),
-            Err(IngestError::TooLarge(1000))
-        ));
-        assert!(matches!(
-            gunzip(b"not gzip", 1000),
-            Err(IngestError::BadGzip)
-        ));
-    }
 
     #[test]
     fn content_types() {

@@ -27,7 +27,7 @@ pub mod accept;
 pub mod body;
 pub mod client_ip;
 pub mod cors;
-pub mod error;
+pub use crate::tracker_http::error;
 pub mod inflight;
 pub mod passthrough;
 mod payload;
@@ -42,17 +42,18 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Delivery, Pipeline};
 use crate::protocol::{self, Codec, Decoded, Endpoint, Input, Kind, Route};
 use accept::{Accept, Batch};
-use bytes::Bytes;
 use cors::Cors;
 use error::IngestError;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use server::{Body, ClientAddr, HeadLimits};
 use stack::SourceName;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tower::{ServiceBuilder, ServiceExt};
+
+pub use crate::tracker_http::{empty, full, json_answer, json_response};
 
 /// A source at run time.
 struct Source {
@@ -477,30 +478,4 @@ impl Ingest {
             .inc();
         result
     }
-}
-
-/// A body from bytes.
-pub fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
-}
-
-/// An empty body.
-pub fn empty() -> Body {
-    full(Bytes::new())
-}
-
-/// A JSON response.
-pub fn json_response(status: StatusCode, body: &'static str) -> Response<Body> {
-    json_answer(status, Bytes::from_static(body.as_bytes()))
-}
-
-/// A JSON response from bytes made at run time.
-pub fn json_answer(status: StatusCode, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(full(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }

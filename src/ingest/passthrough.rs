@@ -39,8 +39,7 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
-/// A boxed body error.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::tracker_http::BoxError;
 
 /// A relayed request's body: the client's, streaming, or one read first.
 pub type RelayBody = BoxBody<Bytes, BoxError>;

@@ -20,9 +20,7 @@
 //! each connection's largest read buffer, hence the smaller factor; more
 //! header slots only cost hyper a larger, uninitialized parse array.
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -40,10 +38,8 @@ use tokio_util::task::TaskTracker;
 use tower::{Service, ServiceExt};
 
 use super::error::IngestError;
-use super::passthrough::BoxError;
 
-/// The response body type of every handler.
-pub type Body = BoxBody<Bytes, BoxError>;
+pub use crate::tracker_http::Body;
 
 /// The address of the client a request came from (the TCP peer), in every
 /// request's extensions.

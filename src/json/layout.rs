@@ -1,9 +1,7 @@
 //! Which top-level key means what in one protocol's events: the
 //! [`Layout`] a protocol hands the scan ([`super::object`]).
 
-/// A marked value's place in [`Marks`](crate::event::Marks) (a consent
-/// input, or the client IP field).
-pub use crate::event::Slot;
+use super::Slot;
 
 /// What a top-level key means in one protocol's events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,13 +32,15 @@ mod bounds;
 pub(crate) mod bytes;
 mod edit;
 mod layout;
+mod marks;
 mod object;
 pub(crate) mod reader;
 mod shape;
 
 pub use bounds::{Exceeded, Limits};
 pub use edit::{detach, finish_event, Fill};
-pub use layout::{Layout, Role, SegmentLayout, Slot};
+pub use layout::{Layout, Role, SegmentLayout};
+pub use marks::{same_value, Marks, Slot, Span};
 pub use object::{check_utf8, Refused, TopLevel};
 pub use reader::Malformed;
 pub(crate) use shape::{ignore_scalars, MaybeStr};

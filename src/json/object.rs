@@ -8,8 +8,9 @@
 //! we read contains escapes. See benches/event_repr.rs for why.
 
 use super::bounds::{checked_raw, Budget, Checked, Exceeded, Key, Limits};
-use super::layout::{Layout, Role, SegmentLayout, Slot};
-use crate::event::{same_value, Marks, Span};
+use super::layout::{Layout, Role, SegmentLayout};
+use super::Slot;
+use super::{same_value, Marks, Span};
 use crate::json::ignore_scalars;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;

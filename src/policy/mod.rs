@@ -21,7 +21,7 @@ pub mod ua;
 mod walk;
 
 use crate::crypto::Keyring;
-use crate::event::Protocol;
+use crate::protocol::Protocol;
 use rules::{Action, Rule};
 use selector::Selector;
 

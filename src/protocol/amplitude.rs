@@ -7,16 +7,16 @@
 //! The SDK reads the outcome from the JSON body's `code`, not the HTTP
 //! status: success is answered as Amplitude does (`{"code":200,
 //! "events_ingested":N,...}`), and every error body carries `code` too (see
-//! [`crate::ingest::error`]), so a 400 is dropped and a 503 retried as the SDK
+//! [`crate::tracker_http::error`]), so a 400 is dropped and a 503 retried as the SDK
 //! intends. The remote-config fetch (`GET /config/{api_key}`) is relayed
 //! to the source's `upstream`.
 
 use super::{Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route};
-use crate::ingest::error::IngestError;
-use crate::ingest::server::Body;
 use crate::json::Limits;
 use crate::json::Refused;
 use crate::json::{Layout, Role, TopLevel};
+use crate::tracker_http::error::IngestError;
+use crate::tracker_http::Body;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -79,7 +79,7 @@ pub fn accepted(events: usize, payload_bytes: usize, now: SystemTime) -> Respons
     let body = format!(
         r#"{{"code":200,"events_ingested":{events},"payload_size_bytes":{payload_bytes},"server_upload_time":{millis}}}"#
     );
-    crate::ingest::json_answer(StatusCode::OK, Bytes::from(body))
+    crate::tracker_http::json_answer(StatusCode::OK, Bytes::from(body))
 }
 
 /// Amplitude HTTP API v2 events (analytics-browser 2.x): identity at the

@@ -9,11 +9,11 @@
 //! and `explain` do the work, in the same way for every protocol.
 
 use super::{segment, snowplow, Decoded, IpField, Protocol};
-use crate::event::Marks;
-use crate::ingest::error::IngestError;
-use crate::ingest::server::Body;
 use crate::json::Limits;
+use crate::json::Marks;
 use crate::json::{Refused, TopLevel};
+use crate::tracker_http::error::IngestError;
+use crate::tracker_http::Body;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Response, StatusCode};
@@ -198,7 +198,7 @@ pub trait Codec: Sync {
         &self,
         _parts: &Parts,
         _raw: Bytes,
-        _limits: crate::ingest::body::Limits,
+        _limits: crate::tracker_http::body::Limits,
     ) -> Option<(Bytes, Vec<Marks>)> {
         None
     }
@@ -207,7 +207,7 @@ pub trait Codec: Sync {
     /// "nothing for this user" (asked only of codecs whose relays name
     /// the user). Default: `204 No Content`.
     fn relay_withheld(&self, _uri: &http::Uri) -> Response<Body> {
-        let mut response = Response::new(crate::ingest::empty());
+        let mut response = Response::new(crate::tracker_http::empty());
         *response.status_mut() = StatusCode::NO_CONTENT;
         response
     }
@@ -253,7 +253,7 @@ pub trait Codec: Sync {
         &self,
         body: Bytes,
         _parts: &Parts,
-        _limits: crate::ingest::body::Limits,
+        _limits: crate::tracker_http::body::Limits,
     ) -> Result<Bytes, IngestError> {
         Ok(body)
     }
@@ -292,7 +292,7 @@ pub trait Codec: Sync {
     /// The answer its SDKs take as success, for `events` accepted events
     /// of `input`. Default: `200 {"success":true}` (the Segment API).
     fn accepted(&self, _route: Route, _events: usize, _input: &Input<'_>) -> Response<Body> {
-        crate::ingest::json_response(StatusCode::OK, r#"{"success":true}"#)
+        crate::tracker_http::json_response(StatusCode::OK, r#"{"success":true}"#)
     }
 }
 

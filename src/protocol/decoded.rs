@@ -1,10 +1,10 @@
 //! The events decoded from one request, within one byte budget, and what
 //! decoders fill into them.
 
-use crate::event::Marks;
-use crate::ingest::error::IngestError;
 use crate::json::Limits;
+use crate::json::Marks;
 use crate::json::{detach, Layout, TopLevel};
+use crate::tracker_http::error::IngestError;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 

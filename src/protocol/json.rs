@@ -3,10 +3,10 @@
 //! are skipped and counted; the rest are accepted.
 
 use super::{Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route, Stamp};
-use crate::ingest::error::IngestError;
 use crate::json::Limits;
 use crate::json::Refused;
 use crate::json::{check_utf8, detach, finish_event, Fill, TopLevel};
+use crate::tracker_http::error::IngestError;
 use bytes::Bytes;
 use http::request::Parts;
 use serde_json::value::RawValue;

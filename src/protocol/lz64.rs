@@ -191,6 +191,18 @@ pub fn decompress_base64(input: &str, max: usize) -> Result<String, Lz64Error> {
     String::from_utf16(&out).map_err(|_| Lz64Error::NotText)
 }
 
+impl From<Lz64Error> for crate::tracker_http::error::Unreadable {
+    fn from(e: Lz64Error) -> crate::tracker_http::error::Unreadable {
+        use Lz64Error::*;
+        crate::tracker_http::error::Unreadable::new(match e {
+            BadCharacter => "not lz-string base64",
+            Corrupt => "the lz-string stream is corrupt or cut short",
+            TooLarge => "the lz-string stream expands beyond the limit",
+            NotText => "the lz-string stream is not text",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

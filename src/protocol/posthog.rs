@@ -27,13 +27,13 @@ use super::{
     basic_username, bearer_token, query_param, Codec, Decoded, Framing, Input, IpField, KeySink,
     Protocol, Read, Route,
 };
-use crate::event::{Marks, Span};
-use crate::ingest::body::{gunzip, Limits as BodyLimits};
-use crate::ingest::error::IngestError;
-use crate::ingest::server::Body;
 use crate::json::Limits;
 use crate::json::Refused;
 use crate::json::{check_utf8, Layout, Role, Slot, TopLevel};
+use crate::json::{Marks, Span};
+use crate::tracker_http::body::{gunzip, Limits as BodyLimits};
+use crate::tracker_http::error::IngestError;
+use crate::tracker_http::Body;
 use base64::Engine;
 use bytes::Bytes;
 use http::header;
@@ -382,7 +382,7 @@ pub fn no_flags(path: &str, query: Option<&str>) -> Response<Body> {
     } else {
         r#"{"flags":{},"errorsWhileComputingFlags":false}"#
     };
-    crate::ingest::json_response(StatusCode::OK, body)
+    crate::tracker_http::json_response(StatusCode::OK, body)
 }
 
 /// PostHog's codec.
@@ -486,7 +486,7 @@ impl Codec for Posthog {
 
     /// posthog-js takes exactly 200 as delivered.
     fn accepted(&self, _route: Route, _events: usize, _input: &Input<'_>) -> Response<Body> {
-        crate::ingest::json_response(StatusCode::OK, r#"{"status":1}"#)
+        crate::tracker_http::json_response(StatusCode::OK, r#"{"status":1}"#)
     }
 }
 

@@ -21,9 +21,9 @@ pub fn is_passthrough(path: &str) -> bool {
 use super::{
     query_param, segment, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route, Stamp,
 };
-use crate::ingest::error::IngestError;
 use crate::json::Limits;
 use crate::json::{Refused, TopLevel};
+use crate::tracker_http::error::IngestError;
 use http::request::Parts;
 
 /// RudderStack's codec: its own endpoints (the Segment API's are

@@ -9,9 +9,9 @@
 use super::{
     Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route as CodecRoute, Stamp,
 };
-use crate::ingest::error::IngestError;
 use crate::json::Limits;
 use crate::json::{check_utf8, detach, finish_event, Fill, Refused, TopLevel};
+use crate::tracker_http::error::IngestError;
 use bytes::Bytes;
 
 /// What a Segment path asks for.

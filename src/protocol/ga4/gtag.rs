@@ -1,14 +1,14 @@
 //! gtag.js hits (`protocol = "ga4"`): see [the GA4 module](super).
 
 use super::{accepted, json_string, Members};
-use crate::event::Marks;
-use crate::ingest::error::IngestError;
-use crate::ingest::server::Body;
 use crate::json::Limits;
+use crate::json::Marks;
 use crate::json::{Layout, Refused, Role, TopLevel};
 use crate::protocol::{
     query_param, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Read, Route,
 };
+use crate::tracker_http::error::IngestError;
+use crate::tracker_http::Body;
 use bytes::Bytes;
 use http::request::Parts;
 use http::Response;

@@ -51,7 +51,7 @@ mod tests;
 pub use gtag::{decode_gtag, encode_hit, Gtag, GtagLayout, GTAG_PATH};
 pub use mp::{decode_mp, Mp, MpLayout, MP_PATH};
 
-use crate::ingest::server::Body;
+use crate::tracker_http::Body;
 use http::{Response, StatusCode};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -61,7 +61,7 @@ use std::fmt;
 /// What privgate answers an accepted gtag.js or Measurement Protocol
 /// request: `204 No Content`, as Google does.
 pub fn accepted() -> Response<Body> {
-    let mut response = Response::new(crate::ingest::empty());
+    let mut response = Response::new(crate::tracker_http::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }

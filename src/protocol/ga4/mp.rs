@@ -2,13 +2,13 @@
 //! module](super).
 
 use super::{accepted, json_string, Members};
-use crate::ingest::error::IngestError;
-use crate::ingest::server::Body;
 use crate::json::Limits;
 use crate::json::{finish_event, Fill, Layout, Refused, Role, TopLevel};
 use crate::protocol::{
     query_param, Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Route,
 };
+use crate::tracker_http::error::IngestError;
+use crate::tracker_http::Body;
 use bytes::Bytes;
 use http::request::Parts;
 use http::Response;

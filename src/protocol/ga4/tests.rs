@@ -1,9 +1,9 @@
 //! Test vectors and proptests of the GA4 codecs.
 
 use super::*;
-use crate::ingest::error::IngestError;
 use crate::json::Limits;
 use crate::protocol::Decoded;
+use crate::tracker_http::error::IngestError;
 use bytes::Bytes;
 use gtag::{params, Param, COMPONENT};
 use percent_encoding::utf8_percent_encode;
@@ -48,7 +48,7 @@ fn object(event: &Bytes) -> Value {
     serde_json::from_slice(event).unwrap()
 }
 
-fn at(event: &Bytes, span: Option<crate::event::Span>) -> Value {
+fn at(event: &Bytes, span: Option<crate::json::Span>) -> Value {
     serde_json::from_slice(span.expect("marked").get(event)).unwrap()
 }
 

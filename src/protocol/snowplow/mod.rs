@@ -54,11 +54,11 @@
 use super::{
     Codec, Decoded, Framing, Input, IpField, KeySink, Protocol, Read, Route as CodecRoute,
 };
-use crate::event::Marks;
-use crate::ingest::error::IngestError;
-use crate::ingest::server::Body;
 use crate::json::Limits;
+use crate::json::Marks;
 use crate::json::{check_utf8, finish_event, Layout, Refused, Role, TopLevel};
+use crate::tracker_http::error::IngestError;
+use crate::tracker_http::Body;
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
@@ -194,10 +194,11 @@ pub fn decode(
     let mut events = Events::new(facts, limits, key);
     match route {
         Route::Pixel => {
-            let params =
-                query_params(payload, limits.max_fields).ok_or(IngestError::TooComplex(
-                    crate::ingest::error::Unreadable::new(crate::ingest::error::MORE_FIELDS),
-                ))?;
+            let params = query_params(payload, limits.max_fields).ok_or(
+                IngestError::TooComplex(crate::tracker_http::error::Unreadable::new(
+                    crate::tracker_http::error::MORE_FIELDS,
+                )),
+            )?;
             events.element(Some(params))?;
         }
         Route::Post => {
@@ -491,7 +492,7 @@ pub fn accepted(route: Route) -> Response<Body> {
         Route::Pixel => ("image/gif", Bytes::from_static(&PIXEL_GIF)),
         Route::Post => ("text/plain", Bytes::from_static(b"ok")),
     };
-    let mut response = Response::new(crate::ingest::full(body));
+    let mut response = Response::new(crate::tracker_http::full(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if route == Route::Pixel {

@@ -275,18 +275,6 @@ impl From<std::str::Utf8Error> for Unreadable {
     }
 }
 
-impl From<crate::protocol::lz64::Lz64Error> for Unreadable {
-    fn from(e: crate::protocol::lz64::Lz64Error) -> Unreadable {
-        use crate::protocol::lz64::Lz64Error::*;
-        Unreadable::new(match e {
-            BadCharacter => "not lz-string base64",
-            Corrupt => "the lz-string stream is corrupt or cut short",
-            TooLarge => "the lz-string stream expands beyond the limit",
-            NotText => "the lz-string stream is not text",
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
