@@ -100,12 +100,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .expect("bound socket has an address");
 
-    let (queues, forwarder) = forward::start(&config, &metrics).map_err(StartError::Destination)?;
+    let (queues, forwarder) =
+        forward::start(config.forward(), &metrics).map_err(StartError::Destination)?;
     let (consent, registry) =
         crate::consent::Consent::from_config(&config).map_err(StartError::OptOutRegistry)?;
     let pipeline = Pipeline::new(&config, consent, &metrics);
     let ingest = Arc::new(Swappable::new(Handler::new(Ingest::new(
-        &config,
+        config.ingest(),
         pipeline,
         queues,
         metrics.clone(),

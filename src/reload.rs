@@ -243,10 +243,10 @@ impl Reloader {
 
         let mut live = self.live.lock().await;
         let forwarder = live.forwarder.as_mut().ok_or(ReloadError::ShuttingDown)?;
-        let (queues, destinations) = forwarder.apply(&config).await?;
+        let (queues, destinations) = forwarder.apply(config.forward()).await?;
         // Nothing below fails.
         let pipeline = Pipeline::new(&config, consent, &self.metrics);
-        let next = Ingest::new(&config, pipeline, queues, self.metrics.clone());
+        let next = Ingest::new(config.ingest(), pipeline, queues, self.metrics.clone());
         let next = next.sharing_inflight(self.ingest.get().ingest());
         self.ingest.replace(Handler::new(next));
         for (acceptor, tls) in [

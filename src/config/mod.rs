@@ -16,11 +16,13 @@
 //!    which owns what a problem is and how positions are found).
 //! 2. **Validation** (`validate/`, one file per section): each value checked
 //!    at its key, every problem collected before failing, and the section
-//!    built into its validated type: [`ServerConfig`] (`validate/server.rs`),
-//!    [`SourceConfig`] (`validate/sources.rs`), [`DestinationConfig`]
+//!    built into its validated type, which the module that runs it owns:
+//!    ingest's [`ServerConfig`] (`validate/server.rs`) and [`SourceConfig`]
+//!    (`validate/sources.rs`), forward's [`DestinationConfig`]
 //!    (`validate/destinations.rs`), consent's [`ConsentConfig`]
-//!    (`validate/consent.rs`), tls's listener and client configurations
-//!    (`validate/tls.rs`) and so on.
+//!    (`validate/consent.rs`), the spool's [`SpoolConfig`], tls's listener
+//!    and client configurations (`validate/tls.rs`) and so on. Each owner
+//!    gets its part: [`Config::ingest`], [`Config::forward`].
 //! 3. **Compilation** (`compile/`): the runtime types other modules own,
 //!    built from what validation checked, in the same pass, so that failing
 //!    to build is a problem at the key: policy's
@@ -44,6 +46,10 @@ mod validate;
 mod warnings;
 
 pub use crate::consent::ConsentConfig;
+pub use crate::forward::settings::{
+    BatchConfig, BreakerConfig, DestinationConfig, HttpSinkConfig, RetryConfig, SinkConfig,
+};
+pub use crate::ingest::settings::{Rate, RateLimitConfig, RelayConfig, ServerConfig, SourceConfig};
 pub use crate::spool::SpoolConfig;
 pub use problem::{ConfigError, Problem};
 pub use schema::ClientIp;
@@ -52,13 +58,6 @@ pub use schema::{
     BatchFormat, ConsentDefault, Delivery, DestinationKind, Encrypt, Fsync, Protocol,
 };
 pub use secret::{matches_any, Secret, SecretError, SecretRef};
-pub use validate::destinations::{
-    BatchConfig, BreakerConfig, DestinationConfig, HttpSinkConfig, RetryConfig, SinkConfig,
-};
-pub use validate::rate_limit::{Rate, RateLimitConfig};
-pub use validate::relay::RelayConfig;
-pub use validate::server::ServerConfig;
-pub use validate::sources::SourceConfig;
 pub use warnings::Warning;
 
 use std::net::SocketAddr;

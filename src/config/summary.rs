@@ -2,8 +2,8 @@
 //! lines per section, never a secret.
 
 use super::schema::{ConsentDefault, Delivery, Encrypt};
-use super::validate::destinations::SinkConfig;
 use super::{units, Config};
+use crate::forward::settings::SinkConfig;
 use crate::tls::ServerTls;
 use std::fmt;
 

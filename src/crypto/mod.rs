@@ -14,6 +14,7 @@
 
 pub mod at_rest;
 mod jwe;
+pub mod secret;
 
 pub use jwe::{decrypt as jwe_decrypt, encrypt as jwe_encrypt, kid as jwe_kid};
 

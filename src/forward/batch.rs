@@ -8,8 +8,8 @@
 //! rather than lose it. Nothing here looks inside an event.
 
 use super::queue::Depth;
+use super::settings::{BatchConfig, BatchFormat};
 use super::{DestMetrics, Sink};
-use crate::config::{BatchConfig, BatchFormat};
 use crate::metrics::DropReason;
 use crate::protocol::{Framing, Protocol};
 use crate::spool::{self, Acks, Pos};

@@ -11,7 +11,7 @@
 //! Its state is the gauge `privgate_circuit_state` (0 closed, 1 open, 2
 //! half-open) and every change is counted.
 
-use crate::config::BreakerConfig;
+use super::settings::BreakerConfig;
 use prometheus::{IntCounter, IntGauge};
 use std::sync::Mutex;
 use std::time::Duration;

@@ -5,8 +5,8 @@
 use super::batch::framing;
 use super::breaker::{Breaker, BreakerMetrics};
 use super::retry::{Attempt, Backoff};
+use super::settings::{BatchFormat, Compression, HttpSinkConfig, RetryConfig};
 use super::DestMetrics;
-use crate::config::{BatchFormat, Compression, HttpSinkConfig, RetryConfig};
 use crate::metrics::{status_class, DropReason, Metrics};
 use crate::protocol::Framing;
 use crate::tls::ClientTls;

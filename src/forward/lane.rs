@@ -6,8 +6,8 @@
 
 use super::batch::{Batcher, Feed, Settings};
 use super::queue::{Depth, Intake, Queue};
+use super::settings::{Delivery, DestinationConfig, Destinations, Encrypt};
 use super::{DestMetrics, Sink, StartError};
-use crate::config::{Config, Delivery, DestinationConfig};
 use crate::metrics::Metrics;
 use crate::spool::{self, Closer, SpoolMetrics};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub(super) struct Lane {
 /// A destination's batcher settings, built (and its file opened) from config.
 pub(super) fn settings(
     dest: &DestinationConfig,
-    config: &Config,
+    config: &Destinations<'_>,
     metrics: &Metrics,
 ) -> Result<Arc<Settings>, StartError> {
     let name: Arc<str> = dest.name.as_str().into();
@@ -46,7 +46,7 @@ pub(super) fn settings(
         name,
         metrics: metrics.clone(),
     };
-    let seal = (dest.encrypt == crate::config::Encrypt::Payload).then(|| config.keyring.clone());
+    let seal = (dest.encrypt == Encrypt::Payload).then(|| config.keyring.clone());
     let sink = Sink::new(dest, dm.clone(), metrics, seal).map_err(|source| StartError::Open {
         destination: dest.name.clone(),
         source,
@@ -65,7 +65,7 @@ impl Lane {
     /// durable). Must run inside a tokio runtime.
     pub(super) fn start(
         dest: &DestinationConfig,
-        config: &Config,
+        config: &Destinations<'_>,
         settings: Arc<Settings>,
         metrics: &Metrics,
     ) -> Result<Lane, StartError> {
@@ -89,7 +89,7 @@ impl Lane {
             }
             Delivery::Durable => {
                 let opened = spool::open(
-                    &config.spool,
+                    config.spool,
                     &dest.name,
                     config.keyring.clone(),
                     SpoolMetrics::new(metrics, &dest.name),

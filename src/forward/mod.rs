@@ -21,15 +21,16 @@ mod http;
 mod lane;
 mod queue;
 pub mod retry;
+pub mod settings;
 
 pub use queue::{Accepted, QueueFull, Queues, Reservation};
 
-use crate::config::{BatchFormat, Config, Delivery, DestinationConfig, SinkConfig};
 use crate::metrics::{DropReason, Metrics};
 use crate::spool::SpoolError;
 use bytes::Bytes;
 use lane::Lane;
 use prometheus::{Histogram, IntCounter};
+use settings::{BatchFormat, Delivery, DestinationConfig, Destinations, SinkConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ pub enum StartError {
 /// destination.
 pub struct Forwarder {
     lanes: Vec<Lane>,
-    spool: crate::config::SpoolConfig,
+    spool: crate::spool::SpoolConfig,
     metrics: Metrics,
 }
 
@@ -83,17 +84,20 @@ impl DestMetrics {
 /// Starts one lane per destination, opening (and replaying) the spools of
 /// durable ones. Must run inside a tokio runtime; opening a spool reads its
 /// files.
-pub fn start(config: &Config, metrics: &Metrics) -> Result<(Queues, Forwarder), StartError> {
+pub fn start(
+    config: Destinations<'_>,
+    metrics: &Metrics,
+) -> Result<(Queues, Forwarder), StartError> {
     let mut forwarder = Forwarder {
         lanes: Vec::new(),
         spool: config.spool.clone(),
         metrics: metrics.clone(),
     };
-    for dest in &config.destinations {
-        let settings = lane::settings(dest, config, metrics)?;
+    for dest in config.destinations {
+        let settings = lane::settings(dest, &config, metrics)?;
         forwarder
             .lanes
-            .push(Lane::start(dest, config, settings, metrics)?);
+            .push(Lane::start(dest, &config, settings, metrics)?);
     }
     Ok((forwarder.queues(), forwarder))
 }
@@ -133,16 +137,19 @@ impl Forwarder {
     /// on, new ones start, removed ones stop (memory queues drain, spools
     /// stay on disk). All or nothing: on error nothing changed. Returns the
     /// queues for `config`'s destinations, in its order.
-    pub async fn apply(&mut self, config: &Config) -> Result<(Queues, Changes), ReloadError> {
+    pub async fn apply(
+        &mut self,
+        config: Destinations<'_>,
+    ) -> Result<(Queues, Changes), ReloadError> {
         let any_durable = self.lanes.iter().any(|l| l.delivery == Delivery::Durable)
             || config
                 .destinations
                 .iter()
                 .any(|d| d.delivery == Delivery::Durable);
-        if any_durable && config.spool != self.spool {
+        if any_durable && *config.spool != self.spool {
             return Err(ReloadError::NeedsRestart("[spool] changed".into()));
         }
-        for dest in &config.destinations {
+        for dest in config.destinations {
             if let Some(lane) = self.lanes.iter().find(|l| *l.name == *dest.name) {
                 if lane.delivery != dest.delivery {
                     return Err(ReloadError::NeedsRestart(format!(
@@ -154,12 +161,12 @@ impl Forwarder {
         }
         // Everything that can fail, before anything changes.
         let mut prepared = Vec::with_capacity(config.destinations.len());
-        for dest in &config.destinations {
-            let settings = lane::settings(dest, config, &self.metrics)?;
+        for dest in config.destinations {
+            let settings = lane::settings(dest, &config, &self.metrics)?;
             let fresh = if self.lanes.iter().any(|l| *l.name == *dest.name) {
                 None
             } else {
-                match Lane::start(dest, config, settings.clone(), &self.metrics) {
+                match Lane::start(dest, &config, settings.clone(), &self.metrics) {
                     Ok(lane) => Some(lane),
                     Err(e) => {
                         for lane in prepared.into_iter().filter_map(|(_, _, l)| l) {

@@ -93,11 +93,11 @@ pub fn truncate(ip: IpAddr) -> IpAddr {
 /// anonymous (Snowplow's `SP-Anonymous`). Ingest and `privgate explain`
 /// both decide it here.
 pub fn passed_on(
-    setting: crate::config::ClientIp,
+    setting: super::settings::ClientIp,
     client: IpAddr,
     anonymous: bool,
 ) -> Option<IpAddr> {
-    use crate::config::ClientIp;
+    use crate::ingest::settings::ClientIp;
     match setting {
         _ if anonymous => None,
         ClientIp::Truncated => Some(truncate(client)),

@@ -25,7 +25,7 @@
 //! its head.
 
 use super::error::IngestError;
-use crate::config::ServerConfig;
+use super::settings::ServerConfig;
 use crate::metrics::Metrics;
 use crate::protocol::Decoded;
 use prometheus::{IntCounter, IntGauge};

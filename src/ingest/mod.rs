@@ -33,13 +33,15 @@ pub mod passthrough;
 mod payload;
 pub mod ratelimit;
 pub mod server;
+pub mod settings;
 pub mod stack;
 
-use crate::config::{matches_any, Config, Protocol, Secret, SourceConfig};
+use crate::crypto::secret::{matches_any, Secret};
 use crate::event::RequestMeta;
 use crate::forward::Queues;
 use crate::metrics::Metrics;
 use crate::pipeline::{Delivery, Pipeline};
+use crate::protocol::Protocol;
 use crate::protocol::{self, Codec, Decoded, Endpoint, Input, Kind, Route};
 use accept::{Accept, Batch};
 use cors::Cors;
@@ -48,6 +50,7 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use server::{Body, ClientAddr, HeadLimits};
+use settings::{Settings, SourceConfig};
 use stack::SourceName;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -65,7 +68,7 @@ struct Source {
     upstream: Option<http::Uri>,
     upstream_timeout: Duration,
     upstream_max_response: usize,
-    client_ip: crate::config::ClientIp,
+    client_ip: settings::ClientIp,
     /// How its relayed requests that carry user ids are decided.
     relay: passthrough::RelayConsent,
 }
@@ -95,10 +98,21 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Builds the request handler from a validated config.
-    pub fn new(config: &Config, pipeline: Pipeline, queues: Queues, metrics: Metrics) -> Ingest {
-        let delivery = Arc::new(Delivery::new(config, pipeline, queues, metrics.clone()));
-        let rate = Arc::new(ratelimit::RateLimits::new(config, &metrics));
+    /// Builds the request handler from its settings (`Config::ingest`).
+    pub fn new(
+        config: Settings<'_>,
+        pipeline: Pipeline,
+        queues: Queues,
+        metrics: Metrics,
+    ) -> Ingest {
+        let sources = config
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), s.destinations.as_slice()));
+        let destinations = config.destinations.iter().copied();
+        let delivery = Delivery::new(sources, destinations, pipeline, queues, metrics.clone());
+        let delivery = Arc::new(delivery);
+        let rate = Arc::new(ratelimit::RateLimits::new(&config, &metrics));
         let accept = ServiceBuilder::new()
             .layer(ratelimit::PerKeyLayer(rate.clone()))
             .service(Accept(delivery.clone()));

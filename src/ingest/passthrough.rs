@@ -28,7 +28,7 @@
 //! request's, which is read (within `max_body_bytes`) to find its ids.
 
 use super::error::IngestError;
-use crate::config::RelayConfig;
+use super::settings::RelayConfig;
 use crate::consent::{Consent, Denial, Match, Need, Requirement, Signals};
 use crate::event::Marks;
 use crate::protocol::Codec;

@@ -35,7 +35,7 @@
 
 use super::client_ip::ClientIp;
 use super::error::IngestError;
-use crate::config::{Config, Rate};
+use super::settings::{Rate, Settings};
 use crate::metrics::Metrics;
 use crate::pipeline::Batch;
 use futures_util::future::{self, Either, Ready};
@@ -81,7 +81,7 @@ impl RateLimits {
     /// The limits `config` sets (none when it sets none). Inside a tokio
     /// runtime, also starts the per-IP sweeper, which ends once these
     /// limits are dropped (a reload builds new ones).
-    pub fn new(config: &Config, metrics: &Metrics) -> RateLimits {
+    pub fn new(config: &Settings<'_>, metrics: &Metrics) -> RateLimits {
         let per_ip = config.server.rate_limit.per_ip.map(|rate| {
             Arc::new(PerIp {
                 limiter: RateLimiter::keyed(quota(rate)),
@@ -264,6 +264,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use std::path::Path;
 
     fn limits(rate_limit: &str) -> (RateLimits, Metrics) {
@@ -272,7 +273,7 @@ mod tests {
         );
         let config = Config::from_str(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
         let metrics = Metrics::new();
-        (RateLimits::new(&config, &metrics), metrics)
+        (RateLimits::new(&config.ingest(), &metrics), metrics)
     }
 
     fn ip(text: &str) -> IpAddr {

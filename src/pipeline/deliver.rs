@@ -13,7 +13,6 @@
 //! returns; nothing here calls back into ingest or answers a client.
 
 use super::{Dropped, Pipeline, Verdict};
-use crate::config::Config;
 use crate::event::{Event, Marks, RequestMeta};
 use crate::forward::{Accepted, Queues};
 use crate::metrics::{DropReason, Metrics};
@@ -68,26 +67,29 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// The delivery of `config`'s sources through `pipeline` into `queues`.
-    pub fn new(config: &Config, pipeline: Pipeline, queues: Queues, metrics: Metrics) -> Delivery {
+    /// The delivery of `sources` (each its name and the indexes of its
+    /// destinations) through `pipeline` into `queues`, whose destinations
+    /// are named `destinations`, in order.
+    pub fn new<'a>(
+        sources: impl IntoIterator<Item = (&'a str, &'a [usize])>,
+        destinations: impl IntoIterator<Item = &'a str>,
+        pipeline: Pipeline,
+        queues: Queues,
+        metrics: Metrics,
+    ) -> Delivery {
+        let (routes, received) = sources
+            .into_iter()
+            .map(|(name, to)| {
+                let received = metrics.events_received.with_label_values(&[name]);
+                (to.to_vec(), received)
+            })
+            .unzip();
         Delivery {
             pipeline,
             queues,
-            routes: config
-                .sources
-                .iter()
-                .map(|s| s.destinations.clone())
-                .collect(),
-            received: config
-                .sources
-                .iter()
-                .map(|s| metrics.events_received.with_label_values(&[&s.name]))
-                .collect(),
-            destinations: config
-                .destinations
-                .iter()
-                .map(|d| d.name.as_str().into())
-                .collect(),
+            routes,
+            received,
+            destinations: destinations.into_iter().map(Arc::from).collect(),
             metrics,
         }
     }

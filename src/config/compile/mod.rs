@@ -38,6 +38,26 @@ impl Consent {
     }
 }
 
+impl Config {
+    /// What ingest is built from.
+    pub fn ingest(&self) -> crate::ingest::settings::Settings<'_> {
+        crate::ingest::settings::Settings {
+            server: &self.server,
+            sources: &self.sources,
+            destinations: self.destinations.iter().map(|d| d.name.as_str()).collect(),
+        }
+    }
+
+    /// What forward is built from.
+    pub fn forward(&self) -> crate::forward::settings::Destinations<'_> {
+        crate::forward::settings::Destinations {
+            destinations: &self.destinations,
+            spool: &self.spool,
+            keyring: &self.keyring,
+        }
+    }
+}
+
 impl Pipeline {
     /// The pipeline `config` describes: its global rules, then each
     /// destination's consent requirement and rules, deciding with

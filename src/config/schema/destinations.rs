@@ -1,23 +1,12 @@
 //! `[[destinations]]`: where events go and how they are delivered.
 
-use super::{Protocol, Rule};
+use super::Rule;
 use crate::config::units::{ByteSize, Dur};
+use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use toml::Spanned;
-
-/// `delivery`: when a client gets its 2xx.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Delivery {
-    /// After the event is in the destination's spool on disk (default for
-    /// `http`): acknowledged events survive crashes and backend outages.
-    Durable,
-    /// After the event is in the destination's memory queue (default for
-    /// `file` and `stdout`): a crash loses what is queued.
-    Memory,
-}
 
 /// `tls = { ... }` of an `http` destination with an `https://` url.
 #[derive(Debug, Deserialize)]
@@ -31,117 +20,6 @@ pub struct DestinationTls {
     pub client_cert: Option<Spanned<String>>,
     /// Its private key: `"file:PATH"` or `"env:NAME"`; needs `client_cert`.
     pub client_key: Option<Spanned<String>>,
-}
-
-/// How an http destination's batch bodies travel.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    /// As they are.
-    #[default]
-    None,
-    /// Gzipped, with `Content-Encoding: gzip`.
-    Gzip,
-}
-
-/// How a destination delivers.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum DestinationKind {
-    /// POST batches to `url`.
-    Http,
-    /// Append NDJSON to `path`.
-    File,
-    /// Print NDJSON to standard output.
-    Stdout,
-}
-
-/// The body of an HTTP batch.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum BatchFormat {
-    /// `{"batch":[event, ...]}`, as the Segment batch API (and RudderStack's
-    /// `/v1/batch`) takes it.
-    #[default]
-    Segment,
-    /// `{"api_key":...,"events":[event, ...]}`, Amplitude's HTTP API v2.
-    Amplitude,
-    /// `{"api_key":...,"batch":[event, ...]}`, PostHog's `/batch/`.
-    Posthog,
-    /// `{"schema":"iglu:...payload_data/jsonschema/1-0-4","data":[event,
-    /// ...]}`, Snowplow's tracker protocol (`/com.snowplowanalytics.snowplow/tp2`),
-    /// each event's contexts re-encoded as they arrived.
-    Snowplow,
-    /// GA4 gtag.js hits, one query string per line (`/g/collect`).
-    Ga4,
-    /// GA4 Measurement Protocol bodies, one event per request
-    /// (`/mp/collect`, with the destination's `api_secret`).
-    #[serde(rename = "ga4_mp")]
-    Ga4Mp,
-    /// One event per line.
-    Ndjson,
-}
-
-impl BatchFormat {
-    /// The most events one request may carry: gtag.js hits at most 20 (the
-    /// bound issue #5 sets; Google documents none for `/g/collect`, and 25
-    /// events for the Measurement Protocol), and a Measurement Protocol
-    /// body names one client, which only a batch of one event guarantees.
-    pub fn max_events(self) -> Option<usize> {
-        match self {
-            BatchFormat::Ga4 => Some(20),
-            BatchFormat::Ga4Mp => Some(1),
-            BatchFormat::Segment
-            | BatchFormat::Amplitude
-            | BatchFormat::Posthog
-            | BatchFormat::Snowplow
-            | BatchFormat::Ndjson => None,
-        }
-    }
-
-    /// Where the vendor takes batches of this format, for a destination
-    /// `url` that names only a host (`https://eu.i.posthog.com`).
-    pub fn vendor_path(self) -> Option<&'static str> {
-        Some(match self {
-            BatchFormat::Segment => "/v1/batch",
-            BatchFormat::Amplitude => "/2/httpapi",
-            BatchFormat::Posthog => "/batch/",
-            BatchFormat::Snowplow => "/com.snowplowanalytics.snowplow/tp2",
-            BatchFormat::Ga4 => "/g/collect",
-            // The stream goes in the query: no path alone will do.
-            BatchFormat::Ga4Mp | BatchFormat::Ndjson => return None,
-        })
-    }
-
-    /// The name used in config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchFormat::Segment => "segment",
-            BatchFormat::Amplitude => "amplitude",
-            BatchFormat::Posthog => "posthog",
-            BatchFormat::Snowplow => "snowplow",
-            BatchFormat::Ga4 => "ga4",
-            BatchFormat::Ga4Mp => "ga4_mp",
-            BatchFormat::Ndjson => "ndjson",
-        }
-    }
-
-    /// The format a batch of `protocol`'s events takes in its own protocol.
-    pub fn native(protocol: Protocol) -> BatchFormat {
-        match protocol {
-            Protocol::Segment | Protocol::Rudderstack | Protocol::Json => BatchFormat::Segment,
-            Protocol::Amplitude => BatchFormat::Amplitude,
-            Protocol::Posthog => BatchFormat::Posthog,
-            Protocol::Snowplow => BatchFormat::Snowplow,
-            Protocol::Ga4 => BatchFormat::Ga4,
-            Protocol::Ga4Mp => BatchFormat::Ga4Mp,
-        }
-    }
-
-    /// Whether a batch of this format can carry `protocol`'s events.
-    pub fn carries(self, protocol: Protocol) -> bool {
-        self == BatchFormat::Ndjson || self == BatchFormat::native(protocol)
-    }
 }
 
 /// `[[destinations]]`: a backend.
@@ -247,17 +125,6 @@ impl Destination {
     fn default_queue() -> Spanned<u64> {
         Spanned::new(0..0, 10_000)
     }
-}
-
-/// What a destination encrypts.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Encrypt {
-    /// Nothing.
-    #[default]
-    None,
-    /// The whole batch body, as a JWE compact string.
-    Payload,
 }
 
 /// `batch = { ... }`: when a batch is sent.

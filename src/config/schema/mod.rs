@@ -14,11 +14,11 @@ mod destinations;
 mod rules;
 mod sources;
 
-pub use destinations::{
-    BatchFormat, Compression, Delivery, Destination, DestinationKind, DestinationTls, Encrypt,
-};
+pub use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
+pub use crate::ingest::settings::ClientIp;
+pub use destinations::{Destination, DestinationTls};
 pub use rules::{Rule, RuleAction};
-pub use sources::{ClientIp, Source};
+pub use sources::Source;
 
 use crate::config::units::{ByteSize, Dur};
 use serde::Deserialize;

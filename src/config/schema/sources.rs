@@ -2,6 +2,7 @@
 
 use super::{EventRate, Protocol};
 use crate::config::units::{ByteSize, Dur};
+use crate::ingest::settings::ClientIp;
 use serde::Deserialize;
 use std::time::Duration;
 use toml::Spanned;
@@ -60,20 +61,4 @@ impl Source {
     fn default_upstream_max() -> ByteSize {
         ByteSize(1 << 20)
     }
-}
-
-/// What of the client's IP address privgate writes into events that do not
-/// carry one (browsers never do: vendors read it from the connection, which
-/// is now privgate's).
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientIp {
-    /// IPv4 /24, IPv6 /48, in the protocol's IP field.
-    #[default]
-    Truncated,
-    /// The whole address (global and destination rules on `@ip` still
-    /// apply).
-    Full,
-    /// Nothing: the vendor sees no client address.
-    None,
 }

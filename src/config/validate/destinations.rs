@@ -2,108 +2,14 @@
 //! and (for `http`) sent; the consent each requires and its own rules.
 
 use super::{parse_http_url, Validator};
-use crate::config::schema::{self, BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
-use crate::config::secret::{Secret, SecretError, SecretRef};
+use crate::config::schema::{self, BatchFormat, Delivery, DestinationKind, Encrypt};
+use crate::config::secret::{SecretError, SecretRef};
+use crate::forward::settings::{
+    BatchConfig, BreakerConfig, DestinationConfig, HttpSinkConfig, RetryConfig, SinkConfig,
+};
 use http::{HeaderName, HeaderValue, Uri};
 use std::collections::HashSet;
 use std::ops::Range;
-use std::path::PathBuf;
-use std::time::Duration;
-
-/// A destination, validated.
-#[derive(Debug)]
-pub struct DestinationConfig {
-    /// Unique name.
-    pub name: String,
-    /// How it delivers.
-    pub sink: SinkConfig,
-    /// When a client's events count as accepted.
-    pub delivery: Delivery,
-    /// `Delivery::Memory`: queue bound, in events.
-    pub queue_max_events: usize,
-    /// Batching limits.
-    pub batch: BatchConfig,
-    /// Whether each batch body is sealed as a JWE.
-    pub encrypt: Encrypt,
-    /// Consent this destination requires.
-    pub consent: crate::consent::Requirement,
-    /// This destination's rules (after the global ones) and the fields it
-    /// keeps (minimization; everything when it has no allow list), compiled
-    /// for each protocol.
-    pub policy: crate::policy::Policies,
-}
-
-/// Delivery-specific settings.
-#[derive(Debug)]
-pub enum SinkConfig {
-    /// POST batches over HTTP.
-    Http(Box<HttpSinkConfig>),
-    /// Append NDJSON to a file.
-    File(PathBuf),
-    /// Print NDJSON on stdout.
-    Stdout,
-}
-
-/// An HTTP destination.
-#[derive(Debug)]
-pub struct HttpSinkConfig {
-    /// Batch URL.
-    pub url: Uri,
-    /// Body format (settled once the sources are known; see
-    /// `Validator::formats`).
-    pub format: BatchFormat,
-    /// `format = "amplitude"`: the API key every batch names.
-    pub api_key: Option<Secret>,
-    /// Whether batch bodies are gzipped.
-    pub compression: Compression,
-    /// Extra headers (secret values included; never print them).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Connect timeout per attempt.
-    pub connect_timeout: Duration,
-    /// Request timeout per attempt.
-    pub request_timeout: Duration,
-    /// Batches in flight at once.
-    pub concurrency: usize,
-    /// Retry policy.
-    pub retry: RetryConfig,
-    /// Circuit breaker.
-    pub breaker: BreakerConfig,
-    /// Trust and client certificate for `https://`.
-    pub tls: crate::tls::ClientTls,
-}
-
-/// Circuit breaker of an HTTP destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BreakerConfig {
-    /// Consecutive failed attempts that open it.
-    pub failures: u32,
-    /// First cooldown.
-    pub cooldown: Duration,
-    /// Longest cooldown.
-    pub max_cooldown: Duration,
-}
-
-/// Retry policy of an HTTP destination.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryConfig {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// First backoff.
-    pub initial_backoff: Duration,
-    /// Largest backoff.
-    pub max_backoff: Duration,
-}
-
-/// Batching limits.
-#[derive(Clone, Copy, Debug)]
-pub struct BatchConfig {
-    /// Events per batch.
-    pub max_events: usize,
-    /// Bytes per batch body.
-    pub max_bytes: usize,
-    /// Longest wait of the oldest event.
-    pub max_wait: Duration,
-}
 
 impl Validator<'_> {
     /// Destination `i`. Its batch format is settled later, with its sources

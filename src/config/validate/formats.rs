@@ -2,11 +2,11 @@
 //! written, or the one its sources' protocol implies; the keys and url the
 //! format needs, and the vendor's bound on events per request.
 
-use super::destinations::{DestinationConfig, SinkConfig};
-use super::sources::SourceConfig;
 use super::Validator;
 use crate::config::schema::{self, BatchFormat, Protocol};
 use crate::config::secret::{SecretError, SecretRef};
+use crate::forward::settings::{DestinationConfig, SinkConfig};
+use crate::ingest::settings::SourceConfig;
 use http::Uri;
 
 impl Validator<'_> {

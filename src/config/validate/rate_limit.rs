@@ -5,35 +5,15 @@
 //! Builds no limiter: [`crate::ingest::ratelimit`] does, from the [`Rate`]s
 //! made here.
 
-use super::server::ServerConfig;
-use super::sources::SourceConfig;
 use super::Validator;
 use crate::config::schema::{self, EventRate, RequestRate};
+use crate::ingest::settings::{Rate, RateLimitConfig, ServerConfig, SourceConfig};
 use std::num::NonZeroU32;
 
 /// Largest `requests_per_second` and per-IP `burst`.
 const MAX_REQUESTS: u64 = 1_000_000;
 /// Largest `events_per_second` and per-write-key `burst`.
 const MAX_EVENTS: u64 = 10_000_000;
-
-/// A validated token bucket: `burst` at once, refilled at `per_second`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rate {
-    /// Sustained rate, per second.
-    pub per_second: NonZeroU32,
-    /// Most taken at once after a quiet spell.
-    pub burst: NonZeroU32,
-}
-
-/// `[server.rate_limit]`, validated.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RateLimitConfig {
-    /// Requests per client address; no limit when `None`.
-    pub per_ip: Option<Rate>,
-    /// Events per second of a source without its own `rate_limit`; no
-    /// limit when `None`. (Resolved into [`SourceConfig::rate_limit`].)
-    pub per_write_key: Option<Rate>,
-}
 
 impl Validator<'_> {
     /// `[server.rate_limit]`; `max_batch` is `server.max_batch_events`.

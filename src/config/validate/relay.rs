@@ -8,31 +8,7 @@
 
 use super::Validator;
 use crate::config::schema::{self, Protocol};
-
-/// The purposes relayed user data serves when a source does not say.
-pub const DEFAULT_RELAY_PURPOSES: &[&str] = &["analytics"];
-
-/// A source's rule for relays that carry user ids, validated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RelayConfig {
-    /// The purposes such a relay serves: each must have consent.
-    pub purposes: Vec<String>,
-    /// Relayed without a consent signal, whatever `consent.default` says
-    /// (GPC and opted-out ids still withhold it).
-    pub personal_data: bool,
-}
-
-impl Default for RelayConfig {
-    fn default() -> RelayConfig {
-        RelayConfig {
-            purposes: DEFAULT_RELAY_PURPOSES
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect(),
-            personal_data: false,
-        }
-    }
-}
+use crate::ingest::settings::RelayConfig;
 
 /// Whether sources of `protocol` relay requests that carry user ids.
 pub fn relays_user_ids(protocol: Protocol) -> bool {

@@ -1,51 +1,13 @@
 //! `[server]` (the listener trackers talk to and the bounds of what it
 //! reads) and `[admin]` (the admin listener and its token).
 
-use super::rate_limit::RateLimitConfig;
 use super::Validator;
 use crate::config::schema;
 use crate::config::secret::{Secret, SecretError, SecretRef};
 use crate::config::units;
+use crate::ingest::settings::ServerConfig;
 use std::net::SocketAddr;
-use std::time::Duration;
 use toml::Spanned;
-
-/// `[server]`, validated.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Address to bind.
-    pub listen: SocketAddr,
-    /// Largest body on the wire.
-    pub max_body_bytes: usize,
-    /// Largest body after decompression.
-    pub max_decompressed_bytes: usize,
-    /// Depth, field and batch bounds on events.
-    pub json: crate::json::Limits,
-    /// Most header fields in a request.
-    pub max_headers: usize,
-    /// Largest request head.
-    pub max_header_bytes: usize,
-    /// Connections served at once.
-    pub max_connections: usize,
-    /// Bytes all requests in flight may hold together.
-    pub max_inflight_bytes: usize,
-    /// HTTP/2 streams one connection may have open at once.
-    pub max_concurrent_streams: u32,
-    /// Request-head deadline.
-    pub header_read_timeout: Duration,
-    /// Keep-alive idle limit.
-    pub idle_timeout: Duration,
-    /// Whole-request deadline.
-    pub request_timeout: Duration,
-    /// Graceful-shutdown deadline.
-    pub shutdown_timeout: Duration,
-    /// `[server.tls]`: HTTPS; plaintext when `None`.
-    pub tls: Option<crate::tls::ServerTls>,
-    /// `[server.rate_limit]`.
-    pub rate_limit: RateLimitConfig,
-    /// Peers whose forwarding headers are believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-}
 
 impl Validator<'_> {
     /// `[server]`, with the bounds checked against each other.

@@ -1,45 +1,13 @@
 //! `[[sources]]`: the trackers privgate accepts, their write keys, CORS
 //! origins, upstream and destinations.
 
-use super::destinations::DestinationConfig;
-use super::rate_limit::Rate;
-use super::relay::RelayConfig;
 use super::{parse_http_url, Validator};
 use crate::config::schema::{self, Protocol};
 use crate::config::secret::{Secret, SecretRef};
-use http::{HeaderValue, Uri};
+use crate::forward::settings::DestinationConfig;
+use crate::ingest::settings::SourceConfig;
+use http::HeaderValue;
 use std::collections::HashSet;
-use std::time::Duration;
-
-/// A source, validated.
-#[derive(Debug)]
-pub struct SourceConfig {
-    /// Unique name.
-    pub name: String,
-    /// Wire protocol.
-    pub protocol: Protocol,
-    /// Accepted write keys.
-    pub write_keys: Vec<Secret>,
-    /// `ga4_mp`: the `api_secret`s clients may send.
-    pub api_secrets: Vec<Secret>,
-    /// Allowed CORS origins, ready to echo.
-    pub cors_origins: Vec<HeaderValue>,
-    /// Where non-event requests go.
-    pub upstream: Option<Uri>,
-    /// Deadline of a proxied non-event request.
-    pub upstream_timeout: Duration,
-    /// Largest relayed upstream response body.
-    pub upstream_max_response_bytes: usize,
-    /// Indexes into [`Config::destinations`].
-    pub destinations: Vec<usize>,
-    /// Events per second: its own `rate_limit`, else the server's
-    /// `per_write_key`; no limit when `None`.
-    pub rate_limit: Option<Rate>,
-    /// What of the client's address its events carry.
-    pub client_ip: schema::ClientIp,
-    /// How relayed requests that carry user ids are decided.
-    pub relay: RelayConfig,
-}
 
 impl Validator<'_> {
     /// Source `i`; `destinations` are the validated ones, which it names.
