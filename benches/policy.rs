@@ -69,6 +69,7 @@ fn fixture() -> Fixture {
             user_agent: None,
             sec_gpc: false,
             tcf: None,
+            jurisdiction: None,
         }),
         config,
         pipeline,

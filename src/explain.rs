@@ -56,6 +56,9 @@ pub struct Options {
     /// The client's address, passed on as the source's `client_ip` says.
     /// None added when `None`.
     pub client_ip: Option<std::net::IpAddr>,
+    /// The jurisdiction the CDN would state (`DE`, `US-CA`), for
+    /// `[consent.jurisdiction]`; unknown when `None` (or not a place).
+    pub jurisdiction: Option<String>,
 }
 
 /// Why explain could not run.
@@ -160,6 +163,10 @@ pub fn run(
         user_agent: None,
         sec_gpc: options.gpc,
         tcf: None,
+        jurisdiction: options
+            .jurisdiction
+            .as_deref()
+            .and_then(crate::consent::jurisdiction::Jurisdiction::parse),
     });
     let limits = config.server.json;
     let max_bytes = config.server.max_decompressed_bytes;

@@ -86,6 +86,10 @@ enum Command {
         /// client_ip says (truncated, full or none); none added without it.
         #[arg(long, value_name = "ADDR")]
         client_ip: Option<std::net::IpAddr>,
+        /// The jurisdiction the CDN would state (e.g. DE, US-CA), for
+        /// [consent.jurisdiction]; unknown without it.
+        #[arg(long, value_name = "PLACE")]
+        jurisdiction: Option<String>,
     },
     /// Validate the config (secrets included) and print a summary; exit 2 on errors.
     #[command(after_help = "Example:\n  privgate check --config proxy.toml")]
@@ -131,6 +135,7 @@ fn main() -> ExitCode {
             gpc,
             source,
             client_ip,
+            jurisdiction,
         } => {
             let config = match Config::load(&config) {
                 Ok(config) => config,
@@ -145,6 +150,7 @@ fn main() -> ExitCode {
                 gpc,
                 source,
                 client_ip,
+                jurisdiction,
             };
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();

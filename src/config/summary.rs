@@ -120,6 +120,38 @@ impl Config {
                 .as_ref()
                 .map_or("none".to_owned(), |p| p.display().to_string())
         );
+        let word = |d: ConsentDefault| match d {
+            ConsentDefault::Deny => "deny",
+            ConsentDefault::Allow => "allow",
+        };
+        if let Some(j) = &self.consent.jurisdiction {
+            let places: Vec<String> = j
+                .defaults
+                .iter()
+                .map(|(place, d)| format!("{place} {}", word(*d)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "consent by jurisdiction (header {}{}, from server.trusted_proxies only): {}; elsewhere {default}; unknown {}",
+                j.country_header,
+                j.region_header
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(", region {r}")),
+                if places.is_empty() {
+                    "no places".to_owned()
+                } else {
+                    places.join(", ")
+                },
+                word(j.unknown),
+            );
+        }
+        if let Some(max_age) = self.consent.max_age {
+            let _ = writeln!(
+                out,
+                "consent: TC strings last updated more than {} ago grant nothing",
+                humantime::format_duration(max_age)
+            );
+        }
         for d in self
             .destinations
             .iter()

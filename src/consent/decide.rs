@@ -49,7 +49,7 @@ impl Consent {
                 return false;
             }
             if !signals.present {
-                if self.default == ConsentDefault::Deny {
+                if signals.default == ConsentDefault::Deny {
                     *why = Denial::NoConsent;
                     return false;
                 }

@@ -29,7 +29,10 @@
 //!    events (see [`Consent::snowplow`]; read as `serde_json` values, the
 //!    one place consent allocates, and only for Snowplow events).
 //! 5. no signal at all: `consent.default` (`deny` unless the operator says
-//!    otherwise).
+//!    otherwise), or with `[consent.jurisdiction]` the default of the
+//!    jurisdiction a trusted CDN states ([`jurisdiction`]; unknown denies
+//!    unless the operator says otherwise). With `consent.max_age`, a TC
+//!    string last updated longer ago grants nothing.
 //!
 //! An event that gives one of these twice with different values (two
 //! `userId` keys, two `context.consent` objects, two `categoryPreferences`
@@ -63,6 +66,7 @@
 
 mod decide;
 pub mod gcm;
+pub mod jurisdiction;
 pub mod registry;
 mod settings;
 mod signals;
@@ -167,6 +171,9 @@ pub struct Signals {
     /// if consent reads TC strings: each decoded, or why not (an unreadable
     /// string grants nothing). Each one counts: the strictest wins.
     pub tcf: Vec<Result<Box<tcf::TcString>, tcf::TcfError>>,
+    /// What no signal means for it: `[consent] default`, or its
+    /// jurisdiction's ([`Consent::default_in`]).
+    pub default: ConsentDefault,
 }
 
 /// A destination's [`Requirement`] compiled against the engine's purposes.
@@ -200,6 +207,10 @@ pub struct Consent {
     /// Object keys leading to a TC string in events (empty: none).
     tcf_path: Vec<String>,
     registry: Option<Arc<OptOutRegistry>>,
+    /// TC strings last updated longer ago grant nothing.
+    max_age: Option<std::time::Duration>,
+    /// Defaults by jurisdiction.
+    jurisdictions: Option<jurisdiction::Jurisdictions>,
 }
 
 impl Consent {
@@ -241,6 +252,40 @@ impl Consent {
             consent_mode: Vec::new(),
             tcf_path: Vec::new(),
             registry,
+            max_age: None,
+            jurisdictions: None,
+        }
+    }
+
+    /// TC strings last updated longer than `max_age` ago grant nothing.
+    pub fn with_max_age(mut self, max_age: Option<std::time::Duration>) -> Consent {
+        self.max_age = max_age;
+        self
+    }
+
+    /// "No signal" means what `jurisdictions` say for each request's
+    /// jurisdiction (see [`jurisdiction`]).
+    pub fn with_jurisdictions(
+        mut self,
+        jurisdictions: Option<jurisdiction::Jurisdictions>,
+    ) -> Consent {
+        self.jurisdictions = jurisdictions;
+        self
+    }
+
+    /// The jurisdiction `headers` state, when jurisdictions are configured
+    /// (`None`: not configured, or unknown). Ingest passes the headers of
+    /// trusted peers only.
+    pub fn jurisdiction(&self, headers: &http::HeaderMap) -> Option<jurisdiction::Jurisdiction> {
+        self.jurisdictions.as_ref()?.read(headers)
+    }
+
+    /// What no signal means for a request from `at` (`None`: unknown).
+    /// Without jurisdictions configured, `[consent] default`.
+    pub fn default_in(&self, at: Option<&jurisdiction::Jurisdiction>) -> ConsentDefault {
+        match &self.jurisdictions {
+            Some(table) => table.default_for(at, self.default),
+            None => self.default,
         }
     }
 
@@ -297,7 +342,9 @@ impl Consent {
             registry.clone(),
         )
         .interpreting(&settings.tcf_purposes, &settings.consent_mode)
-        .with_tcf_path(settings.tcf_path.clone());
+        .with_tcf_path(settings.tcf_path.clone())
+        .with_max_age(settings.max_age)
+        .with_jurisdictions(settings.jurisdiction.clone());
         Ok((engine, registry))
     }
 

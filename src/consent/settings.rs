@@ -38,4 +38,9 @@ pub struct ConsentConfig {
     pub opt_out_registry: Option<PathBuf>,
     /// How often it is checked for changes.
     pub opt_out_reload_interval: Duration,
+    /// TC strings last updated longer ago grant nothing (`None`: no limit).
+    pub max_age: Option<Duration>,
+    /// Defaults by the jurisdiction the CDN states (`None`: `default`
+    /// everywhere).
+    pub jurisdiction: Option<super::jurisdiction::Jurisdictions>,
 }

@@ -61,6 +61,7 @@ impl Consent {
         let mut signals = Signals {
             gpc,
             ambiguous: marks.ambiguous,
+            default: self.default,
             ..Signals::default()
         };
         if let Some(registry) = &self.registry {
@@ -134,7 +135,10 @@ impl Consent {
                 .map(|tc| tc.ok_or(tcf::TcfError::Empty))
                 .chain(request);
             for tc in strings {
-                let decoded = tc.and_then(|tc| tcf::decode(&tc)).map(Box::new);
+                let decoded = tc
+                    .and_then(|tc| tcf::decode(&tc))
+                    .and_then(|tc| self.fresh(tc))
+                    .map(Box::new);
                 signals.hear(self.tcf_says(decoded.as_deref().ok()));
                 signals.tcf.push(decoded);
             }
@@ -291,6 +295,23 @@ impl Consent {
             return Said::Nothing;
         }
         Said::Purposes { granted, denied }
+    }
+
+    /// `tc`, unless `consent.max_age` is set and it was last updated
+    /// longer ago than that (then it grants nothing). A string updated in
+    /// the future (a CMP's clock ahead of ours) is as fresh as one updated
+    /// now.
+    fn fresh(&self, tc: tcf::TcString) -> Result<tcf::TcString, tcf::TcfError> {
+        let Some(max_age) = self.max_age else {
+            return Ok(tc);
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        match now.checked_sub(tc.last_updated()) {
+            Some(age) if age > max_age => Err(tcf::TcfError::TooOld),
+            _ => Ok(tc),
+        }
     }
 
     /// What a TC string says of the purposes it can grant (`None`:

@@ -51,6 +51,9 @@ pub struct RequestMeta {
     /// read for every event of the request besides the event's own; an
     /// error when the query gives it twice with different values.
     pub tcf: Option<Result<Box<str>, crate::consent::tcf::TcfError>>,
+    /// The jurisdiction the CDN stated (`consent.jurisdiction`), from a
+    /// trusted proxy; `None` when unknown or not configured.
+    pub jurisdiction: Option<crate::consent::jurisdiction::Jurisdiction>,
 }
 
 impl Event {

@@ -366,6 +366,7 @@ impl Ingest {
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             sec_gpc: crate::consent::sec_gpc(&parts.headers),
             tcf: crate::consent::request_tcf(parts.uri.query()),
+            jurisdiction: self.jurisdiction(parts),
         });
         Ok(Batch {
             source: index,
@@ -411,6 +412,24 @@ impl Ingest {
             .extensions
             .get::<client_ip::ClientIp>()
             .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |client| client.0)
+    }
+
+    /// The jurisdiction the request's headers state, believed only from a
+    /// peer in `server.trusted_proxies` (the CDN sets it; anyone else could
+    /// claim any country).
+    fn jurisdiction(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Option<crate::consent::jurisdiction::Jurisdiction> {
+        let peer = parts.extensions.get::<ClientAddr>()?.0.ip();
+        client_ip::is_trusted(peer, &self.trusted_proxies)
+            .then(|| {
+                self.delivery
+                    .pipeline()
+                    .consent()
+                    .jurisdiction(&parts.headers)
+            })
+            .flatten()
     }
 
     /// Who sent `request` (see [`client_ip`]), kept in its extensions.

@@ -292,12 +292,14 @@ impl Pipeline {
             .iter()
             .any(|&d| self.destinations[d].consent.reads_signals());
         let signals = needs_consent.then(|| {
-            self.consent.signals_with(
+            let mut signals = self.consent.signals_with(
                 &event.body,
                 &event.marks,
                 event.meta.sec_gpc,
                 event.meta.tcf.as_ref().map(|tc| tc.as_deref()),
-            )
+            );
+            signals.default = self.consent.default_in(event.meta.jurisdiction.as_ref());
+            signals
         });
         // Deciding is a few bit operations: made twice rather than kept.
         let decide = |d: usize| match &signals {
@@ -408,6 +410,7 @@ action = "truncate_ip"
             user_agent: None,
             sec_gpc: false,
             tcf: None,
+            jurisdiction: None,
         });
         let send = |body: &str| {
             let mut out = Vec::new();

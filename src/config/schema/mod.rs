@@ -422,6 +422,34 @@ pub struct Consent {
     /// How often the registry file is checked for changes.
     #[serde(default = "Consent::default_reload")]
     pub opt_out_reload_interval: Dur,
+    /// TC strings last updated longer ago than this grant nothing (the TCF
+    /// policy has CMPs ask again after 13 months: `"395d"`). Off by default.
+    pub max_age: Option<Spanned<Dur>>,
+    /// `[consent.jurisdiction]`: what "no signal" means by the
+    /// jurisdiction the CDN states in a request header.
+    pub jurisdiction: Option<Jurisdiction>,
+}
+
+/// `[consent.jurisdiction]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jurisdiction {
+    /// The request header the CDN sets to the client's country code
+    /// (`CloudFront-Viewer-Country`, `CF-IPCountry`,
+    /// `X-Vercel-IP-Country`); `CC-REGION` values are read as well.
+    pub country_header: Spanned<String>,
+    /// The header with the region (`CloudFront-Viewer-Country-Region`,
+    /// `X-Vercel-IP-Country-Region`), for entries such as `US-CA`.
+    pub region_header: Option<Spanned<String>>,
+    /// Place -> `"deny"` or `"allow"`: a group (`EEA`, `EU`), a country
+    /// (`GB`) or a subdivision (`US-CA`); the most specific one applies, and
+    /// `[consent] default` where none does.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, Spanned<ConsentDefault>>,
+    /// Where the jurisdiction is unknown (no header, or no country code in
+    /// it). Default `"deny"`.
+    #[serde(default)]
+    pub unknown: ConsentDefault,
 }
 
 impl Consent {
@@ -441,6 +469,8 @@ impl Default for Consent {
             consent_mode: BTreeMap::new(),
             opt_out_registry: None,
             opt_out_reload_interval: Consent::default_reload(),
+            max_age: None,
+            jurisdiction: None,
         }
     }
 }

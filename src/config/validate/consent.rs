@@ -4,13 +4,28 @@
 
 use super::Validator;
 use crate::config::schema;
+use crate::consent::jurisdiction::{Jurisdictions, Place};
 use crate::consent::ConsentConfig;
+use crate::ingest::settings::ServerConfig;
+use http::HeaderName;
 use toml::Spanned;
 
 impl Validator<'_> {
     /// `[consent]`, checked.
-    pub(super) fn consent(&mut self, file: schema::Consent) -> ConsentConfig {
+    pub(super) fn consent(
+        &mut self,
+        file: schema::Consent,
+        server: &ServerConfig,
+    ) -> ConsentConfig {
         ConsentConfig {
+            max_age: file.max_age.as_ref().map(|age| {
+                let age = age.get_ref().0;
+                self.positive(age, "consent.max_age")
+            }),
+            jurisdiction: file
+                .jurisdiction
+                .as_ref()
+                .and_then(|j| self.jurisdiction(j, server)),
             default: file.default,
             gpc_denies: file.gpc_denies,
             categories: file.categories,
@@ -118,5 +133,58 @@ impl Validator<'_> {
             }
         }
         out
+    }
+
+    /// `[consent.jurisdiction]`: header names, places, and the trusted
+    /// proxies the headers are believed from.
+    fn jurisdiction(
+        &mut self,
+        file: &schema::Jurisdiction,
+        server: &ServerConfig,
+    ) -> Option<Jurisdictions> {
+        let header = |this: &mut Self, written: &Spanned<String>, key: &str| {
+            HeaderName::try_from(written.get_ref().trim())
+                .map_err(|_| {
+                    this.problem(
+                        written.span(),
+                        format!("consent.jurisdiction.{key}"),
+                        format!("`{}` is not a header name", written.get_ref()),
+                        "name the header your CDN sets, e.g. \"CloudFront-Viewer-Country\"",
+                    );
+                })
+                .ok()
+        };
+        let country_header = header(self, &file.country_header, "country_header");
+        let region_header = match &file.region_header {
+            Some(written) => Some(header(self, written, "region_header")?),
+            None => None,
+        };
+        let mut defaults = Vec::new();
+        for (place, default) in &file.defaults {
+            match Place::parse(place) {
+                Some(parsed) => defaults.push((parsed, *default.get_ref())),
+                None => self.problem(
+                    default.span(),
+                    format!("consent.jurisdiction.defaults.{place}"),
+                    format!("`{place}` is not a place privgate knows"),
+                    "write a country code (\"DE\"), a subdivision (\"US-CA\"), or \"EEA\" or \"EU\"",
+                ),
+            }
+        }
+        if server.trusted_proxies.is_empty() {
+            self.problem(
+                file.country_header.span(),
+                "consent.jurisdiction.country_header".into(),
+                "the jurisdiction header is believed only from server.trusted_proxies, and none is set"
+                    .into(),
+                "add your CDN's addresses to server.trusted_proxies (anyone else could claim any country)",
+            );
+        }
+        Some(Jurisdictions {
+            country_header: country_header?,
+            region_header,
+            defaults,
+            unknown: file.unknown,
+        })
     }
 }

@@ -112,7 +112,7 @@ impl Validator<'_> {
 
         let policy = self.policies(&file.rules, None, "rules", &keyring);
         let spool = self.spool(&file.spool);
-        let consent = self.consent(file.consent);
+        let consent = self.consent(file.consent, &server);
 
         Config {
             spool,

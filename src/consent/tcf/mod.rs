@@ -103,6 +103,11 @@ const PUBLISHER: &str = "the publisher TC segment";
 /// caller: no consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TcfError {
+    /// The string was last updated longer ago than `consent.max_age`
+    /// allows: it grants nothing (the TCF policy has CMPs ask again after
+    /// 13 months).
+    #[error("the TC string was last updated longer ago than consent.max_age")]
+    TooOld,
     /// The request gave two different TC strings (a query parameter
     /// repeated with another value): neither is read.
     #[error("two different TC strings were given")]
