@@ -23,7 +23,11 @@
 //! `{"destination":"…","decision":"forward"|"drop","reason":"…","event":{…}}`.
 //! A dropped event is never shown. With tracing, `"trace"` lists the rules
 //! that changed something: scope, rule, selector, action and path — never
-//! a value, before or after.
+//! a value, before or after; and for a consent drop `"why"` names the
+//! signal and the rule that decided it (the opt-out registry, `Sec-GPC`
+//! and `gpc_denies`, which in-event signal denied which purpose, a TC
+//! string's vendor consent, publisher restriction, unreadable part or age,
+//! the jurisdiction's default), in terms of the config, never a value.
 //!
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
@@ -99,6 +103,8 @@ struct Line<'a> {
     event: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trace: Option<&'a [TracedRule]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
 }
 
 /// Explains every NDJSON event in `input`, writing lines to `out` and
@@ -220,6 +226,7 @@ pub fn run(
                 reason: e.reason,
                 event,
                 trace: options.trace.then_some(&e.trace[..]),
+                why: e.why.as_deref(),
             };
             serde_json::to_writer(&mut out, &line).map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;

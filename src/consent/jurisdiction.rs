@@ -173,6 +173,34 @@ impl Jurisdictions {
         })
     }
 
+    /// Which setting decides "no signal" in `at`, in words for `explain
+    /// --trace`: a table entry (config), `unknown`, or `[consent] default`.
+    pub fn rule_for(&self, at: Option<&Jurisdiction>) -> String {
+        let Some(at) = at else {
+            return "consent.jurisdiction.unknown (the jurisdiction is unknown)".into();
+        };
+        match self.entry(at) {
+            Some(place) => format!("consent.jurisdiction.defaults.{place}"),
+            None => "consent.default (no jurisdiction entry covers the place)".into(),
+        }
+    }
+
+    /// The table entry that applies in `at`, most specific first.
+    fn entry(&self, at: &Jurisdiction) -> Option<&Place> {
+        let find = |want: &dyn Fn(&Place) -> bool| {
+            self.defaults
+                .iter()
+                .find(|(place, _)| want(place))
+                .map(|(place, _)| place)
+        };
+        let region = at.region.as_deref().and_then(|region| {
+            find(&|p| matches!(p, Place::Region(c, r) if *c == at.country && &**r == region))
+        });
+        region
+            .or_else(|| find(&|p| *p == Place::Country(at.country)))
+            .or_else(|| find(&|p| matches!(p, Place::Group(g) if g.contains(at.country))))
+    }
+
     /// What "no signal" means in `at`, with `fallback` (`[consent]
     /// default`) for a known place the table does not name.
     pub fn default_for(
@@ -183,19 +211,10 @@ impl Jurisdictions {
         let Some(at) = at else {
             return self.unknown;
         };
-        let find = |want: &dyn Fn(&Place) -> bool| {
-            self.defaults
-                .iter()
-                .find(|(place, _)| want(place))
-                .map(|&(_, d)| d)
-        };
-        let region = at.region.as_deref().and_then(|region| {
-            find(&|p| matches!(p, Place::Region(c, r) if *c == at.country && &**r == region))
-        });
-        region
-            .or_else(|| find(&|p| *p == Place::Country(at.country)))
-            .or_else(|| find(&|p| matches!(p, Place::Group(g) if g.contains(at.country))))
-            .unwrap_or(fallback)
+        let entry = self.entry(at);
+        entry
+            .and_then(|place| self.defaults.iter().find(|(p, _)| p == place))
+            .map_or(fallback, |&(_, d)| d)
     }
 }
 

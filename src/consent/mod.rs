@@ -174,6 +174,49 @@ pub struct Signals {
     /// What no signal means for it: `[consent] default`, or its
     /// jurisdiction's ([`Consent::default_in`]).
     pub default: ConsentDefault,
+    /// By [`Source`]: the purposes it granted and denied (what
+    /// `explain --trace` names; no allocation).
+    pub by: [(Purposes, Purposes); Source::COUNT],
+}
+
+/// Where a signal that grants or denies purposes was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Segment's `context.consent.categoryPreferences`.
+    SegmentConsent,
+    /// RudderStack's `context.consentManagement`.
+    RudderstackConsent,
+    /// Snowplow's `gdpr` context or consent events.
+    Snowplow,
+    /// An IAB TCF TC string.
+    Tcf,
+    /// Google consent mode (`gcs`, `gcd`, the Measurement Protocol's
+    /// `consent`).
+    ConsentMode,
+}
+
+impl Source {
+    /// How many there are.
+    pub const COUNT: usize = 5;
+    /// Every source, in index order.
+    pub const ALL: [Source; Source::COUNT] = [
+        Source::SegmentConsent,
+        Source::RudderstackConsent,
+        Source::Snowplow,
+        Source::Tcf,
+        Source::ConsentMode,
+    ];
+
+    /// What `explain --trace` calls it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::SegmentConsent => "the event's context.consent (Segment)",
+            Source::RudderstackConsent => "the event's context.consentManagement (RudderStack)",
+            Source::Snowplow => "the event's Snowplow consent context or event",
+            Source::Tcf => "a TC string (IAB TCF)",
+            Source::ConsentMode => "Google consent mode (gcs, gcd, consent)",
+        }
+    }
 }
 
 /// A destination's [`Requirement`] compiled against the engine's purposes.

@@ -2,7 +2,7 @@
 //! ingest marked, each read as the shape its tracker gives it, into
 //! [`Signals`].
 
-use super::{gcm, tcf, Consent, Purposes, Signals};
+use super::{gcm, tcf, Consent, Purposes, Signals, Source};
 use crate::json::reader::{Reader, Stop};
 use crate::json::MaybeStr;
 use crate::json::{same_value, Marks, Span};
@@ -98,14 +98,19 @@ impl Consent {
             let mut reader = Reader::new(text);
             shape(self, &mut reader).ok()
         };
-        for said in [
-            read(marks.consent, Consent::segment),
-            read(marks.consent_management, Consent::rudderstack),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            signals.hear(said);
+        for (source, said) in [
+            (
+                Source::SegmentConsent,
+                read(marks.consent, Consent::segment),
+            ),
+            (
+                Source::RudderstackConsent,
+                read(marks.consent_management, Consent::rudderstack),
+            ),
+        ] {
+            if let Some(said) = said {
+                signals.hear(source, said);
+            }
         }
         if marks.contexts.is_some() || marks.self_describing.is_some() {
             let value = |span: Option<Span>| {
@@ -115,7 +120,7 @@ impl Consent {
                 value(marks.contexts).as_ref(),
                 value(marks.self_describing).as_ref(),
             );
-            signals.hear(said);
+            signals.hear(Source::Snowplow, said);
         }
         let string = |span: Option<Span>| {
             serde_json::from_slice::<MaybeStr<'_>>(span?.get(body))
@@ -139,46 +144,55 @@ impl Consent {
                     .and_then(|tc| tcf::decode(&tc))
                     .and_then(|tc| self.fresh(tc))
                     .map(Box::new);
-                signals.hear(self.tcf_says(decoded.as_deref().ok()));
+                signals.hear(Source::Tcf, self.tcf_says(decoded.as_deref().ok()));
                 signals.tcf.push(decoded);
             }
         }
         if !self.consent_mode.is_empty() {
             if let Some(gcs) = string(marks.gcs) {
                 let read = gcs.as_deref().map(gcm::decode_gcs);
-                signals.hear(self.mode_says(|kind| match &read {
-                    Some(Ok(gcs)) => Some(gcs.get(kind)),
-                    _ => None,
-                }));
+                signals.hear(
+                    Source::ConsentMode,
+                    self.mode_says(|kind| match &read {
+                        Some(Ok(gcs)) => Some(gcs.get(kind)),
+                        _ => None,
+                    }),
+                );
             }
             if let Some(span) = marks.mp_consent {
                 // The Measurement Protocol's {"ad_user_data": "GRANTED", ...}.
                 let read =
                     serde_json::from_slice::<BTreeMap<String, serde_json::Value>>(span.get(body))
                         .ok();
-                signals.hear(self.mode_says(|kind| {
-                    let Some(object) = &read else {
-                        return None;
-                    };
-                    let name = match kind {
-                        gcm::Kind::AdStorage => "ad_storage",
-                        gcm::Kind::AnalyticsStorage => "analytics_storage",
-                        gcm::Kind::AdUserData => "ad_user_data",
-                        gcm::Kind::AdPersonalization => "ad_personalization",
-                    };
-                    match object.get(name).and_then(serde_json::Value::as_str) {
-                        None => Some(gcm::Signal::NotSet),
-                        Some("GRANTED") => Some(gcm::Signal::Granted),
-                        Some(_) => Some(gcm::Signal::Denied),
-                    }
-                }));
+                signals.hear(
+                    Source::ConsentMode,
+                    self.mode_says(|kind| {
+                        let Some(object) = &read else {
+                            return None;
+                        };
+                        let name = match kind {
+                            gcm::Kind::AdStorage => "ad_storage",
+                            gcm::Kind::AnalyticsStorage => "analytics_storage",
+                            gcm::Kind::AdUserData => "ad_user_data",
+                            gcm::Kind::AdPersonalization => "ad_personalization",
+                        };
+                        match object.get(name).and_then(serde_json::Value::as_str) {
+                            None => Some(gcm::Signal::NotSet),
+                            Some("GRANTED") => Some(gcm::Signal::Granted),
+                            Some(_) => Some(gcm::Signal::Denied),
+                        }
+                    }),
+                );
             }
             if let Some(gcd) = string(marks.gcd) {
                 let read = gcd.as_deref().map(gcm::decode_gcd);
-                signals.hear(self.mode_says(|kind| match &read {
-                    Some(Ok(gcd)) => Some(gcd.get(kind)),
-                    _ => None,
-                }));
+                signals.hear(
+                    Source::ConsentMode,
+                    self.mode_says(|kind| match &read {
+                        Some(Ok(gcd)) => Some(gcd.get(kind)),
+                        _ => None,
+                    }),
+                );
             }
         }
         signals
@@ -440,7 +454,7 @@ impl Consent {
 
 impl Signals {
     /// Adds what one consent input says.
-    fn hear(&mut self, said: Said) {
+    fn hear(&mut self, source: Source, said: Said) {
         match said {
             Said::Nothing => {}
             Said::Twice => self.ambiguous = true,
@@ -448,6 +462,9 @@ impl Signals {
                 self.present = true;
                 self.granted |= granted;
                 self.denied |= denied;
+                let by = &mut self.by[source as usize];
+                by.0 |= granted;
+                by.1 |= denied;
             }
         }
     }

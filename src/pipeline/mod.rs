@@ -190,6 +190,16 @@ pub struct Explanation {
     pub reason: &'static str,
     /// The rules that changed the event, in order (with tracing).
     pub trace: Vec<TracedRule>,
+    /// With tracing, for a consent drop: the signal and the rule that
+    /// decided it, in words (never a value).
+    pub why: Option<String>,
+}
+
+/// What tracing collects per target: the rules that fired, and what
+/// decided a consent drop.
+struct Traces {
+    rules: Vec<Vec<TracedRule>>,
+    consent: Vec<Option<String>>,
 }
 
 impl Pipeline {
@@ -248,7 +258,10 @@ impl Pipeline {
     /// What each destination in `targets` would receive, and with `trace`
     /// which rules did what: the same code path as [`Pipeline::route`].
     pub fn explain(&self, event: Event, targets: &[usize], trace: bool) -> Vec<Explanation> {
-        let mut traces = vec![Vec::new(); targets.len()];
+        let mut traces = Traces {
+            rules: vec![Vec::new(); targets.len()],
+            consent: vec![None; targets.len()],
+        };
         let mut out: Vec<Option<Explanation>> = targets.iter().map(|_| None).collect();
         self.run(
             event,
@@ -267,13 +280,15 @@ impl Pipeline {
                     verdict,
                     reason,
                     trace: Vec::new(),
+                    why: None,
                 });
             },
         );
         out.into_iter()
-            .zip(traces)
-            .map(|(explanation, trace)| Explanation {
+            .zip(traces.rules.into_iter().zip(traces.consent))
+            .map(|(explanation, (trace, why))| Explanation {
                 trace,
+                why,
                 ..explanation.expect("run emits once per target")
             })
             .collect()
@@ -283,7 +298,7 @@ impl Pipeline {
         &self,
         event: Event,
         targets: &[usize],
-        mut traces: Option<&mut Vec<Vec<TracedRule>>>,
+        mut traces: Option<&mut Traces>,
         mut emit: impl FnMut(usize, Verdict),
     ) {
         // Consent is read from the event as the client sent it, before any
@@ -301,6 +316,8 @@ impl Pipeline {
             signals.default = self.consent.default_in(event.meta.jurisdiction.as_ref());
             signals
         });
+        // The request's facts outlive the event only when tracing.
+        let traced_meta = traces.is_some().then(|| event.meta.clone());
         // Deciding is a few bit operations: made twice rather than kept.
         let decide = |d: usize| match &signals {
             Some(signals) => self.consent.decide(signals, &self.destinations[d].consent),
@@ -330,6 +347,14 @@ impl Pipeline {
         for (slot, &d) in targets.iter().enumerate() {
             let dest = &self.destinations[d];
             if let Err(denial) = decide(d) {
+                if let (Some(traces), Some(signals)) = (traces.as_deref_mut(), &signals) {
+                    // Decided again, for what decided it (tracing only).
+                    let need = &self.destinations[d].consent;
+                    if let Err((_, cause)) = self.consent.decide_why(signals, need) {
+                        let at = traced_meta.as_ref().and_then(|m| m.jurisdiction.as_ref());
+                        traces.consent[slot] = Some(self.consent.describe(cause, signals, at));
+                    }
+                }
                 self.metrics
                     .consent_decisions
                     .with_label_values(&[&dest.name, "drop", denial.as_str()])
@@ -355,7 +380,7 @@ impl Pipeline {
                     path: f.path.clone(),
                     pii: f.pii.clone(),
                 };
-                traces[slot] = global_fired
+                traces.rules[slot] = global_fired
                     .iter()
                     .map(|f| named("global", &self.global.policy, f))
                     .chain(
