@@ -12,6 +12,7 @@
 
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::consent::suppression::Suppressions;
 use crate::forward;
 use crate::ingest::server::{self, ConnLimits, Swappable};
 use crate::ingest::stack::{Handler, IngestService};
@@ -44,6 +45,9 @@ pub enum StartError {
     /// A destination could not be opened (its file, or its spool).
     #[error("cannot open {0}")]
     Destination(forward::StartError),
+    /// The suppression log could not be opened or rewritten.
+    #[error("cannot open the suppression log (consent.suppressions): {0}")]
+    Suppressions(std::io::Error),
     /// The opt-out registry could not be read.
     #[error("cannot read the opt-out registry: {0}")]
     OptOutRegistry(std::io::Error),
@@ -102,8 +106,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let (queues, forwarder) =
         forward::start(config.forward(), &metrics).map_err(StartError::Destination)?;
+    // The suppression log stays open for the life of the process: reloads
+    // share it, so no answered suppression is lost across one.
+    let suppressions = match &config.consent.suppressions {
+        Some(path) => Some(Arc::new(
+            Suppressions::open(path, config.keyring.clone()).map_err(StartError::Suppressions)?,
+        )),
+        None => None,
+    };
     let (consent, registry) =
-        crate::consent::Consent::from_config(&config).map_err(StartError::OptOutRegistry)?;
+        crate::consent::Consent::from_config_with(&config, suppressions.clone())
+            .map_err(StartError::OptOutRegistry)?;
     let pipeline = Pipeline::new(&config, consent, &metrics);
     let ingest = Arc::new(Swappable::new(Handler::new(Ingest::new(
         config.ingest(),
@@ -143,6 +156,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ingest.clone(),
         forwarder,
         registry,
+        suppressions,
         (
             ingest_tls.as_ref().map(|t| t.acceptor.clone()),
             admin_tls.as_ref().map(|t| t.acceptor.clone()),

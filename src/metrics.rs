@@ -115,6 +115,11 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounterVec,
     /// Config reloads, by result (`success`, `failure`).
     pub config_reloads: IntCounterVec,
+    /// Admin subject calls, by action (`suppress`, `unsuppress`, `lookup`)
+    /// and result (`ok`, `invalid`, `unauthorized`, `error`): never an id.
+    pub subject_requests: IntCounterVec,
+    /// Ids suppressed through the admin API.
+    pub suppressed_subjects: IntGauge,
     /// 1 when the last reload succeeded (or none was tried), 0 when it
     /// failed and the previous config is still in force.
     pub config_last_reload_successful: IntGauge,
@@ -303,6 +308,19 @@ impl Metrics {
                 &["destination", "to"],
             )
             .expect("valid metric"),
+            subject_requests: IntCounterVec::new(
+                Opts::new(
+                    "privgate_admin_subject_requests_total",
+                    "Admin API subject calls (suppress, unsuppress, lookup), by result.",
+                ),
+                &["action", "result"],
+            )
+            .expect("valid metric"),
+            suppressed_subjects: IntGauge::new(
+                "privgate_suppressed_subjects",
+                "Ids suppressed through the admin API (consent.suppressions).",
+            )
+            .expect("valid metric"),
             config_reloads: IntCounterVec::new(
                 Opts::new(
                     "privgate_config_reloads_total",
@@ -399,6 +417,8 @@ impl Metrics {
             Box::new(m.spool_write_errors.clone()),
             Box::new(m.spool_files_removed.clone()),
             Box::new(m.config_reloads.clone()),
+            Box::new(m.subject_requests.clone()),
+            Box::new(m.suppressed_subjects.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.spool_max_bytes.clone()),
             Box::new(process::ProcessCollector::new()),

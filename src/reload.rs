@@ -21,6 +21,7 @@
 //! `docs/architecture.md`.
 
 use crate::config::{Config, ConfigError, Secret};
+use crate::consent::suppression::Suppressions;
 use crate::consent::{Consent, OptOutRegistry as Registry};
 use crate::forward::{Changes, Forwarder, ReloadError as ForwardError};
 use crate::ingest::server::Swappable;
@@ -158,6 +159,8 @@ pub struct Reloader {
     ingest_tls: Option<Acceptor>,
     admin_tls: Option<Acceptor>,
     admin_token: RwLock<Option<Secret>>,
+    /// The admin API's suppressions, shared by every config.
+    suppressions: Option<Arc<Suppressions>>,
     at_start: AtStart,
     live: tokio::sync::Mutex<Live>,
 }
@@ -170,6 +173,7 @@ impl Reloader {
         ingest: Arc<Swappable<Handler>>,
         forwarder: Forwarder,
         registry: Option<Arc<Registry>>,
+        suppressions: Option<Arc<Suppressions>>,
         tls: (Option<Acceptor>, Option<Acceptor>),
     ) -> Reloader {
         Reloader {
@@ -179,6 +183,7 @@ impl Reloader {
             ingest_tls: tls.0,
             admin_tls: tls.1,
             admin_token: RwLock::new(config.admin_token.clone()),
+            suppressions,
             at_start: AtStart::of(config),
             live: tokio::sync::Mutex::new(Live {
                 forwarder: Some(forwarder),
@@ -186,6 +191,20 @@ impl Reloader {
                     .map(|r| watch_registry(r, config.consent.opt_out_reload_interval)),
             }),
         }
+    }
+
+    /// The admin API's suppressions (`None`: `consent.suppressions` is not
+    /// set).
+    pub fn suppressions(&self) -> Option<&Arc<Suppressions>> {
+        self.suppressions.as_ref()
+    }
+
+    /// Whether an admin token is configured.
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// Whether `candidate` is the admin token (constant time); `true`
@@ -238,8 +257,8 @@ impl Reloader {
                 });
             }
         }
-        let (consent, registry) =
-            Consent::from_config(&config).map_err(|e| ReloadError::OptOutRegistry(e.kind()))?;
+        let (consent, registry) = Consent::from_config_with(&config, self.suppressions.clone())
+            .map_err(|e| ReloadError::OptOutRegistry(e.kind()))?;
 
         let mut live = self.live.lock().await;
         let forwarder = live.forwarder.as_mut().ok_or(ReloadError::ShuttingDown)?;

@@ -70,6 +70,7 @@ pub mod jurisdiction;
 pub mod registry;
 mod settings;
 mod signals;
+pub mod suppression;
 pub mod tcf;
 
 pub use registry::OptOutRegistry;
@@ -372,10 +373,17 @@ impl Consent {
         settings: &'a ConsentConfig,
         required: impl IntoIterator<Item = &'a str>,
         keyring: Arc<crate::crypto::Keyring>,
+        suppressions: Option<Arc<suppression::Suppressions>>,
     ) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
-        let registry = match &settings.opt_out_registry {
-            Some(path) => Some(Arc::new(OptOutRegistry::load(path, keyring)?)),
-            None => None,
+        let registry = match (&settings.opt_out_registry, suppressions) {
+            (Some(path), suppressions) => Some(Arc::new(
+                OptOutRegistry::load(path, keyring)?.with_suppressions(suppressions),
+            )),
+            (None, Some(suppressions)) => Some(Arc::new(OptOutRegistry::of_suppressions(
+                suppressions,
+                keyring,
+            ))),
+            (None, None) => None,
         };
         let engine = Consent::new(
             settings.default,

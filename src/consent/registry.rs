@@ -19,6 +19,7 @@
 //! itself a pseudonym, and, only for keys the registry holds pseudonyms
 //! of, one HMAC per key and form. Digests are kept as their first 128 bits.
 
+use super::suppression::Suppressions;
 use crate::crypto::{parse_pseudonym, Keyring};
 use crate::policy::rules::{hashed_text, Normalize, Scalar};
 use std::collections::HashSet;
@@ -32,11 +33,13 @@ pub struct OptOutRegistry {
     path: Option<PathBuf>,
     keys: Arc<Keyring>,
     state: RwLock<(Entries, Option<SystemTime>)>,
+    /// What the admin API suppressed: matched like the file's lines.
+    suppressions: Option<Arc<Suppressions>>,
 }
 
 /// What the registry lists, ready for lookups.
 #[derive(Debug, Default)]
-struct Entries {
+pub(super) struct Entries {
     /// Every line, and each raw id also as `auto` normalizes it.
     text: HashSet<Box<str>>,
     /// Per HMAC key (by position in the keyring): the digests of every raw
@@ -66,7 +69,7 @@ fn forms(id: Scalar<'_>) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
 }
 
 impl Entries {
-    fn new<'a>(lines: impl Iterator<Item = &'a str>, keys: &Keyring) -> Entries {
+    pub(super) fn new<'a>(lines: impl Iterator<Item = &'a str>, keys: &Keyring) -> Entries {
         let hmac = keys.hmac_keys();
         let mut entries = Entries {
             raw_macs: vec![HashSet::new(); hmac.len()],
@@ -74,27 +77,35 @@ impl Entries {
             ..Entries::default()
         };
         for line in lines {
-            entries.lines += 1;
-            let pseudonym = parse_pseudonym(line).and_then(|(id, digest)| {
-                let key = hmac.iter().position(|k| k.id() == id)?;
-                Some((key, digest))
-            });
-            if let Some((key, digest)) = pseudonym {
-                entries.text.insert(line.into());
-                entries.pseudonyms[key].insert(short(&digest));
-                continue;
-            }
-            for form in forms(Scalar::Str(line)) {
-                for (key, macs) in hmac.iter().zip(&mut entries.raw_macs) {
-                    macs.insert(short(&key.mac(form.as_bytes())));
-                }
-                entries.text.insert(form.into());
-            }
+            entries.add(line, keys);
         }
         entries
     }
 
-    fn matches(&self, id: Scalar<'_>, keys: &Keyring) -> bool {
+    /// Lists one more line (an id or a pseudonym).
+    pub(super) fn add(&mut self, line: &str, keys: &Keyring) {
+        let hmac = keys.hmac_keys();
+        self.raw_macs.resize(hmac.len(), HashSet::new());
+        self.pseudonyms.resize(hmac.len(), HashSet::new());
+        self.lines += 1;
+        let pseudonym = parse_pseudonym(line).and_then(|(id, digest)| {
+            let key = hmac.iter().position(|k| k.id() == id)?;
+            Some((key, digest))
+        });
+        if let Some((key, digest)) = pseudonym {
+            self.text.insert(line.into());
+            self.pseudonyms[key].insert(short(&digest));
+            return;
+        }
+        for form in forms(Scalar::Str(line)) {
+            for (key, macs) in hmac.iter().zip(&mut self.raw_macs) {
+                macs.insert(short(&key.mac(form.as_bytes())));
+            }
+            self.text.insert(form.into());
+        }
+    }
+
+    pub(super) fn matches(&self, id: Scalar<'_>, keys: &Keyring) -> bool {
         let hmac = keys.hmac_keys();
         for form in forms(id) {
             if self.text.contains(&*form) {
@@ -130,6 +141,7 @@ impl OptOutRegistry {
             path: Some(path.to_owned()),
             keys,
             state: RwLock::new((Entries::default(), None)),
+            suppressions: None,
         };
         registry.reload()?;
         Ok(registry)
@@ -145,7 +157,19 @@ impl OptOutRegistry {
             path: None,
             keys,
             state: RwLock::new((entries, None)),
+            suppressions: None,
         }
+    }
+
+    /// A registry of `suppressions` alone (no file).
+    pub fn of_suppressions(suppressions: Arc<Suppressions>, keys: Arc<Keyring>) -> OptOutRegistry {
+        OptOutRegistry::from_ids([], keys).with_suppressions(Some(suppressions))
+    }
+
+    /// Also matches what the admin API suppressed.
+    pub fn with_suppressions(mut self, suppressions: Option<Arc<Suppressions>>) -> OptOutRegistry {
+        self.suppressions = suppressions;
+        self
     }
 
     /// Whether `id` (a string id's text) is opted out.
@@ -156,8 +180,11 @@ impl OptOutRegistry {
     /// Whether the id `id` (a JSON string's text or a number's JSON text)
     /// is opted out.
     pub fn matches(&self, id: Scalar<'_>) -> bool {
-        let state = self.state.read().expect("registry lock");
-        state.0.matches(id, &self.keys)
+        let listed = {
+            let state = self.state.read().expect("registry lock");
+            state.0.matches(id, &self.keys)
+        };
+        listed || self.suppressions.as_ref().is_some_and(|s| s.matches(id))
     }
 
     /// Number of lines (ids and pseudonyms).

@@ -43,4 +43,6 @@ pub struct ConsentConfig {
     /// Defaults by the jurisdiction the CDN states (`None`: `default`
     /// everywhere).
     pub jurisdiction: Option<super::jurisdiction::Jurisdictions>,
+    /// The suppression log of the admin API (`None`: the API is off).
+    pub suppressions: Option<PathBuf>,
 }

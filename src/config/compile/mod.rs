@@ -20,6 +20,7 @@ mod keys;
 mod rules;
 
 use super::Config;
+use crate::consent::suppression::Suppressions;
 use crate::consent::{Consent, OptOutRegistry};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -30,11 +31,25 @@ impl Consent {
     /// destinations require, with its opt-out registry loaded (also
     /// returned, for the caller that reloads it).
     pub fn from_config(config: &Config) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
+        Consent::from_config_with(config, None)
+    }
+
+    /// [`Consent::from_config`], also matching what the admin API
+    /// suppressed (the one log the running process keeps open).
+    pub fn from_config_with(
+        config: &Config,
+        suppressions: Option<Arc<Suppressions>>,
+    ) -> std::io::Result<(Consent, Option<Arc<OptOutRegistry>>)> {
         let required = config
             .destinations
             .iter()
             .flat_map(|d| d.consent.purposes.iter().map(String::as_str));
-        Consent::from_settings(&config.consent, required, config.keyring.clone())
+        Consent::from_settings(
+            &config.consent,
+            required,
+            config.keyring.clone(),
+            suppressions,
+        )
     }
 }
 

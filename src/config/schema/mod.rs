@@ -428,6 +428,9 @@ pub struct Consent {
     /// `[consent.jurisdiction]`: what "no signal" means by the
     /// jurisdiction the CDN states in a request header.
     pub jurisdiction: Option<Jurisdiction>,
+    /// The append-only log of ids suppressed through the admin API
+    /// (`file:PATH` or a path); without it the API is off.
+    pub suppressions: Option<Spanned<String>>,
 }
 
 /// `[consent.jurisdiction]`.
@@ -471,6 +474,7 @@ impl Default for Consent {
             opt_out_reload_interval: Consent::default_reload(),
             max_age: None,
             jurisdiction: None,
+            suppressions: None,
         }
     }
 }

@@ -18,6 +18,10 @@ impl Validator<'_> {
         server: &ServerConfig,
     ) -> ConsentConfig {
         ConsentConfig {
+            suppressions: file.suppressions.as_ref().map(|p| {
+                let text = p.get_ref();
+                self.base.join(text.strip_prefix("file:").unwrap_or(text))
+            }),
             max_age: file.max_age.as_ref().map(|age| {
                 let age = age.get_ref().0;
                 self.positive(age, "consent.max_age")

@@ -1,7 +1,8 @@
 //! The operator listener: `GET /metrics` (Prometheus text), `GET /healthz`
 //! (the process is alive), `GET /readyz` (listeners are bound and the
-//! proxy is not shutting down) and `POST /admin/reload` (see
-//! [`crate::reload`]). `/admin/*` needs `Authorization: Bearer <token>` when
+//! proxy is not shutting down), `POST /admin/reload` (see
+//! [`crate::reload`]) and, with a token and `consent.suppressions`, the
+//! subjects API (`subjects.rs`: suppress, unsuppress, look up). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
@@ -9,6 +10,8 @@
 //!
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
+
+mod subjects;
 
 use crate::ingest::server::Body;
 use crate::ingest::{full, json_response};
@@ -41,7 +44,7 @@ impl Admin {
     /// `/admin/*`: the token, then the action. Without a token, a request
     /// that carries an `Origin` (a browser's, perhaps sent by any web page
     /// the operator visits) is refused: no cross-site reload.
-    async fn admin(&self, request: &Request<Incoming>) -> Response<Body> {
+    async fn admin(&self, request: Request<Incoming>) -> Response<Body> {
         let open = self.reloader.admin_allows(None);
         if open && request.headers().contains_key(header::ORIGIN) {
             return json_response(
@@ -60,6 +63,29 @@ impl Admin {
                 HeaderValue::from_static("Bearer realm=\"privgate-admin\""),
             );
             return r;
+        }
+        if request.uri().path().starts_with("/admin/subjects/") {
+            if !self.reloader.has_admin_token() {
+                return json_response(
+                    StatusCode::FORBIDDEN,
+                    r#"{"error":"token_required","message":"set [admin] token to use /admin/subjects"}"#,
+                );
+            }
+            let Some(suppressions) = self.reloader.suppressions() else {
+                return json_response(
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":"not_configured","message":"set consent.suppressions to a file path to use /admin/subjects"}"#,
+                );
+            };
+            let (parts, body) = request.into_parts();
+            return subjects::handle(
+                suppressions,
+                &self.metrics,
+                &parts.method,
+                parts.uri.path(),
+                body,
+            )
+            .await;
         }
         match (request.method(), request.uri().path()) {
             (&Method::POST, "/admin/reload") => match self.reloader.reload().await {
@@ -118,7 +144,7 @@ impl Admin {
 
     async fn call(&self, request: Request<Incoming>) -> Response<Body> {
         if request.uri().path().starts_with("/admin/") {
-            return self.admin(&request).await;
+            return self.admin(request).await;
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             let mut r = json_response(
