@@ -11,6 +11,7 @@
 //! `docs/architecture.md`.
 
 use crate::admin::Admin;
+use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::consent::suppression::Suppressions;
 use crate::forward;
@@ -45,6 +46,9 @@ pub enum StartError {
     /// A destination could not be opened (its file, or its spool).
     #[error("cannot open {0}")]
     Destination(forward::StartError),
+    /// The audit log could not be opened or written.
+    #[error("cannot write the audit log ([audit] log): {0}")]
+    Audit(crate::audit::AuditError),
     /// The suppression log could not be opened or rewritten.
     #[error("cannot open the suppression log (consent.suppressions): {0}")]
     Suppressions(std::io::Error),
@@ -106,6 +110,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let (queues, forwarder) =
         forward::start(config.forward(), &metrics).map_err(StartError::Destination)?;
+    // The audit log, like the suppression log, stays open for the life of
+    // the process.
+    let audit = match &config.audit {
+        Some(settings) => {
+            let log = AuditLog::open(settings).map_err(StartError::Audit)?;
+            log.record(
+                "config_load",
+                crate::reload::config_detail(&config, "success"),
+            )
+            .map_err(StartError::Audit)?;
+            Some(Arc::new(log))
+        }
+        None => None,
+    };
     // The suppression log stays open for the life of the process: reloads
     // share it, so no answered suppression is lost across one.
     let suppressions = match &config.consent.suppressions {
@@ -156,7 +174,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ingest.clone(),
         forwarder,
         registry,
-        suppressions,
+        crate::reload::Logs {
+            suppressions,
+            audit,
+        },
         (
             ingest_tls.as_ref().map(|t| t.acceptor.clone()),
             admin_tls.as_ref().map(|t| t.acceptor.clone()),

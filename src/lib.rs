@@ -28,6 +28,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod consent;
 pub mod crypto;

@@ -98,6 +98,30 @@ enum Command {
         #[arg(short, long, default_value = "proxy.toml")]
         config: PathBuf,
     },
+    /// The audit log ([audit]).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check an audit log's sequence, hash chain and signed checkpoints;
+    /// exit 1 naming the first broken record.
+    #[command(
+        after_help = "Example:\n  privgate audit verify --log audit.jsonl --public-key <base64url>\n\n\
+        Without --public-key, every checkpoint must be signed with the key of the first one\n\
+        (printed on success: compare it with the one you keep)."
+    )]
+    Verify {
+        /// The log file.
+        #[arg(long)]
+        log: PathBuf,
+        /// The public key checkpoints must be signed with (base64url).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +138,35 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Audit {
+            command: AuditCommand::Verify { log, public_key },
+        } => {
+            let file = match std::fs::File::open(&log) {
+                Ok(file) => file,
+                Err(e) => {
+                    eprintln!("privgate audit verify: cannot open {}: {e}", log.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let reader = std::io::BufReader::new(file);
+            match privgate::audit::verify(reader, public_key.as_deref()) {
+                Ok(v) => {
+                    println!(
+                        "{}: ok: {} records, {} signed checkpoints (key {}), {} records after the last one",
+                        log.display(),
+                        v.records,
+                        v.signed_checkpoints,
+                        v.public_key.as_deref().unwrap_or("none"),
+                        v.unsigned_tail
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("privgate audit verify: {}: {e}", log.display());
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Check { config } => match Config::load(&config) {
             Ok(config) => {
                 print!("{}", config.summary());

@@ -20,6 +20,7 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
+use crate::audit::AuditLog;
 use crate::config::{Config, ConfigError, Secret};
 use crate::consent::suppression::Suppressions;
 use crate::consent::{Consent, OptOutRegistry as Registry};
@@ -61,6 +62,14 @@ pub enum ReloadError {
     ShuttingDown,
 }
 
+/// The files a running privgate keeps open across reloads.
+pub(crate) struct Logs {
+    /// The admin API's suppressions.
+    pub suppressions: Option<Arc<Suppressions>>,
+    /// The audit log.
+    pub audit: Option<Arc<AuditLog>>,
+}
+
 /// What a successful reload did.
 #[derive(Debug, serde::Serialize)]
 pub struct Reloaded {
@@ -68,6 +77,42 @@ pub struct Reloaded {
     pub destinations: Changes,
     /// Changed settings that take effect only after a restart.
     pub restart_needed: Vec<String>,
+    /// The new config's SHA-256 (for the audit log).
+    #[serde(skip)]
+    pub digest: String,
+    /// Its active key ids (for the audit log).
+    #[serde(skip)]
+    pub keys: serde_json::Value,
+}
+
+/// What the audit log records of a config: its SHA-256, the outcome, and
+/// the active key ids (ids only).
+pub fn config_detail(config: &Config, outcome: &str) -> serde_json::Value {
+    serde_json::json!({
+        "config_sha256": config.digest,
+        "outcome": outcome,
+        "keys": active_keys(config),
+    })
+}
+
+fn active_keys(config: &Config) -> serde_json::Value {
+    serde_json::json!({
+        "hmac": config.keyring.active_hmac().map(|k| k.id()),
+        "encryption": config.keyring.active_encryption().map(|k| k.id()),
+    })
+}
+
+impl ReloadError {
+    /// A fixed name for the audit log.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ReloadError::Config(_) => "config",
+            ReloadError::OptOutRegistry(_) => "opt_out_registry",
+            ReloadError::Forward(_) => "destinations",
+            ReloadError::TlsToggled { .. } => "tls_toggled",
+            ReloadError::ShuttingDown => "shutting_down",
+        }
+    }
 }
 
 /// Settings read once at start.
@@ -161,6 +206,8 @@ pub struct Reloader {
     admin_token: RwLock<Option<Secret>>,
     /// The admin API's suppressions, shared by every config.
     suppressions: Option<Arc<Suppressions>>,
+    /// The audit log, shared by every config.
+    audit: Option<Arc<AuditLog>>,
     at_start: AtStart,
     live: tokio::sync::Mutex<Live>,
 }
@@ -173,7 +220,7 @@ impl Reloader {
         ingest: Arc<Swappable<Handler>>,
         forwarder: Forwarder,
         registry: Option<Arc<Registry>>,
-        suppressions: Option<Arc<Suppressions>>,
+        logs: Logs,
         tls: (Option<Acceptor>, Option<Acceptor>),
     ) -> Reloader {
         Reloader {
@@ -183,7 +230,8 @@ impl Reloader {
             ingest_tls: tls.0,
             admin_tls: tls.1,
             admin_token: RwLock::new(config.admin_token.clone()),
-            suppressions,
+            suppressions: logs.suppressions,
+            audit: logs.audit,
             at_start: AtStart::of(config),
             live: tokio::sync::Mutex::new(Live {
                 forwarder: Some(forwarder),
@@ -197,6 +245,17 @@ impl Reloader {
     /// set).
     pub fn suppressions(&self) -> Option<&Arc<Suppressions>> {
         self.suppressions.as_ref()
+    }
+
+    /// Records `kind` with `detail` in the audit log, if one is kept. A
+    /// failure to write is logged (never the detail) and does not undo
+    /// what was done.
+    pub fn audit(&self, kind: &str, detail: serde_json::Value) {
+        if let Some(log) = &self.audit {
+            if let Err(e) = log.record(kind, detail) {
+                tracing::error!(error = %e, kind, "audit record not written");
+            }
+        }
     }
 
     /// Whether an admin token is configured.
@@ -220,6 +279,17 @@ impl Reloader {
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let result = self.try_reload().await;
         let label = if result.is_ok() { "success" } else { "failure" };
+        if self.audit.is_some() {
+            let detail = match &result {
+                Ok(r) => serde_json::json!({
+                    "config_sha256": r.digest,
+                    "outcome": "success",
+                    "keys": r.keys,
+                }),
+                Err(e) => serde_json::json!({ "outcome": "failure", "error": e.kind_name() }),
+            };
+            self.audit("config_reload", detail);
+        }
         self.metrics
             .config_reloads
             .with_label_values(&[label])
@@ -284,6 +354,8 @@ impl Reloader {
         Ok(Reloaded {
             destinations,
             restart_needed: self.at_start.differences(&AtStart::of(&config)),
+            digest: config.digest.clone(),
+            keys: active_keys(&config),
         })
     }
 

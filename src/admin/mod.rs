@@ -29,6 +29,8 @@ pub struct Admin {
     metrics: Metrics,
     ready: Arc<AtomicBool>,
     reloader: Arc<Reloader>,
+    /// The second of the last audited refusal, and refusals since.
+    refusals: std::sync::Mutex<(u64, u64)>,
 }
 
 impl Admin {
@@ -38,6 +40,7 @@ impl Admin {
             metrics,
             ready,
             reloader,
+            refusals: std::sync::Mutex::new((0, 0)),
         }
     }
 
@@ -57,6 +60,7 @@ impl Admin {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
         if !self.reloader.admin_allows(bearer) {
+            self.audit_refusal(request.uri().path());
             let mut r = json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#);
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -80,6 +84,7 @@ impl Admin {
             let (parts, body) = request.into_parts();
             return subjects::handle(
                 suppressions,
+                &self.reloader,
                 &self.metrics,
                 &parts.method,
                 parts.uri.path(),
@@ -110,6 +115,38 @@ impl Admin {
             }
             _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
         }
+    }
+}
+
+impl Admin {
+    /// Records a refused admin call in the audit log: at most one record a
+    /// second, carrying how many were refused since the last one, so a
+    /// flood of bad tokens cannot flood the log (or its fsyncs).
+    fn audit_refusal(&self, path: &str) {
+        let endpoint = if path.starts_with("/admin/subjects/") {
+            "subjects"
+        } else if path == "/admin/reload" {
+            "reload"
+        } else {
+            "other"
+        };
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let refused = {
+            let mut last = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            last.1 += 1;
+            if last.0 == second {
+                return;
+            }
+            let refused = last.1;
+            *last = (second, 0);
+            refused
+        };
+        self.reloader.audit(
+            "admin_auth_failure",
+            serde_json::json!({ "endpoint": endpoint, "refused": refused }),
+        );
     }
 }
 

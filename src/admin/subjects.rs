@@ -16,6 +16,7 @@ use crate::consent::suppression::{SuppressionError, Suppressions, MAX_IDS, MAX_I
 use crate::ingest::json_response;
 use crate::ingest::server::Body;
 use crate::metrics::Metrics;
+use crate::reload::Reloader;
 use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -33,6 +34,7 @@ struct Ids {
 /// Answers a subjects call.
 pub(super) async fn handle(
     suppressions: &Suppressions,
+    reloader: &Reloader,
     metrics: &Metrics,
     method: &Method,
     path: &str,
@@ -40,8 +42,13 @@ pub(super) async fn handle(
 ) -> Response<Body> {
     let rest = path.strip_prefix("/admin/subjects/").unwrap_or_default();
     let (action, response) = match (method, rest) {
-        (&Method::POST, "suppress") => ("suppress", change(suppressions, body, true).await),
-        (&Method::POST, "unsuppress") => ("unsuppress", change(suppressions, body, false).await),
+        (&Method::POST, "suppress") => {
+            ("suppress", change(suppressions, reloader, body, true).await)
+        }
+        (&Method::POST, "unsuppress") => (
+            "unsuppress",
+            change(suppressions, reloader, body, false).await,
+        ),
         (&Method::GET, id) if !id.is_empty() && !id.contains('/') => {
             ("lookup", lookup(suppressions, id))
         }
@@ -62,7 +69,12 @@ pub(super) async fn handle(
     response
 }
 
-async fn change(suppressions: &Suppressions, body: Incoming, suppress: bool) -> Response<Body> {
+async fn change(
+    suppressions: &Suppressions,
+    reloader: &Reloader,
+    body: Incoming,
+    suppress: bool,
+) -> Response<Body> {
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -91,6 +103,15 @@ async fn change(suppressions: &Suppressions, body: Incoming, suppress: bool) -> 
             } else {
                 "unsuppressed"
             };
+            // The audit log names people only by keyed pseudonym.
+            let pseudonyms: Vec<String> = ids
+                .iter()
+                .filter_map(|id| suppressions.pseudonym(id))
+                .collect();
+            reloader.audit(
+                if suppress { "suppress" } else { "unsuppress" },
+                serde_json::json!({ "ids": ids.len(), "changed": changed, "pseudonyms": pseudonyms }),
+            );
             let body = serde_json::json!({ key: changed, "ids": ids.len() });
             super::json_body(StatusCode::OK, body)
         }

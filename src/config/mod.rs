@@ -88,6 +88,10 @@ pub struct Config {
     pub policy: crate::policy::Policies,
     /// The spool of durable destinations.
     pub spool: SpoolConfig,
+    /// `[audit]`: the audit log, when kept.
+    pub audit: Option<crate::audit::AuditConfig>,
+    /// SHA-256 (hex) of the config file's text: which config is running.
+    pub digest: String,
 }
 
 impl Config {
@@ -113,7 +117,8 @@ impl Config {
             file: path.to_owned(),
             problems: vec![problem::parse_problem(text, &e)],
         })?;
-        let (config, problems) = validate::validate(text, path, file);
+        let (mut config, problems) = validate::validate(text, path, file);
+        config.digest = crate::audit::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
         if problems.is_empty() {
             Ok(config)
         } else {

@@ -193,6 +193,12 @@ impl Suppressions {
         !state.0.is_empty() && state.1.matches(id, &self.keys)
     }
 
+    /// `id` as the active HMAC key's pseudonym (what the audit log
+    /// records instead of the id); `None` without an HMAC key.
+    pub fn pseudonym(&self, id: &str) -> Option<String> {
+        self.keys.active_hmac().map(|k| k.hash(id.as_bytes()))
+    }
+
     /// How many ids are suppressed.
     pub fn len(&self) -> usize {
         self.since.read().unwrap_or_else(|p| p.into_inner()).0.len()

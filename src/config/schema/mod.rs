@@ -54,6 +54,25 @@ pub struct File {
     /// Where and how durable destinations keep events until delivered.
     #[serde(default)]
     pub spool: Spool,
+    /// The tamper-evident audit log.
+    pub audit: Option<Audit>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// The log file (`file:PATH` or a path).
+    pub log: Spanned<String>,
+    /// Records between signed checkpoints.
+    #[serde(default = "Audit::default_every")]
+    pub checkpoint_every: Spanned<u64>,
+}
+
+impl Audit {
+    fn default_every() -> Spanned<u64> {
+        Spanned::new(0..0, 64)
+    }
 }
 
 /// `[spool]`: the on-disk write-ahead log of `delivery = "durable"`
@@ -330,6 +349,9 @@ pub struct Keys {
     /// AES-256-GCM keys for JWE encryption.
     #[serde(default)]
     pub encryption: Vec<EncryptionKey>,
+    /// `env:`/`file:` reference to base64url of a 32-byte Ed25519 seed
+    /// (`privgate keygen`) that signs the audit log's checkpoints.
+    pub audit: Option<Spanned<String>>,
 }
 
 /// `{ id = "h1", secret = "env:NAME", active = true }`.

@@ -113,6 +113,7 @@ impl Validator<'_> {
         let policy = self.policies(&file.rules, None, "rules", &keyring);
         let spool = self.spool(&file.spool);
         let consent = self.consent(file.consent, &server);
+        let audit = file.audit.as_ref().map(|a| self.audit(a, &file.keys));
 
         Config {
             spool,
@@ -126,6 +127,8 @@ impl Validator<'_> {
             consent,
             keyring: std::sync::Arc::new(keyring),
             policy,
+            audit,
+            digest: String::new(),
         }
     }
 
@@ -232,6 +235,46 @@ impl Validator<'_> {
     }
 
     /// [`Validator::reference`], or a problem at `key`.
+    /// `[audit]` and `[keys] audit`.
+    fn audit(&mut self, audit: &schema::Audit, keys: &schema::Keys) -> crate::audit::AuditConfig {
+        let text = audit.log.get_ref();
+        let path = self.base.join(text.strip_prefix("file:").unwrap_or(text));
+        let every = *audit.checkpoint_every.get_ref();
+        if every == 0 {
+            self.problem(
+                audit.checkpoint_every.span(),
+                "audit.checkpoint_every".into(),
+                "must be at least 1".into(),
+                "e.g. checkpoint_every = 64",
+            );
+        }
+        let signing_seed = keys.audit.as_ref().and_then(|reference| {
+            let secret = self.key_secret(reference, "keys.audit")?;
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(secret.expose().trim())
+                .ok()
+                .filter(|b| b.len() == 32);
+            let Some(bytes) = bytes else {
+                self.problem(
+                    reference.span(),
+                    "keys.audit".into(),
+                    "is not base64url of 32 bytes".into(),
+                    "generate one with `privgate keygen`",
+                );
+                return None;
+            };
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            seed.copy_from_slice(&bytes);
+            Some(seed)
+        });
+        crate::audit::AuditConfig {
+            path,
+            checkpoint_every: every.max(1),
+            signing_seed,
+        }
+    }
+
     pub(super) fn key_secret(&mut self, value: &Spanned<String>, key: &str) -> Option<Secret> {
         match self.reference(value.get_ref()) {
             Ok(secret) => Some(secret),
