@@ -8,6 +8,58 @@ use crate::tls::ServerTls;
 use std::fmt;
 
 impl Config {
+    /// How long each place privgate keeps data keeps it, one line each
+    /// (`check` prints them).
+    pub fn retention(&self) -> Vec<String> {
+        let d = |t: std::time::Duration| humantime::format_duration(t).to_string();
+        let mut out = Vec::new();
+        for dest in &self.destinations {
+            match (&dest.sink, dest.delivery) {
+                (SinkConfig::File(f), _) => out.push(match (f.rotate_bytes, f.rotate_every, f.retain) {
+                    (None, None, _) => format!(
+                        "{}: file {} grows until you remove it (set rotate_every or rotate_bytes, and retain)",
+                        dest.name,
+                        f.path.display()
+                    ),
+                    (bytes, every, retain) => format!(
+                        "{}: file {} rotated{}{}; rotated files {}",
+                        dest.name,
+                        f.path.display(),
+                        every.map_or(String::new(), |e| format!(" every {}", d(e))),
+                        bytes.map_or(String::new(), |b| format!(" at {}", units::ByteSize(b))),
+                        retain.map_or("kept until you remove them (set retain)".to_owned(), |r| {
+                            format!("deleted {} after rotation", d(r))
+                        })
+                    ),
+                }),
+                (_, Delivery::Durable) => out.push(format!(
+                    "{}: undelivered events wait in the spool at most {}, then are deleted and counted",
+                    dest.name,
+                    d(self.spool.max_age)
+                )),
+                (_, Delivery::Memory) => out.push(format!(
+                    "{}: undelivered events wait in memory only (lost on a crash), at most {} events",
+                    dest.name, dest.queue_max_events
+                )),
+            }
+        }
+        if let Some(path) = &self.consent.suppressions {
+            out.push(format!(
+                "suppression log {}: an id until it is unsuppressed",
+                path.display()
+            ));
+        }
+        if let Some(audit) = &self.audit {
+            out.push(format!(
+                "audit log {}: kept; privgate never deletes it (archive and remove it yourself)",
+                audit.path.display()
+            ));
+        }
+        out
+    }
+}
+
+impl Config {
     /// A short human summary for `privgate check` (never prints secrets).
     pub fn summary(&self) -> String {
         use fmt::Write;
@@ -52,7 +104,7 @@ impl Config {
                     h.concurrency,
                     h.retry.max_retries
                 ),
-                SinkConfig::File(p) => format!("file {}", p.display()),
+                SinkConfig::File(f) => format!("file {}", f.path.display()),
                 SinkConfig::Stdout => "stdout".to_owned(),
             };
             let sealed = if d.encrypt == Encrypt::Payload {
@@ -81,6 +133,10 @@ impl Config {
             ConsentDefault::Deny => "deny",
             ConsentDefault::Allow => "allow",
         };
+        let _ = writeln!(out, "retention:");
+        for line in self.retention() {
+            let _ = writeln!(out, "  {line}");
+        }
         let (hmac, encryption) = self.keyring.counts();
         let active = |id: Option<&str>| id.map_or(String::new(), |id| format!(" (active {id})"));
         let _ = writeln!(

@@ -568,3 +568,63 @@ fn secret_headers_must_be_references() {
     assert!(err.to_string().contains("cannot be written literally"));
     assert!(!err.to_string().contains("Bearer abc"));
 }
+
+#[test]
+fn check_prints_how_long_each_place_keeps_data() {
+    let text = r#"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "archive"
+kind = "file"
+path = "out/events.ndjson"
+rotate_every = "1d"
+retain = "7d"
+[[destinations]]
+name = "raw"
+kind = "file"
+path = "out/raw.ndjson"
+[[destinations]]
+name = "vendor"
+kind = "http"
+url = "https://vendor.test/v1/batch"
+[spool]
+max_age = "3d"
+[audit]
+log = "audit.jsonl"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k"), crate::crypto::generate_key().as_str()).unwrap();
+    let text = &format!(
+        "{text}[keys]\nencryption = [{{ id = \"e1\", key = \"file:{}/k\" }}]\n",
+        dir.path().display()
+    );
+    let config = load(text).unwrap();
+    let retention = config.retention().join("\n");
+    assert!(retention.contains("archive: file out/events.ndjson rotated every 1day; rotated files deleted 7days after rotation"), "{retention}");
+    assert!(
+        retention.contains("raw: file out/raw.ndjson grows until you remove it"),
+        "{retention}"
+    );
+    assert!(
+        retention.contains("vendor: undelivered events wait in the spool at most 3days"),
+        "{retention}"
+    );
+    assert!(
+        retention.contains("audit log audit.jsonl: kept"),
+        "{retention}"
+    );
+    assert!(config.summary().contains("retention:"));
+    // `retain` without rotation deletes nothing: a problem at its key.
+    let err = load(&text.replace("rotate_every = \"1d\"\n", "")).unwrap_err();
+    assert!(err.to_string().contains("destinations[0].retain"), "{err}");
+    // Rotation keys belong to file destinations only.
+    let err = load(&text.replace(
+        "url = \"https://vendor.test/v1/batch\"",
+        "url = \"https://vendor.test/v1/batch\"\nretain = \"1d\"",
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("does not apply"), "{err}");
+}

@@ -299,7 +299,7 @@ impl Sink {
                 metrics,
                 seal.is_some(),
             ))),
-            SinkConfig::File(path) => SinkKind::File(file::FileSink::open(path)?),
+            SinkConfig::File(settings) => SinkKind::File(file::FileSink::open(settings)?),
             SinkConfig::Stdout => SinkKind::Stdout(file::StdoutSink::default()),
         };
         Ok(Sink {

@@ -50,9 +50,22 @@ pub enum SinkConfig {
     /// POST batches over HTTP.
     Http(Box<HttpSinkConfig>),
     /// Append NDJSON to a file.
-    File(PathBuf),
+    File(FileSinkConfig),
     /// Print NDJSON on stdout.
     Stdout,
+}
+
+/// A file destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSinkConfig {
+    /// The file appended to.
+    pub path: PathBuf,
+    /// Rotate before the file would pass this size.
+    pub rotate_bytes: Option<u64>,
+    /// Rotate once the file is this old.
+    pub rotate_every: Option<Duration>,
+    /// Delete rotated files this long after their rotation.
+    pub retain: Option<Duration>,
 }
 
 /// An HTTP destination.

@@ -72,6 +72,13 @@ pub struct Destination {
     pub tls: Option<Spanned<DestinationTls>>,
     /// `file`: the file to append to.
     pub path: Option<Spanned<String>>,
+    /// `file`: start a new file once the current one would pass this size
+    /// (the old one is renamed `<path>.<UTC time>`).
+    pub rotate_bytes: Option<ByteSize>,
+    /// `file`: start a new file once the current one is this old.
+    pub rotate_every: Option<Spanned<Dur>>,
+    /// `file`: delete rotated files this long after they were rotated.
+    pub retain: Option<Spanned<Dur>>,
     /// `payload`: every batch body becomes a JWE (AES-256-GCM, active key).
     #[serde(default = "Destination::default_encrypt")]
     pub encrypt: Spanned<Encrypt>,

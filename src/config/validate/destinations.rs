@@ -5,7 +5,8 @@ use super::{parse_http_url, Validator};
 use crate::config::schema::{self, BatchFormat, Delivery, DestinationKind, Encrypt};
 use crate::config::secret::{SecretError, SecretRef};
 use crate::forward::settings::{
-    BatchConfig, BreakerConfig, DestinationConfig, HttpSinkConfig, RetryConfig, SinkConfig,
+    BatchConfig, BreakerConfig, DestinationConfig, FileSinkConfig, HttpSinkConfig, RetryConfig,
+    SinkConfig,
 };
 use http::{HeaderName, HeaderValue, Uri};
 use std::collections::HashSet;
@@ -43,6 +44,16 @@ impl Validator<'_> {
                 d.tls.as_ref().map(|v| v.span()),
                 kind != DestinationKind::Http,
             ),
+            (
+                "rotate_every",
+                d.rotate_every.as_ref().map(|v| v.span()),
+                kind != DestinationKind::File,
+            ),
+            (
+                "retain",
+                d.retain.as_ref().map(|v| v.span()),
+                kind != DestinationKind::File,
+            ),
         ];
         for (name, span, wrong) in misplaced {
             if let (Some(span), true) = (span, wrong) {
@@ -58,7 +69,26 @@ impl Validator<'_> {
         let sink = match kind {
             DestinationKind::Http => SinkConfig::Http(Box::new(self.http_sink(i, d))),
             DestinationKind::File => match &d.path {
-                Some(p) if !p.get_ref().is_empty() => SinkConfig::File(self.base.join(p.get_ref())),
+                Some(p) if !p.get_ref().is_empty() => SinkConfig::File(FileSinkConfig {
+                    path: self.base.join(p.get_ref()),
+                    rotate_bytes: d.rotate_bytes.map(|b| b.0),
+                    rotate_every: d
+                        .rotate_every
+                        .as_ref()
+                        .map(|v| self.positive(v.get_ref().0, &key("rotate_every"))),
+                    retain: d.retain.as_ref().map(|v| {
+                        if d.rotate_bytes.is_none() && d.rotate_every.is_none() {
+                            self.problem(
+                                v.span(),
+                                key("retain"),
+                                "`retain` deletes rotated files, and this file is never rotated"
+                                    .into(),
+                                "add rotate_every (e.g. \"1d\") or rotate_bytes",
+                            );
+                        }
+                        self.positive(v.get_ref().0, &key("retain"))
+                    }),
+                }),
                 _ => {
                     self.problem(
                         d.kind.span(),
