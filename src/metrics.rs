@@ -437,6 +437,11 @@ impl Metrics {
         for result in ["success", "failure"] {
             m.config_reloads.with_label_values(&[result]);
         }
+        for action in ["suppress", "unsuppress", "lookup"] {
+            for result in ["ok", "invalid", "error"] {
+                m.subject_requests.with_label_values(&[action, result]);
+            }
+        }
         m.config_last_reload_successful.set(1);
         m
     }

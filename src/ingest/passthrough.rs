@@ -240,8 +240,11 @@ impl RelayConsent {
     /// said `relay_personal_data = true`; GPC withholds it either way when
     /// it denies one of the relay's purposes.
     pub fn check_request(&self, consent: &Consent, gpc: bool) -> Result<(), Withheld> {
+        // No jurisdiction is read for relays: where one is configured,
+        // the unknown jurisdiction's default applies (fail closed).
         let signals = Signals {
             gpc,
+            default: consent.default_in(None),
             ..Signals::default()
         };
         let mut no_signal = false;
