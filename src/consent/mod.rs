@@ -63,6 +63,7 @@
 
 mod decide;
 pub mod gcm;
+pub mod gpp;
 pub mod registry;
 mod settings;
 mod signals;
