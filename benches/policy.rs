@@ -69,6 +69,7 @@ fn fixture() -> Fixture {
             user_agent: None,
             sec_gpc: false,
             tcf: None,
+            us: Default::default(),
         }),
         config,
         pipeline,

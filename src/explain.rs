@@ -160,6 +160,7 @@ pub fn run(
         user_agent: None,
         sec_gpc: options.gpc,
         tcf: None,
+        us: Default::default(),
     });
     let limits = config.server.json;
     let max_bytes = config.server.max_decompressed_bytes;

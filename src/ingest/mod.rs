@@ -353,6 +353,7 @@ impl Ingest {
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             sec_gpc: crate::consent::sec_gpc(&parts.headers),
             tcf: crate::consent::request_tcf(parts.uri.query()),
+            us: crate::consent::request_us(parts.uri.query()),
         });
         Ok(Batch {
             source: index,

@@ -292,11 +292,12 @@ impl Pipeline {
             .iter()
             .any(|&d| self.destinations[d].consent.reads_signals());
         let signals = needs_consent.then(|| {
-            self.consent.signals_with(
+            self.consent.signals_for(
                 &event.body,
                 &event.marks,
                 event.meta.sec_gpc,
                 event.meta.tcf.as_ref().map(|tc| tc.as_deref()),
+                Some(&event.meta.us),
             )
         });
         // Deciding is a few bit operations: made twice rather than kept.
@@ -408,6 +409,7 @@ action = "truncate_ip"
             user_agent: None,
             sec_gpc: false,
             tcf: None,
+            us: Default::default(),
         });
         let send = |body: &str| {
             let mut out = Vec::new();
