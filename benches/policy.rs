@@ -70,6 +70,7 @@ fn fixture() -> Fixture {
             sec_gpc: false,
             tcf: None,
             jurisdiction: None,
+            us: Default::default(),
         }),
         config,
         pipeline,

@@ -173,6 +173,7 @@ pub fn run(
             .jurisdiction
             .as_deref()
             .and_then(crate::consent::jurisdiction::Jurisdiction::parse),
+        us: Default::default(),
     });
     let limits = config.server.json;
     let max_bytes = config.server.max_decompressed_bytes;

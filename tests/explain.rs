@@ -737,3 +737,66 @@ max_age = "1s"
     let why = out[0]["why"].as_str().unwrap();
     assert!(why.contains("consent.max_age (string age)"), "{why}");
 }
+
+#[test]
+fn trace_names_gpp_and_us_privacy_strings() {
+    let config = r#"[server]
+listen = "127.0.0.1:0"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "ads"
+kind = "stdout"
+require_consent = ["advertising"]
+[consent]
+gpp_path = "context.gpp"
+us_privacy_path = "context.us_privacy"
+[consent.us_opt_outs]
+sale = ["advertising"]
+"#;
+    let strings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/gpp/strings.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let opted_out = strings["strings"]["usnat_all_1"]["gpp"].as_str().unwrap();
+    let granted = r#""consent":{"categoryPreferences":{"advertising":true}}"#;
+    let traced = privgate::explain::Options {
+        trace: true,
+        ..options()
+    };
+    let cases = [
+        (
+            format!(r#"{granted},"gpp":"{opted_out}""#),
+            "GPP string (IAB GPP) denies advertising",
+        ),
+        (
+            format!(r#"{granted},"gpp":"DBABLA~nope""#),
+            "GPP string (IAB GPP) denies advertising",
+        ),
+        (
+            format!(r#"{granted},"us_privacy":"1YYN""#),
+            "US Privacy string (IAB CCPA) denies advertising",
+        ),
+    ];
+    for (context, want) in cases {
+        let line = format!(r#"{{"type":"track","event":"e","context":{{{context}}}}}"#);
+        let (out, _, _) = explain_with(config, traced.clone(), &line).unwrap();
+        assert_eq!(out[0]["decision"], "drop", "{line}");
+        let why = out[0]["why"].as_str().unwrap();
+        assert!(why.contains(want), "{line}: {why:?} should say {want:?}");
+        assert!(!why.contains("DBABLA") && !why.contains("1YYN"), "{why}");
+    }
+    // The same event with the opted-in strings is delivered.
+    let line = format!(
+        r#"{{"type":"track","event":"e","context":{{{granted},"gpp":"{}","us_privacy":"1YNN"}}}}"#,
+        strings["strings"]["usnat_all_0"]["gpp"].as_str().unwrap()
+    );
+    let (out, _, _) = explain_with(config, traced, &line).unwrap();
+    assert_eq!(out[0]["decision"], "forward", "{:?}", out[0]);
+}

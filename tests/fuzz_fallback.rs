@@ -206,6 +206,7 @@ targets!(
     policy,
     tcf,
     tcf_string,
+    gpp,
     snowplow,
     posthog,
     amplitude,

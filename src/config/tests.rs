@@ -168,6 +168,39 @@ fn consent_signal_mappings_are_checked() {
 }
 
 #[test]
+fn us_opt_outs_name_purposes_destinations_require() {
+    let with = |consent: &str| {
+        format!("{MINIMAL}require_consent = [\"advertising\"]\n[consent]\ngpc_denies = [\"sale\"]\n{consent}")
+    };
+    let ok = with("gpp_path = \"context.gpp\"\nus_privacy_path = \"usp\"\n[consent.us_opt_outs]\nsale = [\"advertising\", \"sale\"]\nknown_child = [\"advertising\"]\n");
+    let config = load(&ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.consent.us_opt_outs.sale, ["advertising", "sale"]);
+    assert_eq!(config.consent.us_opt_outs.known_child, ["advertising"]);
+    assert_eq!(config.consent.gpp_path, ["context", "gpp"]);
+    assert_eq!(config.consent.us_privacy_path, ["usp"]);
+    for (bad, key, line) in [
+        (
+            "[consent.us_opt_outs]\nsale = [\"advertising\", \"advertsing\"]",
+            "consent.us_opt_outs.sale",
+            13,
+        ),
+        (
+            "[consent.us_opt_outs]\nsharing = [\"analytics\"]",
+            "consent.us_opt_outs.sharing",
+            13,
+        ),
+        ("gpp_path = \"context..gpp\"", "consent.gpp_path", 12),
+        ("us_privacy_path = \"\"", "consent.us_privacy_path", 12),
+    ] {
+        let err = load(&with(&format!("{bad}\n"))).unwrap_err();
+        assert_eq!(err.problems[0].key, key, "{bad}");
+        assert_eq!(err.problems[0].line, Some(line), "{bad}");
+    }
+    // An unknown opt-out is an unknown key.
+    assert!(load(&with("[consent.us_opt_outs]\nsell = [\"advertising\"]\n")).is_err());
+}
+
+#[test]
 fn ga4_destinations_speak_gtag_or_the_measurement_protocol_within_their_bounds() {
     let sources = r#"
 [[sources]]

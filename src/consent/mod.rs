@@ -22,7 +22,13 @@
 //!    consent, denied otherwise; an unreadable string ([`tcf`]) denies them
 //!    all. A destination with a `tcf_vendor` also needs that vendor's
 //!    consent in every string, and loses the purposes a publisher
-//!    restriction of type 0, 2 or 3 covers for it. With `consent.consent_mode`, Google
+//!    restriction of type 0, 2 or 3 covers for it. With
+//!    `consent.us_opt_outs`, IAB GPP strings' US sections and US Privacy
+//!    strings (the request's `?gpp=`/`?gpp_sid=`/`?us_privacy=`, GA4's
+//!    marked ones, those at `gpp_path`/`us_privacy_path`) deny the
+//!    purposes of the opt-outs exercised and grant them otherwise; a GPP
+//!    string's TCF EU v2 section counts as a TC string (`us.rs`, [`gpp`]).
+//!    With `consent.consent_mode`, Google
 //!    consent mode's `gcs` and `gcd` ([`gcm`]) grant or deny the purpose
 //!    each signal maps to.
 //!    Snowplow's `gdpr` context and `consent_granted`/`consent_withdrawn`
@@ -58,24 +64,29 @@
 //! Layout: this file holds the engine and what it is built from
 //! ([`Consent`], [`Requirement`], [`Need`]; `settings.rs`, what config
 //! fills in); `signals.rs` reads an event's and a request's signals into
-//! [`Signals`]; `decide.rs` decides for one destination; `tests.rs` tests
-//! both. [`tcf`], [`gcm`] and [`registry`] own their formats.
+//! [`Signals`], and `us.rs` its GPP and US Privacy strings (tested in
+//! `us_tests.rs`); `decide.rs` decides for one destination; `tests.rs`
+//! tests both. [`tcf`], [`gpp`], [`gcm`] and [`registry`] own their
+//! formats.
 //!
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
 mod decide;
 pub mod gcm;
+pub mod gpp;
 pub mod jurisdiction;
 pub mod registry;
 mod settings;
 mod signals;
 pub mod suppression;
 pub mod tcf;
+mod us;
 
 pub use registry::OptOutRegistry;
-pub use settings::{ConsentConfig, ConsentDefault};
+pub use settings::{ConsentConfig, ConsentDefault, UsOptOuts};
 pub use signals::{request_tcf, sec_gpc};
+pub use us::{request_us, UsRequest};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -194,11 +205,15 @@ pub enum Source {
     /// Google consent mode (`gcs`, `gcd`, the Measurement Protocol's
     /// `consent`).
     ConsentMode,
+    /// An IAB GPP string (any of its sections).
+    Gpp,
+    /// An IAB US Privacy string (CCPA, `1YNN`).
+    UsPrivacy,
 }
 
 impl Source {
     /// How many there are.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 7;
     /// Every source, in index order.
     pub const ALL: [Source; Source::COUNT] = [
         Source::SegmentConsent,
@@ -206,6 +221,8 @@ impl Source {
         Source::Snowplow,
         Source::Tcf,
         Source::ConsentMode,
+        Source::Gpp,
+        Source::UsPrivacy,
     ];
 
     /// What `explain --trace` calls it.
@@ -216,6 +233,8 @@ impl Source {
             Source::Snowplow => "the event's Snowplow consent context or event",
             Source::Tcf => "a TC string (IAB TCF)",
             Source::ConsentMode => "Google consent mode (gcs, gcd, consent)",
+            Source::Gpp => "a GPP string (IAB GPP)",
+            Source::UsPrivacy => "a US Privacy string (IAB CCPA)",
         }
     }
 }
@@ -250,6 +269,13 @@ pub struct Consent {
     consent_mode: Vec<(gcm::Kind, Purposes)>,
     /// Object keys leading to a TC string in events (empty: none).
     tcf_path: Vec<String>,
+    /// The purposes each US opt-out governs (all 0: GPP's US sections and
+    /// US Privacy strings are not read).
+    us: us::UsBits,
+    /// Object keys leading to a GPP string in events (empty: none).
+    gpp_path: Vec<String>,
+    /// Object keys leading to a US Privacy string in events (empty: none).
+    us_privacy_path: Vec<String>,
     registry: Option<Arc<OptOutRegistry>>,
     /// TC strings last updated longer ago grant nothing.
     max_age: Option<std::time::Duration>,
@@ -295,6 +321,9 @@ impl Consent {
             tcf: Vec::new(),
             consent_mode: Vec::new(),
             tcf_path: Vec::new(),
+            us: us::UsBits::default(),
+            gpp_path: Vec::new(),
+            us_privacy_path: Vec::new(),
             registry,
             max_age: None,
             jurisdictions: None,
@@ -336,6 +365,22 @@ impl Consent {
     /// Also looks for a TC string at `path` (object keys) in events.
     pub fn with_tcf_path(mut self, path: Vec<String>) -> Consent {
         self.tcf_path = path;
+        self
+    }
+
+    /// Also reads GPP strings' US sections and US Privacy strings, each
+    /// opt-out denying its purposes of `opt_outs` (see `us.rs`), and looks
+    /// for them at `gpp_path` and `us_privacy_path` (object keys) in
+    /// events. Purposes no destination requires are left out.
+    pub fn with_us(
+        mut self,
+        opt_outs: &UsOptOuts,
+        gpp_path: Vec<String>,
+        us_privacy_path: Vec<String>,
+    ) -> Consent {
+        self.us = us::UsBits::new(opt_outs, |purpose| bit_of(&self.purposes, purpose));
+        self.gpp_path = gpp_path;
+        self.us_privacy_path = us_privacy_path;
         self
     }
 
@@ -395,7 +440,12 @@ impl Consent {
         .interpreting(&settings.tcf_purposes, &settings.consent_mode)
         .with_tcf_path(settings.tcf_path.clone())
         .with_max_age(settings.max_age)
-        .with_jurisdictions(settings.jurisdiction.clone());
+        .with_jurisdictions(settings.jurisdiction.clone())
+        .with_us(
+            &settings.us_opt_outs,
+            settings.gpp_path.clone(),
+            settings.us_privacy_path.clone(),
+        );
         Ok((engine, registry))
     }
 

@@ -32,6 +32,12 @@ pub struct ConsentConfig {
     pub tcf_purposes: BTreeMap<String, Vec<u8>>,
     /// Object keys leading to a TC string in events.
     pub tcf_path: Vec<String>,
+    /// Object keys leading to a GPP string in events.
+    pub gpp_path: Vec<String>,
+    /// Object keys leading to a US Privacy string in events.
+    pub us_privacy_path: Vec<String>,
+    /// The purposes each US opt-out denies.
+    pub us_opt_outs: UsOptOuts,
     /// Google consent mode signal -> purpose.
     pub consent_mode: Vec<(gcm::Kind, String)>,
     /// The opt-out registry file.
@@ -45,4 +51,35 @@ pub struct ConsentConfig {
     pub jurisdiction: Option<super::jurisdiction::Jurisdictions>,
     /// The suppression log of the admin API (`None`: the API is off).
     pub suppressions: Option<PathBuf>,
+}
+
+/// `[consent.us_opt_outs]`: the purposes each US opt-out denies when it is
+/// exercised (and grants when the signal says it was not).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsOptOuts {
+    /// Sale: GPP `SaleOptOut` and its notice; US Privacy's opt-out of sale.
+    pub sale: Vec<String>,
+    /// Sharing: GPP `SharingOptOut` and its notice.
+    pub sharing: Vec<String>,
+    /// Targeted advertising: GPP `TargetedAdvertisingOptOut` and its notice.
+    pub targeted_advertising: Vec<String>,
+    /// GPP `SensitiveDataProcessing`.
+    pub sensitive_data: Vec<String>,
+    /// GPP `KnownChildSensitiveDataConsents`.
+    pub known_child: Vec<String>,
+}
+
+impl UsOptOuts {
+    /// Every purpose some opt-out denies, with the key it is under.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("sale", &self.sale),
+            ("sharing", &self.sharing),
+            ("targeted_advertising", &self.targeted_advertising),
+            ("sensitive_data", &self.sensitive_data),
+            ("known_child", &self.known_child),
+        ]
+        .into_iter()
+        .flat_map(|(key, purposes)| purposes.iter().map(move |p| (key, p.as_str())))
+    }
 }

@@ -58,6 +58,20 @@ impl Consent {
         gpc: bool,
         request_tcf: Option<Result<&str, &tcf::TcfError>>,
     ) -> Signals {
+        self.signals_for(body, marks, gpc, request_tcf, None)
+    }
+
+    /// [`Consent::signals_with`], for an event whose request also carried
+    /// US privacy parameters (`gpp`, `gpp_sid`, `us_privacy`; see
+    /// `us.rs`); they count as much as the event's own.
+    pub fn signals_for(
+        &self,
+        body: &[u8],
+        marks: &Marks,
+        gpc: bool,
+        request_tcf: Option<Result<&str, &tcf::TcfError>>,
+        request_us: Option<&super::UsRequest>,
+    ) -> Signals {
         let mut signals = Signals {
             gpc,
             ambiguous: marks.ambiguous,
@@ -131,7 +145,7 @@ impl Consent {
             // Every TC string the event and its request carry is read, and
             // each one counts: the strictest wins.
             let own = string(marks.tcf).map(|tc| tc.map(std::borrow::Cow::into_owned));
-            let at_path = self.string_at_path(body);
+            let at_path = self.string_at(body, &self.tcf_path);
             let request = request_tcf.map(|tc| tc.map(str::to_owned).map_err(|e| *e));
             let strings = [own, at_path]
                 .into_iter()
@@ -148,6 +162,13 @@ impl Consent {
                 signals.tcf.push(decoded);
             }
         }
+        let owned = |span: Option<Span>| string(span).map(|s| s.map(std::borrow::Cow::into_owned));
+        let own_us = [
+            owned(marks.gpp),
+            owned(marks.gpp_sid),
+            owned(marks.us_privacy),
+        ];
+        self.hear_us(body, own_us, request_us, &mut signals);
         if !self.consent_mode.is_empty() {
             if let Some(gcs) = string(marks.gcs) {
                 let read = gcs.as_deref().map(gcm::decode_gcs);
@@ -198,9 +219,10 @@ impl Consent {
         signals
     }
 
-    /// The value at `tcf_path` in `body`: `Some(Some(text))` for a string,
-    /// `Some(None)` for another value, `None` when there is none.
-    fn string_at_path(&self, body: &[u8]) -> Option<Option<String>> {
+    /// The value at `path` (object keys; empty: none) in `body`:
+    /// `Some(Some(text))` for a string, `Some(None)` for another value,
+    /// `None` when there is none.
+    pub(super) fn string_at(&self, body: &[u8], path: &[String]) -> Option<Option<String>> {
         fn walk(
             r: &mut Reader<'_>,
             path: &[String],
@@ -233,12 +255,12 @@ impl Consent {
                 }
             })
         }
-        if self.tcf_path.is_empty() {
+        if path.is_empty() {
             return None;
         }
         let text = std::str::from_utf8(body).ok()?;
         let mut found = None;
-        walk(&mut Reader::new(text), &self.tcf_path, &mut found).ok()?;
+        walk(&mut Reader::new(text), path, &mut found).ok()?;
         found
     }
 
@@ -330,7 +352,7 @@ impl Consent {
 
     /// What a TC string says of the purposes it can grant (`None`:
     /// unreadable, so it denies them all).
-    fn tcf_says(&self, tc: Option<&tcf::TcString>) -> Said {
+    pub(super) fn tcf_says(&self, tc: Option<&tcf::TcString>) -> Said {
         let (mut granted, mut denied) = (0, 0);
         for &(bit, mask) in &self.tcf {
             let consented = tc.is_some_and(|tc| {
@@ -454,7 +476,7 @@ impl Consent {
 
 impl Signals {
     /// Adds what one consent input says.
-    fn hear(&mut self, source: Source, said: Said) {
+    pub(super) fn hear(&mut self, source: Source, said: Said) {
         match said {
             Said::Nothing => {}
             Said::Twice => self.ambiguous = true,
@@ -471,7 +493,7 @@ impl Signals {
 }
 
 /// What one consent object says.
-enum Said {
+pub(super) enum Said {
     /// Nothing (no preferences in it).
     Nothing,
     /// It gives its preferences twice: consent trusts neither.

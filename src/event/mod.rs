@@ -54,6 +54,9 @@ pub struct RequestMeta {
     /// The jurisdiction the CDN stated (`consent.jurisdiction`), from a
     /// trusted proxy; `None` when unknown or not configured.
     pub jurisdiction: Option<crate::consent::jurisdiction::Jurisdiction>,
+    /// The request's `gpp`, `gpp_sid` and `us_privacy` query parameters,
+    /// read for every event of the request besides the event's own.
+    pub us: crate::consent::UsRequest,
 }
 
 impl Event {

@@ -1,5 +1,5 @@
-//! Targets for consent's TC string decoder: `tcf` (the core segment)
-//! and `tcf_string` (whole strings).
+//! Targets for consent's TC and GPP string decoders: `tcf` (the core segment),
+//! `tcf_string` (whole strings) and `gpp` (GPP and US Privacy strings).
 
 use crate::consent::tcf;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -116,5 +116,79 @@ fn check_tc(decoded: Result<tcf::TcString, tcf::TcfError>) {
     for code in [tc.consent_language(), tc.publisher_cc()] {
         let letters = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
         assert!(letters, "not two letters: {code:?}");
+    }
+}
+
+/// `consent::gpp`. Input: a byte picking the form, then the rest:
+/// - `0` mod 3: the rest as a GPP string (invalid UTF-8 is skipped);
+/// - `1` mod 3: `~`-separated parts, each written in base64url here (the
+///   first is the header), so that the fuzzer works on the bits;
+/// - `2` mod 3: the rest as a US Privacy string and as a `gpp_sid`.
+///
+/// A decoded string has one section per header id, in the header's
+/// order, ascending, at most `MAX_SECTION_ID`; its TCF section is what
+/// `tcf::decode` makes of the section's text; a US section's entries are
+/// 0 to 2, its GPC bit is there only when its text has a subsection;
+/// without its last section the string is unreadable. A decoded US
+/// Privacy string is four characters, `1` first.
+pub fn gpp(data: &[u8]) {
+    use crate::consent::gpp;
+    let Some((&form, rest)) = data.split_first() else {
+        return;
+    };
+    let text = match form % 3 {
+        0 => {
+            let Ok(text) = std::str::from_utf8(rest) else {
+                return;
+            };
+            text.to_owned()
+        }
+        1 => rest
+            .split(|&b| b == b'~')
+            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+            .collect::<Vec<_>>()
+            .join("~"),
+        _ => {
+            let Ok(text) = std::str::from_utf8(rest) else {
+                return;
+            };
+            if gpp::decode_us_privacy(text).is_ok() {
+                assert!(text.len() == 4 && text.starts_with('1'), "not 1 and three");
+            }
+            if let Ok(set) = gpp::decode_sid(text) {
+                assert!(set == 0 || !text.is_empty());
+            }
+            return;
+        }
+    };
+    let Ok(decoded) = gpp::decode(&text) else {
+        return;
+    };
+    let ids = gpp::header_ids(&text).expect("the header of a decoded string");
+    let got: Vec<u8> = decoded.ids().collect();
+    assert_eq!(got, ids, "sections and header ids differ");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids not ascending");
+    assert!(ids.iter().all(|&id| id <= gpp::MAX_SECTION_ID));
+    let texts: Vec<&str> = text.split('~').skip(1).collect();
+    for (section, text) in decoded.sections().iter().zip(&texts) {
+        match section {
+            gpp::Section::TcfEuV2(tc) => {
+                assert_eq!(**tc, tcf::decode(text).expect("the bare TC string"));
+            }
+            gpp::Section::Us(us) => {
+                let entries = us.sensitive_data_processing().iter();
+                let all = entries.chain(us.known_child_sensitive_data_consents());
+                assert!(all.into_iter().all(|&v| v <= 2), "an entry above 2");
+                assert_eq!(
+                    us.gpc.is_some(),
+                    text.contains('.'),
+                    "GPC without subsection"
+                );
+            }
+            gpp::Section::UspV1(_) | gpp::Section::Other(_) => {}
+        }
+    }
+    if let Some(cut) = text.rfind('~') {
+        assert!(gpp::decode(&text[..cut]).is_err(), "a section dropped");
     }
 }

@@ -18,7 +18,7 @@
 //!
 //! One file per family of targets: `ingest.rs` (a body and Segment-style
 //! JSON), `trackers.rs` (the other trackers' codecs), `policy.rs`
-//! (selectors, URLs, PII, a whole policy), `consent.rs` (TC strings); the
+//! (selectors, URLs, PII, a whole policy), `consent.rs` (TC and GPP strings); the
 //! checks they share are here.
 //!
 //! Not an API: only built with the `fuzzing` feature, hidden from the docs, never used by the server, and free to
@@ -30,7 +30,7 @@ mod ingest;
 mod policy;
 mod trackers;
 
-pub use consent::{tcf, tcf_string};
+pub use consent::{gpp, tcf, tcf_string};
 pub use ingest::{collect, gunzip, parse_event, segment};
 pub use policy::{filter_query, pii, pii_context, policy, scrub_url, selector};
 pub use trackers::{amplitude, ga4, posthog, snowplow};
@@ -44,7 +44,7 @@ use serde_json::Value;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 16] = [
+pub const TARGETS: [(&str, Target); 17] = [
     ("gunzip", gunzip),
     ("segment", segment),
     ("collect", collect),
@@ -57,6 +57,7 @@ pub const TARGETS: [(&str, Target); 16] = [
     ("policy", policy),
     ("tcf", tcf),
     ("tcf_string", tcf_string),
+    ("gpp", gpp),
     ("snowplow", snowplow),
     ("posthog", posthog),
     ("amplitude", amplitude),

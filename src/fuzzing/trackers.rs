@@ -208,6 +208,9 @@ fn gtag(data: &[u8]) {
                 (marks.user_id, "uid"),
                 (marks.anonymous_id, "cid"),
                 (marks.tcf, "gdpr_consent"),
+                (marks.gpp, "gpp"),
+                (marks.gpp_sid, "gpp_sid"),
+                (marks.us_privacy, "us_privacy"),
                 (marks.gcs, "gcs"),
                 (marks.gcd, "gcd"),
             ];

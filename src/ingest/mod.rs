@@ -367,6 +367,7 @@ impl Ingest {
             sec_gpc: crate::consent::sec_gpc(&parts.headers),
             tcf: crate::consent::request_tcf(parts.uri.query()),
             jurisdiction: self.jurisdiction(parts),
+            us: crate::consent::request_us(parts.uri.query()),
         });
         Ok(Batch {
             source: index,

@@ -28,6 +28,12 @@ pub enum Role {
     Context,
     /// An IAB TCF TC string (marked for consent).
     Tcf,
+    /// An IAB GPP string (marked for consent).
+    Gpp,
+    /// The GPP section ids that apply (marked for consent).
+    GppSid,
+    /// An IAB US Privacy string (marked for consent).
+    UsPrivacy,
     /// Google consent mode's `gcs` (marked for consent).
     Gcs,
     /// Google consent mode's `gcd` (marked for consent).
@@ -52,6 +58,9 @@ impl Role {
             Role::AnonymousId => Slot::AnonymousId,
             Role::LinkedId => Slot::LinkedId,
             Role::Tcf => Slot::Tcf,
+            Role::Gpp => Slot::Gpp,
+            Role::GppSid => Slot::GppSid,
+            Role::UsPrivacy => Slot::UsPrivacy,
             Role::Gcs => Slot::Gcs,
             Role::Gcd => Slot::Gcd,
             Role::MpConsent => Slot::MpConsent,

@@ -85,6 +85,12 @@ pub struct Marks {
     pub consent_management: Option<Span>,
     /// An IAB TCF TC string (a JSON string: GA4's `gdpr_consent`, ...).
     pub tcf: Option<Span>,
+    /// An IAB GPP string (a JSON string: GA4's `gpp`).
+    pub gpp: Option<Span>,
+    /// The GPP section ids that apply (a JSON string: GA4's `gpp_sid`).
+    pub gpp_sid: Option<Span>,
+    /// An IAB US Privacy string (a JSON string: GA4's `us_privacy`).
+    pub us_privacy: Option<Span>,
     /// Google consent mode's `gcs` (a JSON string, `G1xy`).
     pub gcs: Option<Span>,
     /// Google consent mode's `gcd` (a JSON string).
@@ -146,6 +152,12 @@ pub enum Slot {
     ConsentManagement,
     /// [`Marks::tcf`].
     Tcf,
+    /// [`Marks::gpp`].
+    Gpp,
+    /// [`Marks::gpp_sid`].
+    GppSid,
+    /// [`Marks::us_privacy`].
+    UsPrivacy,
     /// [`Marks::gcs`].
     Gcs,
     /// [`Marks::gcd`].
@@ -166,12 +178,15 @@ pub enum Slot {
 
 impl Slot {
     /// Every slot.
-    pub const ALL: [Slot; 13] = [
+    pub const ALL: [Slot; 16] = [
         Slot::UserId,
         Slot::AnonymousId,
         Slot::Consent,
         Slot::ConsentManagement,
         Slot::Tcf,
+        Slot::Gpp,
+        Slot::GppSid,
+        Slot::UsPrivacy,
         Slot::Gcs,
         Slot::Gcd,
         Slot::Contexts,
@@ -190,6 +205,9 @@ impl Slot {
             Slot::Consent => &mut marks.consent,
             Slot::ConsentManagement => &mut marks.consent_management,
             Slot::Tcf => &mut marks.tcf,
+            Slot::Gpp => &mut marks.gpp,
+            Slot::GppSid => &mut marks.gpp_sid,
+            Slot::UsPrivacy => &mut marks.us_privacy,
             Slot::Gcs => &mut marks.gcs,
             Slot::Gcd => &mut marks.gcd,
             Slot::Contexts => &mut marks.contexts,

@@ -307,11 +307,12 @@ impl Pipeline {
             .iter()
             .any(|&d| self.destinations[d].consent.reads_signals());
         let signals = needs_consent.then(|| {
-            let mut signals = self.consent.signals_with(
+            let mut signals = self.consent.signals_for(
                 &event.body,
                 &event.marks,
                 event.meta.sec_gpc,
                 event.meta.tcf.as_ref().map(|tc| tc.as_deref()),
+                Some(&event.meta.us),
             );
             signals.default = self.consent.default_in(event.meta.jurisdiction.as_ref());
             signals
@@ -436,6 +437,7 @@ action = "truncate_ip"
             sec_gpc: false,
             tcf: None,
             jurisdiction: None,
+            us: Default::default(),
         });
         let send = |body: &str| {
             let mut out = Vec::new();

@@ -439,6 +439,18 @@ pub struct Consent {
     /// Without it, those signals are not read.
     #[serde(default)]
     pub consent_mode: BTreeMap<String, Spanned<String>>,
+    /// Where in an event an IAB GPP string may be, as a dotted path of
+    /// object keys, besides the places protocols define (GA4's `gpp`, the
+    /// `?gpp=` query parameter).
+    pub gpp_path: Option<Spanned<String>>,
+    /// Where in an event an IAB US Privacy string may be, as a dotted path
+    /// of object keys, besides GA4's `us_privacy` and `?us_privacy=`.
+    pub us_privacy_path: Option<Spanned<String>>,
+    /// Purposes denied by the US opt-outs of GPP strings and US Privacy
+    /// strings (see [`UsOptOuts`]). Without it, they are not read (but a
+    /// GPP string's TCF EU v2 section still is, with `tcf_purposes`).
+    #[serde(default)]
+    pub us_opt_outs: UsOptOuts,
     /// File of opted-out user/anonymous ids, one per line (`file:PATH`).
     pub opt_out_registry: Option<Spanned<String>>,
     /// How often the registry file is checked for changes.
@@ -491,6 +503,9 @@ impl Default for Consent {
             categories: BTreeMap::new(),
             tcf_purposes: BTreeMap::new(),
             tcf_path: None,
+            gpp_path: None,
+            us_privacy_path: None,
+            us_opt_outs: UsOptOuts::default(),
             consent_mode: BTreeMap::new(),
             opt_out_registry: None,
             opt_out_reload_interval: Consent::default_reload(),
@@ -499,4 +514,29 @@ impl Default for Consent {
             suppressions: None,
         }
     }
+}
+
+/// `[consent.us_opt_outs]`: for each US opt-out a GPP string (its US
+/// National and state sections) or a US Privacy string can carry, the
+/// purposes it denies when exercised; each is granted when the signal says
+/// the user did not opt out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsOptOuts {
+    /// `SaleOptOut` = 1 (opted out) or `SaleOptOutNotice` = 2 (no notice);
+    /// the US Privacy string's opt-out-of-sale `Y`.
+    #[serde(default)]
+    pub sale: Vec<Spanned<String>>,
+    /// `SharingOptOut` = 1 or `SharingOptOutNotice` = 2.
+    #[serde(default)]
+    pub sharing: Vec<Spanned<String>>,
+    /// `TargetedAdvertisingOptOut` = 1 or its notice = 2.
+    #[serde(default)]
+    pub targeted_advertising: Vec<Spanned<String>>,
+    /// Any `SensitiveDataProcessing` entry = 1 (opted out, or no consent).
+    #[serde(default)]
+    pub sensitive_data: Vec<Spanned<String>>,
+    /// Any `KnownChildSensitiveDataConsents` entry = 1 (no consent).
+    #[serde(default)]
+    pub known_child: Vec<Spanned<String>>,
 }

@@ -46,6 +46,23 @@ impl Validator<'_> {
                 }
                 keys
             }),
+            gpp_path: self.path(file.gpp_path.as_ref(), "consent.gpp_path", "context.gpp"),
+            us_privacy_path: self.path(
+                file.us_privacy_path.as_ref(),
+                "consent.us_privacy_path",
+                "context.us_privacy",
+            ),
+            us_opt_outs: {
+                let list = |l: &[Spanned<String>]| l.iter().map(|p| p.get_ref().clone()).collect();
+                let us = &file.us_opt_outs;
+                crate::consent::UsOptOuts {
+                    sale: list(&us.sale),
+                    sharing: list(&us.sharing),
+                    targeted_advertising: list(&us.targeted_advertising),
+                    sensitive_data: list(&us.sensitive_data),
+                    known_child: list(&us.known_child),
+                }
+            },
             consent_mode: self.consent_mode(&file.consent_mode),
             opt_out_registry: file.opt_out_registry.as_ref().and_then(|p| {
                 let text = p.get_ref();
@@ -84,6 +101,30 @@ impl Validator<'_> {
         );
         purposes.sort_unstable();
         purposes.dedup();
+        // A purpose an opt-out denies that nothing requires is a typo more
+        // likely than a choice: it would deny nothing, silently.
+        let us = &consent.us_opt_outs;
+        for (key, list) in [
+            ("sale", &us.sale),
+            ("sharing", &us.sharing),
+            ("targeted_advertising", &us.targeted_advertising),
+            ("sensitive_data", &us.sensitive_data),
+            ("known_child", &us.known_child),
+        ] {
+            for purpose in list {
+                if purposes.binary_search(&purpose.get_ref().as_str()).is_err() {
+                    self.problem(
+                        purpose.span(),
+                        format!("consent.us_opt_outs.{key}"),
+                        format!(
+                            "`{}` is not a purpose any destination requires or gpc_denies names",
+                            purpose.get_ref()
+                        ),
+                        "use a purpose named in a destination's require_consent (e.g. \"advertising\"), or remove it",
+                    );
+                }
+            }
+        }
         if purposes.len() > crate::consent::MAX_PURPOSES {
             self.problem(
                 0..0,
@@ -96,6 +137,23 @@ impl Validator<'_> {
                 "name fewer purposes: map CMP categories onto a few purposes in [consent] categories",
             );
         }
+    }
+
+    /// A dotted event path (`tcf_path`, `gpp_path`, ...) as object keys.
+    fn path(&mut self, path: Option<&Spanned<String>>, key: &str, example: &str) -> Vec<String> {
+        let Some(path) = path else {
+            return Vec::new();
+        };
+        let keys: Vec<String> = path.get_ref().split('.').map(str::to_owned).collect();
+        if keys.iter().any(String::is_empty) {
+            self.problem(
+                path.span(),
+                key.into(),
+                format!("`{}` has an empty key", path.get_ref()),
+                &format!("write object keys separated by dots, e.g. \"{example}\""),
+            );
+        }
+        keys
     }
 
     /// `[consent] tcf_purposes`, checked: TCF purposes are 1 to 24.

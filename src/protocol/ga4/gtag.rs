@@ -30,6 +30,9 @@ impl Layout for GtagLayout {
             "uid" => Role::UserId,
             "cid" => Role::AnonymousId,
             "gdpr_consent" => Role::Tcf,
+            "gpp" => Role::Gpp,
+            "gpp_sid" => Role::GppSid,
+            "us_privacy" => Role::UsPrivacy,
             "gcs" => Role::Gcs,
             "gcd" => Role::Gcd,
             "_uip" => Role::Ip,
@@ -136,7 +139,12 @@ impl<K: FnMut(&str) -> Result<(), IngestError>> Hits<K> {
         // A consent signal the URL and the line both give, differently,
         // is unreadable: the line's would win here, another reader may
         // take the URL's.
-        let signal = |k: &str| matches!(GtagLayout::role(k), Role::Tcf | Role::Gcs | Role::Gcd);
+        let signal = |k: &str| {
+            matches!(
+                GtagLayout::role(k),
+                Role::Tcf | Role::Gpp | Role::GppSid | Role::UsPrivacy | Role::Gcs | Role::Gcd
+            )
+        };
         let conflicting = shared
             .iter()
             .any(|(k, v)| signal(k) && own.iter().any(|(own_k, own_v)| own_k == k && own_v != v));
