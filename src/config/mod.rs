@@ -88,6 +88,11 @@ pub struct Config {
     pub policy: crate::policy::Policies,
     /// The spool of durable destinations.
     pub spool: SpoolConfig,
+    /// SHA-256 (hex) of the config file's text: the version the privacy
+    /// page names.
+    pub version: String,
+    /// `[privacy]`: the operator, as the privacy page names it.
+    pub privacy: crate::privacy::Operator,
 }
 
 impl Config {

@@ -12,18 +12,20 @@
 //!
 //! **Order.** Problems are reported in the order the sections are checked
 //! in [`Validator::config`] (server, admin, keys, destinations, sources,
-//! rules, spool, consent), which `privgate check` prints as is.
+//! rules, spool, consent, privacy), which `privgate check` prints as is.
 //!
 //! One file per section, each with the validated type it makes:
 //! `server.rs` (`[server]`, `[admin]`), `rate_limit.rs`, `tls.rs` (every
 //! TLS table), `destinations.rs`, `formats.rs` (a destination's batch
 //! format, settled once its sources are known), `sources.rs`, `relay.rs`,
-//! `spool.rs`, `consent.rs`; `[keys]` and the rules are checked where they
+//! `spool.rs`, `consent.rs`, `privacy.rs` (`[privacy]` and the texts
+//! destinations show on the privacy page); `[keys]` and the rules are checked where they
 //! are compiled (`../compile/keys.rs`, `../compile/rules.rs`).
 
 pub(super) mod consent;
 pub(super) mod destinations;
 mod formats;
+mod privacy;
 pub(super) mod rate_limit;
 pub(super) mod relay;
 pub(super) mod server;
@@ -113,6 +115,7 @@ impl Validator<'_> {
         let policy = self.policies(&file.rules, None, "rules", &keyring);
         let spool = self.spool(&file.spool);
         let consent = self.consent(file.consent, &server);
+        let privacy = self.privacy(&file.privacy);
 
         Config {
             spool,
@@ -126,6 +129,8 @@ impl Validator<'_> {
             consent,
             keyring: std::sync::Arc::new(keyring),
             policy,
+            version: version(self.text),
+            privacy,
         }
     }
 
@@ -241,6 +246,13 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// The config's version: SHA-256 of its text, in hex.
+fn version(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses an absolute `http://` or `https://` URL with a host.
