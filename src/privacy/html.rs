@@ -26,7 +26,7 @@ li{margin:.25rem 0}\
 dl{margin:.5rem 0}dt{font-weight:600;margin-top:.5rem}dd{margin:0}\
 code{font-size:.95em;background:#f0f0f0;border-radius:4px;padding:0 .2em}\
 .muted{color:#555}\
-footer{margin:2rem 0 1rem;font-size:.9rem;color:#555}\
+footer{margin:2rem 0 1rem;font-size:.95rem;color:#555}\
 a{color:#0645ad}\
 @media (prefers-color-scheme:dark){body{background:#111;color:#eee}\
 section.card{background:#1b1b1b;border-color:#333}code{background:#2a2a2a}\
@@ -50,11 +50,14 @@ pub fn render(notice: &Notice) -> String {
     );
     operator(&mut out, &notice.operator);
     opt_out(&mut out, notice);
-    let _ = writeln!(out, "<h2>Where your data goes</h2>");
+    let _ = writeln!(out, "<h2 id=\"destinations\">Where your data goes</h2>");
     for d in &notice.destinations {
         destination(&mut out, d);
     }
-    let _ = writeln!(out, "<h2>What is collected, and how consent is read</h2>");
+    let _ = writeln!(
+        out,
+        "<h2 id=\"sources\">What is collected, and how consent is read</h2>"
+    );
     for s in &notice.sources {
         source(&mut out, s);
     }
