@@ -18,7 +18,8 @@
 //! detectors), [`crypto`] (keys, HMAC, JWE), [`tls`] (rustls for the
 //! listeners and the destinations), [`pipeline`] (consent and policy in
 //! order, per destination), [`forward`] (per-destination queues, batching,
-//! delivery, retries), [`admin`] (operator endpoints) and
+//! delivery, retries), [`privacy`] (the public notice at `GET /privacy`),
+//! [`admin`] (operator endpoints) and
 //! [`metrics`] (every metric's name). [`app`] wires them together and
 //! [`explain`] runs the same pipeline offline; the binary only parses the
 //! command line. `docs/architecture.md` draws the data flow and says what
@@ -50,6 +51,7 @@ pub mod metrics;
 pub mod pii_eval;
 pub mod pipeline;
 pub mod policy;
+pub mod privacy;
 pub mod protocol;
 pub mod reload;
 pub mod spool;

@@ -21,6 +21,7 @@ const OWNERS: &[&str] = &[
     "json",
     "pipeline",
     "policy",
+    "privacy",
     "protocol",
     "spool",
     "tracker_http",

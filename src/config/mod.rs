@@ -92,6 +92,8 @@ pub struct Config {
     pub audit: Option<crate::audit::AuditConfig>,
     /// SHA-256 (hex) of the config file's text: which config is running.
     pub digest: String,
+    /// `[privacy]`: the operator, as the privacy page names it.
+    pub privacy: crate::privacy::Operator,
 }
 
 impl Config {

@@ -26,6 +26,13 @@ pub struct Destinations<'a> {
 pub struct DestinationConfig {
     /// Unique name.
     pub name: String,
+    /// Its name for people (the privacy page); `name` unless set.
+    pub display_name: String,
+    /// What it is for, in the operator's words (the privacy page).
+    pub description: Option<String>,
+    /// Its allow list as written (the privacy page; `policy` holds it
+    /// compiled).
+    pub allow: Option<Vec<String>>,
     /// How it delivers.
     pub sink: SinkConfig,
     /// When a client's events count as accepted.

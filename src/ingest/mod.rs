@@ -12,7 +12,8 @@
 //! pipeline's [`Delivery`]: consent, global rules, then each
 //! destination's consent, rules and allow list → all-or-nothing
 //! hand-over to the destinations' queues and spools) → the success
-//! answer.
+//! answer. `GET /privacy` ([`privacy`]) is the one path that is no
+//! tracker's: the public notice of what this config does, needing no key.
 //!
 //! That sequence is the same for every protocol (`Ingest::events`): what
 //! differs per protocol — its routes, where its key is, how its payload is
@@ -31,6 +32,7 @@ pub use crate::tracker_http::error;
 pub mod inflight;
 pub mod passthrough;
 mod payload;
+pub mod privacy;
 pub mod ratelimit;
 pub mod server;
 pub mod settings;
@@ -84,6 +86,8 @@ pub struct Ingest {
     delivery: Arc<Delivery>,
     /// The accept stack (see [`accept`]), built once per config.
     accept: ratelimit::PerKeyLimit<Accept>,
+    /// `GET /privacy`, rendered once per config.
+    privacy: privacy::PrivacyPage,
     metrics: Metrics,
     limits: body::Limits,
     json_limits: crate::json::Limits,
@@ -146,6 +150,14 @@ impl Ingest {
                 .iter()
                 .map(|p| cors_for(p.codec().serves()))
                 .collect(),
+            privacy: privacy::PrivacyPage::new(
+                crate::privacy::Page::new(&config.privacy),
+                config
+                    .sources
+                    .iter()
+                    .flat_map(|s| s.cors_origins.iter().cloned())
+                    .collect(),
+            ),
             delivery,
             accept,
             rate,
@@ -250,7 +262,12 @@ impl Ingest {
             Some(resolved) => *resolved,
             None => self.endpoint(request.method(), request.uri().path()),
         };
-        let endpoint = endpoint.ok_or(IngestError::NotFound)?;
+        let Some(endpoint) = endpoint else {
+            return match request.uri().path() == crate::privacy::PATH {
+                true => self.privacy.answer(&request),
+                false => Err(IngestError::NotFound),
+            };
+        };
         if request.method() == Method::OPTIONS {
             let headers = self
                 .cors(Some(endpoint))

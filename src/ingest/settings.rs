@@ -21,6 +21,8 @@ pub struct Settings<'a> {
     /// The destinations' names, in file order (what a source's
     /// `destinations` index).
     pub destinations: Vec<&'a str>,
+    /// What `GET /privacy` says (see [`crate::privacy`]).
+    pub privacy: crate::privacy::Notice,
 }
 
 /// `[server]`, validated.

@@ -6,6 +6,8 @@
 //!   [`Policies`](crate::policy::Policies).
 //! - `keys.rs`: `[keys]`, resolved and built into crypto's
 //!   [`Keyring`](crate::crypto::Keyring).
+//! - `privacy.rs`: the public notice ([`Notice`](crate::privacy::Notice))
+//!   of what the config does, handed to ingest with its settings.
 //! - here: consent's engine, from its own settings type
 //!   ([`ConsentConfig`](crate::consent::ConsentConfig), which validation
 //!   fills in), the purposes the destinations require and the keyring, for
@@ -17,6 +19,7 @@
 //! validation, so that a value failing to compile is a problem at its key.
 
 mod keys;
+mod privacy;
 mod rules;
 
 use super::Config;
@@ -60,6 +63,7 @@ impl Config {
             server: &self.server,
             sources: &self.sources,
             destinations: self.destinations.iter().map(|d| d.name.as_str()).collect(),
+            privacy: self.notice(),
         }
     }
 

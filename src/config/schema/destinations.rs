@@ -28,6 +28,12 @@ pub struct DestinationTls {
 pub struct Destination {
     /// Unique name, used in metrics and logs.
     pub name: Spanned<String>,
+    /// Its name for people, on the privacy page (`GET /privacy`); default
+    /// `name`.
+    pub display_name: Option<Spanned<String>>,
+    /// What it is and what it is used for, in a sentence or two, on the
+    /// privacy page.
+    pub description: Option<Spanned<String>>,
     /// `http`, `file` or `stdout`.
     pub kind: Spanned<DestinationKind>,
     /// `http`: where batches are POSTed.

@@ -11,12 +11,14 @@
 //! are here.
 
 mod destinations;
+mod privacy;
 mod rules;
 mod sources;
 
 pub use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
 pub use crate::ingest::settings::ClientIp;
 pub use destinations::{Destination, DestinationTls};
+pub use privacy::Privacy;
 pub use rules::{Rule, RuleAction};
 pub use sources::Source;
 
@@ -54,6 +56,9 @@ pub struct File {
     /// Where and how durable destinations keep events until delivered.
     #[serde(default)]
     pub spool: Spool,
+    /// What the public privacy page (`GET /privacy`) says about the operator.
+    #[serde(default)]
+    pub privacy: Privacy,
     /// The tamper-evident audit log.
     pub audit: Option<Audit>,
 }

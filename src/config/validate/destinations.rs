@@ -155,7 +155,14 @@ impl Validator<'_> {
         }
         let scope = format!("destinations[{i}]");
         let policy = self.policies(&d.rules, d.allow.as_deref(), &scope, keyring);
+        let (display_name, description) = self.display(i, d);
         DestinationConfig {
+            display_name,
+            description,
+            allow: d
+                .allow
+                .as_ref()
+                .map(|list| list.iter().map(|s| s.get_ref().clone()).collect()),
             policy,
             consent: crate::consent::Requirement {
                 purposes: d.require_consent.clone(),

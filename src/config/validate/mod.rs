@@ -12,18 +12,20 @@
 //!
 //! **Order.** Problems are reported in the order the sections are checked
 //! in [`Validator::config`] (server, admin, keys, destinations, sources,
-//! rules, spool, consent), which `privgate check` prints as is.
+//! rules, spool, consent, privacy), which `privgate check` prints as is.
 //!
 //! One file per section, each with the validated type it makes:
 //! `server.rs` (`[server]`, `[admin]`), `rate_limit.rs`, `tls.rs` (every
 //! TLS table), `destinations.rs`, `formats.rs` (a destination's batch
 //! format, settled once its sources are known), `sources.rs`, `relay.rs`,
-//! `spool.rs`, `consent.rs`; `[keys]` and the rules are checked where they
+//! `spool.rs`, `consent.rs`, `privacy.rs` (`[privacy]` and the texts
+//! destinations show on the privacy page); `[keys]` and the rules are checked where they
 //! are compiled (`../compile/keys.rs`, `../compile/rules.rs`).
 
 pub(super) mod consent;
 pub(super) mod destinations;
 mod formats;
+mod privacy;
 pub(super) mod rate_limit;
 pub(super) mod relay;
 pub(super) mod server;
@@ -114,6 +116,7 @@ impl Validator<'_> {
         let spool = self.spool(&file.spool);
         let consent = self.consent(file.consent, &server);
         let audit = file.audit.as_ref().map(|a| self.audit(a, &file.keys));
+        let privacy = self.privacy(&file.privacy);
 
         Config {
             spool,
@@ -129,6 +132,7 @@ impl Validator<'_> {
             policy,
             audit,
             digest: String::new(),
+            privacy,
         }
     }
 

@@ -248,6 +248,11 @@ impl Scanner {
         self.plan.regions()
     }
 
+    /// The detectors it runs, in [`Detector::ALL`] order.
+    pub fn detectors(&self) -> Vec<Detector> {
+        Detector::ALL.into_iter().filter(|&d| self.on(d)).collect()
+    }
+
     fn on(&self, d: Detector) -> bool {
         self.enabled & d.bit() != 0
     }
