@@ -44,6 +44,10 @@ fn check_accepts_the_shipped_config_and_summarizes_it() {
     assert!(stdout.contains("web [segment]"), "{stdout}");
     assert!(stdout.contains("local-file: file"), "{stdout}");
     assert!(stdout.contains("consent: default deny"), "{stdout}");
+    assert!(
+        stdout.contains("consent: US opt-outs (GPP US sections, US Privacy strings): sale denies advertising+sale"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -208,6 +208,25 @@ impl Config {
                 humantime::format_duration(max_age)
             );
         }
+        let us = &self.consent.us_opt_outs;
+        let opt_outs: Vec<String> = [
+            ("sale", &us.sale),
+            ("sharing", &us.sharing),
+            ("targeted_advertising", &us.targeted_advertising),
+            ("sensitive_data", &us.sensitive_data),
+            ("known_child", &us.known_child),
+        ]
+        .into_iter()
+        .filter(|(_, purposes)| !purposes.is_empty())
+        .map(|(name, purposes)| format!("{name} denies {}", purposes.join("+")))
+        .collect();
+        if !opt_outs.is_empty() {
+            let _ = writeln!(
+                out,
+                "consent: US opt-outs (GPP US sections, US Privacy strings): {}",
+                opt_outs.join(", ")
+            );
+        }
         for d in self
             .destinations
             .iter()
