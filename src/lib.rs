@@ -26,8 +26,9 @@
 //! each module owns and must never do.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod admin;
+mod admin;
 pub mod app;
 pub mod audit;
 pub mod config;
@@ -35,13 +36,13 @@ pub mod consent;
 pub mod crypto;
 pub mod event;
 pub mod explain;
-pub mod forward;
+mod forward;
 /// The fuzz targets' checks: only with the `fuzzing` feature, which the
 /// fuzz crate (`fuzz/`) and `tests/fuzz_fallback.rs` (through privgate's
 /// dev-dependency on itself) turn on; not part of the library's API.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod ingest;
+mod ingest;
 pub mod json;
 pub mod metrics;
 /// The PII detectors scored on the labeled corpus (`tests/data/pii/`):
@@ -51,9 +52,9 @@ pub mod metrics;
 pub mod pii_eval;
 pub mod pipeline;
 pub mod policy;
-pub mod privacy;
+mod privacy;
 pub mod protocol;
-pub mod reload;
-pub mod spool;
-pub mod tls;
-pub mod tracker_http;
+mod reload;
+mod spool;
+mod tls;
+mod tracker_http;

@@ -87,7 +87,7 @@ pub struct Reloaded {
 
 /// What the audit log records of a config: its SHA-256, the outcome, and
 /// the active key ids (ids only).
-pub fn config_detail(config: &Config, outcome: &str) -> serde_json::Value {
+pub(crate) fn config_detail(config: &Config, outcome: &str) -> serde_json::Value {
     serde_json::json!({
         "config_sha256": config.digest,
         "outcome": outcome,
@@ -197,7 +197,7 @@ struct Live {
 }
 
 /// Reloads a running privgate from its config file.
-pub struct Reloader {
+pub(crate) struct Reloader {
     path: PathBuf,
     metrics: Metrics,
     ingest: Arc<Swappable<Handler>>,
@@ -243,14 +243,14 @@ impl Reloader {
 
     /// The admin API's suppressions (`None`: `consent.suppressions` is not
     /// set).
-    pub fn suppressions(&self) -> Option<&Arc<Suppressions>> {
+    pub(crate) fn suppressions(&self) -> Option<&Arc<Suppressions>> {
         self.suppressions.as_ref()
     }
 
     /// Records `kind` with `detail` in the audit log, if one is kept. A
     /// failure to write is logged (never the detail) and does not undo
     /// what was done.
-    pub fn audit(&self, kind: &str, detail: serde_json::Value) {
+    pub(crate) fn audit(&self, kind: &str, detail: serde_json::Value) {
         if let Some(log) = &self.audit {
             if let Err(e) = log.record(kind, detail) {
                 tracing::error!(error = %e, kind, "audit record not written");
@@ -259,7 +259,7 @@ impl Reloader {
     }
 
     /// Whether an admin token is configured.
-    pub fn has_admin_token(&self) -> bool {
+    pub(crate) fn has_admin_token(&self) -> bool {
         self.admin_token
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -268,7 +268,7 @@ impl Reloader {
 
     /// Whether `candidate` is the admin token (constant time); `true`
     /// when no token is configured.
-    pub fn admin_allows(&self, candidate: Option<&[u8]>) -> bool {
+    pub(crate) fn admin_allows(&self, candidate: Option<&[u8]>) -> bool {
         match &*self.admin_token.read().unwrap_or_else(|p| p.into_inner()) {
             None => true,
             Some(token) => candidate.is_some_and(|c| token.ct_eq(c)),
@@ -276,7 +276,7 @@ impl Reloader {
     }
 
     /// Reloads from the config file; on error nothing changed.
-    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+    pub(crate) async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let result = self.try_reload().await;
         let label = if result.is_ok() { "success" } else { "failure" };
         if self.audit.is_some() {

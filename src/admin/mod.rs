@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The admin endpoints.
-pub struct Admin {
+pub(crate) struct Admin {
     metrics: Metrics,
     ready: Arc<AtomicBool>,
     reloader: Arc<Reloader>,
@@ -35,7 +35,7 @@ pub struct Admin {
 
 impl Admin {
     /// `ready` is set once every listener is bound, cleared on shutdown.
-    pub fn new(metrics: Metrics, ready: Arc<AtomicBool>, reloader: Arc<Reloader>) -> Admin {
+    pub(crate) fn new(metrics: Metrics, ready: Arc<AtomicBool>, reloader: Arc<Reloader>) -> Admin {
         Admin {
             metrics,
             ready,
@@ -162,7 +162,7 @@ fn json_body(status: StatusCode, body: serde_json::Value) -> Response<Body> {
 
 impl Admin {
     /// The listener's service.
-    pub fn service(
+    pub(crate) fn service(
         self: Arc<Self>,
     ) -> impl tower::Service<
         Request<Incoming>,

@@ -35,7 +35,7 @@ struct Inner {
 }
 
 /// The metric handles of one breaker.
-pub struct BreakerMetrics {
+pub(crate) struct BreakerMetrics {
     /// 0 closed, 1 open, 2 half-open.
     pub state: IntGauge,
     /// Times it opened.
@@ -45,7 +45,7 @@ pub struct BreakerMetrics {
 }
 
 /// One destination's breaker.
-pub struct Breaker {
+pub(crate) struct Breaker {
     config: BreakerConfig,
     inner: Mutex<Inner>,
     metrics: BreakerMetrics,
@@ -53,7 +53,7 @@ pub struct Breaker {
 
 impl Breaker {
     /// A closed breaker.
-    pub fn new(config: BreakerConfig, metrics: BreakerMetrics) -> Breaker {
+    pub(crate) fn new(config: BreakerConfig, metrics: BreakerMetrics) -> Breaker {
         metrics.state.set(0);
         Breaker {
             inner: Mutex::new(Inner {
@@ -72,7 +72,7 @@ impl Breaker {
 
     /// Waits until an attempt may be sent: at once while closed; after the
     /// cooldown, as the one probe, while open.
-    pub async fn admit(&self) {
+    pub(crate) async fn admit(&self) {
         loop {
             let until = {
                 let mut inner = self.lock();
@@ -93,7 +93,7 @@ impl Breaker {
 
     /// Records how an admitted attempt went: `up` when the backend answered
     /// other than 5xx, 408 or 429.
-    pub fn record(&self, up: bool) {
+    pub(crate) fn record(&self, up: bool) {
         let mut inner = self.lock();
         if up {
             inner.consecutive = 0;

@@ -23,7 +23,7 @@ struct Current {
 
 /// Appends batches to one file, opened once at start, rotating it as
 /// configured.
-pub struct FileSink {
+pub(super) struct FileSink {
     settings: FileSinkConfig,
     current: Mutex<Current>,
 }
@@ -51,7 +51,7 @@ fn open(path: &Path) -> std::io::Result<Current> {
 impl FileSink {
     /// Opens (creating it and its directory if needed) the file for
     /// appending, and deletes rotated files past `retain`.
-    pub fn open(settings: &FileSinkConfig) -> std::io::Result<FileSink> {
+    pub(super) fn open(settings: &FileSinkConfig) -> std::io::Result<FileSink> {
         let current = open(&settings.path)?;
         let sink = FileSink {
             settings: settings.clone(),
@@ -62,7 +62,7 @@ impl FileSink {
     }
 
     /// Appends one NDJSON batch, rotating first when it is time.
-    pub async fn write(&self, body: &[u8]) -> Result<(), DropReason> {
+    pub(super) async fn write(&self, body: &[u8]) -> Result<(), DropReason> {
         let mut current = self.current.lock().await;
         let result = async {
             if self.due(&current, body.len() as u64) {
@@ -143,7 +143,7 @@ fn rotated_name(path: &Path, stamp: &str) -> PathBuf {
 }
 
 /// The files rotated from `path`: `<name>.<digits>T<digits>Z[-n]`.
-pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
+pub(super) fn rotated_files(path: &Path) -> Vec<PathBuf> {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return Vec::new();
     };
@@ -178,13 +178,13 @@ pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
 
 /// Prints batches on standard output.
 #[derive(Default)]
-pub struct StdoutSink {
+pub(super) struct StdoutSink {
     out: Mutex<Option<tokio::io::Stdout>>,
 }
 
 impl StdoutSink {
     /// Writes one NDJSON batch.
-    pub async fn write(&self, body: &[u8]) -> Result<(), DropReason> {
+    pub(super) async fn write(&self, body: &[u8]) -> Result<(), DropReason> {
         let mut out = self.out.lock().await;
         let out = out.get_or_insert_with(tokio::io::stdout);
         let result = async {

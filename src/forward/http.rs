@@ -19,11 +19,11 @@ use prometheus::IntCounter;
 use std::time::{Duration, Instant};
 
 /// The client every outbound request uses.
-pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(super) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Builds a pooled client for http:// and https:// (trust and client
 /// certificate from `tls`; ALPN h2 and http/1.1).
-pub fn client(connect_timeout: Duration, tls: &ClientTls) -> HttpClient {
+pub(super) fn client(connect_timeout: Duration, tls: &ClientTls) -> HttpClient {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
@@ -57,7 +57,7 @@ fn url(cfg: &HttpSinkConfig) -> Uri {
 }
 
 /// One HTTP destination.
-pub struct HttpSink {
+pub(super) struct HttpSink {
     client: HttpClient,
     url: Uri,
     framing: Framing,
@@ -75,7 +75,7 @@ pub struct HttpSink {
 impl HttpSink {
     /// A sink for `cfg`.
     /// `sealed`: bodies arrive as JWE compact strings.
-    pub fn new(
+    pub(super) fn new(
         cfg: &HttpSinkConfig,
         metrics: DestMetrics,
         all: &Metrics,
@@ -126,17 +126,17 @@ impl HttpSink {
     }
 
     /// Pause between rounds of retries of a batch kept in a spool.
-    pub fn pause(&self) -> Duration {
+    pub(super) fn pause(&self) -> Duration {
         self.retry.max_backoff
     }
 
     /// Batches in flight at once.
-    pub fn concurrency(&self) -> usize {
+    pub(super) fn concurrency(&self) -> usize {
         self.concurrency
     }
 
     /// Delivers one batch body, retrying as the policy allows.
-    pub async fn deliver(&self, body: Bytes) -> Result<(), DropReason> {
+    pub(super) async fn deliver(&self, body: Bytes) -> Result<(), DropReason> {
         // Compressed once, whatever the number of attempts.
         let body = match self.compression {
             Compression::None => body,

@@ -15,15 +15,15 @@
 //! `docs/architecture.md`.
 
 mod batch;
-pub mod breaker;
+pub(crate) mod breaker;
 mod file;
 mod http;
 mod lane;
 mod queue;
-pub mod retry;
-pub mod settings;
+pub(crate) mod retry;
+pub(crate) mod settings;
 
-pub use queue::{Accepted, QueueFull, Queues, Reservation};
+pub(crate) use queue::{Accepted, Queues};
 
 use crate::metrics::{DropReason, Metrics};
 use crate::spool::SpoolError;
@@ -57,7 +57,7 @@ pub enum StartError {
 
 /// The running delivery side: one lane (intake and batcher task) per
 /// destination.
-pub struct Forwarder {
+pub(crate) struct Forwarder {
     lanes: Vec<Lane>,
     spool: crate::spool::SpoolConfig,
     metrics: Metrics,
@@ -84,7 +84,7 @@ impl DestMetrics {
 /// Starts one lane per destination, opening (and replaying) the spools of
 /// durable ones. Must run inside a tokio runtime; opening a spool reads its
 /// files.
-pub fn start(
+pub(crate) fn start(
     config: Destinations<'_>,
     metrics: &Metrics,
 ) -> Result<(Queues, Forwarder), StartError> {
@@ -126,7 +126,7 @@ pub struct Changes {
 
 impl Forwarder {
     /// Where ingest hands each destination's events, in config order.
-    pub fn queues(&self) -> Queues {
+    pub(crate) fn queues(&self) -> Queues {
         Queues {
             queues: self.lanes.iter().map(|l| l.queue.clone()).collect(),
         }
@@ -137,7 +137,7 @@ impl Forwarder {
     /// on, new ones start, removed ones stop (memory queues drain, spools
     /// stay on disk). All or nothing: on error nothing changed. Returns the
     /// queues for `config`'s destinations, in its order.
-    pub async fn apply(
+    pub(crate) async fn apply(
         &mut self,
         config: Destinations<'_>,
     ) -> Result<(Queues, Changes), ReloadError> {
@@ -213,7 +213,7 @@ impl Forwarder {
     /// deliveries, up to `deadline`. Memory-queued events still undelivered
     /// then are given up and counted as dropped with reason `shutdown`;
     /// spooled ones stay on disk.
-    pub async fn shutdown(mut self, deadline: Duration) -> Undelivered {
+    pub(crate) async fn shutdown(mut self, deadline: Duration) -> Undelivered {
         let started = tokio::time::Instant::now();
         // Memory queues stop taking events; spools stop taking appends and
         // their readers stop once drained.
@@ -264,7 +264,7 @@ impl Forwarder {
 
 /// What delivery left undone at shutdown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Undelivered {
+pub(crate) struct Undelivered {
     /// Memory-queued events given up (counted as dropped, `shutdown`).
     pub lost: usize,
     /// Events left in spools, delivered after the next start.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 /// What one delivery attempt's outcome means.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// The backend took the batch.
     Delivered,
     /// Worth another try, after at least `after` if the backend said so.
@@ -21,7 +21,7 @@ pub enum Attempt {
 
 impl Attempt {
     /// Classifies a response status (and its `Retry-After`).
-    pub fn from_response(status: StatusCode, headers: &HeaderMap) -> Attempt {
+    pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Attempt {
         match status.as_u16() {
             200..=299 => Attempt::Delivered,
             408 | 429 | 500..=599 => Attempt::Retry {
@@ -33,7 +33,7 @@ impl Attempt {
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
@@ -48,7 +48,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 
 /// Exponential backoff with full jitter, capped.
 #[derive(Clone, Copy, Debug)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// The ceiling of the first wait.
     pub initial: Duration,
     /// The largest wait, also the cap of an honoured `Retry-After`.
@@ -58,7 +58,7 @@ pub struct Backoff {
 impl Backoff {
     /// The wait before retry number `retry` (0-based): a random duration up to
     /// `initial * 2^retry` (capped at `max`), but at least what the backend asked.
-    pub fn delay(&self, retry: u32, asked: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, retry: u32, asked: Option<Duration>) -> Duration {
         let ceiling = self
             .initial
             .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))

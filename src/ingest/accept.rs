@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
-pub use crate::pipeline::Batch;
+pub(crate) use crate::pipeline::Batch;
 
 /// Accepts a [`Batch`]: see the module doc.
 #[derive(Clone)]
-pub struct Accept(pub(super) Arc<Delivery>);
+pub(crate) struct Accept(pub(super) Arc<Delivery>);
 
 impl Service<Batch> for Accept {
     type Response = ();

@@ -7,14 +7,14 @@
 
 use super::error::IngestError;
 use super::inflight::Charge;
-pub use crate::tracker_http::body::{gunzip, Limits};
+pub(crate) use crate::tracker_http::body::{gunzip, Limits};
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap};
 use http_body_util::BodyExt;
 
 /// Reads the whole body of an event request and returns the decoded bytes,
 /// charging them to `charge`.
-pub async fn read<B>(
+pub(crate) async fn read<B>(
     headers: &HeaderMap,
     body: B,
     limits: Limits,
@@ -30,7 +30,7 @@ where
 /// Whether a protocol takes `application/x-www-form-urlencoded` bodies
 /// (beacons that wrap their payload in a form field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Forms {
+pub(crate) enum Forms {
     /// 415 for a form body.
     Refused,
     /// The protocol unwraps forms itself.
@@ -38,7 +38,7 @@ pub enum Forms {
 }
 
 /// [`read`], for a protocol that may take forms.
-pub async fn read_as<B>(
+pub(crate) async fn read_as<B>(
     headers: &HeaderMap,
     body: B,
     limits: Limits,

@@ -29,17 +29,17 @@ use std::net::IpAddr;
 
 /// The client's address, resolved, in every request's extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
+pub(crate) struct ClientIp(pub IpAddr);
 
 /// Whether `peer` is one of the `trusted` proxies, whose forwarding and
 /// CDN headers are believed.
-pub fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
+pub(crate) fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
     let peer = peer.to_canonical();
     trusted.iter().any(|net| net.contains(&peer))
 }
 
 /// The client behind `peer`: see the module doc.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
@@ -88,7 +88,7 @@ fn parse_hop(text: &str) -> Option<IpAddr> {
 }
 
 /// `ip` truncated to its /24 (IPv4) or /48 (IPv6).
-pub fn truncate(ip: IpAddr) -> IpAddr {
+pub(crate) fn truncate(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => std::net::Ipv4Addr::from(u32::from(v4) & !0xff).into(),
         IpAddr::V6(v6) => std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 80) - 1)).into(),
@@ -99,7 +99,7 @@ pub fn truncate(ip: IpAddr) -> IpAddr {
 /// `client_ip` setting says; nothing for a request that asked to stay
 /// anonymous (Snowplow's `SP-Anonymous`). Ingest and `privgate explain`
 /// both decide it here.
-pub fn passed_on(
+pub(crate) fn passed_on(
     setting: super::settings::ClientIp,
     client: IpAddr,
     anonymous: bool,
@@ -115,7 +115,7 @@ pub fn passed_on(
 
 /// What the events of one request get, made once per request: the text
 /// each insertion needs is the same for all of them.
-pub struct Address {
+pub(crate) struct Address {
     field: IpField,
     /// The JSON value (`"203.0.113.0"`, or `null` when nothing goes on) that
     /// replaces Amplitude's `"$remote"`.
@@ -127,7 +127,7 @@ pub struct Address {
 
 impl Address {
     /// `ip` (`None`: nothing goes on) for events keeping it in `field`.
-    pub fn new(field: IpField, ip: Option<IpAddr>) -> Address {
+    pub(crate) fn new(field: IpField, ip: Option<IpAddr>) -> Address {
         let key = match field {
             IpField::Top { key } | IpField::Nested { key, .. } => Some(key),
             IpField::Absent => None,
@@ -141,7 +141,7 @@ impl Address {
 
     /// Writes the address into `event` unless it names one already; keeps
     /// `marks` pointing at the same values.
-    pub fn write(&self, event: Bytes, marks: &mut Marks) -> Bytes {
+    pub(crate) fn write(&self, event: Bytes, marks: &mut Marks) -> Bytes {
         const REMOTE: &[u8] = br#""$remote""#;
         if let Some(span) = marks.ip {
             if span.get(&event) != REMOTE {
@@ -176,7 +176,7 @@ impl Address {
 }
 
 /// [`Address::write`] for one event.
-pub fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>) -> Bytes {
+pub(crate) fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>) -> Bytes {
     Address::new(field, ip).write(event, marks)
 }
 

@@ -10,18 +10,18 @@ use http::{header, HeaderMap, HeaderValue};
 
 /// The origins one route accepts.
 #[derive(Clone, Debug, Default)]
-pub struct Cors {
+pub(crate) struct Cors {
     origins: Vec<HeaderValue>,
 }
 
 impl Cors {
     /// Allows exactly `origins`.
-    pub fn new(origins: Vec<HeaderValue>) -> Cors {
+    pub(crate) fn new(origins: Vec<HeaderValue>) -> Cors {
         Cors { origins }
     }
 
     /// The request's origin, if it is allowed.
-    pub fn allowed<'a>(&self, request: &'a HeaderMap) -> Option<&'a HeaderValue> {
+    pub(crate) fn allowed<'a>(&self, request: &'a HeaderMap) -> Option<&'a HeaderValue> {
         let origin = request.get(header::ORIGIN)?;
         self.origins
             .iter()
@@ -32,7 +32,7 @@ impl Cors {
     /// Adds the headers of an actual (non-preflight) response; one that has
     /// an `Access-Control-Allow-Origin` already (a preflight's answer) is
     /// left alone.
-    pub fn decorate(&self, request: &HeaderMap, response: &mut HeaderMap) {
+    pub(crate) fn decorate(&self, request: &HeaderMap, response: &mut HeaderMap) {
         if self.origins.is_empty() || response.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
             return;
         }
@@ -47,7 +47,7 @@ impl Cors {
     }
 
     /// Headers of a preflight answer, or `None` if the origin is not allowed.
-    pub fn preflight(&self, request: &HeaderMap) -> Option<HeaderMap> {
+    pub(crate) fn preflight(&self, request: &HeaderMap) -> Option<HeaderMap> {
         let origin = self.allowed(request)?;
         let mut h = HeaderMap::new();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());

@@ -38,7 +38,7 @@ use std::sync::Arc;
 /// `max_header_bytes`), its body, its gunzipped form, room for PostHog's
 /// unwrapping (twice the decompression limit: lz64 holds its UTF-16 units
 /// and their text at once), and room for its events.
-pub fn largest_request(server: &ServerConfig) -> usize {
+pub(crate) fn largest_request(server: &ServerConfig) -> usize {
     let head = server
         .max_header_bytes
         .saturating_mul(super::server::HARD_BYTES_FACTOR);
@@ -50,7 +50,7 @@ pub fn largest_request(server: &ServerConfig) -> usize {
 
 /// The budget, shared by every request of the process (and kept across
 /// reloads: requests in flight stay charged to it).
-pub struct Inflight {
+pub(crate) struct Inflight {
     limit: AtomicUsize,
     used: AtomicUsize,
     refused: IntCounter,
@@ -59,7 +59,7 @@ pub struct Inflight {
 
 impl Inflight {
     /// A budget of `limit` bytes.
-    pub fn new(limit: usize, metrics: &Metrics) -> Arc<Inflight> {
+    pub(crate) fn new(limit: usize, metrics: &Metrics) -> Arc<Inflight> {
         Arc::new(Inflight {
             limit: AtomicUsize::new(limit),
             used: AtomicUsize::new(0),
@@ -69,22 +69,23 @@ impl Inflight {
     }
 
     /// Takes a new limit (a reload); requests already charged stay so.
-    pub fn set_limit(&self, limit: usize) {
+    pub(crate) fn set_limit(&self, limit: usize) {
         self.limit.store(limit, Ordering::Relaxed);
     }
 
     /// The limit.
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit.load(Ordering::Relaxed)
     }
 
     /// The bytes held now.
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 
     /// A new request's charge, holding `bytes` (its head).
-    pub fn charge(self: &Arc<Self>, bytes: usize) -> Result<Charge, IngestError> {
+    pub(crate) fn charge(self: &Arc<Self>, bytes: usize) -> Result<Charge, IngestError> {
         self.take(bytes)?;
         Ok(Charge(Arc::new(Held {
             budget: self.clone(),
@@ -120,7 +121,7 @@ impl Inflight {
 /// What one request holds of the budget. Clones share it; it is given
 /// back when the last is dropped.
 #[derive(Clone)]
-pub struct Charge(Arc<Held>);
+pub(crate) struct Charge(Arc<Held>);
 
 struct Held {
     budget: Arc<Inflight>,
@@ -135,7 +136,7 @@ impl Drop for Held {
 
 impl Charge {
     /// Holds `bytes` more, or 503 `overloaded`.
-    pub fn add(&self, bytes: usize) -> Result<(), IngestError> {
+    pub(crate) fn add(&self, bytes: usize) -> Result<(), IngestError> {
         self.0.budget.take(bytes)?;
         self.0.bytes.fetch_add(bytes, Ordering::AcqRel);
         Ok(())
@@ -143,7 +144,7 @@ impl Charge {
 
     /// Holds `bytes` for a step that makes at most that much; see
     /// [`Reservation::settle`].
-    pub fn reserve(&self, bytes: usize) -> Result<Reservation<'_>, IngestError> {
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<Reservation<'_>, IngestError> {
         self.add(bytes)?;
         Ok(Reservation {
             charge: self,
@@ -152,13 +153,14 @@ impl Charge {
     }
 
     /// What the request holds.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
         self.0.bytes.load(Ordering::Acquire)
     }
 
     /// Gives back `bytes` the request no longer holds (at most what it
     /// holds).
-    pub fn release(&self, bytes: usize) {
+    pub(crate) fn release(&self, bytes: usize) {
         let mut held = self.0.bytes.load(Ordering::Acquire);
         loop {
             let given = bytes.min(held);
@@ -177,7 +179,7 @@ impl Charge {
 
 /// Room held for one step; what it did not use goes back when it is
 /// settled, all of it when the step failed (dropped unsettled).
-pub struct Reservation<'c> {
+pub(crate) struct Reservation<'c> {
     charge: &'c Charge,
     bytes: usize,
 }
@@ -185,7 +187,7 @@ pub struct Reservation<'c> {
 impl Reservation<'_> {
     /// Keeps `kept` bytes of the room (what the step made) and gives back
     /// the rest.
-    pub fn settle(mut self, kept: usize) {
+    pub(crate) fn settle(mut self, kept: usize) {
         let unused = self.bytes - kept.min(self.bytes);
         self.charge.release(unused);
         self.bytes = 0;

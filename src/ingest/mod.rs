@@ -24,19 +24,19 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
-pub mod accept;
-pub mod body;
-pub mod client_ip;
-pub mod cors;
-pub use crate::tracker_http::error;
-pub mod inflight;
-pub mod passthrough;
+pub(crate) mod accept;
+pub(crate) mod body;
+pub(crate) mod client_ip;
+pub(crate) mod cors;
+pub(crate) use crate::tracker_http::error;
+pub(crate) mod inflight;
+pub(crate) mod passthrough;
 mod payload;
-pub mod privacy;
-pub mod ratelimit;
-pub mod server;
-pub mod settings;
-pub mod stack;
+pub(crate) mod privacy;
+pub(crate) mod ratelimit;
+pub(crate) mod server;
+pub(crate) mod settings;
+pub(crate) mod stack;
 
 use crate::crypto::secret::{matches_any, Secret};
 use crate::event::RequestMeta;
@@ -58,7 +58,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tower::{ServiceBuilder, ServiceExt};
 
-pub use crate::tracker_http::{empty, full, json_answer, json_response};
+pub(crate) use crate::tracker_http::{empty, full, json_response};
 
 /// A source at run time.
 struct Source {
@@ -76,7 +76,7 @@ struct Source {
 }
 
 /// Everything a request needs; shared by all connections.
-pub struct Ingest {
+pub(crate) struct Ingest {
     sources: Vec<Source>,
     /// By [`Protocol::index`]: the origins of the sources that protocol's
     /// endpoints serve ([`Codec::serves`]).
@@ -103,7 +103,7 @@ pub struct Ingest {
 
 impl Ingest {
     /// Builds the request handler from its settings (`Config::ingest`).
-    pub fn new(
+    pub(crate) fn new(
         config: Settings<'_>,
         pipeline: Pipeline,
         queues: Queues,
@@ -181,7 +181,7 @@ impl Ingest {
     /// This handler, charging its requests to `previous`'s in-flight
     /// budget (under this config's limit): a reload does not start an empty
     /// budget beside the requests the old config is still answering.
-    pub fn sharing_inflight(mut self, previous: &Ingest) -> Ingest {
+    pub(crate) fn sharing_inflight(mut self, previous: &Ingest) -> Ingest {
         previous.inflight.set_limit(self.inflight.limit());
         self.inflight = previous.inflight.clone();
         self

@@ -39,16 +39,16 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
-pub use crate::tracker_http::BoxError;
+pub(crate) use crate::tracker_http::BoxError;
 
 /// A relayed request's body: the client's, streaming, or one read first.
-pub type RelayBody = BoxBody<Bytes, BoxError>;
+pub(crate) type RelayBody = BoxBody<Bytes, BoxError>;
 
 /// The relay's client; bodies stream.
-pub type RelayClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, RelayBody>;
+pub(crate) type RelayClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, RelayBody>;
 
 /// Builds the relay client.
-pub fn client() -> RelayClient {
+pub(crate) fn client() -> RelayClient {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(Duration::from_secs(5)));
     http.enforce_http(false);
@@ -61,7 +61,7 @@ pub fn client() -> RelayClient {
 }
 
 /// Where and how to relay.
-pub struct Upstream<'a> {
+pub(crate) struct Upstream<'a> {
     /// Base URL (scheme, authority, optional path prefix).
     pub base: &'a Uri,
     /// Deadline for the response head.
@@ -86,7 +86,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Request headers that name the client's address: a relay passes on none
 /// (the vendor would see the user's address, which events never carry in
 /// full unless the source says `client_ip = "full"`).
-pub const CLIENT_ADDRESS: [&str; 14] = [
+pub(crate) const CLIENT_ADDRESS: [&str; 14] = [
     "x-forwarded-for",
     "forwarded",
     "x-real-ip",
@@ -122,7 +122,7 @@ fn strip(headers: &mut HeaderMap, extra: &[HeaderName]) {
 }
 
 /// Relays `request` to `upstream` and returns its answer, streaming.
-pub async fn relay(
+pub(crate) async fn relay(
     client: &RelayClient,
     upstream: Upstream<'_>,
     request: Request<RelayBody>,
@@ -189,14 +189,14 @@ fn drop_cors(headers: &mut HeaderMap) {
 /// A source's rule for relayed requests that carry user ids, compiled
 /// against the consent engine: each purpose the relay serves on its own,
 /// so that GPC is asked about every one of them.
-pub struct RelayConsent {
+pub(crate) struct RelayConsent {
     needs: Vec<Need>,
     without_signal: bool,
 }
 
 /// Why a request that carries user ids was not relayed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Withheld {
+pub(crate) enum Withheld {
     /// Consent says no (`opted_out`, `gpc`, `no_consent`).
     Denied(Denial),
     /// Its ids could not be read, so no opt-out can be checked.
@@ -205,7 +205,7 @@ pub enum Withheld {
 
 impl Withheld {
     /// A log field (never a value from the request).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Withheld::Denied(denial) => denial.as_str(),
             Withheld::Unreadable => "unreadable",
@@ -215,7 +215,7 @@ impl Withheld {
 
 impl RelayConsent {
     /// The rule `config` describes, decided by `consent`.
-    pub fn new(consent: &Consent, config: &RelayConfig) -> RelayConsent {
+    pub(crate) fn new(consent: &Consent, config: &RelayConfig) -> RelayConsent {
         RelayConsent {
             needs: config
                 .purposes
@@ -239,7 +239,7 @@ impl RelayConsent {
     /// `consent.default = "deny"` it has no consent unless the operator
     /// said `relay_personal_data = true`; GPC withholds it either way when
     /// it denies one of the relay's purposes.
-    pub fn check_request(&self, consent: &Consent, gpc: bool) -> Result<(), Withheld> {
+    pub(crate) fn check_request(&self, consent: &Consent, gpc: bool) -> Result<(), Withheld> {
         // No jurisdiction is read for relays: where one is configured,
         // the unknown jurisdiction's default applies (fail closed).
         let signals = Signals {
@@ -264,7 +264,12 @@ impl RelayConsent {
     /// Whether the ids a relayed request's JSON `body` names (`ids`, as
     /// its codec marked them) may be relayed: none of them is opted out
     /// (asked of the consent engine, which reads ids as it does in events).
-    pub fn check_ids(&self, consent: &Consent, body: &[u8], ids: &[Marks]) -> Result<(), Withheld> {
+    pub(crate) fn check_ids(
+        &self,
+        consent: &Consent,
+        body: &[u8],
+        ids: &[Marks],
+    ) -> Result<(), Withheld> {
         if ids
             .iter()
             .any(|marks| consent.signals(body, marks, false).opted_out)
@@ -279,7 +284,7 @@ impl RelayConsent {
 /// read within `limits.max_body`, its ids read by its `codec`
 /// ([`Codec::relay_ids`]), and ready to relay if `rule` and `consent` let
 /// them go; why not otherwise.
-pub async fn with_user_ids<B>(
+pub(crate) async fn with_user_ids<B>(
     codec: &dyn Codec,
     consent: &Consent,
     rule: &RelayConsent,

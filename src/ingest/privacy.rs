@@ -12,14 +12,14 @@ use crate::privacy::Page;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
 /// The page and who may read it from a script.
-pub struct PrivacyPage {
+pub(crate) struct PrivacyPage {
     page: Page,
     cors: Cors,
 }
 
 impl PrivacyPage {
     /// `page`, readable by scripts of `origins`.
-    pub fn new(page: Page, origins: Vec<HeaderValue>) -> PrivacyPage {
+    pub(crate) fn new(page: Page, origins: Vec<HeaderValue>) -> PrivacyPage {
         PrivacyPage {
             page,
             cors: Cors::new(origins),
@@ -27,7 +27,7 @@ impl PrivacyPage {
     }
 
     /// Answers a request for [`crate::privacy::PATH`].
-    pub fn answer<B>(&self, request: &Request<B>) -> Result<Response<Body>, IngestError> {
+    pub(crate) fn answer<B>(&self, request: &Request<B>) -> Result<Response<Body>, IngestError> {
         let headers = request.headers();
         let mut response = match *request.method() {
             Method::GET | Method::HEAD => self

@@ -54,10 +54,10 @@ use std::time::Duration;
 use tower::{Layer, Service};
 
 /// How often the per-IP map forgets addresses whose bucket is full again.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// The limiters of one [`Ingest`](super::Ingest), built from its config.
-pub struct RateLimits {
+pub(crate) struct RateLimits {
     per_ip: Option<Arc<PerIp>>,
     /// By source index; `None`: that source is not limited.
     per_source: Vec<Option<PerSource>>,
@@ -81,7 +81,7 @@ impl RateLimits {
     /// The limits `config` sets (none when it sets none). Inside a tokio
     /// runtime, also starts the per-IP sweeper, which ends once these
     /// limits are dropped (a reload builds new ones).
-    pub fn new(config: &Settings<'_>, metrics: &Metrics) -> RateLimits {
+    pub(crate) fn new(config: &Settings<'_>, metrics: &Metrics) -> RateLimits {
         let per_ip = config.server.rate_limit.per_ip.map(|rate| {
             Arc::new(PerIp {
                 limiter: RateLimiter::keyed(quota(rate)),
@@ -113,7 +113,7 @@ impl RateLimits {
     }
 
     /// Takes one request from the budget of `peer`'s address.
-    pub fn check_ip(&self, peer: IpAddr) -> Result<(), IngestError> {
+    pub(crate) fn check_ip(&self, peer: IpAddr) -> Result<(), IngestError> {
         let Some(per_ip) = &self.per_ip else {
             return Ok(());
         };
@@ -126,7 +126,7 @@ impl RateLimits {
     /// Takes one request from the budget of the client `request` came from
     /// (its [`ClientIp`], which the stack resolves first; a request without
     /// one is not limited).
-    pub fn check_request<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
+    pub(crate) fn check_request<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
         match request.extensions().get::<ClientIp>() {
             Some(client) => self.check_ip(client.0),
             None => Ok(()),
@@ -134,7 +134,7 @@ impl RateLimits {
     }
 
     /// Takes `events` from the budget of source `source`: all or none.
-    pub fn check_events(&self, source: usize, events: usize) -> Result<(), IngestError> {
+    pub(crate) fn check_events(&self, source: usize, events: usize) -> Result<(), IngestError> {
         let Some(Some(limit)) = self.per_source.get(source) else {
             return Ok(());
         };
@@ -220,7 +220,7 @@ fn retry_after(wait: Duration) -> u64 {
 
 /// The per-write-key limit as a layer of the accept stack.
 #[derive(Clone)]
-pub struct PerKeyLayer(pub Arc<RateLimits>);
+pub(crate) struct PerKeyLayer(pub Arc<RateLimits>);
 
 impl<S> Layer<S> for PerKeyLayer {
     type Service = PerKeyLimit<S>;
@@ -235,7 +235,7 @@ impl<S> Layer<S> for PerKeyLayer {
 
 /// See [`PerKeyLayer`].
 #[derive(Clone)]
-pub struct PerKeyLimit<S> {
+pub(crate) struct PerKeyLimit<S> {
     limits: Arc<RateLimits>,
     inner: S,
 }

@@ -39,26 +39,26 @@ use tower::{Service, ServiceExt};
 
 use super::error::IngestError;
 
-pub use crate::tracker_http::Body;
+pub(crate) use crate::tracker_http::Body;
 
 /// The address of the client a request came from (the TCP peer), in every
 /// request's extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
+pub(crate) struct ClientAddr(pub SocketAddr);
 
 /// How many times `max_headers` hyper allows before it refuses a head
 /// itself (with an empty body).
-pub const HARD_HEADERS_FACTOR: usize = 4;
+pub(crate) const HARD_HEADERS_FACTOR: usize = 4;
 
 /// How many times `max_header_bytes` hyper allows before it refuses a head
 /// itself (with an empty body).
-pub const HARD_BYTES_FACTOR: usize = 2;
+pub(crate) const HARD_BYTES_FACTOR: usize = 2;
 
 /// The configured limits of a request head, which services check to answer
 /// with their own error (hyper refuses only beyond [`HARD_HEADERS_FACTOR`]
 /// and [`HARD_BYTES_FACTOR`] times these).
 #[derive(Clone, Copy, Debug)]
-pub struct HeadLimits {
+pub(crate) struct HeadLimits {
     /// Most header fields.
     pub max_headers: usize,
     /// Most bytes in the request line and header fields.
@@ -69,7 +69,7 @@ impl HeadLimits {
     /// Refuses `request` if its head is over the limits. The size is counted
     /// as on the wire (`name: value\r\n` per field, plus the request line),
     /// give or take the whitespace a client chose.
-    pub fn check<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
+    pub(crate) fn check<B>(&self, request: &Request<B>) -> Result<(), IngestError> {
         if request.headers().len() > self.max_headers || head_bytes(request) > self.max_bytes {
             return Err(IngestError::HeadersTooLarge);
         }
@@ -80,7 +80,7 @@ impl HeadLimits {
 /// The size of `request`'s head as on the wire (`name: value\r\n` per
 /// field, plus the request line), give or take the whitespace a client
 /// chose.
-pub fn head_bytes<B>(request: &Request<B>) -> usize {
+pub(crate) fn head_bytes<B>(request: &Request<B>) -> usize {
     let line = request.method().as_str().len()
         + request
             .uri()
@@ -97,25 +97,25 @@ pub fn head_bytes<B>(request: &Request<B>) -> usize {
 
 /// A handler a reload can replace while serving: each request is
 /// answered by the handler current when it arrived, and finishes with it.
-pub struct Swappable<H> {
+pub(crate) struct Swappable<H> {
     current: std::sync::RwLock<Arc<H>>,
 }
 
 impl<H> Swappable<H> {
     /// Serves with `handler` until [`Swappable::replace`].
-    pub fn new(handler: H) -> Swappable<H> {
+    pub(crate) fn new(handler: H) -> Swappable<H> {
         Swappable {
             current: std::sync::RwLock::new(Arc::new(handler)),
         }
     }
 
     /// Requests arriving from now on go to `handler`.
-    pub fn replace(&self, handler: H) {
+    pub(crate) fn replace(&self, handler: H) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(handler);
     }
 
     /// The handler requests arriving now go to.
-    pub fn get(&self) -> Arc<H> {
+    pub(crate) fn get(&self) -> Arc<H> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -125,7 +125,7 @@ impl<H> Swappable<H> {
 
 /// Connection-level limits.
 #[derive(Clone, Copy, Debug)]
-pub struct ConnLimits {
+pub(crate) struct ConnLimits {
     /// Deadline for a request head.
     pub header_read_timeout: Duration,
     /// Close a connection with nothing in flight after this long.
@@ -142,7 +142,7 @@ pub struct ConnLimits {
 
 /// TLS on a listener.
 #[derive(Clone)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// The certificates new connections get (swapped by reloads).
     pub acceptor: crate::tls::Acceptor,
     /// Handshakes not finished within `header_read_timeout`.
@@ -185,7 +185,7 @@ impl Activity {
 
 /// Accepts connections until `shutdown` fires, then drains them. Returns when
 /// every connection has closed.
-pub async fn serve<S>(
+pub(crate) async fn serve<S>(
     listener: TcpListener,
     service: S,
     limits: ConnLimits,

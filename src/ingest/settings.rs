@@ -128,7 +128,7 @@ pub struct RateLimitConfig {
 }
 
 /// The purposes relayed user data serves when a source does not say.
-pub const DEFAULT_RELAY_PURPOSES: &[&str] = &["analytics"];
+pub(crate) const DEFAULT_RELAY_PURPOSES: &[&str] = &["analytics"];
 
 /// A source's rule for relays that carry user ids, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]

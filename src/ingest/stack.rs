@@ -50,23 +50,23 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 /// The source whose key authenticated a request, in its answer's
 /// extensions (for the request metrics' label).
 #[derive(Clone)]
-pub struct SourceName(pub Arc<str>);
+pub(crate) struct SourceName(pub Arc<str>);
 
 /// The tracker listener's service: each request goes through the stack of
 /// the config current when it arrived, and finishes with it.
 #[derive(Clone)]
-pub struct IngestService(pub Arc<Swappable<Handler>>);
+pub(crate) struct IngestService(pub Arc<Swappable<Handler>>);
 
 /// One config's request handler and its stack, built once for all of its
 /// requests (a reload builds the next).
-pub struct Handler {
+pub(crate) struct Handler {
     ingest: Arc<Ingest>,
     stack: BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>,
 }
 
 impl Handler {
     /// `ingest`'s stack (see the module doc).
-    pub fn new(ingest: Ingest) -> Handler {
+    pub(crate) fn new(ingest: Ingest) -> Handler {
         let ingest = Arc::new(ingest);
         Handler {
             stack: BoxCloneSyncService::new(stack(ingest.clone())),
@@ -75,7 +75,7 @@ impl Handler {
     }
 
     /// The request handler the stack ends in.
-    pub fn ingest(&self) -> &Ingest {
+    pub(crate) fn ingest(&self) -> &Ingest {
         &self.ingest
     }
 }
@@ -161,14 +161,14 @@ fn stack(
 /// of the request and returns what to do to its answer (the metrics and the
 /// CORS headers).
 #[derive(Clone)]
-pub struct Finish<F, S> {
+pub(crate) struct Finish<F, S> {
     prepare: F,
     inner: S,
 }
 
 impl<F: Clone, S> Finish<F, S> {
     /// A layer that finishes answers as `prepare` says.
-    pub fn layer(prepare: F) -> impl Layer<S, Service = Finish<F, S>> + Clone {
+    pub(crate) fn layer(prepare: F) -> impl Layer<S, Service = Finish<F, S>> + Clone {
         tower::layer::layer_fn(move |inner| Finish {
             prepare: prepare.clone(),
             inner,
@@ -205,7 +205,7 @@ where
 /// Answers 408 `timeout` when the layers below have not answered within
 /// `server.request_timeout` (and drops their work).
 #[derive(Clone)]
-pub struct Deadline<S> {
+pub(crate) struct Deadline<S> {
     after: Duration,
     inner: S,
 }
@@ -237,14 +237,14 @@ where
 /// limit, the head limits and the in-flight budget (which notes its charge
 /// in the request).
 #[derive(Clone)]
-pub struct Gate<F, S> {
+pub(crate) struct Gate<F, S> {
     check: F,
     inner: S,
 }
 
 impl<F: Clone, S> Gate<F, S> {
     /// A layer that refuses what `check` refuses.
-    pub fn layer(check: F) -> impl Layer<S, Service = Gate<F, S>> + Clone {
+    pub(crate) fn layer(check: F) -> impl Layer<S, Service = Gate<F, S>> + Clone {
         tower::layer::layer_fn(move |inner| Gate {
             check: check.clone(),
             inner,
@@ -275,7 +275,7 @@ where
 
 /// The endpoints themselves: [`Ingest::route`].
 #[derive(Clone)]
-pub struct Router(Arc<Ingest>);
+pub(crate) struct Router(Arc<Ingest>);
 
 impl Service<Request<Incoming>> for Router {
     type Response = Response<Body>;

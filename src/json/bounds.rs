@@ -65,7 +65,7 @@ pub enum Exceeded {
 
 /// The count of one event's fields so far, and the bound it hit, if any
 /// (serde errors are text; this keeps which limit it was).
-pub struct Budget {
+pub(super) struct Budget {
     limits: Limits,
     fields: Cell<usize>,
     exceeded: Cell<Option<Exceeded>>,
@@ -73,7 +73,7 @@ pub struct Budget {
 
 impl Budget {
     /// A fresh budget for one event (or one batch envelope).
-    pub fn new(limits: Limits) -> Budget {
+    pub(super) fn new(limits: Limits) -> Budget {
         Budget {
             limits,
             fields: Cell::new(0),
@@ -82,23 +82,23 @@ impl Budget {
     }
 
     /// The limits.
-    pub fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         self.limits
     }
 
     /// The bound that stopped the read, if one did.
-    pub fn exceeded(&self) -> Option<Exceeded> {
+    pub(super) fn exceeded(&self) -> Option<Exceeded> {
         self.exceeded.get()
     }
 
     /// Fails with `what` after noting `bound`.
-    pub fn exceed<E: de::Error>(&self, bound: Exceeded, what: fmt::Arguments<'_>) -> E {
+    pub(super) fn exceed<E: de::Error>(&self, bound: Exceeded, what: fmt::Arguments<'_>) -> E {
         self.exceeded.set(Some(bound));
         E::custom(what)
     }
 
     /// Counts one object member.
-    pub fn field<E: de::Error>(&self) -> Result<(), E> {
+    pub(super) fn field<E: de::Error>(&self) -> Result<(), E> {
         let n = self.fields.get() + 1;
         self.fields.set(n);
         if n > self.limits.max_fields {
@@ -111,7 +111,7 @@ impl Budget {
     }
 
     /// Checks that a container at `depth` is allowed.
-    pub fn enter<E: de::Error>(&self, depth: usize) -> Result<(), E> {
+    pub(super) fn enter<E: de::Error>(&self, depth: usize) -> Result<(), E> {
         if depth > self.limits.max_depth {
             return Err(self.exceed(
                 Exceeded::Depth,
@@ -125,7 +125,7 @@ impl Budget {
 /// Reads and checks one value at `depth` (the event itself is at 1),
 /// keeping nothing.
 #[derive(Clone, Copy)]
-pub struct Checked<'b> {
+pub(super) struct Checked<'b> {
     /// The event's budget.
     pub budget: &'b Budget,
     /// Depth of the value read.
@@ -194,7 +194,7 @@ impl<'de> Visitor<'de> for Checked<'_> {
 
 /// Reads a value as raw text (for marks that point into the input) and
 /// checks it as [`Checked`] would.
-pub fn checked_raw<'de, A: MapAccess<'de>>(
+pub(super) fn checked_raw<'de, A: MapAccess<'de>>(
     map: &mut A,
     at: Checked<'_>,
 ) -> Result<&'de RawValue, A::Error> {

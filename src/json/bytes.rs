@@ -68,7 +68,7 @@ fn any_in(text: &[u8], word: impl Fn(u64) -> u64) -> bool {
 
 /// `text` holds an ASCII digit, an `@`, a `:` or an `=` (what every PII
 /// detector needs, see `pii::may_hold_pii`).
-pub fn has_pii_trigger(text: &[u8]) -> bool {
+pub(crate) fn has_pii_trigger(text: &[u8]) -> bool {
     // `0`..=`9` and `:` are adjacent (0x30..=0x3a): eleven bytes from `0`.
     any_in(text, |x| {
         less_mask(x ^ (ONES * u64::from(b'0')), 11) | eq_mask(x, b'@') | eq_mask(x, b'=')
@@ -76,7 +76,7 @@ pub fn has_pii_trigger(text: &[u8]) -> bool {
 }
 
 /// `text` holds a byte JSON requires escaped: a control character, `"` or `\`.
-pub fn needs_json_escape(text: &[u8]) -> bool {
+pub(crate) fn needs_json_escape(text: &[u8]) -> bool {
     any_in(text, |x| {
         less_mask(x, 0x20) | eq_mask(x, b'"') | eq_mask(x, b'\\')
     })
@@ -111,7 +111,7 @@ fn find_first(
 /// The index of the first byte from `from` on that a JSON string cannot
 /// hold as it is (`"`, `\\` or a control character), or `text.len()`.
 #[inline]
-pub fn find_json_special(text: &[u8], from: usize) -> usize {
+pub(crate) fn find_json_special(text: &[u8], from: usize) -> usize {
     find_first(
         text,
         from,
@@ -123,7 +123,7 @@ pub fn find_json_special(text: &[u8], from: usize) -> usize {
 /// The index of the first byte from `from` on that is one of `set` (a few
 /// bytes, each below 0x80), or `text.len()`.
 #[inline]
-pub fn find_any(text: &[u8], from: usize, set: &[u8]) -> usize {
+pub(crate) fn find_any(text: &[u8], from: usize, set: &[u8]) -> usize {
     find_first(
         text,
         from,
@@ -136,7 +136,7 @@ pub fn find_any(text: &[u8], from: usize, set: &[u8]) -> usize {
 /// candidate (a digit, `:`, `@`, `%`, `\\`, `+`, `(` or `=`), or
 /// `text.len()`.
 #[inline]
-pub fn find_pii_anchor(text: &[u8], from: usize) -> usize {
+pub(crate) fn find_pii_anchor(text: &[u8], from: usize) -> usize {
     find_first(
         text,
         from,

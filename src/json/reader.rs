@@ -48,13 +48,13 @@ pub(crate) struct RawStr<'a> {
 
 impl<'a> RawStr<'a> {
     /// The string as JSON text, quotes included.
-    pub fn quoted(self) -> &'a str {
+    pub(crate) fn quoted(self) -> &'a str {
         self.quoted
     }
 
     /// The string's value: borrowed when it has no escapes.
     #[inline]
-    pub fn decode(self) -> Cow<'a, str> {
+    pub(crate) fn decode(self) -> Cow<'a, str> {
         if self.escaped {
             Cow::Owned(self.unescape())
         } else {
@@ -81,7 +81,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(text: &'a str) -> Reader<'a> {
+    pub(crate) fn new(text: &'a str) -> Reader<'a> {
         Reader {
             text,
             pos: 0,
@@ -96,13 +96,13 @@ impl<'a> Reader<'a> {
 
     /// Stops at the current position, for `what`.
     #[cold]
-    pub fn error(&mut self, what: &'static str) -> Stop {
+    pub(crate) fn error(&mut self, what: &'static str) -> Stop {
         self.failure = Malformed { at: self.pos, what };
         Stop
     }
 
     /// Where and why the read stopped.
-    pub fn failure(&self) -> Malformed {
+    pub(crate) fn failure(&self) -> Malformed {
         self.failure.clone()
     }
 
@@ -116,7 +116,7 @@ impl<'a> Reader<'a> {
 
     /// The first byte of the next token, past whitespace, not consumed.
     #[inline]
-    pub fn peek(&mut self) -> Result<u8, Stop> {
+    pub(crate) fn peek(&mut self) -> Result<u8, Stop> {
         // Compact JSON, as trackers send it, has no whitespace to skip.
         if let Some(&b) = self.bytes().get(self.pos) {
             if b > b' ' {
@@ -133,7 +133,7 @@ impl<'a> Reader<'a> {
     /// Consumes the opening bracket at the position; `false` if the
     /// container is empty (its closing bracket consumed too).
     #[inline]
-    pub fn open(&mut self, close: u8) -> Result<bool, Stop> {
+    pub(crate) fn open(&mut self, close: u8) -> Result<bool, Stop> {
         self.pos += 1;
         if self.peek()? == close {
             self.pos += 1;
@@ -145,7 +145,7 @@ impl<'a> Reader<'a> {
     /// After a member or element: `true` at a `,` (consumed), `false` at
     /// `close` (consumed).
     #[inline]
-    pub fn more(&mut self, close: u8) -> Result<bool, Stop> {
+    pub(crate) fn more(&mut self, close: u8) -> Result<bool, Stop> {
         match self.peek()? {
             b',' => {
                 self.pos += 1;
@@ -162,7 +162,7 @@ impl<'a> Reader<'a> {
 
     /// An object key and its colon; [`Reader::last`] is the key.
     #[inline(always)]
-    pub fn key(&mut self) -> Result<(), Stop> {
+    pub(crate) fn key(&mut self) -> Result<(), Stop> {
         if self.peek()? != b'"' {
             return Err(self.error("expected a string key"));
         }
@@ -177,7 +177,7 @@ impl<'a> Reader<'a> {
     /// The string starting at the position (at its opening quote);
     /// [`Reader::last`] is the string.
     #[inline(always)]
-    pub fn string(&mut self) -> Result<(), Stop> {
+    pub(crate) fn string(&mut self) -> Result<(), Stop> {
         // Inlined at every caller: most strings end at the first special
         // byte found; escapes and errors are read out of line.
         let start = self.pos;
@@ -210,13 +210,13 @@ impl<'a> Reader<'a> {
 
     /// Where the reader is: the offset of the next byte to read.
     #[inline(always)]
-    pub fn pos(&self) -> usize {
+    pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
     /// The text from `start` (an earlier [`Reader::pos`]) to where the
     /// reader is.
-    pub fn since(&self, start: usize) -> &'a str {
+    pub(crate) fn since(&self, start: usize) -> &'a str {
         self.text.get(start..self.pos).unwrap_or_default()
     }
 
@@ -224,7 +224,7 @@ impl<'a> Reader<'a> {
     /// that wide was copied through the stack in pieces and read back whole,
     /// which stalled; built here, at the caller, it stays in registers.)
     #[inline(always)]
-    pub fn last(&self) -> RawStr<'a> {
+    pub(crate) fn last(&self) -> RawStr<'a> {
         let (start, end, escaped) = self.last;
         RawStr {
             quoted: &self.text[start..end],
@@ -276,7 +276,7 @@ impl<'a> Reader<'a> {
 
     /// The number at the position, as written.
     #[inline]
-    pub fn number(&mut self) -> Result<&'a str, Stop> {
+    pub(crate) fn number(&mut self) -> Result<&'a str, Stop> {
         let bytes = self.bytes();
         let start = self.pos;
         let digits = |from: usize| {
@@ -315,7 +315,7 @@ impl<'a> Reader<'a> {
 
     /// `true`, `false` or `null` at the position.
     #[inline]
-    pub fn literal(&mut self) -> Result<&'a str, Stop> {
+    pub(crate) fn literal(&mut self) -> Result<&'a str, Stop> {
         let rest = &self.bytes()[self.pos..];
         for word in ["true", "false", "null"] {
             if rest.starts_with(word.as_bytes()) {
@@ -332,7 +332,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads past the next value, checking it, however deeply it nests.
-    pub fn skip(&mut self) -> Result<(), Stop> {
+    pub(crate) fn skip(&mut self) -> Result<(), Stop> {
         let mut open = Nesting::default();
         loop {
             // A value.
@@ -378,7 +378,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the object at the position, calling `member` with each key;
     /// `member` must read the key's value. Anything but an object stops.
-    pub fn object(
+    pub(crate) fn object(
         &mut self,
         mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), Stop>,
     ) -> Result<(), Stop> {
@@ -396,7 +396,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the array at the position, calling `element` for each element,
     /// which it must read. Anything but an array stops.
-    pub fn array(
+    pub(crate) fn array(
         &mut self,
         mut element: impl FnMut(&mut Self) -> Result<(), Stop>,
     ) -> Result<(), Stop> {
@@ -412,7 +412,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Nothing but whitespace is left.
-    pub fn end(&mut self) -> Result<(), Stop> {
+    pub(crate) fn end(&mut self) -> Result<(), Stop> {
         self.ws();
         if self.pos == self.text.len() {
             Ok(())

@@ -16,7 +16,7 @@ use prometheus::{Counter, Gauge, Opts};
 const USER_HZ: f64 = 100.0;
 
 /// Reads `/proc/self` when gathered.
-pub struct ProcessCollector {
+pub(super) struct ProcessCollector {
     descs: Vec<Desc>,
     cpu: Counter,
     rss: Gauge,
@@ -31,7 +31,7 @@ pub struct ProcessCollector {
 }
 
 impl ProcessCollector {
-    pub fn new() -> ProcessCollector {
+    pub(super) fn new() -> ProcessCollector {
         let cpu = Counter::with_opts(Opts::new(
             "process_cpu_seconds_total",
             "User and system CPU time spent, in seconds.",

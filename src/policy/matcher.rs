@@ -84,7 +84,7 @@ pub struct TooComplex;
 impl Matcher {
     /// Compiles `rules` (`(rule index, selector)`, for `words` words of
     /// rule bits) and `allow`.
-    pub fn new(
+    pub(super) fn new(
         rules: &[(usize, Selector)],
         allow: &[Selector],
         words: usize,
@@ -150,7 +150,7 @@ impl Matcher {
 
     /// The state after `step` from `from`.
     #[inline]
-    pub fn next(&self, from: StateId, step: Step<'_>) -> StateId {
+    pub(super) fn next(&self, from: StateId, step: Step<'_>) -> StateId {
         let state = &self.states[from as usize];
         match step {
             // Length and first byte first: most keys differ there, and
@@ -177,7 +177,7 @@ impl Matcher {
     /// force and whether all in force are `redact_pii` (`drops`, `encrypts`
     /// and `redacts` are bit sets of rule indices), so the walker does not
     /// look for them at every value.
-    pub fn classify(&mut self, drops: &[u64], encrypts: &[u64], redacts: &[u64]) {
+    pub(super) fn classify(&mut self, drops: &[u64], encrypts: &[u64], redacts: &[u64]) {
         let first = |accepts: &[u64], of: &[u64]| {
             accepts.iter().zip(of).enumerate().find_map(|(i, (a, b))| {
                 let both = a & b;
@@ -195,7 +195,7 @@ impl Matcher {
 
     /// What is known at `id`.
     #[inline]
-    pub fn state(&self, id: StateId) -> &DState {
+    pub(super) fn state(&self, id: StateId) -> &DState {
         &self.states[id as usize]
     }
 }

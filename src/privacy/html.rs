@@ -33,7 +33,7 @@ section.card{background:#1b1b1b;border-color:#333}code{background:#2a2a2a}\
 .muted,footer{color:#aaa}a{color:#8ab4f8}h2{border-color:#333}}";
 
 /// The page.
-pub fn render(notice: &Notice) -> String {
+pub(crate) fn render(notice: &Notice) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -264,7 +264,7 @@ fn capitalize(text: &str) -> String {
 }
 
 /// `text` safe in HTML element content and quoted attribute values.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

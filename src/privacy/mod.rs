@@ -17,12 +17,12 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
-pub mod html;
+pub(crate) mod html;
 mod page;
 mod words;
 
-pub use page::{Page, PATH};
-pub use words::field_label;
+pub(crate) use page::{Page, PATH};
+pub(crate) use words::field_label;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 /// The schema name and version every notice carries. A change that
 /// removes or renames a key, or changes a value's meaning, is a new
 /// version.
-pub const SCHEMA: &str = "privgate.privacy/1";
+pub(crate) const SCHEMA: &str = "privgate.privacy/1";
 
 /// What privgate does with the data of the people whose trackers send to
 /// it, for one config.

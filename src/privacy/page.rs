@@ -7,11 +7,11 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 /// The path the page is served at.
-pub const PATH: &str = "/privacy";
+pub(crate) const PATH: &str = "/privacy";
 
 /// One config's notice, rendered.
 #[derive(Clone, Debug)]
-pub struct Page {
+pub(crate) struct Page {
     json: Form,
     html: Form,
 }
@@ -26,7 +26,7 @@ struct Form {
 
 impl Page {
     /// Renders `notice` in both forms.
-    pub fn new(notice: &Notice) -> Page {
+    pub(crate) fn new(notice: &Notice) -> Page {
         let json = serde_json::to_vec_pretty(notice).expect("a notice is plain data");
         // Each form has its own strong validator (RFC 9110 8.8.3: two
         // representations must not share one), both naming the config
@@ -53,7 +53,7 @@ impl Page {
     /// caller's to refuse): JSON for `?format=json` or an `Accept` that
     /// prefers `application/json`, HTML otherwise; 304 when
     /// `If-None-Match` names the chosen form's ETag. CORS is the caller's.
-    pub fn answer(
+    pub(crate) fn answer(
         &self,
         method: &Method,
         query: Option<&str>,

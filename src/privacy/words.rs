@@ -5,7 +5,7 @@ use super::{NoSignal, Retention, Signal, Treatment};
 
 /// A selector in words: a semantic field by what it is (`@email` →
 /// "email address"), `**` as every field, a path as it is.
-pub fn field_label(selector: &str) -> String {
+pub(crate) fn field_label(selector: &str) -> String {
     let semantic = |name: &str| -> Option<&'static str> {
         Some(match name {
             "user_id" => "user id",
@@ -237,7 +237,7 @@ impl Retention {
 }
 
 /// `["a", "b", "c"]` as "a, b and c" (empty: "nothing").
-pub fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     match items {
         [] => "nothing".to_owned(),
         [one] => one.clone(),
@@ -246,7 +246,7 @@ pub fn list(items: &[String]) -> String {
 }
 
 /// Seconds in the largest whole unit: "7 days", "90 minutes".
-pub fn duration(seconds: u64) -> String {
+pub(super) fn duration(seconds: u64) -> String {
     let units = [
         (86_400, "day"),
         (3_600, "hour"),

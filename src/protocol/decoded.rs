@@ -149,7 +149,7 @@ pub struct Stamp<'a> {
 
 /// A batch envelope of `L`'s protocol (a body that must be UTF-8) and the
 /// elements of its batch array; without one, `InvalidShape(missing)`.
-pub fn envelope<'a, L: Layout>(
+pub(super) fn envelope<'a, L: Layout>(
     body: &'a [u8],
     limits: Limits,
     missing: &'static str,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 /// recorded as a done range until then. Either is written to the `acked`
 /// file before [`Acks::done`] returns, so a crash delivers again only the
 /// batches not finished yet.
-pub struct Acks {
+pub(crate) struct Acks {
     shared: Arc<Shared>,
     queue: Mutex<AckQueue>,
 }
@@ -33,7 +33,7 @@ struct AckEntry {
 
 /// A batch registered with [`Acks::begin`].
 #[must_use = "a batch must be finished with Acks::done"]
-pub struct Ticket(u64);
+pub(crate) struct Ticket(u64);
 
 impl Acks {
     /// Acknowledgements for `shared`'s records after `acked`.
@@ -50,7 +50,7 @@ impl Acks {
 
     /// Registers a batch that covers every record before `end` not
     /// covered by an earlier batch.
-    pub fn begin(&self, end: Pos) -> Ticket {
+    pub(crate) fn begin(&self, end: Pos) -> Ticket {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let ticket = q.first + q.entries.len() as u64;
         q.entries.push_back(AckEntry { end, done: false });
@@ -59,7 +59,7 @@ impl Acks {
 
     /// The batch is done with: delivered, or given up and counted.
     /// Blocking file I/O: it is written down before this returns.
-    pub fn done(&self, ticket: Ticket) {
+    pub(crate) fn done(&self, ticket: Ticket) {
         let doomed = {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let at = (ticket.0 - q.first) as usize;

@@ -44,7 +44,7 @@ mod hold;
 mod model;
 mod reader;
 mod recover;
-pub mod segment;
+pub(crate) mod segment;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -64,12 +64,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
-pub use acks::{Acks, Ticket};
-pub use hold::Hold;
+pub(crate) use acks::Acks;
+#[cfg(test)]
+use acks::Ticket;
+pub(crate) use hold::Hold;
 
 /// Where a record is: its segment, and its index among the segment's frames.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
+pub(crate) struct Pos {
     /// Segment sequence number.
     pub segment: u64,
     /// Frame index in the segment.
@@ -78,7 +80,7 @@ pub struct Pos {
 
 impl Pos {
     /// The position just after this one.
-    pub fn next(self) -> Pos {
+    pub(crate) fn next(self) -> Pos {
         Pos {
             segment: self.segment,
             index: self.index + 1,
@@ -130,7 +132,7 @@ impl SpoolError {
 
 /// The metrics of one destination's spool.
 #[derive(Clone)]
-pub struct SpoolMetrics {
+pub(crate) struct SpoolMetrics {
     /// Bytes of segment files (and files set aside) on disk.
     pub bytes: IntGauge,
     /// Records in the spool the backend has not taken yet (records the
@@ -156,7 +158,7 @@ pub struct SpoolMetrics {
 
 impl SpoolMetrics {
     /// The handles of destination `name`.
-    pub fn new(metrics: &crate::metrics::Metrics, name: &str) -> SpoolMetrics {
+    pub(crate) fn new(metrics: &crate::metrics::Metrics, name: &str) -> SpoolMetrics {
         use crate::metrics::DropReason;
         SpoolMetrics {
             bytes: metrics.spool_bytes.with_label_values(&[name]),
@@ -409,7 +411,7 @@ const LOCK_FILE: &str = "LOCK";
 
 /// The writing side of one destination's spool; cheap to clone.
 #[derive(Clone)]
-pub struct Spool {
+pub(crate) struct Spool {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Msg>,
 }
@@ -428,7 +430,7 @@ impl Commit {
 /// and the position after everything the chunk covers (records the reader
 /// passed over too), for the acknowledgement.
 #[derive(Debug)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// The records to deliver.
     pub records: Vec<(Pos, Bytes)>,
     /// Every record before this position was read (delivered or passed over).
@@ -438,18 +440,18 @@ pub struct Chunk {
 impl Spool {
     /// Whether the spool is below its size bound: a cheap check before an
     /// append.
-    pub fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.shared.bytes.load(Ordering::Relaxed) < self.shared.max_bytes
     }
 
     /// Appends `events`; commits in order of calls.
-    pub fn append(&self, events: Vec<Bytes>) -> Commit {
+    pub(crate) fn append(&self, events: Vec<Bytes>) -> Commit {
         self.send(events, None)
     }
 
     /// Appends `events` to be delivered only once the returned [`Hold`] is
     /// released; until then the reader stops at them.
-    pub fn append_held(&self, events: Vec<Bytes>) -> (Commit, Hold) {
+    pub(crate) fn append_held(&self, events: Vec<Bytes>) -> (Commit, Hold) {
         let cell = Arc::new(hold::Cell::default());
         let commit = self.send(events, Some(cell.clone()));
         (commit, Hold::new(self.shared.clone(), cell))
@@ -469,7 +471,7 @@ impl Spool {
     /// A segment expires once its newest record is older than `max_age`,
     /// and with it every segment before it: records are appended in order,
     /// so those are older still, whatever the file times say.
-    pub fn expire(&self, now: SystemTime) -> u64 {
+    pub(crate) fn expire(&self, now: SystemTime) -> u64 {
         let shared = &self.shared;
         let Some(cutoff) = now.checked_sub(shared.max_age) else {
             return 0;
@@ -534,7 +536,7 @@ impl Spool {
 
 /// A destination's spool, opened: the writing side, the records to
 /// deliver, and the way to acknowledge them.
-pub struct Opened {
+pub(crate) struct Opened {
     /// For ingest.
     pub spool: Spool,
     /// Committed records, in order, in chunks.
@@ -546,7 +548,7 @@ pub struct Opened {
 }
 
 /// Stops a spool's threads.
-pub struct Closer {
+pub(crate) struct Closer {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Msg>,
     writer: Option<JoinHandle<()>>,
@@ -557,7 +559,7 @@ impl Closer {
     /// Stops taking appends (later ones fail), commits and syncs what was
     /// sent before, then lets the reader stop once it has fed every
     /// committed record. Blocking.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         let _ = self.tx.send(Msg::Close);
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -569,7 +571,7 @@ impl Closer {
     /// Closes, waits for the reader (it stops once it has fed everything,
     /// or when the batcher is gone) and records the acknowledged position.
     /// Blocking.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.close();
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
@@ -589,19 +591,19 @@ impl Closer {
     }
 
     /// The spool's directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.shared.dir
     }
 
     /// Events in the spool not yet acknowledged.
-    pub fn pending(&self) -> u64 {
+    pub(crate) fn pending(&self) -> u64 {
         self.shared.metrics.pending.get().max(0) as u64
     }
 }
 
 /// Opens (creating if needed) the spool of destination `name` under
 /// `config.dir`, replays what it holds, and starts its threads. Blocking.
-pub fn open(
+pub(crate) fn open(
     config: &SpoolConfig,
     name: &str,
     keyring: Arc<Keyring>,

@@ -15,17 +15,17 @@
 use crate::crypto::at_rest::OVERHEAD;
 
 /// The first bytes of every segment (format version 1).
-pub const MAGIC: &[u8; 8] = b"PGSPOOL1";
+pub(crate) const MAGIC: &[u8; 8] = b"PGSPOOL1";
 
 /// Bytes of a frame before its payload.
-pub const FRAME_HEADER: usize = 8;
+pub(crate) const FRAME_HEADER: usize = 8;
 
 /// The largest payload a frame may hold; a larger length is a torn frame.
-pub const MAX_PAYLOAD: usize = 64 << 20;
+pub(crate) const MAX_PAYLOAD: usize = 64 << 20;
 
 /// A segment header.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     /// The per-file nonce salt.
     pub salt: [u8; 8],
     /// Id of the encryption key the records are sealed with.
@@ -34,7 +34,7 @@ pub struct Header {
 
 /// Why a header could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum BadHeader {
+pub(crate) enum BadHeader {
     /// Too short, or not a spool segment (or another format version).
     #[error("not a privgate spool segment (version 1)")]
     NotASegment,
@@ -42,7 +42,7 @@ pub enum BadHeader {
 
 impl Header {
     /// The header's bytes (also the additional data of every record).
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let kid = self.kid.as_bytes();
         let len = u8::try_from(kid.len()).expect("key ids are short");
         let mut out = Vec::with_capacity(MAGIC.len() + 9 + kid.len());
@@ -54,7 +54,7 @@ impl Header {
     }
 
     /// The header at the start of `bytes`, and its length.
-    pub fn parse(bytes: &[u8]) -> Result<(Header, usize), BadHeader> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<(Header, usize), BadHeader> {
         let rest = bytes.strip_prefix(MAGIC).ok_or(BadHeader::NotASegment)?;
         let (salt, rest) = rest
             .split_first_chunk::<8>()
@@ -74,7 +74,7 @@ impl Header {
 
 /// Appends one frame to `out`, its payload written by `payload` (which
 /// only appends).
-pub fn push_frame<E>(
+pub(crate) fn push_frame<E>(
     out: &mut Vec<u8>,
     payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
@@ -94,7 +94,7 @@ pub fn push_frame<E>(
 
 /// What the bytes at a frame boundary hold.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Frame<'a> {
+pub(crate) enum Frame<'a> {
     /// A record whose checksum holds.
     Record(&'a [u8]),
     /// An intact frame whose checksum fails: skip it.
@@ -106,7 +106,7 @@ pub enum Frame<'a> {
 }
 
 /// The frame at the start of `bytes`, and the bytes it spans.
-pub fn next_frame(bytes: &[u8]) -> (Frame<'_>, usize) {
+pub(crate) fn next_frame(bytes: &[u8]) -> (Frame<'_>, usize) {
     if bytes.is_empty() {
         return (Frame::End, 0);
     }
@@ -132,20 +132,20 @@ pub fn next_frame(bytes: &[u8]) -> (Frame<'_>, usize) {
 /// The most frames a segment holds: the writer starts a new segment at
 /// this many, whatever its size, so a record's index (the last 32 bits of
 /// its AES-GCM nonce) never wraps and no nonce is used twice.
-pub const MAX_RECORDS: u32 = u32::MAX - 1;
+pub(crate) const MAX_RECORDS: u32 = u32::MAX - 1;
 
 /// The largest `segment_bytes` config accepts. Far below [`MAX_RECORDS`]
 /// of the smallest frame, so the record bound is a second line of defence.
-pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 
 /// The smallest frame: a header and an empty record's tag.
-pub const MIN_FRAME: u64 = (FRAME_HEADER + OVERHEAD) as u64;
+pub(crate) const MIN_FRAME: u64 = (FRAME_HEADER + OVERHEAD) as u64;
 
 const _: () = assert!(MAX_SEGMENT_BYTES / MIN_FRAME < MAX_RECORDS as u64);
 
 /// Whether `bytes` is the start of a header cut short (nothing, or part of
 /// a header): what a failed create or first write leaves.
-pub fn is_cut_header(bytes: &[u8]) -> bool {
+pub(crate) fn is_cut_header(bytes: &[u8]) -> bool {
     if bytes.len() < MAGIC.len() {
         return MAGIC.starts_with(bytes);
     }
@@ -159,21 +159,21 @@ pub fn is_cut_header(bytes: &[u8]) -> bool {
 }
 
 /// The extension of a file set aside as not a segment.
-pub const SET_ASIDE_EXTENSION: &str = "corrupt";
+pub(crate) const SET_ASIDE_EXTENSION: &str = "corrupt";
 
 /// The sequence number of a segment file set aside (`<20 digits>.corrupt`).
-pub fn parse_set_aside_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_set_aside_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".corrupt")?;
     parse_file_name(&format!("{digits}.seg"))
 }
 
 /// The file name of segment `seq`: zero-padded so names sort in order.
-pub fn file_name(seq: u64) -> String {
+pub(crate) fn file_name(seq: u64) -> String {
     format!("{seq:020}.seg")
 }
 
 /// The sequence number of a segment's file name.
-pub fn parse_file_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_file_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".seg")?;
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())

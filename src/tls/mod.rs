@@ -12,11 +12,11 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
-pub mod client;
-pub mod server;
+pub(crate) mod client;
+pub(crate) mod server;
 
-pub use client::ClientTls;
-pub use server::{Acceptor, ServerTls};
+pub(crate) use client::ClientTls;
+pub(crate) use server::{Acceptor, ServerTls};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
@@ -85,7 +85,7 @@ impl MinVersion {
 }
 
 /// Every certificate in a PEM buffer, in order (a chain: leaf first).
-pub fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::CertificateNotPem(e.to_string()))?;
@@ -105,7 +105,7 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// The first private key (PKCS#8, PKCS#1 or SEC1) in a PEM buffer.
-pub fn private_key(pem: &[u8]) -> Result<PrivateKey, Error> {
+pub(crate) fn private_key(pem: &[u8]) -> Result<PrivateKey, Error> {
     match PrivateKeyDer::from_pem_slice(pem) {
         Ok(key) => Ok(PrivateKey(Zeroizing::new(key))),
         Err(pem::Error::NoItemsFound) => Err(Error::NoKey),

@@ -59,7 +59,7 @@ impl ServerTls {
 /// shares it: [`Acceptor::reload`] through any clone changes what every
 /// later handshake uses, and nothing else.
 #[derive(Clone)]
-pub struct Acceptor {
+pub(crate) struct Acceptor {
     current: Arc<RwLock<ServerTls>>,
 }
 
@@ -71,7 +71,7 @@ impl fmt::Debug for Acceptor {
 
 impl Acceptor {
     /// Starts with `tls`.
-    pub fn new(tls: ServerTls) -> Acceptor {
+    pub(crate) fn new(tls: ServerTls) -> Acceptor {
         Acceptor {
             current: Arc::new(RwLock::new(tls)),
         }
@@ -79,12 +79,12 @@ impl Acceptor {
 
     /// New connections handshake with `tls` from now on; connections
     /// already open (or mid-handshake) keep what they started with.
-    pub fn reload(&self, tls: ServerTls) {
+    pub(crate) fn reload(&self, tls: ServerTls) {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = tls;
     }
 
     /// What the next handshake uses.
-    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
         tokio_rustls::TlsAcceptor::from(current.rustls())
     }

@@ -17,7 +17,7 @@ pub struct Limits {
 }
 
 /// Decompresses gzip, refusing output beyond `max` bytes.
-pub fn gunzip(compressed: &[u8], max: usize) -> Result<Bytes, IngestError> {
+pub(crate) fn gunzip(compressed: &[u8], max: usize) -> Result<Bytes, IngestError> {
     let mut out = Vec::with_capacity((compressed.len() * 4).min(max));
     let decoder = flate2::read::MultiGzDecoder::new(compressed);
     decoder

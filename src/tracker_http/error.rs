@@ -192,7 +192,7 @@ impl From<crate::json::Refused> for IngestError {
 const DEEPER: &str = "nested deeper than server.max_json_depth allows";
 
 /// [`IngestError::TooComplex`]'s description for an event's fields.
-pub const MORE_FIELDS: &str = "more fields in one event than server.max_event_fields allows";
+pub(crate) const MORE_FIELDS: &str = "more fields in one event than server.max_event_fields allows";
 
 /// Why a body could not be read as what its endpoint takes: a fixed
 /// description and where reading stopped, never any of the body's content.

@@ -14,36 +14,36 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
-pub mod body;
-pub mod error;
+pub(crate) mod body;
+pub(crate) mod error;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 
 /// The error type of response bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The response body type of every handler.
-pub type Body = BoxBody<Bytes, BoxError>;
+pub(crate) type Body = BoxBody<Bytes, BoxError>;
 
 /// A body from bytes.
-pub fn full(bytes: Bytes) -> Body {
+pub(crate) fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
 /// An empty body.
-pub fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     full(Bytes::new())
 }
 
 /// A JSON response.
-pub fn json_response(status: StatusCode, body: &'static str) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: &'static str) -> Response<Body> {
     json_answer(status, Bytes::from_static(body.as_bytes()))
 }
 
 /// A JSON response from bytes made at run time.
-pub fn json_answer(status: StatusCode, body: Bytes) -> Response<Body> {
+pub(crate) fn json_answer(status: StatusCode, body: Bytes) -> Response<Body> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -11,7 +11,7 @@ use toml::Spanned;
 /// `tls = { ... }` of an `http` destination with an `https://` url.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DestinationTls {
+pub(crate) struct DestinationTls {
     /// PEM bundle of CA certificates (`"file:PATH"` or a plain path): when
     /// set, the only ones trusted, instead of the built-in webpki roots.
     pub ca: Option<Spanned<String>>,
@@ -25,7 +25,7 @@ pub struct DestinationTls {
 /// `[[destinations]]`: a backend.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Destination {
+pub(crate) struct Destination {
     /// Unique name, used in metrics and logs.
     pub name: Spanned<String>,
     /// Its name for people, on the privacy page (`GET /privacy`); default
@@ -143,7 +143,7 @@ impl Destination {
 /// `batch = { ... }`: when a batch is sent.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Send once this many events are waiting.
     #[serde(default = "Batch::default_max_events")]
     pub max_events: Spanned<u64>,
@@ -180,7 +180,7 @@ impl Default for Batch {
 /// `retry = { ... }`: retries of failed HTTP batches.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Retry {
+pub(crate) struct Retry {
     /// Attempts after the first one before the batch is given up (and counted).
     #[serde(default = "Retry::default_max_retries")]
     pub max_retries: u32,
@@ -220,7 +220,7 @@ impl Default for Retry {
 /// queue or spool fills and ingest answers 503); none is dropped for it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CircuitBreaker {
+pub(crate) struct CircuitBreaker {
     /// Consecutive failed attempts that open the breaker.
     #[serde(default = "CircuitBreaker::default_failures")]
     pub failures: u32,

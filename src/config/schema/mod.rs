@@ -17,10 +17,10 @@ mod sources;
 
 pub use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
 pub use crate::ingest::settings::ClientIp;
-pub use destinations::{Destination, DestinationTls};
-pub use privacy::Privacy;
-pub use rules::{Rule, RuleAction};
-pub use sources::Source;
+pub(super) use destinations::{Destination, DestinationTls};
+pub(super) use privacy::Privacy;
+pub(super) use rules::{Rule, RuleAction};
+pub(super) use sources::Source;
 
 use crate::config::units::{ByteSize, Dur};
 use serde::Deserialize;
@@ -31,7 +31,7 @@ use toml::Spanned;
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct File {
+pub(super) struct File {
     /// The tracker-facing listener.
     #[serde(default)]
     pub server: Server,
@@ -66,7 +66,7 @@ pub struct File {
 /// `[audit]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Audit {
+pub(super) struct Audit {
     /// The log file (`file:PATH` or a path).
     pub log: Spanned<String>,
     /// Records between signed checkpoints.
@@ -84,7 +84,7 @@ impl Audit {
 /// destinations (one directory per destination under `dir`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spool {
+pub(super) struct Spool {
     /// The directory; relative paths are relative to the config file.
     #[serde(default = "Spool::default_dir")]
     pub dir: Spanned<String>,
@@ -148,7 +148,7 @@ pub use crate::spool::Fsync;
 /// `[server]`: the listener trackers talk to.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Server {
+pub(super) struct Server {
     /// Address to bind, e.g. `"127.0.0.1:8080"` or `"[::]:8080"`.
     #[serde(default = "Server::default_listen")]
     pub listen: Spanned<String>,
@@ -216,7 +216,7 @@ pub struct Server {
 /// tracker listener is limited, never the admin one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RateLimit {
+pub(super) struct RateLimit {
     /// Requests per client address (IPv6: per /64), every request counted
     /// before its body is read. The address is the TCP peer's: behind a
     /// load balancer every client shares the balancer's.
@@ -230,7 +230,7 @@ pub struct RateLimit {
 /// `per_ip = { requests_per_second = 100, burst = 200 }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RequestRate {
+pub(super) struct RequestRate {
     /// Sustained requests per second (1 to 1000000).
     pub requests_per_second: Spanned<u64>,
     /// Requests allowed at once after a quiet spell (default:
@@ -241,7 +241,7 @@ pub struct RequestRate {
 /// `{ events_per_second = 5000, burst = 10000 }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventRate {
+pub(super) struct EventRate {
     /// Sustained events per second (1 to 10000000).
     pub events_per_second: Spanned<u64>,
     /// Events allowed at once after a quiet spell; at least
@@ -332,7 +332,7 @@ impl Default for Server {
 /// connections; open ones keep theirs).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ListenerTls {
+pub(super) struct ListenerTls {
     /// PEM certificate chain, leaf first: `"file:PATH"` or a plain path
     /// (relative to the config file).
     pub cert: Spanned<String>,
@@ -347,7 +347,7 @@ pub struct ListenerTls {
 /// `[keys]`: key material, by reference only.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Keys {
+pub(super) struct Keys {
     /// HMAC-SHA256 keys for pseudonymous hashes.
     #[serde(default)]
     pub hmac: Vec<HmacKey>,
@@ -362,7 +362,7 @@ pub struct Keys {
 /// `{ id = "h1", secret = "env:NAME", active = true }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HmacKey {
+pub(super) struct HmacKey {
     /// Key id, prefixed to every hash (`h1:...`).
     pub id: Spanned<String>,
     /// `env:`/`file:` reference to base64url of at least 32 bytes.
@@ -374,7 +374,7 @@ pub struct HmacKey {
 /// `{ id = "e1", key = "file:./keys/e1.key", active = true }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EncryptionKey {
+pub(super) struct EncryptionKey {
     /// Key id, the JWE `kid`.
     pub id: Spanned<String>,
     /// `env:`/`file:` reference to base64url of exactly 32 bytes.
@@ -386,7 +386,7 @@ pub struct EncryptionKey {
 /// `[admin]`: /metrics, /healthz, /readyz and /admin/* on their own listener.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Admin {
+pub(super) struct Admin {
     /// Address to bind; keep it off the public network.
     #[serde(default = "Admin::default_listen")]
     pub listen: Spanned<String>,
@@ -420,7 +420,7 @@ pub use crate::consent::ConsentDefault;
 /// `[consent]`: how consent is decided (see the `consent` module).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Consent {
+pub(super) struct Consent {
     /// Decision when an event carries no consent signal.
     #[serde(default)]
     pub default: ConsentDefault,
@@ -475,7 +475,7 @@ pub struct Consent {
 /// `[consent.jurisdiction]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Jurisdiction {
+pub(super) struct Jurisdiction {
     /// The request header the CDN sets to the client's country code
     /// (`CloudFront-Viewer-Country`, `CF-IPCountry`,
     /// `X-Vercel-IP-Country`); `CC-REGION` values are read as well.
@@ -527,7 +527,7 @@ impl Default for Consent {
 /// the user did not opt out.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UsOptOuts {
+pub(super) struct UsOptOuts {
     /// `SaleOptOut` = 1 (opted out) or `SaleOptOutNotice` = 2 (no notice);
     /// the US Privacy string's opt-out-of-sale `Y`.
     #[serde(default)]

@@ -7,7 +7,7 @@ use toml::Spanned;
 /// either way.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Privacy {
+pub(crate) struct Privacy {
     /// Who is responsible for the data (the controller), e.g. `"Example
     /// Shop Ltd"`.
     pub controller: Option<Spanned<String>>,

@@ -6,7 +6,7 @@ use toml::Spanned;
 /// `select = "path"` or `select = ["path", "@field"]`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Select {
+pub(crate) enum Select {
     /// One selector.
     One(String),
     /// Several.
@@ -15,7 +15,7 @@ pub enum Select {
 
 impl Select {
     /// The selectors as written.
-    pub fn list(&self) -> Vec<String> {
+    pub(crate) fn list(&self) -> Vec<String> {
         match self {
             Select::One(s) => vec![s.clone()],
             Select::Many(v) => v.clone(),
@@ -26,7 +26,7 @@ impl Select {
 /// What a rule does.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum RuleAction {
+pub(crate) enum RuleAction {
     /// Remove the selected values.
     Drop,
     /// Keyed hash (HMAC-SHA256) of the selected values.
@@ -46,7 +46,7 @@ pub enum RuleAction {
 /// `[[rules]]`: one privacy rule.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// A name for metrics and `explain` (default: its position).
     pub name: Option<Spanned<String>>,
     /// What it applies to.

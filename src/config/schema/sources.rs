@@ -10,7 +10,7 @@ use toml::Spanned;
 /// `[[sources]]`: one kind of tracker traffic.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Source {
+pub(crate) struct Source {
     /// Unique name, used in metrics and logs.
     pub name: Spanned<String>,
     /// The wire protocol.

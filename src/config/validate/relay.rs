@@ -11,7 +11,7 @@ use crate::config::schema::{self, Protocol};
 use crate::ingest::settings::RelayConfig;
 
 /// Whether sources of `protocol` relay requests that carry user ids.
-pub fn relays_user_ids(protocol: Protocol) -> bool {
+pub(crate) fn relays_user_ids(protocol: Protocol) -> bool {
     protocol == Protocol::Posthog
 }
 

@@ -100,7 +100,7 @@ impl Topic {
 
 /// What one word is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Class {
+pub(super) enum Class {
     /// Says something.
     Topic(Topic),
     /// Says nothing, and is looked past (`number`, `no.`, `my`, `is`, `#`).
@@ -119,7 +119,7 @@ pub enum Class {
 }
 
 /// The class of one word (ASCII-lowercased), if the tables know it.
-pub fn class(w: &[u8]) -> Option<Class> {
+pub(super) fn class(w: &[u8]) -> Option<Class> {
     use Class::{Filler, NameHead, NamePart, Prep};
     use Topic::*;
     let t = |topic| Some(Class::Topic(topic));
@@ -332,7 +332,7 @@ pub fn class(w: &[u8]) -> Option<Class> {
 
 /// A possessive filler: a name key qualified by one alone is a person's
 /// (`your-name`, `my_name`).
-pub fn possessive(w: &[u8]) -> bool {
+pub(super) fn possessive(w: &[u8]) -> bool {
     matches!(
         w,
         b"my"
@@ -362,7 +362,7 @@ pub fn possessive(w: &[u8]) -> bool {
 }
 
 /// Two words (in text order) that say together what neither says alone.
-pub fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
+pub(super) fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
     Some(match (first, second) {
         (b"social", b"security") | (b"social", b"sec") | (b"soc", b"sec") => Topic::Ssn,
         (b"bank", b"account") | (b"account", b"iban") | (b"bank", b"details") => Topic::Iban,
@@ -385,7 +385,7 @@ pub fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
 /// A cue at the end of a run of text written without spaces (Chinese,
 /// Japanese, Korean, Thai): `我的电话是…`, `電話番号は…`, `전화번호는…`. The
 /// particles that may follow the cue word are dropped first.
-pub fn glued(w: &[u8]) -> Option<Topic> {
+pub(super) fn glued(w: &[u8]) -> Option<Topic> {
     let s = std::str::from_utf8(w).ok()?;
     if s.is_ascii() {
         return None;

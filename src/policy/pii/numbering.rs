@@ -27,7 +27,7 @@ pub const DEFAULT_REGIONS: [&str; 60] = [
 
 /// National numbering plans of a list of regions.
 #[derive(Debug)]
-pub struct Plan {
+pub(super) struct Plan {
     regions: Vec<Id>,
     /// `^(?:NP?(?:pattern)|...)$` over the regions: a national number,
     /// with or without its trunk prefix.
@@ -42,7 +42,7 @@ impl PartialEq for Plan {
 
 impl Plan {
     /// The plan of `regions` (each must be in the metadata).
-    pub fn new(regions: &[Id]) -> Plan {
+    pub(super) fn new(regions: &[Id]) -> Plan {
         let mut alternatives = Vec::new();
         for id in regions {
             let Some(meta) = DATABASE.by_id(id.as_ref()) else {
@@ -73,7 +73,7 @@ impl Plan {
 
     /// The plan of `regions`, shared with every scanner that reads the
     /// same regions (a config compiles its rules once per protocol).
-    pub fn shared(regions: &[Id]) -> Arc<Plan> {
+    pub(super) fn shared(regions: &[Id]) -> Arc<Plan> {
         static PLANS: std::sync::Mutex<Vec<Arc<Plan>>> = std::sync::Mutex::new(Vec::new());
         let mut plans = PLANS.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = plans.iter().find(|p| p.regions == regions) {
@@ -85,7 +85,7 @@ impl Plan {
     }
 
     /// The plan of [`DEFAULT_REGIONS`], shared.
-    pub fn default_plan() -> Arc<Plan> {
+    pub(super) fn default_plan() -> Arc<Plan> {
         static DEFAULT: LazyLock<Arc<Plan>> = LazyLock::new(|| {
             let ids: Vec<Id> = DEFAULT_REGIONS
                 .iter()
@@ -97,13 +97,13 @@ impl Plan {
     }
 
     /// The regions, in order.
-    pub fn regions(&self) -> &[Id] {
+    pub(super) fn regions(&self) -> &[Id] {
         &self.regions
     }
 
     /// Whether `digits` (ASCII) is a number of one of the regions, written
     /// nationally.
-    pub fn national(&self, digits: &[u8]) -> bool {
+    pub(super) fn national(&self, digits: &[u8]) -> bool {
         self.national.as_ref().is_some_and(|r| r.is_match(digits))
     }
 }
@@ -116,7 +116,7 @@ pub fn region(code: &str) -> Option<Id> {
 
 /// What the digits after a `+` (or `00`) are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum International {
+pub(super) enum International {
     /// A calling code and a national number valid in its plan.
     Valid,
     /// A calling code and a national number of a possible length (local
@@ -135,7 +135,7 @@ struct Code {
 
 /// Reads `digits` (ASCII, after the `+`) as calling code and national
 /// number.
-pub fn international(digits: &[u8]) -> International {
+pub(super) fn international(digits: &[u8]) -> International {
     static CODES: LazyLock<HashMap<u16, OnceLock<Option<Code>>>> = LazyLock::new(|| {
         DATABASE
             .iter()
