@@ -4,11 +4,14 @@
 #![allow(dead_code)]
 
 mod certs;
+mod explain;
 mod process;
 mod tools;
 mod yaml;
 #[allow(unused_imports)] // Only the TLS tests use it.
 pub use certs::*;
+#[allow(unused_imports)] // Only the explain tests use it.
+pub use explain::*;
 #[allow(unused_imports)] // Only the tests that start the binary use it.
 pub use process::*;
 #[allow(unused_imports)] // Only the tests that run system tools use it.
