@@ -175,7 +175,8 @@ impl Address {
     }
 }
 
-/// [`Address::write`] for one event.
+/// [`Address::write`] for one event (the fuzz checks write one at a time).
+#[cfg(feature = "fuzzing")]
 pub(crate) fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<IpAddr>) -> Bytes {
     Address::new(field, ip).write(event, marks)
 }
