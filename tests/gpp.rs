@@ -589,3 +589,60 @@ async fn every_protocol_reads_them_from_the_query_and_a_long_one_denies() {
     assert_eq!(got, want);
     pg.shutdown().await;
 }
+
+/// `consent.max_age` holds for a GPP string's TCF section as for a bare TC
+/// string: last updated longer ago grants nothing.
+#[tokio::test]
+async fn a_gpp_tcf_section_older_than_max_age_grants_nothing() {
+    // The IAB's encoder dates a section when it encodes it: read its
+    // LastUpdated (the core's bits 42..78, deciseconds) to know its age.
+    let string = gpp("tcfeuv2_purposes_1_2");
+    let core = string.split('~').nth(1).unwrap().split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(core)
+        .unwrap();
+    let bit = |i: usize| u64::from(bytes[i / 8] >> (7 - i % 8) & 1);
+    let updated = Duration::from_millis((42..78).fold(0, |n, i| n << 1 | bit(i)) * 100);
+    let age = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .saturating_sub(updated)
+        .as_secs();
+    assert!(age >= 2, "the fixture is dated {age}s ago");
+    for (max_age, want) in [(age + 30 * 86_400, true), (age / 2, false)] {
+        let upstream = Upstream::start().await;
+        let batch = r#"batch = { max_wait = "10ms" }"#;
+        let config = format!(
+            r#"{}
+[consent]
+default = "allow"
+tcf_purposes = {{ analytics = [1, 2] }}
+max_age = "{max_age}s"
+"#,
+            segment_config(&format!(
+                "{}require_consent = [\"analytics\"]\ntcf_vendor = 755\n",
+                http_destination_at("google", &upstream, "/google", batch),
+            )),
+        );
+        let pg = start_privgate(&config).await;
+        let path = format!("/v1/t?{}", param("gpp", &string));
+        let body = r#"{"type":"track","event":"e","messageId":"m","userId":"u"}"#;
+        let answer = send(
+            "POST",
+            pg.ingest_addr(),
+            &path,
+            &[AUTH, ("content-type", "application/json")],
+            body.to_owned(),
+        )
+        .await;
+        assert_eq!(answer.status, 200);
+        let got = delivered(&upstream, usize::from(want), batch_ids).await;
+        let expected = if want {
+            expect(&[("/google", "m")])
+        } else {
+            expect(&[])
+        };
+        assert_eq!(got, expected, "max_age {max_age}s");
+        pg.shutdown().await;
+    }
+}

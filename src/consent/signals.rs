@@ -337,7 +337,7 @@ impl Consent {
     /// longer ago than that (then it grants nothing). A string updated in
     /// the future (a CMP's clock ahead of ours) is as fresh as one updated
     /// now.
-    fn fresh(&self, tc: tcf::TcString) -> Result<tcf::TcString, tcf::TcfError> {
+    pub(super) fn fresh(&self, tc: tcf::TcString) -> Result<tcf::TcString, tcf::TcfError> {
         let Some(max_age) = self.max_age else {
             return Ok(tc);
         };

@@ -208,8 +208,11 @@ impl Consent {
             match section {
                 Section::TcfEuV2(tc) => {
                     if !self.tcf.is_empty() {
-                        signals.hear(Source::Gpp, self.tcf_says(Some(tc.as_ref())));
-                        signals.tcf.push(Ok(tc.clone()));
+                        // As a bare TC string: too old (consent.max_age)
+                        // grants nothing.
+                        let checked = self.fresh((**tc).clone()).map(Box::new);
+                        signals.hear(Source::Gpp, self.tcf_says(checked.as_deref().ok()));
+                        signals.tcf.push(checked);
                     }
                 }
                 Section::UspV1(usp) => {
