@@ -266,14 +266,17 @@ impl Consent {
     /// What a US Privacy string says (`None`: malformed, which denies).
     fn usp_says(&self, usp: Option<gpp::UsPrivacy>) -> Said {
         let bits = self.us.sale;
-        match usp.map(|u| u.opt_out_sale) {
+        match usp.map(|u| (u.notice, u.opt_out_sale)) {
             _ if bits == 0 => Said::Nothing,
-            Some(gpp::Flag::No) => Said::Purposes {
+            // No notice of the right to opt out was given: as a GPP
+            // section's notice "not provided", nothing may be sold.
+            Some((gpp::Flag::No, _)) => self.deny(bits),
+            Some((_, gpp::Flag::No)) => Said::Purposes {
                 granted: bits,
                 denied: 0,
             },
-            Some(gpp::Flag::NotApplicable) => Said::Nothing,
-            Some(gpp::Flag::Yes) | None => self.deny(bits),
+            Some((_, gpp::Flag::NotApplicable)) => Said::Nothing,
+            Some((_, gpp::Flag::Yes)) | None => self.deny(bits),
         }
     }
 

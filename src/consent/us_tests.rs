@@ -183,7 +183,9 @@ fn us_privacy_strings() {
     let s = with_query(&c, "us_privacy=1YNN");
     assert_eq!(c.decide(&s, &sale), Ok(()));
     assert_eq!(c.decide(&s, &ads), Ok(()));
-    for bad in ["1YYN", "1Y", "", "2YNN", "1ynn"] {
+    // Opted out, or no notice of the right to opt out given (`N`, then
+    // whatever the opt-out says), or unreadable: nothing may be sold.
+    for bad in ["1YYN", "1NNN", "1N-N", "1Y", "", "2YNN", "1ynn"] {
         let s = with_query(&c, &format!("us_privacy={bad}"));
         assert!(s.present, "{bad}");
         assert_eq!(c.decide(&s, &sale), Err(Denial::Denied), "{bad}");
@@ -191,6 +193,9 @@ fn us_privacy_strings() {
     // Not applicable says nothing: the default decides.
     let s = with_query(&c, "us_privacy=1---");
     assert!(!s.present);
+    // Notice not applicable, not opted out: granted.
+    let s = with_query(&c, "us_privacy=1-NN");
+    assert_eq!(c.decide(&s, &sale), Ok(()));
     // Inside a GPP string, the same.
     let s = with_query(&c, &gpp_query("uspv1_opted_out"));
     assert_eq!(c.decide(&s, &sale), Err(Denial::Denied));
