@@ -646,3 +646,52 @@ max_age = "{max_age}s"
         pg.shutdown().await;
     }
 }
+
+/// Under an allowing default (a US opt-out regime), US strings decide only
+/// the purposes `us_opt_outs` maps: an opted-out person's events still
+/// reach analytics, and not advertising.
+#[tokio::test]
+async fn us_strings_leave_other_purposes_to_the_default() {
+    let upstream = Upstream::start().await;
+    let batch = r#"batch = { max_wait = "10ms" }"#;
+    let config = format!(
+        r#"{}
+[consent]
+default = "allow"
+gpc_denies = ["sale"]
+{US_OPT_OUTS}"#,
+        segment_config(&format!(
+            "{}require_consent = [\"advertising\"]\n{}require_consent = [\"analytics\"]\n",
+            http_destination_at("ads", &upstream, "/ads", batch),
+            http_destination_at("analytics", &upstream, "/analytics", batch),
+        )),
+    );
+    let pg = start_privgate(&config).await;
+    for (id, query) in [
+        ("usp-out", param("us_privacy", "1YYN")),
+        ("usp-in", param("us_privacy", "1YNN")),
+        ("gpp-out", param("gpp", &gpp("usnat_sale_opted_out"))),
+        ("gpp-bad", param("gpp", "DBABLA~nope")),
+    ] {
+        let body = format!(r#"{{"type":"track","event":"e","messageId":"{id}","userId":"u"}}"#);
+        let answer = send(
+            "POST",
+            pg.ingest_addr(),
+            &format!("/v1/t?{query}"),
+            &[AUTH, ("content-type", "application/json")],
+            body,
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{id}");
+    }
+    let want = [
+        ("/analytics", "usp-out"),
+        ("/analytics", "usp-in"),
+        ("/analytics", "gpp-out"),
+        ("/analytics", "gpp-bad"),
+        ("/ads", "usp-in"),
+    ];
+    let got = delivered(&upstream, want.len(), batch_ids).await;
+    assert_eq!(got, expect(&want));
+    pg.shutdown().await;
+}

@@ -344,7 +344,10 @@ async fn feature_flags_go_with_their_ids_only_as_consent_allows() {
     let pg = start_privgate(&config(
         &vendor,
         "relay_purposes = [\"analytics\", \"advertising\"]",
-        &format!("[consent]\ndefault = \"allow\"\ngpc_denies = [\"advertising\"]\n{optouts}"),
+        &format!(
+            "[consent]\ndefault = \"allow\"\ngpc_denies = [\"advertising\"]\n{optouts}\
+             tcf_purposes = {{ analytics = [1] }}\n[consent.us_opt_outs]\nsale = [\"advertising\"]\n"
+        ),
     ))
     .await;
     let (relayed, answer) = flags(&pg, &vendor, "/flags/?v=2", &[], body.clone()).await;
@@ -360,6 +363,20 @@ async fn feature_flags_go_with_their_ids_only_as_consent_allows() {
         flags(&pg, &vendor, "/flags/?v=2", &gpc, body.clone()).await,
         (false, none.clone())
     );
+    // The request's own consent strings count as they do for events: an
+    // opt-out of sale, a GPP string that cannot be read or a TC string
+    // without consent withhold it; an opted-in one does not.
+    for (query, goes) in [
+        ("us_privacy=1YYN", false),
+        ("us_privacy=1NNN", false),
+        ("gpp=DBABLA~nope&gpp_sid=7", false),
+        ("gdpr_consent=not-a-tc-string", false),
+        ("us_privacy=1YNN", true),
+    ] {
+        let path = format!("/flags/?v=2&{query}");
+        let (relayed, _) = flags(&pg, &vendor, &path, &[], body.clone()).await;
+        assert_eq!(relayed, goes, "{query}");
+    }
     for ids in [
         ("gone-user", "anon-1", "device-1"),
         ("user-1", "gone-anon", "device-1"),

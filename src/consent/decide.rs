@@ -81,7 +81,7 @@ impl Consent {
                 *why = (Denial::Denied, Cause::TcfRestriction(vendor, purpose));
                 return false;
             }
-            if !signals.present {
+            if !signals.present && signals.opt_out_only & purpose == 0 {
                 if signals.default == ConsentDefault::Deny {
                     *why = (Denial::NoConsent, Cause::NoSignal);
                     return false;

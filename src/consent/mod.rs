@@ -171,8 +171,15 @@ pub struct Signals {
     pub granted: Purposes,
     /// Purposes the event denies.
     pub denied: Purposes,
-    /// Whether the event carried any in-event consent object.
+    /// Whether the event carried any consent signal that grants or denies
+    /// purposes as opt-in consent does (a consent object, a TC string,
+    /// consent mode): then a purpose it does not grant is not granted.
     pub present: bool,
+    /// Purposes only opt-out signals spoke of (GPP US sections, US Privacy
+    /// strings: `consent.us_opt_outs`). They decide these purposes, granted
+    /// or denied, and leave every other purpose to what the rest says (or
+    /// to the default): a US Privacy string says nothing of analytics.
+    pub opt_out_only: Purposes,
     /// `Sec-GPC: 1` was sent with it.
     pub gpc: bool,
     /// Its user or anonymous id is opted out.

@@ -490,6 +490,25 @@ impl Signals {
             }
         }
     }
+
+    /// Adds what one opt-out signal (a GPP US section, a US Privacy
+    /// string) says: it decides the purposes it names and leaves the
+    /// others as they were ([`Signals::opt_out_only`]).
+    pub(super) fn hear_opt_out(&mut self, source: Source, said: Said) {
+        if let Said::Purposes { granted, denied } = said {
+            self.opt_out_only |= granted | denied;
+            self.granted |= granted;
+            self.denied |= denied;
+            let by = &mut self.by[source as usize];
+            by.0 |= granted;
+            by.1 |= denied;
+        }
+    }
+
+    /// Whether any signal granted or denied a purpose.
+    pub fn speaks(&self) -> bool {
+        self.present || self.opt_out_only != 0
+    }
 }
 
 /// What one consent object says.

@@ -158,7 +158,7 @@ impl Consent {
                 .chain(request.map(|r| r.as_ref().map(|s| s.to_string()).map_err(|e| *e)));
             for usp in strings {
                 let read = usp.and_then(|usp| gpp::decode_us_privacy(&usp));
-                signals.hear(Source::UsPrivacy, self.usp_says(read.ok()));
+                signals.hear_opt_out(Source::UsPrivacy, self.usp_says(read.ok()));
             }
         }
     }
@@ -217,11 +217,11 @@ impl Consent {
                 }
                 Section::UspV1(usp) => {
                     if self.us.sale != 0 {
-                        signals.hear(Source::Gpp, self.usp_says(Some(*usp)));
+                        signals.hear_opt_out(Source::Gpp, self.usp_says(Some(*usp)));
                     }
                 }
                 Section::Us(us) => {
-                    signals.hear(Source::Gpp, self.us_says(us));
+                    signals.hear_opt_out(Source::Gpp, self.us_says(us));
                     if us.gpc == Some(true) && self.gpc_denies != 0 {
                         signals.gpc = true;
                     }
@@ -230,7 +230,7 @@ impl Consent {
                 // TCF v1, the header's own id, signal integrity and TCF
                 // Canada, none of which governs a US opt-out).
                 Section::Other(id) if *id >= 7 => {
-                    signals.hear(Source::Gpp, self.deny(self.us.all()));
+                    signals.hear_opt_out(Source::Gpp, self.deny(self.us.all()));
                 }
                 Section::Other(_) => {}
             }
@@ -241,7 +241,7 @@ impl Consent {
     /// US opt-out governs, and if it claims a TCF EU v2 section, it counts
     /// as an unreadable TC string too.
     fn unreadable(&self, claims_tcf: bool, error: GppError, signals: &mut Signals) {
-        signals.hear(Source::Gpp, self.deny(self.us.all()));
+        signals.hear_opt_out(Source::Gpp, self.deny(self.us.all()));
         if claims_tcf && !self.tcf.is_empty() {
             signals.hear(Source::Gpp, self.tcf_says(None));
             let error = match error {

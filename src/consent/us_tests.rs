@@ -65,11 +65,27 @@ fn usnat_opt_outs_deny_their_purposes_and_grant_otherwise() {
         need(&c, "analytics"),
     );
     let s = with_query(&c, &gpp_query("usnat_no_opt_out"));
-    assert!(s.present);
+    assert!(s.speaks());
     assert_eq!(c.decide(&s, &ads), Ok(()));
     assert_eq!(c.decide(&s, &sale), Ok(()));
-    // Analytics is no US opt-out's: the string grants it nothing.
-    assert_eq!(c.decide(&s, &analytics), Err(Denial::Denied));
+    // Analytics is no US opt-out's: the string says nothing of it, so the
+    // default decides (deny here; allow below).
+    assert_eq!(c.decide(&s, &analytics), Err(Denial::NoConsent));
+    let allowing = engine(ConsentDefault::Allow);
+    for name in ["usnat_no_opt_out", "usnat_sale_opted_out"] {
+        let s = with_query(&allowing, &gpp_query(name));
+        assert_eq!(
+            allowing.decide(&s, &need(&allowing, "analytics")),
+            Ok(()),
+            "{name}"
+        );
+    }
+    let s = with_query(&allowing, "us_privacy=1YYN");
+    assert_eq!(allowing.decide(&s, &need(&allowing, "analytics")), Ok(()));
+    assert_eq!(
+        allowing.decide(&s, &need(&allowing, "sale")),
+        Err(Denial::Denied)
+    );
     for (name, sale_too) in [
         ("usnat_sale_opted_out", true),
         ("usnat_sale_notice_not_provided", true),
@@ -135,7 +151,7 @@ fn unreadable_gpp_denies_what_it_could_govern() {
         ("gpp_sid=7".to_owned(), false),
     ] {
         let s = with_query(&c, &query);
-        assert!(s.present, "{query}");
+        assert!(s.speaks(), "{query}");
         assert_eq!(c.decide(&s, &ads), Err(Denial::Denied), "{query}");
         let want = if tcf_too { Err(Denial::Denied) } else { Ok(()) };
         // Without a signal for analytics, the default (allow) decides it
@@ -148,7 +164,7 @@ fn unreadable_gpp_denies_what_it_could_govern() {
     }
     // gpp_sid=-1 alone says nothing: the default decides.
     let s = with_query(&c, "gpp_sid=-1");
-    assert!(!s.present);
+    assert!(!s.speaks());
     assert_eq!(c.decide(&s, &ads), Ok(()));
 }
 
@@ -187,12 +203,12 @@ fn us_privacy_strings() {
     // whatever the opt-out says), or unreadable: nothing may be sold.
     for bad in ["1YYN", "1NNN", "1N-N", "1Y", "", "2YNN", "1ynn"] {
         let s = with_query(&c, &format!("us_privacy={bad}"));
-        assert!(s.present, "{bad}");
+        assert!(s.speaks(), "{bad}");
         assert_eq!(c.decide(&s, &sale), Err(Denial::Denied), "{bad}");
     }
     // Not applicable says nothing: the default decides.
     let s = with_query(&c, "us_privacy=1---");
-    assert!(!s.present);
+    assert!(!s.speaks());
     // Notice not applicable, not opted out: granted.
     let s = with_query(&c, "us_privacy=1-NN");
     assert_eq!(c.decide(&s, &sale), Ok(()));
@@ -255,7 +271,7 @@ fn nothing_is_read_unless_configured() {
         &c,
         &format!("{}&us_privacy=1YYN", gpp_query("usnat_sale_opted_out")),
     );
-    assert!(!s.present);
+    assert!(!s.speaks());
     assert_eq!(c.decide(&s, &ads), Ok(()));
 }
 

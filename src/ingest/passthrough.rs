@@ -29,7 +29,7 @@
 
 use super::error::IngestError;
 use super::settings::RelayConfig;
-use crate::consent::{Consent, Denial, Match, Need, Requirement, Signals};
+use crate::consent::{Consent, Denial, Match, Need, Requirement};
 use crate::event::Marks;
 use crate::protocol::Codec;
 use bytes::Bytes;
@@ -234,19 +234,32 @@ impl RelayConsent {
         }
     }
 
-    /// What a request sent with `gpc` (`Sec-GPC: 1`) may do, before its
-    /// ids are read. Such a request carries no consent object, so under
-    /// `consent.default = "deny"` it has no consent unless the operator
-    /// said `relay_personal_data = true`; GPC withholds it either way when
-    /// it denies one of the relay's purposes.
-    pub(crate) fn check_request(&self, consent: &Consent, gpc: bool) -> Result<(), Withheld> {
+    /// What a request sent with `gpc` (`Sec-GPC: 1`) and `query` may do,
+    /// before its ids are read. Such a request carries no consent object,
+    /// only what its query may carry (`gdpr_consent`, `gpp` with
+    /// `gpp_sid`, `us_privacy`), read as for events: so without them,
+    /// under `consent.default = "deny"` it has no consent unless the
+    /// operator said `relay_personal_data = true`; GPC or a string that
+    /// denies (or cannot be read) withholds it either way when it denies
+    /// one of the relay's purposes.
+    pub(crate) fn check_request(
+        &self,
+        consent: &Consent,
+        gpc: bool,
+        query: Option<&str>,
+    ) -> Result<(), Withheld> {
+        let tcf = crate::consent::request_tcf(query);
+        let us = crate::consent::request_us(query);
+        let mut signals = consent.signals_for(
+            &[],
+            &Marks::default(),
+            gpc,
+            tcf.as_ref().map(|tc| tc.as_deref()),
+            Some(&us),
+        );
         // No jurisdiction is read for relays: where one is configured,
         // the unknown jurisdiction's default applies (fail closed).
-        let signals = Signals {
-            gpc,
-            default: consent.default_in(None),
-            ..Signals::default()
-        };
+        signals.default = consent.default_in(None);
         let mut no_signal = false;
         for need in &self.needs {
             match consent.decide(&signals, need) {
@@ -299,7 +312,7 @@ where
         .headers()
         .get("sec-gpc")
         .is_some_and(|v| v.as_bytes() == b"1");
-    if let Err(why) = rule.check_request(consent, gpc) {
+    if let Err(why) = rule.check_request(consent, gpc, request.uri().query()) {
         return Ok(Err(why));
     }
     let (parts, body) = request.into_parts();
