@@ -68,6 +68,8 @@ pub(crate) struct Logs {
     pub suppressions: Option<Arc<Suppressions>>,
     /// The audit log.
     pub audit: Option<Arc<AuditLog>>,
+    /// The erasure marks (beside the suppressions).
+    pub erasures: Option<Arc<crate::consent::erasure::Erasures>>,
 }
 
 /// What a successful reload did.
@@ -208,6 +210,8 @@ pub struct Reloader {
     suppressions: Option<Arc<Suppressions>>,
     /// The audit log, shared by every config.
     audit: Option<Arc<AuditLog>>,
+    /// The erasure marks, shared by every config.
+    erasures: Option<Arc<crate::consent::erasure::Erasures>>,
     at_start: AtStart,
     live: tokio::sync::Mutex<Live>,
 }
@@ -232,6 +236,7 @@ impl Reloader {
             admin_token: RwLock::new(config.admin_token.clone()),
             suppressions: logs.suppressions,
             audit: logs.audit,
+            erasures: logs.erasures,
             at_start: AtStart::of(config),
             live: tokio::sync::Mutex::new(Live {
                 forwarder: Some(forwarder),
@@ -245,6 +250,11 @@ impl Reloader {
     /// set).
     pub fn suppressions(&self) -> Option<&Arc<Suppressions>> {
         self.suppressions.as_ref()
+    }
+
+    /// The erasure marks (with `consent.suppressions`).
+    pub fn erasures(&self) -> Option<&Arc<crate::consent::erasure::Erasures>> {
+        self.erasures.as_ref()
     }
 
     /// Records `kind` with `detail` in the audit log, if one is kept. A

@@ -2,7 +2,8 @@
 //! (the process is alive), `GET /readyz` (listeners are bound and the
 //! proxy is not shutting down), `POST /admin/reload` (see
 //! [`crate::reload`]) and, with a token and `consent.suppressions`, the
-//! subjects API (`subjects.rs`: suppress, unsuppress, look up). `/admin/*` needs `Authorization: Bearer <token>` when
+//! subjects API (`subjects.rs`: suppress, unsuppress, look up; `erase.rs`:
+//! erase). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
@@ -11,6 +12,8 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
+mod erase;
+pub mod requests;
 mod subjects;
 
 use crate::ingest::server::Body;
@@ -82,6 +85,20 @@ impl Admin {
                 );
             };
             let (parts, body) = request.into_parts();
+            if parts.method == Method::POST && parts.uri.path() == "/admin/subjects/erase" {
+                let Some(erasures) = self.reloader.erasures() else {
+                    return json_response(StatusCode::NOT_FOUND, r#"{"error":"not_configured"}"#);
+                };
+                return erase::handle(
+                    suppressions,
+                    erasures,
+                    None,
+                    &self.reloader,
+                    &self.metrics,
+                    body,
+                )
+                .await;
+            }
             return subjects::handle(
                 suppressions,
                 &self.reloader,

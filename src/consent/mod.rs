@@ -65,6 +65,7 @@
 //! `docs/architecture.md`.
 
 mod decide;
+pub mod erasure;
 pub mod gcm;
 pub mod jurisdiction;
 pub mod registry;
