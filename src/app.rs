@@ -10,6 +10,7 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
+use crate::admin::requests::Requests;
 use crate::admin::Admin;
 use crate::audit::AuditLog;
 use crate::config::Config;
@@ -68,6 +69,9 @@ pub struct ShutdownReport {
     pub spooled: u64,
 }
 
+/// Deletion requests kept for `GET /admin/requests/{id}`.
+const REQUESTS_KEPT: usize = 1_000;
+
 /// A running privgate.
 pub struct Running {
     ingest_addr: SocketAddr,
@@ -121,6 +125,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             )
             .map_err(StartError::Suppressions)?,
         )),
+        None => None,
+    };
+    let requests = match &config.consent.suppressions {
+        Some(path) => Some(
+            Requests::open(
+                &Requests::path_for(path),
+                config
+                    .destinations
+                    .iter()
+                    .map(|d| (d.name.clone(), d.deletion.clone()))
+                    .collect(),
+                REQUESTS_KEPT,
+                metrics.clone(),
+            )
+            .map_err(StartError::Suppressions)?,
+        ),
         None => None,
     };
     let (queues, forwarder) = forward::start(config.forward(), &metrics, erasures.clone())
@@ -193,6 +213,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             suppressions,
             audit,
             erasures,
+            requests,
         },
         (
             ingest_tls.as_ref().map(|t| t.acceptor.clone()),

@@ -122,6 +122,8 @@ pub struct Metrics {
     pub suppressed_subjects: IntGauge,
     /// Events skipped because they name an erased subject, by destination.
     pub erased_skipped: IntCounterVec,
+    /// Deletion requests done, by destination and final status.
+    pub deletion_requests: IntCounterVec,
     /// 1 when the last reload succeeded (or none was tried), 0 when it
     /// failed and the previous config is still in force.
     pub config_last_reload_successful: IntGauge,
@@ -318,6 +320,14 @@ impl Metrics {
                 &["action", "result"],
             )
             .expect("valid metric"),
+            deletion_requests: IntCounterVec::new(
+                Opts::new(
+                    "privgate_deletion_requests_total",
+                    "Deletion requests (POST /admin/subjects/erase) done, by destination and status.",
+                ),
+                &["destination", "status"],
+            )
+            .expect("valid metric"),
             erased_skipped: IntCounterVec::new(
                 Opts::new(
                     "privgate_erased_events_skipped_total",
@@ -430,6 +440,7 @@ impl Metrics {
             Box::new(m.subject_requests.clone()),
             Box::new(m.suppressed_subjects.clone()),
             Box::new(m.erased_skipped.clone()),
+            Box::new(m.deletion_requests.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.spool_max_bytes.clone()),
             Box::new(process::ProcessCollector::new()),

@@ -70,6 +70,8 @@ pub(crate) struct Logs {
     pub audit: Option<Arc<AuditLog>>,
     /// The erasure marks (beside the suppressions).
     pub erasures: Option<Arc<crate::consent::erasure::Erasures>>,
+    /// The deletion requests (beside the suppressions).
+    pub requests: Option<Arc<crate::admin::requests::Requests>>,
 }
 
 /// What a successful reload did.
@@ -212,6 +214,8 @@ pub struct Reloader {
     audit: Option<Arc<AuditLog>>,
     /// The erasure marks, shared by every config.
     erasures: Option<Arc<crate::consent::erasure::Erasures>>,
+    /// The deletion requests, shared by every config.
+    requests: Option<Arc<crate::admin::requests::Requests>>,
     at_start: AtStart,
     live: tokio::sync::Mutex<Live>,
 }
@@ -237,6 +241,7 @@ impl Reloader {
             suppressions: logs.suppressions,
             audit: logs.audit,
             erasures: logs.erasures,
+            requests: logs.requests,
             at_start: AtStart::of(config),
             live: tokio::sync::Mutex::new(Live {
                 forwarder: Some(forwarder),
@@ -255,6 +260,11 @@ impl Reloader {
     /// The erasure marks (with `consent.suppressions`).
     pub fn erasures(&self) -> Option<&Arc<crate::consent::erasure::Erasures>> {
         self.erasures.as_ref()
+    }
+
+    /// The deletion requests (with `consent.suppressions`).
+    pub fn requests(&self) -> Option<&Arc<crate::admin::requests::Requests>> {
+        self.requests.as_ref()
     }
 
     /// Records `kind` with `detail` in the audit log, if one is kept. A

@@ -21,6 +21,7 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Largest request body: the most ids at their longest, JSON-escaped.
 const MAX_BODY: usize = MAX_IDS * (MAX_ID_BYTES * 6 + 4) + 64;
@@ -35,7 +36,7 @@ struct Ids {
 pub(super) async fn handle(
     suppressions: &Suppressions,
     erasures: &Erasures,
-    requests: Option<&Requests>,
+    requests: Option<&Arc<Requests>>,
     reloader: &Reloader,
     metrics: &Metrics,
     body: Incoming,
@@ -59,7 +60,7 @@ pub(super) async fn handle(
 async fn erase(
     suppressions: &Suppressions,
     erasures: &Erasures,
-    requests: Option<&Requests>,
+    requests: Option<&Arc<Requests>>,
     reloader: &Reloader,
     body: Incoming,
 ) -> Response<Body> {

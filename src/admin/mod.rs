@@ -71,6 +71,22 @@ impl Admin {
             );
             return r;
         }
+        if let Some(id) = request.uri().path().strip_prefix("/admin/requests/") {
+            if !self.reloader.has_admin_token() {
+                return json_response(
+                    StatusCode::FORBIDDEN,
+                    r#"{"error":"token_required","message":"set [admin] token to use /admin/requests"}"#,
+                );
+            }
+            return match (request.method(), self.reloader.requests()) {
+                (&Method::GET, Some(requests)) => requests.lookup(id),
+                (&Method::GET, None) => json_response(
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":"not_configured","message":"set consent.suppressions to a file path to use /admin/requests"}"#,
+                ),
+                _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+            };
+        }
         if request.uri().path().starts_with("/admin/subjects/") {
             if !self.reloader.has_admin_token() {
                 return json_response(
@@ -92,7 +108,7 @@ impl Admin {
                 return erase::handle(
                     suppressions,
                     erasures,
-                    None,
+                    self.reloader.requests(),
                     &self.reloader,
                     &self.metrics,
                     body,

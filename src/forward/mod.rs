@@ -16,6 +16,7 @@
 
 mod batch;
 pub mod breaker;
+pub mod deletion;
 mod file;
 mod http;
 mod lane;

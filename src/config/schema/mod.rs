@@ -10,12 +10,14 @@
 //! top-level ones (`[server]`, `[admin]`, `[keys]`, `[consent]`, `[spool]`)
 //! are here.
 
+mod deletion;
 mod destinations;
 mod rules;
 mod sources;
 
 pub use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
 pub use crate::ingest::settings::ClientIp;
+pub use deletion::Deletion;
 pub use destinations::{Destination, DestinationTls};
 pub use rules::{Rule, RuleAction};
 pub use sources::Source;

@@ -22,6 +22,7 @@
 //! are compiled (`../compile/keys.rs`, `../compile/rules.rs`).
 
 pub(super) mod consent;
+mod deletion;
 pub(super) mod destinations;
 mod formats;
 pub(super) mod rate_limit;
