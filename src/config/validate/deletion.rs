@@ -124,3 +124,71 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::load;
+
+    fn config(deletion: &str) -> String {
+        format!(
+            r#"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "out"
+kind = "http"
+url = "http://127.0.0.1:9/v1/batch"
+delivery = "memory"
+[destinations.deletion]
+{deletion}
+"#
+        )
+    }
+
+    #[test]
+    fn a_valid_deletion_call_is_kept() {
+        let c = load(&config(
+            "url = \"https://api.example.com/users/{id}\"\nmethod = \"delete\"\nbody = \"{\\\"userId\\\":\\\"{id}\\\"}\"\nheaders = { \"X-Team\" = \"privacy\" }",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let d = c.destinations[0].deletion.as_ref().unwrap();
+        assert_eq!(d.method, http::Method::DELETE);
+        assert_eq!(
+            d.url_for("a b/ü"),
+            "https://api.example.com/users/a%20b%2F%C3%BC"
+        );
+        assert_eq!(d.body_for("q\"x"), r#"{"userId":"q\"x"}"#);
+        assert_eq!(d.max_attempts, 5);
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_key() {
+        let err = load(&config(
+            "url = \"ftp://x/{id}\"\nmethod = \"GET\"\nheaders = { Authorization = \"Bearer literal\" }\nmax_attempts = 0\nbogus = 1",
+        ))
+        .unwrap_err();
+        // Unknown keys fail parsing first.
+        assert!(err.to_string().contains("bogus"), "{err}");
+        let err = load(&config(
+            "url = \"ftp://x/{id}\"\nmethod = \"GET\"\nheaders = { Authorization = \"Bearer literal\" }\nmax_attempts = 0",
+        ))
+        .unwrap_err();
+        for (key, line) in [
+            ("destinations[0].deletion.url", 12),
+            ("destinations[0].deletion.method", 13),
+            ("destinations[0].deletion.headers.Authorization", 14),
+            ("destinations[0].deletion.max_attempts", 15),
+        ] {
+            let p = err
+                .problems
+                .iter()
+                .find(|p| p.key == key)
+                .unwrap_or_else(|| panic!("no problem at `{key}` in:\n{err}"));
+            assert_eq!(p.line, Some(line), "{key}");
+        }
+        let text = err.to_string();
+        assert!(!text.contains("Bearer literal"), "{text}");
+    }
+}
