@@ -3,7 +3,7 @@
 //! proxy is not shutting down), `POST /admin/reload` (see
 //! [`crate::reload`]) and, with a token and `consent.suppressions`, the
 //! subjects API (`subjects.rs`: suppress, unsuppress, look up; `erase.rs`:
-//! erase). `/admin/*` needs `Authorization: Bearer <token>` when
+//! erase) and `GET /admin/requests/{id}` ([`requests`]: deletion requests). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
