@@ -10,13 +10,13 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
-use crate::admin::requests::Requests;
 use crate::admin::Admin;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::consent::erasure::Erasures;
 use crate::consent::suppression::Suppressions;
 use crate::forward;
+use crate::forward::requests::Requests;
 use crate::ingest::server::{self, ConnLimits, Swappable};
 use crate::ingest::stack::{Handler, IngestService};
 use crate::ingest::Ingest;

@@ -475,6 +475,9 @@ impl Metrics {
             self.events_dropped
                 .with_label_values(&[name, reason.as_str()]);
         }
+        for status in ["FINISHED", "PARTIAL_SUCCESS", "FAILED", "NOT_SUPPORTED"] {
+            self.deletion_requests.with_label_values(&[name, status]);
+        }
     }
 
     /// The Prometheus text exposition of every metric.

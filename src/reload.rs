@@ -71,7 +71,7 @@ pub(crate) struct Logs {
     /// The erasure marks (beside the suppressions).
     pub erasures: Option<Arc<crate::consent::erasure::Erasures>>,
     /// The deletion requests (beside the suppressions).
-    pub requests: Option<Arc<crate::admin::requests::Requests>>,
+    pub requests: Option<Arc<crate::forward::requests::Requests>>,
 }
 
 /// What a successful reload did.
@@ -215,7 +215,7 @@ pub struct Reloader {
     /// The erasure marks, shared by every config.
     erasures: Option<Arc<crate::consent::erasure::Erasures>>,
     /// The deletion requests, shared by every config.
-    requests: Option<Arc<crate::admin::requests::Requests>>,
+    requests: Option<Arc<crate::forward::requests::Requests>>,
     at_start: AtStart,
     live: tokio::sync::Mutex<Live>,
 }
@@ -263,7 +263,7 @@ impl Reloader {
     }
 
     /// The deletion requests (with `consent.suppressions`).
-    pub fn requests(&self) -> Option<&Arc<crate::admin::requests::Requests>> {
+    pub fn requests(&self) -> Option<&Arc<crate::forward::requests::Requests>> {
         self.requests.as_ref()
     }
 

@@ -3,16 +3,16 @@
 //! and marks them erased ([`crate::consent::erasure`]), both on disk
 //! before the answer; from the answer on, none of their events still
 //! waiting in a spool, a queue or a batch being retried is sent. Then
-//! starts a deletion request per destination ([`crate::admin::requests`]),
+//! starts a deletion request per destination ([`crate::forward::requests`]),
 //! whose id the answer carries.
 //!
 //! Authenticated like the other subjects calls (before this runs). Errors
 //! are short JSON that never quote an id; the audit log names the ids
 //! only as keyed pseudonyms.
 
-use super::requests::Requests;
 use crate::consent::erasure::Erasures;
 use crate::consent::suppression::{SuppressionError, Suppressions, MAX_IDS, MAX_ID_BYTES};
+use crate::forward::requests::Requests;
 use crate::ingest::json_response;
 use crate::ingest::server::Body;
 use crate::metrics::Metrics;

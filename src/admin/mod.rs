@@ -3,7 +3,8 @@
 //! proxy is not shutting down), `POST /admin/reload` (see
 //! [`crate::reload`]) and, with a token and `consent.suppressions`, the
 //! subjects API (`subjects.rs`: suppress, unsuppress, look up; `erase.rs`:
-//! erase) and `GET /admin/requests/{id}` ([`requests`]: deletion requests). `/admin/*` needs `Authorization: Bearer <token>` when
+//! erase) and `GET /admin/requests/{id}` (deletion requests,
+//! [`crate::forward::requests`]). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
@@ -13,7 +14,6 @@
 //! `docs/architecture.md`.
 
 mod erase;
-pub mod requests;
 mod subjects;
 
 use crate::ingest::server::Body;
@@ -79,7 +79,10 @@ impl Admin {
                 );
             }
             return match (request.method(), self.reloader.requests()) {
-                (&Method::GET, Some(requests)) => requests.lookup(id),
+                (&Method::GET, Some(requests)) => match requests.lookup(id) {
+                    Some(body) => json_body(StatusCode::OK, body),
+                    None => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+                },
                 (&Method::GET, None) => json_response(
                     StatusCode::NOT_FOUND,
                     r#"{"error":"not_configured","message":"set consent.suppressions to a file path to use /admin/requests"}"#,

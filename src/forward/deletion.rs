@@ -1,6 +1,6 @@
 //! A destination's deletion call (`[destinations.deletion]`), validated:
 //! the HTTP request that asks its backend to delete a subject's data,
-//! made once per erased id by [`crate::admin::requests`].
+//! made once per erased id by [`super::requests`].
 
 use http::{HeaderName, HeaderValue, Method};
 use std::time::Duration;

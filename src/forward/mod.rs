@@ -21,6 +21,7 @@ mod file;
 mod http;
 mod lane;
 mod queue;
+pub mod requests;
 pub mod retry;
 pub mod settings;
 

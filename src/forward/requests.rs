@@ -1,5 +1,6 @@
 //! Deletion requests: what `POST /admin/subjects/erase` asks each
-//! destination's backend to delete, and `GET /admin/requests/{id}`.
+//! destination's backend to delete, and what `GET /admin/requests/{id}`
+//! reports (the admin module answers the calls).
 //!
 //! An erase creates one request (a random id) with, per destination, a
 //! status from Segment's set: `INITIALIZED`, `RUNNING`, then `FINISHED`
@@ -25,13 +26,11 @@
 //!
 //! Never: logs an id, or puts one in a metric label or an answer.
 
-use crate::forward::deletion::DeletionConfig;
-use crate::forward::retry::{Attempt, Backoff};
-use crate::ingest::json_response;
-use crate::ingest::server::Body;
+use super::deletion::DeletionConfig;
+use super::retry::{Attempt, Backoff};
 use crate::metrics::Metrics;
 use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
+use http::{header, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -228,19 +227,6 @@ impl Requests {
             metrics,
             keep,
         });
-        for (name, _) in &requests.targets {
-            for status in [
-                Status::Finished,
-                Status::PartialSuccess,
-                Status::Failed,
-                Status::NotSupported,
-            ] {
-                requests
-                    .metrics
-                    .deletion_requests
-                    .with_label_values(&[name, status.as_str()]);
-            }
-        }
         for req in reqs {
             for (destination, status) in &req.destinations {
                 if status.done() {
@@ -429,28 +415,23 @@ impl Requests {
         log.sync_data()
     }
 
-    /// `GET /admin/requests/{id}`.
-    pub(super) fn lookup(&self, id: &str) -> Response<Body> {
+    /// What `GET /admin/requests/{id}` answers (`None`: no such request).
+    pub fn lookup(&self, id: &str) -> Option<serde_json::Value> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(req) = state.iter().find(|r| r.id == id) else {
-            return json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#);
-        };
+        let req = state.iter().find(|r| r.id == id)?;
         let destinations: serde_json::Map<String, serde_json::Value> = req
             .destinations
             .iter()
             .map(|(d, s)| (d.clone(), s.as_str().into()))
             .collect();
         let created = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(req.at));
-        super::json_body(
-            StatusCode::OK,
-            serde_json::json!({
-                "id": req.id,
-                "status": req.overall().as_str(),
-                "created": created.to_string(),
-                "ids": req.ids.len(),
-                "destinations": destinations,
-            }),
-        )
+        Some(serde_json::json!({
+            "id": req.id,
+            "status": req.overall().as_str(),
+            "created": created.to_string(),
+            "ids": req.ids.len(),
+            "destinations": destinations,
+        }))
     }
 }
 
