@@ -251,6 +251,75 @@ mod tests {
         Arc::new(Keyring::new(vec![key], Some(0), Vec::new(), None))
     }
 
+    const UNIVERSE: [&str; 5] = ["u-1", "u-2", "anon-3", "4711", "ü/5"];
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Erase(Vec<usize>),
+        Reopen,
+        /// A crash mid-append: a torn last line, then a reopen.
+        Torn,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => proptest::collection::vec(0..UNIVERSE.len(), 0..4).prop_map(Step::Erase),
+            1 => Just(Step::Reopen),
+            1 => Just(Step::Torn),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Against a set: after every step, an event with an id (raw, as
+        /// a number where it is one, or as its pseudonym) is covered
+        /// exactly when the id was erased, across reopens and torn writes.
+        #[test]
+        fn marks_match_a_model(steps in proptest::collection::vec(step(), 1..12)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("e.jsonl");
+            let keys = keys();
+            let keep = Duration::from_secs(3600);
+            let mut e = Erasures::open(&path, keys.clone(), keep).unwrap();
+            let mut model = std::collections::HashSet::new();
+            for step in steps {
+                match step {
+                    Step::Erase(ids) => {
+                        let ids: Vec<String> = ids.iter().map(|&i| UNIVERSE[i].to_owned()).collect();
+                        let before = e.generation();
+                        e.erase(&ids).unwrap();
+                        proptest::prop_assert!(e.generation() > before);
+                        model.extend(ids);
+                    }
+                    Step::Reopen => {
+                        drop(e);
+                        e = Erasures::open(&path, keys.clone(), keep).unwrap();
+                    }
+                    Step::Torn => {
+                        drop(e);
+                        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+                        f.write_all(b"\n{\"id\":\"u-2\",\"a").unwrap();
+                        e = Erasures::open(&path, keys.clone(), keep).unwrap();
+                    }
+                }
+                proptest::prop_assert_eq!(e.len(), model.len());
+                for id in UNIVERSE {
+                    let erased = model.contains(id);
+                    let raw = serde_json::json!({"userId": id}).to_string();
+                    let pseudonym = keys.active_hmac().unwrap().hash(id.as_bytes());
+                    let hashed = serde_json::json!({"p": {"x": [pseudonym]}}).to_string();
+                    proptest::prop_assert_eq!(e.covers(raw.as_bytes()), erased, "{}", id);
+                    proptest::prop_assert_eq!(e.covers(hashed.as_bytes()), erased, "{}", id);
+                    if let Ok(n) = id.parse::<u64>() {
+                        let number = format!(r#"{{"userId":{n}}}"#);
+                        proptest::prop_assert_eq!(e.covers(number.as_bytes()), erased);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn covers_raw_and_pseudonymous_ids_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
