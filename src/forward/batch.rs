@@ -104,7 +104,7 @@ impl Batch {
         self.events += 1;
         self.end = pos.map(Pos::next);
         if let Some((kept, _)) = &mut self.kept {
-            kept.push(Bytes::copy_from_slice(event));
+            kept.push(event.clone());
         }
     }
 
