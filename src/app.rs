@@ -13,8 +13,10 @@
 use crate::admin::Admin;
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::consent::erasure::Erasures;
 use crate::consent::suppression::Suppressions;
 use crate::forward;
+use crate::forward::requests::Requests;
 use crate::ingest::server::{self, ConnLimits, Swappable};
 use crate::ingest::stack::{Handler, IngestService};
 use crate::ingest::Ingest;
@@ -67,6 +69,9 @@ pub struct ShutdownReport {
     pub spooled: u64,
 }
 
+/// Deletion requests kept for `GET /admin/requests/{id}`.
+const REQUESTS_KEPT: usize = 1_000;
+
 /// A running privgate.
 pub struct Running {
     ingest_addr: SocketAddr,
@@ -108,8 +113,38 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .expect("bound socket has an address");
 
-    let (queues, forwarder) =
-        forward::start(config.forward(), &metrics).map_err(StartError::Destination)?;
+    // Erasure marks are read before delivery starts: nothing erased is
+    // sent, not even what a spool replays on start. Kept as long as a
+    // spooled event may wait, and a day more.
+    let erasures = match &config.consent.suppressions {
+        Some(path) => Some(Arc::new(
+            Erasures::open(
+                &Erasures::path_for(path),
+                config.keyring.clone(),
+                config.spool.max_age + Duration::from_secs(86_400),
+            )
+            .map_err(StartError::Suppressions)?,
+        )),
+        None => None,
+    };
+    let requests = match &config.consent.suppressions {
+        Some(path) => Some(
+            Requests::open(
+                &Requests::path_for(path),
+                config
+                    .destinations
+                    .iter()
+                    .map(|d| (d.name.clone(), d.deletion.clone()))
+                    .collect(),
+                REQUESTS_KEPT,
+                metrics.clone(),
+            )
+            .map_err(StartError::Suppressions)?,
+        ),
+        None => None,
+    };
+    let (queues, forwarder) = forward::start(config.forward(), &metrics, erasures.clone())
+        .map_err(StartError::Destination)?;
     // The audit log, like the suppression log, stays open for the life of
     // the process.
     let audit = match &config.audit {
@@ -177,6 +212,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         crate::reload::Logs {
             suppressions,
             audit,
+            erasures,
+            requests,
         },
         (
             ingest_tls.as_ref().map(|t| t.acceptor.clone()),

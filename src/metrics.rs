@@ -120,6 +120,10 @@ pub struct Metrics {
     pub subject_requests: IntCounterVec,
     /// Ids suppressed through the admin API.
     pub suppressed_subjects: IntGauge,
+    /// Events skipped because they name an erased subject, by destination.
+    pub erased_skipped: IntCounterVec,
+    /// Deletion requests done, by destination and final status.
+    pub deletion_requests: IntCounterVec,
     /// 1 when the last reload succeeded (or none was tried), 0 when it
     /// failed and the previous config is still in force.
     pub config_last_reload_successful: IntGauge,
@@ -316,6 +320,22 @@ impl Metrics {
                 &["action", "result"],
             )
             .expect("valid metric"),
+            deletion_requests: IntCounterVec::new(
+                Opts::new(
+                    "privgate_deletion_requests_total",
+                    "Deletion requests (POST /admin/subjects/erase) done, by destination and status.",
+                ),
+                &["destination", "status"],
+            )
+            .expect("valid metric"),
+            erased_skipped: IntCounterVec::new(
+                Opts::new(
+                    "privgate_erased_events_skipped_total",
+                    "Waiting events never sent because their subject was erased (POST /admin/subjects/erase).",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
             suppressed_subjects: IntGauge::new(
                 "privgate_suppressed_subjects",
                 "Ids suppressed through the admin API (consent.suppressions).",
@@ -419,6 +439,8 @@ impl Metrics {
             Box::new(m.config_reloads.clone()),
             Box::new(m.subject_requests.clone()),
             Box::new(m.suppressed_subjects.clone()),
+            Box::new(m.erased_skipped.clone()),
+            Box::new(m.deletion_requests.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.spool_max_bytes.clone()),
             Box::new(process::ProcessCollector::new()),
@@ -437,7 +459,7 @@ impl Metrics {
         for result in ["success", "failure"] {
             m.config_reloads.with_label_values(&[result]);
         }
-        for action in ["suppress", "unsuppress", "lookup"] {
+        for action in ["suppress", "unsuppress", "lookup", "erase"] {
             for result in ["ok", "invalid", "error"] {
                 m.subject_requests.with_label_values(&[action, result]);
             }
@@ -452,6 +474,9 @@ impl Metrics {
         for reason in DropReason::LOSSES {
             self.events_dropped
                 .with_label_values(&[name, reason.as_str()]);
+        }
+        for status in ["FINISHED", "PARTIAL_SUCCESS", "FAILED", "NOT_SUPPORTED"] {
+            self.deletion_requests.with_label_values(&[name, status]);
         }
     }
 

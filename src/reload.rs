@@ -68,6 +68,10 @@ pub(crate) struct Logs {
     pub suppressions: Option<Arc<Suppressions>>,
     /// The audit log.
     pub audit: Option<Arc<AuditLog>>,
+    /// The erasure marks (beside the suppressions).
+    pub erasures: Option<Arc<crate::consent::erasure::Erasures>>,
+    /// The deletion requests (beside the suppressions).
+    pub requests: Option<Arc<crate::forward::requests::Requests>>,
 }
 
 /// What a successful reload did.
@@ -208,6 +212,10 @@ pub(crate) struct Reloader {
     suppressions: Option<Arc<Suppressions>>,
     /// The audit log, shared by every config.
     audit: Option<Arc<AuditLog>>,
+    /// The erasure marks, shared by every config.
+    erasures: Option<Arc<crate::consent::erasure::Erasures>>,
+    /// The deletion requests, shared by every config.
+    requests: Option<Arc<crate::forward::requests::Requests>>,
     at_start: AtStart,
     live: tokio::sync::Mutex<Live>,
 }
@@ -232,6 +240,8 @@ impl Reloader {
             admin_token: RwLock::new(config.admin_token.clone()),
             suppressions: logs.suppressions,
             audit: logs.audit,
+            erasures: logs.erasures,
+            requests: logs.requests,
             at_start: AtStart::of(config),
             live: tokio::sync::Mutex::new(Live {
                 forwarder: Some(forwarder),
@@ -245,6 +255,16 @@ impl Reloader {
     /// set).
     pub(crate) fn suppressions(&self) -> Option<&Arc<Suppressions>> {
         self.suppressions.as_ref()
+    }
+
+    /// The erasure marks (with `consent.suppressions`).
+    pub(crate) fn erasures(&self) -> Option<&Arc<crate::consent::erasure::Erasures>> {
+        self.erasures.as_ref()
+    }
+
+    /// The deletion requests (with `consent.suppressions`).
+    pub(crate) fn requests(&self) -> Option<&Arc<crate::forward::requests::Requests>> {
+        self.requests.as_ref()
     }
 
     /// Records `kind` with `detail` in the audit log, if one is kept. A

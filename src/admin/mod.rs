@@ -2,7 +2,9 @@
 //! (the process is alive), `GET /readyz` (listeners are bound and the
 //! proxy is not shutting down), `POST /admin/reload` (see
 //! [`crate::reload`]) and, with a token and `consent.suppressions`, the
-//! subjects API (`subjects.rs`: suppress, unsuppress, look up). `/admin/*` needs `Authorization: Bearer <token>` when
+//! subjects API (`subjects.rs`: suppress, unsuppress, look up; `erase.rs`:
+//! erase) and `GET /admin/requests/{id}` (deletion requests,
+//! [`crate::forward::requests`]). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
@@ -11,6 +13,7 @@
 //! Where this module sits in the whole, and what the others own:
 //! `docs/architecture.md`.
 
+mod erase;
 mod subjects;
 
 use crate::ingest::server::Body;
@@ -68,6 +71,25 @@ impl Admin {
             );
             return r;
         }
+        if let Some(id) = request.uri().path().strip_prefix("/admin/requests/") {
+            if !self.reloader.has_admin_token() {
+                return json_response(
+                    StatusCode::FORBIDDEN,
+                    r#"{"error":"token_required","message":"set [admin] token to use /admin/requests"}"#,
+                );
+            }
+            return match (request.method(), self.reloader.requests()) {
+                (&Method::GET, Some(requests)) => match requests.lookup(id) {
+                    Some(body) => json_body(StatusCode::OK, body),
+                    None => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+                },
+                (&Method::GET, None) => json_response(
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":"not_configured","message":"set consent.suppressions to a file path to use /admin/requests"}"#,
+                ),
+                _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+            };
+        }
         if request.uri().path().starts_with("/admin/subjects/") {
             if !self.reloader.has_admin_token() {
                 return json_response(
@@ -82,6 +104,20 @@ impl Admin {
                 );
             };
             let (parts, body) = request.into_parts();
+            if parts.method == Method::POST && parts.uri.path() == "/admin/subjects/erase" {
+                let Some(erasures) = self.reloader.erasures() else {
+                    return json_response(StatusCode::NOT_FOUND, r#"{"error":"not_configured"}"#);
+                };
+                return erase::handle(
+                    suppressions,
+                    erasures,
+                    self.reloader.requests(),
+                    &self.reloader,
+                    &self.metrics,
+                    body,
+                )
+                .await;
+            }
             return subjects::handle(
                 suppressions,
                 &self.reloader,

@@ -13,8 +13,9 @@
 //!   sequence, chain and signatures, and names the first broken record.
 //!
 //! Recorded: config loads and reloads (the config's SHA-256, the outcome,
-//! the active key ids), suppressions and their lifting (how many, and each
-//! id only as its keyed pseudonym under the active HMAC key, never raw),
+//! the active key ids), suppressions, their lifting and erasures (how many,
+//! and each id only as its keyed pseudonym under the active HMAC key, never
+//! raw; an erasure also its deletion request's id),
 //! and admin authentication failures (which endpoint family).
 //!
 //! # What it must never do

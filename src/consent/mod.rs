@@ -73,6 +73,7 @@
 //! `docs/architecture.md`.
 
 mod decide;
+pub mod erasure;
 pub mod gcm;
 pub mod gpp;
 pub mod jurisdiction;

@@ -5,11 +5,17 @@
 //! counted. From a spool, it is kept: a batch is acknowledged to the spool
 //! only once the backend took it (or rejected it for good, counted), and
 //! until then it is retried, so the spool fills and ingest answers 503
-//! rather than lose it. Nothing here looks inside an event.
+//! rather than lose it. Nothing here looks inside an event, except to ask
+//! [`Erasures::covers`] whether it names an erased subject: such an event
+//! is skipped when taken from the feed, and a batch built before an erase
+//! is filtered again before its next attempt, so after an erase is
+//! answered none of its events is sent (an attempt already under way
+//! finishes).
 
 use super::queue::Depth;
 use super::settings::{BatchConfig, BatchFormat};
 use super::{DestMetrics, Sink};
+use crate::consent::erasure::Erasures;
 use crate::metrics::DropReason;
 use crate::protocol::{Framing, Protocol};
 use crate::spool::{self, Acks, Pos};
@@ -57,15 +63,21 @@ pub(super) struct Batch {
     framing: Framing,
     /// From a spool: every record before this position is covered.
     end: Option<Pos>,
+    /// With erasure marks: the events as pushed, to filter again, and the
+    /// marks' generation they were checked under.
+    kept: Option<(Vec<Bytes>, u64)>,
 }
 
 impl Batch {
-    fn new(framing: &Framing) -> Batch {
+    fn new(s: &Settings) -> Batch {
         Batch {
             body: BytesMut::new(),
             events: 0,
-            framing: framing.clone(),
+            framing: s.framing.clone(),
             end: None,
+            // Read before any event is checked: a later erase shows as a
+            // newer generation at dispatch.
+            kept: s.erasures.as_ref().map(|e| (Vec::new(), e.generation())),
         }
     }
 
@@ -91,14 +103,53 @@ impl Batch {
         self.body.put_slice(f.terminator);
         self.events += 1;
         self.end = pos.map(Pos::next);
+        if let Some((kept, _)) = &mut self.kept {
+            kept.push(event.clone());
+        }
+    }
+
+    /// The body again, without the events `erasures` now covers; returns
+    /// how many it left out.
+    fn refilter(&mut self, erasures: &Erasures) -> usize {
+        let Some((kept, generation)) = self.kept.take() else {
+            return 0;
+        };
+        let generation = generation.max(erasures.generation());
+        let mut fresh = Batch {
+            body: BytesMut::new(),
+            events: 0,
+            framing: self.framing.clone(),
+            end: self.end,
+            kept: Some((Vec::new(), generation)),
+        };
+        let mut skipped = 0;
+        for event in &kept {
+            if erasures.covers(event) {
+                skipped += 1;
+            } else {
+                fresh.push(event, None);
+            }
+        }
+        fresh.end = self.end;
+        *self = fresh;
+        skipped
     }
 
     /// The finished body.
-    fn finish(mut self) -> (Bytes, usize) {
+    fn body(&self) -> (Bytes, usize) {
+        let mut body = self.body.clone();
         if self.events > 0 {
-            self.body.put_slice(self.framing.close);
+            body.put_slice(self.framing.close);
         }
-        (self.body.freeze(), self.events)
+        (body.freeze(), self.events)
+    }
+
+    /// Whether an erase happened since its events were checked.
+    fn stale(&self, erasures: Option<&Erasures>) -> bool {
+        match (&self.kept, erasures) {
+            (Some((_, generation)), Some(e)) => e.generation() != *generation,
+            _ => false,
+        }
     }
 }
 
@@ -110,6 +161,8 @@ pub(super) struct Settings {
     pub(super) concurrency: Arc<Semaphore>,
     pub(super) sink: Arc<Sink>,
     pub(super) metrics: DestMetrics,
+    /// Subjects whose waiting events are never sent.
+    pub(super) erasures: Option<Arc<Erasures>>,
 }
 
 /// Cuts batches from one destination's feed and dispatches them.
@@ -135,7 +188,7 @@ impl Batcher {
             Feed::Spool { rx, acks } => (Rx::Spool(rx), Settle::Ack(acks)),
         };
         let mut s = settings.borrow_and_update().clone();
-        let mut batch = Batch::new(&s.framing);
+        let mut batch = Batch::new(&s);
         // One timer, re-armed when a batch starts: no timer per event.
         let linger = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(linger);
@@ -153,7 +206,7 @@ impl Batcher {
                 },
                 () = &mut linger, if armed => {
                     armed = false;
-                    let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
+                    let full = std::mem::replace(&mut batch, Batch::new(&s));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     continue;
                 }
@@ -161,11 +214,11 @@ impl Batcher {
                     reloadable = changed.is_ok();
                     if reloadable {
                         // The batch so far goes out as its settings said.
-                        let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
+                        let full = std::mem::replace(&mut batch, Batch::new(&s));
                         dispatch(&s, full, &settle, &mut inflight).await;
                         armed = false;
                         s = settings.borrow_and_update().clone();
-                        batch = Batch::new(&s.framing);
+                        batch = Batch::new(&s);
                     }
                     continue;
                 }
@@ -180,9 +233,14 @@ impl Batcher {
             };
             for i in 0..chunk.len() {
                 let (pos, event) = chunk.get(i);
+                if s.erasures.as_ref().is_some_and(|e| e.covers(event)) {
+                    s.metrics.erased.inc();
+                    skip(pos, &mut batch, &settle, &mut inflight);
+                    continue;
+                }
                 let event = &*s.framing.wire(event);
                 if batch.events > 0 && batch.size_with(event) > s.batch.max_bytes {
-                    let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
+                    let full = std::mem::replace(&mut batch, Batch::new(&s));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }
@@ -192,7 +250,7 @@ impl Batcher {
                 }
                 batch.push(event, pos);
                 if batch.events >= s.batch.max_events {
-                    let full = std::mem::replace(&mut batch, Batch::new(&s.framing));
+                    let full = std::mem::replace(&mut batch, Batch::new(&s));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }
@@ -224,6 +282,23 @@ impl Batcher {
     }
 }
 
+/// Settles an event skipped for an erasure: from a spool, it goes with the
+/// batch so far or is acknowledged now; from memory, its room is released.
+fn skip(pos: Option<Pos>, batch: &mut Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
+    match (settle, pos) {
+        (Settle::Ack(_), Some(pos)) if batch.events > 0 => batch.end = Some(pos.next()),
+        (Settle::Ack(acks), Some(pos)) => {
+            let ticket = acks.begin(pos.next());
+            let acks = acks.clone();
+            inflight.spawn(async move {
+                let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;
+            });
+        }
+        (Settle::Release(depth), _) => depth.release(1),
+        (Settle::Ack(_), None) => {}
+    }
+}
+
 async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
     if batch.events == 0 {
         return;
@@ -243,12 +318,26 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
     let sink = s.sink.clone();
     let metrics = s.metrics.clone();
     let settle = settle.clone();
+    let erasures = s.erasures.clone();
+    let mut batch = batch;
     inflight.spawn(async move {
-        let (body, events) = batch.finish();
-        metrics.batch_size.observe(events as f64);
+        let taken = batch.events;
+        metrics.batch_size.observe(taken as f64);
         loop {
-            match sink.deliver(body.clone()).await {
+            // Filtered again after an erase, before every attempt.
+            if let Some(e) = erasures.as_deref().filter(|e| batch.stale(Some(e))) {
+                metrics.erased.inc_by(batch.refilter(e) as u64);
+            }
+            let (body, events) = batch.body();
+            if events == 0 {
+                break;
+            }
+            let erasures = erasures.as_deref();
+            let fresh = || !batch.stale(erasures);
+            match sink.deliver(body, &fresh).await {
                 Ok(()) => metrics.forwarded.inc_by(events as u64),
+                // An erase came while it was retried: filter and go on.
+                Err(_) if batch.stale(erasures) => continue,
                 // Kept in the spool: try again after a pause.
                 Err(DropReason::RetriesExhausted) if matches!(settle, Settle::Ack(_)) => {
                     tracing::warn!(destination = %metrics.name, events, "batch not delivered yet; it stays in the spool and is retried");
@@ -263,7 +352,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
             break;
         }
         match (settle, ticket) {
-            (Settle::Release(depth), _) => depth.release(events),
+            (Settle::Release(depth), _) => depth.release(taken),
             (Settle::Ack(acks), Some(ticket)) => {
                 // Acknowledging may delete segment files.
                 let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;

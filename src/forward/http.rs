@@ -135,8 +135,15 @@ impl HttpSink {
         self.concurrency
     }
 
-    /// Delivers one batch body, retrying as the policy allows.
-    pub(super) async fn deliver(&self, body: Bytes) -> Result<(), DropReason> {
+    /// Delivers one batch body, retrying as the policy allows. Before
+    /// every attempt it asks `fresh` whether the body may still be sent (an
+    /// erase since it was built says no: it gives up, and the caller
+    /// filters the batch again).
+    pub(super) async fn deliver(
+        &self,
+        body: Bytes,
+        fresh: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), DropReason> {
         // Compressed once, whatever the number of attempts.
         let body = match self.compression {
             Compression::None => body,
@@ -150,6 +157,9 @@ impl HttpSink {
         loop {
             // While the breaker is open this waits; nothing is sent.
             self.breaker.admit().await;
+            if !fresh() {
+                return Err(DropReason::RetriesExhausted);
+            }
             let attempt = self.attempt(body.clone()).await;
             self.breaker
                 .record(!matches!(attempt, Attempt::Retry { .. }));

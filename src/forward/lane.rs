@@ -37,11 +37,13 @@ pub(super) fn settings(
     dest: &DestinationConfig,
     config: &Destinations<'_>,
     metrics: &Metrics,
+    erasures: Option<Arc<crate::consent::erasure::Erasures>>,
 ) -> Result<Arc<Settings>, StartError> {
     let name: Arc<str> = dest.name.as_str().into();
     metrics.init_destination(&name);
     let dm = DestMetrics {
         forwarded: metrics.events_forwarded.with_label_values(&[&name]),
+        erased: metrics.erased_skipped.with_label_values(&[&name]),
         batch_size: metrics.batch_size.with_label_values(&[&name]),
         name,
         metrics: metrics.clone(),
@@ -57,6 +59,7 @@ pub(super) fn settings(
         concurrency: Arc::new(Semaphore::new(sink.concurrency())),
         sink: Arc::new(sink),
         metrics: dm,
+        erasures,
     }))
 }
 

@@ -16,15 +16,18 @@
 
 mod batch;
 pub(crate) mod breaker;
+pub(crate) mod deletion;
 mod file;
 mod http;
 mod lane;
 mod queue;
+pub(crate) mod requests;
 pub(crate) mod retry;
 pub(crate) mod settings;
 
 pub(crate) use queue::{Accepted, Queues};
 
+use crate::consent::erasure::Erasures;
 use crate::metrics::{DropReason, Metrics};
 use crate::spool::SpoolError;
 use bytes::Bytes;
@@ -61,6 +64,7 @@ pub(crate) struct Forwarder {
     lanes: Vec<Lane>,
     spool: crate::spool::SpoolConfig,
     metrics: Metrics,
+    erasures: Option<Arc<Erasures>>,
 }
 
 /// Per-destination metric handles, resolved once.
@@ -68,6 +72,8 @@ pub(crate) struct Forwarder {
 struct DestMetrics {
     name: Arc<str>,
     forwarded: IntCounter,
+    /// Events skipped because they name an erased subject.
+    erased: IntCounter,
     batch_size: Histogram,
     metrics: Metrics,
 }
@@ -84,17 +90,21 @@ impl DestMetrics {
 /// Starts one lane per destination, opening (and replaying) the spools of
 /// durable ones. Must run inside a tokio runtime; opening a spool reads its
 /// files.
+/// `erasures`: the subjects whose waiting events are never sent
+/// ([`crate::consent::erasure`]).
 pub(crate) fn start(
     config: Destinations<'_>,
     metrics: &Metrics,
+    erasures: Option<Arc<Erasures>>,
 ) -> Result<(Queues, Forwarder), StartError> {
     let mut forwarder = Forwarder {
         lanes: Vec::new(),
         spool: config.spool.clone(),
         metrics: metrics.clone(),
+        erasures,
     };
     for dest in config.destinations {
-        let settings = lane::settings(dest, &config, metrics)?;
+        let settings = lane::settings(dest, &config, metrics, forwarder.erasures.clone())?;
         forwarder
             .lanes
             .push(Lane::start(dest, &config, settings, metrics)?);
@@ -162,7 +172,7 @@ impl Forwarder {
         // Everything that can fail, before anything changes.
         let mut prepared = Vec::with_capacity(config.destinations.len());
         for dest in config.destinations {
-            let settings = lane::settings(dest, &config, &self.metrics)?;
+            let settings = lane::settings(dest, &config, &self.metrics, self.erasures.clone())?;
             let fresh = if self.lanes.iter().any(|l| *l.name == *dest.name) {
                 None
             } else {
@@ -332,7 +342,11 @@ impl Sink {
         }
     }
 
-    async fn deliver(&self, body: Bytes) -> Result<(), DropReason> {
+    async fn deliver(
+        &self,
+        body: Bytes,
+        fresh: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), DropReason> {
         let body = match &self.seal {
             None => body,
             Some(keyring) => {
@@ -349,7 +363,7 @@ impl Sink {
             }
         };
         match &self.kind {
-            SinkKind::Http(h) => h.deliver(body).await,
+            SinkKind::Http(h) => h.deliver(body, fresh).await,
             SinkKind::File(f) => f.write(&body).await,
             SinkKind::Stdout(s) => s.write(&body).await,
         }

@@ -45,6 +45,8 @@ pub struct DestinationConfig {
     pub encrypt: Encrypt,
     /// Consent this destination requires.
     pub consent: crate::consent::Requirement,
+    /// The call that asks its backend to delete a subject's data.
+    pub deletion: Option<super::deletion::DeletionConfig>,
     /// This destination's rules (after the global ones) and the fields it
     /// keeps (minimization; everything when it has no allow list), compiled
     /// for each protocol.

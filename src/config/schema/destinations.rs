@@ -117,6 +117,10 @@ pub(crate) struct Destination {
     /// Batching limits.
     #[serde(default)]
     pub batch: Batch,
+    /// `http`: the call that asks the backend to delete a subject's data
+    /// (`POST /admin/subjects/erase`); without it, erasure reports
+    /// `NOT_SUPPORTED` for this destination.
+    pub deletion: Option<Spanned<super::Deletion>>,
 }
 
 impl Destination {

@@ -10,6 +10,7 @@
 //! top-level ones (`[server]`, `[admin]`, `[keys]`, `[consent]`, `[spool]`)
 //! are here.
 
+mod deletion;
 mod destinations;
 mod privacy;
 mod rules;
@@ -17,6 +18,7 @@ mod sources;
 
 pub use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
 pub use crate::ingest::settings::ClientIp;
+pub(super) use deletion::Deletion;
 pub(super) use destinations::{Destination, DestinationTls};
 pub(super) use privacy::Privacy;
 pub(super) use rules::{Rule, RuleAction};

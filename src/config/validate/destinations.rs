@@ -153,6 +153,17 @@ impl Validator<'_> {
                 "add [keys] encryption = [{ id = \"e1\", key = \"file:keys/e1.key\" }] (make a key with `privgate keygen`)",
             );
         }
+        let deletion = d.deletion.as_ref().map(|del| {
+            if kind != DestinationKind::Http {
+                self.problem(
+                    del.span(),
+                    key("deletion"),
+                    "`deletion` only applies to kind = \"http\"".into(),
+                    "remove it, or change `kind`",
+                );
+            }
+            self.deletion(i, del.get_ref())
+        });
         let scope = format!("destinations[{i}]");
         let policy = self.policies(&d.rules, d.allow.as_deref(), &scope, keyring);
         let (display_name, description) = self.display(i, d);
@@ -171,6 +182,7 @@ impl Validator<'_> {
                 honor_opt_out: d.honor_opt_out,
             },
             encrypt,
+            deletion,
             name: d.name.get_ref().clone(),
             sink,
             delivery,

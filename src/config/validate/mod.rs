@@ -23,6 +23,7 @@
 //! are compiled (`../compile/keys.rs`, `../compile/rules.rs`).
 
 pub(super) mod consent;
+mod deletion;
 pub(super) mod destinations;
 mod formats;
 mod privacy;
