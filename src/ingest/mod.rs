@@ -117,6 +117,13 @@ impl Ingest {
         let delivery = Delivery::new(sources, destinations, pipeline, queues, metrics.clone());
         let delivery = Arc::new(delivery);
         let rate = Arc::new(ratelimit::RateLimits::new(&config, &metrics));
+        // Relay series exist from the start (at 0), so a rate over them
+        // has data before the first relay.
+        for s in config.sources.iter().filter(|s| s.upstream.is_some()) {
+            metrics
+                .passthrough
+                .with_label_values(&[s.name.as_str(), "2xx"]);
+        }
         let accept = ServiceBuilder::new()
             .layer(ratelimit::PerKeyLayer(rate.clone()))
             .service(Accept(delivery.clone()));
