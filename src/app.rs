@@ -220,7 +220,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             admin_tls.as_ref().map(|t| t.acceptor.clone()),
         ),
     ));
-    let admin = Arc::new(Admin::new(metrics.clone(), ready.clone(), reloader.clone()));
+    let admin = Arc::new(Admin::new(
+        metrics.clone(),
+        ready.clone(),
+        reloader.clone(),
+        config.admin_rate,
+    ));
     let stop_ingest = CancellationToken::new();
     let stop_admin = CancellationToken::new();
     let ingest_task = tokio::spawn(server::serve(

@@ -459,6 +459,7 @@ impl Metrics {
         for result in ["success", "failure"] {
             m.config_reloads.with_label_values(&[result]);
         }
+        m.rate_limited.with_label_values(&["admin", "none"]);
         for action in ["suppress", "unsuppress", "lookup", "erase"] {
             for result in ["ok", "invalid", "error"] {
                 m.subject_requests.with_label_values(&[action, result]);

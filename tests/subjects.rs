@@ -358,3 +358,54 @@ async fn the_api_is_closed_without_a_token_or_a_log() {
     assert_eq!(answer.json()["error"], "not_configured");
     pg.shutdown().await;
 }
+
+/// `[admin] rate_limit` holds for every `/admin/*` call, good token or
+/// bad: beyond the burst, 429 in JSON with `Retry-After`, counted; the
+/// calls under it are answered as usual.
+#[tokio::test]
+async fn admin_calls_beyond_the_rate_limit_get_429() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &upstream, true, true).replace(
+        "[admin]\n",
+        "[admin]\nrate_limit = { requests_per_second = 1, burst = 3 }\n",
+    );
+    let pg = start_privgate(&config).await;
+    let mut statuses = Vec::new();
+    let started = std::time::Instant::now();
+    for i in 0..8 {
+        let token = if i % 2 == 0 {
+            Some(TOKEN)
+        } else {
+            Some("wrong-token-guess-0000")
+        };
+        let answer = admin(&pg, "GET", "/admin/subjects/someone", token, "").await;
+        if answer.status == 429 {
+            assert_eq!(answer.headers["retry-after"], "1");
+            assert_eq!(answer.json()["error"], "rate_limited");
+        }
+        statuses.push(answer.status);
+    }
+    // The burst passes (a lookup answers 200, a wrong token 401); past it
+    // only the refill (1 a second) does.
+    let elapsed = started.elapsed().as_secs();
+    assert_eq!(&statuses[..3], &[200, 401, 200], "{statuses:?}");
+    let limited_calls = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        8 - limited_calls <= 3 + elapsed as usize + 1 && limited_calls >= 1,
+        "{statuses:?} in {elapsed}s"
+    );
+    let limited = "privgate_rate_limited_total{limit=\"admin\",source=\"none\"}";
+    assert_eq!(
+        metric(pg.admin_addr(), limited).await,
+        Some(limited_calls as f64)
+    );
+    // Metrics and health are not /admin/* calls: never limited.
+    assert_eq!(
+        send("GET", pg.admin_addr(), "/healthz", &[], "")
+            .await
+            .status,
+        200
+    );
+    pg.shutdown().await;
+}

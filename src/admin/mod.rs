@@ -34,16 +34,25 @@ pub(crate) struct Admin {
     reloader: Arc<Reloader>,
     /// The second of the last audited refusal, and refusals since.
     refusals: std::sync::Mutex<(u64, u64)>,
+    /// `[admin] rate_limit`: every `/admin/*` call, over all clients.
+    limiter: governor::DefaultDirectRateLimiter,
 }
 
 impl Admin {
     /// `ready` is set once every listener is bound, cleared on shutdown.
-    pub(crate) fn new(metrics: Metrics, ready: Arc<AtomicBool>, reloader: Arc<Reloader>) -> Admin {
+    pub(crate) fn new(
+        metrics: Metrics,
+        ready: Arc<AtomicBool>,
+        reloader: Arc<Reloader>,
+        rate: crate::ingest::settings::Rate,
+    ) -> Admin {
+        let quota = governor::Quota::per_second(rate.per_second).allow_burst(rate.burst);
         Admin {
             metrics,
             ready,
             reloader,
             refusals: std::sync::Mutex::new((0, 0)),
+            limiter: governor::RateLimiter::direct(quota),
         }
     }
 
@@ -51,6 +60,22 @@ impl Admin {
     /// that carries an `Origin` (a browser's, perhaps sent by any web page
     /// the operator visits) is refused: no cross-site reload.
     async fn admin(&self, request: Request<Incoming>) -> Response<Body> {
+        // Before the token: a flood of guesses is refused as cheaply as a
+        // flood of calls, and a caller cannot write the audit log or the
+        // suppression log faster than this.
+        if self.limiter.check().is_err() {
+            self.metrics
+                .rate_limited
+                .with_label_values(&["admin", "none"])
+                .inc();
+            let mut r = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                r#"{"error":"rate_limited","message":"too many /admin calls; see [admin] rate_limit"}"#,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
         let open = self.reloader.admin_allows(None);
         if open && request.headers().contains_key(header::ORIGIN) {
             return json_response(

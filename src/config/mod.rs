@@ -76,6 +76,8 @@ pub struct Config {
     pub admin_tls: Option<crate::tls::ServerTls>,
     /// The bearer token `/admin/*` requires, when set.
     pub admin_token: Option<Secret>,
+    /// How many `/admin/*` calls per second the admin listener takes.
+    pub admin_rate: crate::ingest::settings::Rate,
     /// Sources, in file order.
     pub sources: Vec<SourceConfig>,
     /// Destinations, in file order.

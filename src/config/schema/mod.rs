@@ -214,8 +214,8 @@ pub(super) struct Server {
 }
 
 /// `[server.rate_limit]`: answers 429 with `Retry-After` beyond a rate
-/// (token buckets: `burst` at once, refilled at the rate). Only the
-/// tracker listener is limited, never the admin one.
+/// (token buckets: `burst` at once, refilled at the rate). These limit the
+/// tracker listener; `[admin] rate_limit` limits the admin one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RateLimit {
@@ -397,6 +397,9 @@ pub(super) struct Admin {
     /// When set (an `env:` or `file:` reference), `/admin/*` (e.g.
     /// `POST /admin/reload`) needs `Authorization: Bearer <token>`.
     pub token: Option<Spanned<String>>,
+    /// Calls to `/admin/*` (reload, the subjects and requests APIs) per
+    /// second, over every client; beyond it, 429.
+    pub rate_limit: Option<Spanned<RequestRate>>,
 }
 
 impl Admin {
@@ -411,6 +414,7 @@ impl Default for Admin {
             listen: Admin::default_listen(),
             tls: None,
             token: None,
+            rate_limit: None,
         }
     }
 }

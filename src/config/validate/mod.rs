@@ -76,6 +76,10 @@ impl Validator<'_> {
     fn config(&mut self, file: schema::File, path: &Path) -> Config {
         let server = self.server(&file.server);
         let (admin_listen, admin_tls, admin_token) = self.admin(&file.admin, &server);
+        let admin_rate = match &file.admin.rate_limit {
+            Some(r) => self.request_rate(r.get_ref(), "admin.rate_limit"),
+            None => rate_limit::rate(ADMIN_RATE.0, ADMIN_RATE.1),
+        };
 
         let keyring = self.keys(&file.keys);
         let mut names = HashSet::new();
@@ -126,6 +130,7 @@ impl Validator<'_> {
             admin_listen,
             admin_tls,
             admin_token,
+            admin_rate,
             sources,
             destinations,
             consent,
@@ -303,3 +308,6 @@ fn parse_http_url(text: &str) -> Result<Uri, String> {
     }
     Ok(uri)
 }
+
+/// `[admin] rate_limit` when not set: requests per second, burst.
+const ADMIN_RATE: (usize, usize) = (20, 50);

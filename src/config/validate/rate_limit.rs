@@ -57,7 +57,7 @@ impl Validator<'_> {
         }
     }
 
-    fn request_rate(&mut self, r: &RequestRate, key: &str) -> Rate {
+    pub(super) fn request_rate(&mut self, r: &RequestRate, key: &str) -> Rate {
         let per_second = self.in_range(
             &r.requests_per_second,
             &format!("{key}.requests_per_second"),
@@ -100,7 +100,7 @@ impl Validator<'_> {
 }
 
 /// A [`Rate`] from range-checked values (`in_range` never returns zero).
-fn rate(per_second: usize, burst: usize) -> Rate {
+pub(super) fn rate(per_second: usize, burst: usize) -> Rate {
     let non_zero =
         |n: usize| NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
     Rate {
