@@ -120,6 +120,12 @@ pub struct Metrics {
     pub subject_requests: IntCounterVec,
     /// Ids suppressed through the admin API.
     pub suppressed_subjects: IntGauge,
+    /// Polls of the primary's suppression list (`consent.suppression_sync`),
+    /// by outcome (`ok`, `unreachable`, `status`, `invalid`, `too_large`,
+    /// `not_recorded`): never an id.
+    pub suppression_sync: IntCounterVec,
+    /// Unix seconds of the last poll that brought the list up to date.
+    pub suppression_sync_last_success: IntGauge,
     /// 1 when the last reload succeeded (or none was tried), 0 when it
     /// failed and the previous config is still in force.
     pub config_last_reload_successful: IntGauge,
@@ -316,6 +322,19 @@ impl Metrics {
                 &["action", "result"],
             )
             .expect("valid metric"),
+            suppression_sync: IntCounterVec::new(
+                Opts::new(
+                    "privgate_suppression_sync_total",
+                    "Polls of the primary's suppression list, by outcome.",
+                ),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+            suppression_sync_last_success: IntGauge::new(
+                "privgate_suppression_sync_last_success_timestamp_seconds",
+                "Unix time of the last poll that brought the suppression list up to date.",
+            )
+            .expect("valid metric"),
             suppressed_subjects: IntGauge::new(
                 "privgate_suppressed_subjects",
                 "Ids suppressed through the admin API (consent.suppressions).",
@@ -419,6 +438,8 @@ impl Metrics {
             Box::new(m.config_reloads.clone()),
             Box::new(m.subject_requests.clone()),
             Box::new(m.suppressed_subjects.clone()),
+            Box::new(m.suppression_sync.clone()),
+            Box::new(m.suppression_sync_last_success.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.spool_max_bytes.clone()),
             Box::new(process::ProcessCollector::new()),
@@ -437,7 +458,7 @@ impl Metrics {
         for result in ["success", "failure"] {
             m.config_reloads.with_label_values(&[result]);
         }
-        for action in ["suppress", "unsuppress", "lookup"] {
+        for action in ["suppress", "unsuppress", "lookup", "list"] {
             for result in ["ok", "invalid", "error"] {
                 m.subject_requests.with_label_values(&[action, result]);
             }

@@ -11,7 +11,9 @@
 //! Some settings only a restart can change. Those that would silently weaken
 //! a promise if ignored (a destination's `delivery`, `[spool]`, TLS on or
 //! off) fail the reload; the rest (listen addresses, connection limits) are
-//! reported as warnings and take effect at the next start (as do new
+//! reported as warnings and take effect at the next start (so does
+//! `[consent.suppression_sync]`: its task keeps polling as it started, so
+//! a mistyped url in a reload cannot stop a replica's sync; as do new
 //! encryption keys for spool segments: a spool keeps the keys it was opened
 //! with; payload and field encryption use the new ones at once).
 //!
@@ -125,12 +127,20 @@ struct AtStart {
     /// durable: a spool seals and opens segments with the keys it was
     /// opened with.
     spool_keys: Option<(Vec<String>, Option<String>)>,
+    /// `[consent.suppression_sync]`'s url and timings (its task runs
+    /// for the life of the process).
+    suppression_sync: Option<String>,
 }
 
 impl AtStart {
     fn of(config: &Config) -> AtStart {
         let s = &config.server;
         AtStart {
+            suppression_sync: config
+                .consent
+                .suppression_sync
+                .as_ref()
+                .map(|sync| format!("{} {:?} {:?}", sync.url, sync.interval, sync.timeout)),
             listen: s.listen,
             admin_listen: config.admin_listen,
             connections: [
@@ -178,6 +188,9 @@ impl AtStart {
             if old != new {
                 out.push((*name).to_owned());
             }
+        }
+        if self.suppression_sync != new.suppression_sync {
+            out.push("consent.suppression_sync".to_owned());
         }
         if self.spool_keys.is_some()
             && new.spool_keys.is_some()

@@ -2,7 +2,8 @@
 //! (the process is alive), `GET /readyz` (listeners are bound and the
 //! proxy is not shutting down), `POST /admin/reload` (see
 //! [`crate::reload`]) and, with a token and `consent.suppressions`, the
-//! subjects API (`subjects.rs`: suppress, unsuppress, look up). `/admin/*` needs `Authorization: Bearer <token>` when
+//! subjects API (`subjects.rs`: suppress, unsuppress, look up, and the
+//! change feed replicas poll). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
 //! cannot make the operator's browser reload the config. It never serves
@@ -68,7 +69,8 @@ impl Admin {
             );
             return r;
         }
-        if request.uri().path().starts_with("/admin/subjects/") {
+        let path = request.uri().path();
+        if path.starts_with("/admin/subjects/") || path == "/admin/subjects" {
             if !self.reloader.has_admin_token() {
                 return json_response(
                     StatusCode::FORBIDDEN,
@@ -81,6 +83,15 @@ impl Admin {
                     r#"{"error":"not_configured","message":"set consent.suppressions to a file path to use /admin/subjects"}"#,
                 );
             };
+            if request.uri().path() == "/admin/subjects" {
+                if request.method() != Method::GET {
+                    return json_response(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        r#"{"error":"method_not_allowed"}"#,
+                    );
+                }
+                return subjects::list(suppressions, &self.metrics, request.uri().query());
+            }
             let (parts, body) = request.into_parts();
             return subjects::handle(
                 suppressions,
@@ -123,7 +134,7 @@ impl Admin {
     /// second, carrying how many were refused since the last one, so a
     /// flood of bad tokens cannot flood the log (or its fsyncs).
     fn audit_refusal(&self, path: &str) {
-        let endpoint = if path.starts_with("/admin/subjects/") {
+        let endpoint = if path.starts_with("/admin/subjects") {
             "subjects"
         } else if path == "/admin/reload" {
             "reload"
