@@ -486,10 +486,12 @@ async fn a_hostile_primary_never_corrupts_the_replica() {
         .to_string(),
     );
     let replica = start_privgate(&text).await;
-    wait_until(replica.admin_addr(), "privgate_suppressed_subjects", |v| {
-        v == 0.0
-    })
-    .await;
+    let ok = r#"privgate_suppression_sync_total{outcome="ok"}"#;
+    wait_until(replica.admin_addr(), ok, |v| v >= 1.0).await;
+    assert_eq!(
+        metric(replica.admin_addr(), "privgate_suppressed_subjects").await,
+        Some(0.0)
+    );
     assert!(
         fake.queries()[seen].starts_with("after=5&limit=1000"),
         "{:?}",
