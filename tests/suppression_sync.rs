@@ -499,3 +499,48 @@ async fn a_hostile_primary_never_corrupts_the_replica() {
     );
     replica.shutdown().await;
 }
+
+#[test]
+fn a_mistyped_sync_section_is_refused_at_its_key_and_line() {
+    let base = r#"[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "out"
+kind = "stdout"
+[consent]
+suppressions = "state/s.jsonl"
+[consent.suppression_sync]
+"#;
+    let cases = [
+        (
+            "url = \"ftp://x/admin/subjects\"\ntoken = \"env:PATH\"\n",
+            "consent.suppression_sync.url",
+            11,
+        ),
+        (
+            "url = \"http://127.0.0.1:9/admin/subjects\"\ntoken = \"a-literal-token-value\"\n",
+            "consent.suppression_sync.token",
+            12,
+        ),
+        (
+            "url = \"http://127.0.0.1:9/admin/subjects\"\ntoken = \"env:PATH\"\ninterval = \"0s\"\n",
+            "consent.suppression_sync.interval",
+            13,
+        ),
+    ];
+    for (tail, key, line) in cases {
+        let err =
+            privgate::config::Config::from_str(&format!("{base}{tail}"), Path::new("proxy.toml"))
+                .unwrap_err();
+        assert_eq!(err.problems[0].key, key, "{err}");
+        assert_eq!(err.problems[0].line, Some(line), "{err}");
+        assert!(!err.to_string().contains("a-literal-token-value"), "{err}");
+    }
+    // A replica needs a log to keep what it syncs.
+    let text = base.replace("suppressions = \"state/s.jsonl\"\n", "")
+        + "url = \"http://127.0.0.1:9/admin/subjects\"\ntoken = \"env:PATH\"\n";
+    let err = privgate::config::Config::from_str(&text, Path::new("proxy.toml")).unwrap_err();
+    assert_eq!(err.problems[0].key, "consent.suppression_sync");
+}
