@@ -20,7 +20,7 @@
 //! Never: logs an id, the token or a body.
 
 use super::{Change, Suppressions, MAX_ID_BYTES};
-use crate::config::Secret;
+use crate::crypto::secret::Secret;
 use crate::metrics::Metrics;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Uri};
