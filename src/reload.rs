@@ -217,6 +217,7 @@ pub struct Reloader {
     ingest_tls: Option<Acceptor>,
     admin_tls: Option<Acceptor>,
     admin_token: RwLock<Option<Secret>>,
+    admin_read_token: RwLock<Option<Secret>>,
     /// The admin API's suppressions, shared by every config.
     suppressions: Option<Arc<Suppressions>>,
     /// The audit log, shared by every config.
@@ -243,6 +244,7 @@ impl Reloader {
             ingest_tls: tls.0,
             admin_tls: tls.1,
             admin_token: RwLock::new(config.admin_token.clone()),
+            admin_read_token: RwLock::new(config.admin_read_token.clone()),
             suppressions: logs.suppressions,
             audit: logs.audit,
             at_start: AtStart::of(config),
@@ -284,6 +286,19 @@ impl Reloader {
     pub fn admin_allows(&self, candidate: Option<&[u8]>) -> bool {
         match &*self.admin_token.read().unwrap_or_else(|p| p.into_inner()) {
             None => true,
+            Some(token) => candidate.is_some_and(|c| token.ct_eq(c)),
+        }
+    }
+
+    /// Whether `candidate` is `[admin] read_token` (constant time);
+    /// `false` when none is configured.
+    pub fn read_allows(&self, candidate: Option<&[u8]>) -> bool {
+        match &*self
+            .admin_read_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            None => false,
             Some(token) => candidate.is_some_and(|c| token.ct_eq(c)),
         }
     }
@@ -360,6 +375,10 @@ impl Reloader {
             }
         }
         *self.admin_token.write().unwrap_or_else(|p| p.into_inner()) = config.admin_token.clone();
+        *self
+            .admin_read_token
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = config.admin_read_token.clone();
         if let Some(old) = live.registry.take() {
             old.abort();
         }

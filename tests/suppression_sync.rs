@@ -18,9 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TOKEN: &str = "a-long-admin-token-for-sync-tests";
+/// `[admin] read_token`: what replicas poll with.
+const READ_TOKEN: &str = "a-read-only-token-for-replicas";
 
 fn primary_config(dir: &Path, upstream: &Upstream, admin: &str) -> String {
     std::fs::write(dir.join("token"), TOKEN).unwrap();
+    std::fs::write(dir.join("read-token"), READ_TOKEN).unwrap();
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -28,6 +31,7 @@ shutdown_timeout = "5s"
 [admin]
 listen = "{admin}"
 token = "file:{dir}/token"
+read_token = "file:{dir}/read-token"
 [[sources]]
 name = "web"
 protocol = "segment"
@@ -43,7 +47,7 @@ suppressions = "{dir}/primary/suppressions.jsonl"
 }
 
 fn replica_config(dir: &Path, upstream: &Upstream, primary_admin: SocketAddr) -> String {
-    std::fs::write(dir.join("primary-token"), TOKEN).unwrap();
+    std::fs::write(dir.join("primary-token"), READ_TOKEN).unwrap();
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -278,6 +282,25 @@ async fn the_listing_pages_the_feed_and_needs_the_token() {
         assert_eq!(answer.status, status);
         assert!(!String::from_utf8_lossy(&answer.body).contains("\"a\""));
     }
+    // The read token reads the subjects API, and does nothing else.
+    let read = format!("Bearer {READ_TOKEN}");
+    for (method, path, status) in [
+        ("GET", "/admin/subjects?after=0", 200),
+        ("GET", "/admin/subjects/a", 200),
+        ("POST", "/admin/subjects/suppress", 403),
+        ("POST", "/admin/subjects/unsuppress", 403),
+        ("POST", "/admin/reload", 403),
+    ] {
+        let answer = send(
+            method,
+            addr,
+            path,
+            &[("authorization", &read)],
+            json!({"ids": ["a"]}).to_string(),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{method} {path}");
+    }
     // Two at a time: a and c suppressed, b's lifting (its latest change).
     let page = admin_call(addr, "GET", "/admin/subjects?limit=2", json!(null)).await;
     assert_eq!(page.status, 200);
@@ -361,7 +384,7 @@ impl FakePrimary {
                         async move {
                             let query = req.uri().query().unwrap_or_default().to_owned();
                             let authorized = req.headers().get("authorization").is_some_and(|v| {
-                                v.as_bytes() == format!("Bearer {TOKEN}").as_bytes()
+                                v.as_bytes() == format!("Bearer {READ_TOKEN}").as_bytes()
                             });
                             this.queries.lock().unwrap().push(query);
                             let (status, body) = this.answer.lock().unwrap().clone();
@@ -543,4 +566,21 @@ suppressions = "state/s.jsonl"
         + "url = \"http://127.0.0.1:9/admin/subjects\"\ntoken = \"env:PATH\"\n";
     let err = privgate::config::Config::from_str(&text, Path::new("proxy.toml")).unwrap_err();
     assert_eq!(err.problems[0].key, "consent.suppression_sync");
+}
+
+#[test]
+fn a_read_token_needs_the_admin_token() {
+    let text = r#"[admin]
+read_token = "env:PATH"
+[[sources]]
+name = "web"
+protocol = "segment"
+write_keys = ["k"]
+[[destinations]]
+name = "out"
+kind = "stdout"
+"#;
+    let err = privgate::config::Config::from_str(text, Path::new("proxy.toml")).unwrap_err();
+    assert_eq!(err.problems[0].key, "admin.read_token", "{err}");
+    assert_eq!(err.problems[0].line, Some(2), "{err}");
 }

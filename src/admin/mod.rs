@@ -60,7 +60,17 @@ impl Admin {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-        if !self.reloader.admin_allows(bearer) {
+        // `[admin] read_token` reads the subjects API and nothing else.
+        let reading =
+            request.method() == Method::GET && request.uri().path().starts_with("/admin/subjects");
+        if !self.reloader.admin_allows(bearer) && self.reloader.read_allows(bearer) && !reading {
+            self.audit_refusal(request.uri().path());
+            return json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"read_only","message":"the read token only reads /admin/subjects"}"#,
+            );
+        }
+        if !self.reloader.admin_allows(bearer) && !self.reloader.read_allows(bearer) {
             self.audit_refusal(request.uri().path());
             let mut r = json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#);
             r.headers_mut().insert(

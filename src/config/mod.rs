@@ -76,6 +76,8 @@ pub struct Config {
     pub admin_tls: Option<crate::tls::ServerTls>,
     /// The bearer token `/admin/*` requires, when set.
     pub admin_token: Option<Secret>,
+    /// `[admin] read_token`: may only read the subjects API.
+    pub admin_read_token: Option<Secret>,
     /// Sources, in file order.
     pub sources: Vec<SourceConfig>,
     /// Destinations, in file order.

@@ -390,6 +390,9 @@ pub struct Admin {
     /// When set (an `env:` or `file:` reference), `/admin/*` (e.g.
     /// `POST /admin/reload`) needs `Authorization: Bearer <token>`.
     pub token: Option<Spanned<String>>,
+    /// A second token (`env:`/`file:`) that may only read: the subjects
+    /// listing and lookups (`GET /admin/subjects...`), e.g. for replicas.
+    pub read_token: Option<Spanned<String>>,
 }
 
 impl Admin {
@@ -404,6 +407,7 @@ impl Default for Admin {
             listen: Admin::default_listen(),
             tls: None,
             token: None,
+            read_token: None,
         }
     }
 }

@@ -73,6 +73,7 @@ impl Validator<'_> {
     fn config(&mut self, file: schema::File, path: &Path) -> Config {
         let server = self.server(&file.server);
         let (admin_listen, admin_tls, admin_token) = self.admin(&file.admin, &server);
+        let admin_read_token = self.admin_read_token(&file.admin);
 
         let keyring = self.keys(&file.keys);
         let mut names = HashSet::new();
@@ -122,6 +123,7 @@ impl Validator<'_> {
             admin_listen,
             admin_tls,
             admin_token,
+            admin_read_token,
             sources,
             destinations,
             consent,
