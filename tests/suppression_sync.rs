@@ -584,3 +584,37 @@ kind = "stdout"
     assert_eq!(err.problems[0].key, "admin.read_token", "{err}");
     assert_eq!(err.problems[0].line, Some(2), "{err}");
 }
+
+/// The same with the replica as the real binary, a process of its own.
+#[tokio::test]
+async fn a_replica_process_follows_the_primary() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary_up = Upstream::start().await;
+    let replica_up = Upstream::start().await;
+    let primary = start_privgate(&primary_config(dir.path(), &primary_up, "127.0.0.1:0")).await;
+    let config = write(
+        dir.path(),
+        "replica.toml",
+        &replica_config(dir.path(), &replica_up, primary.admin_addr()),
+    );
+    let replica = spawn(&config);
+    let answer = admin_call(
+        primary.admin_addr(),
+        "POST",
+        "/admin/subjects/suppress",
+        json!({ "ids": ["person-1"] }),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    wait_until(replica.admin, "privgate_suppressed_subjects", |v| v == 1.0).await;
+    track_for(replica.ingest, "person-1", "p1-suppressed").await;
+    let got = delivered_after(replica.ingest, &replica_up, "control").await;
+    assert!(!got.contains(&"p1-suppressed".to_owned()), "{got:?}");
+    let log = replica.log_tail();
+    assert!(
+        !log.contains("person-1") && !log.contains(READ_TOKEN),
+        "{log}"
+    );
+    drop(replica);
+    primary.shutdown().await;
+}
