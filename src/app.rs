@@ -84,6 +84,8 @@ pub struct Running {
     admin_task: JoinHandle<()>,
     reloader: Arc<Reloader>,
     shutdown_timeout: Duration,
+    /// Stops the suppression sync task, if one runs.
+    stop_sync: CancellationToken,
 }
 
 /// Starts everything `config` describes. Must be called inside a tokio runtime.
@@ -167,6 +169,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         )),
         None => None,
     };
+    // A replica polls its primary's list into its own log, for the life
+    // of the process (a reload keeps it; see `reload`).
+    let stop_sync = CancellationToken::new();
+    if let (Some(sync), Some(log)) = (&config.consent.suppression_sync, &suppressions) {
+        crate::consent::suppression::sync::start(
+            sync.clone(),
+            log.clone(),
+            metrics.clone(),
+            stop_sync.clone(),
+        );
+    }
     let (consent, registry) =
         crate::consent::Consent::from_config_with(&config, suppressions.clone())
             .map_err(StartError::OptOutRegistry)?;
@@ -257,6 +270,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admin_task,
         reloader,
         shutdown_timeout: config.server.shutdown_timeout,
+        stop_sync,
     })
 }
 
@@ -286,6 +300,7 @@ impl Running {
     pub async fn shutdown(self) -> ShutdownReport {
         let deadline = Instant::now() + self.shutdown_timeout;
         self.ready.store(false, Ordering::Release);
+        self.stop_sync.cancel();
         self.stop_ingest.cancel();
         let mut ingest_task = self.ingest_task;
         if tokio::time::timeout(self.shutdown_timeout, &mut ingest_task)

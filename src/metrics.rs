@@ -124,6 +124,12 @@ pub struct Metrics {
     pub erased_skipped: IntCounterVec,
     /// Deletion requests done, by destination and final status.
     pub deletion_requests: IntCounterVec,
+    /// Polls of the primary's suppression list (`consent.suppression_sync`),
+    /// by outcome (`ok`, `unreachable`, `status`, `invalid`, `too_large`,
+    /// `not_recorded`): never an id.
+    pub suppression_sync: IntCounterVec,
+    /// Unix seconds of the last poll that brought the list up to date.
+    pub suppression_sync_last_success: IntGauge,
     /// 1 when the last reload succeeded (or none was tried), 0 when it
     /// failed and the previous config is still in force.
     pub config_last_reload_successful: IntGauge,
@@ -336,6 +342,19 @@ impl Metrics {
                 &["destination"],
             )
             .expect("valid metric"),
+            suppression_sync: IntCounterVec::new(
+                Opts::new(
+                    "privgate_suppression_sync_total",
+                    "Polls of the primary's suppression list, by outcome.",
+                ),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+            suppression_sync_last_success: IntGauge::new(
+                "privgate_suppression_sync_last_success_timestamp_seconds",
+                "Unix time of the last poll that brought the suppression list up to date.",
+            )
+            .expect("valid metric"),
             suppressed_subjects: IntGauge::new(
                 "privgate_suppressed_subjects",
                 "Ids suppressed through the admin API (consent.suppressions).",
@@ -441,6 +460,8 @@ impl Metrics {
             Box::new(m.suppressed_subjects.clone()),
             Box::new(m.erased_skipped.clone()),
             Box::new(m.deletion_requests.clone()),
+            Box::new(m.suppression_sync.clone()),
+            Box::new(m.suppression_sync_last_success.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.spool_max_bytes.clone()),
             Box::new(process::ProcessCollector::new()),
@@ -460,7 +481,7 @@ impl Metrics {
             m.config_reloads.with_label_values(&[result]);
         }
         m.rate_limited.with_label_values(&["admin", "none"]);
-        for action in ["suppress", "unsuppress", "lookup", "erase"] {
+        for action in ["suppress", "unsuppress", "lookup", "erase", "list"] {
             for result in ["ok", "invalid", "error"] {
                 m.subject_requests.with_label_values(&[action, result]);
             }

@@ -11,7 +11,9 @@
 //! Some settings only a restart can change. Those that would silently weaken
 //! a promise if ignored (a destination's `delivery`, `[spool]`, TLS on or
 //! off) fail the reload; the rest (listen addresses, connection limits) are
-//! reported as warnings and take effect at the next start (as do new
+//! reported as warnings and take effect at the next start (so does
+//! `[consent.suppression_sync]`: its task keeps polling as it started, so
+//! a mistyped url in a reload cannot stop a replica's sync; as do new
 //! encryption keys for spool segments: a spool keeps the keys it was opened
 //! with; payload and field encryption use the new ones at once).
 //!
@@ -129,12 +131,20 @@ struct AtStart {
     /// durable: a spool seals and opens segments with the keys it was
     /// opened with.
     spool_keys: Option<(Vec<String>, Option<String>)>,
+    /// `[consent.suppression_sync]`'s url and timings (its task runs
+    /// for the life of the process).
+    suppression_sync: Option<String>,
 }
 
 impl AtStart {
     fn of(config: &Config) -> AtStart {
         let s = &config.server;
         AtStart {
+            suppression_sync: config
+                .consent
+                .suppression_sync
+                .as_ref()
+                .map(|sync| format!("{} {:?} {:?}", sync.url, sync.interval, sync.timeout)),
             listen: s.listen,
             admin_listen: config.admin_listen,
             connections: [
@@ -183,6 +193,9 @@ impl AtStart {
                 out.push((*name).to_owned());
             }
         }
+        if self.suppression_sync != new.suppression_sync {
+            out.push("consent.suppression_sync".to_owned());
+        }
         if self.spool_keys.is_some()
             && new.spool_keys.is_some()
             && self.spool_keys != new.spool_keys
@@ -208,6 +221,7 @@ pub(crate) struct Reloader {
     ingest_tls: Option<Acceptor>,
     admin_tls: Option<Acceptor>,
     admin_token: RwLock<Option<Secret>>,
+    admin_read_token: RwLock<Option<Secret>>,
     /// The admin API's suppressions, shared by every config.
     suppressions: Option<Arc<Suppressions>>,
     /// The audit log, shared by every config.
@@ -238,6 +252,7 @@ impl Reloader {
             ingest_tls: tls.0,
             admin_tls: tls.1,
             admin_token: RwLock::new(config.admin_token.clone()),
+            admin_read_token: RwLock::new(config.admin_read_token.clone()),
             suppressions: logs.suppressions,
             audit: logs.audit,
             erasures: logs.erasures,
@@ -291,6 +306,19 @@ impl Reloader {
     pub(crate) fn admin_allows(&self, candidate: Option<&[u8]>) -> bool {
         match &*self.admin_token.read().unwrap_or_else(|p| p.into_inner()) {
             None => true,
+            Some(token) => candidate.is_some_and(|c| token.ct_eq(c)),
+        }
+    }
+
+    /// Whether `candidate` is `[admin] read_token` (constant time);
+    /// `false` when none is configured.
+    pub(crate) fn read_allows(&self, candidate: Option<&[u8]>) -> bool {
+        match &*self
+            .admin_read_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            None => false,
             Some(token) => candidate.is_some_and(|c| token.ct_eq(c)),
         }
     }
@@ -367,6 +395,10 @@ impl Reloader {
             }
         }
         *self.admin_token.write().unwrap_or_else(|p| p.into_inner()) = config.admin_token.clone();
+        *self
+            .admin_read_token
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = config.admin_read_token.clone();
         if let Some(old) = live.registry.take() {
             old.abort();
         }

@@ -2,8 +2,9 @@
 //! (the process is alive), `GET /readyz` (listeners are bound and the
 //! proxy is not shutting down), `POST /admin/reload` (see
 //! [`crate::reload`]) and, with a token and `consent.suppressions`, the
-//! subjects API (`subjects.rs`: suppress, unsuppress, look up; `erase.rs`:
-//! erase) and `GET /admin/requests/{id}` (deletion requests,
+//! subjects API (`subjects.rs`: suppress, unsuppress, look up, and the
+//! change feed replicas poll; `erase.rs`: erase) and
+//! `GET /admin/requests/{id}` (deletion requests,
 //! [`crate::forward::requests`]). `/admin/*` needs `Authorization: Bearer <token>` when
 //! `[admin] token` is set, compared in constant time; without a token it
 //! refuses requests that carry an `Origin` header (403), so that a web page
@@ -87,7 +88,17 @@ impl Admin {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-        if !self.reloader.admin_allows(bearer) {
+        // `[admin] read_token` reads the subjects API and nothing else.
+        let reading =
+            request.method() == Method::GET && request.uri().path().starts_with("/admin/subjects");
+        if !self.reloader.admin_allows(bearer) && self.reloader.read_allows(bearer) && !reading {
+            self.audit_refusal(request.uri().path());
+            return json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"read_only","message":"the read token only reads /admin/subjects"}"#,
+            );
+        }
+        if !self.reloader.admin_allows(bearer) && !self.reloader.read_allows(bearer) {
             self.audit_refusal(request.uri().path());
             let mut r = json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#);
             r.headers_mut().insert(
@@ -115,7 +126,8 @@ impl Admin {
                 _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
             };
         }
-        if request.uri().path().starts_with("/admin/subjects/") {
+        let path = request.uri().path();
+        if path.starts_with("/admin/subjects/") || path == "/admin/subjects" {
             if !self.reloader.has_admin_token() {
                 return json_response(
                     StatusCode::FORBIDDEN,
@@ -128,6 +140,15 @@ impl Admin {
                     r#"{"error":"not_configured","message":"set consent.suppressions to a file path to use /admin/subjects"}"#,
                 );
             };
+            if request.uri().path() == "/admin/subjects" {
+                if request.method() != Method::GET {
+                    return json_response(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        r#"{"error":"method_not_allowed"}"#,
+                    );
+                }
+                return subjects::list(suppressions, &self.metrics, request.uri().query());
+            }
             let (parts, body) = request.into_parts();
             if parts.method == Method::POST && parts.uri.path() == "/admin/subjects/erase" {
                 let Some(erasures) = self.reloader.erasures() else {
@@ -184,7 +205,7 @@ impl Admin {
     /// second, carrying how many were refused since the last one, so a
     /// flood of bad tokens cannot flood the log (or its fsyncs).
     fn audit_refusal(&self, path: &str) {
-        let endpoint = if path.starts_with("/admin/subjects/") {
+        let endpoint = if path.starts_with("/admin/subjects") {
             "subjects"
         } else if path == "/admin/reload" {
             "reload"

@@ -7,6 +7,10 @@
 //!   on disk before the answer, in force for the next request.
 //! - `GET /admin/subjects/{id}` (the id percent-encoded): whether it is
 //!   suppressed, and since when.
+//! - `GET /admin/subjects?after=<cursor>&limit=<n>`: the change feed
+//!   replicas poll (`consent.suppression_sync`), `limit` at most
+//!   [`MAX_PAGE`] (default [`DEFAULT_PAGE`]): `{"changes": [{"op":
+//!   "suppress"|"unsuppress", "id", "at"}], "next": cursor, "more": bool}`.
 //!
 //! Only with `[admin] token` set (the caller is authenticated before this
 //! runs) and `consent.suppressions` configured. Errors are short JSON that
@@ -21,6 +25,11 @@ use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
+
+/// Most changes one listing page holds.
+pub(super) const MAX_PAGE: usize = 5_000;
+/// Changes a listing page holds when the caller names no `limit`.
+pub(super) const DEFAULT_PAGE: usize = 1_000;
 
 /// Largest request body: the most ids at their longest, JSON-escaped.
 const MAX_BODY: usize = MAX_IDS * (MAX_ID_BYTES * 6 + 4) + 64;
@@ -127,6 +136,54 @@ async fn change(
             super::json_body(StatusCode::BAD_REQUEST, body)
         }
     }
+}
+
+/// `GET /admin/subjects?after=&limit=`: one page of the change feed.
+pub(super) fn list(
+    suppressions: &Suppressions,
+    metrics: &Metrics,
+    query: Option<&str>,
+) -> Response<Body> {
+    let mut after = 0u64;
+    let mut limit = DEFAULT_PAGE;
+    let mut bad = false;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "after" => match value.parse() {
+                Ok(v) => after = v,
+                Err(_) => bad = true,
+            },
+            "limit" => match value.parse() {
+                Ok(v) if (1..=MAX_PAGE).contains(&v) => limit = v,
+                _ => bad = true,
+            },
+            _ => bad = true,
+        }
+    }
+    let response = if bad {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"invalid_query","message":"after is a cursor from an earlier answer's next; limit is 1 to 5000"}"#,
+        )
+    } else {
+        let (changes, next, more) = suppressions.changes(after, limit);
+        let body = serde_json::json!({
+            "changes": changes,
+            "next": next.to_string(),
+            "more": more,
+        });
+        super::json_body(StatusCode::OK, body)
+    };
+    let result = if response.status().is_success() {
+        "ok"
+    } else {
+        "invalid"
+    };
+    metrics
+        .subject_requests
+        .with_label_values(&["list", result])
+        .inc();
+    response
 }
 
 fn lookup(suppressions: &Suppressions, encoded: &str) -> Response<Body> {

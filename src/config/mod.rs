@@ -78,6 +78,8 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// How many `/admin/*` calls per second the admin listener takes.
     pub admin_rate: crate::ingest::settings::Rate,
+    /// `[admin] read_token`: may only read the subjects API.
+    pub admin_read_token: Option<Secret>,
     /// Sources, in file order.
     pub sources: Vec<SourceConfig>,
     /// Destinations, in file order.

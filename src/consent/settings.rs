@@ -51,6 +51,8 @@ pub struct ConsentConfig {
     pub jurisdiction: Option<super::jurisdiction::Jurisdictions>,
     /// The suppression log of the admin API (`None`: the API is off).
     pub suppressions: Option<PathBuf>,
+    /// A primary whose suppression list this replica polls.
+    pub suppression_sync: Option<super::suppression::sync::SyncConfig>,
 }
 
 /// `[consent.us_opt_outs]`: the purposes each US opt-out denies when it is

@@ -12,6 +12,17 @@
 //! temporary file, synced, renamed over it, and the directory synced) when
 //! it opens, holding only what is in force.
 //!
+//! **Change feed.** Every line carries a sequence number (`seq`), one
+//! more than the last one issued; [`Suppressions::changes`] answers the
+//! changes after a cursor (a `seq`) in order, which is what replicas poll
+//! (`GET /admin/subjects?after=`). Compaction keeps, for every id ever
+//! changed, its latest line with its `seq` (an unsuppression too, as a
+//! tombstone), so a cursor stays valid across restarts and compactions:
+//! the latest change of every id changed after it is still there. The
+//! log therefore grows with the number of distinct ids ever changed, not
+//! with the number of calls. Lines written before sequence numbers
+//! existed are numbered in the order they are read.
+//!
 //! **Bounds.** An id is 1 to [`MAX_ID_BYTES`] bytes without control
 //! characters; a call takes at most [`MAX_IDS`] of them.
 //!
@@ -48,20 +59,63 @@ pub enum SuppressionError {
     Io(#[from] std::io::Error),
 }
 
-/// One line of the log.
+/// One line of the log, and one change of the feed.
 #[derive(Serialize, Deserialize)]
 struct Line<'a> {
     op: Op,
     #[serde(borrow)]
     id: std::borrow::Cow<'a, str>,
     at: u64,
+    /// 0 in lines written before sequence numbers: numbered when read.
+    #[serde(default)]
+    seq: u64,
 }
 
-#[derive(Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// One change of the feed: what happened to an id, when, and its place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// Suppressed or lifted.
+    pub op: Op,
+    /// The id, as it was written in the call.
+    pub id: String,
+    /// When (Unix seconds).
+    pub at: u64,
+}
+
+/// What a suppression log line does.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-enum Op {
+pub enum Op {
+    /// The id is suppressed.
     Suppress,
+    /// Its suppression is lifted.
     Unsuppress,
+}
+
+/// The latest change of every id ever changed, by sequence number.
+#[derive(Debug, Default)]
+struct Feed {
+    by_seq: std::collections::BTreeMap<u64, (Op, Box<str>, u64)>,
+    seq_of: HashMap<Box<str>, u64>,
+    last: u64,
+}
+
+impl Feed {
+    /// Records `op` on `id` as the next change; returns its number.
+    fn push(&mut self, op: Op, id: &str, at: u64) -> u64 {
+        self.last += 1;
+        self.put(self.last, op, id, at);
+        self.last
+    }
+
+    fn put(&mut self, seq: u64, op: Op, id: &str, at: u64) {
+        if let Some(old) = self.seq_of.insert(id.into(), seq) {
+            self.by_seq.remove(&old);
+        }
+        self.by_seq.insert(seq, (op, id.into(), at));
+        self.last = self.last.max(seq);
+    }
 }
 
 /// The suppressed ids, their log, and what lookups match.
@@ -71,6 +125,8 @@ pub struct Suppressions {
     keys: Arc<Keyring>,
     /// Id -> when it was suppressed (Unix seconds).
     since: RwLock<(HashMap<Box<str>, u64>, Entries)>,
+    /// The change feed (written under `log`'s lock).
+    feed: RwLock<Feed>,
     /// The open log; appends are serialized here.
     log: Mutex<File>,
 }
@@ -84,6 +140,7 @@ impl Suppressions {
             std::fs::create_dir_all(dir)?;
         }
         let mut since: HashMap<Box<str>, u64> = HashMap::new();
+        let mut feed = Feed::default();
         match File::open(path) {
             Ok(file) => {
                 for line in BufReader::new(file).split(b'\n') {
@@ -93,6 +150,14 @@ impl Suppressions {
                     let Ok(line) = serde_json::from_slice::<Line<'_>>(&line) else {
                         continue;
                     };
+                    // An unnumbered (older) line, or one numbered out of
+                    // order by hand, comes after everything read so far.
+                    let seq = if line.seq > feed.last {
+                        line.seq
+                    } else {
+                        feed.last + 1
+                    };
+                    feed.put(seq, line.op, &line.id, line.at);
                     match line.op {
                         Op::Suppress => {
                             since.entry(line.id.into()).or_insert(line.at);
@@ -106,12 +171,22 @@ impl Suppressions {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let log = compact(path, &since)?;
+        // Only the latest line of each id matters: its `at` is when the
+        // id was first suppressed (a repeated suppress changes nothing).
+        for (id, at) in &since {
+            if let Some(seq) = feed.seq_of.get(id) {
+                if let Some(entry) = feed.by_seq.get_mut(seq) {
+                    entry.2 = *at;
+                }
+            }
+        }
+        let log = compact(path, &feed)?;
         let entries = Entries::new(since.keys().map(|k| &**k), &keys);
         Ok(Suppressions {
             path: path.to_owned(),
             keys,
             since: RwLock::new((since, entries)),
+            feed: RwLock::new(feed),
             log: Mutex::new(log),
         })
     }
@@ -134,10 +209,15 @@ impl Suppressions {
                 .filter(|id| !state.0.contains_key(id.as_str()) && seen.insert(id.as_str()))
                 .collect()
         };
+        let first = self.next_seq();
         append(
             &mut log,
-            fresh.iter().map(|id| (Op::Suppress, id.as_str(), at)),
+            fresh
+                .iter()
+                .zip(first..)
+                .map(|(id, seq)| (Op::Suppress, id.as_str(), at, seq)),
         )?;
+        self.record(fresh.iter().map(|id| (Op::Suppress, id.as_str(), at)));
         let mut state = self.since.write().unwrap_or_else(|p| p.into_inner());
         for id in &fresh {
             state.0.insert(id.as_str().into(), at);
@@ -162,10 +242,15 @@ impl Suppressions {
         if listed.is_empty() {
             return Ok(0);
         }
+        let first = self.next_seq();
         append(
             &mut log,
-            listed.iter().map(|id| (Op::Unsuppress, id.as_str(), at)),
+            listed
+                .iter()
+                .zip(first..)
+                .map(|(id, seq)| (Op::Unsuppress, id.as_str(), at, seq)),
         )?;
+        self.record(listed.iter().map(|id| (Op::Unsuppress, id.as_str(), at)));
         let mut state = self.since.write().unwrap_or_else(|p| p.into_inner());
         for id in &listed {
             state.0.remove(id.as_str());
@@ -174,6 +259,104 @@ impl Suppressions {
         // form): rebuilt from what stays.
         state.1 = Entries::new(state.0.keys().map(|k| &**k), &self.keys);
         Ok(listed.len())
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.feed.read().unwrap_or_else(|p| p.into_inner()).last + 1
+    }
+
+    /// Puts appended lines into the feed, numbered as [`Self::next_seq`]
+    /// said (the log's lock is held throughout).
+    fn record<'a>(&self, lines: impl Iterator<Item = (Op, &'a str, u64)>) {
+        let mut feed = self.feed.write().unwrap_or_else(|p| p.into_inner());
+        for (op, id, at) in lines {
+            feed.push(op, id, at);
+        }
+    }
+
+    /// At most `limit` changes after cursor `after`, in order, with the
+    /// cursor of the last one (`after` when there is none) and whether
+    /// more follow. Replaying them onto the state at `after` gives the
+    /// state now.
+    pub fn changes(&self, after: u64, limit: usize) -> (Vec<Change>, u64, bool) {
+        let feed = self.feed.read().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut next = after;
+        let mut more = false;
+        for (&seq, (op, id, at)) in feed
+            .by_seq
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+        {
+            if out.len() == limit {
+                more = true;
+                break;
+            }
+            out.push(Change {
+                op: *op,
+                id: id.to_string(),
+                at: *at,
+            });
+            next = seq;
+        }
+        (out, next, more)
+    }
+
+    /// Applies changes a primary sent (see [`Self::changes`]), in order,
+    /// keeping their times: ids already in the state a change describes
+    /// are left alone. Every id is checked first; on any error nothing
+    /// changed. Returns how many changed the state.
+    pub fn apply(&self, changes: &[Change]) -> Result<usize, SuppressionError> {
+        if changes.len() > MAX_IDS {
+            return Err(SuppressionError::TooMany);
+        }
+        for (i, c) in changes.iter().enumerate() {
+            if !valid_id(&c.id) {
+                return Err(SuppressionError::BadId(i));
+            }
+        }
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let effective: Vec<&Change> = {
+            let state = self.since.read().unwrap_or_else(|p| p.into_inner());
+            let mut view: HashMap<&str, bool> = HashMap::new();
+            changes
+                .iter()
+                .filter(|c| {
+                    let now_in = *view
+                        .get(c.id.as_str())
+                        .unwrap_or(&state.0.contains_key(c.id.as_str()));
+                    let want = c.op == Op::Suppress;
+                    view.insert(&c.id, want);
+                    now_in != want
+                })
+                .collect()
+        };
+        let first = self.next_seq();
+        append(
+            &mut log,
+            effective
+                .iter()
+                .zip(first..)
+                .map(|(c, seq)| (c.op, c.id.as_str(), c.at, seq)),
+        )?;
+        self.record(effective.iter().map(|c| (c.op, c.id.as_str(), c.at)));
+        let mut state = self.since.write().unwrap_or_else(|p| p.into_inner());
+        let mut lifted = false;
+        for c in &effective {
+            match c.op {
+                Op::Suppress => {
+                    state.0.insert(c.id.as_str().into(), c.at);
+                    state.1.add(&c.id, &self.keys);
+                }
+                Op::Unsuppress => {
+                    state.0.remove(c.id.as_str());
+                    lifted = true;
+                }
+            }
+        }
+        if lifted {
+            state.1 = Entries::new(state.0.keys().map(|k| &**k), &self.keys);
+        }
+        Ok(effective.len())
     }
 
     /// When `id` was suppressed, as it was written in the call (`None`:
@@ -221,11 +404,15 @@ fn check(ids: &[String]) -> Result<(), SuppressionError> {
         return Err(SuppressionError::TooMany);
     }
     for (i, id) in ids.iter().enumerate() {
-        if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
+        if !valid_id(id) {
             return Err(SuppressionError::BadId(i));
         }
     }
     Ok(())
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
 }
 
 /// Appends the lines in one write and syncs. A failed write may leave a
@@ -234,14 +421,15 @@ fn check(ids: &[String]) -> Result<(), SuppressionError> {
 /// until this returns.
 fn append<'a>(
     log: &mut File,
-    lines: impl Iterator<Item = (Op, &'a str, u64)>,
+    lines: impl Iterator<Item = (Op, &'a str, u64, u64)>,
 ) -> std::io::Result<()> {
     let mut buf = vec![b'\n'];
-    for (op, id, at) in lines {
+    for (op, id, at, seq) in lines {
         let line = Line {
             op,
             id: id.into(),
             at,
+            seq,
         };
         serde_json::to_writer(&mut buf, &line).map_err(std::io::Error::other)?;
         buf.push(b'\n');
@@ -253,20 +441,20 @@ fn append<'a>(
     log.sync_data()
 }
 
-/// Rewrites the log at `path` to hold `since` only (write, sync, rename,
-/// sync the directory) and opens it for appending.
-fn compact(path: &Path, since: &HashMap<Box<str>, u64>) -> std::io::Result<File> {
+/// Rewrites the log at `path` to hold the latest line of each id only,
+/// in sequence order (write, sync, rename, sync the directory) and opens
+/// it for appending.
+fn compact(path: &Path, feed: &Feed) -> std::io::Result<File> {
     let tmp = path.with_extension("tmp");
     {
         let mut file = create_private(&tmp)?;
-        let mut sorted: Vec<(&Box<str>, &u64)> = since.iter().collect();
-        sorted.sort_by_key(|(_, at)| **at);
         let mut buf = Vec::new();
-        for (id, &at) in sorted {
+        for (&seq, (op, id, at)) in &feed.by_seq {
             let line = Line {
-                op: Op::Suppress,
+                op: *op,
                 id: (&**id).into(),
-                at,
+                at: *at,
+                seq,
             };
             serde_json::to_writer(&mut buf, &line).map_err(std::io::Error::other)?;
             buf.push(b'\n');
@@ -292,6 +480,8 @@ fn create_private(path: &Path) -> std::io::Result<File> {
     }
     options.open(path)
 }
+
+pub mod sync;
 
 #[cfg(test)]
 mod tests;

@@ -400,6 +400,9 @@ pub(super) struct Admin {
     /// Calls to `/admin/*` (reload, the subjects and requests APIs) per
     /// second, over every client; beyond it, 429.
     pub rate_limit: Option<Spanned<RequestRate>>,
+    /// A second token (`env:`/`file:`) that may only read: the subjects
+    /// listing and lookups (`GET /admin/subjects...`), e.g. for replicas.
+    pub read_token: Option<Spanned<String>>,
 }
 
 impl Admin {
@@ -415,6 +418,7 @@ impl Default for Admin {
             tls: None,
             token: None,
             rate_limit: None,
+            read_token: None,
         }
     }
 }
@@ -476,6 +480,32 @@ pub(super) struct Consent {
     /// The append-only log of ids suppressed through the admin API
     /// (`file:PATH` or a path); without it the API is off.
     pub suppressions: Option<Spanned<String>>,
+    /// `[consent.suppression_sync]`: poll a primary privgate's
+    /// suppression list and keep it in `suppressions` (a replica).
+    pub suppression_sync: Option<SuppressionSync>,
+}
+
+/// `[consent.suppression_sync]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SuppressionSync {
+    /// The primary's change feed, e.g.
+    /// `"https://primary:9090/admin/subjects"`.
+    pub url: Spanned<String>,
+    /// The primary's `[admin] token` (`env:NAME` or `file:PATH`).
+    pub token: Spanned<String>,
+    /// Time between polls. Default `"10s"`.
+    #[serde(default = "SuppressionSync::default_interval")]
+    pub interval: Spanned<Dur>,
+    /// Deadline for one page of the feed. Default `"10s"`.
+    #[serde(default = "SuppressionSync::default_interval")]
+    pub timeout: Spanned<Dur>,
+}
+
+impl SuppressionSync {
+    fn default_interval() -> Spanned<Dur> {
+        Spanned::new(0..0, Dur(Duration::from_secs(10)))
+    }
 }
 
 /// `[consent.jurisdiction]`.
@@ -523,6 +553,7 @@ impl Default for Consent {
             max_age: None,
             jurisdiction: None,
             suppressions: None,
+            suppression_sync: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::Validator;
 use crate::config::schema;
+use crate::config::secret::{SecretError, SecretRef};
 use crate::consent::jurisdiction::{Jurisdictions, Place};
 use crate::consent::ConsentConfig;
 use crate::ingest::settings::ServerConfig;
@@ -17,7 +18,12 @@ impl Validator<'_> {
         file: schema::Consent,
         server: &ServerConfig,
     ) -> ConsentConfig {
+        let suppression_sync = file
+            .suppression_sync
+            .as_ref()
+            .and_then(|sync| self.suppression_sync(sync, file.suppressions.is_some()));
         ConsentConfig {
+            suppression_sync,
             suppressions: file.suppressions.as_ref().map(|p| {
                 let text = p.get_ref();
                 self.base.join(text.strip_prefix("file:").unwrap_or(text))
@@ -84,6 +90,73 @@ impl Validator<'_> {
                 "consent.opt_out_reload_interval",
             ),
         }
+    }
+
+    /// `[consent.suppression_sync]`: an http(s) url, a token by reference,
+    /// positive durations, and a local log to keep what it brings.
+    fn suppression_sync(
+        &mut self,
+        file: &schema::SuppressionSync,
+        has_log: bool,
+    ) -> Option<crate::consent::suppression::sync::SyncConfig> {
+        if !has_log {
+            self.problem(
+                file.url.span(),
+                "consent.suppression_sync".into(),
+                "a replica keeps what it syncs in consent.suppressions, and none is set".into(),
+                "set [consent] suppressions = \"file:/var/lib/privgate/suppressions.jsonl\"",
+            );
+        }
+        let url = match file.url.get_ref().parse::<http::Uri>() {
+            Ok(url)
+                if matches!(url.scheme_str(), Some("http" | "https"))
+                    && url.authority().is_some() =>
+            {
+                Some(url)
+            }
+            _ => {
+                self.problem(
+                    file.url.span(),
+                    "consent.suppression_sync.url".into(),
+                    format!("`{}` is not an http(s) url", file.url.get_ref()),
+                    "write the primary's listing, e.g. \"https://primary.internal:9090/admin/subjects\"",
+                );
+                None
+            }
+        };
+        let token = SecretRef::parse(file.token.get_ref()).and_then(|r| match r {
+            SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+            r => r.resolve(&self.base),
+        });
+        let token = match token {
+            Ok(token) => Some(token),
+            Err(e) => {
+                self.problem(
+                    file.token.span(),
+                    "consent.suppression_sync.token".into(),
+                    e.to_string(),
+                    "write token = \"env:PRIVGATE_PRIMARY_TOKEN\" or \"file:/path/to/token\" (the primary's [admin] token)",
+                );
+                None
+            }
+        };
+        for (value, key) in [(&file.interval, "interval"), (&file.timeout, "timeout")] {
+            if value.get_ref().0.is_zero() {
+                self.problem(
+                    value.span(),
+                    format!("consent.suppression_sync.{key}"),
+                    "must be longer than zero".into(),
+                    "e.g. \"10s\"",
+                );
+            }
+        }
+        Some(crate::consent::suppression::sync::SyncConfig {
+            url: url?,
+            token: token?,
+            interval: file.interval.get_ref().0,
+            timeout: file.timeout.get_ref().0,
+        })
+        .filter(|_| has_log)
     }
 
     /// The purposes destinations require or GPC denies: at most

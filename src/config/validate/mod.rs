@@ -80,6 +80,7 @@ impl Validator<'_> {
             Some(r) => self.request_rate(r.get_ref(), "admin.rate_limit"),
             None => rate_limit::rate(ADMIN_RATE.0, ADMIN_RATE.1),
         };
+        let admin_read_token = self.admin_read_token(&file.admin);
 
         let keyring = self.keys(&file.keys);
         let mut names = HashSet::new();
@@ -131,6 +132,7 @@ impl Validator<'_> {
             admin_tls,
             admin_token,
             admin_rate,
+            admin_read_token,
             sources,
             destinations,
             consent,

@@ -87,33 +87,7 @@ impl Validator<'_> {
     ) -> (SocketAddr, Option<crate::tls::ServerTls>, Option<Secret>) {
         let admin_listen = self.addr(&a.listen, "admin.listen");
         let admin_tls = self.listener_tls(a.tls.as_ref(), "admin.tls");
-        let admin_token = a.token.as_ref().and_then(|value| {
-            let resolved = SecretRef::parse(value.get_ref()).and_then(|r| match r {
-                SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
-                r => r.resolve(&self.base),
-            });
-            match resolved {
-                Ok(token) if token.expose().len() >= 16 => Some(token),
-                Ok(_) => {
-                    self.problem(
-                        value.span(),
-                        "admin.token".into(),
-                        "the token is shorter than 16 characters".into(),
-                        "use a long random token, e.g. from `privgate keygen`",
-                    );
-                    None
-                }
-                Err(e) => {
-                    self.problem(
-                        value.span(),
-                        "admin.token".into(),
-                        e.to_string(),
-                        "write token = \"env:PRIVGATE_ADMIN_TOKEN\" or \"file:/path/to/token\"",
-                    );
-                    None
-                }
-            }
-        });
+        let admin_token = self.admin_secret(a.token.as_ref(), "admin.token");
         if admin_listen == server.listen && admin_listen.port() != 0 {
             self.problem(
                 a.listen.span(),
@@ -123,6 +97,51 @@ impl Validator<'_> {
             );
         }
         (admin_listen, admin_tls, admin_token)
+    }
+
+    /// `[admin] read_token`: like `token`, and only beside it.
+    pub(super) fn admin_read_token(&mut self, a: &schema::Admin) -> Option<Secret> {
+        let read = self.admin_secret(a.read_token.as_ref(), "admin.read_token");
+        if let (Some(value), None) = (&a.read_token, &a.token) {
+            self.problem(
+                value.span(),
+                "admin.read_token".into(),
+                "a read-only token needs [admin] token (without it, /admin/* is open)".into(),
+                "set token = \"env:PRIVGATE_ADMIN_TOKEN\" as well",
+            );
+        }
+        read
+    }
+
+    /// An admin token reference at `key`, resolved (16+ characters).
+    fn admin_secret(&mut self, value: Option<&Spanned<String>>, key: &str) -> Option<Secret> {
+        value.and_then(|value| {
+            let resolved = SecretRef::parse(value.get_ref()).and_then(|r| match r {
+                SecretRef::Literal(_) => Err(SecretError::LiteralNotAllowed),
+                r => r.resolve(&self.base),
+            });
+            match resolved {
+                Ok(token) if token.expose().len() >= 16 => Some(token),
+                Ok(_) => {
+                    self.problem(
+                        value.span(),
+                        key.into(),
+                        "the token is shorter than 16 characters".into(),
+                        "use a long random token, e.g. from `privgate keygen`",
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.problem(
+                        value.span(),
+                        key.into(),
+                        e.to_string(),
+                        "write token = \"env:PRIVGATE_ADMIN_TOKEN\" or \"file:/path/to/token\"",
+                    );
+                    None
+                }
+            }
+        })
     }
 
     /// `server.trusted_proxies`: addresses (a host's /32 or /128) or CIDR
