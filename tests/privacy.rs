@@ -86,6 +86,7 @@ categories = {{ C0002 = "analytics", C0004 = "advertising" }}
 tcf_purposes = {{ analytics = [1, 8] }}
 consent_mode = {{ analytics_storage = "analytics" }}
 max_age = "395d"
+suppressions = "{d}/state/suppressions.jsonl"
 [consent.us_opt_outs]
 sale = ["sale"]
 targeted_advertising = ["advertising"]
@@ -250,8 +251,15 @@ async fn the_page_says_what_each_source_and_destination_does() {
     );
     assert_eq!(
         notice["opt_out"],
-        serde_json::json!({"gpc_denies": ["advertising", "sale"], "registry": false})
+        serde_json::json!({"gpc_denies": ["advertising", "sale"], "registry": false, "on_request": true})
     );
+    // What is kept besides events: the suppression log (no audit log here).
+    let records = notice["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0]["kept"]
+        .as_str()
+        .unwrap()
+        .contains("until the person asks to be included again"));
 
     // The same in HTML, for a browser's Accept; text from the config is
     // escaped.
@@ -276,6 +284,8 @@ async fn the_page_says_what_each_source_and_destination_does() {
         "US privacy opt-outs (IAB GPP, US Privacy)",
         "targeted advertising withdraws advertising",
         "deleted 7 days after they are closed",
+        "leave you out or erase your data",
+        "<h2>What else is kept</h2>",
         "Example Shop Ltd",
         "href=\"mailto:privacy@shop.example\"",
         "every other field is removed",

@@ -125,6 +125,14 @@ fn opt_out(out: &mut String, notice: &Notice) {
             esc(&list(gpc))
         );
     }
+    if notice.opt_out.on_request {
+        out.push_str(
+            "<li>Ask the operator to <strong>leave you out or erase your data</strong>: your \
+             events are then kept from every destination that honours opt-outs, those still \
+             waiting to be sent are never sent, and each destination that supports it is asked \
+             to delete what it received.</li>",
+        );
+    }
     if notice.opt_out.registry {
         out.push_str(
             "<li>Ask the operator to add you to its <strong>opt-out list</strong>: your events \
@@ -132,6 +140,13 @@ fn opt_out(out: &mut String, notice: &Notice) {
         );
     }
     out.push_str("</ul>\n");
+    if !notice.records.is_empty() {
+        out.push_str("<h2>What else is kept</h2><ul>");
+        for r in &notice.records {
+            let _ = write!(out, "<li>{}: kept {}.</li>", esc(&r.what), esc(&r.kept));
+        }
+        out.push_str("</ul>\n");
+    }
 }
 
 fn destination(out: &mut String, d: &Destination) {

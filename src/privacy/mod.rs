@@ -48,6 +48,18 @@ pub struct Notice {
     pub destinations: Vec<Destination>,
     /// How a person opts out.
     pub opt_out: OptOut,
+    /// What privgate keeps besides events (the requests people made, the
+    /// audit log), and for how long.
+    pub records: Vec<Record>,
+}
+
+/// A place privgate keeps something other than events.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// What is kept, in words.
+    pub what: String,
+    /// For how long, in words.
+    pub kept: String,
 }
 
 /// `[privacy]`: the operator's own words; every part optional.
@@ -258,6 +270,9 @@ pub struct OptOut {
     pub gpc_denies: Vec<String>,
     /// Whether the operator keeps a registry of opted-out ids.
     pub registry: bool,
+    /// Whether the operator can suppress and erase a person on request
+    /// (the admin subjects API).
+    pub on_request: bool,
 }
 
 #[cfg(test)]

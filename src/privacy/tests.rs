@@ -35,7 +35,9 @@ fn notice() -> Notice {
         opt_out: OptOut {
             gpc_denies: Vec::new(),
             registry: false,
+            on_request: false,
         },
+        records: Vec::new(),
     }
 }
 

@@ -16,7 +16,8 @@ use crate::ingest::settings::ClientIp;
 use crate::policy::pii::Scanner;
 use crate::policy::rules::{Action, Glob, Rule};
 use crate::privacy::{
-    self, Field, FieldRule, Jurisdictions, NoSignal, Notice, OptOut, Retention, Signal, Treatment,
+    self, Field, FieldRule, Jurisdictions, NoSignal, Notice, OptOut, Record, Retention, Signal,
+    Treatment,
 };
 use crate::protocol::Protocol;
 use std::collections::BTreeMap;
@@ -37,8 +38,33 @@ impl Config {
             opt_out: OptOut {
                 gpc_denies: self.consent.gpc_denies.clone(),
                 registry: self.consent.opt_out_registry.is_some(),
+                on_request: self.consent.suppressions.is_some(),
             },
+            records: self.records(),
         }
+    }
+
+    /// What is kept besides events, as `check`'s retention says it.
+    fn records(&self) -> Vec<Record> {
+        let mut records = Vec::new();
+        if self.consent.suppressions.is_some() {
+            records.push(Record {
+                what: "Requests to be left out or erased: the ids named (or their pseudonyms)"
+                    .to_owned(),
+                kept: "until the person asks to be included again; erasure marks for as long \
+                       as undelivered events may wait, plus a day"
+                    .to_owned(),
+            });
+        }
+        if self.audit.is_some() {
+            records.push(Record {
+                what: "An audit log of configuration changes and of these requests, with ids \
+                       only as keyed pseudonyms"
+                    .to_owned(),
+                kept: "until the operator archives and removes it".to_owned(),
+            });
+        }
+        records
     }
 
     fn source_notice(&self, s: &crate::ingest::settings::SourceConfig) -> privacy::Source {
