@@ -486,6 +486,16 @@ impl Metrics {
                 m.subject_requests.with_label_values(&[action, result]);
             }
         }
+        for outcome in [
+            "ok",
+            "unreachable",
+            "status",
+            "invalid",
+            "too_large",
+            "not_recorded",
+        ] {
+            m.suppression_sync.with_label_values(&[outcome]);
+        }
         m.config_last_reload_successful.set(1);
         m
     }

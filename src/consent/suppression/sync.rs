@@ -189,7 +189,9 @@ async fn poll(
             .await
             .map_err(|_| SyncError::Unreachable)??;
         let next: u64 = page.next.parse().map_err(|_| SyncError::Invalid)?;
-        if page.changes.len() > PAGE || next < after || (page.changes.is_empty() && page.more) {
+        // A page that does not move the cursor forward yet says more
+        // follow would be asked for again and again.
+        if page.changes.len() > PAGE || next < after || (page.more && next == after) {
             return Err(SyncError::Invalid);
         }
         changed += suppressions.apply(&page.changes).map_err(|e| match e {
