@@ -11,26 +11,15 @@
 //! only as keyed pseudonyms.
 
 use crate::consent::erasure::Erasures;
-use crate::consent::suppression::{SuppressionError, Suppressions, MAX_IDS, MAX_ID_BYTES};
+use crate::consent::suppression::{SuppressionError, Suppressions};
 use crate::forward::requests::Requests;
 use crate::ingest::json_response;
 use crate::ingest::server::Body;
 use crate::metrics::Metrics;
 use crate::reload::Reloader;
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde::Deserialize;
 use std::sync::Arc;
-
-/// Largest request body: the most ids at their longest, JSON-escaped.
-const MAX_BODY: usize = MAX_IDS * (MAX_ID_BYTES * 6 + 4) + 64;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Ids {
-    ids: Vec<String>,
-}
 
 /// Answers an erase call, and counts it.
 pub(super) async fn handle(
@@ -64,21 +53,9 @@ async fn erase(
     reloader: &Reloader,
     body: Incoming,
 ) -> Response<Body> {
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                r#"{"error":"body_too_large","message":"at most 5000 ids of at most 512 bytes"}"#,
-            )
-        }
-    };
-    // serde's own messages may quote the input: a fixed one instead.
-    let Ok(Ids { ids }) = serde_json::from_slice::<Ids>(&bytes) else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            r#"{"error":"invalid_json","message":"send {\"ids\": [\"id\", ...]}"}"#,
-        );
+    let ids = match super::subjects::read_ids(body).await {
+        Ok(ids) => ids,
+        Err(answer) => return answer,
     };
     // Suppressed first (this also checks the ids): no new event of theirs
     // is taken while the waiting ones are marked.

@@ -40,6 +40,30 @@ struct Ids {
     ids: Vec<String>,
 }
 
+/// The ids of a suppress, unsuppress or erase call's body (`{"ids": [...]}`),
+/// read within [`MAX_BODY`]; or the answer to a body that is too large or
+/// not that shape (never quoting it).
+pub(super) async fn read_ids(body: Incoming) -> Result<Vec<String>, Response<Body>> {
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Err(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                r#"{"error":"body_too_large","message":"at most 5000 ids of at most 512 bytes"}"#,
+            ))
+        }
+    };
+    // serde's own messages may quote the input: a fixed one instead.
+    serde_json::from_slice::<Ids>(&bytes)
+        .map(|Ids { ids }| ids)
+        .map_err(|_| {
+            json_response(
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"invalid_json","message":"send {\"ids\": [\"id\", ...]}"}"#,
+            )
+        })
+}
+
 /// Answers a subjects call.
 pub(super) async fn handle(
     suppressions: &Suppressions,
@@ -84,21 +108,9 @@ async fn change(
     body: Incoming,
     suppress: bool,
 ) -> Response<Body> {
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                r#"{"error":"body_too_large","message":"at most 5000 ids of at most 512 bytes"}"#,
-            )
-        }
-    };
-    // serde's own messages may quote the input: a fixed one instead.
-    let Ok(Ids { ids }) = serde_json::from_slice::<Ids>(&bytes) else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            r#"{"error":"invalid_json","message":"send {\"ids\": [\"id\", ...]}"}"#,
-        );
+    let ids = match read_ids(body).await {
+        Ok(ids) => ids,
+        Err(answer) => return answer,
     };
     let done = if suppress {
         suppressions.suppress(&ids)
