@@ -165,7 +165,36 @@ fn ratios() {
 
 criterion_group!(benches, bench);
 
+/// `POLICY_BENCH_COUNT=N POLICY_BENCH_CASE=shipped_pipeline`: runs one
+/// case N times and nothing else, for an instruction count that machine
+/// noise does not move (`valgrind --tool=cachegrind --cache-sim=no`, at
+/// two counts: the difference over the difference in N is the
+/// instructions per event). See benches/README.md.
+fn counted() -> bool {
+    let Some(n) = std::env::var("POLICY_BENCH_COUNT")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let f = fixture();
+    let case = std::env::var("POLICY_BENCH_CASE").unwrap_or_else(|_| "shipped_pipeline".into());
+    let run: &dyn Fn() -> usize = match case.as_str() {
+        "baseline_parse_serialize" => &|| f.baseline(),
+        "shipped_rules" => &|| f.rules_only(),
+        "shipped_pipeline" => &|| f.pipeline(),
+        other => panic!("POLICY_BENCH_CASE: no case {other}"),
+    };
+    for _ in 0..n {
+        black_box(run());
+    }
+    true
+}
+
 fn main() {
+    if counted() {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     ratios();
