@@ -16,6 +16,7 @@ mod words;
 pub(super) use words::{enclosing_brace, object_key};
 
 use super::cues::Topic;
+use super::key_table::KeyTable;
 use super::Detector;
 
 /// Words read before a value, at most.
@@ -240,6 +241,14 @@ pub(super) fn key_cue_of(key: &str) -> KeyCue {
     if t.len() > MAX_BACK {
         return KeyCue::None;
     }
+    thread_local! {
+        static CUES: KeyTable<KeyCue> = const { KeyTable::new() };
+    }
+    CUES.with(|table| table.get_or(t, read_key_cue))
+}
+
+/// Reads the words of a key (at most [`MAX_BACK`] bytes).
+fn read_key_cue(t: &[u8]) -> KeyCue {
     let mut words = Words::empty(t);
     words.read_key(t.len());
     words.key_cue()

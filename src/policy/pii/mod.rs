@@ -67,6 +67,7 @@ mod cues;
 mod email;
 mod iban;
 mod ip;
+mod key_table;
 mod name;
 mod numbering;
 mod numbers;
@@ -342,18 +343,18 @@ impl Scanner {
         out: &mut String,
     ) -> bool {
         let field = under.field();
-        if self.on(Detector::Name) && under.key.is_some_and(might_name_a_person) {
-            let value = text.trim();
+        let t = text.trim().as_bytes();
+        if self.on(Detector::Name)
+            && under.key.is_some_and(might_name_a_person)
+            && name::name_like(t)
+        {
             if let Some(why) = field.is_name() {
-                if name::name_like(value.as_bytes()) {
-                    counts(Found::new(0, text.len(), Detector::Name).because(why));
-                    out.push_str(Detector::Name.token());
-                    return true;
-                }
+                counts(Found::new(0, text.len(), Detector::Name).because(why));
+                out.push_str(Detector::Name.token());
+                return true;
             }
         }
         // A bare digit run the key names is replaced whole.
-        let t = text.trim().as_bytes();
         if t.len() >= 7 && t.iter().all(u8::is_ascii_digit) {
             if let Some(f) = self.digit_run(t, &field) {
                 counts(Found {
@@ -430,7 +431,10 @@ pub fn may_hold_pii(text: &[u8]) -> bool {
 /// (`firstName`, `surname`, `name`, `cardholder`): a cheap test, before
 /// the key is read.
 pub fn might_name_a_person(key: &str) -> bool {
-    key.len() <= 64 && name_stem(key.as_bytes())
+    thread_local! {
+        static NAME_KEYS: key_table::KeyTable<bool> = const { key_table::KeyTable::new() };
+    }
+    key.len() <= 64 && NAME_KEYS.with(|table| table.get_or(key.as_bytes(), name_stem))
 }
 
 /// Whether `k` holds the stem of a name key's word, in any case: `nam`
@@ -441,27 +445,44 @@ fn name_stem(k: &[u8]) -> bool {
         b"nam", b"nom", b"old", b"inh", b"itu", b"pel", b"ogn", b"bre", b"azw", b"imi", b"aam",
         b"urn",
     ];
-    // A stem's first letter, lowercased: most bytes are none, and are
-    // passed over without folding the two after them.
-    static FIRST: [bool; 256] = {
-        let mut table = [false; 256];
+    /// Three bytes, each with its case bit set (`| 0x20` lowercases an
+    /// ASCII letter and never turns another byte into one), in a `u32`.
+    const fn folded(w: [u8; 3]) -> u32 {
+        (w[0] as u32 | 0x20) << 16 | (w[1] as u32 | 0x20) << 8 | (w[2] as u32 | 0x20)
+    }
+    /// A 512-bit filter of the stems' hashes: most windows miss it, and
+    /// only the rest are compared with the stems.
+    const fn bucket(x: u32) -> usize {
+        (x.wrapping_mul(0x9E37_79B1) >> 23) as usize
+    }
+    static FILTER: [u64; 8] = {
+        let mut bits = [0u64; 8];
         let mut s = 0;
         while s < STEMS.len() {
-            let b = STEMS[s][0];
-            table[b as usize] = true;
-            table[b.to_ascii_uppercase() as usize] = true;
+            let b = bucket(folded(*STEMS[s]));
+            bits[b / 64] |= 1 << (b % 64);
             s += 1;
         }
-        table
+        bits
     };
-    k.windows(3).any(|w| {
-        FIRST[usize::from(w[0])] && {
-            let w = [
-                w[0].to_ascii_lowercase(),
-                w[1].to_ascii_lowercase(),
-                w[2].to_ascii_lowercase(),
-            ];
-            STEMS.iter().any(|s| **s == w)
+    static FOLDED: [u32; 12] = {
+        let mut out = [0u32; 12];
+        let mut s = 0;
+        while s < STEMS.len() {
+            out[s] = folded(*STEMS[s]);
+            s += 1;
         }
-    })
+        out
+    };
+    let mut w = 0u32;
+    for (i, &b) in k.iter().enumerate() {
+        w = (w << 8 | (u32::from(b) | 0x20)) & 0x00ff_ffff;
+        if i >= 2 {
+            let h = bucket(w);
+            if FILTER[h / 64] & (1 << (h % 64)) != 0 && FOLDED.contains(&w) {
+                return true;
+            }
+        }
+    }
+    false
 }

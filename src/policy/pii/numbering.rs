@@ -12,7 +12,6 @@
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 use regex::bytes::Regex;
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The regions national numbers are read in unless a rule names its own
@@ -136,18 +135,23 @@ struct Code {
 /// Reads `digits` (ASCII, after the `+`) as calling code and national
 /// number.
 pub(super) fn international(digits: &[u8]) -> International {
-    static CODES: LazyLock<HashMap<u16, OnceLock<Option<Code>>>> = LazyLock::new(|| {
-        DATABASE
-            .iter()
-            .map(|m| (m.country_code(), OnceLock::new()))
-            .collect()
+    // Indexed by calling code (at most three digits); compiled when
+    // first met.
+    static CODES: LazyLock<Vec<Option<OnceLock<Option<Code>>>>> = LazyLock::new(|| {
+        let mut codes: Vec<Option<OnceLock<Option<Code>>>> = (0..1000).map(|_| None).collect();
+        for m in DATABASE.iter() {
+            if let Some(slot) = codes.get_mut(usize::from(m.country_code())) {
+                *slot = Some(OnceLock::new());
+            }
+        }
+        codes
     });
     let mut best = International::Not;
     for len in 1..=3.min(digits.len()) {
         let code = digits[..len]
             .iter()
             .fold(0u16, |v, d| v * 10 + u16::from(d - b'0'));
-        let Some(cell) = CODES.get(&code) else {
+        let Some(Some(cell)) = CODES.get(usize::from(code)) else {
             continue;
         };
         let Some(plan) = cell.get_or_init(|| compile(code)) else {

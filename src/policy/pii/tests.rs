@@ -553,3 +553,77 @@ proptest! {
         prop_assert_eq!(found, reference_scan(&sc, text.as_bytes()), "{:?}", text);
     }
 }
+
+/// The bulk-copying `percent_decode` gives what decoding byte by byte
+/// gives (the way it was first written), offsets included.
+#[test]
+fn percent_decode_matches_the_bytewise_reading() {
+    fn bytewise(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
+        let (mut out, mut map) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < t.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if t[i] == b'%' && i + 2 < t.len() {
+                if let (Some(h), Some(l)) = (hex(t[i + 1]), hex(t[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    map.push(i);
+                    i += 3;
+                    continue;
+                }
+            }
+            let plus = t[i] == b'+'
+                && !(t.get(i + 1).is_some_and(u8::is_ascii_digit)
+                    && (i == 0 || !is_word(t[i - 1])));
+            out.push(if plus { b' ' } else { t[i] });
+            map.push(i);
+            i += 1;
+        }
+        map.push(t.len());
+        (out, map)
+    }
+    proptest!(|(t in prop::collection::vec(
+        prop::sample::select(b"%+2aF0 z%g".to_vec()), 0..40))| {
+        prop_assert_eq!(super::text::percent_decode(&t), bytewise(&t));
+    });
+    for t in ["%", "%4", "%41", "a%2", "+1", "x+1", "%2B+", "%%41"] {
+        assert_eq!(
+            super::text::percent_decode(t.as_bytes()),
+            bytewise(t.as_bytes()),
+            "{t}"
+        );
+    }
+}
+
+/// The hashed stem filter answers what comparing every window does.
+#[test]
+fn name_stem_matches_comparing_every_window() {
+    fn windows(k: &[u8]) -> bool {
+        const STEMS: [&[u8; 3]; 12] = [
+            b"nam", b"nom", b"old", b"inh", b"itu", b"pel", b"ogn", b"bre", b"azw", b"imi", b"aam",
+            b"urn",
+        ];
+        k.windows(3).any(|w| {
+            let w = [
+                w[0].to_ascii_lowercase(),
+                w[1].to_ascii_lowercase(),
+                w[2].to_ascii_lowercase(),
+            ];
+            STEMS.iter().any(|s| **s == w)
+        })
+    }
+    proptest!(|(k in prop::collection::vec(prop::sample::select(
+        b"namoldihtupegrbzwAMNOLDIHTUPEGRBZW_.[]\x0e\xce\x4e".to_vec()), 0..20))| {
+        prop_assert_eq!(name_stem(&k), windows(&k));
+    });
+    for k in [
+        "firstName",
+        "SURNAME",
+        "nombre",
+        "cardHolder",
+        "userAgent",
+        "",
+        "na",
+    ] {
+        assert_eq!(name_stem(k.as_bytes()), windows(k.as_bytes()), "{k}");
+    }
+}

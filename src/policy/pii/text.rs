@@ -276,10 +276,17 @@ pub(super) fn char_at(t: &[u8], at: usize) -> Option<(char, usize)> {
 pub(super) fn percent_decode(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut out = Vec::with_capacity(t.len());
     let mut map = Vec::with_capacity(t.len() + 1);
+    let hex = |b: u8| (b as char).to_digit(16);
     let mut i = 0;
     while i < t.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if t[i] == b'%' && i + 2 < t.len() {
+        // Bytes up to the next `%` or `+` are copied as they are, in one
+        // piece (most of a URL).
+        let next = memchr::memchr2(b'%', b'+', &t[i..]).map_or(t.len(), |n| i + n);
+        out.extend_from_slice(&t[i..next]);
+        map.extend(i..next);
+        i = next;
+        let Some(&b) = t.get(i) else { break };
+        if b == b'%' && i + 2 < t.len() {
             if let (Some(h), Some(l)) = (hex(t[i + 1]), hex(t[i + 2])) {
                 out.push((h * 16 + l) as u8);
                 map.push(i);
@@ -287,9 +294,9 @@ pub(super) fn percent_decode(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
                 continue;
             }
         }
-        let plus = t[i] == b'+'
+        let plus = b == b'+'
             && !(t.get(i + 1).is_some_and(u8::is_ascii_digit) && (i == 0 || !is_word(t[i - 1])));
-        out.push(if plus { b' ' } else { t[i] });
+        out.push(if plus { b' ' } else { b });
         map.push(i);
         i += 1;
     }
