@@ -426,3 +426,72 @@ async fn a_gzip_destination_sends_gzipped_batches() {
     assert_eq!(got, sent.into_iter().collect::<BTreeSet<_>>());
     pg.shutdown().await;
 }
+
+/// Shedding is cheap: with the only Segment source's queue full, a
+/// request whose write key is in its body (as analytics.js sends it) is
+/// refused with 503 before its body is read. The request here announces
+/// a body and never sends it: read first, it would get no answer.
+#[tokio::test]
+async fn a_full_queue_refuses_a_body_keyed_request_before_reading_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let slow = Upstream::with_script(vec![Reply::Delay(Duration::from_secs(30)); 4]).await;
+    let config = segment_config(&http_destination(
+        "slow",
+        &slow,
+        r#"batch = { max_events = 1, max_wait = "5ms" }
+concurrency = 1
+request_timeout = "60s"
+queue_max_events = 2"#,
+    ))
+    .replace("shutdown_timeout = \"5s\"", "shutdown_timeout = \"1s\"");
+    let pg = start_privgate(&config).await;
+    let keyed_body = |id: &str| track(id).replacen('{', r#"{"writeKey":"test-key","#, 1);
+    // Fill the queue: one batch held by the backend, then two queued.
+    let mut refused = false;
+    for i in 0..20 {
+        let answer = post_unauthenticated(pg.ingest_addr(), &keyed_body(&format!("f-{i}"))).await;
+        if answer.status == 503 {
+            refused = true;
+            break;
+        }
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the queue filled");
+
+    let mut stream = tokio::net::TcpStream::connect(pg.ingest_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /v1/t HTTP/1.1\r\nHost: privgate\r\ncontent-type: application/json\r\ncontent-length: 4000\r\n\r\n{\"writeKey\":\"test-key\",",
+        )
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut head))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after"), "{head}");
+    let _ = tokio::time::timeout(Duration::from_secs(10), pg.shutdown()).await;
+}
+
+/// POSTs a JSON body to `/v1/t` with no `Authorization` header.
+async fn post_unauthenticated(addr: std::net::SocketAddr, body: &str) -> Answer {
+    send(
+        "POST",
+        addr,
+        "/v1/t",
+        &[("content-type", "application/json")],
+        body.to_owned(),
+    )
+    .await
+}

@@ -211,6 +211,15 @@ impl Ingest {
 
     /// The source of one of `protocols` owning `key`. Every key of every
     /// source is compared, in constant time, so timing reveals nothing.
+    /// The source serving `protocols`, if there is exactly one.
+    fn only_source(&self, protocols: &[Protocol]) -> Option<usize> {
+        let mut serving = (self.sources.iter().enumerate())
+            .filter(|(_, source)| protocols.contains(&source.protocol))
+            .map(|(i, _)| i);
+        let first = serving.next()?;
+        serving.next().is_none().then_some(first)
+    }
+
     fn authenticate(&self, protocols: &[Protocol], key: &[u8]) -> Result<usize, IngestError> {
         let mut found = None;
         for (i, source) in self.sources.iter().enumerate() {
@@ -332,9 +341,16 @@ impl Ingest {
         source: &mut Option<usize>,
     ) -> Result<(), IngestError> {
         let Some(key) = codec.head_key(route, parts)? else {
-            return match codec.body_names_key() {
-                true => Ok(()),
-                false => Err(IngestError::MissingWriteKey),
+            if !codec.body_names_key() {
+                return Err(IngestError::MissingWriteKey);
+            }
+            // The key is in the body (analytics.js). When one source
+            // serves this protocol, the body can only be for it: with its
+            // queue full, the request is refused before its body is read
+            // and parsed, so shedding under overload stays cheap.
+            return match self.only_source(codec.serves()) {
+                Some(index) if !self.delivery.has_room(index) => Err(IngestError::Backpressure),
+                _ => Ok(()),
             };
         };
         let index = self.authenticate(codec.serves(), key.as_bytes())?;
