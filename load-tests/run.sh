@@ -7,6 +7,7 @@
 # (memory, or durable: privgate acknowledges only once events are in its
 # encrypted spool), FSYNC (durable: always, interval or never), PRIVGATE
 # (a privgate binary to measure instead of building this checkout).
+# SCENARIOS may also name "shed": every request refused (see README).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -21,6 +22,9 @@ NGINX_PORT=$((BASE_PORT + 2))
 SINK_PORT=$((BASE_PORT + 3))
 PGP_PORT=$((BASE_PORT + 4))
 PGP_ADMIN_PORT=$((BASE_PORT + 5))
+SHED_PORT=$((BASE_PORT + 6))
+SHED_ADMIN_PORT=$((BASE_PORT + 7))
+DEAD_PORT=$((BASE_PORT + 8)) # nothing listens here
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -85,6 +89,8 @@ http {
     keepalive_requests 1000000;
     client_max_body_size 2m;
     client_body_buffer_size 256k;
+    # The shed scenario's baseline: nginx refusing every request.
+    location = /v1/shed { return 503; }
     location / {
       proxy_pass http://sink;
       proxy_http_version 1.1;
@@ -153,6 +159,21 @@ PRIVGATE_LOG=warn "$PRIVGATE" run --config "$work/privgate-policy.toml" & pids+=
 PGP_PID=$!
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" 10
 wait_http "http://127.0.0.1:$PGP_ADMIN_PORT/readyz" 10
+SHED_PID=
+if [[ " $SCENARIOS " == *" shed "* ]]; then
+  # privgate-shed: the shipped policy, in memory, to a backend that refuses
+  # connections: its small queue fills at once and every request after
+  # that is refused with 503 (what a refusal costs is what it measures).
+  {
+    DELIVERY=memory privgate_config "$SHED_PORT" "$SHED_ADMIN_PORT" "$shipped_consent" |
+      sed -e "s|127.0.0.1:$SINK_PORT|127.0.0.1:$DEAD_PORT|" -e 's/^queue_max_events = .*/queue_max_events = 1000/'
+    printf '\n%s\n' "$shipped_tables"
+  } > "$work/privgate-shed.toml"
+  "$PRIVGATE" check --config "$work/privgate-shed.toml" >/dev/null
+  PRIVGATE_LOG=error "$PRIVGATE" run --config "$work/privgate-shed.toml" & pids+=($!)
+  SHED_PID=$!
+  wait_http "http://127.0.0.1:$SHED_ADMIN_PORT/readyz" 10
+fi
 wait_http "http://127.0.0.1:$NGINX_PORT/stats" 10
 NGINX_MASTER=$(cat "$work/nginx.pid")
 
@@ -170,6 +191,7 @@ proxy_pids() { # target
   case $1 in
     privgate) echo "$PG_PID" ;;
     privgate-policy) echo "$PGP_PID" ;;
+    privgate-shed) echo "$SHED_PID" ;;
     nginx) echo "$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" ;;
     direct) echo "" ;;
   esac
@@ -189,8 +211,12 @@ url_for() { # target scenario
   case $1 in
     direct) port=$SINK_PORT ;; nginx) port=$NGINX_PORT ;;
     privgate) port=$PG_PORT ;; privgate-policy) port=$PGP_PORT ;;
+    privgate-shed) port=$SHED_PORT ;;
   esac
   case $2 in single) path=/v1/t ;; batch) path=/v1/batch ;; esac
+  if [ "$2" = shed ]; then
+    case $1 in nginx) path=/v1/shed ;; *) path=/v1/t ;; esac
+  fi
   echo "http://127.0.0.1:$port$path"
 }
 
@@ -199,14 +225,18 @@ verify_failed=0
 pii_failed=0
 say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $SCENARIOS, privgate delivery: $DELIVERY"
 for scenario in $SCENARIOS; do
-  for target in direct nginx privgate privgate-policy; do
+  targets="direct nginx privgate privgate-policy"
+  [ "$scenario" = shed ] && targets="nginx privgate-shed"
+  for target in $targets; do
     # shellcheck disable=SC2046
     reset_peak $(proxy_pids $target)
     for run in $(seq 1 "$RUNS"); do
       curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/reset"
       # shellcheck disable=SC2046
       before=$(cpu_ticks $(proxy_pids $target))
-      line=$("$LOADGEN" run "$(url_for $target $scenario)" "$scenario" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
+      # The shed scenario sends single events.
+      body=$scenario; [ "$scenario" = shed ] && body=single
+      line=$("$LOADGEN" run "$(url_for $target $scenario)" "$body" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
       verify=""
       if [ "$target" = privgate ] || [ "$target" = privgate-policy ]; then
         # Acknowledged means delivered: wait for the flush, compare ids.
