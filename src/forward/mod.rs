@@ -16,10 +16,12 @@
 
 mod batch;
 pub(crate) mod breaker;
+pub(crate) mod concurrency;
 pub(crate) mod deletion;
 mod file;
 mod http;
 mod lane;
+mod limiter;
 mod queue;
 pub(crate) mod requests;
 pub(crate) mod retry;
@@ -301,6 +303,7 @@ impl Sink {
         dm: DestMetrics,
         metrics: &Metrics,
         seal: Option<Arc<crate::crypto::Keyring>>,
+        limiter: Arc<limiter::Limiter>,
     ) -> std::io::Result<Sink> {
         let kind = match &dest.sink {
             SinkConfig::Http(cfg) => SinkKind::Http(Box::new(http::HttpSink::new(
@@ -308,6 +311,7 @@ impl Sink {
                 dm,
                 metrics,
                 seal.is_some(),
+                limiter,
             ))),
             SinkConfig::File(settings) => SinkKind::File(file::FileSink::open(settings)?),
             SinkConfig::Stdout => SinkKind::Stdout(file::StdoutSink::default()),
@@ -331,14 +335,6 @@ impl Sink {
         match &self.kind {
             SinkKind::Http(h) => h.pause(),
             SinkKind::File(_) | SinkKind::Stdout(_) => Duration::from_secs(1),
-        }
-    }
-
-    fn concurrency(&self) -> usize {
-        match &self.kind {
-            SinkKind::Http(h) => h.concurrency(),
-            // Appends stay in order.
-            SinkKind::File(_) | SinkKind::Stdout(_) => 1,
         }
     }
 
