@@ -216,3 +216,61 @@ batch = {{ max_events = 10, max_wait = "5ms" }}
     assert!((2..=3).contains(&peak), "peak {peak}");
     pg.shutdown().await;
 }
+
+const TOKEN: &str = "reload-token-of-a-decent-length-0123";
+
+async fn reload(pg: &privgate::app::Running) {
+    let auth = format!("Bearer {TOKEN}");
+    let answer = send(
+        "POST",
+        pg.admin_addr(),
+        "/admin/reload",
+        &[("authorization", auth.as_str())],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_what_the_limit_learned_unless_concurrency_changed() {
+    let (addr, load) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let config = |max_wait: &str, max: usize| {
+        segment_config(&format!(
+            r#"
+[[destinations]]
+name = "backend"
+kind = "http"
+url = "http://{addr}/v1/batch"
+delivery = "memory"
+queue_max_events = 1000000
+max_concurrency = {max}
+batch = {{ max_events = 10, max_wait = "{max_wait}" }}
+"#
+        ))
+        .replace(
+            "[admin]\n",
+            &format!("[admin]\ntoken = \"file:{}/token\"\n", dir.path().display()),
+        )
+    };
+    let file = dir.path().join("proxy.toml");
+    std::fs::write(&file, config("5ms", MAX)).unwrap();
+    let pg = start_privgate_file(&file).await;
+    let start = metric(pg.admin_addr(), LIMIT).await.unwrap();
+    let (high, _) = drive(&pg, &load, 0, 100, 1000).await;
+    let learned = metric(pg.admin_addr(), LIMIT).await.unwrap();
+    assert!(learned > start, "never rose above {start} (highest {high})");
+
+    // Same concurrency: the learned limit stays.
+    std::fs::write(&file, config("6ms", MAX)).unwrap();
+    reload(&pg).await;
+    assert_eq!(metric(pg.admin_addr(), LIMIT).await, Some(learned));
+
+    // A new max_concurrency: learning starts over.
+    std::fs::write(&file, config("6ms", MAX - 1)).unwrap();
+    reload(&pg).await;
+    assert_eq!(metric(pg.admin_addr(), LIMIT).await, Some(start));
+    pg.shutdown().await;
+}

@@ -41,6 +41,7 @@ pub(super) fn settings(
     config: &Destinations<'_>,
     metrics: &Metrics,
     erasures: Option<Arc<crate::consent::erasure::Erasures>>,
+    previous: Option<Arc<Limiter>>,
 ) -> Result<Arc<Settings>, StartError> {
     let name: Arc<str> = dest.name.as_str().into();
     metrics.init_destination(&name);
@@ -57,15 +58,18 @@ pub(super) fn settings(
         // Appends stay in order.
         SinkConfig::File(_) | SinkConfig::Stdout => Concurrency::Fixed(1),
     };
-    let limiter = Limiter::new(
-        concurrency,
-        Gauges {
-            limit: metrics
-                .forward_concurrency_limit
-                .with_label_values(&[&dm.name]),
-            in_flight: metrics.forward_in_flight.with_label_values(&[&dm.name]),
-        },
-    );
+    let limiter = match previous {
+        Some(limiter) if limiter.concurrency() == concurrency => limiter,
+        _ => Limiter::new(
+            concurrency,
+            Gauges {
+                limit: metrics
+                    .forward_concurrency_limit
+                    .with_label_values(&[&dm.name]),
+                in_flight: metrics.forward_in_flight.with_label_values(&[&dm.name]),
+            },
+        ),
+    };
     let sink = Sink::new(dest, dm.clone(), metrics, seal, limiter.clone()).map_err(|source| {
         StartError::Open {
             destination: dest.name.clone(),
@@ -157,6 +161,11 @@ impl Lane {
             spool: closer,
             janitor,
         })
+    }
+
+    /// The limiter its batches are dispatched under now.
+    pub(super) fn limiter(&self) -> Arc<Limiter> {
+        self.settings.borrow().concurrency.clone()
     }
 
     /// Batches cut from now on use `settings`; the memory queue takes the

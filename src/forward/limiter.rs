@@ -18,6 +18,8 @@ use tokio::sync::Notify;
 
 /// A destination's in-flight limit.
 pub(super) struct Limiter {
+    /// What config asked for.
+    concurrency: Concurrency,
     state: Mutex<State>,
     /// Signalled whenever a permit comes back or the limit rises.
     freed: Notify,
@@ -64,10 +66,17 @@ impl Limiter {
         let state = State { in_flight: 0, kind };
         gauges.limit.set(state.limit() as i64);
         Arc::new(Limiter {
+            concurrency,
             state: Mutex::new(state),
             freed: Notify::new(),
             gauges,
         })
+    }
+
+    /// What config asked for (a reload that asks the same keeps the
+    /// limiter).
+    pub(super) fn concurrency(&self) -> Concurrency {
+        self.concurrency
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

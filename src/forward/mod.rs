@@ -106,7 +106,7 @@ pub(crate) fn start(
         erasures,
     };
     for dest in config.destinations {
-        let settings = lane::settings(dest, &config, metrics, forwarder.erasures.clone())?;
+        let settings = lane::settings(dest, &config, metrics, forwarder.erasures.clone(), None)?;
         forwarder
             .lanes
             .push(Lane::start(dest, &config, settings, metrics)?);
@@ -174,7 +174,16 @@ impl Forwarder {
         // Everything that can fail, before anything changes.
         let mut prepared = Vec::with_capacity(config.destinations.len());
         for dest in config.destinations {
-            let settings = lane::settings(dest, &config, &self.metrics, self.erasures.clone())?;
+            // A kept destination keeps its limiter (and what an adaptive
+            // one learned) unless its concurrency changed: batches in
+            // flight across the reload still count against one limit.
+            let limiter = self
+                .lanes
+                .iter()
+                .find(|l| *l.name == *dest.name)
+                .map(Lane::limiter);
+            let settings =
+                lane::settings(dest, &config, &self.metrics, self.erasures.clone(), limiter)?;
             let fresh = if self.lanes.iter().any(|l| *l.name == *dest.name) {
                 None
             } else {
