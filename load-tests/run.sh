@@ -119,7 +119,6 @@ kind = "http"
 url = "http://127.0.0.1:$SINK_PORT/v1/batch"
 format = "segment"
 queue_max_events = 10000
-concurrency = 4
 batch = { max_events = 500, max_bytes = "2MiB", max_wait = "50ms" }
 delivery = "$DELIVERY"
 $3

@@ -140,6 +140,11 @@ pub struct Metrics {
     /// Circuit breaker changes per destination, by the state changed to
     /// (`open`, `closed`).
     pub circuit_transitions: IntCounterVec,
+    /// Batches a destination may have in flight now (fixed, or the
+    /// adaptive limit).
+    pub forward_concurrency_limit: IntGaugeVec,
+    /// Batches a destination has in flight now.
+    pub forward_in_flight: IntGaugeVec,
     /// Requests answered 429, per limit (`ip`, `write_key`) and source
     /// (`none` for the per-IP limit, checked before authentication).
     pub rate_limited: IntCounterVec,
@@ -318,6 +323,22 @@ impl Metrics {
                 &["destination", "to"],
             )
             .expect("valid metric"),
+            forward_concurrency_limit: IntGaugeVec::new(
+                Opts::new(
+                    "privgate_forward_concurrency_limit",
+                    "Batches a destination may have in flight now: its fixed concurrency, or the adaptive limit (1 to max_concurrency).",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
+            forward_in_flight: IntGaugeVec::new(
+                Opts::new(
+                    "privgate_forward_in_flight_batches",
+                    "Batches a destination has in flight now (being sent or retried).",
+                ),
+                &["destination"],
+            )
+            .expect("valid metric"),
             subject_requests: IntCounterVec::new(
                 Opts::new(
                     "privgate_admin_subject_requests_total",
@@ -467,6 +488,8 @@ impl Metrics {
             Box::new(process::ProcessCollector::new()),
             Box::new(m.circuit_state.clone()),
             Box::new(m.circuit_transitions.clone()),
+            Box::new(m.forward_concurrency_limit.clone()),
+            Box::new(m.forward_in_flight.clone()),
             Box::new(m.tls_handshake_failures.clone()),
             Box::new(m.rate_limited.clone()),
             Box::new(m.rate_limit_addresses.clone()),

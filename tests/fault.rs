@@ -27,9 +27,10 @@ fn setup(upstream: SocketAddr, spool: &str) -> Setup {
     setup_with(upstream, "300ms", spool)
 }
 
-/// Batches in flight at once (the destination's default `concurrency`)
-/// and events per batch (`batch.max_events` of [`setup`]): after a kill,
-/// at most their product of events is delivered again.
+/// Batches in flight at once (the `concurrency` [`setup`] pins; with the
+/// default `"adaptive"` the bound reads `max_concurrency`) and events per
+/// batch (`batch.max_events` of [`setup`]): after a kill, at most their
+/// product of events is delivered again.
 const IN_FLIGHT_EVENTS: usize = 4 * 50;
 
 /// [`setup`], with the destination's `request_timeout`.
@@ -45,6 +46,7 @@ kind = "http"
 url = "http://{upstream}/v1/batch"
 connect_timeout = "200ms"
 request_timeout = "{request_timeout}"
+concurrency = 4
 retry = {{ max_retries = 2, initial_backoff = "20ms", max_backoff = "100ms" }}
 circuit_breaker = {{ failures = 5, cooldown = "100ms", max_cooldown = "400ms" }}
 batch = {{ max_events = 50, max_wait = "20ms" }}

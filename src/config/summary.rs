@@ -3,7 +3,7 @@
 
 use super::schema::{ConsentDefault, Delivery, Encrypt};
 use super::{units, Config};
-use crate::forward::settings::SinkConfig;
+use crate::forward::settings::{Concurrency, SinkConfig};
 use crate::tls::ServerTls;
 use std::fmt;
 
@@ -97,11 +97,14 @@ impl Config {
         for d in &self.destinations {
             let what = match &d.sink {
                 SinkConfig::Http(h) => format!(
-                    "http POST {} ({:?}, {} extra header(s), up to {} in flight, {} retries)",
+                    "http POST {} ({:?}, {} extra header(s), {} in flight, {} retries)",
                     h.url,
                     h.format,
                     h.headers.len(),
-                    h.concurrency,
+                    match h.concurrency {
+                        Concurrency::Fixed(n) => format!("up to {n}"),
+                        Concurrency::Adaptive { max } => format!("adaptively up to {max}"),
+                    },
                     h.retry.max_retries
                 ),
                 SinkConfig::File(f) => format!("file {}", f.path.display()),

@@ -661,3 +661,85 @@ log = "audit.jsonl"
     .unwrap_err();
     assert!(err.to_string().contains("does not apply"), "{err}");
 }
+
+#[test]
+fn concurrency_is_adaptive_by_default_a_number_pins_it_and_mistakes_name_the_key() {
+    use crate::forward::settings::{Concurrency, SinkConfig};
+    let http = |extra: &str| {
+        format!("{MINIMAL}[[destinations]]\nname = \"b\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ndelivery = \"memory\"\n{extra}")
+    };
+    let concurrency =
+        |text: &str| match &load(text).unwrap_or_else(|e| panic!("{e}")).destinations[1].sink {
+            SinkConfig::Http(h) => h.concurrency,
+            _ => unreachable!(),
+        };
+    assert_eq!(concurrency(&http("")), Concurrency::Adaptive { max: 32 });
+    assert_eq!(
+        concurrency(&http("max_concurrency = 100\n")),
+        Concurrency::Adaptive { max: 100 }
+    );
+    assert_eq!(
+        concurrency(&http("concurrency = \"adaptive\"\nmax_concurrency = 1\n")),
+        Concurrency::Adaptive { max: 1 }
+    );
+    assert_eq!(
+        concurrency(&http("concurrency = 4\n")),
+        Concurrency::Fixed(4)
+    );
+
+    for (extra, key, line, says) in [
+        (
+            "concurrency = true\n",
+            "concurrency",
+            14,
+            "expected an integer",
+        ),
+        (
+            "concurrency = \"fast\"\n",
+            "concurrency",
+            14,
+            "or \"adaptive\"",
+        ),
+        ("concurrency = 0\n", "concurrency", 14, "0 is out of range"),
+        (
+            "concurrency = 300\n",
+            "concurrency",
+            14,
+            "300 is out of range",
+        ),
+        (
+            "max_concurrency = 0\n",
+            "max_concurrency",
+            14,
+            "0 is out of range",
+        ),
+        (
+            "max_concurrency = 1025\n",
+            "max_concurrency",
+            14,
+            "1025 is out of range",
+        ),
+        (
+            "concurrency = 4\nmax_concurrency = 8\n",
+            "max_concurrency",
+            15,
+            "only with concurrency = \"adaptive\"",
+        ),
+    ] {
+        let err = load(&http(extra)).unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!(
+            (p.key.as_str(), p.line),
+            (format!("destinations[1].{key}").as_str(), Some(line)),
+            "{extra}: {err}"
+        );
+        assert!(p.message.contains(says), "{extra}: {}", p.message);
+    }
+    let err = load(&http("concurrency = [1]\n")).unwrap_err().to_string();
+    assert!(
+        err.contains("destinations[1].concurrency")
+            && err.contains("an integer")
+            && err.contains("\"adaptive\""),
+        "{err}"
+    );
+}

@@ -22,7 +22,7 @@ use crate::spool::{self, Acks, Pos};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -158,7 +158,7 @@ impl Batch {
 pub(super) struct Settings {
     pub(super) batch: BatchConfig,
     pub(super) framing: Framing,
-    pub(super) concurrency: Arc<Semaphore>,
+    pub(super) concurrency: Arc<super::limiter::Limiter>,
     pub(super) sink: Arc<Sink>,
     pub(super) metrics: DestMetrics,
     /// Subjects whose waiting events are never sent.
@@ -305,12 +305,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
     }
     // Waiting here holds the batcher back while the backend is slow; the
     // queue bound then pushes back on ingest.
-    let permit = s
-        .concurrency
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("semaphore never closed");
+    let permit = s.concurrency.acquire().await;
     let ticket = match (settle, batch.end) {
         (Settle::Ack(acks), Some(end)) => Some(acks.begin(end)),
         _ => None,

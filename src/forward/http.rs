@@ -4,6 +4,8 @@
 
 use super::batch::framing;
 use super::breaker::{Breaker, BreakerMetrics};
+use super::concurrency::Outcome;
+use super::limiter::Limiter;
 use super::retry::{Attempt, Backoff};
 use super::settings::{BatchFormat, Compression, HttpSinkConfig, RetryConfig};
 use super::DestMetrics;
@@ -16,6 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use prometheus::IntCounter;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The client every outbound request uses.
@@ -65,7 +68,8 @@ pub(super) struct HttpSink {
     compression: Compression,
     headers: Vec<(HeaderName, HeaderValue)>,
     request_timeout: Duration,
-    concurrency: usize,
+    /// Told how each attempt went (an adaptive limit learns from it).
+    limiter: Arc<Limiter>,
     retry: RetryConfig,
     metrics: DestMetrics,
     retries: IntCounter,
@@ -80,6 +84,7 @@ impl HttpSink {
         metrics: DestMetrics,
         all: &Metrics,
         sealed: bool,
+        limiter: Arc<Limiter>,
     ) -> HttpSink {
         HttpSink {
             client: client(cfg.connect_timeout, &cfg.tls),
@@ -101,7 +106,7 @@ impl HttpSink {
             }),
             headers: cfg.headers.clone(),
             request_timeout: cfg.request_timeout,
-            concurrency: cfg.concurrency,
+            limiter,
             retry: cfg.retry,
             retries: all.upstream_retries.with_label_values(&[&metrics.name]),
             breaker: Breaker::new(
@@ -128,11 +133,6 @@ impl HttpSink {
     /// Pause between rounds of retries of a batch kept in a spool.
     pub(super) fn pause(&self) -> Duration {
         self.retry.max_backoff
-    }
-
-    /// Batches in flight at once.
-    pub(super) fn concurrency(&self) -> usize {
-        self.concurrency
     }
 
     /// Delivers one batch body, retrying as the policy allows. Before
@@ -203,17 +203,31 @@ impl HttpSink {
             Ok::<_, hyper_util::client::legacy::Error>(parts)
         })
         .await;
-        let (label, attempt) = match outcome {
+        let (label, attempt, load) = match outcome {
             Ok(Ok(parts)) => (
                 status_class(parts.status.as_u16()),
                 Attempt::from_response(parts.status, &parts.headers),
+                if matches!(parts.status.as_u16(), 429 | 503) {
+                    Outcome::Backpressure
+                } else {
+                    Outcome::Answered
+                },
             ),
             Ok(Err(e)) => {
                 tracing::debug!(destination = %self.metrics.name, error = %e, "request to destination failed");
-                ("error", Attempt::Retry { after: None })
+                (
+                    "error",
+                    Attempt::Retry { after: None },
+                    Outcome::Backpressure,
+                )
             }
-            Err(_) => ("timeout", Attempt::Retry { after: None }),
+            Err(_) => (
+                "timeout",
+                Attempt::Retry { after: None },
+                Outcome::Backpressure,
+            ),
         };
+        self.limiter.observe(started.elapsed(), load);
         self.metrics
             .metrics
             .upstream_duration

@@ -5,14 +5,17 @@
 //! started with.
 
 use super::batch::{Batcher, Feed, Settings};
+use super::limiter::{Gauges, Limiter};
 use super::queue::{Depth, Intake, Queue};
-use super::settings::{Delivery, DestinationConfig, Destinations, Encrypt};
+use super::settings::{
+    Concurrency, Delivery, DestinationConfig, Destinations, Encrypt, SinkConfig,
+};
 use super::{DestMetrics, Sink, StartError};
 use crate::metrics::Metrics;
 use crate::spool::{self, Closer, SpoolMetrics};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// Chunks of records a spool's reader may have waiting for the batcher.
@@ -38,6 +41,7 @@ pub(super) fn settings(
     config: &Destinations<'_>,
     metrics: &Metrics,
     erasures: Option<Arc<crate::consent::erasure::Erasures>>,
+    previous: Option<Arc<Limiter>>,
 ) -> Result<Arc<Settings>, StartError> {
     let name: Arc<str> = dest.name.as_str().into();
     metrics.init_destination(&name);
@@ -49,14 +53,33 @@ pub(super) fn settings(
         metrics: metrics.clone(),
     };
     let seal = (dest.encrypt == Encrypt::Payload).then(|| config.keyring.clone());
-    let sink = Sink::new(dest, dm.clone(), metrics, seal).map_err(|source| StartError::Open {
-        destination: dest.name.clone(),
-        source,
+    let concurrency = match &dest.sink {
+        SinkConfig::Http(h) => h.concurrency,
+        // Appends stay in order.
+        SinkConfig::File(_) | SinkConfig::Stdout => Concurrency::Fixed(1),
+    };
+    let limiter = match previous {
+        Some(limiter) if limiter.concurrency() == concurrency => limiter,
+        _ => Limiter::new(
+            concurrency,
+            Gauges {
+                limit: metrics
+                    .forward_concurrency_limit
+                    .with_label_values(&[&dm.name]),
+                in_flight: metrics.forward_in_flight.with_label_values(&[&dm.name]),
+            },
+        ),
+    };
+    let sink = Sink::new(dest, dm.clone(), metrics, seal, limiter.clone()).map_err(|source| {
+        StartError::Open {
+            destination: dest.name.clone(),
+            source,
+        }
     })?;
     Ok(Arc::new(Settings {
         batch: dest.batch,
         framing: sink.framing(),
-        concurrency: Arc::new(Semaphore::new(sink.concurrency())),
+        concurrency: limiter,
         sink: Arc::new(sink),
         metrics: dm,
         erasures,
@@ -138,6 +161,11 @@ impl Lane {
             spool: closer,
             janitor,
         })
+    }
+
+    /// The limiter its batches are dispatched under now.
+    pub(super) fn limiter(&self) -> Arc<Limiter> {
+        self.settings.borrow().concurrency.clone()
     }
 
     /// Batches cut from now on use `settings`; the memory queue takes the

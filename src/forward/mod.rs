@@ -16,10 +16,12 @@
 
 mod batch;
 pub(crate) mod breaker;
+pub(crate) mod concurrency;
 pub(crate) mod deletion;
 mod file;
 mod http;
 mod lane;
+mod limiter;
 mod queue;
 pub(crate) mod requests;
 pub(crate) mod retry;
@@ -104,7 +106,7 @@ pub(crate) fn start(
         erasures,
     };
     for dest in config.destinations {
-        let settings = lane::settings(dest, &config, metrics, forwarder.erasures.clone())?;
+        let settings = lane::settings(dest, &config, metrics, forwarder.erasures.clone(), None)?;
         forwarder
             .lanes
             .push(Lane::start(dest, &config, settings, metrics)?);
@@ -172,7 +174,16 @@ impl Forwarder {
         // Everything that can fail, before anything changes.
         let mut prepared = Vec::with_capacity(config.destinations.len());
         for dest in config.destinations {
-            let settings = lane::settings(dest, &config, &self.metrics, self.erasures.clone())?;
+            // A kept destination keeps its limiter (and what an adaptive
+            // one learned) unless its concurrency changed: batches in
+            // flight across the reload still count against one limit.
+            let limiter = self
+                .lanes
+                .iter()
+                .find(|l| *l.name == *dest.name)
+                .map(Lane::limiter);
+            let settings =
+                lane::settings(dest, &config, &self.metrics, self.erasures.clone(), limiter)?;
             let fresh = if self.lanes.iter().any(|l| *l.name == *dest.name) {
                 None
             } else {
@@ -301,6 +312,7 @@ impl Sink {
         dm: DestMetrics,
         metrics: &Metrics,
         seal: Option<Arc<crate::crypto::Keyring>>,
+        limiter: Arc<limiter::Limiter>,
     ) -> std::io::Result<Sink> {
         let kind = match &dest.sink {
             SinkConfig::Http(cfg) => SinkKind::Http(Box::new(http::HttpSink::new(
@@ -308,6 +320,7 @@ impl Sink {
                 dm,
                 metrics,
                 seal.is_some(),
+                limiter,
             ))),
             SinkConfig::File(settings) => SinkKind::File(file::FileSink::open(settings)?),
             SinkConfig::Stdout => SinkKind::Stdout(file::StdoutSink::default()),
@@ -331,14 +344,6 @@ impl Sink {
         match &self.kind {
             SinkKind::Http(h) => h.pause(),
             SinkKind::File(_) | SinkKind::Stdout(_) => Duration::from_secs(1),
-        }
-    }
-
-    fn concurrency(&self) -> usize {
-        match &self.kind {
-            SinkKind::Http(h) => h.concurrency(),
-            // Appends stay in order.
-            SinkKind::File(_) | SinkKind::Stdout(_) => 1,
         }
     }
 

@@ -96,13 +96,36 @@ pub struct HttpSinkConfig {
     /// Request timeout per attempt.
     pub request_timeout: Duration,
     /// Batches in flight at once.
-    pub concurrency: usize,
+    pub concurrency: Concurrency,
     /// Retry policy.
     pub retry: RetryConfig,
     /// Circuit breaker.
     pub breaker: BreakerConfig,
     /// Trust and client certificate for `https://`.
     pub tls: crate::tls::ClientTls,
+}
+
+/// `concurrency`: how many batches of a destination are in flight at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Exactly this many at most (`concurrency = N`).
+    Fixed(usize),
+    /// As many as the backend keeps up with, found by
+    /// [`super::concurrency::Controller`], at most `max`
+    /// (`concurrency = "adaptive"`, `max_concurrency`).
+    Adaptive {
+        /// `max_concurrency`.
+        max: usize,
+    },
+}
+
+impl Concurrency {
+    /// The most batches ever in flight at once.
+    pub fn max(self) -> usize {
+        match self {
+            Concurrency::Fixed(n) | Concurrency::Adaptive { max: n } => n,
+        }
+    }
 }
 
 /// Circuit breaker of an HTTP destination.

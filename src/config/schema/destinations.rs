@@ -65,9 +65,14 @@ pub(crate) struct Destination {
     /// `http`: whole-request timeout per attempt.
     #[serde(default = "Destination::default_request_timeout")]
     pub request_timeout: Dur,
-    /// `http`: batches in flight at once.
+    /// `http`: batches in flight at once: a number (fixed), or `"adaptive"`
+    /// (default: as many as the backend keeps up with, up to
+    /// `max_concurrency`).
     #[serde(default = "Destination::default_concurrency")]
-    pub concurrency: Spanned<u32>,
+    pub concurrency: Spanned<ConcurrencyKey>,
+    /// `http` with `concurrency = "adaptive"`: the most batches in flight
+    /// (default 32).
+    pub max_concurrency: Option<Spanned<i64>>,
     /// `http`: retry policy.
     #[serde(default)]
     pub retry: Retry,
@@ -136,11 +141,48 @@ impl Destination {
     fn default_request_timeout() -> Dur {
         Dur(Duration::from_secs(10))
     }
-    fn default_concurrency() -> Spanned<u32> {
-        Spanned::new(0..0, 4)
+    fn default_concurrency() -> Spanned<ConcurrencyKey> {
+        Spanned::new(0..0, ConcurrencyKey::Adaptive)
     }
     fn default_queue() -> Spanned<u64> {
         Spanned::new(0..0, 10_000)
+    }
+}
+
+/// `concurrency` as written: an integer, or the string `"adaptive"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConcurrencyKey {
+    /// `concurrency = N` (range checked by validation).
+    Fixed(i64),
+    /// `concurrency = "adaptive"`.
+    Adaptive,
+}
+
+impl<'de> Deserialize<'de> for ConcurrencyKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ConcurrencyKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "an integer (a fixed number of batches in flight, 1 to 256) or \"adaptive\"",
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ConcurrencyKey, E> {
+                Ok(ConcurrencyKey::Fixed(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ConcurrencyKey, E> {
+                Ok(ConcurrencyKey::Fixed(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ConcurrencyKey, E> {
+                if v == "adaptive" {
+                    Ok(ConcurrencyKey::Adaptive)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 

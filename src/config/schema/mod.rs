@@ -19,7 +19,7 @@ mod sources;
 pub use crate::forward::settings::{BatchFormat, Compression, Delivery, DestinationKind, Encrypt};
 pub use crate::ingest::settings::ClientIp;
 pub(super) use deletion::Deletion;
-pub(super) use destinations::{Destination, DestinationTls};
+pub(super) use destinations::{ConcurrencyKey, Destination, DestinationTls};
 pub(super) use privacy::Privacy;
 pub(super) use rules::{Rule, RuleAction};
 pub(super) use sources::Source;

@@ -5,12 +5,15 @@ use super::{parse_http_url, Validator};
 use crate::config::schema::{self, BatchFormat, Delivery, DestinationKind, Encrypt};
 use crate::config::secret::{SecretError, SecretRef};
 use crate::forward::settings::{
-    BatchConfig, BreakerConfig, DestinationConfig, FileSinkConfig, HttpSinkConfig, RetryConfig,
-    SinkConfig,
+    BatchConfig, BreakerConfig, Concurrency, DestinationConfig, FileSinkConfig, HttpSinkConfig,
+    RetryConfig, SinkConfig,
 };
 use http::{HeaderName, HeaderValue, Uri};
 use std::collections::HashSet;
 use std::ops::Range;
+
+/// `max_concurrency` when unset.
+const DEFAULT_MAX_CONCURRENCY: i64 = 32;
 
 impl Validator<'_> {
     /// Destination `i`. Its batch format is settled later, with its sources
@@ -262,15 +265,7 @@ impl Validator<'_> {
             }
         }
 
-        let concurrency = *d.concurrency.get_ref();
-        if !(1..=256).contains(&concurrency) {
-            self.problem(
-                d.concurrency.span(),
-                key("concurrency"),
-                format!("{concurrency} is out of range"),
-                "use 1 to 256",
-            );
-        }
+        let concurrency = self.concurrency(d, &key);
         if d.retry.initial_backoff.0 > d.retry.max_backoff.0 || d.retry.initial_backoff.0.is_zero()
         {
             self.problem(
@@ -312,12 +307,57 @@ impl Validator<'_> {
             headers,
             connect_timeout: self.positive(d.connect_timeout.0, &key("connect_timeout")),
             request_timeout: self.positive(d.request_timeout.0, &key("request_timeout")),
-            concurrency: concurrency as usize,
+            concurrency,
             retry: RetryConfig {
                 max_retries: d.retry.max_retries,
                 initial_backoff: d.retry.initial_backoff.0,
                 max_backoff: d.retry.max_backoff.0,
             },
+        }
+    }
+
+    /// `concurrency` and `max_concurrency`: a fixed number (1 to 256), or
+    /// adaptive up to `max_concurrency` (1 to 1024, default 32).
+    fn concurrency(
+        &mut self,
+        d: &schema::Destination,
+        key: &dyn Fn(&str) -> String,
+    ) -> Concurrency {
+        let max = d.max_concurrency.as_ref();
+        match *d.concurrency.get_ref() {
+            schema::ConcurrencyKey::Fixed(n) => {
+                if !(1..=256).contains(&n) {
+                    self.problem(
+                        d.concurrency.span(),
+                        key("concurrency"),
+                        format!("{n} is out of range"),
+                        "use 1 to 256, or \"adaptive\"",
+                    );
+                }
+                if let Some(max) = max {
+                    self.problem(
+                        max.span(),
+                        key("max_concurrency"),
+                        "applies only with concurrency = \"adaptive\"".into(),
+                        "remove it, or set concurrency = \"adaptive\"",
+                    );
+                }
+                Concurrency::Fixed(n.clamp(1, 256) as usize)
+            }
+            schema::ConcurrencyKey::Adaptive => {
+                let n = max.map_or(DEFAULT_MAX_CONCURRENCY, |m| *m.get_ref());
+                if !(1..=1024).contains(&n) {
+                    self.problem(
+                        max.map_or(0..0, |m| m.span()),
+                        key("max_concurrency"),
+                        format!("{n} is out of range"),
+                        "use 1 to 1024",
+                    );
+                }
+                Concurrency::Adaptive {
+                    max: n.clamp(1, 1024) as usize,
+                }
+            }
         }
     }
 
