@@ -53,15 +53,13 @@ pub(super) fn settings(
         metrics: metrics.clone(),
     };
     let seal = (dest.encrypt == Encrypt::Payload).then(|| config.keyring.clone());
-    let concurrency = match &dest.sink {
-        SinkConfig::Http(h) => h.concurrency,
-        // Appends stay in order.
-        SinkConfig::File(_) | SinkConfig::Stdout => Concurrency::Fixed(1),
-    };
+    // A reload keeps the destination's limiter: the batches it has in
+    // flight count against whatever limit the new config sets (set by
+    // `Lane::update`, once the reload can no longer fail).
     let limiter = match previous {
-        Some(limiter) if limiter.concurrency() == concurrency => limiter,
-        _ => Limiter::new(
-            concurrency,
+        Some(limiter) => limiter,
+        None => Limiter::new(
+            concurrency_of(dest),
             Gauges {
                 limit: metrics
                     .forward_concurrency_limit
@@ -84,6 +82,15 @@ pub(super) fn settings(
         metrics: dm,
         erasures,
     }))
+}
+
+/// How many batches of `dest` may be in flight.
+fn concurrency_of(dest: &DestinationConfig) -> Concurrency {
+    match &dest.sink {
+        SinkConfig::Http(h) => h.concurrency,
+        // Appends stay in order.
+        SinkConfig::File(_) | SinkConfig::Stdout => Concurrency::Fixed(1),
+    }
 }
 
 impl Lane {
@@ -171,6 +178,7 @@ impl Lane {
     /// Batches cut from now on use `settings`; the memory queue takes the
     /// new bound.
     pub(super) fn update(&self, dest: &DestinationConfig, settings: Arc<Settings>) {
+        settings.concurrency.reconfigure(concurrency_of(dest));
         let _ = self.settings.send(settings);
         if let Some(depth) = &self.depth {
             depth.set_max(dest.queue_max_events);

@@ -18,8 +18,6 @@ use tokio::sync::Notify;
 
 /// A destination's in-flight limit.
 pub(super) struct Limiter {
-    /// What config asked for.
-    concurrency: Concurrency,
     state: Mutex<State>,
     /// Signalled whenever a permit comes back or the limit rises.
     freed: Notify,
@@ -34,12 +32,23 @@ pub(super) struct Gauges {
 
 struct State {
     in_flight: usize,
+    /// What config asked for.
+    concurrency: Concurrency,
     kind: Kind,
 }
 
 enum Kind {
     Fixed(usize),
     Adaptive(Controller),
+}
+
+impl Kind {
+    fn of(concurrency: Concurrency) -> Kind {
+        match concurrency {
+            Concurrency::Fixed(n) => Kind::Fixed(n.max(1)),
+            Concurrency::Adaptive { max } => Kind::Adaptive(Controller::new(ADAPTIVE_START, max)),
+        }
+    }
 }
 
 impl State {
@@ -59,24 +68,33 @@ const ADAPTIVE_START: usize = 4;
 impl Limiter {
     /// A limiter as `concurrency` says.
     pub(super) fn new(concurrency: Concurrency, gauges: Gauges) -> Arc<Limiter> {
-        let kind = match concurrency {
-            Concurrency::Fixed(n) => Kind::Fixed(n.max(1)),
-            Concurrency::Adaptive { max } => Kind::Adaptive(Controller::new(ADAPTIVE_START, max)),
+        let state = State {
+            in_flight: 0,
+            concurrency,
+            kind: Kind::of(concurrency),
         };
-        let state = State { in_flight: 0, kind };
         gauges.limit.set(state.limit() as i64);
         Arc::new(Limiter {
-            concurrency,
             state: Mutex::new(state),
             freed: Notify::new(),
             gauges,
         })
     }
 
-    /// What config asked for (a reload that asks the same keeps the
-    /// limiter).
-    pub(super) fn concurrency(&self) -> Concurrency {
-        self.concurrency
+    /// A reload's `concurrency`: the same keeps what the limit learned;
+    /// another starts over, counting the batches already in flight, so
+    /// that new ones wait until fewer than the new limit are out (a
+    /// second limiter would let both sets add up past the maximum).
+    pub(super) fn reconfigure(&self, concurrency: Concurrency) {
+        let mut s = self.lock();
+        if s.concurrency == concurrency {
+            return;
+        }
+        s.concurrency = concurrency;
+        s.kind = Kind::of(concurrency);
+        self.gauges.limit.set(s.limit() as i64);
+        drop(s);
+        self.freed.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -103,8 +121,6 @@ impl Limiter {
                     if let Kind::Adaptive(c) = &mut s.kind {
                         c.started(in_flight);
                     }
-                    // Counted up and down, not set: batches of the limiter a
-                    // reload replaced still count until they finish.
                     self.gauges.in_flight.inc();
                     return Permit {
                         limiter: self.clone(),
@@ -183,6 +199,42 @@ mod tests {
             .expect("a freed permit wakes the waiter")
             .unwrap();
         assert_eq!(limiter.gauges.limit.get(), 2);
+    }
+
+    /// A reload that lowers the limit counts the batches already out: a
+    /// new one waits until fewer than the new limit are in flight, so
+    /// old and new never add up past it.
+    #[tokio::test]
+    async fn a_lowered_limit_counts_the_batches_already_in_flight() {
+        let limiter = Limiter::new(Concurrency::Fixed(4), gauges());
+        let mut out: Vec<Permit> = Vec::new();
+        for _ in 0..4 {
+            out.push(limiter.acquire().await);
+        }
+        limiter.reconfigure(Concurrency::Fixed(2));
+        assert_eq!(limiter.gauges.limit.get(), 2);
+        let waiting = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        for left in [3, 2] {
+            out.pop();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(!waiting.is_finished(), "{left} in flight, limit 2");
+        }
+        out.pop();
+        let _next = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("one under the new limit: the waiter goes")
+            .unwrap();
+        assert_eq!(limiter.gauges.in_flight.get(), 2);
+        // The same setting again changes nothing; a higher one lets more go.
+        limiter.reconfigure(Concurrency::Fixed(2));
+        limiter.reconfigure(Concurrency::Adaptive { max: 8 });
+        assert_eq!(limiter.limit(), ADAPTIVE_START);
+        let _third = tokio::time::timeout(Duration::from_secs(5), limiter.acquire())
+            .await
+            .expect("a raised limit lets the next batch go");
     }
 
     #[tokio::test]

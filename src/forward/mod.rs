@@ -175,7 +175,7 @@ impl Forwarder {
         let mut prepared = Vec::with_capacity(config.destinations.len());
         for dest in config.destinations {
             // A kept destination keeps its limiter (and what an adaptive
-            // one learned) unless its concurrency changed: batches in
+            // one learned, unless its concurrency changed): batches in
             // flight across the reload still count against one limit.
             let limiter = self
                 .lanes
