@@ -343,7 +343,7 @@ impl Scanner {
         out: &mut String,
     ) -> bool {
         let field = under.field();
-        let t = text.trim().as_bytes();
+        let t = trim(text).as_bytes();
         if self.on(Detector::Name)
             && under.key.is_some_and(might_name_a_person)
             && name::name_like(t)
@@ -397,6 +397,15 @@ impl Scanner {
     }
 }
 
+/// `text.trim()`, without reading characters when both ends are
+/// visible ASCII (most values): no whitespace can be there then.
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// Redaction passes at most (see [`Scanner::redact_into`]); text still
 /// holding PII after them is replaced whole by [`REDACTED`].
 const MAX_PASSES: usize = 8;
@@ -431,10 +440,15 @@ pub fn may_hold_pii(text: &[u8]) -> bool {
 /// (`firstName`, `surname`, `name`, `cardholder`): a cheap test, before
 /// the key is read.
 pub fn might_name_a_person(key: &str) -> bool {
+    key.len() <= 64 && name_stem_of_key(key.as_bytes())
+}
+
+/// [`name_stem`] of a key, remembered per thread ([`key_table`]).
+fn name_stem_of_key(key: &[u8]) -> bool {
     thread_local! {
         static NAME_KEYS: key_table::KeyTable<bool> = const { key_table::KeyTable::new() };
     }
-    key.len() <= 64 && NAME_KEYS.with(|table| table.get_or(key.as_bytes(), name_stem))
+    NAME_KEYS.with(|table| table.get_or(key, name_stem))
 }
 
 /// Whether `k` holds the stem of a name key's word, in any case: `nam`

@@ -48,7 +48,7 @@ pub(super) fn after_colon(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Foun
 }
 
 /// A cheap test before reading the key ending before `t[i]`: it holds
-/// the stem of a name word ([`super::name_stem`]).
+/// the stem of a name word ([`super::name_stem_of_key`]).
 fn may_be_name_key(t: &[u8], i: usize) -> bool {
     let mut k = i;
     // Past the key's closing quote or bracket.
@@ -60,7 +60,7 @@ fn may_be_name_key(t: &[u8], i: usize) -> bool {
         .iter()
         .rposition(|b| matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n'))
         .map_or(from, |p| from + p + 1);
-    super::name_stem(&t[start..k])
+    super::name_stem_of_key(&t[start..k])
 }
 
 /// Whether the key before `t[i]` (an `=` or `:`) says its value is a
