@@ -209,8 +209,6 @@ impl Ingest {
         Some(&self.cors[endpoint?.protocol.index()])
     }
 
-    /// The source of one of `protocols` owning `key`. Every key of every
-    /// source is compared, in constant time, so timing reveals nothing.
     /// The source serving `protocols`, if there is exactly one.
     fn only_source(&self, protocols: &[Protocol]) -> Option<usize> {
         let mut serving = (self.sources.iter().enumerate())
@@ -220,6 +218,8 @@ impl Ingest {
         serving.next().is_none().then_some(first)
     }
 
+    /// The source of one of `protocols` owning `key`. Every key of every
+    /// source is compared, in constant time, so timing reveals nothing.
     fn authenticate(&self, protocols: &[Protocol], key: &[u8]) -> Result<usize, IngestError> {
         let mut found = None;
         for (i, source) in self.sources.iter().enumerate() {
