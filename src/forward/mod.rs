@@ -177,14 +177,11 @@ impl Forwarder {
             // A kept destination keeps its limiter (and what an adaptive
             // one learned, unless its concurrency changed): batches in
             // flight across the reload still count against one limit.
-            let limiter = self
-                .lanes
-                .iter()
-                .find(|l| *l.name == *dest.name)
-                .map(Lane::limiter);
+            let kept = self.lanes.iter().find(|l| *l.name == *dest.name);
+            let limiter = kept.map(Lane::limiter);
             let settings =
                 lane::settings(dest, &config, &self.metrics, self.erasures.clone(), limiter)?;
-            let fresh = if self.lanes.iter().any(|l| *l.name == *dest.name) {
+            let fresh = if kept.is_some() {
                 None
             } else {
                 match Lane::start(dest, &config, settings.clone(), &self.metrics) {

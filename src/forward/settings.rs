@@ -119,15 +119,6 @@ pub enum Concurrency {
     },
 }
 
-impl Concurrency {
-    /// The most batches ever in flight at once.
-    pub fn max(self) -> usize {
-        match self {
-            Concurrency::Fixed(n) | Concurrency::Adaptive { max: n } => n,
-        }
-    }
-}
-
 /// Circuit breaker of an HTTP destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BreakerConfig {
