@@ -344,11 +344,8 @@ impl Scanner {
     ) -> bool {
         let field = under.field();
         let t = trim(text).as_bytes();
-        if self.on(Detector::Name)
-            && under.key.is_some_and(might_name_a_person)
-            && name::name_like(t)
-        {
-            if let Some(why) = field.is_name() {
+        if self.on(Detector::Name) && under.key.is_some_and(might_name_a_person) {
+            if let Some(why) = field.is_name().filter(|_| name::name_like(t)) {
                 counts(Found::new(0, text.len(), Detector::Name).because(why));
                 out.push_str(Detector::Name.token());
                 return true;
