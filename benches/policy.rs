@@ -78,7 +78,19 @@ fn fixture() -> Fixture {
     }
 }
 
+/// A named case of the closing lines: one event through it, its size out.
+type Case<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
+
 impl Fixture {
+    /// The cases the closing lines and `POLICY_BENCH_COUNT` run, by name.
+    fn cases(&self) -> [Case<'_>; 3] {
+        [
+            ("baseline_parse_serialize", Box::new(|| self.baseline())),
+            ("shipped_rules", Box::new(|| self.rules_only())),
+            ("shipped_pipeline", Box::new(|| self.pipeline())),
+        ]
+    }
+
     fn baseline(&self) -> usize {
         let v: serde_json::Value = serde_json::from_slice(black_box(&self.body)).unwrap();
         serde_json::to_vec(&v).unwrap().len()
@@ -131,11 +143,7 @@ fn bench(c: &mut Criterion) {
 /// the fastest is the nearest to an undisturbed core; both are printed).
 fn ratios() {
     let f = fixture();
-    let cases: [(&str, &dyn Fn() -> usize); 3] = [
-        ("baseline_parse_serialize", &|| f.baseline()),
-        ("shipped_rules", &|| f.rules_only()),
-        ("shipped_pipeline", &|| f.pipeline()),
-    ];
+    let cases = f.cases();
     let mut rates = vec![Vec::new(); cases.len()];
     for _ in 0..7 {
         for (i, (_, run)) in cases.iter().enumerate() {
@@ -179,12 +187,11 @@ fn counted() -> bool {
     };
     let f = fixture();
     let case = std::env::var("POLICY_BENCH_CASE").unwrap_or_else(|_| "shipped_pipeline".into());
-    let run: &dyn Fn() -> usize = match case.as_str() {
-        "baseline_parse_serialize" => &|| f.baseline(),
-        "shipped_rules" => &|| f.rules_only(),
-        "shipped_pipeline" => &|| f.pipeline(),
-        other => panic!("POLICY_BENCH_CASE: no case {other}"),
-    };
+    let (_, run) = f
+        .cases()
+        .into_iter()
+        .find(|(name, _)| *name == case)
+        .unwrap_or_else(|| panic!("POLICY_BENCH_CASE: no case {case}"));
     for _ in 0..n {
         black_box(run());
     }
