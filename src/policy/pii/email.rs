@@ -14,14 +14,46 @@ const FILE_TLDS: [&[u8]; 24] = [
     b"json", b"map",
 ];
 
+/// What an ASCII byte may be in an email: [`LOCAL`], [`DOMAIN`], both
+/// (letters, digits, `.`, `-`) or neither; one load per byte.
+static CLASS: [u8; 128] = {
+    let mut c = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let ch = b as u8;
+        if ch.is_ascii_alphanumeric() || ch == b'.' || ch == b'-' {
+            c[b] = LOCAL | DOMAIN;
+        } else if ch == b'_' || ch == b'+' || ch == b'\'' {
+            c[b] = LOCAL;
+        }
+        b += 1;
+    }
+    c
+};
+const LOCAL: u8 = 1;
+const DOMAIN: u8 = 2;
+
 /// An ASCII byte a local part may hold.
 fn is_local(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-' | b'\'')
+    b < 0x80 && CLASS[usize::from(b)] & LOCAL != 0
 }
 
 /// An ASCII byte a domain may hold.
 fn is_domain(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
+    b < 0x80 && CLASS[usize::from(b)] & DOMAIN != 0
+}
+
+/// Whether `tld` is one of [`FILE_TLDS`], in any case.
+fn is_file_tld(tld: &[u8]) -> bool {
+    // Every file extension has two to five ASCII letters or digits.
+    if !(2..=5).contains(&tld.len()) {
+        return false;
+    }
+    let mut lower = [0u8; 5];
+    for (l, b) in lower.iter_mut().zip(tld) {
+        *l = b.to_ascii_lowercase();
+    }
+    FILE_TLDS.contains(&&lower[..tld.len()])
 }
 
 /// An email around the `@` at `i`, written as it is or encoded (`%40`,
@@ -85,14 +117,109 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
     let domain = &t[domain_start..end];
     let tld_at = domain.iter().rposition(|&b| b == b'.')?;
     let tld = &domain[tld_at + 1..];
-    let labels_ok = domain
-        .split(|&b| b == b'.')
-        .all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-');
+    // No label is empty or starts or ends with `-`. The domain ends before
+    // `..` and after its last `.` or `-`, so: its first byte, and the
+    // bytes around each `.`.
+    let labels_ok = !matches!(domain[0], b'.' | b'-')
+        && !domain
+            .windows(2)
+            .any(|w| matches!(w, [b'.', b'-' | b'.'] | [b'-', b'.']));
     // An ASCII TLD of letters, a punycode one (`xn--fiqs8s`), or an
     // internationalized one (`中国`).
     let tld_ok = (tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
         || (tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--"))
         || (tld.first().is_some_and(|&b| b >= 0x80) && !tld.iter().any(u8::is_ascii_digit));
-    let file = FILE_TLDS.iter().any(|f| f.eq_ignore_ascii_case(tld));
+    let file = is_file_tld(tld);
     (labels_ok && tld_ok && !file).then_some(Found::new(start, end, Detector::Email))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The first version of [`email_at`], byte tests spelled out: the fast
+    /// one must answer as it does.
+    fn reference(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
+        let is_local =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-' | b'\'');
+        let is_domain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-');
+        // The local part: ASCII local bytes and non-ASCII letters.
+        let mut start = at;
+        while start > 0 {
+            let b = t[start - 1];
+            if is_local(b) {
+                start -= 1;
+            } else if b >= 0x80 {
+                match char_before(t, start) {
+                    Some((c, k)) if c.is_alphanumeric() => start = k,
+                    _ => break,
+                }
+            } else {
+                break;
+            }
+        }
+        while start < at && t[start] == b'.' {
+            start += 1;
+        }
+        if start == at || t[at - 1] == b'.' {
+            return None;
+        }
+        let domain_start = at + at_len;
+        let mut end = domain_start;
+        // A domain has no empty label: it ends before `..` (`a@b.com...0123`).
+        while end < t.len() {
+            let b = t[end];
+            if is_domain(b) {
+                if b == b'.' && t[end - 1] == b'.' {
+                    break;
+                }
+                end += 1;
+            } else if b >= 0x80 {
+                match char_at(t, end) {
+                    Some((c, len)) if c.is_alphanumeric() => end += len,
+                    _ => break,
+                }
+            } else {
+                break;
+            }
+        }
+        while end > domain_start && matches!(t[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        let domain = &t[domain_start..end];
+        let tld_at = domain.iter().rposition(|&b| b == b'.')?;
+        let tld = &domain[tld_at + 1..];
+        let labels_ok = domain
+            .split(|&b| b == b'.')
+            .all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-');
+        // An ASCII TLD of letters, a punycode one (`xn--fiqs8s`), or an
+        // internationalized one (`中国`).
+        let tld_ok = (tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+            || (tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--"))
+            || (tld.first().is_some_and(|&b| b >= 0x80) && !tld.iter().any(u8::is_ascii_digit));
+        let file = FILE_TLDS.iter().any(|f| f.eq_ignore_ascii_case(tld));
+        (labels_ok && tld_ok && !file).then_some(Found::new(start, end, Detector::Email))
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_reference(
+            parts in prop::collection::vec(prop::sample::select(vec![
+                "a", "Z", "0", "9", ".", "-", "_", "+", "'", "@", "..", ".-", "-.", "ü", "中",
+                "png", "PNG", "woff2", "xn--", "com", "de", " ", "%40", "\u{301}", "\u{ff}",
+            ]), 0..14),
+        ) {
+            let t = parts.concat();
+            let t = t.as_bytes();
+            for i in 0..t.len() {
+                if t[i] == b'@' {
+                    prop_assert_eq!(email_at(t, i, 1), reference(t, i, 1));
+                }
+                if t[i..].starts_with(b"%40") {
+                    prop_assert_eq!(email_at(t, i, 3), reference(t, i, 3));
+                }
+            }
+        }
+    }
 }
