@@ -75,6 +75,20 @@ pub(crate) fn has_pii_trigger(text: &[u8]) -> bool {
     })
 }
 
+/// What of [`has_pii_trigger`]'s bytes `text` holds: `Some(true)` an ASCII
+/// digit or an `@`; `Some(false)` only `:` or `=`; `None` none. One pass,
+/// which stops at the first digit or `@`.
+pub(crate) fn pii_triggers(text: &[u8]) -> Option<bool> {
+    let mut weak = false;
+    let strong = scan_pairs(text, |lo, hi| {
+        let digit_or_at = |x: u64| less_mask(x ^ (ONES * u64::from(b'0')), 10) | eq_mask(x, b'@');
+        let colon_or_equals = |x: u64| eq_mask(x, b':') | eq_mask(x, b'=');
+        weak |= colon_or_equals(lo) | colon_or_equals(hi) != 0;
+        digit_or_at(lo) | digit_or_at(hi) != 0
+    });
+    (strong || weak).then_some(strong)
+}
+
 /// `text` holds a byte JSON requires escaped: a control character, `"` or `\`.
 pub(crate) fn needs_json_escape(text: &[u8]) -> bool {
     any_in(text, |x| {
@@ -190,6 +204,9 @@ mod tests {
         );
         let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
         prop_assert_eq!(needs_json_escape(text), text.iter().any(|&b| special(b)));
+        let strong = text.iter().any(|&b| b.is_ascii_digit() || b == b'@');
+        let weak = text.iter().any(|&b| b == b':' || b == b'=');
+        prop_assert_eq!(pii_triggers(text), (strong || weak).then_some(strong));
         let set = b"&=%+";
         for from in 0..=text.len() {
             let first = text[from..].iter().position(|b| set.contains(b));

@@ -380,11 +380,32 @@ impl Scanner {
 
     /// The matches in `text`, if any (after the cheap filters).
     fn matches(&self, text: &str, field: &Field<'_>) -> Option<Vec<Found>> {
-        if !self.might_contain(text.as_bytes()) || text::is_timestamp_or_uuid(text.as_bytes()) {
+        let t = text.as_bytes();
+        let digit_or_at = crate::json::bytes::pii_triggers(t)?;
+        if (!digit_or_at && !self.names_or_letter_ipv6(t)) || text::is_timestamp_or_uuid(t) {
             return None;
         }
-        let found = self.find_in(text.as_bytes(), field);
+        let found = self.find_in(t, field);
         (!found.is_empty()).then_some(found)
+    }
+
+    /// Whether text with no digit and no `@` (so no escape either: every
+    /// `%XX` or `\uXXXX` that stands for an ASCII byte has a digit) may
+    /// still hold a match: an IPv6 address of hex letters (`dead::beef`),
+    /// which has two colons at least, or a name, after a key holding a name
+    /// word's stem ([`name::may_follow_name_key`]). Text with neither (a
+    /// URL's `utm_source=harness`, a title's `Order: shoes`) is not scanned.
+    fn names_or_letter_ipv6(&self, t: &[u8]) -> bool {
+        let mut colons = 0;
+        for i in memchr::memchr2_iter(b':', b'=', t) {
+            colons += usize::from(t[i] == b':');
+            if (colons == 2 && self.on(Detector::Ip))
+                || (self.on(Detector::Name) && name::may_follow_name_key(t, i))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// A cheap filter, `false` when no detector can match in `text`

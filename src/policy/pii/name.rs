@@ -63,6 +63,32 @@ fn may_be_name_key(t: &[u8], i: usize) -> bool {
     super::name_stem_of_key(&t[start..k])
 }
 
+/// Whether [`after_equals`] or [`after_colon`] may find a name at `t[i]`
+/// (an `=` or `:`), in `t` or in a decoded view of it: the byte before is
+/// one a key ends with, and the key, back to what ends a field however
+/// far that is, holds a name word's stem. Decoding never adds an ASCII
+/// letter or removes a delimiter (an escape that stands for one has a
+/// digit, or is `\"`, whose `"` `t` has too), so a key a view reads is
+/// inside the one read here.
+pub(super) fn may_follow_name_key(t: &[u8], i: usize) -> bool {
+    let ends_key = match t[i] {
+        b'=' => i > 0 && (t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"')),
+        _ => i > 0 && t[i - 1] == b'"',
+    };
+    if !ends_key {
+        return false;
+    }
+    let mut k = i;
+    while k > 0 && matches!(t[k - 1], b'"' | b'\\' | b']') {
+        k -= 1;
+    }
+    let start = t[..k]
+        .iter()
+        .rposition(|b| matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n'))
+        .map_or(0, |p| p + 1);
+    super::name_stem_of_key(&t[start..k])
+}
+
 /// Whether the key before `t[i]` (an `=` or `:`) says its value is a
 /// person's name, and why.
 fn key_says_name(t: &[u8], i: usize, field: &Field<'_>) -> Option<Why> {

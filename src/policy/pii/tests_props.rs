@@ -369,3 +369,68 @@ proptest! {
         prop_assert_eq!(redact(&text), text);
     }
 }
+
+/// Text with no digit and no `@`: words, name keys, colons, `=`, quotes,
+/// escapes of non-ASCII bytes, hex-letter groups.
+fn digit_free() -> impl Strategy<Value = String> {
+    let part = prop::sample::select(vec![
+        "a",
+        "dead",
+        "beef",
+        "Fe",
+        "name",
+        "Nombre",
+        "HOLDER",
+        "surname",
+        "login",
+        "utm_source",
+        "title",
+        ":",
+        "::",
+        "=",
+        "&",
+        "?",
+        "\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        " ",
+        "+",
+        "(",
+        ")",
+        "-",
+        "%",
+        "%C3%A9",
+        "%EF",
+        "\\",
+        "\\\"",
+        "\\uABCD",
+        "é",
+        "ü",
+        "surname=",
+        "\"lastName\":\"",
+        "Jane",
+    ]);
+    prop::collection::vec(part, 0..16).prop_map(|p| p.concat())
+}
+
+proptest! {
+    /// `matches` skips text with no digit and no `@` unless a name key's
+    /// stem or two colons are in it: the full scan finds nothing in what
+    /// it skips, under any key.
+    #[test]
+    fn skipped_digit_free_text_holds_no_match(
+        text in digit_free(),
+        key in prop::sample::select(vec![None, Some("name"), Some("title"), Some("firstName")]),
+    ) {
+        let sc = Scanner::default();
+        let t = text.as_bytes();
+        prop_assume!(!t.iter().any(|&b| b.is_ascii_digit() || b == b'@'));
+        if !sc.names_or_letter_ipv6(t) {
+            let field = Field::new(key, Some("traits"));
+            prop_assert_eq!(sc.find_in(t, &field), Vec::new());
+        }
+    }
+}
