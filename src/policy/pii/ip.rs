@@ -7,7 +7,7 @@
 
 use super::text::{boundary_before, is_word};
 use super::{Detector, Found};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An address found in `t`, and whether it is PII.
 pub(super) fn ip_hit(t: &[u8], f: Found) -> (Found, bool) {
@@ -16,10 +16,13 @@ pub(super) fn ip_hit(t: &[u8], f: Found) -> (Found, bool) {
 
 /// A network, loopback, unspecified, broadcast or netmask address.
 fn identifies_no_one(text: &[u8]) -> bool {
-    match std::str::from_utf8(text)
-        .ok()
-        .and_then(|t| t.parse::<IpAddr>().ok())
-    {
+    let address = match dotted_quad(text) {
+        Some(a) => Some(IpAddr::V4(a)),
+        None => std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<IpAddr>().ok()),
+    };
+    match address {
         Some(IpAddr::V4(a)) => {
             let bits = u32::from(a);
             a.octets()[3] == 0
@@ -34,6 +37,37 @@ fn identifies_no_one(text: &[u8]) -> bool {
         }
         None => false,
     }
+}
+
+/// `text` as a dotted quad, read as `std` reads one (four octets of one
+/// to three digits, at most 255, no leading zero), without its general
+/// parser; `None` for anything else, IPv6 included.
+fn dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    // The current octet's value and digits.
+    let (mut value, mut digits) = (0u16, 0);
+    for (k, &b) in text.iter().enumerate() {
+        if b.is_ascii_digit() {
+            // No leading zero: a digit after a lone `0` is one.
+            if digits == 3 || (digits == 1 && value == 0) {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else if b == b'.' && digits > 0 && n < 3 && k + 1 < text.len() {
+            octets[n] = u8::try_from(value).ok()?;
+            n += 1;
+            (value, digits) = (0, 0);
+        } else {
+            return None;
+        }
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 pub(super) fn ipv4_at(t: &[u8], i: usize) -> Option<Found> {
@@ -132,4 +166,21 @@ fn ipv6_read(t: &[u8], i: usize) -> Option<Found> {
         .ok()
         .filter(|a| !a.is_unspecified())
         .map(|_| Found::new(i, end, Detector::Ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Reads a dotted quad exactly as `std` does, and nothing else.
+        #[test]
+        fn dotted_quads_read_as_std_reads_them(text in "[0-9.:a]{0,18}|[0-9]{1,3}(\\.[0-9]{1,3}){3}") {
+            let theirs = std::str::from_utf8(text.as_bytes()).ok().and_then(|t| t.parse::<Ipv4Addr>().ok());
+            prop_assert_eq!(dotted_quad(text.as_bytes()), theirs);
+        }
+    }
 }
