@@ -15,6 +15,15 @@ use super::text::{
 };
 use super::{name, Detector, Found, Scanner};
 
+/// The escapes a scan saw: where they are, a decoded view may hold more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Seen {
+    /// A `%` (a percent-decoded view).
+    pub(super) percent: bool,
+    /// A `\\` (a JSON-unescaped view).
+    pub(super) backslash: bool,
+}
+
 /// A candidate after context: the match, and whether it is PII (a
 /// refuted or unsupported candidate is still one token: its digits are
 /// not read again by another detector).
@@ -27,13 +36,13 @@ impl Scanner {
         if too_short_for_pii(t) {
             return out;
         }
-        let percent = self.scan(t, field, &mut |f| out.push(f));
-        if percent {
+        let seen = self.scan(t, field, &mut |f| out.push(f));
+        if seen.percent {
             self.scan_decoded(t, field, &mut out);
         }
         // A JSON text in a string, and one more level in it (a Snowplow
         // `ue_pr` inside an event).
-        if let Some((once, map1)) = json_unescape(t) {
+        if let Some((once, map1)) = seen.backslash.then(|| json_unescape(t)).flatten() {
             self.scan(&once, field, &mut |f| {
                 out.push(Found {
                     start: map1[f.start],
@@ -69,8 +78,8 @@ impl Scanner {
         kept
     }
 
-    /// Emits the matches in `t`, in order; whether `t` holds a `%` (so
-    /// that a decoded view may hold more).
+    /// Emits the matches in `t`, in order; whether `t` holds a `%` or a
+    /// `\\` (so that a decoded view may hold more).
     ///
     /// Only anchors stop the scan (found eight bytes at a time): a digit,
     /// `:`, `@`, `%`, `\\`, `+`, `(` or `=`. Candidates that start with
@@ -78,17 +87,18 @@ impl Scanner {
     /// an IBAN (`DE89…`) at its check digits, an IPv6 address led by hex
     /// letters (`fe80::1`) at its first colon, a name at the `=` or `:`
     /// after its key.
-    pub(super) fn scan(&self, t: &[u8], field: &Field<'_>, emit: &mut dyn FnMut(Found)) -> bool {
-        let mut percent = false;
+    pub(super) fn scan(&self, t: &[u8], field: &Field<'_>, emit: &mut dyn FnMut(Found)) -> Seen {
+        let mut seen = Seen::default();
         // Where the last match ended: nothing is read back past it.
         let mut floor = 0;
         let mut i = 0;
         loop {
             i = crate::json::bytes::find_pii_anchor(t, i);
             let Some(&b) = t.get(i) else {
-                return percent;
+                return seen;
             };
-            percent |= b == b'%';
+            seen.percent |= b == b'%';
+            seen.backslash |= b == b'\\';
             let found = match b {
                 b'@' | b'%' | b'\\' if self.on(Detector::Email) => {
                     email_anchor(t, i).map(|f| (f, true))
@@ -106,9 +116,12 @@ impl Scanner {
                     if is_pii {
                         emit(f);
                     }
-                    // Every `%` before `i` was an anchor; those inside the
-                    // match were not seen.
-                    percent = percent || t[i..f.end.max(i)].contains(&b'%');
+                    // Every `%` and `\\` before `i` was an anchor; those
+                    // inside the match were not seen.
+                    for &c in &t[i..f.end.max(i)] {
+                        seen.percent |= c == b'%';
+                        seen.backslash |= c == b'\\';
+                    }
                     // A validated look-alike (bad checksum) is one token too:
                     // its digit groups are not phone numbers.
                     i = f.end.max(i + 1);

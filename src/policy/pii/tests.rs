@@ -541,7 +541,7 @@ proptest! {
         text in prop::collection::vec(prop::sample::select(vec![
             "0", "1", "4", "9", "12", "255", "4111", "0958", "DE", "GB", "89", "fe", "80",
             "FE", "a", "x", "Z", "_", ":", "::", ".", "-", "/", " ", "+", "(", ")", "@",
-            "%40", "%25", "\\u0040", "ex.com", "mail", "\u{e9}", "fe80::1", "FE80::",
+            "%40", "%25", "\\u0040", "\\", "ex.com", "mail", "\u{e9}", "fe80::1", "FE80::",
             "DE89 3704 0044 0532 0130 00", "4111 1111 1111 1111", "+44 20 7946 0958",
             "10.1.2.3", "a@b.co",
         ]), 0..16).prop_map(|parts| parts.concat()),
@@ -549,8 +549,11 @@ proptest! {
     ) {
         let sc = only.map_or_else(Scanner::default, |d| Scanner::new(&[d]));
         let mut found = Vec::new();
-        sc.scan(text.as_bytes(), &Field::none(), &mut |f| found.push(f));
+        let seen = sc.scan(text.as_bytes(), &Field::none(), &mut |f| found.push(f));
         prop_assert_eq!(found, reference_scan(&sc, text.as_bytes()), "{:?}", text);
+        // What it says it saw is what the text holds, inside matches too.
+        let holds = |c: char| text.contains(c);
+        prop_assert_eq!(seen, super::scan::Seen { percent: holds('%'), backslash: holds('\\') });
     }
 }
 
