@@ -37,19 +37,25 @@ pub struct Malformed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stop;
 
-/// A string as it appears in the input.
+/// A string as it appears in the input: where it is in the text. Nothing
+/// is sliced until asked for (a `str` slice checks that both ends are
+/// character boundaries, and most strings are asked for one view only).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawStr<'a> {
-    /// With its quotes, escapes as written: valid JSON to copy on.
-    quoted: &'a str,
+    /// The whole text the string is in.
+    text: &'a str,
+    /// Its opening quote's offset, and the offset just past its closing one.
+    start: usize,
+    end: usize,
     /// It holds at least one escape.
     escaped: bool,
 }
 
 impl<'a> RawStr<'a> {
-    /// The string as JSON text, quotes included.
-    pub(crate) fn quoted(self) -> &'a str {
-        self.quoted
+    /// The string as JSON text, quotes included, escapes as written: valid
+    /// JSON to copy on.
+    pub(crate) fn quoted(self) -> &'a [u8] {
+        &self.text.as_bytes()[self.start..self.end]
     }
 
     /// The string's value: borrowed when it has no escapes.
@@ -58,14 +64,15 @@ impl<'a> RawStr<'a> {
         if self.escaped {
             Cow::Owned(self.unescape())
         } else {
-            Cow::Borrowed(&self.quoted[1..self.quoted.len() - 1])
+            // One slice, inside the quotes (ASCII, so boundaries).
+            Cow::Borrowed(&self.text[self.start + 1..self.end - 1])
         }
     }
 
     /// Rare: serde_json decodes escapes the reader already checked.
     #[cold]
     fn unescape(self) -> String {
-        serde_json::from_str(self.quoted).expect("the reader checked its escapes")
+        serde_json::from_slice(self.quoted()).expect("the reader checked its escapes")
     }
 }
 
@@ -227,7 +234,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn last(&self) -> RawStr<'a> {
         let (start, end, escaped) = self.last;
         RawStr {
-            quoted: &self.text[start..end],
+            text: self.text,
+            start,
+            end,
             escaped,
         }
     }
@@ -579,7 +588,7 @@ mod tests {
         r.string().unwrap();
         let plain = r.last();
         assert!(matches!(plain.decode(), Cow::Borrowed("plain")));
-        assert_eq!(plain.quoted(), "\"plain\"");
+        assert_eq!(plain.quoted(), b"\"plain\"");
     }
 
     /// JSON-ish text: valid documents, then a byte or two changed.

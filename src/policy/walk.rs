@@ -440,7 +440,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
         // escaped digit or `@` is spelled with digits), and a key that
         // cannot make it a person's name.
         let clean = here.redact_only
-            && !super::pii::may_hold_pii(s.quoted().as_bytes())
+            && !super::pii::may_hold_pii(s.quoted())
             && !under.key.is_some_and(super::pii::might_name_a_person);
         if !here.quiet && !clean {
             if let Some(k) = self.on_str(state, &s.decode(), under) {
