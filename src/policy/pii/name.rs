@@ -21,9 +21,7 @@ const MAX_NAME: usize = 120;
 
 /// At `=` (`t[i]`): the value after it, if its key names a person's name.
 pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
-    // A key ends right before the `=` (`name=`, `[name]=`, `"name"=`).
-    let key_end = i > 0 && (t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"'));
-    if !key_end || !may_be_name_key(t, i) {
+    if !ends_key(t, i) || !may_be_name_key(t, i) {
         return None;
     }
     let why = key_says_name(t, i, field)?;
@@ -35,7 +33,7 @@ pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Fou
 /// as `\"lastName\":`): the string after it, if the key names a person's
 /// name.
 pub(super) fn after_colon(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
-    if i == 0 || t[i - 1] != b'"' || !may_be_name_key(t, i) {
+    if !ends_key(t, i) || !may_be_name_key(t, i) {
         return None;
     }
     let why = key_says_name(t, i, field)?;
@@ -47,46 +45,49 @@ pub(super) fn after_colon(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Foun
     name_like(&t[start..end]).then_some((Found::new(start, end, Detector::Name), why))
 }
 
-/// A cheap test before reading the key ending before `t[i]`: it holds
-/// the stem of a name word ([`super::name_stem_of_key`]).
-fn may_be_name_key(t: &[u8], i: usize) -> bool {
+/// Whether a key can end right before `t[i]`: before an `=`, a letter, a
+/// digit, `]` or `"` (`name=`, `[name]=`, `"name"=`); before a `:`, the
+/// closing quote of a JSON key.
+fn ends_key(t: &[u8], i: usize) -> bool {
+    i > 0
+        && match t[i] {
+            b'=' => t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"'),
+            _ => t[i - 1] == b'"',
+        }
+}
+
+/// The key ending before `t[i]` (an `=` or `:`): past its closing quote
+/// or bracket, back to what ends a field, reading at most `max_back`
+/// bytes.
+fn key_before(t: &[u8], i: usize, max_back: usize) -> &[u8] {
     let mut k = i;
-    // Past the key's closing quote or bracket.
     while k > 0 && matches!(t[k - 1], b'"' | b'\\' | b']') {
         k -= 1;
     }
-    let from = k.saturating_sub(48);
+    let from = k.saturating_sub(max_back);
     let start = t[from..k]
         .iter()
         .rposition(|b| matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n'))
         .map_or(from, |p| from + p + 1);
-    super::name_stem_of_key(&t[start..k])
+    &t[start..k]
+}
+
+/// A cheap test before reading the key ending before `t[i]` (its last
+/// 48 bytes): it holds the stem of a name word
+/// ([`super::name_stem_of_key`]).
+fn may_be_name_key(t: &[u8], i: usize) -> bool {
+    super::name_stem_of_key(key_before(t, i, 48))
 }
 
 /// Whether [`after_equals`] or [`after_colon`] may find a name at `t[i]`
-/// (an `=` or `:`), in `t` or in a decoded view of it: the byte before is
-/// one a key ends with, and the key, back to what ends a field however
-/// far that is, holds a name word's stem. Decoding never adds an ASCII
-/// letter or removes a delimiter (an escape that stands for one has a
-/// digit, or is `\"`, whose `"` `t` has too), so a key a view reads is
-/// inside the one read here.
+/// (an `=` or `:`), in `t` or in a decoded view of it: a key can end
+/// before it, and the key, back to what ends a field however far that
+/// is, holds a name word's stem. Decoding never adds an ASCII letter or
+/// removes a delimiter (an escape that stands for one has a digit, or is
+/// `\"`, whose `"` `t` has too), so a key a view reads is inside the one
+/// read here.
 pub(super) fn may_follow_name_key(t: &[u8], i: usize) -> bool {
-    let ends_key = match t[i] {
-        b'=' => i > 0 && (t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"')),
-        _ => i > 0 && t[i - 1] == b'"',
-    };
-    if !ends_key {
-        return false;
-    }
-    let mut k = i;
-    while k > 0 && matches!(t[k - 1], b'"' | b'\\' | b']') {
-        k -= 1;
-    }
-    let start = t[..k]
-        .iter()
-        .rposition(|b| matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n'))
-        .map_or(0, |p| p + 1);
-    super::name_stem_of_key(&t[start..k])
+    ends_key(t, i) && super::name_stem_of_key(key_before(t, i, usize::MAX))
 }
 
 /// Whether the key before `t[i]` (an `=` or `:`) says its value is a
