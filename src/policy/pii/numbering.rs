@@ -42,26 +42,8 @@ impl PartialEq for Plan {
 impl Plan {
     /// The plan of `regions` (each must be in the metadata).
     pub(super) fn new(regions: &[Id]) -> Plan {
-        let mut alternatives = Vec::new();
-        for id in regions {
-            let Some(meta) = DATABASE.by_id(id.as_ref()) else {
-                continue;
-            };
-            let pattern = pattern(meta.descriptors().general());
-            let prefix = meta
-                .national_prefix()
-                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
-            // The trunk prefix is optional, as libphonenumber parses: it is
-            // left out of mobile numbers in much of the world (`131 2344
-            // 6322` in China, `81276 39979` in India, `11 2681-4143` in
-            // Brazil) and of every number in North America.
-            alternatives.push(match prefix {
-                Some(p) => format!("(?:{p})?(?:{pattern})"),
-                None => format!("(?:{pattern})"),
-            });
-        }
-        let national = (!alternatives.is_empty())
-            .then(|| Dfa::new(&alternatives.join("|")).expect("the metadata's patterns compile"));
+        let national = national_pattern(regions)
+            .map(|p| Dfa::new(&p).expect("the metadata's patterns compile"));
         Plan {
             regions: regions.to_vec(),
             national,
@@ -207,13 +189,45 @@ pub(super) fn international(digits: &[u8]) -> International {
     best
 }
 
+/// The national numbers of `regions`, as one pattern (`None` if none is
+/// in the metadata): each region's, with or without its trunk prefix.
+fn national_pattern(regions: &[Id]) -> Option<String> {
+    let mut alternatives = Vec::new();
+    for id in regions {
+        let Some(meta) = DATABASE.by_id(id.as_ref()) else {
+            continue;
+        };
+        let pattern = pattern(meta.descriptors().general());
+        let prefix = meta
+            .national_prefix()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        // The trunk prefix is optional, as libphonenumber parses: it is
+        // left out of mobile numbers in much of the world (`131 2344
+        // 6322` in China, `81276 39979` in India, `11 2681-4143` in
+        // Brazil) and of every number in North America.
+        alternatives.push(match prefix {
+            Some(p) => format!("(?:{p})?(?:{pattern})"),
+            None => format!("(?:{pattern})"),
+        });
+    }
+    (!alternatives.is_empty()).then(|| alternatives.join("|"))
+}
+
+/// The national numbers of calling code `code`'s regions, as one pattern.
+fn code_pattern(code: u16) -> Option<String> {
+    let metas = DATABASE.by_code(&code)?;
+    let patterns: Vec<String> = metas
+        .iter()
+        .map(|m| format!("(?:{})", pattern(m.descriptors().general())))
+        .collect();
+    Some(patterns.join("|"))
+}
+
 fn compile(code: u16) -> Option<Code> {
     let metas = DATABASE.by_code(&code)?;
-    let mut patterns = Vec::new();
     let mut lengths = Vec::new();
     for m in metas {
         let d = m.descriptors();
-        patterns.push(format!("(?:{})", pattern(d.general())));
         let kinds = [
             Some(d.general()),
             d.fixed_line(),
@@ -234,7 +248,7 @@ fn compile(code: u16) -> Option<Code> {
     }
     lengths.sort_unstable();
     lengths.dedup();
-    let pattern = Dfa::new(&patterns.join("|"))?;
+    let pattern = Dfa::new(&code_pattern(code)?)?;
     Some(Code { pattern, lengths })
 }
 
@@ -312,17 +326,8 @@ mod tests {
         ) {
             // The regex crate's answers, compiled once for all cases.
             static NATIONAL: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
-                let mut alternatives = Vec::new();
-                for id in Plan::default_plan().regions() {
-                    let meta = DATABASE.by_id(id.as_ref()).unwrap();
-                    let p = pattern(meta.descriptors().general());
-                    let prefix = meta.national_prefix().filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
-                    alternatives.push(match prefix {
-                        Some(np) => format!("(?:{np})?(?:{p})"),
-                        None => format!("(?:{p})"),
-                    });
-                }
-                regex::bytes::Regex::new(&format!("^(?:{})$", alternatives.join("|"))).unwrap()
+                let national = national_pattern(Plan::default_plan().regions()).unwrap();
+                regex::bytes::Regex::new(&format!("^(?:{national})$")).unwrap()
             });
             let national = &*NATIONAL;
             let d = digits.as_bytes();
@@ -331,12 +336,8 @@ mod tests {
                 std::sync::Mutex::new(Vec::new());
             let mut codes = CODES.lock().unwrap();
             if !codes.iter().any(|(c, _, _)| *c == code) {
-                let metas = DATABASE.by_code(&code).unwrap();
-                let patterns: Vec<String> = metas
-                    .iter()
-                    .map(|m| format!("(?:{})", pattern(m.descriptors().general())))
-                    .collect();
-                let theirs = regex::bytes::Regex::new(&format!("^(?:{})$", patterns.join("|"))).unwrap();
+                let theirs =
+                    regex::bytes::Regex::new(&format!("^(?:{})$", code_pattern(code).unwrap())).unwrap();
                 codes.push((code, theirs, compile(code).unwrap()));
             }
             let (_, theirs, ours) = codes.iter().find(|(c, _, _)| *c == code).unwrap();
