@@ -448,8 +448,9 @@ fn replace(text: &str, found: &[Found], counts: &mut impl FnMut(Found), out: &mu
 /// digits, so the answer holds for JSON text with its escapes too), except
 /// an IPv6 address of hex letters (`dead::beef`), which needs colons, and
 /// a name, which needs its key (`first_name=`, `"lastName":`). One pass
-/// for all four; a colon or `=` alone (a URL) costs a scan that finds
-/// nothing, which is cheaper than counting them separately.
+/// for all four; text with a colon or `=` but no digit and no `@` (a URL's
+/// query, a title) is then told apart by `Scanner::matches`, which
+/// scans it only if a name key's stem or two colons are in it.
 pub fn may_hold_pii(text: &[u8]) -> bool {
     crate::json::bytes::has_pii_trigger(text)
 }
