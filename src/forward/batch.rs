@@ -56,75 +56,112 @@ pub(super) fn framing(format: BatchFormat, api_key: Option<&str>) -> Framing {
     protocol.codec().framing(api_key)
 }
 
-/// Events of one batch, encoded as the body they will be sent as.
+/// Events of one batch, and once it is dispatched the body they are sent as.
+///
+/// The events are held as they came (each its own allocation, shared with
+/// the feed) until the batch is dispatched; the body is then written once,
+/// into one allocation of its exact size, and every attempt sends that
+/// same buffer. Building the body as events arrive instead grew a buffer
+/// by doubling and copied it again for each attempt: a batch in flight
+/// held its bytes up to three times over (issue #21).
 pub(super) struct Batch {
-    body: BytesMut,
-    events: usize,
+    /// The events, in their wire form. Given up once the body is built,
+    /// unless erasure marks may ask for the body again without some.
+    events: Vec<Bytes>,
+    /// How many events the batch holds.
+    count: usize,
+    /// Bytes of the body so far, without what closes it.
+    len: usize,
     framing: Framing,
+    /// The body, once built.
+    body: Option<Bytes>,
     /// From a spool: every record before this position is covered.
     end: Option<Pos>,
-    /// With erasure marks: the events as pushed, to filter again, and the
-    /// marks' generation they were checked under.
-    kept: Option<(Vec<Bytes>, u64)>,
+    /// With erasure marks: the marks' generation the events were checked
+    /// under (the events are then kept, to filter again).
+    generation: Option<u64>,
 }
 
 impl Batch {
     fn new(s: &Settings) -> Batch {
         Batch {
-            body: BytesMut::new(),
-            events: 0,
+            events: Vec::new(),
+            count: 0,
+            len: 0,
             framing: s.framing.clone(),
+            body: None,
             end: None,
             // Read before any event is checked: a later erase shows as a
             // newer generation at dispatch.
-            kept: s.erasures.as_ref().map(|e| (Vec::new(), e.generation())),
+            generation: s.erasures.as_ref().map(|e| e.generation()),
         }
+    }
+
+    /// The bytes `event` adds to the body (its framing included).
+    fn added(&self, event: &Bytes) -> usize {
+        let f = &self.framing;
+        let before = if self.count == 0 {
+            f.open.len()
+        } else {
+            f.separator.len()
+        };
+        before + event.len() + f.terminator.len()
     }
 
     /// Bytes the body would have with `event` added.
     fn size_with(&self, event: &Bytes) -> usize {
-        let f = &self.framing;
-        let framing = if self.events == 0 {
-            f.open.len() + f.close.len()
-        } else {
-            f.separator.len()
-        };
-        self.body.len() + event.len() + f.terminator.len() + framing
+        self.len + self.added(event) + self.framing.close.len()
     }
 
-    fn push(&mut self, event: &Bytes, pos: Option<Pos>) {
-        let f = &self.framing;
-        self.body.put_slice(if self.events == 0 {
-            &f.open
-        } else {
-            f.separator
-        });
-        self.body.put_slice(event);
-        self.body.put_slice(f.terminator);
-        self.events += 1;
+    /// Adds `event` (its wire form).
+    fn push(&mut self, event: Bytes, pos: Option<Pos>) {
+        debug_assert!(self.body.is_none(), "a built batch takes no more events");
+        self.len += self.added(&event);
+        self.count += 1;
+        self.events.push(event);
         self.end = pos.map(Pos::next);
-        if let Some((kept, _)) = &mut self.kept {
-            kept.push(event.clone());
+    }
+
+    /// Writes the body (once), and gives the events up unless they may be
+    /// filtered again.
+    fn build(&mut self) {
+        if self.body.is_some() || self.count == 0 {
+            return;
+        }
+        let f = &self.framing;
+        let mut body = BytesMut::with_capacity(self.len + f.close.len());
+        for (i, event) in self.events.iter().enumerate() {
+            body.put_slice(if i == 0 { &f.open } else { f.separator });
+            body.put_slice(event);
+            body.put_slice(f.terminator);
+        }
+        body.put_slice(f.close);
+        debug_assert_eq!(body.len(), self.len + f.close.len());
+        self.body = Some(body.freeze());
+        if self.generation.is_none() {
+            self.events = Vec::new();
         }
     }
 
-    /// The body again, without the events `erasures` now covers; returns
+    /// The batch again, without the events `erasures` now covers; returns
     /// how many it left out.
     fn refilter(&mut self, erasures: &Erasures) -> usize {
-        let Some((kept, generation)) = self.kept.take() else {
+        let Some(generation) = self.generation else {
             return 0;
         };
-        let generation = generation.max(erasures.generation());
+        let kept = std::mem::take(&mut self.events);
         let mut fresh = Batch {
-            body: BytesMut::new(),
-            events: 0,
+            events: Vec::with_capacity(kept.len()),
+            count: 0,
+            len: 0,
             framing: self.framing.clone(),
+            body: None,
             end: self.end,
-            kept: Some((Vec::new(), generation)),
+            generation: Some(generation.max(erasures.generation())),
         };
         let mut skipped = 0;
-        for event in &kept {
-            if erasures.covers(event) {
+        for event in kept {
+            if erasures.covers(&event) {
                 skipped += 1;
             } else {
                 fresh.push(event, None);
@@ -135,19 +172,16 @@ impl Batch {
         skipped
     }
 
-    /// The finished body.
-    fn body(&self) -> (Bytes, usize) {
-        let mut body = self.body.clone();
-        if self.events > 0 {
-            body.put_slice(self.framing.close);
-        }
-        (body.freeze(), self.events)
+    /// The finished body (built on first use) and its number of events.
+    fn body(&mut self) -> (Bytes, usize) {
+        self.build();
+        (self.body.clone().unwrap_or_default(), self.count)
     }
 
     /// Whether an erase happened since its events were checked.
     fn stale(&self, erasures: Option<&Erasures>) -> bool {
-        match (&self.kept, erasures) {
-            (Some((_, generation)), Some(e)) => e.generation() != *generation,
+        match (self.generation, erasures) {
+            (Some(generation), Some(e)) => e.generation() != generation,
             _ => false,
         }
     }
@@ -238,18 +272,18 @@ impl Batcher {
                     skip(pos, &mut batch, &settle, &mut inflight);
                     continue;
                 }
-                let event = &*s.framing.wire(event);
-                if batch.events > 0 && batch.size_with(event) > s.batch.max_bytes {
+                let event = s.framing.wire(event).into_owned();
+                if batch.count > 0 && batch.size_with(&event) > s.batch.max_bytes {
                     let full = std::mem::replace(&mut batch, Batch::new(&s));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
                 }
-                if batch.events == 0 {
+                if batch.count == 0 {
                     linger.as_mut().reset(Instant::now() + s.batch.max_wait);
                     armed = true;
                 }
                 batch.push(event, pos);
-                if batch.events >= s.batch.max_events {
+                if batch.count >= s.batch.max_events {
                     let full = std::mem::replace(&mut batch, Batch::new(&s));
                     dispatch(&s, full, &settle, &mut inflight).await;
                     armed = false;
@@ -262,7 +296,7 @@ impl Batcher {
                 // Records the reader passed over after the last one it fed
                 // go with the batch so far, or are acknowledged now.
                 if covered.is_none_or(|c| c < chunk.end) {
-                    if batch.events > 0 {
+                    if batch.count > 0 {
                         batch.end = Some(chunk.end);
                     } else {
                         let ticket = acks.begin(chunk.end);
@@ -286,7 +320,7 @@ impl Batcher {
 /// batch so far or is acknowledged now; from memory, its room is released.
 fn skip(pos: Option<Pos>, batch: &mut Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
     match (settle, pos) {
-        (Settle::Ack(_), Some(pos)) if batch.events > 0 => batch.end = Some(pos.next()),
+        (Settle::Ack(_), Some(pos)) if batch.count > 0 => batch.end = Some(pos.next()),
         (Settle::Ack(acks), Some(pos)) => {
             let ticket = acks.begin(pos.next());
             let acks = acks.clone();
@@ -300,7 +334,7 @@ fn skip(pos: Option<Pos>, batch: &mut Batch, settle: &Settle, inflight: &mut Joi
 }
 
 async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
-    if batch.events == 0 {
+    if batch.count == 0 {
         return;
     }
     // Waiting here holds the batcher back while the backend is slow; the
@@ -316,7 +350,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
     let erasures = s.erasures.clone();
     let mut batch = batch;
     inflight.spawn(async move {
-        let taken = batch.events;
+        let taken = batch.count;
         metrics.batch_size.observe(taken as f64);
         loop {
             // Filtered again after an erase, before every attempt.
