@@ -8,7 +8,7 @@
 use super::error::IngestError;
 use super::inflight::Charge;
 pub(crate) use crate::tracker_http::body::{gunzip, Limits};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{header, HeaderMap};
 use http_body_util::BodyExt;
 
@@ -68,7 +68,8 @@ where
     if declared.is_some_and(|n| n > limits.max_body as u64) {
         return Err(IngestError::TooLarge(limits.max_body));
     }
-    let collected = collect(body, limits.max_body, charge).await?;
+    let declared = declared.and_then(|n| usize::try_from(n).ok());
+    let collected = collect(body, limits.max_body, declared, charge).await?;
     if !gzip {
         return Ok(collected);
     }
@@ -81,40 +82,78 @@ where
     Ok(body)
 }
 
-/// The body's frames, at most `max` bytes, each charged as it arrives,
-/// joined into one buffer.
-async fn collect<B>(body: B, max: usize, charge: &Charge) -> Result<Bytes, IngestError>
+/// The body, at most `max` bytes. A body that comes in one frame is that
+/// frame. Otherwise the frames are copied into one buffer as they arrive
+/// and dropped at once, so the connection's read buffer is reused rather
+/// than held (and another allocated) until the last frame is in. The
+/// buffer grows at most to twice what arrived, and to no more than the
+/// `declared` length (`Content-Length`), so a client is charged only for
+/// bytes it sent; each growth is charged before it is made.
+async fn collect<B>(
+    body: B,
+    max: usize,
+    declared: Option<usize>,
+    charge: &Charge,
+) -> Result<Bytes, IngestError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let mut body = std::pin::pin!(body);
-    let mut chunks: Vec<Bytes> = Vec::new();
-    let mut len = 0usize;
+    let ceiling = declared.map_or(max, |d| d.min(max));
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
     while let Some(frame) = body.frame().await {
         // Trailers carry no events.
         let Ok(data) = frame.map_err(|_| IngestError::BodyRead)?.into_data() else {
             continue;
         };
-        len += data.len();
+        if data.is_empty() {
+            continue;
+        }
+        let len =
+            first.as_ref().map_or(0, Bytes::len) + joined.as_ref().map_or(0, Vec::len) + data.len();
         if len > max {
             return Err(IngestError::TooLarge(max));
         }
-        charge.add(data.len())?;
-        chunks.push(data);
+        let buf = match (&mut joined, first.take()) {
+            (Some(buf), _) => buf,
+            // All of it, or so the length says: kept as it is.
+            (None, None) if declared.is_none_or(|d| data.len() >= d) => {
+                charge.add(data.len())?;
+                first = Some(data);
+                continue;
+            }
+            (None, held) => {
+                let held_len = held.as_ref().map_or(0, Bytes::len);
+                let capacity = grown(0, len, ceiling);
+                charge.add(capacity)?;
+                let mut buf = Vec::with_capacity(capacity);
+                if let Some(held) = held {
+                    buf.extend_from_slice(&held);
+                    charge.release(held_len);
+                }
+                joined.insert(buf)
+            }
+        };
+        if len > buf.capacity() {
+            let capacity = grown(buf.capacity(), len, ceiling);
+            charge.add(capacity - buf.capacity())?;
+            buf.reserve_exact(capacity - buf.len());
+        }
+        buf.extend_from_slice(&data);
     }
-    if chunks.len() <= 1 {
-        return Ok(chunks.pop().unwrap_or_default());
-    }
-    // Room for the joined copy while the frames are held; once they are
-    // gone, the copy stands in their charge.
-    let room = charge.reserve(len)?;
-    let mut joined = BytesMut::with_capacity(len);
-    for chunk in chunks {
-        joined.extend_from_slice(&chunk);
-    }
-    drop(room);
-    Ok(joined.freeze())
+    Ok(match joined {
+        Some(buf) => Bytes::from(buf),
+        None => first.unwrap_or_default(),
+    })
+}
+
+/// The capacity a body buffer of `capacity` grows to, to hold `needed`
+/// bytes: twice what it had, at least `needed`, at most `ceiling` (unless
+/// `needed` is more: a body longer than it said).
+fn grown(capacity: usize, needed: usize, ceiling: usize) -> usize {
+    capacity.saturating_mul(2).min(ceiling).max(needed)
 }
 
 /// Event bodies are JSON; browsers send `text/plain` (sendBeacon, and
@@ -142,6 +181,94 @@ fn check_content_type(headers: &HeaderMap, forms: Forms) -> Result<(), IngestErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::inflight::Inflight;
+    use crate::metrics::Metrics;
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body that yields these frames.
+    struct Frames(VecDeque<Bytes>);
+
+    impl http_body::Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+        }
+    }
+
+    fn frames(sizes: &[usize]) -> (Frames, Vec<u8>) {
+        let mut all = Vec::new();
+        let frames = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let frame = vec![b'a' + i as u8; n];
+                all.extend_from_slice(&frame);
+                Bytes::from(frame)
+            })
+            .collect();
+        (Frames(frames), all)
+    }
+
+    /// Collects `sizes` (declaring `declared`): the body, and what its
+    /// request was charged for it.
+    fn collected(sizes: &[usize], declared: Option<usize>, max: usize) -> (Bytes, usize) {
+        let budget = Inflight::new(1 << 30, &Metrics::new());
+        let charge = budget.charge(0).unwrap();
+        let (body, all) = frames(sizes);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let got = runtime
+            .block_on(collect(body, max, declared, &charge))
+            .unwrap();
+        assert_eq!(&got[..], &all[..]);
+        (got, charge.bytes())
+    }
+
+    #[test]
+    fn a_body_in_frames_is_joined_once_and_charged_for_what_arrived() {
+        // One frame: that frame, charged its length.
+        assert_eq!(collected(&[1000], Some(1000), 4096).1, 1000);
+        assert_eq!(collected(&[1000], None, 4096).1, 1000);
+        // Several frames, the length declared: one buffer of that length.
+        let (body, charged) = collected(&[100, 1000, 2000, 900], Some(4000), 8192);
+        assert_eq!(charged, 4000);
+        assert_eq!(body.len(), 4000);
+        // Without a declared length: charged what the buffer holds, at
+        // most twice what arrived.
+        let (body, charged) = collected(&[100, 1000, 2000, 900], None, 8192);
+        assert!((4000..=8000).contains(&charged), "{charged}");
+        assert_eq!(body.len(), 4000);
+        // A client that declares much and sends little is charged for what
+        // it sent (at most twice), not for what it declared.
+        let (_, charged) = collected(&[10, 10, 10], Some(1 << 20), 1 << 20);
+        assert!(charged <= 60, "{charged}");
+    }
+
+    #[test]
+    fn a_body_past_the_limit_is_refused_whatever_its_frames() {
+        let budget = Inflight::new(1 << 30, &Metrics::new());
+        let charge = budget.charge(0).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for declared in [None, Some(1000), Some(5000)] {
+            let (body, _) = frames(&[600, 600]);
+            let got = runtime.block_on(collect(body, 1000, declared, &charge));
+            assert!(
+                matches!(got, Err(IngestError::TooLarge(1000))),
+                "{declared:?}"
+            );
+        }
+    }
 
     #[test]
     fn content_types() {

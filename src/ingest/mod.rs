@@ -324,9 +324,14 @@ impl Ingest {
             limits: self.json_limits,
         };
         let batch = self.decode(codec, route, &input, &charge, source)?;
-        let events = batch.events.len();
+        // The answer is made now (from what the request said), so that the
+        // payload is not held while the events are handed over: a spool's
+        // commit waits for its group's fsync, and the events are copies
+        // of the payload's elements (or share it, when they are the body).
+        let answer = codec.accepted(route, batch.events.len(), &input);
+        drop(payload);
         self.accept.clone().oneshot(batch).await?;
-        Ok(codec.accepted(route, events, &input))
+        Ok(answer)
     }
 
     /// A client that names its key up front is checked before its body is
