@@ -495,3 +495,77 @@ async fn post_unauthenticated(addr: std::net::SocketAddr, body: &str) -> Answer 
     )
     .await
 }
+
+/// A memory queue is bounded in bytes too, not only in events (issue #21):
+/// large events meet the bytes that `queue_max_events` events make in full
+/// batches, and the client gets 503 `backpressure` rather than the queue
+/// growing by its events' sizes. Nothing accepted is lost, and the room
+/// comes back as batches are delivered.
+#[tokio::test]
+async fn a_memory_queue_of_large_events_is_bounded_in_bytes() {
+    let upstream = Upstream::start().await;
+    // 1000 events in batches of at most 10 or 16 KiB: 100 batches' worth,
+    // 1600 KiB. Each event here is about 64 KiB, a batch of its own.
+    let dest = http_destination(
+        "backend",
+        &upstream,
+        r#"batch = { max_events = 10, max_bytes = "16KiB", max_wait = "5ms" }
+concurrency = 1
+request_timeout = "30s"
+queue_max_events = 1000"#,
+    );
+    let pg = start_privgate(&segment_config(&dest)).await;
+    let pad = "x".repeat(64 << 10);
+    let large =
+        |id: &str| track(id).replacen(r#""revenue""#, &format!(r#""pad":"{pad}","revenue""#), 1);
+    let event_bytes = large("l-00").len();
+    let max_bytes = 100 * (16 << 10);
+    // The backend holds each batch for a while: the queue fills.
+    upstream.fail_with(Reply::Delay(Duration::from_secs(3)));
+    let (mut accepted, mut refused) = (Vec::new(), 0);
+    for i in 0..60 {
+        let id = format!("l-{i:02}");
+        let answer = post(pg.ingest_addr(), "/v1/t", large(&id)).await;
+        match answer.status {
+            200 => accepted.push(id),
+            503 => {
+                assert_eq!(answer.json()["error"], "backpressure");
+                assert!(answer.headers.contains_key("retry-after"));
+                refused += 1;
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    // Without the byte bound, all 60 (of the 1000 events allowed) would
+    // have been taken: about 4 MB held for one slow backend.
+    assert!(refused > 0, "the byte bound pushed back");
+    assert!(
+        accepted.len() <= max_bytes / event_bytes + 1,
+        "{} events of {event_bytes} bytes accepted",
+        accepted.len()
+    );
+    let depth = metric(
+        pg.admin_addr(),
+        "privgate_queue_depth_events{destination=\"backend\"}",
+    )
+    .await
+    .unwrap();
+    assert!(
+        depth <= (max_bytes / event_bytes + 1) as f64,
+        "depth {depth}"
+    );
+    // Everything accepted arrives; then the queue has its room back.
+    upstream.heal();
+    let got = upstream
+        .wait_for_delivered(accepted.len(), Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        got.into_iter().collect::<BTreeSet<_>>(),
+        accepted.iter().cloned().collect()
+    );
+    for i in 0..3 {
+        let answer = post(pg.ingest_addr(), "/v1/t", large(&format!("after-{i}"))).await;
+        assert_eq!(answer.status, 200);
+    }
+    pg.shutdown().await;
+}

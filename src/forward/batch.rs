@@ -72,6 +72,9 @@ pub(super) struct Batch {
     count: usize,
     /// Bytes of the body so far, without what closes it.
     len: usize,
+    /// Bytes of the events as their queue counted them (a memory queue's
+    /// room is given back by these).
+    queued: usize,
     framing: Framing,
     /// The body, once built.
     body: Option<Bytes>,
@@ -88,6 +91,7 @@ impl Batch {
             events: Vec::new(),
             count: 0,
             len: 0,
+            queued: 0,
             framing: s.framing.clone(),
             body: None,
             end: None,
@@ -113,10 +117,12 @@ impl Batch {
         self.len + self.added(event) + self.framing.close.len()
     }
 
-    /// Adds `event` (its wire form).
-    fn push(&mut self, event: Bytes, pos: Option<Pos>) {
+    /// Adds `event` (its wire form), which its queue counted as `queued`
+    /// bytes.
+    fn push(&mut self, event: Bytes, queued: usize, pos: Option<Pos>) {
         debug_assert!(self.body.is_none(), "a built batch takes no more events");
         self.len += self.added(&event);
+        self.queued += queued;
         self.count += 1;
         self.events.push(event);
         self.end = pos.map(Pos::next);
@@ -154,6 +160,7 @@ impl Batch {
             events: Vec::with_capacity(kept.len()),
             count: 0,
             len: 0,
+            queued: self.queued,
             framing: self.framing.clone(),
             body: None,
             end: self.end,
@@ -164,7 +171,8 @@ impl Batch {
             if erasures.covers(&event) {
                 skipped += 1;
             } else {
-                fresh.push(event, None);
+                // Its room was counted already (`queued` is kept whole).
+                fresh.push(event, 0, None);
             }
         }
         fresh.end = self.end;
@@ -269,9 +277,10 @@ impl Batcher {
                 let (pos, event) = chunk.get(i);
                 if s.erasures.as_ref().is_some_and(|e| e.covers(event)) {
                     s.metrics.erased.inc();
-                    skip(pos, &mut batch, &settle, &mut inflight);
+                    skip(pos, event.len(), &mut batch, &settle, &mut inflight);
                     continue;
                 }
+                let queued = event.len();
                 let event = s.framing.wire(event).into_owned();
                 if batch.count > 0 && batch.size_with(&event) > s.batch.max_bytes {
                     let full = std::mem::replace(&mut batch, Batch::new(&s));
@@ -282,7 +291,7 @@ impl Batcher {
                     linger.as_mut().reset(Instant::now() + s.batch.max_wait);
                     armed = true;
                 }
-                batch.push(event, pos);
+                batch.push(event, queued, pos);
                 if batch.count >= s.batch.max_events {
                     let full = std::mem::replace(&mut batch, Batch::new(&s));
                     dispatch(&s, full, &settle, &mut inflight).await;
@@ -318,7 +327,13 @@ impl Batcher {
 
 /// Settles an event skipped for an erasure: from a spool, it goes with the
 /// batch so far or is acknowledged now; from memory, its room is released.
-fn skip(pos: Option<Pos>, batch: &mut Batch, settle: &Settle, inflight: &mut JoinSet<()>) {
+fn skip(
+    pos: Option<Pos>,
+    bytes: usize,
+    batch: &mut Batch,
+    settle: &Settle,
+    inflight: &mut JoinSet<()>,
+) {
     match (settle, pos) {
         (Settle::Ack(_), Some(pos)) if batch.count > 0 => batch.end = Some(pos.next()),
         (Settle::Ack(acks), Some(pos)) => {
@@ -328,7 +343,7 @@ fn skip(pos: Option<Pos>, batch: &mut Batch, settle: &Settle, inflight: &mut Joi
                 let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;
             });
         }
-        (Settle::Release(depth), _) => depth.release(1),
+        (Settle::Release(depth), _) => depth.release(1, bytes),
         (Settle::Ack(_), None) => {}
     }
 }
@@ -350,7 +365,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
     let erasures = s.erasures.clone();
     let mut batch = batch;
     inflight.spawn(async move {
-        let taken = batch.count;
+        let (taken, queued) = (batch.count, batch.queued);
         metrics.batch_size.observe(taken as f64);
         loop {
             // Filtered again after an erase, before every attempt.
@@ -381,7 +396,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
             break;
         }
         match (settle, ticket) {
-            (Settle::Release(depth), _) => depth.release(taken),
+            (Settle::Release(depth), _) => depth.release(taken, queued),
             (Settle::Ack(acks), Some(ticket)) => {
                 // Acknowledging may delete segment files.
                 let _ = tokio::task::spawn_blocking(move || acks.done(ticket)).await;

@@ -8,7 +8,7 @@ use super::batch::{Batcher, Feed, Settings};
 use super::limiter::{Gauges, Limiter};
 use super::queue::{Depth, Intake, Queue};
 use super::settings::{
-    Concurrency, Delivery, DestinationConfig, Destinations, Encrypt, SinkConfig,
+    queue_max_bytes, Concurrency, Delivery, DestinationConfig, Destinations, Encrypt, SinkConfig,
 };
 use super::{DestMetrics, Sink, StartError};
 use crate::metrics::Metrics;
@@ -108,6 +108,7 @@ impl Lane {
             Delivery::Memory => {
                 let d = Arc::new(Depth::new(
                     dest.queue_max_events,
+                    queue_max_bytes(dest),
                     metrics.queue_depth.with_label_values(&[&name]),
                 ));
                 depth = Some(d.clone());
@@ -181,7 +182,7 @@ impl Lane {
         settings.concurrency.reconfigure(concurrency_of(dest));
         let _ = self.settings.send(settings);
         if let Some(depth) = &self.depth {
-            depth.set_max(dest.queue_max_events);
+            depth.set_max(dest.queue_max_events, queue_max_bytes(dest));
         }
     }
 

@@ -266,7 +266,7 @@ impl Forwarder {
                     .events_dropped
                     .with_label_values(&[&lane.name, DropReason::Shutdown.as_str()])
                     .inc_by(left as u64);
-                depth.release(left);
+                depth.release(left, depth.bytes());
                 tracing::warn!(destination = %lane.name, events = left, "shutdown deadline passed; events not delivered");
             }
         }

@@ -3,9 +3,12 @@
 //! check that turns a full destination into a 503 before anything of a
 //! request is accepted.
 //!
-//! A memory queue's bound counts events from the moment ingest reserves
-//! room until the batch holding them is delivered or given up, so the
-//! depth gauge and the bound cover in-flight retries too. A spool is
+//! A memory queue's bounds count events, and the bytes they hold, from
+//! the moment ingest reserves room until the batch holding them is
+//! delivered or given up, so the depth gauge and the bounds cover
+//! in-flight retries too. The byte bound is what `queue_max_events`
+//! events make in full batches ([`super::settings::queue_max_bytes`]): a
+//! count alone let a queue of large events hold gigabytes. A spool is
 //! bounded by its bytes on disk.
 
 use crate::spool::{Commit, Hold, Spool};
@@ -43,25 +46,33 @@ pub(super) enum Intake {
 impl Intake {
     fn has_room(&self, n: usize) -> bool {
         match self {
-            Intake::Memory { tx, depth } => !tx.is_closed() && depth.get() + n <= depth.max(),
+            Intake::Memory { tx, depth } => !tx.is_closed() && depth.has_room(n),
             Intake::Durable(spool) => spool.has_room(),
         }
     }
 }
 
-/// Events queued or in flight for one memory destination, against its bound.
+/// Events queued or in flight for one memory destination, and the bytes
+/// they hold, against its bounds.
 pub(super) struct Depth {
     current: AtomicUsize,
-    /// The bound; a reload may change it.
+    bytes: AtomicUsize,
+    /// The bounds; a reload may change them.
     max: AtomicUsize,
+    max_bytes: AtomicUsize,
     gauge: IntGauge,
 }
 
 impl Depth {
-    pub(super) fn new(max: usize, gauge: IntGauge) -> Depth {
+    /// Bounds of `max` events and `max_bytes` bytes. An empty queue takes
+    /// any one request, however many bytes it holds, so that no request
+    /// is refused for good.
+    pub(super) fn new(max: usize, max_bytes: usize, gauge: IntGauge) -> Depth {
         Depth {
             current: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
             max: AtomicUsize::new(max),
+            max_bytes: AtomicUsize::new(max_bytes),
             gauge,
         }
     }
@@ -70,12 +81,23 @@ impl Depth {
         self.max.load(Ordering::Relaxed)
     }
 
-    /// A new bound (events already in are kept).
-    pub(super) fn set_max(&self, max: usize) {
-        self.max.store(max, Ordering::Relaxed);
+    fn max_bytes(&self) -> usize {
+        self.max_bytes.load(Ordering::Relaxed)
     }
 
-    fn try_add(&self, n: usize) -> bool {
+    /// New bounds (events already in are kept).
+    pub(super) fn set_max(&self, max: usize, max_bytes: usize) {
+        self.max.store(max, Ordering::Relaxed);
+        self.max_bytes.store(max_bytes, Ordering::Relaxed);
+    }
+
+    /// Whether `n` more events (of a few bytes) would fit now.
+    fn has_room(&self, n: usize) -> bool {
+        self.get() + n <= self.max() && self.bytes() < self.max_bytes()
+    }
+
+    /// Takes room for `n` events holding `bytes`, or none.
+    fn try_add(&self, n: usize, bytes: usize) -> bool {
         let mut current = self.current.load(Ordering::Relaxed);
         loop {
             if current + n > self.max() {
@@ -87,29 +109,42 @@ impl Depth {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    self.gauge.add(n as i64);
-                    return true;
-                }
+                Ok(_) => break,
                 Err(actual) => current = actual,
             }
         }
+        let before = self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        if before > 0 && before + bytes > self.max_bytes() {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.current.fetch_sub(n, Ordering::AcqRel);
+            return false;
+        }
+        self.gauge.add(n as i64);
+        true
     }
 
-    pub(super) fn release(&self, n: usize) {
+    /// Gives back the room of `n` events holding `bytes`.
+    pub(super) fn release(&self, n: usize, bytes: usize) {
         self.current.fetch_sub(n, Ordering::AcqRel);
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
         self.gauge.sub(n as i64);
     }
 
     pub(super) fn get(&self) -> usize {
         self.current.load(Ordering::Acquire)
     }
+
+    /// The bytes the events queued or in flight hold.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
 }
 
 /// Room reserved in some destinations' queues; released if not used.
 pub struct Reservation<'a> {
     queues: &'a Queues,
-    taken: Vec<(usize, usize)>,
+    /// (destination, events, bytes).
+    taken: Vec<(usize, usize, usize)>,
 }
 
 /// A destination's queue is full (or closed for shutdown).
@@ -129,20 +164,21 @@ pub enum Accepted {
 }
 
 impl Queues {
-    /// Reserves room for `counts[i]` events in destination `i`, for every
-    /// pair at once or not at all.
-    pub fn reserve(&self, wanted: &[(usize, usize)]) -> Result<Reservation<'_>, QueueFull> {
+    /// Reserves room in destinations, for each `(destination, events,
+    /// bytes)` of `wanted` at once or not at all: `events` events holding
+    /// `bytes` bytes together.
+    pub fn reserve(&self, wanted: &[(usize, usize, usize)]) -> Result<Reservation<'_>, QueueFull> {
         let mut reservation = Reservation {
             queues: self,
             taken: Vec::with_capacity(wanted.len()),
         };
-        for &(dest, n) in wanted {
+        for &(dest, n, bytes) in wanted {
             if n == 0 {
                 continue;
             }
             let queue = &self.queues[dest];
             let room = match &queue.intake {
-                Intake::Memory { tx, depth } => !tx.is_closed() && depth.try_add(n),
+                Intake::Memory { tx, depth } => !tx.is_closed() && depth.try_add(n, bytes),
                 Intake::Durable(spool) => spool.has_room(),
             };
             if !room {
@@ -151,7 +187,7 @@ impl Queues {
                     destination: queue.name.clone(),
                 });
             }
-            reservation.taken.push((dest, n));
+            reservation.taken.push((dest, n, bytes));
         }
         Ok(reservation)
     }
@@ -190,11 +226,11 @@ impl Reservation<'_> {
     pub fn send(&mut self, dest: usize, events: Vec<Bytes>) -> Result<Accepted, QueueFull> {
         let queue = &self.queues.queues[dest];
         let n = events.len();
-        self.take(dest, n);
+        let bytes = self.take(dest, n);
         match &queue.intake {
             Intake::Memory { tx, depth } => {
                 if tx.send(events).is_err() {
-                    depth.release(n);
+                    depth.release(n, bytes);
                     return Err(QueueFull {
                         destination: queue.name.clone(),
                     });
@@ -217,22 +253,23 @@ impl Reservation<'_> {
         spool.append_held(events)
     }
 
-    /// Uses the room reserved for `n` events of `dest`.
-    fn take(&mut self, dest: usize, n: usize) {
+    /// Uses the room reserved for `n` events of `dest`; the bytes it was
+    /// reserved for.
+    fn take(&mut self, dest: usize, n: usize) -> usize {
         let slot = self
             .taken
             .iter()
-            .position(|&(d, m)| d == dest && m == n)
+            .position(|&(d, m, _)| d == dest && m == n)
             .expect("a send matches a reservation");
-        self.taken.swap_remove(slot);
+        self.taken.swap_remove(slot).2
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        for &(dest, n) in &self.taken {
+        for &(dest, n, bytes) in &self.taken {
             if let Intake::Memory { depth, .. } = &self.queues.queues[dest].intake {
-                depth.release(n);
+                depth.release(n, bytes);
             }
         }
     }

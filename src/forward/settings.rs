@@ -53,6 +53,18 @@ pub struct DestinationConfig {
     pub policy: crate::policy::Policies,
 }
 
+/// `Delivery::Memory`: the bytes a destination's queue may hold, events
+/// in flight included: what `queue_max_events` events make in full
+/// batches, `batch.max_bytes` for every `batch.max_events` of them (20 MiB
+/// with the defaults). Events no larger than a full batch's share
+/// (`max_bytes / max_events`, about 2 KiB by default) meet the count bound
+/// first; larger ones meet this one, so the queue never holds more than
+/// that many batches' worth of bytes, whatever the events' sizes.
+pub(crate) fn queue_max_bytes(dest: &DestinationConfig) -> usize {
+    let batches = dest.queue_max_events.div_ceil(dest.batch.max_events.max(1));
+    batches.max(1).saturating_mul(dest.batch.max_bytes)
+}
+
 /// Delivery-specific settings.
 #[derive(Debug)]
 pub enum SinkConfig {

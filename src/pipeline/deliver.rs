@@ -165,7 +165,10 @@ impl Delivery {
     /// events last, once nothing can fail any more. Returns once the
     /// commits are done.
     async fn hand_over(&self, routed: Vec<(usize, Vec<Bytes>)>) -> Result<(), Refused> {
-        let wanted: Vec<(usize, usize)> = routed.iter().map(|(d, e)| (*d, e.len())).collect();
+        let wanted: Vec<(usize, usize, usize)> = routed
+            .iter()
+            .map(|(d, e)| (*d, e.len(), e.iter().map(Bytes::len).sum()))
+            .collect();
         let mut reservation = self
             .queues
             .reserve(&wanted)
