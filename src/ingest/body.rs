@@ -86,9 +86,11 @@ where
 /// frame. Otherwise the frames are copied into one buffer as they arrive
 /// and dropped at once, so the connection's read buffer is reused rather
 /// than held (and another allocated) until the last frame is in. The
-/// buffer grows at most to twice what arrived, and to no more than the
+/// buffer holds at most twice what arrived, and no more than the
 /// `declared` length (`Content-Length`), so a client is charged only for
-/// bytes it sent; each growth is charged before it is made.
+/// bytes it sent; each growth is charged before it is made. (A body
+/// larger than hyper's read buffer, which is most of it in its first
+/// frame, is so copied once, into a buffer of its declared length.)
 async fn collect<B>(
     body: B,
     max: usize,
@@ -126,7 +128,7 @@ where
             }
             (None, held) => {
                 let held_len = held.as_ref().map_or(0, Bytes::len);
-                let capacity = grown(0, len, ceiling);
+                let capacity = grown(len, len, ceiling);
                 charge.add(capacity)?;
                 let mut buf = Vec::with_capacity(capacity);
                 if let Some(held) = held {
@@ -242,6 +244,9 @@ mod tests {
         let (body, charged) = collected(&[100, 1000, 2000, 900], Some(4000), 8192);
         assert_eq!(charged, 4000);
         assert_eq!(body.len(), 4000);
+        // Most of it in the first frame (a body past hyper's read buffer):
+        // that buffer is the first one made.
+        assert_eq!(collected(&[3000, 1000], Some(4000), 8192).1, 4000);
         // Without a declared length: charged what the buffer holds, at
         // most twice what arrived.
         let (body, charged) = collected(&[100, 1000, 2000, 900], None, 8192);
