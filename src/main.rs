@@ -10,12 +10,51 @@ use std::process::ExitCode;
 /// mimalloc, not the system allocator: every event's output body is a
 /// fresh allocation of about its size, which glibc serves from its slower
 /// bins (over 1 KiB); measured in benches/policy.rs, ~4% of the per-event
-/// pipeline. The price is memory: peak RSS under the load test is ~31 MiB
-/// with single-event requests (glibc: ~14) and ~65 MiB with batches (~50).
+/// pipeline. The price is memory, which [`allocator::tune`] keeps down.
 /// Built without transparent huge pages (`no_thp`): with them, batches
 /// peaked at ~95 MiB, at the same speed.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's options privgate sets, before any thread starts.
+mod allocator {
+    use std::ffi::{c_int, c_long};
+
+    /// `mi_option_purge_delay` in mimalloc.h (the same in v2 and v3).
+    const PURGE_DELAY: c_int = 15;
+
+    /// Milliseconds mimalloc keeps memory freed before it gives it back to
+    /// the OS. Its own default (1000 in v3) kept what a second of traffic
+    /// churned through: under the batch load test (~1.7 KB events, 100 per
+    /// request, ~300 MB/s each of request bodies, events and batch
+    /// bodies) peak RSS was 58 to 96 MiB with 25 MiB live. With 10 ms it is
+    /// 48 to 58 MiB; what is given back and used again costs page faults,
+    /// measured at 0.4 per event (0.05 before), a few percent of the CPU
+    /// per event; with 0 ms, 0.8 per event for 45 to 52 MiB (issue #21,
+    /// load-tests/README.md). `MIMALLOC_PURGE_DELAY` still decides when it
+    /// is set.
+    pub(super) const PURGE_DELAY_MS: c_long = 10;
+
+    extern "C" {
+        #[cfg(test)]
+        fn mi_option_get(option: c_int) -> c_long;
+        fn mi_option_set_default(option: c_int, value: c_long);
+    }
+
+    /// Sets privgate's defaults (an option the environment set is kept).
+    pub(super) fn tune() {
+        // SAFETY: plain setters of mimalloc's option table, linked in with
+        // the allocator; no pointer is passed.
+        unsafe { mi_option_set_default(PURGE_DELAY, PURGE_DELAY_MS) }
+    }
+
+    /// The purge delay in force.
+    #[cfg(test)]
+    pub(super) fn purge_delay() -> c_long {
+        // SAFETY: as in `tune`.
+        unsafe { mi_option_get(PURGE_DELAY) }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -125,6 +164,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     match cli.command {
         Command::Keygen => {
@@ -330,5 +370,23 @@ impl Signals {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocator;
+
+    /// The option set is mimalloc's purge delay: still at mimalloc's own
+    /// default (v3's one second) before, privgate's after. An upgrade that
+    /// renumbers the options fails here rather than tuning another one.
+    #[test]
+    fn the_purge_delay_is_the_option_tuned() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        assert_eq!(allocator::purge_delay(), 1000);
+        allocator::tune();
+        assert_eq!(allocator::purge_delay(), allocator::PURGE_DELAY_MS);
     }
 }
