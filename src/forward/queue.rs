@@ -274,3 +274,47 @@ impl Drop for Reservation<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depth(max: usize, max_bytes: usize) -> Depth {
+        Depth::new(max, max_bytes, IntGauge::new("depth", "test").unwrap())
+    }
+
+    #[test]
+    fn room_is_bounded_in_events_and_in_bytes() {
+        let d = depth(10, 1000);
+        // Within both bounds.
+        assert!(d.try_add(4, 600));
+        assert!(d.has_room(1));
+        // Too many bytes: refused, and nothing taken.
+        assert!(!d.try_add(1, 401));
+        assert_eq!((d.get(), d.bytes()), (4, 600));
+        assert!(d.try_add(1, 400));
+        assert!(!d.has_room(1), "the bytes are all taken");
+        // Too many events, whatever their bytes.
+        d.release(5, 1000);
+        assert!(d.try_add(10, 10));
+        assert!(!d.try_add(1, 0));
+        assert!(!d.has_room(1));
+        d.release(10, 10);
+        assert_eq!((d.get(), d.bytes(), d.gauge.get()), (0, 0, 0));
+    }
+
+    #[test]
+    fn an_empty_queue_takes_one_request_of_any_size() {
+        let d = depth(10, 1000);
+        assert!(d.try_add(1, 5000));
+        assert!(!d.try_add(1, 1), "nothing more until it drains");
+        d.release(1, 5000);
+        assert!(d.try_add(2, 999));
+        // A new bound applies to what comes next.
+        d.set_max(10, 500);
+        assert!(!d.has_room(1));
+        assert!(!d.try_add(1, 1));
+        d.release(2, 999);
+        assert!(d.try_add(1, 500));
+    }
+}
