@@ -2,8 +2,8 @@
 //! wire, the content type, and gzip decompression with a cap on the output
 //! (a gzip bomb stops at the cap, not when memory runs out). What the body
 //! holds is charged to the request's in-flight budget as it grows (see
-//! [`super::inflight`]): each frame as it arrives, and the decompression
-//! limit before gunzipping.
+//! [`super::inflight`]): the buffer the frames are copied into, before
+//! each growth, and the decompression limit before gunzipping.
 
 use super::error::IngestError;
 use super::inflight::Charge;

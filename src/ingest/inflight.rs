@@ -6,13 +6,15 @@
 //!
 //! **What is charged.** A request gets a [`Charge`] when it arrives, for
 //! its head; the stack keeps it in the request's extensions. Its body is
-//! charged as it arrives, frame by frame. A synchronous step that expands
-//! it (gunzip, PostHog's unwrapping, decoding into events) first
-//! [reserves](Charge::reserve) the most it may make, and then keeps only
+//! charged as it arrives: the first frame, then the buffer the frames are
+//! copied into, each time it grows (at most twice what arrived). A
+//! synchronous step that expands it (gunzip, PostHog's unwrapping,
+//! decoding into events) first [reserves](Charge::reserve) the most it
+//! may make, and then keeps only
 //! what it made ([`Reservation::settle`]): a step that could not fit is
 //! refused before it allocates, whatever the number of worker threads
 //! running such steps at once. A buffer is released when it is freed (the
-//! compressed body once gunzipped, a body's frames once joined); the rest
+//! compressed body once gunzipped, a first frame once copied); the rest
 //! is held until the request's answer is made, or the request is dropped
 //! (timeout, client gone).
 //!
