@@ -8,6 +8,9 @@
 # encrypted spool), FSYNC (durable: always, interval or never), PRIVGATE
 # (a privgate binary to measure instead of building this checkout).
 # SCENARIOS may also name "shed": every request refused (see README).
+# TARGETS (default all of a scenario's) measures only those named;
+# PERF_DIR records `perf record ${PERF_ARGS:--g}` of each privgate
+# target's runs there.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -226,6 +229,9 @@ say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $
 for scenario in $SCENARIOS; do
   targets="direct nginx privgate privgate-policy"
   [ "$scenario" = shed ] && targets="nginx privgate-shed"
+  if [ -n "${TARGETS:-}" ]; then
+    targets=$(for t in $targets; do if [[ " $TARGETS " == *" $t "* ]]; then echo "$t"; fi; done)
+  fi
   for target in $targets; do
     # shellcheck disable=SC2046
     reset_peak $(proxy_pids $target)
@@ -235,6 +241,12 @@ for scenario in $SCENARIOS; do
       before=$(cpu_ticks $(proxy_pids $target))
       # The shed scenario sends single events.
       body=$scenario; [ "$scenario" = shed ] && body=single
+      perf_pid=
+      if [ -n "${PERF_DIR:-}" ] && [[ $target == privgate* ]]; then
+        mkdir -p "$PERF_DIR"
+        perf record -q ${PERF_ARGS:--g} -o "$PERF_DIR/$scenario-$target-$run.data" -p "$(proxy_pids $target)" 2>/dev/null &
+        perf_pid=$!
+      fi
       line=$("$LOADGEN" run "$(url_for $target $scenario)" "$body" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
       verify=""
       if [ "$target" = privgate ] || [ "$target" = privgate-policy ]; then
@@ -249,6 +261,7 @@ for scenario in $SCENARIOS; do
       fi
       # shellcheck disable=SC2046
       after=$(cpu_ticks $(proxy_pids $target))
+      if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
       # shellcheck disable=SC2046
       rss=$(peak_rss_kib $(proxy_pids $target))
       printf '{"scenario":"%s","target":"%s","run":%s,"cpu_ticks":%s,"tick":%s,"rss_kib":%s,"verify":"%s","load":%s}\n' \
