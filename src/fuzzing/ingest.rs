@@ -6,7 +6,7 @@ use crate::event::Marks;
 use crate::ingest::body;
 use crate::ingest::error::IngestError;
 use crate::json::Limits;
-use crate::json::{finish_event, Fill, TopLevel};
+use crate::json::{finish_event, Fill, SegmentLayout, TopLevel};
 use crate::protocol::segment::{self, Route};
 use crate::protocol::{Decoded, Stamp};
 use bytes::Bytes;
@@ -97,6 +97,7 @@ pub fn segment(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
+    fast_agrees(body, true);
     let route = ROUTES[usize::from(pick) % ROUTES.len()];
     let body = Bytes::copy_from_slice(body);
     let strict = strict(&body);
@@ -163,12 +164,29 @@ pub fn collect(data: &[u8]) {
     }
 }
 
+/// The scan ingest runs (its fast path when that answers) says what the
+/// serde scan alone says: the same top level, or both refuse.
+fn fast_agrees(data: &[u8], want_batch: bool) {
+    let limits = Limits::default();
+    let serde = TopLevel::scan_serde::<SegmentLayout>(data, limits, want_batch);
+    let used = match want_batch {
+        true => TopLevel::parse(data, limits),
+        false => TopLevel::parse_event(data, limits),
+    };
+    match (used, serde) {
+        (Ok(used), Ok(serde)) => assert_eq!(used, serde, "the fast scan differs"),
+        (Err(_), Err(_)) => {}
+        (used, serde) => panic!("the fast scan differs: {used:?} vs {serde:?}"),
+    }
+}
+
 /// `TopLevel::parse_event` and `finish_event`. An object `Value` reads is
 /// accepted, and what the scan reports (flags, write key, marks) is what
 /// `Value` sees; what it accepts is well-formed JSON. Filling the missing
 /// fields and folding line breaks adds exactly those fields, on one line,
 /// and changes no value.
 pub fn parse_event(data: &[u8]) {
+    fast_agrees(data, false);
     let strict = strict(data);
     let object = strict.as_ref().and_then(Value::as_object);
     let top = match TopLevel::parse_event(data, Limits::default()) {

@@ -8,7 +8,9 @@
 //! - The borrowed top-level scan ([`TopLevel`], `object.rs`): one event's
 //!   (or batch envelope's) top level read in one pass, without building a
 //!   tree, through a protocol's [`Layout`] (`layout.rs`: which top-level
-//!   key means what); it marks where consent's inputs are.
+//!   key means what); it marks where consent's inputs are. Read with the
+//!   [`reader`] when that can vouch for the answer (`fast.rs`), else with
+//!   serde_json, which then decides and explains.
 //! - The raw-byte edits ingest makes to a scanned event ([`finish_event`],
 //!   [`detach`], `edit.rs`).
 //! - The hand-written validating reader ([`reader`]) that policy and consent
@@ -31,6 +33,7 @@
 mod bounds;
 pub(crate) mod bytes;
 mod edit;
+mod fast;
 mod layout;
 mod marks;
 mod object;

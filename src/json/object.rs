@@ -25,7 +25,7 @@ pub fn check_utf8(body: &[u8]) -> Result<(), std::str::Utf8Error> {
 }
 
 /// What ingest needs to know about an event's top level.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct TopLevel<'a> {
     /// Number of keys.
     pub keys: usize,
@@ -37,8 +37,9 @@ pub struct TopLevel<'a> {
     pub has_received_at: bool,
     /// `type` is present.
     pub has_type: bool,
-    /// `batch`, when an array (its elements unparsed).
-    pub batch: Option<Vec<&'a RawValue>>,
+    /// `batch`, when an array: its elements' text (each checked as JSON,
+    /// not yet as an event).
+    pub batch: Option<Vec<&'a str>>,
     /// The [`Role::Schema`] key's value, when a string.
     pub schema: Option<Cow<'a, str>>,
     /// Where consent's inputs are (meaningful for an event, not a batch
@@ -84,7 +85,7 @@ impl<'a> TopLevel<'a> {
     /// top-level batches), read as the batch of an envelope is: at most
     /// `max_batch` of them, refused at the first one beyond, before the
     /// rest are read.
-    pub fn array(body: &'a [u8], limits: Limits) -> Result<Vec<&'a RawValue>, Refused> {
+    pub fn array(body: &'a [u8], limits: Limits) -> Result<Vec<&'a str>, Refused> {
         let budget = Budget::new(limits);
         let mut de = serde_json::Deserializer::from_slice(body);
         let items = de
@@ -105,7 +106,21 @@ impl<'a> TopLevel<'a> {
         Self::scan::<L>(input, limits, false)
     }
 
+    /// The fast path when it can answer ([`super::fast`]), else serde's.
     fn scan<L: Layout>(
+        input: &'a [u8],
+        limits: Limits,
+        want_batch: bool,
+    ) -> Result<TopLevel<'a>, Refused> {
+        match super::fast::scan::<L>(input, limits, want_batch) {
+            Some(top) => Ok(top),
+            None => Self::scan_serde::<L>(input, limits, want_batch),
+        }
+    }
+
+    /// The scan with serde_json alone: what decides, and explains, when
+    /// the fast path cannot.
+    pub(crate) fn scan_serde<L: Layout>(
         input: &'a [u8],
         limits: Limits,
         want_batch: bool,
@@ -148,7 +163,7 @@ impl<L> TopVisitor<'_, '_, L> {
 /// The offset of a key's opening quote in `input`, when the key is
 /// borrowed from it (it has no escapes): where a member can be inserted
 /// before it.
-fn key_at(input: &[u8], key: &str) -> Option<u32> {
+pub(super) fn key_at(input: &[u8], key: &str) -> Option<u32> {
     // A key with escapes was copied: its address is outside the input.
     let at = (key.as_ptr() as usize).checked_sub(input.as_ptr() as usize + 1)?;
     if at + 1 + key.len() > input.len() {
@@ -239,7 +254,7 @@ struct BatchItems<'b> {
 }
 
 impl<'de> DeserializeSeed<'de> for BatchItems<'_> {
-    type Value = Option<Vec<&'de RawValue>>;
+    type Value = Option<Vec<&'de str>>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -247,7 +262,7 @@ impl<'de> DeserializeSeed<'de> for BatchItems<'_> {
 }
 
 impl<'de> Visitor<'de> for BatchItems<'_> {
-    type Value = Option<Vec<&'de RawValue>>;
+    type Value = Option<Vec<&'de str>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -263,7 +278,7 @@ impl<'de> Visitor<'de> for BatchItems<'_> {
                     format_args!("more than {max} events in one batch"),
                 ));
             }
-            items.push(item);
+            items.push(item.get());
         }
         Ok(Some(items))
     }
@@ -279,7 +294,7 @@ impl<'de> Visitor<'de> for BatchItems<'_> {
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
         Ok(None)
     }
-    ignore_scalars!(Option<Vec<&'de RawValue>>);
+    ignore_scalars!(Option<Vec<&'de str>>);
 }
 
 impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
@@ -307,11 +322,11 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
             match role {
                 Role::WriteKey => {
                     let raw = checked_raw(&mut map, self.member())?;
-                    top.write_key = string_value(raw);
+                    top.write_key = string_value(raw.get());
                 }
                 Role::Schema => {
                     let raw = checked_raw(&mut map, self.member())?;
-                    top.schema = string_value(raw);
+                    top.schema = string_value(raw.get());
                 }
                 Role::MessageId => {
                     top.has_message_id = true;
@@ -340,35 +355,7 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
                         budget: self.budget,
                         layout: PhantomData,
                     })?;
-                    match first_context {
-                        None => {
-                            first_context = Some(own);
-                            top.marks.ip_at = own.ip_at;
-                        }
-                        // Given twice, it says the same only if every
-                        // member marked in one is in the other with the
-                        // same value (a last-wins reader sees the second).
-                        Some(first) => {
-                            let differ = Slot::ALL.iter().any(|&slot| {
-                                match (slot.get(first), slot.get(own)) {
-                                    (None, None) => false,
-                                    (Some(a), Some(b)) => {
-                                        !same_value(a.get(self.input), b.get(self.input))
-                                    }
-                                    _ => true,
-                                }
-                            });
-                            if differ {
-                                top.marks.ambiguous = true;
-                            }
-                        }
-                    }
-                    top.marks.has_context = true;
-                    top.marks.ambiguous |= own.ambiguous;
-                    top.marks.ids_ambiguous |= own.ids_ambiguous;
-                    for slot in Slot::ALL {
-                        top.marks.mark(self.input, slot, slot.get(own));
-                    }
+                    top.add_context(&mut first_context, own, self.input);
                 }
                 // Marked roles were handled above.
                 _ => {
@@ -380,9 +367,44 @@ impl<'de, L: Layout> Visitor<'de> for TopVisitor<'de, '_, L> {
     }
 }
 
-/// A raw JSON value's string, borrowed when it has no escapes.
-fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+impl TopLevel<'_> {
+    /// Adds the marks `own` of a [`Role::Context`] object of `input` to the
+    /// event's; `first` is the first such object's, if any.
+    pub(super) fn add_context(&mut self, first: &mut Option<Marks>, own: Marks, input: &[u8]) {
+        match first {
+            None => {
+                *first = Some(own);
+                self.marks.ip_at = own.ip_at;
+            }
+            // Given twice, it says the same only if every member marked in
+            // one is in the other with the same value (a last-wins reader
+            // sees the second).
+            Some(first) => {
+                let differ =
+                    Slot::ALL
+                        .iter()
+                        .any(|&slot| match (slot.get(*first), slot.get(own)) {
+                            (None, None) => false,
+                            (Some(a), Some(b)) => !same_value(a.get(input), b.get(input)),
+                            _ => true,
+                        });
+                if differ {
+                    self.marks.ambiguous = true;
+                }
+            }
+        }
+        self.marks.has_context = true;
+        self.marks.ambiguous |= own.ambiguous;
+        self.marks.ids_ambiguous |= own.ids_ambiguous;
+        for slot in Slot::ALL {
+            self.marks.mark(input, slot, slot.get(own));
+        }
+    }
+}
+
+/// A JSON value's string (`text` is the value as written), borrowed when
+/// it has no escapes.
+pub(super) fn string_value(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {
         serde_json::from_str::<String>(text).ok().map(Cow::Owned)

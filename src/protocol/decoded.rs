@@ -6,7 +6,6 @@ use crate::json::Marks;
 use crate::json::{detach, Layout, TopLevel};
 use crate::tracker_http::error::IngestError;
 use bytes::Bytes;
-use serde_json::value::RawValue;
 
 /// What one event's place in [`Decoded::events`] takes.
 const SLOT: usize = std::mem::size_of::<(Bytes, Marks)>();
@@ -120,14 +119,14 @@ impl Decoded {
     /// protocol reads more (PostHog: the first event's key).
     pub fn add_elements<L: Layout>(
         &mut self,
-        items: Vec<&serde_json::value::RawValue>,
+        items: Vec<&str>,
         body: &Bytes,
         limits: Limits,
         mut seen: impl FnMut(&TopLevel<'_>, &Bytes) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {
         self.events.reserve(items.len());
         for item in items {
-            let raw = body.slice_ref(item.get().as_bytes());
+            let raw = body.slice_ref(item.as_bytes());
             match TopLevel::parse_event_as::<L>(&raw, limits) {
                 Ok(event) if event.has_type => {
                     seen(&event, &raw)?;
@@ -153,7 +152,7 @@ pub(super) fn envelope<'a, L: Layout>(
     body: &'a [u8],
     limits: Limits,
     missing: &'static str,
-) -> Result<(TopLevel<'a>, Vec<&'a RawValue>), IngestError> {
+) -> Result<(TopLevel<'a>, Vec<&'a str>), IngestError> {
     crate::json::check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let mut top = TopLevel::parse_as::<L>(body, limits)?;
     let items = top.batch.take().ok_or(IngestError::InvalidShape(missing))?;

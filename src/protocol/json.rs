@@ -19,7 +19,7 @@ pub const PATH: &str = "/collect";
 pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let items: Vec<&RawValue> = match first {
+    let items: Vec<&str> = match first {
         Some(b'[') => TopLevel::array(body, limits)?,
         Some(b'{') => {
             let mut items = Vec::new();
@@ -27,7 +27,7 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded
                 if items.len() == limits.max_batch {
                     return Err(IngestError::TooManyEvents(limits.max_batch));
                 }
-                items.push(item.map_err(|e| IngestError::InvalidJson(e.into()))?);
+                items.push(item.map_err(|e| IngestError::InvalidJson(e.into()))?.get());
             }
             items
         }
@@ -40,7 +40,7 @@ pub fn decode(body: &Bytes, stamp: &Stamp<'_>, limits: Limits) -> Result<Decoded
     let mut decoded = Decoded::new(limits);
     decoded.events.reserve(items.len());
     for item in items {
-        let raw = body.slice_ref(item.get().as_bytes());
+        let raw = body.slice_ref(item.as_bytes());
         match TopLevel::parse_event(&raw, limits) {
             Ok(top) => {
                 let id;

@@ -156,7 +156,7 @@ pub fn decode(
 ) -> Result<Decoded, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let (items, envelope_key): (Vec<&RawValue>, _) = match first {
+    let (items, envelope_key): (Vec<&str>, _) = match first {
         Some(b'[') => (TopLevel::array(body, limits)?, None),
         _ => {
             let top = TopLevel::parse_as::<PosthogLayout>(body, limits)?;

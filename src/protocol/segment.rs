@@ -83,7 +83,7 @@ pub fn decode(
             };
             decoded.events.reserve(items.len());
             for item in items {
-                let raw = body.slice_ref(item.get().as_bytes());
+                let raw = body.slice_ref(item.as_bytes());
                 match TopLevel::parse_event(&raw, limits) {
                     // Every event in a batch names its own type.
                     Ok(event_top) if event_top.has_type => {

@@ -13,7 +13,7 @@ fn scans_the_fields_ingest_needs() {
     assert!(top.has_message_id && top.has_type && !top.has_received_at);
     let batch = top.batch.unwrap();
     assert_eq!(batch.len(), 2);
-    assert_eq!(batch[0].get(), r#"{"a":1}"#);
+    assert_eq!(batch[0], r#"{"a":1}"#);
 }
 
 #[test]

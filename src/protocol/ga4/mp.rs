@@ -12,7 +12,6 @@ use crate::tracker_http::Body;
 use bytes::Bytes;
 use http::request::Parts;
 use http::Response;
-use serde_json::value::RawValue;
 
 /// Measurement Protocol uploads.
 pub const MP_PATH: &str = "/mp/collect";
@@ -54,10 +53,10 @@ pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
         shared.extend_from_slice(raw.get().as_bytes());
         shared.push(b',');
     }
-    let named: Vec<Option<&RawValue>> = items
+    let named: Vec<Option<&str>> = items
         .iter()
         .map(|item| {
-            TopLevel::parse_event_as::<MpLayout>(item.get().as_bytes(), limits)
+            TopLevel::parse_event_as::<MpLayout>(item.as_bytes(), limits)
                 .is_ok_and(|event| event.has_type)
                 .then_some(*item)
         })
@@ -65,7 +64,7 @@ pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
     let size: usize = named
         .iter()
         .flatten()
-        .map(|item| shared.len() + item.get().len() + 14)
+        .map(|item| shared.len() + item.len() + 14)
         .sum();
     let mut decoded = Decoded::new(limits);
     decoded.fits(size)?;
@@ -75,11 +74,11 @@ pub fn decode_mp(body: &Bytes, limits: Limits) -> Result<Decoded, IngestError> {
             decoded.invalid += 1;
             continue;
         };
-        let mut one = Vec::with_capacity(shared.len() + item.get().len() + 14);
+        let mut one = Vec::with_capacity(shared.len() + item.len() + 14);
         one.push(b'{');
         one.extend_from_slice(&shared);
         one.extend_from_slice(b"\"events\":[");
-        one.extend_from_slice(item.get().as_bytes());
+        one.extend_from_slice(item.as_bytes());
         one.extend_from_slice(b"]}");
         let one = Bytes::from(one);
         match TopLevel::parse_event_as::<MpLayout>(&one, limits) {

@@ -203,7 +203,7 @@ pub fn decode(
         }
         Route::Post => {
             for item in envelope(payload, limits)? {
-                events.element(element_params(item.get(), limits.max_fields))?;
+                events.element(element_params(item, limits.max_fields))?;
             }
         }
     }
@@ -213,7 +213,7 @@ pub fn decode(
 }
 
 /// The elements of a `payload_data` envelope.
-fn envelope(body: &Bytes, limits: Limits) -> Result<Vec<&RawValue>, IngestError> {
+fn envelope(body: &Bytes, limits: Limits) -> Result<Vec<&str>, IngestError> {
     check_utf8(body).map_err(|e| IngestError::InvalidJson(e.into()))?;
     let top = TopLevel::parse_as::<EnvelopeLayout>(body, limits)?;
     let schema = top.schema.as_deref().unwrap_or_default();

@@ -1,0 +1,382 @@
+//! The top-level scan's fast path: the same scan as [`super::object`]'s,
+//! read with the hand-written [`Reader`] instead of serde_json, in one pass
+//! and without decoding what it does not need.
+//!
+//! It answers only when it can vouch for the serde scan's answer: `Some`
+//! is exactly the [`TopLevel`] the serde scan returns for the input.
+//! Anything it is not sure of (malformed JSON, a bound reached, a number
+//! near a double's range, nesting past [`MAX_DEPTH`], text that is not
+//! UTF-8) gives `None`, and the serde scan reads the input again and
+//! decides, with its error and position: refusals cost what they did,
+//! acceptance is faster. That the two agree is checked by the tests below
+//! and by the `parse_event` and `segment` fuzz targets.
+//!
+//! Why it can vouch: the reader checks the same grammar as serde_json
+//! (strings, escapes, numbers, literals, whitespace) and is stricter in one
+//! place only (a lone surrogate escape, which the serde scan refuses too,
+//! since it decodes every string of an event); the bounds are counted as
+//! [`super::bounds::Checked`] counts them; what serde_json checks beyond
+//! the grammar (a number's range, its own recursion limit) is checked
+//! conservatively.
+
+use super::bounds::Limits;
+use super::layout::{Layout, Role};
+use super::object::{key_at, string_value, TopLevel};
+use super::reader::{Reader, Stop};
+use super::{Marks, Span};
+
+/// Nesting the fast path reads: far below serde_json's recursion limit
+/// (128), so deeper input, where that limit may decide, goes to the serde
+/// scan.
+const MAX_DEPTH: usize = 100;
+
+/// [`TopLevel::parse`] and its kin, when the fast path can vouch for the
+/// answer; `None`: ask the serde scan.
+pub(super) fn scan<'a, L: Layout>(
+    input: &'a [u8],
+    limits: Limits,
+    want_batch: bool,
+) -> Option<TopLevel<'a>> {
+    let text = std::str::from_utf8(input).ok()?;
+    let mut scan = Scan {
+        r: Reader::new(text),
+        input,
+        limits,
+        depth: limits.max_depth.min(MAX_DEPTH),
+        fields: 0,
+    };
+    let top = scan.top::<L>(want_batch).ok()?;
+    scan.r.end().ok()?;
+    Some(top)
+}
+
+struct Scan<'a> {
+    r: Reader<'a>,
+    input: &'a [u8],
+    limits: Limits,
+    /// The deepest container allowed (the event itself is at 1).
+    depth: usize,
+    /// Object members read so far, at every level.
+    fields: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn top<L: Layout>(&mut self, want_batch: bool) -> Result<TopLevel<'a>, Stop> {
+        let mut top = TopLevel::default();
+        let mut first_context = None;
+        if self.r.peek()? != b'{' {
+            return Err(Stop);
+        }
+        let mut more = self.r.open(b'}')?;
+        while more {
+            self.r.key()?;
+            let key = self.r.last().decode();
+            if top.keys == 0 {
+                top.marks.top_at = key_at(self.input, &key);
+            }
+            top.keys += 1;
+            self.field()?;
+            let role = L::role(&key);
+            if let Some(slot) = role.slot() {
+                let span = self.spanned(2)?;
+                top.marks.mark(self.input, slot, span);
+            } else {
+                match role {
+                    Role::WriteKey => top.write_key = self.string_value()?,
+                    Role::Schema => top.schema = self.string_value()?,
+                    Role::MessageId => {
+                        top.has_message_id = true;
+                        self.value(2)?;
+                    }
+                    Role::ReceivedAt => {
+                        top.has_received_at = true;
+                        self.value(2)?;
+                    }
+                    Role::Type => {
+                        top.has_type = true;
+                        self.value(2)?;
+                    }
+                    Role::Batch if want_batch => top.batch = self.batch()?,
+                    Role::Context => {
+                        let own = self.context::<L>()?;
+                        top.add_context(&mut first_context, own, self.input);
+                    }
+                    _ => self.value(2)?,
+                }
+            }
+            more = self.r.more(b'}')?;
+        }
+        Ok(top)
+    }
+
+    /// Counts one object member.
+    fn field(&mut self) -> Result<(), Stop> {
+        self.fields += 1;
+        if self.fields > self.limits.max_fields {
+            return Err(Stop);
+        }
+        Ok(())
+    }
+
+    /// A container at `depth` is allowed.
+    fn enter(&self, depth: usize) -> Result<(), Stop> {
+        if depth > self.depth {
+            return Err(Stop);
+        }
+        Ok(())
+    }
+
+    /// Reads one value at `depth`, checked as `Checked` checks it.
+    fn value(&mut self, depth: usize) -> Result<(), Stop> {
+        match self.r.peek()? {
+            b'{' => {
+                self.enter(depth)?;
+                let mut more = self.r.open(b'}')?;
+                while more {
+                    self.r.key()?;
+                    self.field()?;
+                    self.value(depth + 1)?;
+                    more = self.r.more(b'}')?;
+                }
+            }
+            b'[' => {
+                self.enter(depth)?;
+                let mut more = self.r.open(b']')?;
+                while more {
+                    self.value(depth + 1)?;
+                    more = self.r.more(b']')?;
+                }
+            }
+            b'"' => self.r.string()?,
+            b'-' | b'0'..=b'9' => in_range(self.r.number()?)?,
+            _ => {
+                self.r.literal()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Scan::value`], and where it is in the input.
+    fn spanned(&mut self, depth: usize) -> Result<Option<Span>, Stop> {
+        self.r.peek()?;
+        let start = self.r.pos();
+        self.value(depth)?;
+        Ok(Span::of(self.input, &self.input[start..self.r.pos()]))
+    }
+
+    /// A member's value, when it is a string.
+    fn string_value(&mut self) -> Result<Option<std::borrow::Cow<'a, str>>, Stop> {
+        self.r.peek()?;
+        let start = self.r.pos();
+        self.value(2)?;
+        Ok(string_value(self.r.since(start)))
+    }
+
+    /// The [`Role::Context`] member's value: the members the layout names
+    /// marked, as `ContextMarks` marks them.
+    fn context<L: Layout>(&mut self) -> Result<Marks, Stop> {
+        let mut own = Marks::default();
+        if self.r.peek()? != b'{' {
+            self.value(2)?;
+            return Ok(own);
+        }
+        self.enter(2)?;
+        let mut first = true;
+        let mut more = self.r.open(b'}')?;
+        while more {
+            self.r.key()?;
+            self.field()?;
+            let key = self.r.last().decode();
+            if std::mem::replace(&mut first, false) {
+                own.ip_at = key_at(self.input, &key);
+            }
+            match L::context_slot(&key) {
+                Some(slot) => {
+                    let span = self.spanned(3)?;
+                    own.mark(self.input, slot, span);
+                }
+                None => self.value(3)?,
+            }
+            more = self.r.more(b'}')?;
+        }
+        Ok(own)
+    }
+
+    /// The [`Role::Batch`] member's value, as `BatchItems` reads it: an
+    /// array's elements as they are written (each checked for grammar
+    /// only: it is scanned as an event later), at most `max_batch` of
+    /// them; anything else checked, then `None`.
+    fn batch(&mut self) -> Result<Option<Vec<&'a str>>, Stop> {
+        if self.r.peek()? != b'[' {
+            self.value(2)?;
+            return Ok(None);
+        }
+        let mut items = Vec::with_capacity(16);
+        let mut more = self.r.open(b']')?;
+        while more {
+            if items.len() == self.limits.max_batch {
+                return Err(Stop);
+            }
+            self.r.peek()?;
+            let start = self.r.pos();
+            self.r.skip()?;
+            items.push(self.r.since(start));
+            more = self.r.more(b']')?;
+        }
+        Ok(Some(items))
+    }
+}
+
+/// A number serde_json reads as a finite double (or an integer). Ones
+/// without an exponent and at most 300 characters long are; for the rest
+/// the standard library's correctly rounded parse must find a magnitude
+/// well below the largest double (serde_json's own parse is correctly
+/// rounded too), or the serde scan decides.
+fn in_range(number: &str) -> Result<(), Stop> {
+    let plain = number.len() <= 300 && !number.bytes().any(|b| b == b'e' || b == b'E');
+    if plain || number.parse::<f64>().is_ok_and(|v| v.abs() < 1e300) {
+        Ok(())
+    } else {
+        Err(Stop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::layout::SegmentLayout;
+    use crate::json::object::tests::json_value;
+    use proptest::prelude::*;
+
+    /// The fast scan's answer, when it gives one, is the serde scan's.
+    fn agree(input: &[u8], limits: Limits, want_batch: bool) -> bool {
+        let fast = scan::<SegmentLayout>(input, limits, want_batch);
+        let serde = TopLevel::scan_serde::<SegmentLayout>(input, limits, want_batch);
+        match (&fast, &serde) {
+            (Some(f), Ok(s)) => assert_eq!(f, s, "{}", String::from_utf8_lossy(input)),
+            (Some(f), Err(e)) => panic!(
+                "fast accepted what serde refuses ({e}): {f:?} {}",
+                String::from_utf8_lossy(input)
+            ),
+            (None, _) => {}
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn agrees_on_what_it_answers_and_leaves_the_rest() {
+        let ok = Limits::default();
+        let event = include_bytes!("../../load-tests/event.json");
+        assert!(agree(event, ok, false), "a real event takes the fast path");
+        let batch = format!(
+            "{{\"batch\":[{e}, {e}],\"writeKey\":\"k\"}}",
+            e = std::str::from_utf8(event).unwrap()
+        );
+        assert!(agree(batch.as_bytes(), ok, true));
+        for fast in [
+            &br#" { "a" : 1, "context" : { "b":2, "ip": "1.2.3.4" } } "#[..],
+            br#"{"user\u0049d":"u","context":{"x":{"consent":1},"consent":{"A":true}},"anonymousId":7}"#,
+            br#"{"userId":"a","userId":"b","context":[1,{"a":2}],"context":{"ip":3}}"#,
+            br#"{"write\u004bey":"a\"b","writeKey":"c","batch":"x","type":-2.5E+299}"#,
+            br#"{"batch":[1,"\u00e9",[[[]]],{}],"batch":{"a":[]},"batch":[]}"#,
+            br#"{"a":"\ud83d\ude00","b":1e299,"c":123456789012345678901234567890}"#,
+            br#"{"a":"\u0000","a":2,"context":{}}"#,
+            br#"{}"#,
+        ] {
+            assert!(agree(fast, ok, true), "{}", String::from_utf8_lossy(fast));
+            agree(fast, ok, false);
+        }
+        // Refused, or near a bound: the serde scan decides.
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(120), "]".repeat(120));
+        let long = format!("{{\"a\":{}}}", "9".repeat(301));
+        for slow in [
+            &b"[1]"[..],
+            b"{} x",
+            b"{\"a\":",
+            b"{\"a\":\"\\ud800\"}",
+            // A lone surrogate in a batch element: the serde scan reads
+            // elements without decoding them, and may accept.
+            br#"{"batch":[1,"\ud800"]}"#,
+            b"{\"a\":1e999}",
+            b"{\"a\":1e300}",
+            b"{\"a\":01}",
+            b"\xef\xbb\xbf{}",
+            b"{\"a\":\"\xff\"}",
+            deep.as_bytes(),
+            long.as_bytes(),
+        ] {
+            assert!(!agree(slow, ok, true), "{}", String::from_utf8_lossy(slow));
+        }
+        let small = Limits {
+            max_depth: 2,
+            max_fields: 3,
+            max_batch: 1,
+            ..ok
+        };
+        assert!(agree(br#"{"a":{"b":1},"c":2}"#, small, true));
+        for bound in [
+            &br#"{"a":{"b":[1]}}"#[..],
+            br#"{"a":1,"b":2,"c":{"d":4}}"#,
+            br#"{"batch":[1,2]}"#,
+            br#"{"context":{"a":1,"b":2,"c":3}}"#,
+        ] {
+            assert!(
+                !agree(bound, small, true),
+                "{}",
+                String::from_utf8_lossy(bound)
+            );
+        }
+    }
+
+    proptest! {
+        /// Any object of any members, written compactly or not, with the
+        /// keys the layout reads among them: the fast scan answers, and
+        /// its answer is the serde scan's.
+        #[test]
+        fn answers_every_valid_event_as_serde_does(
+            fields in prop::collection::vec(
+                (prop_oneof![
+                    Just("userId".to_string()), Just("anonymousId".to_string()),
+                    Just("context".to_string()), Just("writeKey".to_string()),
+                    Just("type".to_string()), Just("batch".to_string()),
+                    Just("messageId".to_string()), "[a-z]{1,5}",
+                ], prop_oneof![
+                    json_value(),
+                    prop::collection::btree_map(
+                        prop_oneof![Just("ip".to_string()), Just("consent".to_string()), "[a-z]{1,3}"],
+                        json_value(), 0..4,
+                    ).prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+                ]),
+                0..8,
+            ),
+            pretty in any::<bool>(),
+            want_batch in any::<bool>(),
+        ) {
+            // Duplicate keys too: members are written one by one.
+            let members: Vec<String> = fields.iter().map(|(k, v)| {
+                let v = if pretty { serde_json::to_string_pretty(v) } else { serde_json::to_string(v) };
+                format!("{}:{}", serde_json::to_string(k).unwrap(), v.unwrap())
+            }).collect();
+            let text = format!("{{{}}}", members.join(if pretty { ",\n " } else { "," }));
+            prop_assert!(agree(text.as_bytes(), Limits::default(), want_batch), "{}", text);
+        }
+
+        /// Bytes edited anywhere: whatever the fast scan answers is the
+        /// serde scan's answer.
+        #[test]
+        fn never_answers_differently(
+            value in json_value(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            want_batch in any::<bool>(),
+        ) {
+            let mut text = serde_json::json!({"context": {"ip": value.clone()}, "batch": [value.clone()], "userId": value})
+                .to_string()
+                .into_bytes();
+            for (at, byte) in edits {
+                let i = at.index(text.len());
+                text[i] = byte;
+            }
+            agree(&text, Limits::default(), want_batch);
+        }
+    }
+}
