@@ -11,8 +11,9 @@
 //!
 //! The cipher is ring's (`LessSafeKey`: the nonces are ours to keep unique,
 //! as above), about four times faster than the RustCrypto one on this
-//! path, which every durable event crosses twice (sealed by the spool's
-//! writer, opened by its reader). Same algorithm, nonce and additional
+//! path, which every durable event crosses (sealed by the spool's writer;
+//! opened by its reader when it reads a record back from disk rather than
+//! from the writer's tail in memory). Same algorithm, nonce and additional
 //! data as before, so segments written by either read with the other; a
 //! test holds that against the RustCrypto implementation.
 

@@ -8,7 +8,8 @@
 //! only once the [`Commit`] resolves: written, and synced as the fsync
 //! policy says. One writer thread commits appends in groups ([`writer`]).
 //! One reader thread feeds committed records in order to the destination's
-//! batcher ([`reader`]), which [`Acks`] each batch once the backend took it;
+//! batcher ([`reader`]; from memory while it keeps up, [`tail`]), which
+//! [`Acks`] each batch once the backend took it;
 //! a segment is deleted once every record in it is acknowledged. On start,
 //! what was not acknowledged is replayed ([`recover`]). Delivery is at
 //! least once: an event delivered just before a crash, whose
@@ -46,6 +47,7 @@ mod reader;
 mod recover;
 pub(crate) mod segment;
 mod settings;
+mod tail;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -228,6 +230,8 @@ struct State {
     /// in flight, in order ([`Acks`]).
     done: Vec<(Pos, Pos)>,
     set_aside: Vec<SetAside>,
+    /// Committed records not read yet, as the writer had them ([`tail`]).
+    tail: tail::Tail,
     closed: bool,
 }
 
@@ -362,8 +366,9 @@ impl Shared {
     }
 }
 
-/// Failures a test injects into the writer's file operations, and a gate
-/// that keeps a sync in flight for as long as a test wants.
+/// Failures a test injects into the writer's file operations, a gate
+/// that keeps a sync in flight for as long as a test wants, and where the
+/// reader found the records it fed.
 #[derive(Default)]
 struct Faults {
     /// Syncs to fail from now on.
@@ -375,6 +380,9 @@ struct Faults {
     /// While true, a sync waits before it starts.
     #[cfg(test)]
     gate: (Mutex<bool>, Condvar),
+    /// Records the reader took from the tail, and read from disk.
+    #[cfg(test)]
+    fed: [AtomicU64; 2],
 }
 
 impl Faults {
@@ -397,6 +405,12 @@ impl Faults {
             return Err(io::Error::other("injected sync failure"));
         }
         Ok(())
+    }
+
+    /// Records the reader fed from the tail in memory, and from disk.
+    #[cfg(test)]
+    fn fed(&self) -> [u64; 2] {
+        self.fed.each_ref().map(|n| n.load(Ordering::Relaxed))
     }
 
     /// Holds (true) or lets go (false) every sync.
@@ -678,6 +692,7 @@ fn open_with(
                 .collect(),
             done: Vec::new(),
             set_aside: found.set_aside,
+            tail: tail::Tail::default(),
             closed: false,
         }),
         wake: Condvar::new(),

@@ -1,6 +1,7 @@
 //! The spool's reader thread: feeds committed records, in order, to the
-//! destination's batcher, in chunks of up to [`CHUNK`] bytes read with one
-//! positioned read. It never reads past the end the writer published, so
+//! destination's batcher, in chunks of up to [`CHUNK`] bytes: taken from
+//! the tail the writer left in memory ([`super::tail`]) when it holds the
+//! next record, else read with one positioned read and opened. It never reads past the end the writer published, so
 //! it never meets a half-written frame of this run; a record whose
 //! checksum or authentication fails is skipped and counted. It stops at a
 //! held range not yet decided and passes over a voided one ([`super::hold`]).
@@ -18,7 +19,7 @@ use bytes::Bytes;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
-use tokio::sync::mpsc::{error::TrySendError, Sender};
+use tokio::sync::mpsc::Sender;
 
 /// Bytes read at once (a larger frame is read whole).
 const CHUNK: u64 = 1 << 20;
@@ -67,7 +68,13 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
             }
         }
         let r = reading.as_mut().expect("opened above");
-        let records = read_chunk(shared, r, want, &range, &mut buf);
+        let (records, _from) = match from_tail(shared, r, want, &range) {
+            Some(records) => (records, 0),
+            None => (read_chunk(shared, r, want, &range, &mut buf), 1),
+        };
+        #[cfg(test)]
+        shared.faults.fed[_from]
+            .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
         want = Pos {
             segment: r.seq,
             index: r.index,
@@ -196,6 +203,37 @@ fn open(shared: &Shared, seq: u64) -> Option<Reading> {
     })
 }
 
+/// The records [`read_chunk`] would read next, taken from the tail
+/// ([`super::tail`]) instead, as far as it holds them in order; `None`
+/// when it does not hold the next one.
+fn from_tail(
+    shared: &Shared,
+    r: &mut Reading,
+    want: Pos,
+    range: &Range,
+) -> Option<Vec<(Pos, Bytes)>> {
+    let mut st = shared.lock();
+    let mut out = Vec::new();
+    let (mut bytes, mut any) = (0, false);
+    while bytes < CHUNK as usize && range.stop != Some(r.index) {
+        let pos = Pos {
+            segment: r.seq,
+            index: r.index,
+        };
+        let Some(record) = st.tail.take(pos, range.end) else {
+            break;
+        };
+        any = true;
+        if pos >= want && !range.voids.iter().any(|&(s, e)| s <= pos && pos < e) {
+            bytes += record.event.len();
+            out.push((pos, record.event));
+        }
+        r.index += 1;
+        r.offset = record.end;
+    }
+    any.then_some(out)
+}
+
 /// Reads frames from `r` within `range`, returns the records at or after
 /// `want` and not voided, opened.
 fn read_chunk(
@@ -275,17 +313,10 @@ fn skip_rest(shared: &Shared, r: &mut Reading, end: u64) {
     r.offset = end;
 }
 
-/// Hands a chunk to the batcher, waiting while its feed is full; `false`
-/// once the batcher is gone.
-fn send(feed: &Sender<Chunk>, mut chunk: Chunk) -> bool {
-    loop {
-        match feed.try_send(chunk) {
-            Ok(()) => return true,
-            Err(TrySendError::Closed(_)) => return false,
-            Err(TrySendError::Full(back)) => {
-                chunk = back;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+/// Hands a chunk to the batcher, waiting while its feed is full (woken
+/// as soon as it has room: meanwhile the writer's tail fills, and what
+/// does not fit there is read back from disk); `false` once the batcher
+/// is gone.
+fn send(feed: &Sender<Chunk>, chunk: Chunk) -> bool {
+    feed.blocking_send(chunk).is_ok()
 }

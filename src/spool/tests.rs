@@ -773,3 +773,28 @@ async fn batches_done_out_of_order_are_not_replayed_after_a_crash() {
         .is_none());
     o.opened.closer.finish();
 }
+
+#[tokio::test]
+async fn records_come_from_memory_while_the_reader_keeps_up_else_from_disk() {
+    let fed = |o: &Opened| o.closer.shared.faults.fed();
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, keys) = (config(dir.path(), 1 << 20), keyring(&["e1"]));
+    let mut o = open_at(&cfg, keys.clone()).unwrap();
+    for i in 0..3 {
+        append(&o.opened.spool, i..i + 1).await;
+        assert_eq!(bodies(&take(&mut o.opened, 1).await), events(i..i + 1));
+    }
+    assert_eq!(fed(&o.opened), [3, 0], "read from memory");
+    // More at once than the tail holds (a few records in tests): the
+    // first from memory, the rest from disk, in order.
+    append(&o.opened.spool, 3..13).await;
+    assert_eq!(bodies(&take(&mut o.opened, 10).await), events(3..13));
+    let [tail, disk] = fed(&o.opened);
+    assert!(tail > 3 && disk > 0 && tail + disk == 13, "{tail} {disk}");
+    o.opened.closer.finish();
+    // After a restart, what was not acknowledged comes from disk: the same.
+    let mut o = open_at(&cfg, keys).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 13).await), events(0..13));
+    assert_eq!(fed(&o.opened), [0, 13]);
+    o.opened.closer.finish();
+}

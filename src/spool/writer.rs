@@ -3,7 +3,8 @@
 //! until the window closes), seals each event into a frame, writes the
 //! group, syncs as the policy says, and only once every write and sync of
 //! the group succeeded publishes the new ends to the reader and answers
-//! every append in the group. One failure fails the whole group (503 for
+//! every append in the group, and hands the group's events to the
+//! reader's tail ([`super::tail`]). One failure fails the whole group (503 for
 //! all of its requests): nothing of it is read. A large group is written
 //! in pieces of about [`MAX_BUFFERED`] bytes (still synced and published
 //! once), so the writer never buffers a whole group.
@@ -17,6 +18,7 @@
 //! segment; a segment left without records is deleted.
 
 use super::hold::Held;
+use super::tail::Record;
 use super::{segment, Append, Msg, Pos, Seg, Shared, SpoolError};
 use super::{Fsync, SpoolConfig};
 use crate::crypto::at_rest::{FileCipher, OVERHEAD};
@@ -48,6 +50,8 @@ pub(super) struct Writer {
     rolled: Vec<Active>,
     /// Held appends of the group being committed.
     held: Vec<Held>,
+    /// The group's records, for the reader's tail once published.
+    fresh: Vec<Record>,
     last_sync: Instant,
     buf: Vec<u8>,
     /// Held for the writer's life: one process per spool directory.
@@ -92,6 +96,7 @@ impl Writer {
             active: None,
             rolled: Vec::new(),
             held: Vec::new(),
+            fresh: Vec::new(),
             last_sync: Instant::now(),
             buf: Vec::with_capacity(1 << 16),
             _lock: lock,
@@ -128,7 +133,7 @@ impl Writer {
                     Err(false) => break,
                 }
             }
-            let result = self.commit(&group);
+            let result = self.commit(&mut group);
             if result.is_err() {
                 self.shared.metrics.write_errors.inc();
             }
@@ -143,7 +148,7 @@ impl Writer {
     }
 
     /// Writes, syncs and publishes a group, or none of it.
-    fn commit(&mut self, group: &[Append]) -> Result<(), SpoolError> {
+    fn commit(&mut self, group: &mut [Append]) -> Result<(), SpoolError> {
         let result = self.try_commit(group);
         if result.is_err() {
             self.roll_back();
@@ -151,7 +156,7 @@ impl Writer {
         result
     }
 
-    fn try_commit(&mut self, group: &[Append]) -> Result<(), SpoolError> {
+    fn try_commit(&mut self, group: &mut [Append]) -> Result<(), SpoolError> {
         if group.iter().all(|a| a.events.is_empty()) {
             return Ok(());
         }
@@ -160,7 +165,8 @@ impl Writer {
         let mut pending = 0u32;
         for append in group {
             let mut start = None;
-            for event in &append.events {
+            // Moved to the tail: the group's events are not needed after.
+            for event in std::mem::take(&mut append.events) {
                 pending = self.place(event.len(), pending)?;
                 let active = self.active.as_ref().expect("placed above");
                 let index = active.records + pending;
@@ -169,9 +175,17 @@ impl Writer {
                     index,
                 });
                 segment::push_frame(&mut self.buf, |out| {
-                    active.cipher.seal_into(index, &active.header, event, out)
+                    active.cipher.seal_into(index, &active.header, &event, out)
                 })
                 .map_err(|_| SpoolError::NoKey)?;
+                self.fresh.push(Record {
+                    pos: Pos {
+                        segment: active.seq,
+                        index,
+                    },
+                    end: active.end + self.buf.len() as u64,
+                    event,
+                });
                 pending += 1;
                 if self.buf.len() >= MAX_BUFFERED {
                     // Not yet published: a failure cuts it with the rest.
@@ -274,6 +288,7 @@ impl Writer {
                 st.segments.get_mut(&a.seq).expect("checked above").sealed = true;
             }
             st.holds.extend(self.held.drain(..));
+            st.tail.extend(self.fresh.drain(..));
             (bytes, records)
         };
         self.rolled.clear();
@@ -292,6 +307,7 @@ impl Writer {
     fn roll_back(&mut self) {
         self.buf.clear();
         self.held.clear();
+        self.fresh.clear();
         let parts: Vec<Active> = self.rolled.drain(..).chain(self.active.take()).collect();
         for a in parts {
             let path = a.path(&self.shared);
