@@ -161,6 +161,19 @@ fn batch_of_100(c: &mut Criterion) {
             .unwrap()
         })
     });
+    // The key in the request's head, as analytics-node and the load test
+    // send it: the batch is read in one pass.
+    g.bench_function("privgate_ingest_head_key", |b| {
+        b.iter(|| {
+            segment::decode_keyed_by_head(
+                Route::Batch,
+                black_box(&body),
+                &STAMP,
+                privgate::json::Limits::default(),
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 }
 

@@ -322,6 +322,7 @@ impl Ingest {
             payload: &payload,
             received_at: SystemTime::now(),
             limits: self.json_limits,
+            key_from_head: source.is_some(),
         };
         let batch = self.decode(codec, route, &input, &charge, source)?;
         // The answer is made now (from what the request said), so that the

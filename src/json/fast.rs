@@ -37,30 +37,71 @@ pub(super) fn scan<'a, L: Layout>(
     limits: Limits,
     want_batch: bool,
 ) -> Option<TopLevel<'a>> {
-    let text = std::str::from_utf8(input).ok()?;
-    let mut scan = Scan {
-        r: Reader::new(text),
-        input,
-        limits,
-        depth: limits.max_depth.min(MAX_DEPTH),
-        fields: 0,
-    };
+    let mut scan = Scan::new(input, limits, None)?;
     let top = scan.top::<L>(want_batch).ok()?;
     scan.r.end().ok()?;
     Some(top)
 }
 
-struct Scan<'a> {
+/// What [`batch`] hands over for each element of the batch: its text,
+/// and its scan when it is an object.
+pub(super) type Element<'a, 'f> = &'f mut dyn FnMut(&'a str, Option<TopLevel<'a>>);
+
+/// A batch envelope and its events in one pass: [`TopLevel::parse`] of
+/// `input`, whose one `batch` member is an array, each element handed to
+/// `element` as it is read, with its own scan ([`TopLevel::parse_event`]
+/// of its text) when it is an object. `None` when the fast path cannot
+/// vouch for every one of those answers, or `batch` is missing, repeated
+/// or not an array: what `element` was handed is then to be dropped.
+pub(super) fn batch<'a, L: Layout>(
+    input: &'a [u8],
+    limits: Limits,
+    element: Element<'a, '_>,
+) -> Option<TopLevel<'a>> {
+    let mut scan = Scan::new(input, limits, Some(element))?;
+    let top = scan.top::<L>(true).ok()?;
+    scan.r.end().ok()?;
+    (scan.batches == 1).then_some(top)
+}
+
+struct Scan<'a, 'f> {
     r: Reader<'a>,
     input: &'a [u8],
+    /// Where the object being scanned starts in `input` (an element of a
+    /// batch read in one pass is scanned as an event of its own).
+    base: usize,
     limits: Limits,
     /// The deepest container allowed (the event itself is at 1).
     depth: usize,
-    /// Object members read so far, at every level.
+    /// Object members of the object being scanned so far, at every level.
     fields: usize,
+    /// One pass over a batch: where its elements go, and how many batch
+    /// members were read.
+    element: Option<Element<'a, 'f>>,
+    batches: usize,
 }
 
-impl<'a> Scan<'a> {
+impl<'a, 'f> Scan<'a, 'f> {
+    fn new(input: &'a [u8], limits: Limits, element: Option<Element<'a, 'f>>) -> Option<Self> {
+        let text = std::str::from_utf8(input).ok()?;
+        Some(Scan {
+            r: Reader::new(text),
+            input,
+            base: 0,
+            limits,
+            depth: limits.max_depth.min(MAX_DEPTH),
+            fields: 0,
+            element,
+            batches: 0,
+        })
+    }
+
+    /// The object being scanned (and what follows it): what its marks and
+    /// insertion points are offsets into.
+    fn here(&self) -> &'a [u8] {
+        &self.input[self.base..]
+    }
+
     fn top<L: Layout>(&mut self, want_batch: bool) -> Result<TopLevel<'a>, Stop> {
         let mut top = TopLevel::default();
         let mut first_context = None;
@@ -72,14 +113,14 @@ impl<'a> Scan<'a> {
             self.r.key()?;
             let key = self.r.last().decode();
             if top.keys == 0 {
-                top.marks.top_at = key_at(self.input, &key);
+                top.marks.top_at = key_at(self.here(), &key);
             }
             top.keys += 1;
             self.field()?;
             let role = L::role(&key);
             if let Some(slot) = role.slot() {
                 let span = self.spanned(2)?;
-                top.marks.mark(self.input, slot, span);
+                top.marks.mark(self.here(), slot, span);
             } else {
                 match role {
                     Role::WriteKey => top.write_key = self.string_value()?,
@@ -96,10 +137,11 @@ impl<'a> Scan<'a> {
                         top.has_type = true;
                         self.value(2)?;
                     }
+                    Role::Batch if want_batch && self.element.is_some() => self.elements::<L>()?,
                     Role::Batch if want_batch => top.batch = self.batch()?,
                     Role::Context => {
                         let own = self.context::<L>()?;
-                        top.add_context(&mut first_context, own, self.input);
+                        top.add_context(&mut first_context, own, self.here());
                     }
                     _ => self.value(2)?,
                 }
@@ -161,7 +203,7 @@ impl<'a> Scan<'a> {
         self.r.peek()?;
         let start = self.r.pos();
         self.value(depth)?;
-        Ok(Span::of(self.input, &self.input[start..self.r.pos()]))
+        Ok(Span::of(self.here(), &self.input[start..self.r.pos()]))
     }
 
     /// A member's value, when it is a string.
@@ -188,12 +230,12 @@ impl<'a> Scan<'a> {
             self.field()?;
             let key = self.r.last().decode();
             if std::mem::replace(&mut first, false) {
-                own.ip_at = key_at(self.input, &key);
+                own.ip_at = key_at(self.here(), &key);
             }
             match L::context_slot(&key) {
                 Some(slot) => {
                     let span = self.spanned(3)?;
-                    own.mark(self.input, slot, span);
+                    own.mark(self.here(), slot, span);
                 }
                 None => self.value(3)?,
             }
@@ -224,6 +266,42 @@ impl<'a> Scan<'a> {
             more = self.r.more(b']')?;
         }
         Ok(Some(items))
+    }
+
+    /// [`Scan::batch`] in one pass ([`batch`]): each element handed over
+    /// as it is read, an object with its scan as an event of its own.
+    fn elements<L: Layout>(&mut self) -> Result<(), Stop> {
+        self.batches += 1;
+        if self.batches > 1 || self.r.peek()? != b'[' {
+            return Err(Stop);
+        }
+        let element = self.element.take().ok_or(Stop)?;
+        let (mut count, mut more) = (0, self.r.open(b']')?);
+        while more {
+            if count == self.limits.max_batch {
+                return Err(Stop);
+            }
+            count += 1;
+            let next = self.r.peek()?;
+            let start = self.r.pos();
+            let event = match next {
+                b'{' => {
+                    let envelope = (self.base, self.fields);
+                    (self.base, self.fields) = (start, 0);
+                    let event = self.top::<L>(false)?;
+                    (self.base, self.fields) = envelope;
+                    Some(event)
+                }
+                _ => {
+                    self.r.skip()?;
+                    None
+                }
+            };
+            element(self.r.since(start), event);
+            more = self.r.more(b']')?;
+        }
+        self.element = Some(element);
+        Ok(())
     }
 }
 

@@ -76,6 +76,21 @@ impl<'a> TopLevel<'a> {
         Self::scan::<SegmentLayout>(input, limits, false)
     }
 
+    /// A batch envelope (Segment's) and its events in one pass, when that
+    /// can vouch for the answers: what [`TopLevel::parse`] gives, but each
+    /// element of its one `batch` array is handed to `element` as it is
+    /// read, with what [`TopLevel::parse_event`] gives for it when it is
+    /// an object (and `batch` is left `None`). `None` when nothing is
+    /// decided (what `element` was handed is to be dropped): read the
+    /// envelope with [`TopLevel::parse`], then each element.
+    pub fn parse_batch(
+        input: &'a [u8],
+        limits: Limits,
+        element: &mut dyn FnMut(&'a str, Option<TopLevel<'a>>),
+    ) -> Option<TopLevel<'a>> {
+        super::fast::batch::<SegmentLayout>(input, limits, element)
+    }
+
     /// [`TopLevel::parse`] for another protocol's layout.
     pub fn parse_as<L: Layout>(input: &'a [u8], limits: Limits) -> Result<TopLevel<'a>, Refused> {
         Self::scan::<L>(input, limits, true)

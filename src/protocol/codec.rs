@@ -85,6 +85,9 @@ pub struct Input<'a> {
     pub received_at: SystemTime,
     /// The bounds of the events' JSON.
     pub limits: Limits,
+    /// The request's key came in its head and was checked: a key its body
+    /// names changes nothing (the key sink accepts any).
+    pub key_from_head: bool,
 }
 
 impl Input<'_> {
