@@ -128,14 +128,14 @@ impl Batch {
         self.end = pos.map(Pos::next);
     }
 
-    /// Writes the body (once), and gives the events up unless they may be
-    /// filtered again.
-    fn build(&mut self) {
+    /// Writes the body (once, into a buffer from `bodies`), and gives the
+    /// events up unless they may be filtered again.
+    fn build(&mut self, bodies: &Bodies) {
         if self.body.is_some() || self.count == 0 {
             return;
         }
         let f = &self.framing;
-        let mut body = BytesMut::with_capacity(self.len + f.close.len());
+        let mut body = bodies.take(self.len + f.close.len());
         for (i, event) in self.events.iter().enumerate() {
             body.put_slice(if i == 0 { &f.open } else { f.separator });
             body.put_slice(event);
@@ -181,8 +181,8 @@ impl Batch {
     }
 
     /// The finished body (built on first use) and its number of events.
-    fn body(&mut self) -> (Bytes, usize) {
-        self.build();
+    fn body(&mut self, bodies: &Bodies) -> (Bytes, usize) {
+        self.build(bodies);
         (self.body.clone().unwrap_or_default(), self.count)
     }
 
@@ -205,6 +205,58 @@ pub(super) struct Settings {
     pub(super) metrics: DestMetrics,
     /// Subjects whose waiting events are never sent.
     pub(super) erasures: Option<Arc<Erasures>>,
+    /// Buffers of bodies sent, for the next batches.
+    pub(super) bodies: Arc<Bodies>,
+}
+
+/// Buffers of batch bodies already sent, written into again by the next
+/// batches rather than freed: a destination sends about its batches'
+/// bytes per second in bodies of about one size (~850 KB in the batch load
+/// test, hundreds a second), and freeing each to allocate the next had
+/// the allocator give the pages back and fault them in again (issue #21).
+/// It keeps at most [`Bodies::KEEP`] of them; a body still referenced
+/// after its delivery (an attempt that timed out) is not taken back.
+pub(super) struct Bodies {
+    free: std::sync::Mutex<Vec<BytesMut>>,
+}
+
+impl Bodies {
+    /// Buffers kept at most, waiting for a batch.
+    const KEEP: usize = 4;
+
+    /// Capacities are rounded up to this, so that a buffer serves batches
+    /// a little larger than the one it was made for.
+    const ROUND: usize = 64 << 10;
+
+    pub(super) fn new() -> Bodies {
+        Bodies {
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An empty buffer of at least `capacity` bytes.
+    fn take(&self, capacity: usize) -> BytesMut {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        match free.iter().position(|b| b.capacity() >= capacity) {
+            Some(at) => free.swap_remove(at),
+            None => {
+                drop(free);
+                BytesMut::with_capacity(capacity.next_multiple_of(Self::ROUND))
+            }
+        }
+    }
+
+    /// Takes `body`'s buffer back, if nothing else holds it.
+    fn give(&self, body: Bytes) {
+        let Ok(mut buf) = body.try_into_mut() else {
+            return;
+        };
+        buf.clear();
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.len() < Self::KEEP {
+            free.push(buf);
+        }
+    }
 }
 
 /// Cuts batches from one destination's feed and dispatches them.
@@ -363,6 +415,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
     let metrics = s.metrics.clone();
     let settle = settle.clone();
     let erasures = s.erasures.clone();
+    let bodies = s.bodies.clone();
     let mut batch = batch;
     inflight.spawn(async move {
         let (taken, queued) = (batch.count, batch.queued);
@@ -372,7 +425,7 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
             if let Some(e) = erasures.as_deref().filter(|e| batch.stale(Some(e))) {
                 metrics.erased.inc_by(batch.refilter(e) as u64);
             }
-            let (body, events) = batch.body();
+            let (body, events) = batch.body(&bodies);
             if events == 0 {
                 break;
             }
@@ -394,6 +447,10 @@ async fn dispatch(s: &Settings, batch: Batch, settle: &Settle, inflight: &mut Jo
                 }
             }
             break;
+        }
+        // Sent (or given up): its buffer serves a next batch.
+        if let Some(body) = batch.body.take() {
+            bodies.give(body);
         }
         match (settle, ticket) {
             (Settle::Release(depth), _) => depth.release(taken, queued),
@@ -448,5 +505,42 @@ impl Chunk {
             Chunk::Memory(events) => (None, &events[i]),
             Chunk::Spool(chunk) => (Some(chunk.records[i].0), &chunk.records[i].1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_body_is_written_into_again_and_at_most_a_few_are_kept() {
+        let bodies = Bodies::new();
+        let mut buf = bodies.take(100_000);
+        assert!(buf.capacity() >= 100_000);
+        buf.put_slice(&[b'x'; 100_000]);
+        let body = buf.freeze();
+        let ptr = body.as_ptr();
+        bodies.give(body);
+        // The next batch, a little larger, writes into the same buffer.
+        let again = bodies.take(100_100);
+        assert_eq!((again.as_ptr(), again.len()), (ptr, 0));
+        // A body still held elsewhere (an attempt not finished) stays there.
+        let mut held = again;
+        held.put_slice(b"{}");
+        let body = held.freeze();
+        let elsewhere = body.clone();
+        bodies.give(body);
+        assert!(bodies.free.lock().unwrap().is_empty());
+        drop(elsewhere);
+        // At most KEEP wait for a batch.
+        for _ in 0..Bodies::KEEP + 3 {
+            let mut buf = bodies.take(10);
+            buf.put_u8(b'x');
+            bodies.give(buf.freeze());
+            let mut other = BytesMut::with_capacity(10);
+            other.put_u8(b'y');
+            bodies.give(other.freeze());
+        }
+        assert_eq!(bodies.free.lock().unwrap().len(), Bodies::KEEP);
     }
 }

@@ -81,6 +81,7 @@ pub(super) fn settings(
         sink: Arc::new(sink),
         metrics: dm,
         erasures,
+        bodies: Arc::new(super::batch::Bodies::new()),
     }))
 }
 
