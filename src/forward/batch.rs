@@ -222,7 +222,7 @@ pub(super) struct Bodies {
 
 impl Bodies {
     /// Buffers kept at most, waiting for a batch.
-    const KEEP: usize = 4;
+    const KEEP: usize = 2;
 
     /// Capacities are rounded up to this, so that a buffer serves batches
     /// a little larger than the one it was made for.
