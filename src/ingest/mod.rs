@@ -325,12 +325,16 @@ impl Ingest {
             key_from_head: source.is_some(),
         };
         let batch = self.decode(codec, route, &input, &charge, source)?;
-        // The answer is made now (from what the request said), so that the
-        // payload is not held while the events are handed over: a spool's
-        // commit waits for its group's fsync, and the events are copies
-        // of the payload's elements (or share it, when they are the body).
+        // The answer is made now (from what the request said), so that
+        // neither the payload nor the head is held while the events are
+        // handed over: a spool's commit waits for its group's fsync. The
+        // events are copies of the payload's elements (or share it, when
+        // they are the body); the head's values are slices of the
+        // connection's read buffer, which hyper cannot reuse while they
+        // live, and so reads the next request into another.
         let answer = codec.accepted(route, batch.events.len(), &input);
         drop(payload);
+        drop(parts);
         self.accept.clone().oneshot(batch).await?;
         Ok(answer)
     }
@@ -409,7 +413,10 @@ impl Ingest {
             protocol,
             received_at: input.received_at,
             client_ip: client,
-            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+            // A copy: the header's value is a slice of the connection's
+            // read buffer, which the events' metadata would keep.
+            user_agent: (parts.headers.get(header::USER_AGENT))
+                .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok()),
             sec_gpc: crate::consent::sec_gpc(&parts.headers),
             tcf: crate::consent::request_tcf(parts.uri.query()),
             jurisdiction: self.jurisdiction(parts),

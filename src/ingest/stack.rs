@@ -38,7 +38,7 @@ use super::server::{Body, Swappable};
 use super::{full, Ingest};
 use crate::protocol::Endpoint;
 use futures_util::future::{self, BoxFuture, Either, Ready};
-use http::{header, HeaderMap, Request, Response};
+use http::{header, HeaderMap, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -131,10 +131,13 @@ fn stack(
         .layer(Finish::layer(move |request: &Request<Incoming>| {
             let ingest = cors.clone();
             let endpoint = request.extensions().get::<Option<Endpoint>>().copied();
-            // Only the Origin is needed for the answer.
+            // Only the Origin is needed for the answer: a copy, as the
+            // value is a slice of the connection's read buffer, which hyper
+            // cannot reuse while a slice of it lives.
             let mut origin = HeaderMap::new();
-            if let Some(value) = request.headers().get(header::ORIGIN) {
-                origin.insert(header::ORIGIN, value.clone());
+            let value = request.headers().get(header::ORIGIN);
+            if let Some(value) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
+                origin.insert(header::ORIGIN, value);
             }
             move |response: &mut Response<Body>| {
                 if let Some(cors) = ingest.cors(endpoint.flatten()) {
