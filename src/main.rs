@@ -26,14 +26,15 @@ mod allocator {
     /// Milliseconds mimalloc keeps memory freed before it gives it back to
     /// the OS. Its own default (1000 in v3) kept what a second of traffic
     /// churned through: under the batch load test (~1.7 KB events, 100 per
-    /// request, ~300 MB/s each of request bodies, events and batch
-    /// bodies) peak RSS was 58 to 96 MiB with 25 MiB live. With 10 ms it is
-    /// 48 to 58 MiB; what is given back and used again costs page faults,
-    /// measured at 0.4 per event (0.05 before), a few percent of the CPU
-    /// per event; with 0 ms, 0.8 per event for 45 to 52 MiB (issue #21,
-    /// load-tests/README.md). `MIMALLOC_PURGE_DELAY` still decides when it
-    /// is set.
-    pub(super) const PURGE_DELAY_MS: c_long = 10;
+    /// request, 200k+ events/s, so ~300 MB/s each of request bodies,
+    /// events and batch bodies) peak RSS was 58 to 96 MiB with ~25 MiB
+    /// live. What is given back and used again costs a page fault per
+    /// page (~1.9 us on the load test's machine). Durable delivery, one
+    /// 5 s run each: 10 ms gave 60 to 67 MiB at 0.32 faults per event, 5 ms
+    /// 60 to 62 MiB at 0.44 (~0.8 us per event), 0 ms 57 to 61 MiB at 0.6
+    /// (issue #21, load-tests/README.md). `MIMALLOC_PURGE_DELAY` still
+    /// decides when it is set.
+    pub(super) const PURGE_DELAY_MS: c_long = 5;
 
     extern "C" {
         #[cfg(test)]
