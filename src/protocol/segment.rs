@@ -123,34 +123,34 @@ pub fn decode_keyed_by_head(
 /// The batch route read in one pass ([`TopLevel::parse_batch`]), when that
 /// can vouch for the answer (`None` otherwise): what [`decode`] gives (the
 /// same events, marks and invalid elements). The events are gathered as
-/// slices of the body while it is read, then finished.
+/// slices of the body while it is read, then finished and added as
+/// [`decode`] adds them.
 fn batch_in_one_pass(
     body: &Bytes,
     stamp: &Stamp<'_>,
     limits: Limits,
 ) -> Result<Option<Decoded>, IngestError> {
-    let mut decoded = Decoded::new(limits);
-    // Per event kept: what `finish` needs of its scan.
-    let mut facts = Vec::new();
+    let mut found = Vec::new();
+    let mut invalid = 0;
     let top = TopLevel::parse_batch(body, limits, &mut |raw, event| match event {
         // Every event in a batch names its own type.
         Some(event) if event.has_type => {
-            decoded
-                .events
-                .push((body.slice_ref(raw.as_bytes()), event.marks));
-            facts.push(Facts::of(&event));
+            found.push((
+                body.slice_ref(raw.as_bytes()),
+                Facts::of(&event),
+                event.marks,
+            ));
         }
-        _ => decoded.invalid += 1,
+        _ => invalid += 1,
     });
     if top.is_none() {
         return Ok(None);
     }
-    decoded.take(decoded.events.iter().map(|(e, _)| e.len()).sum())?;
-    let mut facts = facts.into_iter();
-    decoded.rewrite(|raw, _| {
-        let facts = facts.next().expect("one per event");
-        detach(finish(raw, facts, None, stamp), body)
-    })?;
+    let mut decoded = Decoded::new(limits);
+    decoded.invalid = invalid;
+    for (raw, facts, marks) in found {
+        decoded.push(detach(finish(raw, facts, None, stamp), body), marks)?;
+    }
     Ok(Some(decoded))
 }
 
