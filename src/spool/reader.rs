@@ -46,6 +46,13 @@ struct Range {
     voids: Vec<(Pos, Pos)>,
 }
 
+impl Range {
+    /// Whether the record at `pos` is fed: at or after `want`, not voided.
+    fn feeds(&self, pos: Pos, want: Pos) -> bool {
+        pos >= want && !self.voids.iter().any(|&(s, e)| s <= pos && pos < e)
+    }
+}
+
 pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
     let mut want = start;
     let mut sent = start;
@@ -224,7 +231,7 @@ fn from_tail(
             break;
         };
         any = true;
-        if pos >= want && !range.voids.iter().any(|&(s, e)| s <= pos && pos < e) {
+        if range.feeds(pos, want) {
             bytes += record.event.len();
             out.push((pos, record.event));
         }
@@ -265,7 +272,7 @@ fn read_chunk(
                 segment: r.seq,
                 index: r.index,
             };
-            let wanted = pos >= want && !range.voids.iter().any(|&(s, e)| s <= pos && pos < e);
+            let wanted = range.feeds(pos, want);
             match frame {
                 segment::Frame::End => break,
                 // Cut by the chunk: the next chunk starts with it.
