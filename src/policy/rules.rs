@@ -404,7 +404,7 @@ fn scrub_url_into(
 ) -> bool {
     // URL parsers drop ASCII tabs and line breaks anywhere (WHATWG URL), so
     // `jane@exa<LF>mple.com` is an email to a backend: drop them first.
-    if memchr::memchr3(b'\t', b'\n', b'\r', s.as_bytes()).is_some() {
+    if crate::json::bytes::has_tab_or_newline(s.as_bytes()) {
         let clean: String = s
             .chars()
             .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
@@ -415,7 +415,7 @@ fn scrub_url_into(
         return true;
     }
     // Nothing that could change: no query, fragment or userinfo, no PII.
-    if memchr::memchr3(b'?', b'#', b'@', s.as_bytes()).is_none()
+    if !crate::json::bytes::has_query_fragment_or_at(s.as_bytes())
         && !scanner.might_contain(s.as_bytes())
     {
         return false;
@@ -563,7 +563,7 @@ pub(crate) fn filter_query(
     let mut encoded = [false; 2];
     let mut i = 0;
     loop {
-        i = crate::json::bytes::find_any(bytes, i, b"&=%+");
+        i = crate::json::bytes::find_form_special(bytes, i);
         match bytes.get(i) {
             Some(b'=') if eq.is_none() => eq = Some(i),
             Some(b'%' | b'+') => encoded[usize::from(eq.is_some())] = true,

@@ -5,7 +5,7 @@
 //! # How a value is found
 //! One left-to-right pass over each string ([`scan`]): the scanner stops
 //! only at anchors (a digit, `@`, `%`, `\`, `+`, `(`, `:`, `=`), found
-//! eight bytes at a time, and runs the detectors that can start there.
+//! sixteen bytes at a time, and runs the detectors that can start there.
 //! Each detector validates its candidate on its own terms ([`email`],
 //! [`phone`] with the numbering plans of [`numbering`], [`numbers`] for
 //! cards and SSNs, [`iban`], [`ip`], [`name`]) and says how sure the
@@ -397,15 +397,20 @@ impl Scanner {
     /// URL's `utm_source=harness`, a title's `Order: shoes`) is not scanned.
     fn names_or_letter_ipv6(&self, t: &[u8]) -> bool {
         let mut colons = 0;
-        for i in memchr::memchr2_iter(b':', b'=', t) {
+        let mut i = 0;
+        loop {
+            i = crate::json::bytes::find_colon_or_equals(t, i);
+            if i == t.len() {
+                return false;
+            }
             colons += usize::from(t[i] == b':');
             if (colons == 2 && self.on(Detector::Ip))
                 || (self.on(Detector::Name) && name::may_follow_name_key(t, i))
             {
                 return true;
             }
+            i += 1;
         }
-        false
     }
 
     /// A cheap filter, `false` when no detector can match in `text`

@@ -81,7 +81,7 @@ impl Scanner {
     /// Emits the matches in `t`, in order; whether `t` holds a `%` or a
     /// `\\` (so that a decoded view may hold more).
     ///
-    /// Only anchors stop the scan (found eight bytes at a time): a digit,
+    /// Only anchors stop the scan (found sixteen bytes at a time): a digit,
     /// `:`, `@`, `%`, `\\`, `+`, `(` or `=`. Candidates that start with
     /// letters are met at their first anchor and read from their start:
     /// an IBAN (`DE89…`) at its check digits, an IPv6 address led by hex
