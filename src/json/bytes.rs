@@ -53,8 +53,13 @@ fn within16(x: u8x16, lo: u8, span: u8) -> u8x16 {
 
 /// One byte class, at each width.
 trait Class {
-    /// The high bit of each byte in the class, exact for the lowest.
-    fn word(x: u64) -> u64;
+    /// The high bit of each byte in the class, exact for the lowest (by
+    /// default byte by byte, exact for all).
+    fn word(x: u64) -> u64 {
+        (0..8).fold(0, |found, k| {
+            found | u64::from(Self::byte((x >> (8 * k)) as u8)) << (8 * k + 7)
+        })
+    }
     /// Lanes in the class.
     fn lanes(x: u8x16) -> u8x16;
     /// One byte.
@@ -180,6 +185,47 @@ impl Class for FormSpecial {
     }
     fn byte(b: u8) -> bool {
         matches!(b, b'&' | b'=' | b'%' | b'+')
+    }
+}
+
+/// What is not part of a word: not an ASCII letter, digit or `_`.
+struct NonWord;
+impl Class for NonWord {
+    // `word`: byte by byte (a negated `less_mask` would not be exact).
+    fn lanes(x: u8x16) -> u8x16 {
+        !(within16(x, b'0', 9) | within16(x | u8x16::splat(0x20), b'a', 25) | eq16(x, b'_'))
+    }
+    fn byte(b: u8) -> bool {
+        !(b.is_ascii_alphanumeric() || b == b'_')
+    }
+}
+
+/// Where a field's key starts in a query or JSON text, read backwards:
+/// after `&`, `?`, `;`, a space, `"`, `{`, `,` or a line break.
+struct FieldStart;
+impl Class for FieldStart {
+    fn word(x: u64) -> u64 {
+        eq_mask(x, b'&')
+            | eq_mask(x, b'?')
+            | eq_mask(x, b';')
+            | eq_mask(x, b' ')
+            | eq_mask(x, b'"')
+            | eq_mask(x, b'{')
+            | eq_mask(x, b',')
+            | eq_mask(x, b'\n')
+    }
+    fn lanes(x: u8x16) -> u8x16 {
+        eq16(x, b'&')
+            | eq16(x, b'?')
+            | eq16(x, b';')
+            | eq16(x, b' ')
+            | eq16(x, b'"')
+            | eq16(x, b'{')
+            | eq16(x, b',')
+            | eq16(x, b'\n')
+    }
+    fn byte(b: u8) -> bool {
+        matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n')
     }
 }
 
@@ -317,6 +363,36 @@ pub(crate) fn find_json_special(text: &[u8], from: usize) -> usize {
     find_first::<JsonSpecial>(text, from)
 }
 
+/// The index of the first byte from `from` on that is not an ASCII
+/// letter, digit or `_` (the end of a word), or `text.len()`.
+#[inline]
+pub(crate) fn find_non_word(text: &[u8], from: usize) -> usize {
+    find_first::<NonWord>(text, from)
+}
+
+/// The index of the last byte of `text[from..to]` that can start a field
+/// before its key (`&`, `?`, `;`, a space, `"`, `{`, `,`, a line break).
+pub(crate) fn rfind_field_start(text: &[u8], from: usize, to: usize) -> Option<usize> {
+    let mut end = to;
+    while end >= from + 16 {
+        let found = FieldStart::lanes(block(text, end - 16)).to_bitmask();
+        if found != 0 {
+            return Some(end - 16 + (31 - found.leading_zeros() as usize));
+        }
+        end -= 16;
+    }
+    if end > from && from + 16 <= text.len() {
+        // The rest, fewer than sixteen bytes, in the block from `from`,
+        // its bytes from `end` on masked off.
+        let found = FieldStart::lanes(block(text, from)).to_bitmask() & ((1 << (end - from)) - 1);
+        return (found != 0).then(|| from + (31 - found.leading_zeros() as usize));
+    }
+    text[from..end]
+        .iter()
+        .rposition(|&b| FieldStart::byte(b))
+        .map(|p| from + p)
+}
+
 /// The index of the first `:` or `=` from `from` on, or `text.len()`.
 #[inline]
 pub(crate) fn find_colon_or_equals(text: &[u8], from: usize) -> usize {
@@ -398,6 +474,17 @@ mod tests {
                 first.map_or(text.len(), |at| from + at)
             );
         }
+        for from in 0..=text.len() {
+            let first = text[from..].iter().position(|&b| NonWord::byte(b));
+            prop_assert_eq!(
+                find_non_word(text, from),
+                first.map_or(text.len(), |at| from + at)
+            );
+            for to in from..=text.len() {
+                let last = text[from..to].iter().rposition(|&b| FieldStart::byte(b));
+                prop_assert_eq!(rfind_field_start(text, from, to), last.map(|at| from + at));
+            }
+        }
         let set = b"&=%+";
         for from in 0..=text.len() {
             let first = text[from..].iter().position(|b| set.contains(b));
@@ -433,7 +520,7 @@ mod tests {
         /// Also where matches are rare: text built from near misses.
         #[test]
         fn agrees_on_near_misses(text in prop::collection::vec(
-            prop::sample::select(vec![b'/', b':', b';', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', b'%', b'+', b'(', b')', b'*', b'&', b'=', b'#', b'\t', b'\n', b'\r', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
+            prop::sample::select(vec![b'/', b':', b';', b'0', b'9', b'?', b'@', b'A', b'!', b'#', b'"', b'\\', b'[', b']', b'%', b'+', b'(', b')', b'*', b'&', b'=', b'#', b'\t', b'\n', b'\r', b'_', b'a', b'z', b'Z', b'{', b'`', b',', b';', b' ', 0x1f, 0x20, 0x7f, 0x80, 0xff]),
             0..70,
         )) {
             agree(&text)?;

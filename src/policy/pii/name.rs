@@ -65,10 +65,7 @@ fn key_before(t: &[u8], i: usize, max_back: usize) -> &[u8] {
         k -= 1;
     }
     let from = k.saturating_sub(max_back);
-    let start = t[from..k]
-        .iter()
-        .rposition(|b| matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n'))
-        .map_or(from, |p| from + p + 1);
+    let start = crate::json::bytes::rfind_field_start(t, from, k).map_or(from, |p| p + 1);
     &t[start..k]
 }
 

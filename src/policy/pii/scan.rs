@@ -132,9 +132,7 @@ impl Scanner {
                     // Inside a word no candidate can start (every digit- and
                     // letter-led detector needs `boundary_before`): skip it.
                     if is_word(b) {
-                        while i < t.len() && is_word(t[i]) {
-                            i += 1;
-                        }
+                        i = crate::json::bytes::find_non_word(t, i);
                     }
                 }
             }
