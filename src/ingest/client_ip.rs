@@ -132,10 +132,17 @@ impl Address {
             IpField::Top { key } | IpField::Nested { key, .. } => Some(key),
             IpField::Absent => None,
         };
+        // The address is formatted once: both texts are built from it.
+        let ip = ip.map(|ip| ip.to_string());
         Address {
             field,
-            value: ip.map_or_else(|| "null".to_owned(), |ip| format!("\"{ip}\"")),
-            member: ip.zip(key).map(|(ip, key)| format!("\"{key}\":\"{ip}\",")),
+            value: ip
+                .as_deref()
+                .map_or_else(|| "null".to_owned(), |ip| ["\"", ip, "\""].concat()),
+            member: ip
+                .as_deref()
+                .zip(key)
+                .map(|(ip, key)| ["\"", key, "\":\"", ip, "\","].concat()),
         }
     }
 
