@@ -71,6 +71,7 @@ wait_http() { # url, seconds
 
 # --- start the servers ---------------------------------------------------------
 "$SINK" "$SINK_PORT" & pids+=($!)
+SINK_PID=$!
 wait_http "http://127.0.0.1:$SINK_PORT/stats" 10
 
 mkdir -p "$work/nginx"
@@ -189,11 +190,20 @@ cpu_ticks() { # pids... -> utime+stime
   done
   echo "$total"
 }
+sys_ticks() { # pids... -> stime (the kernel's share: TCP, epoll, wakeups)
+  local total=0 p f
+  for p in "$@"; do
+    f=$(cut -d' ' -f15 "/proc/$p/stat" 2>/dev/null) || continue
+    total=$((total + f))
+  done
+  echo "$total"
+}
 proxy_pids() { # target
   case $1 in
     privgate) echo "$PG_PID" ;;
     privgate-policy) echo "$PGP_PID" ;;
     privgate-shed) echo "$SHED_PID" ;;
+    hyper) echo "$SINK_PID" ;;
     nginx) echo "$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" ;;
     direct) echo "" ;;
   esac
@@ -214,10 +224,11 @@ url_for() { # target scenario
     direct) port=$SINK_PORT ;; nginx) port=$NGINX_PORT ;;
     privgate) port=$PG_PORT ;; privgate-policy) port=$PGP_PORT ;;
     privgate-shed) port=$SHED_PORT ;;
+    hyper) port=$SINK_PORT ;;
   esac
   case $2 in single) path=/v1/t ;; batch) path=/v1/batch ;; esac
   if [ "$2" = shed ]; then
-    case $1 in nginx) path=/v1/shed ;; *) path=/v1/t ;; esac
+    case $1 in nginx | hyper) path=/v1/shed ;; *) path=/v1/t ;; esac
   fi
   echo "http://127.0.0.1:$port$path"
 }
@@ -228,7 +239,7 @@ pii_failed=0
 say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $SCENARIOS, privgate delivery: $DELIVERY"
 for scenario in $SCENARIOS; do
   targets="direct nginx privgate privgate-policy"
-  [ "$scenario" = shed ] && targets="nginx privgate-shed"
+  [ "$scenario" = shed ] && targets="nginx hyper privgate-shed"
   if [ -n "${TARGETS:-}" ]; then
     targets=$(for t in $targets; do if [[ " $TARGETS " == *" $t "* ]]; then echo "$t"; fi; done)
   fi
@@ -239,6 +250,8 @@ for scenario in $SCENARIOS; do
       curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/reset"
       # shellcheck disable=SC2046
       before=$(cpu_ticks $(proxy_pids $target))
+      # shellcheck disable=SC2046
+      sys_before=$(sys_ticks $(proxy_pids $target))
       # The shed scenario sends single events.
       body=$scenario; [ "$scenario" = shed ] && body=single
       perf_pid=
@@ -261,11 +274,13 @@ for scenario in $SCENARIOS; do
       fi
       # shellcheck disable=SC2046
       after=$(cpu_ticks $(proxy_pids $target))
+      # shellcheck disable=SC2046
+      sys_after=$(sys_ticks $(proxy_pids $target))
       if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
       # shellcheck disable=SC2046
       rss=$(peak_rss_kib $(proxy_pids $target))
-      printf '{"scenario":"%s","target":"%s","run":%s,"cpu_ticks":%s,"tick":%s,"rss_kib":%s,"verify":"%s","load":%s}\n' \
-        "$scenario" "$target" "$run" "$((after - before))" "$TICK" "$rss" "$verify" "$line" >> "$results"
+      printf '{"scenario":"%s","target":"%s","run":%s,"cpu_ticks":%s,"sys_ticks":%s,"tick":%s,"rss_kib":%s,"verify":"%s","load":%s}\n' \
+        "$scenario" "$target" "$run" "$((after - before))" "$((sys_after - sys_before))" "$TICK" "$rss" "$verify" "$line" >> "$results"
       say "  $scenario $target run $run: $line ${verify}"
     done
   done

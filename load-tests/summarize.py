@@ -6,7 +6,7 @@ import re
 import statistics
 import sys
 
-TARGETS = ["direct", "nginx", "privgate", "privgate-policy", "privgate-shed"]
+TARGETS = ["direct", "nginx", "hyper", "privgate", "privgate-policy", "privgate-shed"]
 
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
@@ -36,6 +36,11 @@ for (scenario, target), runs in by.items():
         # CPU per request, answered or refused (the shed scenario's measure).
         "cpu_req": med([
             r["cpu_ticks"] / r["tick"] * 1e6 / r["load"]["requests"]
+            for r in runs if r["load"]["requests"]
+        ]) if target != "direct" else None,
+        # Of it, the kernel's (stime: TCP on loopback, epoll, wakeups).
+        "sys_req": med([
+            r.get("sys_ticks", 0) / r["tick"] * 1e6 / r["load"]["requests"]
             for r in runs if r["load"]["requests"]
         ]) if target != "direct" else None,
         "requests": sum(r["load"]["requests"] for r in runs),
@@ -80,8 +85,18 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
         print(
             f"{scenario}: privgate-shed refused {sh['rejected']} of {sh['requests']} requests, "
             f"cpu {sh['cpu_req']:.2f} us/request against nginx's 503 {ng['cpu_req']:.2f} "
-            f"({sh['cpu_req'] / ng['cpu_req']:.2f}x), p99 {sh['p99']:.0f} us"
+            f"({sh['cpu_req'] / ng['cpu_req']:.2f}x), p99 {sh['p99']:.0f} us; "
+            f"user {sh['cpu_req'] - sh['sys_req']:.2f} + kernel {sh['sys_req']:.2f} us "
+            f"(nginx {ng['cpu_req'] - ng['sys_req']:.2f} + {ng['sys_req']:.2f})"
         )
+        hy = summary.get((scenario, "hyper"))
+        if hy:
+            # The sink's bare hyper 503: the floor of a hyper/tokio server.
+            print(
+                f"{scenario}: bare hyper 503 (sink, one thread) cpu {hy['cpu_req']:.2f} us/request: "
+                f"user {hy['cpu_req'] - hy['sys_req']:.2f} + kernel {hy['sys_req']:.2f}; "
+                f"privgate-shed/hyper = {sh['cpu_req'] / hy['cpu_req']:.2f}x"
+            )
     if pp:
         # PII of the load event that reached the sink (sink.rs): must be 0
         # with the shipped policy; privgate without rules shows the count works.

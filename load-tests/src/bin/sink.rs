@@ -8,6 +8,8 @@
 //!
 //! `GET /stats` → `{"requests":N,"events":N,"unique":N,"pii_seen":N,"duplicates":N}`,
 //! `GET /ids` → the ids seen, one per line, `POST /reset` forgets everything.
+//! `POST /v1/shed` → the 503 privgate answers on a full queue (the shed
+//! scenario's floor for hyper: what answering it costs with nothing else).
 //!
 //! Usage: sink <port>
 
@@ -26,6 +28,9 @@ struct Seen {
     pii_seen: u64,
     ids: HashSet<Box<str>>,
 }
+
+/// privgate's answer to a request refused for backpressure.
+const SHED: &[u8] = br#"{"code":503,"error":"backpressure","message":"temporarily unable to accept events; retry later","success":false}"#;
 
 const KEY: &[u8] = b"\"messageId\":\"";
 /// The PII event.json carries (see the module docs).
@@ -78,6 +83,15 @@ async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Respon
             *response.body_mut() = Full::new(Bytes::from(text));
         }
         ("POST", "/reset") => *seen.lock().unwrap() = Seen::default(),
+        // The shed scenario's floor for a hyper server: the 503 privgate
+        // answers on a full queue, made by hyper with no layers around it.
+        ("POST", "/v1/shed") => {
+            *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+            *response.body_mut() = Full::new(Bytes::from_static(SHED));
+            let headers = response.headers_mut();
+            headers.insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+            headers.insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+        }
         _ => {
             let found = ids(&body);
             let pii = pii_seen(&body);
