@@ -138,13 +138,11 @@ impl IngestError {
     /// "message":...}`. The status is in the body too because Amplitude's
     /// SDK reads the outcome from the body's `code` alone.
     pub fn into_response(self) -> Response<Bytes> {
-        let body = serde_json::json!({
-            "success": false,
-            "code": self.status().as_u16(),
-            "error": self.code(),
-            "message": self.to_string(),
-        });
-        let mut response = Response::new(Bytes::from(body.to_string()));
+        let body = match self.shedding_body() {
+            Some(body) => Bytes::from_static(body.as_bytes()),
+            None => Bytes::from(self.json_body()),
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(
@@ -174,6 +172,36 @@ impl IngestError {
         response
     }
 }
+
+impl IngestError {
+    /// The JSON body of [`IngestError::into_response`].
+    fn json_body(&self) -> String {
+        serde_json::json!({
+            "success": false,
+            "code": self.status().as_u16(),
+            "error": self.code(),
+            "message": self.to_string(),
+        })
+        .to_string()
+    }
+
+    /// The body of a refusal made under overload, written out once:
+    /// shedding must cost little, and these are answered most often when
+    /// the process has least to spare. The same as [`Self::json_body`]
+    /// (a test holds them equal).
+    fn shedding_body(&self) -> Option<&'static str> {
+        Some(match self {
+            IngestError::Backpressure => BACKPRESSURE,
+            IngestError::Overloaded => OVERLOADED,
+            IngestError::StorageUnavailable => STORAGE_UNAVAILABLE,
+            _ => return None,
+        })
+    }
+}
+
+const BACKPRESSURE: &str = r#"{"code":503,"error":"backpressure","message":"temporarily unable to accept events; retry later","success":false}"#;
+const OVERLOADED: &str = r#"{"code":503,"error":"overloaded","message":"too much request data in flight; retry later","success":false}"#;
+const STORAGE_UNAVAILABLE: &str = r#"{"code":503,"error":"storage_unavailable","message":"events could not be stored; retry later","success":false}"#;
 
 impl From<crate::json::Refused> for IngestError {
     fn from(r: crate::json::Refused) -> IngestError {
@@ -278,6 +306,20 @@ impl From<std::str::Utf8Error> for Unreadable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_under_overload_has_the_body_every_error_has() {
+        use IngestError::*;
+        for error in [Backpressure, Overloaded, StorageUnavailable] {
+            let fixed = error.shedding_body().expect("written out");
+            assert_eq!(fixed, error.json_body());
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(response.body(), fixed.as_bytes());
+        }
+        assert!(NotFound.shedding_body().is_none());
+    }
 
     #[test]
     fn unreadable_bodies_are_described_without_their_content() {
