@@ -569,3 +569,141 @@ queue_max_events = 1000"#,
     }
     pg.shutdown().await;
 }
+
+/// Shedding keeps the connection (issue #21): with the queue full, a
+/// request whose body arrives after its head (as over a slow link, or
+/// TLS records written apart) is answered 503 `backpressure` with
+/// `Retry-After` at once, its body is read through and dropped, and the
+/// same connection carries the next request. Nothing refused is ever
+/// delivered; everything accepted is, once the backend comes back.
+#[tokio::test]
+async fn a_refusal_on_a_full_queue_keeps_the_connection_and_loses_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let down = DownPort::new();
+    let destination = format!(
+        r#"
+[[destinations]]
+name = "backend"
+kind = "http"
+url = "http://{}/v1/batch"
+delivery = "memory"
+retry = {{ max_retries = 10000, initial_backoff = "10ms", max_backoff = "50ms" }}
+circuit_breaker = {{ cooldown = "50ms", max_cooldown = "100ms" }}
+batch = {{ max_events = 1, max_wait = "5ms" }}
+concurrency = 1
+queue_max_events = 3
+"#,
+        down.addr()
+    );
+    let pg = start_privgate(&segment_config(&destination)).await;
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    for i in 0..10 {
+        let id = format!("q-{i}");
+        match post(pg.ingest_addr(), "/v1/t", track(&id)).await.status {
+            200 => accepted.push(id),
+            503 => refused.push(id),
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!(accepted.len(), 3, "the queue holds 3: {accepted:?}");
+
+    // One connection, three requests: the head, then the body 50 ms later.
+    let mut stream = tokio::net::TcpStream::connect(pg.ingest_addr())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let id = format!("c-{i}");
+        let body = track(&id);
+        let head = format!(
+            "POST /v1/t HTTP/1.1\r\nHost: privgate\r\nAuthorization: Basic dGVzdC1rZXk6\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(3), async {
+            // Answered before the body is sent.
+            let answer = read_answer(&mut stream).await;
+            stream.write_all(body.as_bytes()).await.unwrap();
+            answer
+        })
+        .await
+        .expect("answered without waiting for the body");
+        assert_error(&answer, 503, "backpressure");
+        assert_eq!(answer.headers["retry-after"], "1");
+        assert!(answer
+            .headers
+            .get("connection")
+            .is_none_or(|c| c != "close"));
+        refused.push(id);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A body too large to be worth reading is not read: that connection
+    // closes after its 503 (the client reconnects).
+    let mut large = tokio::net::TcpStream::connect(pg.ingest_addr())
+        .await
+        .unwrap();
+    let head = "POST /v1/t HTTP/1.1\r\nHost: privgate\r\nAuthorization: Basic dGVzdC1rZXk6\r\n\
+                Content-Length: 1000000\r\n\r\n";
+    large.write_all(head.as_bytes()).await.unwrap();
+    assert_error(&read_answer(&mut large).await, 503, "backpressure");
+    let mut rest = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        use tokio::io::AsyncReadExt;
+        matches!(large.read(&mut rest).await, Ok(0) | Err(_))
+    });
+    assert!(
+        closed.await.expect("closed at once"),
+        "closed, not more bytes"
+    );
+
+    // The backend comes back: everything accepted arrives, nothing refused.
+    let upstream = Upstream::start_on(down).await;
+    upstream
+        .wait_for_delivered(accepted.len(), Duration::from_secs(10))
+        .await;
+    still_serving(pg.ingest_addr(), &upstream, "after").await;
+    accepted.push("after".into());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let delivered: BTreeSet<String> = upstream.delivered_ids().into_iter().collect();
+    assert_eq!(delivered, accepted.iter().cloned().collect());
+    for id in &refused {
+        assert!(!upstream.saw_message_id(id), "refused {id} was delivered");
+    }
+    pg.shutdown().await;
+}
+
+/// One HTTP/1.1 answer read off `stream` (its head, then the body its
+/// `Content-Length` gives), header names lower-cased.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> Answer {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before an answer");
+        got.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8(got[..end].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
+    let mut headers = http::HeaderMap::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(':').unwrap();
+        let name = http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap();
+        headers.append(name, value.trim().parse().unwrap());
+    }
+    let length: usize = headers["content-length"].to_str().unwrap().parse().unwrap();
+    while got.len() < end + length {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed within the body");
+        got.extend_from_slice(&buf[..n]);
+    }
+    Answer {
+        status: status.parse().unwrap(),
+        headers,
+        body: got[end..end + length].to_vec().into(),
+    }
+}

@@ -82,6 +82,56 @@ where
     Ok(body)
 }
 
+/// The most a refused request's body may declare and still be read
+/// through and dropped ([`discard`]) rather than its connection closed.
+pub(crate) const DISCARD_MAX_BYTES: u64 = 64 << 10;
+
+/// How long the rest of a refused request's body may take to arrive
+/// ([`discard`]); the answer does not wait for it.
+pub(crate) const DISCARD_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Drops the body of a request refused before it was read (503 on a full
+/// queue) so that its HTTP/1.1 connection can carry the next request: a
+/// closed connection costs the client a new TCP (and TLS) handshake and
+/// privgate an accept, on every refusal, when it can least afford them.
+///
+/// Only a small body is read through: one that declares a
+/// `Content-Length` of at most [`DISCARD_MAX_BYTES`], over HTTP/1.x, and
+/// not waiting for `100 Continue` (such a client sends nothing until told
+/// to). What has arrived already is dropped at once; the rest, in a task
+/// of its own, for at most [`DISCARD_WAIT`], so the answer goes out
+/// without waiting. Frames are dropped as they come: nothing is held but
+/// the connection's own read buffer, and nothing is charged. Any other
+/// body is dropped unread, and hyper closes the connection after the
+/// answer (HTTP/2 resets that one stream). Never decoded, never looked at.
+pub(crate) fn discard<B>(parts: &http::request::Parts, body: B)
+where
+    B: http_body::Body + Send + Unpin + 'static,
+{
+    if parts.version > http::Version::HTTP_11 || parts.headers.contains_key(header::EXPECT) {
+        return;
+    }
+    let declared = (parts.headers.get(header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_none_or(|n| n > DISCARD_MAX_BYTES) {
+        return;
+    }
+    let mut body = body;
+    // The common case: all of it came with the head.
+    loop {
+        match futures_util::FutureExt::now_or_never(body.frame()) {
+            Some(Some(Ok(_))) => continue,
+            Some(None | Some(Err(_))) => return,
+            None => break,
+        }
+    }
+    tokio::spawn(async move {
+        let rest = async { while let Some(Ok(_)) = body.frame().await {} };
+        let _ = tokio::time::timeout(DISCARD_WAIT, rest).await;
+    });
+}
+
 /// The body, at most `max` bytes. A body that comes in one frame is that
 /// frame. Otherwise the frames are copied into one buffer as they arrive
 /// and dropped at once, so the connection's read buffer is reused rather

@@ -312,7 +312,13 @@ impl Ingest {
     ) -> Result<Response<Body>, IngestError> {
         codec.allows(route, request.method())?;
         let (parts, body) = request.into_parts();
-        self.key_from_head(codec, route, &parts, source)?;
+        if let Err(refused) = self.key_from_head(codec, route, &parts, source) {
+            if matches!(refused, IngestError::Backpressure) {
+                // Shedding: keep the connection for the client's retry.
+                body::discard(&parts, body);
+            }
+            return Err(refused);
+        }
         // What the request holds is charged to the in-flight budget as it
         // grows (see `inflight`).
         let charge = self.charge_of(&parts);
@@ -341,7 +347,8 @@ impl Ingest {
 
     /// A client that names its key up front is checked before its body is
     /// read (and refused before its body is read and parsed when that
-    /// could not be queued); one whose body cannot name a key needs one up
+    /// could not be queued: the body is then dropped unlooked-at, see
+    /// [`body::discard`]); one whose body cannot name a key needs one up
     /// front.
     fn key_from_head(
         &self,
