@@ -117,6 +117,48 @@ fn short_words(text: &[u8]) -> (u64, u64) {
     }
 }
 
+/// A class of a few bytes, listed once: its word, lanes and byte tests
+/// are all built from the list.
+macro_rules! byte_set {
+    ($(#[$doc:meta])* $name:ident = [$($b:expr),+ $(,)?]) => {
+        $(#[$doc])*
+        struct $name;
+        impl Class for $name {
+            fn word(x: u64) -> u64 {
+                0 $(| eq_mask(x, $b))+
+            }
+            fn lanes(x: u8x16) -> u8x16 {
+                u8x16::ZERO $(| eq16(x, $b))+
+            }
+            fn byte(b: u8) -> bool {
+                false $(|| b == $b)+
+            }
+        }
+    };
+}
+
+byte_set!(
+    /// The weak triggers: `:` or `=`.
+    Weak = [b':', b'=']
+);
+byte_set!(
+    /// Where a form-encoded query's parsing stops: `&`, `=`, `%` or `+`.
+    FormSpecial = [b'&', b'=', b'%', b'+']
+);
+byte_set!(
+    /// Where a field's key starts in a query or JSON text, read backwards:
+    /// after `&`, `?`, `;`, a space, `"`, `{`, `,` or a line break.
+    FieldStart = [b'&', b'?', b';', b' ', b'"', b'{', b',', b'\n']
+);
+byte_set!(
+    /// What URL parsers drop anywhere: a tab, `\n` or `\r`.
+    TabOrNewline = [b'\t', b'\n', b'\r']
+);
+byte_set!(
+    /// What starts a URL's query, fragment or userinfo's end: `?`, `#`, `@`.
+    QueryFragmentOrAt = [b'?', b'#', b'@']
+);
+
 /// What every PII detector needs: an ASCII digit, `:`, `@` or `=`.
 struct Trigger;
 impl Class for Trigger {
@@ -146,20 +188,6 @@ impl Class for Strong {
     }
 }
 
-/// The weak triggers: `:` or `=`.
-struct Weak;
-impl Class for Weak {
-    fn word(x: u64) -> u64 {
-        eq_mask(x, b':') | eq_mask(x, b'=')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        eq16(x, b':') | eq16(x, b'=')
-    }
-    fn byte(b: u8) -> bool {
-        b == b':' || b == b'='
-    }
-}
-
 /// What a JSON string cannot hold as it is: a control character, `"`, `\`.
 struct JsonSpecial;
 impl Class for JsonSpecial {
@@ -174,20 +202,6 @@ impl Class for JsonSpecial {
     }
 }
 
-/// Where a form-encoded query's parsing stops: `&`, `=`, `%` or `+`.
-struct FormSpecial;
-impl Class for FormSpecial {
-    fn word(x: u64) -> u64 {
-        eq_mask(x, b'&') | eq_mask(x, b'=') | eq_mask(x, b'%') | eq_mask(x, b'+')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        eq16(x, b'&') | eq16(x, b'=') | eq16(x, b'%') | eq16(x, b'+')
-    }
-    fn byte(b: u8) -> bool {
-        matches!(b, b'&' | b'=' | b'%' | b'+')
-    }
-}
-
 /// What is not part of a word: not an ASCII letter, digit or `_`.
 struct NonWord;
 impl Class for NonWord {
@@ -197,63 +211,6 @@ impl Class for NonWord {
     }
     fn byte(b: u8) -> bool {
         !(b.is_ascii_alphanumeric() || b == b'_')
-    }
-}
-
-/// Where a field's key starts in a query or JSON text, read backwards:
-/// after `&`, `?`, `;`, a space, `"`, `{`, `,` or a line break.
-struct FieldStart;
-impl Class for FieldStart {
-    fn word(x: u64) -> u64 {
-        eq_mask(x, b'&')
-            | eq_mask(x, b'?')
-            | eq_mask(x, b';')
-            | eq_mask(x, b' ')
-            | eq_mask(x, b'"')
-            | eq_mask(x, b'{')
-            | eq_mask(x, b',')
-            | eq_mask(x, b'\n')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        eq16(x, b'&')
-            | eq16(x, b'?')
-            | eq16(x, b';')
-            | eq16(x, b' ')
-            | eq16(x, b'"')
-            | eq16(x, b'{')
-            | eq16(x, b',')
-            | eq16(x, b'\n')
-    }
-    fn byte(b: u8) -> bool {
-        matches!(b, b'&' | b'?' | b';' | b' ' | b'"' | b'{' | b',' | b'\n')
-    }
-}
-
-/// What URL parsers drop anywhere: a tab, `\n` or `\r`.
-struct TabOrNewline;
-impl Class for TabOrNewline {
-    fn word(x: u64) -> u64 {
-        eq_mask(x, b'\t') | eq_mask(x, b'\n') | eq_mask(x, b'\r')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        eq16(x, b'\t') | eq16(x, b'\n') | eq16(x, b'\r')
-    }
-    fn byte(b: u8) -> bool {
-        matches!(b, b'\t' | b'\n' | b'\r')
-    }
-}
-
-/// What starts a URL's query, fragment or userinfo's end: `?`, `#`, `@`.
-struct QueryFragmentOrAt;
-impl Class for QueryFragmentOrAt {
-    fn word(x: u64) -> u64 {
-        eq_mask(x, b'?') | eq_mask(x, b'#') | eq_mask(x, b'@')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        eq16(x, b'?') | eq16(x, b'#') | eq16(x, b'@')
-    }
-    fn byte(b: u8) -> bool {
-        matches!(b, b'?' | b'#' | b'@')
     }
 }
 
