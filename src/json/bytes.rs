@@ -117,8 +117,8 @@ fn short_words(text: &[u8]) -> (u64, u64) {
     }
 }
 
-/// A class of a few bytes, listed once: its word, lanes and byte tests
-/// are all built from the list.
+/// A class of a few bytes (and perhaps a range of them), listed once: its
+/// word, lanes and byte tests are all built from the list.
 macro_rules! byte_set {
     ($(#[$doc:meta])* $name:ident = [$($b:expr),+ $(,)?]) => {
         $(#[$doc])*
@@ -132,6 +132,31 @@ macro_rules! byte_set {
             }
             fn byte(b: u8) -> bool {
                 false $(|| b == $b)+
+            }
+        }
+    };
+    // A range of bytes, and a few more. The SWAR word reads the range as
+    // `(x ^ lo) < n`, which is the range when `lo` is a multiple of a power
+    // of two at least its length (checked at compile time).
+    ($(#[$doc:meta])* $name:ident = $lo:literal ..= $hi:literal, [$($b:expr),* $(,)?]) => {
+        $(#[$doc])*
+        struct $name;
+        impl $name {
+            const LO: u8 = $lo;
+            const SPAN: u8 = $hi - $lo;
+            const _XOR_READS_RANGE: () =
+                assert!(Self::LO % (Self::SPAN + 1).next_power_of_two() == 0);
+        }
+        impl Class for $name {
+            fn word(x: u64) -> u64 {
+                let () = Self::_XOR_READS_RANGE;
+                less_mask(x ^ (ONES * u64::from(Self::LO)), Self::SPAN + 1) $(| eq_mask(x, $b))*
+            }
+            fn lanes(x: u8x16) -> u8x16 {
+                within16(x, Self::LO, Self::SPAN) $(| eq16(x, $b))*
+            }
+            fn byte(b: u8) -> bool {
+                b.wrapping_sub(Self::LO) <= Self::SPAN $(|| b == $b)*
             }
         }
     };
@@ -159,48 +184,24 @@ byte_set!(
     QueryFragmentOrAt = [b'?', b'#', b'@']
 );
 
-/// What every PII detector needs: an ASCII digit, `:`, `@` or `=`.
-struct Trigger;
-impl Class for Trigger {
-    fn word(x: u64) -> u64 {
-        // `0`..=`9` and `:` are adjacent (0x30..=0x3a): eleven bytes from `0`.
-        less_mask(x ^ (ONES * u64::from(b'0')), 11) | eq_mask(x, b'@') | eq_mask(x, b'=')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        within16(x, b'0', 10) | eq16(x, b'@') | eq16(x, b'=')
-    }
-    fn byte(b: u8) -> bool {
-        matches!(b, b'0'..=b':' | b'@' | b'=')
-    }
-}
-
-/// The strong triggers: an ASCII digit or `@`.
-struct Strong;
-impl Class for Strong {
-    fn word(x: u64) -> u64 {
-        less_mask(x ^ (ONES * u64::from(b'0')), 10) | eq_mask(x, b'@')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        within16(x, b'0', 9) | eq16(x, b'@')
-    }
-    fn byte(b: u8) -> bool {
-        b.is_ascii_digit() || b == b'@'
-    }
-}
-
-/// What a JSON string cannot hold as it is: a control character, `"`, `\`.
-struct JsonSpecial;
-impl Class for JsonSpecial {
-    fn word(x: u64) -> u64 {
-        less_mask(x, 0x20) | eq_mask(x, b'"') | eq_mask(x, b'\\')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        within16(x, 0, 0x1f) | eq16(x, b'"') | eq16(x, b'\\')
-    }
-    fn byte(b: u8) -> bool {
-        b < 0x20 || b == b'"' || b == b'\\'
-    }
-}
+byte_set!(
+    /// What every PII detector needs: an ASCII digit, `:`, `@` or `=`
+    /// (`0`..=`9` and `:` are adjacent).
+    Trigger = b'0'..=b':', [b'@', b'=']
+);
+byte_set!(
+    /// The strong triggers: an ASCII digit or `@`.
+    Strong = b'0'..=b'9', [b'@']
+);
+byte_set!(
+    /// What a JSON string cannot hold as it is: a control character, `"`, `\`.
+    JsonSpecial = 0..=0x1f, [b'"', b'\\']
+);
+byte_set!(
+    /// What can anchor a PII candidate: a digit, `:`, `@`, `%`, `\`, `+`,
+    /// `(` or `=`.
+    PiiAnchor = b'0'..=b':', [b'@', b'%', b'\\', b'+', b'(', b'=']
+);
 
 /// What is not part of a word: not an ASCII letter, digit or `_`.
 struct NonWord;
@@ -211,34 +212,6 @@ impl Class for NonWord {
     }
     fn byte(b: u8) -> bool {
         !(b.is_ascii_alphanumeric() || b == b'_')
-    }
-}
-
-/// What can anchor a PII candidate: a digit, `:`, `@`, `%`, `\`, `+`, `(`
-/// or `=`.
-struct PiiAnchor;
-impl Class for PiiAnchor {
-    fn word(x: u64) -> u64 {
-        // `0`..=`9` and `:` are 0x30..=0x3a: after `^ 0x30`, below 11.
-        less_mask(x ^ (ONES * 0x30), 11)
-            | eq_mask(x, b'@')
-            | eq_mask(x, b'%')
-            | eq_mask(x, b'\\')
-            | eq_mask(x, b'+')
-            | eq_mask(x, b'(')
-            | eq_mask(x, b'=')
-    }
-    fn lanes(x: u8x16) -> u8x16 {
-        within16(x, b'0', 10)
-            | eq16(x, b'@')
-            | eq16(x, b'%')
-            | eq16(x, b'\\')
-            | eq16(x, b'+')
-            | eq16(x, b'(')
-            | eq16(x, b'=')
-    }
-    fn byte(b: u8) -> bool {
-        matches!(b, b'0'..=b':' | b'@' | b'%' | b'\\' | b'+' | b'(' | b'=')
     }
 }
 
