@@ -455,9 +455,11 @@ fn replace(text: &str, found: &[Found], counts: &mut impl FnMut(Found), out: &mu
 /// a name, which needs its key (`first_name=`, `"lastName":`). One pass
 /// for all four; text with a colon or `=` but no digit and no `@` (a URL's
 /// query, a title) is then told apart by `Scanner::matches`, which
-/// scans it only if a name key's stem or two colons are in it.
+/// scans it only if a name key's stem or two colons are in it. Short
+/// text (`8`, `156`, `ord-1`) holds nothing either, unless it has an `@`,
+/// `:`, `%`, `\\` or `=` ([`text::too_short_for_pii`]).
 pub fn may_hold_pii(text: &[u8]) -> bool {
-    crate::json::bytes::has_pii_trigger(text)
+    !text::too_short_for_pii(text) && crate::json::bytes::has_pii_trigger(text)
 }
 
 /// Whether a JSON member's key may say its value is a person's name
