@@ -85,6 +85,26 @@ impl Action {
         matches!(self, Action::Hash { .. } | Action::EncryptField)
     }
 
+    /// Whether what this action makes of a string (when it changes it)
+    /// holds nothing that `scanner` redacts, under any key: a `redact_pii`
+    /// after it would leave it as it is, so the walker does not run one.
+    /// - `truncate_ip` to at most /24 and /64: a network address, which the
+    ///   IP detector reads as one token and never calls PII;
+    /// - `generalize_ua`: a browser and an OS from woothee's fixed names, a
+    ///   major of at most four digits and parentheses, which no detector
+    ///   can start a match in, and no name holds.
+    ///
+    /// Held by `clean_outputs_are_left_alone_by_every_scanner` (rules tests).
+    pub fn output_is_clean_for(&self, scanner: &Scanner) -> bool {
+        match self {
+            Action::TruncateIp { v4, v6 } => {
+                *v4 <= 24 && *v6 <= 64 && scanner.detects(super::pii::Detector::Ip)
+            }
+            Action::GeneralizeUa(_) => true,
+            _ => false,
+        }
+    }
+
     /// Applies a value action to one string, `under` the key it is the
     /// value of (or of an element of the array under that key; none at
     /// the top). `None`: unchanged. `redacted` is told each match it

@@ -774,3 +774,27 @@ mod props {
         }
     }
 }
+
+/// A `redact_pii` after `truncate_ip` is skipped only where the truncated
+/// address is a network (what it would leave alone anyway): truncated to
+/// /28, the host part left is an address, and the scan still takes it.
+#[test]
+fn redaction_after_truncation_skips_only_networks() {
+    let policy = |v4| {
+        pol(
+            vec![
+                rule("ip", &["@ip"], Action::TruncateIp { v4, v6: 48 }),
+                rule("pii", &["**"], Action::RedactPii(Scanner::default())),
+            ],
+            None,
+        )
+    };
+    let event = json!({"context": {"ip": "203.0.113.23"}});
+    let (out, _) = run(&policy(24), &event);
+    assert_eq!(out["context"]["ip"], "203.0.113.0");
+    let v6 = json!({"context": {"ip": "2001:db8:85a3::8a2e:370:7334"}});
+    assert_eq!(run(&policy(24), &v6).0["context"]["ip"], "2001:db8:85a3::");
+    let (out, report) = run(&policy(28), &event);
+    assert_eq!(out["context"]["ip"], "[ip]");
+    assert_eq!(report.redacted[super::pii::Detector::Ip as usize], 1);
+}

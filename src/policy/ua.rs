@@ -60,32 +60,56 @@ impl Generalizer {
     }
 }
 
+/// Longest major version kept: real ones have at most four digits, and a
+/// longer one could carry a number that is not a version.
+pub const MAX_MAJOR_DIGITS: usize = 4;
+
 /// The generalized form of `ua`; `Other` for what woothee does not know.
+/// Browser and OS are names from woothee's dataset (never text of `ua`),
+/// and the major version has at most [`MAX_MAJOR_DIGITS`] digits (a
+/// longer one is left out): a `redact_pii` after it has nothing to find
+/// (`Action::output_is_clean_for`).
 pub fn generalize(ua: &str) -> String {
-    const UNKNOWN: &str = "UNKNOWN";
     let Some(parsed) = woothee::parser::Parser::new().parse(ua) else {
         return "Other (Other)".to_owned();
     };
-    let browser = match parsed.name {
-        UNKNOWN => "Other",
-        name => name,
-    };
-    let major = parsed
-        .version
-        .split(['.', ' '])
-        .next()
-        .filter(|v| !v.is_empty() && *v != UNKNOWN && v.bytes().all(|b| b.is_ascii_digit()));
+    let browser = known(parsed.name);
+    let major = parsed.version.split(['.', ' ']).next().filter(|v| {
+        (1..=MAX_MAJOR_DIGITS).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit())
+    });
     let os = match parsed.os {
         os if os.starts_with("Windows") => "Windows",
         "Mac OSX" => "macOS",
         "iPhone" | "iPad" | "iPod" => "iOS",
-        UNKNOWN => "Other",
-        os => os,
+        os => known(os),
     };
-    match major {
+    written(browser, major, os)
+}
+
+/// How a generalized user agent is written. A browser whose name ends in
+/// a digit (`Xbox 360`) gets no major: its digits and the major's would
+/// read as one number.
+pub(crate) fn written(browser: &str, major: Option<&str>, os: &str) -> String {
+    match major.filter(|_| !browser.ends_with(|c: char| c.is_ascii_digit())) {
         Some(major) => format!("{browser} {major} ({os})"),
         None => format!("{browser} ({os})"),
     }
+}
+
+/// `name` if it is one of woothee's dataset names, else `Other`
+/// (woothee's `UNKNOWN` included).
+fn known(name: &str) -> &'static str {
+    static NAMES: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| dataset_names().collect());
+    NAMES.get(name).copied().unwrap_or("Other")
+}
+
+/// Every browser and OS name in woothee's dataset.
+pub(crate) fn dataset_names() -> impl Iterator<Item = &'static str> {
+    woothee::dataset::DATASET
+        .values()
+        .flat_map(|d| [d.name, d.os])
+        .filter(|n| !n.is_empty() && *n != "UNKNOWN")
 }
 
 #[cfg(test)]

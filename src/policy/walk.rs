@@ -39,6 +39,7 @@
 
 use super::matcher::StateId;
 use super::pii::{Found, Under};
+use super::rules::Action;
 use super::selector::Step;
 use super::{Detection, Fired, Policy, PolicyError, Report};
 use crate::crypto::Keyring;
@@ -214,8 +215,15 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
     fn on_str(&mut self, state: StateId, text: &str, under: Under<'_>) -> Option<usize> {
         let policy = self.policy;
         let mut current: Option<usize> = None;
+        // The action that made the current value, if one did.
+        let mut made_by: Option<&Action> = None;
         for rule in InForce::new(&policy.matcher.state(state).accepts, self.limit) {
             let action = &policy.rules[rule].action;
+            if let (Some(by), Action::RedactPii(scanner)) = (made_by, action) {
+                if by.output_is_clean_for(scanner) {
+                    continue;
+                }
+            }
             let redacted = &mut self.report.redacted;
             let mut seen = if TRACE {
                 self.trace.as_mut().map(|t| &mut t.pii)
@@ -245,6 +253,7 @@ impl<'a, const TRACE: bool> Walk<'a, TRACE> {
             );
             if changed {
                 current = Some(target);
+                made_by = Some(action);
                 self.fired(rule, state);
             } else if let Some(trace) = self.trace() {
                 trace.pii.clear();

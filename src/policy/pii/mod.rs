@@ -258,6 +258,11 @@ impl Scanner {
         self.enabled & d.bit() != 0
     }
 
+    /// Whether detector `d` is on.
+    pub fn detects(&self, d: Detector) -> bool {
+        self.on(d)
+    }
+
     /// Every match in `text`, in order, not overlapping.
     pub fn find(&self, text: &str) -> Vec<Found> {
         self.find_in(text.as_bytes(), &Field::none())

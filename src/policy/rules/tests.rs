@@ -232,3 +232,121 @@ proptest::proptest! {
         proptest::prop_assert_eq!(out, want.join("&"));
     }
 }
+
+/// The scanners a `redact_pii` rule may have, for the outputs the walker
+/// does not scan again: all detectors, each alone, and all but each.
+fn every_scanner() -> Vec<Scanner> {
+    let mut sets = vec![Detector::ALL.to_vec()];
+    for d in Detector::ALL {
+        sets.push(vec![d]);
+        sets.push(Detector::ALL.into_iter().filter(|&o| o != d).collect());
+    }
+    sets.iter().map(|set| Scanner::new(set)).collect()
+}
+
+/// Keys that support or refute detectors, name keys among them.
+const CONTEXT_KEYS: [Option<&str>; 16] = [
+    None,
+    Some("ip"),
+    Some("userAgent"),
+    Some("name"),
+    Some("first_name"),
+    Some("lastName"),
+    Some("full_name"),
+    Some("cardholder"),
+    Some("phone"),
+    Some("tel"),
+    Some("mobile"),
+    Some("ssn"),
+    Some("iban"),
+    Some("card_number"),
+    Some("email"),
+    Some("version"),
+];
+
+/// `text` is left as it is by every scanner that `action` says it is clean
+/// for, under every context key.
+fn left_alone(action: &Action, text: &str, scanners: &[Scanner]) -> Result<(), String> {
+    for scanner in scanners.iter().filter(|s| action.output_is_clean_for(s)) {
+        for key in CONTEXT_KEYS {
+            for parent in [None, Some("traits")] {
+                let mut out = String::new();
+                if scanner.redact_under(text, Under { key, parent }, |_| {}, &mut out) {
+                    return Err(format!(
+                        "{text:?} under {key:?}/{parent:?} by {:?} became {out:?}",
+                        scanner.detectors()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `generalize_ua` writes, for every browser and OS name woothee can
+/// answer and majors of every length kept, is left alone by every scanner:
+/// the walker skips a `redact_pii` after it
+/// ([`Action::output_is_clean_for`]). Real and hostile user agents too.
+#[test]
+fn clean_outputs_are_left_alone_by_every_scanner() {
+    let scanners = every_scanner();
+    let action = Action::GeneralizeUa(Default::default());
+    assert!(scanners.iter().all(|s| action.output_is_clean_for(s)));
+    let mut names: Vec<&str> = crate::policy::ua::dataset_names().collect();
+    names.extend(["Other", "Windows", "macOS", "iOS"]);
+    names.sort_unstable();
+    names.dedup();
+    // Every name as the browser, with each major, and as the OS (inside
+    // parentheses, apart from the major).
+    for name in &names {
+        for major in [None, Some("0"), Some("42"), Some("156"), Some("9999")] {
+            for (browser, os) in [(*name, "Xbox 360"), ("Chrome", *name)] {
+                let text = crate::policy::ua::written(browser, major, os);
+                left_alone(&action, &text, &scanners).unwrap();
+            }
+        }
+    }
+    for ua in [
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/4155550132.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/123456789",
+        "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; jane.doe@example.com +44 20 7946 0958)",
+        "jane.doe@example.com/203.0.113.7",
+        "curl/4111111111111111",
+    ] {
+        let text = crate::policy::ua::generalize(ua);
+        assert!(!text.bytes().any(|b| b == b'@'), "{text}");
+        left_alone(&action, &text, &scanners).unwrap();
+    }
+}
+
+proptest::proptest! {
+    /// What `truncate_ip` writes to /24 and /64 at most (a network) is left
+    /// alone by every scanner with the IP detector, which the walker then
+    /// does not run ([`Action::output_is_clean_for`]); not so for longer
+    /// prefixes, or a scanner without it.
+    #[test]
+    fn truncated_addresses_are_left_alone_by_every_scanner(
+        v4 in proptest::prelude::any::<u32>(),
+        v6 in proptest::prelude::any::<u128>(),
+        p4 in 0u8..=32,
+        p6 in 0u8..=128,
+    ) {
+        let scanners = every_scanner();
+        let action = Action::TruncateIp { v4: p4, v6: p6 };
+        let ip_on = |s: &Scanner| s.detects(Detector::Ip);
+        proptest::prop_assert_eq!(
+            scanners.iter().map(|s| action.output_is_clean_for(s)).collect::<Vec<_>>(),
+            scanners.iter().map(|s| p4 <= 24 && p6 <= 64 && ip_on(s)).collect::<Vec<_>>()
+        );
+        for text in [
+            std::net::Ipv4Addr::from(v4).to_string(),
+            std::net::Ipv6Addr::from(v6).to_string(),
+        ] {
+            if let Some(truncated) = truncate_ip(&text, p4, p6) {
+                proptest::prop_assert!(left_alone(&action, &truncated, &scanners).is_ok(),
+                    "{:?}", left_alone(&action, &truncated, &scanners));
+            }
+        }
+    }
+}
