@@ -86,6 +86,16 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
             break;
         }
     }
+    // The two hex digits of a percent escape before it (`%20jane@`,
+    // `%BD%40`) are not part of it: the decoded view reads the escape.
+    if start >= 1
+        && t[start - 1] == b'%'
+        && at - start >= 2
+        && t[start].is_ascii_hexdigit()
+        && t[start + 1].is_ascii_hexdigit()
+    {
+        start += 2;
+    }
     while start < at && t[start] == b'.' {
         start += 1;
     }

@@ -29,6 +29,26 @@ pub(super) struct Seen {
 /// not read again by another detector).
 type Hit = Option<(Found, bool)>;
 
+/// `f` (found in `t` as written) without the hex digits of a percent
+/// escape it starts in (`BD` of `%BD`): the decoded view reads escapes,
+/// and a token written into one would leave a `%` that escapes nothing.
+/// `false` if nothing is left of it.
+fn past_escape(t: &[u8], f: &mut Found) -> bool {
+    let hex = |k: usize| t.get(k).is_some_and(u8::is_ascii_hexdigit);
+    if f.start >= 1 && t[f.start - 1] == b'%' && hex(f.start) && hex(f.start + 1) {
+        f.start += 2;
+    } else if f.start >= 2 && t[f.start - 2] == b'%' && hex(f.start - 1) && hex(f.start) {
+        f.start += 1;
+    }
+    // An end inside one takes the whole escape.
+    if f.end >= 1 && t[f.end - 1] == b'%' && hex(f.end) && hex(f.end + 1) {
+        f.end += 2;
+    } else if f.end >= 2 && t[f.end - 2] == b'%' && hex(f.end - 1) && hex(f.end) {
+        f.end += 1;
+    }
+    f.start < f.end
+}
+
 impl Scanner {
     /// Every match in `t`, in order, apart (overlaps merged).
     pub(super) fn find_in(&self, t: &[u8], field: &Field<'_>) -> Vec<Found> {
@@ -59,6 +79,9 @@ impl Scanner {
                     })
                 });
             }
+        }
+        if seen.percent {
+            out.retain_mut(|f| past_escape(t, f));
         }
         // The scan finds matches in order and (nearly always) apart; only an
         // email, read back from its `@`, can reach into an earlier match,

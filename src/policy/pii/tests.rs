@@ -630,3 +630,29 @@ fn name_stem_matches_comparing_every_window() {
         assert_eq!(name_stem(k.as_bytes()), windows(k.as_bytes()), "{k}");
     }
 }
+
+/// A token never lands inside a percent escape: a match that starts in an
+/// escape's hex digits (`%BD::1`, `%BD%40…`) starts after them, and one
+/// that ends in them takes the escape whole (fuzzing found `%EF%BF%[ip]`).
+#[test]
+fn tokens_leave_percent_escapes_whole() {
+    let s = Scanner::default();
+    for text in [
+        "p%EF%BF%BD%EF%BF%BD::1",
+        "x%EF%BF%BD%40example.com",
+        "%20jane@example.com",
+        "a%BD::1%20b",
+        "call%20%2B44%2020%207946%200958",
+    ] {
+        let out = s.redact(text, |_| {});
+        let b = out.as_bytes();
+        for (i, _) in out.match_indices('%') {
+            let escape = b.get(i + 1..i + 3);
+            assert!(
+                escape.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+                "{text} became {out}"
+            );
+        }
+    }
+    assert_eq!(s.redact("%20jane@example.com", |_| {}), "%20[email]");
+}
