@@ -347,6 +347,11 @@ pub(crate) fn find_form_special(text: &[u8], from: usize) -> usize {
     find_first::<FormSpecial>(text, from)
 }
 
+/// `text` holds a byte the PII scan stops at ([`find_pii_anchor`]).
+pub(crate) fn has_pii_anchor(text: &[u8]) -> bool {
+    any_in::<PiiAnchor>(text)
+}
+
 /// The index of the first byte from `from` on that can anchor a PII
 /// candidate (a digit, `:`, `@`, `%`, `\\`, `+`, `(` or `=`), or
 /// `text.len()`.

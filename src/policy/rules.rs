@@ -7,10 +7,9 @@
 //! understand (a number for `scrub_url`, text that is no IP address for
 //! `truncate_ip`) is left as it is.
 
-use super::pii::{may_hold_pii, might_name_a_person, Found, Scanner, Under};
+use super::pii::{Found, Scanner, Under};
 use super::selector::Selector;
 use crate::crypto::Keyring;
-use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -101,6 +100,7 @@ impl Action {
                 *v4 <= 24 && *v6 <= 64 && scanner.detects(super::pii::Detector::Ip)
             }
             Action::GeneralizeUa(_) => true,
+            Action::ScrubUrl { scanner: own, .. } => own == scanner,
             _ => false,
         }
     }
@@ -139,7 +139,9 @@ impl Action {
             }
             Action::RedactPii(scanner) => scanner.redact_under(s, under, redacted, out),
             Action::TruncateIp { v4, v6 } => truncate_ip_into(s, *v4, *v6, out),
-            Action::ScrubUrl { keep, scanner } => scrub_url_into(s, keep, scanner, redacted, out),
+            Action::ScrubUrl { keep, scanner } => {
+                scrub_url_into(s, keep, scanner, under, redacted, out)
+            }
             Action::GeneralizeUa(generalizer) => {
                 generalizer.generalize_into(s, out);
                 changed(out, s)
@@ -400,248 +402,14 @@ fn glob(pattern: &str, name: &str) -> bool {
     p[i..].iter().all(|&b| b == b'*')
 }
 
-/// Removes userinfo and fragment, keeps only allowlisted query parameters
-/// (PII in their values redacted), and redacts PII in the decoded path.
-/// Absolute URLs, paths (`/a/b?x=1`) and query strings (`?x=1`, as
-/// Segment's `context.page.search`) are understood; other text is scanned
-/// for PII as text.
-pub fn scrub_url(
-    s: &str,
-    keep: &[Glob],
-    scanner: &Scanner,
-    redacted: &mut dyn FnMut(Found),
-) -> Option<String> {
-    fresh(|out| scrub_url_into(s, keep, scanner, redacted, out))
-}
+mod scrub;
 
-/// [`scrub_url`] into `out` (empty on entry, left empty if unchanged).
-fn scrub_url_into(
-    s: &str,
-    keep: &[Glob],
-    scanner: &Scanner,
-    redacted: &mut dyn FnMut(Found),
-    out: &mut String,
-) -> bool {
-    // URL parsers drop ASCII tabs and line breaks anywhere (WHATWG URL), so
-    // `jane@exa<LF>mple.com` is an email to a backend: drop them first.
-    if crate::json::bytes::has_tab_or_newline(s.as_bytes()) {
-        let clean: String = s
-            .chars()
-            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-            .collect();
-        if !scrub_url_into(&clean, keep, scanner, redacted, out) {
-            out.push_str(&clean);
-        }
-        return true;
-    }
-    // Nothing that could change: no query, fragment or userinfo, no PII.
-    if !crate::json::bytes::has_query_fragment_or_at(s.as_bytes())
-        && !scanner.might_contain(s.as_bytes())
-    {
-        return false;
-    }
-    let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
-    // The common case needs no URL parser: the fragment goes, the query is
-    // filtered, and what comes before it (no userinfo, no PII) stays as is.
-    let head = split_once_byte(s, b'#').map_or(s, |(head, _)| head);
-    let (base, query) = split_once_byte(head, b'?').map_or((head, None), |(b, q)| (b, Some(q)));
-    let url_like = relative || has_plain_authority(base);
-    if url_like && (!scanner.might_contain(base.as_bytes()) || scanner.find(base).is_empty()) {
-        out.reserve(head.len());
-        out.push_str(base);
-        if let Some(query) = query {
-            out.push('?');
-            filter_query(out, query, keep, scanner, redacted);
-            // Nothing kept: no `?` either.
-            if out.len() == base.len() + 1 {
-                out.pop();
-            }
-        }
-        return changed(out, s);
-    }
-    // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
-    // Relative forms are resolved against a placeholder base, removed below.
-    const BASE: &str = "http://base.invalid";
-    static BASE_URL: std::sync::LazyLock<url::Url> =
-        std::sync::LazyLock::new(|| url::Url::parse(BASE).expect("a valid URL"));
-    let parsed = if relative {
-        BASE_URL.join(s)
-    } else {
-        url::Url::parse(s)
-    };
-    let mut url = match parsed {
-        // A path such as `/\\host` is scheme-relative to a URL parser: it
-        // names another host, so it is not resolved against ours.
-        Ok(url)
-            if !url.cannot_be_a_base() && (!relative || url.host_str() == BASE_URL.host_str()) =>
-        {
-            url
-        }
-        // Not a URL to the parser: scrubbed as text, fragment dropped and
-        // query filtered all the same.
-        _ => {
-            if !scanner.redact_into(base, &mut *redacted, out) {
-                out.push_str(base);
-            }
-            if let Some(query) = query {
-                let at = out.len();
-                out.push('?');
-                filter_query(out, query, keep, scanner, redacted);
-                if out.len() == at + 1 {
-                    out.pop();
-                }
-            }
-            return changed(out, s);
-        }
-    };
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_fragment(None);
-    // The path: segments that may hold PII are decoded, redacted and
-    // re-encoded; the others stay exactly as they were.
-    if scanner.might_contain(url.path().as_bytes()) {
-        // Each segment is read with the one before it as its key:
-        // `/phone/612345678` is a phone number, `/v/1.2.3.4` a version.
-        let segments: Option<Vec<Cow<'_, str>>> = url.path_segments().map(|segments| {
-            let mut previous: Option<String> = None;
-            segments
-                .map(|segment| {
-                    let decoded = percent_decode_str(segment).decode_utf8_lossy();
-                    let under = Under {
-                        key: previous.as_deref(),
-                        parent: None,
-                    };
-                    let mut new = String::new();
-                    let out = if scanner.redact_under(&decoded, under, &mut *redacted, &mut new) {
-                        new
-                    } else {
-                        decoded.clone().into_owned()
-                    };
-                    previous = Some(decoded.into_owned());
-                    Cow::Owned(out)
-                })
-                .collect()
-        });
-        if let Some(segments) = segments {
-            if let Ok(mut path) = url.path_segments_mut() {
-                path.clear().extend(segments.iter().map(|s| &**s));
-            }
-        }
-    }
-    if let Some(query) = url.query() {
-        let mut kept = String::with_capacity(query.len());
-        filter_query(&mut kept, query, keep, scanner, redacted);
-        url.set_query((!kept.is_empty()).then_some(&*kept));
-    }
-    let url: String = url.into();
-    out.push_str(match (relative, s.starts_with('?')) {
-        (false, _) => &url,
-        (true, false) => &url[BASE.len()..],
-        // A query string stays one, even when nothing is left of it.
-        (true, true) => url.find('?').map_or("", |q| &url[q..]),
-    });
-    changed(out, s)
-}
-
-/// `scheme://host...` with no userinfo (`@`) in the authority.
-fn has_plain_authority(base: &str) -> bool {
-    // The scheme ends at the first `:` (it cannot hold one).
-    let Some((scheme, rest)) = split_once_byte(base, b':') else {
-        return false;
-    };
-    let Some(rest) = rest.strip_prefix("//") else {
-        return false;
-    };
-    let scheme_ok = scheme
-        .as_bytes()
-        .first()
-        .is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    let authority = split_once_byte(rest, b'/').map_or(rest, |(a, _)| a);
-    scheme_ok && !authority.is_empty() && !authority.contains('@')
-}
-
-/// Appends to `out` the allowlisted parameters of `query`, `&`-separated,
-/// in their original encoding unless a value held PII (then redacted and
-/// re-encoded; a parameter's name is context, as a JSON member's key
-/// is). One pass, from one of `&=%+` to the next; a name or value is
-/// decoded only if it has a `%` or a `+`.
-pub(crate) fn filter_query(
-    out: &mut String,
-    query: &str,
-    keep: &[Glob],
-    scanner: &Scanner,
-    redacted: &mut dyn FnMut(Found),
-) {
-    let start = out.len();
-    let bytes = query.as_bytes();
-    let mut pair = 0;
-    // The first `=` in the pair, and whether name and value need decoding.
-    let mut eq: Option<usize> = None;
-    let mut encoded = [false; 2];
-    let mut i = 0;
-    loop {
-        i = crate::json::bytes::find_form_special(bytes, i);
-        match bytes.get(i) {
-            Some(b'=') if eq.is_none() => eq = Some(i),
-            Some(b'%' | b'+') => encoded[usize::from(eq.is_some())] = true,
-            Some(b'&') | None => {
-                if i > pair {
-                    let (name, value) = match eq {
-                        Some(eq) => (&query[pair..eq], &query[eq + 1..i]),
-                        None => (&query[pair..i], ""),
-                    };
-                    let decode = |text, encoded| {
-                        if encoded {
-                            Cow::Owned(form_decode(text))
-                        } else {
-                            Cow::Borrowed(text)
-                        }
-                    };
-                    let name_decoded = decode(name, encoded[0]);
-                    if keep.iter().any(|pattern| pattern.matches(&name_decoded)) {
-                        if out.len() > start {
-                            out.push('&');
-                        }
-                        // The parameter's name is its value's key.
-                        let under = Under::key(&name_decoded);
-                        let mut clean = String::new();
-                        let value = decode(value, encoded[1]);
-                        // The walker's shortcut for a clean string (no byte
-                        // a detector needs, a key that names no person).
-                        let clean_already =
-                            !may_hold_pii(value.as_bytes()) && !might_name_a_person(&name_decoded);
-                        if !clean_already
-                            && scanner.redact_under(&value, under, &mut *redacted, &mut clean)
-                        {
-                            out.push_str(name);
-                            out.push('=');
-                            out.extend(form_urlencoded::byte_serialize(clean.as_bytes()));
-                        } else {
-                            out.push_str(&query[pair..i]);
-                        }
-                    }
-                }
-                if i == bytes.len() {
-                    return;
-                }
-                pair = i + 1;
-                eq = None;
-                encoded = [false; 2];
-            }
-            Some(_) => {}
-        }
-        i += 1;
-    }
-}
-
-/// A form-encoded query component decoded (`+` is a space).
-fn form_decode(text: &str) -> String {
-    let spaced = text.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
-}
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use scrub::filter_query;
+#[cfg(test)]
+use scrub::form_decode;
+pub use scrub::scrub_url;
+use scrub::scrub_url_into;
 
 #[cfg(test)]
 mod tests;

@@ -300,14 +300,42 @@ impl Scanner {
         self.redact_field(text, &Field::none(), counts, out)
     }
 
+    /// [`Scanner::redact_under`] for a part of a string (one parameter of
+    /// a URL's query): `under` is the whole string's key, and the part is
+    /// scanned as the whole string's scan reads it there, which does not
+    /// ask whether the part alone is a name, a digit run, a timestamp or a
+    /// UUID.
+    pub fn redact_part(
+        &self,
+        text: &str,
+        under: Under<'_>,
+        counts: impl FnMut(Found),
+        out: &mut String,
+    ) -> bool {
+        self.redact_text(text, &under.field(), false, counts, out)
+    }
+
     fn redact_field(
         &self,
         text: &str,
         field: &Field<'_>,
+        counts: impl FnMut(Found),
+        out: &mut String,
+    ) -> bool {
+        self.redact_text(text, field, true, counts, out)
+    }
+
+    /// Redacts `text` to a fixpoint; `whole`: `text` is a whole value (a
+    /// timestamp or a UUID is then not scanned).
+    fn redact_text(
+        &self,
+        text: &str,
+        field: &Field<'_>,
+        whole: bool,
         mut counts: impl FnMut(Found),
         out: &mut String,
     ) -> bool {
-        let Some(found) = self.matches(text, field) else {
+        let Some(found) = self.matches(text, field, whole) else {
             return false;
         };
         let start = out.len();
@@ -315,7 +343,7 @@ impl Scanner {
         replace(text, &found, &mut counts, out);
         let mut again = String::new();
         for pass in 1.. {
-            let Some(found) = self.matches(&out[start..], field) else {
+            let Some(found) = self.matches(&out[start..], field, whole) else {
                 break;
             };
             if pass == MAX_PASSES {
@@ -383,11 +411,14 @@ impl Scanner {
         self.digit_run(t, &under.field())
     }
 
-    /// The matches in `text`, if any (after the cheap filters).
-    fn matches(&self, text: &str, field: &Field<'_>) -> Option<Vec<Found>> {
+    /// The matches in `text`, if any (after the cheap filters; `whole`:
+    /// `text` is a whole value, not scanned if a timestamp or a UUID).
+    fn matches(&self, text: &str, field: &Field<'_>, whole: bool) -> Option<Vec<Found>> {
         let t = text.as_bytes();
         let digit_or_at = crate::json::bytes::pii_triggers(t)?;
-        if (!digit_or_at && !self.names_or_letter_ipv6(t)) || text::is_timestamp_or_uuid(t) {
+        if (!digit_or_at && !self.names_or_letter_ipv6(t))
+            || (whole && text::is_timestamp_or_uuid(t))
+        {
             return None;
         }
         let found = self.find_in(t, field);
