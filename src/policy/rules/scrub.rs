@@ -85,24 +85,50 @@ fn settle(
     redacted: &mut dyn FnMut(Found),
 ) {
     let mut again = String::new();
-    if !scanner.redact_under(out, under, &mut *redacted, &mut again) {
-        return;
-    }
-    out.clear();
-    match split_once_byte(&again, b'?') {
-        // The query once more, pair by pair: a name that held PII is no
-        // kept name now, and a value must be what a scan of it decoded
-        // leaves too.
-        Some((base, query)) => {
-            out.push_str(base);
-            out.push('?');
-            filter_query(out, query, keep, scanner, Some(under), redacted);
-            if out.len() == base.len() + 1 {
-                out.pop();
-            }
+    for _ in 0..SETTLE_ROUNDS {
+        again.clear();
+        if !scanner.redact_under(out, under, &mut *redacted, &mut again) {
+            return;
         }
-        None => *out = again,
+        out.clear();
+        match split_once_byte(&again, b'?') {
+            // The query once more, pair by pair: a name that held PII is
+            // no kept name now, and a value must be what a scan of it
+            // decoded leaves too. What that changes (a pair gone, a value)
+            // is scanned whole again.
+            Some((base, query)) => {
+                out.push_str(base);
+                out.push('?');
+                // Apart or not: the loop scans the whole again.
+                filter_query(out, query, keep, scanner, Some(under), redacted);
+                if out.len() == base.len() + 1 {
+                    out.pop();
+                }
+            }
+            None => out.push_str(&again),
+        }
     }
+    // Still changing: what the whole scan leaves, which it leaves as is.
+    again.clear();
+    if scanner.redact_under(out, under, &mut *redacted, &mut again) {
+        std::mem::swap(out, &mut again);
+    }
+}
+
+/// Whether `s` may hold a `{` in a view the scan reads (as written,
+/// percent-decoded once or twice, JSON-unescaped once or twice): a bare
+/// `name`'s parent object is found by reading back to one, across `?`
+/// and `&`, so a pair after one is not scanned apart. (A pair left as it
+/// is has no name stem, so no `name` key, and needs no such care; nor
+/// does the base, which comes first.)
+fn may_open_object(s: &str) -> bool {
+    let b = s.as_bytes();
+    let escaped_brace = |i: usize| {
+        let after = &b[i + 1..];
+        let at = |k: usize, c: u8| after.get(k).is_some_and(|&x| x | 0x20 == c);
+        (at(0, b'7') && at(1, b'b')) || (at(0, b'2') && at(1, b'5') && at(2, b'7') && at(3, b'b'))
+    };
+    memchr::memchr2(b'{', b'\\', b).is_some() || memchr::memchr_iter(b'%', b).any(escaped_brace)
 }
 
 /// What [`scrub_parts`] did.
@@ -161,15 +187,16 @@ fn scrub_parts(
     {
         out.reserve(head.len());
         out.push_str(base);
+        let mut apart = true;
         if let Some(query) = query {
             out.push('?');
-            filter_query(out, query, keep, scanner, Some(under), redacted);
+            apart = filter_query(out, query, keep, scanner, Some(under), redacted);
             // Nothing kept: no `?` either.
             if out.len() == base.len() + 1 {
                 out.pop();
             }
         }
-        return done(changed(out, s), true);
+        return done(changed(out, s), apart);
     }
     // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
     // Relative forms are resolved against a placeholder base, removed below.
@@ -286,7 +313,9 @@ fn has_plain_authority(base: &str) -> bool {
 /// the pair's name as its key; that scan's context stops at `&`, and no
 /// match reaches across one), so that the string needs no scan of its
 /// own. A pair written as is, whose name holds no byte a detector stops
-/// at and whose value is clean, is left as it is without one.
+/// at and whose value is clean, is left as it is without one. `false` if
+/// a pair could not be read apart (a `{` before it, [`may_open_object`]):
+/// the whole string is then still to be scanned.
 pub(crate) fn filter_query(
     out: &mut String,
     query: &str,
@@ -294,7 +323,8 @@ pub(crate) fn filter_query(
     scanner: &Scanner,
     whole: Option<Under<'_>>,
     redacted: &mut dyn FnMut(Found),
-) {
+) -> bool {
+    let mut apart = true;
     let start = out.len();
     let bytes = query.as_bytes();
     let mut pair = 0;
@@ -348,14 +378,16 @@ pub(crate) fn filter_query(
                             && name.len() <= 64
                             && !crate::json::bytes::has_pii_anchor(name.as_bytes());
                         if let Some(whole) = whole.filter(|_| !as_is) {
-                            if !settle_pair(out, at, keep, scanner, whole, redacted) {
+                            if may_open_object(out) {
+                                apart = false;
+                            } else if !settle_pair(out, at, keep, scanner, whole, redacted) {
                                 out.truncate(at.saturating_sub(usize::from(at > start)));
                             }
                         }
                     }
                 }
                 if i == bytes.len() {
-                    return;
+                    return apart;
                 }
                 pair = i + 1;
                 eq = None;

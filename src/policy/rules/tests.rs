@@ -362,6 +362,8 @@ proptest::proptest! {
         base in proptest::sample::select(vec![
             "https://shop.example.com", "http://localhost:18091", "/", "",
             "https://u:p@x.io", "mailto:jane@example.com", "jane.doe", "https://203.0.113.7:8080",
+            "https://x.io/customer={", "https://x.io/%7B%22traits%22:%7B", "Jane Doe",
+            "https://x.io/%257B", "https://x.io/\\u007b",
         ]),
         path in proptest::collection::vec(proptest::sample::select(vec![
             "call", "phone", "ssn", "ip", "v", "users", "jane%40example.com", "4155550132",
@@ -371,7 +373,8 @@ proptest::proptest! {
         pairs in proptest::collection::vec((
             proptest::sample::select(vec![
                 "utm_source", "utm_term", "utm_name", "utm_tel", "utm_first_name", "utm_ssn",
-                "utm_x.4155550132", "utm_%6Eame", "utm_a+b", "q", "gclid", "utm_",
+                "utm_x.4155550132", "utm_%6Eame", "utm_a+b", "q", "gclid", "utm_", "name",
+                "traits", "utm_jane@example.com",
             ]),
             proptest::sample::select(vec![
                 "", "harness", "jane%40example.com", "jane@example.com", "Jane+Doe", "Jane",
@@ -379,6 +382,7 @@ proptest::proptest! {
                 "123456789", "123.45.6789", "203.0.113.7", "ab%3Dcd", "x%26tel%3D4155550132",
                 "v1.2.3.4", "2026-11-23T21:26:48Z", "693b70a7-0fe1-459d-befa-f4de10524765",
                 "call%20me%20on%20612%20345%20678", "fe80::1", "a=b", "%25", "%E2%82%AC",
+                "{", "%7B", "Jane+Doe%7D", "[", "}",
             ]),
         ), 0..5),
         fragment in proptest::option::of(proptest::sample::select(vec!["top", "tel=4155550132"])),
@@ -407,7 +411,7 @@ proptest::proptest! {
             url.push_str(fragment);
         }
         let scanner = Scanner::new(&detectors);
-        let keep = [Glob::new("utm_*"), Glob::new("gclid")];
+        let keep = [Glob::new("utm_*"), Glob::new("gclid"), Glob::new("name"), Glob::new("traits")];
         let under = Under { key, parent };
         if let Some(out) = scrub_url(&url, &keep, &scanner, under, &mut |_| {}) {
             let mut again = String::new();
@@ -416,5 +420,35 @@ proptest::proptest! {
                 "{url:?} scrubbed to {out:?}, and redact_pii then made {again:?}"
             );
         }
+    }
+}
+
+/// A reviewer's counterexamples to scanning a URL's parts apart: a `{`
+/// before the query gives a bare `name` its parent object across `?` and
+/// `&`; and a query dropped whole leaves a base that is a name.
+#[test]
+fn a_scrubbed_url_is_left_alone_even_when_parts_are_not_apart() {
+    let keep = [Glob::new("utm_*"), Glob::new("name"), Glob::new("traits")];
+    let scanner = Scanner::default();
+    for (url, key) in [
+        ("https://x.io/customer={?name=Jane#x", "url"),
+        ("https://x.io/traits={?name=Jane+Doe#x", "url"),
+        ("?traits={&name=Jane+Doe#x", "search"),
+        ("?traits=%7B&name=Jane+Doe#x", "search"),
+        ("https://x.io/%7B%22traits%22:%7B?name=Jane#x", "url"),
+        ("https://x.io/?traits={&utm_q=1&name=Jane#x", "url"),
+        ("Jane Doe?utm_jane@example.com=1#x", "first_name"),
+    ] {
+        let under = Under {
+            key: Some(key),
+            parent: Some("page"),
+        };
+        let out = scrub_url(url, &keep, &scanner, under, &mut |_| {}).expect("changed");
+        let mut again = String::new();
+        assert!(
+            !scanner.redact_under(&out, under, |_| {}, &mut again),
+            "{url} scrubbed to {out}, then {again}"
+        );
+        assert!(!out.contains("Jane"), "{url} scrubbed to {out}");
     }
 }
