@@ -40,20 +40,25 @@ pub(super) fn scrub_url_into(
     redacted: &mut dyn FnMut(Found),
     out: &mut String,
 ) -> bool {
+    let scrub = Scrub {
+        keep,
+        scanner,
+        under,
+    };
     // A URL parser strips C0 controls and spaces at either end (WHATWG
     // URL): what is left is what it reads.
     if has_c0_end(s) {
         let trimmed = s.trim_matches(|c: char| c <= ' ');
         if !scrub_url_into(trimmed, keep, scanner, under, redacted, out) {
             out.push_str(trimmed);
-            settle(out, keep, scanner, under, redacted);
+            scrub.settle(out, redacted);
         }
         return true;
     }
-    match scrub_parts(s, keep, scanner, under, redacted, out) {
+    match scrub.parts(s, redacted, out) {
         Scrubbed::Unchanged => return false,
         Scrubbed::Settled => {}
-        Scrubbed::Changed => settle(out, keep, scanner, under, redacted),
+        Scrubbed::Changed => scrub.settle(out, redacted),
     }
     // A part now at an end (before a fragment, or a parameter that went)
     // may end in them: the rest, scrubbed again.
@@ -62,7 +67,7 @@ pub(super) fn scrub_url_into(
         out.clear();
         if !scrub_url_into(&trimmed, keep, scanner, under, redacted, out) {
             out.push_str(&trimmed);
-            settle(out, keep, scanner, under, redacted);
+            scrub.settle(out, redacted);
         }
     }
     changed(out, s)
@@ -74,44 +79,45 @@ fn has_c0_end(s: &str) -> bool {
     s.as_bytes().first().is_some_and(c0) || s.as_bytes().last().is_some_and(c0)
 }
 
-/// Makes `out` what `redact_pii` with `scanner` leaves as it is under
-/// `under`, keeping it a scrubbed URL: if that scan changes it, its query
-/// is filtered again, pair by pair ([`filter_query`] with `under`).
-fn settle(
-    out: &mut String,
-    keep: &[Glob],
-    scanner: &Scanner,
-    under: Under<'_>,
-    redacted: &mut dyn FnMut(Found),
-) {
-    let mut again = String::new();
-    for _ in 0..SETTLE_ROUNDS {
-        again.clear();
-        if !scanner.redact_under(out, under, &mut *redacted, &mut again) {
-            return;
-        }
-        out.clear();
-        match split_once_byte(&again, b'?') {
-            // The query once more, pair by pair: a name that held PII is
-            // no kept name now, and a value must be what a scan of it
-            // decoded leaves too. What that changes (a pair gone, a value)
-            // is scanned whole again.
-            Some((base, query)) => {
-                out.push_str(base);
-                out.push('?');
-                // Apart or not: the loop scans the whole again.
-                filter_query(out, query, keep, scanner, Some(under), redacted);
-                if out.len() == base.len() + 1 {
-                    out.pop();
-                }
+impl Scrub<'_> {
+    /// Makes `out` what `redact_pii` with `scanner` leaves as it is under
+    /// `under`, keeping it a scrubbed URL: if that scan changes it, its query
+    /// is filtered again, pair by pair ([`filter_query`] with `under`).
+    fn settle(self, out: &mut String, redacted: &mut dyn FnMut(Found)) {
+        let Scrub {
+            keep,
+            scanner,
+            under,
+        } = self;
+        let mut again = String::new();
+        for _ in 0..SETTLE_ROUNDS {
+            again.clear();
+            if !scanner.redact_under(out, under, &mut *redacted, &mut again) {
+                return;
             }
-            None => out.push_str(&again),
+            out.clear();
+            match split_once_byte(&again, b'?') {
+                // The query once more, pair by pair: a name that held PII is
+                // no kept name now, and a value must be what a scan of it
+                // decoded leaves too. What that changes (a pair gone, a value)
+                // is scanned whole again.
+                Some((base, query)) => {
+                    out.push_str(base);
+                    out.push('?');
+                    // Apart or not: the loop scans the whole again.
+                    filter_query(out, query, keep, scanner, Some(under), redacted);
+                    if out.len() == base.len() + 1 {
+                        out.pop();
+                    }
+                }
+                None => out.push_str(&again),
+            }
         }
-    }
-    // Still changing: what the whole scan leaves, which it leaves as is.
-    again.clear();
-    if scanner.redact_under(out, under, &mut *redacted, &mut again) {
-        std::mem::swap(out, &mut again);
+        // Still changing: what the whole scan leaves, which it leaves as is.
+        again.clear();
+        if scanner.redact_under(out, under, &mut *redacted, &mut again) {
+            std::mem::swap(out, &mut again);
+        }
     }
 }
 
@@ -131,7 +137,16 @@ fn may_open_object(s: &str) -> bool {
     memchr::memchr2(b'{', b'\\', b).is_some() || memchr::memchr_iter(b'%', b).any(escaped_brace)
 }
 
-/// What [`scrub_parts`] did.
+/// What a scrub reads a URL with: the parameters kept, the scanner, and
+/// the key of the string.
+#[derive(Clone, Copy)]
+struct Scrub<'a> {
+    keep: &'a [Glob],
+    scanner: &'a Scanner,
+    under: Under<'a>,
+}
+
+/// What [`Scrub::parts`] did.
 enum Scrubbed {
     /// Nothing: `out` is empty.
     Unchanged,
@@ -141,145 +156,148 @@ enum Scrubbed {
     Changed,
 }
 
-/// Scrubs `s` into `out`, part by part.
-fn scrub_parts(
-    s: &str,
-    keep: &[Glob],
-    scanner: &Scanner,
-    under: Under<'_>,
-    redacted: &mut dyn FnMut(Found),
-    out: &mut String,
-) -> Scrubbed {
-    let done = |changed: bool, settled: bool| match (changed, settled) {
-        (false, _) => Scrubbed::Unchanged,
-        (true, true) => Scrubbed::Settled,
-        (true, false) => Scrubbed::Changed,
-    };
-    // URL parsers drop ASCII tabs and line breaks anywhere (WHATWG URL), so
-    // `jane@exa<LF>mple.com` is an email to a backend: drop them first.
-    if crate::json::bytes::has_tab_or_newline(s.as_bytes()) {
-        let clean: String = s
-            .chars()
-            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-            .collect();
-        if !scrub_url_into(&clean, keep, scanner, under, redacted, out) {
-            out.push_str(&clean);
-            return Scrubbed::Changed;
-        }
-        return Scrubbed::Settled;
-    }
-    // Nothing that could change: no query, fragment or userinfo, no PII.
-    if !crate::json::bytes::has_query_fragment_or_at(s.as_bytes())
-        && !scanner.might_contain(s.as_bytes())
-    {
-        return Scrubbed::Unchanged;
-    }
-    let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
-    // The common case needs no URL parser: the fragment goes, the query is
-    // filtered, and what comes before it (no userinfo, no PII) stays as is.
-    let head = split_once_byte(s, b'#').map_or(s, |(head, _)| head);
-    let (base, query) = split_once_byte(head, b'?').map_or((head, None), |(b, q)| (b, Some(q)));
-    let url_like = relative || has_plain_authority(base);
-    // The base is read as the whole string's scan reads it (it comes
-    // first, and no match reaches past its `?`).
-    if url_like
-        && (!scanner.might_contain(base.as_bytes()) || scanner.find_under(base, under).is_empty())
-    {
-        out.reserve(head.len());
-        out.push_str(base);
-        let mut apart = true;
-        if let Some(query) = query {
-            out.push('?');
-            apart = filter_query(out, query, keep, scanner, Some(under), redacted);
-            // Nothing kept: no `?` either.
-            if out.len() == base.len() + 1 {
-                out.pop();
+impl Scrub<'_> {
+    /// Scrubs `s` into `out`, part by part.
+    fn parts(self, s: &str, redacted: &mut dyn FnMut(Found), out: &mut String) -> Scrubbed {
+        let Scrub {
+            keep,
+            scanner,
+            under,
+        } = self;
+        let done = |changed: bool, settled: bool| match (changed, settled) {
+            (false, _) => Scrubbed::Unchanged,
+            (true, true) => Scrubbed::Settled,
+            (true, false) => Scrubbed::Changed,
+        };
+        // URL parsers drop ASCII tabs and line breaks anywhere (WHATWG URL), so
+        // `jane@exa<LF>mple.com` is an email to a backend: drop them first.
+        if crate::json::bytes::has_tab_or_newline(s.as_bytes()) {
+            let clean: String = s
+                .chars()
+                .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                .collect();
+            if !scrub_url_into(&clean, keep, scanner, under, redacted, out) {
+                out.push_str(&clean);
+                return Scrubbed::Changed;
             }
+            return Scrubbed::Settled;
         }
-        return done(changed(out, s), apart);
-    }
-    // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
-    // Relative forms are resolved against a placeholder base, removed below.
-    const BASE: &str = "http://base.invalid";
-    static BASE_URL: std::sync::LazyLock<url::Url> =
-        std::sync::LazyLock::new(|| url::Url::parse(BASE).expect("a valid URL"));
-    let parsed = if relative {
-        BASE_URL.join(s)
-    } else {
-        url::Url::parse(s)
-    };
-    let mut url = match parsed {
-        // A path such as `/\\host` is scheme-relative to a URL parser: it
-        // names another host, so it is not resolved against ours.
-        Ok(url)
-            if !url.cannot_be_a_base() && (!relative || url.host_str() == BASE_URL.host_str()) =>
+        // Nothing that could change: no query, fragment or userinfo, no PII.
+        if !crate::json::bytes::has_query_fragment_or_at(s.as_bytes())
+            && !scanner.might_contain(s.as_bytes())
         {
-            url
+            return Scrubbed::Unchanged;
         }
-        // Not a URL to the parser: scrubbed as text, fragment dropped and
-        // query filtered all the same.
-        _ => {
-            if !scanner.redact_into(base, &mut *redacted, out) {
-                out.push_str(base);
-            }
+        let relative = s.starts_with('/') && !s.starts_with("//") || s.starts_with('?');
+        // The common case needs no URL parser: the fragment goes, the query is
+        // filtered, and what comes before it (no userinfo, no PII) stays as is.
+        let head = split_once_byte(s, b'#').map_or(s, |(head, _)| head);
+        let (base, query) = split_once_byte(head, b'?').map_or((head, None), |(b, q)| (b, Some(q)));
+        let url_like = relative || has_plain_authority(base);
+        // The base is read as the whole string's scan reads it (it comes
+        // first, and no match reaches past its `?`).
+        if url_like
+            && (!scanner.might_contain(base.as_bytes())
+                || scanner.find_under(base, under).is_empty())
+        {
+            out.reserve(head.len());
+            out.push_str(base);
+            let mut apart = true;
             if let Some(query) = query {
-                let at = out.len();
                 out.push('?');
-                filter_query(out, query, keep, scanner, None, redacted);
-                if out.len() == at + 1 {
+                apart = filter_query(out, query, keep, scanner, Some(under), redacted);
+                // Nothing kept: no `?` either.
+                if out.len() == base.len() + 1 {
                     out.pop();
                 }
             }
-            return done(changed(out, s), false);
+            return done(changed(out, s), apart);
         }
-    };
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_fragment(None);
-    // The path: segments that may hold PII are decoded, redacted and
-    // re-encoded; the others stay exactly as they were.
-    if scanner.might_contain(url.path().as_bytes()) {
-        // Each segment is read with the one before it as its key:
-        // `/phone/612345678` is a phone number, `/v/1.2.3.4` a version.
-        let segments: Option<Vec<Cow<'_, str>>> = url.path_segments().map(|segments| {
-            let mut previous: Option<String> = None;
-            segments
-                .map(|segment| {
-                    let decoded = percent_decode_str(segment).decode_utf8_lossy();
-                    let under = Under {
-                        key: previous.as_deref(),
-                        parent: None,
-                    };
-                    let mut new = String::new();
-                    let out = if scanner.redact_under(&decoded, under, &mut *redacted, &mut new) {
-                        new
-                    } else {
-                        decoded.clone().into_owned()
-                    };
-                    previous = Some(decoded.into_owned());
-                    Cow::Owned(out)
-                })
-                .collect()
-        });
-        if let Some(segments) = segments {
-            if let Ok(mut path) = url.path_segments_mut() {
-                path.clear().extend(segments.iter().map(|s| &**s));
+        // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
+        // Relative forms are resolved against a placeholder base, removed below.
+        const BASE: &str = "http://base.invalid";
+        static BASE_URL: std::sync::LazyLock<url::Url> =
+            std::sync::LazyLock::new(|| url::Url::parse(BASE).expect("a valid URL"));
+        let parsed = if relative {
+            BASE_URL.join(s)
+        } else {
+            url::Url::parse(s)
+        };
+        let mut url = match parsed {
+            // A path such as `/\\host` is scheme-relative to a URL parser: it
+            // names another host, so it is not resolved against ours.
+            Ok(url)
+                if !url.cannot_be_a_base()
+                    && (!relative || url.host_str() == BASE_URL.host_str()) =>
+            {
+                url
+            }
+            // Not a URL to the parser: scrubbed as text, fragment dropped and
+            // query filtered all the same.
+            _ => {
+                if !scanner.redact_into(base, &mut *redacted, out) {
+                    out.push_str(base);
+                }
+                if let Some(query) = query {
+                    let at = out.len();
+                    out.push('?');
+                    filter_query(out, query, keep, scanner, None, redacted);
+                    if out.len() == at + 1 {
+                        out.pop();
+                    }
+                }
+                return done(changed(out, s), false);
+            }
+        };
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_fragment(None);
+        // The path: segments that may hold PII are decoded, redacted and
+        // re-encoded; the others stay exactly as they were.
+        if scanner.might_contain(url.path().as_bytes()) {
+            // Each segment is read with the one before it as its key:
+            // `/phone/612345678` is a phone number, `/v/1.2.3.4` a version.
+            let segments: Option<Vec<Cow<'_, str>>> = url.path_segments().map(|segments| {
+                let mut previous: Option<String> = None;
+                segments
+                    .map(|segment| {
+                        let decoded = percent_decode_str(segment).decode_utf8_lossy();
+                        let under = Under {
+                            key: previous.as_deref(),
+                            parent: None,
+                        };
+                        let mut new = String::new();
+                        let out = if scanner.redact_under(&decoded, under, &mut *redacted, &mut new)
+                        {
+                            new
+                        } else {
+                            decoded.clone().into_owned()
+                        };
+                        previous = Some(decoded.into_owned());
+                        Cow::Owned(out)
+                    })
+                    .collect()
+            });
+            if let Some(segments) = segments {
+                if let Ok(mut path) = url.path_segments_mut() {
+                    path.clear().extend(segments.iter().map(|s| &**s));
+                }
             }
         }
+        if let Some(query) = url.query() {
+            let mut kept = String::with_capacity(query.len());
+            filter_query(&mut kept, query, keep, scanner, None, redacted);
+            url.set_query((!kept.is_empty()).then_some(&*kept));
+        }
+        let url: String = url.into();
+        out.push_str(match (relative, s.starts_with('?')) {
+            (false, _) => &url,
+            (true, false) => &url[BASE.len()..],
+            // A query string stays one, even when nothing is left of it.
+            (true, true) => url.find('?').map_or("", |q| &url[q..]),
+        });
+        done(changed(out, s), false)
     }
-    if let Some(query) = url.query() {
-        let mut kept = String::with_capacity(query.len());
-        filter_query(&mut kept, query, keep, scanner, None, redacted);
-        url.set_query((!kept.is_empty()).then_some(&*kept));
-    }
-    let url: String = url.into();
-    out.push_str(match (relative, s.starts_with('?')) {
-        (false, _) => &url,
-        (true, false) => &url[BASE.len()..],
-        // A query string stays one, even when nothing is left of it.
-        (true, true) => url.find('?').map_or("", |q| &url[q..]),
-    });
-    done(changed(out, s), false)
 }
 
 /// `scheme://host...` with no userinfo (`@`) in the authority.
