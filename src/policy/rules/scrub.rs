@@ -48,11 +48,7 @@ pub(super) fn scrub_url_into(
     // A URL parser strips C0 controls and spaces at either end (WHATWG
     // URL): what is left is what it reads.
     if has_c0_end(s) {
-        let trimmed = s.trim_matches(|c: char| c <= ' ');
-        if !scrub_url_into(trimmed, keep, scanner, under, redacted, out) {
-            out.push_str(trimmed);
-            scrub.settle(out, redacted);
-        }
+        scrub.rescrub(s.trim_matches(|c: char| c <= ' '), redacted, out);
         return true;
     }
     match scrub.parts(s, redacted, out) {
@@ -63,12 +59,8 @@ pub(super) fn scrub_url_into(
     // A part now at an end (before a fragment, or a parameter that went)
     // may end in them: the rest, scrubbed again.
     if has_c0_end(out) {
-        let trimmed = out.trim_matches(|c: char| c <= ' ').to_owned();
-        out.clear();
-        if !scrub_url_into(&trimmed, keep, scanner, under, redacted, out) {
-            out.push_str(&trimmed);
-            scrub.settle(out, redacted);
-        }
+        let written = std::mem::take(out);
+        scrub.rescrub(written.trim_matches(|c: char| c <= ' '), redacted, out);
     }
     changed(out, s)
 }
@@ -80,15 +72,39 @@ fn has_c0_end(s: &str) -> bool {
 }
 
 impl Scrub<'_> {
+    /// Scrubs `read`, which is `s` as a URL parser reads it (and so not `s`):
+    /// into `out`, settled even when the scrub leaves it as it is.
+    fn rescrub(self, read: &str, redacted: &mut dyn FnMut(Found), out: &mut String) {
+        if !scrub_url_into(read, self.keep, self.scanner, self.under, redacted, out) {
+            out.push_str(read);
+            self.settle(out, redacted);
+        }
+    }
+
+    /// Appends `?` and the kept pairs of `query` ([`filter_query`], read
+    /// apart under `whole` if given), or nothing if none is kept; whether
+    /// every pair could be read apart.
+    fn push_query(
+        self,
+        out: &mut String,
+        query: &str,
+        whole: Option<Under<'_>>,
+        redacted: &mut dyn FnMut(Found),
+    ) -> bool {
+        let at = out.len();
+        out.push('?');
+        let apart = filter_query(out, query, self.keep, self.scanner, whole, redacted);
+        if out.len() == at + 1 {
+            out.pop();
+        }
+        apart
+    }
+
     /// Makes `out` what `redact_pii` with `scanner` leaves as it is under
     /// `under`, keeping it a scrubbed URL: if that scan changes it, its query
     /// is filtered again, pair by pair ([`filter_query`] with `under`).
     fn settle(self, out: &mut String, redacted: &mut dyn FnMut(Found)) {
-        let Scrub {
-            keep,
-            scanner,
-            under,
-        } = self;
+        let Scrub { scanner, under, .. } = self;
         let mut again = String::new();
         for _ in 0..SETTLE_ROUNDS {
             again.clear();
@@ -103,12 +119,8 @@ impl Scrub<'_> {
                 // is scanned whole again.
                 Some((base, query)) => {
                     out.push_str(base);
-                    out.push('?');
                     // Apart or not: the loop scans the whole again.
-                    filter_query(out, query, keep, scanner, Some(under), redacted);
-                    if out.len() == base.len() + 1 {
-                        out.pop();
-                    }
+                    self.push_query(out, query, Some(under), redacted);
                 }
                 None => out.push_str(&again),
             }
@@ -176,10 +188,7 @@ impl Scrub<'_> {
                 .chars()
                 .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
                 .collect();
-            if !scrub_url_into(&clean, keep, scanner, under, redacted, out) {
-                out.push_str(&clean);
-                return Scrubbed::Changed;
-            }
+            self.rescrub(&clean, redacted, out);
             return Scrubbed::Settled;
         }
         // Nothing that could change: no query, fragment or userinfo, no PII.
@@ -202,15 +211,7 @@ impl Scrub<'_> {
         {
             out.reserve(head.len());
             out.push_str(base);
-            let mut apart = true;
-            if let Some(query) = query {
-                out.push('?');
-                apart = filter_query(out, query, keep, scanner, Some(under), redacted);
-                // Nothing kept: no `?` either.
-                if out.len() == base.len() + 1 {
-                    out.pop();
-                }
-            }
+            let apart = query.is_none_or(|q| self.push_query(out, q, Some(under), redacted));
             return done(changed(out, s), apart);
         }
         // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
@@ -239,12 +240,7 @@ impl Scrub<'_> {
                     out.push_str(base);
                 }
                 if let Some(query) = query {
-                    let at = out.len();
-                    out.push('?');
-                    filter_query(out, query, keep, scanner, None, redacted);
-                    if out.len() == at + 1 {
-                        out.pop();
-                    }
+                    self.push_query(out, query, None, redacted);
                 }
                 return done(changed(out, s), false);
             }
@@ -439,7 +435,7 @@ fn settle_pair(
         if !scanner.redact_part(&out[at..], whole, &mut *redacted, &mut text) {
             return true;
         }
-        if kept_pairs(&text, keep).next().is_none() {
+        if !kept_name(&text, keep) {
             return false;
         }
         out.truncate(at);
@@ -463,18 +459,16 @@ fn settle_pair(
     false
 }
 
-/// The `&`-separated pairs of `query` whose name `keep` matches, as
-/// written.
-fn kept_pairs<'q>(query: &'q str, keep: &'q [Glob]) -> impl Iterator<Item = &'q str> + 'q {
-    query.split('&').filter(move |pair| {
-        let name = split_once_byte(pair, b'=').map_or(*pair, |(name, _)| name);
-        let name = if name.contains(['%', '+']) {
-            Cow::Owned(form_decode(name))
-        } else {
-            Cow::Borrowed(name)
-        };
-        !pair.is_empty() && keep.iter().any(|pattern| pattern.matches(&name))
-    })
+/// Whether `pair` (one, as written) is not empty and `keep` matches its
+/// name.
+fn kept_name(pair: &str, keep: &[Glob]) -> bool {
+    let name = split_once_byte(pair, b'=').map_or(pair, |(name, _)| name);
+    let name = if name.contains(['%', '+']) {
+        Cow::Owned(form_decode(name))
+    } else {
+        Cow::Borrowed(name)
+    };
+    !pair.is_empty() && keep.iter().any(|pattern| pattern.matches(&name))
 }
 
 /// A form-encoded query component decoded (`+` is a space).
