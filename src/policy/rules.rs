@@ -97,7 +97,7 @@ impl Action {
     pub fn output_is_clean_for(&self, scanner: &Scanner) -> bool {
         match self {
             Action::TruncateIp { v4, v6 } => {
-                *v4 <= 24 && *v6 <= 64 && scanner.detects(super::pii::Detector::Ip)
+                *v4 <= 24 && *v6 <= 64 && scanner.on(super::pii::Detector::Ip)
             }
             Action::GeneralizeUa(_) => true,
             Action::ScrubUrl { scanner: own, .. } => own == scanner,

@@ -254,13 +254,9 @@ impl Scanner {
         Detector::ALL.into_iter().filter(|&d| self.on(d)).collect()
     }
 
-    fn on(&self, d: Detector) -> bool {
-        self.enabled & d.bit() != 0
-    }
-
     /// Whether detector `d` is on.
-    pub fn detects(&self, d: Detector) -> bool {
-        self.on(d)
+    pub(crate) fn on(&self, d: Detector) -> bool {
+        self.enabled & d.bit() != 0
     }
 
     /// Every match in `text`, in order, not overlapping.

@@ -335,7 +335,7 @@ proptest::proptest! {
     ) {
         let scanners = every_scanner();
         let action = Action::TruncateIp { v4: p4, v6: p6 };
-        let ip_on = |s: &Scanner| s.detects(Detector::Ip);
+        let ip_on = |s: &Scanner| s.on(Detector::Ip);
         proptest::prop_assert_eq!(
             scanners.iter().map(|s| action.output_is_clean_for(s)).collect::<Vec<_>>(),
             scanners.iter().map(|s| p4 <= 24 && p6 <= 64 && ip_on(s)).collect::<Vec<_>>()
