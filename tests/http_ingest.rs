@@ -514,6 +514,33 @@ async fn admin_endpoints() {
     pg.shutdown().await;
 }
 
+/// Each answer is counted once, under its own source and status, whether
+/// its series is kept at hand (200) or looked up (400), and an answer
+/// before any source is known is `unknown`'s.
+#[tokio::test]
+async fn request_durations_are_counted_by_source_and_status() {
+    let upstream = Upstream::start().await;
+    let pg = start_with(&upstream, "", "").await;
+    let (ingest, admin) = (pg.ingest_addr(), pg.admin_addr());
+    for id in ["d1", "d2", "d3"] {
+        assert_eq!(post(ingest, "/v1/t", track(id)).await.status, 200);
+    }
+    assert_eq!(post(ingest, "/v1/t", "{not json").await.status, 400);
+    let unauthenticated = send("POST", ingest, "/v1/t", &[], track("d4")).await;
+    assert_eq!(unauthenticated.status, 401);
+    let count = |status: &'static str, source: &'static str| async move {
+        let series = format!(
+            "privgate_http_request_duration_seconds_count{{source=\"{source}\",status=\"{status}\"}}"
+        );
+        metric(admin, &series).await
+    };
+    assert_eq!(count("200", "web").await, Some(3.0));
+    assert_eq!(count("400", "web").await, Some(1.0));
+    assert_eq!(count("401", "unknown").await, Some(1.0));
+    assert_eq!(count("503", "web").await, None);
+    pg.shutdown().await;
+}
+
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let upstream = Upstream::start().await;

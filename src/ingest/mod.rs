@@ -53,7 +53,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use server::{Body, ClientAddr, HeadLimits};
 use settings::{Settings, SourceConfig};
-use stack::SourceName;
+use stack::SourceIndex;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tower::{ServiceBuilder, ServiceExt};
@@ -73,7 +73,14 @@ struct Source {
     client_ip: settings::ClientIp,
     /// How its relayed requests that carry user ids are decided.
     relay: passthrough::RelayConsent,
+    /// Its request-duration series for the answers most requests get
+    /// ([`CACHED_STATUSES`]), looked up once instead of per request.
+    durations: [std::sync::OnceLock<prometheus::Histogram>; CACHED_STATUSES.len()],
 }
+
+/// The statuses whose request-duration series a source keeps at hand:
+/// accepted, and refused for backpressure (where a refusal's cost counts).
+const CACHED_STATUSES: [StatusCode; 2] = [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE];
 
 /// Everything a request needs; shared by all connections.
 pub(crate) struct Ingest {
@@ -151,6 +158,7 @@ impl Ingest {
                     upstream_max_response: s.upstream_max_response_bytes,
                     client_ip: s.client_ip,
                     relay: passthrough::RelayConsent::new(delivery.pipeline().consent(), &s.relay),
+                    durations: Default::default(),
                 })
                 .collect(),
             cors: Protocol::ALL
@@ -263,8 +271,7 @@ impl Ingest {
                 e.into_response().map(full)
             });
         if let Some(index) = source {
-            let name = SourceName(self.sources[index].name.clone());
-            response.extensions_mut().insert(name);
+            response.extensions_mut().insert(SourceIndex(index));
         }
         response
     }
@@ -503,12 +510,24 @@ impl Ingest {
 
     /// Counts an answer in the request metrics, by source and status.
     fn observe(&self, started: std::time::Instant, response: &Response<Body>) {
-        let source = response.extensions().get::<SourceName>();
-        let label = source.map_or("unknown", |s| &*s.0);
-        self.metrics
-            .request_duration
-            .with_label_values(&[label, response.status().as_str()])
-            .observe(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        let status = response.status();
+        let source =
+            (response.extensions().get::<SourceIndex>()).and_then(|s| self.sources.get(s.0));
+        let series = |label: &str| {
+            self.metrics
+                .request_duration
+                .with_label_values(&[label, status.as_str()])
+        };
+        let Some(source) = source else {
+            return series("unknown").observe(seconds);
+        };
+        match CACHED_STATUSES.iter().position(|&s| s == status) {
+            Some(k) => source.durations[k]
+                .get_or_init(|| series(&source.name))
+                .observe(seconds),
+            None => series(&source.name).observe(seconds),
+        }
     }
 
     async fn passthrough(

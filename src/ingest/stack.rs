@@ -47,10 +47,11 @@ use std::time::{Duration, Instant};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
-/// The source whose key authenticated a request, in its answer's
-/// extensions (for the request metrics' label).
-#[derive(Clone)]
-pub(crate) struct SourceName(pub Arc<str>);
+/// The source (its index in the [`super::Ingest`] that answered) whose key
+/// authenticated a request, in its answer's extensions (for the request
+/// metrics' label).
+#[derive(Clone, Copy)]
+pub(crate) struct SourceIndex(pub usize);
 
 /// The tracker listener's service: each request goes through the stack of
 /// the config current when it arrived, and finishes with it.
