@@ -7,7 +7,8 @@
 # (memory, or durable: privgate acknowledges only once events are in its
 # encrypted spool), FSYNC (durable: always, interval or never), PRIVGATE
 # (a privgate binary to measure instead of building this checkout).
-# SCENARIOS may also name "shed": every request refused (see README).
+# SCENARIOS may also name "shed": every request refused, and "overload":
+# a backend that takes half of what is offered (see README).
 # TARGETS (default all of a scenario's) measures only those named;
 # PERF_DIR records `perf record ${PERF_ARGS:--g}` of each privgate
 # target's runs there.
@@ -28,6 +29,8 @@ PGP_ADMIN_PORT=$((BASE_PORT + 5))
 SHED_PORT=$((BASE_PORT + 6))
 SHED_ADMIN_PORT=$((BASE_PORT + 7))
 DEAD_PORT=$((BASE_PORT + 8)) # nothing listens here
+OVER_PORT=$((BASE_PORT + 9))
+OVER_ADMIN_PORT=$((BASE_PORT + 10))
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -177,6 +180,22 @@ if [[ " $SCENARIOS " == *" shed "* ]]; then
   SHED_PID=$!
   wait_http "http://127.0.0.1:$SHED_ADMIN_PORT/readyz" 10
 fi
+OVER_PID=
+if [[ " $SCENARIOS " == *" overload "* ]]; then
+  # privgate-overload: the shipped policy, in memory, to the sink's paced
+  # path: the sink takes half of what privgate-policy delivered just
+  # before (set per run below), so clients offer twice what the backend
+  # takes, and the queue's backpressure decides what is accepted.
+  {
+    DELIVERY=memory privgate_config "$OVER_PORT" "$OVER_ADMIN_PORT" "$shipped_consent" |
+      sed -e "s|127.0.0.1:$SINK_PORT/v1/batch|127.0.0.1:$SINK_PORT/v1/slow|"
+    printf '\n%s\n' "$shipped_tables"
+  } > "$work/privgate-overload.toml"
+  "$PRIVGATE" check --config "$work/privgate-overload.toml" >/dev/null
+  PRIVGATE_LOG=error "$PRIVGATE" run --config "$work/privgate-overload.toml" & pids+=($!)
+  OVER_PID=$!
+  wait_http "http://127.0.0.1:$OVER_ADMIN_PORT/readyz" 10
+fi
 wait_http "http://127.0.0.1:$NGINX_PORT/stats" 10
 NGINX_MASTER=$(cat "$work/nginx.pid")
 
@@ -203,6 +222,7 @@ proxy_pids() { # target
     privgate) echo "$PG_PID" ;;
     privgate-policy) echo "$PGP_PID" ;;
     privgate-shed) echo "$SHED_PID" ;;
+    privgate-overload) echo "$OVER_PID" ;;
     hyper) echo "$SINK_PID" ;;
     nginx) echo "$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" ;;
     direct) echo "" ;;
@@ -224,9 +244,10 @@ url_for() { # target scenario
     direct) port=$SINK_PORT ;; nginx) port=$NGINX_PORT ;;
     privgate) port=$PG_PORT ;; privgate-policy) port=$PGP_PORT ;;
     privgate-shed) port=$SHED_PORT ;;
+    privgate-overload) port=$OVER_PORT ;;
     hyper) port=$SINK_PORT ;;
   esac
-  case $2 in single) path=/v1/t ;; batch) path=/v1/batch ;; esac
+  case $2 in single | overload) path=/v1/t ;; batch) path=/v1/batch ;; esac
   if [ "$2" = shed ]; then
     case $1 in nginx | hyper) path=/v1/shed ;; *) path=/v1/t ;; esac
   fi
@@ -240,6 +261,8 @@ say "load: ${RUNS} x ${DURATION}s per target, ${CONNS} connections, scenarios: $
 for scenario in $SCENARIOS; do
   targets="direct nginx privgate privgate-policy"
   [ "$scenario" = shed ] && targets="nginx hyper privgate-shed"
+  # privgate-policy first: its rate sets the paced backend's.
+  [ "$scenario" = overload ] && targets="privgate-policy privgate-overload"
   if [ -n "${TARGETS:-}" ]; then
     targets=$(for t in $targets; do if [[ " $TARGETS " == *" $t "* ]]; then echo "$t"; fi; done)
   fi
@@ -252,8 +275,15 @@ for scenario in $SCENARIOS; do
       before=$(cpu_ticks $(proxy_pids $target))
       # shellcheck disable=SC2046
       sys_before=$(sys_ticks $(proxy_pids $target))
-      # The shed scenario sends single events.
-      body=$scenario; [ "$scenario" = shed ] && body=single
+      # The shed and overload scenarios send single events.
+      body=$scenario; [[ $scenario == shed || $scenario == overload ]] && body=single
+      if [ "$target" = privgate-overload ]; then
+        # Half of what privgate-policy delivered in this scenario's last run.
+        offered=$(python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+print(int([r for r in rows if r["scenario"]=="overload" and r["target"]=="privgate-policy"][-1]["load"]["events_per_s"]))' "$results")
+        curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/pace?events_per_s=$((offered / 2))"
+      fi
       perf_pid=
       if [ -n "${PERF_DIR:-}" ] && [[ $target == privgate* ]]; then
         mkdir -p "$PERF_DIR"
@@ -262,13 +292,16 @@ for scenario in $SCENARIOS; do
       fi
       line=$("$LOADGEN" run "$(url_for $target $scenario)" "$body" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
       verify=""
-      if [ "$target" = privgate ] || [ "$target" = privgate-policy ]; then
+      if [ "$target" = privgate-overload ]; then
+        curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/pace?events_per_s=0"
+      fi
+      if [ "$target" = privgate ] || [ "$target" = privgate-policy ] || [ "$target" = privgate-overload ]; then
         # Acknowledged means delivered: wait for the flush, compare ids.
         if ! verify=$("$LOADGEN" verify "http://127.0.0.1:$SINK_PORT" "$work/acked" 15); then
           verify_failed=1
         fi
         # With the shipped policy, none of the load event's PII may arrive.
-        if [ "$target" = privgate-policy ] && [[ $verify != *" pii_seen=0" ]]; then
+        if [[ $target == privgate-policy || $target == privgate-overload ]] && [[ $verify != *" pii_seen=0" ]]; then
           pii_failed=1
         fi
       fi

@@ -6,7 +6,7 @@ import re
 import statistics
 import sys
 
-TARGETS = ["direct", "nginx", "hyper", "privgate", "privgate-policy", "privgate-shed"]
+TARGETS = ["direct", "nginx", "hyper", "privgate", "privgate-policy", "privgate-shed", "privgate-overload"]
 
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
@@ -29,6 +29,9 @@ for (scenario, target), runs in by.items():
         "eps": eps,
         "p50": med([r["load"]["p50_us"] for r in runs]),
         "p99": med([r["load"]["p99_us"] for r in runs]),
+        # Of the accepted (2xx) requests only.
+        "ok_p50": med([r["load"].get("ok_p50_us", 0) for r in runs]),
+        "ok_p99": med([r["load"].get("ok_p99_us", 0) for r in runs]),
         "cpu": cpu,
         "rss": max(r["rss_kib"] for r in runs) / 1024,
         "rejected": sum(r["load"]["rejected"] + r["load"]["errors"] for r in runs),
@@ -97,6 +100,19 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
                 f"user {hy['cpu_req'] - hy['sys_req']:.2f} + kernel {hy['sys_req']:.2f}; "
                 f"privgate-shed/hyper = {sh['cpu_req'] / hy['cpu_req']:.2f}x"
             )
+    ov = summary.get((scenario, "privgate-overload"))
+    if ov and pp:
+        # The backend took half of what privgate-policy delivered: what was
+        # accepted, and how long accepted requests took against no overload.
+        print(
+            f"{scenario}: backend paced at half of privgate-policy's {pp['eps']:.0f} events/s: "
+            f"privgate-overload accepted {ov['eps']:.0f} events/s, refused {ov['rejected']} of "
+            f"{ov['requests']} requests; accepted p50/p99 {ov['ok_p50']:.0f}/{ov['ok_p99']:.0f} us "
+            f"against {pp['ok_p50']:.0f}/{pp['ok_p99']:.0f} us without overload "
+            f"(p99 {ov['ok_p99'] / pp['ok_p99']:.2f}x); cpu {ov['cpu_req']:.2f} us/request "
+            f"(user {ov['cpu_req'] - ov['sys_req']:.2f} + kernel {ov['sys_req']:.2f}); "
+            f"delivery: {ov['verify']}"
+        )
     if pp:
         # PII of the load event that reached the sink (sink.rs): must be 0
         # with the shipped policy; privgate without rules shows the count works.

@@ -6,7 +6,8 @@
 //!
 //! loadgen run <url> <single|batch> <conns> <seconds> <run-id> <acked-out-file>
 //!   prints one JSON line: requests, ok, rejected (non-2xx), errors,
-//!   events_ok, seconds, events_per_s, p50_us, p99_us
+//!   events_ok, seconds, events_per_s, p50_us, p99_us (every answered
+//!   request), ok_p50_us, ok_p99_us (the 2xx ones only; 0 if none)
 //! loadgen verify <sink-base-url> <acked-file> [wait-seconds]
 //!   waits until the sink's event count is stable, then prints
 //!   acked, delivered, missing, duplicates and pii_seen (PII of event.json
@@ -55,6 +56,12 @@ struct ConnResult {
     errors: u64,
     acked: Vec<String>,
     latencies: hdrhistogram::Histogram<u64>,
+    /// Of the accepted (2xx) requests only.
+    ok_latencies: hdrhistogram::Histogram<u64>,
+}
+
+fn histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
 }
 
 async fn connection(
@@ -71,7 +78,8 @@ async fn connection(
         rejected: 0,
         errors: 0,
         acked: Vec::new(),
-        latencies: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
+        latencies: histogram(),
+        ok_latencies: histogram(),
     };
     let authority = url.authority().unwrap().clone();
     let mut seq = 0u64;
@@ -134,6 +142,7 @@ async fn connection(
             let micros = started.elapsed().as_micros() as u64;
             let _ = result.latencies.record(micros.max(1));
             if status.is_success() {
+                let _ = result.ok_latencies.record(micros.max(1));
                 result.ok += 1;
                 result.acked.extend(ids);
             } else {
@@ -173,12 +182,13 @@ fn run(args: &[String]) {
         out
     });
     let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    let (mut latencies, mut ok_latencies) = (histogram(), histogram());
     let (mut requests, mut ok, mut rejected, mut errors) = (0, 0, 0, 0);
     let mut acked = String::new();
     let mut events_ok = 0usize;
     for r in &results {
         latencies.add(&r.latencies).unwrap();
+        ok_latencies.add(&r.ok_latencies).unwrap();
         requests += r.requests;
         ok += r.ok;
         rejected += r.rejected;
@@ -191,10 +201,12 @@ fn run(args: &[String]) {
     }
     std::fs::write(acked_out, acked).expect("write acked ids");
     println!(
-        "{{\"requests\":{requests},\"ok\":{ok},\"rejected\":{rejected},\"errors\":{errors},\"events_ok\":{events_ok},\"seconds\":{elapsed:.3},\"events_per_s\":{:.1},\"p50_us\":{},\"p99_us\":{}}}",
+        "{{\"requests\":{requests},\"ok\":{ok},\"rejected\":{rejected},\"errors\":{errors},\"events_ok\":{events_ok},\"seconds\":{elapsed:.3},\"events_per_s\":{:.1},\"p50_us\":{},\"p99_us\":{},\"ok_p50_us\":{},\"ok_p99_us\":{}}}",
         events_ok as f64 / elapsed,
         latencies.value_at_quantile(0.5),
-        latencies.value_at_quantile(0.99)
+        latencies.value_at_quantile(0.99),
+        ok_latencies.value_at_quantile(0.5),
+        ok_latencies.value_at_quantile(0.99)
     );
 }
 

@@ -10,6 +10,11 @@
 //! `GET /ids` → the ids seen, one per line, `POST /reset` forgets everything.
 //! `POST /v1/shed` → the 503 privgate answers on a full queue (the shed
 //! scenario's floor for hyper: what answering it costs with nothing else).
+//! `POST /pace?events_per_s=N` paces what is posted to `/v1/slow` from then
+//! on (0: no pace): a backend that takes N events a second, the overload
+//! scenario's. Each request there is counted when it arrives and answered
+//! once its events' share of the second has passed after the requests
+//! before it (no burst).
 //!
 //! Usage: sink <port>
 
@@ -27,6 +32,10 @@ struct Seen {
     duplicates: u64,
     pii_seen: u64,
     ids: HashSet<Box<str>>,
+    /// `/v1/slow`'s pace (events a second; 0: none) and when the requests
+    /// paced so far have all been answered.
+    pace: u64,
+    paced_until: Option<tokio::time::Instant>,
 }
 
 /// privgate's answer to a request refused for backpressure.
@@ -59,6 +68,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let req_query = req.uri().query().map(str::to_owned);
     let body = req.into_body().collect().await?.to_bytes();
     let mut response = Response::new(Full::new(Bytes::new()));
     match (method.as_str(), path.as_str()) {
@@ -82,7 +92,20 @@ async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Respon
             }
             *response.body_mut() = Full::new(Bytes::from(text));
         }
-        ("POST", "/reset") => *seen.lock().unwrap() = Seen::default(),
+        ("POST", "/reset") => {
+            let mut s = seen.lock().unwrap();
+            let pace = s.pace;
+            *s = Seen { pace, ..Seen::default() };
+        }
+        ("POST", "/pace") => {
+            let query = req_query.unwrap_or_default();
+            let pace = query.strip_prefix("events_per_s=").and_then(|n| n.parse().ok());
+            let mut s = seen.lock().unwrap();
+            match pace {
+                Some(pace) => (s.pace, s.paced_until) = (pace, None),
+                None => *response.status_mut() = hyper::StatusCode::BAD_REQUEST,
+            }
+        }
         // The shed scenario's floor for a hyper server: the 503 privgate
         // answers on a full queue, made by hyper with no layers around it.
         ("POST", "/v1/shed") => {
@@ -95,14 +118,28 @@ async fn answer(seen: Arc<Mutex<Seen>>, req: Request<Incoming>) -> Result<Respon
         _ => {
             let found = ids(&body);
             let pii = pii_seen(&body);
-            let mut s = seen.lock().unwrap();
-            s.requests += 1;
-            s.pii_seen += pii;
-            s.events += found.len() as u64;
-            for id in found {
-                if !s.ids.insert(id.into()) {
-                    s.duplicates += 1;
+            let answer_at = {
+                let mut s = seen.lock().unwrap();
+                s.requests += 1;
+                s.pii_seen += pii;
+                s.events += found.len() as u64;
+                let events = found.len() as u64;
+                for id in found {
+                    if !s.ids.insert(id.into()) {
+                        s.duplicates += 1;
+                    }
                 }
+                // Paced: after the requests before it, its events' share.
+                (path == "/v1/slow" && s.pace > 0).then(|| {
+                    let now = tokio::time::Instant::now();
+                    let start = s.paced_until.map_or(now, |t| t.max(now));
+                    let until = start + std::time::Duration::from_secs_f64(events as f64 / s.pace as f64);
+                    s.paced_until = Some(until);
+                    until
+                })
+            };
+            if let Some(at) = answer_at {
+                tokio::time::sleep_until(at).await;
             }
             *response.status_mut() = hyper::StatusCode::NO_CONTENT;
         }
