@@ -277,12 +277,15 @@ for scenario in $SCENARIOS; do
       sys_before=$(sys_ticks $(proxy_pids $target))
       # The shed and overload scenarios send single events.
       body=$scenario; [[ $scenario == shed || $scenario == overload ]] && body=single
+      rate=
       if [ "$target" = privgate-overload ]; then
-        # Half of what privgate-policy delivered in this scenario's last run.
-        offered=$(python3 -c 'import json,sys
+        # Clients offer what privgate-policy delivered in this scenario's
+        # last run, on a schedule (refusals do not slow them); the backend
+        # takes half of it.
+        rate=$(python3 -c 'import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1])]
 print(int([r for r in rows if r["scenario"]=="overload" and r["target"]=="privgate-policy"][-1]["load"]["events_per_s"]))' "$results")
-        curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/pace?events_per_s=$((offered / 2))"
+        curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/pace?events_per_s=$((rate / 2))"
       fi
       perf_pid=
       if [ -n "${PERF_DIR:-}" ] && [[ $target == privgate* ]]; then
@@ -290,7 +293,7 @@ print(int([r for r in rows if r["scenario"]=="overload" and r["target"]=="privga
         perf record -q ${PERF_ARGS:--g} -o "$PERF_DIR/$scenario-$target-$run.data" -p "$(proxy_pids $target)" 2>/dev/null &
         perf_pid=$!
       fi
-      line=$("$LOADGEN" run "$(url_for $target $scenario)" "$body" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
+      line=$(LOADGEN_RATE=$rate "$LOADGEN" run "$(url_for $target $scenario)" "$body" "$CONNS" "$DURATION" "$scenario$run" "$work/acked")
       verify=""
       if [ "$target" = privgate-overload ]; then
         curl -fsS -X POST -o /dev/null "http://127.0.0.1:$SINK_PORT/pace?events_per_s=0"

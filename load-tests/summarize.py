@@ -113,6 +113,15 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
             f"(user {ov['cpu_req'] - ov['sys_req']:.2f} + kernel {ov['sys_req']:.2f}); "
             f"delivery: {ov['verify']}"
         )
+        refused = ov["rejected"] / ov["requests"] if ov["requests"] else 0
+        if 0 < refused < 1:
+            # What is left of the CPU per request once each accepted one is
+            # charged what privgate-policy spent per event without overload.
+            each = (ov["cpu_req"] - (1 - refused) * pp["cpu"]) / refused
+            print(
+                f"{scenario}: {refused:.0%} of requests refused; a refusal costs ~{each:.2f} us of CPU "
+                f"(accepted ones charged privgate-policy's {pp['cpu']:.2f} us/event)"
+            )
     if pp:
         # PII of the load event that reached the sink (sink.rs): must be 0
         # with the shipped policy; privgate without rules shows the count works.

@@ -8,6 +8,14 @@
 //!   prints one JSON line: requests, ok, rejected (non-2xx), errors,
 //!   events_ok, seconds, events_per_s, p50_us, p99_us (every answered
 //!   request), ok_p50_us, ok_p99_us (the 2xx ones only; 0 if none)
+//!
+//! `LOADGEN_RATE=N` (requests a second, all connections together) sends on
+//! a schedule instead of as fast as answers come: each connection sends
+//! every `conns / N` seconds on average (what fell due while it waited for
+//! an answer or a timer tick is sent at once, up to 50 ms of it), so what
+//! is offered does not drop when the server refuses. Without it, a
+//! connection sends again as soon as it has its answer, after a 5 ms pause
+//! on a 503.
 //! loadgen verify <sink-base-url> <acked-file> [wait-seconds]
 //!   waits until the sink's event count is stable, then prints
 //!   acked, delivered, missing, duplicates and pii_seen (PII of event.json
@@ -70,7 +78,10 @@ async fn connection(
     conn: usize,
     run: String,
     until: Instant,
+    (every, phase): (Option<Duration>, f64),
 ) -> ConnResult {
+    // On a schedule: the connections' first sends spread over one interval.
+    let mut next = every.map(|every| tokio::time::Instant::now() + every.mul_f64(phase));
     let template = Template::new();
     let mut result = ConnResult {
         requests: 0,
@@ -98,6 +109,15 @@ async fn connection(
         };
         tokio::spawn(conn_task);
         while Instant::now() < until {
+            if let (Some(at), Some(every)) = (next.as_mut(), every) {
+                // Timers tick in milliseconds: what fell due meanwhile is
+                // sent back to back, up to 50 ms of it.
+                let now = tokio::time::Instant::now();
+                if now < *at {
+                    tokio::time::sleep_until(*at).await;
+                }
+                *at = (*at + every).max(now - Duration::from_millis(50));
+            }
             let count = if batch { BATCH } else { 1 };
             let ids: Vec<String> = (0..count)
                 .map(|i| {
@@ -147,7 +167,7 @@ async fn connection(
                 result.acked.extend(ids);
             } else {
                 result.rejected += 1;
-                if status == 503 {
+                if status == 503 && every.is_none() {
                     // Backpressure: honour it briefly instead of hammering.
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -165,6 +185,12 @@ fn run(args: &[String]) {
     let batch = mode == "batch";
     let conns: usize = conns.parse().expect("conns");
     let seconds: f64 = seconds.parse().expect("seconds");
+    let every = std::env::var("LOADGEN_RATE")
+        .ok()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.parse::<f64>().expect("LOADGEN_RATE: requests a second"))
+        .filter(|&r| r > 0.0)
+        .map(|rate| Duration::from_secs_f64(conns as f64 / rate));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -173,7 +199,10 @@ fn run(args: &[String]) {
     let until = started + Duration::from_secs_f64(seconds);
     let results: Vec<ConnResult> = runtime.block_on(async {
         let tasks: Vec<_> = (0..conns)
-            .map(|c| tokio::spawn(connection(url.clone(), batch, c, run_id.clone(), until)))
+            .map(|c| {
+                let schedule = (every, c as f64 / conns as f64);
+                tokio::spawn(connection(url.clone(), batch, c, run_id.clone(), until, schedule))
+            })
             .collect();
         let mut out = Vec::new();
         for t in tasks {
