@@ -50,6 +50,8 @@ mod settings;
 mod tail;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_resume;
 mod writer;
 
 use crate::crypto::Keyring;

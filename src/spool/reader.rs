@@ -22,7 +22,9 @@ use std::time::Duration;
 use tokio::sync::mpsc::Sender;
 
 /// Bytes read at once (a larger frame is read whole).
-const CHUNK: u64 = 1 << 20;
+/// Small in tests, so that segments span several chunks (the model tests
+/// read across chunks, and resume mid-segment after a restart).
+const CHUNK: u64 = if cfg!(test) { 64 } else { 1 << 20 };
 
 /// The segment being read.
 struct Reading {
@@ -82,10 +84,13 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
         #[cfg(test)]
         shared.faults.fed[_from]
             .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        want = Pos {
+        // Past what was read, never back: a reader that starts a segment
+        // from its first frame reads up to `start` in chunks that feed
+        // nothing, and the records before `start` were delivered.
+        want = want.max(Pos {
             segment: r.seq,
             index: r.index,
-        };
+        });
         if records.is_empty() && want <= sent {
             continue;
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
-fn keyring(ids: &[&str]) -> Arc<Keyring> {
+pub(super) fn keyring(ids: &[&str]) -> Arc<Keyring> {
     let keys = ids
         .iter()
         .map(|id| EncryptionKey::from_text(id, KEY).unwrap())
@@ -19,7 +19,7 @@ fn keyring(ids: &[&str]) -> Arc<Keyring> {
     Arc::new(Keyring::new(Vec::new(), None, keys, active))
 }
 
-fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
+pub(super) fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
     SpoolConfig {
         dir: dir.to_owned(),
         fsync: Fsync::Always,
@@ -30,29 +30,29 @@ fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
     }
 }
 
-struct Opened2 {
-    opened: Opened,
-    metrics: Metrics,
+pub(super) struct Opened2 {
+    pub(super) opened: Opened,
+    pub(super) metrics: Metrics,
 }
 
-fn open_at(config: &SpoolConfig, keys: Arc<Keyring>) -> Result<Opened2, SpoolError> {
+pub(super) fn open_at(config: &SpoolConfig, keys: Arc<Keyring>) -> Result<Opened2, SpoolError> {
     let metrics = Metrics::new();
     let opened = open(config, "dest", keys, SpoolMetrics::new(&metrics, "dest"), 2)?;
     Ok(Opened2 { opened, metrics })
 }
 
-fn event(i: usize) -> Bytes {
+pub(super) fn event(i: usize) -> Bytes {
     Bytes::from(format!(
         r#"{{"messageId":"m{i}","note":"SECRET-MARKER-{i:04}"}}"#
     ))
 }
 
-async fn append(spool: &Spool, range: std::ops::Range<usize>) {
+pub(super) async fn append(spool: &Spool, range: std::ops::Range<usize>) {
     spool.append(events(range)).wait().await.expect("committed");
 }
 
 /// Reads `n` records from the feed (bounded in time).
-async fn take(o: &mut Opened, n: usize) -> Vec<(Pos, Bytes)> {
+pub(super) async fn take(o: &mut Opened, n: usize) -> Vec<(Pos, Bytes)> {
     let mut out = Vec::new();
     while out.len() < n {
         let chunk = tokio::time::timeout(Duration::from_secs(5), o.feed.recv())
@@ -76,15 +76,15 @@ async fn written_and_closed(cfg: &SpoolConfig, n: usize) -> PathBuf {
 }
 
 /// Events `range`, as appended.
-fn events(range: std::ops::Range<usize>) -> Vec<Bytes> {
+pub(super) fn events(range: std::ops::Range<usize>) -> Vec<Bytes> {
     range.map(event).collect()
 }
 
-fn bodies(records: &[(Pos, Bytes)]) -> Vec<Bytes> {
+pub(super) fn bodies(records: &[(Pos, Bytes)]) -> Vec<Bytes> {
     records.iter().map(|(_, b)| b.clone()).collect()
 }
 
-fn ack_all(o: &Opened, records: &[(Pos, Bytes)]) {
+pub(super) fn ack_all(o: &Opened, records: &[(Pos, Bytes)]) {
     let end = records.last().unwrap().0.next();
     let t = o.acks.begin(end);
     o.acks.done(t);
@@ -100,7 +100,7 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn counter(metrics: &Metrics, name: &str) -> f64 {
+pub(super) fn counter(metrics: &Metrics, name: &str) -> f64 {
     let text = String::from_utf8(metrics.render()).unwrap();
     text.lines()
         .filter(|l| l.starts_with(name))
