@@ -165,36 +165,37 @@ PRIVGATE_LOG=warn "$PRIVGATE" run --config "$work/privgate-policy.toml" & pids+=
 PGP_PID=$!
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" 10
 wait_http "http://127.0.0.1:$PGP_ADMIN_PORT/readyz" 10
+start_variant() { # name port admin-port sed-args...: the shipped policy in
+  # memory, its config edited by sed; sets VARIANT_PID
+  local name=$1 port=$2 admin=$3
+  shift 3
+  {
+    DELIVERY=memory privgate_config "$port" "$admin" "$shipped_consent" | sed "$@"
+    printf '\n%s\n' "$shipped_tables"
+  } > "$work/$name.toml"
+  "$PRIVGATE" check --config "$work/$name.toml" >/dev/null
+  PRIVGATE_LOG=error "$PRIVGATE" run --config "$work/$name.toml" & pids+=($!)
+  VARIANT_PID=$!
+  wait_http "http://127.0.0.1:$admin/readyz" 10
+}
 SHED_PID=
 if [[ " $SCENARIOS " == *" shed "* ]]; then
-  # privgate-shed: the shipped policy, in memory, to a backend that refuses
-  # connections: its small queue fills at once and every request after
-  # that is refused with 503 (what a refusal costs is what it measures).
-  {
-    DELIVERY=memory privgate_config "$SHED_PORT" "$SHED_ADMIN_PORT" "$shipped_consent" |
-      sed -e "s|127.0.0.1:$SINK_PORT|127.0.0.1:$DEAD_PORT|" -e 's/^queue_max_events = .*/queue_max_events = 1000/'
-    printf '\n%s\n' "$shipped_tables"
-  } > "$work/privgate-shed.toml"
-  "$PRIVGATE" check --config "$work/privgate-shed.toml" >/dev/null
-  PRIVGATE_LOG=error "$PRIVGATE" run --config "$work/privgate-shed.toml" & pids+=($!)
-  SHED_PID=$!
-  wait_http "http://127.0.0.1:$SHED_ADMIN_PORT/readyz" 10
+  # privgate-shed: to a backend that refuses connections: its small queue
+  # fills at once and every request after that is refused with 503 (what
+  # a refusal costs is what it measures).
+  start_variant privgate-shed "$SHED_PORT" "$SHED_ADMIN_PORT" \
+    -e "s|127.0.0.1:$SINK_PORT|127.0.0.1:$DEAD_PORT|" -e 's/^queue_max_events = .*/queue_max_events = 1000/'
+  SHED_PID=$VARIANT_PID
 fi
 OVER_PID=
 if [[ " $SCENARIOS " == *" overload "* ]]; then
-  # privgate-overload: the shipped policy, in memory, to the sink's paced
-  # path: the sink takes half of what privgate-policy delivered just
-  # before (set per run below), so clients offer twice what the backend
-  # takes, and the queue's backpressure decides what is accepted.
-  {
-    DELIVERY=memory privgate_config "$OVER_PORT" "$OVER_ADMIN_PORT" "$shipped_consent" |
-      sed -e "s|127.0.0.1:$SINK_PORT/v1/batch|127.0.0.1:$SINK_PORT/v1/slow|"
-    printf '\n%s\n' "$shipped_tables"
-  } > "$work/privgate-overload.toml"
-  "$PRIVGATE" check --config "$work/privgate-overload.toml" >/dev/null
-  PRIVGATE_LOG=error "$PRIVGATE" run --config "$work/privgate-overload.toml" & pids+=($!)
-  OVER_PID=$!
-  wait_http "http://127.0.0.1:$OVER_ADMIN_PORT/readyz" 10
+  # privgate-overload: to the sink's paced path: the sink takes half of
+  # what privgate-policy delivered just before (set per run below), so
+  # clients offer twice what the backend takes, and the queue's
+  # backpressure decides what is accepted.
+  start_variant privgate-overload "$OVER_PORT" "$OVER_ADMIN_PORT" \
+    -e "s|127.0.0.1:$SINK_PORT/v1/batch|127.0.0.1:$SINK_PORT/v1/slow|"
+  OVER_PID=$VARIANT_PID
 fi
 wait_http "http://127.0.0.1:$NGINX_PORT/stats" 10
 NGINX_MASTER=$(cat "$work/nginx.pid")

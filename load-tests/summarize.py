@@ -55,6 +55,11 @@ def pii(s):
     return sum(map(int, seen)) if seen else "?"
 
 
+def split(s):
+    """CPU per request as user + kernel time."""
+    return f"user {s['cpu_req'] - s['sys_req']:.2f} + kernel {s['sys_req']:.2f}"
+
+
 def ratios(scenario, name, s, other_name, other, ng):
     """One line: `name` against nginx and against `other`, same run."""
     print(
@@ -89,15 +94,14 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
             f"{scenario}: privgate-shed refused {sh['rejected']} of {sh['requests']} requests, "
             f"cpu {sh['cpu_req']:.2f} us/request against nginx's 503 {ng['cpu_req']:.2f} "
             f"({sh['cpu_req'] / ng['cpu_req']:.2f}x), p99 {sh['p99']:.0f} us; "
-            f"user {sh['cpu_req'] - sh['sys_req']:.2f} + kernel {sh['sys_req']:.2f} us "
-            f"(nginx {ng['cpu_req'] - ng['sys_req']:.2f} + {ng['sys_req']:.2f})"
+            f"{split(sh)} us (nginx {split(ng)})"
         )
         hy = summary.get((scenario, "hyper"))
         if hy:
             # The sink's bare hyper 503: the floor of a hyper/tokio server.
             print(
                 f"{scenario}: bare hyper 503 (sink, one thread) cpu {hy['cpu_req']:.2f} us/request: "
-                f"user {hy['cpu_req'] - hy['sys_req']:.2f} + kernel {hy['sys_req']:.2f}; "
+                f"{split(hy)}; "
                 f"privgate-shed/hyper = {sh['cpu_req'] / hy['cpu_req']:.2f}x"
             )
     ov = summary.get((scenario, "privgate-overload"))
@@ -110,7 +114,7 @@ for scenario in sorted({k[0] for k in summary}, key=lambda s: s != "single"):
             f"{ov['requests']} requests; accepted p50/p99 {ov['ok_p50']:.0f}/{ov['ok_p99']:.0f} us "
             f"against {pp['ok_p50']:.0f}/{pp['ok_p99']:.0f} us without overload "
             f"(p99 {ov['ok_p99'] / pp['ok_p99']:.2f}x); cpu {ov['cpu_req']:.2f} us/request "
-            f"(user {ov['cpu_req'] - ov['sys_req']:.2f} + kernel {ov['sys_req']:.2f}); "
+            f"({split(ov)}); "
             f"delivery: {ov['verify']}"
         )
         refused = ov["rejected"] / ov["requests"] if ov["requests"] else 0
