@@ -213,11 +213,11 @@ impl Scrub<'_> {
             let at = out.len() + base.len();
             out.push_str(base);
             let apart = query.is_none_or(|q| self.push_query(out, q, Some(under), redacted));
-            // A `%` in what follows makes the whole scan read the base
+            // An escape in what follows makes the whole scan read the base
             // decoded too, a `+` as a space (`imie=n.vc+…`), which its own
-            // scan did not when it held no `%`: then the whole is settled.
-            let base_read_alike =
-                !base.contains('+') || base.contains('%') || !out[at..].contains('%');
+            // scan did not unless the base held an escape that decodes:
+            // then the whole is settled.
+            let base_read_alike = !base.contains('+') || !out[at..].contains('%');
             return done(changed(out, s), apart && base_read_alike);
         }
         // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
