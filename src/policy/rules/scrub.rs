@@ -214,10 +214,11 @@ impl Scrub<'_> {
             out.push_str(base);
             let apart = query.is_none_or(|q| self.push_query(out, q, Some(under), redacted));
             // An escape in what follows makes the whole scan read the base
-            // decoded too, a `+` as a space (`imie=n.vc+…`), which its own
-            // scan did not unless the base held an escape that decodes:
-            // then the whole is settled.
-            let base_read_alike = !base.contains('+') || !out[at..].contains('%');
+            // decoded too (a `+` as a space: `imie=n.vc+…`), and decoded
+            // twice (`%2B` as a space), which its own scan did only as far
+            // as the base's own escapes decode: then the whole is settled.
+            let base_read_alike =
+                !base.bytes().any(|b| b == b'+' || b == b'%') || !out[at..].contains('%');
             return done(changed(out, s), apart && base_read_alike);
         }
         // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
