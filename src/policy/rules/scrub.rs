@@ -210,16 +210,16 @@ impl Scrub<'_> {
                 || scanner.find_under(base, under).is_empty())
         {
             out.reserve(head.len());
-            let at = out.len() + base.len();
+            let start = out.len();
             out.push_str(base);
             let apart = query.is_none_or(|q| self.push_query(out, q, Some(under), redacted));
-            // An escape in what follows makes the whole scan read the base
-            // decoded too (a `+` as a space: `imie=n.vc+…`), and decoded
-            // twice (`%2B` as a space), which its own scan did only as far
-            // as the base's own escapes decode: then the whole is settled.
-            let base_read_alike =
-                !base.bytes().any(|b| b == b'+' || b == b'%') || !out[at..].contains('%');
-            return done(changed(out, s), apart && base_read_alike);
+            // One escape anywhere makes the whole scan read all of it
+            // decoded (a `+` as a space: `imie=n.vc+…`), and decoded twice
+            // (`%2B` as a space), while the base and each pair were read
+            // decoded only as far as their own escapes go: with a `%`, the
+            // whole is settled.
+            let read_alike = !out[start..].contains('%');
+            return done(changed(out, s), apart && read_alike);
         }
         // Otherwise the URL parser: userinfo, and PII in (encoded) path segments.
         // Relative forms are resolved against a placeholder base, removed below.
