@@ -169,6 +169,14 @@ mod tests {
                 break;
             }
         }
+        // An escape's hex digits before the local part are the escape's.
+        if start >= 1
+            && t[start - 1] == b'%'
+            && at - start >= 2
+            && t[start..start + 2].iter().all(u8::is_ascii_hexdigit)
+        {
+            start += 2;
+        }
         while start < at && t[start] == b'.' {
             start += 1;
         }
@@ -210,6 +218,15 @@ mod tests {
             || (tld.first().is_some_and(|&b| b >= 0x80) && !tld.iter().any(u8::is_ascii_digit));
         let file = FILE_TLDS.iter().any(|f| f.eq_ignore_ascii_case(tld));
         (labels_ok && tld_ok && !file).then_some(Found::new(start, end, Detector::Email))
+    }
+
+    #[test]
+    fn an_escape_before_the_at_is_not_a_local_part() {
+        // CI's proptest found this: `%40` read back as `40` made a local part.
+        assert_eq!(email_at("%40@ü.ü".as_bytes(), 3, 1), None);
+        assert_eq!(reference("%40@ü.ü".as_bytes(), 3, 1), None);
+        let found = email_at(b"%20jane@b.de", 7, 1).map(|f| (f.start, f.end));
+        assert_eq!(found, Some((3, 12)));
     }
 
     proptest! {
