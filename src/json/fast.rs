@@ -83,7 +83,7 @@ struct Scan<'a, 'f> {
 
 impl<'a, 'f> Scan<'a, 'f> {
     fn new(input: &'a [u8], limits: Limits, element: Option<Element<'a, 'f>>) -> Option<Self> {
-        let text = std::str::from_utf8(input).ok()?;
+        let text = super::text(input).ok()?;
         Some(Scan {
             r: Reader::new(text),
             input,

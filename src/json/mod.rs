@@ -50,3 +50,39 @@ pub(crate) use shape::{ignore_scalars, MaybeStr};
 
 #[cfg(test)]
 pub(crate) use object::tests;
+
+/// `bytes` as text if it is UTF-8, as [`std::str::from_utf8`] answers,
+/// checked sixteen or thirty-two bytes at a time (`simdutf8`): every
+/// event is checked whole at ingest, and again by the policy's walker.
+/// A failure is explained by `std`'s own check, so the error says where.
+pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) => std::str::from_utf8(bytes),
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes (text with a byte changed, cut anywhere),
+        /// [`super::text`] answers what `std` does, error position included.
+        #[test]
+        fn text_answers_what_std_does(
+            s in ".{0,80}",
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = s.into_bytes();
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+                bytes.truncate(cut.index(bytes.len() + 1));
+            }
+            prop_assert_eq!(super::text(&bytes), std::str::from_utf8(&bytes));
+        }
+    }
+}

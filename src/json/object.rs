@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 /// JSON text must be UTF-8. The scan below skips the values it does not
 /// read without decoding them, so the whole body is checked once up front.
 pub fn check_utf8(body: &[u8]) -> Result<(), std::str::Utf8Error> {
-    std::str::from_utf8(body).map(|_| ())
+    super::text(body).map(|_| ())
 }
 
 /// What ingest needs to know about an event's top level.

@@ -60,7 +60,7 @@ pub(super) fn apply(
     }
     // One UTF-8 check for the whole event; strings are then sliced from
     // it at ASCII quotes, which are always character boundaries.
-    let text = std::str::from_utf8(event).map_err(|_| PolicyError::NotUtf8)?;
+    let text = crate::json::text(event).map_err(|_| PolicyError::NotUtf8)?;
     match trace {
         // Two copies of the walker: without a trace, keeping the path
         // (two checks at every member) compiles away.
