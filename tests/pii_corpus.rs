@@ -72,3 +72,55 @@ fn the_dev_split_stays_above_the_floor() {
         s.table()
     );
 }
+
+/// The independent probe (`tests/data/pii-probe/probe.jsonl`, written
+/// apart from the dev split's generator to approximate an unseen corpus):
+/// its floor too, names included, which it found leaking at 24% before
+/// the context rules it prompted (a person's email or phone beside a bare
+/// `name`, more languages' name keys).
+#[test]
+fn the_independent_probe_stays_above_its_floor() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pii-probe/probe.jsonl");
+    let lines = load(&path).expect("the probe is in the repository");
+    let s = score(&lines, redact_pii());
+    assert_eq!(
+        s.leaked(None).total,
+        2458,
+        "the probe changed: re-pin the floor"
+    );
+    // Of 652 emails, 466 phones, 166 cards, 206 IBANs, 449 IPs, 119 SSNs,
+    // 400 names (most of the names still leaked are values of HTML form
+    // inputs, `<input name="family-name" value="…">`, which no detector
+    // reads yet).
+    for (kind, most) in [
+        ("email", 4),
+        ("phone", 5),
+        ("card", 1),
+        ("iban", 1),
+        ("ip", 1),
+        ("ssn", 1),
+        ("name", 34),
+    ] {
+        let r = s.leaked(Some(kind));
+        assert!(
+            r.bad <= most,
+            "{kind}: {} of {} leaked (floor {most})\n{}",
+            r.bad,
+            r.total,
+            s.table()
+        );
+    }
+    let (changed, destroyed) = (s.changed(), s.destroyed());
+    assert!(
+        changed.bad <= 8,
+        "{} PII-free lines changed\n{}",
+        changed.bad,
+        s.table()
+    );
+    assert!(
+        destroyed.bad <= 8,
+        "{} look-alikes destroyed\n{}",
+        destroyed.bad,
+        s.table()
+    );
+}

@@ -95,17 +95,21 @@ pub enum By {
     Field,
     /// The key of the object that member is in.
     FieldParent,
+    /// Another member of the same object: a bare `name` beside an
+    /// `email` or a `phone` (`{"name":…,"email":…}`) is a person's.
+    Sibling,
 }
 
 impl By {
     /// Every source of a decision.
-    pub const ALL: [By; 6] = [
+    pub const ALL: [By; 7] = [
         By::Shape,
         By::Word,
         By::Key,
         By::Parent,
         By::Field,
         By::FieldParent,
+        By::Sibling,
     ];
 }
 
@@ -125,6 +129,7 @@ impl Why {
             By::Parent => "parent_key",
             By::Field => "field",
             By::FieldParent => "field_parent",
+            By::Sibling => "sibling_key",
         };
         match self.topic {
             Some(topic) => format!("{by}:{}", topic.name()),
@@ -175,7 +180,11 @@ pub(super) fn verdict(d: Detector, topic: Topic) -> Verdict {
         (Detector::CreditCard, Id) => Refute,
         // A dotted quad that is a version, a section, an OID, a netmask.
         (Detector::Ip, Version | Section | Network) => Refute,
-        (Detector::Ssn, Id | Phone | Version | Time | Money | Card | Section) => Refute,
+        // Only what is no one's data refutes: a cue for another kind of
+        // PII (`mi número 374-91-6481`, `card: …`) says personal data
+        // either way, so an SSN-shaped value its own detector declined
+        // is still redacted as one.
+        (Detector::Ssn, Id | Version | Time | Money | Section) => Refute,
         (Detector::Name, Thing | Id | Version) => Refute,
         _ => Neutral,
     }

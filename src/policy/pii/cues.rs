@@ -243,11 +243,24 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"prenom" | b"pr\xc3\xa9nom" | b"apellido" | b"apellidos" | b"cognome" | b"sobrenome"
         | b"nazwisko" | b"imie" | b"imi\xc4\x99" | b"achternaam" | b"voornaam" | b"firstname"
         | b"lastname" | b"fullname" | b"givenname" | b"familyname" | b"middlename"
-        | b"maidenname" => t(Name),
-        b"name" | b"nom" | b"nombre" | b"nome" | b"naam" => Some(NameHead),
+        | b"maidenname"
+        // Swedish, Danish, Norwegian, Finnish, Czech, Croatian and Serbian,
+        // Hungarian (with and without their accents), Russian, Japanese,
+        // Chinese, Korean.
+        | b"fornamn" | b"f\xc3\xb6rnamn" | b"efternamn" | b"fornavn" | b"efternavn"
+        | b"etternavn" | b"mellomnavn" | b"mellannamn" | b"etunimi" | b"sukunimi" | b"jmeno"
+        | b"jm\xc3\xa9no" | b"prijmeni" | b"p\xc5\x99\xc3\xadjmen\xc3\xad" | b"prezime"
+        | b"vezeteknev" | b"vezet\xc3\xa9kn\xc3\xa9v" | b"keresztnev" | b"keresztn\xc3\xa9v"
+        | b"\xd0\xb8\xd0\xbc\xd1\x8f" | b"\xd1\x84\xd0\xb0\xd0\xbc\xd0\xb8\xd0\xbb\xd0\xb8\xd1\x8f"
+        | b"\xe5\x90\x8d\xe5\x89\x8d" | b"\xe3\x81\x8a\xe5\x90\x8d\xe5\x89\x8d"
+        | b"\xe6\xb0\x8f\xe5\x90\x8d" | b"\xe5\xa7\x93\xe5\x90\x8d" | b"\xe5\x90\x8d\xe5\xad\x97"
+        | b"\xe5\xa7\x93" | b"\xec\x9d\xb4\xeb\xa6\x84" | b"\xec\x84\xb1\xeb\xaa\x85" => t(Name),
+        b"name" | b"nom" | b"nombre" | b"nome" | b"naam" | b"nev" | b"n\xc3\xa9v" => Some(NameHead),
         b"first" | b"last" | b"full" | b"given" | b"family" | b"middle" | b"sur" | b"fore"
         | b"maiden" | b"display" | b"screen" | b"nick" | b"legal" | b"real" | b"birth"
-        | b"christian" => Some(NamePart),
+        | b"christian"
+        // `nombre_completo`, `nom_complet`, `nome_completo`.
+        | b"complete" | b"completo" | b"completa" | b"complet" | b"completes" => Some(NamePart),
         b"customer" | b"customers" | b"client" | b"user" | b"users" | b"traits" | b"billing"
         | b"shipping" | b"recipient" | b"sender" | b"buyer"
         | b"payer" | b"applicant" | b"patient" | b"member" | b"employee" | b"person"

@@ -513,9 +513,32 @@ fn name_stem_of_key(key: &[u8]) -> bool {
 /// (`name`, `surname`, `fname`), `nom` (`nombre`, `prénom`), `holder`,
 /// and the stems of the other languages' words in [`cues`].
 fn name_stem(k: &[u8]) -> bool {
-    const STEMS: [&[u8; 3]; 12] = [
-        b"nam", b"nom", b"old", b"inh", b"itu", b"pel", b"ogn", b"bre", b"azw", b"imi", b"aam",
+    const STEMS: [&[u8; 3]; 23] = [
+        b"nam",
+        b"nom",
+        b"old",
+        b"inh",
+        b"itu",
+        b"pel",
+        b"ogn",
+        b"bre",
+        b"azw",
+        b"imi",
+        b"aam",
         b"urn",
+        // fornavn, jmeno and jméno (and příjmení), prezime, nev and név;
+        // имя, фамилия; 名 and 姓 (名前, 氏名, 姓名); 이름, 성명.
+        b"avn",
+        b"jme",
+        b"jm\xc3",
+        b"zim",
+        b"nev",
+        b"n\xc3\xa9",
+        b"\xd0\xbc\xd1",
+        b"\xd0\xbb\xd0",
+        b"\xe5\x90\x8d",
+        b"\xe5\xa7\x93",
+        b"\xeb\xa6\x84",
     ];
     /// Three bytes, each with its case bit set (`| 0x20` lowercases an
     /// ASCII letter and never turns another byte into one), in a `u32`.
@@ -537,8 +560,8 @@ fn name_stem(k: &[u8]) -> bool {
         }
         bits
     };
-    static FOLDED: [u32; 12] = {
-        let mut out = [0u32; 12];
+    static FOLDED: [u32; STEMS.len()] = {
+        let mut out = [0u32; STEMS.len()];
         let mut s = 0;
         while s < STEMS.len() {
             out[s] = folded(*STEMS[s]);

@@ -26,7 +26,34 @@ pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Fou
     }
     let why = key_says_name(t, i, field)?;
     let (start, end) = unquoted_or_quoted(t, i + 1)?;
-    name_like(&t[start..end]).then_some((Found::new(start, end, Detector::Name), why))
+    // A URL in a stack frame ends in the frame's line and column
+    // (`…?first_name=Jane:182:9`): they are not the value's.
+    let end = if name_like(&t[start..end]) {
+        end
+    } else {
+        end - line_and_column(&t[start..end])
+    };
+    (end > start && name_like(&t[start..end]))
+        .then_some((Found::new(start, end, Detector::Name), why))
+}
+
+/// The length of a `:line` or `:line:column` suffix of `v` (a stack
+/// frame's), or 0.
+fn line_and_column(v: &[u8]) -> usize {
+    let mut len = 0;
+    for _ in 0..2 {
+        let rest = &v[..v.len() - len];
+        let digits = rest.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0
+            || digits > 7
+            || rest.len() < digits + 2
+            || rest[rest.len() - digits - 1] != b':'
+        {
+            break;
+        }
+        len += digits + 1;
+    }
+    len
 }
 
 /// At `:` (`t[i]`) after a quoted JSON key (`"lastName":`, also escaped
@@ -51,7 +78,11 @@ pub(super) fn after_colon(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Foun
 fn ends_key(t: &[u8], i: usize) -> bool {
     i > 0
         && match t[i] {
-            b'=' => t[i - 1].is_ascii_alphanumeric() || matches!(t[i - 1], b']' | b'"'),
+            b'=' => {
+                t[i - 1].is_ascii_alphanumeric()
+                    || t[i - 1] >= 0x80
+                    || matches!(t[i - 1], b']' | b'"')
+            }
             _ => t[i - 1] == b'"',
         }
 }
@@ -103,6 +134,14 @@ fn key_says_name(t: &[u8], i: usize, field: &Field<'_>) -> Option<Why> {
                 by: By::Parent,
                 topic: Some(Topic::Person),
             };
+            // Or, whoever's object it is, its other members: a person's
+            // email or phone beside it.
+            let sibling = |brace| {
+                has_person_sibling(t, brace).then_some(Why {
+                    by: By::Sibling,
+                    topic: Some(Topic::Person),
+                })
+            };
             match context::enclosing_brace(t, i) {
                 Some(brace) => match context::object_key(t, brace) {
                     KeyCue::Topic(Topic::Person | Topic::Card | Topic::Name | Topic::Phone) => {
@@ -115,15 +154,78 @@ fn key_says_name(t: &[u8], i: usize, field: &Field<'_>) -> Option<Why> {
                                 topic: Some(Topic::Person),
                             })
                         }
+                        KeyCue::None => sibling(brace),
                         _ => None,
                     },
+                    KeyCue::None => sibling(brace),
                     _ => None,
                 },
+                // A parameter: the other parameters of its query or form.
+                None if t[i] == b'=' => has_person_sibling_pair(t, i).then_some(Why {
+                    by: By::Sibling,
+                    topic: Some(Topic::Person),
+                }),
                 None => None,
             }
         }
         _ => None,
     }
+}
+
+/// Whether the query or form the parameter whose `=` is at `t[i]` is in
+/// (back and on to what ends one: `?`, `#`, a space, a quote, a line
+/// break, an angle bracket; at most [`MAX_SIBLINGS`] bytes each way) has
+/// another parameter whose key says a person's email, phone or social
+/// security number: `email=…&name=Jane+Doe&message=…` is a contact form.
+fn has_person_sibling_pair(t: &[u8], i: usize) -> bool {
+    let ends = |b: &u8| matches!(b, b'?' | b'#' | b' ' | b'"' | b'\n' | b'\r' | b'<' | b'>');
+    let from = i.saturating_sub(MAX_SIBLINGS);
+    let start = t[from..i]
+        .iter()
+        .rposition(ends)
+        .map_or(from, |p| from + p + 1);
+    let to = t.len().min(i + MAX_SIBLINGS);
+    let end = t[i..to].iter().position(ends).map_or(to, |p| i + p);
+    (start..end).any(|j| {
+        j != i
+            && t[j] == b'='
+            && ends_key(t, j)
+            && matches!(
+                Words::before(t, j + 1).key_cue(),
+                KeyCue::Topic(Topic::Email | Topic::Phone | Topic::Ssn)
+            )
+    })
+}
+
+/// Bytes of an object [`has_person_sibling`] reads at most.
+const MAX_SIBLINGS: usize = 4096;
+
+/// Whether the JSON object that opens at `brace` has a member of its own
+/// (not of an object or array inside it) whose key says a person's email,
+/// phone or social security number: `{"name":"Jane Doe","email":…}` is
+/// about a person, so its bare `name` is hers. Reads at most
+/// [`MAX_SIBLINGS`] bytes; strings are not parsed (as
+/// [`context::enclosing_brace`]), so a brace or a `"key":` inside one
+/// can mislead it.
+fn has_person_sibling(t: &[u8], brace: usize) -> bool {
+    let end = t.len().min(brace + MAX_SIBLINGS);
+    let mut depth = 0usize;
+    for j in brace + 1..end {
+        match t[j] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return false,
+            b'}' | b']' => depth -= 1,
+            b':' if depth == 0 && t[j - 1] == b'"' => {
+                if let KeyCue::Topic(Topic::Email | Topic::Phone | Topic::Ssn) =
+                    Words::before(t, j + 1).key_cue()
+                {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether the `{` at `brace` opens the text (only spaces before it).

@@ -601,9 +601,30 @@ fn percent_decode_matches_the_bytewise_reading() {
 #[test]
 fn name_stem_matches_comparing_every_window() {
     fn windows(k: &[u8]) -> bool {
-        const STEMS: [&[u8; 3]; 12] = [
-            b"nam", b"nom", b"old", b"inh", b"itu", b"pel", b"ogn", b"bre", b"azw", b"imi", b"aam",
+        const STEMS: [&[u8; 3]; 23] = [
+            b"nam",
+            b"nom",
+            b"old",
+            b"inh",
+            b"itu",
+            b"pel",
+            b"ogn",
+            b"bre",
+            b"azw",
+            b"imi",
+            b"aam",
             b"urn",
+            b"avn",
+            b"jme",
+            b"jm\xc3",
+            b"zim",
+            b"nev",
+            b"n\xc3\xa9",
+            b"\xd0\xbc\xd1",
+            b"\xd0\xbb\xd0",
+            b"\xe5\x90\x8d",
+            b"\xe5\xa7\x93",
+            b"\xeb\xa6\x84",
         ];
         k.windows(3).any(|w| {
             let w = [
@@ -615,7 +636,7 @@ fn name_stem_matches_comparing_every_window() {
         })
     }
     proptest!(|(k in prop::collection::vec(prop::sample::select(
-        b"namoldihtupegrbzwAMNOLDIHTUPEGRBZW_.[]\x0e\xce\x4e".to_vec()), 0..20))| {
+        b"namoldihtupegrbzwvjkAMNOLDIHTUPEGRBZWVJK_.[]\x0e\xce\x4e\xc3\xa9\xe5\x90\x8d".to_vec()), 0..20))| {
         prop_assert_eq!(name_stem(&k), windows(&k));
     });
     for k in [
@@ -626,6 +647,14 @@ fn name_stem_matches_comparing_every_window() {
         "userAgent",
         "",
         "na",
+        "förnamn",
+        "etternavn",
+        "příjmení",
+        "név",
+        "имя",
+        "фамилия",
+        "氏名",
+        "이름",
     ] {
         assert_eq!(name_stem(k.as_bytes()), windows(k.as_bytes()), "{k}");
     }

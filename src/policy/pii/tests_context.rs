@@ -321,3 +321,61 @@ fn why_names_what_decided_never_the_value() {
         [("name", "parent_key:person".to_owned())]
     );
 }
+
+/// What an independent probe corpus (`tests/data/pii-probe/`) found
+/// leaking: names beside a person's email or phone, name keys in more
+/// languages, name parts after the head word, a stack frame's line and
+/// column after a value, and SSNs after another kind of PII's cue.
+#[test]
+fn found_by_the_independent_probe() {
+    redacted_whole(&[
+        // A bare `name` whose object or form also holds a person's email
+        // or phone is hers, whatever the object is called.
+        (
+            r#"{"object":"customer","email":"olivia@example.ch","name":"Haruto Sato"}"#,
+            r#"{"object":"customer","email":"[email]","name":"[name]"}"#,
+        ),
+        (
+            r#"{"author":{"name":"Krzysztof Zieliński","phone":"+49 30 29521710"}}"#,
+            r#"{"author":{"name":"[name]","phone":"[phone]"}}"#,
+        ),
+        (
+            "csrf=2d61&email=joao%40example.pt&name=Zihan+Chen&message=Hi",
+            "csrf=2d61&email=[email]&name=[name]&message=Hi",
+        ),
+        // Name keys of more languages.
+        (
+            "https://a.example/?fornamn=Harper",
+            "https://a.example/?fornamn=[name]",
+        ),
+        ("etternavn=Hansen&x=1", "etternavn=[name]&x=1"),
+        (r#"{"příjmení":"Novák"}"#, r#"{"příjmení":"[name]"}"#),
+        (r#"{"фамилия":"Иванов"}"#, r#"{"фамилия":"[name]"}"#),
+        ("氏名=佐藤", "氏名=[name]"),
+        // A name part after the head word.
+        (
+            "nombre_completo=Ilaria%20Ferraro&lang=de",
+            "nombre_completo=[name]&lang=de",
+        ),
+        ("name_first=Jane", "name_first=[name]"),
+        // A stack frame's `:line:column` is not the value's.
+        (
+            "at https://x.example/register?billing_first_name=Xiaoming:182:9",
+            "at https://x.example/register?billing_first_name=[name]:182:9",
+        ),
+        // Another kind of PII's cue does not refute an SSN.
+        ("mi número 374-91-6481", "mi número [ssn]"),
+        // A thing's name stays, even beside an email.
+        (
+            r#"{"product":{"name":"Blue Shirt","email":"shop@example.com"}}"#,
+            r#"{"product":{"name":"Blue Shirt","email":"[email]"}}"#,
+        ),
+    ]);
+    untouched(&[
+        // No person's data beside it: a page's, a product's, a company's.
+        r#"{"name":"Home","path":"/","title":"Welcome"}"#,
+        "name=Winter+Sale&utm_source=newsletter",
+        // A sibling inside a nested object is not a member of this one.
+        r#"{"name":"Checkout","context":{"traits":{"plan":"pro"}}}"#,
+    ]);
+}

@@ -363,6 +363,9 @@ impl<'t> Words<'t> {
             }
         }
         let mut i = head;
+        // A name part after the head word in the same key segment
+        // (`nombre_completo`, `name_first`): a person's name.
+        let mut part_after = false;
         while i < self.n {
             if let Some(topic) = self.pair_at(i) {
                 return KeyCue::Topic(topic);
@@ -379,9 +382,16 @@ impl<'t> Words<'t> {
                 return KeyCue::Topic(Topic::Phone);
             }
             match class {
+                Some(Class::NamePart) => {
+                    part_after |= self.words[i].seg == seg;
+                    i += 1;
+                }
                 // `full`, `first` alone say nothing (`ssn_full`).
-                Some(Class::Filler | Class::Prep | Class::NamePart | Class::Number) => i += 1,
+                Some(Class::Filler | Class::Prep | Class::Number) => i += 1,
                 Some(Class::Topic(topic)) => return KeyCue::Topic(topic),
+                Some(Class::NameHead) if part_after && self.words[i].seg == seg => {
+                    return KeyCue::Topic(Topic::Name)
+                }
                 Some(Class::NameHead) => return self.name_key(i, head > first),
                 _ => return KeyCue::None,
             }
