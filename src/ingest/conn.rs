@@ -392,3 +392,86 @@ impl http_body::Body for Owed {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::tracker_http::full;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_head_on_its_way_is_charged_beyond_the_free_part_until_served() {
+        let metrics = Metrics::new();
+        let budget = Inflight::new(100_000, &metrics);
+        let conn = Conn::new(budget.clone());
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let mut io = Metered::new(server, conn.clone());
+        let mut client = client;
+        let mut buf = vec![0; 1 << 20];
+        client
+            .write_all(&vec![b'a'; FREE_HEAD + 1_000])
+            .await
+            .unwrap();
+        let mut read = 0;
+        while read < FREE_HEAD + 1_000 {
+            read += io.read(&mut buf).await.unwrap();
+        }
+        assert_eq!(budget.used(), 1_000);
+        // The head reaches the service: the service charges it itself.
+        let (ticket, refusal) = Ticket::new(&conn, ANSWER_COST, false);
+        assert_eq!((budget.used(), refusal), (ANSWER_COST, None));
+        drop(ticket);
+        assert_eq!(budget.used(), 0);
+        // A head that does not fit fails the read, counted.
+        client
+            .write_all(&vec![b'a'; FREE_HEAD + 100_001])
+            .await
+            .unwrap();
+        let mut failed = false;
+        for _ in 0..100 {
+            if io.read(&mut buf).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "a head over the budget was read");
+        assert_eq!(metrics.inflight_refused.get(), 1);
+        // The connection ends: what its head held is given back.
+        drop(io);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn answers_hold_their_cost_until_done_and_refusals_are_reset_past_one() {
+        let metrics = Metrics::new();
+        let budget = Inflight::new(3 * ANSWER_COST, &metrics);
+        let conn = Conn::new(budget.clone());
+        // A large answer holds its size beyond the allowance, even past
+        // the limit.
+        let (big, _) = Ticket::new(&conn, ANSWER_COST, true);
+        let big = big.owe(full(vec![0; ANSWER_ALLOWANCE + 10 * ANSWER_COST].into()));
+        assert_eq!(budget.used(), 11 * ANSWER_COST);
+        assert_eq!(conn.stall_mark(), Some((true, 0)));
+        // Past the limit: one refusal answered, then resets, then closed.
+        let (answer, refusal) = Ticket::new(&conn, ANSWER_COST, true);
+        assert_eq!(refusal, Some(Refusal::Answer));
+        for _ in 0..MAX_RESETS {
+            let (reset, refusal) = Ticket::new(&conn, ANSWER_COST, true);
+            assert_eq!(refusal, Some(Refusal::Reset));
+            drop(reset);
+        }
+        let aborted = tokio::time::timeout(Duration::from_secs(1), conn.abort.notified());
+        aborted.await.expect("closed after MAX_RESETS resets");
+        // Over HTTP/1.1 a refusal is always answered.
+        let h1 = Conn::new(budget.clone());
+        let (_first, _) = Ticket::new(&h1, ANSWER_COST, false);
+        assert_eq!(
+            Ticket::new(&h1, ANSWER_COST, false).1,
+            Some(Refusal::Answer)
+        );
+        drop((big, answer));
+        assert_eq!(budget.used(), 0);
+        assert!(conn.stall_mark().is_none() && conn.idle_for() < Duration::from_secs(1));
+    }
+}
