@@ -133,17 +133,18 @@ async fn unfinished_heads_are_charged_and_those_past_the_budget_closed() {
     app.shutdown().await;
 }
 
-/// An HTTP/2 connection whose client grants no flow-control window: the
-/// server can send answers' headers but none of their bodies.
+/// An HTTP/2 connection whose client grants `window` bytes per stream: the
+/// server can send answers' headers but (almost) none of their bodies.
 async fn zero_window(
     addr: SocketAddr,
+    window: u32,
 ) -> (
     hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
     tokio::task::JoinHandle<()>,
 ) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .initial_stream_window_size(0)
+        .initial_stream_window_size(window)
         .handshake(TokioIo::new(stream))
         .await
         .unwrap();
@@ -187,20 +188,24 @@ async fn unread_http2_answers_are_charged_and_dropped_after_the_send_timeout() {
     assert_eq!(privacy.status, 200);
 
     // Answers never read: 6 KiB each is charged (the privacy page is
-    // 3 KB), so at most 170 fit. A first connection's 100 fit.
+    // 3 KB), so at most 170 fit. A first connection's 100 fit. It grants a
+    // 1-byte window: hyper hands each answer's body to h2, which holds it
+    // unsent; each stays charged all the same.
     let mut statuses = std::collections::BTreeMap::new();
     let mut bodies = Vec::new();
-    let (first, first_task) = zero_window(addr).await;
+    let (first, first_task) = zero_window(addr, 1).await;
     let answers = (0..100).map(|_| unread(first.clone(), addr));
     for (status, answer) in futures_util::future::join_all(answers).await {
         *statuses.entry(status).or_insert(0) += 1;
         bodies.push(answer);
     }
     assert_eq!(statuses.get(&200), Some(&100), "{statuses:?}");
+    let now = held(admin).await;
+    assert!(now >= 100.0 * 6144.0, "{now} bytes held for 100 answers");
     // A second connection's, one at a time, until the budget is full:
     // its first refused request gets 503 (which it cannot read either), the
     // next is reset (REFUSED_STREAM): a connection is owed one 503 at most.
-    let (second, second_task) = zero_window(addr).await;
+    let (second, second_task) = zero_window(addr, 0).await;
     let mut admitted = 0;
     loop {
         let (status, answer) = unread(second.clone(), addr).await;
@@ -221,7 +226,7 @@ async fn unread_http2_answers_are_charged_and_dropped_after_the_send_timeout() {
     assert_error(&answer, 503, "overloaded");
     // A third connection opening 100 streams at once is closed after 16
     // resets, at once.
-    let (third, third_task) = zero_window(addr).await;
+    let (third, third_task) = zero_window(addr, 0).await;
     let answers = (0..100).map(|_| unread(third.clone(), addr));
     let refused = futures_util::future::join_all(answers).await;
     let refused: Vec<u16> = refused.into_iter().map(|(status, _)| status).collect();

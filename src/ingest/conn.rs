@@ -14,10 +14,14 @@
 //!   connection closes, counted in the budget's refusals.
 //! - **An answer** ([`Ticket`], then [`Owed`] around the answer's body):
 //!   each request holds [`ANSWER_COST`] from the moment it reaches the
-//!   service until its answer's body has been written (hyper drops it) or
-//!   abandoned, plus the body's known size beyond [`ANSWER_ALLOWANCE`]. An
-//!   HTTP/2 client that opens streams and never reads their answers (a
-//!   zero flow-control window) holds that much per stream.
+//!   service until its answer is written or abandoned, plus the body's
+//!   known size beyond [`ANSWER_ALLOWANCE`]. Written: hyper has dropped the
+//!   body and the connection has written at least as many bytes as all its
+//!   answers' bodies so far (hyper's HTTP/2 side takes a whole chunk as
+//!   soon as the client's window has one byte of room, and buffers what
+//!   the window does not let through). An HTTP/2 client that opens streams
+//!   and never reads their answers (a zero or tiny flow-control window)
+//!   holds that much per stream.
 //! - **A refusal**: a request that finds no room is marked [`Overdrawn`],
 //!   and the service answers it 503 `overloaded` (uncharged). While its
 //!   connection still owes the client such an answer, another HTTP/2
@@ -29,12 +33,18 @@
 //!   [`MAX_RESETS`] times is closed at once ([`Conn::abort`]), so that a
 //!   client opening streams past a full budget holds that only briefly.
 //! - **Progress** (for `server.send_timeout`): an answer's body yielding a
-//!   frame, or, when no body is waiting, a byte written to a socket that
-//!   had refused one. [`Conn::stall_mark`] says what to watch.
+//!   frame, or, when no body is waiting but answers are not all written
+//!   or the socket refused a byte, a byte written. [`Conn::stall_mark`]
+//!   says what to watch.
+//!
+//! Known slack: every byte written counts towards "written", an answer's
+//! headers and framing and the connection's PING answers too, so a client
+//! that keeps pinging while granting no window is released a little early
+//! (a byte of charge per byte it makes privgate write) and is not stalled.
 //!
 //! Hot path: a read costs one load (and, for a head, the budget's
-//! update), a write two plain stores; an answer, its budget update and a
-//! few counters of its own connection. No lock, no allocation.
+//! update), a write two stores and a load; an answer, its budget update
+//! and a few counters of its own connection. No lock, no allocation.
 
 use super::inflight::Inflight;
 use super::server::Body;
@@ -42,7 +52,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -110,6 +120,20 @@ pub(crate) struct Conn {
     answered: AtomicU64,
     /// Bytes written to the socket.
     written: AtomicU64,
+    /// Bytes the answers' bodies handed to hyper: all are written only
+    /// once `written` is at least this (headers and framing come on top).
+    body_bytes: AtomicU64,
+    /// Answers whose bodies are done but whose bytes may not all be
+    /// written yet (hyper's HTTP/2 side buffers a chunk past the client's
+    /// window), what they hold, and the refusals among them: given back
+    /// once `written` reaches `unsent_until` (`body_bytes` when the last
+    /// was done), or the connection ends.
+    unsent: AtomicUsize,
+    unsent_bytes: AtomicUsize,
+    unsent_refusals: AtomicUsize,
+    unsent_until: AtomicU64,
+    /// The IO is dropped: nothing more is written.
+    closed: AtomicBool,
     /// Streams reset for want of room (see [`MAX_RESETS`]).
     resets: AtomicUsize,
     /// Wakes the serving task to close the connection at once.
@@ -135,6 +159,12 @@ impl Conn {
             refusals: AtomicUsize::new(0),
             answered: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
+            unsent: AtomicUsize::new(0),
+            unsent_bytes: AtomicUsize::new(0),
+            unsent_refusals: AtomicUsize::new(0),
+            unsent_until: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             resets: AtomicUsize::new(0),
             abort: Notify::new(),
             blocked: AtomicBool::new(false),
@@ -156,11 +186,12 @@ impl Conn {
 
     /// What progress to watch, if the connection owes its client
     /// something: the answers' frames while a body is waiting, else the
-    /// bytes written while the socket refuses them. `None`: nothing owed.
+    /// bytes written while answers are not all written or the socket
+    /// refuses them. `None`: nothing owed.
     pub(crate) fn stall_mark(&self) -> Option<(bool, u64)> {
         if self.owed.load(Relaxed) > 0 {
             Some((true, self.answered.load(Relaxed)))
-        } else if self.blocked.load(Relaxed) {
+        } else if self.unsent.load(Relaxed) > 0 || self.blocked.load(Relaxed) {
             Some((false, self.written.load(Relaxed)))
         } else {
             None
@@ -181,6 +212,36 @@ impl Conn {
         }
         self.head.fetch_add(more, Relaxed);
         true
+    }
+
+    /// An answer whose body is done, holding `bytes` (and a refusal, if
+    /// it is one) until `until` bytes are written.
+    fn defer(&self, bytes: usize, refusal: bool, until: u64) {
+        self.unsent_until.fetch_max(until, SeqCst);
+        if refusal {
+            self.unsent_refusals.fetch_add(1, SeqCst);
+        }
+        self.unsent_bytes.fetch_add(bytes, SeqCst);
+        self.unsent.fetch_add(1, SeqCst);
+        // Written already, or never will be.
+        if self.closed.load(SeqCst) || self.written.load(SeqCst) >= self.unsent_until.load(SeqCst) {
+            self.release_unsent();
+        }
+    }
+
+    /// Gives back what answers done and written held.
+    fn release_unsent(&self) {
+        self.unsent.swap(0, SeqCst);
+        self.unsent_refusals.swap(0, SeqCst);
+        let bytes = self.unsent_bytes.swap(0, SeqCst);
+        if bytes > 0 {
+            self.budget.give(bytes);
+        }
+    }
+
+    /// Refusals the client has not been sent yet.
+    fn refusals_owed(&self) -> usize {
+        self.refusals.load(Relaxed) + self.unsent_refusals.load(Relaxed)
     }
 
     fn release_head(&self) {
@@ -214,8 +275,13 @@ impl<I> Metered<I> {
         match result {
             Poll::Ready(Ok(n)) => {
                 self.written += *n as u64;
-                self.conn.written.store(self.written, Relaxed);
+                self.conn.written.store(self.written, SeqCst);
                 self.conn.blocked.store(false, Relaxed);
+                if self.conn.unsent.load(Relaxed) > 0
+                    && self.written >= self.conn.unsent_until.load(SeqCst)
+                {
+                    self.conn.release_unsent();
+                }
             }
             Poll::Pending => self.conn.blocked.store(true, Relaxed),
             Poll::Ready(Err(_)) => {}
@@ -226,6 +292,8 @@ impl<I> Metered<I> {
 impl<I> Drop for Metered<I> {
     fn drop(&mut self) {
         self.conn.release_head();
+        self.conn.closed.store(true, SeqCst);
+        self.conn.release_unsent();
     }
 }
 
@@ -314,9 +382,12 @@ impl Ticket {
         let refused = conn.budget.take(cost).is_err();
         let refusal = match refused {
             false => None,
-            true if conn.refusals.fetch_add(1, Relaxed) > 0 && http2 => Some(Refusal::Reset),
+            true if conn.refusals_owed() > 0 && http2 => Some(Refusal::Reset),
             true => Some(Refusal::Answer),
         };
+        if refused {
+            conn.refusals.fetch_add(1, Relaxed);
+        }
         if refusal == Some(Refusal::Reset) && conn.resets.fetch_add(1, Relaxed) + 1 >= MAX_RESETS {
             conn.abort.notify_one();
         }
@@ -348,14 +419,16 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let conn = &self.conn;
-        if self.held > 0 {
+        if self.owed {
+            // Done with its body; held until the connection has written
+            // as many bytes as all its answers' bodies so far.
+            conn.defer(self.held, self.refused, conn.body_bytes.load(SeqCst));
+            conn.owed.fetch_sub(1, Relaxed);
+        } else if self.held > 0 {
             conn.budget.give(self.held);
         }
         if self.refused {
             conn.refusals.fetch_sub(1, Relaxed);
-        }
-        if self.owed {
-            conn.owed.fetch_sub(1, Relaxed);
         }
         conn.last_ms
             .store(conn.started.elapsed().as_millis() as u64, Relaxed);
@@ -380,6 +453,10 @@ impl http_body::Body for Owed {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         let frame = ready!(Pin::new(&mut this.body).poll_frame(cx));
+        if let Some(Ok(Some(data))) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+            let conn = &this.ticket.conn;
+            conn.body_bytes.fetch_add(data.len() as u64, SeqCst);
+        }
         this.ticket.conn.answered.fetch_add(1, Relaxed);
         Poll::Ready(frame)
     }
@@ -473,5 +550,38 @@ mod tests {
         drop((big, answer));
         assert_eq!(budget.used(), 0);
         assert!(conn.stall_mark().is_none() && conn.idle_for() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn an_answer_done_is_held_until_its_bytes_are_written() {
+        use http_body_util::BodyExt;
+        let metrics = Metrics::new();
+        let budget = Inflight::new(1 << 20, &metrics);
+        let conn = Conn::new(budget.clone());
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let mut io = Metered::new(server, conn.clone());
+        // hyper takes the body's one frame and drops it, before writing.
+        let (ticket, _) = Ticket::new(&conn, ANSWER_COST, true);
+        let mut body = ticket.owe(full(vec![b'x'; 3_000].into()));
+        assert!(body.frame().await.unwrap().unwrap().is_data());
+        drop(body);
+        assert_eq!(budget.used(), ANSWER_COST);
+        assert!(conn.stall_mark().is_some());
+        // Written in part (a client granting a small window): still held.
+        io.write_all(&[b'x'; 2_000]).await.unwrap();
+        assert_eq!(budget.used(), ANSWER_COST);
+        io.write_all(&[b'x'; 1_000]).await.unwrap();
+        assert_eq!(budget.used(), 0);
+        assert!(conn.stall_mark().is_none());
+        // An answer done on a connection already closed is given back.
+        let (ticket, _) = Ticket::new(&conn, ANSWER_COST, true);
+        let mut body = ticket.owe(full(vec![b'x'; 3_000].into()));
+        assert!(body.frame().await.unwrap().unwrap().is_data());
+        drop(io);
+        drop(body);
+        assert_eq!(budget.used(), 0);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), 3_000);
     }
 }
