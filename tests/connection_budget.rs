@@ -9,7 +9,10 @@
 //!   never reads: each waiting answer is charged, requests past the budget
 //!   get 503, and the connection is dropped after `send_timeout`;
 //! - an HTTP/1.1 client that pipelines requests and never reads is
-//!   dropped after `send_timeout`.
+//!   dropped after `send_timeout`;
+//! - an idle connection's graceful close that such a client holds up
+//!   (a tiny window, and PINGs so that something is written) is forced
+//!   after `send_timeout`.
 //!
 //! Each ends with the budget back at zero and a normal event delivered.
 
@@ -315,5 +318,46 @@ async fn an_http1_client_that_never_reads_is_dropped_after_the_send_timeout() {
     )
     .await;
     still_serving(addr, &upstream, "after-the-deaf-client").await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_close_an_unreading_client_holds_up_is_forced() {
+    let upstream = Upstream::start().await;
+    let toml = config(&upstream).replace("[server]\n", "[server]\nidle_timeout = \"2s\"\n");
+    let app = start_privgate(&toml).await;
+    let (addr, admin) = (app.ingest_addr(), app.admin_addr());
+
+    // A 1-byte window and PINGs every 100 ms: what privgate writes (the
+    // PING answers) is progress, so send_timeout alone never ends it.
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(1)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Duration::from_millis(100))
+        .keep_alive_while_idle(true)
+        .handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let opened = Instant::now();
+    let (status, _answer) = unread(sender.clone(), addr).await;
+    assert_eq!(status, 200);
+    // Idle once the answer's body is handed over; its graceful close
+    // waits for the stream, and is forced after send_timeout.
+    let within = Duration::from_secs(2) + SEND_TIMEOUT + SLACK * 2;
+    tokio::time::timeout(within, task)
+        .await
+        .unwrap_or_else(|_| panic!("still open after {:?}", opened.elapsed()))
+        .unwrap();
+    wait_for(
+        admin,
+        "privgate_inflight_bytes",
+        Duration::from_secs(5),
+        |n| n == 0.0,
+    )
+    .await;
     app.shutdown().await;
 }

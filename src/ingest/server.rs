@@ -18,7 +18,8 @@
 //! see there, its HTTP/2 stream is reset). A connection that owes its
 //! client an answer and makes no progress sending it for `send_timeout` is
 //! dropped, not drained: a graceful HTTP/2 shutdown would wait for the
-//! streams the client never reads.
+//! streams the client never reads. For the same reason the graceful close
+//! of an idle connection not finished within `send_timeout` is forced.
 //!
 //! Request heads: hyper itself refuses heads over [`HARD_HEADERS_FACTOR`]
 //! times `max_headers` or [`HARD_BYTES_FACTOR`] times `max_header_bytes`
@@ -348,7 +349,10 @@ async fn serve_connection<S, I>(
     let check_every =
         (limits.idle_timeout.min(limits.send_timeout) / 4).max(Duration::from_millis(50));
     let mut check = tokio::time::interval(check_every);
+    // Whether the connection is closing gracefully, and since when if it
+    // is for being idle.
     let mut closing = false;
+    let mut idle_since: Option<Instant> = None;
     // What the connection owed at the last check, and since when it has
     // made no progress sending it.
     let mut stall = (None, Instant::now());
@@ -380,7 +384,16 @@ async fn serve_connection<S, I>(
                 }
                 if !closing && state.idle_for() >= limits.idle_timeout {
                     closing = true;
+                    idle_since = Some(Instant::now());
                     conn.as_mut().graceful_shutdown();
+                }
+                // A graceful close waits for every stream: an idle one
+                // not finished within send_timeout is forced (an HTTP/2
+                // client keeping streams it does not read). A shutdown
+                // has its own deadline.
+                if idle_since.is_some_and(|since| since.elapsed() >= limits.send_timeout) {
+                    tracing::debug!("connection closed: its graceful close did not finish");
+                    return;
                 }
             }
         }
