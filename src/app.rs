@@ -201,6 +201,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
         max_connections: config.server.max_connections,
         max_concurrent_streams: config.server.max_concurrent_streams,
+        send_timeout: config.server.send_timeout,
+        budget: ingest.get().ingest().inflight(),
+    };
+    // The admin listener's own budget (see `inflight::admin_budget`).
+    let admin_limits = ConnLimits {
+        budget: crate::ingest::inflight::Inflight::unexported(
+            crate::ingest::inflight::admin_budget(&config.server),
+        ),
+        ..limits.clone()
     };
     let tls = |listener: &str, tls: &Option<ServerTls>| {
         let failures = |reason| {
@@ -252,7 +261,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin_task = tokio::spawn(server::serve(
         admin_listener,
         admin.service(),
-        limits,
+        admin_limits,
         stop_admin.clone(),
         None,
         admin_tls.clone(),

@@ -151,10 +151,12 @@ pub struct Metrics {
     /// Client addresses (IPv6: /64 networks) the per-IP limiter holds
     /// state for, as of its last sweep.
     pub rate_limit_addresses: IntGauge,
-    /// Requests answered 503 because requests in flight held
-    /// `server.max_inflight_bytes`.
+    /// Requests refused because requests in flight held
+    /// `server.max_inflight_bytes` (503, an HTTP/2 stream reset, or, for a
+    /// head on its way, the connection closed).
     pub inflight_refused: IntCounter,
-    /// Bytes requests in flight hold (`server.max_inflight_bytes`).
+    /// Bytes requests in flight hold (`server.max_inflight_bytes`),
+    /// their answers and the heads still arriving included.
     pub inflight_bytes: IntGauge,
 }
 
@@ -433,12 +435,12 @@ impl Metrics {
             .expect("valid metric"),
             inflight_refused: IntCounter::new(
                 "privgate_inflight_refused_total",
-                "Requests answered 503 because the requests in flight held server.max_inflight_bytes.",
+                "Requests refused because the requests in flight held server.max_inflight_bytes: answered 503, their HTTP/2 stream reset, or, for a request head still arriving, the connection closed.",
             )
             .expect("valid metric"),
             inflight_bytes: IntGauge::new(
                 "privgate_inflight_bytes",
-                "Bytes the requests in flight hold: heads, bodies, and what they decompress and decode to.",
+                "Bytes the requests in flight hold: heads (those still arriving too), bodies, what they decompress and decode to, and their answers until sent.",
             )
             .expect("valid metric"),
             registry,

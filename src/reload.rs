@@ -126,7 +126,7 @@ impl ReloadError {
 struct AtStart {
     listen: SocketAddr,
     admin_listen: SocketAddr,
-    connections: [u128; 6],
+    connections: [u128; 7],
     /// Encryption key ids and the active one, when some destination is
     /// durable: a spool seals and opens segments with the keys it was
     /// opened with.
@@ -154,6 +154,7 @@ impl AtStart {
                 s.max_header_bytes as u128,
                 s.max_connections as u128,
                 u128::from(s.max_concurrent_streams),
+                s.send_timeout.as_millis(),
             ],
             spool_keys: config
                 .destinations
@@ -187,6 +188,7 @@ impl AtStart {
             "server.max_header_bytes",
             "server.max_connections",
             "server.max_concurrent_streams",
+            "server.send_timeout",
         ];
         for ((name, old), new) in names.iter().zip(self.connections).zip(new.connections) {
             if old != new {

@@ -17,6 +17,7 @@
 mod erase;
 mod subjects;
 
+use crate::ingest::conn::Overdrawn;
 use crate::ingest::server::Body;
 use crate::ingest::{full, json_response};
 use crate::metrics::Metrics;
@@ -262,6 +263,14 @@ impl Admin {
     }
 
     async fn call(&self, request: Request<Incoming>) -> Response<Body> {
+        // The listener's budget had no room for the answer (see
+        // `crate::ingest::conn`): every path is refused alike.
+        if request.extensions().get::<Overdrawn>().is_some() {
+            let mut r = json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"overloaded"}"#);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
         if request.uri().path().starts_with("/admin/") {
             return self.admin(request).await;
         }

@@ -355,6 +355,23 @@ fn the_in_flight_budget_must_hold_one_largest_request() {
 }
 
 #[test]
+fn the_send_timeout_defaults_to_30s_and_must_be_positive() {
+    let config = load(MINIMAL).unwrap();
+    assert_eq!(config.server.send_timeout, Duration::from_secs(30));
+    let with = |server: &str| format!("[server]\n{server}\n{MINIMAL}");
+    let config = load(&with("send_timeout = \"2s\"")).unwrap();
+    assert_eq!(config.server.send_timeout, Duration::from_secs(2));
+    let err = load(&with("send_timeout = \"0s\"")).unwrap_err();
+    let p = &err.problems[0];
+    // Like every duration, its problem names the key (durations keep no
+    // position).
+    assert_eq!(
+        (p.key.as_str(), p.message.as_str()),
+        ("server.send_timeout", "must be longer than zero")
+    );
+}
+
+#[test]
 fn more_consent_purposes_than_supported_are_refused() {
     let many: Vec<String> = (0..=crate::consent::MAX_PURPOSES)
         .map(|i| format!("\"p{i}\""))

@@ -18,6 +18,11 @@
 //! is held until the request's answer is made, or the request is dropped
 //! (timeout, client gone).
 //!
+//! **Outside requests.** What a connection holds besides (a head on its
+//! way, beyond hyper's first read buffer; each request's answer until it
+//! is written) is charged to the same budget by [`super::conn`]. The admin
+//! listener has a budget of its own ([`admin_budget`]).
+//!
 //! **What is not.** Events handed to a destination belong to its queue or
 //! spool (bounded by their own settings); a relayed request's body streams
 //! through; the few copies a step makes besides its output (the pipeline's
@@ -37,7 +42,8 @@ use std::sync::Arc;
 /// The most one request may hold with `server`'s limits (a budget below it
 /// could never serve such a request): its head (hyper lets heads reach
 /// [`HARD_BYTES_FACTOR`](super::server::HARD_BYTES_FACTOR) times
-/// `max_header_bytes`), its body, its gunzipped form, room for PostHog's
+/// `max_header_bytes`), its answer
+/// ([`ANSWER_COST`](super::conn::ANSWER_COST)), its body, its gunzipped form, room for PostHog's
 /// unwrapping (twice the decompression limit: lz64 holds its UTF-16 units
 /// and their text at once), and room for its events.
 pub(crate) fn largest_request(server: &ServerConfig) -> usize {
@@ -45,9 +51,21 @@ pub(crate) fn largest_request(server: &ServerConfig) -> usize {
         .max_header_bytes
         .saturating_mul(super::server::HARD_BYTES_FACTOR);
     let expanded = server.max_decompressed_bytes.saturating_mul(3);
-    head.saturating_add(server.max_body_bytes)
+    head.saturating_add(super::conn::ANSWER_COST)
+        .saturating_add(server.max_body_bytes)
         .saturating_add(expanded)
         .saturating_add(Decoded::ceiling(server.json))
+}
+
+/// The admin listener's own budget: 8 MiB, or room for four of the
+/// largest heads if more. Its own, so that a flood of the tracker
+/// listener never refuses a health check or a scrape (and the reverse).
+pub(crate) fn admin_budget(server: &ServerConfig) -> usize {
+    let head = server
+        .max_header_bytes
+        .saturating_mul(super::server::HARD_BYTES_FACTOR)
+        .saturating_add(super::conn::ANSWER_COST);
+    (8 << 20).max(head.saturating_mul(4))
 }
 
 /// The budget, shared by every request of the process (and kept across
@@ -95,7 +113,21 @@ impl Inflight {
         })))
     }
 
-    fn take(&self, bytes: usize) -> Result<(), IngestError> {
+    /// A budget of `limit` bytes whose use is not exported (the admin
+    /// listener's, see [`admin_budget`]).
+    pub(crate) fn unexported(limit: usize) -> Arc<Inflight> {
+        let refused = IntCounter::new("unexported_refused", "-").expect("a valid name");
+        let held = IntGauge::new("unexported_held", "-").expect("a valid name");
+        Arc::new(Inflight {
+            limit: AtomicUsize::new(limit),
+            used: AtomicUsize::new(0),
+            refused,
+            held,
+        })
+    }
+
+    /// Holds `bytes` if they fit under the limit; counts a refusal if not.
+    pub(crate) fn take(&self, bytes: usize) -> Result<(), IngestError> {
         let limit = self.limit.load(Ordering::Relaxed);
         let taken = self
             .used
@@ -114,7 +146,16 @@ impl Inflight {
         }
     }
 
-    fn give(&self, bytes: usize) {
+    /// Holds `bytes` whether or not they fit (what is already made, such
+    /// as an answer, counts even past the limit, so what comes next is
+    /// refused).
+    pub(crate) fn hold(&self, bytes: usize) {
+        self.used.fetch_add(bytes, Ordering::AcqRel);
+        self.held.add(bytes as i64);
+    }
+
+    /// Gives back `bytes` held by [`Inflight::take`] or [`Inflight::hold`].
+    pub(crate) fn give(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
         self.held.sub(bytes as i64);
     }

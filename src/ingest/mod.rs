@@ -27,6 +27,7 @@
 pub(crate) mod accept;
 pub(crate) mod body;
 pub(crate) mod client_ip;
+pub(crate) mod conn;
 pub(crate) mod cors;
 pub(crate) use crate::tracker_http::error;
 pub(crate) mod inflight;
@@ -200,6 +201,12 @@ impl Ingest {
         previous.inflight.set_limit(self.inflight.limit());
         self.inflight = previous.inflight.clone();
         self
+    }
+
+    /// The in-flight budget, which the listener's connections charge too
+    /// (see [`conn`]); the same one across reloads.
+    pub(crate) fn inflight(&self) -> Arc<inflight::Inflight> {
+        self.inflight.clone()
     }
 
     /// The endpoint a request is for (see [`protocol::endpoint`]).

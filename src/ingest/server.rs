@@ -11,6 +11,16 @@
 //! A listener serves a tower [`Service`]; each request carries its
 //! connection's peer address as a [`ClientAddr`] extension.
 //!
+//! What a connection holds outside the requests the service reads (a head
+//! on its way, answers not yet sent) is charged to the listener's budget
+//! ([`ConnLimits::budget`], see [`super::conn`]); a request its budget has
+//! no room for carries [`Overdrawn`], which the service answers 503 (or,
+//! see there, its HTTP/2 stream is reset). A connection that owes its
+//! client an answer and makes no progress sending it for `send_timeout` is
+//! dropped, not drained: a graceful HTTP/2 shutdown would wait for the
+//! streams the client never reads. For the same reason the graceful close
+//! of an idle connection not finished within `send_timeout` is forced.
+//!
 //! Request heads: hyper itself refuses heads over [`HARD_HEADERS_FACTOR`]
 //! times `max_headers` or [`HARD_BYTES_FACTOR`] times `max_header_bytes`
 //! (431, or 400 for a head it cannot parse, both with an empty body: hyper
@@ -27,7 +37,6 @@ use hyper_util::server::conn::auto;
 use prometheus::{IntCounter, IntGauge};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -37,7 +46,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::{Service, ServiceExt};
 
+use super::conn::{Conn, Metered, Overdrawn, Refusal, Ticket, ANSWER_COST};
 use super::error::IngestError;
+use super::inflight::Inflight;
 
 pub(crate) use crate::tracker_http::Body;
 
@@ -123,8 +134,9 @@ impl<H> Swappable<H> {
     }
 }
 
-/// Connection-level limits.
-#[derive(Clone, Copy, Debug)]
+/// Connection-level limits, and the budget a listener's connections
+/// charge (see [`super::conn`]).
+#[derive(Clone)]
 pub(crate) struct ConnLimits {
     /// Deadline for a request head.
     pub header_read_timeout: Duration,
@@ -138,6 +150,11 @@ pub(crate) struct ConnLimits {
     pub max_connections: usize,
     /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u32,
+    /// Close a connection that owes its client an answer and has made no
+    /// progress sending it for this long.
+    pub send_timeout: Duration,
+    /// What heads on their way and answers not yet sent are charged to.
+    pub budget: Arc<Inflight>,
 }
 
 /// TLS on a listener.
@@ -159,28 +176,6 @@ struct Builders {
     auto: auto::Builder<TokioExecutor>,
     h1: auto::Builder<TokioExecutor>,
     h2: auto::Builder<TokioExecutor>,
-}
-
-/// When a connection last did something, and whether it is busy.
-struct Activity {
-    started: Instant,
-    inflight: AtomicUsize,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn touch(&self) {
-        self.last_ms
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        if self.inflight.load(Ordering::Relaxed) > 0 {
-            return Duration::ZERO;
-        }
-        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(last)
-    }
 }
 
 /// Accepts connections until `shutdown` fires, then drains them. Returns when
@@ -246,16 +241,17 @@ pub(crate) async fn serve<S>(
         let shutdown = shutdown.clone();
         let open = open.clone();
         let tls = tls.clone();
+        let limits = limits.clone();
         tracker.spawn(async move {
             if let Some(g) = &open {
                 g.inc();
             }
             match tls {
                 None => {
-                    serve_connection(stream, peer, service, &builders.auto, limits, shutdown).await
+                    serve_connection(stream, peer, service, &builders.auto, &limits, shutdown).await
                 }
                 Some(tls) => {
-                    serve_tls(stream, peer, service, &builders, limits, shutdown, &tls).await
+                    serve_tls(stream, peer, service, &builders, &limits, shutdown, &tls).await
                 }
             }
             if let Some(g) = &open {
@@ -276,7 +272,7 @@ async fn serve_tls<S>(
     peer: SocketAddr,
     service: S,
     builders: &Builders,
-    limits: ConnLimits,
+    limits: &ConnLimits,
     shutdown: CancellationToken,
     tls: &Tls,
 ) where
@@ -317,7 +313,7 @@ async fn serve_connection<S, I>(
     peer: SocketAddr,
     service: S,
     builder: &auto::Builder<TokioExecutor>,
-    limits: ConnLimits,
+    limits: &ConnLimits,
     shutdown: CancellationToken,
 ) where
     S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
@@ -325,31 +321,41 @@ async fn serve_connection<S, I>(
     S::Future: Send + 'static,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let activity = Arc::new(Activity {
-        started: Instant::now(),
-        inflight: AtomicUsize::new(0),
-        last_ms: AtomicU64::new(0),
-    });
+    let state = Conn::new(limits.budget.clone());
     let service = {
-        let activity = activity.clone();
+        let state = state.clone();
         hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ClientAddr(peer));
+            let http2 = request.version() == http::Version::HTTP_2;
+            let (ticket, refusal) = Ticket::new(&state, ANSWER_COST, http2);
+            if refusal == Some(Refusal::Answer) {
+                request.extensions_mut().insert(Overdrawn);
+            }
             let service = service.clone();
-            let activity = activity.clone();
-            activity.inflight.fetch_add(1, Ordering::Relaxed);
             async move {
+                if refusal == Some(Refusal::Reset) {
+                    return Err(h2::Error::from(h2::Reason::REFUSED_STREAM));
+                }
                 let response = service.oneshot(request).await;
-                activity.touch();
-                activity.inflight.fetch_sub(1, Ordering::Relaxed);
-                response
+                Ok(response
+                    .unwrap_or_else(|never| match never {})
+                    .map(|body| ticket.owe(body)))
             }
         })
     };
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let io = TokioIo::new(Metered::new(stream, state.clone()));
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let check_every = (limits.idle_timeout / 4).max(Duration::from_millis(50));
-    let mut idle_check = tokio::time::interval(check_every);
+    let check_every =
+        (limits.idle_timeout.min(limits.send_timeout) / 4).max(Duration::from_millis(50));
+    let mut check = tokio::time::interval(check_every);
+    // Whether the connection is closing gracefully, and since when if it
+    // is for being idle.
     let mut closing = false;
+    let mut idle_since: Option<Instant> = None;
+    // What the connection owed at the last check, and since when it has
+    // made no progress sending it.
+    let mut stall = (None, Instant::now());
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -362,10 +368,32 @@ async fn serve_connection<S, I>(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = idle_check.tick(), if !closing => {
-                if activity.idle_for() >= limits.idle_timeout {
+            () = state.abort.notified() => {
+                tracing::debug!("connection closed: streams it opened past a full budget");
+                return;
+            }
+            _ = check.tick() => {
+                // Not a graceful shutdown: one waits for the answers the
+                // client does not take. Checked while closing too.
+                let mark = state.stall_mark();
+                if mark.is_none() || mark != stall.0 {
+                    stall = (mark, Instant::now());
+                } else if stall.1.elapsed() >= limits.send_timeout {
+                    tracing::debug!("connection closed: its answers made no progress");
+                    return;
+                }
+                if !closing && state.idle_for() >= limits.idle_timeout {
                     closing = true;
+                    idle_since = Some(Instant::now());
                     conn.as_mut().graceful_shutdown();
+                }
+                // A graceful close waits for every stream: an idle one
+                // not finished within send_timeout is forced (an HTTP/2
+                // client keeping streams it does not read). A shutdown
+                // has its own deadline.
+                if idle_since.is_some_and(|since| since.elapsed() >= limits.send_timeout) {
+                    tracing::debug!("connection closed: its graceful close did not finish");
+                    return;
                 }
             }
         }

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Whole-request deadline.
     pub request_timeout: Duration,
+    /// How long a connection may owe an answer without progress.
+    pub send_timeout: Duration,
     /// Graceful-shutdown deadline.
     pub shutdown_timeout: Duration,
     /// `[server.tls]`: HTTPS; plaintext when `None`.

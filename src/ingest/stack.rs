@@ -20,7 +20,9 @@
 //!    that hyper let through (see [`super::server`]).
 //! 7. in-flight budget ([`Gate`] charging the head to
 //!    [`super::inflight::Inflight`]): 503 `overloaded` when the requests in
-//!    flight hold `server.max_inflight_bytes`. Last of the gates, so a
+//!    flight hold `server.max_inflight_bytes`, or when the connection found
+//!    no room for the request's answer ([`super::conn::Overdrawn`]). Last
+//!    of the gates, so a
 //!    refused or oversized head is never charged; the charge rides in the
 //!    request's extensions, and the body and what it decodes to are charged
 //!    to it below.
@@ -33,6 +35,7 @@
 //! [`IngestError::into_response`], the one place that maps failures to
 //! statuses.
 
+use super::conn::Overdrawn;
 use super::error::IngestError;
 use super::server::{Body, Swappable};
 use super::{full, Ingest};
@@ -154,6 +157,11 @@ fn stack(
             head.check(request)
         }))
         .layer(Gate::layer(move |request: &mut Request<Incoming>| {
+            // The connection found no room for its answer (see
+            // `super::conn`); already counted as refused.
+            if request.extensions().get::<Overdrawn>().is_some() {
+                return Err(IngestError::Overloaded);
+            }
             let charge = inflight.charge(super::server::head_bytes(request))?;
             request.extensions_mut().insert(charge);
             Ok(())

@@ -199,6 +199,10 @@ pub(super) struct Server {
     /// Deadline for a whole request, body included (then 408).
     #[serde(default = "Server::default_request_timeout")]
     pub request_timeout: Dur,
+    /// A connection that owes its client an answer and makes no progress
+    /// sending it (the client does not read) is closed after this long.
+    #[serde(default = "Server::default_send_timeout")]
+    pub send_timeout: Dur,
     /// How long a graceful shutdown may take before it gives up.
     #[serde(default = "Server::default_shutdown_timeout")]
     pub shutdown_timeout: Dur,
@@ -298,6 +302,9 @@ impl Server {
     fn default_request_timeout() -> Dur {
         Dur(Duration::from_secs(30))
     }
+    fn default_send_timeout() -> Dur {
+        Dur(Duration::from_secs(30))
+    }
     fn default_shutdown_timeout() -> Dur {
         Dur(Duration::from_secs(10))
     }
@@ -320,6 +327,7 @@ impl Default for Server {
             header_read_timeout: Server::default_header_timeout(),
             idle_timeout: Server::default_idle_timeout(),
             request_timeout: Server::default_request_timeout(),
+            send_timeout: Server::default_send_timeout(),
             shutdown_timeout: Server::default_shutdown_timeout(),
             tls: None,
             rate_limit: None,

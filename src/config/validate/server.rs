@@ -51,6 +51,7 @@ impl Validator<'_> {
                 .positive(s.header_read_timeout.0, "server.header_read_timeout"),
             idle_timeout: self.positive(s.idle_timeout.0, "server.idle_timeout"),
             request_timeout: self.positive(s.request_timeout.0, "server.request_timeout"),
+            send_timeout: self.positive(s.send_timeout.0, "server.send_timeout"),
             shutdown_timeout: self.positive(s.shutdown_timeout.0, "server.shutdown_timeout"),
             tls: self.listener_tls(s.tls.as_ref(), "server.tls"),
             rate_limit: self.rate_limit(s.rate_limit.as_ref(), *s.max_batch_events.get_ref()),
