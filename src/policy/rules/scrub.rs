@@ -112,6 +112,7 @@ impl Scrub<'_> {
                 return;
             }
             out.clear();
+            strip_userinfo(&mut again);
             match split_once_byte(&again, b'?') {
                 // The query once more, pair by pair: a name that held PII is
                 // no kept name now, and a value must be what a scan of it
@@ -126,10 +127,34 @@ impl Scrub<'_> {
             }
         }
         // Still changing: what the whole scan leaves, which it leaves as is.
-        again.clear();
-        if scanner.redact_under(out, under, &mut *redacted, &mut again) {
+        for _ in 0..SETTLE_ROUNDS {
+            again.clear();
+            if !scanner.redact_under(out, under, &mut *redacted, &mut again) {
+                return;
+            }
             std::mem::swap(out, &mut again);
+            if !strip_userinfo(out) {
+                return;
+            }
         }
+    }
+}
+
+/// Removes the userinfo a redaction made: a match across the end of the
+/// authority (`https://h2+07946/0958…`, a phone) takes the `/` that ended
+/// it, and an `@` of the path then ends userinfo. Whether it did.
+fn strip_userinfo(out: &mut String) -> bool {
+    if !out.contains('@') {
+        return false;
+    }
+    match url::Url::parse(out) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            *out = url.into();
+            true
+        }
+        _ => false,
     }
 }
 
