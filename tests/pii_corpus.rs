@@ -77,7 +77,7 @@ fn the_dev_split_stays_above_the_floor() {
 /// apart from the dev split's generator to approximate an unseen corpus):
 /// its floor too, names included, which it found leaking at 24% before
 /// the context rules it prompted (a person's email or phone beside a bare
-/// `name`, more languages' name keys).
+/// `name`, more languages' name keys, HTML inputs' values).
 #[test]
 fn the_independent_probe_stays_above_its_floor() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pii-probe/probe.jsonl");
@@ -89,9 +89,7 @@ fn the_independent_probe_stays_above_its_floor() {
         "the probe changed: re-pin the floor"
     );
     // Of 652 emails, 466 phones, 166 cards, 206 IBANs, 449 IPs, 119 SSNs,
-    // 400 names (most of the names still leaked are values of HTML form
-    // inputs, `<input name="family-name" value="…">`, which no detector
-    // reads yet).
+    // 400 names.
     for (kind, most) in [
         ("email", 4),
         ("phone", 5),
@@ -99,7 +97,7 @@ fn the_independent_probe_stays_above_its_floor() {
         ("iban", 1),
         ("ip", 1),
         ("ssn", 1),
-        ("name", 34),
+        ("name", 6),
     ] {
         let r = s.leaked(Some(kind));
         assert!(

@@ -21,10 +21,15 @@ const MAX_NAME: usize = 120;
 
 /// At `=` (`t[i]`): the value after it, if its key names a person's name.
 pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
-    if !ends_key(t, i) || !may_be_name_key(t, i) {
+    if !ends_key(t, i) {
         return None;
     }
-    let why = key_says_name(t, i, field)?;
+    let why = if may_be_name_key(t, i) {
+        key_says_name(t, i, field)
+    } else {
+        None
+    };
+    let why = why.or_else(|| html_value_names(t, i))?;
     let (start, end) = unquoted_or_quoted(t, i + 1)?;
     // A URL in a stack frame ends in the frame's line and column
     // (`…?first_name=Jane:182:9`): they are not the value's.
@@ -115,7 +120,96 @@ fn may_be_name_key(t: &[u8], i: usize) -> bool {
 /// `\"`, whose `"` `t` has too), so a key a view reads is inside the one
 /// read here.
 pub(super) fn may_follow_name_key(t: &[u8], i: usize) -> bool {
-    ends_key(t, i) && super::name_stem_of_key(key_before(t, i, usize::MAX))
+    ends_key(t, i)
+        && (super::name_stem_of_key(key_before(t, i, usize::MAX))
+            || html_value_names(t, i).is_some())
+}
+
+/// Bytes of an HTML tag read each way from its `value=`.
+const MAX_TAG: usize = 512;
+
+/// At the `=` of an HTML element's `value` attribute (`t[i]`): whether
+/// another attribute of the same tag says the value is a person's name:
+/// its `name` or `id` is a name key (`<input name="family-name"
+/// value="…">`, `id="first_name"`), or its `autocomplete` is one of the
+/// autofill name tokens (`name`, `given-name`, `family-name`, ...).
+fn html_value_names(t: &[u8], i: usize) -> Option<Why> {
+    let before = &t[..i];
+    let is_value = before.len() >= 6
+        && before[i - 5..].eq_ignore_ascii_case(b"value")
+        && before[i - 6].is_ascii_whitespace();
+    if !is_value {
+        return None;
+    }
+    let from = i.saturating_sub(MAX_TAG);
+    let open = from + t[from..i].iter().rposition(|&b| b == b'<')?;
+    if t[open..i].contains(&b'>') {
+        return None;
+    }
+    let to = t.len().min(i + MAX_TAG);
+    let close = t[i..to]
+        .iter()
+        .position(|&b| b == b'>')
+        .map_or(to, |p| i + p);
+    let tag = &t[open..close];
+    let key = Why {
+        by: By::Key,
+        topic: Some(Topic::Name),
+    };
+    for (attr, autocomplete) in [
+        (&b"name"[..], false),
+        (b"id", false),
+        (b"autocomplete", true),
+    ] {
+        let Some(value) = attribute(tag, attr) else {
+            continue;
+        };
+        let Ok(value) = std::str::from_utf8(value) else {
+            continue;
+        };
+        match context::key_cue_of(value) {
+            KeyCue::Topic(Topic::Name | Topic::Handle) => return Some(key),
+            KeyCue::BareName if autocomplete => return Some(key),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The value of attribute `name` in an HTML tag (quoted with `"` or `'`,
+/// also `\"` inside a JSON string, or bare).
+fn attribute<'t>(tag: &'t [u8], name: &[u8]) -> Option<&'t [u8]> {
+    let mut k = 0;
+    while let Some(p) = tag[k..]
+        .windows(name.len() + 1)
+        .position(|w| w[..name.len()].eq_ignore_ascii_case(name) && w[name.len()] == b'=')
+    {
+        let at = k + p;
+        k = at + 1;
+        if at == 0 || !tag[at - 1].is_ascii_whitespace() {
+            continue;
+        }
+        let mut s = at + name.len() + 1;
+        if tag.get(s) == Some(&b'\\') {
+            s += 1;
+        }
+        let quote = match tag.get(s) {
+            Some(&q @ (b'"' | b'\'')) => {
+                s += 1;
+                Some(q)
+            }
+            _ => None,
+        };
+        let end = tag[s..]
+            .iter()
+            .position(|&b| match quote {
+                Some(q) => b == q || b == b'\\',
+                None => b.is_ascii_whitespace() || b == b'>' || b == b'/',
+            })
+            .map_or(tag.len(), |e| s + e);
+        return Some(&tag[s..end]);
+    }
+    None
 }
 
 /// Whether the key before `t[i]` (an `=` or `:`) says its value is a

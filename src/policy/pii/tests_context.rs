@@ -365,6 +365,15 @@ fn found_by_the_independent_probe() {
         ),
         // Another kind of PII's cue does not refute an SSN.
         ("mi número 374-91-6481", "mi número [ssn]"),
+        // An HTML input's value, named by its name, id or autocomplete.
+        (
+            r#"<input type="text" name="family-name" value="Wiśniewski" autocomplete="family-name">"#,
+            r#"<input type="text" name="family-name" value="[name]" autocomplete="family-name">"#,
+        ),
+        (
+            r#"<input value="佐藤" id="fullname" autocomplete="name">"#,
+            r#"<input value="[name]" id="fullname" autocomplete="name">"#,
+        ),
         // A thing's name stays, even beside an email.
         (
             r#"{"product":{"name":"Blue Shirt","email":"shop@example.com"}}"#,
@@ -375,6 +384,10 @@ fn found_by_the_independent_probe() {
         // No person's data beside it: a page's, a product's, a company's.
         r#"{"name":"Home","path":"/","title":"Welcome"}"#,
         "name=Winter+Sale&utm_source=newsletter",
+        // Inputs that hold no name, and a value outside any tag.
+        r#"<input type="search" name="q" value="Jane Austen">"#,
+        r#"<input type="submit" value="Send">"#,
+        r#"name="first_name"> value=Paris"#,
         // A sibling inside a nested object is not a member of this one.
         r#"{"name":"Checkout","context":{"traits":{"plan":"pro"}}}"#,
     ]);
