@@ -71,6 +71,34 @@ async fn wait_for(admin: SocketAddr, series: &str, within: Duration, done: impl 
     }
 }
 
+/// Waits until every connection is closed, and asserts it happened within
+/// `send_timeout` (and the slack) of `since`, when the client stalled.
+async fn all_dropped_after_the_send_timeout(admin: SocketAddr, since: Instant) {
+    wait_for(
+        admin,
+        "privgate_open_connections",
+        SEND_TIMEOUT * 3 + SLACK,
+        |n| n == 0.0,
+    )
+    .await;
+    assert!(
+        since.elapsed() <= SEND_TIMEOUT + SLACK,
+        "dropped after {:?}",
+        since.elapsed()
+    );
+}
+
+/// Waits until the budget is all given back.
+async fn budget_given_back(admin: SocketAddr) {
+    wait_for(
+        admin,
+        "privgate_inflight_bytes",
+        Duration::from_secs(5),
+        |n| n == 0.0,
+    )
+    .await;
+}
+
 /// Whether the server closed `stream` (reads end or fail within `wait`).
 async fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut buf = [0; 1024];
@@ -124,13 +152,7 @@ async fn unfinished_heads_are_charged_and_those_past_the_budget_closed() {
 
     // The clients go away: everything is given back, and events flow.
     drop(streams);
-    wait_for(
-        admin,
-        "privgate_inflight_bytes",
-        Duration::from_secs(5),
-        |n| n == 0.0,
-    )
-    .await;
+    budget_given_back(admin).await;
     still_serving(addr, &upstream, "after-the-heads").await;
     assert_eq!(held(admin).await, 0.0);
     app.shutdown().await;
@@ -245,31 +267,14 @@ async fn unread_http2_answers_are_charged_and_dropped_after_the_send_timeout() {
     // No progress for send_timeout: every connection is dropped, not
     // drained, and the budget is given back.
     let opened = Instant::now();
-    wait_for(
-        admin,
-        "privgate_open_connections",
-        SEND_TIMEOUT * 3 + SLACK,
-        |n| n == 0.0,
-    )
-    .await;
-    assert!(
-        opened.elapsed() <= SEND_TIMEOUT + SLACK,
-        "dropped after {:?}",
-        opened.elapsed()
-    );
+    all_dropped_after_the_send_timeout(admin, opened).await;
     for (_, task) in &mut connections {
         tokio::time::timeout(Duration::from_secs(1), task)
             .await
             .expect("the client saw its connection end")
             .unwrap();
     }
-    wait_for(
-        admin,
-        "privgate_inflight_bytes",
-        Duration::from_secs(5),
-        |n| n == 0.0,
-    )
-    .await;
+    budget_given_back(admin).await;
     drop(bodies);
     still_serving(addr, &upstream, "after-the-streams").await;
     app.shutdown().await;
@@ -292,31 +297,14 @@ async fn an_http1_client_that_never_reads_is_dropped_after_the_send_timeout() {
     // The server stops reading once it cannot write; so does the writer.
     let _ = tokio::time::timeout(Duration::from_secs(2), writing).await;
     let stalled = Instant::now();
-    wait_for(
-        admin,
-        "privgate_open_connections",
-        SEND_TIMEOUT * 3 + SLACK,
-        |n| n == 0.0,
-    )
-    .await;
-    assert!(
-        stalled.elapsed() <= SEND_TIMEOUT + SLACK,
-        "dropped after {:?}",
-        stalled.elapsed()
-    );
+    all_dropped_after_the_send_timeout(admin, stalled).await;
     // Nothing read until now: what the kernel held (or a reset), then
     // the end.
     let mut got = Vec::new();
     let read_all = read.read_to_end(&mut got);
     let ended = tokio::time::timeout(Duration::from_secs(5), read_all).await;
     assert!(ended.is_ok(), "the connection did not end");
-    wait_for(
-        admin,
-        "privgate_inflight_bytes",
-        Duration::from_secs(5),
-        |n| n == 0.0,
-    )
-    .await;
+    budget_given_back(admin).await;
     still_serving(addr, &upstream, "after-the-deaf-client").await;
     app.shutdown().await;
 }
@@ -352,12 +340,6 @@ async fn an_idle_close_an_unreading_client_holds_up_is_forced() {
         .await
         .unwrap_or_else(|_| panic!("still open after {:?}", opened.elapsed()))
         .unwrap();
-    wait_for(
-        admin,
-        "privgate_inflight_bytes",
-        Duration::from_secs(5),
-        |n| n == 0.0,
-    )
-    .await;
+    budget_given_back(admin).await;
     app.shutdown().await;
 }
