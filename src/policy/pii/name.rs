@@ -36,10 +36,13 @@ pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Fou
     let end = if name_like(&t[start..end]) {
         end
     } else {
-        end - line_and_column(&t[start..end])
+        let cut = end - line_and_column(&t[start..end]);
+        if cut == end || cut == start || !name_like(&t[start..cut]) {
+            return None;
+        }
+        cut
     };
-    (end > start && name_like(&t[start..end]))
-        .then_some((Found::new(start, end, Detector::Name), why))
+    Some((Found::new(start, end, Detector::Name), why))
 }
 
 /// The length of a `:line` or `:line:column` suffix of `v` (a stack
