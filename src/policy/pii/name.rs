@@ -5,7 +5,11 @@
 //! form-encoded), and as the JSON member a whole string is the value of
 //! ([`super::Scanner::redact_under`]). A bare `name` is a person's only
 //! inside something that belongs to a person (`traits`, `customer`,
-//! `billing`); `product[name]` and `"page":{"name":…}` are not.
+//! `billing`), or, in text, beside a person's email, phone or SSN key in
+//! the same JSON object or query ([`has_person_sibling`]);
+//! `product[name]` and `"page":{"name":…}` are not. In HTML, an input's
+//! `value` has the key its tag's `name`, `id` or `autocomplete` gives it
+//! ([`html_value_names`]).
 //!
 //! The value must look like a name: letters (any script, also
 //! percent-encoded or `\u`-escaped), spaces, `'`, `-`, `.` and `,`; no
