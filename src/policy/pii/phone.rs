@@ -10,6 +10,9 @@
 //!   (or in the North American `(NXX) XXX-XXXX` layout), weak otherwise.
 //! - A bare run of digits (`4155550132`): weak: ids, timestamps and
 //!   barcodes look the same; a key or a word must say phone.
+//! - Written as a decimal, a version or a path is (`0664.1068586`,
+//!   `030.12345678`, `8983/3270298`, `1.2.3.4.5678`): weak, and so only
+//!   under a phone key or after a phone word (`phone=0151.23456789`).
 
 use super::context::Strength;
 use super::numbering::{self, International, Plan};
@@ -56,6 +59,7 @@ pub(super) fn phone_at(t: &[u8], i: usize, plan: &Plan) -> Option<(Found, Streng
             return None;
         }
         let strength = match numbering::international(d) {
+            _ if shape.ambiguous => Strength::Weak,
             International::Valid | International::Possible => Strength::Strong,
             International::Not => Strength::Weak,
         };
@@ -73,7 +77,11 @@ pub(super) fn phone_at(t: &[u8], i: usize, plan: &Plan) -> Option<(Found, Streng
         return None;
     }
     let grouped = shape.groups >= 2;
-    let strength = if grouped && !shape.looks_like_thousands() && (plan.national(d) || shape.nanp) {
+    let strength = if grouped
+        && !shape.ambiguous
+        && !shape.looks_like_thousands()
+        && (plan.national(d) || shape.nanp)
+    {
         Strength::Strong
     } else {
         Strength::Weak
@@ -99,6 +107,9 @@ struct Shape {
     lengths: [u8; 8],
     /// `/` separators.
     slashes: usize,
+    /// Written as a decimal, a version or a path is (`0664.1068586`,
+    /// `8983/3270298`): a phone number only when context says so.
+    ambiguous: bool,
 }
 
 impl Shape {
@@ -149,7 +160,8 @@ impl Shape {
 }
 
 /// Reads the digit groups from `j`; `None` when the shape is not a
-/// phone's (too many digits, dots between long groups, two slashes).
+/// phone's (too many digits, an empty group). Dots between long groups
+/// and slashes other than an area code's make it [`Shape::ambiguous`].
 fn read(t: &[u8], mut j: usize, international: bool) -> Option<Shape> {
     let mut s = Shape {
         end: j,
@@ -159,6 +171,7 @@ fn read(t: &[u8], mut j: usize, international: bool) -> Option<Shape> {
         nanp: false,
         lengths: [0; 8],
         slashes: 0,
+        ambiguous: false,
     };
     let mut dots = false;
     let mut longest = 0;
@@ -251,9 +264,7 @@ fn read(t: &[u8], mut j: usize, international: bool) -> Option<Shape> {
     // digits (`06.12.34.56.78`, `415.555.0132`); `35.6577695` is a
     // decimal, `3.2.1.0.4` a version or an OID.
     let shortest = l.iter().copied().min().unwrap_or(0);
-    if (dots && (longest > 4 || shortest < 2 || l.len() < 3)) || !slash_ok {
-        return None;
-    }
+    s.ambiguous = (dots && (longest > 4 || shortest < 2 || l.len() < 3)) || !slash_ok;
     s.nanp = s.digits.len() == 10
         && (matches!(l, [3, 3, 4]) || (paren_first && matches!(l, [3, 3, 4] | [3, 7])))
         && s.digits[0] >= 2;

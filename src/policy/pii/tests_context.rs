@@ -52,6 +52,24 @@ fn class_1_phones_in_national_and_international_formats() {
             "Số điện thoại của tôi là [phone]",
         ),
     ]);
+    // Written as a decimal or a path is: a phone where a key or a word
+    // says so, else a number.
+    redacted_whole(&[
+        (
+            "customer[phone]=0664.1068586 x",
+            "customer[phone]=[phone] x",
+        ),
+        ("Telefon=07811.001534", "Telefon=[phone]"),
+        ("phone=030.12345678&step=2", "phone=[phone]&step=2"),
+        ("tel: 8983/3270298", "tel: [phone]"),
+        (r#"{"mobile":"9201.6304"}"#, r#"{"mobile":"[phone]"}"#),
+    ]);
+    untouched(&[
+        "lat=35.6577695",
+        "total 1234.5678901",
+        "/api/v2/8983/3270298",
+        "ratio 0664.1068586",
+    ]);
     // A bare run with nothing to say it is a phone is an id.
     untouched(&[
         "ticket 4155550132 opened",
