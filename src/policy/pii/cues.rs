@@ -141,6 +141,8 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"moi" | b"nous" | b"al" | b"el" | b"mi" | b"es" | b"del" | b"su" | b"tu" | b"en"
         | b"il" | b"mio" | b"mia" | b"di" | b"o" | b"meu" | b"minha" | b"do" | b"da" | b"na"
         | b"pelo" | b"mijn" | b"op" | b"het" | b"terug" | b"m\xc3\xb3j" | b"moj" | b"pod"
+        | b"auf" | b"zu" | b"zum" | b"zur" | b"mit" | b"von" | b"vom" | b"sur" | b"para"
+        | b"por" | b"con" | b"per" | b"naar" | b"van" | b"met"
         // Vietnamese: là (is), của (of), tôi (I).
         | b"l\xc3\xa0" | b"c\xe1\xbb\xa7a" | b"t\xc3\xb4i" => {
             Some(Filler)
@@ -296,7 +298,14 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"releases" | b"firmware" | b"fw" | b"rev" | b"revision" | b"sdk" | b"patch"
         | b"update" | b"kernel" | b"driver" | b"bios" | b"http" | b"https" | b"agent" | b"ua"
         | b"os" | b"android" | b"ios" | b"chrome" | b"firefox" | b"safari" | b"edge"
-        | b"windows" | b"mozilla" | b"webkit" | b"applewebkit" | b"gecko" => t(Version),
+        | b"windows" | b"mozilla" | b"webkit" | b"applewebkit" | b"gecko"
+        // German, Spanish, Portuguese, Italian, French, Dutch, Polish, Czech,
+        // Finnish (with and without their accents).
+        | b"aktualisierung" | b"versi\xc3\xb3n" | b"versao"
+        | b"vers\xc3\xa3o" | b"versione" | b"versie" | b"wersja" | b"verze" | b"versio"
+        | b"actualizado" | b"actualizada" | b"actualizaci\xc3\xb3n" | b"actualizacion"
+        | b"atualizado" | b"atualiza\xc3\xa7\xc3\xa3o" | b"atualizacao" | b"aggiornamento"
+        | b"aggiornato" | b"versionen" => t(Version),
         // Times.
         b"time" | b"times" | b"date" | b"dates" | b"ts" | b"timestamp" | b"epoch" | b"created"
         | b"updated" | b"modified" | b"since" | b"until" | b"expires" | b"expiry" | b"exp"

@@ -226,6 +226,12 @@ fn class_8_versions_are_not_addresses() {
         "Section 18.1.7.8 of the terms",
         "OID: 2.5.29.37",
         "netmask=255.255.255.0 lo=127.0.0.1 any=0.0.0.0 v6=::1",
+        // Other languages' words, and the prepositions between.
+        "Firmware-Update auf 9.20.9.212 verfügbar",
+        "actualizado a la versión 3.19.3.88",
+        "Versión 3.19.3.88",
+        "aggiornamento alla versione 5.23.8.94",
+        "atualizado para 7.17.3.250",
     ]);
     // A dotted quad with nothing to say otherwise is an address.
     redacted_whole(&[
