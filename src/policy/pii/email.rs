@@ -2,9 +2,12 @@
 //! local part and a domain with a top-level domain, in ASCII or with
 //! internationalized parts (RFC 6531: `jürgen@bücher.de`, `用户@例子.中国`)
 //! and their punycode forms (`xn--bcher-kva.de`). File names are not
-//! emails: `logo@2x.png` has a file extension for a TLD.
+//! emails: `logo@2x.png` has a file extension for a TLD. In text written
+//! without spaces (Chinese, Japanese, Korean, Thai), an ASCII email ends
+//! where the script changes: `メールはjane@example.deまで` holds
+//! `jane@example.de`.
 
-use super::text::{char_at, char_before};
+use super::text::{char_at, char_before, unspaced_script};
 use super::{Detector, Found};
 
 /// File extensions that look like TLDs: `logo@2x.png` is an image.
@@ -71,15 +74,28 @@ pub(super) fn email_anchor(t: &[u8], i: usize) -> Option<Found> {
 
 /// An email whose `@` (or its encoding, `at_len` bytes) is at `at`.
 fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
-    // The local part: ASCII local bytes and non-ASCII letters.
+    // The local part: ASCII local bytes and non-ASCII letters, up to a
+    // change between ASCII and a script written without spaces.
     let mut start = at;
+    let mut unspaced = None;
     while start > 0 {
         let b = t[start - 1];
         if is_local(b) {
+            if unspaced == Some(true) && b.is_ascii_alphanumeric() {
+                break;
+            }
+            unspaced = Some(false);
             start -= 1;
         } else if b >= 0x80 {
             match char_before(t, start) {
-                Some((c, k)) if c.is_alphanumeric() => start = k,
+                Some((c, k)) if c.is_alphanumeric() => {
+                    let cjk = unspaced_script(c);
+                    if cjk && unspaced == Some(false) && t[start].is_ascii_alphanumeric() {
+                        break;
+                    }
+                    unspaced = Some(cjk);
+                    start = k;
+                }
                 _ => break,
             }
         } else {
@@ -104,17 +120,28 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
     }
     let domain_start = at + at_len;
     let mut end = domain_start;
+    let mut unspaced = None;
     // A domain has no empty label: it ends before `..` (`a@b.com...0123`).
     while end < t.len() {
         let b = t[end];
         if is_domain(b) {
-            if b == b'.' && t[end - 1] == b'.' {
+            if (b == b'.' && t[end - 1] == b'.')
+                || (unspaced == Some(true) && b.is_ascii_alphanumeric())
+            {
                 break;
             }
+            unspaced = Some(false);
             end += 1;
         } else if b >= 0x80 {
             match char_at(t, end) {
-                Some((c, len)) if c.is_alphanumeric() => end += len,
+                Some((c, len)) if c.is_alphanumeric() => {
+                    let cjk = unspaced_script(c);
+                    if cjk && unspaced == Some(false) && t[end - 1].is_ascii_alphanumeric() {
+                        break;
+                    }
+                    unspaced = Some(cjk);
+                    end += len;
+                }
                 _ => break,
             }
         } else {
@@ -169,6 +196,19 @@ mod tests {
                 break;
             }
         }
+        // A change between an ASCII letter or digit and a script written
+        // without spaces ends it (the last one before the `@`).
+        let glue = |a: char, b: char| {
+            (a.is_ascii_alphanumeric() && unspaced_script(b))
+                || (unspaced_script(a) && b.is_ascii_alphanumeric())
+        };
+        let local = std::str::from_utf8(&t[start..at]).unwrap();
+        let chars: Vec<(usize, char)> = local.char_indices().collect();
+        for w in chars.windows(2) {
+            if glue(w[0].1, w[1].1) {
+                start = at - local.len() + w[1].0;
+            }
+        }
         // An escape's hex digits before the local part are the escape's.
         if start >= 1
             && t[start - 1] == b'%'
@@ -202,6 +242,12 @@ mod tests {
                 break;
             }
         }
+        // The first such change ends the domain.
+        let domain = std::str::from_utf8(&t[domain_start..end]).unwrap();
+        let chars: Vec<(usize, char)> = domain.char_indices().collect();
+        if let Some(w) = chars.windows(2).find(|w| glue(w[0].1, w[1].1)) {
+            end = domain_start + w[1].0;
+        }
         while end > domain_start && matches!(t[end - 1], b'.' | b'-') {
             end -= 1;
         }
@@ -221,6 +267,28 @@ mod tests {
     }
 
     #[test]
+    fn ascii_glued_to_unspaced_text_ends_at_the_change_of_script() {
+        for (text, email) in [
+            (
+                "メールはjuergen.schaefer@libero.itまで",
+                "juergen.schaefer@libero.it",
+            ),
+            ("邮箱hanna.koch@example.de谢谢", "hanna.koch@example.de"),
+            ("이메일hanna.koch@example.de로", "hanna.koch@example.de"),
+            ("用户@例子.中国", "用户@例子.中国"),
+            ("jürgen@bücher.de", "jürgen@bücher.de"),
+            ("连络.jane@例子.cn", "连络.jane@例子.cn"),
+        ] {
+            let t = text.as_bytes();
+            let at = text.find('@').unwrap();
+            for f in [email_at(t, at, 1), reference(t, at, 1)] {
+                let f = f.unwrap();
+                assert_eq!(&text[f.start..f.end], email, "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn an_escape_before_the_at_is_not_a_local_part() {
         // CI's proptest found this: `%40` read back as `40` made a local part.
         assert_eq!(email_at("%40@ü.ü".as_bytes(), 3, 1), None);
@@ -235,6 +303,7 @@ mod tests {
             parts in prop::collection::vec(prop::sample::select(vec![
                 "a", "Z", "0", "9", ".", "-", "_", "+", "'", "@", "..", ".-", "-.", "ü", "中",
                 "png", "PNG", "woff2", "xn--", "com", "de", " ", "%40", "\u{301}", "\u{ff}",
+                "で", "한", "ก",
             ]), 0..14),
         ) {
             let t = parts.concat();

@@ -240,6 +240,24 @@ pub(super) fn date_at(t: &[u8], at: usize) -> bool {
         && two_digits(t, at + 8, 1, 31)
 }
 
+/// Whether `c` is of a script written without spaces between words
+/// (Chinese, Japanese, Korean, Thai): an ASCII word glued to it
+/// (`メールはjane@example.deまで`) is a word of its own.
+pub(super) fn unspaced_script(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0E7F}'   // Thai
+        | '\u{1100}'..='\u{11FF}' // Hangul jamo
+        | '\u{3040}'..='\u{30FF}' // Hiragana, Katakana
+        | '\u{3130}'..='\u{318F}' // Hangul compatibility jamo
+        | '\u{31F0}'..='\u{31FF}' // Katakana extensions
+        | '\u{3400}'..='\u{4DBF}' // CJK extension A
+        | '\u{4E00}'..='\u{9FFF}' // CJK unified ideographs
+        | '\u{AC00}'..='\u{D7AF}' // Hangul syllables
+        | '\u{F900}'..='\u{FAFF}' // CJK compatibility ideographs
+        | '\u{FF66}'..='\u{FF9F}' // halfwidth Katakana
+        | '\u{20000}'..='\u{3134F}') // CJK extensions B to G
+}
+
 /// The character that ends at `end` in `t` (UTF-8, perhaps invalid: the
 /// percent-decoded view is bytes), and its first byte's offset.
 pub(super) fn char_before(t: &[u8], end: usize) -> Option<(char, usize)> {
