@@ -25,7 +25,8 @@ const MAX_NAME: usize = 120;
 
 /// At `=` (`t[i]`): the value after it, if its key names a person's name.
 pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
-    if !ends_key(t, i) {
+    let arrow = is_arrow(t, i);
+    if !ends_key(t, i) && !arrow {
         return None;
     }
     let why = if may_be_name_key(t, i) {
@@ -34,7 +35,16 @@ pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Fou
         None
     };
     let why = why.or_else(|| html_value_names(t, i))?;
-    let (start, end) = unquoted_or_quoted(t, i + 1)?;
+    let (start, end) = if arrow {
+        let s = i + 2 + spaces(&t[i + 2..]);
+        if t.get(s) == Some(&b'\'') {
+            quoted_by(t, s)?
+        } else {
+            unquoted_or_quoted(t, s)?
+        }
+    } else {
+        unquoted_or_quoted(t, i + 1)?
+    };
     // A URL in a stack frame ends in the frame's line and column
     // (`…?first_name=Jane:182:9`): they are not the value's.
     let end = if name_like(&t[start..end]) {
@@ -47,6 +57,104 @@ pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Fou
         cut
     };
     Some((Found::new(start, end, Detector::Name), why))
+}
+
+/// Whether the `=` at `t[i]` begins a Ruby or PHP hash arrow after a
+/// quoted key (`"first_name"=>"…"`, `'surname' => '…'`).
+fn is_arrow(t: &[u8], i: usize) -> bool {
+    if t.get(i + 1) != Some(&b'>') {
+        return false;
+    }
+    let k = i - t[..i].iter().rev().take_while(|&&b| b == b' ').count();
+    k > 0 && matches!(t[k - 1], b'"' | b'\'')
+}
+
+/// The spaces (at most three) `v` starts with.
+fn spaces(v: &[u8]) -> usize {
+    v.iter().take(3).take_while(|&&b| b == b' ').count()
+}
+
+/// At `:` (`t[i]`) ending a label in text (`First name: Jane Doe`,
+/// YAML's `last_name: Doe`): the name after it, if the label says a
+/// person's name (or a login). The value is quoted, or its words up to
+/// the first that is not capitalized (the first may be lower case), at
+/// most four: `Name: Jane Doe please call` keeps `please call`.
+fn after_label(t: &[u8], i: usize) -> Option<(Found, Why)> {
+    if !is_label(t, i) || !may_be_name_key(t, i) {
+        return None;
+    }
+    let topic = match Words::before(t, i + 1).key_cue() {
+        KeyCue::Topic(topic @ (Topic::Name | Topic::Handle)) => topic,
+        _ => return None,
+    };
+    let s = i + 1 + spaces(&t[i + 1..]);
+    let (start, end) = match t.get(s) {
+        Some(b'"' | b'\'') => quoted_by(t, s)?,
+        _ => (s, s + label_words(&t[s..])),
+    };
+    (end > start && name_like(&t[start..end])).then_some((
+        Found::new(start, end, Detector::Name),
+        Why {
+            by: By::Key,
+            topic: Some(topic),
+        },
+    ))
+}
+
+/// Whether the `:` at `t[i]` ends a label: a word before it, a space
+/// after it.
+fn is_label(t: &[u8], i: usize) -> bool {
+    i > 0
+        && t[i] == b':'
+        && (t[i - 1].is_ascii_alphabetic() || t[i - 1] >= 0x80)
+        && t.get(i + 1) == Some(&b' ')
+}
+
+/// The length of the name words `v` starts with (see [`after_label`]).
+fn label_words(v: &[u8]) -> usize {
+    let mut end = 0;
+    let mut words = 0;
+    let mut k = 0;
+    while words < 4 {
+        // One word: letters, marks, `'`, `’`, `-`, `.`.
+        let from = k;
+        while k < v.len() {
+            match char_at(v, k) {
+                Some((c, len)) if c.is_alphabetic() || mark(c) || "'’-.".contains(c) => k += len,
+                _ => break,
+            }
+        }
+        let first = char_at(v, from).map(|(c, _)| c);
+        let capital = first.is_some_and(|c| c.is_alphabetic() && !c.is_lowercase());
+        // A particle (`de la Cruz`, `van der Berg`) only before a
+        // capitalized word.
+        let particle = PARTICLES.contains(&&v[from..k]);
+        if k == from || (words > 0 && !capital && !particle) {
+            break;
+        }
+        words += 1;
+        if capital || words == 1 {
+            end = k;
+        }
+        if v.get(k) != Some(&b' ') {
+            break;
+        }
+        k += 1;
+    }
+    end
+}
+
+/// Lower-case words inside a name.
+const PARTICLES: [&[u8]; 16] = [
+    b"de", b"la", b"del", b"della", b"di", b"da", b"do", b"dos", b"du", b"van", b"von", b"der",
+    b"den", b"ter", b"bin", b"y",
+];
+
+/// The content of the string quoted with `"` or `'` at `s`.
+fn quoted_by(t: &[u8], s: usize) -> Option<(usize, usize)> {
+    let q = t[s];
+    let len = t[s + 1..].iter().take(MAX_NAME + 1).position(|&b| b == q)?;
+    Some((s + 1, s + 1 + len))
 }
 
 /// The length of a `:line` or `:line:column` suffix of `v` (a stack
@@ -72,7 +180,10 @@ fn line_and_column(v: &[u8]) -> usize {
 /// as `\"lastName\":`): the string after it, if the key names a person's
 /// name.
 pub(super) fn after_colon(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Found, Why)> {
-    if !ends_key(t, i) || !may_be_name_key(t, i) {
+    if !ends_key(t, i) {
+        return after_label(t, i);
+    }
+    if !may_be_name_key(t, i) {
         return None;
     }
     let why = key_says_name(t, i, field)?;
@@ -104,7 +215,7 @@ fn ends_key(t: &[u8], i: usize) -> bool {
 /// bytes.
 fn key_before(t: &[u8], i: usize, max_back: usize) -> &[u8] {
     let mut k = i;
-    while k > 0 && matches!(t[k - 1], b'"' | b'\\' | b']') {
+    while k > 0 && matches!(t[k - 1], b'"' | b'\\' | b']' | b'\'' | b' ') {
         k -= 1;
     }
     let from = k.saturating_sub(max_back);
@@ -127,7 +238,7 @@ fn may_be_name_key(t: &[u8], i: usize) -> bool {
 /// `\"`, whose `"` `t` has too), so a key a view reads is inside the one
 /// read here.
 pub(super) fn may_follow_name_key(t: &[u8], i: usize) -> bool {
-    ends_key(t, i)
+    (ends_key(t, i) || is_arrow(t, i) || is_label(t, i))
         && (super::name_stem_of_key(key_before(t, i, usize::MAX))
             || html_value_names(t, i).is_some())
 }

@@ -398,6 +398,20 @@ fn found_by_the_independent_probe() {
             r#"<input value="佐藤" id="fullname" autocomplete="name">"#,
             r#"<input value="[name]" id="fullname" autocomplete="name">"#,
         ),
+        // Labels in text and YAML, and Ruby's and PHP's hashes.
+        ("first_name: Álvaro Muñoz", "first_name: [name]"),
+        ("First name: Álvaro Muñoz", "First name: [name]"),
+        ("Last name: de la Cruz, thanks", "Last name: [name], thanks"),
+        (
+            "Full name: Jane Doe please call back",
+            "Full name: [name] please call back",
+        ),
+        ("surname: 'Ōtani'", "surname: '[name]'"),
+        (
+            r#"Parameters: {"first_name"=>"Álvaro", "plan"=>"pro"}"#,
+            r#"Parameters: {"first_name"=>"[name]", "plan"=>"pro"}"#,
+        ),
+        (r#"'last_name' => 'Muñoz',"#, r#"'last_name' => '[name]',"#),
         // A thing's name stays, even beside an email.
         (
             r#"{"product":{"name":"Blue Shirt","email":"shop@example.com"}}"#,
@@ -412,6 +426,11 @@ fn found_by_the_independent_probe() {
         r#"<input type="search" name="q" value="Jane Austen">"#,
         r#"<input type="submit" value="Send">"#,
         r#"name="first_name"> value=Paris"#,
+        // A label that says no person's name.
+        "Product name: Blue Shirt",
+        "Name: Checkout",
+        "first_name: null",
+        r#"{"page_name"=>"Home"}"#,
         // A sibling inside a nested object is not a member of this one.
         r#"{"name":"Checkout","context":{"traits":{"plan":"pro"}}}"#,
     ]);
