@@ -141,7 +141,7 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"moi" | b"nous" | b"al" | b"el" | b"mi" | b"es" | b"del" | b"su" | b"tu" | b"en"
         | b"il" | b"mio" | b"mia" | b"di" | b"o" | b"meu" | b"minha" | b"do" | b"da" | b"na"
         | b"pelo" | b"mijn" | b"op" | b"het" | b"terug" | b"m\xc3\xb3j" | b"moj" | b"pod"
-        | b"auf" | b"zu" | b"zum" | b"zur" | b"mit" | b"von" | b"vom" | b"sur" | b"para"
+        | b"auf" | b"zu" | b"zum" | b"zur" | b"mit" | b"von" | b"vom"
         | b"por" | b"con" | b"per" | b"naar" | b"van" | b"met"
         // Vietnamese: là (is), của (of), tôi (I).
         | b"l\xc3\xa0" | b"c\xe1\xbb\xa7a" | b"t\xc3\xb4i" => {
