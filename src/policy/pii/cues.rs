@@ -270,7 +270,11 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"traveler" | b"traveller" | b"student" | b"attendee" | b"delivery" | b"address"
         | b"beneficiary" | b"signer" | b"spouse" | b"emergency" | b"identity" | b"kunde"
         | b"cliente" | b"utilisateur" | b"usuario" | b"subscriber" | b"consignee" | b"ship"
-        | b"bill" | b"checkout" | b"shopper" | b"visitor" | b"lead" | b"sold" => t(Person),
+        | b"bill" | b"checkout" | b"shopper" | b"visitor" | b"lead" | b"sold" | b"author"
+        | b"authors" | b"seller" | b"reviewer" | b"requester" | b"requestor" | b"assignee"
+        | b"reporter" | b"organizer" | b"organiser" | b"participant" | b"respondent"
+        | b"donor" | b"contributor" | b"borrower" | b"recruiter" | b"candidate"
+        | b"speaker" | b"winner" | b"cardmember" | b"policyholder" | b"insured" => t(Person),
         b"username" | b"nickname" => t(Handle),
 
         // Identifiers of things.
@@ -396,6 +400,10 @@ pub(super) fn pair(first: &[u8], second: &[u8]) -> Option<Topic> {
         (b"e", b"mail") => Topic::Email,
         (b"ip", b"address") | (b"remote", b"addr") | (b"remote", b"address") => Topic::Ip,
         (b"release", b"notes") => Topic::Version,
+        // Segment's and GA4's properties of a user (`user_properties.name`).
+        (b"user", b"properties" | b"property" | b"props" | b"attributes" | b"traits") => {
+            Topic::Person
+        }
         (b"contact", b"number") | (b"contact", b"no") | (b"call", b"me") => Topic::Phone,
         (b"reverse", b"lookup") | (b"phone", b"lookup") => Topic::Phone,
         (b"ss", b"number") | (b"ss", b"no") | (b"ss", b"num") => Topic::Ssn,

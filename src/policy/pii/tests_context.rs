@@ -398,6 +398,23 @@ fn found_by_the_independent_probe() {
             r#"<input value="佐藤" id="fullname" autocomplete="name">"#,
             r#"<input value="[name]" id="fullname" autocomplete="name">"#,
         ),
+        // A user's properties (GA4's `up.`), people of more kinds.
+        (
+            "/g/collect?v=2&up.name=Gudrun%20Wei%C3%9Fenborn&en=page_view",
+            "/g/collect?v=2&up.name=[name]&en=page_view",
+        ),
+        (
+            "v=2&user_properties.name=Gudrun&en=page_view",
+            "v=2&user_properties.name=[name]&en=page_view",
+        ),
+        (
+            r#"{"seller":{"name":"Gudrun Weißenborn"}}"#,
+            r#"{"seller":{"name":"[name]"}}"#,
+        ),
+        (
+            r#"{"author":{"name":"Gudrun"},"title":"x"}"#,
+            r#"{"author":{"name":"[name]"},"title":"x"}"#,
+        ),
         // Labels in text and YAML, and Ruby's and PHP's hashes.
         ("first_name: Álvaro Muñoz", "first_name: [name]"),
         ("First name: Álvaro Muñoz", "First name: [name]"),
@@ -426,6 +443,10 @@ fn found_by_the_independent_probe() {
         r#"<input type="search" name="q" value="Jane Austen">"#,
         r#"<input type="submit" value="Send">"#,
         r#"name="first_name"> value=Paris"#,
+        // An event's parameter, a setup's name: whose, nothing says.
+        "v=2&ep.name=Summer&en=page_view",
+        "setup.name=Summer&x=1",
+        "group.up.name=Summer&x=1",
         // A label that says no person's name.
         "Product name: Blue Shirt",
         "Name: Checkout",

@@ -465,8 +465,12 @@ impl<'t> Words<'t> {
                 // Bare in its segment: the enclosing segments say whose
                 // (`customer[name]`, `products[0][name]`).
                 let parent = (i + 1..self.n)
-                    .filter(|&k| self.words[k].seg > seg)
-                    .map(|k| self.class_of(k))
+                    .filter(|&k| self.words[k].seg > seg && self.words[k].part == Part::Key)
+                    .map(|k| match self.pair_at(k) {
+                        Some(topic) => Some(Class::Topic(topic)),
+                        None if self.is_user_properties(k) => Some(Class::Topic(Topic::Person)),
+                        None => self.class_of(k),
+                    })
                     .find(|c| !matches!(c, Some(Class::Filler | Class::Prep | Class::Number)));
                 match parent {
                     Some(Some(Class::Topic(
@@ -477,6 +481,17 @@ impl<'t> Words<'t> {
                 }
             }
         }
+    }
+}
+
+impl Words<'_> {
+    /// Whether key word `k` is GA4's `up` (`up.name`: a user property),
+    /// the outermost segment of its key.
+    fn is_user_properties(&self, k: usize) -> bool {
+        let outermost = k + 1 == self.n || self.words[k + 1].part != Part::Key;
+        let mut buf = [0u8; 32];
+        let n = self.lower(k, &mut buf);
+        outermost && &buf[..n] == b"up"
     }
 }
 
