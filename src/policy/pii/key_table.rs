@@ -3,10 +3,13 @@
 //! (its cue, whether it may name a person) is worked out once per key and
 //! thread, not once per string under it.
 //!
-//! A [`KeyTable`] is direct-mapped: each slot holds one key's exact bytes
-//! and what was worked out of them, and a key that hashes to a taken slot
-//! replaces it. Only keys of at most [`KEY_MAX`] bytes are held; longer
-//! ones are worked out every time. It holds member names only, never a
+//! A [`KeyTable`] is two-way set-associative: a key hashes to a set of two
+//! slots, each holding one key's exact bytes and what was worked out of
+//! them; a new key goes into the first slot, and the key it moves out
+//! goes into the second, replacing what that held. So two keys of one
+//! event that hash alike are both held, where a direct-mapped table had
+//! them replace each other at every event. Only keys of at most
+//! [`KEY_MAX`] bytes are held; longer ones are worked out every time. It holds member names only, never a
 //! value, in memory (never written out or logged), and a lookup gives
 //! what computing would: the table is only a shortcut.
 
@@ -15,7 +18,11 @@ use std::cell::Cell;
 /// Longer keys are not held.
 pub(super) const KEY_MAX: usize = 16;
 
-const SLOTS: usize = 256;
+/// Sets of [`WAYS`] slots: 256 slots in all.
+const SETS: usize = 128;
+
+/// Slots per set.
+const WAYS: usize = 2;
 
 /// A key of at most [`KEY_MAX`] bytes as its length and two words: the
 /// first and last eight bytes (overlapping when shorter), or four and
@@ -23,7 +30,7 @@ const SLOTS: usize = 256;
 /// the key, so equal packs are equal keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Packed {
-    len: usize,
+    len: u8,
     head: u64,
     tail: u64,
 }
@@ -31,6 +38,7 @@ struct Packed {
 impl Packed {
     fn of(key: &[u8]) -> Packed {
         let len = key.len();
+        debug_assert!(len <= KEY_MAX);
         let (head, tail) = match len {
             8.. => (
                 u64::from_le_bytes(key[..8].try_into().expect("eight bytes")),
@@ -48,27 +56,35 @@ impl Packed {
             ),
             0 => (0, 0),
         };
-        Packed { len, head, tail }
+        Packed {
+            len: len as u8,
+            head,
+            tail,
+        }
     }
 
-    fn slot(&self) -> usize {
-        let h = (self.head ^ self.tail.rotate_left(29) ^ self.len as u64)
+    fn set(&self) -> usize {
+        let h = (self.head ^ self.tail.rotate_left(29) ^ u64::from(self.len))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h >> 56) as usize % SLOTS
+        (h >> 57) as usize % SETS
     }
 }
 
 /// A per-thread table of keys and what they mean (put it in a
 /// `thread_local!`).
 pub(super) struct KeyTable<V: Copy> {
-    slots: [Cell<Option<(Packed, V)>>; SLOTS],
+    sets: [Set<V>; SETS],
 }
+
+/// The slots a key may be held in, the newer first; each a key and
+/// what was worked out of it.
+type Set<V> = [Cell<Option<(Packed, V)>>; WAYS];
 
 impl<V: Copy> KeyTable<V> {
     /// An empty table.
     pub(super) const fn new() -> KeyTable<V> {
         KeyTable {
-            slots: [const { Cell::new(None) }; SLOTS],
+            sets: [const { [const { Cell::new(None) }; WAYS] }; SETS],
         }
     }
 
@@ -78,15 +94,18 @@ impl<V: Copy> KeyTable<V> {
             return compute(key);
         }
         let packed = Packed::of(key);
-        let slot = &self.slots[packed.slot()];
-        match slot.get() {
-            Some((held, value)) if held == packed => value,
-            _ => {
-                let value = compute(key);
-                slot.set(Some((packed, value)));
-                value
+        let [first, second] = &self.sets[packed.set()];
+        for slot in [first, second] {
+            if let Some((held, value)) = slot.get() {
+                if held == packed {
+                    return value;
+                }
             }
         }
+        let value = compute(key);
+        second.set(first.get());
+        first.set(Some((packed, value)));
+        value
     }
 }
 
@@ -97,7 +116,7 @@ mod tests {
 
     proptest! {
         /// Whatever keys come, in whatever order, a lookup answers what
-        /// computing answers (colliding keys included: 256 slots).
+        /// computing answers (colliding keys included: 128 sets).
         #[test]
         fn lookups_answer_what_computing_does(
             keys in proptest::collection::vec(
