@@ -9,9 +9,10 @@
 //! goes into the second, replacing what that held. So two keys of one
 //! event that hash alike are both held, where a direct-mapped table had
 //! them replace each other at every event. Only keys of at most
-//! [`KEY_MAX`] bytes are held; longer ones are worked out every time. It holds member names only, never a
-//! value, in memory (never written out or logged), and a lookup gives
-//! what computing would: the table is only a shortcut.
+//! [`KEY_MAX`] bytes are held; longer ones are worked out every time. It
+//! holds member names only, never a value, in memory (never written out
+//! or logged), and a lookup gives what computing would: the table is only
+//! a shortcut.
 
 use std::cell::Cell;
 
