@@ -102,7 +102,9 @@ fn the_dev_split_stays_above_the_floor() {
 /// apart from the dev split's generator to approximate an unseen corpus):
 /// its floor too, names included, which it found leaking at 24% before
 /// the context rules it prompted (a person's email or phone beside a bare
-/// `name`, more languages' name keys, HTML inputs' values).
+/// `name`, more languages' name keys, HTML inputs' values, a user's
+/// properties), and which later found dotted phones under phone keys,
+/// emails glued into CJK text and German firmware versions.
 #[test]
 fn the_independent_probe_stays_above_its_floor() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pii-probe/probe.jsonl");
@@ -115,16 +117,16 @@ fn the_independent_probe_stays_above_its_floor() {
             corpus: "probe",
             values: 2458,
             leaked: [
-                ("email", 4),
-                ("phone", 5),
+                ("email", 1),
+                ("phone", 1),
                 ("card", 1),
                 ("iban", 1),
                 ("ip", 1),
                 ("ssn", 1),
-                ("name", 6),
+                ("name", 4),
             ],
-            changed: 8,
-            destroyed: 8,
+            changed: 2,
+            destroyed: 2,
         },
     );
 }
