@@ -70,6 +70,10 @@ enum Place {
     Json,
     /// A JSON text inside a JSON string: `{\"{key}\":\"{value}\"}`.
     EscapedJson,
+    /// A label in text or YAML: `{key}: {value}` on a line of its own.
+    Label,
+    /// A Ruby hash in a Rails log line: `{"{key}"=>"{value}"}`.
+    Arrow,
 }
 
 fn place(p: Place, key: &str, written: &str) -> String {
@@ -79,6 +83,8 @@ fn place(p: Place, key: &str, written: &str) -> String {
         Place::Form => format!("step=2&{key}={written}&accept=1"),
         Place::Json => format!("{{\"event\":\"x\",\"{key}\":\"{written}\",\"n\":1}}"),
         Place::EscapedJson => format!("{{\\\"{key}\\\":\\\"{written}\\\"}}"),
+        Place::Label => format!("Contact form\n{key}: {written}\nMessage: hi"),
+        Place::Arrow => format!("Parameters: {{\"{key}\"=>\"{written}\", \"plan\"=>\"pro\"}}"),
     }
 }
 
@@ -97,6 +103,8 @@ fn written() -> impl Strategy<Value = (Place, Encoding)> {
         (P::Json, E::Json),
         (P::EscapedJson, E::Plain),
         (P::EscapedJson, E::Json),
+        (P::Label, E::Plain),
+        (P::Arrow, E::Plain),
     ])
 }
 
@@ -306,6 +314,8 @@ proptest! {
         // A name is a name under its key only, never in free text.
         let where_ = match (key, where_) {
             (k, Place::Text) if !matches!(k, "email" | "phone" | "card_number" | "iban" | "ip" | "ssn") => Place::Query,
+            // A label is a word or words: no brackets.
+            (k, Place::Label) if k.contains('[') => Place::Query,
             (_, p) => p,
         };
         let written = encode(&value, encoding);
@@ -412,6 +422,12 @@ fn digit_free() -> impl Strategy<Value = String> {
         "surname=",
         "\"lastName\":\"",
         "Jane",
+        "First name: ",
+        "=>",
+        " => ",
+        "'",
+        "'surname'",
+        "up.",
     ]);
     prop::collection::vec(part, 0..16).prop_map(|p| p.concat())
 }
