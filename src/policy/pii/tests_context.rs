@@ -70,6 +70,24 @@ fn class_1_phones_in_national_and_international_formats() {
         "/api/v2/8983/3270298",
         "ratio 0664.1068586",
     ]);
+    // An accented phone word percent-encoded says phone as well.
+    redacted_whole(&[("q=ll%C3%A1mame+4155550132", "q=ll%C3%A1mame+[phone]")]);
+    // A possessive makes `number` a person's, whatever came before.
+    redacted_whole(&[
+        (
+            "Re: ticket #6922 - Mon numéro : (0502) 059 66 19",
+            "Re: ticket #6922 - Mon numéro : [phone]",
+        ),
+        (
+            "message=Re%3A+ticket+%236922+-+Mon+num%C3%A9ro+%3A+%280502%29+059+66+19%2C+merci",
+            "message=Re%3A+ticket+%236922+-+Mon+num%C3%A9ro+%3A+[phone]%2C+merci",
+        ),
+        (
+            "order 4582800475, my number 4155550132",
+            "order 4582800475, my number [phone]",
+        ),
+    ]);
+    untouched(&["my order number 4582800475"]);
     // A bare run with nothing to say it is a phone is an id.
     untouched(&[
         "ticket 4155550132 opened",
@@ -209,6 +227,9 @@ fn class_7_phone_shaped_part_model_and_serial_numbers() {
         "modelo 0612 345 678 compatible",
         "suivi 6123 4567 8901",
         "réf. 0612 345 678",
+        // The same words percent-encoded in a URL.
+        "https://www.bing.com/search?q=r%C3%A9f.+03+4225+4345",
+        "q=n%C3%BAmero+de+serie+0612+345+678",
         r#""GET / HTTP/1.1" 302 89919 "-""#,
         "Meeting point: geo:35.6577695,88.7717124",
     ]);

@@ -55,8 +55,14 @@ impl<'t> Words<'t> {
         let mut field_words = 0;
         while j > floor {
             let b = t[j - 1];
-            // A percent escape (`%20`, `%5B`) separates words.
-            if j >= 3 && t[j - 3] == b'%' && t[j - 2].is_ascii_hexdigit() && b.is_ascii_hexdigit() {
+            // A percent escape (`%20`, `%5B`) separates words, unless it
+            // is a letter's (`r%C3%A9f`: a word, read decoded).
+            if j >= 3
+                && t[j - 3] == b'%'
+                && t[j - 2].is_ascii_hexdigit()
+                && b.is_ascii_hexdigit()
+                && escaped_letter_before(t, j).is_none()
+            {
                 let decoded = hex(t[j - 2]) * 16 + hex(b);
                 match decoded {
                     b'=' | b':' if part == Part::Field => {
@@ -174,9 +180,16 @@ impl<'t> Words<'t> {
         let mut k = j;
         while k > 0 {
             let b = t[k - 1];
-            // A percent escape's hex digits (`%28684`) are not the word's.
+            // A percent-escaped letter is the word's (`r%C3%A9f`); another
+            // escape's hex digits (`%28684`) are not.
             if k >= 3 && t[k - 3] == b'%' && t[k - 2].is_ascii_hexdigit() && b.is_ascii_hexdigit() {
-                break;
+                match escaped_letter_before(t, k) {
+                    Some(at) => {
+                        k = at;
+                        continue;
+                    }
+                    None => break,
+                }
             }
             if b.is_ascii_alphanumeric() {
                 k -= 1;
@@ -199,6 +212,17 @@ impl<'t> Words<'t> {
     /// changes and between letters and digits), the last first.
     fn push_parts(&mut self, start: usize, end: usize, part: Part, seg: u8, product: bool) -> bool {
         let t = self.t;
+        // A word with escaped letters is read whole: its escapes' hex
+        // digits are no case changes.
+        if t[start..end].contains(&b'%') {
+            return self.push(Word {
+                start,
+                end,
+                part,
+                seg,
+                product,
+            });
+        }
         // A word the tables know whole stays whole (`WhatsApp`, `firstName`).
         if end - start <= 32 {
             let mut buf = [0u8; 32];
@@ -258,13 +282,30 @@ impl<'t> Words<'t> {
         })
     }
 
-    /// The lowercased bytes of word `i` (ASCII folded; at most 32 bytes).
+    /// The lowercased bytes of word `i` (ASCII folded, percent escapes
+    /// decoded; at most 32 bytes).
     fn lower(&self, i: usize, buf: &mut [u8; 32]) -> usize {
         let w = self.words[i];
         let bytes = &self.t[w.start..w.end];
-        let n = bytes.len().min(32);
-        for (o, b) in buf.iter_mut().zip(bytes) {
-            *o = b.to_ascii_lowercase();
+        if !bytes.contains(&b'%') {
+            let n = bytes.len().min(32);
+            for (o, b) in buf.iter_mut().zip(bytes) {
+                *o = b.to_ascii_lowercase();
+            }
+            return n;
+        }
+        // Only escapes of letters are in a word ([`escaped_letter_before`]).
+        let (mut n, mut k) = (0, 0);
+        while k < bytes.len() && n < 32 {
+            let b = if bytes[k] == b'%' && k + 2 < bytes.len() {
+                k += 3;
+                hex(bytes[k - 2]) * 16 + hex(bytes[k - 1])
+            } else {
+                k += 1;
+                bytes[k - 1].to_ascii_lowercase()
+            };
+            buf[n] = b;
+            n += 1;
         }
         n
     }
@@ -324,6 +365,11 @@ impl<'t> Words<'t> {
                     Some(Class::Filler | Class::Prep) => None,
                     Some(Class::Number) => {
                         number = true;
+                        // `my number`, `mon numéro`: a person's, whatever
+                        // comes before (`ticket #6922 - mon numéro : …`).
+                        if self.possessive_at(i + 1) {
+                            break;
+                        }
                         None
                     }
                     Some(Class::Topic(topic)) => Some(topic),
@@ -340,6 +386,17 @@ impl<'t> Words<'t> {
             i += 1;
         }
         (number && verdict(d, Topic::Phone) != Verdict::Neutral).then_some(Topic::Phone)
+    }
+
+    /// Whether word `i` is a possessive in the same part (field or key)
+    /// as word `i - 1`.
+    fn possessive_at(&self, i: usize) -> bool {
+        if i >= self.n || self.words[i].part != self.words[i - 1].part {
+            return false;
+        }
+        let mut buf = [0u8; 32];
+        let n = self.lower(i, &mut buf);
+        cues::possessive(&buf[..n])
     }
 
     /// What the key read says.
@@ -385,6 +442,10 @@ impl<'t> Words<'t> {
                 Some(Class::NamePart) => {
                     part_after |= self.words[i].seg == seg;
                     i += 1;
+                }
+                // `Mon numéro : …`: a person's number, a phone.
+                Some(Class::Number) if self.possessive_at(i + 1) => {
+                    return KeyCue::Topic(Topic::Phone)
                 }
                 // `full`, `first` alone say nothing (`ssn_full`).
                 Some(Class::Filler | Class::Prep | Class::Number) => i += 1,
@@ -507,6 +568,28 @@ fn compound(w: &[u8]) -> Option<(Class, Class)> {
         let last = cues::class(&w[k..]).or_else(|| compound(&w[k..]).map(|(_, l)| l))?;
         Some((first, last))
     })
+}
+
+/// Where the percent-escaped letter that ends at `t[..k]` starts
+/// (`%C3%A9`, the two to four escapes of one UTF-8 letter), if one does.
+fn escaped_letter_before(t: &[u8], k: usize) -> Option<usize> {
+    let mut bytes = [0u8; 4];
+    for len in 2..=4 {
+        let at = k.checked_sub(3 * len)?;
+        let escape = |e: usize| {
+            let x = &t[at + 3 * e..at + 3 * e + 3];
+            (x[0] == b'%' && x[1].is_ascii_hexdigit() && x[2].is_ascii_hexdigit())
+                .then(|| hex(x[1]) * 16 + hex(x[2]))
+        };
+        // Each must be a byte of a multi-byte UTF-8 character.
+        for (e, byte) in bytes[..len].iter_mut().enumerate() {
+            *byte = escape(e).filter(|&b| b >= 0x80)?;
+        }
+        if let Ok(s) = std::str::from_utf8(&bytes[..len]) {
+            return s.chars().all(char::is_alphanumeric).then_some(at);
+        }
+    }
+    None
 }
 
 fn hex(b: u8) -> u8 {
