@@ -42,7 +42,7 @@ pub(super) fn phone_at(t: &[u8], i: usize, plan: &Plan) -> Option<(Found, Streng
         j += 1;
     }
     let shape = read(t, j, international)?;
-    if !boundary_after(t, shape.end) {
+    if !boundary_after(t, shape.end) && !extension_after(t, shape.end) {
         return None;
     }
     let mut ascii = [0u8; Digits::MAX];
@@ -87,6 +87,20 @@ pub(super) fn phone_at(t: &[u8], i: usize, plan: &Plan) -> Option<(Found, Streng
         Strength::Weak
     };
     Some((found, strength))
+}
+
+/// Whether an extension glued to the number follows `t[end]` (`x204`,
+/// `X12`): the number ends before it, the extension is no one's.
+fn extension_after(t: &[u8], end: usize) -> bool {
+    if !matches!(t.get(end), Some(b'x' | b'X')) {
+        return false;
+    }
+    let digits = t[end + 1..]
+        .iter()
+        .take(7)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    (1..=6).contains(&digits) && boundary_after(t, end + 1 + digits)
 }
 
 /// The written shape of a number.

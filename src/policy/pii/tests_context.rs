@@ -72,6 +72,12 @@ fn class_1_phones_in_national_and_international_formats() {
     ]);
     // An accented phone word percent-encoded says phone as well.
     redacted_whole(&[("q=ll%C3%A1mame+4155550132", "q=ll%C3%A1mame+[phone]")]);
+    // An extension glued on (`x204`) is not part of the number.
+    redacted_whole(&[(
+        "Kontakt: +1 415 829 3311x204 (Mo-Fr)",
+        "Kontakt: [phone]x204 (Mo-Fr)",
+    )]);
+    untouched(&["size 1920x1080", "0x1F4A9"]);
     // A possessive makes `number` a person's, whatever came before.
     redacted_whole(&[
         (
