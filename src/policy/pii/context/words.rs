@@ -212,9 +212,17 @@ impl<'t> Words<'t> {
     /// changes and between letters and digits), the last first.
     fn push_parts(&mut self, start: usize, end: usize, part: Part, seg: u8, product: bool) -> bool {
         let t = self.t;
-        // A word with escaped letters is read whole: its escapes' hex
-        // digits are no case changes.
-        if t[start..end].contains(&b'%') {
+        // A word the tables know whole stays whole (`WhatsApp`,
+        // `firstName`), and so does one with escaped letters: its escapes'
+        // hex digits are no case changes.
+        let known_whole = || {
+            let mut buf = [0u8; 32];
+            for (o, b) in buf.iter_mut().zip(&t[start..end]) {
+                *o = b.to_ascii_lowercase();
+            }
+            end - start <= 32 && cues::class(&buf[..end - start]).is_some()
+        };
+        if t[start..end].contains(&b'%') || known_whole() {
             return self.push(Word {
                 start,
                 end,
@@ -222,22 +230,6 @@ impl<'t> Words<'t> {
                 seg,
                 product,
             });
-        }
-        // A word the tables know whole stays whole (`WhatsApp`, `firstName`).
-        if end - start <= 32 {
-            let mut buf = [0u8; 32];
-            for (o, b) in buf.iter_mut().zip(&t[start..end]) {
-                *o = b.to_ascii_lowercase();
-            }
-            if cues::class(&buf[..end - start]).is_some() {
-                return self.push(Word {
-                    start,
-                    end,
-                    part,
-                    seg,
-                    product,
-                });
-            }
         }
         let mut e = end;
         let mut k = end;
@@ -388,6 +380,15 @@ impl<'t> Words<'t> {
         (number && verdict(d, Topic::Phone) != Verdict::Neutral).then_some(Topic::Phone)
     }
 
+    /// Whether key word `k` is GA4's `up` (`up.name`: a user property),
+    /// the outermost segment of its key.
+    fn is_user_properties(&self, k: usize) -> bool {
+        let outermost = k + 1 == self.n || self.words[k + 1].part != Part::Key;
+        let mut buf = [0u8; 32];
+        let n = self.lower(k, &mut buf);
+        outermost && &buf[..n] == b"up"
+    }
+
     /// Whether word `i` is a possessive in the same part (field or key)
     /// as word `i - 1`.
     fn possessive_at(&self, i: usize) -> bool {
@@ -526,7 +527,7 @@ impl<'t> Words<'t> {
                 // Bare in its segment: the enclosing segments say whose
                 // (`customer[name]`, `products[0][name]`).
                 let parent = (i + 1..self.n)
-                    .filter(|&k| self.words[k].seg > seg && self.words[k].part == Part::Key)
+                    .filter(|&k| self.words[k].seg > seg)
                     .map(|k| match self.pair_at(k) {
                         Some(topic) => Some(Class::Topic(topic)),
                         None if self.is_user_properties(k) => Some(Class::Topic(Topic::Person)),
@@ -542,17 +543,6 @@ impl<'t> Words<'t> {
                 }
             }
         }
-    }
-}
-
-impl Words<'_> {
-    /// Whether key word `k` is GA4's `up` (`up.name`: a user property),
-    /// the outermost segment of its key.
-    fn is_user_properties(&self, k: usize) -> bool {
-        let outermost = k + 1 == self.n || self.words[k + 1].part != Part::Key;
-        let mut buf = [0u8; 32];
-        let n = self.lower(k, &mut buf);
-        outermost && &buf[..n] == b"up"
     }
 }
 
@@ -573,6 +563,11 @@ fn compound(w: &[u8]) -> Option<(Class, Class)> {
 /// Where the percent-escaped letter that ends at `t[..k]` starts
 /// (`%C3%A9`, the two to four escapes of one UTF-8 letter), if one does.
 fn escaped_letter_before(t: &[u8], k: usize) -> Option<usize> {
+    // Most escapes are an ASCII byte's (`%20`, `%3D`): no letter's.
+    let last = t.get(k.checked_sub(3)?..k)?;
+    if last[0] != b'%' || hex(last[1]) < 8 {
+        return None;
+    }
     let mut bytes = [0u8; 4];
     for len in 2..=4 {
         let at = k.checked_sub(3 * len)?;
