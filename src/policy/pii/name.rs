@@ -37,10 +37,9 @@ pub(super) fn after_equals(t: &[u8], i: usize, field: &Field<'_>) -> Option<(Fou
     let why = why.or_else(|| html_value_names(t, i))?;
     let (start, end) = if arrow {
         let s = i + 2 + spaces(&t[i + 2..]);
-        if t.get(s) == Some(&b'\'') {
-            quoted_by(t, s)?
-        } else {
-            unquoted_or_quoted(t, s)?
+        match t.get(s) {
+            Some(b'\'') => single_quoted(t, s)?,
+            _ => unquoted_or_quoted(t, s)?,
         }
     } else {
         unquoted_or_quoted(t, i + 1)?
@@ -89,7 +88,8 @@ fn after_label(t: &[u8], i: usize) -> Option<(Found, Why)> {
     };
     let s = i + 1 + spaces(&t[i + 1..]);
     let (start, end) = match t.get(s) {
-        Some(b'"' | b'\'') => quoted_by(t, s)?,
+        Some(b'"') => quoted(t, s)?,
+        Some(b'\'') => single_quoted(t, s)?,
         _ => (s, s + label_words(&t[s..])),
     };
     (end > start && name_like(&t[start..end])).then_some((
@@ -150,10 +150,13 @@ const PARTICLES: [&[u8]; 16] = [
     b"den", b"ter", b"bin", b"y",
 ];
 
-/// The content of the string quoted with `"` or `'` at `s`.
-fn quoted_by(t: &[u8], s: usize) -> Option<(usize, usize)> {
-    let q = t[s];
-    let len = t[s + 1..].iter().take(MAX_NAME + 1).position(|&b| b == q)?;
+/// The content of the string in single quotes at `s` (`'Muñoz'`, as
+/// Ruby, PHP and YAML write them; [`quoted`] reads double quotes).
+fn single_quoted(t: &[u8], s: usize) -> Option<(usize, usize)> {
+    let len = t[s + 1..]
+        .iter()
+        .take(MAX_NAME + 1)
+        .position(|&b| b == b'\'')?;
     Some((s + 1, s + 1 + len))
 }
 
