@@ -77,23 +77,23 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
     // The local part: ASCII local bytes and non-ASCII letters, up to a
     // change between ASCII and a script written without spaces.
     let mut start = at;
-    let mut unspaced = None;
+    // Whether the character at `start` is of such a script.
+    let mut unspaced = false;
     while start > 0 {
         let b = t[start - 1];
         if is_local(b) {
-            if unspaced == Some(true) && b.is_ascii_alphanumeric() {
+            if unspaced && b.is_ascii_alphanumeric() {
                 break;
             }
-            unspaced = Some(false);
+            unspaced = false;
             start -= 1;
         } else if b >= 0x80 {
             match char_before(t, start) {
                 Some((c, k)) if c.is_alphanumeric() => {
-                    let cjk = unspaced_script(c);
-                    if cjk && unspaced == Some(false) && t[start].is_ascii_alphanumeric() {
+                    unspaced = unspaced_script(c);
+                    if unspaced && t[start].is_ascii_alphanumeric() {
                         break;
                     }
-                    unspaced = Some(cjk);
                     start = k;
                 }
                 _ => break,
@@ -120,26 +120,26 @@ fn email_at(t: &[u8], at: usize, at_len: usize) -> Option<Found> {
     }
     let domain_start = at + at_len;
     let mut end = domain_start;
-    let mut unspaced = None;
+    // Whether the character before `end` is of such a script.
+    let mut unspaced = false;
     // A domain has no empty label: it ends before `..` (`a@b.com...0123`).
     while end < t.len() {
         let b = t[end];
         if is_domain(b) {
-            if (b == b'.' && t[end - 1] == b'.')
-                || (unspaced == Some(true) && b.is_ascii_alphanumeric())
-            {
+            if (b == b'.' && t[end - 1] == b'.') || (unspaced && b.is_ascii_alphanumeric()) {
                 break;
             }
-            unspaced = Some(false);
+            unspaced = false;
             end += 1;
         } else if b >= 0x80 {
             match char_at(t, end) {
                 Some((c, len)) if c.is_alphanumeric() => {
-                    let cjk = unspaced_script(c);
-                    if cjk && unspaced == Some(false) && t[end - 1].is_ascii_alphanumeric() {
+                    unspaced = unspaced_script(c);
+                    // (`t[end - 1]` is the `@`'s own when `end` is where
+                    // the domain starts: `%40` ends in a digit.)
+                    if unspaced && end > domain_start && t[end - 1].is_ascii_alphanumeric() {
                         break;
                     }
-                    unspaced = Some(cjk);
                     end += len;
                 }
                 _ => break,
