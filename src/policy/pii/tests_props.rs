@@ -412,7 +412,7 @@ fn digit_free() -> impl Strategy<Value = String> {
         ")",
         "-",
         "%",
-        "%C3%A9",
+        "%EF%BF",
         "%EF",
         "\\",
         "\\\"",
