@@ -92,22 +92,43 @@ impl<V: Copy> KeyTable<V> {
     /// `compute(key)`, from the table when it holds `key`.
     pub(super) fn get_or(&self, key: &[u8], compute: impl FnOnce(&[u8]) -> V) -> V {
         if key.len() > KEY_MAX {
-            return compute(key);
+            return computed(key, compute);
         }
         let packed = Packed::of(key);
-        let [first, second] = &self.sets[packed.set()];
-        for slot in [first, second] {
+        let set = &self.sets[packed.set()];
+        for slot in set {
             if let Some((held, value)) = slot.get() {
                 if held == packed {
                     return value;
                 }
             }
         }
-        let value = compute(key);
-        second.set(first.get());
-        first.set(Some((packed, value)));
-        value
+        held_anew(set, packed, key, compute)
     }
+}
+
+/// `compute(key)`, out of line: a lookup that hits (the common case) then
+/// saves and restores only the registers its own few steps use.
+#[inline(never)]
+fn computed<V>(key: &[u8], compute: impl FnOnce(&[u8]) -> V) -> V {
+    compute(key)
+}
+
+/// A key the table missed: computed, and held in the first slot of its
+/// set, the key that was there moving to the second.
+#[cold]
+#[inline(never)]
+fn held_anew<V: Copy>(
+    set: &Set<V>,
+    packed: Packed,
+    key: &[u8],
+    compute: impl FnOnce(&[u8]) -> V,
+) -> V {
+    let value = compute(key);
+    let [first, second] = set;
+    second.set(first.get());
+    first.set(Some((packed, value)));
+    value
 }
 
 #[cfg(test)]
