@@ -59,6 +59,9 @@ pub(super) struct DState {
     /// digit and no `@` (escapes included) stays as it is.
     pub redact_only: bool,
     keys: Vec<(Box<str>, StateId)>,
+    /// Bit `min(len, 63)` set for each key in `keys`: most keys of an
+    /// event have a length none of them has, and skip the list.
+    key_lengths: u64,
     /// Longest first; empty when every prefix leads to `other_key`.
     prefixes: Vec<(Box<str>, StateId)>,
     other_key: StateId,
@@ -138,6 +141,10 @@ impl Matcher {
             }
             let state = &mut b.states[next];
             state.keys = keys.into_iter().map(|(k, to)| (Box::from(k), to)).collect();
+            state.key_lengths = state
+                .keys
+                .iter()
+                .fold(0, |bits, (k, _)| bits | length_bit(k));
             state.prefixes = by_prefix_to;
             (state.other_key, state.indices, state.other_index) = (other_key, indices, other_index);
             next += 1;
@@ -155,14 +162,15 @@ impl Matcher {
         match step {
             // Length and first byte first: most keys differ there, and
             // then no `memcmp` is called.
-            Step::Key(key) => state
-                .keys
-                .iter()
-                .find(|(k, _)| {
-                    k.len() == key.len()
-                        && k.as_bytes().first() == key.as_bytes().first()
-                        && **k == *key
+            Step::Key(key) => (state.key_lengths & length_bit(key) != 0)
+                .then(|| {
+                    state.keys.iter().find(|(k, _)| {
+                        k.len() == key.len()
+                            && k.as_bytes().first() == key.as_bytes().first()
+                            && **k == *key
+                    })
                 })
+                .flatten()
                 .or_else(|| state.prefixes.iter().find(|(p, _)| key.starts_with(&**p)))
                 .map_or(state.other_key, |&(_, to)| to),
             Step::Index(i) => state
@@ -198,6 +206,12 @@ impl Matcher {
     pub(super) fn state(&self, id: StateId) -> &DState {
         &self.states[id as usize]
     }
+}
+
+/// A key's bit in [`DState::key_lengths`].
+#[inline]
+fn length_bit(key: &str) -> u64 {
+    1 << key.len().min(63)
 }
 
 /// A key that is not in `literals` (sorted) and starts with `base` but
