@@ -262,7 +262,9 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"maiden" | b"display" | b"screen" | b"nick" | b"legal" | b"real" | b"birth"
         | b"christian"
         // `nombre_completo`, `nom_complet`, `nome_completo`.
-        | b"complete" | b"completo" | b"completa" | b"complet" | b"completes" => Some(NamePart),
+        | b"complete" | b"completo" | b"completa" | b"complet" | b"completes"
+        // `nom_de_famille`, `nombre_de_familia`, `nome_di_famiglia`.
+        | b"famille" | b"familia" | b"famiglia" | b"fam\xc3\xadlia" => Some(NamePart),
         b"customer" | b"customers" | b"client" | b"user" | b"users" | b"traits" | b"billing"
         | b"shipping" | b"recipient" | b"sender" | b"buyer"
         | b"payer" | b"applicant" | b"patient" | b"member" | b"employee" | b"person"
@@ -274,7 +276,15 @@ pub(super) fn class(w: &[u8]) -> Option<Class> {
         | b"authors" | b"seller" | b"reviewer" | b"requester" | b"requestor" | b"assignee"
         | b"reporter" | b"organizer" | b"organiser" | b"participant" | b"respondent"
         | b"donor" | b"contributor" | b"borrower" | b"recruiter" | b"candidate"
-        | b"speaker" | b"winner" | b"cardmember" | b"policyholder" | b"insured" => t(Person),
+        | b"speaker" | b"winner" | b"cardmember" | b"policyholder" | b"insured"
+        // People named by a relation to someone (not `parent`, `child`:
+        // a category's or a page's too).
+        | b"receiver" | b"addressee" | b"payee" | b"guardian" | b"mother" | b"father"
+        | b"husband" | b"wife" | b"tenant" | b"landlord" | b"doctor"
+        | b"physician" | b"nurse" | b"teacher" | b"witness" | b"destinataire"
+        | b"destinatario" | b"empfaenger" | b"empf\xc3\xa4nger" | b"absender" | b"remitente"
+        | b"mittente" | b"benutzer" | b"nutzer" | b"utente" | b"mitglied" | b"miembro"
+        | b"membre" | b"inquilino" | b"locataire" | b"mieter" => t(Person),
         b"username" | b"nickname" => t(Handle),
 
         // Identifiers of things.

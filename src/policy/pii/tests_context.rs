@@ -456,6 +456,20 @@ fn found_by_the_independent_probe() {
             r#"Parameters: {"first_name"=>"[name]", "plan"=>"pro"}"#,
         ),
         (r#"'last_name' => 'Muñoz',"#, r#"'last_name' => '[name]',"#),
+        // A name part after `de` (French, Spanish, Italian), and people
+        // named by a relation, in more languages.
+        ("nom_de_famille=Dubois&x=1", "nom_de_famille=[name]&x=1"),
+        (
+            r#"{"nombre_de_familia":"Muñoz"}"#,
+            r#"{"nombre_de_familia":"[name]"}"#,
+        ),
+        ("receiver_name=Jane+Doe&x=1", "receiver_name=[name]&x=1"),
+        (
+            r#"{"guardian":{"name":"Jane Doe"}}"#,
+            r#"{"guardian":{"name":"[name]"}}"#,
+        ),
+        (r#"{"empfaenger_name":"Müller"}"#, r#"{"empfaenger_name":"[name]"}"#),
+        ("destinataire[nom]=Dubois", "destinataire[nom]=[name]"),
         // A thing's name stays, even beside an email.
         (
             r#"{"product":{"name":"Blue Shirt","email":"shop@example.com"}}"#,
@@ -479,6 +493,8 @@ fn found_by_the_independent_probe() {
         "Name: Checkout",
         "first_name: null",
         r#"{"page_name"=>"Home"}"#,
+        // A category's parent and child: not people.
+        r#"{"parent_name":"Shoes","child_name":"Sneakers"}"#,
         // A sibling inside a nested object is not a member of this one.
         r#"{"name":"Checkout","context":{"traits":{"plan":"pro"}}}"#,
     ]);
