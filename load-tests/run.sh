@@ -9,6 +9,8 @@
 # (a privgate binary to measure instead of building this checkout).
 # SCENARIOS may also name "shed": every request refused, and "overload":
 # a backend that takes half of what is offered (see README).
+# WORKER_THREADS sets privgate's server.worker_threads (default: its own,
+# one per core).
 # TARGETS (default all of a scenario's) measures only those named;
 # PERF_DIR records `perf record ${PERF_ARGS:--g}` of each privgate
 # target's runs there.
@@ -114,6 +116,7 @@ privgate_config() { # ingest-port admin-port extra-destination-lines
 listen = "127.0.0.1:$1"
 max_body_bytes = "2MiB"
 max_decompressed_bytes = "8MiB"
+${WORKER_THREADS:+worker_threads = $WORKER_THREADS}
 [admin]
 listen = "127.0.0.1:$2"
 [[sources]]

@@ -88,6 +88,21 @@ pub struct Running {
     stop_sync: CancellationToken,
 }
 
+/// The runtime [`start`] runs in: multi-threaded, with
+/// `server.worker_threads` threads (one per CPU core when absent).
+///
+/// Fewer threads than cores can cost less per request: with two, an
+/// idle worker is woken for work the other could do, and a request that
+/// arrives alone pays for that wakeup (load-tests/README.md, "Worker
+/// threads").
+pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.server.worker_threads {
+        builder.worker_threads(threads);
+    }
+    builder.enable_all().build()
+}
+
 /// Starts everything `config` describes. Must be called inside a tokio runtime.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let metrics = Metrics::new();

@@ -326,10 +326,7 @@ fn init_logging() {
 }
 
 fn run(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = privgate::app::runtime(&config).context("cannot start the async runtime")?;
     runtime.block_on(async {
         // Watched before anything listens: SIGHUP's default action ends the
         // process, and a reload may come as soon as the addresses are logged.

@@ -126,7 +126,7 @@ impl ReloadError {
 struct AtStart {
     listen: SocketAddr,
     admin_listen: SocketAddr,
-    connections: [u128; 7],
+    connections: [u128; 8],
     /// Encryption key ids and the active one, when some destination is
     /// durable: a spool seals and opens segments with the keys it was
     /// opened with.
@@ -155,6 +155,7 @@ impl AtStart {
                 s.max_connections as u128,
                 u128::from(s.max_concurrent_streams),
                 s.send_timeout.as_millis(),
+                s.worker_threads.map_or(0, |n| n as u128),
             ],
             spool_keys: config
                 .destinations
@@ -189,6 +190,7 @@ impl AtStart {
             "server.max_connections",
             "server.max_concurrent_streams",
             "server.send_timeout",
+            "server.worker_threads",
         ];
         for ((name, old), new) in names.iter().zip(self.connections).zip(new.connections) {
             if old != new {
@@ -438,4 +440,51 @@ fn watch_registry(registry: Arc<Registry>, every: Duration) -> JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AtStart;
+    use crate::config::Config;
+    use std::path::Path;
+
+    const MINIMAL: &str = "[[sources]]\nname = \"web\"\nprotocol = \"segment\"\n\
+                           write_keys = [\"k\"]\n[[destinations]]\nname = \"out\"\n\
+                           kind = \"stdout\"\n";
+
+    fn load(server: &str) -> Result<Config, crate::config::ConfigError> {
+        let text = format!("[server]\n{server}\n{MINIMAL}");
+        Config::from_str(&text, Path::new("proxy.toml"))
+    }
+
+    #[test]
+    fn worker_threads_default_to_the_cores_are_bounded_and_need_a_restart() {
+        let config = load("").unwrap();
+        assert_eq!(config.server.worker_threads, None);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let runtime = crate::app::runtime(&config).unwrap();
+        assert_eq!(runtime.metrics().num_workers(), cores);
+
+        for n in [1, 3] {
+            let config = load(&format!("worker_threads = {n}")).unwrap();
+            assert_eq!(config.server.worker_threads, Some(n));
+            let runtime = crate::app::runtime(&config).unwrap();
+            assert_eq!(runtime.metrics().num_workers(), n);
+        }
+
+        for bad in ["worker_threads = 0", "worker_threads = 5000"] {
+            let err = load(bad).unwrap_err();
+            let p = &err.problems[0];
+            assert_eq!(p.key, "server.worker_threads", "{bad}");
+            assert_eq!(p.line, Some(2), "{bad}: the problem names its line");
+        }
+
+        // The runtime is built once: a reload that changes it says so.
+        let before = AtStart::of(&load("").unwrap());
+        let after = AtStart::of(&load("worker_threads = 1").unwrap());
+        assert_eq!(before.differences(&after), ["server.worker_threads"]);
+        assert!(before
+            .differences(&AtStart::of(&load("").unwrap()))
+            .is_empty());
+    }
 }

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Graceful-shutdown deadline.
     pub shutdown_timeout: Duration,
+    /// Threads of the async runtime; `None`: one per CPU core. Read once,
+    /// at start (a reload that changes it says a restart is needed).
+    pub worker_threads: Option<usize>,
     /// `[server.tls]`: HTTPS; plaintext when `None`.
     pub tls: Option<crate::tls::ServerTls>,
     /// `[server.rate_limit]`.

@@ -206,6 +206,10 @@ pub(super) struct Server {
     /// How long a graceful shutdown may take before it gives up.
     #[serde(default = "Server::default_shutdown_timeout")]
     pub shutdown_timeout: Dur,
+    /// Threads of the async runtime (serving requests, delivering);
+    /// absent: one per CPU core.
+    #[serde(default)]
+    pub worker_threads: Option<Spanned<u64>>,
     /// `[server.tls]`: serve HTTPS instead of plaintext HTTP.
     pub tls: Option<ListenerTls>,
     /// `[server.rate_limit]`: requests per client address and events per
@@ -329,6 +333,7 @@ impl Default for Server {
             request_timeout: Server::default_request_timeout(),
             send_timeout: Server::default_send_timeout(),
             shutdown_timeout: Server::default_shutdown_timeout(),
+            worker_threads: None,
             tls: None,
             rate_limit: None,
             trusted_proxies: Server::default_trusted_proxies(),

@@ -53,6 +53,10 @@ impl Validator<'_> {
             request_timeout: self.positive(s.request_timeout.0, "server.request_timeout"),
             send_timeout: self.positive(s.send_timeout.0, "server.send_timeout"),
             shutdown_timeout: self.positive(s.shutdown_timeout.0, "server.shutdown_timeout"),
+            worker_threads: s
+                .worker_threads
+                .as_ref()
+                .map(|w| self.in_range(w, "server.worker_threads", 1..=1024)),
             tls: self.listener_tls(s.tls.as_ref(), "server.tls"),
             rate_limit: self.rate_limit(s.rate_limit.as_ref(), *s.max_batch_events.get_ref()),
             trusted_proxies: self.trusted_proxies(&s.trusted_proxies),

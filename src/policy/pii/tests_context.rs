@@ -468,7 +468,10 @@ fn found_by_the_independent_probe() {
             r#"{"guardian":{"name":"Jane Doe"}}"#,
             r#"{"guardian":{"name":"[name]"}}"#,
         ),
-        (r#"{"empfaenger_name":"Müller"}"#, r#"{"empfaenger_name":"[name]"}"#),
+        (
+            r#"{"empfaenger_name":"Müller"}"#,
+            r#"{"empfaenger_name":"[name]"}"#,
+        ),
         ("destinataire[nom]=Dubois", "destinataire[nom]=[name]"),
         // A thing's name stays, even beside an email.
         (
