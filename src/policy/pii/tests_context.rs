@@ -502,3 +502,25 @@ fn found_by_the_independent_probe() {
         r#"{"name":"Checkout","context":{"traits":{"plan":"pro"}}}"#,
     ]);
 }
+
+/// A redaction's `[name]` right after `=` is a value, not a bracketed key
+/// segment (`customer[name]`): what follows it is not named by it, or a
+/// second pass would change what the first left (found by the
+/// `scrub_url` fuzz target; its input is a seed there now).
+#[test]
+fn a_redaction_names_nothing_after_it() {
+    untouched(&[
+        // Beside an email's key, a bare `name` key would name `Jane`.
+        "?email=1&x=[name]=Jane",
+        "?x=1&[email]=n&k=[name]=Jane",
+        "?email=1&x=%5Bname%5D=Jane",
+    ]);
+    // A key's own brackets still name it.
+    redacted_whole(&[
+        ("customer[name]=Jane+Doe", "customer[name]=[name]"),
+        (
+            "x=1&user%5Bfirst_name%5D=Jane",
+            "x=1&user%5Bfirst_name%5D=[name]",
+        ),
+    ]);
+}

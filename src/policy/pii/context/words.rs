@@ -50,6 +50,9 @@ impl<'t> Words<'t> {
         let floor = s.saturating_sub(MAX_BACK);
         let mut j = s;
         let mut seg = 0u8;
+        // The words read before the key: a key that turns out to begin
+        // with a bracket is dropped back to them.
+        let mut before_key = self.n;
         // How the key began: `=` (no spaces in it) or `:` (a label).
         let mut label = part == Part::Key;
         let mut field_words = 0;
@@ -68,6 +71,11 @@ impl<'t> Words<'t> {
                     b'=' | b':' if part == Part::Field => {
                         part = Part::Key;
                         label = decoded == b':';
+                        before_key = self.n;
+                    }
+                    b'[' if part == Part::Key && opens_value(t, j - 3) => {
+                        self.n = before_key;
+                        return;
                     }
                     b'[' | b']' | b'.' if part == Part::Key => seg = seg.saturating_add(1),
                     b'&' | b'?' | b',' | b'{' | b'}' | b';' => return,
@@ -139,6 +147,10 @@ impl<'t> Words<'t> {
                     if part == Part::Field {
                         return;
                     }
+                    if b == b'[' && opens_value(t, j - 1) {
+                        self.n = before_key;
+                        return;
+                    }
                     seg = seg.saturating_add(1);
                 }
                 // A value in parentheses: `the SSN on file (123456789)`.
@@ -161,6 +173,7 @@ impl<'t> Words<'t> {
                     }
                     part = Part::Key;
                     label = b == b':';
+                    before_key = self.n;
                 }
                 _ => return,
             }
@@ -585,6 +598,29 @@ fn escaped_letter_before(t: &[u8], k: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// Whether the `[` at `t[at]` (or its escape starting there) opens a
+/// value, not a key's segment: a key's brackets follow its name
+/// (`customer[name]`), while a bracket right after `=`, `&`, `?`, `:` or
+/// at the start is a value's, such as a redaction's `[name]` in
+/// `imie=[name]=…`, which must not name what follows it.
+fn opens_value(t: &[u8], at: usize) -> bool {
+    let before = match at {
+        0 => return true,
+        // Escaped itself (`%3D%5Bname%5D`).
+        3.. if t[at - 3] == b'%'
+            && t[at - 2].is_ascii_hexdigit()
+            && t[at - 1].is_ascii_hexdigit() =>
+        {
+            hex(t[at - 2]) * 16 + hex(t[at - 1])
+        }
+        _ => t[at - 1],
+    };
+    matches!(
+        before,
+        b'=' | b'&' | b'?' | b':' | b';' | b',' | b' ' | b'+' | b'\t' | b'\n'
+    )
 }
 
 fn hex(b: u8) -> u8 {
