@@ -60,13 +60,9 @@ impl<'t> Words<'t> {
             let b = t[j - 1];
             // A percent escape (`%20`, `%5B`) separates words, unless it
             // is a letter's (`r%C3%A9f`: a word, read decoded).
-            if j >= 3
-                && t[j - 3] == b'%'
-                && t[j - 2].is_ascii_hexdigit()
-                && b.is_ascii_hexdigit()
-                && escaped_letter_before(t, j).is_none()
+            if let Some(decoded) =
+                escape_ending_at(t, j).filter(|_| escaped_letter_before(t, j).is_none())
             {
-                let decoded = hex(t[j - 2]) * 16 + hex(b);
                 match decoded {
                     b'=' | b':' if part == Part::Field => {
                         part = Part::Key;
@@ -195,7 +191,7 @@ impl<'t> Words<'t> {
             let b = t[k - 1];
             // A percent-escaped letter is the word's (`r%C3%A9f`); another
             // escape's hex digits (`%28684`) are not.
-            if k >= 3 && t[k - 3] == b'%' && t[k - 2].is_ascii_hexdigit() && b.is_ascii_hexdigit() {
+            if escape_ending_at(t, k).is_some() {
                 match escaped_letter_before(t, k) {
                     Some(at) => {
                         k = at;
@@ -584,14 +580,9 @@ fn escaped_letter_before(t: &[u8], k: usize) -> Option<usize> {
     let mut bytes = [0u8; 4];
     for len in 2..=4 {
         let at = k.checked_sub(3 * len)?;
-        let escape = |e: usize| {
-            let x = &t[at + 3 * e..at + 3 * e + 3];
-            (x[0] == b'%' && x[1].is_ascii_hexdigit() && x[2].is_ascii_hexdigit())
-                .then(|| hex(x[1]) * 16 + hex(x[2]))
-        };
         // Each must be a byte of a multi-byte UTF-8 character.
         for (e, byte) in bytes[..len].iter_mut().enumerate() {
-            *byte = escape(e).filter(|&b| b >= 0x80)?;
+            *byte = escape_ending_at(t, at + 3 * e + 3).filter(|&b| b >= 0x80)?;
         }
         if let Ok(s) = std::str::from_utf8(&bytes[..len]) {
             return s.chars().all(char::is_alphanumeric).then_some(at);
@@ -606,21 +597,24 @@ fn escaped_letter_before(t: &[u8], k: usize) -> Option<usize> {
 /// at the start is a value's, such as a redaction's `[name]` in
 /// `imie=[name]=…`, which must not name what follows it.
 fn opens_value(t: &[u8], at: usize) -> bool {
-    let before = match at {
-        0 => return true,
-        // Escaped itself (`%3D%5Bname%5D`).
-        3.. if t[at - 3] == b'%'
-            && t[at - 2].is_ascii_hexdigit()
-            && t[at - 1].is_ascii_hexdigit() =>
-        {
-            hex(t[at - 2]) * 16 + hex(t[at - 1])
-        }
-        _ => t[at - 1],
-    };
+    if at == 0 {
+        return true;
+    }
+    // Escaped itself (`%3D%5Bname%5D`).
+    let before = escape_ending_at(t, at).unwrap_or(t[at - 1]);
     matches!(
         before,
         b'=' | b'&' | b'?' | b':' | b';' | b',' | b' ' | b'+' | b'\t' | b'\n'
     )
+}
+
+/// The byte of the percent escape (`%5B`) that ends at `t[..k]`, if one
+/// does.
+#[inline]
+fn escape_ending_at(t: &[u8], k: usize) -> Option<u8> {
+    let e = t.get(k.checked_sub(3)?..k)?;
+    (e[0] == b'%' && e[1].is_ascii_hexdigit() && e[2].is_ascii_hexdigit())
+        .then(|| hex(e[1]) * 16 + hex(e[2]))
 }
 
 fn hex(b: u8) -> u8 {
