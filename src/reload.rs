@@ -445,16 +445,11 @@ fn watch_registry(registry: Arc<Registry>, every: Duration) -> JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::AtStart;
+    use crate::config::tests::MINIMAL;
     use crate::config::Config;
-    use std::path::Path;
-
-    const MINIMAL: &str = "[[sources]]\nname = \"web\"\nprotocol = \"segment\"\n\
-                           write_keys = [\"k\"]\n[[destinations]]\nname = \"out\"\n\
-                           kind = \"stdout\"\n";
 
     fn load(server: &str) -> Result<Config, crate::config::ConfigError> {
-        let text = format!("[server]\n{server}\n{MINIMAL}");
-        Config::from_str(&text, Path::new("proxy.toml"))
+        crate::config::tests::load(&format!("[server]\n{server}\n{MINIMAL}"))
     }
 
     #[test]

@@ -4,11 +4,11 @@ use super::*;
 use std::path::Path;
 use std::time::Duration;
 
-pub(super) fn load(text: &str) -> Result<Config, ConfigError> {
+pub(crate) fn load(text: &str) -> Result<Config, ConfigError> {
     Config::from_str(text, Path::new("proxy.toml"))
 }
 
-pub(super) const MINIMAL: &str = r#"
+pub(crate) const MINIMAL: &str = r#"
 [[sources]]
 name = "web"
 protocol = "segment"
