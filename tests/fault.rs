@@ -394,9 +394,11 @@ async fn a_torn_spool_tail_is_skipped_and_the_rest_replayed() {
         .unwrap();
     assert!(status.success());
     assert!(proc.child.wait().unwrap().success(), "{}", proc.log_tail());
-    // Damage: the last record loses its last bytes, as a crash mid-write would leave it.
+    // Damage: the last record loses its last bytes, as a crash mid-write
+    // would leave it: zeros where they were (the writer writes records
+    // over zeros it put ahead of them).
     let last = s.segments().pop().expect("a segment");
-    truncate_by(&last, 5);
+    cut_last_record(&last, 5);
 
     let upstream = Upstream::start_on(down).await;
     let proc = spawn(&s.config);
@@ -424,10 +426,27 @@ async fn a_torn_spool_tail_is_skipped_and_the_rest_replayed() {
     assert_eq!(skipped, Some(1.0));
 }
 
-fn truncate_by(path: &Path, bytes: u64) {
-    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    let len = file.metadata().unwrap().len();
-    file.set_len(len - bytes).unwrap();
+/// Zeros the last `bytes` of the last record of the segment file at
+/// `path`, read as `src/spool/segment.rs` documents the format: a header
+/// (`PGSPOOL1`, an 8-byte salt, the key id's length and the key id), then
+/// records framed by their length (u32 LE) and checksum (u32 LE), then
+/// zeros.
+fn cut_last_record(path: &Path, bytes: usize) {
+    let mut raw = std::fs::read(path).unwrap();
+    assert!(raw.starts_with(b"PGSPOOL1"), "a segment");
+    let mut at = 8 + 8 + 1 + usize::from(raw[16]);
+    let mut last = None;
+    while at + 8 <= raw.len() {
+        let len = u32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        at += 8 + len;
+        last = Some(at);
+    }
+    let end = last.expect("a record");
+    raw[end - bytes..end].fill(0);
+    std::fs::write(path, raw).unwrap();
 }
 
 /// Stops the binary with SIGTERM and waits for a clean exit.

@@ -52,6 +52,8 @@ mod tail;
 mod tests;
 #[cfg(test)]
 mod tests_resume;
+#[cfg(test)]
+mod tests_zeros;
 mod writer;
 
 use crate::crypto::Keyring;

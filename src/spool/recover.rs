@@ -17,6 +17,13 @@
 //!   `privgate_spool_files_removed_total{kind="corrupt"}`); until then its
 //!   bytes count in `privgate_spool_bytes` and against `max_bytes`.
 //!
+//! Zeros after a segment's last frame (the writer writes frames over zeros
+//! it put ahead of them) are where it would have written next: the end,
+//! not a torn tail. A frame failing its checksum with only zeros after it
+//! is a write a crash cut short after its length reached the disk: a torn
+//! tail. Either is after every committed record: a group's records are
+//! acknowledged only once they, and everything before them, are synced.
+//!
 //! Positions only ever grow: the next segment number is above every
 //! segment or `.corrupt` file on disk and above the acknowledged position's
 //! segment, so a segment written from now on is never taken for one
@@ -146,9 +153,15 @@ pub(super) fn recover(
     Ok(out)
 }
 
+/// Whether `bytes` are all zeros.
+fn zeros(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
 /// Reads a segment left by an earlier run: counts its frames, finds where
-/// its whole frames end (a torn tail is counted and left unread), and
-/// checks that its key is still held.
+/// its whole frames end (zeros after them are where the writer would have
+/// written next; a torn tail is counted and left unread), and checks that
+/// its key is still held.
 /// `replays` says which record indexes count as replayed.
 fn scan(
     path: &Path,
@@ -185,6 +198,13 @@ fn scan(
         let frame = match frame {
             segment::Frame::End => segment::Frame::End,
             _ if records == segment::MAX_RECORDS => segment::Frame::Torn,
+            // The zeros the writer writes ahead of its frames.
+            segment::Frame::Torn if zeros(&bytes[at..]) => segment::Frame::End,
+            // A write cut short into those zeros: its frame's length made
+            // it, not all of its payload.
+            segment::Frame::Corrupt if at + used < bytes.len() && zeros(&bytes[at + used..]) => {
+                segment::Frame::Torn
+            }
             frame => frame,
         };
         match frame {

@@ -6,6 +6,12 @@
 //! frame:  payload length (u32 LE) | CRC32C of the payload (u32 LE) | payload
 //! ```
 //!
+//! A file may go on in zeros after its last frame: the writer writes its
+//! frames over zeros it put there first ([`super::writer`]). Here zeros
+//! are a torn frame like any other bytes that are not one; recovery, which
+//! sees the whole file, tells the writer's zeros from a cut
+//! ([`super::recover`]).
+//!
 //! The payload is the record sealed by [`crate::crypto::at_rest`] (so never
 //! shorter than its tag). Reading is total: any byte string splits into
 //! records, records whose checksum fails (skipped, the frame is intact),
