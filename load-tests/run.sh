@@ -5,7 +5,8 @@
 # See load-tests/README.md. Knobs: DURATION (s, default 10), RUNS (3),
 # CONNS (32), SCENARIOS ("single batch"), BASE_PORT (18080), DELIVERY
 # (memory, or durable: privgate acknowledges only once events are in its
-# encrypted spool), FSYNC (durable: always, interval or never), PRIVGATE
+# encrypted spool), FSYNC (durable: always, interval or never),
+# FSYNC_INTERVAL (the spool's fsync_interval, e.g. 500us), PRIVGATE
 # (a privgate binary to measure instead of building this checkout).
 # SCENARIOS may also name "shed": every request refused, and "overload":
 # a backend that takes half of what is offered (see README).
@@ -134,7 +135,8 @@ delivery = "$DELIVERY"
 $3
 TOML
   if [ "$DELIVERY" = durable ]; then
-    printf '[spool]\ndir = "%s/spool-%s"\nfsync = "%s"\n' "$work" "$1" "${FSYNC:-always}"
+    printf '[spool]\ndir = "%s/spool-%s"\nfsync = "%s"\n%s' "$work" "$1" "${FSYNC:-always}" "${FSYNC_INTERVAL:+fsync_interval = \"$FSYNC_INTERVAL\"
+}"
   fi
 }
 # Durable delivery encrypts its spool: a key, added to each config's [keys].
