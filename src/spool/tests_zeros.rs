@@ -54,27 +54,36 @@ async fn reopened(
     (counts.0, counts.1, replayed)
 }
 
-#[tokio::test]
-async fn the_zeros_after_the_last_frame_are_its_end_not_a_torn_tail() {
+/// Ten events written one at a time, the file changed by `damage` (which
+/// may look at it instead), then reopened as [`reopened`] says.
+async fn written_one_by_one_then(
+    n: usize,
+    damage: impl FnOnce(&mut Vec<u8>),
+) -> (f64, f64, Vec<Bytes>) {
     let dir = tempfile::tempdir().unwrap();
     let file = written_one_by_one(&config(dir.path(), 1 << 20), 10).await;
-    let raw = fs::read(&file).unwrap();
-    let (starts, end) = frames(&raw);
-    assert_eq!(starts.len(), 10);
-    assert!(raw.len() > end, "no zeros ahead of the frames");
-    assert!(raw[end..].iter().all(|&b| b == 0));
-    let (torn, corrupt, replayed) = reopened(dir.path(), &file, 10, |_| {}).await;
+    reopened(dir.path(), &file, n, damage).await
+}
+
+#[tokio::test]
+async fn the_zeros_after_the_last_frame_are_its_end_not_a_torn_tail() {
+    let (torn, corrupt, replayed) = written_one_by_one_then(10, |raw| {
+        // Not damaged: looked at.
+        let (starts, end) = frames(raw);
+        assert_eq!(starts.len(), 10);
+        assert!(raw.len() > end, "no zeros ahead of the frames");
+        assert!(raw[end..].iter().all(|&b| b == 0));
+    })
+    .await;
     assert_eq!((torn, corrupt), (0.0, 0.0));
     assert_eq!(replayed, events(0..10));
 }
 
 #[tokio::test]
 async fn a_torn_tail_is_skipped_and_counted_and_the_rest_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = written_one_by_one(&config(dir.path(), 1 << 20), 10).await;
     // A crash cut the last write short, and nothing followed it (a file
     // without zeros ahead, as earlier versions wrote them).
-    let (torn, corrupt, replayed) = reopened(dir.path(), &file, 9, |raw| {
+    let (torn, corrupt, replayed) = written_one_by_one_then(9, |raw| {
         let end = frames(raw).1;
         raw.truncate(end - 7);
     })
@@ -85,11 +94,9 @@ async fn a_torn_tail_is_skipped_and_counted_and_the_rest_replays() {
 
 #[tokio::test]
 async fn a_write_cut_short_into_the_zeros_is_a_torn_tail() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = written_one_by_one(&config(dir.path(), 1 << 20), 10).await;
     // The last frame's header reached the disk, the end of its payload
     // did not: zeros follow where it was cut.
-    let (torn, corrupt, replayed) = reopened(dir.path(), &file, 9, |raw| {
+    let (torn, corrupt, replayed) = written_one_by_one_then(9, |raw| {
         let (starts, end) = frames(raw);
         let cut = starts[9] + segment::FRAME_HEADER + 5;
         raw[cut..end].fill(0);
@@ -99,9 +106,7 @@ async fn a_write_cut_short_into_the_zeros_is_a_torn_tail() {
     assert_eq!(replayed, events(0..9));
 
     // Nothing of it did: its place is zeros, the segment's end.
-    let dir = tempfile::tempdir().unwrap();
-    let file = written_one_by_one(&config(dir.path(), 1 << 20), 10).await;
-    let (torn, corrupt, replayed) = reopened(dir.path(), &file, 9, |raw| {
+    let (torn, corrupt, replayed) = written_one_by_one_then(9, |raw| {
         let (starts, end) = frames(raw);
         raw[starts[9]..end].fill(0);
     })
@@ -112,10 +117,8 @@ async fn a_write_cut_short_into_the_zeros_is_a_torn_tail() {
 
 #[tokio::test]
 async fn a_damaged_frame_before_more_data_is_still_a_corrupt_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = written_one_by_one(&config(dir.path(), 1 << 20), 10).await;
     // Zeros inside the ninth frame, the tenth intact after it: not a cut.
-    let (torn, corrupt, replayed) = reopened(dir.path(), &file, 9, |raw| {
+    let (torn, corrupt, replayed) = written_one_by_one_then(9, |raw| {
         let (starts, _) = frames(raw);
         raw[starts[8] + segment::FRAME_HEADER + 5..starts[9]].fill(0);
     })

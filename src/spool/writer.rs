@@ -119,6 +119,11 @@ impl Active {
     }
 }
 
+/// The bytes of the frame an event of `len` bytes is sealed into.
+fn frame_bytes(len: usize) -> u64 {
+    (segment::FRAME_HEADER + len + OVERHEAD) as u64
+}
+
 impl Writer {
     pub(super) fn new(
         shared: Arc<Shared>,
@@ -210,7 +215,7 @@ impl Writer {
             // Moved to the tail: the group's events are not needed after.
             for event in std::mem::take(&mut append.events) {
                 pending = self.place(event.len(), pending)?;
-                bytes += (segment::FRAME_HEADER + event.len() + OVERHEAD) as u64;
+                bytes += frame_bytes(event.len());
                 let active = self.active.as_ref().expect("placed above");
                 let index = active.records + pending;
                 start.get_or_insert(Pos {
@@ -267,7 +272,7 @@ impl Writer {
     /// the frame does not fit, opens one if there is none. The frames then
     /// buffered for the active segment.
     fn place(&mut self, len: usize, pending: u32) -> Result<u32, SpoolError> {
-        let frame = (segment::FRAME_HEADER + len + OVERHEAD) as u64;
+        let frame = frame_bytes(len);
         let full = self.active.as_ref().is_some_and(|a| {
             let records = a.records + pending;
             records >= self.max_records
