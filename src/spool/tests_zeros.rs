@@ -179,3 +179,23 @@ async fn a_large_group_appends_without_zeros() {
     assert_eq!((torn, corrupt), (0.0, 0.0));
     assert_eq!(replayed, events(0..10));
 }
+
+#[tokio::test]
+async fn a_header_and_zeros_is_an_empty_segment() {
+    // The only group's frame never reached the disk; its zeros did.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let file = written_one_by_one(&cfg, 1).await;
+    let mut raw = fs::read(&file).unwrap();
+    let (_, header) = segment::Header::parse(&raw).unwrap();
+    let end = frames(&raw).1;
+    assert!(raw.len() > end, "no zeros ahead of the frame");
+    raw[header..end].fill(0);
+    fs::write(&file, raw).unwrap();
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let empty = "privgate_spool_files_removed_total{destination=\"dest\",kind=\"empty\"}";
+    assert_eq!(counter(&o.metrics, empty), 1.0);
+    assert_eq!(counter(&o.metrics, TORN), 0.0);
+    assert!(!file.exists());
+    o.opened.closer.finish();
+}
