@@ -10,43 +10,149 @@ use std::process::ExitCode;
 /// mimalloc, not the system allocator: every event's output body is a
 /// fresh allocation of about its size, which glibc serves from its slower
 /// bins (over 1 KiB); measured in benches/policy.rs, ~4% of the per-event
-/// pipeline. The price is memory, which [`allocator::tune`] keeps down.
+/// pipeline. The price is memory, which [`allocator`]'s pacer keeps down.
 /// Built without transparent huge pages (`no_thp`): with them, batches
 /// peaked at ~95 MiB, at the same speed.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's options privgate sets, before any thread starts.
+/// mimalloc's options privgate sets, and the pacer that decides when the
+/// memory privgate freed goes back to the OS. It owns mimalloc's purge
+/// delay and its forced collections; it never allocates per event, logs,
+/// or touches anything of mimalloc but its option table and `mi_collect`.
+///
+/// **Why a pacer.** What mimalloc gives back and privgate then uses again
+/// costs a page fault per 4 KiB page (~1.9 us on the load test's machine),
+/// plus the `madvise` that gave it back. Given back 5 ms after it was freed
+/// (the delay before the pacer), that was 0.3 to 0.4 faults per event:
+/// an event lives longer than 5 ms, waiting for its batch. Kept for
+/// mimalloc's own second, the batch load test peaked at 58 to 96 MiB. So
+/// freed memory is kept for [`PURGE_DELAY_MS`] while the process is small,
+/// and given back at once, every [`EVERY`], while its resident size is over
+/// [`HIGH_RESIDENT`] (load-tests/README.md, section Memory, has the
+/// measurements).
 mod allocator {
     use std::ffi::{c_int, c_long};
+    use std::fs::File;
+    use std::os::unix::fs::FileExt;
+    use std::time::Duration;
 
     /// `mi_option_purge_delay` in mimalloc.h (the same in v2 and v3).
     const PURGE_DELAY: c_int = 15;
 
     /// Milliseconds mimalloc keeps memory freed before it gives it back to
-    /// the OS. Its own default (1000 in v3) kept what a second of traffic
-    /// churned through: under the batch load test (~1.7 KB events, 100 per
-    /// request, 200k+ events/s, so ~300 MB/s each of request bodies,
-    /// events and batch bodies) peak RSS was 58 to 96 MiB with ~25 MiB
-    /// live. What is given back and used again costs a page fault per
-    /// page (~1.9 us on the load test's machine). Durable delivery, one
-    /// 5 s run each: 10 ms gave 60 to 67 MiB at 0.32 faults per event, 5 ms
-    /// 60 to 62 MiB at 0.44 (~0.8 us per event), 0 ms 57 to 61 MiB at 0.6
-    /// (issue #21, load-tests/README.md). `MIMALLOC_PURGE_DELAY` still
-    /// decides when it is set.
-    pub(super) const PURGE_DELAY_MS: c_long = 5;
+    /// the OS, while the pacer runs. Its own default (1000 in v3) kept
+    /// what a second of traffic churned through (~300 MB/s each of request
+    /// bodies, events and batch bodies under the batch load test). At 100,
+    /// single events fault 0.06 to 0.07 times each instead of 0.3 to 0.4,
+    /// and durable ones cost ~3% less CPU; alone, 100 took durable batches
+    /// to 67 to 69 MiB, which the pacer brings back to ~62.
+    pub(super) const PURGE_DELAY_MS: c_long = 100;
+
+    /// The purge delay without a pacer (no `/proc`): the 5 ms the load
+    /// tests were held to 64 MiB with before it (issue #21,
+    /// load-tests/README.md).
+    pub(super) const UNPACED_DELAY_MS: c_long = 5;
+
+    /// Resident size over which the pacer gives freed memory back at
+    /// once. Above what single-event load holds (17 to 26 MiB with the
+    /// shipped policy), below what batches do (40 MiB and more), so that
+    /// batches are paced as tightly as the 5 ms delay did.
+    pub(super) const HIGH_RESIDENT: u64 = 32 << 20;
+
+    /// How often the pacer reads the resident size: a few microseconds
+    /// each (one `pread` of `/proc/self/statm`).
+    const EVERY: Duration = Duration::from_millis(10);
 
     extern "C" {
         #[cfg(test)]
         fn mi_option_get(option: c_int) -> c_long;
         fn mi_option_set_default(option: c_int, value: c_long);
+        fn mi_option_set(option: c_int, value: c_long);
+        fn mi_collect(force: bool);
     }
 
-    /// Sets privgate's defaults (an option the environment set is kept).
+    /// Sets privgate's purge delay for a process no pacer watches (one
+    /// the environment set is kept). Called before any thread starts.
     pub(super) fn tune() {
-        // SAFETY: plain setters of mimalloc's option table, linked in with
-        // the allocator; no pointer is passed.
-        unsafe { mi_option_set_default(PURGE_DELAY, PURGE_DELAY_MS) }
+        // SAFETY: a plain setter of mimalloc's option table, linked in with
+        // the allocator; no pointer is passed, and no other thread runs yet.
+        unsafe { mi_option_set_default(PURGE_DELAY, UNPACED_DELAY_MS) }
+    }
+
+    /// Starts the pacer, for `privgate run`, before any other thread
+    /// starts; returns whether it runs. It does not when
+    /// `MIMALLOC_PURGE_DELAY` is set (the operator's delay alone decides)
+    /// or the resident size cannot be read (the delay stays short).
+    pub(super) fn pace() -> bool {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return false;
+        }
+        let Some(statm) = Statm::open() else {
+            return false;
+        };
+        // Set while no other thread runs: mimalloc reads the option at
+        // each purge decision, with no lock.
+        // SAFETY: a plain setter of mimalloc's option table; no pointer.
+        unsafe { mi_option_set(PURGE_DELAY, PURGE_DELAY_MS) };
+        let spawned = std::thread::Builder::new()
+            .name("mem-pacer".into())
+            .spawn(move || loop {
+                std::thread::sleep(EVERY);
+                // A reading that fails counts as over: never keep more.
+                if statm.resident().is_none_or(over) {
+                    // SAFETY: `mi_collect` takes no pointer; mimalloc lets
+                    // any thread force the purge of what is freed.
+                    unsafe { mi_collect(true) }
+                }
+            });
+        if spawned.is_err() {
+            // SAFETY: as above; the thread did not start.
+            unsafe { mi_option_set(PURGE_DELAY, UNPACED_DELAY_MS) };
+            return false;
+        }
+        true
+    }
+
+    /// Whether a resident size of `bytes` calls for giving what is freed
+    /// back now.
+    pub(super) fn over(bytes: u64) -> bool {
+        bytes > HIGH_RESIDENT
+    }
+
+    /// `/proc/self/statm`, kept open and read again from its start.
+    pub(super) struct Statm {
+        file: File,
+        page: u64,
+    }
+
+    impl Statm {
+        pub(super) fn open() -> Option<Statm> {
+            // SAFETY: sysconf reads a constant of the system; no pointer.
+            let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+            let statm = Statm {
+                file: File::open("/proc/self/statm").ok()?,
+                page,
+            };
+            statm.resident().map(|_| statm)
+        }
+
+        /// The process's resident bytes now.
+        pub(super) fn resident(&self) -> Option<u64> {
+            let mut buf = [0u8; 128];
+            let n = self.file.read_at(&mut buf, 0).ok()?;
+            resident_pages(&buf[..n]).map(|pages| pages.saturating_mul(self.page))
+        }
+    }
+
+    /// The resident pages in a `statm` line (its second field).
+    pub(super) fn resident_pages(line: &[u8]) -> Option<u64> {
+        std::str::from_utf8(line)
+            .ok()?
+            .split_ascii_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     }
 
     /// The purge delay in force.
@@ -326,6 +432,7 @@ fn init_logging() {
 }
 
 fn run(config: Config) -> anyhow::Result<()> {
+    allocator::pace();
     let runtime = privgate::app::runtime(&config).context("cannot start the async runtime")?;
     runtime.block_on(async {
         // Watched before anything listens: SIGHUP's default action ends the
@@ -378,13 +485,55 @@ mod tests {
     /// The option set is mimalloc's purge delay: still at mimalloc's own
     /// default (v3's one second) before, privgate's after. An upgrade that
     /// renumbers the options fails here rather than tuning another one.
+    /// Then the pacer: the long delay while it runs.
+    /// One test, in this order: a test alongside that frees memory would
+    /// make mimalloc read the option first.
     #[test]
-    fn the_purge_delay_is_the_option_tuned() {
+    fn the_purge_delay_is_the_option_tuned_and_paced() {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             return;
         }
         assert_eq!(allocator::purge_delay(), 1000);
         allocator::tune();
+        assert_eq!(allocator::purge_delay(), allocator::UNPACED_DELAY_MS);
+        assert!(allocator::pace(), "this test runs where /proc is");
         assert_eq!(allocator::purge_delay(), allocator::PURGE_DELAY_MS);
+
+        // The resident size is read from the process itself, and follows
+        // it: 64 MiB touched show as at least 60 MiB more.
+        let statm = allocator::Statm::open().expect("/proc/self/statm");
+        let before = statm.resident().expect("a reading");
+        assert!(before > 0);
+        let touched = std::hint::black_box(vec![1u8; 64 << 20]);
+        let after = statm.resident().expect("a reading");
+        assert!(after >= before + (60 << 20), "{before} -> {after}");
+        assert!(allocator::over(after));
+        assert!(!allocator::over(allocator::HIGH_RESIDENT));
+        drop(touched);
+
+        // Freed in event-sized blocks while over the bound, memory goes
+        // back at the pacer's next looks.
+        let events: Vec<Vec<u8>> = (0..40_000).map(|_| vec![7u8; 1600]).collect();
+        let held = statm.resident().expect("a reading");
+        assert!(held >= before + (55 << 20), "{before} -> {held}");
+        drop(std::hint::black_box(events));
+        // Nothing here allocates any more, so nothing but the pacer makes
+        // mimalloc purge: without it, the memory stays resident for good.
+        let given_back = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            statm.resident().expect("a reading") + (40 << 20) <= held
+        });
+        assert!(given_back, "{held} stayed resident");
+    }
+
+    #[test]
+    fn statm_lines_are_read_for_their_second_field() {
+        assert_eq!(
+            allocator::resident_pages(b"5025 1234 800 200 0 3000 0\n"),
+            Some(1234)
+        );
+        assert_eq!(allocator::resident_pages(b"5025"), None);
+        assert_eq!(allocator::resident_pages(b"5025 x 1"), None);
+        assert_eq!(allocator::resident_pages(b""), None);
     }
 }
