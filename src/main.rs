@@ -30,7 +30,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// freed memory is kept for [`PURGE_DELAY_MS`] while the process is small,
 /// and given back at once, every [`EVERY`], while its resident size is over
 /// [`HIGH_RESIDENT`] (load-tests/README.md, section Memory, has the
-/// measurements).
+/// measurements). Far below it, the pacer looks less often.
 mod allocator {
     use std::ffi::{c_int, c_long};
     use std::fs::File;
@@ -60,9 +60,15 @@ mod allocator {
     /// batches are paced as tightly as the 5 ms delay did.
     pub(super) const HIGH_RESIDENT: u64 = 32 << 20;
 
-    /// How often the pacer reads the resident size: a few microseconds
-    /// each (one `pread` of `/proc/self/statm`).
+    /// How often the pacer reads the resident size once it is over three
+    /// quarters of [`HIGH_RESIDENT`]: a few microseconds each (one `pread`
+    /// of `/proc/self/statm`, and the wakeup).
     const EVERY: Duration = Duration::from_millis(10);
+
+    /// How often below that: an idle process is not woken 100 times a
+    /// second (0.3% of a core here), and memory freed meanwhile would be
+    /// kept that long by the purge delay anyway.
+    const IDLE_EVERY: Duration = Duration::from_millis(PURGE_DELAY_MS as u64);
 
     extern "C" {
         #[cfg(test)]
@@ -97,13 +103,18 @@ mod allocator {
         unsafe { mi_option_set(PURGE_DELAY, PURGE_DELAY_MS) };
         let spawned = std::thread::Builder::new()
             .name("mem-pacer".into())
-            .spawn(move || loop {
-                std::thread::sleep(EVERY);
-                // A reading that fails counts as over: never keep more.
-                if statm.resident().is_none_or(over) {
-                    // SAFETY: `mi_collect` takes no pointer; mimalloc lets
-                    // any thread force the purge of what is freed.
-                    unsafe { mi_collect(true) }
+            .spawn(move || {
+                let mut wait = EVERY;
+                loop {
+                    std::thread::sleep(wait);
+                    // A reading that fails counts as over: never keep more.
+                    let resident = statm.resident().unwrap_or(u64::MAX);
+                    if over(resident) {
+                        // SAFETY: `mi_collect` takes no pointer; mimalloc
+                        // lets any thread force the purge of what is freed.
+                        unsafe { mi_collect(true) }
+                    }
+                    wait = next_look(resident);
                 }
             });
         if spawned.is_err() {
@@ -118,6 +129,15 @@ mod allocator {
     /// back now.
     pub(super) fn over(bytes: u64) -> bool {
         bytes > HIGH_RESIDENT
+    }
+
+    /// How long the pacer waits after a reading of `bytes`.
+    pub(super) fn next_look(bytes: u64) -> Duration {
+        if bytes > HIGH_RESIDENT / 4 * 3 {
+            EVERY
+        } else {
+            IDLE_EVERY
+        }
     }
 
     /// `/proc/self/statm`, kept open and read again from its start.
@@ -509,6 +529,12 @@ mod tests {
         assert!(after >= before + (60 << 20), "{before} -> {after}");
         assert!(allocator::over(after));
         assert!(!allocator::over(allocator::HIGH_RESIDENT));
+        let (high, idle) = (
+            allocator::next_look(allocator::HIGH_RESIDENT),
+            allocator::next_look(allocator::HIGH_RESIDENT / 2),
+        );
+        assert!(high < idle, "{high:?} {idle:?}");
+        assert_eq!(allocator::next_look(u64::MAX), high);
         drop(touched);
 
         // Freed in event-sized blocks while over the bound, memory goes
