@@ -253,15 +253,15 @@ impl Writer {
         self.write_buf(pending)?;
         if bytes < SMALL_GROUP {
             let active = self.active.as_mut().expect("written above");
-            let path = active.path(&self.shared);
-            active
-                .zeros_ahead(bytes, self.segment_bytes)
-                .map_err(SpoolError::io("write", &path))?;
+            if let Err(e) = active.zeros_ahead(bytes, self.segment_bytes) {
+                return Err(SpoolError::io("write", &active.path(&self.shared))(e));
+            }
         }
         if self.fsync != Fsync::Never {
             let active = self.active.as_ref().expect("written above");
-            self.sync(&active.file)
-                .map_err(SpoolError::io("sync", &active.path(&self.shared)))?;
+            if let Err(e) = self.sync(&active.file) {
+                return Err(SpoolError::io("sync", &active.path(&self.shared))(e));
+            }
             self.last_sync = Instant::now();
         }
         self.publish()
@@ -295,10 +295,11 @@ impl Writer {
             return Ok(());
         }
         let active = self.active.as_mut().expect("frames need a segment");
-        let path = active.path(&self.shared);
         let end = active.end + self.buf.len() as u64;
-        let result = active.file.write_all_at(&self.buf, active.end);
-        result.map_err(SpoolError::io("write", &path))?;
+        if let Err(e) = active.file.write_all_at(&self.buf, active.end) {
+            // The path is made only for the error: a group makes none.
+            return Err(SpoolError::io("write", &active.path(&self.shared))(e));
+        }
         active.end = end;
         active.len = active.len.max(end);
         active.records += frames;
