@@ -19,7 +19,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's options privgate sets, and the pacer that decides when the
 /// memory privgate freed goes back to the OS. It owns mimalloc's purge
 /// delay and its forced collections; it never allocates per event, logs,
-/// or touches anything of mimalloc but its option table and `mi_collect`.
+/// or touches anything of mimalloc but its option table, `mi_collect` and
+/// its own thread's heap.
 ///
 /// **Why a pacer.** What mimalloc gives back and privgate then uses again
 /// costs a page fault per 4 KiB page (~1.9 us on the load test's machine),
@@ -27,10 +28,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// (the delay before the pacer), that was 0.3 to 0.4 faults per event:
 /// an event lives longer than 5 ms, waiting for its batch. Kept for
 /// mimalloc's own second, the batch load test peaked at 58 to 96 MiB. So
-/// freed memory is kept for [`PURGE_DELAY_MS`] while the process is small,
-/// and given back at once, every [`EVERY`], while its resident size is over
-/// [`HIGH_RESIDENT`] (load-tests/README.md, section Memory, has the
-/// measurements). Far below it, the pacer looks less often.
+/// freed memory is kept for [`PURGE_DELAY_MS`] while the process holds
+/// little, and given back every [`EVERY`] while its anonymous resident
+/// memory is over [`HIGH_ANONYMOUS`] (load-tests/README.md, section Memory,
+/// has the measurements). Far below it, the pacer looks less often.
 mod allocator {
     use std::ffi::{c_int, c_long};
     use std::fs::File;
@@ -49,19 +50,22 @@ mod allocator {
     /// to 67 to 69 MiB, which the pacer brings back to ~62.
     pub(super) const PURGE_DELAY_MS: c_long = 100;
 
-    /// The purge delay without a pacer (no `/proc`): the 5 ms the load
-    /// tests were held to 64 MiB with before it (issue #21,
-    /// load-tests/README.md).
+    /// The purge delay without a pacer (no `/proc`, or the environment
+    /// set none): the 5 ms the load tests were held to 64 MiB with before
+    /// it (issue #21, load-tests/README.md).
     pub(super) const UNPACED_DELAY_MS: c_long = 5;
 
-    /// Resident size over which the pacer gives freed memory back at
-    /// once. Above what single-event load holds (17 to 26 MiB with the
-    /// shipped policy), below what batches do (40 MiB and more), so that
-    /// batches are paced as tightly as the 5 ms delay did.
-    pub(super) const HIGH_RESIDENT: u64 = 32 << 20;
+    /// Anonymous resident memory (the heap, not the binary's mapped file)
+    /// over which the pacer gives what is freed back at once. Above what
+    /// single-event load holds (10 to 11 MiB with the shipped policy, of
+    /// 23 to 24 MiB resident), below what batches do (43 to 46 MiB), so
+    /// that batches are paced as tightly as the 5 ms delay did. Anonymous,
+    /// so that a larger binary or policy tables mapped from it do not
+    /// move the bound.
+    pub(super) const HIGH_ANONYMOUS: u64 = 16 << 20;
 
-    /// How often the pacer reads the resident size once it is over three
-    /// quarters of [`HIGH_RESIDENT`]: a few microseconds each (one `pread`
+    /// How often the pacer looks once anonymous memory is over three
+    /// quarters of [`HIGH_ANONYMOUS`]: a few microseconds each (one `pread`
     /// of `/proc/self/statm`, and the wakeup).
     const EVERY: Duration = Duration::from_millis(10);
 
@@ -71,11 +75,11 @@ mod allocator {
     const IDLE_EVERY: Duration = Duration::from_millis(PURGE_DELAY_MS as u64);
 
     extern "C" {
-        #[cfg(test)]
         fn mi_option_get(option: c_int) -> c_long;
         fn mi_option_set_default(option: c_int, value: c_long);
         fn mi_option_set(option: c_int, value: c_long);
         fn mi_collect(force: bool);
+        fn mi_thread_init();
     }
 
     /// Sets privgate's purge delay for a process no pacer watches (one
@@ -86,17 +90,33 @@ mod allocator {
         unsafe { mi_option_set_default(PURGE_DELAY, UNPACED_DELAY_MS) }
     }
 
-    /// Starts the pacer, for `privgate run`, before any other thread
-    /// starts; returns whether it runs. It does not when
-    /// `MIMALLOC_PURGE_DELAY` is set (the operator's delay alone decides)
-    /// or the resident size cannot be read (the delay stays short).
-    pub(super) fn pace() -> bool {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return false;
+    /// Why the pacer does not run.
+    #[derive(Debug, PartialEq)]
+    pub(super) enum Unpaced {
+        /// The environment set the purge delay (`MIMALLOC_PURGE_DELAY`, in
+        /// any case, or its old name `MIMALLOC_RESET_DELAY`): it alone
+        /// decides.
+        Configured,
+        /// `/proc/self/statm` cannot be read.
+        NoStatm,
+        /// The thread did not start.
+        NoThread,
+    }
+
+    /// Starts the pacer, for `privgate run`, after [`tune`] and before any
+    /// other thread starts. Without it the delay stays [`UNPACED_DELAY_MS`]
+    /// (or the environment's).
+    pub(super) fn pace() -> Result<(), Unpaced> {
+        // Asked of mimalloc, which reads its environment as it does (any
+        // case, old names): a delay other than the one `tune` set came from
+        // there.
+        // SAFETY: a plain getter of mimalloc's option table; no pointer.
+        if unsafe { mi_option_get(PURGE_DELAY) } != UNPACED_DELAY_MS
+            || std::env::var_os("MIMALLOC_PURGE_DELAY").is_some()
+        {
+            return Err(Unpaced::Configured);
         }
-        let Some(statm) = Statm::open() else {
-            return false;
-        };
+        let statm = Statm::open().ok_or(Unpaced::NoStatm)?;
         // Set while no other thread runs: mimalloc reads the option at
         // each purge decision, with no lock.
         // SAFETY: a plain setter of mimalloc's option table; no pointer.
@@ -104,43 +124,50 @@ mod allocator {
         let spawned = std::thread::Builder::new()
             .name("mem-pacer".into())
             .spawn(move || {
+                // `mi_collect` does nothing on a thread whose heap mimalloc
+                // has not set up (theap.c: `!mi_theap_is_initialized`), and
+                // the pacer allocates nothing that would set it up.
+                // SAFETY: mimalloc's own thread setup; no pointer.
+                unsafe { mi_thread_init() };
                 let mut wait = EVERY;
                 loop {
                     std::thread::sleep(wait);
                     // A reading that fails counts as over: never keep more.
-                    let resident = statm.resident().unwrap_or(u64::MAX);
-                    if over(resident) {
+                    let anonymous = statm.anonymous().unwrap_or(u64::MAX);
+                    if over(anonymous) {
                         // SAFETY: `mi_collect` takes no pointer; mimalloc
-                        // lets any thread force the purge of what is freed.
+                        // lets any thread force the purge of what its
+                        // threads freed (one at a time, never blocking).
                         unsafe { mi_collect(true) }
                     }
-                    wait = next_look(resident);
+                    wait = next_look(anonymous);
                 }
             });
         if spawned.is_err() {
             // SAFETY: as above; the thread did not start.
             unsafe { mi_option_set(PURGE_DELAY, UNPACED_DELAY_MS) };
-            return false;
+            return Err(Unpaced::NoThread);
         }
-        true
+        Ok(())
     }
 
-    /// Whether a resident size of `bytes` calls for giving what is freed
-    /// back now.
+    /// Whether `bytes` of anonymous resident memory call for giving what
+    /// is freed back now.
     pub(super) fn over(bytes: u64) -> bool {
-        bytes > HIGH_RESIDENT
+        bytes > HIGH_ANONYMOUS
     }
 
     /// How long the pacer waits after a reading of `bytes`.
     pub(super) fn next_look(bytes: u64) -> Duration {
-        if bytes > HIGH_RESIDENT / 4 * 3 {
+        if bytes > HIGH_ANONYMOUS / 4 * 3 {
             EVERY
         } else {
             IDLE_EVERY
         }
     }
 
-    /// `/proc/self/statm`, kept open and read again from its start.
+    /// `/proc/self/statm`, kept open and read again from its start (which
+    /// makes the kernel write it anew).
     pub(super) struct Statm {
         file: File,
         page: u64,
@@ -154,25 +181,25 @@ mod allocator {
                 file: File::open("/proc/self/statm").ok()?,
                 page,
             };
-            statm.resident().map(|_| statm)
+            statm.anonymous().map(|_| statm)
         }
 
-        /// The process's resident bytes now.
-        pub(super) fn resident(&self) -> Option<u64> {
+        /// The process's anonymous resident bytes now.
+        pub(super) fn anonymous(&self) -> Option<u64> {
+            // At most 109 bytes: seven numbers, five of up to 20 digits.
             let mut buf = [0u8; 128];
             let n = self.file.read_at(&mut buf, 0).ok()?;
-            resident_pages(&buf[..n]).map(|pages| pages.saturating_mul(self.page))
+            anonymous_pages(&buf[..n]).map(|pages| pages.saturating_mul(self.page))
         }
     }
 
-    /// The resident pages in a `statm` line (its second field).
-    pub(super) fn resident_pages(line: &[u8]) -> Option<u64> {
-        std::str::from_utf8(line)
-            .ok()?
-            .split_ascii_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+    /// The anonymous resident pages in a `statm` line: resident (its second
+    /// field) less shared (its third: pages mapped from files).
+    pub(super) fn anonymous_pages(line: &[u8]) -> Option<u64> {
+        let mut fields = std::str::from_utf8(line).ok()?.split_ascii_whitespace();
+        let mut number = || fields.next()?.parse::<u64>().ok();
+        let (_size, resident, shared) = (number()?, number()?, number()?);
+        Some(resident.saturating_sub(shared))
     }
 
     /// The purge delay in force.
@@ -452,7 +479,10 @@ fn init_logging() {
 }
 
 fn run(config: Config) -> anyhow::Result<()> {
-    allocator::pace();
+    match allocator::pace() {
+        Ok(()) => tracing::debug!("allocator pacer on"),
+        Err(why) => tracing::debug!(?why, "allocator pacer off"),
+    }
     let runtime = privgate::app::runtime(&config).context("cannot start the async runtime")?;
     runtime.block_on(async {
         // Watched before anything listens: SIGHUP's default action ends the
@@ -510,28 +540,33 @@ mod tests {
     /// make mimalloc read the option first.
     #[test]
     fn the_purge_delay_is_the_option_tuned_and_paced() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        // mimalloc reads its options' names in any case, and an old one.
+        let configured = std::env::vars_os().any(|(name, _)| {
+            let name = name.to_string_lossy().to_ascii_uppercase();
+            name == "MIMALLOC_PURGE_DELAY" || name == "MIMALLOC_RESET_DELAY"
+        });
+        if configured {
             return;
         }
         assert_eq!(allocator::purge_delay(), 1000);
         allocator::tune();
         assert_eq!(allocator::purge_delay(), allocator::UNPACED_DELAY_MS);
-        assert!(allocator::pace(), "this test runs where /proc is");
+        assert_eq!(allocator::pace(), Ok(()), "this test runs where /proc is");
         assert_eq!(allocator::purge_delay(), allocator::PURGE_DELAY_MS);
 
-        // The resident size is read from the process itself, and follows
-        // it: 64 MiB touched show as at least 60 MiB more.
+        // The anonymous resident size is read from the process itself,
+        // and follows it: 64 MiB touched show as at least 60 MiB more.
         let statm = allocator::Statm::open().expect("/proc/self/statm");
-        let before = statm.resident().expect("a reading");
+        let before = statm.anonymous().expect("a reading");
         assert!(before > 0);
         let touched = std::hint::black_box(vec![1u8; 64 << 20]);
-        let after = statm.resident().expect("a reading");
+        let after = statm.anonymous().expect("a reading");
         assert!(after >= before + (60 << 20), "{before} -> {after}");
         assert!(allocator::over(after));
-        assert!(!allocator::over(allocator::HIGH_RESIDENT));
+        assert!(!allocator::over(allocator::HIGH_ANONYMOUS));
         let (high, idle) = (
-            allocator::next_look(allocator::HIGH_RESIDENT),
-            allocator::next_look(allocator::HIGH_RESIDENT / 2),
+            allocator::next_look(allocator::HIGH_ANONYMOUS),
+            allocator::next_look(allocator::HIGH_ANONYMOUS / 2),
         );
         assert!(high < idle, "{high:?} {idle:?}");
         assert_eq!(allocator::next_look(u64::MAX), high);
@@ -540,26 +575,25 @@ mod tests {
         // Freed in event-sized blocks while over the bound, memory goes
         // back at the pacer's next looks.
         let events: Vec<Vec<u8>> = (0..40_000).map(|_| vec![7u8; 1600]).collect();
-        let held = statm.resident().expect("a reading");
+        let held = statm.anonymous().expect("a reading");
         assert!(held >= before + (55 << 20), "{before} -> {held}");
         drop(std::hint::black_box(events));
         // Nothing here allocates any more, so nothing but the pacer makes
         // mimalloc purge: without it, the memory stays resident for good.
         let given_back = (0..200).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(10));
-            statm.resident().expect("a reading") + (40 << 20) <= held
+            statm.anonymous().expect("a reading") + (40 << 20) <= held
         });
         assert!(given_back, "{held} stayed resident");
     }
 
     #[test]
-    fn statm_lines_are_read_for_their_second_field() {
-        assert_eq!(
-            allocator::resident_pages(b"5025 1234 800 200 0 3000 0\n"),
-            Some(1234)
-        );
-        assert_eq!(allocator::resident_pages(b"5025"), None);
-        assert_eq!(allocator::resident_pages(b"5025 x 1"), None);
-        assert_eq!(allocator::resident_pages(b""), None);
+    fn statm_lines_are_read_for_their_anonymous_pages() {
+        let read = allocator::anonymous_pages;
+        assert_eq!(read(b"5025 1234 800 200 0 3000 0\n"), Some(434));
+        assert_eq!(read(b"5025 800 1234 200 0 3000 0\n"), Some(0));
+        assert_eq!(read(b"5025 1234"), None);
+        assert_eq!(read(b"5025 x 1"), None);
+        assert_eq!(read(b""), None);
     }
 }
