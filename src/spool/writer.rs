@@ -102,6 +102,16 @@ impl Active {
         shared.dir.join(segment::file_name(self.seq))
     }
 
+    /// The error a failed `what` on this segment makes; its path is only
+    /// made then, not for every group.
+    fn failed<'a>(
+        &'a self,
+        what: &'static str,
+        shared: &'a Shared,
+    ) -> impl FnOnce(io::Error) -> SpoolError + 'a {
+        move |e| SpoolError::io(what, &self.path(shared))(e)
+    }
+
     /// After a small group of `group` bytes: zeros ahead of the frames,
     /// if fewer are left than it took (see the module doc).
     fn zeros_ahead(&mut self, group: u64, segment_bytes: u64) -> io::Result<()> {
@@ -214,8 +224,9 @@ impl Writer {
             let mut start = None;
             // Moved to the tail: the group's events are not needed after.
             for event in std::mem::take(&mut append.events) {
-                pending = self.place(event.len(), pending)?;
-                bytes += frame_bytes(event.len());
+                let frame = frame_bytes(event.len());
+                pending = self.place(frame, pending)?;
+                bytes += frame;
                 let active = self.active.as_ref().expect("placed above");
                 let index = active.records + pending;
                 start.get_or_insert(Pos {
@@ -253,26 +264,24 @@ impl Writer {
         self.write_buf(pending)?;
         if bytes < SMALL_GROUP {
             let active = self.active.as_mut().expect("written above");
-            if let Err(e) = active.zeros_ahead(bytes, self.segment_bytes) {
-                return Err(SpoolError::io("write", &active.path(&self.shared))(e));
-            }
+            active
+                .zeros_ahead(bytes, self.segment_bytes)
+                .map_err(active.failed("write", &self.shared))?;
         }
         if self.fsync != Fsync::Never {
             let active = self.active.as_ref().expect("written above");
-            if let Err(e) = self.sync(&active.file) {
-                return Err(SpoolError::io("sync", &active.path(&self.shared))(e));
-            }
+            self.sync(&active.file)
+                .map_err(active.failed("sync", &self.shared))?;
             self.last_sync = Instant::now();
         }
         self.publish()
     }
 
-    /// Makes room for a frame of an event of `len` bytes, `pending` frames
+    /// Makes room for a frame of `frame` bytes, `pending` frames
     /// being buffered for the active segment: closes the active segment if
     /// the frame does not fit, opens one if there is none. The frames then
     /// buffered for the active segment.
-    fn place(&mut self, len: usize, pending: u32) -> Result<u32, SpoolError> {
-        let frame = frame_bytes(len);
+    fn place(&mut self, frame: u64, pending: u32) -> Result<u32, SpoolError> {
         let full = self.active.as_ref().is_some_and(|a| {
             let records = a.records + pending;
             records >= self.max_records
@@ -296,10 +305,10 @@ impl Writer {
         }
         let active = self.active.as_mut().expect("frames need a segment");
         let end = active.end + self.buf.len() as u64;
-        if let Err(e) = active.file.write_all_at(&self.buf, active.end) {
-            // The path is made only for the error: a group makes none.
-            return Err(SpoolError::io("write", &active.path(&self.shared))(e));
-        }
+        active
+            .file
+            .write_all_at(&self.buf, active.end)
+            .map_err(active.failed("write", &self.shared))?;
         active.end = end;
         active.len = active.len.max(end);
         active.records += frames;
