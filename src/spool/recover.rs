@@ -154,7 +154,7 @@ pub(super) fn recover(
 }
 
 /// Whether `bytes` are all zeros.
-fn zeros(bytes: &[u8]) -> bool {
+pub(super) fn zeros(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == 0)
 }
 

@@ -65,14 +65,33 @@ pub(super) async fn take(o: &mut Opened, n: usize) -> Vec<(Pos, Bytes)> {
     out
 }
 
-/// Appends events `0..n`, reads them (unacknowledged) and closes the
-/// spool; the last segment's path.
+/// Appends events `0..n` in one group, reads them (unacknowledged) and
+/// closes the spool; the last segment's path.
 pub(super) async fn written_and_closed(cfg: &SpoolConfig, n: usize) -> PathBuf {
+    written_in_groups(cfg, n, n).await
+}
+
+/// [`written_and_closed`], appending `group` events at a time.
+pub(super) async fn written_in_groups(cfg: &SpoolConfig, n: usize, group: usize) -> PathBuf {
     let mut o = open_at(cfg, keyring(&["e1"])).unwrap();
-    append(&o.opened.spool, 0..n).await;
+    for from in (0..n).step_by(group) {
+        append(&o.opened.spool, from..n.min(from + group)).await;
+    }
     take(&mut o.opened, n).await;
     o.opened.closer.finish();
     segments(&cfg.dir).pop().unwrap()
+}
+
+/// Where each frame of the segment file `raw` starts, and where the last
+/// ends.
+pub(super) fn frames(raw: &[u8]) -> (Vec<usize>, usize) {
+    let (_, mut at) = segment::Header::parse(raw).unwrap();
+    let mut starts = Vec::new();
+    while let (segment::Frame::Record(_), used) = segment::next_frame(&raw[at..]) {
+        starts.push(at);
+        at += used;
+    }
+    (starts, at)
 }
 
 /// Events `range`, as appended.
@@ -178,10 +197,7 @@ async fn a_corrupt_record_is_skipped_and_counted_and_the_rest_replays() {
     let file = written_and_closed(&cfg, 10).await;
     // Flip a byte inside the fourth record's payload.
     let mut raw = fs::read(&file).unwrap();
-    let (_, mut at) = segment::Header::parse(&raw).unwrap();
-    for _ in 0..3 {
-        at += segment::next_frame(&raw[at..]).1;
-    }
+    let at = frames(&raw).0[3];
     raw[at + segment::FRAME_HEADER + 5] ^= 0x10;
     fs::write(&file, raw).unwrap();
 

@@ -2,38 +2,17 @@
 //! ([`super::writer`]): when it does, what a restart makes of those zeros,
 //! and of a write a crash cut short, with and without zeros after it.
 
+use super::recover::zeros;
 use super::tests::{
-    append, bodies, config, counter, events, keyring, open_at, segments, take, written_and_closed,
+    bodies, config, counter, events, frames, keyring, open_at, segments, take, written_and_closed,
+    written_in_groups,
 };
-use super::{segment, Bytes, SpoolConfig};
+use super::{segment, Bytes};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// Appends events `0..n` one at a time (each a small group), reads them
-/// (unacknowledged) and closes the spool; the last segment's path.
-async fn written_one_by_one(cfg: &SpoolConfig, n: usize) -> PathBuf {
-    let mut o = open_at(cfg, keyring(&["e1"])).unwrap();
-    for i in 0..n {
-        append(&o.opened.spool, i..i + 1).await;
-    }
-    take(&mut o.opened, n).await;
-    o.opened.closer.finish();
-    segments(&cfg.dir).pop().unwrap()
-}
+use std::path::Path;
 
 const TORN: &str = "privgate_spool_corrupt_total{destination=\"dest\",kind=\"tail\"}";
 const CORRUPT: &str = "privgate_spool_corrupt_total{destination=\"dest\",kind=\"record\"}";
-
-/// Where each frame of the segment file `raw` starts, and where the last ends.
-fn frames(raw: &[u8]) -> (Vec<usize>, usize) {
-    let (_, mut at) = segment::Header::parse(raw).unwrap();
-    let mut starts = Vec::new();
-    while let (segment::Frame::Record(_), used) = segment::next_frame(&raw[at..]) {
-        starts.push(at);
-        at += used;
-    }
-    (starts, at)
-}
 
 /// Opens the spool over `file` as changed by `damage`; the torn tails and
 /// corrupt records counted, and the events replayed (expecting `n`).
@@ -61,7 +40,7 @@ async fn written_one_by_one_then(
     damage: impl FnOnce(&mut Vec<u8>),
 ) -> (f64, f64, Vec<Bytes>) {
     let dir = tempfile::tempdir().unwrap();
-    let file = written_one_by_one(&config(dir.path(), 1 << 20), 10).await;
+    let file = written_in_groups(&config(dir.path(), 1 << 20), 10, 1).await;
     reopened(dir.path(), &file, n, damage).await
 }
 
@@ -72,7 +51,7 @@ async fn the_zeros_after_the_last_frame_are_its_end_not_a_torn_tail() {
         let (starts, end) = frames(raw);
         assert_eq!(starts.len(), 10);
         assert!(raw.len() > end, "no zeros ahead of the frames");
-        assert!(raw[end..].iter().all(|&b| b == 0));
+        assert!(zeros(&raw[end..]));
     })
     .await;
     assert_eq!((torn, corrupt), (0.0, 0.0));
@@ -152,7 +131,7 @@ async fn appends_that_fit_in_the_zeros_leave_the_file_length_alone() {
         let raw = fs::read(&file).unwrap();
         let (starts, end) = frames(&raw);
         assert_eq!(starts.len(), i + 1);
-        assert!(raw[end..].iter().all(|&b| b == 0));
+        assert!(zeros(&raw[end..]));
         lengths.push(raw.len());
     }
     lengths.dedup();
@@ -185,12 +164,11 @@ async fn a_header_and_zeros_is_an_empty_segment() {
     // The only group's frame never reached the disk; its zeros did.
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 1 << 20);
-    let file = written_one_by_one(&cfg, 1).await;
+    let file = written_in_groups(&cfg, 1, 1).await;
     let mut raw = fs::read(&file).unwrap();
-    let (_, header) = segment::Header::parse(&raw).unwrap();
-    let end = frames(&raw).1;
+    let (starts, end) = frames(&raw);
     assert!(raw.len() > end, "no zeros ahead of the frame");
-    raw[header..end].fill(0);
+    raw[starts[0]..end].fill(0);
     fs::write(&file, raw).unwrap();
     let o = open_at(&cfg, keyring(&["e1"])).unwrap();
     let empty = "privgate_spool_files_removed_total{destination=\"dest\",kind=\"empty\"}";
