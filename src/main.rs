@@ -109,7 +109,8 @@ mod allocator {
     pub(super) fn pace() -> Result<(), Unpaced> {
         // Asked of mimalloc, which reads its environment as it does (any
         // case, old names): a delay other than the one `tune` set came from
-        // there.
+        // there. The name itself is checked too, for an operator who set
+        // exactly that delay.
         // SAFETY: a plain getter of mimalloc's option table; no pointer.
         if unsafe { mi_option_get(PURGE_DELAY) } != UNPACED_DELAY_MS
             || std::env::var_os("MIMALLOC_PURGE_DELAY").is_some()
