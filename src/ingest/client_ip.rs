@@ -190,12 +190,33 @@ pub(crate) fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<
 
 /// `event` with bytes `start..end` replaced by `text` (an insertion when
 /// they are equal); marks after `end` move with the length difference.
+///
+/// An event ingest has just finished (`receivedAt` added) is the only
+/// handle on its buffer, which has room left: it is edited in place, the
+/// bytes after `end` moved, rather than copied into a new buffer. A slice
+/// of a body something else still holds is copied.
 fn splice(event: Bytes, marks: &mut Marks, start: u32, end: u32, text: &[u8]) -> Bytes {
     let (start_at, end_at) = (start as usize, end as usize);
-    let mut out = BytesMut::with_capacity(event.len() + text.len());
-    out.put_slice(&event[..start_at]);
-    out.put_slice(text);
-    out.put_slice(&event[end_at..]);
+    let out = match event.try_into_mut() {
+        Ok(mut out) => {
+            let (old, new) = (out.len(), out.len() - (end_at - start_at) + text.len());
+            if new > old {
+                // Grows in place while the capacity lasts.
+                out.resize(new, 0);
+            }
+            out.copy_within(end_at..old, start_at + text.len());
+            out[start_at..start_at + text.len()].copy_from_slice(text);
+            out.truncate(new);
+            out
+        }
+        Err(event) => {
+            let mut out = BytesMut::with_capacity(event.len() + text.len());
+            out.put_slice(&event[..start_at]);
+            out.put_slice(text);
+            out.put_slice(&event[end_at..]);
+            out
+        }
+    };
     marks.resize_after(end, text.len() as i64 - i64::from(end - start));
     out.freeze()
 }
@@ -359,5 +380,33 @@ mod tests {
         // Nothing goes on: nothing is added.
         let plain = r#"{"user_id":"u"}"#;
         assert_eq!(written(plain, top, None, scan).0, plain);
+    }
+
+    proptest::proptest! {
+        /// An edit in place (the event's own buffer, with or without room
+        /// to grow) and a copy (a slice of a body still held) give the same
+        /// bytes as a plain splice, whether the text grows or shrinks the
+        /// event; the body held is never written to.
+        #[test]
+        fn splicing_in_place_or_by_copy_gives_the_same_bytes(
+            event in proptest::collection::vec(proptest::num::u8::ANY, 1..64),
+            cut in (0usize..64, 0usize..64),
+            text in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+            room in 0usize..32,
+        ) {
+            let (a, b) = (cut.0 % (event.len() + 1), cut.1 % (event.len() + 1));
+            let (start, end) = (a.min(b), a.max(b));
+            let mut expected = event.clone();
+            expected.splice(start..end, text.iter().copied());
+            let mut own = BytesMut::with_capacity(event.len() + room);
+            own.put_slice(&event);
+            let body = Bytes::from(event.clone());
+            let slice = body.slice(..);
+            for input in [own.freeze(), Bytes::from(event.clone()), slice] {
+                let out = splice(input, &mut Marks::default(), start as u32, end as u32, &text);
+                proptest::prop_assert_eq!(&out[..], &expected[..]);
+            }
+            proptest::prop_assert_eq!(&body[..], &event[..]);
+        }
     }
 }
