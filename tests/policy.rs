@@ -242,6 +242,10 @@ async fn context_decides_what_passes_the_shipped_rules() {
     assert_eq!(p["card"], "[credit_card]");
     assert_eq!(p["mail"], "[email]");
     assert_eq!(p["path"], "/ip/[ip]/");
+    // Ingest stamps the arrival time, to the millisecond: ".612Z" one run
+    // in a thousand. It is the clock, not the event: mask it.
+    let stamp = e["receivedAt"].as_str().expect("receivedAt is stamped");
+    let body = body.replace(stamp, "<receivedAt>");
     for pii in [
         "Jane",
         "Doe",
