@@ -321,8 +321,13 @@ proptest! {
         let written = encode(&value, encoding);
         let line = place(where_, key, &written);
         let out = redact(&line);
-        prop_assert!(!out.contains(&written), "{line:?} -> {out:?}");
-        prop_assert!(!out.contains(&value), "{line:?} -> {out:?}");
+        // A generated name can be a piece of the words around it ("Nam"
+        // of the key "lastName", "Con" of "Contact form"): it survives if
+        // it is there more often than in the line without it.
+        let around = place(where_, key, "");
+        let survives = |v: &str| out.matches(v).count() > around.matches(v).count();
+        prop_assert!(!survives(&written), "{line:?} -> {out:?}");
+        prop_assert!(!survives(&value), "{line:?} -> {out:?}");
     }
 }
 
