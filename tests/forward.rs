@@ -348,8 +348,10 @@ async fn file_destination_appends_ndjson() {
 
 #[tokio::test]
 async fn a_failing_backend_opens_the_breaker_and_a_probe_closes_it() {
-    let upstream = Upstream::start().await;
-    upstream.fail_with(Reply::Status(503));
+    // Three failures open the breaker; the fourth request, the probe, is
+    // answered 200. Timed by the upstream's own clock, not by when the
+    // test saw the breaker open: a busy machine runs the test late.
+    let upstream = Upstream::with_script(vec![Reply::Status(503); 3]).await;
     let destination = http_destination(
         "backend",
         &upstream,
@@ -368,23 +370,30 @@ batch = { max_events = 1, max_wait = "5ms" }"#,
             .status,
         200
     );
-    let state = "privgate_circuit_state{destination=\"backend\"}";
-    wait_for_metric(app.admin_addr(), state, 1.0).await;
-    let opened_at = std::time::Instant::now();
-    // Open: nothing is sent until the cooldown ends.
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(upstream.received().len(), 3, "three failures, then silence");
-    upstream.heal();
     let ids = upstream.wait_for_delivered(1, Duration::from_secs(5)).await;
     assert_eq!(ids, ["b-1"]);
+    let got = upstream.received();
+    let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503, 503, 503, 200], "one probe delivered it");
+    // Open: nothing is sent until the cooldown ends.
+    let silence = got[3].at - got[2].at;
     assert!(
-        opened_at.elapsed() >= Duration::from_millis(300),
-        "the probe waited for the cooldown"
+        silence >= Duration::from_millis(400),
+        "the probe went {silence:?} after the third failure, within the cooldown"
     );
-    assert_eq!(upstream.received().len(), 4, "one probe delivered it");
+    let state = "privgate_circuit_state{destination=\"backend\"}";
     wait_for_metric(app.admin_addr(), state, 0.0).await;
-    let closed = "privgate_circuit_transitions_total{destination=\"backend\",to=\"closed\"}";
-    assert_eq!(metric(app.admin_addr(), closed).await, Some(1.0));
+    let transitions = |to: &str| {
+        format!("privgate_circuit_transitions_total{{destination=\"backend\",to=\"{to}\"}}")
+    };
+    assert_eq!(
+        metric(app.admin_addr(), &transitions("open")).await,
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(app.admin_addr(), &transitions("closed")).await,
+        Some(1.0)
+    );
     app.shutdown().await;
 }
 
