@@ -221,12 +221,23 @@ fn check_content_type(headers: &HeaderMap, forms: Forms) -> Result<(), IngestErr
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "application/json" | "text/plain" | "application/x-ndjson" | "" => Ok(()),
-        "application/x-www-form-urlencoded" if forms == Forms::Accepted => Ok(()),
-        e if e.starts_with("application/") && e.ends_with("+json") => Ok(()),
-        _ => Err(IngestError::UnsupportedMediaType),
+        .as_bytes();
+    // Media types are case-insensitive; compared as they are, without a
+    // lowercased copy per request.
+    let is = |name: &str| essence.eq_ignore_ascii_case(name.as_bytes());
+    let structured_json = essence.len() > "application/+json".len()
+        && essence[.."application/".len()].eq_ignore_ascii_case(b"application/")
+        && essence[essence.len() - "+json".len()..].eq_ignore_ascii_case(b"+json");
+    if essence.is_empty()
+        || is("application/json")
+        || is("text/plain")
+        || is("application/x-ndjson")
+        || (forms == Forms::Accepted && is("application/x-www-form-urlencoded"))
+        || structured_json
+    {
+        Ok(())
+    } else {
+        Err(IngestError::UnsupportedMediaType)
     }
 }
 
@@ -331,8 +342,13 @@ mod tests {
         assert!(check_content_type(&h, Forms::Refused).is_ok());
         for ok in [
             "application/json",
+            "Application/JSON ; charset=utf-8",
             "text/plain;charset=UTF-8",
+            "TEXT/Plain",
+            "application/x-ndjson",
             "application/vnd.x+json",
+            "APPLICATION/VND.X+JSON",
+            " ",
         ] {
             h.insert(header::CONTENT_TYPE, ok.parse().unwrap());
             assert!(check_content_type(&h, Forms::Refused).is_ok(), "{ok}");
@@ -341,6 +357,12 @@ mod tests {
             "application/x-www-form-urlencoded",
             "multipart/form-data; boundary=x",
             "image/png",
+            // Not `application/<subtype>+json`: no subtype, or a prefix only.
+            "application/+json",
+            "application+json",
+            "text/json+json",
+            "application/jsonx",
+            "application/json-seq",
         ] {
             h.insert(header::CONTENT_TYPE, bad.parse().unwrap());
             assert!(check_content_type(&h, Forms::Refused).is_err(), "{bad}");
@@ -351,6 +373,14 @@ mod tests {
             "application/x-www-form-urlencoded".parse().unwrap(),
         );
         assert!(check_content_type(&h, Forms::Accepted).is_ok());
+        h.insert(
+            header::CONTENT_TYPE,
+            "Application/X-WWW-Form-URLEncoded; charset=UTF-8"
+                .parse()
+                .unwrap(),
+        );
+        assert!(check_content_type(&h, Forms::Accepted).is_ok());
+        assert!(check_content_type(&h, Forms::Refused).is_err());
         h.insert(header::CONTENT_TYPE, "image/png".parse().unwrap());
         assert!(check_content_type(&h, Forms::Accepted).is_err());
     }

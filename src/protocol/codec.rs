@@ -316,12 +316,15 @@ pub fn basic_username(headers: &HeaderMap) -> Result<Option<String>, IngestError
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| IngestError::BadWriteKey)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| IngestError::BadWriteKey)?;
-    let user = decoded.split_once(':').map_or(decoded.as_str(), |(u, _)| u);
+    let mut user = String::from_utf8(decoded).map_err(|_| IngestError::BadWriteKey)?;
+    // The user name is what comes before the first colon: cut in place.
+    if let Some(colon) = user.find(':') {
+        user.truncate(colon);
+    }
     if user.is_empty() {
         return Err(IngestError::MissingWriteKey);
     }
-    Ok(Some(user.to_owned()))
+    Ok(Some(user))
 }
 
 /// The token of `Authorization: Bearer ...` (posthog-node's v1 mode).
@@ -366,6 +369,20 @@ mod tests {
         assert_eq!(basic_username(&h).unwrap(), None);
         h.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
         assert!(basic_username(&h).is_err());
+        // base64("demo"), base64("demo:pw:x"), base64(":pw"), base64("")
+        for (encoded, user) in [("ZGVtbw==", "demo"), ("ZGVtbzpwdzp4", "demo")] {
+            let value = format!("basic {encoded}").parse().unwrap();
+            h.insert(header::AUTHORIZATION, value);
+            assert_eq!(basic_username(&h).unwrap().as_deref(), Some(user));
+        }
+        for empty in ["OnB3", ""] {
+            let value = format!("Basic {empty}").parse().unwrap();
+            h.insert(header::AUTHORIZATION, value);
+            assert!(matches!(
+                basic_username(&h),
+                Err(IngestError::MissingWriteKey)
+            ));
+        }
     }
 
     #[test]
