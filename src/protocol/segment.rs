@@ -148,6 +148,7 @@ fn batch_in_one_pass(
     }
     let mut decoded = Decoded::new(limits);
     decoded.invalid = invalid;
+    decoded.events.reserve_exact(found.len());
     for (raw, facts, marks) in found {
         decoded.push(detach(finish(raw, facts, None, stamp), body), marks)?;
     }
