@@ -20,6 +20,7 @@
 //! Never logs an address. Never forwards the client's own headers.
 
 use crate::event::{Marks, Span};
+use crate::json::ROOM;
 use crate::protocol::IpField;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderMap;
@@ -192,16 +193,30 @@ pub(crate) fn write(event: Bytes, marks: &mut Marks, field: IpField, ip: Option<
 /// they are equal); marks after `end` move with the length difference.
 ///
 /// An event ingest has just finished (`receivedAt` added) is the only
-/// handle on its buffer, which has room left: it is edited in place, the
-/// bytes after `end` moved, rather than copied into a new buffer. A slice
-/// of a body something else still holds is copied.
+/// handle on its buffer, which has room left ([`ROOM`]): it is edited in
+/// place, the bytes after `end` moved, rather than copied into a new
+/// buffer. Anything else is copied at its new size: a slice of a body
+/// something else still holds; a buffer without the room, which growing
+/// would double (a vector's growth); the last handle on a larger body,
+/// whose rest after the event its buffer would keep. The budget
+/// ([`Decoded::memory`]) counts an event's bytes, not its buffer's.
+///
+/// [`Decoded::memory`]: crate::protocol::Decoded::memory
 fn splice(event: Bytes, marks: &mut Marks, start: u32, end: u32, text: &[u8]) -> Bytes {
     let (start_at, end_at) = (start as usize, end as usize);
+    let new = event.len() - (end_at - start_at) + text.len();
+    let copy = |event: &[u8]| {
+        let mut out = BytesMut::with_capacity(new);
+        out.put_slice(&event[..start_at]);
+        out.put_slice(text);
+        out.put_slice(&event[end_at..]);
+        out
+    };
     let out = match event.try_into_mut() {
-        Ok(mut out) => {
-            let (old, new) = (out.len(), out.len() - (end_at - start_at) + text.len());
+        Ok(mut out) if (new..=new + ROOM).contains(&out.capacity()) => {
+            let old = out.len();
             if new > old {
-                // Grows in place while the capacity lasts.
+                // Within the capacity: no reallocation.
                 out.resize(new, 0);
             }
             out.copy_within(end_at..old, start_at + text.len());
@@ -209,13 +224,8 @@ fn splice(event: Bytes, marks: &mut Marks, start: u32, end: u32, text: &[u8]) ->
             out.truncate(new);
             out
         }
-        Err(event) => {
-            let mut out = BytesMut::with_capacity(event.len() + text.len());
-            out.put_slice(&event[..start_at]);
-            out.put_slice(text);
-            out.put_slice(&event[end_at..]);
-            out
-        }
+        Ok(out) => copy(&out),
+        Err(event) => copy(&event),
     };
     marks.resize_after(end, text.len() as i64 - i64::from(end - start));
     out.freeze()
@@ -380,6 +390,37 @@ mod tests {
         // Nothing goes on: nothing is added.
         let plain = r#"{"user_id":"u"}"#;
         assert_eq!(written(plain, top, None, scan).0, plain);
+    }
+
+    /// What an event's buffer holds beyond its bytes, after `splice`.
+    fn slack(event: Bytes) -> usize {
+        let len = event.len();
+        event.try_into_mut().expect("the only handle").capacity() - len
+    }
+
+    #[test]
+    fn an_edit_in_place_keeps_no_more_than_a_finished_events_room() {
+        let text = br#""ip":"2001:db8:1234:5678:9abc:def0:1234:5678","#;
+        // No room (GA4's events, made at their exact size): growing in place
+        // would double the buffer (a vector's growth), which the budget
+        // (`Decoded::memory`) does not count.
+        let tight = Bytes::from(vec![b'x'; 4000]);
+        let out = splice(tight, &mut Marks::default(), 1, 1, text);
+        assert!(slack(out) <= ROOM);
+        // The last handle on a large body (a PostHog body unwrapped, then
+        // dropped): its event must not keep the rest of that body.
+        let body = Bytes::from(vec![b'x'; 40_000]);
+        let event = body.slice(100..4100);
+        drop(body);
+        let out = splice(event, &mut Marks::default(), 1, 1, text);
+        assert!(slack(out) <= ROOM);
+        // A finished event with its room is edited in place.
+        let mut finished = BytesMut::with_capacity(4000 + ROOM);
+        finished.put_slice(&[b'x'; 4000]);
+        let finished = finished.freeze();
+        let at = finished.as_ptr();
+        let out = splice(finished, &mut Marks::default(), 1, 1, text);
+        assert_eq!(out.as_ptr(), at);
     }
 
     proptest::proptest! {

@@ -21,6 +21,11 @@ impl Fill<'_> {
     }
 }
 
+/// What a finished event's buffer holds beyond its bytes: room for the
+/// fields `fill` adds and the client's address ingest writes next, so
+/// that writing it moves the event's tail rather than copying it.
+pub const ROOM: usize = 96;
+
 /// Returns the event as it will be forwarded: `object` (one validated JSON
 /// object, `keys` keys at its top level) with `fill` appended before its
 /// closing brace and CR/LF folded to spaces. Inside valid JSON, CR and LF can
@@ -32,7 +37,7 @@ pub fn finish_event(object: Bytes, keys: usize, fill: &Fill<'_>) -> Bytes {
         return object;
     }
     let close = memchr::memrchr(b'}', &object).expect("a validated object ends with }");
-    let mut out = BytesMut::with_capacity(object.len() + 96);
+    let mut out = BytesMut::with_capacity(object.len() + ROOM);
     out.put_slice(&object[..close]);
     let mut first = keys == 0;
     let mut field = |out: &mut BytesMut, name: &str, value: &str| {
