@@ -19,12 +19,33 @@ impl Fill<'_> {
     fn is_empty(&self) -> bool {
         self.event_type.is_none() && self.message_id.is_none() && self.received_at.is_none()
     }
+
+    /// The fields in the order they are written, with their names.
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("type", self.event_type),
+            ("messageId", self.message_id),
+            ("receivedAt", self.received_at),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// The bytes the fields take: `,"name":"value"` each, without the
+    /// first comma in an object that has no keys.
+    fn len(&self, keys: usize) -> usize {
+        let all: usize = (self.fields())
+            .map(|(name, value)| name.len() + value.len() + 6)
+            .sum();
+        all.saturating_sub(usize::from(keys == 0))
+    }
 }
 
 /// What a finished event's buffer holds beyond its bytes: room for the
-/// fields `fill` adds and the client's address ingest writes next, so
-/// that writing it moves the event's tail rather than copying it.
-pub const ROOM: usize = 96;
+/// client's address that ingest writes next (`"context":{"ip":"…"},` with
+/// a full IPv6 address takes 59 bytes, PostHog's `$ip` 63), so that
+/// writing it moves the event's tail rather than copying the event.
+pub const ROOM: usize = 64;
 
 /// Returns the event as it will be forwarded: `object` (one validated JSON
 /// object, `keys` keys at its top level) with `fill` appended before its
@@ -37,10 +58,12 @@ pub fn finish_event(object: Bytes, keys: usize, fill: &Fill<'_>) -> Bytes {
         return object;
     }
     let close = memchr::memrchr(b'}', &object).expect("a validated object ends with }");
-    let mut out = BytesMut::with_capacity(object.len() + ROOM);
+    // Sized once: the fields, then the room for the address. Growing
+    // would double the buffer, beyond what the budget counts.
+    let mut out = BytesMut::with_capacity(object.len() + fill.len(keys) + ROOM);
     out.put_slice(&object[..close]);
     let mut first = keys == 0;
-    let mut field = |out: &mut BytesMut, name: &str, value: &str| {
+    for (name, value) in fill.fields() {
         if !first {
             out.put_u8(b',');
         }
@@ -52,15 +75,6 @@ pub fn finish_event(object: Bytes, keys: usize, fill: &Fill<'_>) -> Bytes {
         debug_assert!(!value.contains(['"', '\\']));
         out.put_slice(value.as_bytes());
         out.put_u8(b'"');
-    };
-    if let Some(t) = fill.event_type {
-        field(&mut out, "type", t);
-    }
-    if let Some(id) = fill.message_id {
-        field(&mut out, "messageId", id);
-    }
-    if let Some(at) = fill.received_at {
-        field(&mut out, "receivedAt", at);
     }
     out.put_slice(&object[close..]);
     if has_newlines {
@@ -101,6 +115,29 @@ mod tests {
         assert_eq!(&out[..], br#"{"a":1,"type":"track","messageId":"id-1"} "#);
         let empty = finish_event(Bytes::from_static(b"{ }"), 0, &fill);
         assert_eq!(&empty[..], br#"{ "type":"track","messageId":"id-1"}"#);
+    }
+
+    /// Every field filled, with the longest values ingest writes: the
+    /// buffer is sized once, and keeps exactly [`ROOM`] for the address.
+    #[test]
+    fn a_finished_event_keeps_exactly_the_room_for_the_address() {
+        let id = format!("privgate-{}", uuid::Uuid::nil());
+        let fill = Fill {
+            event_type: Some("screen"),
+            message_id: Some(&id),
+            received_at: Some("2026-12-07T03:30:00.000Z"),
+        };
+        for (object, keys) in [(&b"{\"a\":1}"[..], 1), (b"{}", 0), (b"{\r\n\"a\":1\n}", 1)] {
+            let out = finish_event(Bytes::copy_from_slice(object), keys, &fill);
+            let len = out.len();
+            let out = out.try_into_mut().expect("the only handle");
+            assert_eq!(
+                out.capacity() - len,
+                ROOM,
+                "{:?}",
+                String::from_utf8_lossy(&out)
+            );
+        }
     }
 
     #[test]
