@@ -122,37 +122,38 @@ pub fn decode_keyed_by_head(
 
 /// The batch route read in one pass ([`TopLevel::parse_batch`]), when that
 /// can vouch for the answer (`None` otherwise): what [`decode`] gives (the
-/// same events, marks and invalid elements). The events are gathered as
-/// slices of the body while it is read, then finished and added as
-/// [`decode`] adds them.
+/// same events, marks and invalid elements). Each event is finished and
+/// added as it is read, counted against the budget as [`decode`] counts
+/// it; no list of them is kept on the side, which the budget would not
+/// count.
 fn batch_in_one_pass(
     body: &Bytes,
     stamp: &Stamp<'_>,
     limits: Limits,
 ) -> Result<Option<Decoded>, IngestError> {
-    let mut found = Vec::new();
-    let mut invalid = 0;
+    let mut decoded = Decoded::new(limits);
+    // The first event the budget refused: the answer, once the pass vouches.
+    let mut refused = None;
     let top = TopLevel::parse_batch(body, limits, &mut |raw, event| match event {
         // Every event in a batch names its own type.
         Some(event) if event.has_type => {
-            found.push((
-                body.slice_ref(raw.as_bytes()),
-                Facts::of(&event),
-                event.marks,
-            ));
+            if refused.is_none() {
+                let raw = body.slice_ref(raw.as_bytes());
+                let finished = finish(raw, Facts::of(&event), None, stamp);
+                if let Err(e) = decoded.push(detach(finished, body), event.marks) {
+                    refused = Some(e);
+                }
+            }
         }
-        _ => invalid += 1,
+        _ => decoded.invalid += 1,
     });
     if top.is_none() {
         return Ok(None);
     }
-    let mut decoded = Decoded::new(limits);
-    decoded.invalid = invalid;
-    decoded.events.reserve_exact(found.len());
-    for (raw, facts, marks) in found {
-        decoded.push(detach(finish(raw, facts, None, stamp), body), marks)?;
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(Some(decoded)),
     }
-    Ok(Some(decoded))
 }
 
 /// What [`finish`] needs to know of an event's scan.
