@@ -31,7 +31,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// freed memory is kept for [`PURGE_DELAY_MS`] while the process holds
 /// little, and given back every [`EVERY`] while its anonymous resident
 /// memory is over [`HIGH_ANONYMOUS`] (load-tests/README.md, section Memory,
-/// has the measurements). Far below it, the pacer looks less often.
+/// has the measurements). Far below it, or over it with nothing to give
+/// back (a large heap at rest), the pacer looks less often.
 mod allocator {
     use std::ffi::{c_int, c_long};
     use std::fs::File;
@@ -65,14 +66,58 @@ mod allocator {
     pub(super) const HIGH_ANONYMOUS: u64 = 16 << 20;
 
     /// How often the pacer looks once anonymous memory is over three
-    /// quarters of [`HIGH_ANONYMOUS`]: a few microseconds each (one `pread`
-    /// of `/proc/self/statm`, and the wakeup).
+    /// quarters of [`HIGH_ANONYMOUS`]: one `pread` of `/proc/self/statm`
+    /// and the wakeup, ~40 µs here (the wakeup, mostly).
     const EVERY: Duration = Duration::from_millis(10);
 
     /// How often below that: an idle process is not woken 100 times a
     /// second (0.3% of a core here), and memory freed meanwhile would be
     /// kept that long by the purge delay anyway.
     const IDLE_EVERY: Duration = Duration::from_millis(PURGE_DELAY_MS as u64);
+
+    /// What a forced purge must give back, or anonymous memory grow by
+    /// since the last one, to count as work for the pacer.
+    pub(super) const PRODUCTIVE: u64 = 1 << 20;
+
+    /// Purges in a row that gave back less than [`PRODUCTIVE`], with
+    /// memory not growing, after which the pacer looks every
+    /// [`IDLE_EVERY`] even over the bound: a heap that stays over
+    /// [`HIGH_ANONYMOUS`] at rest (a large opt-out registry) has nothing
+    /// to give back, and each look costs ~40 µs here (the wakeup, mostly):
+    /// 0.4% of a core at 100 a second. Eight (80 ms of nothing) is more
+    /// than a busy process shows: under the batch load test nearly every
+    /// purge gives back megabytes.
+    const SLOW_AFTER: u32 = 8;
+
+    /// What the pacer's purges have given back lately.
+    #[derive(Debug, Default)]
+    pub(super) struct Purges {
+        /// Anonymous memory just after the last purge.
+        after: u64,
+        /// Purges in a row that gave back less than [`PRODUCTIVE`].
+        idle: u32,
+    }
+
+    impl Purges {
+        /// Records a purge that took anonymous memory from `before` to `after`.
+        pub(super) fn done(&mut self, before: u64, after: u64) {
+            self.idle = match before.saturating_sub(after) < PRODUCTIVE {
+                true => self.idle.saturating_add(1),
+                false => 0,
+            };
+            self.after = after;
+        }
+
+        /// How long the pacer waits after a reading of `anonymous`.
+        pub(super) fn next_look(&self, anonymous: u64) -> Duration {
+            let growing = anonymous > self.after.saturating_add(PRODUCTIVE);
+            if anonymous > HIGH_ANONYMOUS / 4 * 3 && (self.idle < SLOW_AFTER || growing) {
+                EVERY
+            } else {
+                IDLE_EVERY
+            }
+        }
+    }
 
     extern "C" {
         fn mi_option_get(option: c_int) -> c_long;
@@ -131,6 +176,7 @@ mod allocator {
                 // SAFETY: mimalloc's own thread setup; no pointer.
                 unsafe { mi_thread_init() };
                 let mut wait = EVERY;
+                let mut purges = Purges::default();
                 loop {
                     std::thread::sleep(wait);
                     // A reading that fails counts as over: never keep more.
@@ -140,8 +186,9 @@ mod allocator {
                         // lets any thread force the purge of what its
                         // threads freed (one at a time, never blocking).
                         unsafe { mi_collect(true) }
+                        purges.done(anonymous, statm.anonymous().unwrap_or(0));
                     }
-                    wait = next_look(anonymous);
+                    wait = purges.next_look(anonymous);
                 }
             });
         if spawned.is_err() {
@@ -156,15 +203,6 @@ mod allocator {
     /// is freed back now.
     pub(super) fn over(bytes: u64) -> bool {
         bytes > HIGH_ANONYMOUS
-    }
-
-    /// How long the pacer waits after a reading of `bytes`.
-    pub(super) fn next_look(bytes: u64) -> Duration {
-        if bytes > HIGH_ANONYMOUS / 4 * 3 {
-            EVERY
-        } else {
-            IDLE_EVERY
-        }
     }
 
     /// `/proc/self/statm`, kept open and read again from its start (which
@@ -565,13 +603,31 @@ mod tests {
         assert!(after >= before + (60 << 20), "{before} -> {after}");
         assert!(allocator::over(after));
         assert!(!allocator::over(allocator::HIGH_ANONYMOUS));
+        let fresh = allocator::Purges::default();
         let (high, idle) = (
-            allocator::next_look(allocator::HIGH_ANONYMOUS),
-            allocator::next_look(allocator::HIGH_ANONYMOUS / 2),
+            fresh.next_look(allocator::HIGH_ANONYMOUS),
+            fresh.next_look(allocator::HIGH_ANONYMOUS / 2),
         );
         assert!(high < idle, "{high:?} {idle:?}");
-        assert_eq!(allocator::next_look(u64::MAX), high);
+        assert_eq!(fresh.next_look(u64::MAX), high);
         drop(touched);
+
+        // Over the bound with nothing to give back (a large heap at rest):
+        // after eight purges that gave back nothing, the looks slow down;
+        // one that gives back, or memory growing, brings them back.
+        let heap = allocator::HIGH_ANONYMOUS * 4;
+        let mut purges = allocator::Purges::default();
+        let looks: Vec<_> = (0..10)
+            .map(|_| {
+                purges.done(heap, heap);
+                purges.next_look(heap)
+            })
+            .collect();
+        assert!(looks[..7].iter().all(|&l| l == high), "{looks:?}");
+        assert!(looks[7..].iter().all(|&l| l == idle), "{looks:?}");
+        assert_eq!(purges.next_look(heap + allocator::PRODUCTIVE + 1), high);
+        purges.done(heap + (8 << 20), heap);
+        assert_eq!(purges.next_look(heap), high);
 
         // Freed in event-sized blocks while over the bound, memory goes
         // back at the pacer's next looks.
