@@ -45,7 +45,7 @@ impl Fill<'_> {
 /// client's address that ingest writes next (`"context":{"ip":"…"},` with
 /// a full IPv6 address takes 59 bytes, PostHog's `$ip` 63), so that
 /// writing it moves the event's tail rather than copying the event.
-pub const ROOM: usize = 64;
+pub(crate) const ROOM: usize = 64;
 
 /// Returns the event as it will be forwarded: `object` (one validated JSON
 /// object, `keys` keys at its top level) with `fill` appended before its

@@ -41,7 +41,8 @@ pub(crate) mod reader;
 mod shape;
 
 pub use bounds::{Exceeded, Limits};
-pub use edit::{detach, finish_event, Fill, ROOM};
+pub(crate) use edit::ROOM;
+pub use edit::{detach, finish_event, Fill};
 pub use layout::{Layout, Role, SegmentLayout};
 pub use marks::{same_value, Marks, Slot, Span};
 pub use object::{check_utf8, Refused, TopLevel};
