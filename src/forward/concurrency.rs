@@ -16,8 +16,13 @@
 //!   mean RTT above the long-run mean by more than `RTT_DEVIATION_SCALE`
 //!   deviations, multiplies the limit by `DECREASE_RATIO` (rounded down,
 //!   at least 1);
-//! - otherwise, if the limit was fully used during the window, it grows
-//!   by one (up to `max`).
+//! - otherwise, if the limit was fully used during the window and its mean
+//!   RTT was no higher than the long-run mean, it grows by one (up to
+//!   `max`). A window a little slower than usual neither grows nor lowers
+//!   it: a backend that answers slower the more it is sent (one that
+//!   queues) stops the growth where its answers start to slow down,
+//!   rather than drawing ever more batches, each a body held in memory,
+//!   into its queue.
 //!
 //! The window's mean RTT then feeds the long-run mean and deviation
 //! (exponentially weighted, `EWMA_ALPHA`); backpressure RTTs never do (a
@@ -119,13 +124,14 @@ impl Controller {
     fn close_window(&mut self, now: Instant) {
         let w = std::mem::take(&mut self.window);
         let current = (w.answered > 0).then(|| w.rtt_sum / f64::from(w.answered));
-        let slower = match (current, self.past) {
-            (Some(rtt), Some((mean, dev))) => rtt > mean + dev * RTT_DEVIATION_SCALE,
-            _ => false,
+        let (slower, as_fast) = match (current, self.past) {
+            (Some(rtt), Some((mean, dev))) => (rtt > mean + dev * RTT_DEVIATION_SCALE, rtt <= mean),
+            // The first window with an answer only sets the mean.
+            _ => (false, false),
         };
         if w.backpressure || slower {
             self.limit = ((self.limit as f64 * DECREASE_RATIO).floor() as usize).max(1);
-        } else if w.full && current.is_some() {
+        } else if w.full && as_fast {
             self.limit = (self.limit + 1).min(self.max);
         }
         if let Some(rtt) = current {
@@ -237,6 +243,40 @@ mod tests {
             c.observe(now, Duration::from_millis(5), Outcome::Answered);
         }
         assert_eq!(c.limit(), 4);
+    }
+
+    /// A backend that answers in 10 ms up to 8 requests at once and
+    /// queues beyond (each request over 8 adds 10 ms / 8), always sent as
+    /// many as the limit allows.
+    fn queueing_backend(windows: usize) -> Vec<usize> {
+        let mut c = Controller::new(1, 64);
+        let mut now = Instant::now();
+        let mut limits = Vec::new();
+        for _ in 0..windows {
+            let n = c.limit();
+            let rtt = Duration::from_micros(10_000 * n.max(8) as u64 / 8);
+            now += rtt;
+            c.started(n);
+            c.observe(now, rtt, Outcome::Answered);
+            limits.push(c.limit());
+        }
+        limits
+    }
+
+    #[test]
+    fn a_backend_that_queues_does_not_draw_the_limit_to_max() {
+        let limits = queueing_backend(2000);
+        let top = *limits.iter().max().unwrap();
+        // Up to 8 the answers stay as fast, and the limit grows to 8; one
+        // more is slower than the mean, so it stops there (the mean itself
+        // catches up in a few windows, letting it try one more, 9).
+        assert!(limits.contains(&8), "{limits:?}");
+        assert!(
+            top <= 9,
+            "the limit rose to {top} for a backend that queues past 8"
+        );
+        let last = &limits[1000..];
+        assert!(last.iter().all(|&l| (7..=9).contains(&l)), "{last:?}");
     }
 
     #[test]
