@@ -43,6 +43,9 @@ pub enum Reply {
     Delay(Duration),
     /// Close the connection without answering.
     Hangup,
+    /// Hold the request until the next [`Upstream::heal`], then 200: a
+    /// backend that takes nothing meanwhile, however long the test takes.
+    Stall,
 }
 
 /// One request the upstream saw.
@@ -80,6 +83,11 @@ struct UpstreamState {
     /// While set, every request gets this (the script waits).
     failing: Option<Reply>,
     received: Vec<Received>,
+    /// How many times [`Upstream::heal`] was called ([`Reply::Stall`]
+    /// waits for the next).
+    heals: u64,
+    /// Requests answered with the [`Upstream::fail_with`] reply.
+    faulted: u64,
 }
 
 /// A recording upstream. Replies follow the script, then 200.
@@ -178,9 +186,16 @@ impl Upstream {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let reply = {
+        let (reply, heals) = {
             let mut state = self.state.lock().unwrap();
-            state.failing.clone().or_else(|| state.script.pop_front())
+            let reply = match state.failing.clone() {
+                Some(failing) => {
+                    state.faulted += 1;
+                    Some(failing)
+                }
+                None => state.script.pop_front(),
+            };
+            (reply, state.heals)
         };
         let (status, retry_after) = match reply {
             None | Some(Reply::Status(200)) => (200, None),
@@ -191,6 +206,12 @@ impl Upstream {
                 (200, None)
             }
             Some(Reply::Hangup) => (0, None),
+            Some(Reply::Stall) => {
+                while self.state.lock().unwrap().heals == heals {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                (200, None)
+            }
         };
         self.state.lock().unwrap().received.push(Received {
             method: parts.method.to_string(),
@@ -221,9 +242,17 @@ impl Upstream {
         self.state.lock().unwrap().failing = Some(reply);
     }
 
-    /// Back to the script, then 200.
+    /// How many requests got the [`Upstream::fail_with`] reply so far
+    /// (counted as they get it: a delayed one too).
+    pub fn faulted(&self) -> u64 {
+        self.state.lock().unwrap().faulted
+    }
+
+    /// Back to the script, then 200; stalled requests are answered.
     pub fn heal(&self) {
-        self.state.lock().unwrap().failing = None;
+        let mut state = self.state.lock().unwrap();
+        state.failing = None;
+        state.heals += 1;
     }
 
     pub fn received(&self) -> Vec<Received> {
