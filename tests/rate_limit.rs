@@ -45,22 +45,18 @@ fn retry_after(answer: &Answer) -> u64 {
         .expect("Retry-After in seconds")
 }
 
-#[tokio::test]
-async fn per_ip_refuses_beyond_the_burst_before_reading_anything_then_serves_again() {
-    let upstream = Upstream::start().await;
-    let pg = start_privgate(&config(
-        &upstream,
-        "max_body_bytes = \"1KiB\"",
-        "[server.rate_limit]\nper_ip = { requests_per_second = 1, burst = 2 }",
-    ))
-    .await;
-    let (addr, admin) = (pg.ingest_addr(), pg.admin_addr());
-    let started = Instant::now();
-    assert_eq!(post(addr, "/v1/t", track("ip-1")).await.status, 200);
-    assert_eq!(post(addr, "/v1/t", track("ip-2")).await.status, 200);
+/// The smallest per-IP rate is 1 request a second, so a token comes back
+/// 1 s after the burst was taken: the refusals below prove something only
+/// when they all happen within that second. A run that a stalled machine
+/// stretched past it proves nothing either way; it is run again on a
+/// fresh server, at most this many times.
+const ATTEMPTS: u32 = 5;
 
-    // The third within the second: 429 with the JSON error and a whole
-    // number of seconds to wait, readable by the browser (CORS headers).
+/// The answers to a burst of two, then three requests past it: a good
+/// one from a browser, one with an unknown write key, one oversized.
+async fn burst_then_three(addr: std::net::SocketAddr) -> [Answer; 5] {
+    let first = post(addr, "/v1/t", track("ip-1")).await;
+    let second = post(addr, "/v1/t", track("ip-2")).await;
     let origin = ("origin", "http://shop.test");
     let refused = send(
         "POST",
@@ -70,12 +66,43 @@ async fn per_ip_refuses_beyond_the_burst_before_reading_anything_then_serves_aga
         track("ip-refused"),
     )
     .await;
-    assert!(
-        error_mismatch(&refused, 429, "rate_limited").is_none(),
-        "{:?} after {:?}",
-        error_mismatch(&refused, 429, "rate_limited"),
-        started.elapsed()
-    );
+    let nope = ("authorization", "Basic bm9wZTo=");
+    let unknown_key = send("POST", addr, "/v1/t", &[nope, JSON], track("ip-nope")).await;
+    let oversized = send("POST", addr, "/v1/t", &[AUTH, JSON], vec![b' '; 4096]).await;
+    [first, second, refused, unknown_key, oversized]
+}
+
+#[tokio::test]
+async fn per_ip_refuses_beyond_the_burst_before_reading_anything_then_serves_again() {
+    let mut attempt = 0;
+    let (upstream, pg, [first, second, refused, unknown_key, oversized]) = loop {
+        attempt += 1;
+        let upstream = Upstream::start().await;
+        let pg = start_privgate(&config(
+            &upstream,
+            "max_body_bytes = \"1KiB\"",
+            "[server.rate_limit]\nper_ip = { requests_per_second = 1, burst = 2 }",
+        ))
+        .await;
+        let started = Instant::now();
+        let answers = burst_then_three(pg.ingest_addr()).await;
+        let took = started.elapsed();
+        if took < Duration::from_secs(1) {
+            break (upstream, pg, answers);
+        }
+        assert!(
+            attempt < ATTEMPTS,
+            "{ATTEMPTS} bursts each took over the 1 s window (the last {took:?})"
+        );
+        pg.shutdown().await;
+    };
+    let (addr, admin) = (pg.ingest_addr(), pg.admin_addr());
+    assert_eq!(first.status, 200);
+    assert_eq!(second.status, 200);
+
+    // The third within the second: 429 with the JSON error and a whole
+    // number of seconds to wait, readable by the browser (CORS headers).
+    assert_error(&refused, 429, "rate_limited");
     let secs = retry_after(&refused);
     assert!((1..=2).contains(&secs), "Retry-After: {secs}");
     assert_eq!(
@@ -84,10 +111,7 @@ async fn per_ip_refuses_beyond_the_burst_before_reading_anything_then_serves_aga
     );
     // Checked before the write key and the body: an unknown key or an
     // oversized body is refused for the rate, not looked at.
-    let nope = ("authorization", "Basic bm9wZTo=");
-    let unknown_key = send("POST", addr, "/v1/t", &[nope, JSON], track("ip-nope")).await;
     assert_error(&unknown_key, 429, "rate_limited");
-    let oversized = send("POST", addr, "/v1/t", &[AUTH, JSON], vec![b' '; 4096]).await;
     assert_error(&oversized, 429, "rate_limited");
     // The admin listener is not limited.
     for _ in 0..5 {
@@ -131,17 +155,24 @@ rate_limit = { events_per_second = 1, burst = 20 }
     let pg = start_privgate(&config(&upstream, "max_batch_events = 10", app)).await;
     let (addr, admin) = (pg.ingest_addr(), pg.admin_addr());
 
+    let started = Instant::now();
     assert_eq!(
         post(addr, "/v1/batch", batch("web-a", 6, None))
             .await
             .status,
         200
     );
-    // 6 more than the 4 left: refused whole.
-    let refused = post(addr, "/v1/batch", batch("web-refused", 6, None)).await;
+    // 10, 6 more than the 4 left: refused whole, unless 6 s passed (at
+    // 1/s the bucket refills one event a second: a margin no stall of a
+    // busy machine reaches). Retry-After is the wait for all 10 to fit.
+    let refused = post(addr, "/v1/batch", batch("web-refused", 10, None)).await;
     assert_error(&refused, 429, "rate_limited");
     let secs = retry_after(&refused);
-    assert!((1..=2).contains(&secs), "Retry-After: {secs}");
+    let waited = started.elapsed().as_secs() + 1;
+    assert!(
+        (6u64.saturating_sub(waited).max(1)..=6).contains(&secs),
+        "Retry-After: {secs} after {waited} s"
+    );
     // Another source (its key in the body) has its own budget: 16 events,
     // more than web's burst, pass.
     for prefix in ["app-a", "app-b"] {
