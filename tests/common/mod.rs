@@ -5,6 +5,7 @@
 
 mod certs;
 mod explain;
+mod load;
 mod process;
 mod tools;
 mod yaml;
@@ -12,6 +13,8 @@ mod yaml;
 pub use certs::*;
 #[allow(unused_imports)] // Only the explain tests use it.
 pub use explain::*;
+#[allow(unused_imports)] // Only the fault tests use it.
+pub use load::*;
 #[allow(unused_imports)] // Only the tests that start the binary use it.
 pub use process::*;
 #[allow(unused_imports)] // Only the tests that run system tools use it.
