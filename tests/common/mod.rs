@@ -468,6 +468,18 @@ pub async fn try_send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Result<Answer, String> {
+    try_send_within(method, addr, path, headers, body, Duration::from_secs(10)).await
+}
+
+/// [`try_send`], with `within` for the answer and again for its body.
+pub async fn try_send_within(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+    within: Duration,
+) -> Result<Answer, String> {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder()
@@ -479,14 +491,14 @@ pub async fn try_send(
     let request = req
         .body(Full::new(body.into()))
         .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+    let response = tokio::time::timeout(within, client.request(request))
         .await
-        .map_err(|_| "no answer within 10s".to_owned())?
+        .map_err(|_| format!("no answer within {within:?}"))?
         .map_err(|e| format!("request failed: {e:?}"))?;
     let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(Duration::from_secs(10), body.collect())
+    let body = tokio::time::timeout(within, body.collect())
         .await
-        .map_err(|_| "no complete body within 10s".to_owned())?
+        .map_err(|_| format!("no complete body within {within:?}"))?
         .map_err(|e| format!("body failed: {e}"))?
         .to_bytes();
     Ok(Answer {
