@@ -17,7 +17,7 @@ pub struct Fill<'a> {
 
 impl Fill<'_> {
     fn is_empty(&self) -> bool {
-        self.event_type.is_none() && self.message_id.is_none() && self.received_at.is_none()
+        self.fields().next().is_none()
     }
 
     /// The fields in the order they are written, with their names.
