@@ -101,9 +101,10 @@ mod allocator {
     impl Purges {
         /// Records a purge that took anonymous memory from `before` to `after`.
         pub(super) fn done(&mut self, before: u64, after: u64) {
-            self.idle = match before.saturating_sub(after) < PRODUCTIVE {
-                true => self.idle.saturating_add(1),
-                false => 0,
+            self.idle = if before.saturating_sub(after) < PRODUCTIVE {
+                self.idle.saturating_add(1)
+            } else {
+                0
             };
             self.after = after;
         }
