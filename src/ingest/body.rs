@@ -319,6 +319,34 @@ mod tests {
         assert!(charged <= 60, "{charged}");
     }
 
+    /// A frame is a slice of the connection's read buffer (head and body
+    /// as hyper read them). A body that is one frame must not share it: an
+    /// event that is the body, kept in a queue or a spool's tail, would
+    /// keep the whole buffer (up to twice `max_header_bytes`), while the
+    /// budget and the queue's bounds count only the event's bytes.
+    #[test]
+    fn a_body_in_one_frame_shares_nothing_with_the_read_buffer() {
+        let read_buffer = Bytes::from(vec![b'h'; 64 << 10]);
+        let frame = read_buffer.slice(60_000..60_200);
+        let budget = Inflight::new(1 << 30, &Metrics::new());
+        let charge = budget.charge(0).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for declared in [Some(200), None] {
+            let body = Frames([frame.clone()].into());
+            let got = runtime
+                .block_on(collect(body, 1000, declared, &charge))
+                .unwrap();
+            assert_eq!(got, frame);
+            let buffer = read_buffer.as_ptr_range();
+            assert!(
+                !buffer.contains(&got.as_ptr()),
+                "the body is a slice of the read buffer ({declared:?})"
+            );
+        }
+    }
+
     #[test]
     fn a_body_past_the_limit_is_refused_whatever_its_frames() {
         let budget = Inflight::new(1 << 30, &Metrics::new());

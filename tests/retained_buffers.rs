@@ -1,0 +1,185 @@
+//! What an accepted event keeps alive while it waits for its destination:
+//! its own bytes, not the connection's read buffer it arrived in.
+//!
+//! hyper reads a request into one buffer, head and body together, and a
+//! body that came whole with its head is a slice of that buffer. An event
+//! that is such a slice, kept in a memory queue or a spool's tail while
+//! the destination is down, keeps the whole buffer allocated: up to
+//! twice `max_header_bytes` (128 KiB by default) for an event of a few
+//! hundred bytes, which is all the queue's bounds and the tail's count.
+//! A client with a (public) write key sends tiny events each behind a
+//! large head, one per connection, with the destination down: what the
+//! real `privgate` binary holds must stay near what it counts, not grow
+//! by the read buffers.
+
+mod common;
+
+use common::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Events sent, one connection each (below the memory queue's default
+/// `queue_max_events`, 10,000, and within the spool tail's 4 MiB).
+const EVENTS: usize = 1_500;
+
+/// The head's padding: under the default `max_header_bytes` (64 KiB), so
+/// the request is taken, and large enough that hyper's read buffer grows
+/// to hold it.
+const PAD: usize = 56 << 10;
+
+/// Connections at once.
+const AT_ONCE: usize = 4;
+
+/// How much privgate's resident memory may grow while it holds the
+/// events: their bytes (about 200 each, 300 KB in all) many times over,
+/// allocator slack, the queue or spool's own structures. Measured (debug
+/// build): 2 MiB. Holding each event's read buffer instead (the head
+/// and the event, some 56 KiB each) grew it by 81 MiB (memory queue) and
+/// 84 MiB (spool tail); with the default bounds, 10,000 events in a
+/// memory queue and 4 MiB of them in a spool's tail (some 20,000), that
+/// is 0.5 and 1 GiB.
+const MAX_GROWTH_MIB: u64 = 32;
+
+/// The child's resident memory (`VmRSS`), in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// One Segment `track` with the fields privgate would otherwise add
+/// (`messageId`, `receivedAt`) and an empty `context` (where no address is
+/// inserted), so that the event is the request's body as it came.
+fn request(i: usize, pad: &str) -> Vec<u8> {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.encode("test-key:");
+    let body = format!(
+        r#"{{"type":"track","event":"e","messageId":"pinned-{i}","receivedAt":"2026-01-01T00:00:00.000Z","context":{{}}}}"#
+    );
+    format!(
+        "POST /v1/t HTTP/1.1\r\nhost: privgate\r\nauthorization: Basic {key}\r\n\
+         content-type: application/json\r\nx-pad: {pad}\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `request` in one write on a new connection; the answer's status.
+async fn send_one(addr: SocketAddr, request: Vec<u8>) -> Result<u16, String> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.write_all(&request).await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| "no answer within 10s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
+    head.strip_prefix("HTTP/1.1 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {head:?}"))
+}
+
+/// Sends [`EVENTS`] padded events to `proc`, waits until `series` counts
+/// them, and returns how much its resident memory grew, in MiB.
+async fn growth_holding_events(proc: &Proc, series: &str) -> u64 {
+    let pid = proc.child.id();
+    // A first event, so what any request sets up once is in the baseline.
+    let pad = "p".repeat(PAD);
+    assert_eq!(send_one(proc.ingest, request(0, &pad)).await, Ok(200));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rss_kib(pid);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 1..=EVENTS {
+        if tasks.len() == AT_ONCE {
+            let status = tasks.join_next().await.unwrap().unwrap();
+            *statuses.entry(status).or_insert(0) += 1;
+        }
+        tasks.spawn(send_one(proc.ingest, request(i, &pad)));
+    }
+    while let Some(status) = tasks.join_next().await {
+        *statuses.entry(status.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses.get(&Ok(200)),
+        Some(&EVENTS),
+        "every event is accepted: {statuses:?}\n{}",
+        proc.log_tail()
+    );
+    wait_for_metric(proc.admin, series, (EVENTS + 1) as f64).await;
+    let after = rss_kib(pid);
+    eprintln!(
+        "privgate VmRSS {} MiB before, {} MiB holding {} events",
+        before / 1024,
+        after / 1024,
+        EVENTS + 1
+    );
+    after.saturating_sub(before) / 1024
+}
+
+/// A Segment source and one destination of `delivery` that cannot be
+/// reached and keeps retrying, so that accepted events stay: the config
+/// file, and the port, which refuses connections while it is held.
+fn config(dir: &std::path::Path, delivery: &str) -> (String, DownPort) {
+    let down = DownPort::new();
+    let d = dir.display();
+    write(dir, "e1.key", &privgate::crypto::generate_key());
+    let text = segment_config(&format!(
+        r#"
+[[destinations]]
+name = "backend"
+kind = "http"
+url = "http://{}/v1/batch"
+delivery = "{delivery}"
+connect_timeout = "200ms"
+retry = {{ max_retries = 100, initial_backoff = "10s", max_backoff = "60s" }}
+[keys]
+encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
+[spool]
+dir = "{d}/spool"
+"#,
+        down.addr()
+    ));
+    (write(dir, "proxy.toml", &text), down)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_a_memory_queue_hold_their_bytes_not_their_read_buffers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _down) = config(dir.path(), "memory");
+    let proc = spawn(&config);
+    let growth = growth_holding_events(
+        &proc,
+        "privgate_queue_depth_events{destination=\"backend\"}",
+    )
+    .await;
+    assert!(
+        growth <= MAX_GROWTH_MIB,
+        "holding {EVENTS} events of ~200 bytes grew privgate by {growth} MiB \
+         (want at most {MAX_GROWTH_MIB} MiB)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_a_spool_tail_hold_their_bytes_not_their_read_buffers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _down) = config(dir.path(), "durable");
+    let proc = spawn(&config);
+    let growth =
+        growth_holding_events(&proc, "privgate_events_received_total{source=\"web\"}").await;
+    assert!(
+        growth <= MAX_GROWTH_MIB,
+        "holding {EVENTS} events of ~200 bytes grew privgate by {growth} MiB \
+         (want at most {MAX_GROWTH_MIB} MiB)"
+    );
+}
