@@ -132,10 +132,13 @@ where
     });
 }
 
-/// The body, at most `max` bytes. A body that comes in one frame is that
-/// frame. Otherwise the frames are copied into one buffer as they arrive
-/// and dropped at once, so the connection's read buffer is reused rather
-/// than held (and another allocated) until the last frame is in. The
+/// The body, at most `max` bytes, in a buffer of its own: a frame is a
+/// slice of the connection's read buffer (up to about twice `max_header_bytes`,
+/// head and body as hyper read them), which nothing made of the body may
+/// keep. A body that comes in one frame is that frame's copy. Otherwise
+/// the frames are copied into one buffer as they arrive and dropped at
+/// once, so the connection's read buffer is reused rather than held (and
+/// another allocated) until the last frame is in. The
 /// buffer holds at most twice what arrived, and no more than the
 /// `declared` length (`Content-Length`), so a client is charged only for
 /// bytes it sent; each growth is charged before it is made. (A body
@@ -197,7 +200,10 @@ where
     }
     Ok(match joined {
         Some(buf) => Bytes::from(buf),
-        None => first.unwrap_or_default(),
+        // A copy: the frame is a slice of the connection's read buffer,
+        // which an event sharing the body would keep whole while it waits
+        // in a queue or a spool's tail, counted for its own bytes only.
+        None => first.map_or_else(Bytes::new, |frame| Bytes::copy_from_slice(&frame)),
     })
 }
 
