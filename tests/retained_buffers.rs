@@ -28,18 +28,29 @@ const EVENTS: usize = 1_500;
 /// to hold it.
 const PAD: usize = 56 << 10;
 
+/// gzip members of a [`Shape::PaddedGzip`] request, each with a 65,000
+/// byte comment: the body is that large, and gunzips to the event alone.
+const MEMBERS: usize = 4;
+
+/// What counts the events a memory destination holds, and those a
+/// source accepted (into a spool, once committed).
+const QUEUED: &str = "privgate_queue_depth_events{destination=\"backend\"}";
+const RECEIVED: &str = "privgate_events_received_total{source=\"web\"}";
+
 /// Connections at once.
 const AT_ONCE: usize = 4;
 
 /// How much privgate's resident memory may grow while it holds the
 /// events: their bytes (about 200 each, 300 KB in all) many times over,
 /// allocator slack, the queue or spool's own structures. Measured (debug
-/// build): 2 MiB. Holding each event's read buffer instead (the head
-/// and the event, some 56 KiB each) grew it by 81 MiB (memory queue) and
-/// 84 MiB (spool tail); with the default bounds, 10,000 events in a
-/// memory queue and 4 MiB of them in a spool's tail (some 20,000), that
-/// is 0.5 and 1 GiB.
-const MAX_GROWTH_MIB: u64 = 32;
+/// build): 1 to 2 MiB. Holding each event's read buffer instead (the
+/// head and the event, some 56 KiB each) grew it by 81 MiB (memory
+/// queue) and 84 MiB (spool tail); with the default bounds, 10,000
+/// events in a memory queue and 4 MiB of them in a spool's tail (some
+/// 20,000), that is 0.5 and 1 GiB. Holding each gzipped event's
+/// decompression buffer (four times its compressed size, 1 MiB, of which
+/// only what the allocator had used before is resident) grew it by 30 MiB.
+const MAX_GROWTH_MIB: u64 = 16;
 
 /// The child's resident memory (`VmRSS`), in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -54,19 +65,53 @@ fn rss_kib(pid: u32) -> u64 {
 /// One Segment `track` with the fields privgate would otherwise add
 /// (`messageId`, `receivedAt`) and an empty `context` (where no address is
 /// inserted), so that the event is the request's body as it came.
-fn request(i: usize, pad: &str) -> Vec<u8> {
-    use base64::Engine;
-    let key = base64::engine::general_purpose::STANDARD.encode("test-key:");
-    let body = format!(
-        r#"{{"type":"track","event":"e","messageId":"pinned-{i}","receivedAt":"2026-01-01T00:00:00.000Z","context":{{}}}}"#
-    );
+fn event(i: usize) -> String {
     format!(
+        r#"{{"type":"track","event":"e","messageId":"pinned-{i}","receivedAt":"2026-01-01T00:00:00.000Z","context":{{}}}}"#
+    )
+}
+
+/// How an event is sent.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Behind a head of [`PAD`] bytes more.
+    LargeHead,
+    /// Gzipped, after gzip comments ([`MEMBERS`]).
+    PaddedGzip,
+}
+
+/// Event `i` as a request of `shape`.
+fn request(i: usize, shape: Shape) -> Vec<u8> {
+    use base64::Engine;
+    use std::io::Write;
+    let key = base64::engine::general_purpose::STANDARD.encode("test-key:");
+    let (pad, encoding, body) = match shape {
+        Shape::LargeHead => ("p".repeat(PAD), "identity", event(i).into_bytes()),
+        Shape::PaddedGzip => {
+            // gzip members, each with the longest comment flate2 reads;
+            // the first holds the event.
+            let mut body = Vec::new();
+            for member in 0..MEMBERS {
+                let mut gz = flate2::GzBuilder::new()
+                    .comment(vec![b'c'; 65_000])
+                    .write(Vec::new(), flate2::Compression::fast());
+                if member == 0 {
+                    gz.write_all(event(i).as_bytes()).unwrap();
+                }
+                body.extend(gz.finish().unwrap());
+            }
+            ("p".to_owned(), "gzip", body)
+        }
+    };
+    let mut request = format!(
         "POST /v1/t HTTP/1.1\r\nhost: privgate\r\nauthorization: Basic {key}\r\n\
-         content-type: application/json\r\nx-pad: {pad}\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{body}",
+         content-type: application/json\r\ncontent-encoding: {encoding}\r\n\
+         x-pad: {pad}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     )
-    .into_bytes()
+    .into_bytes();
+    request.extend_from_slice(&body);
+    request
 }
 
 /// Sends `request` in one write on a new connection; the answer's status.
@@ -89,13 +134,12 @@ async fn send_one(addr: SocketAddr, request: Vec<u8>) -> Result<u16, String> {
         .ok_or_else(|| format!("not an HTTP answer: {head:?}"))
 }
 
-/// Sends [`EVENTS`] padded events to `proc`, waits until `series` counts
-/// them, and returns how much its resident memory grew, in MiB.
-async fn growth_holding_events(proc: &Proc, series: &str) -> u64 {
+/// Sends [`EVENTS`] events of `shape` to `proc`, waits until `series`
+/// counts them, and returns how much its resident memory grew, in MiB.
+async fn growth_holding_events(proc: &Proc, shape: Shape, series: &str) -> u64 {
     let pid = proc.child.id();
     // A first event, so what any request sets up once is in the baseline.
-    let pad = "p".repeat(PAD);
-    assert_eq!(send_one(proc.ingest, request(0, &pad)).await, Ok(200));
+    assert_eq!(send_one(proc.ingest, request(0, shape)).await, Ok(200));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = rss_kib(pid);
     let mut tasks = tokio::task::JoinSet::new();
@@ -105,7 +149,7 @@ async fn growth_holding_events(proc: &Proc, series: &str) -> u64 {
             let status = tasks.join_next().await.unwrap().unwrap();
             *statuses.entry(status).or_insert(0) += 1;
         }
-        tasks.spawn(send_one(proc.ingest, request(i, &pad)));
+        tasks.spawn(send_one(proc.ingest, request(i, shape)));
     }
     while let Some(status) = tasks.join_next().await {
         *statuses.entry(status.unwrap()).or_insert(0) += 1;
@@ -158,11 +202,7 @@ async fn events_in_a_memory_queue_hold_their_bytes_not_their_read_buffers() {
     let dir = tempfile::tempdir().unwrap();
     let (config, _down) = config(dir.path(), "memory");
     let proc = spawn(&config);
-    let growth = growth_holding_events(
-        &proc,
-        "privgate_queue_depth_events{destination=\"backend\"}",
-    )
-    .await;
+    let growth = growth_holding_events(&proc, Shape::LargeHead, QUEUED).await;
     assert!(
         growth <= MAX_GROWTH_MIB,
         "holding {EVENTS} events of ~200 bytes grew privgate by {growth} MiB \
@@ -175,11 +215,23 @@ async fn events_in_a_spool_tail_hold_their_bytes_not_their_read_buffers() {
     let dir = tempfile::tempdir().unwrap();
     let (config, _down) = config(dir.path(), "durable");
     let proc = spawn(&config);
-    let growth =
-        growth_holding_events(&proc, "privgate_events_received_total{source=\"web\"}").await;
+    let growth = growth_holding_events(&proc, Shape::LargeHead, RECEIVED).await;
     assert!(
         growth <= MAX_GROWTH_MIB,
         "holding {EVENTS} events of ~200 bytes grew privgate by {growth} MiB \
+         (want at most {MAX_GROWTH_MIB} MiB)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzipped_event_holds_its_bytes_not_its_decompression_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _down) = config(dir.path(), "memory");
+    let proc = spawn(&config);
+    let growth = growth_holding_events(&proc, Shape::PaddedGzip, QUEUED).await;
+    assert!(
+        growth <= MAX_GROWTH_MIB,
+        "holding {EVENTS} gzipped events of ~200 bytes grew privgate by {growth} MiB \
          (want at most {MAX_GROWTH_MIB} MiB)"
     );
 }

@@ -55,4 +55,26 @@ mod tests {
             Err(IngestError::BadGzip)
         ));
     }
+
+    /// An event may be the whole output and wait long in a queue or a
+    /// spool's tail, whose bounds count its bytes: the output's buffer
+    /// must be about its size, not four times a compressed form padded
+    /// with gzip comments.
+    #[test]
+    fn gunzip_output_holds_about_its_size() {
+        let mut padded = Vec::new();
+        for member in 0..4 {
+            let mut e = flate2::GzBuilder::new()
+                .comment(vec![b'c'; 65_000])
+                .write(Vec::new(), Compression::fast());
+            if member == 0 {
+                e.write_all(b"{\"type\":\"track\"}").unwrap();
+            }
+            padded.extend(e.finish().unwrap());
+        }
+        let out = gunzip(&padded, 4 << 20).unwrap();
+        assert_eq!(&out[..], b"{\"type\":\"track\"}");
+        let capacity = Vec::from(out).capacity();
+        assert!(capacity <= 32, "16 bytes in a buffer of {capacity}");
+    }
 }
