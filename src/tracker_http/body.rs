@@ -27,6 +27,13 @@ pub(crate) fn gunzip(compressed: &[u8], max: usize) -> Result<Bytes, IngestError
     if out.len() > max {
         return Err(IngestError::TooLarge(max));
     }
+    // About the output's size: an event may be all of it, and wait long
+    // in a queue or a spool's tail, whose bounds count its bytes (a small
+    // output of a large body padded with gzip comments kept four times
+    // that body).
+    if out.capacity() > 2 * out.len() {
+        out.shrink_to_fit();
+    }
     Ok(Bytes::from(out))
 }
 
