@@ -78,7 +78,17 @@ enum Shape {
     LargeHead,
     /// Gzipped, after gzip comments ([`MEMBERS`]).
     PaddedGzip,
+    /// With a property of [`PAD`] bytes that a rule ([`DROP_JUNK`]) drops.
+    DroppedProperty,
 }
+
+/// A rule that drops what [`Shape::DroppedProperty`] pads its events with.
+const DROP_JUNK: &str = r#"
+[[rules]]
+name = "drop-junk"
+select = "properties.junk"
+action = "drop"
+"#;
 
 /// Event `i` as a request of `shape`.
 fn request(i: usize, shape: Shape) -> Vec<u8> {
@@ -87,6 +97,12 @@ fn request(i: usize, shape: Shape) -> Vec<u8> {
     let key = base64::engine::general_purpose::STANDARD.encode("test-key:");
     let (pad, encoding, body) = match shape {
         Shape::LargeHead => ("p".repeat(PAD), "identity", event(i).into_bytes()),
+        Shape::DroppedProperty => {
+            let junk = format!(r#","properties":{{"junk":"{}"}}}}"#, "j".repeat(PAD));
+            let event = event(i);
+            let body = [event.strip_suffix('}').unwrap(), &junk].concat();
+            ("p".to_owned(), "identity", body.into_bytes())
+        }
         Shape::PaddedGzip => {
             // gzip members, each with the longest comment flate2 reads;
             // the first holds the event.
@@ -174,7 +190,7 @@ async fn growth_holding_events(proc: &Proc, shape: Shape, series: &str) -> u64 {
 /// A Segment source and one destination of `delivery` that cannot be
 /// reached and keeps retrying, so that accepted events stay: the config
 /// file, and the port, which refuses connections while it is held.
-fn config(dir: &std::path::Path, delivery: &str) -> (String, DownPort) {
+fn config(dir: &std::path::Path, delivery: &str, rules: &str) -> (String, DownPort) {
     let down = DownPort::new();
     let d = dir.display();
     write(dir, "e1.key", &privgate::crypto::generate_key());
@@ -191,6 +207,7 @@ retry = {{ max_retries = 100, initial_backoff = "10s", max_backoff = "60s" }}
 encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
 [spool]
 dir = "{d}/spool"
+{rules}
 "#,
         down.addr()
     ));
@@ -200,7 +217,7 @@ dir = "{d}/spool"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_in_a_memory_queue_hold_their_bytes_not_their_read_buffers() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "memory");
+    let (config, _down) = config(dir.path(), "memory", "");
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::LargeHead, QUEUED).await;
     assert!(
@@ -213,7 +230,7 @@ async fn events_in_a_memory_queue_hold_their_bytes_not_their_read_buffers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_in_a_spool_tail_hold_their_bytes_not_their_read_buffers() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "durable");
+    let (config, _down) = config(dir.path(), "durable", "");
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::LargeHead, RECEIVED).await;
     assert!(
@@ -226,12 +243,25 @@ async fn events_in_a_spool_tail_hold_their_bytes_not_their_read_buffers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gzipped_event_holds_its_bytes_not_its_decompression_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "memory");
+    let (config, _down) = config(dir.path(), "memory", "");
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::PaddedGzip, QUEUED).await;
     assert!(
         growth <= MAX_GROWTH_MIB,
         "holding {EVENTS} gzipped events of ~200 bytes grew privgate by {growth} MiB \
          (want at most {MAX_GROWTH_MIB} MiB)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_a_rule_shrank_holds_its_bytes_not_the_buffer_it_was_written_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _down) = config(dir.path(), "memory", DROP_JUNK);
+    let proc = spawn(&config);
+    let growth = growth_holding_events(&proc, Shape::DroppedProperty, QUEUED).await;
+    assert!(
+        growth <= MAX_GROWTH_MIB,
+        "holding {EVENTS} events of ~200 bytes, once {PAD} bytes a rule dropped, \
+         grew privgate by {growth} MiB (want at most {MAX_GROWTH_MIB} MiB)"
     );
 }
