@@ -43,13 +43,15 @@ const AT_ONCE: usize = 4;
 /// How much privgate's resident memory may grow while it holds the
 /// events: their bytes (about 200 each, 300 KB in all) many times over,
 /// allocator slack, the queue or spool's own structures. Measured (debug
-/// build): 1 to 2 MiB. Holding each event's read buffer instead (the
+/// build): 1 to 7 MiB. Holding each event's read buffer instead (the
 /// head and the event, some 56 KiB each) grew it by 81 MiB (memory
 /// queue) and 84 MiB (spool tail); with the default bounds, 10,000
 /// events in a memory queue and 4 MiB of them in a spool's tail (some
 /// 20,000), that is 0.5 and 1 GiB. Holding each gzipped event's
 /// decompression buffer (four times its compressed size, 1 MiB, of which
-/// only what the allocator had used before is resident) grew it by 30 MiB.
+/// only what the allocator had used before is resident) grew it by 30 MiB,
+/// and each event's policy buffer, made for it before a rule dropped its
+/// 56 KiB property, by 50 MiB.
 const MAX_GROWTH_MIB: u64 = 16;
 
 /// The child's resident memory (`VmRSS`), in KiB.

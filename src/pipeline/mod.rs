@@ -106,8 +106,16 @@ impl PolicyStep {
             return Verdict::Keep(event);
         }
         match policy.apply(&event.body, keys, trace) {
-            Ok((body, report)) => {
+            Ok((mut body, report)) => {
                 self.count(&report);
+                // About its size: the walker's buffer was made for the
+                // event as it came, and a rule that removed most of it
+                // (a large property dropped) would leave the rest holding
+                // all of it in a queue or a spool's tail, which count the
+                // event's bytes.
+                if body.capacity() > 2 * body.len() {
+                    body.shrink_to_fit();
+                }
                 Verdict::Keep(Event {
                     body: body.into(),
                     marks: Marks::default(),
