@@ -321,6 +321,8 @@ fn in_range(number: &str) -> Result<(), Stop> {
 
 #[cfg(test)]
 mod tests {
+    mod differential;
+
     use super::*;
     use crate::json::layout::SegmentLayout;
     use crate::json::object::tests::json_value;
