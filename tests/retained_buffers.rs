@@ -1,16 +1,17 @@
 //! What an accepted event keeps alive while it waits for its destination:
-//! its own bytes, not the connection's read buffer it arrived in.
+//! about its own bytes, not a larger buffer it was cut from or written
+//! into. A memory queue's bounds and a spool's in-memory tail count an
+//! event's bytes; a small event holding a large buffer would make them
+//! bound nothing.
 //!
-//! hyper reads a request into one buffer, head and body together, and a
-//! body that came whole with its head is a slice of that buffer. An event
-//! that is such a slice, kept in a memory queue or a spool's tail while
-//! the destination is down, keeps the whole buffer allocated: up to
-//! twice `max_header_bytes` (128 KiB by default) for an event of a few
-//! hundred bytes, which is all the queue's bounds and the tail's count.
-//! A client with a (public) write key sends tiny events each behind a
-//! large head, one per connection, with the destination down: what the
-//! real `privgate` binary holds must stay near what it counts, not grow
-//! by the read buffers.
+//! Three buffers an event could hold: the connection's read buffer, for a
+//! body that came whole with its head (hyper's frame is a slice of it, up
+//! to twice `max_header_bytes`); gunzip's output buffer, sized at four
+//! times the compressed body; the policy walker's, sized for the event
+//! before a rule removed most of it. A client with a (public) write key
+//! sends tiny events in each way, one per connection, with the destination
+//! down: what the real `privgate` binary holds must stay near what it
+//! counts.
 
 mod common;
 
@@ -82,7 +83,21 @@ enum Shape {
     PaddedGzip,
     /// With a property of [`PAD`] bytes that a rule ([`DROP_JUNK`]) drops.
     DroppedProperty,
+    /// In a batch of `max_batch_events` (10,000), the only one with
+    /// consent for the destination ([`NEEDS_CONSENT`]).
+    AmongDenied,
 }
+
+/// The destination takes events with consent for analytics, which only
+/// Segment's consent object grants ([`Shape::AmongDenied`]).
+const NEEDS_CONSENT: (&str, &str) = (
+    r#"require_consent = ["analytics"]"#,
+    r#"
+[consent]
+default = "deny"
+categories = { Analytics = "analytics" }
+"#,
+);
 
 /// A rule that drops what [`Shape::DroppedProperty`] pads its events with.
 const DROP_JUNK: &str = r#"
@@ -97,8 +112,19 @@ fn request(i: usize, shape: Shape) -> Vec<u8> {
     use base64::Engine;
     use std::io::Write;
     let key = base64::engine::general_purpose::STANDARD.encode("test-key:");
+    let mut path = "/v1/t";
     let (pad, encoding, body) = match shape {
         Shape::LargeHead => ("p".repeat(PAD), "identity", event(i).into_bytes()),
+        Shape::AmongDenied => {
+            path = "/v1/batch";
+            let granted = event(i).replace(
+                r#""context":{}"#,
+                r#""context":{"consent":{"categoryPreferences":{"Analytics":true}}}"#,
+            );
+            let denied = vec![r#"{"type":"track","event":"e"}"#; 9_999].join(",");
+            let body = format!(r#"{{"batch":[{denied},{granted}]}}"#);
+            ("p".to_owned(), "identity", body.into_bytes())
+        }
         Shape::DroppedProperty => {
             let junk = format!(r#","properties":{{"junk":"{}"}}}}"#, "j".repeat(PAD));
             let event = event(i);
@@ -122,7 +148,7 @@ fn request(i: usize, shape: Shape) -> Vec<u8> {
         }
     };
     let mut request = format!(
-        "POST /v1/t HTTP/1.1\r\nhost: privgate\r\nauthorization: Basic {key}\r\n\
+        "POST {path} HTTP/1.1\r\nhost: privgate\r\nauthorization: Basic {key}\r\n\
          content-type: application/json\r\ncontent-encoding: {encoding}\r\n\
          x-pad: {pad}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -155,14 +181,37 @@ async fn send_one(addr: SocketAddr, request: Vec<u8>) -> Result<u16, String> {
 /// Sends [`EVENTS`] events of `shape` to `proc`, waits until `series`
 /// counts them, and returns how much its resident memory grew, in MiB.
 async fn growth_holding_events(proc: &Proc, shape: Shape, series: &str) -> u64 {
+    growth_holding(proc, shape, series, EVENTS).await
+}
+
+/// [`growth_holding_events`] for `events` events.
+async fn growth_holding(proc: &Proc, shape: Shape, series: &str, events: usize) -> u64 {
     let pid = proc.child.id();
-    // A first event, so what any request sets up once is in the baseline.
-    assert_eq!(send_one(proc.ingest, request(0, shape)).await, Ok(200));
+    // First a few rounds at once, so that what any request sets up once,
+    // and what requests take while they are read, is in the baseline.
+    let warm = 2 * AT_ONCE;
+    send_all(proc, shape, 0..warm).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = rss_kib(pid);
+    send_all(proc, shape, warm..warm + events).await;
+    wait_for_metric(proc.admin, series, (warm + events) as f64).await;
+    let after = rss_kib(pid);
+    eprintln!(
+        "privgate VmRSS {} MiB before, {} MiB holding {} events",
+        before / 1024,
+        after / 1024,
+        warm + events
+    );
+    after.saturating_sub(before) / 1024
+}
+
+/// Sends events `ids` of `shape`, [`AT_ONCE`] at a time; each must be
+/// accepted.
+async fn send_all(proc: &Proc, shape: Shape, ids: std::ops::Range<usize>) {
     let mut tasks = tokio::task::JoinSet::new();
     let mut statuses = std::collections::BTreeMap::new();
-    for i in 1..=EVENTS {
+    let n = ids.len();
+    for i in ids {
         if tasks.len() == AT_ONCE {
             let status = tasks.join_next().await.unwrap().unwrap();
             *statuses.entry(status).or_insert(0) += 1;
@@ -174,25 +223,21 @@ async fn growth_holding_events(proc: &Proc, shape: Shape, series: &str) -> u64 {
     }
     assert_eq!(
         statuses.get(&Ok(200)),
-        Some(&EVENTS),
+        Some(&n),
         "every event is accepted: {statuses:?}\n{}",
         proc.log_tail()
     );
-    wait_for_metric(proc.admin, series, (EVENTS + 1) as f64).await;
-    let after = rss_kib(pid);
-    eprintln!(
-        "privgate VmRSS {} MiB before, {} MiB holding {} events",
-        before / 1024,
-        after / 1024,
-        EVENTS + 1
-    );
-    after.saturating_sub(before) / 1024
 }
 
 /// A Segment source and one destination of `delivery` that cannot be
 /// reached and keeps retrying, so that accepted events stay: the config
 /// file, and the port, which refuses connections while it is held.
-fn config(dir: &std::path::Path, delivery: &str, rules: &str) -> (String, DownPort) {
+/// `destination` goes in its table, `tables` after.
+fn config(
+    dir: &std::path::Path,
+    delivery: &str,
+    (destination, tables): (&str, &str),
+) -> (String, DownPort) {
     let down = DownPort::new();
     let d = dir.display();
     write(dir, "e1.key", &privgate::crypto::generate_key());
@@ -205,11 +250,12 @@ url = "http://{}/v1/batch"
 delivery = "{delivery}"
 connect_timeout = "200ms"
 retry = {{ max_retries = 100, initial_backoff = "10s", max_backoff = "60s" }}
+{destination}
 [keys]
 encryption = [{{ id = "e1", key = "file:{d}/e1.key" }}]
 [spool]
 dir = "{d}/spool"
-{rules}
+{tables}
 "#,
         down.addr()
     ));
@@ -219,7 +265,7 @@ dir = "{d}/spool"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_in_a_memory_queue_hold_their_bytes_not_their_read_buffers() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "memory", "");
+    let (config, _down) = config(dir.path(), "memory", ("", ""));
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::LargeHead, QUEUED).await;
     assert!(
@@ -232,7 +278,7 @@ async fn events_in_a_memory_queue_hold_their_bytes_not_their_read_buffers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_in_a_spool_tail_hold_their_bytes_not_their_read_buffers() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "durable", "");
+    let (config, _down) = config(dir.path(), "durable", ("", ""));
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::LargeHead, RECEIVED).await;
     assert!(
@@ -245,7 +291,7 @@ async fn events_in_a_spool_tail_hold_their_bytes_not_their_read_buffers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gzipped_event_holds_its_bytes_not_its_decompression_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "memory", "");
+    let (config, _down) = config(dir.path(), "memory", ("", ""));
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::PaddedGzip, QUEUED).await;
     assert!(
@@ -258,12 +304,26 @@ async fn a_gzipped_event_holds_its_bytes_not_its_decompression_buffer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_a_rule_shrank_holds_its_bytes_not_the_buffer_it_was_written_for() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _down) = config(dir.path(), "memory", DROP_JUNK);
+    let (config, _down) = config(dir.path(), "memory", ("", DROP_JUNK));
     let proc = spawn(&config);
     let growth = growth_holding_events(&proc, Shape::DroppedProperty, QUEUED).await;
     assert!(
         growth <= MAX_GROWTH_MIB,
         "holding {EVENTS} events of ~200 bytes, once {PAD} bytes a rule dropped, \
          grew privgate by {growth} MiB (want at most {MAX_GROWTH_MIB} MiB)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_among_many_denied_is_queued_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _down) = config(dir.path(), "memory", NEEDS_CONSENT);
+    let proc = spawn(&config);
+    let events = 300;
+    let growth = growth_holding(&proc, Shape::AmongDenied, QUEUED, events).await;
+    assert!(
+        growth <= MAX_GROWTH_MIB,
+        "holding {events} events of ~200 bytes, each the one of its batch of \
+         10,000 with consent, grew privgate by {growth} MiB (want at most {MAX_GROWTH_MIB} MiB)"
     );
 }
