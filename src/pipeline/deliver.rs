@@ -155,6 +155,15 @@ impl Delivery {
             .copied()
             .zip(routed)
             .filter(|(_, events)| !events.is_empty())
+            .map(|(dest, mut events)| {
+                // A memory queue keeps the vector as it is: one event that
+                // consent kept of many would hold room for all of them,
+                // while the queue's bounds count what it holds.
+                if events.capacity() > 2 * events.len() {
+                    events.shrink_to_fit();
+                }
+                (dest, events)
+            })
             .collect()
     }
 
