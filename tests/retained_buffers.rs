@@ -45,7 +45,7 @@ const AT_ONCE: usize = 4;
 /// How much privgate's resident memory may grow while it holds the
 /// events: their bytes (about 200 each, 300 KB in all) many times over,
 /// allocator slack, the queue or spool's own structures. Measured (debug
-/// build): 0 to 7 MiB. Holding each event's read buffer instead (the
+/// build): 0 to 7 MiB (5 to 10 for batches of 10,000). Holding each event's read buffer instead (the
 /// head and the event, some 56 KiB each) grew it by 81 MiB (memory
 /// queue) and 84 MiB (spool tail); with the default bounds, 10,000
 /// events in a memory queue and 4 MiB of them in a spool's tail (some
@@ -323,9 +323,13 @@ async fn an_event_among_many_denied_is_queued_alone() {
     let proc = spawn(&config);
     let events = 300;
     let growth = growth_holding(&proc, Shape::AmongDenied, QUEUED, events).await;
+    // Twice the others' bound: decoding batches of 10,000 leaves the
+    // allocator more slack (measured 5 to 10 MiB, against 88 to 92 MiB
+    // held for room).
+    let bound = 2 * MAX_GROWTH_MIB;
     assert!(
-        growth <= MAX_GROWTH_MIB,
+        growth <= bound,
         "holding {events} events of ~200 bytes, each the one of its batch of \
-         10,000 with consent, grew privgate by {growth} MiB (want at most {MAX_GROWTH_MIB} MiB)"
+         10,000 with consent, grew privgate by {growth} MiB (want at most {bound} MiB)"
     );
 }
