@@ -51,6 +51,8 @@ mod tail;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_crash;
+#[cfg(test)]
 mod tests_resume;
 #[cfg(test)]
 mod tests_zeros;

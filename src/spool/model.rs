@@ -51,6 +51,9 @@ enum Op {
     ExpireAll,
     /// Expiry runs with nothing old enough.
     ExpireNone,
+    /// Time passes beyond `max_age`, and the process dies after expiry
+    /// deleted the segments, before it wrote the `acked` file.
+    ExpireAllKilled,
     Restart,
     Kill,
 }
@@ -66,6 +69,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Fail),
         1 => Just(Op::ExpireAll),
         1 => Just(Op::ExpireNone),
+        1 => Just(Op::ExpireAllKilled),
         1 => Just(Op::Restart),
         1 => Just(Op::Kill),
     ]
@@ -521,6 +525,25 @@ impl Harness {
                 self.stop(matches!(op, Op::Restart));
                 self.open();
             }
+            Op::ExpireAllKilled => {
+                let acked = self.dir.path().join("dest").join(acked::FILE);
+                let before = fs::read(&acked).ok();
+                self.expire(true);
+                self.stop(false);
+                // The file as it was: the kill came before expiry wrote it.
+                match before {
+                    Some(text) => fs::write(&acked, text).unwrap(),
+                    // None was written: expiry found nothing, or wrote
+                    // the first one.
+                    None => fs::remove_file(&acked)
+                        .or_else(|e| match e.kind() {
+                            io::ErrorKind::NotFound => Ok(()),
+                            _ => Err(e),
+                        })
+                        .unwrap(),
+                }
+                self.open();
+            }
         }
     }
 
@@ -606,6 +629,19 @@ fn the_audit_sequences_hold_in_the_model() {
     run_case(&[Append(2), ExpireAll, Restart, Append(2)]);
     // A kill after delivery, with rolled segments.
     run_case(&[Append(5), Append(5), Take(3), Ack(0), Kill, Append(3)]);
+    // Expiry deletes every segment, the process dies before it writes the
+    // acked file, whose done range names a segment number the next run
+    // must not take again.
+    run_case(&[
+        Append(5),
+        Take(1),
+        Take(1),
+        Take(1),
+        Ack(2),
+        ExpireAllKilled,
+        Append(5),
+        Append(5),
+    ]);
     // A held append waits, a later one behind it too; voided, it is never fed.
     run_case(&[
         AppendHeld(2),

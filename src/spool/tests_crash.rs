@@ -1,0 +1,60 @@
+//! Crashes at the points between two file operations, and failing file
+//! operations the other tests do not reach: what the spool directory holds
+//! then is built here as the crash or the failure leaves it, and the next
+//! run must still deliver every committed event.
+
+use super::tests::{append, bodies, config, counter, events, keyring, open_at, take};
+use super::*;
+
+/// Four segments' worth of records (`config(_, 512)` holds about five a
+/// segment), read; the batch of the second segment acknowledged while the
+/// batch of the first is still in flight, so the `acked` file records a
+/// done range in the second segment. Then everything expires, and the
+/// process dies after expiry deleted the segments and before it wrote the
+/// `acked` file (the same files as an `acked` write failing on a full disk
+/// and a crash after it, or a power loss the file's rename did not
+/// survive: the file is behind, which must only ever mean duplicates).
+#[tokio::test]
+async fn segments_after_a_crash_in_expiry_are_new_numbers_not_recorded_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..20).await;
+    let records = take(&mut o.opened, 20).await;
+    let first = records[0].0.segment;
+    let end_of = |seq: u64| {
+        let last = records.iter().rfind(|(p, _)| p.segment == seq).unwrap();
+        last.0.next()
+    };
+    let in_flight = o.opened.acks.begin(end_of(first));
+    let taken = o.opened.acks.begin(end_of(first + 1));
+    o.opened.acks.done(taken);
+    let acked = dir.path().join("dest").join(acked::FILE);
+    let before = fs::read(&acked).unwrap();
+    assert!(
+        String::from_utf8_lossy(&before).contains("done "),
+        "a done range is recorded"
+    );
+    let later = SystemTime::now() + cfg.max_age + Duration::from_secs(60);
+    assert_eq!(o.opened.spool.expire(later), 20);
+    drop(in_flight);
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.kill();
+    fs::write(&acked, &before).unwrap();
+
+    // New events, acknowledged to their clients, over several segments.
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 100..120).await;
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.finish();
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(
+        counter(&o.metrics, "privgate_spool_replayed_total"),
+        20.0,
+        "every new event is to be delivered"
+    );
+    assert_eq!(bodies(&take(&mut o.opened, 20).await), events(100..120));
+    o.opened.closer.finish();
+}
