@@ -24,9 +24,10 @@
 //! are done with too (voided, or acknowledged while an earlier batch was
 //! still in flight). Invariants:
 //! - positions only grow, across any sequence of runs: a new segment's
-//!   number is above every segment on disk and above the acknowledged
-//!   position's segment, so nothing written later is ever taken for
-//!   delivered; expiry moves the position past a prefix of segments only;
+//!   number is above every segment on disk, the acknowledged position's
+//!   segment and every segment a range in the `acked` file names, so
+//!   nothing written later is ever taken for delivered; expiry moves the
+//!   position past a prefix of segments only;
 //! - a record is readable (published) only once its whole group is
 //!   written and synced as the policy says, so the reader never feeds a
 //!   record whose request was refused;

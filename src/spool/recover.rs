@@ -26,9 +26,10 @@
 //!
 //! Positions only ever grow: the next segment number is above every
 //! segment or `.corrupt` file on disk and above the acknowledged position's
-//! segment, so a segment written from now on is never taken for one
-//! delivered before (which is what the acknowledged position says of every
-//! segment below it).
+//! segment and every segment a recorded range names, so a segment written
+//! from now on is never taken for one delivered before (which is what the
+//! acknowledged position says of every segment below it, and a done or
+//! voided range of the records in it).
 
 use super::{acked, segment, Pos, Seg, SetAside, SpoolError, SpoolMetrics};
 use crate::crypto::Keyring;
@@ -79,7 +80,14 @@ pub(super) fn recover(
         bytes: 0,
         pending: 0,
         replayed: 0,
-        next_seq: acked.segment.saturating_add(1),
+        // Above the segments the recorded ranges name too: expiry deletes
+        // segments before it writes the file, so after a crash between the
+        // two the ranges may name segments gone since, and records of a new
+        // segment of such a number would be passed over as done.
+        next_seq: (progress.voids.iter().chain(&progress.done))
+            .map(|&(_, end)| end.segment)
+            .fold(acked.segment, u64::max)
+            .saturating_add(1),
     };
     for entry in fs::read_dir(dir).map_err(SpoolError::io("list", dir))? {
         let Ok(entry) = entry else { continue };
