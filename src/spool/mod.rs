@@ -390,6 +390,9 @@ struct Faults {
     /// Records the reader took from the tail, and read from disk.
     #[cfg(test)]
     fed: [AtomicU64; 2],
+    /// The reader's opens of segment files to fail from now on.
+    #[cfg(test)]
+    opens: std::sync::atomic::AtomicU32,
 }
 
 impl Faults {
@@ -410,6 +413,20 @@ impl Faults {
             .is_ok()
         {
             return Err(io::Error::other("injected sync failure"));
+        }
+        Ok(())
+    }
+
+    /// Before the reader opens a segment file: fails as a process out of
+    /// file descriptors does (EMFILE), while a test asks for it.
+    fn open(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if self
+            .opens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(io::Error::from_raw_os_error(24));
         }
         Ok(())
     }

@@ -54,6 +54,8 @@ enum Op {
     /// Time passes beyond `max_age`, and the process dies after expiry
     /// deleted the segments, before it wrote the `acked` file.
     ExpireAllKilled,
+    /// The reader's next open of a segment file fails (EMFILE).
+    OpenFails,
     Restart,
     Kill,
 }
@@ -70,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::ExpireAll),
         1 => Just(Op::ExpireNone),
         1 => Just(Op::ExpireAllKilled),
+        1 => Just(Op::OpenFails),
         1 => Just(Op::Restart),
         1 => Just(Op::Kill),
     ]
@@ -544,6 +547,10 @@ impl Harness {
                 }
                 self.open();
             }
+            Op::OpenFails => {
+                let faults = &self.run().opened.spool.shared.faults;
+                faults.opens.store(1, Ordering::Release);
+            }
         }
     }
 
@@ -642,6 +649,8 @@ fn the_audit_sequences_hold_in_the_model() {
         Append(5),
         Append(5),
     ]);
+    // The reader cannot open a segment at first: it reads it later.
+    run_case(&[OpenFails, Append(5), Take(3), Ack(0)]);
     // A held append waits, a later one behind it too; voided, it is never fed.
     run_case(&[
         AppendHeld(2),

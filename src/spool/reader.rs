@@ -196,6 +196,7 @@ fn index_in(start: Pos, seq: u64) -> u32 {
 /// Opens segment `seq` at its first frame; `None` if it cannot be read.
 fn open(shared: &Shared, seq: u64) -> Option<Reading> {
     let path = shared.dir.join(segment::file_name(seq));
+    shared.faults.open().ok()?;
     let file = File::open(&path).ok()?;
     let mut head = vec![0; segment::MAGIC.len() + 9 + 255];
     let n = file.read_at(&mut head, 0).ok()?;

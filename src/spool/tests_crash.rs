@@ -3,7 +3,7 @@
 //! then is built here as the crash or the failure leaves it, and the next
 //! run must still deliver every committed event.
 
-use super::tests::{append, bodies, config, counter, events, keyring, open_at, take};
+use super::tests::{append, bodies, config, counter, event, events, keyring, open_at, take};
 use super::*;
 
 /// Four segments' worth of records (`config(_, 512)` holds about five a
@@ -57,4 +57,46 @@ async fn segments_after_a_crash_in_expiry_are_new_numbers_not_recorded_ones() {
     );
     assert_eq!(bodies(&take(&mut o.opened, 20).await), events(100..120));
     o.opened.closer.finish();
+}
+
+/// The reader cannot open a segment for a while (the process is out of
+/// file descriptors: EMFILE, or ENFILE for the whole system): its records
+/// are read once it can, not passed over and acknowledged with the batch
+/// after them, which would delete them undelivered.
+#[tokio::test]
+async fn a_segment_the_reader_cannot_open_yet_is_read_later_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 512);
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    o.opened
+        .closer
+        .shared
+        .faults
+        .opens
+        .store(1, Ordering::Release);
+    append(&o.opened.spool, 0..20).await;
+    // The backend takes what the feed gives, chunk by chunk, as the
+    // batcher does, until the last event came.
+    let mut got = Vec::new();
+    while !got.contains(&event(19)) {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), o.opened.feed.recv())
+            .await
+            .expect("records arrive in time")
+            .expect("feed open");
+        got.extend(bodies(&chunk.records));
+        let t = o.opened.acks.begin(chunk.end);
+        o.opened.acks.done(t);
+    }
+    let Opened { feed, closer, .. } = o.opened;
+    drop(feed);
+    closer.finish();
+    // What was not delivered yet comes after a restart.
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let replayed = counter(&o.metrics, "privgate_spool_replayed_total") as usize;
+    got.extend(bodies(&take(&mut o.opened, replayed).await));
+    o.opened.closer.finish();
+    let mut want = events(0..20);
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "every event delivered, once");
 }
