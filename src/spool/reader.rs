@@ -3,7 +3,9 @@
 //! the tail the writer left in memory ([`super::tail`]) when it holds the
 //! next record, else read with one positioned read and opened. It never reads past the end the writer published, so
 //! it never meets a half-written frame of this run; a record whose
-//! checksum or authentication fails is skipped and counted. It stops at a
+//! checksum or authentication fails is skipped and counted. A segment it
+//! cannot open for now (no file descriptor left) it tries again after
+//! [`RETRY`], until expiry deletes it: never passed over. It stops at a
 //! held range not yet decided and passes over a voided one ([`super::hold`]).
 //! Each chunk says how far it covers, skipped records included, so they
 //! are acknowledged with the batch that follows them. The feed channel is
@@ -17,14 +19,23 @@ use super::{segment, Chunk, Pos, Shared};
 use crate::crypto::at_rest::FileCipher;
 use bytes::Bytes;
 use std::fs::File;
+use std::io;
 use std::os::unix::fs::FileExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Sender;
 
 /// Bytes read at once (a larger frame is read whole).
 /// Small in tests, so that segments span several chunks (the model tests
 /// read across chunks, and resume mid-segment after a restart).
 const CHUNK: u64 = if cfg!(test) { 64 } else { 1 << 20 };
+
+/// The pause before trying again to open a segment that could not be
+/// opened for now. Short in tests, so that the model's failures cost little.
+const RETRY: Duration = if cfg!(test) {
+    Duration::from_millis(10)
+} else {
+    Duration::from_secs(1)
+};
 
 /// The segment being read.
 struct Reading {
@@ -63,10 +74,20 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
     while let Some(range) = next_range(shared, &mut want, &mut reading) {
         if reading.is_none() {
             match open(shared, want.segment) {
-                Some(r) => reading = Some(r),
-                None => {
-                    // Unreadable: skip the segment (its events stay counted as pending
-                    // until expiry removes them).
+                Ok(r) => reading = Some(r),
+                // Its records are committed: passed over, the next batch
+                // would acknowledge them, and they would be deleted.
+                Err(Unopened::Later(kind)) => {
+                    tracing::warn!(destination = %shared.name, segment = want.segment, error = %kind, "cannot open a spool segment to read it; trying again");
+                    if !pause(shared) {
+                        // Closed: what was not fed is replayed after a restart.
+                        return;
+                    }
+                    continue;
+                }
+                Err(Unopened::Never) => {
+                    // Unreadable for good: skip the segment (its records
+                    // are passed over with the next batch, counted once).
                     shared.metrics.corrupt_records.inc();
                     want = Pos {
                         segment: want.segment + 1,
@@ -193,20 +214,55 @@ fn index_in(start: Pos, seq: u64) -> u32 {
     }
 }
 
-/// Opens segment `seq` at its first frame; `None` if it cannot be read.
-fn open(shared: &Shared, seq: u64) -> Option<Reading> {
+/// Why a segment was not opened.
+enum Unopened {
+    /// Not now (out of file descriptors or memory, a permission): the
+    /// file is there, try again.
+    Later(io::ErrorKind),
+    /// Gone, or not a segment the keyring can read.
+    Never,
+}
+
+/// Waits [`RETRY`] (a wake-up ends it only once the spool is closed);
+/// `false` once it is closed.
+fn pause(shared: &Shared) -> bool {
+    let until = Instant::now() + RETRY;
+    let mut st = shared.lock();
+    while !st.closed {
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        st = shared
+            .wake
+            .wait_timeout(st, until - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    false
+}
+
+/// Opens segment `seq` at its first frame.
+fn open(shared: &Shared, seq: u64) -> Result<Reading, Unopened> {
     let path = shared.dir.join(segment::file_name(seq));
-    shared.faults.open().ok()?;
-    let file = File::open(&path).ok()?;
+    let file = shared
+        .faults
+        .open()
+        .and_then(|()| File::open(&path))
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Unopened::Never,
+            kind => Unopened::Later(kind),
+        })?;
     let mut head = vec![0; segment::MAGIC.len() + 9 + 255];
-    let n = file.read_at(&mut head, 0).ok()?;
-    let (header, len) = segment::Header::parse(&head[..n]).ok()?;
+    let n = file.read_at(&mut head, 0).map_err(|_| Unopened::Never)?;
+    let (header, len) = segment::Header::parse(&head[..n]).map_err(|_| Unopened::Never)?;
     let key = shared
         .keyring
         .encryption_keys()
         .iter()
-        .find(|k| k.id() == header.kid)?;
-    Some(Reading {
+        .find(|k| k.id() == header.kid)
+        .ok_or(Unopened::Never)?;
+    Ok(Reading {
         seq,
         file,
         cipher: FileCipher::new(key, header.salt),
