@@ -121,6 +121,15 @@ pub enum SpoolError {
         /// Its key id.
         kid: String,
     },
+    /// A segment's key id is in the keyring, but that key opens none of
+    /// its records: the key's material changed under the same id.
+    #[error("spool segment `{path}` is encrypted with key `{kid}`, and the key configured under that id opens none of its records (its material changed): put the key it was sealed with back under `{kid}` (a new key takes a new id) until the spool has drained, or move the segment away to give its events up")]
+    KeyChanged {
+        /// The segment.
+        path: PathBuf,
+        /// Its key id.
+        kid: String,
+    },
     /// No active encryption key to seal new segments with.
     #[error("no active encryption key to seal spool segments with")]
     NoKey,

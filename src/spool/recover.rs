@@ -32,6 +32,7 @@
 //! voided range of the records in it).
 
 use super::{acked, segment, Pos, Seg, SetAside, SpoolError, SpoolMetrics};
+use crate::crypto::at_rest::FileCipher;
 use crate::crypto::Keyring;
 use std::collections::BTreeMap;
 use std::fs;
@@ -188,16 +189,23 @@ fn scan(
             Found::NotASegment
         });
     };
-    if !keyring
+    let Some(key) = keyring
         .encryption_keys()
         .iter()
-        .any(|k| k.id() == header.kid)
-    {
+        .find(|k| k.id() == header.kid)
+    else {
         return Err(SpoolError::UnknownKey {
             path: path.to_owned(),
             kid: header.kid,
         });
-    }
+    };
+    // Records to replay are opened until one opens: with other material
+    // under the key's id none would, and the reader would pass each over
+    // as corrupt, to be acknowledged and deleted with the next batch.
+    let cipher = FileCipher::new(key, header.salt);
+    let aad = &bytes[..at];
+    // Whether a record to replay was tried, and whether one opened.
+    let (mut tried, mut opened) = (false, false);
     let mut records = 0u32;
     let mut replayed = 0;
     loop {
@@ -222,7 +230,14 @@ fn scan(
                 metrics.torn_tails.inc();
                 break;
             }
-            segment::Frame::Record(_) => replayed += u64::from(replays(records)),
+            segment::Frame::Record(sealed) if replays(records) => {
+                replayed += 1;
+                if !opened {
+                    tried = true;
+                    opened = cipher.open(records, aad, sealed).is_ok();
+                }
+            }
+            segment::Frame::Record(_) => {}
             segment::Frame::Corrupt => {}
         }
         at += used;
@@ -230,6 +245,12 @@ fn scan(
     }
     if records == 0 {
         return Ok(Found::Empty);
+    }
+    if tried && !opened {
+        return Err(SpoolError::KeyChanged {
+            path: path.to_owned(),
+            kid: header.kid,
+        });
     }
     Ok(Found::Segment {
         seg: Seg {

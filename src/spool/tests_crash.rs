@@ -100,3 +100,34 @@ async fn a_segment_the_reader_cannot_open_yet_is_read_later_not_skipped() {
     want.sort();
     assert_eq!(got, want, "every event delivered, once");
 }
+
+/// A restart whose key under the segments' key id is other material (a
+/// key regenerated, or the wrong secret mounted): no record opens, and the
+/// reader would count each corrupt and pass it over, so the batches after
+/// it would acknowledge them and every segment would be deleted. The spool
+/// must refuse to open instead, naming the key, and keep the segments for
+/// the right key.
+#[tokio::test]
+async fn a_key_whose_material_changed_is_refused_and_the_segments_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 20);
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    append(&o.opened.spool, 0..3).await;
+    o.opened.closer.finish();
+    let other = crate::crypto::generate_key();
+    let changed = Arc::new(crate::crypto::Keyring::new(
+        Vec::new(),
+        None,
+        vec![crate::crypto::EncryptionKey::from_text("e1", &other).unwrap()],
+        Some(0),
+    ));
+    let err = open_at(&cfg, changed).err().expect("refused");
+    assert!(
+        matches!(&err, SpoolError::KeyChanged { kid, .. } if kid == "e1"),
+        "{err}"
+    );
+    // The right key still has every event.
+    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    assert_eq!(bodies(&take(&mut o.opened, 3).await), events(0..3));
+    o.opened.closer.finish();
+}
