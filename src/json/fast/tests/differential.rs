@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
 /// The fast scan's answer, when it gives one, is the serde scan's.
-fn agree<L: Layout>(input: &[u8], limits: Limits, want_batch: bool) -> bool {
+pub(super) fn agree<L: Layout>(input: &[u8], limits: Limits, want_batch: bool) -> bool {
     let fast = scan::<L>(input, limits, want_batch);
     let serde = TopLevel::scan_serde::<L>(input, limits, want_batch);
     match (&fast, &serde) {
