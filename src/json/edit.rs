@@ -100,6 +100,16 @@ pub fn detach(event: Bytes, body: &Bytes) -> Bytes {
     }
 }
 
+/// [`detach`]'s rule for a buffer an event owns: one more than twice as
+/// large as what it holds (made for the input, which the event is now a
+/// small part of) is shrunk to it, since a queue or a spool's tail counts
+/// the event's bytes, not its buffer's.
+pub fn fit<T>(buf: &mut Vec<T>) {
+    if buf.capacity() > 2 * buf.len() {
+        buf.shrink_to_fit();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

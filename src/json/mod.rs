@@ -12,7 +12,7 @@
 //!   [`reader`] when that can vouch for the answer (`fast.rs`), else with
 //!   serde_json, which then decides and explains.
 //! - The raw-byte edits ingest makes to a scanned event ([`finish_event`],
-//!   [`detach`], `edit.rs`).
+//!   [`detach`], [`fit`], `edit.rs`).
 //! - The hand-written validating reader ([`reader`]) that policy and consent
 //!   walk an event with, value by value, and the byte-class scans it is
 //!   built on ([`bytes`]).
@@ -42,7 +42,7 @@ mod shape;
 
 pub use bounds::{Exceeded, Limits};
 pub(crate) use edit::ROOM;
-pub use edit::{detach, finish_event, Fill};
+pub use edit::{detach, finish_event, fit, Fill};
 pub use layout::{Layout, Role, SegmentLayout};
 pub use marks::{same_value, Marks, Slot, Span};
 pub use object::{check_utf8, Refused, TopLevel};

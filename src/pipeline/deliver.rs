@@ -159,9 +159,7 @@ impl Delivery {
                 // A memory queue keeps the vector as it is: one event that
                 // consent kept of many would hold room for all of them,
                 // while the queue's bounds count what it holds.
-                if events.capacity() > 2 * events.len() {
-                    events.shrink_to_fit();
-                }
+                crate::json::fit(&mut events);
                 (dest, events)
             })
             .collect()

@@ -113,9 +113,7 @@ impl PolicyStep {
                 // (a large property dropped) would leave the rest holding
                 // all of it in a queue or a spool's tail, which count the
                 // event's bytes.
-                if body.capacity() > 2 * body.len() {
-                    body.shrink_to_fit();
-                }
+                crate::json::fit(&mut body);
                 Verdict::Keep(Event {
                     body: body.into(),
                     marks: Marks::default(),

@@ -31,9 +31,7 @@ pub(crate) fn gunzip(compressed: &[u8], max: usize) -> Result<Bytes, IngestError
     // in a queue or a spool's tail, whose bounds count its bytes (a small
     // output of a large body padded with gzip comments kept four times
     // that body).
-    if out.capacity() > 2 * out.len() {
-        out.shrink_to_fit();
-    }
+    crate::json::fit(&mut out);
     Ok(Bytes::from(out))
 }
 
