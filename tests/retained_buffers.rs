@@ -59,12 +59,7 @@ const MAX_GROWTH_MIB: u64 = 16;
 
 /// The child's resident memory (`VmRSS`), in KiB.
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status_kib(pid, "VmRSS")
 }
 
 /// One Segment `track` with the fields privgate would otherwise add

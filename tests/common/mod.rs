@@ -618,3 +618,14 @@ pub async fn still_serving(addr: SocketAddr, upstream: &Upstream, id: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A field of a process's `/proc/<pid>/status` given in kB (`VmRSS`,
+/// `VmHWM`), in KiB; 0 when it cannot be read.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
