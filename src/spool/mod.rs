@@ -402,6 +402,10 @@ struct Faults {
     /// The reader's opens of segment files to fail from now on.
     #[cfg(test)]
     opens: std::sync::atomic::AtomicU32,
+    /// The reader's reads of segment files (headers and frames) to fail
+    /// from now on.
+    #[cfg(test)]
+    reads: std::sync::atomic::AtomicU32,
 }
 
 impl Faults {
@@ -436,6 +440,20 @@ impl Faults {
             .is_ok()
         {
             return Err(io::Error::from_raw_os_error(24));
+        }
+        Ok(())
+    }
+
+    /// Before the reader reads a segment file: fails as a passing I/O
+    /// error does (EIO), while a test asks for it.
+    fn read(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if self
+            .reads
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(io::Error::from_raw_os_error(5));
         }
         Ok(())
     }

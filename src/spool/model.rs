@@ -56,6 +56,8 @@ enum Op {
     ExpireAllKilled,
     /// The reader's next open of a segment file fails (EMFILE).
     OpenFails,
+    /// The reader's next read of a segment file fails (EIO).
+    ReadFails,
     Restart,
     Kill,
 }
@@ -73,6 +75,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::ExpireNone),
         1 => Just(Op::ExpireAllKilled),
         1 => Just(Op::OpenFails),
+        1 => Just(Op::ReadFails),
         1 => Just(Op::Restart),
         1 => Just(Op::Kill),
     ]
@@ -551,6 +554,10 @@ impl Harness {
                 let faults = &self.run().opened.spool.shared.faults;
                 faults.opens.store(1, Ordering::Release);
             }
+            Op::ReadFails => {
+                let faults = &self.run().opened.spool.shared.faults;
+                faults.reads.store(1, Ordering::Release);
+            }
         }
     }
 
@@ -651,6 +658,9 @@ fn the_audit_sequences_hold_in_the_model() {
     ]);
     // The reader cannot open a segment at first: it reads it later.
     run_case(&[OpenFails, Append(5), Take(3), Ack(0)]);
+    // The reader cannot read a segment at first, after a restart (the tail
+    // is empty): it reads it later.
+    run_case(&[Append(5), Restart, ReadFails, Take(3), Ack(0)]);
     // A held append waits, a later one behind it too; voided, it is never fed.
     run_case(&[
         AppendHeld(2),

@@ -254,7 +254,11 @@ fn open(shared: &Shared, seq: u64) -> Result<Reading, Unopened> {
             kind => Unopened::Later(kind),
         })?;
     let mut head = vec![0; segment::MAGIC.len() + 9 + 255];
-    let n = file.read_at(&mut head, 0).map_err(|_| Unopened::Never)?;
+    let n = shared
+        .faults
+        .read()
+        .and_then(|()| file.read_at(&mut head, 0))
+        .map_err(|_| Unopened::Never)?;
     let (header, len) = segment::Header::parse(&head[..n]).map_err(|_| Unopened::Never)?;
     let key = shared
         .keyring
@@ -317,7 +321,11 @@ fn read_chunk(
     let mut out = Vec::new();
     'read: loop {
         buf.resize(len as usize, 0);
-        if r.file.read_exact_at(buf, r.offset).is_err() {
+        let read = shared.faults.read();
+        if read
+            .and_then(|()| r.file.read_exact_at(buf, r.offset))
+            .is_err()
+        {
             // The committed bytes cannot be read back: skip the rest.
             skip_rest(shared, r, end);
             return out;
