@@ -4,8 +4,9 @@
 //! next record, else read with one positioned read and opened. It never reads past the end the writer published, so
 //! it never meets a half-written frame of this run; a record whose
 //! checksum or authentication fails is skipped and counted. A segment it
-//! cannot open for now (no file descriptor left) it tries again after
-//! [`RETRY`], until expiry deletes it: never passed over. It stops at a
+//! cannot open or read for now (no file descriptor left, EIO, ENOMEM) it
+//! tries again after [`RETRY`], from where it failed, until expiry deletes
+//! it: never passed over. It stops at a
 //! held range not yet decided and passes over a voided one ([`super::hold`]).
 //! Each chunk says how far it covers, skipped records included, so they
 //! are acknowledged with the batch that follows them. The feed channel is
@@ -100,7 +101,18 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
         let r = reading.as_mut().expect("opened above");
         let (records, _from) = match from_tail(shared, r, want, &range) {
             Some(records) => (records, 0),
-            None => (read_chunk(shared, r, want, &range, &mut buf), 1),
+            None => match read_chunk(shared, r, want, &range, &mut buf) {
+                Ok(records) => (records, 1),
+                // Its records are committed: read again from where it
+                // failed, as for a segment not opened yet.
+                Err(kind) => {
+                    tracing::warn!(destination = %shared.name, segment = r.seq, error = %kind, "cannot read a spool segment; trying again");
+                    if !pause(shared) {
+                        return;
+                    }
+                    continue;
+                }
+            },
         };
         #[cfg(test)]
         shared.faults.fed[_from]
@@ -254,11 +266,12 @@ fn open(shared: &Shared, seq: u64) -> Result<Reading, Unopened> {
             kind => Unopened::Later(kind),
         })?;
     let mut head = vec![0; segment::MAGIC.len() + 9 + 255];
+    // A short file is read short, and then fails as not a segment.
     let n = shared
         .faults
         .read()
         .and_then(|()| file.read_at(&mut head, 0))
-        .map_err(|_| Unopened::Never)?;
+        .map_err(|e| Unopened::Later(e.kind()))?;
     let (header, len) = segment::Header::parse(&head[..n]).map_err(|_| Unopened::Never)?;
     let key = shared
         .keyring
@@ -308,27 +321,32 @@ fn from_tail(
 }
 
 /// Reads frames from `r` within `range`, returns the records at or after
-/// `want` and not voided, opened.
+/// `want` and not voided, opened. A read that fails for now (EIO, ENOMEM)
+/// returns its error with `r` where it was; a file shorter than what was
+/// committed in it (cut from outside) has lost those bytes for good, and
+/// the rest of the segment is passed over.
 fn read_chunk(
     shared: &Shared,
     r: &mut Reading,
     want: Pos,
     range: &Range,
     buf: &mut Vec<u8>,
-) -> Vec<(Pos, Bytes)> {
+) -> Result<Vec<(Pos, Bytes)>, io::ErrorKind> {
     let end = range.end;
     let mut len = (end - r.offset).min(CHUNK);
     let mut out = Vec::new();
     'read: loop {
         buf.resize(len as usize, 0);
         let read = shared.faults.read();
-        if read
-            .and_then(|()| r.file.read_exact_at(buf, r.offset))
-            .is_err()
-        {
-            // The committed bytes cannot be read back: skip the rest.
-            skip_rest(shared, r, end);
-            return out;
+        match read.and_then(|()| r.file.read_exact_at(buf, r.offset)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                skip_rest(shared, r, end);
+                return Ok(out);
+            }
+            // Nothing is taken yet: a frame larger than a chunk is read
+            // again whole before any frame of the chunk is.
+            Err(e) => return Err(e.kind()),
         }
         // The chunk stops before the committed end (so a frame may be cut).
         let cut = r.offset + len < end;
@@ -354,7 +372,7 @@ fn read_chunk(
                 }
                 segment::Frame::Torn => {
                     skip_rest(shared, r, end);
-                    return out;
+                    return Ok(out);
                 }
                 segment::Frame::Record(sealed) if wanted => {
                     match r.cipher.open(r.index, &r.header, sealed) {
@@ -373,7 +391,7 @@ fn read_chunk(
             r.index += 1;
         }
         r.offset += at as u64;
-        return out;
+        return Ok(out);
     }
 }
 
