@@ -208,9 +208,12 @@ impl Delivery {
                     holds.push(hold);
                 }
                 if failed {
-                    // Voiding writes it down: off the async threads. (Were the
-                    // task not to run, the dropped holds void all the same.)
-                    tokio::task::spawn_blocking(move || holds.into_iter().for_each(Hold::void));
+                    // Voiding writes it down, off the async threads, before
+                    // the 503: a kill after the answer must not replay what
+                    // the client is told to send again. (Were the task not
+                    // to run, the dropped holds void all the same.)
+                    let void = move || holds.into_iter().for_each(Hold::void);
+                    let _ = tokio::task::spawn_blocking(void).await;
                     return Err(Refused::StorageUnavailable);
                 }
                 holds.into_iter().for_each(Hold::release);
