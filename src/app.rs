@@ -205,6 +205,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         queues,
         metrics.clone(),
     ))));
+    // The memory limit's reader runs whether or not one is set now: a
+    // reload may set one.
+    ingest.get().ingest().inflight().memory().watch();
     let ready = Arc::new(AtomicBool::new(false));
 
     let limits = ConnLimits {

@@ -10,6 +10,7 @@
 //! `docs/architecture.md`.
 
 mod process;
+pub(crate) use process::status_kib;
 
 use prometheus::{
     exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -158,6 +159,9 @@ pub struct Metrics {
     /// Bytes requests in flight hold (`server.max_inflight_bytes`),
     /// their answers and the heads still arriving included.
     pub inflight_bytes: IntGauge,
+    /// Requests refused because the process's heap was over
+    /// `server.memory_limit` (503).
+    pub memory_refused: IntCounter,
 }
 
 impl Metrics {
@@ -438,6 +442,11 @@ impl Metrics {
                 "Requests refused because the requests in flight held server.max_inflight_bytes: answered 503, their HTTP/2 stream reset, or, for a request head still arriving, the connection closed.",
             )
             .expect("valid metric"),
+            memory_refused: IntCounter::new(
+                "privgate_memory_refused_total",
+                "Requests refused (503) because privgate's heap (anonymous resident memory) was over server.memory_limit.",
+            )
+            .expect("valid metric"),
             inflight_bytes: IntGauge::new(
                 "privgate_inflight_bytes",
                 "Bytes the requests in flight hold: heads (those still arriving too), bodies, what they decompress and decode to, and their answers until sent.",
@@ -497,6 +506,7 @@ impl Metrics {
             Box::new(m.rate_limit_addresses.clone()),
             Box::new(m.inflight_refused.clone()),
             Box::new(m.inflight_bytes.clone()),
+            Box::new(m.memory_refused.clone()),
         ] {
             m.registry.register(collector).expect("unique metric names");
         }

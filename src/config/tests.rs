@@ -352,6 +352,14 @@ fn the_in_flight_budget_must_hold_one_largest_request() {
     );
     let err = load(&with("max_concurrent_streams = 0")).unwrap_err();
     assert_eq!(err.problems[0].key, "server.max_concurrent_streams");
+    // The memory limit: none by default, at least 32MiB when set.
+    assert_eq!(config.server.memory_limit, None);
+    let set = load(&with("memory_limit = \"384MiB\"")).unwrap();
+    assert_eq!(set.server.memory_limit, Some(384 << 20));
+    let err = load(&with("memory_limit = \"16MiB\"")).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!((p.key.as_str(), p.line), ("server.memory_limit", Some(2)));
+    assert!(p.message.contains("use at least 32MiB"), "{}", p.message);
 }
 
 #[test]

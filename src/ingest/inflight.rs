@@ -32,6 +32,7 @@
 //! its head.
 
 use super::error::IngestError;
+use super::memory_limit::MemoryLimit;
 use super::settings::ServerConfig;
 use crate::metrics::Metrics;
 use crate::protocol::Decoded;
@@ -75,6 +76,8 @@ pub(crate) struct Inflight {
     used: AtomicUsize,
     refused: IntCounter,
     held: IntGauge,
+    /// `server.memory_limit`, checked before a request is charged.
+    memory: Arc<MemoryLimit>,
 }
 
 impl Inflight {
@@ -85,7 +88,14 @@ impl Inflight {
             used: AtomicUsize::new(0),
             refused: metrics.inflight_refused.clone(),
             held: metrics.inflight_bytes.clone(),
+            memory: MemoryLimit::exported(None, metrics),
         })
+    }
+
+    /// The memory limit new requests are checked against (none until
+    /// set); shared across reloads with the budget.
+    pub(crate) fn memory(&self) -> &Arc<MemoryLimit> {
+        &self.memory
     }
 
     /// Takes a new limit (a reload); requests already charged stay so.
@@ -104,8 +114,10 @@ impl Inflight {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// A new request's charge, holding `bytes` (its head).
+    /// A new request's charge, holding `bytes` (its head); refused while
+    /// the heap is over the memory limit too.
     pub(crate) fn charge(self: &Arc<Self>, bytes: usize) -> Result<Charge, IngestError> {
+        self.memory.check()?;
         self.take(bytes)?;
         Ok(Charge(Arc::new(Held {
             budget: self.clone(),
@@ -118,11 +130,13 @@ impl Inflight {
     pub(crate) fn unexported(limit: usize) -> Arc<Inflight> {
         let refused = IntCounter::new("unexported_refused", "-").expect("a valid name");
         let held = IntGauge::new("unexported_held", "-").expect("a valid name");
+        let memory = MemoryLimit::new(None, refused.clone());
         Arc::new(Inflight {
             limit: AtomicUsize::new(limit),
             used: AtomicUsize::new(0),
             refused,
             held,
+            memory,
         })
     }
 

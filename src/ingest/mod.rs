@@ -31,6 +31,7 @@ pub(crate) mod conn;
 pub(crate) mod cors;
 pub(crate) use crate::tracker_http::error;
 pub(crate) mod inflight;
+pub(crate) mod memory_limit;
 pub(crate) mod passthrough;
 mod payload;
 pub(crate) mod privacy;
@@ -145,6 +146,8 @@ impl Ingest {
                     .collect(),
             )
         };
+        let inflight = inflight::Inflight::new(config.server.max_inflight_bytes, &metrics);
+        inflight.memory().set_limit(config.server.memory_limit);
         Ingest {
             sources: config
                 .sources
@@ -177,7 +180,7 @@ impl Ingest {
             delivery,
             accept,
             rate,
-            inflight: inflight::Inflight::new(config.server.max_inflight_bytes, &metrics),
+            inflight,
             metrics,
             limits: body::Limits {
                 max_body: config.server.max_body_bytes,
@@ -199,6 +202,8 @@ impl Ingest {
     /// budget beside the requests the old config is still answering.
     pub(crate) fn sharing_inflight(mut self, previous: &Ingest) -> Ingest {
         previous.inflight.set_limit(self.inflight.limit());
+        let memory = self.inflight.memory().limit();
+        previous.inflight.memory().set_limit(memory);
         self.inflight = previous.inflight.clone();
         self
     }

@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Bytes all requests in flight may hold together.
     pub max_inflight_bytes: usize,
+    /// Heap (anonymous resident bytes) over which new requests are
+    /// refused; `None`: no limit.
+    pub memory_limit: Option<u64>,
     /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u32,
     /// Request-head deadline.

@@ -165,7 +165,7 @@ impl Stat {
 }
 
 /// A `kB` line of `/proc/self/status`, e.g. `VmRSS: 1234 kB`.
-fn status_kib(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn status_kib(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(key))?;
     line[key.len()..].split_whitespace().next()?.parse().ok()
 }

@@ -187,6 +187,10 @@ pub(super) struct Server {
     /// `Retry-After`.
     #[serde(default = "Server::default_max_inflight_bytes")]
     pub max_inflight_bytes: Spanned<ByteSize>,
+    /// Heap size (anonymous resident memory) over which new requests get
+    /// 503 with `Retry-After`; none by default.
+    #[serde(default)]
+    pub memory_limit: Option<Spanned<ByteSize>>,
     /// HTTP/2 streams (requests) one connection may have open at once.
     #[serde(default = "Server::default_max_concurrent_streams")]
     pub max_concurrent_streams: Spanned<u64>,
@@ -327,6 +331,7 @@ impl Default for Server {
             max_header_bytes: Server::default_max_header_bytes(),
             max_connections: Server::default_max_connections(),
             max_inflight_bytes: Server::default_max_inflight_bytes(),
+            memory_limit: None,
             max_concurrent_streams: Server::default_max_concurrent_streams(),
             header_read_timeout: Server::default_header_timeout(),
             idle_timeout: Server::default_idle_timeout(),

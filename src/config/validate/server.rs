@@ -9,6 +9,10 @@ use crate::ingest::settings::ServerConfig;
 use std::net::SocketAddr;
 use toml::Spanned;
 
+/// The smallest `server.memory_limit`: privgate's heap at rest is about
+/// 10MiB with the shipped policy, more with an opt-out registry.
+const MIN_MEMORY_LIMIT: u64 = 32 << 20;
+
 impl Validator<'_> {
     /// `[server]`, with the bounds checked against each other.
     pub(super) fn server(&mut self, s: &schema::Server) -> ServerConfig {
@@ -42,6 +46,7 @@ impl Validator<'_> {
                 1..=1_000_000,
             ),
             max_inflight_bytes: s.max_inflight_bytes.get_ref().as_usize(),
+            memory_limit: s.memory_limit.as_ref().map(|m| m.get_ref().0),
             max_concurrent_streams: self.in_range(
                 &s.max_concurrent_streams,
                 "server.max_concurrent_streams",
@@ -68,6 +73,19 @@ impl Validator<'_> {
                 "must be at least server.max_body_bytes (and neither may be zero)".into(),
                 "raise max_decompressed_bytes or lower max_body_bytes",
             );
+        }
+        if let Some(limit) = &s.memory_limit {
+            if limit.get_ref().0 < MIN_MEMORY_LIMIT {
+                self.problem(
+                    limit.span(),
+                    "server.memory_limit".into(),
+                    format!(
+                        "is less than privgate holds at rest (use at least {})",
+                        units::ByteSize(MIN_MEMORY_LIMIT)
+                    ),
+                    "raise it to what you give privgate, less what its binary maps (about 30MiB), or remove it",
+                );
+            }
         }
         let largest = crate::ingest::inflight::largest_request(&server);
         if server.max_inflight_bytes < largest {
