@@ -424,3 +424,26 @@ async fn bad_erase_calls_get_short_errors_that_never_quote_an_id() {
     );
     pg.shutdown().await;
 }
+
+/// The breaker is open (one failure opens it) when the erase comes: the
+/// batch waiting for its probe gives up that attempt to be filtered again.
+/// Giving it up must not leave the breaker half-open with no probe out,
+/// which held every later attempt back for good: person-b's events never
+/// arrived once the backend came back.
+#[tokio::test]
+async fn an_erase_while_the_breaker_is_open_does_not_stall_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    upstream.fail_with(Reply::Status(503));
+    let text = config(dir.path(), &upstream, None).replace(
+        "circuit_breaker = { cooldown",
+        "circuit_breaker = { failures = 1, cooldown",
+    );
+    assert!(text.contains("failures = 1"));
+    let pg = start_privgate(&text).await;
+    wait_then_erase(&pg, &upstream).await;
+    upstream.heal();
+    let got = settle(&upstream, 6).await;
+    assert_only_b(&got);
+    pg.shutdown().await;
+}
