@@ -32,6 +32,9 @@ struct Inner {
     consecutive: u32,
     /// The cooldown the breaker last opened for.
     cooldown: Duration,
+    /// Counts probes let through, so that a probe given up only frees
+    /// its own half-open state.
+    probes: u64,
 }
 
 /// The metric handles of one breaker.
@@ -60,6 +63,7 @@ impl Breaker {
                 mode: Mode::Closed,
                 consecutive: 0,
                 cooldown: config.cooldown,
+                probes: 0,
             }),
             config,
             metrics,
@@ -71,17 +75,30 @@ impl Breaker {
     }
 
     /// Waits until an attempt may be sent: at once while closed; after the
-    /// cooldown, as the one probe, while open.
-    pub(crate) async fn admit(&self) {
+    /// cooldown, as the one probe, while open. The attempt's outcome goes
+    /// to [`Admission::record`]; an admission dropped without one (the
+    /// attempt given up before it was sent, or cancelled) lets the next
+    /// waiting attempt be the probe, so the breaker is never left
+    /// half-open with no probe out.
+    pub(crate) async fn admit(&self) -> Admission<'_> {
         loop {
             let until = {
                 let mut inner = self.lock();
                 match inner.mode {
-                    Mode::Closed => return,
+                    Mode::Closed => {
+                        return Admission {
+                            breaker: self,
+                            probe: None,
+                        }
+                    }
                     Mode::Open { until } if Instant::now() >= until => {
                         inner.mode = Mode::HalfOpen;
+                        inner.probes += 1;
                         self.metrics.state.set(2);
-                        return;
+                        return Admission {
+                            breaker: self,
+                            probe: Some(inner.probes),
+                        };
                     }
                     Mode::Open { until } => until,
                     Mode::HalfOpen => Instant::now() + PROBE_POLL,
@@ -93,7 +110,7 @@ impl Breaker {
 
     /// Records how an admitted attempt went: `up` when the backend answered
     /// other than 5xx, 408 or 429.
-    pub(crate) fn record(&self, up: bool) {
+    fn record(&self, up: bool) {
         let mut inner = self.lock();
         if up {
             inner.consecutive = 0;
@@ -119,6 +136,38 @@ impl Breaker {
         };
         self.metrics.state.set(1);
         self.metrics.opened.inc();
+    }
+}
+
+/// An attempt let through by [`Breaker::admit`].
+#[must_use = "an admitted attempt records how it went"]
+pub(crate) struct Admission<'a> {
+    breaker: &'a Breaker,
+    /// The probe's number, when it is the half-open breaker's probe.
+    probe: Option<u64>,
+}
+
+impl Admission<'_> {
+    /// Records how the attempt went: `up` when the backend answered other
+    /// than 5xx, 408 or 429.
+    pub(crate) fn record(mut self, up: bool) {
+        self.probe = None;
+        self.breaker.record(up);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        let Some(probe) = self.probe else { return };
+        let mut inner = self.breaker.lock();
+        // Still waiting for this probe: open, with the cooldown over, so
+        // the next attempt is let through as the probe.
+        if inner.mode == Mode::HalfOpen && inner.probes == probe {
+            inner.mode = Mode::Open {
+                until: Instant::now(),
+            };
+            self.breaker.metrics.state.set(1);
+        }
     }
 }
 
@@ -152,13 +201,11 @@ mod tests {
         b.record(true);
         b.record(false);
         b.record(false);
-        b.admit().await;
-        assert_eq!(b.metrics.state.get(), 0);
-        b.record(false);
+        b.admit().await.record(false);
         assert_eq!(b.metrics.state.get(), 1);
 
         let started = Instant::now();
-        b.admit().await;
+        let probe = b.admit().await;
         assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(1));
         assert_eq!(b.metrics.state.get(), 2);
@@ -166,28 +213,65 @@ mod tests {
         let waiting = tokio::time::timeout(Duration::from_millis(500), b.admit()).await;
         assert!(waiting.is_err());
         // A failed probe doubles the cooldown, capped.
-        b.record(false);
+        probe.record(false);
         let started = Instant::now();
-        b.admit().await;
+        let probe = b.admit().await;
         assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(2));
-        b.record(false);
+        probe.record(false);
         let started = Instant::now();
-        b.admit().await;
+        let probe = b.admit().await;
         assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(3));
         // A good probe closes it, and the next opening starts short again.
-        b.record(true);
+        probe.record(true);
         assert_eq!(b.metrics.state.get(), 0);
-        b.admit().await;
+        b.admit().await.record(true);
         assert_eq!(b.metrics.state.get(), 0);
         for _ in 0..3 {
             b.record(false);
         }
         let started = Instant::now();
-        b.admit().await;
+        let _probe = b.admit().await;
         assert_eq!(b.metrics.state.get(), 2, "admitted as the probe");
         assert_eq!(started.elapsed(), Duration::from_secs(1));
         assert_eq!((b.metrics.opened.get(), b.metrics.closed.get()), (4, 1));
+    }
+
+    /// A probe given up before it was sent (or cancelled) lets the next
+    /// attempt be the probe at once; without that the breaker stayed
+    /// half-open with no probe out, and every attempt waited for good.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_given_up_lets_the_next_attempt_probe() {
+        let b = breaker();
+        for _ in 0..3 {
+            b.record(false);
+        }
+        let started = Instant::now();
+        let probe = b.admit().await;
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        drop(probe);
+        assert_eq!(b.metrics.state.get(), 1);
+        let next = tokio::time::timeout(Duration::from_millis(1), b.admit())
+            .await
+            .expect("the next attempt is the probe at once");
+        assert_eq!(b.metrics.state.get(), 2);
+        // A probe of an earlier opening, given up late, frees nothing of
+        // the current one.
+        let stale = Admission {
+            breaker: &b,
+            probe: Some(0),
+        };
+        drop(stale);
+        assert_eq!(b.metrics.state.get(), 2);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), b.admit())
+                .await
+                .is_err(),
+            "one probe at a time"
+        );
+        next.record(true);
+        assert_eq!(b.metrics.state.get(), 0);
+        assert_eq!((b.metrics.opened.get(), b.metrics.closed.get()), (1, 1));
     }
 }

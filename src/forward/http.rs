@@ -156,13 +156,13 @@ impl HttpSink {
         let mut retry = 0;
         loop {
             // While the breaker is open this waits; nothing is sent.
-            self.breaker.admit().await;
+            let admitted = self.breaker.admit().await;
             if !fresh() {
+                // Given up unsent: the next attempt may be the probe.
                 return Err(DropReason::RetriesExhausted);
             }
             let attempt = self.attempt(body.clone()).await;
-            self.breaker
-                .record(!matches!(attempt, Attempt::Retry { .. }));
+            admitted.record(!matches!(attempt, Attempt::Retry { .. }));
             let asked = match attempt {
                 Attempt::Delivered => return Ok(()),
                 Attempt::DontRetry => return Err(DropReason::Rejected),
