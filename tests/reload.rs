@@ -389,3 +389,55 @@ async fn without_a_token_admin_refuses_browser_requests() {
     assert_eq!(answer.status, 401);
     pg.shutdown().await;
 }
+
+/// A reload removes a memory destination whose backend holds its batches:
+/// its queue drains in the background. A shutdown before that drain is
+/// done must count what it gives up (`reason="shutdown"`, and in the
+/// report), as it does for the destinations still configured, rather
+/// than lose the events without a trace.
+#[tokio::test]
+async fn a_shutdown_counts_what_a_removed_memory_destination_had_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = Upstream::start().await;
+    gone.fail_with(Reply::Stall);
+    let stay = Upstream::start().await;
+    let file = dir.path().join("proxy.toml");
+    let both = format!(
+        "{}{}",
+        http_destination("gone", &gone, ""),
+        http_destination("stay", &stay, "")
+    );
+    std::fs::write(&file, config(dir.path(), "test-key", &both)).unwrap();
+    let pg = start_privgate_file(&file).await;
+    for i in 0..3 {
+        assert_eq!(
+            track_as(pg.ingest_addr(), "test-key", &format!("e-{i}")).await,
+            200
+        );
+    }
+    stay.wait_for_delivered(3, Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gone.faulted() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone.faulted() > 0, "a batch is held by the backend");
+    let only_stay = config(dir.path(), "test-key", &http_destination("stay", &stay, ""));
+    std::fs::write(&file, only_stay).unwrap();
+    let answer = reload(pg.admin_addr(), Some(TOKEN)).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let metrics = pg.metrics().clone();
+    let report = pg.shutdown().await;
+    let dropped = |reason: &str| {
+        metrics
+            .events_dropped
+            .with_label_values(&["gone", reason])
+            .get()
+    };
+    let forwarded = metrics.events_forwarded.with_label_values(&["gone"]).get();
+    assert_eq!(
+        (forwarded, dropped("shutdown"), report.undelivered),
+        (0, 3, 3),
+        "every event of the removed destination is counted once"
+    );
+    gone.heal();
+}
