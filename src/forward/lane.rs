@@ -206,13 +206,16 @@ impl Lane {
     }
 
     /// A destination a reload removed: a memory queue drains in the
-    /// background; a spool stops at once and keeps what it holds on disk
-    /// (reported), for when the destination comes back.
-    pub(super) async fn retire(mut self) {
+    /// background (the lane is returned, for shutdown to wait for and
+    /// count what it has not delivered); a spool stops at once and keeps
+    /// what it holds on disk (reported), for when the destination comes
+    /// back.
+    pub(super) async fn retire(mut self) -> Option<Lane> {
         self.close().await;
         match self.spool.take() {
             None => {
                 tracing::info!(destination = %self.name, "destination removed; its queue drains");
+                Some(self)
             }
             Some(closer) => {
                 self.task.abort();
@@ -226,6 +229,7 @@ impl Lane {
                 .await
                 .expect("finishing a spool does not panic");
                 tracing::warn!(destination = %self.name, events = pending, spool = %dir.display(), "destination removed; its spool stays on disk until the destination is configured again");
+                None
             }
         }
     }

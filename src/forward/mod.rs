@@ -64,6 +64,9 @@ pub enum StartError {
 /// destination.
 pub(crate) struct Forwarder {
     lanes: Vec<Lane>,
+    /// Memory destinations a reload removed, still draining: shutdown
+    /// waits for them and counts what they did not deliver.
+    retiring: Vec<Lane>,
     spool: crate::spool::SpoolConfig,
     metrics: Metrics,
     erasures: Option<Arc<Erasures>>,
@@ -101,6 +104,7 @@ pub(crate) fn start(
 ) -> Result<(Queues, Forwarder), StartError> {
     let mut forwarder = Forwarder {
         lanes: Vec::new(),
+        retiring: Vec::new(),
         spool: config.spool.clone(),
         metrics: metrics.clone(),
         erasures,
@@ -187,8 +191,9 @@ impl Forwarder {
                 match Lane::start(dest, &config, settings.clone(), &self.metrics) {
                     Ok(lane) => Some(lane),
                     Err(e) => {
+                        // Just started: nothing queued to drain.
                         for lane in prepared.into_iter().filter_map(|(_, _, l)| l) {
-                            Lane::retire(lane).await;
+                            let _ = Lane::retire(lane).await;
                         }
                         return Err(e.into());
                     }
@@ -217,11 +222,14 @@ impl Forwarder {
             };
             self.lanes.push(lane);
         }
+        self.retiring.retain(|lane| !lane.task.is_finished());
         for lane in old {
             changes.removed.push(lane.name.to_string());
             // Done before the reload answers, so a spool's directory is free
             // for the next reload that adds the destination back.
-            lane.retire().await;
+            if let Some(draining) = lane.retire().await {
+                self.retiring.push(draining);
+            }
         }
         self.spool = config.spool.clone();
         Ok((self.queues(), changes))
@@ -233,6 +241,9 @@ impl Forwarder {
     /// spooled ones stay on disk.
     pub(crate) async fn shutdown(mut self, deadline: Duration) -> Undelivered {
         let started = tokio::time::Instant::now();
+        // Removed destinations still draining are given the same deadline
+        // and counted the same way.
+        self.lanes.append(&mut self.retiring);
         // Memory queues stop taking events; spools stop taking appends and
         // their readers stop once drained.
         for lane in &mut self.lanes {
