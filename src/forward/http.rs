@@ -193,16 +193,21 @@ impl HttpSink {
             request.headers_mut().insert(name.clone(), value.clone());
         }
         let started = Instant::now();
-        let outcome = tokio::time::timeout(self.request_timeout, async {
-            let response = self.client.request(request).await?;
-            let (parts, body) = response.into_parts();
-            // Read the (small) answer so the connection can be reused.
-            let _ = http_body_util::Limited::new(body, 64 * 1024)
-                .collect()
-                .await;
-            Ok::<_, hyper_util::client::legacy::Error>(parts)
-        })
-        .await;
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let outcome = match tokio::time::timeout_at(deadline, self.client.request(request)).await {
+            Ok(Ok(response)) => {
+                let (parts, body) = response.into_parts();
+                // Read the (small) answer so the connection can be reused.
+                // The status decided already: a body that does not end in
+                // time costs the connection, never a resend of a batch the
+                // backend took.
+                let read = http_body_util::Limited::new(body, 64 * 1024).collect();
+                let _ = tokio::time::timeout_at(deadline, read).await;
+                Ok(Ok(parts))
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(elapsed) => Err(elapsed),
+        };
         let (label, attempt, load) = match outcome {
             Ok(Ok(parts)) => (
                 status_class(parts.status.as_u16()),
