@@ -514,6 +514,25 @@ async fn post_unauthenticated(addr: std::net::SocketAddr, body: &str) -> Answer 
 /// batches, and the client gets 503 `backpressure` rather than the queue
 /// growing by its events' sizes. Nothing accepted is lost, and the room
 /// comes back as batches are delivered.
+/// `queue_max_events` may be as low as `batch.max_events` while a request
+/// may carry up to `server.max_batch_events`: an empty queue takes such a
+/// request (config.md: "no request is refused for good"), rather than
+/// answering 503 to it, and to every retry of it, for ever.
+#[tokio::test]
+async fn an_empty_memory_queue_takes_a_request_of_more_events_than_its_bound() {
+    let upstream = Upstream::start().await;
+    let dest = http_destination("backend", &upstream, "queue_max_events = 500");
+    let pg = start_privgate(&segment_config(&dest)).await;
+    let many = ids("many", 600);
+    let answer = post(pg.ingest_addr(), "/v1/batch", batch_body(&many)).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let got = upstream
+        .wait_for_delivered(600, Duration::from_secs(10))
+        .await;
+    assert_eq!(got.len(), 600);
+    pg.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_memory_queue_of_large_events_is_bounded_in_bytes() {
     let upstream = Upstream::start().await;
