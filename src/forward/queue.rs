@@ -65,8 +65,8 @@ pub(super) struct Depth {
 
 impl Depth {
     /// Bounds of `max` events and `max_bytes` bytes. An empty queue takes
-    /// any one request, however many bytes it holds, so that no request
-    /// is refused for good.
+    /// any one request, however many events and bytes it holds, so that
+    /// no request is refused for good.
     pub(super) fn new(max: usize, max_bytes: usize, gauge: IntGauge) -> Depth {
         Depth {
             current: AtomicUsize::new(0),
@@ -100,7 +100,7 @@ impl Depth {
     fn try_add(&self, n: usize, bytes: usize) -> bool {
         let mut current = self.current.load(Ordering::Relaxed);
         loop {
-            if current + n > self.max() {
+            if current > 0 && current + n > self.max() {
                 return false;
             }
             match self.current.compare_exchange_weak(
@@ -309,6 +309,10 @@ mod tests {
         assert!(d.try_add(1, 5000));
         assert!(!d.try_add(1, 1), "nothing more until it drains");
         d.release(1, 5000);
+        // More events than the bound, too.
+        assert!(d.try_add(25, 10));
+        assert!(!d.try_add(1, 1), "nothing more until it drains");
+        d.release(25, 10);
         assert!(d.try_add(2, 999));
         // A new bound applies to what comes next.
         d.set_max(10, 500);
