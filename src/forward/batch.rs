@@ -297,6 +297,9 @@ impl Batcher {
         let mut armed = false;
         let mut inflight = JoinSet::new();
         let mut reloadable = true;
+        // Closed (or its sender gone): the branch is not polled again, or a
+        // spool's batcher, whose feed `close` does not end, would spin on it.
+        let mut closed = false;
         // From a spool: every record before this is in a batch or a ticket.
         let mut covered: Option<Pos> = None;
         loop {
@@ -324,11 +327,12 @@ impl Batcher {
                     }
                     continue;
                 }
-                changed = close.changed(), if !*close.borrow() => {
+                changed = close.changed(), if !closed => {
                     // Stop taking new events; what is already queued drains
                     // below. (A spool's reader stops by itself once closed.)
                     if changed.is_err() || *close.borrow() {
                         rx.close();
+                        closed = true;
                     }
                     continue;
                 }
