@@ -11,7 +11,7 @@
 # SCENARIOS may also name "shed": every request refused, and "overload":
 # a backend that takes half of what is offered (see README).
 # WORKER_THREADS sets privgate's server.worker_threads (default: its own,
-# one per core).
+# one per core); MEMORY_LIMIT its server.memory_limit (default: none).
 # TARGETS (default all of a scenario's) measures only those named;
 # PERF_DIR records `perf record ${PERF_ARGS:--g}` of each privgate
 # target's runs there.
@@ -118,6 +118,7 @@ listen = "127.0.0.1:$1"
 max_body_bytes = "2MiB"
 max_decompressed_bytes = "8MiB"
 ${WORKER_THREADS:+worker_threads = $WORKER_THREADS}
+${MEMORY_LIMIT:+memory_limit = \"$MEMORY_LIMIT\"}
 [admin]
 listen = "127.0.0.1:$2"
 [[sources]]
