@@ -24,6 +24,8 @@
 use super::error::IngestError;
 use crate::metrics::Metrics;
 use prometheus::IntCounter;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -98,19 +100,23 @@ impl MemoryLimit {
     /// is in use. Without `/proc` (or a thread), nothing is ever refused:
     /// logged once.
     pub(crate) fn watch(self: &Arc<Self>) {
-        let Some(first) = anonymous() else {
+        let Some(status) = Status::open() else {
             tracing::warn!("cannot read /proc/self/status: server.memory_limit has no effect");
             return;
         };
-        let mut wait = self.record(first);
+        let mut wait = self.record(status.anonymous().unwrap_or(0));
         let limit: Weak<MemoryLimit> = Arc::downgrade(self);
+        // The thread allocates nothing: a first allocation would give it an
+        // allocator heap of its own, resident for good (about 1 MiB).
         let spawned = std::thread::Builder::new()
             .name("mem-limit".into())
             .spawn(move || loop {
                 std::thread::sleep(wait);
                 let Some(limit) = limit.upgrade() else { return };
                 // A reading that fails keeps the last one.
-                let now = anonymous().unwrap_or_else(|| limit.anonymous.load(Ordering::Relaxed));
+                let now = status
+                    .anonymous()
+                    .unwrap_or_else(|| limit.anonymous.load(Ordering::Relaxed));
                 wait = limit.record(now);
             });
         if spawned.is_err() {
@@ -121,10 +127,24 @@ impl MemoryLimit {
     }
 }
 
-/// The process's anonymous resident bytes now (`RssAnon`).
-fn anonymous() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    crate::metrics::status_kib(&status, "RssAnon:").map(|kib| kib.saturating_mul(1024))
+/// `/proc/self/status`, kept open and read again from its start (which
+/// makes the kernel write it anew), into a buffer on the stack.
+struct Status(File);
+
+impl Status {
+    fn open() -> Option<Status> {
+        let status = Status(File::open("/proc/self/status").ok()?);
+        status.anonymous().map(|_| status)
+    }
+
+    /// The process's anonymous resident bytes now (`RssAnon`).
+    fn anonymous(&self) -> Option<u64> {
+        // About 1.5 KB; the line sought comes in its first half.
+        let mut buf = [0u8; 4096];
+        let n = self.0.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        crate::metrics::status_kib(text, "RssAnon:").map(|kib| kib.saturating_mul(1024))
+    }
 }
 
 #[cfg(test)]
@@ -162,9 +182,10 @@ mod tests {
 
     #[test]
     fn the_heap_is_read_from_the_process_and_follows_it() {
-        let before = anonymous().expect("this test runs where /proc is");
+        let status = Status::open().expect("this test runs where /proc is");
+        let before = status.anonymous().expect("a reading");
         let touched = std::hint::black_box(vec![1u8; 64 << 20]);
-        let after = anonymous().expect("a reading");
+        let after = status.anonymous().expect("a reading");
         assert!(after >= before + (60 << 20), "{before} -> {after}");
         drop(touched);
     }
