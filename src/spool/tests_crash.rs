@@ -3,7 +3,9 @@
 //! then is built here as the crash or the failure leaves it, and the next
 //! run must still deliver every committed event.
 
-use super::tests::{append, bodies, config, counter, event, events, keyring, open_at, take};
+use super::tests::{
+    append, bodies, config, counter, event, events, keyring, open_at, take, Opened2,
+};
 use super::*;
 
 /// Four segments' worth of records (`config(_, 512)` holds about five a
@@ -67,16 +69,25 @@ async fn segments_after_a_crash_in_expiry_are_new_numbers_not_recorded_ones() {
 async fn a_segment_the_reader_cannot_open_yet_is_read_later_not_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 512);
-    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
-    o.opened
-        .closer
-        .shared
-        .faults
-        .opens
-        .store(1, Ordering::Release);
+    let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let shared = o.opened.closer.shared.clone();
+    shared.faults.opens.store(1, Ordering::Release);
+    let mut want = events(0..20);
+    want.sort();
+    let got = twenty_delivered_across_a_restart(&cfg, o).await;
+    assert_eq!(got, want, "every event delivered, once");
+    assert_eq!(
+        shared.faults.opens.load(Ordering::Acquire),
+        0,
+        "the open failed"
+    );
+}
+
+/// Appends events 0..20 to `o`; delivers what the feed gives, chunk by
+/// chunk as the batcher does, until the last one came; then restarts
+/// cleanly and takes what is replayed. Every event delivered, sorted.
+async fn twenty_delivered_across_a_restart(cfg: &SpoolConfig, mut o: Opened2) -> Vec<Bytes> {
     append(&o.opened.spool, 0..20).await;
-    // The backend takes what the feed gives, chunk by chunk, as the
-    // batcher does, until the last event came.
     let mut got = Vec::new();
     while !got.contains(&event(19)) {
         let chunk = tokio::time::timeout(Duration::from_secs(5), o.opened.feed.recv())
@@ -91,14 +102,12 @@ async fn a_segment_the_reader_cannot_open_yet_is_read_later_not_skipped() {
     drop(feed);
     closer.finish();
     // What was not delivered yet comes after a restart.
-    let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
+    let mut o = open_at(cfg, keyring(&["e1"])).unwrap();
     let replayed = counter(&o.metrics, "privgate_spool_replayed_total") as usize;
     got.extend(bodies(&take(&mut o.opened, replayed).await));
     o.opened.closer.finish();
-    let mut want = events(0..20);
     got.sort();
-    want.sort();
-    assert_eq!(got, want, "every event delivered, once");
+    got
 }
 
 /// A restart whose key under the segments' key id is other material (a
@@ -139,40 +148,24 @@ async fn a_key_whose_material_changed_is_refused_and_the_segments_kept() {
 /// them undelivered.
 #[tokio::test]
 async fn records_the_reader_cannot_read_yet_are_read_later_not_skipped() {
+    let mut want = events(0..20);
+    want.sort();
     for failing in 1..=3 {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), 512);
-        let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
-        let faults = &o.opened.closer.shared.faults;
-        faults.reads.store(failing, Ordering::Release);
-        // Most of these are read back from disk: the tests' tail holds a
-        // few records.
-        append(&o.opened.spool, 0..20).await;
-        let mut got = Vec::new();
-        while !got.contains(&event(19)) {
-            let chunk = tokio::time::timeout(Duration::from_secs(5), o.opened.feed.recv())
-                .await
-                .expect("records arrive in time")
-                .expect("feed open");
-            got.extend(bodies(&chunk.records));
-            let t = o.opened.acks.begin(chunk.end);
-            o.opened.acks.done(t);
-        }
-        let faults = &o.opened.closer.shared.faults;
-        assert_eq!(faults.reads.load(Ordering::Acquire), 0, "the reads failed");
-        let Opened { feed, closer, .. } = o.opened;
-        drop(feed);
-        closer.finish();
-        let mut o = open_at(&cfg, keyring(&["e1"])).unwrap();
-        let replayed = counter(&o.metrics, "privgate_spool_replayed_total") as usize;
-        got.extend(bodies(&take(&mut o.opened, replayed).await));
-        o.opened.closer.finish();
-        let mut want = events(0..20);
-        got.sort();
-        want.sort();
+        let o = open_at(&cfg, keyring(&["e1"])).unwrap();
+        let shared = o.opened.closer.shared.clone();
+        // Most records are read back from disk: the tests' tail holds a few.
+        shared.faults.reads.store(failing, Ordering::Release);
+        let got = twenty_delivered_across_a_restart(&cfg, o).await;
         assert_eq!(
             got, want,
             "{failing} failed reads: every event delivered, once"
+        );
+        assert_eq!(
+            shared.faults.reads.load(Ordering::Acquire),
+            0,
+            "the reads failed"
         );
     }
 }
