@@ -207,7 +207,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ))));
     // The memory limit's reader runs whether or not one is set now: a
     // reload may set one.
-    ingest.get().ingest().inflight().memory().watch();
+    // It ends by itself once the limit is dropped.
+    let _ = ingest.get().ingest().inflight().memory().watch();
     let ready = Arc::new(AtomicBool::new(false));
 
     let limits = ConnLimits {

@@ -97,12 +97,12 @@ impl MemoryLimit {
     }
 
     /// Starts the thread that reads the heap, for as long as this limit
-    /// is in use. Without `/proc` (or a thread), nothing is ever refused:
-    /// logged once.
-    pub(crate) fn watch(self: &Arc<Self>) {
+    /// is in use (it ends within a reading's interval of the last drop).
+    /// Without `/proc` (or a thread), nothing is ever refused: logged once.
+    pub(crate) fn watch(self: &Arc<Self>) -> Option<std::thread::JoinHandle<()>> {
         let Some(status) = Status::open() else {
             tracing::warn!("cannot read /proc/self/status: server.memory_limit has no effect");
-            return;
+            return None;
         };
         let mut wait = self.record(status.anonymous().unwrap_or(0));
         let limit: Weak<MemoryLimit> = Arc::downgrade(self);
@@ -124,6 +124,7 @@ impl MemoryLimit {
                 "cannot start the memory limit's thread: server.memory_limit has no effect"
             );
         }
+        spawned.ok()
     }
 }
 
@@ -193,11 +194,14 @@ mod tests {
     #[test]
     fn the_thread_reads_until_the_limit_is_dropped() {
         let limit = MemoryLimit::new(Some(1 << 20), counter());
-        limit.watch();
+        let thread = limit.watch().expect("this test runs where /proc is");
         // This process's heap is over 1 MiB: the first reading refuses.
         assert!(limit.check().is_err());
+        // The thread keeps nothing alive, and ends with the limit (were it
+        // to hold the limit, or not look, this would never return).
         let weak = Arc::downgrade(&limit);
         drop(limit);
+        thread.join().expect("the thread ends without a panic");
         assert!(weak.upgrade().is_none());
     }
 }
