@@ -20,8 +20,10 @@
 //!    that hyper let through (see [`super::server`]).
 //! 7. in-flight budget ([`Gate`] charging the head to
 //!    [`super::inflight::Inflight`]): 503 `overloaded` when the requests in
-//!    flight hold `server.max_inflight_bytes`, or when the connection found
-//!    no room for the request's answer ([`super::conn::Overdrawn`]). Last
+//!    flight hold `server.max_inflight_bytes`, while the heap is over
+//!    `server.memory_limit` ([`super::memory_limit`]), or when the
+//!    connection found no room for the request's answer
+//!    ([`super::conn::Overdrawn`]). Last
 //!    of the gates, so a
 //!    refused or oversized head is never charged; the charge rides in the
 //!    request's extensions, and the body and what it decodes to are charged

@@ -68,8 +68,8 @@ pub enum IngestError {
     /// A destination's queue is full; the client should retry.
     #[error("temporarily unable to accept events; retry later")]
     Backpressure,
-    /// The requests in flight hold `server.max_inflight_bytes`; the client
-    /// should retry.
+    /// The requests in flight hold `server.max_inflight_bytes`, or the
+    /// heap is over `server.memory_limit`; the client should retry.
     #[error("too much request data in flight; retry later")]
     Overloaded,
     /// A durable destination's spool could not store the events.
