@@ -101,7 +101,11 @@ impl MemoryLimit {
     /// Without `/proc` (or a thread), nothing is ever refused: logged once.
     pub(crate) fn watch(self: &Arc<Self>) -> Option<std::thread::JoinHandle<()>> {
         let Some(status) = Status::open() else {
-            tracing::warn!("cannot read /proc/self/status: server.memory_limit has no effect");
+            if self.limit().is_some() {
+                tracing::warn!(
+                    "cannot read RssAnon from /proc/self/status: server.memory_limit has no effect"
+                );
+            }
             return None;
         };
         let mut wait = self.record(status.anonymous().unwrap_or(0));
@@ -113,11 +117,8 @@ impl MemoryLimit {
             .spawn(move || loop {
                 std::thread::sleep(wait);
                 let Some(limit) = limit.upgrade() else { return };
-                // A reading that fails keeps the last one.
-                let now = status
-                    .anonymous()
-                    .unwrap_or_else(|| limit.anonymous.load(Ordering::Relaxed));
-                wait = limit.record(now);
+                // A reading that fails refuses nothing, as without /proc.
+                wait = limit.record(status.anonymous().unwrap_or(0));
             });
         if spawned.is_err() {
             tracing::warn!(
