@@ -72,6 +72,9 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
     let mut sent = start;
     let mut reading: Option<Reading> = None;
     let mut buf = Vec::new();
+    // Opens or reads failed in a row: logged at the first, then once a
+    // minute (a failure that lasts is tried every second until expiry).
+    let mut failures = 0u32;
     while let Some(range) = next_range(shared, &mut want, &mut reading) {
         if reading.is_none() {
             match open(shared, want.segment) {
@@ -79,7 +82,10 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
                 // Its records are committed: passed over, the next batch
                 // would acknowledge them, and they would be deleted.
                 Err(Unopened::Later(kind)) => {
-                    tracing::warn!(destination = %shared.name, segment = want.segment, error = %kind, "cannot open a spool segment to read it; trying again");
+                    if failures.is_multiple_of(60) {
+                        tracing::warn!(destination = %shared.name, segment = want.segment, error = %kind, failures, "cannot open a spool segment to read it; trying again every second");
+                    }
+                    failures = failures.saturating_add(1);
                     if !pause(shared) {
                         // Closed: what was not fed is replayed after a restart.
                         return;
@@ -106,7 +112,10 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
                 // Its records are committed: read again from where it
                 // failed, as for a segment not opened yet.
                 Err(kind) => {
-                    tracing::warn!(destination = %shared.name, segment = r.seq, error = %kind, "cannot read a spool segment; trying again");
+                    if failures.is_multiple_of(60) {
+                        tracing::warn!(destination = %shared.name, segment = r.seq, error = %kind, failures, "cannot read a spool segment; trying again every second");
+                    }
+                    failures = failures.saturating_add(1);
                     if !pause(shared) {
                         return;
                     }
@@ -114,6 +123,7 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
                 }
             },
         };
+        failures = 0;
         #[cfg(test)]
         shared.faults.fed[_from]
             .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
