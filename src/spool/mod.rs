@@ -41,6 +41,7 @@
 
 mod acked;
 mod acks;
+mod faults;
 mod hold;
 #[cfg(test)]
 mod model;
@@ -61,6 +62,7 @@ mod writer;
 
 use crate::crypto::Keyring;
 use bytes::Bytes;
+use faults::Faults;
 use prometheus::{IntCounter, IntGauge};
 pub use settings::{Fsync, SpoolConfig};
 use std::collections::{BTreeMap, VecDeque};
@@ -379,96 +381,6 @@ impl Shared {
         if let Err(e) = acked::write(&self.dir, &progress) {
             tracing::warn!(destination = %self.name, error = %e.kind(), "cannot record delivery progress; more events will be replayed after a restart");
         }
-    }
-}
-
-/// Failures a test injects into the writer's file operations, a gate
-/// that keeps a sync in flight for as long as a test wants, and where the
-/// reader found the records it fed.
-#[derive(Default)]
-struct Faults {
-    /// Syncs to fail from now on.
-    #[cfg(test)]
-    syncs: std::sync::atomic::AtomicU32,
-    /// Syncs started (failed ones included).
-    #[cfg(test)]
-    started: AtomicU64,
-    /// While true, a sync waits before it starts.
-    #[cfg(test)]
-    gate: (Mutex<bool>, Condvar),
-    /// Records the reader took from the tail, and read from disk.
-    #[cfg(test)]
-    fed: [AtomicU64; 2],
-    /// The reader's opens of segment files to fail from now on.
-    #[cfg(test)]
-    opens: std::sync::atomic::AtomicU32,
-    /// The reader's reads of segment files (headers and frames) to fail
-    /// from now on.
-    #[cfg(test)]
-    reads: std::sync::atomic::AtomicU32,
-}
-
-impl Faults {
-    fn sync(&self) -> io::Result<()> {
-        #[cfg(test)]
-        {
-            let (closed, open) = &self.gate;
-            let mut closed = closed.lock().unwrap_or_else(|p| p.into_inner());
-            self.started.fetch_add(1, Ordering::AcqRel);
-            while *closed {
-                closed = open.wait(closed).unwrap_or_else(|p| p.into_inner());
-            }
-        }
-        #[cfg(test)]
-        if self
-            .syncs
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(io::Error::other("injected sync failure"));
-        }
-        Ok(())
-    }
-
-    /// Before the reader opens a segment file: fails as a process out of
-    /// file descriptors does (EMFILE), while a test asks for it.
-    fn open(&self) -> io::Result<()> {
-        #[cfg(test)]
-        if self
-            .opens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(io::Error::from_raw_os_error(24));
-        }
-        Ok(())
-    }
-
-    /// Before the reader reads a segment file: fails as a passing I/O
-    /// error does (EIO), while a test asks for it.
-    fn read(&self) -> io::Result<()> {
-        #[cfg(test)]
-        if self
-            .reads
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(io::Error::from_raw_os_error(5));
-        }
-        Ok(())
-    }
-
-    /// Records the reader fed from the tail in memory, and from disk.
-    #[cfg(test)]
-    fn fed(&self) -> [u64; 2] {
-        self.fed.each_ref().map(|n| n.load(Ordering::Relaxed))
-    }
-
-    /// Holds (true) or lets go (false) every sync.
-    #[cfg(test)]
-    fn hold_syncs(&self, hold: bool) {
-        *self.gate.0.lock().unwrap_or_else(|p| p.into_inner()) = hold;
-        self.gate.1.notify_all();
     }
 }
 
