@@ -55,6 +55,8 @@ mod tests;
 #[cfg(test)]
 mod tests_crash;
 #[cfg(test)]
+mod tests_expiry;
+#[cfg(test)]
 mod tests_resume;
 #[cfg(test)]
 mod tests_zeros;
@@ -273,6 +275,28 @@ impl State {
             .sum()
     }
 
+    /// Records between `from` and `to` settled without the position having
+    /// passed them: in a done range (delivered while an earlier batch was
+    /// in flight, counted as forwarded then) or voided (refused to their
+    /// client). A record in both counts once.
+    fn settled_between(&self, from: Pos, to: Pos) -> u64 {
+        let voided = self.holds.iter().filter(|h| h.cell.voided());
+        let mut ranges: Vec<(Pos, Pos)> = (self.done.iter().copied())
+            .chain(voided.map(|h| (h.start, h.end)))
+            .map(|(start, end)| (start.max(from), end.min(to)))
+            .filter(|(start, end)| start < end)
+            .collect();
+        ranges.sort_unstable();
+        let (mut total, mut reached) = (0, from);
+        for (start, end) in ranges {
+            if end > reached {
+                total += self.records_between(start.max(reached), end);
+                reached = end;
+            }
+        }
+        total
+    }
+
     /// Moves the acknowledged position to `to` if that is later; the
     /// records passed. Holds behind it are forgotten.
     fn pass(&mut self, to: Pos) -> u64 {
@@ -442,8 +466,9 @@ impl Spool {
     }
 
     /// Deletes what outlived `max_age`, as of `now`: segments (their
-    /// undelivered records counted as expired) and files set aside. Returns
-    /// how many events that was. Blocking file I/O.
+    /// undelivered records counted as expired; those delivered out of
+    /// order or voided are not) and files set aside. Returns how many
+    /// records were deleted. Blocking file I/O.
     ///
     /// A segment expires once its newest record is older than `max_age`,
     /// and with it every segment before it: records are appended in order,
@@ -453,7 +478,7 @@ impl Spool {
         let Some(cutoff) = now.checked_sub(shared.max_age) else {
             return 0;
         };
-        let (doomed, aside, events) = {
+        let (doomed, aside, events, undelivered) = {
             let mut st = shared.lock();
             let last = st
                 .segments
@@ -462,12 +487,15 @@ impl Spool {
                 .find(|(_, seg)| seg.newest < cutoff)
                 .map(|(&seq, _)| seq);
             let mut doomed = Vec::new();
-            let mut events = 0;
+            let (mut events, mut undelivered) = (0, 0);
             if let Some(last) = last {
-                events = st.pass(Pos {
+                let to = Pos {
                     segment: last + 1,
                     index: 0,
-                });
+                };
+                let settled = st.settled_between(st.acked, to);
+                events = st.pass(to);
+                undelivered = events.saturating_sub(settled);
                 while let Some(entry) = st.segments.first_entry() {
                     if *entry.key() > last {
                         break;
@@ -480,7 +508,7 @@ impl Spool {
                 .into_iter()
                 .partition(|s| s.modified < cutoff);
             st.set_aside = kept;
-            (doomed, aside, events)
+            (doomed, aside, events, undelivered)
         };
         for file in aside {
             match fs::remove_file(&file.path) {
@@ -500,12 +528,12 @@ impl Spool {
             return 0;
         }
         shared.remove_segments(&doomed);
-        shared.metrics.expired.inc_by(events);
+        shared.metrics.expired.inc_by(undelivered);
         shared.metrics.pending.sub(events as i64);
         shared.persist_acked();
         shared.wake.notify_all();
-        if events > 0 {
-            tracing::warn!(destination = %shared.name, events, segments = doomed.len(), "undelivered events outlived spool max_age and were deleted");
+        if undelivered > 0 {
+            tracing::warn!(destination = %shared.name, events = undelivered, segments = doomed.len(), "undelivered events outlived spool max_age and were deleted");
         }
         events
     }
