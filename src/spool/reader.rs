@@ -82,11 +82,7 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
                 // Its records are committed: passed over, the next batch
                 // would acknowledge them, and they would be deleted.
                 Err(Unopened::Later(kind)) => {
-                    if failures.is_multiple_of(60) {
-                        tracing::warn!(destination = %shared.name, segment = want.segment, error = %kind, failures, "cannot open a spool segment to read it; trying again every second");
-                    }
-                    failures = failures.saturating_add(1);
-                    if !pause(shared) {
+                    if !retry_later(shared, &mut failures, (want.segment, "open"), kind) {
                         // Closed: what was not fed is replayed after a restart.
                         return;
                     }
@@ -112,11 +108,7 @@ pub(super) fn run(shared: &Shared, feed: &Sender<Chunk>, start: Pos) {
                 // Its records are committed: read again from where it
                 // failed, as for a segment not opened yet.
                 Err(kind) => {
-                    if failures.is_multiple_of(60) {
-                        tracing::warn!(destination = %shared.name, segment = r.seq, error = %kind, failures, "cannot read a spool segment; trying again every second");
-                    }
-                    failures = failures.saturating_add(1);
-                    if !pause(shared) {
+                    if !retry_later(shared, &mut failures, (r.seq, "read"), kind) {
                         return;
                     }
                     continue;
@@ -243,6 +235,22 @@ enum Unopened {
     Later(io::ErrorKind),
     /// Gone, or not a segment the keyring can read.
     Never,
+}
+
+/// After the `step` (open or read) of `segment` failed for now with
+/// `kind`, the `failures`-th time in a row: logged at the first and once a
+/// minute after, then waits [`pause`]; `false` once the spool is closed.
+fn retry_later(
+    shared: &Shared,
+    failures: &mut u32,
+    (segment, step): (u64, &'static str),
+    kind: io::ErrorKind,
+) -> bool {
+    if failures.is_multiple_of(60) {
+        tracing::warn!(destination = %shared.name, segment, step, error = %kind, failures = *failures, "a spool segment cannot be read for now; trying again every second");
+    }
+    *failures = failures.saturating_add(1);
+    pause(shared)
 }
 
 /// Waits [`RETRY`] (a wake-up ends it only once the spool is closed);
