@@ -98,6 +98,13 @@ impl Inflight {
         &self.memory
     }
 
+    /// Takes `other`'s limits, the byte budget's and the memory limit
+    /// (a reload keeps this budget under the new config's limits).
+    pub(crate) fn take_limits(&self, other: &Inflight) {
+        self.set_limit(other.limit());
+        self.memory.set_limit(other.memory.limit());
+    }
+
     /// Takes a new limit (a reload); requests already charged stay so.
     pub(crate) fn set_limit(&self, limit: usize) {
         self.limit.store(limit, Ordering::Relaxed);

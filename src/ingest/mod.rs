@@ -201,9 +201,7 @@ impl Ingest {
     /// budget (under this config's limit): a reload does not start an empty
     /// budget beside the requests the old config is still answering.
     pub(crate) fn sharing_inflight(mut self, previous: &Ingest) -> Ingest {
-        previous.inflight.set_limit(self.inflight.limit());
-        let memory = self.inflight.memory().limit();
-        previous.inflight.memory().set_limit(memory);
+        previous.inflight.take_limits(&self.inflight);
         self.inflight = previous.inflight.clone();
         self
     }
